@@ -1,0 +1,84 @@
+// The configuration: plain structs, loaded from TOML (see docs/config.md for the reference).
+//
+// Loading is the only part of libarm that reads a file by itself; the supervisor receives a
+// finished, validated Config and never parses anything.
+#pragma once
+
+#include <expected>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "arm/types.hpp"
+
+namespace arm {
+
+enum class RestartPolicy { always, on_failure, never };
+
+struct ServiceSpec {
+  std::string name;
+  std::string binary;
+  std::optional<std::string> config_file;          // passed as `-c FILE`; watched for changes
+  std::optional<std::vector<std::string>> prefix;  // overrides the global prefix when set
+  std::vector<std::string> options;
+  bool debug = false;  // appends `-L DEBUG`
+  RestartPolicy restart = RestartPolicy::always;
+  Milliseconds backoff_initial{100};
+  Milliseconds backoff_max{30 * 60 * 1000};
+  // A process that stayed up this long before it died counts as healthy: the next restart
+  // starts again from backoff_initial instead of the doubled delay.
+  Milliseconds backoff_reset_after{10'000};
+  Milliseconds stop_timeout{5'000};
+  std::map<std::string, std::string> environment;  // added to (or overriding) armd's own
+  std::optional<std::string> working_directory;
+
+  bool operator==(const ServiceSpec&) const = default;
+};
+
+struct ArmSettings {
+  std::optional<std::string> socket;
+  std::vector<std::string> default_services;
+  std::vector<std::string> global_prefix;
+
+  bool operator==(const ArmSettings&) const = default;
+};
+
+struct Config {
+  ArmSettings arm;
+  std::map<std::string, ServiceSpec> services;  // by name
+
+  bool operator==(const Config&) const = default;
+};
+
+// What is wrong with a configuration, and where. line/column are 1-based; 0 when unknown
+// (for example when the file cannot be read at all).
+struct ConfigError {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string key;  // dotted path, e.g. "services.web.backoff_max"; empty when not about a key
+  std::string message;
+
+  // "file:line:column: services.web.restart: expected one of always, on-failure, never"
+  std::string to_string() const;
+};
+
+// Parses TOML text. `source_name` is used in error messages (normally the file's path).
+std::expected<Config, ConfigError> parse_config(std::string_view toml_text,
+                                                std::string_view source_name);
+
+// Reads and parses a file.
+std::expected<Config, ConfigError> load_config_file(const std::filesystem::path& path);
+
+// Parses a duration: an integer (milliseconds) or a string with unit ms|s|m|h ("250ms", "5s").
+std::expected<Milliseconds, std::string> parse_duration(std::string_view text);
+
+// The argv a service is started with, in the original ARM's order:
+//   prefix... binary [-c config] [-L DEBUG] options...
+// where prefix is the service's own prefix if set, else the global prefix.
+std::vector<std::string> compose_argv(const ServiceSpec& spec, const ArmSettings& arm);
+
+}  // namespace arm

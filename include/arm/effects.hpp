@@ -1,0 +1,58 @@
+// The interfaces through which the supervisor reaches the world. The supervisor calls them;
+// it never does I/O itself. Real implementations are in <arm/posix.hpp>, fakes for tests in
+// <arm/testing.hpp>.
+//
+// Re-entrancy rule: an implementation must not call back into the supervisor from inside one
+// of these calls. Events that result (a process exiting after a signal, say) are delivered by
+// the host later, through the supervisor's on_* entry points.
+#pragma once
+
+#include <expected>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "arm/types.hpp"
+
+namespace arm {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual TimePoint now() const = 0;
+};
+
+struct SpawnRequest {
+  std::string service;
+  std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
+  std::vector<std::pair<std::string, std::string>> environment;  // added to the host's own
+  std::string working_directory;                                 // empty: the host's own
+  std::vector<std::string> required_files;  // must exist, or the spawn fails naming the file
+};
+
+struct SpawnError {
+  int error_number = 0;  // errno value, 0 when not from the OS
+  std::string message;   // what failed, naming the path: "cannot execute /usr/bin/x: ..."
+};
+
+class Spawner {
+ public:
+  virtual ~Spawner() = default;
+  // Starts a process leading a new process group. Returns once the program is executing (or
+  // failed to); the exit is reported later through Supervisor::on_child_exit.
+  virtual std::expected<ProcessId, SpawnError> spawn(const SpawnRequest& request) = 0;
+  // Sends a signal to the process group led by `leader`. Only called for processes that have
+  // been spawned and not yet reported as exited.
+  virtual void signal_group(ProcessId leader, StopSignal signal) = 0;
+};
+
+class FileWatcher {
+ public:
+  virtual ~FileWatcher() = default;
+  // Reports changes of `path` (writes, replacement by rename) through
+  // Supervisor::on_file_changed. Calls are counted: watching a path twice needs two unwatches.
+  virtual void watch(const std::string& path) = 0;
+  virtual void unwatch(const std::string& path) = 0;
+};
+
+}  // namespace arm

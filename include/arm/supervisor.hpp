@@ -1,0 +1,167 @@
+// arm::ServiceSupervisor: the pure core. It starts services by name, restarts them when they
+// crash or when their configuration changes, and stops them cleanly, without doing any I/O of
+// its own: inputs are method calls, outputs go through the injected Clock, Spawner, Notifier
+// and FileWatcher, and next_deadline() tells the host when to call on_timer(). Any event loop
+// can drive it; see examples/ for poll(2) and libuv.
+//
+// Service lifecycle
+// -----------------
+// Each configured service has a state, a reference count (how many starts are outstanding; the
+// service is wanted while it is > 0) and at most one live process.
+//
+//   stopped   no process; refcount 0.
+//   starting  the spawn is in progress. With a synchronous spawner (posix_spawn returns once
+//             the program is executing) this lasts only for the spawn call; it is reported to
+//             listeners and reserved for a readiness protocol.
+//   running   one live process; refcount >= 1.
+//   stopping  SIGTERM sent to the process group; SIGKILL follows after stop_timeout. The exit
+//             moves it to stopped, or straight back to running when it was restarted or
+//             started again meanwhile (`restart_pending`).
+//   backoff   the process died and is wanted: a restart is due at `restart_at`; refcount >= 1.
+//   failed    no process; not wanted any more: an explicit start could not spawn it, or its
+//             process ended and its restart policy said not to restart after a failure.
+//
+// Every input in every state (a dash: impossible, because that state has no process):
+//
+//                 start          stop (rc>1 | rc==1)       restart        exit          timer
+//   stopped       spawn          reply not_running         spawn          -             -
+//   failed        spawn          -> stopped, not_running   spawn          -             -
+//   running       rc+1, reply    rc-1 | TERM -> stopping   TERM, pending  -> backoff*   -
+//   stopping      rc+1, pending  rc-1 | cancel pending     pending        -> stopped/   KILL
+//                                      and wait                           spawn
+//   backoff       spawn now      rc-1 | -> stopped         spawn now      -             spawn
+//
+//   * or -> stopped/failed when the restart policy says not to restart.
+//
+// Replies tell the truth: a start is answered when the process runs (or could not be
+// spawned), a stop when the process has been reaped. Several clients waiting on one
+// transition each get its real outcome. A failed automatic restart (spawn error) counts as a
+// crash and is retried after the backoff; a failed explicit start is reported to the client.
+//
+// Shutdown refuses new starts, stops every process (SIGKILL after each stop_timeout), and is
+// answered once every process has been reaped.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "arm/config.hpp"
+#include "arm/effects.hpp"
+#include "arm/types.hpp"
+
+namespace arm {
+
+enum class ServiceState { stopped, starting, running, stopping, backoff, failed };
+std::string_view to_string(ServiceState state);
+
+enum class Outcome {
+  started,           // the process is running now (spawned for this request)
+  already_running,   // it was running; refcount incremented
+  restarted,         // a new process is running
+  stopped,           // the process has been reaped (or a pending restart was dropped)
+  still_referenced,  // refcount decremented and still > 0: the process keeps running
+  not_running,       // stop of a service that had no process
+  unknown_service,   // no service of that name is configured
+  start_failed,      // could not be spawned (message says why), or was stopped before it ran
+  shutting_down,     // refused: the supervisor is shutting down
+  shutdown_complete  // every process has been reaped
+};
+std::string_view to_string(Outcome outcome);
+
+struct Reply {
+  RequestRef to;
+  Outcome outcome = Outcome::started;
+  std::string service;
+  std::string message;  // human-readable detail: the spawn error, who still holds it...
+  std::optional<ProcessId> pid;
+  unsigned refcount = 0;
+};
+
+// A state change (or a notable action within a state, such as escalating to SIGKILL, when
+// `previous == state`), for logs and for clients that listen.
+struct ServiceEvent {
+  std::string service;
+  ServiceState previous = ServiceState::stopped;
+  ServiceState state = ServiceState::stopped;
+  std::string detail;
+};
+
+class Notifier {
+ public:
+  virtual ~Notifier() = default;
+  virtual void reply(const Reply& reply) = 0;
+  virtual void service_event(const ServiceEvent& event) = 0;
+};
+
+struct ServiceStatus {
+  std::string name;
+  ServiceState state = ServiceState::stopped;
+  std::optional<ProcessId> pid;
+  unsigned restarts = 0;  // automatic restarts since it was last started by a request
+  unsigned refcount = 0;
+  std::optional<ExitStatus> last_exit;
+  std::optional<TimePoint> last_exit_at;
+  std::optional<TimePoint> running_since;
+  std::optional<TimePoint> next_restart_at;  // in backoff
+  Milliseconds next_backoff{0};              // the delay the next crash will wait
+  std::string last_error;                    // why it is failed / in backoff, if known
+};
+
+struct ReloadSummary {
+  std::vector<std::string> added;
+  std::vector<std::string> removed;
+  std::vector<std::string> restarted;  // launch settings changed while it ran
+  std::vector<std::string> updated;    // only settings that take effect without a restart
+};
+
+class ServiceSupervisor {
+ public:
+  // `watcher` may be null: then configuration files are not watched.
+  ServiceSupervisor(Config config, Clock& clock, Spawner& spawner, Notifier& notifier,
+                    FileWatcher* watcher = nullptr);
+  ~ServiceSupervisor();
+  ServiceSupervisor(const ServiceSupervisor&) = delete;
+  ServiceSupervisor& operator=(const ServiceSupervisor&) = delete;
+
+  // Starts [arm].default_services, each holding one reference of its own.
+  void start_default_services();
+
+  // Requests. Each is answered exactly once through Notifier::reply, now or later. A request
+  // made without a RequestRef (std::nullopt) is carried out but answered to nobody.
+  void start(std::optional<RequestRef> from, std::string_view name);
+  void stop(std::optional<RequestRef> from, std::string_view name);
+  void restart(std::optional<RequestRef> from, std::string_view name);
+  void shutdown(std::optional<RequestRef> from);
+  // Applies a new, already validated configuration: added services appear, removed ones are
+  // stopped and dropped, running services whose launch settings changed are restarted.
+  ReloadSummary reload(Config config);
+  // Forgets the client's pending requests (they will not be answered). Its references stay,
+  // as in the original ARM: a service started by a client outlives the connection.
+  void client_gone(ClientId client);
+
+  // Queries, answered synchronously.
+  std::vector<ServiceStatus> status() const;  // every service, by name
+  std::optional<ServiceStatus> status(std::string_view name) const;
+  const Config& config() const;
+  bool shutting_down() const;
+  bool finished() const;  // shutting down and no process left
+
+  // Events from the host.
+  // Returns false (and changes nothing) when `pid` is not a process of this supervisor.
+  bool on_child_exit(ProcessId pid, ExitStatus status);
+  void on_file_changed(std::string_view path);
+  // Handles everything due at clock.now(). Calling it early or late is harmless.
+  void on_timer();
+  // When on_timer() must next be called; nullopt when nothing is scheduled.
+  std::optional<TimePoint> next_deadline() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace arm

@@ -1,0 +1,53 @@
+// Vocabulary shared by the core and its adapters: time, process identity, exit status.
+//
+// The core never includes a POSIX header, so signals and exit statuses are described here in
+// plain terms; the POSIX adapters translate them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace arm {
+
+// Monotonic time. The real clock is std::chrono::steady_clock; the fake clock in
+// <arm/testing.hpp> hands out points on the same scale so both are interchangeable.
+using TimePoint = std::chrono::steady_clock::time_point;
+using Duration = std::chrono::steady_clock::duration;
+using Milliseconds = std::chrono::milliseconds;
+
+// A process id as the kernel numbers it. Each service's process leads its own process group, so
+// this is also the group id that signals are sent to.
+using ProcessId = int;
+
+// Identifies one connected client (a socket, an in-process caller...). The host numbers them;
+// the supervisor only echoes them back in replies.
+using ClientId = std::uint64_t;
+
+// One request of one client. The reply to it carries the same pair, so a host can match
+// replies to pipelined requests.
+struct RequestRef {
+  ClientId client = 0;
+  std::uint64_t request = 0;
+  bool operator==(const RequestRef&) const = default;
+};
+
+// What the supervisor may ask a Spawner to deliver to a service's process group.
+enum class StopSignal { terminate, kill };
+
+// How a process ended. `signaled` carries the signal number as the kernel reported it.
+struct ExitStatus {
+  enum class Kind { exited, signaled };
+  Kind kind = Kind::exited;
+  int value = 0;  // exit code, or signal number
+
+  static ExitStatus exited(int code) { return {Kind::exited, code}; }
+  static ExitStatus signaled(int signal) { return {Kind::signaled, signal}; }
+  bool clean() const { return kind == Kind::exited && value == 0; }
+  bool operator==(const ExitStatus&) const = default;
+};
+
+// "exit code 3", "signal 9": for logs and status lines.
+std::string describe(const ExitStatus& status);
+
+}  // namespace arm
