@@ -1,1 +1,173 @@
-// placeholder
+// The fakes of <arm/testing.hpp>. They live in the core library (not in the tests) because
+// they are part of the public API: embedders test their own policies with them.
+#include "arm/testing.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace arm::testing {
+
+std::expected<ProcessId, SpawnError> FakeSpawner::spawn(const SpawnRequest& request) {
+  if (next_failure_) {
+    auto error = *std::exchange(next_failure_, std::nullopt);
+    return std::unexpected(std::move(error));
+  }
+  if (auto failing = failing_services_.find(request.service); failing != failing_services_.end())
+    return std::unexpected(failing->second);
+  ProcessId pid = next_pid_++;
+  FakeProcess process{pid, request, true, ignoring_terminate_.contains(request.service), {}};
+  processes_.emplace(pid, std::move(process));
+  latest_[request.service] = pid;
+  return pid;
+}
+
+void FakeSpawner::signal_group(ProcessId leader, StopSignal signal) {
+  auto it = processes_.find(leader);
+  if (it == processes_.end() || !it->second.alive) {
+    ++signals_after_exit_;
+    return;
+  }
+  FakeProcess& process = it->second;
+  process.signals.push_back(signal);
+  if (signal == StopSignal::kill) {
+    signalled_exits_.emplace_back(leader, ExitStatus::signaled(9));
+  } else if (!process.ignores_terminate) {
+    signalled_exits_.emplace_back(leader, ExitStatus::signaled(15));
+  }
+}
+
+void FakeSpawner::fail_next_spawn(SpawnError error) {
+  next_failure_ = std::move(error);
+}
+
+void FakeSpawner::fail_service(std::string service, SpawnError error) {
+  failing_services_[std::move(service)] = std::move(error);
+}
+
+void FakeSpawner::allow_service(const std::string& service) {
+  failing_services_.erase(service);
+}
+
+void FakeSpawner::ignore_terminate(std::string service) {
+  ignoring_terminate_[std::move(service)] = true;
+}
+
+const FakeProcess* FakeSpawner::process(ProcessId pid) const {
+  auto it = processes_.find(pid);
+  return it == processes_.end() ? nullptr : &it->second;
+}
+
+const FakeProcess* FakeSpawner::latest(std::string_view service) const {
+  auto it = latest_.find(service);
+  return it == latest_.end() ? nullptr : process(it->second);
+}
+
+std::vector<ProcessId> FakeSpawner::live() const {
+  std::vector<ProcessId> pids;
+  for (const auto& [pid, process] : processes_) {
+    if (process.alive) pids.push_back(pid);
+  }
+  return pids;
+}
+
+bool FakeSpawner::mark_exited(ProcessId pid) {
+  auto it = processes_.find(pid);
+  if (it == processes_.end() || !it->second.alive) return false;
+  it->second.alive = false;
+  return true;
+}
+
+std::vector<std::pair<ProcessId, ExitStatus>> FakeSpawner::take_signalled_exits() {
+  return std::exchange(signalled_exits_, {});
+}
+
+std::vector<Reply> RecordingNotifier::replies_to(ClientId client) const {
+  std::vector<Reply> found;
+  std::copy_if(replies.begin(), replies.end(), std::back_inserter(found),
+               [&](const Reply& r) { return r.to.client == client; });
+  return found;
+}
+
+std::optional<Reply> RecordingNotifier::reply_to(RequestRef request) const {
+  auto it =
+      std::find_if(replies.begin(), replies.end(), [&](const Reply& r) { return r.to == request; });
+  if (it == replies.end()) return std::nullopt;
+  return *it;
+}
+
+std::size_t RecordingNotifier::replies_count_for(RequestRef request) const {
+  return static_cast<std::size_t>(std::count_if(replies.begin(), replies.end(),
+                                                [&](const Reply& r) { return r.to == request; }));
+}
+
+void FakeFileWatcher::unwatch(const std::string& path) {
+  auto it = watch_counts.find(path);
+  if (it == watch_counts.end()) return;
+  if (--it->second <= 0) watch_counts.erase(it);
+}
+
+bool FakeFileWatcher::watching(const std::string& path) const {
+  return watch_counts.contains(path);
+}
+
+ServiceSpec service(std::string name) {
+  ServiceSpec spec;
+  spec.binary = "/usr/bin/" + name;
+  spec.name = std::move(name);
+  return spec;
+}
+
+Config config_with(std::initializer_list<ServiceSpec> services) {
+  Config config;
+  for (const auto& spec : services) config.services.emplace(spec.name, spec);
+  return config;
+}
+
+SupervisorRig::SupervisorRig(Config config)
+    : supervisor(std::move(config), clock, spawner, notifier, &watcher) {}
+
+RequestRef SupervisorRig::request(ClientId client) {
+  return {client, next_request_++};
+}
+
+void SupervisorRig::exit(std::string_view service, ExitStatus status) {
+  auto pid = pid_of(service);
+  if (!pid)
+    throw std::logic_error("SupervisorRig::exit: " + std::string(service) + " has no process");
+  spawner.mark_exited(*pid);
+  supervisor.on_child_exit(*pid, status);
+}
+
+void SupervisorRig::settle() {
+  // Exits can cause new spawns and new signals (a restart): loop until quiet.
+  for (auto exits = spawner.take_signalled_exits(); !exits.empty();
+       exits = spawner.take_signalled_exits()) {
+    for (const auto& [pid, status] : exits) {
+      if (spawner.mark_exited(pid)) supervisor.on_child_exit(pid, status);
+    }
+  }
+}
+
+void SupervisorRig::advance(Duration by) {
+  TimePoint until = clock.now() + by;
+  for (auto due = supervisor.next_deadline(); due && *due <= until;
+       due = supervisor.next_deadline()) {
+    if (*due > clock.now()) clock.set(*due);
+    supervisor.on_timer();
+  }
+  clock.set(until);
+}
+
+std::optional<ProcessId> SupervisorRig::pid_of(std::string_view service) const {
+  auto status = supervisor.status(service);
+  return status ? status->pid : std::nullopt;
+}
+
+ServiceState SupervisorRig::state_of(std::string_view service) const {
+  auto status = supervisor.status(service);
+  if (!status)
+    throw std::logic_error("SupervisorRig::state_of: no service " + std::string(service));
+  return status->state;
+}
+
+}  // namespace arm::testing

@@ -1,0 +1,134 @@
+// Fakes for testing code that uses the supervisor, without real processes or real time: the
+// same ones libarm's own tests use. An embedder can check their own restart policy with them:
+//
+//   arm::testing::SupervisorRig rig(config);
+//   rig.supervisor.start(rig.request(), "web");
+//   rig.exit("web", arm::ExitStatus::exited(1));   // the process crashes
+//   rig.advance(std::chrono::milliseconds(100));   // the backoff passes: it runs again
+//   CHECK(rig.state_of("web") == arm::ServiceState::running);
+#pragma once
+
+#include <initializer_list>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "arm/supervisor.hpp"
+
+namespace arm::testing {
+
+// Time stands still until a test moves it.
+class FakeClock final : public Clock {
+ public:
+  TimePoint now() const override { return now_; }
+  void advance(Duration by) { now_ += by; }
+  void set(TimePoint to) { now_ = to; }
+
+ private:
+  TimePoint now_ = TimePoint{} + std::chrono::hours(1);
+};
+
+struct FakeProcess {
+  ProcessId pid = 0;
+  SpawnRequest request;
+  bool alive = true;
+  bool ignores_terminate = false;
+  std::vector<StopSignal> signals;  // as received, in order
+};
+
+// Hands out increasing pids and remembers every process. Processes do not die by themselves:
+// a test ends them with SupervisorRig::exit, or lets signals end them with settle().
+class FakeSpawner final : public Spawner {
+ public:
+  std::expected<ProcessId, SpawnError> spawn(const SpawnRequest& request) override;
+  void signal_group(ProcessId leader, StopSignal signal) override;
+
+  // The next spawn fails with `error` (once).
+  void fail_next_spawn(SpawnError error);
+  // Every spawn of `service` fails with `error` until allowed again.
+  void fail_service(std::string service, SpawnError error);
+  void allow_service(const std::string& service);
+  // New processes of `service` ignore SIGTERM (only SIGKILL ends them).
+  void ignore_terminate(std::string service);
+
+  const FakeProcess* process(ProcessId pid) const;
+  // The most recent process of `service`, if it ever had one.
+  const FakeProcess* latest(std::string_view service) const;
+  std::vector<ProcessId> live() const;
+  std::size_t spawn_count() const { return processes_.size(); }
+  // Marks the process dead; returns false if it was not alive.
+  bool mark_exited(ProcessId pid);
+  // Processes that a signal has ended but whose exit has not been reported yet.
+  std::vector<std::pair<ProcessId, ExitStatus>> take_signalled_exits();
+  // Signals sent to a process already reported as exited: always a supervisor bug.
+  std::size_t signals_after_exit() const { return signals_after_exit_; }
+
+ private:
+  ProcessId next_pid_ = 1000;
+  std::map<ProcessId, FakeProcess> processes_;
+  std::map<std::string, ProcessId, std::less<>> latest_;
+  std::optional<SpawnError> next_failure_;
+  std::map<std::string, SpawnError, std::less<>> failing_services_;
+  std::map<std::string, bool, std::less<>> ignoring_terminate_;
+  std::vector<std::pair<ProcessId, ExitStatus>> signalled_exits_;
+  std::size_t signals_after_exit_ = 0;
+};
+
+class RecordingNotifier final : public Notifier {
+ public:
+  void reply(const Reply& reply) override { replies.push_back(reply); }
+  void service_event(const ServiceEvent& event) override { events.push_back(event); }
+
+  std::vector<Reply> replies_to(ClientId client) const;
+  // The reply to exactly this request, if it has been sent.
+  std::optional<Reply> reply_to(RequestRef request) const;
+  std::size_t replies_count_for(RequestRef request) const;
+
+  std::vector<Reply> replies;
+  std::vector<ServiceEvent> events;
+};
+
+class FakeFileWatcher final : public FileWatcher {
+ public:
+  void watch(const std::string& path) override { ++watch_counts[path]; }
+  void unwatch(const std::string& path) override;
+  bool watching(const std::string& path) const;
+
+  std::map<std::string, int> watch_counts;
+};
+
+// A service that runs /usr/bin/NAME with the defaults; adjust the fields a test cares about.
+ServiceSpec service(std::string name);
+Config config_with(std::initializer_list<ServiceSpec> services);
+
+// The supervisor wired to the fakes, with helpers that read like what happens.
+class SupervisorRig {
+ public:
+  explicit SupervisorRig(Config config);
+
+  // A fresh request of `client` (request numbers increase).
+  RequestRef request(ClientId client = 1);
+  // The live process of `service` ends with `status`, and the supervisor is told.
+  void exit(std::string_view service, ExitStatus status = ExitStatus::exited(1));
+  // Processes that signals have ended (those that do not ignore them) exit now.
+  void settle();
+  // Moves time forward by `by`, stopping at every deadline on the way and handling it then,
+  // exactly as a host driven by next_deadline() would.
+  void advance(Duration by);
+
+  std::optional<ProcessId> pid_of(std::string_view service) const;
+  ServiceState state_of(std::string_view service) const;
+
+  FakeClock clock;
+  FakeSpawner spawner;
+  RecordingNotifier notifier;
+  FakeFileWatcher watcher;
+  ServiceSupervisor supervisor;
+
+ private:
+  std::uint64_t next_request_ = 1;
+};
+
+}  // namespace arm::testing

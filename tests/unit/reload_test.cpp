@@ -1,0 +1,107 @@
+// Reload: only what changed is touched.
+#include <doctest/doctest.h>
+
+#include "arm/testing.hpp"
+
+using namespace arm;
+using namespace std::chrono_literals;
+using testing::SupervisorRig;
+
+namespace {
+Config three_services() {
+  return testing::config_with(
+      {testing::service("keep"), testing::service("change"), testing::service("drop")});
+}
+struct ThreeRunning : SupervisorRig {
+  ThreeRunning() : SupervisorRig(three_services()) {
+    for (auto name : {"keep", "change", "drop"}) supervisor.start(request(), name);
+  }
+};
+}  // namespace
+
+TEST_CASE("reload restarts only services whose launch settings changed") {
+  ThreeRunning rig;
+  ProcessId keep = *rig.pid_of("keep");
+  ProcessId change = *rig.pid_of("change");
+  auto next = three_services();
+  next.services["change"].options = {"--new"};
+
+  auto summary = rig.supervisor.reload(next);
+  rig.settle();
+  CHECK(summary.restarted == std::vector<std::string>{"change"});
+  CHECK(*rig.pid_of("keep") == keep);
+  CHECK(*rig.pid_of("change") != change);
+  CHECK(rig.spawner.latest("change")->request.argv ==
+        std::vector<std::string>{"/usr/bin/change", "--new"});
+  CHECK(rig.supervisor.status("change")->refcount == 1);
+}
+
+TEST_CASE("reload adds new services stopped and stops removed ones") {
+  ThreeRunning rig;
+  auto next = three_services();
+  next.services.erase("drop");
+  next.services.emplace("fresh", testing::service("fresh"));
+
+  auto summary = rig.supervisor.reload(next);
+  CHECK(summary.added == std::vector<std::string>{"fresh"});
+  CHECK(summary.removed == std::vector<std::string>{"drop"});
+  CHECK(rig.state_of("fresh") == ServiceState::stopped);
+  CHECK(rig.state_of("drop") == ServiceState::stopping);
+  rig.settle();
+  CHECK_FALSE(rig.supervisor.status("drop"));
+  CHECK(rig.spawner.live().size() == 2);
+}
+
+TEST_CASE("settings that need no new process are applied without a restart") {
+  ThreeRunning rig;
+  ProcessId keep = *rig.pid_of("keep");
+  auto next = three_services();
+  next.services["keep"].stop_timeout = 9s;
+  next.services["keep"].restart = RestartPolicy::never;
+
+  auto summary = rig.supervisor.reload(next);
+  CHECK(summary.updated == std::vector<std::string>{"keep"});
+  CHECK(summary.restarted.empty());
+  CHECK(*rig.pid_of("keep") == keep);
+  rig.exit("keep", ExitStatus::exited(1));
+  CHECK(rig.state_of("keep") == ServiceState::failed);  // the new policy is in force
+}
+
+TEST_CASE("a new global prefix restarts the services that use it") {
+  ThreeRunning rig;
+  auto next = three_services();
+  next.arm.global_prefix = {"nice"};
+  next.services["keep"].prefix = std::vector<std::string>{};
+  auto summary = rig.supervisor.reload(next);
+  CHECK(summary.restarted == std::vector<std::string>{"change", "drop"});
+}
+
+TEST_CASE("reloading the same configuration changes nothing") {
+  ThreeRunning rig;
+  auto summary = rig.supervisor.reload(three_services());
+  CHECK(summary.added.empty());
+  CHECK(summary.removed.empty());
+  CHECK(summary.restarted.empty());
+  CHECK(summary.updated.empty());
+  CHECK(rig.spawner.spawn_count() == 3);
+}
+
+TEST_CASE("a service newly listed as default is started by the reload") {
+  ThreeRunning rig;
+  auto next = three_services();
+  next.services.emplace("fresh", testing::service("fresh"));
+  next.arm.default_services = {"fresh"};
+  rig.supervisor.reload(next);
+  CHECK(rig.state_of("fresh") == ServiceState::running);
+}
+
+TEST_CASE("a reload moves the watch to a service's new configuration file") {
+  auto config = three_services();
+  config.services["keep"].config_file = "/etc/old.conf";
+  SupervisorRig rig(config);
+  auto next = config;
+  next.services["keep"].config_file = "/etc/new.conf";
+  rig.supervisor.reload(next);
+  CHECK_FALSE(rig.watcher.watching("/etc/old.conf"));
+  CHECK(rig.watcher.watching("/etc/new.conf"));
+}
