@@ -1,0 +1,422 @@
+#include "simulation.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <random>
+#include <set>
+
+#include "arm/testing.hpp"
+
+namespace arm::sim {
+
+namespace {
+
+using namespace std::chrono_literals;
+using Random = std::mt19937_64;
+
+std::uint32_t below(Random& random, std::uint32_t bound) {
+  return static_cast<std::uint32_t>(random() % bound);
+}
+
+ServiceSpec random_service(Random& random, std::string name,
+                           const std::vector<std::string>& config_files) {
+  ServiceSpec spec;
+  spec.binary = "/bin/" + name;
+  spec.name = std::move(name);
+  spec.restart = static_cast<RestartPolicy>(below(random, 3));
+  spec.backoff_initial = Milliseconds(1 + below(random, 2000));
+  spec.backoff_max = spec.backoff_initial + Milliseconds(below(random, 60'000));
+  spec.backoff_reset_after = Milliseconds(below(random, 20'000));
+  spec.stop_timeout = Milliseconds(below(random, 10'000));
+  if (below(random, 10) < 3) spec.config_file = config_files[below(random, config_files.size())];
+  if (below(random, 10) == 0) spec.options = {"--flag"};
+  return spec;
+}
+
+Action random_action(Random& random) {
+  // Weights: requests and crashes dominate; reloads, disconnects and jumps are rarer.
+  static const std::vector<std::pair<Action, unsigned>> weights = {
+      {Action::start, 200},         {Action::stop, 150},        {Action::restart, 50},
+      {Action::status, 30},         {Action::crash, 150},       {Action::settle, 150},
+      {Action::advance_small, 150}, {Action::advance_large, 8}, {Action::file_changed, 30},
+      {Action::reload, 15},         {Action::fail_spawns, 15},  {Action::allow_spawns, 20},
+      {Action::client_gone, 15},    {Action::shutdown, 1}};
+  unsigned total = 0;
+  for (const auto& [action, weight] : weights) total += weight;
+  unsigned pick = below(random, total);
+  for (const auto& [action, weight] : weights) {
+    if (pick < weight) return action;
+    pick -= weight;
+  }
+  return Action::status;
+}
+
+constexpr unsigned client_slots = 4;
+
+struct RequestInfo {
+  Action kind;
+  std::string service;
+  bool exempt = false;  // its client went away: it may go unanswered
+  unsigned replies = 0;
+};
+
+// Replays steps and checks invariants; the first broken one is kept in `failure`.
+class Runner final : public Notifier {
+ public:
+  explicit Runner(const Scenario& scenario)
+      : scenario_(scenario),
+        config_(scenario.config),
+        supervisor_(scenario.config, clock_, spawner_, *this, &watcher_) {
+    for (const auto& [name, spec] : scenario.config.services) {
+      if (std::hash<std::string>{}(name + std::to_string(scenario.seed)) % 10 == 0)
+        spawner_.ignore_terminate(name);
+    }
+    for (unsigned slot = 0; slot < client_slots; ++slot) clients_[slot] = slot + 1;
+    next_client_ = client_slots + 1;
+    supervisor_.start_default_services();
+  }
+
+  std::optional<Failure> run(const std::vector<Step>& steps) {
+    check_invariants();
+    for (std::size_t i = 0; i < steps.size() && !failure_; ++i) {
+      step_index_ = i;
+      apply(steps[i]);
+      collect_signalled_exits();
+      supervisor_.on_timer();  // as a host does after every wake-up
+      check_invariants();
+    }
+    if (!failure_) wind_down();
+    if (failure_) return failure_;
+    return std::nullopt;
+  }
+
+  // Notifier: every reply is checked against the world at the moment it is sent.
+  void reply(const Reply& reply) override {
+    auto it = requests_.find({reply.to.client, reply.to.request});
+    if (it == requests_.end())
+      return fail(fmt::format("reply to unknown request {}/{}", reply.to.client, reply.to.request));
+    RequestInfo& request = it->second;
+    if (++request.replies > 1) return fail("second reply to one request (" + request.service + ")");
+    bool names_live_process =
+        reply.pid && spawner_.process(*reply.pid) && spawner_.process(*reply.pid)->alive;
+    switch (reply.outcome) {
+      case Outcome::started:
+      case Outcome::restarted:
+      case Outcome::already_running:
+        if (!names_live_process)
+          fail(fmt::format("{} reply for {} without a live process", to_string(reply.outcome),
+                           reply.service));
+        if (reply.refcount == 0) fail("a running reply with refcount 0 for " + reply.service);
+        break;
+      case Outcome::stopped:
+        if (reply.pid) fail("stopped reply for " + reply.service + " names a process");
+        break;
+      case Outcome::shutdown_complete:
+        if (!spawner_.live().empty()) fail("shutdown_complete while processes are alive");
+        break;
+      default:
+        break;
+    }
+  }
+  void service_event(const ServiceEvent&) override {}
+
+ private:
+  void fail(std::string what) {
+    if (!failure_) failure_ = Failure{step_index_, std::move(what)};
+  }
+
+  RequestRef new_request(std::uint32_t slot, Action kind, std::string service) {
+    RequestRef ref{clients_[slot % client_slots], next_request_++};
+    requests_[{ref.client, ref.request}] = RequestInfo{kind, std::move(service)};
+    return ref;
+  }
+
+  std::string service_name(std::uint32_t index) const {
+    const auto& services = config_.services;
+    // One in twenty requests names a service that does not exist.
+    if (services.empty() || index % 20 == 19) return "ghost";
+    auto it = services.begin();
+    std::advance(it, index % services.size());
+    return it->first;
+  }
+
+  void apply(const Step& step) {
+    switch (step.action) {
+      case Action::start: {
+        auto name = service_name(step.b);
+        supervisor_.start(new_request(step.a, step.action, name), name);
+        break;
+      }
+      case Action::stop: {
+        auto name = service_name(step.b);
+        supervisor_.stop(new_request(step.a, step.action, name), name);
+        break;
+      }
+      case Action::restart: {
+        auto name = service_name(step.b);
+        supervisor_.restart(new_request(step.a, step.action, name), name);
+        break;
+      }
+      case Action::status:
+        (void)supervisor_.status();
+        break;
+      case Action::crash: {
+        auto live = spawner_.live();
+        if (live.empty()) break;
+        ProcessId pid = live[step.a % live.size()];
+        ExitStatus status = step.b % 3 == 0   ? ExitStatus::exited(0)
+                            : step.b % 3 == 1 ? ExitStatus::exited(1 + step.c % 100)
+                                              : ExitStatus::signaled(step.c % 2 ? 9 : 11);
+        spawner_.mark_exited(pid);
+        std::erase_if(pending_exits_, [&](const auto& exit) { return exit.first == pid; });
+        if (!supervisor_.on_child_exit(pid, status))
+          fail(fmt::format("supervisor disowned its live process {}", pid));
+        break;
+      }
+      case Action::settle: {
+        std::size_t count = std::min<std::size_t>(pending_exits_.size(), 1 + step.a % 8);
+        for (std::size_t i = 0; i < count; ++i) {
+          auto [pid, status] = pending_exits_.front();
+          pending_exits_.pop_front();
+          if (spawner_.mark_exited(pid)) supervisor_.on_child_exit(pid, status);
+        }
+        break;
+      }
+      case Action::advance_small:
+        advance(Milliseconds(step.a % 1000));
+        break;
+      case Action::advance_large:
+        // A host that was suspended: the clock jumps and on_timer runs once, late.
+        clock_.advance(Milliseconds(step.a % 3'600'000));
+        supervisor_.on_timer();
+        break;
+      case Action::file_changed:
+        if (!scenario_.config_files.empty())
+          supervisor_.on_file_changed(
+              scenario_.config_files[step.a % scenario_.config_files.size()]);
+        break;
+      case Action::reload:
+        reload(step);
+        break;
+      case Action::fail_spawns:
+        spawner_.fail_service(service_name(step.a), {2, "cannot execute: injected failure"});
+        break;
+      case Action::allow_spawns:
+        spawner_.allow_service(service_name(step.a));
+        break;
+      case Action::client_gone: {
+        ClientId gone = clients_[step.a % client_slots];
+        for (auto& [key, request] : requests_) {
+          if (key.first == gone) request.exempt = true;
+        }
+        supervisor_.client_gone(gone);
+        clients_[step.a % client_slots] = next_client_++;
+        break;
+      }
+      case Action::shutdown:
+        if (!supervisor_.shutting_down()) spawns_at_shutdown_ = spawner_.spawn_count();
+        supervisor_.shutdown(new_request(step.a, step.action, ""));
+        break;
+    }
+  }
+
+  void reload(const Step& step) {
+    Random random(scenario_.seed * 1'000'003 + step.a * 7919 + step.b);
+    Config next = config_;
+    for (auto it = next.services.begin(); it != next.services.end();) {
+      unsigned dice = below(random, 20);
+      if (dice == 0) {
+        it = next.services.erase(it);
+        continue;
+      }
+      if (dice == 1) it->second.options.push_back("--reloaded");
+      if (dice == 2) it->second.restart = static_cast<RestartPolicy>(below(random, 3));
+      if (dice == 3) it->second.stop_timeout = Milliseconds(below(random, 5000));
+      ++it;
+    }
+    for (unsigned i = below(random, 3); i > 0; --i) {
+      auto spec =
+          random_service(random, fmt::format("new{}", next_added_++), scenario_.config_files);
+      next.services.emplace(spec.name, spec);
+    }
+    std::erase_if(next.arm.default_services,
+                  [&](const std::string& name) { return !next.services.contains(name); });
+    if (below(random, 10) == 0) next.arm.global_prefix = {"nice"};
+    config_ = next;
+    supervisor_.reload(std::move(next));
+  }
+
+  void advance(Duration by) {
+    TimePoint until = clock_.now() + by;
+    for (auto due = supervisor_.next_deadline(); due && *due <= until;
+         due = supervisor_.next_deadline()) {
+      if (*due > clock_.now()) clock_.set(*due);
+      supervisor_.on_timer();
+      collect_signalled_exits();
+    }
+    clock_.set(until);
+  }
+
+  void collect_signalled_exits() {
+    for (auto& exit : spawner_.take_signalled_exits()) pending_exits_.push_back(exit);
+  }
+
+  void check_invariants() {
+    if (failure_) return;
+    if (spawner_.signals_after_exit() != 0) return fail("a reaped process was signalled");
+    auto next = supervisor_.next_deadline();
+    if (next && *next <= clock_.now()) return fail("a due deadline was left unprocessed");
+    if (spawns_at_shutdown_ && spawner_.spawn_count() != *spawns_at_shutdown_)
+      return fail("a process was spawned during shutdown");
+
+    std::set<ProcessId> owned;
+    for (const auto& status : supervisor_.status()) {
+      auto where = [&] { return fmt::format("{} ({})", status.name, to_string(status.state)); };
+      bool has_process = status.pid.has_value();
+      switch (status.state) {
+        case ServiceState::running:
+          if (!has_process) return fail(where() + " has no process");
+          if (status.refcount == 0) return fail(where() + " runs with refcount 0");
+          break;
+        case ServiceState::stopping:
+          if (!has_process) return fail(where() + " has no process");
+          break;
+        case ServiceState::backoff:
+          if (has_process) return fail(where() + " has a process");
+          if (status.refcount == 0) return fail(where() + " waits to restart with refcount 0");
+          if (!status.next_restart_at) return fail(where() + " has no restart time");
+          break;
+        case ServiceState::stopped:
+        case ServiceState::failed:
+          if (has_process) return fail(where() + " has a process");
+          if (status.refcount != 0) return fail(where() + " keeps a reference");
+          break;
+        case ServiceState::starting:
+          return fail(where() + " is left in starting");
+      }
+      if (status.refcount > 1'000'000) return fail(where() + ": refcount wrapped around");
+      if (has_process) {
+        const testing::FakeProcess* process = spawner_.process(*status.pid);
+        if (!process || !process->alive) return fail(where() + " names a dead process");
+        owned.insert(*status.pid);
+      }
+      if (auto spec = config_.services.find(status.name); spec != config_.services.end()) {
+        if (status.next_backoff > spec->second.backoff_max)
+          return fail(where() + ": backoff above its cap");
+      }
+    }
+    auto live = spawner_.live();
+    if (std::set<ProcessId>(live.begin(), live.end()) != owned)
+      return fail(
+          fmt::format("{} live processes but {} owned by services", live.size(), owned.size()));
+    if (supervisor_.finished() && !live.empty()) return fail("finished with live processes");
+  }
+
+  void wind_down() {
+    step_index_ = scenario_.steps.size();
+    if (!supervisor_.shutting_down()) spawns_at_shutdown_ = spawner_.spawn_count();
+    supervisor_.shutdown(std::nullopt);
+    for (int round = 0; round < 100'000 && !supervisor_.finished() && !failure_; ++round) {
+      collect_signalled_exits();
+      while (!pending_exits_.empty()) {
+        auto [pid, status] = pending_exits_.front();
+        pending_exits_.pop_front();
+        if (spawner_.mark_exited(pid)) supervisor_.on_child_exit(pid, status);
+      }
+      if (supervisor_.finished()) break;
+      auto due = supervisor_.next_deadline();
+      if (!due) return fail("shutdown stalled: processes alive and nothing scheduled");
+      clock_.set(std::max(*due, clock_.now()));
+      supervisor_.on_timer();
+      check_invariants();
+    }
+    if (!supervisor_.finished()) return fail("shutdown never completed");
+    if (!spawner_.live().empty()) return fail("processes alive after shutdown completed");
+    for (const auto& [key, request] : requests_) {
+      if (!request.exempt && request.replies != 1)
+        return fail(fmt::format("a {} request for '{}' got {} replies", action_name(request.kind),
+                                request.service, request.replies));
+    }
+  }
+
+  const Scenario& scenario_;
+  Config config_;  // what the supervisor runs now (after reloads)
+  testing::FakeClock clock_;
+  testing::FakeSpawner spawner_;
+  testing::FakeFileWatcher watcher_;
+  ServiceSupervisor supervisor_;
+  std::deque<std::pair<ProcessId, ExitStatus>> pending_exits_;
+  std::map<std::pair<ClientId, std::uint64_t>, RequestInfo> requests_;
+  ClientId clients_[client_slots] = {};
+  ClientId next_client_ = 0;
+  std::uint64_t next_request_ = 1;
+  unsigned next_added_ = 0;
+  std::optional<std::size_t> spawns_at_shutdown_;
+  std::size_t step_index_ = 0;
+  std::optional<Failure> failure_;
+};
+
+}  // namespace
+
+Scenario generate(std::uint64_t seed, std::size_t step_count, std::size_t max_services) {
+  Random random(seed);
+  Scenario scenario;
+  scenario.seed = seed;
+  for (unsigned i = 0; i < 5; ++i) scenario.config_files.push_back(fmt::format("/etc/f{}.conf", i));
+  std::size_t count = 10 + below(random, static_cast<std::uint32_t>(max_services - 9));
+  for (std::size_t i = 0; i < count; ++i) {
+    auto spec = random_service(random, fmt::format("s{}", i), scenario.config_files);
+    if (below(random, 5) == 0) scenario.config.arm.default_services.push_back(spec.name);
+    scenario.config.services.emplace(spec.name, spec);
+  }
+  scenario.steps.reserve(step_count);
+  for (std::size_t i = 0; i < step_count; ++i) {
+    Step step;
+    step.action = random_action(random);
+    step.a = static_cast<std::uint32_t>(random());
+    step.b = static_cast<std::uint32_t>(random());
+    step.c = static_cast<std::uint32_t>(random());
+    scenario.steps.push_back(step);
+  }
+  return scenario;
+}
+
+std::optional<Failure> run(const Scenario& scenario, const std::vector<Step>& steps) {
+  Runner runner(scenario);
+  return runner.run(steps);
+}
+
+std::vector<Step> shrink(const Scenario& scenario, std::vector<Step> steps) {
+  // Remove chunks of halving size while the failure persists.
+  for (std::size_t chunk = steps.size() / 2; chunk >= 1; chunk /= 2) {
+    for (std::size_t begin = 0; begin + chunk <= steps.size();) {
+      std::vector<Step> candidate;
+      candidate.reserve(steps.size() - chunk);
+      candidate.insert(candidate.end(), steps.begin(), steps.begin() + begin);
+      candidate.insert(candidate.end(), steps.begin() + begin + chunk, steps.end());
+      if (run(scenario, candidate)) {
+        steps = std::move(candidate);
+      } else {
+        begin += chunk;
+      }
+    }
+  }
+  return steps;
+}
+
+std::string_view action_name(Action action) {
+  static const char* const names[] = {"start",        "stop",    "restart",       "status",
+                                      "crash",        "settle",  "advance_small", "advance_large",
+                                      "file_changed", "reload",  "fail_spawns",   "allow_spawns",
+                                      "client_gone",  "shutdown"};
+  return names[static_cast<int>(action)];
+}
+
+std::string describe(const Step& step) {
+  return fmt::format("{}(a={}, b={}, c={})", action_name(step.action), step.a, step.b, step.c);
+}
+
+}  // namespace arm::sim
