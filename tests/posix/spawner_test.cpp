@@ -1,0 +1,198 @@
+// PosixSpawner with real processes and real signals. Waits are bounded by generous deadlines.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "arm/posix.hpp"
+
+using namespace arm;
+using arm::posix::PosixSpawner;
+
+namespace {
+
+std::unique_ptr<PosixSpawner> make_spawner() {
+  auto spawner = PosixSpawner::create();
+  REQUIRE(spawner);
+  return std::move(*spawner);
+}
+
+SpawnRequest shell(std::string script) {
+  SpawnRequest request;
+  request.service = "test";
+  request.argv = {"/bin/sh", "-c", std::move(script)};
+  return request;
+}
+
+// Waits (up to 30 s) for `pid` to be reported by the spawner and returns its status.
+std::optional<ExitStatus> wait_exit(PosixSpawner& spawner, ProcessId pid) {
+  std::map<ProcessId, ExitStatus> seen;
+  for (int waited = 0; waited < 30'000; waited += 10) {
+    pollfd fd{spawner.exit_fd(), POLLIN, 0};
+    ::poll(&fd, 1, 10);
+    spawner.collect_exits([&](ProcessId exited, ExitStatus status) { seen[exited] = status; });
+    if (seen.contains(pid)) return seen[pid];
+  }
+  return std::nullopt;
+}
+
+bool alive(pid_t pid) {
+  return ::kill(pid, 0) == 0;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+std::string scratch(const std::string& name) {
+  return (std::filesystem::temp_directory_path() /
+          ("arm-posix-" + name + "-" + std::to_string(::getpid())))
+      .string();
+}
+
+bool wait_until(const std::function<bool()>& condition) {
+  for (int waited = 0; waited < 30'000; waited += 10) {
+    if (condition()) return true;
+    ::usleep(10'000);
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("exit codes and signals are reported for the spawned child") {
+  auto spawner = make_spawner();
+  auto clean = spawner->spawn({"t", {"/bin/true"}, {}, {}, {}});
+  REQUIRE(clean);
+  CHECK(wait_exit(*spawner, *clean) == ExitStatus::exited(0));
+
+  auto three = spawner->spawn(shell("exit 3"));
+  REQUIRE(three);
+  CHECK(wait_exit(*spawner, *three) == ExitStatus::exited(3));
+
+  auto sleeper = spawner->spawn({"t", {"sleep", "1000"}, {}, {}, {}});  // found through PATH
+  REQUIRE(sleeper);
+  spawner->signal_group(*sleeper, StopSignal::kill);
+  CHECK(wait_exit(*spawner, *sleeper) == ExitStatus::signaled(SIGKILL));
+  CHECK(spawner->live_children() == 0);
+}
+
+TEST_CASE("each child leads its own process group") {
+  auto spawner = make_spawner();
+  auto pid = spawner->spawn({"t", {"sleep", "1000"}, {}, {}, {}});
+  REQUIRE(pid);
+  CHECK(::getpgid(*pid) == *pid);
+  spawner->signal_group(*pid, StopSignal::terminate);
+  CHECK(wait_exit(*spawner, *pid) == ExitStatus::signaled(SIGTERM));
+}
+
+TEST_CASE("the child gets /dev/null as stdin and no descriptor beyond 0, 1 and 2") {
+  auto spawner = make_spawner();
+  int leaked = ::open("/dev/null", O_RDONLY);  // deliberately without O_CLOEXEC
+  REQUIRE(leaked >= 3);
+  std::string out = scratch("fds");
+  auto pid =
+      spawner->spawn(shell("ls /proc/self/fd > " + out + ".tmp; readlink /proc/self/fd/0 >> " +
+                           out + ".tmp; mv " + out + ".tmp " + out));
+  REQUIRE(pid);
+  CHECK(wait_exit(*spawner, *pid) == ExitStatus::exited(0));
+  ::close(leaked);
+  std::string listing = read_file(out);
+  std::filesystem::remove(out);
+  // 0, 1, 2, and the descriptor ls itself opens to read /proc/self/fd (3): had the test's
+  // descriptor leaked through, ls's own would have been 4 or more.
+  CHECK(listing == "0\n1\n2\n3\n/dev/null\n");
+}
+
+TEST_CASE("environment additions and the working directory reach the child") {
+  auto spawner = make_spawner();
+  std::string out = scratch("env");
+  SpawnRequest request = shell("echo \"$ARM_TEST_VALUE $(pwd)\" > " + out);
+  request.environment = {{"ARM_TEST_VALUE", "forty-two"}};
+  request.working_directory = "/usr";
+  auto pid = spawner->spawn(request);
+  REQUIRE(pid);
+  CHECK(wait_exit(*spawner, *pid) == ExitStatus::exited(0));
+  CHECK(read_file(out) == "forty-two /usr\n");
+  std::filesystem::remove(out);
+}
+
+TEST_CASE("spawn failures name what failed") {
+  auto spawner = make_spawner();
+  auto missing = spawner->spawn({"t", {"/no/such/binary"}, {}, {}, {}});
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().message == "cannot execute /no/such/binary: No such file or directory");
+
+  SpawnRequest bad_directory{"t", {"/bin/true"}, {}, "/no/such/dir", {}};
+  auto failed = spawner->spawn(bad_directory);
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error().message ==
+        "cannot change directory to /no/such/dir: No such file or directory");
+
+  SpawnRequest missing_config{"t", {"/bin/true"}, {}, {}, {"/no/such.conf"}};
+  auto refused = spawner->spawn(missing_config);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message == "config file /no/such.conf: No such file or directory");
+  CHECK(spawner->live_children() == 0);
+}
+
+TEST_CASE("what a service leaves in its process group is killed when it is reaped") {
+  auto spawner = make_spawner();
+  std::string out = scratch("grandchild");
+  auto pid =
+      spawner->spawn(shell("sh -c 'trap \"\" TERM; exec sleep 1000' & echo $! > " + out +
+                           ".tmp; mv " + out + ".tmp " + out + "; trap 'exit 0' TERM; wait"));
+  REQUIRE(pid);
+  REQUIRE(wait_until([&] { return std::filesystem::exists(out); }));
+  pid_t grandchild = std::stoi(read_file(out));
+  std::filesystem::remove(out);
+  CHECK(alive(grandchild));
+  spawner->signal_group(*pid, StopSignal::terminate);
+  CHECK(wait_exit(*spawner, *pid).has_value());
+  // The grandchild ignored SIGTERM, but its group was SIGKILLed when the leader was reaped; it
+  // was reparented, so whoever reaps orphans here (init) collects it.
+  CHECK(wait_until([&] {
+    std::ifstream stat("/proc/" + std::to_string(grandchild) + "/stat");
+    std::string text;
+    std::getline(stat, text);
+    return text.empty() || text.find(") Z") != std::string::npos;
+  }));
+}
+
+TEST_CASE("the spawner never reaps children it did not spawn") {
+  auto spawner = make_spawner();
+  pid_t own = 0;
+  char* argv[] = {const_cast<char*>("/bin/true"), nullptr};
+  REQUIRE(::posix_spawn(&own, "/bin/true", nullptr, nullptr, argv, nullptr) == 0);
+  auto ours = spawner->spawn({"t", {"/bin/true"}, {}, {}, {}});
+  REQUIRE(ours);
+  CHECK(wait_exit(*spawner, *ours) == ExitStatus::exited(0));
+  int status = -1;
+  CHECK(::waitpid(own, &status, 0) == own);  // still there for its owner to reap
+  CHECK(WIFEXITED(status));
+}
+
+TEST_CASE("destroying the spawner leaves no child behind") {
+  pid_t pid = 0;
+  {
+    auto spawner = make_spawner();
+    auto spawned = spawner->spawn({"t", {"sleep", "1000"}, {}, {}, {}});
+    REQUIRE(spawned);
+    pid = *spawned;
+    CHECK(alive(pid));
+  }
+  CHECK_FALSE(alive(pid));  // killed and reaped, not even a zombie
+}
