@@ -1,0 +1,250 @@
+#include "control_server.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "log.hpp"
+
+namespace armd {
+
+namespace {
+
+std::string errno_text() {
+  return std::strerror(errno);
+}
+
+std::expected<sockaddr_un, std::string> unix_address(const std::string& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(address.sun_path))
+    return std::unexpected(fmt::format("socket path '{}' is empty or longer than {} bytes", path,
+                                       sizeof(address.sun_path) - 1));
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  return address;
+}
+
+// True when something accepts connections on `path`: another armd is live there.
+bool someone_listens(const sockaddr_un& address) {
+  int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) return false;
+  bool live = ::connect(probe, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+  ::close(probe);
+  return live;
+}
+
+// Only our own user (and root) may drive us.
+bool peer_allowed(int fd) {
+  ucred credentials{};
+  socklen_t length = sizeof credentials;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return false;
+  return credentials.uid == 0 || credentials.uid == ::geteuid();
+}
+
+}  // namespace
+
+std::expected<ControlServer, std::string> ControlServer::listen(const std::string& path,
+                                                                std::size_t max_line,
+                                                                LineHandler& handler) {
+  auto address = unix_address(path);
+  if (!address) return std::unexpected(address.error());
+  if (someone_listens(*address))
+    return std::unexpected(fmt::format("{}: another armd is already listening there", path));
+  struct stat existing {};
+  if (::lstat(path.c_str(), &existing) == 0 && !S_ISSOCK(existing.st_mode))
+    return std::unexpected(fmt::format("{}: exists and is not a socket; not replacing it", path));
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    return std::unexpected(fmt::format("cannot remove stale socket {}: {}", path, errno_text()));
+
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return std::unexpected(fmt::format("socket: {}", errno_text()));
+  // The mode is decided at bind time by the umask; set it so no other user ever sees it open.
+  mode_t old_mask = ::umask(0177);
+  int bound = ::bind(fd, reinterpret_cast<const sockaddr*>(&*address), sizeof *address);
+  int bind_errno = errno;
+  ::umask(old_mask);
+  if (bound != 0) {
+    ::close(fd);
+    return std::unexpected(fmt::format("cannot bind {}: {}", path, std::strerror(bind_errno)));
+  }
+  if (::listen(fd, 128) != 0) {
+    std::string why = errno_text();
+    ::close(fd);
+    ::unlink(path.c_str());
+    return std::unexpected(fmt::format("cannot listen on {}: {}", path, why));
+  }
+  return ControlServer(fd, path, max_line, handler);
+}
+
+ControlServer::ControlServer(int listen_fd, std::string path, std::size_t max_line,
+                             LineHandler& handler)
+    : listen_fd_(listen_fd), path_(std::move(path)), max_line_(max_line), handler_(&handler) {}
+
+ControlServer::ControlServer(ControlServer&& other) noexcept
+    : listen_fd_(std::exchange(other.listen_fd_, -1)),
+      path_(std::move(other.path_)),
+      max_line_(other.max_line_),
+      handler_(other.handler_),
+      next_id_(other.next_id_),
+      connections_(std::move(other.connections_)) {
+  other.connections_.clear();
+}
+
+ControlServer::~ControlServer() {
+  for (auto& [id, connection] : connections_) ::close(connection.fd);
+  if (listen_fd_ >= 0) {
+    ::close(listen_fd_);
+    ::unlink(path_.c_str());
+  }
+}
+
+void ControlServer::add_poll_fds(std::vector<pollfd>& fds) {
+  first_index_ = fds.size();
+  fds.push_back({listen_fd_, POLLIN, 0});
+  polled_order_.clear();
+  for (auto& [id, connection] : connections_) {
+    short events = connection.closing ? 0 : POLLIN;
+    if (!connection.output.empty()) events |= POLLOUT;
+    fds.push_back({connection.fd, events, 0});
+    polled_order_.push_back(id);
+  }
+}
+
+void ControlServer::handle_poll(const std::vector<pollfd>& fds) {
+  for (std::size_t i = 0; i < polled_order_.size(); ++i) {
+    const pollfd& polled = fds[first_index_ + 1 + i];
+    if (polled.revents == 0) continue;
+    ConnectionId id = polled_order_[i];
+    auto it = connections_.find(id);
+    if (it == connections_.end()) continue;  // dropped while handling an earlier one
+    if (polled.revents & POLLOUT) write_to(it->second);
+    if (polled.revents & (POLLIN | POLLHUP | POLLERR)) read_from(id, it->second);
+    it = connections_.find(id);
+    if (it == connections_.end()) continue;
+    if (it->second.closing && it->second.output.empty()) drop(id);
+  }
+  if (fds[first_index_].revents & POLLIN) accept_new();
+}
+
+void ControlServer::accept_new() {
+  // Accept a bounded batch per wake-up, so a connection storm cannot starve served clients.
+  for (int batch = 0; batch < 64; ++batch) {
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        log("accept on {}: {}", path_, errno_text());
+      return;
+    }
+    if (!peer_allowed(fd)) {
+      log("refused a connection from another user (SO_PEERCRED)");
+      ::close(fd);
+      continue;
+    }
+    ConnectionId id = next_id_++;
+    connections_.emplace(id, Connection{fd, {}, {}, false});
+    handler_->on_connect(id);
+  }
+}
+
+void ControlServer::read_from(ConnectionId id, Connection& connection) {
+  if (connection.closing) {
+    // Peer hung up while we still had output for it: nothing more can reach it.
+    char scratch[256];
+    if (::recv(connection.fd, scratch, sizeof scratch, MSG_DONTWAIT) == 0) drop(id);
+    return;
+  }
+  char chunk[16384];
+  ssize_t got = ::recv(connection.fd, chunk, sizeof chunk, MSG_DONTWAIT);
+  if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    drop(id);
+    return;
+  }
+  if (got < 0) return;
+  connection.input.append(chunk, static_cast<std::size_t>(got));
+
+  std::size_t begin = 0;
+  for (std::size_t newline; (newline = connection.input.find('\n', begin)) != std::string::npos;
+       begin = newline + 1) {
+    if (newline - begin + 1 > max_line_) break;
+    handler_->on_line(id, std::string_view(connection.input).substr(begin, newline - begin));
+    // The handler may have closed or dropped this connection.
+    auto it = connections_.find(id);
+    if (it == connections_.end()) return;
+    if (it->second.closing) return;
+  }
+  connection.input.erase(0, begin);
+  std::size_t first_line = connection.input.find('\n');
+  std::size_t pending = first_line == std::string::npos ? connection.input.size() : first_line + 1;
+  if (pending > max_line_) {
+    connection.input.clear();
+    connection.closing = true;
+    handler_->on_line_too_long(id);
+  }
+}
+
+void ControlServer::write_to(Connection& connection) {
+  while (!connection.output.empty()) {
+    ssize_t sent = ::send(connection.fd, connection.output.data(), connection.output.size(),
+                          MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        connection.output.clear();  // the peer is gone; the read side will notice
+        connection.closing = true;
+      }
+      return;
+    }
+    connection.output.erase(0, static_cast<std::size_t>(sent));
+  }
+}
+
+bool ControlServer::send(ConnectionId id, std::string_view line) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return false;
+  Connection& connection = it->second;
+  if (connection.output.size() + line.size() > max_pending_output) {
+    log("client {} does not read its replies ({} bytes queued); disconnecting it", id,
+        connection.output.size());
+    drop(id);
+    return false;
+  }
+  connection.output.append(line);
+  write_to(connection);  // most replies fit the socket buffer: no need to wait for POLLOUT
+  return true;
+}
+
+void ControlServer::close_after_flush(ConnectionId id) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  it->second.closing = true;
+  if (it->second.output.empty()) drop(id);
+}
+
+void ControlServer::flush_all(int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::vector<pollfd> fds;
+    for (auto& [id, connection] : connections_) {
+      if (!connection.output.empty()) fds.push_back({connection.fd, POLLOUT, 0});
+    }
+    if (fds.empty()) return;
+    ::poll(fds.data(), fds.size(), 50);
+    for (auto& [id, connection] : connections_) write_to(connection);
+  }
+}
+
+void ControlServer::drop(ConnectionId id) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  ::close(it->second.fd);
+  connections_.erase(it);
+  handler_->on_disconnect(id);
+}
+
+}  // namespace armd

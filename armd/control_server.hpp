@@ -1,0 +1,82 @@
+// The control socket: a Unix stream listener and its connections, as line-oriented byte pipes.
+// It knows nothing of JSON or services; it hands complete lines to a LineHandler and sends
+// what it is given. Every socket is non-blocking, so one slow or stalled client never delays
+// another: its unsent output waits in its own buffer, and a client that stops reading for too
+// long (more than max_pending_output bytes queued) is disconnected.
+#pragma once
+
+#include <poll.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace armd {
+
+using ConnectionId = std::uint64_t;
+
+class LineHandler {
+ public:
+  virtual ~LineHandler() = default;
+  virtual void on_connect(ConnectionId connection) = 0;
+  // One complete line, without its '\n'.
+  virtual void on_line(ConnectionId connection, std::string_view line) = 0;
+  // A line longer than the limit arrived; the connection is closed after what is queued.
+  virtual void on_line_too_long(ConnectionId connection) = 0;
+  virtual void on_disconnect(ConnectionId connection) = 0;
+};
+
+class ControlServer {
+ public:
+  static constexpr std::size_t max_pending_output = 64 * 1024 * 1024;
+
+  // Binds `path` with mode 0600. A stale socket file (nobody accepting) is replaced; a live one
+  // is an error: another armd is running there.
+  static std::expected<ControlServer, std::string> listen(const std::string& path,
+                                                          std::size_t max_line,
+                                                          LineHandler& handler);
+  ControlServer(ControlServer&& other) noexcept;
+  ControlServer& operator=(ControlServer&&) = delete;
+  ~ControlServer();
+
+  // The host's poll loop: append our descriptors, then hand back the same array.
+  void add_poll_fds(std::vector<pollfd>& fds);
+  void handle_poll(const std::vector<pollfd>& fds);
+
+  // Queues a line (which must end in '\n'). Returns false if the connection is gone.
+  bool send(ConnectionId connection, std::string_view line);
+  // Closes the connection once everything queued for it is written.
+  void close_after_flush(ConnectionId connection);
+  // Best effort at exit: writes what is queued, waiting at most `timeout_ms` in total.
+  void flush_all(int timeout_ms);
+  std::size_t connection_count() const { return connections_.size(); }
+
+ private:
+  struct Connection {
+    int fd = -1;
+    std::string input;
+    std::string output;
+    bool closing = false;  // no more reading; close when output is flushed
+  };
+
+  ControlServer(int listen_fd, std::string path, std::size_t max_line, LineHandler& handler);
+  void accept_new();
+  void read_from(ConnectionId id, Connection& connection);
+  void write_to(Connection& connection);
+  void drop(ConnectionId id);
+
+  int listen_fd_ = -1;
+  std::string path_;
+  std::size_t max_line_;
+  LineHandler* handler_;
+  ConnectionId next_id_ = 1;
+  std::unordered_map<ConnectionId, Connection> connections_;
+  std::size_t first_index_ = 0;             // where our fds begin in the poll array
+  std::vector<ConnectionId> polled_order_;  // the connection polled at first_index_ + 1 + i
+};
+
+}  // namespace armd

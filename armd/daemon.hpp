@@ -1,0 +1,67 @@
+// armd's wiring: the supervisor, the POSIX adapters, the control socket and the signals, all
+// driven by one poll(2) loop. Everything that decides anything lives in the supervisor; this
+// file only moves events in and replies out.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+#include "arm/posix.hpp"
+#include "arm/supervisor.hpp"
+#include "control_server.hpp"
+
+namespace armd {
+
+struct DaemonOptions {
+  std::string config_path;
+  std::string socket_path;
+};
+
+class Daemon final : public arm::Notifier, public LineHandler {
+ public:
+  // Sets everything up (nothing is started yet). Errors name what failed.
+  static std::expected<std::unique_ptr<Daemon>, std::string> create(DaemonOptions options,
+                                                                    arm::Config config);
+  ~Daemon() override;
+
+  // Starts the default services and serves until shutdown has completed. Returns the exit code.
+  int run();
+
+  // arm::Notifier
+  void reply(const arm::Reply& reply) override;
+  void service_event(const arm::ServiceEvent& event) override;
+
+  // LineHandler
+  void on_connect(ConnectionId connection) override;
+  void on_line(ConnectionId connection, std::string_view line) override;
+  void on_line_too_long(ConnectionId connection) override;
+  void on_disconnect(ConnectionId connection) override;
+
+ private:
+  Daemon(DaemonOptions options, int signal_fd);
+  void handle_signals();
+  nlohmann::json take_pending_id(arm::RequestRef request);
+  void reload(std::optional<arm::RequestRef> from);
+  void answer_status(ConnectionId connection, const nlohmann::json& id,
+                     const std::vector<std::string>& names);
+
+  DaemonOptions options_;
+  int signal_fd_ = -1;
+  arm::posix::SteadyClock clock_;
+  std::unique_ptr<arm::posix::PosixSpawner> spawner_;
+  std::unique_ptr<arm::posix::InotifyWatcher> watcher_;
+  std::optional<ControlServer> server_;
+  std::unique_ptr<arm::ServiceSupervisor> supervisor_;
+
+  // Requests waiting for the supervisor's answer: the JSON id the client chose, by
+  // (connection, our request number), so a connection's entries go with it.
+  std::map<std::pair<ConnectionId, std::uint64_t>, nlohmann::json> pending_ids_;
+  std::uint64_t next_request_ = 1;
+};
+
+}  // namespace armd

@@ -1,0 +1,21 @@
+// armd's log: one line per event on stderr, prefixed with the wall-clock time, so that an
+// operator reading `journalctl` or a container log can follow what happened.
+#pragma once
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+
+namespace armd {
+
+template <typename... Args>
+void log(fmt::format_string<Args...> format, Args&&... args) {
+  auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  fmt::print(stderr, "{:%Y-%m-%d %H:%M:%S} armd: {}\n", now,
+             fmt::format(format, std::forward<Args>(args)...));
+  std::fflush(stderr);
+}
+
+}  // namespace armd

@@ -1,0 +1,69 @@
+// armd: the standalone daemon. Parses its command line and configuration, then hands over to
+// Daemon. Exit codes: 0 after an orderly shutdown, 1 when it cannot run (socket in use...),
+// 2 for an invalid configuration or command line.
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+
+#include "arm/config.hpp"
+#include "daemon.hpp"
+#include "socket_path.hpp"
+
+namespace {
+
+constexpr int exit_cannot_run = 1;
+constexpr int exit_invalid = 2;
+
+int check_config(const std::string& path) {
+  auto config = arm::load_config_file(path);
+  if (!config) {
+    fmt::print(stderr, "armd: {}\n", config.error().to_string());
+    return exit_invalid;
+  }
+  fmt::print("{}: valid ({} services)\n", path, config->services.size());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"armd: the automated restart manager daemon"};
+  std::string config_path;
+  std::string check_path;
+  std::optional<std::string> socket_path;
+  auto* config_option = app.add_option("--config", config_path, "configuration file (TOML)");
+  auto* check_option =
+      app.add_option("--check-config", check_path, "validate FILE and exit (0 valid, 2 invalid)");
+  app.add_option("--socket", socket_path, "control socket path");
+  config_option->excludes(check_option);
+  app.set_version_flag("--version", "armd 0.1.0");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    int code = app.exit(error);
+    return code == 0 ? 0 : exit_invalid;
+  }
+
+  if (!check_path.empty()) return check_config(check_path);
+  if (config_path.empty()) {
+    fmt::print(stderr, "armd: --config FILE is required (or --check-config FILE)\n");
+    return exit_invalid;
+  }
+
+  auto config = arm::load_config_file(config_path);
+  if (!config) {
+    fmt::print(stderr, "armd: {}\n", config.error().to_string());
+    return exit_invalid;
+  }
+  armd::DaemonOptions options;
+  options.config_path = config_path;
+  options.socket_path =
+      armd::resolve_socket_path(socket_path, config->arm.socket, std::getenv("XDG_RUNTIME_DIR"));
+  auto daemon = armd::Daemon::create(std::move(options), std::move(*config));
+  if (!daemon) {
+    fmt::print(stderr, "armd: {}\n", daemon.error());
+    return exit_cannot_run;
+  }
+  return (*daemon)->run();
+}

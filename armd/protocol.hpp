@@ -1,0 +1,58 @@
+// The wire protocol: JSON objects, one per line, over a Unix stream socket (docs/protocol.md).
+// Every JSON operation of armd and armctl is here, so a fuzzer reaches all of it through
+// decode_request / decode_reply. Nothing in this file throws.
+#pragma once
+
+#include <cstddef>
+#include <expected>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "arm/supervisor.hpp"
+
+namespace armd::protocol {
+
+inline constexpr int protocol_version = 1;
+inline constexpr std::size_t max_request_line = 65536;  // bytes, including the '\n'
+inline constexpr std::string_view server_version = "0.1.0";
+
+enum class Method { hello, start, stop, restart, status, reload, shutdown };
+
+struct Request {
+  nlohmann::json id;  // as the client sent it (number or string); null when absent
+  Method method = Method::hello;
+  std::string service;                // start, stop, restart
+  std::vector<std::string> services;  // status: empty means all
+};
+
+struct RequestError {
+  nlohmann::json id;    // the request's id if it could be read, else null
+  std::string outcome;  // "bad_request" | "unsupported_protocol"
+  std::string message;  // what was wrong, for a human
+};
+
+std::expected<Request, RequestError> decode_request(std::string_view line);
+
+// Encoders return one line, including its '\n'.
+std::string encode_hello_banner();
+std::string encode_hello_reply(const nlohmann::json& id);
+std::string encode_reply(const nlohmann::json& id, const arm::Reply& reply);
+std::string encode_status(const nlohmann::json& id, const std::vector<arm::ServiceStatus>& services,
+                          arm::TimePoint now);
+std::string encode_unknown_services(const nlohmann::json& id,
+                                    const std::vector<std::string>& unknown);
+std::string encode_reload(const nlohmann::json& id, const arm::ReloadSummary& summary);
+std::string encode_error(const nlohmann::json& id, std::string_view outcome,
+                         std::string_view message);
+
+// Client side: one line from the server as a JSON object.
+std::expected<nlohmann::json, std::string> decode_reply(std::string_view line);
+
+// A request line (with '\n') for armctl.
+std::string encode_request(const nlohmann::json& id, std::string_view method,
+                           const nlohmann::json& params = nlohmann::json::object());
+
+}  // namespace armd::protocol

@@ -1,0 +1,47 @@
+#!/bin/sh
+# Builds the libFuzzer targets with clang-16 and runs each on its corpus for a bounded time.
+#
+#   scripts/fuzz.sh [SECONDS_PER_TARGET]      (default 60; CI uses a short run)
+#
+# Why clang-16 with libc++: libFuzzer needs clang, clang 16 cannot use libstdc++ 12's
+# <expected>, and libc++ 16 has it. fmt, toml++ and nlohmann-json are used header-only here so
+# nothing built against libstdc++ is linked in. A crash leaves its input in build-fuzz/; copy
+# it into tests/fuzz/corpus/<target>/ and it becomes a regression test (tests/fuzz/meson.build
+# replays the corpora in every `meson test`).
+set -eu
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+
+packages="clang-16 libc++-16-dev libc++abi-16-dev libclang-rt-16-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev"
+missing=""
+for p in $packages; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing
+fi
+
+mkdir -p build-fuzz
+flags="-std=c++2b -stdlib=libc++ -g -O1 -fsanitize=fuzzer,address,undefined
+       -fno-sanitize-recover=undefined -DFMT_HEADER_ONLY -DTOML_HEADER_ONLY=1 -Iinclude -Iarmd"
+core="libarm/core/types.cpp libarm/core/argv.cpp libarm/core/supervisor.cpp"
+
+# shellcheck disable=SC2086
+clang++-16 $flags -o build-fuzz/fuzz_protocol tests/fuzz/fuzz_protocol.cpp armd/protocol.cpp $core
+# shellcheck disable=SC2086
+clang++-16 $flags -o build-fuzz/fuzz_config tests/fuzz/fuzz_config.cpp libarm/config/*.cpp $core
+
+status=0
+for target in protocol config; do
+  work="build-fuzz/corpus-$target"
+  mkdir -p "$work"
+  echo "fuzzing $target for ${seconds}s"
+  if ! build-fuzz/fuzz_$target -max_total_time="$seconds" -max_len=70000 -timeout=10 \
+      -artifact_prefix="build-fuzz/$target-" -print_final_stats=1 \
+      "$work" "tests/fuzz/corpus/$target" 2>&1 | tee "build-fuzz/$target.log" | tail -n 15; then
+    status=1
+  fi
+  grep -q "Done [0-9]* runs" "build-fuzz/$target.log" || status=1
+done
+exit $status

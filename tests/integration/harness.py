@@ -1,0 +1,185 @@
+"""Runs the real armd and armctl against real processes, for the integration tests.
+
+Each test gets a scratch directory holding its config, its service scripts and the control
+socket. Waits use generous deadlines and poll the observable state; no test asserts a timing.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import textwrap
+import time
+import unittest
+
+ARMD = os.environ.get("ARMD", "build/armd/armd")
+ARMCTL = os.environ.get("ARMCTL", "build/armd/armctl")
+DEADLINE = 30.0  # seconds; far beyond what any step needs on a loaded machine
+
+
+def wait_for(predicate, what, deadline=DEADLINE):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {deadline}s waiting for {what}")
+
+
+def pid_alive(pid):
+    """True while `pid` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def children_of(pid):
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[1]) == pid:
+            found.append((int(entry), fields[0]))
+    return found
+
+
+class ArmdTestCase(unittest.TestCase):
+    """A scratch directory, scripts in it, and an armd that is stopped after the test."""
+
+    def setUp(self):
+        self._scratch = tempfile.TemporaryDirectory(prefix="armd-test-")
+        self.dir = self._scratch.name
+        self.socket = os.path.join(self.dir, "armd.sock")
+        self.config = os.path.join(self.dir, "armd.toml")
+        self.armd = None
+        self.log_path = os.path.join(self.dir, "armd.log")
+
+    def tearDown(self):
+        if self.armd and self.armd.poll() is None:
+            self.armd.send_signal(signal.SIGKILL)
+            self.armd.wait()
+        if self.armd:
+            self._log.close()
+        self._scratch.cleanup()
+
+    # --- building a world ---------------------------------------------------------------------
+
+    def script(self, name, body):
+        """Writes an executable /bin/sh script and returns its path."""
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\n" + textwrap.dedent(body))
+        os.chmod(path, 0o755)
+        return path
+
+    def sleeper(self, name="sleeper.sh"):
+        return self.script(name, "exec sleep 100000\n")
+
+    def write_config(self, text):
+        with open(self.config, "w") as f:
+            f.write(textwrap.dedent(text))
+
+    def start_armd(self, *extra, wait=True):
+        self._log = open(self.log_path, "w")
+        self.armd = subprocess.Popen(
+            [ARMD, "--config", self.config, "--socket", self.socket, *extra],
+            stdout=self._log, stderr=subprocess.STDOUT)
+        if wait:
+            wait_for(self._answers_hello, "armd to accept connections")
+        return self.armd
+
+    def _answers_hello(self):
+        if self.armd.poll() is not None:
+            raise AssertionError(f"armd exited with {self.armd.returncode}:\n{self.log()}")
+        try:
+            with self.connect() as conn:
+                return conn.read_line().get("hello") == "armd"
+        except OSError:
+            return False
+
+    def log(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()
+        except FileNotFoundError:
+            return "(armd was not started)"
+
+    # --- talking to it ------------------------------------------------------------------------
+
+    def armctl(self, *args, json_output=False, check=None, timeout=DEADLINE):
+        command = [ARMCTL, "--socket", self.socket]
+        if json_output:
+            command.append("--json")
+        result = subprocess.run(command + list(args), capture_output=True, text=True,
+                                timeout=timeout)
+        if check is not None:
+            self.assertEqual(result.returncode, check,
+                             f"armctl {' '.join(args)}: stdout={result.stdout!r} "
+                             f"stderr={result.stderr!r}\narmd log:\n{self.log()}")
+        return result
+
+    def status(self, name=None):
+        args = ["status"] + ([name] if name else [])
+        result = self.armctl(*args, json_output=True, check=0)
+        services = json.loads(result.stdout)
+        if name:
+            return services[0]
+        return {s["name"]: s for s in services}
+
+    def wait_state(self, name, state):
+        return wait_for(lambda: (lambda s: s if s["state"] == state else None)(self.status(name)),
+                        f"{name} to be {state}")
+
+    def connect(self):
+        return Connection(self.socket)
+
+
+class Connection:
+    """A raw protocol connection, for speaking JSON lines (or garbage) directly."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(DEADLINE)
+        self.sock.connect(path)
+        self.buffer = b""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def request(self, **fields):
+        self.send_raw(json.dumps(fields).encode() + b"\n")
+
+    def read_line(self):
+        while b"\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed by armd")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    def closed_by_peer(self):
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buffer += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            return True

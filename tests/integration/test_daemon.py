@@ -1,0 +1,128 @@
+"""armd as a process: config checking, reload, signals, the socket file."""
+
+import os
+import signal
+import subprocess
+import unittest
+
+from harness import ARMD, ArmdTestCase, pid_alive, wait_for
+
+
+class ConfigErrors(ArmdTestCase):
+    def test_check_config_exits_0_for_a_valid_file_and_2_for_an_invalid_one(self):
+        self.write_config(f'[services.web]\nbinary = "{self.sleeper()}"\n')
+        self.assertEqual(subprocess.run([ARMD, "--check-config", self.config]).returncode, 0)
+        self.write_config('[services.web]\nbinary = "/bin/true"\nrestart = "sometimes"\n')
+        result = subprocess.run([ARMD, "--check-config", self.config], capture_output=True,
+                                text=True)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn(f"{self.config}:3", result.stderr)
+        self.assertIn("restart", result.stderr)
+
+    def test_an_invalid_config_at_start_exits_2_before_anything_starts(self):
+        marker = os.path.join(self.dir, "started")
+        touch = self.script("touch.sh", f"touch {marker}; exec sleep 100000\n")
+        self.write_config(f"""
+            [arm]
+            default_services = ["web"]
+            [services.web]
+            binary = "{touch}"
+            stop_timeout = "soon"
+            """)
+        armd = self.start_armd(wait=False)
+        self.assertEqual(armd.wait(timeout=30), 2)
+        self.assertIn(f"{self.config}:6", self.log())
+        self.assertFalse(os.path.exists(marker))
+        self.assertFalse(os.path.exists(self.socket))
+
+
+class Daemon(ArmdTestCase):
+    def setUp(self):
+        super().setUp()
+        self.sleeper_path = self.sleeper()
+        self.write_config(f"""
+            [arm]
+            default_services = ["a", "b"]
+            [services.a]
+            binary = "{self.sleeper_path}"
+            [services.b]
+            binary = "{self.sleeper_path}"
+            """)
+
+    def running_pids(self):
+        return {name: s["pid"] for name, s in self.status().items() if s["state"] == "running"}
+
+    def test_sigterm_stops_every_service_and_exits_0(self):
+        self.start_armd()
+        self.wait_state("b", "running")
+        pids = self.running_pids()
+        self.armd.send_signal(signal.SIGTERM)
+        self.assertEqual(self.armd.wait(timeout=30), 0)
+        for pid in pids.values():
+            self.assertFalse(pid_alive(pid))
+        self.assertFalse(os.path.exists(self.socket))
+
+    def test_reload_applies_a_valid_file_and_keeps_the_running_config_on_an_invalid_one(self):
+        self.start_armd()
+        self.wait_state("b", "running")
+        before = self.running_pids()
+        self.write_config(f"""
+            [arm]
+            default_services = ["a", "b"]
+            [services.a]
+            binary = "{self.sleeper_path}"
+            [services.b]
+            binary = "{self.sleeper_path}"
+            options = ["--changed"]
+            [services.c]
+            binary = "{self.sleeper_path}"
+            """)
+        result = self.armctl("reload", check=0)
+        self.assertIn("c", result.stdout)
+        self.wait_state("b", "running")
+        after = self.running_pids()
+        self.assertEqual(after["a"], before["a"], "an unchanged service was restarted")
+        self.assertNotEqual(after["b"], before["b"], "a changed service was not restarted")
+        self.assertEqual(self.status("c")["state"], "stopped")
+
+        self.write_config("[services.a]\nbinary = 12\n")
+        result = self.armctl("reload", check=2)
+        self.assertIn(self.config, result.stdout + result.stderr)
+        self.assertEqual(set(self.status()), {"a", "b", "c"})
+        self.assertEqual(self.running_pids(), after)
+
+    def test_sighup_reloads(self):
+        self.start_armd()
+        self.write_config(f"""
+            [services.a]
+            binary = "{self.sleeper_path}"
+            [services.b]
+            binary = "{self.sleeper_path}"
+            [services.d]
+            binary = "{self.sleeper_path}"
+            """)
+        self.armd.send_signal(signal.SIGHUP)
+        wait_for(lambda: "d" in self.status(), "the reloaded service list")
+
+    def test_a_stale_socket_is_replaced_and_a_live_one_refused(self):
+        self.start_armd()
+        self.wait_state("a", "running")
+        pids = self.running_pids()
+        second = subprocess.run([ARMD, "--config", self.config, "--socket", self.socket],
+                                capture_output=True, text=True, timeout=30)
+        self.assertEqual(second.returncode, 1)
+        self.assertIn("already", second.stderr)
+        self.assertEqual(self.running_pids(), pids)
+
+        self.armd.send_signal(signal.SIGKILL)
+        self.armd.wait()
+        self._log.close()
+        for pid in pids.values():  # the services armd left behind
+            os.kill(pid, signal.SIGKILL)
+        self.assertTrue(os.path.exists(self.socket), "the killed armd's socket file stays")
+        self.start_armd()
+        self.wait_state("a", "running")
+
+
+if __name__ == "__main__":
+    unittest.main()
