@@ -289,12 +289,11 @@ struct ServiceSupervisor::Impl {
   }
 
   void schedule_restart(Service& service, const std::string& why) {
-    TimePoint due = clock.now() + service.backoff;
+    Milliseconds delay = service.backoff;
     service.backoff = std::min(service.backoff * 2, service.spec.backoff_max);
-    schedule(service, due);
+    schedule(service, clock.now() + delay);
     set_state(service, ServiceState::backoff,
-              fmt::format("{}; restarting in {} ms", why,
-                          std::chrono::duration_cast<Milliseconds>(due - clock.now()).count()));
+              fmt::format("{}; restarting in {} ms", why, delay.count()));
   }
 
   // An explicit start (or restart) of a service with no process: spawn it now.
