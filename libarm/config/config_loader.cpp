@@ -343,9 +343,29 @@ std::expected<Config, ConfigError> read_document(const Reader& reader, const tom
   return config;
 }
 
+// TOML allows no control characters but tab and line endings, anywhere; refusing them here
+// gives one clear message with the exact position instead of whatever the parser trips on.
+std::optional<ConfigError> find_control_character(std::string_view text, std::string_view source) {
+  int line = 1;
+  int column = 1;
+  for (unsigned char c : text) {
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+      return ConfigError{std::string(source), line, column, "",
+                         fmt::format("control character U+{:04X} is not allowed in TOML", c)};
+    if (c == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return std::nullopt;
+}
+
 std::expected<Config, ConfigError> parse_with_base(std::string_view text, std::string_view source,
                                                    std::filesystem::path base) {
   Reader reader{std::string(source), std::move(base)};
+  if (auto control = find_control_character(text, source)) return Error(*control);
   try {
     toml::table root = toml::parse(text, source);
     return read_document(reader, root);

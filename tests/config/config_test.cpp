@@ -179,3 +179,10 @@ TEST_CASE("relative paths in a file are taken relative to the file's directory")
   CHECK(config->services.at("a").working_directory == "/tmp");
   CHECK(config->services.at("b").binary == "sleep");
 }
+
+TEST_CASE("control characters are refused with their position") {
+  auto error = error_of(std::string_view("[services.a]\nbinary = \"/x\"\n[\0]\n", 31));
+  CHECK(error.line == 3);
+  CHECK(error.column == 2);
+  CHECK(error.message == "control character U+0000 is not allowed in TOML");
+}
