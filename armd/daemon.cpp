@@ -42,7 +42,8 @@ std::expected<std::unique_ptr<Daemon>, std::string> Daemon::create(DaemonOptions
   if (signal_fd < 0) return std::unexpected(fmt::format("signalfd: {}", std::strerror(errno)));
 
   std::unique_ptr<Daemon> daemon(new Daemon(std::move(options), signal_fd));
-  auto spawner = arm::posix::PosixSpawner::create();
+  // armd's only thread spawns every child, so its services can die with it (see SpawnerOptions).
+  auto spawner = arm::posix::PosixSpawner::create({.kill_children_if_host_dies = true});
   if (!spawner) return std::unexpected(spawner.error().message);
   daemon->spawner_ = std::move(*spawner);
   auto watcher = arm::posix::InotifyWatcher::create();

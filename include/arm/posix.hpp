@@ -28,16 +28,26 @@ class SteadyClock final : public Clock {
   TimePoint now() const override;
 };
 
-// Spawns with posix_spawn (glibc implements it with CLONE_VM|CLONE_VFORK, so its cost does not
-// grow with the host's memory). Each child leads its own process group, starts with stdin on
-// /dev/null, stdout and stderr inherited, no other descriptor, default signal dispositions and
-// an empty signal mask. Each child is tracked by a pidfd registered in one epoll set.
+struct SpawnerOptions {
+  // Children get PR_SET_PDEATHSIG(SIGKILL): if the host dies, even by SIGKILL, its services die
+  // with it instead of running on unsupervised. The kernel sends it when the *thread* that
+  // spawned the child exits, so enable it only when that thread lives as long as the host
+  // (armd does).
+  bool kill_children_if_host_dies = false;
+};
+
+// Spawns with clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD), as posix_spawn does, so the cost
+// does not grow with the host's memory, and the pidfd comes with the child atomically. Each
+// child leads its own process group, starts with stdin on /dev/null, stdout and stderr
+// inherited, no other descriptor, default signal dispositions and an empty signal mask. Each
+// child is tracked by its pidfd, registered in one epoll set.
 //
 // When a group leader is reaped, whatever remains of its process group is SIGKILLed: a
 // service's processes do not outlive it (compare systemd's KillMode=control-group).
 class PosixSpawner final : public Spawner {
  public:
-  static std::expected<std::unique_ptr<PosixSpawner>, SystemError> create();
+  static std::expected<std::unique_ptr<PosixSpawner>, SystemError> create(
+      SpawnerOptions options = {});
   // Kills (SIGKILL) and reaps every child still alive, so nothing is left behind.
   ~PosixSpawner() override;
 

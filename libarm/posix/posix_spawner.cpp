@@ -1,8 +1,7 @@
-// PosixSpawner: posix_spawn for starting, one pidfd per child for waiting, one epoll set so the
-// host watches a single descriptor however many children there are.
+// PosixSpawner: a vfork-style clone for starting, one pidfd per child for waiting, one epoll set so
+// the host watches a single descriptor however many children there are.
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -17,12 +16,15 @@
 
 #include "arm/posix.hpp"
 #include "unique_fd.hpp"
+#include "vfork_launch.hpp"
 
 extern char** environ;
 
 namespace arm::posix {
 
 struct PosixSpawner::Impl {
+  SpawnerOptions options;
+  std::vector<char> child_stack = std::vector<char>(256 * 1024);  // used only during a launch
   UniqueFd epoll;
   std::unordered_map<ProcessId, UniqueFd> pidfds;  // live (unreaped) children
 };
@@ -57,62 +59,20 @@ std::vector<char*> pointers_to(std::vector<std::string>& strings) {
   return pointers;
 }
 
-// posix_spawn reports one errno for everything that failed between fork and exec; look at the
-// pieces to say which one it was.
-std::string spawn_failure(const SpawnRequest& request, int error) {
-  if (!request.working_directory.empty()) {
-    struct stat info {};
-    if (::stat(request.working_directory.c_str(), &info) != 0)
-      return fmt::format("cannot change directory to {}: {}", request.working_directory,
-                         errno_text(errno));
-    if (!S_ISDIR(info.st_mode))
-      return fmt::format("cannot change directory to {}: Not a directory",
-                         request.working_directory);
+std::string launch_failure(const SpawnRequest& request, const LaunchFailure& failure) {
+  std::string why = errno_text(failure.error_number);
+  switch (failure.stage) {
+    case LaunchFailure::Stage::working_directory:
+      return fmt::format("cannot change directory to {}: {}", request.working_directory, why);
+    case LaunchFailure::Stage::exec:
+      return fmt::format("cannot execute {}: {}", request.argv.front(), why);
+    case LaunchFailure::Stage::clone:
+      return fmt::format("cannot start {}: clone: {}", request.argv.front(), why);
+    case LaunchFailure::Stage::setup:
+      break;
   }
-  return fmt::format("cannot execute {}: {}", request.argv.front(), errno_text(error));
+  return fmt::format("cannot start {}: setting up the child failed: {}", request.argv.front(), why);
 }
-
-class SpawnAttributes {
- public:
-  SpawnAttributes() {
-    posix_spawnattr_init(&attributes_);
-    posix_spawn_file_actions_init(&actions_);
-  }
-  ~SpawnAttributes() {
-    posix_spawnattr_destroy(&attributes_);
-    posix_spawn_file_actions_destroy(&actions_);
-  }
-  SpawnAttributes(const SpawnAttributes&) = delete;
-  SpawnAttributes& operator=(const SpawnAttributes&) = delete;
-
-  int prepare(const SpawnRequest& request) {
-    // Its own process group, so signals reach everything the service started; default
-    // dispositions and an empty mask, whatever the host blocked or caught.
-    sigset_t none;
-    sigset_t all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    int error = posix_spawnattr_setflags(
-        &attributes_, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    if (!error) error = posix_spawnattr_setpgroup(&attributes_, 0);
-    if (!error) error = posix_spawnattr_setsigmask(&attributes_, &none);
-    if (!error) error = posix_spawnattr_setsigdefault(&attributes_, &all);
-    if (!error)
-      error = posix_spawn_file_actions_addopen(&actions_, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    // Only 0, 1 and 2 reach the service, even if the host left descriptors without O_CLOEXEC.
-    if (!error) error = posix_spawn_file_actions_addclosefrom_np(&actions_, 3);
-    if (!error && !request.working_directory.empty())
-      error = posix_spawn_file_actions_addchdir_np(&actions_, request.working_directory.c_str());
-    return error;
-  }
-
-  const posix_spawnattr_t* attributes() const { return &attributes_; }
-  const posix_spawn_file_actions_t* actions() const { return &actions_; }
-
- private:
-  posix_spawnattr_t attributes_;
-  posix_spawn_file_actions_t actions_;
-};
 
 ExitStatus exit_status_of(const siginfo_t& info) {
   if (info.si_code == CLD_EXITED) return ExitStatus::exited(info.si_status);
@@ -121,8 +81,10 @@ ExitStatus exit_status_of(const siginfo_t& info) {
 
 }  // namespace
 
-std::expected<std::unique_ptr<PosixSpawner>, SystemError> PosixSpawner::create() {
+std::expected<std::unique_ptr<PosixSpawner>, SystemError> PosixSpawner::create(
+    SpawnerOptions options) {
   auto impl = std::make_unique<Impl>();
+  impl->options = options;
   impl->epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
   if (!impl->epoll)
     return std::unexpected(SystemError{errno, "epoll_create1: " + errno_text(errno)});
@@ -149,30 +111,23 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
       return std::unexpected(
           SpawnError{errno, fmt::format("config file {}: {}", file, errno_text(errno))});
   }
-  SpawnAttributes spawn_attributes;
-  if (int error = spawn_attributes.prepare(request))
-    return std::unexpected(SpawnError{error, "posix_spawn setup: " + errno_text(error)});
-
   std::vector<std::string> argv_strings = request.argv;
   std::vector<std::string> env_strings = child_environment(request);
   auto argv = pointers_to(argv_strings);
   auto envp = pointers_to(env_strings);
-  pid_t pid = 0;
-  // glibc implements posix_spawn with clone(CLONE_VM | CLONE_VFORK): the cost does not grow
-  // with the host's memory, and exec failures come back here as the return value.
-  int error = ::posix_spawnp(&pid, argv[0], spawn_attributes.actions(),
-                             spawn_attributes.attributes(), argv.data(), envp.data());
-  if (error != 0) return std::unexpected(SpawnError{error, spawn_failure(request, error)});
-
-  // No one else reaps this child, so it cannot disappear (or its pid be reused) before this.
-  // Through syscall(2): glibc 2.36's <sys/pidfd.h> declares pidfd_open without C linkage.
-  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  if (!pidfd) {
-    int open_error = errno;
-    ::kill(-pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    return std::unexpected(SpawnError{open_error, "pidfd_open: " + errno_text(open_error)});
-  }
+  LaunchPlan plan;
+  plan.program = argv[0];
+  plan.argv = argv.data();
+  plan.envp = envp.data();
+  plan.working_directory =
+      request.working_directory.empty() ? nullptr : request.working_directory.c_str();
+  plan.die_with_parent = impl_->options.kill_children_if_host_dies;
+  auto launched = launch(plan, impl_->child_stack.data(), impl_->child_stack.size());
+  if (!launched)
+    return std::unexpected(
+        SpawnError{launched.error().error_number, launch_failure(request, launched.error())});
+  pid_t pid = launched->pid;
+  UniqueFd pidfd(launched->pidfd);  // atomic with the child: no window for pid reuse
   epoll_event event{};
   event.events = EPOLLIN;
   event.data.u64 = static_cast<std::uint64_t>(pid);

@@ -104,7 +104,7 @@ class Daemon(ArmdTestCase):
         self.armd.send_signal(signal.SIGHUP)
         wait_for(lambda: "d" in self.status(), "the reloaded service list")
 
-    def test_a_stale_socket_is_replaced_and_a_live_one_refused(self):
+    def test_services_die_with_a_killed_armd_and_its_stale_socket_is_replaced(self):
         self.start_armd()
         self.wait_state("a", "running")
         pids = self.running_pids()
@@ -117,8 +117,8 @@ class Daemon(ArmdTestCase):
         self.armd.send_signal(signal.SIGKILL)
         self.armd.wait()
         self._log.close()
-        for pid in pids.values():  # the services armd left behind
-            os.kill(pid, signal.SIGKILL)
+        for pid in pids.values():  # PR_SET_PDEATHSIG: no service outlives a killed armd
+            wait_for(lambda: not pid_alive(pid), f"service {pid} to die with armd")
         self.assertTrue(os.path.exists(self.socket), "the killed armd's socket file stays")
         self.start_armd()
         self.wait_state("a", "running")

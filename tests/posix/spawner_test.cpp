@@ -196,3 +196,32 @@ TEST_CASE("destroying the spawner leaves no child behind") {
   }
   CHECK_FALSE(alive(pid));  // killed and reaped, not even a zombie
 }
+
+TEST_CASE("with kill_children_if_host_dies, children die with a host killed by SIGKILL") {
+  int pipe_fds[2];
+  REQUIRE(::pipe(pipe_fds) == 0);
+  pid_t host = ::fork();
+  REQUIRE(host >= 0);
+  if (host == 0) {  // the host: spawns a service, reports its pid, waits to be killed
+    auto spawner = PosixSpawner::create({.kill_children_if_host_dies = true});
+    if (!spawner) ::_exit(1);
+    auto child = (*spawner)->spawn({"t", {"sleep", "1000"}, {}, {}, {}});
+    pid_t pid = child ? *child : -1;
+    if (::write(pipe_fds[1], &pid, sizeof pid) != sizeof pid) ::_exit(1);
+    for (;;) ::pause();
+  }
+  ::close(pipe_fds[1]);
+  pid_t service = -1;
+  REQUIRE(::read(pipe_fds[0], &service, sizeof service) == sizeof service);
+  ::close(pipe_fds[0]);
+  REQUIRE(service > 0);
+  CHECK(alive(service));
+  ::kill(host, SIGKILL);
+  ::waitpid(host, nullptr, 0);
+  CHECK(wait_until([&] {
+    std::ifstream stat("/proc/" + std::to_string(service) + "/stat");
+    std::string text;
+    std::getline(stat, text);
+    return text.empty() || text.find(") Z") != std::string::npos;
+  }));
+}

@@ -1,0 +1,96 @@
+#include "vfork_launch.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+
+namespace arm::posix {
+
+namespace {
+
+struct ChildContext {
+  const LaunchPlan* plan;
+  pid_t parent;
+  sigset_t parent_mask;
+  // Written by the child, read by the parent after the vfork-style suspension ends.
+  LaunchFailure::Stage failed_stage;
+  int error_number;
+};
+
+[[noreturn]] void fail(ChildContext* context, LaunchFailure::Stage stage) {
+  context->failed_stage = stage;
+  context->error_number = errno;
+  _exit(127);
+}
+
+// Runs on its own stack in the parent's memory: system calls only, no allocation, no locks.
+__attribute__((no_sanitize("address", "undefined"))) int child_main(void* argument) {
+  auto* context = static_cast<ChildContext*>(argument);
+  const LaunchPlan& plan = *context->plan;
+
+  // Default dispositions first: a host handler must never run here, on shared memory. (All
+  // signals are blocked until the mask is cleared below.)
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  for (int signal = 1; signal < NSIG; ++signal) {
+    if (signal != SIGKILL && signal != SIGSTOP) ::sigaction(signal, &default_action, nullptr);
+  }
+  if (::setpgid(0, 0) != 0) fail(context, LaunchFailure::Stage::setup);
+  if (plan.die_with_parent) {
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(context, LaunchFailure::Stage::setup);
+    if (::getppid() != context->parent) _exit(127);  // the parent is already gone
+  }
+  int null = ::open("/dev/null", O_RDONLY);
+  if (null < 0) fail(context, LaunchFailure::Stage::setup);
+  if (null != STDIN_FILENO) {
+    if (::dup2(null, STDIN_FILENO) < 0) fail(context, LaunchFailure::Stage::setup);
+    ::close(null);
+  }
+  // Only 0, 1 and 2 reach the program, whatever the host left without O_CLOEXEC.
+  if (::syscall(SYS_close_range, 3U, ~0U, 0U) != 0) fail(context, LaunchFailure::Stage::setup);
+  if (plan.working_directory && ::chdir(plan.working_directory) != 0)
+    fail(context, LaunchFailure::Stage::working_directory);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::execvpe(plan.program, plan.argv, plan.envp);
+  fail(context, LaunchFailure::Stage::exec);
+}
+
+}  // namespace
+
+std::expected<Launched, LaunchFailure> launch(const LaunchPlan& plan, char* stack,
+                                              std::size_t stack_size) {
+  ChildContext context{&plan, ::getpid(), {}, LaunchFailure::Stage::clone, 0};
+  // Block everything while the child runs on our memory: no handler of ours may run in it
+  // (the child resets dispositions before it unblocks).
+  sigset_t all;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &context.parent_mask);
+  int pidfd = -1;
+  pid_t pid = ::clone(child_main, stack + stack_size,
+                      CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &context, &pidfd);
+  int clone_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &context.parent_mask, nullptr);
+  if (pid < 0) return std::unexpected(LaunchFailure{LaunchFailure::Stage::clone, clone_errno});
+  if (context.error_number != 0) {
+    siginfo_t info{};
+    ::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED);
+    ::close(pidfd);
+    return std::unexpected(LaunchFailure{context.failed_stage, context.error_number});
+  }
+  // CLONE_PIDFD descriptors are created with O_CLOEXEC.
+  return Launched{pid, pidfd};
+}
+
+}  // namespace arm::posix

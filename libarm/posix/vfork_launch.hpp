@@ -1,0 +1,38 @@
+// Starting a program with clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD): what posix_spawn does,
+// plus the two things posix_spawn cannot do — return a pidfd atomically with the child, and
+// set PR_SET_PDEATHSIG in the child before exec. The child shares the parent's memory until it
+// execs, so the cost does not grow with the host's size, and it may only make system calls.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <expected>
+
+namespace arm::posix {
+
+struct LaunchPlan {
+  const char* program = nullptr;  // looked up in PATH when it has no '/'
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+  const char* working_directory = nullptr;  // null: keep the parent's
+  bool die_with_parent = false;             // PR_SET_PDEATHSIG(SIGKILL)
+};
+
+struct Launched {
+  pid_t pid = 0;
+  int pidfd = -1;  // O_CLOEXEC
+};
+
+struct LaunchFailure {
+  enum class Stage { clone, setup, working_directory, exec };
+  Stage stage = Stage::clone;
+  int error_number = 0;
+};
+
+// The child leads a new process group, has stdin on /dev/null, only descriptors 0-2, default
+// signal dispositions and an empty signal mask. Returns once the program runs or failed to.
+std::expected<Launched, LaunchFailure> launch(const LaunchPlan& plan, char* stack,
+                                              std::size_t stack_size);
+
+}  // namespace arm::posix
