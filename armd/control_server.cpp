@@ -106,7 +106,10 @@ ControlServer::~ControlServer() {
 
 void ControlServer::add_poll_fds(std::vector<pollfd>& fds) {
   first_index_ = fds.size();
-  fds.push_back({listen_fd_, POLLIN, 0});
+  if (accept_paused_until_ && std::chrono::steady_clock::now() >= *accept_paused_until_)
+    accept_paused_until_.reset();
+  // A negative fd is ignored by poll(2): the slot stays, so indexes do not shift.
+  fds.push_back({accept_paused_until_ ? -1 : listen_fd_, POLLIN, 0});
   polled_order_.clear();
   for (auto& [id, connection] : connections_) {
     short events = connection.closing ? 0 : POLLIN;
@@ -132,13 +135,21 @@ void ControlServer::handle_poll(const std::vector<pollfd>& fds) {
   if (fds[first_index_].revents & POLLIN) accept_new();
 }
 
+std::optional<std::chrono::steady_clock::time_point> ControlServer::next_wakeup() const {
+  return accept_paused_until_;
+}
+
 void ControlServer::accept_new() {
   // Accept a bounded batch per wake-up, so a connection storm cannot starve served clients.
   for (int batch = 0; batch < 64; ++batch) {
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        log("accept on {}: {}; not accepting for 100 ms", path_, errno_text());
+        accept_paused_until_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+      } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         log("accept on {}: {}", path_, errno_text());
+      }
       return;
     }
     if (!peer_allowed(fd)) {

@@ -7,9 +7,11 @@
 
 #include <poll.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -46,6 +48,9 @@ class ControlServer {
   // The host's poll loop: append our descriptors, then hand back the same array.
   void add_poll_fds(std::vector<pollfd>& fds);
   void handle_poll(const std::vector<pollfd>& fds);
+  // When the server needs a wake-up of its own (accepting paused after running out of
+  // descriptors); nullopt when it has nothing scheduled.
+  std::optional<std::chrono::steady_clock::time_point> next_wakeup() const;
 
   // Queues a line (which must end in '\n'). Returns false if the connection is gone.
   bool send(ConnectionId connection, std::string_view line);
@@ -75,6 +80,9 @@ class ControlServer {
   LineHandler* handler_;
   ConnectionId next_id_ = 1;
   std::unordered_map<ConnectionId, Connection> connections_;
+  // Out of descriptors, accept() fails at once while the listening socket stays readable: stop
+  // polling it for a moment instead of spinning, and let served clients go on meanwhile.
+  std::optional<std::chrono::steady_clock::time_point> accept_paused_until_;
   std::size_t first_index_ = 0;             // where our fds begin in the poll array
   std::vector<ConnectionId> polled_order_;  // the connection polled at first_index_ + 1 + i
 };

@@ -80,6 +80,10 @@ int Daemon::run() {
     fds.push_back({watcher_->fd(), POLLIN, 0});
     server_->add_poll_fds(fds);
     int timeout = poll_timeout(supervisor_->next_deadline(), clock_.now());
+    if (auto wakeup = server_->next_wakeup()) {
+      int server_timeout = poll_timeout(*wakeup, clock_.now());
+      timeout = timeout < 0 ? server_timeout : std::min(timeout, server_timeout);
+    }
     if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) {
       log("poll: {}", std::strerror(errno));
       return 1;
