@@ -105,6 +105,7 @@ ControlServer::~ControlServer() {
 }
 
 void ControlServer::add_poll_fds(std::vector<pollfd>& fds) {
+  for (ConnectionId id : std::exchange(pending_drops_, {})) drop(id);
   first_index_ = fds.size();
   if (accept_paused_until_ && std::chrono::steady_clock::now() >= *accept_paused_until_)
     accept_paused_until_.reset();
@@ -222,7 +223,9 @@ bool ControlServer::send(ConnectionId id, std::string_view line) {
   if (connection.output.size() + line.size() > max_pending_output) {
     log("client {} does not read its replies ({} bytes queued); disconnecting it", id,
         connection.output.size());
-    drop(id);
+    connection.output.clear();
+    connection.closing = true;
+    pending_drops_.push_back(id);
     return false;
   }
   connection.output.append(line);
@@ -234,7 +237,7 @@ void ControlServer::close_after_flush(ConnectionId id) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
   it->second.closing = true;
-  if (it->second.output.empty()) drop(id);
+  if (it->second.output.empty()) pending_drops_.push_back(id);
 }
 
 void ControlServer::flush_all(int timeout_ms) {

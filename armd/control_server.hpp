@@ -52,7 +52,8 @@ class ControlServer {
   // descriptors); nullopt when it has nothing scheduled.
   std::optional<std::chrono::steady_clock::time_point> next_wakeup() const;
 
-  // Queues a line (which must end in '\n'). Returns false if the connection is gone.
+  // Queues a line (which must end in '\n'). Returns false if the connection is gone or is
+  // being dropped for not reading. Never calls back into the LineHandler.
   bool send(ConnectionId connection, std::string_view line);
   // Closes the connection once everything queued for it is written.
   void close_after_flush(ConnectionId connection);
@@ -80,6 +81,9 @@ class ControlServer {
   LineHandler* handler_;
   ConnectionId next_id_ = 1;
   std::unordered_map<ConnectionId, Connection> connections_;
+  // send() and close_after_flush() run inside the supervisor's Notifier calls; dropping there
+  // would call back into the supervisor (client_gone). Drops wait for the next loop turn.
+  std::vector<ConnectionId> pending_drops_;
   // Out of descriptors, accept() fails at once while the listening socket stays readable: stop
   // polling it for a moment instead of spinning, and let served clients go on meanwhile.
   std::optional<std::chrono::steady_clock::time_point> accept_paused_until_;

@@ -7,6 +7,6 @@ scripts/install-deps.sh
 [ -f build-asan/build.ninja ] || meson setup build-asan -Db_sanitize=address,undefined \
   -Db_lundef=false -Dbuildtype=debug
 meson compile -C build-asan
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+ARM_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   meson test -C build-asan --print-errorlogs

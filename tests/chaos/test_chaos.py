@@ -125,7 +125,8 @@ class Chaos(ArmdTestCase):
         wait_for(lambda: not [p for p, s in children_of(self.armd.pid) if s == "Z"],
                  f"no zombies (saw {zombies})")
         growth = rss_kib(self.armd.pid) - rss_before
-        self.assertLess(growth, 4096, f"armd's RSS grew by {growth} KiB")
+        if not os.environ.get("ARM_SANITIZED"):  # ASan's quarantine holds freed memory on purpose
+            self.assertLess(growth, 4096, f"armd's RSS grew by {growth} KiB")
         print(f"\nkills survived: {killed}; client replies: {len(answered)}; "
               f"RSS growth: {growth} KiB", file=sys.stderr)
 
