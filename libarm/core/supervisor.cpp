@@ -145,6 +145,20 @@ struct ServiceSupervisor::Impl {
     return it == services.end() ? nullptr : it->second.get();
   }
 
+  // The named service, or nullptr after answering unknown_service.
+  Service* find_or_answer(std::optional<RequestRef> from, std::string_view name) {
+    Service* service = find(name);
+    if (!service && from)
+      notifier.reply({*from, Outcome::unknown_service, std::string(name), {}, {}, 0});
+    return service;
+  }
+
+  bool refused_in_shutdown(std::optional<RequestRef> from, const Service& service) {
+    if (!in_shutdown) return false;
+    answer(from, service, Outcome::shutting_down, "armd is shutting down");
+    return true;
+  }
+
   Service& add_service(const ServiceSpec& spec) {
     auto service = std::make_unique<Service>();
     service->spec = spec;
@@ -296,6 +310,14 @@ struct ServiceSupervisor::Impl {
               fmt::format("{}; restarting in {} ms", why, delay.count()));
   }
 
+  // A start of a service that is stopped or failed: a new run, with a fresh restart count and
+  // backoff.
+  void start_fresh(Service& service, std::optional<RequestRef> from) {
+    service.restarts = 0;
+    service.backoff = service.spec.backoff_initial;
+    start_now(service, from, Outcome::started, true);
+  }
+
   // An explicit start (or restart) of a service with no process: spawn it now.
   void start_now(Service& service, std::optional<RequestRef> from, Outcome on_success,
                  bool takes_reference) {
@@ -353,21 +375,12 @@ void ServiceSupervisor::start_default_services() {
 
 void ServiceSupervisor::start(std::optional<RequestRef> from, std::string_view name) {
   Impl& m = *impl_;
-  Service* service = m.find(name);
-  if (!service) {
-    if (from) m.notifier.reply({*from, Outcome::unknown_service, std::string(name), {}, {}, 0});
-    return;
-  }
-  if (m.in_shutdown) {
-    m.answer(from, *service, Outcome::shutting_down, "armd is shutting down");
-    return;
-  }
+  Service* service = m.find_or_answer(from, name);
+  if (!service || m.refused_in_shutdown(from, *service)) return;
   switch (service->state) {
     case ServiceState::stopped:
     case ServiceState::failed:
-      service->restarts = 0;
-      service->backoff = service->spec.backoff_initial;
-      m.start_now(*service, from, Outcome::started, true);
+      m.start_fresh(*service, from);
       return;
     case ServiceState::starting:
     case ServiceState::running:
@@ -388,11 +401,8 @@ void ServiceSupervisor::start(std::optional<RequestRef> from, std::string_view n
 
 void ServiceSupervisor::stop(std::optional<RequestRef> from, std::string_view name) {
   Impl& m = *impl_;
-  Service* service = m.find(name);
-  if (!service) {
-    if (from) m.notifier.reply({*from, Outcome::unknown_service, std::string(name), {}, {}, 0});
-    return;
-  }
+  Service* service = m.find_or_answer(from, name);
+  if (!service) return;
   if (service->refcount > 1) {
     --service->refcount;
     m.answer(from, *service, Outcome::still_referenced,
@@ -433,22 +443,13 @@ void ServiceSupervisor::stop(std::optional<RequestRef> from, std::string_view na
 
 void ServiceSupervisor::restart(std::optional<RequestRef> from, std::string_view name) {
   Impl& m = *impl_;
-  Service* service = m.find(name);
-  if (!service) {
-    if (from) m.notifier.reply({*from, Outcome::unknown_service, std::string(name), {}, {}, 0});
-    return;
-  }
-  if (m.in_shutdown) {
-    m.answer(from, *service, Outcome::shutting_down, "armd is shutting down");
-    return;
-  }
+  Service* service = m.find_or_answer(from, name);
+  if (!service || m.refused_in_shutdown(from, *service)) return;
   switch (service->state) {
     case ServiceState::stopped:
     case ServiceState::failed:
       // Like systemd: restarting a service that is not running starts it.
-      service->restarts = 0;
-      service->backoff = service->spec.backoff_initial;
-      m.start_now(*service, from, Outcome::started, true);
+      m.start_fresh(*service, from);
       return;
     case ServiceState::starting:
     case ServiceState::running:
