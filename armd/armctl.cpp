@@ -270,6 +270,8 @@ class Client {
     } else if (outcome == "already_running") {
       text =
           fmt::format("{}: already running (refcount {})", name, number_or(reply, "refcount", 0));
+    } else if (outcome == "reset") {
+      text = fmt::format("{}: reset (failure and restart history cleared)", name);
     } else if (outcome == "stopped") {
       text = fmt::format("{}: stopped", name);
     } else if (outcome == "still_referenced") {
@@ -355,12 +357,14 @@ int main(int argc, char** argv) {
   auto* start = app.add_subcommand("start", "start services; returns once each is running");
   auto* stop = app.add_subcommand("stop", "stop services; returns once each is reaped");
   auto* restart = app.add_subcommand("restart", "restart services, keeping their references");
-  for (auto* command : {start, stop, restart}) command->add_option("NAME", names)->required();
+  auto* reset = app.add_subcommand("reset", "clear services' failure and restart history");
+  for (auto* command : {start, stop, restart, reset})
+    command->add_option("NAME", names)->required();
   auto* status = app.add_subcommand("status", "show services (all, or those named)");
   status->add_option("NAME", names);
   auto* reload = app.add_subcommand("reload", "re-read armd's configuration file");
   auto* shutdown = app.add_subcommand("shutdown", "stop every service and armd; returns when done");
-  for (auto* command : {start, stop, restart, status, reload, shutdown}) {
+  for (auto* command : {start, stop, restart, reset, status, reload, shutdown}) {
     command->add_flag("--json", json_output, "print armd's replies as JSON");
   }
 
@@ -375,6 +379,7 @@ int main(int argc, char** argv) {
   if (start->parsed()) return client.per_service("start", names);
   if (stop->parsed()) return client.per_service("stop", names);
   if (restart->parsed()) return client.per_service("restart", names);
+  if (reset->parsed()) return client.per_service("reset", names);
   if (status->parsed()) return client.status(names);
   if (reload->parsed()) return client.reload();
   if (shutdown->parsed()) return client.shutdown();

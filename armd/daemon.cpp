@@ -53,8 +53,9 @@ std::expected<std::unique_ptr<Daemon>, std::string> Daemon::create(DaemonOptions
       ControlServer::listen(daemon->options_.socket_path, protocol::max_request_line, *daemon);
   if (!server) return std::unexpected(server.error());
   daemon->server_.emplace(std::move(*server));
-  daemon->supervisor_ = std::make_unique<arm::ServiceSupervisor>(
-      std::move(config), daemon->clock_, *daemon->spawner_, *daemon, daemon->watcher_.get());
+  daemon->supervisor_ =
+      std::make_unique<arm::ServiceSupervisor>(std::move(config), daemon->clock_, *daemon->spawner_,
+                                               *daemon, daemon->watcher_.get(), &daemon->random_);
   return daemon;
 }
 
@@ -192,6 +193,10 @@ void Daemon::on_line(ConnectionId connection, std::string_view line) {
     case Method::restart:
       pending_ids_.emplace(std::pair(connection, ref.request), request->id);
       supervisor_->restart(ref, request->service);
+      return;
+    case Method::reset:
+      pending_ids_.emplace(std::pair(connection, ref.request), request->id);
+      supervisor_->reset(ref, request->service);
       return;
     case Method::shutdown:
       log("client {} asked for shutdown; stopping every service", connection);

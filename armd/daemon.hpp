@@ -53,6 +53,7 @@ class Daemon final : public arm::Notifier, public LineHandler {
   DaemonOptions options_;
   int signal_fd_ = -1;
   arm::posix::SteadyClock clock_;
+  arm::posix::SystemRandom random_;
   std::unique_ptr<arm::posix::PosixSpawner> spawner_;
   std::unique_ptr<arm::posix::InotifyWatcher> watcher_;
   std::optional<ControlServer> server_;

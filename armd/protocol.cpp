@@ -59,12 +59,13 @@ std::expected<Method, std::string> method_named(std::string_view name) {
   if (name == "start") return Method::start;
   if (name == "stop") return Method::stop;
   if (name == "restart") return Method::restart;
+  if (name == "reset") return Method::reset;
   if (name == "status") return Method::status;
   if (name == "reload") return Method::reload;
   if (name == "shutdown") return Method::shutdown;
   return std::unexpected(
       fmt::format("unknown method '{}' (expected hello, start, stop, "
-                  "restart, status, reload or shutdown)",
+                  "restart, reset, status, reload or shutdown)",
                   name));
 }
 
@@ -134,7 +135,8 @@ std::expected<Request, RequestError> decode_request(std::string_view text) {
   switch (request.method) {
     case Method::start:
     case Method::stop:
-    case Method::restart: {
+    case Method::restart:
+    case Method::reset: {
       auto service = object.find("service");
       if (service == object.end() || !service->is_string() ||
           service->get_ref<const std::string&>().empty())

@@ -19,12 +19,12 @@ inline constexpr int protocol_version = 1;
 inline constexpr std::size_t max_request_line = 65536;  // bytes, including the '\n'
 inline constexpr std::string_view server_version = "0.1.0";
 
-enum class Method { hello, start, stop, restart, status, reload, shutdown };
+enum class Method { hello, start, stop, restart, reset, status, reload, shutdown };
 
 struct Request {
   nlohmann::json id;  // as the client sent it (number or string); null when absent
   Method method = Method::hello;
-  std::string service;                // start, stop, restart
+  std::string service;                // start, stop, restart, reset
   std::vector<std::string> services;  // status: empty means all
 };
 

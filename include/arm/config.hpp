@@ -32,6 +32,19 @@ struct ServiceSpec {
   // starts again from backoff_initial instead of the doubled delay.
   Milliseconds backoff_reset_after{10'000};
   Milliseconds stop_timeout{5'000};
+  // Each backoff delay is moved by up to ± this fraction (0 to 1), so services that crash
+  // together do not restart in lockstep.
+  double backoff_jitter = 0.0;
+  // Restart intensity (Erlang/OTP's MaxR in MaxT, systemd's StartLimitBurst): more than
+  // max_restarts automatic restarts within restart_window and the service is failed instead.
+  std::optional<unsigned> max_restarts;
+  Milliseconds restart_window{60'000};
+  // After the intensity limit tripped, try again on its own after this long.
+  std::optional<Milliseconds> retry_failed_after;
+  // Exit codes that count as a clean exit (for on-failure) ...
+  std::vector<int> success_exit_codes{0};
+  // ... and those that mean "do not bother restarting": straight to failed.
+  std::vector<int> permanent_failure_exit_codes;
   std::map<std::string, std::string> environment;  // added to (or overriding) armd's own
   std::optional<std::string> working_directory;
 

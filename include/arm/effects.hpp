@@ -46,6 +46,14 @@ class Spawner {
   virtual void signal_group(ProcessId leader, StopSignal signal) = 0;
 };
 
+// Randomness for backoff jitter, injected so that tests and simulations stay deterministic.
+class Random {
+ public:
+  virtual ~Random() = default;
+  // Uniform in [0, 1).
+  virtual double unit() = 0;
+};
+
 class FileWatcher {
  public:
   virtual ~FileWatcher() = default;

@@ -8,9 +8,11 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <expected>
 #include <functional>
 #include <memory>
+#include <random>
 #include <string>
 
 #include "arm/effects.hpp"
@@ -20,6 +22,16 @@ namespace arm::posix {
 struct SystemError {
   int error_number = 0;
   std::string message;  // names the operation and path: "inotify_init1: Too many open files"
+};
+
+// Jitter from a Mersenne Twister seeded by std::random_device (getrandom(2)).
+class SystemRandom final : public Random {
+ public:
+  SystemRandom();
+  double unit() override;
+
+ private:
+  std::mt19937_64 generator_;
 };
 
 // std::chrono::steady_clock (CLOCK_MONOTONIC).

@@ -18,8 +18,11 @@
 //             moves it to stopped, or straight back to running when it was restarted or
 //             started again meanwhile (`restart_pending`).
 //   backoff   the process died and is wanted: a restart is due at `restart_at`; refcount >= 1.
-//   failed    no process; not wanted any more: an explicit start could not spawn it, or its
-//             process ended and its restart policy said not to restart after a failure.
+//   failed    no process; not wanted any more: an explicit start could not spawn it, its
+//             process ended and its restart policy said not to restart after a failure, it
+//             exited with a permanent_failure_exit_code, or it crashed more than max_restarts
+//             times within restart_window. Only in the last case can a re-arm be pending
+//             (retry_failed_after): then the timer restarts it with its old references.
 //
 // Every input in every state (a dash: impossible, because that state has no process):
 //
@@ -30,8 +33,10 @@
 //   stopping      rc+1, pending  rc-1 | cancel pending     pending        -> stopped/   KILL
 //                                      and wait                           spawn
 //   backoff       spawn now      rc-1 | -> stopped         spawn now      -             spawn
+//   failed+rearm  spawn          -> stopped, not_running   spawn          -             spawn
 //
-//   * or -> stopped/failed when the restart policy says not to restart.
+//   * or -> stopped/failed when the restart policy, the exit code classes or the restart
+//     intensity say not to restart.
 //
 // Replies tell the truth: a start is answered when the process runs (or could not be
 // spawned), a stop when the process has been reaped. Several clients waiting on one
@@ -59,16 +64,17 @@ enum class ServiceState { stopped, starting, running, stopping, backoff, failed 
 std::string_view to_string(ServiceState state);
 
 enum class Outcome {
-  started,           // the process is running now (spawned for this request)
-  already_running,   // it was running; refcount incremented
-  restarted,         // a new process is running
-  stopped,           // the process has been reaped (or a pending restart was dropped)
-  still_referenced,  // refcount decremented and still > 0: the process keeps running
-  not_running,       // stop of a service that had no process
-  unknown_service,   // no service of that name is configured
-  start_failed,      // could not be spawned (message says why), or was stopped before it ran
-  shutting_down,     // refused: the supervisor is shutting down
-  shutdown_complete  // every process has been reaped
+  started,            // the process is running now (spawned for this request)
+  already_running,    // it was running; refcount incremented
+  restarted,          // a new process is running
+  stopped,            // the process has been reaped (or a pending restart was dropped)
+  still_referenced,   // refcount decremented and still > 0: the process keeps running
+  not_running,        // stop of a service that had no process
+  unknown_service,    // no service of that name is configured
+  start_failed,       // could not be spawned (message says why), or was stopped before it ran
+  shutting_down,      // refused: the supervisor is shutting down
+  shutdown_complete,  // every process has been reaped
+  reset               // failure and restart history cleared
 };
 std::string_view to_string(Outcome outcome);
 
@@ -106,7 +112,7 @@ struct ServiceStatus {
   std::optional<ExitStatus> last_exit;
   std::optional<TimePoint> last_exit_at;
   std::optional<TimePoint> running_since;
-  std::optional<TimePoint> next_restart_at;  // in backoff
+  std::optional<TimePoint> next_restart_at;  // in backoff, or failed with a re-arm pending
   Milliseconds next_backoff{0};              // the delay the next crash will wait
   std::string last_error;                    // why it is failed / in backoff, if known
 };
@@ -120,9 +126,10 @@ struct ReloadSummary {
 
 class ServiceSupervisor {
  public:
-  // `watcher` may be null: then configuration files are not watched.
+  // `watcher` may be null: then configuration files are not watched. `random` may be null: then
+  // jitter comes from a fixed-seed generator of the supervisor's own (still deterministic).
   ServiceSupervisor(Config config, Clock& clock, Spawner& spawner, Notifier& notifier,
-                    FileWatcher* watcher = nullptr);
+                    FileWatcher* watcher = nullptr, Random* random = nullptr);
   ~ServiceSupervisor();
   ServiceSupervisor(const ServiceSupervisor&) = delete;
   ServiceSupervisor& operator=(const ServiceSupervisor&) = delete;
@@ -136,6 +143,9 @@ class ServiceSupervisor {
   void stop(std::optional<RequestRef> from, std::string_view name);
   void restart(std::optional<RequestRef> from, std::string_view name);
   void shutdown(std::optional<RequestRef> from);
+  // Clears a service's failure and its restart history (intensity count, backoff); a failed
+  // service becomes stopped, and a pending re-arm is cancelled. Answered `reset`.
+  void reset(std::optional<RequestRef> from, std::string_view name);
   // Applies a new, already validated configuration: added services appear, removed ones are
   // stopped and dropped, running services whose launch settings changed are restarted.
   ReloadSummary reload(Config config);

@@ -30,6 +30,19 @@ class FakeClock final : public Clock {
   TimePoint now_ = TimePoint{} + std::chrono::hours(1);
 };
 
+// Hands out the values a test queued, then `fallback`, so jitter is exactly predictable.
+class FakeRandom final : public Random {
+ public:
+  double unit() override {
+    if (queued.empty()) return fallback;
+    double value = queued.front();
+    queued.erase(queued.begin());
+    return value;
+  }
+  std::vector<double> queued;
+  double fallback = 0.5;  // no jitter: the middle of the range
+};
+
 struct FakeProcess {
   ProcessId pid = 0;
   SpawnRequest request;
@@ -125,6 +138,7 @@ class SupervisorRig {
   FakeSpawner spawner;
   RecordingNotifier notifier;
   FakeFileWatcher watcher;
+  FakeRandom random;
   ServiceSupervisor supervisor;
 
  private:

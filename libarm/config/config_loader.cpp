@@ -25,11 +25,24 @@ namespace {
 using Error = std::unexpected<ConfigError>;
 
 const std::vector<std::string_view> arm_keys = {"socket", "default_services", "global_prefix"};
-const std::vector<std::string_view> service_keys = {
-    "binary",          "config",      "prefix",
-    "options",         "debug",       "restart",
-    "backoff_initial", "backoff_max", "backoff_reset_after",
-    "stop_timeout",    "environment", "working_directory"};
+const std::vector<std::string_view> service_keys = {"binary",
+                                                    "config",
+                                                    "prefix",
+                                                    "options",
+                                                    "debug",
+                                                    "restart",
+                                                    "backoff_initial",
+                                                    "backoff_max",
+                                                    "backoff_reset_after",
+                                                    "stop_timeout",
+                                                    "environment",
+                                                    "working_directory",
+                                                    "backoff_jitter",
+                                                    "max_restarts",
+                                                    "restart_window",
+                                                    "retry_failed_after",
+                                                    "success_exit_codes",
+                                                    "permanent_failure_exit_codes"};
 
 std::string_view type_name(const toml::node& node) {
   switch (node.type()) {
@@ -151,6 +164,23 @@ class Reader {
     return words;
   }
 
+  std::expected<std::vector<int>, ConfigError> exit_codes(const toml::node& node,
+                                                          const std::string& key) const {
+    const toml::array* array = node.as_array();
+    if (!array) return Error(wrong_type(node, key, "an array of exit codes"));
+    std::vector<int> codes;
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      const toml::node& element = *array->get(i);
+      std::string element_key = fmt::format("{}[{}]", key, i);
+      if (!element.is_integer()) return Error(wrong_type(element, element_key, "an integer"));
+      auto code = *element.value<std::int64_t>();
+      if (code < 0 || code > 255)
+        return Error(error(element, element_key, "exit codes are between 0 and 255"));
+      codes.push_back(static_cast<int>(code));
+    }
+    return codes;
+  }
+
   std::expected<Milliseconds, ConfigError> duration(const toml::node& node,
                                                     const std::string& key) const {
     if (node.is_integer()) {
@@ -266,6 +296,34 @@ std::expected<ServiceSpec, ConfigError> read_service(const Reader& reader, const
     } else if (key == "backoff_reset_after") {
       auto value = reader.duration(node, path);
       if (keep_error(value)) spec.backoff_reset_after = *value;
+    } else if (key == "backoff_jitter") {
+      auto jitter = node.value<double>();  // integers convert too
+      if (!jitter || (!node.is_floating_point() && !node.is_integer()))
+        return Error(reader.wrong_type(node, path, "a number between 0 and 1"));
+      if (*jitter < 0.0 || *jitter > 1.0)
+        return Error(reader.error(node, path, "must be between 0 and 1"));
+      spec.backoff_jitter = *jitter;
+    } else if (key == "max_restarts") {
+      if (!node.is_integer()) return Error(reader.wrong_type(node, path, "an integer"));
+      auto count = *node.value<std::int64_t>();
+      if (count < 0 || count > 1'000'000)
+        return Error(reader.error(node, path, "must be between 0 and 1000000"));
+      spec.max_restarts = static_cast<unsigned>(count);
+    } else if (key == "restart_window") {
+      auto value = reader.duration(node, path);
+      if (keep_error(value)) {
+        if (value->count() == 0) return Error(reader.error(node, path, "must be more than 0"));
+        spec.restart_window = *value;
+      }
+    } else if (key == "retry_failed_after") {
+      auto value = reader.duration(node, path);
+      if (keep_error(value)) spec.retry_failed_after = *value;
+    } else if (key == "success_exit_codes" || key == "permanent_failure_exit_codes") {
+      auto codes = reader.exit_codes(node, path);
+      if (keep_error(codes)) {
+        (key == "success_exit_codes" ? spec.success_exit_codes
+                                     : spec.permanent_failure_exit_codes) = *codes;
+      }
     } else if (key == "stop_timeout") {
       auto value = reader.duration(node, path);
       if (keep_error(value)) spec.stop_timeout = *value;
@@ -292,6 +350,13 @@ std::expected<ServiceSpec, ConfigError> read_service(const Reader& reader, const
   if (!has_binary)
     return Error(
         reader.error(table.source(), fmt::format("services.{}.binary", name), "is required"));
+  for (int code : spec.permanent_failure_exit_codes) {
+    if (std::find(spec.success_exit_codes.begin(), spec.success_exit_codes.end(), code) !=
+        spec.success_exit_codes.end())
+      return Error(reader.error(table.source(),
+                                fmt::format("services.{}.permanent_failure_exit_codes", name),
+                                fmt::format("exit code {} is also a success exit code", code)));
+  }
   if (spec.backoff_initial > spec.backoff_max) {
     const toml::node& where = backoff_initial_node ? *backoff_initial_node : table;
     return Error(reader.error(where, fmt::format("services.{}.backoff_initial", name),

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
+#include <deque>
 #include <map>
 #include <set>
 #include <tuple>
@@ -54,6 +56,8 @@ std::string_view to_string(Outcome outcome) {
       return "shutting_down";
     case Outcome::shutdown_complete:
       return "shutdown_complete";
+    case Outcome::reset:
+      return "reset";
   }
   return "unknown";
 }
@@ -82,7 +86,10 @@ struct Service {
   std::optional<ExitStatus> last_exit;
   std::optional<TimePoint> last_exit_at;
   std::optional<TimePoint> running_since;
-  std::optional<TimePoint> deadline;  // restart due (backoff) or SIGKILL due (stopping)
+  // Restart due (backoff), SIGKILL due (stopping) or re-arm due (failed).
+  std::optional<TimePoint> deadline;
+  std::deque<TimePoint> recent_restarts;   // automatic restarts within restart_window
+  unsigned references_before_failure = 0;  // given back when a re-arm restarts it
   std::string last_error;
   std::vector<StartWaiter> start_waiters;
   std::vector<RequestRef> stop_waiters;
@@ -103,23 +110,57 @@ SpawnRequest make_launch(const ServiceSpec& spec, const ArmSettings& arm) {
   return launch;
 }
 
-bool restart_wanted(RestartPolicy policy, const ExitStatus& status) {
+enum class ExitClass { clean, failure, permanent_failure };
+
+ExitClass classify(const ServiceSpec& spec, const ExitStatus& status) {
+  if (status.kind == ExitStatus::Kind::exited) {
+    auto listed = [&](const std::vector<int>& codes) {
+      return std::find(codes.begin(), codes.end(), status.value) != codes.end();
+    };
+    if (listed(spec.success_exit_codes)) return ExitClass::clean;
+    if (listed(spec.permanent_failure_exit_codes)) return ExitClass::permanent_failure;
+  }
+  return ExitClass::failure;
+}
+
+bool restart_wanted(RestartPolicy policy, ExitClass exit) {
+  if (exit == ExitClass::permanent_failure) return false;
   switch (policy) {
     case RestartPolicy::always:
       return true;
     case RestartPolicy::on_failure:
-      return !status.clean();
+      return exit == ExitClass::failure;
     case RestartPolicy::never:
       return false;
   }
   return false;
 }
 
+// splitmix64: the supervisor's own deterministic randomness when the host injects none.
+class FixedSeedRandom final : public Random {
+ public:
+  double unit() override {
+    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    return static_cast<double>(z >> 11) * 0x1.0p-53;
+  }
+
+ private:
+  std::uint64_t state_ = 0;
+};
+
 }  // namespace
 
 struct ServiceSupervisor::Impl {
-  Impl(Config initial, Clock& c, Spawner& s, Notifier& n, FileWatcher* w)
-      : config(std::move(initial)), clock(c), spawner(s), notifier(n), watcher(w) {
+  Impl(Config initial, Clock& c, Spawner& s, Notifier& n, FileWatcher* w, Random* r)
+      : config(std::move(initial)),
+        clock(c),
+        spawner(s),
+        notifier(n),
+        watcher(w),
+        random(r ? *r : own_random) {
     for (const auto& [name, spec] : config.services) add_service(spec);
   }
 
@@ -128,6 +169,8 @@ struct ServiceSupervisor::Impl {
   Spawner& spawner;
   Notifier& notifier;
   FileWatcher* watcher;
+  FixedSeedRandom own_random;
+  Random& random;
 
   std::map<std::string, std::unique_ptr<Service>, std::less<>> services;
   std::unordered_map<ProcessId, Service*> by_pid;
@@ -303,16 +346,50 @@ struct ServiceSupervisor::Impl {
   }
 
   void schedule_restart(Service& service, const std::string& why) {
-    Milliseconds delay = service.backoff;
+    Milliseconds delay = jittered(service.backoff, service.spec);
     service.backoff = std::min(service.backoff * 2, service.spec.backoff_max);
+    service.recent_restarts.push_back(clock.now());
     schedule(service, clock.now() + delay);
     set_state(service, ServiceState::backoff,
               fmt::format("{}; restarting in {} ms", why, delay.count()));
   }
 
+  // The delay moved by up to ± backoff_jitter of itself, never beyond backoff_max.
+  Milliseconds jittered(Milliseconds delay, const ServiceSpec& spec) {
+    if (spec.backoff_jitter <= 0.0) return delay;
+    double factor = 1.0 + spec.backoff_jitter * (2.0 * random.unit() - 1.0);
+    auto moved = Milliseconds(std::llround(static_cast<double>(delay.count()) * factor));
+    return std::clamp(moved, Milliseconds(0), spec.backoff_max);
+  }
+
+  // Restart intensity: would one more automatic restart exceed max_restarts in the window?
+  bool intensity_exceeded(Service& service, TimePoint now) {
+    if (!service.spec.max_restarts) return false;
+    auto& recent = service.recent_restarts;
+    while (!recent.empty() && now - recent.front() >= service.spec.restart_window)
+      recent.pop_front();
+    return recent.size() >= *service.spec.max_restarts;
+  }
+
+  // Gives up on a crash-looping service; it may be re-armed later.
+  void give_up(Service& service, const std::string& why) {
+    service.references_before_failure = service.refcount;
+    service.refcount = 0;
+    service.last_error =
+        fmt::format("{}; restarted {} times within {} ms, not restarting", why,
+                    service.recent_restarts.size(), service.spec.restart_window.count());
+    std::string detail = service.last_error;
+    if (service.spec.retry_failed_after) {
+      schedule(service, clock.now() + *service.spec.retry_failed_after);
+      detail += fmt::format("; trying again in {} ms", service.spec.retry_failed_after->count());
+    }
+    set_state(service, ServiceState::failed, detail);
+  }
+
   // A start of a service that is stopped or failed: a new run, with a fresh restart count and
   // backoff.
   void start_fresh(Service& service, std::optional<RequestRef> from) {
+    service.recent_restarts.clear();
     service.restarts = 0;
     service.backoff = service.spec.backoff_initial;
     start_now(service, from, Outcome::started, true);
@@ -364,8 +441,8 @@ struct ServiceSupervisor::Impl {
 };
 
 ServiceSupervisor::ServiceSupervisor(Config config, Clock& clock, Spawner& spawner,
-                                     Notifier& notifier, FileWatcher* watcher)
-    : impl_(std::make_unique<Impl>(std::move(config), clock, spawner, notifier, watcher)) {}
+                                     Notifier& notifier, FileWatcher* watcher, Random* random)
+    : impl_(std::make_unique<Impl>(std::move(config), clock, spawner, notifier, watcher, random)) {}
 
 ServiceSupervisor::~ServiceSupervisor() = default;
 
@@ -414,6 +491,7 @@ void ServiceSupervisor::stop(std::optional<RequestRef> from, std::string_view na
       m.answer(from, *service, Outcome::not_running, "not running");
       return;
     case ServiceState::failed:
+      m.cancel_deadline(*service);  // a pending re-arm
       m.set_state(*service, ServiceState::stopped, "failure acknowledged by stop");
       m.answer(from, *service, Outcome::not_running,
                "not running (was failed: " + service->last_error + ")");
@@ -486,14 +564,31 @@ void ServiceSupervisor::shutdown(std::optional<RequestRef> from) {
           m.cancel_deadline(service);
           m.set_state(service, ServiceState::stopped, "shutdown");
           break;
+        case ServiceState::failed:
+          m.cancel_deadline(service);  // a pending re-arm
+          break;
         case ServiceState::stopping:
         case ServiceState::stopped:
-        case ServiceState::failed:
           break;
       }
     }
   }
   m.finish_shutdown_if_done();
+}
+
+void ServiceSupervisor::reset(std::optional<RequestRef> from, std::string_view name) {
+  Impl& m = *impl_;
+  Service* service = m.find_or_answer(from, name);
+  if (!service) return;
+  service->recent_restarts.clear();
+  service->backoff = service->spec.backoff_initial;
+  service->references_before_failure = 0;
+  if (service->state == ServiceState::failed) {
+    m.cancel_deadline(*service);
+    service->last_error.clear();
+    m.set_state(*service, ServiceState::stopped, "reset");
+  }
+  m.answer(from, *service, Outcome::reset, "restart history cleared");
 }
 
 ReloadSummary ServiceSupervisor::reload(Config next) {
@@ -592,7 +687,8 @@ std::optional<ServiceStatus> ServiceSupervisor::status(std::string_view name) co
   status.last_exit = service->last_exit;
   status.last_exit_at = service->last_exit_at;
   if (service->pid) status.running_since = service->running_since;
-  if (service->state == ServiceState::backoff) status.next_restart_at = service->deadline;
+  if (service->state == ServiceState::backoff || service->state == ServiceState::failed)
+    status.next_restart_at = service->deadline;
   status.next_backoff = service->backoff;
   status.last_error = service->last_error;
   return status;
@@ -634,13 +730,22 @@ bool ServiceSupervisor::on_child_exit(ProcessId pid, ExitStatus exit) {
       bool was_healthy =
           service.running_since && now - *service.running_since >= service.spec.backoff_reset_after;
       if (was_healthy) service.backoff = service.spec.backoff_initial;
-      if (!m.in_shutdown && restart_wanted(service.spec.restart, exit)) {
-        m.schedule_restart(service, "exited unexpectedly with " + what);
+      ExitClass exit_class = classify(service.spec, exit);
+      std::string why = "exited unexpectedly with " + what;
+      if (!m.in_shutdown && restart_wanted(service.spec.restart, exit_class)) {
+        if (m.intensity_exceeded(service, now)) {
+          m.give_up(service, why);
+        } else {
+          m.schedule_restart(service, why);
+        }
       } else {
         service.refcount = 0;
-        service.last_error = exit.clean() ? std::string{} : "exited with " + what;
-        m.set_state(service, exit.clean() ? ServiceState::stopped : ServiceState::failed,
-                    "exited with " + what + "; restart policy says not to restart");
+        bool clean = exit_class == ExitClass::clean;
+        service.last_error = clean ? std::string{} : "exited with " + what;
+        if (exit_class == ExitClass::permanent_failure)
+          service.last_error += " (a permanent failure exit code)";
+        m.set_state(service, clean ? ServiceState::stopped : ServiceState::failed,
+                    "exited with " + what + "; not restarting");
       }
       break;
     }
@@ -694,11 +799,17 @@ void ServiceSupervisor::on_timer() {
                     fmt::format("still running {} ms after SIGTERM; sent SIGKILL",
                                 service.spec.stop_timeout.count()));
         break;
+      case ServiceState::failed:  // a re-arm after the intensity limit tripped
+        service.refcount = std::max(1U, service.references_before_failure);
+        service.recent_restarts.clear();
+        service.backoff = service.spec.backoff_initial;
+        ++service.restarts;
+        if (!m.spawn(service)) m.after_failure_to_run(service, service.last_error);
+        break;
       case ServiceState::stopped:
       case ServiceState::starting:
       case ServiceState::running:
-      case ServiceState::failed:
-        break;  // deadlines are cancelled on leaving backoff and stopping
+        break;  // deadlines are cancelled on leaving backoff, stopping and failed
     }
   }
 }

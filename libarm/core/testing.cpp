@@ -124,7 +124,7 @@ Config config_with(std::initializer_list<ServiceSpec> services) {
 }
 
 SupervisorRig::SupervisorRig(Config config)
-    : supervisor(std::move(config), clock, spawner, notifier, &watcher) {}
+    : supervisor(std::move(config), clock, spawner, notifier, &watcher, &random) {}
 
 RequestRef SupervisorRig::request(ClientId client) {
   return {client, next_request_++};

@@ -186,3 +186,35 @@ TEST_CASE("control characters are refused with their position") {
   CHECK(error.column == 2);
   CHECK(error.message == "control character U+0000 is not allowed in TOML");
 }
+
+TEST_CASE("the restart controls are read and checked") {
+  auto config = parse_config(R"([services.a]
+binary = "/x"
+max_restarts = 5
+restart_window = "60s"
+retry_failed_after = "10m"
+success_exit_codes = [0, 143]
+permanent_failure_exit_codes = [78]
+backoff_jitter = 0.2
+)",
+                             "test.toml");
+  REQUIRE(config);
+  const ServiceSpec& a = config->services.at("a");
+  CHECK(a.max_restarts == 5u);
+  CHECK(a.restart_window == 60s);
+  CHECK(a.retry_failed_after == 10min);
+  CHECK(a.success_exit_codes == std::vector<int>{0, 143});
+  CHECK(a.permanent_failure_exit_codes == std::vector<int>{78});
+  CHECK(a.backoff_jitter == doctest::Approx(0.2));
+
+  CHECK(error_of("[services.a]\nbinary = \"/x\"\nbackoff_jitter = 1.5\n").message ==
+        "must be between 0 and 1");
+  CHECK(error_of("[services.a]\nbinary = \"/x\"\nmax_restarts = -1\n").key ==
+        "services.a.max_restarts");
+  CHECK(error_of("[services.a]\nbinary = \"/x\"\nsuccess_exit_codes = [0, 300]\n").key ==
+        "services.a.success_exit_codes[1]");
+  CHECK(error_of("[services.a]\nbinary = \"/x\"\npermanent_failure_exit_codes = [0]\n").message ==
+        "exit code 0 is also a success exit code");
+  CHECK(error_of("[services.a]\nbinary = \"/x\"\nrestart_window = 0\n").message ==
+        "must be more than 0");
+}

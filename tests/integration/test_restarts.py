@@ -20,6 +20,7 @@ class Restarts(ArmdTestCase):
             exec sleep 100000
             """)
         crasher = self.script("crasher.sh", "sleep 0.2; exit 7\n")
+        exit78 = self.script("exit78.sh", "exit 78\n")
         stubborn = self.script("stubborn.sh", """
             trap '' TERM
             while :; do sleep 1; done
@@ -40,6 +41,14 @@ class Restarts(ArmdTestCase):
             binary = "{crasher}"
             backoff_initial = "50ms"
             backoff_max = "200ms"
+            [services.limited]
+            binary = "{crasher}"
+            backoff_initial = "10ms"
+            max_restarts = 2
+            restart_window = "60s"
+            [services.permanent]
+            binary = "{exit78}"
+            permanent_failure_exit_codes = [78]
             [services.stubborn]
             binary = "{stubborn}"
             stop_timeout = "300ms"
@@ -101,6 +110,24 @@ class Restarts(ArmdTestCase):
         self.assertTrue(pid_alive(grandchild))
         self.armctl("stop", "forker", check=0)
         wait_for(lambda: not pid_alive(grandchild), "the grandchild to be gone")
+
+    def test_a_crash_loop_past_max_restarts_fails_and_reset_clears_it(self):
+        self.armctl("start", "limited", check=0)
+        failed = self.wait_state("limited", "failed")
+        self.assertEqual(failed["restarts"], 2)
+        self.assertIn("restarted 2 times", failed["last_error"])
+        self.assertIsNone(failed["next_restart_in_ms"])
+        result = self.armctl("reset", "limited", check=0)
+        self.assertIn("reset", result.stdout)
+        self.assertEqual(self.status("limited")["state"], "stopped")
+        self.armctl("reset", "nope", check=3)
+
+    def test_a_permanent_failure_exit_code_is_not_restarted(self):
+        self.armctl("start", "permanent")  # may already have exited when the reply is sent
+        failed = self.wait_state("permanent", "failed")
+        self.assertEqual(failed["last_exit"]["code"], 78)
+        self.assertEqual(failed["restarts"], 0)
+        self.assertIn("permanent failure", failed["last_error"])
 
     def test_no_zombies_are_left_behind(self):
         self.armctl("start", "crasher", "sleeper", check=0)

@@ -33,6 +33,12 @@ ServiceSpec random_service(Random& random, std::string name,
   spec.stop_timeout = Milliseconds(below(random, 10'000));
   if (below(random, 10) < 3) spec.config_file = config_files[below(random, config_files.size())];
   if (below(random, 10) == 0) spec.options = {"--flag"};
+  if (below(random, 4) == 0) spec.max_restarts = below(random, 5);
+  spec.restart_window = Milliseconds(1 + below(random, 30'000));
+  if (below(random, 3) == 0) spec.retry_failed_after = Milliseconds(below(random, 600'000));
+  if (below(random, 3) == 0) spec.backoff_jitter = below(random, 101) / 100.0;
+  if (below(random, 4) == 0) spec.success_exit_codes = {0, 3};
+  if (below(random, 4) == 0) spec.permanent_failure_exit_codes = {78};
   return spec;
 }
 
@@ -43,7 +49,7 @@ Action random_action(Random& random) {
       {Action::status, 30},         {Action::crash, 150},       {Action::settle, 150},
       {Action::advance_small, 150}, {Action::advance_large, 8}, {Action::file_changed, 30},
       {Action::reload, 15},         {Action::fail_spawns, 15},  {Action::allow_spawns, 20},
-      {Action::client_gone, 15},    {Action::shutdown, 1}};
+      {Action::client_gone, 15},    {Action::reset, 15},        {Action::shutdown, 1}};
   unsigned total = 0;
   for (const auto& [action, weight] : weights) total += weight;
   unsigned pick = below(random, total);
@@ -216,6 +222,11 @@ class Runner final : public Notifier {
         clients_[step.a % client_slots] = next_client_++;
         break;
       }
+      case Action::reset: {
+        auto name = service_name(step.b);
+        supervisor_.reset(new_request(step.a, step.action, name), name);
+        break;
+      }
       case Action::shutdown:
         if (!supervisor_.shutting_down()) spawns_at_shutdown_ = spawner_.spawn_count();
         supervisor_.shutdown(new_request(step.a, step.action, ""));
@@ -289,8 +300,14 @@ class Runner final : public Notifier {
           if (status.refcount == 0) return fail(where() + " waits to restart with refcount 0");
           if (!status.next_restart_at) return fail(where() + " has no restart time");
           break;
-        case ServiceState::stopped:
         case ServiceState::failed:
+          if (status.next_restart_at) {
+            auto spec = config_.services.find(status.name);
+            if (spec != config_.services.end() && !spec->second.retry_failed_after)
+              return fail(where() + " will re-arm without retry_failed_after");
+          }
+          [[fallthrough]];
+        case ServiceState::stopped:
           if (has_process) return fail(where() + " has a process");
           if (status.refcount != 0) return fail(where() + " keeps a reference");
           break;
@@ -408,10 +425,10 @@ std::vector<Step> shrink(const Scenario& scenario, std::vector<Step> steps) {
 }
 
 std::string_view action_name(Action action) {
-  static const char* const names[] = {"start",        "stop",    "restart",       "status",
-                                      "crash",        "settle",  "advance_small", "advance_large",
-                                      "file_changed", "reload",  "fail_spawns",   "allow_spawns",
-                                      "client_gone",  "shutdown"};
+  static const char* const names[] = {"start",        "stop",   "restart",       "status",
+                                      "crash",        "settle", "advance_small", "advance_large",
+                                      "file_changed", "reload", "fail_spawns",   "allow_spawns",
+                                      "client_gone",  "reset",  "shutdown"};
   return names[static_cast<int>(action)];
 }
 

@@ -30,6 +30,7 @@ enum class Action {
   fail_spawns,   // spawns of one service start failing
   allow_spawns,  // ... and work again
   client_gone,
+  reset,  // a request to clear a service's failure
   shutdown
 };
 

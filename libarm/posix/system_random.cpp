@@ -1,0 +1,11 @@
+#include "arm/posix.hpp"
+
+namespace arm::posix {
+
+SystemRandom::SystemRandom() : generator_(std::random_device{}()) {}  // getrandom(2)
+
+double SystemRandom::unit() {
+  return std::uniform_real_distribution<double>(0.0, 1.0)(generator_);
+}
+
+}  // namespace arm::posix

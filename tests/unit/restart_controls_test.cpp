@@ -1,0 +1,139 @@
+// The restart controls: intensity limit with re-arm, exit-code classes, jitter, reset.
+#include <doctest/doctest.h>
+
+#include "arm/testing.hpp"
+
+using namespace arm;
+using namespace std::chrono_literals;
+using testing::SupervisorRig;
+
+namespace {
+// "web" restarts after 100 ms (no doubling), at most 3 times within 10 s.
+Config limited(std::optional<Milliseconds> retry_failed_after = std::nullopt) {
+  auto spec = testing::service("web");
+  spec.backoff_initial = 100ms;
+  spec.backoff_max = 100ms;
+  spec.max_restarts = 3;
+  spec.restart_window = 10s;
+  spec.retry_failed_after = retry_failed_after;
+  return testing::config_with({spec});
+}
+
+void crash_and_wait(SupervisorRig& rig) {
+  rig.exit("web");
+  rig.advance(100ms);
+}
+}  // namespace
+
+TEST_CASE("more crashes than max_restarts within the window leave the service failed") {
+  SupervisorRig rig(limited());
+  rig.supervisor.start(rig.request(), "web");
+  rig.supervisor.start(rig.request(), "web");  // two references
+  for (int i = 0; i < 3; ++i) crash_and_wait(rig);
+  CHECK(rig.state_of("web") == ServiceState::running);
+  rig.exit("web");
+  auto status = *rig.supervisor.status("web");
+  CHECK(status.state == ServiceState::failed);
+  CHECK(status.refcount == 0);
+  CHECK(status.last_error.find("restarted 3 times within 10000 ms") != std::string::npos);
+  CHECK_FALSE(rig.supervisor.next_deadline());  // no restart loop
+  rig.advance(1h);
+  CHECK(rig.state_of("web") == ServiceState::failed);
+}
+
+TEST_CASE("crashes spread wider than the window never trip the limit") {
+  SupervisorRig rig(limited());
+  rig.supervisor.start(rig.request(), "web");
+  for (int i = 0; i < 10; ++i) {
+    crash_and_wait(rig);
+    rig.advance(4s);  // at most 3 restarts fall in any 10 s
+  }
+  CHECK(rig.state_of("web") == ServiceState::running);
+}
+
+TEST_CASE("a failed service re-arms itself after retry_failed_after, with its references") {
+  SupervisorRig rig(limited(10min));
+  rig.supervisor.start(rig.request(), "web");
+  rig.supervisor.start(rig.request(), "web");
+  for (int i = 0; i < 4; ++i) crash_and_wait(rig);
+  CHECK(rig.state_of("web") == ServiceState::failed);
+  CHECK(*rig.supervisor.status("web")->next_restart_at == rig.clock.now() + 10min - 100ms);
+  rig.advance(10min);
+  auto status = *rig.supervisor.status("web");
+  CHECK(status.state == ServiceState::running);
+  CHECK(status.refcount == 2);
+  // The limit starts counting afresh.
+  for (int i = 0; i < 3; ++i) crash_and_wait(rig);
+  CHECK(rig.state_of("web") == ServiceState::running);
+}
+
+TEST_CASE("an explicit start or a reset clears the failure; stop cancels a re-arm") {
+  SupervisorRig rig(limited(10min));
+  rig.supervisor.start(rig.request(), "web");
+  for (int i = 0; i < 4; ++i) crash_and_wait(rig);
+  auto reset = rig.request();
+  rig.supervisor.reset(reset, "web");
+  CHECK(rig.notifier.reply_to(reset)->outcome == Outcome::reset);
+  CHECK(rig.state_of("web") == ServiceState::stopped);
+  CHECK_FALSE(rig.supervisor.next_deadline());
+
+  rig.supervisor.start(rig.request(), "web");
+  for (int i = 0; i < 4; ++i) crash_and_wait(rig);
+  CHECK(rig.state_of("web") == ServiceState::failed);
+  auto start = rig.request();
+  rig.supervisor.start(start, "web");
+  CHECK(rig.notifier.reply_to(start)->outcome == Outcome::started);
+  CHECK_FALSE(rig.supervisor.next_deadline());
+
+  for (int i = 0; i < 4; ++i) crash_and_wait(rig);
+  rig.supervisor.stop(rig.request(), "web");
+  CHECK(rig.state_of("web") == ServiceState::stopped);
+  CHECK_FALSE(rig.supervisor.next_deadline());
+}
+
+TEST_CASE("success exit codes count as clean, permanent failure codes stop restarts at once") {
+  auto spec = testing::service("web");
+  spec.restart = RestartPolicy::on_failure;
+  spec.success_exit_codes = {0, 143};
+  spec.permanent_failure_exit_codes = {78};
+  SupervisorRig rig(testing::config_with({spec}));
+  rig.supervisor.start(rig.request(), "web");
+  rig.exit("web", ExitStatus::exited(143));
+  CHECK(rig.state_of("web") == ServiceState::stopped);
+
+  rig.supervisor.start(rig.request(), "web");
+  rig.exit("web", ExitStatus::exited(1));
+  CHECK(rig.state_of("web") == ServiceState::backoff);
+  rig.advance(100ms);
+  rig.exit("web", ExitStatus::exited(78));
+  auto status = *rig.supervisor.status("web");
+  CHECK(status.state == ServiceState::failed);
+  CHECK(status.last_error == "exited with exit code 78 (a permanent failure exit code)");
+  CHECK_FALSE(rig.supervisor.next_deadline());
+}
+
+TEST_CASE("a permanent failure code stops even an always-restarted service") {
+  auto spec = testing::service("web");
+  spec.permanent_failure_exit_codes = {78};
+  SupervisorRig rig(testing::config_with({spec}));
+  rig.supervisor.start(rig.request(), "web");
+  rig.exit("web", ExitStatus::exited(78));
+  CHECK(rig.state_of("web") == ServiceState::failed);
+}
+
+TEST_CASE("jitter moves each delay by up to the configured fraction, from injected randomness") {
+  auto spec = testing::service("web");
+  spec.backoff_initial = 1000ms;
+  spec.backoff_max = 60s;
+  spec.backoff_jitter = 0.2;
+  SupervisorRig rig(testing::config_with({spec}));
+  rig.random.queued = {0.0, 1.0, 0.5};
+  rig.supervisor.start(rig.request(), "web");
+  for (auto expected : {800ms, 2400ms, 4000ms}) {  // 1 s -20 %, 2 s +20 %, 4 s exactly
+    CAPTURE(expected.count());
+    rig.exit("web");
+    CHECK(*rig.supervisor.status("web")->next_restart_at == rig.clock.now() + expected);
+    rig.advance(expected);
+    CHECK(rig.state_of("web") == ServiceState::running);
+  }
+}
