@@ -10,7 +10,7 @@
 // service is wanted while it is > 0) and at most one live process.
 //
 //   stopped   no process; refcount 0.
-//   starting  the spawn is in progress. With a synchronous spawner (posix_spawn returns once
+//   starting  the spawn is in progress. With a synchronous spawner (PosixSpawner returns once
 //             the program is executing) this lasts only for the spawn call; it is reported to
 //             listeners and reserved for a readiness protocol.
 //   running   one live process; refcount >= 1.
