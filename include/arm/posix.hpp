@@ -3,7 +3,7 @@
 // to watch, in the manner of c-ares and libcurl: when it is readable, call collect_*().
 //
 // In-process safety: these adapters only ever wait for the children they spawned (one pidfd
-// each); they never call waitpid(-1) nor install a SIGCHLD handler, so they do not steal an
+// each); they never wait for "any child" nor install a SIGCHLD handler, so they do not steal an
 // embedding host's other children.
 #pragma once
 

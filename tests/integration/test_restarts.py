@@ -1,4 +1,4 @@
-"""Crashes, configuration-file changes, stubborn processes and grandchildren, for real."""
+"""Crashes, configuration-file changes, term_ignorer processes and grandchildren, for real."""
 
 import os
 import time
@@ -21,7 +21,7 @@ class Restarts(ArmdTestCase):
             """)
         crasher = self.script("crasher.sh", "sleep 0.2; exit 7\n")
         exit78 = self.script("exit78.sh", "exit 78\n")
-        stubborn = self.script("stubborn.sh", """
+        term_ignorer = self.script("term_ignorer.sh", """
             trap '' TERM
             while :; do sleep 1; done
             """)
@@ -49,8 +49,8 @@ class Restarts(ArmdTestCase):
             [services.permanent]
             binary = "{exit78}"
             permanent_failure_exit_codes = [78]
-            [services.stubborn]
-            binary = "{stubborn}"
+            [services.term_ignorer]
+            binary = "{term_ignorer}"
             stop_timeout = "300ms"
             [services.forker]
             binary = "{forker}"
@@ -96,9 +96,9 @@ class Restarts(ArmdTestCase):
         self.assertEqual(self.status("sleeper")["pid"], other)
 
     def test_a_service_that_ignores_sigterm_is_killed_after_its_stop_timeout(self):
-        self.armctl("start", "stubborn", check=0)
-        pid = self.status("stubborn")["pid"]
-        self.armctl("stop", "stubborn", check=0)
+        self.armctl("start", "term_ignorer", check=0)
+        pid = self.status("term_ignorer")["pid"]
+        self.armctl("stop", "term_ignorer", check=0)
         self.assertFalse(pid_alive(pid))
         self.assertIn("SIGKILL", self.log())
 

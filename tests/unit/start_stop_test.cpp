@@ -164,16 +164,16 @@ TEST_CASE("restarting a stopped service starts it") {
 }
 
 TEST_CASE("a process that ignores SIGTERM is killed after its stop_timeout") {
-  auto spec = testing::service("stubborn");
+  auto spec = testing::service("term_ignorer");
   spec.stop_timeout = 2s;
   SupervisorRig rig(testing::config_with({spec}));
-  rig.spawner.ignore_terminate("stubborn");
-  rig.supervisor.start(rig.request(), "stubborn");
-  ProcessId pid = *rig.pid_of("stubborn");
+  rig.spawner.ignore_terminate("term_ignorer");
+  rig.supervisor.start(rig.request(), "term_ignorer");
+  ProcessId pid = *rig.pid_of("term_ignorer");
   auto stop = rig.request();
-  rig.supervisor.stop(stop, "stubborn");
+  rig.supervisor.stop(stop, "term_ignorer");
   rig.settle();
-  CHECK(rig.state_of("stubborn") == ServiceState::stopping);
+  CHECK(rig.state_of("term_ignorer") == ServiceState::stopping);
 
   rig.advance(1999ms);
   CHECK(rig.spawner.process(pid)->signals == std::vector{StopSignal::terminate});
