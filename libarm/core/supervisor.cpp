@@ -649,6 +649,9 @@ ReloadSummary ServiceSupervisor::reload(Config next) {
     service->launch = std::move(launch);
     m.watch_config_file(*service);
     service->backoff = std::min(service->backoff, spec.backoff_max);
+    // A re-arm pending under the old settings goes when the new ones have none.
+    if (service->state == ServiceState::failed && !spec.retry_failed_after)
+      m.cancel_deadline(*service);
     if (launch_changed && service->state == ServiceState::running) {
       summary.restarted.push_back(name);
       m.restart_with_fresh_backoff(*service, "configuration reloaded");

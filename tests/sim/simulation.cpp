@@ -246,6 +246,7 @@ class Runner final : public Notifier {
       if (dice == 1) it->second.options.push_back("--reloaded");
       if (dice == 2) it->second.restart = static_cast<RestartPolicy>(below(random, 3));
       if (dice == 3) it->second.stop_timeout = Milliseconds(below(random, 5000));
+      if (dice == 4) it->second.retry_failed_after.reset();
       ++it;
     }
     for (unsigned i = below(random, 3); i > 0; --i) {
