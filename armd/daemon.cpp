@@ -69,6 +69,7 @@ Daemon::~Daemon() {
 }
 
 int Daemon::run() {
+  buffer_log();
   log("listening on {}; {} services configured", options_.socket_path,
       supervisor_->config().services.size());
   supervisor_->start_default_services();
@@ -87,6 +88,7 @@ int Daemon::run() {
     }
     if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) {
       log("poll: {}", std::strerror(errno));
+      flush_log();
       return 1;
     }
     if (fds[0].revents & POLLIN) handle_signals();
@@ -101,9 +103,11 @@ int Daemon::run() {
     }
     server_->handle_poll(fds);
     supervisor_->on_timer();
+    flush_log();
   }
   server_->flush_all(1000);
   log("every service is stopped; exiting");
+  flush_log();
   return 0;
 }
 
