@@ -38,6 +38,10 @@
 //   * or -> stopped/failed when the restart policy, the exit code classes or the restart
 //     intensity say not to restart.
 //
+// reset, in any state: clears the restart history (intensity count, backoff); failed (with or
+// without a re-arm) -> stopped. A config-file change restarts a running service and cuts a
+// backoff short; reload restarts a running service whose launch changed.
+//
 // Replies tell the truth: a start is answered when the process runs (or could not be
 // spawned), a stop when the process has been reaped. Several clients waiting on one
 // transition each get its real outcome. A failed automatic restart (spawn error) counts as a
