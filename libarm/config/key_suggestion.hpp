@@ -1,0 +1,18 @@
+// The message for a key the configuration does not know, with a guess at what was meant.
+//
+// Unknown keys are errors, not warnings: a misspelt `stop_timeout` silently ignored is how a
+// service ends up SIGKILLed after the default. Since the user is stopped anyway, say which
+// spelling was probably intended.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace arm::config_reading {
+
+// "unknown key 'restat' (did you mean 'restart'?)", or just "unknown key 'x'" when no known key
+// is within two edits.
+std::string unknown_key_message(std::string_view key, std::span<const std::string_view> known);
+
+}  // namespace arm::config_reading

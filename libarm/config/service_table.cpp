@@ -1,0 +1,189 @@
+#include "service_table.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+
+#include "key_table.hpp"
+
+namespace arm::config_reading {
+
+namespace {
+
+Done read_restart(const ValueReader& reader, const toml::node& value, const std::string& path,
+                  ServiceSpec& spec) {
+  auto text = reader.string(value, path);
+  if (!text) return Failure(text.error());
+  if (*text == "always") {
+    spec.restart = RestartPolicy::always;
+  } else if (*text == "on-failure") {
+    spec.restart = RestartPolicy::on_failure;
+  } else if (*text == "never") {
+    spec.restart = RestartPolicy::never;
+  } else {
+    return Failure(reader.error_at(
+        value, path, fmt::format("'{}': expected one of always, on-failure, never", *text)));
+  }
+  return {};
+}
+
+Done read_environment(const ValueReader& reader, const toml::node& value, const std::string& path,
+                      ServiceSpec& spec) {
+  const toml::table* variables = value.as_table();
+  if (!variables) return Failure(reader.wrong_type(value, path, "a table of strings"));
+  for (auto&& [variable, text] : *variables) {
+    std::string_view name = variable.str();
+    std::string variable_path = fmt::format("{}.{}", path, name);
+    // What execve would mangle: "A=B" as a name reads back as variable A, a NUL cuts it short.
+    if (name.empty() || name.find_first_of(std::string_view("=\0", 2)) != std::string_view::npos)
+      return Failure(reader.error_at(variable.source(), variable_path,
+                                     "variable names must be non-empty, without '=' or NUL"));
+    auto string = reader.string(text, variable_path);
+    if (!string) return Failure(string.error());
+    spec.environment[std::string(name)] = std::move(*string);
+  }
+  return {};
+}
+
+Done read_jitter(const ValueReader& reader, const toml::node& value, const std::string& path,
+                 ServiceSpec& spec) {
+  if (!value.is_floating_point() && !value.is_integer())
+    return Failure(reader.wrong_type(value, path, "a number between 0 and 1"));
+  double jitter = *value.value<double>();
+  // Written so that TOML's nan fails too.
+  if (!(jitter >= 0.0 && jitter <= 1.0))
+    return Failure(reader.error_at(value, path, "must be between 0 and 1"));
+  spec.backoff_jitter = jitter;
+  return {};
+}
+
+Done read_max_restarts(const ValueReader& reader, const toml::node& value, const std::string& path,
+                       ServiceSpec& spec) {
+  // A bound so the count fits any unsigned; a million restarts in one window is no limit anyway.
+  constexpr std::int64_t most = 1'000'000;
+  if (!value.is_integer()) return Failure(reader.wrong_type(value, path, "an integer"));
+  auto count = *value.value<std::int64_t>();
+  if (count < 0 || count > most)
+    return Failure(reader.error_at(value, path, fmt::format("must be between 0 and {}", most)));
+  spec.max_restarts = static_cast<unsigned>(count);
+  return {};
+}
+
+Done read_restart_window(const ValueReader& reader, const toml::node& value,
+                         const std::string& path, ServiceSpec& spec) {
+  auto window = reader.duration(value, path);
+  if (!window) return Failure(window.error());
+  // Restarts are counted within the window; an empty window would count none and never trip.
+  if (window->count() == 0) return Failure(reader.error_at(value, path, "must be more than 0"));
+  spec.restart_window = *window;
+  return {};
+}
+
+// Every key of a service table. Keep in the order of docs/config.md.
+const std::array service_keys{
+    Key<ServiceSpec>{"binary",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(reader.program(value, path), spec.binary);
+                     }},
+    Key<ServiceSpec>{"config",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(reader.path(value, path), spec.config_file);
+                     }},
+    Key<ServiceSpec>{"prefix",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(reader.command_prefix(value, path), spec.prefix);
+                     }},
+    Key<ServiceSpec>{"options",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(reader.words(value, path), spec.options);
+                     }},
+    Key<ServiceSpec>{"debug",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(reader.boolean(value, path), spec.debug);
+                     }},
+    Key<ServiceSpec>{"restart", read_restart},
+    Key<ServiceSpec>{"backoff_initial",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(reader.duration(value, path), spec.backoff_initial);
+                     }},
+    Key<ServiceSpec>{"backoff_max",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(reader.duration(value, path), spec.backoff_max);
+                     }},
+    Key<ServiceSpec>{"backoff_reset_after",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(reader.duration(value, path), spec.backoff_reset_after);
+                     }},
+    Key<ServiceSpec>{"stop_timeout",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(reader.duration(value, path), spec.stop_timeout);
+                     }},
+    Key<ServiceSpec>{"backoff_jitter", read_jitter},
+    Key<ServiceSpec>{"max_restarts", read_max_restarts},
+    Key<ServiceSpec>{"restart_window", read_restart_window},
+    Key<ServiceSpec>{"retry_failed_after",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(reader.duration(value, path), spec.retry_failed_after);
+                     }},
+    Key<ServiceSpec>{"success_exit_codes",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(reader.exit_codes(value, path), spec.success_exit_codes);
+                     }},
+    Key<ServiceSpec>{"permanent_failure_exit_codes",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(reader.exit_codes(value, path),
+                                     spec.permanent_failure_exit_codes);
+                     }},
+    Key<ServiceSpec>{"environment", read_environment},
+    Key<ServiceSpec>{"working_directory",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(reader.path(value, path), spec.working_directory);
+                     }},
+};
+
+}  // namespace
+
+bool is_valid_service_name(std::string_view name) {
+  return !name.empty() && std::ranges::all_of(name, [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '@' || c == '-';
+  });
+}
+
+Read<ServiceSpec> read_service(const ValueReader& reader, const std::string& name,
+                               const toml::table& table) {
+  ServiceSpec spec;
+  spec.name = name;
+  std::string table_path = "services." + name;
+  if (Done done = read_keys<ServiceSpec>(reader, table, table_path, service_keys, spec); !done)
+    return Failure(done.error());
+
+  if (!table.contains("binary"))
+    return Failure(reader.error_at(table, table_path + ".binary", "is required"));
+  if (spec.backoff_initial > spec.backoff_max) {
+    // Blame the key that was written: a lone `backoff_max = "50ms"` is below the default
+    // backoff_initial, and pointing at an invisible default would only confuse.
+    if (const toml::node* initial = table.get("backoff_initial")) {
+      return Failure(
+          reader.error_at(*initial, table_path + ".backoff_initial",
+                          fmt::format("{} ms is more than backoff_max ({} ms)",
+                                      spec.backoff_initial.count(), spec.backoff_max.count())));
+    }
+    return Failure(
+        reader.error_at(*table.get("backoff_max"), table_path + ".backoff_max",
+                        fmt::format("{} ms is less than backoff_initial (default {} ms)",
+                                    spec.backoff_max.count(), spec.backoff_initial.count())));
+  }
+  for (int code : spec.permanent_failure_exit_codes) {
+    if (std::ranges::find(spec.success_exit_codes, code) != spec.success_exit_codes.end()) {
+      return Failure(reader.error_at(
+          *table.get("permanent_failure_exit_codes"), table_path + ".permanent_failure_exit_codes",
+          fmt::format("exit code {} is also a success exit code", code)));
+    }
+  }
+  return spec;
+}
+
+}  // namespace arm::config_reading

@@ -1,0 +1,137 @@
+// load_config_file: reading the file, errors that name it, and relative paths taken relative to
+// the file's directory.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "arm/config.hpp"
+
+using namespace arm;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh directory per test, removed afterwards, so parallel runs do not meet.
+class TemporaryDirectory {
+ public:
+  TemporaryDirectory() {
+    std::string pattern = (fs::temp_directory_path() / "arm-config-test-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) FAIL("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TemporaryDirectory() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TemporaryDirectory(const TemporaryDirectory&) = delete;
+  TemporaryDirectory& operator=(const TemporaryDirectory&) = delete;
+
+  const fs::path& path() const { return path_; }
+  fs::path write(const std::string& name, std::string_view text) const {
+    fs::path file = path_ / name;
+    std::ofstream(file) << text;
+    return file;
+  }
+
+ private:
+  fs::path path_;
+};
+
+}  // namespace
+
+TEST_CASE("a file is read and parsed") {
+  TemporaryDirectory directory;
+  auto path = directory.write("armd.toml", "[services.a]\nbinary = \"/bin/a\"\n");
+  auto config = load_config_file(path);
+  REQUIRE(config);
+  CHECK(config->services.at("a").binary == "/bin/a");
+}
+
+TEST_CASE("errors in a file name it as it was given") {
+  TemporaryDirectory directory;
+  auto path = directory.write("armd.toml", "[services.a]\nbinary = \"/x\"\nrestat = \"never\"\n");
+  auto config = load_config_file(path);
+  REQUIRE_FALSE(config);
+  CHECK(config.error().file == path.string());
+  CHECK(config.error().to_string().starts_with(path.string() + ":3:1: services.a.restat: "));
+
+  path = directory.write("syntax.toml", "[services.a\n");
+  config = load_config_file(path);
+  REQUIRE_FALSE(config);
+  CHECK(config.error().file == path.string());
+  CHECK(config.error().line == 1);
+}
+
+TEST_CASE("a missing file is an error naming it, without a position") {
+  auto config = load_config_file("/nonexistent/armd.toml");
+  REQUIRE_FALSE(config);
+  CHECK(config.error().file == "/nonexistent/armd.toml");
+  CHECK(config.error().line == 0);
+  CHECK(config.error().to_string() == "/nonexistent/armd.toml: No such file or directory");
+}
+
+TEST_CASE("a directory is not taken for an empty configuration") {
+  TemporaryDirectory directory;
+  auto config = load_config_file(directory.path());
+  REQUIRE_FALSE(config);
+  CHECK(config.error().message == "Is a directory");
+}
+
+TEST_CASE("an unreadable file is an error naming it") {
+  if (::geteuid() == 0) return;  // root reads through any permission bits
+  TemporaryDirectory directory;
+  auto path = directory.write("secret.toml", "");
+  fs::permissions(path, fs::perms::none);
+  auto config = load_config_file(path);
+  REQUIRE_FALSE(config);
+  CHECK(config.error().to_string() == path.string() + ": Permission denied");
+}
+
+TEST_CASE("relative paths in a file are taken relative to the file's directory") {
+  TemporaryDirectory directory;
+  auto path = directory.write("armd.toml", R"([arm]
+socket = "run/armd.sock"
+global_prefix = "tools/wrap -v"
+[services.a]
+binary = "bin/a.sh"
+config = "conf/../a.conf"
+working_directory = "."
+prefix = ["./trace", "-f"]
+[services.b]
+binary = "sleep"
+prefix = "strace -f"
+config = "/etc/b.conf"
+)");
+  auto config = load_config_file(path);
+  REQUIRE(config);
+  fs::path base = directory.path();
+  CHECK(config->arm.socket == (base / "run/armd.sock").string());
+  CHECK(config->arm.global_prefix ==
+        std::vector<std::string>{(base / "tools/wrap").string(), "-v"});
+  const ServiceSpec& a = config->services.at("a");
+  CHECK(a.binary == (base / "bin/a.sh").string());
+  CHECK(a.config_file == (base / "a.conf").string());
+  CHECK(a.working_directory == base.string());
+  CHECK(a.prefix == std::vector<std::string>{(base / "trace").string(), "-f"});
+  // Programs without a slash are left for PATH lookup; absolute paths stay as they are.
+  const ServiceSpec& b = config->services.at("b");
+  CHECK(b.binary == "sleep");
+  CHECK(b.prefix == std::vector<std::string>{"strace", "-f"});
+  CHECK(b.config_file == "/etc/b.conf");
+}
+
+TEST_CASE("a file named relative to the current directory resolves against its absolute place") {
+  TemporaryDirectory directory;
+  directory.write("armd.toml", "[services.a]\nbinary = \"./a\"\n");
+  fs::path before = fs::current_path();
+  fs::current_path(directory.path());
+  auto config = load_config_file("armd.toml");
+  fs::current_path(before);
+  REQUIRE(config);
+  CHECK(config->services.at("a").binary == (directory.path() / "a").string());
+  CHECK(fs::path(config->services.at("a").binary).is_absolute());
+}
