@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "arm/posix.hpp"
+#include "child_stack.hpp"
 #include "unique_fd.hpp"
 #include "vfork_launch.hpp"
 
@@ -24,7 +25,7 @@ namespace arm::posix {
 
 struct PosixSpawner::Impl {
   SpawnerOptions options;
-  std::vector<char> child_stack = std::vector<char>(256 * 1024);  // used only during a launch
+  ChildStack child_stack;  // used only during a launch
   UniqueFd epoll;
   std::unordered_map<ProcessId, UniqueFd> pidfds;  // live (unreaped) children
 };
@@ -79,6 +80,43 @@ ExitStatus exit_status_of(const siginfo_t& info) {
   return ExitStatus::signaled(info.si_status);
 }
 
+// What we report for a child that someone else reaped (a host that set SIGCHLD to SIG_IGN, or
+// called waitpid(-1)): its status is lost, but the supervisor must still learn it is gone, or
+// it would wait for it forever. ExitStatus has no "unknown"; an unclean exit is the truth that
+// matters for restarting.
+constexpr int lost_status_exit_code = 255;
+
+enum class Reaped { exited, not_yet, lost };
+
+// True when the child is gone and its number may already be reused: then its former group id
+// must not be signalled.
+bool reaped_elsewhere(int pidfd) {
+  siginfo_t info{};
+  return ::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG | WNOWAIT) != 0 &&
+         errno == ECHILD;
+}
+
+// Reaps `pid` if it has exited. Before reaping, while the leader is a zombie and so still holds
+// its number as process group id, SIGKILLs what the service left behind in its group: a
+// service's processes do not outlive it, and the signal cannot reach a group that merely
+// reused the number.
+Reaped reap_group(ProcessId pid, int pidfd, ExitStatus& status) {
+  siginfo_t info{};
+  if (::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+    if (errno == ECHILD) {
+      status = ExitStatus::exited(lost_status_exit_code);
+      return Reaped::lost;  // the number may be free again: no group to signal safely
+    }
+    return Reaped::not_yet;
+  }
+  if (info.si_pid == 0) return Reaped::not_yet;
+  ::kill(-pid, SIGKILL);  // ESRCH when nothing is left: fine
+  info = {};
+  ::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG);
+  status = exit_status_of(info);
+  return Reaped::exited;
+}
+
 }  // namespace
 
 std::expected<std::unique_ptr<PosixSpawner>, SystemError> PosixSpawner::create(
@@ -94,7 +132,10 @@ std::expected<std::unique_ptr<PosixSpawner>, SystemError> PosixSpawner::create(
 PosixSpawner::PosixSpawner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 PosixSpawner::~PosixSpawner() {
-  for (auto& [pid, pidfd] : impl_->pidfds) ::kill(-pid, SIGKILL);
+  // Every group is signalled before any is waited for, so they die together, not one by one.
+  for (auto& [pid, pidfd] : impl_->pidfds) {
+    if (!reaped_elsewhere(pidfd.get())) ::kill(-pid, SIGKILL);
+  }
   for (auto& [pid, pidfd] : impl_->pidfds) {
     siginfo_t info{};
     while (::waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &info, WEXITED) != 0 &&
@@ -122,7 +163,12 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
   plan.working_directory =
       request.working_directory.empty() ? nullptr : request.working_directory.c_str();
   plan.die_with_parent = impl_->options.kill_children_if_host_dies;
-  auto launched = launch(plan, impl_->child_stack.data(), impl_->child_stack.size());
+  auto stack = impl_->child_stack.reserve(ChildStack::needed_for(request.argv.size()));
+  if (!stack)
+    return std::unexpected(
+        SpawnError{stack.error(), fmt::format("cannot start {}: child stack: {}",
+                                              request.argv.front(), errno_text(stack.error()))});
+  auto launched = launch(plan, stack->data(), stack->size());
   if (!launched)
     return std::unexpected(
         SpawnError{launched.error().error_number, launch_failure(request, launched.error())});
@@ -143,7 +189,9 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
 }
 
 void PosixSpawner::signal_group(ProcessId leader, StopSignal signal) {
-  if (!impl_->pidfds.contains(leader)) return;  // not ours, or already reaped
+  auto found = impl_->pidfds.find(leader);
+  if (found == impl_->pidfds.end()) return;           // not ours, or already reported
+  if (reaped_elsewhere(found->second.get())) return;  // its number is no longer ours to signal
   ::kill(-leader, signal == StopSignal::kill ? SIGKILL : SIGTERM);
 }
 
@@ -153,29 +201,30 @@ int PosixSpawner::exit_fd() const {
 
 std::size_t PosixSpawner::collect_exits(const std::function<void(ProcessId, ExitStatus)>& on_exit) {
   std::size_t reaped = 0;
-  epoll_event events[64];
-  for (;;) {
-    int ready = ::epoll_wait(impl_->epoll.get(), events, 64, 0);
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) return reaped;
+  constexpr int batch = 64;
+  epoll_event events[batch];
+  int ready = 0;
+  std::size_t reaped_this_round = 0;
+  // Another round only when the last one was full and made progress. A pidfd that is readable
+  // but not waitable stays readable (level-triggered), so looping until epoll is quiet could spin
+  // forever. (With a zero timeout epoll_wait does not sleep, so there is no EINTR to retry.)
+  do {
+    ready = ::epoll_wait(impl_->epoll.get(), events, batch, 0);
+    reaped_this_round = 0;
     for (int i = 0; i < ready; ++i) {
       auto pid = static_cast<ProcessId>(events[i].data.u64);
       auto found = impl_->pidfds.find(pid);
       if (found == impl_->pidfds.end()) continue;
-      siginfo_t info{};
-      if (::waitid(P_PIDFD, static_cast<id_t>(found->second.get()), &info, WEXITED | WNOHANG) !=
-              0 ||
-          info.si_pid == 0)
-        continue;  // readable but not yet waitable: try again on the next wake-up
+      ExitStatus status;
+      if (reap_group(pid, found->second.get(), status) == Reaped::not_yet) continue;
       ::epoll_ctl(impl_->epoll.get(), EPOLL_CTL_DEL, found->second.get(), nullptr);
       impl_->pidfds.erase(found);
-      // What the service left behind in its group goes with it. The group id cannot have been
-      // reused: the kernel keeps the number reserved while any member of the group lives.
-      ::kill(-pid, SIGKILL);
       ++reaped;
-      on_exit(pid, exit_status_of(info));
+      ++reaped_this_round;
+      on_exit(pid, status);
     }
-  }
+  } while (ready == batch && reaped_this_round > 0);
+  return reaped;
 }
 
 std::size_t PosixSpawner::live_children() const {

@@ -19,6 +19,12 @@
 using namespace arm;
 using arm::posix::PosixSpawner;
 
+// Failed checks print "exit code 3" or "signal 9" rather than "{?}".
+template <>
+struct doctest::StringMaker<ExitStatus> {
+  static doctest::String convert(const ExitStatus& status) { return describe(status).c_str(); }
+};
+
 namespace {
 
 std::unique_ptr<PosixSpawner> make_spawner() {
@@ -183,6 +189,59 @@ TEST_CASE("the spawner never reaps children it did not spawn") {
   int status = -1;
   CHECK(::waitpid(own, &status, 0) == own);  // still there for its owner to reap
   CHECK(WIFEXITED(status));
+}
+
+TEST_CASE("signal_group leaves alone a process the spawner did not spawn") {
+  auto spawner = make_spawner();
+  pid_t own = 0;
+  posix_spawnattr_t attributes;
+  ::posix_spawnattr_init(&attributes);
+  ::posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);  // a group of its own too
+  char* argv[] = {const_cast<char*>("sleep"), const_cast<char*>("1000"), nullptr};
+  REQUIRE(::posix_spawnp(&own, "sleep", nullptr, &attributes, argv, environ) == 0);
+  ::posix_spawnattr_destroy(&attributes);
+  spawner->signal_group(own, StopSignal::kill);
+  CHECK(alive(own));
+  ::kill(own, SIGKILL);
+  CHECK(::waitpid(own, nullptr, 0) == own);
+}
+
+TEST_CASE("a child reaped behind the spawner's back is reported as failed, without hanging") {
+  // A host that ignores SIGCHLD has its children reaped by the kernel: the exit status is lost,
+  // but the pidfd still becomes readable, and collect_exits must neither spin nor stay silent.
+  struct IgnoreSigchld {
+    IgnoreSigchld() { previous = ::signal(SIGCHLD, SIG_IGN); }
+    ~IgnoreSigchld() { ::signal(SIGCHLD, previous); }
+    sighandler_t previous;
+  } ignoring;
+  auto spawner = make_spawner();
+  auto pid = spawner->spawn({"t", {"/bin/true"}, {}, {}, {}});
+  REQUIRE(pid);
+  auto status = wait_exit(*spawner, *pid);
+  REQUIRE(status.has_value());
+  CHECK_FALSE(status->clean());
+  CHECK(spawner->live_children() == 0);
+}
+
+TEST_CASE("a script without #! run with a very long argument list gets all its arguments") {
+  // glibc's execvpe runs such a script with /bin/sh, copying argv onto the child's stack: the
+  // stack must be sized for it.
+  auto spawner = make_spawner();
+  std::string script = scratch("script");
+  std::string out = scratch("script-out");
+  {
+    std::ofstream file(script);
+    file << "echo $# > " << out << ".tmp; mv " << out << ".tmp " << out << "\n";
+  }
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  SpawnRequest request{"t", {script}, {}, {}, {}};
+  request.argv.resize(100'001, "x");
+  auto pid = spawner->spawn(request);
+  REQUIRE(pid);
+  CHECK(wait_exit(*spawner, *pid) == ExitStatus::exited(0));
+  CHECK(read_file(out) == "100000\n");
+  std::filesystem::remove(script);
+  std::filesystem::remove(out);
 }
 
 TEST_CASE("destroying the spawner leaves no child behind") {

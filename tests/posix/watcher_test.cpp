@@ -87,3 +87,35 @@ TEST_CASE("a path in a directory that does not exist is accepted and reports not
   CHECK(changes(**watcher, 100).empty());
   (*watcher)->unwatch("/no/such/dir/a.conf");
 }
+
+TEST_CASE("two spellings of one directory share a watch, and each path is reported as given") {
+  Scratch scratch;
+  std::string plain = scratch.path("a.conf");
+  std::string dotted = (scratch.directory / "." / "a.conf").string();
+  auto watcher = InotifyWatcher::create();
+  REQUIRE(watcher);
+  (*watcher)->watch(plain);
+  (*watcher)->watch(dotted);
+  write(plain, "1");
+  CHECK(changes(**watcher) == std::multiset<std::string>{dotted, plain});
+  (*watcher)->unwatch(dotted);  // the kernel watch is still needed by the other spelling
+  write(plain, "2");
+  CHECK(changes(**watcher) == std::multiset<std::string>{plain});
+}
+
+TEST_CASE("after its directory is deleted and re-created, the next watch() watches it again") {
+  Scratch scratch;
+  fs::path directory = scratch.directory / "conf.d";
+  fs::create_directories(directory);
+  std::string first = (directory / "a.conf").string();
+  std::string second = (directory / "b.conf").string();
+  auto watcher = InotifyWatcher::create();
+  REQUIRE(watcher);
+  (*watcher)->watch(first);
+  fs::remove_all(directory);
+  CHECK(changes(**watcher, 300).empty());  // reads the kernel's notice that the watch is gone
+  fs::create_directories(directory);
+  (*watcher)->watch(second);
+  write(first, "1");
+  CHECK(changes(**watcher) == std::multiset<std::string>{first});
+}
