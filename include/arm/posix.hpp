@@ -68,7 +68,9 @@ class PosixSpawner final : public Spawner {
 
   // Readable (POLLIN) when at least one child has exited.
   int exit_fd() const;
-  // Reaps every child that has exited, calling `on_exit` for each. Never blocks.
+  // Reaps every child that has exited, calling `on_exit` for each. Never blocks. A child that
+  // the host reaped behind our back (SIGCHLD set to SIG_IGN, or a wait on any child) is
+  // reported as exit code 255: its real status is lost, but it is gone.
   std::size_t collect_exits(const std::function<void(ProcessId, ExitStatus)>& on_exit);
   std::size_t live_children() const;
 
