@@ -1,55 +1,38 @@
-// armctl: the command-line client of armd.
+// armctl: the command-line client of armd. It connects, checks armd's hello, writes its
+// requests, and reads until each has been answered; blocking I/O and no timeouts, because armd
+// answers a start when the process runs and a stop when it has been reaped.
 //
 // Exit codes (scripts rely on them): 0 done; 1 a service could not be started; 2 usage error,
-// or an invalid configuration on reload; 3 unknown service; 4 armd not reachable.
+// or an invalid configuration on reload; 3 unknown service; 4 armd not reachable, or the
+// connection closed before every answer came. What is printed for each answer, and the codes
+// themselves: armctl_output.hpp.
 #include <fmt/format.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <optional>
+#include <utility>
 
+#include "armctl_output.hpp"
 #include "protocol.hpp"
 
 namespace {
 
 using nlohmann::json;
 namespace protocol = armd::protocol;
+using namespace armctl;
 
-constexpr int exit_ok = 0;
-constexpr int exit_failed = 1;
-constexpr int exit_usage = 2;
-constexpr int exit_unknown = 3;
-constexpr int exit_unreachable = 4;
-
-// The more severe code wins when several names fail differently.
-int worse(int a, int b) {
-  auto rank = [](int code) {
-    switch (code) {
-      case exit_unreachable:
-        return 4;
-      case exit_unknown:
-        return 3;
-      case exit_usage:
-        return 2;
-      case exit_failed:
-        return 1;
-      default:
-        return 0;
-    }
-  };
-  return rank(a) >= rank(b) ? a : b;
-}
-
-// json::value() throws when the key exists with another type (a null pid, say); this does not.
-long long number_or(const json& object, const char* key, long long fallback) {
+// A reply's field, or null when absent; unlike operator[] it never inserts.
+const json& member(const json& object, const char* key) {
+  static const json missing;
   auto it = object.find(key);
-  return it != object.end() && it->is_number() ? it->get<long long>() : fallback;
+  return it == object.end() ? missing : *it;
 }
 
 std::string default_socket_path() {
@@ -83,7 +66,9 @@ class Connection {
     return Connection(fd);
   }
   Connection(Connection&& other) noexcept
-      : fd_(std::exchange(other.fd_, -1)), buffer_(std::move(other.buffer_)) {}
+      : fd_(std::exchange(other.fd_, -1)),
+        buffer_(std::move(other.buffer_)),
+        scanned_(other.scanned_) {}
   ~Connection() {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -98,14 +83,17 @@ class Connection {
     return true;
   }
 
-  // The next line, or nullopt at end of stream.
+  // The next line, or nullopt at end of stream (a partial last line is dropped).
   std::optional<std::string> read_line() {
     for (;;) {
-      if (auto newline = buffer_.find('\n'); newline != std::string::npos) {
+      // A status of many services arrives in many chunks: look only at what is new.
+      if (auto newline = buffer_.find('\n', scanned_); newline != std::string::npos) {
         std::string line = buffer_.substr(0, newline);
         buffer_.erase(0, newline + 1);
+        scanned_ = 0;
         return line;
       }
+      scanned_ = buffer_.size();
       char chunk[65536];
       ssize_t got = ::recv(fd_, chunk, sizeof chunk, 0);
       if (got < 0 && errno == EINTR) continue;
@@ -118,6 +106,7 @@ class Connection {
   explicit Connection(int fd) : fd_(fd) {}
   int fd_;
   std::string buffer_;
+  std::size_t scanned_ = 0;  // bytes of buffer_ known to hold no '\n'
 };
 
 class Client {
@@ -125,53 +114,83 @@ class Client {
   Client(std::string socket_path, bool json_output)
       : socket_path_(std::move(socket_path)), json_output_(json_output) {}
 
-  // One request per service, pipelined; replies may come in any order.
+  // One request per service, all written before any reply is read; armd answers each when it
+  // is resolved, so the replies may come in any order and are matched by id (the name's index).
   int per_service(std::string_view method, const std::vector<std::string>& names) {
+    std::string requests;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      std::string request = protocol::encode_request(i, method, {{"service", names[i]}});
+      if (request.size() > protocol::max_request_line) {
+        fmt::print(stderr, "armctl: a service name of {} bytes is longer than armd accepts\n",
+                   names[i].size());
+        return exit_usage;
+      }
+      requests += request;
+    }
     auto connection = connect();
     if (!connection) return exit_unreachable;
-    for (std::size_t i = 0; i < names.size(); ++i) {
-      if (!connection->send(protocol::encode_request(i, method, {{"service", names[i]}})))
-        return lost();
-    }
-    std::map<std::size_t, json> replies;
-    while (replies.size() < names.size()) {
+    if (!connection->send(requests)) return lost();
+
+    std::vector<std::optional<json>> replies(names.size());
+    for (std::size_t answered = 0; answered < names.size();) {
       auto reply = read_reply(*connection);
       if (!reply) return exit_unreachable;
-      if (!(*reply)["id"].is_number_unsigned()) {
-        // An error not tied to one of our requests: armd refused the exchange.
-        fmt::print(stderr, "armctl: {}\n", (*reply).value("message", reply->dump()));
+      const json& id = member(*reply, "id");
+      if (!id.is_number_unsigned() || id.get<std::size_t>() >= names.size() ||
+          replies[id.get<std::size_t>()]) {
+        // Not an answer to one of our requests: armd refused the exchange as a whole.
+        fmt::print(stderr, "armctl: unexpected reply from armd: {}\n",
+                   reply->dump(-1, ' ', false, json::error_handler_t::replace));
         return exit_failed;
       }
-      auto index = (*reply)["id"].get<std::size_t>();
-      replies[index] = std::move(*reply);
+      replies[id.get<std::size_t>()] = std::move(*reply);
+      ++answered;
     }
+
     int code = exit_ok;
     json all = json::array();
-    for (auto& [index, reply] : replies) {
-      code = worse(code, report_service_reply(reply));
-      all.push_back(std::move(reply));
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      Report report = report_service_reply(*replies[i], names[i]);
+      code = more_severe(code, report.exit_code);
+      if (!json_output_) print_report(report);
+      all.push_back(std::move(*replies[i]));
     }
-    if (json_output_) fmt::print("{}\n", all.dump(2));
+    if (json_output_) print_json(all);
     return code;
   }
 
   int status(const std::vector<std::string>& names) {
-    auto connection = connect();
-    if (!connection) return exit_unreachable;
     json params = json::object();
     if (!names.empty()) params["services"] = names;
-    if (!connection->send(protocol::encode_request(1, "status", params))) return lost();
+    std::string request = protocol::encode_request(1, "status", params);
+    if (request.size() > protocol::max_request_line) {
+      fmt::print(stderr, "armctl: too many names for one request ({} bytes; armd accepts {})\n",
+                 request.size(), protocol::max_request_line);
+      return exit_usage;
+    }
+    auto connection = connect();
+    if (!connection) return exit_unreachable;
+    if (!connection->send(request)) return lost();
     auto reply = read_reply(*connection);
     if (!reply) return exit_unreachable;
-    if (!reply->value("ok", false)) {
-      fmt::print(stderr, "armctl: {}\n", reply->value("message", "status failed"));
-      return reply->value("outcome", "") == "unknown_service" ? exit_unknown : exit_failed;
+    if (member(*reply, "ok") != true) {
+      if (member(*reply, "outcome") == "unknown_service" && member(*reply, "unknown").is_array()) {
+        for (const json& name : member(*reply, "unknown")) {
+          if (name.is_string())
+            fmt::print(stderr, "{}: unknown service\n", name.get<std::string>());
+        }
+        return exit_unknown;
+      }
+      return refused(*reply, "status");
     }
-    const json& services = (*reply)["services"];
+    const json& services = member(*reply, "services");
     if (json_output_) {
-      fmt::print("{}\n", services.dump(2));
+      if (services.is_array())
+        print_json(services);
+      else
+        fmt::print("[]\n");
     } else {
-      print_status_table(services);
+      fmt::print("{}", format_status_table(services));
     }
     return exit_ok;
   }
@@ -182,21 +201,16 @@ class Client {
     if (!connection->send(protocol::encode_request(1, "reload"))) return lost();
     auto reply = read_reply(*connection);
     if (!reply) return exit_unreachable;
-    if (json_output_) fmt::print("{}\n", reply->dump(2));
-    if (!reply->value("ok", false)) {
-      if (!json_output_)
-        fmt::print(stderr, "armctl: reload refused, the running configuration stays: {}\n",
-                   reply->value("message", ""));
-      return reply->value("outcome", "") == "invalid_config" ? exit_usage : exit_failed;
+    if (json_output_) print_json(json::array({*reply}));
+    if (member(*reply, "ok") != true) {
+      bool invalid = member(*reply, "outcome") == "invalid_config";
+      if (json_output_) return invalid ? exit_usage : exit_failed;
+      if (!invalid) return refused(*reply, "reload");
+      fmt::print(stderr, "armctl: reload refused, the running configuration stays: {}\n",
+                 message_of(*reply));
+      return exit_usage;
     }
-    if (!json_output_) {
-      for (const char* change : {"added", "removed", "restarted", "updated"}) {
-        for (const auto& name : (*reply)[change]) {
-          fmt::print("{}: {}\n", name.get<std::string>(), change);
-        }
-      }
-      fmt::print("reloaded\n");
-    }
+    if (!json_output_) fmt::print("{}", format_reload_summary(*reply));
     return exit_ok;
   }
 
@@ -206,11 +220,13 @@ class Client {
     if (!connection->send(protocol::encode_request(1, "shutdown"))) return lost();
     auto reply = read_reply(*connection);
     if (!reply) return exit_unreachable;
-    // armd closes the connection once it has finished: wait for that too.
+    if (member(*reply, "ok") != true) return refused(*reply, "shutdown");
+    // The reply comes once every service is stopped; armd then closes the connection as it
+    // exits. Waiting for that end of stream means armd is done when armctl returns.
     while (connection->read_line()) {
     }
     if (json_output_) {
-      fmt::print("{}\n", reply->dump(2));
+      print_json(json::array({*reply}));
     } else {
       fmt::print("armd: every service stopped; shut down\n");
     }
@@ -226,14 +242,19 @@ class Client {
     }
     auto banner = connection->read_line();
     if (!banner) {
-      fmt::print(stderr, "armctl: armd at {} closed the connection\n", socket_path_);
+      fmt::print(stderr, "armctl: armd at {} closed the connection before greeting\n",
+                 socket_path_);
       return std::nullopt;
     }
     auto hello = protocol::decode_reply(*banner);
-    if (!hello || hello->value("hello", "") != "armd" ||
-        number_or(*hello, "protocol", 0) != protocol::protocol_version) {
-      fmt::print(stderr, "armctl: {} does not speak armd protocol {}\n", socket_path_,
-                 protocol::protocol_version);
+    if (!hello || member(*hello, "hello") != "armd") {
+      fmt::print(stderr, "armctl: {} is not armd's socket (its first line was not a hello)\n",
+                 socket_path_);
+      return std::nullopt;
+    }
+    if (member(*hello, "protocol") != protocol::protocol_version) {
+      fmt::print(stderr, "armctl: armd at {} speaks protocol {}; this armctl speaks {}\n",
+                 socket_path_, member(*hello, "protocol").dump(), protocol::protocol_version);
       return std::nullopt;
     }
     return std::move(*connection);
@@ -242,7 +263,8 @@ class Client {
   std::optional<json> read_reply(Connection& connection) {
     auto line = connection.read_line();
     if (!line) {
-      fmt::print(stderr, "armctl: armd closed the connection before answering\n");
+      fmt::print(stderr, "armctl: armd at {} closed the connection before answering\n",
+                 socket_path_);
       return std::nullopt;
     }
     auto reply = protocol::decode_reply(*line);
@@ -258,83 +280,24 @@ class Client {
     return exit_unreachable;
   }
 
-  // Prints what happened to one service; returns its exit code.
-  int report_service_reply(const json& reply) {
-    std::string name = reply.value("service", "?");
-    std::string outcome = reply.value("outcome", "");
-    std::string message = reply.value("message", "");
-    int code = exit_ok;
-    std::string text;
-    if (outcome == "started" || outcome == "restarted") {
-      text = fmt::format("{}: {} (pid {})", name, outcome, number_or(reply, "pid", 0));
-    } else if (outcome == "already_running") {
-      text =
-          fmt::format("{}: already running (refcount {})", name, number_or(reply, "refcount", 0));
-    } else if (outcome == "reset") {
-      text = fmt::format("{}: reset (failure and restart history cleared)", name);
-    } else if (outcome == "stopped") {
-      text = fmt::format("{}: stopped", name);
-    } else if (outcome == "still_referenced") {
-      text = fmt::format("{}: still running, held by {} other reference(s)", name,
-                         number_or(reply, "refcount", 0));
-    } else if (outcome == "not_running") {
-      text = fmt::format("{}: {}", name, message.empty() ? "not running" : message);
-    } else if (outcome == "unknown_service") {
-      text = fmt::format("{}: unknown service", name);
-      code = exit_unknown;
-    } else if (outcome == "start_failed") {
-      text = fmt::format("{}: could not be started: {}", name, message);
-      code = exit_failed;
-    } else if (outcome == "shutting_down") {
-      text = fmt::format("{}: refused, armd is shutting down", name);
-      code = exit_failed;
-    } else {
-      text = fmt::format("{}: {} {}", name, outcome, message);
-      code = exit_failed;
-    }
-    if (!json_output_) fmt::print(code == exit_ok ? stdout : stderr, "{}\n", text);
-    return code;
+  // armd said no for a reason armctl has no special words for (shutting_down, bad_request...).
+  static int refused(const json& reply, std::string_view what) {
+    fmt::print(stderr, "armctl: {} refused: {}\n", what, message_of(reply));
+    return exit_failed;
   }
 
-  static std::string format_ms(const json& value) {
-    if (!value.is_number()) return "-";
-    auto ms = value.get<long long>();
-    if (ms < 10'000) return fmt::format("{}ms", ms);
-    if (ms < 600'000) return fmt::format("{}s", ms / 1000);
-    return fmt::format("{}m", ms / 60'000);
+  static std::string message_of(const json& reply) {
+    auto message = reply.find("message");
+    if (message != reply.end() && message->is_string()) return message->get<std::string>();
+    return reply.dump(-1, ' ', false, json::error_handler_t::replace);
   }
 
-  static void print_status_table(const json& services) {
-    std::vector<std::array<std::string, 7>> rows;
-    rows.push_back({"NAME", "STATE", "PID", "RESTARTS", "REFS", "LAST-EXIT", "NEXT-RESTART"});
-    for (const auto& service : services) {
-      std::string last_exit = "-";
-      if (const json& exit = service["last_exit"]; exit.is_object()) {
-        std::string how =
-            exit["signal"].is_number()
-                ? fmt::format("signal {}", exit["signal"].get<int>())
-                : fmt::format("code {}", exit["code"].is_number() ? exit["code"].get<int>() : 0);
-        last_exit = fmt::format("{}, {} ago", how, format_ms(exit["ms_ago"]));
-      }
-      rows.push_back({service.value("name", "?"), service.value("state", "?"),
-                      service["pid"].is_number() ? std::to_string(service["pid"].get<int>()) : "-",
-                      std::to_string(number_or(service, "restarts", 0)),
-                      std::to_string(number_or(service, "refcount", 0)), last_exit,
-                      service["next_restart_in_ms"].is_number()
-                          ? "in " + format_ms(service["next_restart_in_ms"])
-                          : "-"});
-    }
-    std::array<std::size_t, 7> widths{};
-    for (const auto& row : rows) {
-      for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-    }
-    for (const auto& row : rows) {
-      std::string text;
-      for (std::size_t i = 0; i < row.size(); ++i) {
-        text += i + 1 < row.size() ? fmt::format("{:<{}}  ", row[i], widths[i]) : row[i];
-      }
-      fmt::print("{}\n", text);
-    }
+  static void print_report(const Report& report) {
+    fmt::print(report.exit_code == exit_ok ? stdout : stderr, "{}\n", report.line);
+  }
+
+  static void print_json(const json& value) {
+    fmt::print("{}\n", value.dump(2, ' ', false, json::error_handler_t::replace));
   }
 
   std::string socket_path_;
@@ -373,6 +336,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     int code = app.exit(error);
     return code == 0 ? exit_ok : exit_usage;
+  }
+
+  // armd would refuse an empty name as a bad request; it is a mistake on this command line.
+  if (std::ranges::any_of(names, [](const std::string& name) { return name.empty(); })) {
+    fmt::print(stderr, "armctl: a service name cannot be empty\n");
+    return exit_usage;
   }
 
   Client client(socket_path, json_output);

@@ -2,7 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <iterator>
+#include <optional>
+#include <utility>
 
 namespace armd::protocol {
 
@@ -10,10 +15,8 @@ namespace {
 
 using nlohmann::json;
 
-// nlohmann's parser recurses per nesting level; refuse pathological nesting before parsing so
-// a hostile line cannot exhaust the stack. Requests never nest beyond three levels.
-constexpr int max_nesting = 32;
-
+// Counts the brackets outside strings. On any prefix the parser accepts this is exactly its
+// depth, so the parser never goes deeper than this scan allows.
 bool nesting_within_limit(std::string_view text) {
   int depth = 0;
   bool in_string = false;
@@ -39,17 +42,50 @@ bool nesting_within_limit(std::string_view text) {
   return true;
 }
 
-// Parses without exceptions; a parse error yields a discarded value.
+// Client bytes quoted in an error message end up in armd's log and in the reply: control
+// characters and non-ASCII bytes are written as \xNN so no client can forge or garble a log line,
+// and long quotes are cut short.
+std::string quoted(std::string_view text, std::size_t max_bytes) {
+  std::string out;
+  for (unsigned char c : text.substr(0, max_bytes)) {
+    if (c >= 0x20 && c < 0x7f)
+      out += static_cast<char>(c);
+    else
+      out += fmt::format("\\x{:02x}", c);
+  }
+  if (text.size() > max_bytes) out += "...";
+  return out;
+}
+
+// nlohmann's exception text starts with "[json.exception.parse_error.101] parse error at line 1,
+// column 9: "; a client wants what follows. The detail can quote the offending token, which may be
+// most of the line, so it is cut short.
+std::string parse_failure(const json::exception& error) {
+  std::string_view what = error.what();
+  if (auto bracket = what.find("] "); bracket != std::string_view::npos)
+    what.remove_prefix(bracket + 2);
+  if (what.starts_with("parse error")) {
+    if (auto colon = what.find(": "); colon != std::string_view::npos)
+      what.remove_prefix(colon + 2);
+  }
+  std::string detail = quoted(what, 200);
+  if (const auto* parse_error = dynamic_cast<const json::parse_error*>(&error))
+    return fmt::format("invalid JSON at byte {}: {}", parse_error->byte, detail);
+  return fmt::format("invalid JSON: {}", detail);
+}
+
 std::expected<json, std::string> parse(std::string_view text) {
   if (!nesting_within_limit(text))
     return std::unexpected(fmt::format("nested deeper than {} levels", max_nesting));
-  json value = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) return std::unexpected(std::string("invalid JSON"));
-  return value;
+  // The exception is caught here, at once: it is the only way nlohmann says where the error is.
+  try {
+    return json::parse(text.begin(), text.end());
+  } catch (const json::exception& error) {
+    return std::unexpected(parse_failure(error));
+  }
 }
 
-// One line of JSON. Invalid UTF-8 (a service message can carry anything a process printed)
-// is replaced rather than thrown on.
+// A client's request line (armctl's; not on armd's hot path, so nlohmann's dump is fine).
 std::string line(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
@@ -66,40 +102,219 @@ std::expected<Method, std::string> method_named(std::string_view name) {
   return std::unexpected(
       fmt::format("unknown method '{}' (expected hello, start, stop, "
                   "restart, reset, status, reload or shutdown)",
-                  name));
+                  quoted(name, 64)));
 }
+
+// --- writing ------------------------------------------------------------------------------------
+//
+// Replies are written straight into the output string rather than built as a json tree and
+// dumped: a status reply is most of armd's control-plane cost (docs/performance.md), and this
+// way a service costs one pass over its fields, not a tree of a dozen allocated nodes. Fields come
+// out in the documented order. Parsing stays with nlohmann; the tests hold this writer's output to
+// what nlohmann's dump (with invalid UTF-8 replaced) would have said.
+
+// The length of the well-formed UTF-8 sequence at the start of `text`, or of its maximal invalid
+// prefix as a negative number (Unicode's "maximal subpart": each becomes one U+FFFD).
+int utf8_sequence(std::string_view text) {
+  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  unsigned char lead = byte(0);
+  if (lead < 0x80) return 1;
+  int length = 0;
+  unsigned char second_low = 0x80, second_high = 0xbf;  // the second byte's range varies
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    if (lead == 0xe0) second_low = 0xa0;   // no overlong forms
+    if (lead == 0xed) second_high = 0x9f;  // no surrogates
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4;
+    if (lead == 0xf0) second_low = 0x90;   // no overlong forms
+    if (lead == 0xf4) second_high = 0x8f;  // nothing above U+10FFFF
+  } else {
+    return -1;  // a continuation byte, or a byte that never occurs in UTF-8
+  }
+  for (int i = 1; i < length; ++i) {
+    if (static_cast<std::size_t>(i) >= text.size()) return -i;
+    unsigned char low = i == 1 ? second_low : 0x80;
+    unsigned char high = i == 1 ? second_high : 0xbf;
+    if (byte(i) < low || byte(i) > high) return -i;
+  }
+  return length;
+}
+
+void append_string(std::string& out, std::string_view text) {
+  out += '"';
+  while (!text.empty()) {
+    auto c = static_cast<unsigned char>(text.front());
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+      // Plain ASCII runs are the common case: copy them in one go.
+      std::size_t run = 1;
+      while (run < text.size()) {
+        auto next = static_cast<unsigned char>(text[run]);
+        if (next < 0x20 || next >= 0x80 || next == '"' || next == '\\') break;
+        ++run;
+      }
+      out.append(text.substr(0, run));
+      text.remove_prefix(run);
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
+        } else if (int length = utf8_sequence(text); length > 0) {
+          out.append(text.substr(0, static_cast<std::size_t>(length)));
+          text.remove_prefix(static_cast<std::size_t>(length));
+          continue;
+        } else {
+          out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+          text.remove_prefix(static_cast<std::size_t>(-length));
+          continue;
+        }
+    }
+    text.remove_prefix(1);
+  }
+  out += '"';
+}
+
+template <typename Integer>
+void append_integer(std::string& out, Integer value) {
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.append(digits, end);
+}
+
+// One JSON object, written field by field. Each method names the type it writes: overloads on
+// bool and string_view would send a string literal to the bool one.
+class ObjectWriter {
+ public:
+  explicit ObjectWriter(std::string& out) : out_(out) { out_ += '{'; }
+  ObjectWriter(const ObjectWriter&) = delete;
+  ObjectWriter& operator=(const ObjectWriter&) = delete;
+
+  ObjectWriter& string(std::string_view name, std::string_view value) {
+    key(name);
+    append_string(out_, value);
+    return *this;
+  }
+  template <typename Integer>
+  ObjectWriter& integer(std::string_view name, Integer value) {
+    key(name);
+    append_integer(out_, value);
+    return *this;
+  }
+  template <typename Integer>
+  ObjectWriter& integer(std::string_view name, std::optional<Integer> value) {
+    if (!value) return null(name);
+    return integer(name, *value);
+  }
+  ObjectWriter& boolean(std::string_view name, bool value) {
+    key(name);
+    out_ += value ? "true" : "false";
+    return *this;
+  }
+  ObjectWriter& null(std::string_view name) {
+    key(name);
+    out_ += "null";
+    return *this;
+  }
+  ObjectWriter& strings(std::string_view name, const std::vector<std::string>& values) {
+    key(name);
+    out_ += '[';
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i > 0) out_ += ',';
+      append_string(out_, values[i]);
+    }
+    out_ += ']';
+    return *this;
+  }
+  // A request's id, echoed: a number, a string or null as decode_request accepted it.
+  ObjectWriter& id(const json& value) {
+    key("id");
+    if (value.is_string())
+      append_string(out_, value.get_ref<const std::string&>());
+    else
+      out_ += value.dump(-1, ' ', false, json::error_handler_t::replace);
+    return *this;
+  }
+  // Starts a field whose value the caller writes next (a nested object).
+  std::string& raw(std::string_view name) {
+    key(name);
+    return out_;
+  }
+  // Closes the object and ends the line.
+  void end_line() { out_ += "}\n"; }
+  void end() { out_ += '}'; }
+
+ private:
+  void key(std::string_view name) {
+    if (!first_) out_ += ',';
+    first_ = false;
+    append_string(out_, name);
+    out_ += ':';
+  }
+
+  std::string& out_;
+  bool first_ = true;
+};
 
 long long milliseconds_between(arm::TimePoint from, arm::TimePoint to) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
 }
 
-json status_object(const arm::ServiceStatus& status, arm::TimePoint now) {
-  json last_exit = nullptr;
+void append_status(std::string& out, const arm::ServiceStatus& status, arm::TimePoint now) {
+  ObjectWriter object(out);
+  object.string("name", status.name)
+      .string("state", arm::to_string(status.state))
+      .integer("pid", status.pid)
+      .integer("restarts", status.restarts)
+      .integer("refcount", status.refcount);
   if (status.last_exit) {
     bool signaled = status.last_exit->kind == arm::ExitStatus::Kind::signaled;
-    last_exit = {
-        {"code", signaled ? json(nullptr) : json(status.last_exit->value)},
-        {"signal", signaled ? json(status.last_exit->value) : json(nullptr)},
-        {"ms_ago", status.last_exit_at ? json(milliseconds_between(*status.last_exit_at, now))
-                                       : json(nullptr)}};
+    std::optional<int> none;
+    ObjectWriter last_exit(object.raw("last_exit"));
+    last_exit.integer("code", signaled ? none : status.last_exit->value)
+        .integer("signal", signaled ? status.last_exit->value : none);
+    if (status.last_exit_at)
+      last_exit.integer("ms_ago", milliseconds_between(*status.last_exit_at, now));
+    else
+      last_exit.null("ms_ago");
+    last_exit.end();
+  } else {
+    object.null("last_exit");
   }
-  return {
-      {"name", status.name},
-      {"state", arm::to_string(status.state)},
-      {"pid", status.pid ? json(*status.pid) : json(nullptr)},
-      {"restarts", status.restarts},
-      {"refcount", status.refcount},
-      {"last_exit", last_exit},
-      {"next_restart_in_ms",
-       status.next_restart_at
-           ? json(std::max(0LL, milliseconds_between(now, *status.next_restart_at)))
-           : json(nullptr)},
-      {"running_for_ms", status.running_since && status.pid
-                             ? json(milliseconds_between(*status.running_since, now))
-                             : json(nullptr)},
-      {"backoff_ms", status.next_backoff.count()},
-      {"last_error", status.last_error},
-  };
+  std::optional<long long> next_restart_in, running_for;
+  if (status.next_restart_at)
+    next_restart_in = std::max(0LL, milliseconds_between(now, *status.next_restart_at));
+  if (status.running_since && status.pid)
+    running_for = milliseconds_between(*status.running_since, now);
+  object.integer("next_restart_in_ms", next_restart_in)
+      .integer("running_for_ms", running_for)
+      .integer("backoff_ms", static_cast<long long>(status.next_backoff.count()))
+      .string("last_error", status.last_error);
+  object.end();
 }
 
 }  // namespace
@@ -111,12 +326,13 @@ std::expected<Request, RequestError> decode_request(std::string_view text) {
   auto parsed = parse(text);
   if (!parsed) return bad(nullptr, parsed.error());
   const json& object = *parsed;
-  if (!object.is_object()) return bad(nullptr, "a request must be a JSON object");
+  if (!object.is_object())
+    return bad(nullptr, fmt::format("a request must be a JSON object, not {}", object.type_name()));
 
   Request request;
   if (auto id = object.find("id"); id != object.end()) {
-    if (!id->is_number_integer() && !id->is_string() && !id->is_null())
-      return bad(nullptr, "\"id\" must be an integer or a string");
+    if (!id->is_number() && !id->is_string() && !id->is_null())
+      return bad(nullptr, "\"id\" must be a number or a string");
     request.id = *id;
   }
   if (auto version = object.find("protocol"); version != object.end()) {
@@ -126,8 +342,9 @@ std::expected<Request, RequestError> decode_request(std::string_view text) {
                        fmt::format("this armd speaks protocol {}", protocol_version)});
   }
   auto method = object.find("method");
-  if (method == object.end() || !method->is_string())
-    return bad(request.id, "missing \"method\" (a string)");
+  if (method == object.end()) return bad(request.id, "missing \"method\"");
+  if (!method->is_string())
+    return bad(request.id, fmt::format("\"method\" must be a string, not {}", method->type_name()));
   auto known = method_named(method->get_ref<const std::string&>());
   if (!known) return bad(request.id, known.error());
   request.method = *known;
@@ -138,19 +355,27 @@ std::expected<Request, RequestError> decode_request(std::string_view text) {
     case Method::restart:
     case Method::reset: {
       auto service = object.find("service");
-      if (service == object.end() || !service->is_string() ||
-          service->get_ref<const std::string&>().empty())
-        return bad(request.id, fmt::format("\"{}\" needs \"service\": a non-empty string",
+      if (service == object.end())
+        return bad(request.id, fmt::format("\"{}\" needs \"service\": the name of a service",
                                            method->get_ref<const std::string&>()));
+      if (!service->is_string())
+        return bad(request.id,
+                   fmt::format("\"service\" must be a string, not {}", service->type_name()));
+      if (service->get_ref<const std::string&>().empty())
+        return bad(request.id, "\"service\" must not be empty");
       request.service = service->get<std::string>();
       break;
     }
     case Method::status:
       if (auto services = object.find("services"); services != object.end()) {
         if (!services->is_array())
-          return bad(request.id, "\"services\" must be an array of strings");
+          return bad(request.id, fmt::format("\"services\" must be an array of strings, not {}",
+                                             services->type_name()));
         for (const auto& name : *services) {
-          if (!name.is_string()) return bad(request.id, "\"services\" must be an array of strings");
+          if (!name.is_string())
+            return bad(request.id,
+                       fmt::format("\"services\" must be an array of strings, but holds {}",
+                                   name.type_name()));
           request.services.push_back(name.get<std::string>());
         }
       }
@@ -164,67 +389,103 @@ std::expected<Request, RequestError> decode_request(std::string_view text) {
 }
 
 std::string encode_hello_banner() {
-  return line({{"hello", "armd"}, {"protocol", protocol_version}, {"version", server_version}});
+  std::string out;
+  ObjectWriter(out)
+      .string("hello", "armd")
+      .integer("protocol", protocol_version)
+      .string("version", server_version)
+      .end_line();
+  return out;
 }
 
 std::string encode_hello_reply(const json& id) {
-  return line({{"id", id},
-               {"ok", true},
-               {"hello", "armd"},
-               {"protocol", protocol_version},
-               {"version", server_version}});
+  std::string out;
+  ObjectWriter(out)
+      .id(id)
+      .boolean("ok", true)
+      .string("hello", "armd")
+      .integer("protocol", protocol_version)
+      .string("version", server_version)
+      .end_line();
+  return out;
 }
 
 std::string encode_reply(const json& id, const arm::Reply& reply) {
   bool ok = reply.outcome != arm::Outcome::unknown_service &&
             reply.outcome != arm::Outcome::start_failed &&
             reply.outcome != arm::Outcome::shutting_down;
-  json object = {{"id", id},
-                 {"ok", ok},
-                 {"outcome", arm::to_string(reply.outcome)},
-                 {"pid", reply.pid ? json(*reply.pid) : json(nullptr)},
-                 {"refcount", reply.refcount},
-                 {"message", reply.message}};
-  if (reply.outcome != arm::Outcome::shutdown_complete) object["service"] = reply.service;
-  return line(object);
+  std::string out;
+  ObjectWriter object(out);
+  object.id(id).boolean("ok", ok).string("outcome", arm::to_string(reply.outcome));
+  // shutdown_complete answers for armd as a whole, not for a service.
+  if (reply.outcome != arm::Outcome::shutdown_complete) object.string("service", reply.service);
+  object.integer("pid", reply.pid)
+      .integer("refcount", reply.refcount)
+      .string("message", reply.message);
+  object.end_line();
+  return out;
 }
 
 std::string encode_status(const json& id, const std::vector<arm::ServiceStatus>& services,
                           arm::TimePoint now) {
-  json array = json::array();
-  for (const auto& status : services) array.push_back(status_object(status, now));
-  return line({{"id", id}, {"ok", true}, {"services", std::move(array)}});
+  std::string out;
+  out.reserve(64 + services.size() * 256);
+  ObjectWriter object(out);
+  std::string& array = object.id(id).boolean("ok", true).raw("services");
+  array += '[';
+  for (std::size_t i = 0; i < services.size(); ++i) {
+    if (i > 0) array += ',';
+    append_status(array, services[i], now);
+  }
+  array += ']';
+  object.end_line();
+  return out;
 }
 
 std::string encode_unknown_services(const json& id, const std::vector<std::string>& unknown) {
   std::string names;
   for (const auto& name : unknown) names += (names.empty() ? "" : ", ") + name;
-  return line({{"id", id},
-               {"ok", false},
-               {"outcome", "unknown_service"},
-               {"message", "unknown service: " + names},
-               {"unknown", unknown}});
+  std::string out;
+  ObjectWriter(out)
+      .id(id)
+      .boolean("ok", false)
+      .string("outcome", "unknown_service")
+      .string("message", "unknown service: " + names)
+      .strings("unknown", unknown)
+      .end_line();
+  return out;
 }
 
 std::string encode_reload(const json& id, const arm::ReloadSummary& summary) {
-  return line({{"id", id},
-               {"ok", true},
-               {"outcome", "reloaded"},
-               {"added", summary.added},
-               {"removed", summary.removed},
-               {"restarted", summary.restarted},
-               {"updated", summary.updated}});
+  std::string out;
+  ObjectWriter(out)
+      .id(id)
+      .boolean("ok", true)
+      .string("outcome", "reloaded")
+      .strings("added", summary.added)
+      .strings("removed", summary.removed)
+      .strings("restarted", summary.restarted)
+      .strings("updated", summary.updated)
+      .end_line();
+  return out;
 }
 
 std::string encode_error(const json& id, std::string_view outcome, std::string_view message) {
-  return line({{"id", id}, {"ok", false}, {"outcome", outcome}, {"message", message}});
+  std::string out;
+  ObjectWriter(out)
+      .id(id)
+      .boolean("ok", false)
+      .string("outcome", outcome)
+      .string("message", message)
+      .end_line();
+  return out;
 }
 
 std::expected<json, std::string> decode_reply(std::string_view text) {
   auto parsed = parse(text);
   if (!parsed) return std::unexpected("armd sent " + parsed.error());
   if (!parsed->is_object()) return std::unexpected(std::string("armd sent a non-object line"));
-  return *parsed;
+  return std::move(*parsed);
 }
 
 std::string encode_request(const json& id, std::string_view method, const json& params) {

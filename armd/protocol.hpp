@@ -1,6 +1,8 @@
 // The wire protocol: JSON objects, one per line, over a Unix stream socket (docs/protocol.md).
-// Every JSON operation of armd and armctl is here, so a fuzzer reaches all of it through
-// decode_request / decode_reply. Nothing in this file throws.
+// Every line armd and armctl parse or write is parsed or written here, so a fuzzer reaches all
+// of it through decode_request / decode_reply. No exception leaves these functions: parse errors
+// are caught where they arise and returned as values, and text is escaped (invalid UTF-8 replaced),
+// never thrown on.
 #pragma once
 
 #include <cstddef>
@@ -18,11 +20,14 @@ namespace armd::protocol {
 inline constexpr int protocol_version = 1;
 inline constexpr std::size_t max_request_line = 65536;  // bytes, including the '\n'
 inline constexpr std::string_view server_version = "0.1.0";
+// nlohmann's parser recurses once per level; deeper lines are refused before parsing so a hostile
+// line cannot exhaust the stack. Requests nest two levels at most.
+inline constexpr int max_nesting = 32;
 
 enum class Method { hello, start, stop, restart, reset, status, reload, shutdown };
 
 struct Request {
-  nlohmann::json id;  // as the client sent it (number or string); null when absent
+  nlohmann::json id;  // as the client sent it (a number or a string); null when absent
   Method method = Method::hello;
   std::string service;                // start, stop, restart, reset
   std::vector<std::string> services;  // status: empty means all
@@ -34,6 +39,7 @@ struct RequestError {
   std::string message;  // what was wrong, for a human
 };
 
+// `line` is one request without its '\n'.
 std::expected<Request, RequestError> decode_request(std::string_view line);
 
 // Encoders return one line, including its '\n'.

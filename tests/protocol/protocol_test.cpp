@@ -1,5 +1,10 @@
-// The JSON-lines codec: what armd accepts, and what it says back.
+// The JSON-lines codec: what armd accepts, and what it says back (docs/protocol.md).
 #include <doctest/doctest.h>
+
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
 
 #include "protocol.hpp"
 
@@ -7,149 +12,380 @@ using namespace armd::protocol;
 using nlohmann::json;
 
 namespace {
+
+// An encoder's output must be exactly one line of JSON.
 json parsed(const std::string& line) {
   REQUIRE(!line.empty());
   CHECK(line.back() == '\n');
-  CHECK(line.find('\n') == line.size() - 1);  // exactly one line
-  return json::parse(line);
+  CHECK(line.find('\n') == line.size() - 1);
+  auto value = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  REQUIRE_FALSE(value.is_discarded());
+  return value;
 }
+
+RequestError refused(std::string_view line) {
+  auto request = decode_request(line);
+  REQUIRE_FALSE(request);
+  return request.error();
+}
+
+bool contains(const std::string& text, std::string_view part) {
+  return text.find(part) != std::string::npos;
+}
+
+arm::Reply reply_with(arm::Outcome outcome) {
+  arm::Reply reply;
+  reply.outcome = outcome;
+  reply.service = "web";
+  return reply;
+}
+
 }  // namespace
 
-TEST_CASE("every method decodes, and ids are kept as sent") {
+TEST_CASE("every method decodes with its parameters") {
   auto start = decode_request(R"({"id":7,"method":"start","service":"web"})");
   REQUIRE(start);
   CHECK(start->method == Method::start);
   CHECK(start->service == "web");
-  CHECK(start->id == 7);
 
-  auto stop = decode_request(R"({"id":"abc","method":"stop","service":"db","protocol":1})");
-  REQUIRE(stop);
-  CHECK(stop->method == Method::stop);
-  CHECK(stop->id == "abc");
+  for (auto [text, method] :
+       {std::pair{"stop", Method::stop}, {"restart", Method::restart}, {"reset", Method::reset}}) {
+    CAPTURE(text);
+    auto request = decode_request(json{{"method", text}, {"service", "db"}}.dump());
+    REQUIRE(request);
+    CHECK(request->method == method);
+    CHECK(request->service == "db");
+  }
 
-  auto status = decode_request(R"({"method":"status","services":["a","b"]})");
-  REQUIRE(status);
-  CHECK(status->id.is_null());
-  CHECK(status->services == std::vector<std::string>{"a", "b"});
+  auto some = decode_request(R"({"method":"status","services":["a","b"]})");
+  REQUIRE(some);
+  CHECK(some->method == Method::status);
+  CHECK(some->services == std::vector<std::string>{"a", "b"});
+  auto all = decode_request(R"({"method":"status","services":[]})");
+  REQUIRE(all);
+  CHECK(all->services.empty());
 
   for (auto [text, method] : {std::pair{"hello", Method::hello},
+                              {"status", Method::status},
                               {"reload", Method::reload},
-                              {"shutdown", Method::shutdown},
-                              {"status", Method::status}}) {
+                              {"shutdown", Method::shutdown}}) {
+    CAPTURE(text);
     auto request = decode_request(json{{"method", text}}.dump());
     REQUIRE(request);
     CHECK(request->method == method);
+    CHECK(request->service.empty());
+    CHECK(request->services.empty());
   }
-  auto restart = decode_request(R"({"method":"restart","service":"x"})");
-  REQUIRE(restart);
-  CHECK(restart->method == Method::restart);
+}
+
+TEST_CASE("ids are kept as sent: a number, a string, or null when absent") {
+  CHECK(decode_request(R"({"id":7,"method":"hello"})")->id == 7);
+  CHECK(decode_request(R"({"id":-3,"method":"hello"})")->id == -3);
+  CHECK(decode_request(R"({"id":2.5,"method":"hello"})")->id == 2.5);
+  CHECK(decode_request(R"({"id":"abc","method":"hello"})")->id == "abc");
+  CHECK(decode_request(R"({"id":null,"method":"hello"})")->id.is_null());
+  CHECK(decode_request(R"({"method":"hello"})")->id.is_null());
+
+  CHECK(parsed(encode_hello_reply(7))["id"] == 7);
+  CHECK(parsed(encode_hello_reply("abc"))["id"] == "abc");
+  CHECK(parsed(encode_hello_reply(nullptr))["id"].is_null());
+  CHECK(parsed(encode_reply("x-1", reply_with(arm::Outcome::stopped)))["id"] == "x-1");
+  CHECK(parsed(encode_status(9, {}, arm::TimePoint{}))["id"] == 9);
+  CHECK(parsed(encode_reload(3, {}))["id"] == 3);
+  CHECK(parsed(encode_unknown_services(4, {"x"}))["id"] == 4);
+  CHECK(parsed(encode_error(5, "bad_request", "no"))["id"] == 5);
+}
+
+TEST_CASE("protocol 1 is accepted and any other version is refused as unsupported") {
+  CHECK(decode_request(R"({"id":1,"method":"hello","protocol":1})"));
+  for (const char* line :
+       {R"({"id":1,"method":"hello","protocol":2})", R"({"id":1,"method":"hello","protocol":"1"})",
+        R"({"id":1,"method":"hello","protocol":null})"}) {
+    CAPTURE(line);
+    auto error = refused(line);
+    CHECK(error.outcome == "unsupported_protocol");
+    CHECK(error.id == 1);
+    CHECK(contains(error.message, "protocol 1"));
+  }
 }
 
 TEST_CASE("malformed requests are refused with a message that says what was wrong") {
   struct Case {
     const char* line;
-    const char* outcome;
     const char* message;
   };
-  for (auto [line, outcome, message] : {
-           Case{"{not json", "bad_request", "invalid JSON"},
-           Case{"[1,2]", "bad_request", "a request must be a JSON object"},
-           Case{R"({"id":1})", "bad_request", "missing \"method\" (a string)"},
-           Case{R"({"id":1,"method":"explode"})", "bad_request", "unknown method 'explode'"},
-           Case{R"({"id":1,"method":"start"})", "bad_request", "\"start\" needs \"service\""},
-           Case{R"({"id":1,"method":"start","service":42})", "bad_request", "needs \"service\""},
-           Case{R"({"id":1,"method":"status","services":"a"})", "bad_request", "array of strings"},
-           Case{R"({"id":[1],"method":"status"})", "bad_request", "\"id\" must be"},
-           Case{R"({"id":1,"method":"status","protocol":2})", "unsupported_protocol", "protocol 1"},
+  for (auto [line, message] : {
+           Case{"{not json", "invalid JSON at byte 3: syntax error"},
+           Case{"", "invalid JSON at byte 1"},
+           Case{R"({"method":"hello"} trailing)", "invalid JSON at byte"},
+           Case{R"({"id":1e400,"method":"hello"})", "invalid JSON: number overflow"},
+           Case{"{\"method\":\"start\",\"service\":\"\xff\"}", "ill-formed UTF-8"},
+           Case{"[1,2]", "a request must be a JSON object, not array"},
+           Case{R"("status")", "a request must be a JSON object, not string"},
+           Case{R"({"id":1})", "missing \"method\""},
+           Case{R"({"id":1,"method":5})", "\"method\" must be a string, not number"},
+           Case{R"({"id":1,"method":"explode"})", "unknown method 'explode'"},
+           Case{R"({"id":1,"method":"start"})", "\"start\" needs \"service\""},
+           Case{R"({"id":1,"method":"stop","service":42})",
+                "\"service\" must be a string, not number"},
+           Case{R"({"id":1,"method":"restart","service":""})", "\"service\" must not be empty"},
+           Case{R"({"id":1,"method":"status","services":"a"})",
+                "\"services\" must be an array of strings, not string"},
+           Case{R"({"id":1,"method":"status","services":["a",1]})", "but holds number"},
+           Case{R"({"id":[1],"method":"status"})", "\"id\" must be a number or a string"},
+           Case{R"({"id":true,"method":"status"})", "\"id\" must be a number or a string"},
        }) {
     CAPTURE(line);
-    auto request = decode_request(line);
-    REQUIRE_FALSE(request);
-    CHECK(request.error().outcome == outcome);
-    CHECK(request.error().message.find(message) != std::string::npos);
+    auto error = refused(line);
+    CHECK(error.outcome == "bad_request");
+    CHECK_MESSAGE(contains(error.message, message), error.message);
+    // Whatever the client sent, the error reply is one well-formed line.
+    CHECK(parsed(encode_error(error.id, error.outcome, error.message))["ok"] == false);
   }
 }
 
 TEST_CASE("the id of a request that is wrong in shape is still echoed") {
-  auto request = decode_request(R"({"id":9,"method":"nope"})");
-  REQUIRE_FALSE(request);
-  CHECK(request.error().id == 9);
+  CHECK(refused(R"({"id":9,"method":"nope"})").id == 9);
+  CHECK(refused(R"({"id":"q","method":"start"})").id == "q");
+  CHECK(refused(R"({"method":"start"})").id.is_null());
+  // An id that cannot be read is not echoed, nor is anything from a line that is not JSON.
+  CHECK(refused(R"({"id":{"a":1},"method":"hello"})").id.is_null());
+  CHECK(refused(R"({"id":9,)").id.is_null());
+}
+
+TEST_CASE("client bytes quoted in an error are escaped, so a log line cannot be forged") {
+  auto utf8 = refused("{\"method\":\"start\",\"service\":\"\xff\"}");
+  CHECK_MESSAGE(contains(utf8.message, R"(last read: '"\xff')"), utf8.message);
+  auto control = refused(R"({"method":"a\nb\u0001"})");
+  CHECK_MESSAGE(contains(control.message, R"(unknown method 'a\x0ab\x01')"), control.message);
+  for (const auto& message : {utf8.message, control.message}) {
+    CHECK(std::ranges::all_of(message, [](char c) { return c >= 0x20 && c < 0x7f; }));
+  }
+}
+
+TEST_CASE("a long unknown method name is quoted only in part") {
+  std::string name(10000, 'x');
+  auto error = refused(json{{"method", name}}.dump());
+  CHECK(contains(error.message, "unknown method 'xxxx"));
+  CHECK(error.message.size() < 300);
 }
 
 TEST_CASE("deep nesting is refused before it reaches the recursive parser") {
-  std::string deep(100000, '[');
-  auto request = decode_request(deep);
-  REQUIRE_FALSE(request);
-  CHECK(request.error().message.find("nested deeper") != std::string::npos);
+  auto error = refused(std::string(100000, '['));
+  CHECK(error.outcome == "bad_request");
+  CHECK(contains(error.message, "nested deeper than 32 levels"));
+
+  // The request object itself is one level; an extra field may nest up to the limit.
+  auto nested = [](int levels) {
+    return R"({"method":"hello","extra":)" + std::string(levels - 1, '[') +
+           std::string(levels - 1, ']') + "}";
+  };
+  CHECK(decode_request(nested(max_nesting)));
+  CHECK(contains(refused(nested(max_nesting + 1)).message, "nested deeper"));
+}
+
+TEST_CASE("brackets inside strings do not count as nesting") {
+  std::string name = std::string(100, '[') + "\\\"" + std::string(100, '{');
+  auto request = decode_request(R"({"method":"start","service":")" + name + "\"}");
+  REQUIRE(request);
+  CHECK(request->service == std::string(100, '[') + "\"" + std::string(100, '{'));
 }
 
 TEST_CASE("a start reply carries the documented fields") {
-  arm::Reply reply;
-  reply.outcome = arm::Outcome::started;
-  reply.service = "web";
-  reply.pid = 4242;
+  arm::Reply reply = reply_with(arm::Outcome::started);
+  reply.pid = 1234;
   reply.refcount = 1;
-  auto object = parsed(encode_reply(7, reply));
-  CHECK(object["id"] == 7);
-  CHECK(object["ok"] == true);
-  CHECK(object["outcome"] == "started");
-  CHECK(object["service"] == "web");
-  CHECK(object["pid"] == 4242);
-  CHECK(object["refcount"] == 1);
-
-  reply.outcome = arm::Outcome::start_failed;
-  reply.pid.reset();
-  reply.message = "cannot execute /x: \xff\xfe invalid UTF-8";
-  object = parsed(encode_reply("s", reply));
-  CHECK(object["ok"] == false);
-  CHECK(object["pid"].is_null());
-  CHECK(object["message"].get<std::string>().find("cannot execute /x") == 0);
+  auto object = parsed(encode_reply(1, reply));
+  CHECK(object == json::parse(
+                      R"({"id":1,"ok":true,"outcome":"started","service":"web","pid":1234,
+                          "refcount":1,"message":""})"));
 }
 
-TEST_CASE("status reports times relative to now") {
+TEST_CASE("ok is false exactly for unknown_service, start_failed and shutting_down") {
+  using arm::Outcome;
+  for (auto outcome :
+       {Outcome::started, Outcome::already_running, Outcome::restarted, Outcome::stopped,
+        Outcome::still_referenced, Outcome::not_running, Outcome::reset}) {
+    auto object = parsed(encode_reply(1, reply_with(outcome)));
+    CAPTURE(object.dump());
+    CHECK(object["ok"] == true);
+    CHECK(object["outcome"] == arm::to_string(outcome));
+    CHECK(object["service"] == "web");
+    CHECK(object["pid"].is_null());
+  }
+  for (auto outcome : {Outcome::unknown_service, Outcome::start_failed, Outcome::shutting_down}) {
+    auto object = parsed(encode_reply(1, reply_with(outcome)));
+    CAPTURE(object.dump());
+    CHECK(object["ok"] == false);
+    CHECK(object["outcome"] == arm::to_string(outcome));
+  }
+  CHECK(parsed(encode_reply(1, reply_with(Outcome::shutdown_complete)))["ok"] == true);
+}
+
+TEST_CASE("invalid UTF-8 in a service's message is replaced, not thrown on") {
+  arm::Reply reply = reply_with(arm::Outcome::start_failed);
+  reply.message = "cannot execute /x\xff\xfe: No such file or directory";
+  std::string line;
+  CHECK_NOTHROW(line = encode_reply(1, reply));
+  auto object = parsed(line);
+  CHECK(object["message"] ==
+        "cannot execute /x\xEF\xBF\xBD\xEF\xBF\xBD: No such file or directory");
+
+  arm::ServiceStatus status;
+  status.name = "bad\xc3";
+  status.last_error = "\x80";
+  CHECK_NOTHROW(line = encode_status(1, {status}, arm::TimePoint{}));
+  CHECK(parsed(line)["services"][0]["name"] == "bad\xEF\xBF\xBD");
+  CHECK_NOTHROW(line = encode_unknown_services(1, {"\xff"}));
+  parsed(line);
+  CHECK_NOTHROW(line = encode_error(nullptr, "bad_request", "last read: '\xff'"));
+  parsed(line);
+}
+
+TEST_CASE("strings are written exactly as nlohmann's dump writes them, invalid UTF-8 replaced") {
+  // The encoders write JSON themselves (for speed); nlohmann's dump with error_handler_t::replace
+  // is the reference for escaping and for where each U+FFFD goes.
+  auto reference = [](const std::string& text) {
+    return R"({"id":null,"ok":false,"outcome":"x","message":)" +
+           json(text).dump(-1, ' ', false, json::error_handler_t::replace) + "}\n";
+  };
+  std::vector<std::string> samples = {
+      // Text that needs escaping, and well-formed 2-, 3- and 4-byte characters.
+      "",
+      "plain",
+      "quote \" backslash \\ slash /",
+      "\b\f\n\r\t\x01\x1f\x7f",
+      "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+      // Overlong forms, a surrogate, beyond U+10FFFF, bytes that never occur in UTF-8.
+      "\xc0\x80",
+      "\xe0\x80\x80",
+      "\xf0\x80\x80\x80",
+      "\xed\xa0\x80",
+      "\xf4\x90\x80\x80",
+      "\xf5\x80",
+      "\xff\xfe",
+      // Sequences cut short at the end and in the middle; lone continuation bytes.
+      "\xe2\x82",
+      "\xf0\x9f\x98",
+      "x\xc3",
+      "\xe2\x82x",
+      "\xe2(\xa1",
+      "\x80\xbf\x80",
+  };
+  std::mt19937 random(20240611);
+  const std::string alphabet =
+      std::string("a\"\\\n\x01\x7f", 6) +
+      "\x80\x8f\x90\x9f\xa0\xbf\xc0\xc2\xdf\xe0\xe1\xed\xef\xf0\xf4\xf5\xff";
+  for (int i = 0; i < 20000; ++i) {
+    std::string text(random() % 10, ' ');
+    for (auto& c : text) c = alphabet[random() % alphabet.size()];
+    samples.push_back(std::move(text));
+  }
+  for (const auto& text : samples) {
+    CAPTURE(json(text).dump(-1, ' ', true, json::error_handler_t::replace));
+    REQUIRE(encode_error(nullptr, "x", text) == reference(text));
+  }
+}
+
+TEST_CASE("status reports a running service with times relative to now") {
   auto now = arm::TimePoint{} + std::chrono::hours(5);
   arm::ServiceStatus status;
   status.name = "web";
-  status.state = arm::ServiceState::backoff;
-  status.restarts = 3;
+  status.state = arm::ServiceState::running;
+  status.pid = 1234;
   status.refcount = 1;
-  status.last_exit = arm::ExitStatus::signaled(11);
-  status.last_exit_at = now - std::chrono::milliseconds(120);
-  status.next_restart_at = now + std::chrono::milliseconds(680);
+  status.running_since = now - std::chrono::milliseconds(5230);
+  status.next_backoff = std::chrono::milliseconds(100);
   auto object = parsed(encode_status(2, {status}, now));
-  const json& web = object["services"][0];
-  CHECK(web["state"] == "backoff");
-  CHECK(web["pid"].is_null());
-  CHECK(web["last_exit"]["signal"] == 11);
-  CHECK(web["last_exit"]["code"].is_null());
-  CHECK(web["last_exit"]["ms_ago"] == 120);
-  CHECK(web["next_restart_in_ms"] == 680);
-  CHECK(web["restarts"] == 3);
+  CHECK(object == json::parse(R"({"id":2,"ok":true,"services":[{"name":"web","state":"running",
+        "pid":1234,"restarts":0,"refcount":1,"last_exit":null,"next_restart_in_ms":null,
+        "running_for_ms":5230,"backoff_ms":100,"last_error":""}]})"));
 }
 
-TEST_CASE("unknown services, reload summaries and errors encode as documented") {
-  auto unknown = parsed(encode_unknown_services(1, {"x", "y"}));
-  CHECK(unknown["outcome"] == "unknown_service");
-  CHECK(unknown["message"] == "unknown service: x, y");
+TEST_CASE("status reports a crashed service's last exit and when it restarts") {
+  auto now = arm::TimePoint{} + std::chrono::hours(5);
+  arm::ServiceStatus crashed;
+  crashed.name = "web";
+  crashed.state = arm::ServiceState::backoff;
+  crashed.restarts = 3;
+  crashed.refcount = 1;
+  crashed.last_exit = arm::ExitStatus::signaled(9);
+  crashed.last_exit_at = now - std::chrono::milliseconds(120);
+  crashed.next_restart_at = now + std::chrono::milliseconds(680);
+  crashed.last_error = "killed by signal 9";
+  arm::ServiceStatus exited;
+  exited.name = "batch";
+  exited.state = arm::ServiceState::failed;
+  exited.last_exit = arm::ExitStatus::exited(3);
+  exited.last_exit_at = now - std::chrono::milliseconds(1200);
+  exited.next_restart_at = now - std::chrono::milliseconds(5);  // overdue: never negative
+
+  auto services = parsed(encode_status(2, {crashed, exited}, now))["services"];
+  REQUIRE(services.size() == 2);
+  CHECK(services[0]["state"] == "backoff");
+  CHECK(services[0]["pid"].is_null());
+  CHECK(services[0]["restarts"] == 3);
+  CHECK(services[0]["last_exit"] == json::parse(R"({"code":null,"signal":9,"ms_ago":120})"));
+  CHECK(services[0]["next_restart_in_ms"] == 680);
+  CHECK(services[0]["running_for_ms"].is_null());
+  CHECK(services[0]["last_error"] == "killed by signal 9");
+  CHECK(services[1]["state"] == "failed");
+  CHECK(services[1]["last_exit"] == json::parse(R"({"code":3,"signal":null,"ms_ago":1200})"));
+  CHECK(services[1]["next_restart_in_ms"] == 0);
+}
+
+TEST_CASE("a status of no services is an empty array") {
+  CHECK(parsed(encode_status(1, {}, arm::TimePoint{}))["services"] == json::array());
+}
+
+TEST_CASE("unknown services are named in the message and listed") {
+  auto object = parsed(encode_unknown_services(1, {"x", "y"}));
+  CHECK(object == json::parse(R"({"id":1,"ok":false,"outcome":"unknown_service",
+        "message":"unknown service: x, y","unknown":["x","y"]})"));
+}
+
+TEST_CASE("a reload summary lists every kind of change, empty ones too") {
   arm::ReloadSummary summary;
   summary.added = {"c"};
-  auto reload = parsed(encode_reload(3, summary));
-  CHECK(reload["added"] == json::array({"c"}));
-  CHECK(reload["removed"] == json::array());
-  auto error = parsed(encode_error(nullptr, "line_too_long", "limit"));
-  CHECK(error["id"].is_null());
-  CHECK(error["ok"] == false);
-  auto hello = parsed(encode_hello_banner());
-  CHECK(hello["hello"] == "armd");
-  CHECK(hello["protocol"] == protocol_version);
+  summary.restarted = {"a", "b"};
+  auto object = parsed(encode_reload(3, summary));
+  CHECK(object["ok"] == true);
+  CHECK(object["added"] == json::array({"c"}));
+  CHECK(object["removed"] == json::array());
+  CHECK(object["restarted"] == json::array({"a", "b"}));
+  CHECK(object["updated"] == json::array());
+}
+
+TEST_CASE("errors, the hello banner and the hello reply encode as documented") {
+  CHECK(parsed(encode_error(nullptr, "line_too_long", "request lines are limited")) ==
+        json::parse(R"({"id":null,"ok":false,"outcome":"line_too_long",
+                        "message":"request lines are limited"})"));
+  CHECK(parsed(encode_error(3, "invalid_config", "/etc/armd.toml:4:1: bad")) ==
+        json::parse(R"({"id":3,"ok":false,"outcome":"invalid_config",
+                        "message":"/etc/armd.toml:4:1: bad"})"));
+  CHECK(parsed(encode_hello_banner()) ==
+        json::parse(R"({"hello":"armd","protocol":1,"version":"0.1.0"})"));
+  CHECK(parsed(encode_hello_reply(8)) ==
+        json::parse(R"({"id":8,"ok":true,"hello":"armd","protocol":1,"version":"0.1.0"})"));
 }
 
 TEST_CASE("a client request round-trips through the server's decoder") {
   auto line = encode_request(5, "stop", {{"service", "web"}});
+  CHECK(line.back() == '\n');
   auto request = decode_request(std::string_view(line).substr(0, line.size() - 1));
   REQUIRE(request);
   CHECK(request->method == Method::stop);
+  CHECK(request->service == "web");
   CHECK(request->id == 5);
-  CHECK_FALSE(decode_reply("not json"));
+}
+
+TEST_CASE("the client's decoder accepts objects only and says what it got instead") {
   CHECK(decode_reply(R"({"ok":true})"));
+  auto garbage = decode_reply("not json");
+  REQUIRE_FALSE(garbage);
+  CHECK(contains(garbage.error(), "invalid JSON at byte"));
+  auto array = decode_reply("[1]");
+  REQUIRE_FALSE(array);
+  CHECK(contains(array.error(), "non-object"));
+  CHECK_FALSE(decode_reply(std::string(1000, '{')));
 }

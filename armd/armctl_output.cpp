@@ -1,0 +1,150 @@
+#include "armctl_output.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <vector>
+
+namespace armctl {
+
+namespace {
+
+using nlohmann::json;
+
+// json::value() throws when the key holds another type (a null pid, say); these do not.
+const json* field(const json& object, const char* key) {
+  if (!object.is_object()) return nullptr;
+  auto it = object.find(key);
+  return it == object.end() ? nullptr : &*it;
+}
+
+std::string text(const json& object, const char* key, std::string_view fallback = "") {
+  const json* value = field(object, key);
+  return value && value->is_string() ? value->get<std::string>() : std::string(fallback);
+}
+
+std::optional<long long> integer(const json& object, const char* key) {
+  const json* value = field(object, key);
+  if (!value || !value->is_number()) return std::nullopt;
+  return value->get<long long>();
+}
+
+std::string integer_or_dash(const json& object, const char* key) {
+  auto value = integer(object, key);
+  return value ? std::to_string(*value) : "-";
+}
+
+std::string describe_last_exit(const json& service) {
+  const json* last_exit = field(service, "last_exit");
+  if (!last_exit || !last_exit->is_object()) return "-";
+  std::string how;
+  if (auto signal = integer(*last_exit, "signal")) {
+    how = fmt::format("signal {}", *signal);
+  } else if (auto code = integer(*last_exit, "code")) {
+    how = fmt::format("code {}", *code);
+  } else {
+    how = "exited";
+  }
+  const json* ago = field(*last_exit, "ms_ago");
+  if (!ago || !ago->is_number()) return how;
+  return fmt::format("{}, {} ago", how, format_duration(*ago));
+}
+
+}  // namespace
+
+int more_severe(int a, int b) {
+  // The codes are ranked by their value; anything unexpected counts as a plain failure.
+  auto rank = [](int code) { return code >= exit_ok && code <= exit_unreachable ? code : 1; };
+  return rank(a) >= rank(b) ? a : b;
+}
+
+Report report_service_reply(const json& reply, std::string_view requested) {
+  std::string outcome = text(reply, "outcome");
+  std::string message = text(reply, "message");
+  auto line = [&](std::string_view what) { return fmt::format("{}: {}", requested, what); };
+
+  if (outcome == "started" || outcome == "restarted") {
+    auto pid = integer(reply, "pid");
+    return {pid ? line(fmt::format("{} (pid {})", outcome, *pid)) : line(outcome), exit_ok};
+  }
+  if (outcome == "already_running")
+    return {line(fmt::format("already running (refcount {})", integer_or_dash(reply, "refcount"))),
+            exit_ok};
+  if (outcome == "stopped") return {line("stopped"), exit_ok};
+  if (outcome == "still_referenced") {
+    // refcount is what remains after this stop: the other holders.
+    long long holders = integer(reply, "refcount").value_or(0);
+    return {line(fmt::format("still running, {} other holder{}", holders, holders == 1 ? "" : "s")),
+            exit_ok};
+  }
+  if (outcome == "not_running") {
+    // armd may add why ("not running (was failed: ...)"); the line starts the same either way.
+    return {line(message.starts_with("not running") ? message : "not running"), exit_ok};
+  }
+  if (outcome == "reset") return {line("reset (failure and restart history cleared)"), exit_ok};
+  if (outcome == "unknown_service") return {line("unknown service"), exit_unknown};
+  if (outcome == "start_failed")
+    return {line(message.empty() ? "could not be started"
+                                 : fmt::format("could not be started: {}", message)),
+            exit_failed};
+  if (outcome == "shutting_down") return {line("refused, armd is shutting down"), exit_failed};
+  // bad_request and anything newer than this armctl.
+  return {line(fmt::format("armd answered {}{}{}", outcome.empty() ? "without an outcome" : outcome,
+                           message.empty() ? "" : ": ", message)),
+          exit_failed};
+}
+
+std::string format_status_table(const json& services) {
+  constexpr std::size_t columns = 7;
+  std::vector<std::array<std::string, columns>> rows;
+  rows.push_back({"NAME", "STATE", "PID", "RESTARTS", "REFS", "LAST-EXIT", "NEXT-RESTART"});
+  if (services.is_array()) {
+    for (const json& service : services) {
+      const json* next_restart = field(service, "next_restart_in_ms");
+      rows.push_back({text(service, "name", "?"), text(service, "state", "?"),
+                      integer_or_dash(service, "pid"), integer_or_dash(service, "restarts"),
+                      integer_or_dash(service, "refcount"), describe_last_exit(service),
+                      next_restart && next_restart->is_number()
+                          ? "in " + format_duration(*next_restart)
+                          : "-"});
+    }
+  }
+  std::array<std::size_t, columns> widths{};
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < columns; ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string table;
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i + 1 < columns; ++i)
+      table += fmt::format("{:<{}}  ", row[i], widths[i]);
+    table += row[columns - 1];  // no padding after the last column
+    table += '\n';
+  }
+  return table;
+}
+
+std::string format_reload_summary(const json& reply) {
+  std::string lines;
+  for (const char* change : {"added", "removed", "restarted", "updated"}) {
+    const json* names = field(reply, change);
+    if (!names || !names->is_array()) continue;
+    for (const json& name : *names) {
+      if (name.is_string()) lines += fmt::format("{}: {}\n", name.get<std::string>(), change);
+    }
+  }
+  lines += lines.empty() ? "reloaded; nothing changed\n" : "reloaded\n";
+  return lines;
+}
+
+std::string format_duration(const json& milliseconds) {
+  if (!milliseconds.is_number()) return "-";
+  auto ms = milliseconds.get<long long>();
+  if (ms < 10'000) return fmt::format("{}ms", ms);
+  if (ms < 600'000) return fmt::format("{}s", ms / 1000);
+  if (ms < 36'000'000) return fmt::format("{}m", ms / 60'000);
+  return fmt::format("{}h", ms / 3'600'000);
+}
+
+}  // namespace armctl

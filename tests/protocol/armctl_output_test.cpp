@@ -1,0 +1,143 @@
+// What armctl prints for each answer of armd, and the exit code it implies (README.md, "armctl").
+#include <doctest/doctest.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "armctl_output.hpp"
+
+using namespace armctl;
+using nlohmann::json;
+
+namespace {
+
+Report report(const char* reply_json, const char* name = "web") {
+  return report_service_reply(json::parse(reply_json), name);
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream stream(text);
+  for (std::string line; std::getline(stream, line);) lines.push_back(line);
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("successful answers print one line each and exit 0") {
+  struct Case {
+    const char* reply;
+    const char* line;
+  };
+  for (
+      auto [reply, line] : {
+          Case{R"({"outcome":"started","pid":1234,"refcount":1})", "web: started (pid 1234)"},
+          Case{R"({"outcome":"restarted","pid":77})", "web: restarted (pid 77)"},
+          Case{R"({"outcome":"already_running","pid":1234,"refcount":2})",
+               "web: already running (refcount 2)"},
+          Case{R"({"outcome":"stopped","pid":null})", "web: stopped"},
+          Case{R"({"outcome":"still_referenced","refcount":2})",
+               "web: still running, 2 other holders"},
+          Case{R"({"outcome":"still_referenced","refcount":1})",
+               "web: still running, 1 other holder"},
+          Case{R"({"outcome":"not_running","message":"not running"})", "web: not running"},
+          Case{
+              R"json({"outcome":"not_running","message":"not running (was failed: exit code 3)"})json",
+              "web: not running (was failed: exit code 3)"},
+          Case{R"({"outcome":"not_running"})", "web: not running"},
+          Case{R"({"outcome":"reset"})", "web: reset (failure and restart history cleared)"},
+      }) {
+    CAPTURE(reply);
+    auto result = report(reply);
+    CHECK(result.line == line);
+    CHECK(result.exit_code == exit_ok);
+  }
+}
+
+TEST_CASE("an unknown name exits 3 and a failed start exits 1 with armd's reason") {
+  auto unknown = report(R"({"ok":false,"outcome":"unknown_service","service":"x"})", "x");
+  CHECK(unknown.line == "x: unknown service");
+  CHECK(unknown.exit_code == exit_unknown);
+
+  auto failed = report(
+      R"({"ok":false,"outcome":"start_failed","message":"cannot execute /opt/web: No such file or directory"})");
+  CHECK(failed.line ==
+        "web: could not be started: cannot execute /opt/web: No such file or directory");
+  CHECK(failed.exit_code == exit_failed);
+
+  auto refused = report(R"({"ok":false,"outcome":"shutting_down"})");
+  CHECK(refused.line == "web: refused, armd is shutting down");
+  CHECK(refused.exit_code == exit_failed);
+}
+
+TEST_CASE("an answer armctl has no words for is shown as armd sent it and counts as a failure") {
+  auto bad = report(
+      R"({"id":0,"ok":false,"outcome":"bad_request","message":"\"service\" must not be empty"})");
+  CHECK(bad.line == R"(web: armd answered bad_request: "service" must not be empty)");
+  CHECK(bad.exit_code == exit_failed);
+  CHECK(report(R"({})").line == "web: armd answered without an outcome");
+}
+
+TEST_CASE("replies of the wrong shape never throw") {
+  for (const char* reply :
+       {"null", "[]", "42", R"({"outcome":7})", R"({"outcome":"started","pid":"x"})",
+        R"({"outcome":"still_referenced","refcount":null})"}) {
+    CAPTURE(reply);
+    CHECK_NOTHROW(report(reply));
+  }
+  CHECK(report(R"({"outcome":"started","pid":"x"})").line == "web: started");
+  CHECK_NOTHROW(format_status_table(json::parse(R"([1, null, {"name":3,"last_exit":[]}])")));
+  CHECK_NOTHROW(format_status_table(json::parse(R"({"services":"no"})")));
+  CHECK_NOTHROW(format_reload_summary(json::parse(R"({"added":"c","removed":[1]})")));
+}
+
+TEST_CASE("the most severe exit code wins: unreachable, unknown, usage, failed, ok") {
+  CHECK(more_severe(exit_failed, exit_unknown) == exit_unknown);
+  CHECK(more_severe(exit_unknown, exit_failed) == exit_unknown);
+  CHECK(more_severe(exit_ok, exit_failed) == exit_failed);
+  CHECK(more_severe(exit_unreachable, exit_unknown) == exit_unreachable);
+  CHECK(more_severe(exit_ok, exit_ok) == exit_ok);
+}
+
+TEST_CASE("the status table has a header and aligned columns") {
+  auto services = json::parse(R"([
+    {"name":"web","state":"running","pid":1234,"restarts":0,"refcount":1,"last_exit":null,
+     "next_restart_in_ms":null,"running_for_ms":5230,"backoff_ms":100,"last_error":""},
+    {"name":"database","state":"backoff","pid":null,"restarts":12,"refcount":1,
+     "last_exit":{"code":null,"signal":9,"ms_ago":1200},"next_restart_in_ms":680,
+     "running_for_ms":null,"backoff_ms":1600,"last_error":"killed"},
+    {"name":"batch","state":"failed","pid":null,"restarts":0,"refcount":0,
+     "last_exit":{"code":3,"signal":null,"ms_ago":42000},"next_restart_in_ms":null,
+     "running_for_ms":null,"backoff_ms":100,"last_error":"exit code 3"}])");
+  auto lines = lines_of(format_status_table(services));
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[0] == "NAME      STATE    PID   RESTARTS  REFS  LAST-EXIT             NEXT-RESTART");
+  CHECK(lines[1] == "web       running  1234  0         1     -                     -");
+  CHECK(lines[2] == "database  backoff  -     12        1     signal 9, 1200ms ago  in 680ms");
+  CHECK(lines[3] == "batch     failed   -     0         0     code 3, 42s ago       -");
+}
+
+TEST_CASE("an empty status prints the header alone") {
+  CHECK(format_status_table(json::array()) ==
+        "NAME  STATE  PID  RESTARTS  REFS  LAST-EXIT  NEXT-RESTART\n");
+}
+
+TEST_CASE("durations are shortened to the largest unit that keeps them readable") {
+  CHECK(format_duration(0) == "0ms");
+  CHECK(format_duration(9999) == "9999ms");
+  CHECK(format_duration(10'000) == "10s");
+  CHECK(format_duration(599'999) == "599s");
+  CHECK(format_duration(600'000) == "10m");
+  CHECK(format_duration(36'000'000) == "10h");
+  CHECK(format_duration(nullptr) == "-");
+}
+
+TEST_CASE("a reload prints one line per change, then that it was applied") {
+  CHECK(format_reload_summary(json::parse(
+            R"({"ok":true,"added":["c"],"removed":["old"],"restarted":["a","b"],"updated":[]})")) ==
+        "c: added\nold: removed\na: restarted\nb: restarted\nreloaded\n");
+  CHECK(format_reload_summary(
+            json::parse(R"({"ok":true,"added":[],"removed":[],"restarted":[],"updated":[]})")) ==
+        "reloaded; nothing changed\n");
+}
