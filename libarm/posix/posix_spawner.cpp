@@ -81,7 +81,7 @@ ExitStatus exit_status_of(const siginfo_t& info) {
 }
 
 // What we report for a child that someone else reaped (a host that set SIGCHLD to SIG_IGN, or
-// called waitpid(-1)): its status is lost, but the supervisor must still learn it is gone, or
+// waited for any child): its status is lost, but the supervisor must still learn it is gone, or
 // it would wait for it forever. ExitStatus has no "unknown"; an unclean exit is the truth that
 // matters for restarting.
 constexpr int lost_status_exit_code = 255;
