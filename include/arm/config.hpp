@@ -47,6 +47,15 @@ struct ServiceSpec {
   std::vector<int> permanent_failure_exit_codes;
   std::map<std::string, std::string> environment;  // added to (or overriding) armd's own
   std::optional<std::string> working_directory;
+  // Hard dependencies: started first (each holding a reference), and this service is spawned
+  // only once all of them run; it is stopped when one of them stops or fails for good.
+  std::vector<std::string> depends_on;
+  // Soft dependencies: started alongside (each given a reference of its own); their failure
+  // does not block this service and stopping this service does not stop them.
+  std::vector<std::string> wants;
+  // When a hard dependency restarts (it crashed, was restarted or its configuration changed),
+  // this service is restarted after it (a group restart). false: it keeps running meanwhile.
+  bool restart_with_dependencies = true;
 
   bool operator==(const ServiceSpec&) const = default;
 };
@@ -82,6 +91,13 @@ struct ConfigError {
 // Parses TOML text. `source_name` is used in error messages (normally the file's path).
 std::expected<Config, ConfigError> parse_config(std::string_view toml_text,
                                                 std::string_view source_name);
+
+// Checks the dependency graph (depends_on and wants together): every name must be a configured
+// service and there must be no cycle. The error prints the cycle ("a -> b -> c -> a"). Configs
+// read with parse_config/load_config_file are already checked, with file and line; embedders
+// who build a Config in code call this before handing it to a ServiceSupervisor, whose
+// precondition it is. O(services + edges).
+std::expected<void, ConfigError> check_dependencies(const Config& config);
 
 // Reads and parses a file.
 std::expected<Config, ConfigError> load_config_file(const std::filesystem::path& path);

@@ -64,7 +64,7 @@
 
 namespace arm {
 
-enum class ServiceState { stopped, starting, running, stopping, backoff, failed };
+enum class ServiceState { stopped, waiting, starting, running, stopping, backoff, failed };
 std::string_view to_string(ServiceState state);
 
 enum class Outcome {
@@ -112,10 +112,15 @@ struct ServiceStatus {
   ServiceState state = ServiceState::stopped;
   std::optional<ProcessId> pid;
   unsigned restarts = 0;  // automatic restarts since it was last started by a request
-  unsigned refcount = 0;
+  unsigned refcount = 0;  // requests and default_services, plus hard dependents holding it
   std::optional<ExitStatus> last_exit;
   std::optional<TimePoint> last_exit_at;
   std::optional<TimePoint> running_since;
+  std::vector<std::string> depends_on;  // as configured
+  std::vector<std::string> wants;
+  // Why it is not moving on: "dependency db (backoff)" while waiting to start, "dependents
+  // web, api" while its stop waits for them to exit first. Empty otherwise.
+  std::string waiting_for;
   std::optional<TimePoint> next_restart_at;  // in backoff, or failed with a re-arm pending
   Milliseconds next_backoff{0};              // the delay the next crash will wait
   std::string last_error;                    // why it is failed / in backoff, if known

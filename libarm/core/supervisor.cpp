@@ -4,6 +4,7 @@
 #include "arm/supervisor.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -20,6 +21,8 @@ std::string_view to_string(ServiceState state) {
   switch (state) {
     case ServiceState::stopped:
       return "stopped";
+    case ServiceState::waiting:
+      return "waiting";
     case ServiceState::starting:
       return "starting";
     case ServiceState::running:
@@ -77,9 +80,9 @@ struct Service {
   SpawnRequest launch;       // derived from spec and the global settings
   std::uint64_t serial = 0;  // orders deadlines that fall on the same instant
   ServiceState state = ServiceState::stopped;
-  unsigned refcount = 0;
+  unsigned refcount = 0;  // references from requests and default_services
   std::optional<ProcessId> pid;
-  bool restart_pending = false;  // spawn again as soon as the current process is reaped
+  bool restart_pending = false;  // start again as soon as the current process is reaped
   bool removed = false;          // dropped by reload: forget it once its process is reaped
   Milliseconds backoff{0};       // the delay the next crash will wait
   unsigned restarts = 0;
@@ -93,6 +96,32 @@ struct Service {
   std::string last_error;
   std::vector<StartWaiter> start_waiters;
   std::vector<RequestRef> stop_waiters;
+
+  // ---- the dependency graph (resolved from spec.depends_on / spec.wants) ----
+  std::vector<Service*> requires_;  // hard dependencies
+  std::vector<Service*> wants_;     // soft dependencies
+  std::vector<Service*> hard_dependents;
+  std::vector<Service*> soft_dependents;
+  // Set from the moment it is wanted until it is stopped or failed again: it then holds one
+  // reference (counted in `holders`) on each hard dependency.
+  bool holding = false;
+  unsigned holders = 0;  // hard dependents that hold it
+  // Stopping with its process still alive. Its dependencies wait for it: `leaving_dependents`
+  // counts, on each dependency, the dependents that are leaving, and SIGTERM goes out only when
+  // that count is zero (reverse dependency order).
+  bool leaving = false;
+  unsigned leaving_dependents = 0;
+  bool term_sent = false;
+  // Started from stopped or failed and not yet run: a spawn error fails it, and with it its
+  // dependents, instead of backing off.
+  bool fresh = false;
+  bool queued = false;           // in the start queue
+  std::uint64_t visited = 0;     // traversal epoch, so a walk visits each service once
+  bool fail_after_stop = false;  // taken down because a dependency failed
+  std::string stop_reason;       // why it was taken down, for last_error
+  std::string waiting_for;       // the dependency it waits for, when waiting
+
+  bool wanted() const { return refcount + holders > 0; }
 };
 
 bool same_launch(const SpawnRequest& a, const SpawnRequest& b) {
@@ -162,6 +191,7 @@ struct ServiceSupervisor::Impl {
         watcher(w),
         random(r ? *r : own_random) {
     for (const auto& [name, spec] : config.services) add_service(spec);
+    rebuild_graph();
   }
 
   Config config;
@@ -179,7 +209,12 @@ struct ServiceSupervisor::Impl {
   std::unordered_set<Service*> with_waiters;  // so client_gone need not scan every service
   std::vector<RequestRef> shutdown_waiters;
   std::uint64_t next_serial = 0;
+  std::uint64_t epoch = 0;
   bool in_shutdown = false;
+  // Work that dependency changes cause is queued rather than done recursively, so a chain of
+  // ten thousand services cannot exhaust the stack; drain() runs it at the end of each input.
+  std::deque<Service*> start_queue;    // wanted, no process: may be able to start now
+  std::deque<Service*> release_queue;  // lost a holder: stop it if nothing wants it any more
 
   // ---- bookkeeping -------------------------------------------------------------------------
 
@@ -234,6 +269,9 @@ struct ServiceSupervisor::Impl {
     cancel_deadline(service);
     unwatch_config_file(service);
     with_waiters.erase(&service);
+    deactivate(service);
+    std::erase(start_queue, &service);
+    std::erase(release_queue, &service);
     std::string name = service.spec.name;  // the key must outlive the node it erases
     services.erase(name);
   }
@@ -256,13 +294,403 @@ struct ServiceSupervisor::Impl {
     service.deadline.reset();
   }
 
+  static bool rearm_pending(const Service& service) {
+    return service.state == ServiceState::failed && service.deadline.has_value();
+  }
+
+  // ---- the dependency graph ----------------------------------------------------------------
+
+  // Resolves every service's edges from its spec and recounts what depends on the edges:
+  // `holders` and `leaving_dependents`. O(services + edges); run on construction and reload.
+  void rebuild_graph() {
+    for (auto& [name, service] : services) {
+      service->requires_.clear();
+      service->wants_.clear();
+      service->hard_dependents.clear();
+      service->soft_dependents.clear();
+    }
+    for (auto& [name, owned] : services) {
+      Service& service = *owned;
+      if (service.removed) continue;
+      auto resolve = [&](const std::vector<std::string>& names, std::vector<Service*>& into,
+                         auto dependents) {
+        for (const auto& dependency_name : names) {
+          Service* dependency = find(dependency_name);
+          // check_dependencies() rules unknown names out; a removed service has no future.
+          if (!dependency || dependency->removed || dependency == &service) continue;
+          into.push_back(dependency);
+          (dependency->*dependents).push_back(&service);
+        }
+      };
+      resolve(service.spec.depends_on, service.requires_, &Service::hard_dependents);
+      resolve(service.spec.wants, service.wants_, &Service::soft_dependents);
+    }
+    recount();
+  }
+
+  void recount() {
+    for (auto& [name, service] : services) {
+      service->holders = 0;
+      service->leaving_dependents = 0;
+    }
+    for (auto& [name, service] : services) {
+      if (service->holding)
+        for (Service* dependency : service->requires_) ++dependency->holders;
+      if (service->leaving)
+        for_each_dependency(*service, [](Service& d) { ++d.leaving_dependents; });
+    }
+  }
+
+  template <class F>
+  static void for_each_dependency(Service& service, F&& f) {
+    for (Service* dependency : service.requires_) f(*dependency);
+    for (Service* dependency : service.wants_) f(*dependency);
+  }
+
+  void enqueue_start(Service& service) {
+    if (service.queued) return;
+    service.queued = true;
+    start_queue.push_back(&service);
+  }
+
+  void enqueue_waiting_dependents(Service& service) {
+    for (Service* dependent : service.hard_dependents)
+      if (dependent->state == ServiceState::waiting) enqueue_start(*dependent);
+  }
+
+  // A service with no process is wanted from now on: it takes a reference on each hard
+  // dependency and gives one to each soft dependency, starting those that are stopped or
+  // failed, transitively. Every service this wakes is queued for a start check in
+  // post-order, dependencies before their dependents, so each is checked once.
+  void activate(Service& root) {
+    if (root.holding) {
+      enqueue_start(root);
+      return;
+    }
+    mark_active(root);
+    struct Frame {
+      Service* service;
+      std::size_t next_edge;
+    };
+    std::vector<Frame> stack{{&root, 0}};
+    while (!stack.empty()) {
+      Service& service = *stack.back().service;
+      std::size_t edge = stack.back().next_edge++;
+      std::size_t hard = service.requires_.size();
+      if (edge == hard + service.wants_.size()) {
+        enqueue_start(service);
+        stack.pop_back();
+        continue;
+      }
+      bool is_hard = edge < hard;
+      Service& dependency = is_hard ? *service.requires_[edge] : *service.wants_[edge - hard];
+      if (is_hard) ++dependency.holders;
+      if (take_interest(dependency, !is_hard)) stack.push_back({&dependency, 0});
+    }
+  }
+
+  // `dependency` is now wanted by a dependent. Returns true when it must be activated.
+  bool take_interest(Service& dependency, bool soft) {
+    switch (dependency.state) {
+      case ServiceState::stopped:
+      case ServiceState::failed:
+        if (dependency.holding) return false;  // already activated, waiting in the queue
+        if (soft) ++dependency.refcount;
+        mark_active(dependency);
+        return true;
+      case ServiceState::stopping:
+        // On its way out: it comes back once reaped.
+        if (!dependency.restart_pending) {
+          if (soft) ++dependency.refcount;
+          revive(dependency);
+        }
+        return false;
+      case ServiceState::waiting:
+      case ServiceState::starting:
+      case ServiceState::running:
+      case ServiceState::backoff:
+        return false;
+    }
+    return false;
+  }
+
+  // A service stopping for good is wanted again: it starts again once reaped, and so does
+  // whatever it needs that is on its way out too (it still holds those).
+  void revive(Service& root) {
+    std::vector<Service*> walk{&root};
+    while (!walk.empty()) {
+      Service& service = *walk.back();
+      walk.pop_back();
+      if (service.state != ServiceState::stopping || service.restart_pending) continue;
+      service.restart_pending = true;
+      service.fail_after_stop = false;
+      service.stop_reason.clear();
+      for (Service* dependency : service.requires_) {
+        if (dependency->state == ServiceState::stopping) {
+          walk.push_back(dependency);
+        } else if (!dependency->holding && (dependency->state == ServiceState::stopped ||
+                                            dependency->state == ServiceState::failed)) {
+          activate(*dependency);  // gone already: started again (the edge is still counted)
+        }
+      }
+    }
+  }
+
+  // `dependency` of a wanted service must come up: started if stopped, revived if stopping.
+  void ensure_interest(Service& dependency) {
+    if (dependency.state == ServiceState::stopping) {
+      revive(dependency);
+    } else if (!dependency.holding && (dependency.state == ServiceState::stopped ||
+                                       dependency.state == ServiceState::failed)) {
+      activate(dependency);
+    }
+  }
+
+  void mark_active(Service& service) {
+    service.holding = true;
+    if (service.state == ServiceState::stopped || service.state == ServiceState::failed) {
+      cancel_deadline(service);  // a pending re-arm: it is starting now anyway
+      service.recent_restarts.clear();
+      service.restarts = 0;
+      service.backoff = service.spec.backoff_initial;
+      service.fresh = true;
+    }
+  }
+
+  // The service no longer holds its hard dependencies; those nobody wants any more stop.
+  void deactivate(Service& service) {
+    if (!service.holding) return;
+    service.holding = false;
+    for (Service* dependency : service.requires_) {
+      if (dependency->holders > 0) --dependency->holders;
+      if (!dependency->wanted()) release_queue.push_back(dependency);
+    }
+  }
+
+  // Runs the work queued by dependency changes until there is none.
+  void drain() {
+    while (!release_queue.empty() || !start_queue.empty()) {
+      if (!release_queue.empty()) {
+        Service* service = release_queue.front();
+        release_queue.pop_front();
+        release_if_unwanted(*service);
+        continue;
+      }
+      Service* service = start_queue.front();
+      start_queue.pop_front();
+      service->queued = false;
+      check_start(*service);
+    }
+  }
+
+  void check_start(Service& service) {
+    if (!service.holding || service.pid || in_shutdown) return;
+    switch (service.state) {
+      case ServiceState::stopped:
+      case ServiceState::failed:
+      case ServiceState::waiting:
+        try_start_now(service);
+        return;
+      case ServiceState::backoff:  // waits out its own delay
+      case ServiceState::starting:
+      case ServiceState::running:
+      case ServiceState::stopping:
+        return;
+    }
+  }
+
+  // Spawns the service if every hard dependency runs; waits if one is on its way; fails if
+  // one has failed or stopped for good.
+  void try_start_now(Service& service) {
+    Service* blocker = nullptr;
+    for (Service* dependency : service.requires_) {
+      if (dependency->state == ServiceState::running) continue;
+      if (!dependency->holding && !rearm_pending(*dependency)) {
+        fail_for_dependency(service, *dependency);
+        return;
+      }
+      if (!blocker) blocker = dependency;
+    }
+    if (blocker) {
+      service.waiting_for =
+          fmt::format("dependency {} ({})", blocker->spec.name, to_string(blocker->state));
+      if (service.state != ServiceState::waiting)
+        set_state(service, ServiceState::waiting, "waiting for " + service.waiting_for);
+      return;
+    }
+    service.waiting_for.clear();
+    if (spawn(service)) {
+      service.fresh = false;
+      enqueue_waiting_dependents(service);
+    } else {
+      after_failure_to_run(service, service.last_error);
+    }
+  }
+
+  void fail_for_dependency(Service& service, const Service& dependency) {
+    std::string why =
+        dependency.state == ServiceState::failed
+            ? fmt::format("dependency {} failed: {}", dependency.spec.name, dependency.last_error)
+            : fmt::format("dependency {} is stopped", dependency.spec.name);
+    become_inactive(service, ServiceState::failed, why);
+  }
+
+  // A service that nothing wants any more (no reference, no holder) stops.
+  void release_if_unwanted(Service& service) {
+    if (service.wanted() || in_shutdown) return;
+    switch (service.state) {
+      case ServiceState::starting:
+      case ServiceState::running:
+        stop_group({&service}, "no longer needed by its dependents");
+        return;
+      case ServiceState::stopping:
+        if (service.restart_pending) {
+          service.restart_pending = false;
+          fail_start_waiters(service, Outcome::start_failed, "no longer needed");
+        }
+        return;
+      case ServiceState::waiting:
+      case ServiceState::backoff:
+        become_inactive(service, ServiceState::stopped, "no longer needed by its dependents");
+        return;
+      case ServiceState::stopped:
+      case ServiceState::failed:
+        deactivate(service);  // activated but never started
+        return;
+    }
+  }
+
+  // A service with no process leaves for good: stopped or failed, answering who waited, giving
+  // back what it held, and taking its hard dependents down with it.
+  void become_inactive(Service& service, ServiceState final_state, const std::string& why) {
+    cancel_deadline(service);
+    service.restart_pending = false;
+    service.fresh = false;
+    service.waiting_for.clear();
+    fail_start_waiters(service, Outcome::start_failed, why);
+    service.refcount = 0;
+    if (final_state == ServiceState::failed) service.last_error = why;
+    if (service.state != final_state || final_state == ServiceState::failed)
+      set_state(service, final_state, why);
+    deactivate(service);
+    take_down_dependents(service, final_state);
+  }
+
+  // Every hard dependent of `root` that is wanted stops, transitively, dependents first: they
+  // cannot run without it. They end stopped or failed as `root` did, and say why.
+  std::vector<std::string> take_down_dependents(Service& root, ServiceState root_state) {
+    std::string why = root_state == ServiceState::failed
+                          ? fmt::format("dependency {} failed: {}", root.spec.name, root.last_error)
+                          : fmt::format("dependency {} stopped", root.spec.name);
+    bool failed = root_state == ServiceState::failed;
+    std::vector<std::string> names;
+    std::vector<Service*> to_stop;
+    std::vector<Service*> without_process;
+    std::vector<Service*> walk{&root};
+    ++epoch;
+    root.visited = epoch;
+    while (!walk.empty()) {
+      Service& service = *walk.back();
+      walk.pop_back();
+      for (Service* dependent : service.hard_dependents) {
+        if (dependent->visited == epoch || !dependent->holding) continue;
+        dependent->visited = epoch;
+        walk.push_back(dependent);
+        names.push_back(dependent->spec.name);
+        dependent->restart_pending = false;
+        dependent->fail_after_stop = failed;
+        dependent->stop_reason = why;
+        fail_start_waiters(*dependent, Outcome::start_failed, why);
+        dependent->refcount = 0;
+        if (dependent->pid) {
+          to_stop.push_back(dependent);
+        } else {
+          without_process.push_back(dependent);
+        }
+      }
+    }
+    stop_group(to_stop, why);
+    for (Service* service : without_process) {
+      cancel_deadline(*service);
+      service->fresh = false;
+      service->waiting_for.clear();
+      if (failed) service->last_error = why;
+      set_state(*service, failed ? ServiceState::failed : ServiceState::stopped, why);
+      deactivate(*service);
+    }
+    return names;
+  }
+
+  // The hard dependents of `root` restart after it (a group restart), transitively through
+  // those that restart; those with restart_with_dependencies = false keep running, unless
+  // `everyone` (the dependency is gone for a long while).
+  void restart_dependents(Service& root, bool everyone) {
+    std::vector<Service*> group;
+    std::vector<Service*> walk{&root};
+    ++epoch;
+    root.visited = epoch;
+    while (!walk.empty()) {
+      Service& service = *walk.back();
+      walk.pop_back();
+      for (Service* dependent : service.hard_dependents) {
+        if (dependent->visited == epoch || !dependent->holding) continue;
+        if (!everyone && !dependent->spec.restart_with_dependencies) continue;
+        dependent->visited = epoch;
+        if (dependent->state == ServiceState::running ||
+            dependent->state == ServiceState::starting) {
+          dependent->restart_pending = true;
+          group.push_back(dependent);
+          walk.push_back(dependent);
+        } else if (dependent->state == ServiceState::stopping) {
+          walk.push_back(dependent);  // restarting already, or stopping for good: as decided
+        }
+      }
+    }
+    stop_group(group, fmt::format("restarting after its dependency {}", root.spec.name));
+  }
+
+  // Stops processes in reverse dependency order: every member is marked as leaving first,
+  // then those with no leaving dependents get SIGTERM; the rest get it as their dependents
+  // are reaped.
+  void stop_group(const std::vector<Service*>& group, const std::string& why) {
+    for (Service* service : group) {
+      if (service->state == ServiceState::stopping) continue;
+      cancel_deadline(*service);
+      service->leaving = true;
+      service->term_sent = false;
+      for_each_dependency(*service, [](Service& d) { ++d.leaving_dependents; });
+      set_state(*service, ServiceState::stopping, why);
+    }
+    for (Service* service : group) send_term_when_clear(*service);
+  }
+
+  void send_term_when_clear(Service& service) {
+    if (service.state != ServiceState::stopping || !service.pid || service.term_sent ||
+        service.leaving_dependents > 0)
+      return;
+    service.term_sent = true;
+    spawner.signal_group(*service.pid, StopSignal::terminate);
+    schedule(service, clock.now() + service.spec.stop_timeout);
+  }
+
+  // Its process is gone: the dependencies that waited for it may go now.
+  void left(Service& service) {
+    if (!service.leaving) return;
+    service.leaving = false;
+    service.term_sent = false;
+    for_each_dependency(service, [&](Service& dependency) {
+      if (dependency.leaving_dependents > 0) --dependency.leaving_dependents;
+      send_term_when_clear(dependency);
+    });
+  }
+
   // ---- replies -----------------------------------------------------------------------------
 
   void answer(std::optional<RequestRef> to, const Service& service, Outcome outcome,
               std::string message = {}) {
     if (!to) return;
-    notifier.reply(
-        {*to, outcome, service.spec.name, std::move(message), service.pid, service.refcount});
+    notifier.reply({*to, outcome, service.spec.name, std::move(message), service.pid,
+                    service.refcount + service.holders});
   }
 
   void add_start_waiter(Service& service, std::optional<RequestRef> to, Outcome on_success,
@@ -334,12 +762,16 @@ struct ServiceSupervisor::Impl {
     return true;
   }
 
-  // For a service that is wanted (refcount > 0) but just failed to run: its waiters learn
-  // why, and it retries after the backoff, unless no reference is left.
+  // The service could not be spawned. A fresh start fails (and so do the dependents waiting
+  // for it); an automatic restart of a wanted service counts as a crash and backs off.
   void after_failure_to_run(Service& service, const std::string& why) {
+    if (service.fresh) {
+      become_inactive(service, ServiceState::failed, why);
+      return;
+    }
     fail_start_waiters(service, Outcome::start_failed, why);
-    if (service.refcount == 0) {
-      set_state(service, ServiceState::failed, why);
+    if (!service.wanted()) {
+      become_inactive(service, ServiceState::failed, why);
       return;
     }
     schedule_restart(service, why);
@@ -371,7 +803,8 @@ struct ServiceSupervisor::Impl {
     return recent.size() >= *service.spec.max_restarts;
   }
 
-  // Gives up on a crash-looping service; it may be re-armed later.
+  // Gives up on a crash-looping service; it may be re-armed later. Its hard dependents stop:
+  // with a re-arm pending they wait for it, otherwise they fail too.
   void give_up(Service& service, const std::string& why) {
     service.references_before_failure = service.refcount;
     service.refcount = 0;
@@ -384,38 +817,37 @@ struct ServiceSupervisor::Impl {
       detail += fmt::format("; trying again in {} ms", service.spec.retry_failed_after->count());
     }
     set_state(service, ServiceState::failed, detail);
+    deactivate(service);
+    if (service.spec.retry_failed_after) {
+      restart_dependents(service, true);
+    } else {
+      take_down_dependents(service, ServiceState::failed);
+    }
   }
 
   // A start of a service that is stopped or failed: a new run, with a fresh restart count and
-  // backoff.
-  void start_fresh(Service& service, std::optional<RequestRef> from) {
-    service.recent_restarts.clear();
-    service.restarts = 0;
-    service.backoff = service.spec.backoff_initial;
-    start_now(service, from, Outcome::started, true);
+  // backoff, its dependencies started first.
+  void start_fresh(Service& service, std::optional<RequestRef> from, Outcome on_success) {
+    add_start_waiter(service, from, on_success, true);
+    activate(service);
   }
 
-  // An explicit start (or restart) of a service with no process: spawn it now.
+  // An explicit start (or restart) of a service in backoff: try now.
   void start_now(Service& service, std::optional<RequestRef> from, Outcome on_success,
                  bool takes_reference) {
     cancel_deadline(service);
     add_start_waiter(service, from, on_success, takes_reference);
-    if (!spawn(service)) after_failure_to_run(service, service.last_error);
+    try_start_now(service);
   }
 
-  void begin_stop(Service& service, std::string why) {
-    cancel_deadline(service);
-    spawner.signal_group(*service.pid, StopSignal::terminate);
-    schedule(service, clock.now() + service.spec.stop_timeout);
-    set_state(service, ServiceState::stopping, std::move(why));
-  }
-
+  // Restarts a running service, its dependents after it; cuts a backoff short.
   void restart_with_fresh_backoff(Service& service, std::string why) {
     service.backoff = service.spec.backoff_initial;
     switch (service.state) {
       case ServiceState::running:
         service.restart_pending = true;
-        begin_stop(service, std::move(why));
+        restart_dependents(service, false);
+        stop_group({&service}, why);
         return;
       case ServiceState::backoff:
         // The change may well be the fix for the crash it is waiting out: try now.
@@ -423,10 +855,26 @@ struct ServiceSupervisor::Impl {
         return;
       case ServiceState::stopping:  // it restarts (or not) as already decided, with the change
       case ServiceState::starting:  // not observable: spawning is synchronous
+      case ServiceState::waiting:   // it starts with the change once its dependencies run
       case ServiceState::stopped:
       case ServiceState::failed:
         return;
     }
+  }
+
+  // Dependents whose stop waits for `service`, for status.
+  std::string leaving_dependents_of(const Service& service) const {
+    std::string names;
+    auto add = [&](const std::vector<Service*>& dependents) {
+      for (const Service* dependent : dependents) {
+        if (!dependent->leaving) continue;
+        if (!names.empty()) names += ", ";
+        names += dependent->spec.name;
+      }
+    };
+    add(service.hard_dependents);
+    add(service.soft_dependents);
+    return names.empty() ? names : "dependents " + names;
   }
 
   void finish_shutdown_if_done() {
@@ -457,23 +905,29 @@ void ServiceSupervisor::start(std::optional<RequestRef> from, std::string_view n
   switch (service->state) {
     case ServiceState::stopped:
     case ServiceState::failed:
-      m.start_fresh(*service, from);
-      return;
+      m.start_fresh(*service, from, Outcome::started);
+      break;
+    case ServiceState::waiting:
+      // Answered once its dependencies run and it does.
+      m.add_start_waiter(*service, from, Outcome::started, true);
+      break;
     case ServiceState::starting:
     case ServiceState::running:
       ++service->refcount;
       m.answer(from, *service, Outcome::already_running);
-      return;
+      break;
     case ServiceState::stopping:
       // The old process is still on its way out; a new one follows once it is reaped.
       service->restart_pending = true;
+      service->fail_after_stop = false;
       m.add_start_waiter(*service, from, Outcome::started, true);
-      return;
+      break;
     case ServiceState::backoff:
       // Someone wants it now: no reason to wait out the backoff.
       m.start_now(*service, from, Outcome::started, true);
-      return;
+      break;
   }
+  m.drain();
 }
 
 void ServiceSupervisor::stop(std::optional<RequestRef> from, std::string_view name) {
@@ -486,37 +940,52 @@ void ServiceSupervisor::stop(std::optional<RequestRef> from, std::string_view na
              fmt::format("still held by {} other reference(s)", service->refcount));
     return;
   }
+  // The last reference: the service stops, and its hard dependents with it (first).
+  auto also = [](const std::vector<std::string>& names) {
+    return names.empty() ? std::string{}
+                         : fmt::format("also stopped its dependents: {}", fmt::join(names, ", "));
+  };
   switch (service->state) {
     case ServiceState::stopped:
       m.answer(from, *service, Outcome::not_running, "not running");
-      return;
-    case ServiceState::failed:
+      break;
+    case ServiceState::failed: {
       m.cancel_deadline(*service);  // a pending re-arm
       m.set_state(*service, ServiceState::stopped, "failure acknowledged by stop");
+      m.take_down_dependents(*service, ServiceState::stopped);
       m.answer(from, *service, Outcome::not_running,
                "not running (was failed: " + service->last_error + ")");
-      return;
+      break;
+    }
     case ServiceState::starting:
-    case ServiceState::running:
+    case ServiceState::running: {
       service->refcount = 0;
       m.add_stop_waiter(*service, from);
-      m.begin_stop(*service, "stop requested");
-      return;
+      m.take_down_dependents(*service, ServiceState::stopped);
+      m.stop_group({service}, "stop requested");
+      break;
+    }
     case ServiceState::stopping:
-      if (service->refcount == 1) {
-        service->refcount = 0;
-        service->restart_pending = false;
-        m.fail_start_waiters(*service, Outcome::start_failed, "stopped before it could start");
-      }
-      m.add_stop_waiter(*service, from);
-      return;
-    case ServiceState::backoff:
       service->refcount = 0;
+      service->restart_pending = false;
+      m.fail_start_waiters(*service, Outcome::start_failed, "stopped before it could start");
+      m.take_down_dependents(*service, ServiceState::stopped);
+      m.add_stop_waiter(*service, from);
+      break;
+    case ServiceState::waiting:
+    case ServiceState::backoff: {
+      service->refcount = 0;
+      m.fail_start_waiters(*service, Outcome::start_failed, "stopped before it could start");
       m.cancel_deadline(*service);
-      m.set_state(*service, ServiceState::stopped, "stop requested during backoff");
-      m.answer(from, *service, Outcome::stopped);
-      return;
+      service->waiting_for.clear();
+      m.set_state(*service, ServiceState::stopped, "stop requested");
+      m.deactivate(*service);
+      auto names = m.take_down_dependents(*service, ServiceState::stopped);
+      m.answer(from, *service, Outcome::stopped, also(names));
+      break;
+    }
   }
+  m.drain();
 }
 
 void ServiceSupervisor::restart(std::optional<RequestRef> from, std::string_view name) {
@@ -527,22 +996,28 @@ void ServiceSupervisor::restart(std::optional<RequestRef> from, std::string_view
     case ServiceState::stopped:
     case ServiceState::failed:
       // Like systemd: restarting a service that is not running starts it.
-      m.start_fresh(*service, from);
-      return;
+      m.start_fresh(*service, from, Outcome::started);
+      break;
+    case ServiceState::waiting:
+      m.add_start_waiter(*service, from, Outcome::restarted, false);
+      break;
     case ServiceState::starting:
     case ServiceState::running:
       service->restart_pending = true;
       m.add_start_waiter(*service, from, Outcome::restarted, false);
-      m.begin_stop(*service, "restart requested");
-      return;
+      m.restart_dependents(*service, false);
+      m.stop_group({service}, "restart requested");
+      break;
     case ServiceState::stopping:
       service->restart_pending = true;
-      m.add_start_waiter(*service, from, Outcome::restarted, service->refcount == 0);
-      return;
+      service->fail_after_stop = false;
+      m.add_start_waiter(*service, from, Outcome::restarted, !service->wanted());
+      break;
     case ServiceState::backoff:
       m.start_now(*service, from, Outcome::restarted, false);
-      return;
+      break;
   }
+  m.drain();
 }
 
 void ServiceSupervisor::shutdown(std::optional<RequestRef> from) {
@@ -550,18 +1025,24 @@ void ServiceSupervisor::shutdown(std::optional<RequestRef> from) {
   if (from) m.shutdown_waiters.push_back(*from);
   if (!m.in_shutdown) {
     m.in_shutdown = true;
+    m.start_queue.clear();
+    m.release_queue.clear();
+    std::vector<Service*> running;
     for (auto& [name, owned] : m.services) {
       Service& service = *owned;
+      service.queued = false;
       service.restart_pending = false;
       m.fail_start_waiters(service, Outcome::shutting_down, "armd is shutting down");
       service.refcount = 0;
       switch (service.state) {
         case ServiceState::starting:
         case ServiceState::running:
-          m.begin_stop(service, "shutdown");
+          running.push_back(&service);
           break;
+        case ServiceState::waiting:
         case ServiceState::backoff:
           m.cancel_deadline(service);
+          service.waiting_for.clear();
           m.set_state(service, ServiceState::stopped, "shutdown");
           break;
         case ServiceState::failed:
@@ -571,7 +1052,11 @@ void ServiceSupervisor::shutdown(std::optional<RequestRef> from) {
         case ServiceState::stopped:
           break;
       }
+      if (!service.pid) service.holding = false;
     }
+    // Dependents first: each service gets SIGTERM once everything that depends on it is gone.
+    m.stop_group(running, "shutdown");
+    m.recount();
   }
   m.finish_shutdown_if_done();
 }
@@ -587,8 +1072,11 @@ void ServiceSupervisor::reset(std::optional<RequestRef> from, std::string_view n
     m.cancel_deadline(*service);
     service->last_error.clear();
     m.set_state(*service, ServiceState::stopped, "reset");
+    // Dependents waiting for a re-arm that will not come now.
+    m.take_down_dependents(*service, ServiceState::stopped);
   }
   m.answer(from, *service, Outcome::reset, "restart history cleared");
+  m.drain();
 }
 
 ReloadSummary ServiceSupervisor::reload(Config next) {
@@ -602,6 +1090,9 @@ ReloadSummary ServiceSupervisor::reload(Config next) {
   }
   for (Service* service : gone) {
     summary.removed.push_back(service->spec.name);
+    // Its edges may point at services forgotten in this very loop: rebuild_graph() recounts
+    // the holders from the new configuration instead.
+    service->holding = false;
     service->refcount = 0;
     service->restart_pending = false;
     m.fail_start_waiters(*service, Outcome::start_failed, "removed from the configuration");
@@ -609,11 +1100,12 @@ ReloadSummary ServiceSupervisor::reload(Config next) {
       case ServiceState::starting:
       case ServiceState::running:
         service->removed = true;
-        m.begin_stop(*service, "removed from the configuration");
+        m.stop_group({service}, "removed from the configuration");
         break;
       case ServiceState::stopping:
         service->removed = true;
         break;
+      case ServiceState::waiting:
       case ServiceState::backoff:
       case ServiceState::stopped:
       case ServiceState::failed:
@@ -624,7 +1116,12 @@ ReloadSummary ServiceSupervisor::reload(Config next) {
 
   std::set<std::string> old_defaults(m.config.arm.default_services.begin(),
                                      m.config.arm.default_services.end());
+  // Soft edges give a reference once, when they appear: remember the old ones.
+  std::map<std::string, std::vector<std::string>> old_wants;
+  for (auto& [name, service] : m.services) old_wants[name] = service->spec.wants;
+
   m.config = std::move(next);
+  std::vector<Service*> launch_changed_running;
   for (const auto& [name, spec] : m.config.services) {
     Service* service = m.find(name);
     if (!service || service->removed) {
@@ -654,11 +1151,50 @@ ReloadSummary ServiceSupervisor::reload(Config next) {
       m.cancel_deadline(*service);
     if (launch_changed && service->state == ServiceState::running) {
       summary.restarted.push_back(name);
-      m.restart_with_fresh_backoff(*service, "configuration reloaded");
+      launch_changed_running.push_back(service);
     } else {
       summary.updated.push_back(name);
     }
   }
+
+  // New edges: what a wanted service now depends on is started; what no one holds any more
+  // stops. Then changed services restart, their dependents after them.
+  m.rebuild_graph();
+  for (auto& [name, owned] : m.services) {
+    Service& service = *owned;
+    if (!service.holding) continue;
+    for (Service* dependency : service.requires_) m.ensure_interest(*dependency);
+    auto previous = old_wants.find(name);
+    for (Service* wanted : service.wants_) {
+      bool is_new =
+          previous == old_wants.end() ||
+          std::ranges::find(previous->second, wanted->spec.name) == previous->second.end();
+      if (is_new && !wanted->holding &&
+          (wanted->state == ServiceState::stopped || wanted->state == ServiceState::failed)) {
+        ++wanted->refcount;
+        m.activate(*wanted);
+      }
+    }
+  }
+  m.recount();  // activation counted the holders of the new edges again
+  for (auto& [name, owned] : m.services) {
+    m.send_term_when_clear(*owned);  // a stop that waited for a dependent it no longer has
+    if (owned->state == ServiceState::waiting) m.enqueue_start(*owned);
+    if (owned->holding && !owned->wanted()) m.release_queue.push_back(owned.get());
+  }
+  for (Service* service : launch_changed_running)
+    m.restart_with_fresh_backoff(*service, "configuration reloaded");
+  m.drain();
+  // A running service that gained a hard dependency which is not up (yet) stops and waits for
+  // it, as after a crash of that dependency: order holds.
+  for (auto& [name, owned] : m.services) {
+    Service& service = *owned;
+    if (service.state != ServiceState::running || !service.spec.restart_with_dependencies) continue;
+    bool dependency_down = std::ranges::any_of(
+        service.requires_, [](const Service* d) { return d->state != ServiceState::running; });
+    if (dependency_down) m.restart_with_fresh_backoff(service, "a new dependency is not running");
+  }
+  m.drain();
   for (const auto& name : m.config.arm.default_services) {
     if (!old_defaults.contains(name)) start(std::nullopt, name);
   }
@@ -686,7 +1222,7 @@ std::optional<ServiceStatus> ServiceSupervisor::status(std::string_view name) co
   status.state = service->state;
   status.pid = service->pid;
   status.restarts = service->restarts;
-  status.refcount = service->refcount;
+  status.refcount = service->refcount + service->holders;
   status.last_exit = service->last_exit;
   status.last_exit_at = service->last_exit_at;
   if (service->pid) status.running_since = service->running_since;
@@ -694,6 +1230,11 @@ std::optional<ServiceStatus> ServiceSupervisor::status(std::string_view name) co
     status.next_restart_at = service->deadline;
   status.next_backoff = service->backoff;
   status.last_error = service->last_error;
+  status.depends_on = service->spec.depends_on;
+  status.wants = service->spec.wants;
+  if (service->state == ServiceState::waiting) status.waiting_for = service->waiting_for;
+  if (service->state == ServiceState::stopping && !service->term_sent)
+    status.waiting_for = impl_->leaving_dependents_of(*service);
   return status;
 }
 
@@ -740,35 +1281,53 @@ bool ServiceSupervisor::on_child_exit(ProcessId pid, ExitStatus exit) {
           m.give_up(service, why);
         } else {
           m.schedule_restart(service, why);
+          m.restart_dependents(service, false);
         }
       } else {
-        service.refcount = 0;
         bool clean = exit_class == ExitClass::clean;
-        service.last_error = clean ? std::string{} : "exited with " + what;
-        if (exit_class == ExitClass::permanent_failure)
-          service.last_error += " (a permanent failure exit code)";
+        std::string error = clean ? std::string{} : "exited with " + what;
+        if (exit_class == ExitClass::permanent_failure) error += " (a permanent failure exit code)";
+        service.refcount = 0;
+        service.last_error = error;
         m.set_state(service, clean ? ServiceState::stopped : ServiceState::failed,
                     "exited with " + what + "; not restarting");
+        m.deactivate(service);
+        m.take_down_dependents(service, service.state);
       }
       break;
     }
     case ServiceState::stopping:
+      m.left(service);
       m.answer_stop_waiters(service);
       if (service.removed) {
         m.set_state(service, ServiceState::stopped, "exited with " + what);
         m.forget(service);
       } else if (service.restart_pending && !m.in_shutdown) {
         service.restart_pending = false;
-        if (!m.spawn(service)) m.after_failure_to_run(service, service.last_error);
+        m.try_start_now(service);
       } else {
-        m.set_state(service, ServiceState::stopped, "exited with " + what);
+        ServiceState final_state =
+            service.fail_after_stop ? ServiceState::failed : ServiceState::stopped;
+        service.fail_after_stop = false;
+        service.refcount = 0;
+        if (final_state == ServiceState::failed) service.last_error = service.stop_reason;
+        m.fail_start_waiters(service, Outcome::start_failed, "stopped before it could start");
+        m.set_state(service, final_state,
+                    service.stop_reason.empty()
+                        ? "exited with " + what
+                        : fmt::format("exited with {}; {}", what, service.stop_reason));
+        service.stop_reason.clear();
+        m.deactivate(service);
+        if (!m.in_shutdown) m.take_down_dependents(service, final_state);
       }
       break;
     case ServiceState::stopped:
+    case ServiceState::waiting:
     case ServiceState::backoff:
     case ServiceState::failed:
       break;  // no process in these states: cannot happen
   }
+  m.drain();
   m.finish_shutdown_if_done();
   return true;
 }
@@ -782,6 +1341,7 @@ void ServiceSupervisor::on_file_changed(std::string_view path) {
   for (Service* service : affected) {
     m.restart_with_fresh_backoff(*service, fmt::format("configuration file {} changed", path));
   }
+  m.drain();
 }
 
 void ServiceSupervisor::on_timer() {
@@ -794,7 +1354,7 @@ void ServiceSupervisor::on_timer() {
     switch (service.state) {
       case ServiceState::backoff:
         ++service.restarts;
-        if (!m.spawn(service)) m.after_failure_to_run(service, service.last_error);
+        m.try_start_now(service);
         break;
       case ServiceState::stopping:
         m.spawner.signal_group(*service.pid, StopSignal::kill);
@@ -802,18 +1362,22 @@ void ServiceSupervisor::on_timer() {
                     fmt::format("still running {} ms after SIGTERM; sent SIGKILL",
                                 service.spec.stop_timeout.count()));
         break;
-      case ServiceState::failed:  // a re-arm after the intensity limit tripped
-        service.refcount = std::max(1U, service.references_before_failure);
-        service.recent_restarts.clear();
-        service.backoff = service.spec.backoff_initial;
-        ++service.restarts;
-        if (!m.spawn(service)) m.after_failure_to_run(service, service.last_error);
+      case ServiceState::failed: {  // a re-arm after the intensity limit tripped
+        service.refcount = service.references_before_failure;
+        if (!service.wanted()) service.refcount = 1;
+        unsigned restarts = service.restarts + 1;
+        m.activate(service);
+        service.restarts = restarts;
+        service.fresh = false;  // a spawn error now is one more crash, not the end
         break;
+      }
       case ServiceState::stopped:
+      case ServiceState::waiting:
       case ServiceState::starting:
       case ServiceState::running:
         break;  // deadlines are cancelled on leaving backoff, stopping and failed
     }
+    m.drain();
   }
 }
 

@@ -47,6 +47,11 @@ int main(int argc, char** argv) {
     fmt::print("shrunk to {} steps ({}):\n", shortest.size(),
                again ? again->what : std::string("no longer fails?"));
     for (const auto& step : shortest) fmt::print("  {}\n", arm::sim::describe(step));
+    if (std::getenv("ARMSIM_TRACE_SHRUNK")) {  // the shrunk steps once more, with every event
+      setenv("ARMSIM_TRACE", "1", 1);
+      (void)arm::sim::run(scenario, shortest);
+      unsetenv("ARMSIM_TRACE");
+    }
     fmt::print("replay: armsim --replay {} --steps {} --services {}\n", seed, steps, services);
     return 1;
   }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <deque>
 #include <map>
 #include <random>
@@ -39,7 +40,34 @@ ServiceSpec random_service(Random& random, std::string name,
   if (below(random, 3) == 0) spec.backoff_jitter = below(random, 101) / 100.0;
   if (below(random, 4) == 0) spec.success_exit_codes = {0, 3};
   if (below(random, 4) == 0) spec.permanent_failure_exit_codes = {78};
+  if (below(random, 4) == 0) spec.restart_with_dependencies = false;
   return spec;
+}
+
+// Services are ranked by when they were made (s0, s1, ... then new0, new1, ...); edges only
+// point to lower ranks, so every configuration, before and after reloads, has no cycle.
+std::uint64_t rank(std::string_view name) {
+  bool added = name.starts_with("new");
+  auto digits = name.substr(added ? 3 : 1);
+  std::uint64_t number = 0;
+  for (char c : digits) number = number * 10 + static_cast<std::uint64_t>(c - '0');
+  return added ? 1'000'000 + number : number;
+}
+
+// Up to three hard and one soft dependency on lower-ranked services of `config`.
+void add_random_edges(Random& random, ServiceSpec& spec, const Config& config) {
+  std::vector<std::string> lower;
+  for (const auto& [name, other] : config.services)
+    if (rank(name) < rank(spec.name)) lower.push_back(name);
+  if (lower.empty()) return;
+  auto pick = [&] { return lower[below(random, static_cast<std::uint32_t>(lower.size()))]; };
+  auto add = [&](std::vector<std::string>& list, const std::string& name) {
+    bool listed = std::ranges::find(spec.depends_on, name) != spec.depends_on.end() ||
+                  std::ranges::find(spec.wants, name) != spec.wants.end();
+    if (!listed) list.push_back(name);
+  };
+  for (unsigned i = below(random, 4); i > 0; --i) add(spec.depends_on, pick());
+  if (below(random, 4) == 0) add(spec.wants, pick());
 }
 
 Action random_action(Random& random) {
@@ -89,6 +117,7 @@ class Runner final : public Notifier {
     check_invariants();
     for (std::size_t i = 0; i < steps.size() && !failure_; ++i) {
       step_index_ = i;
+      if (trace_) fmt::print("step {}: {}\n", i, describe(steps[i]));
       apply(steps[i]);
       collect_signalled_exits();
       supervisor_.on_timer();  // as a host does after every wake-up
@@ -127,7 +156,12 @@ class Runner final : public Notifier {
         break;
     }
   }
-  void service_event(const ServiceEvent&) override {}
+  // ARMSIM_TRACE=1 prints every step and state change: the way to read a shrunk failure.
+  void service_event(const ServiceEvent& event) override {
+    if (trace_)
+      fmt::print("    {}: {} -> {} ({})\n", event.service, to_string(event.previous),
+                 to_string(event.state), event.detail);
+  }
 
  private:
   void fail(std::string what) {
@@ -228,7 +262,7 @@ class Runner final : public Notifier {
         break;
       }
       case Action::shutdown:
-        if (!supervisor_.shutting_down()) spawns_at_shutdown_ = spawner_.spawn_count();
+        note_shutdown_began();
         supervisor_.shutdown(new_request(step.a, step.action, ""));
         break;
     }
@@ -247,16 +281,31 @@ class Runner final : public Notifier {
       if (dice == 2) it->second.restart = static_cast<RestartPolicy>(below(random, 3));
       if (dice == 3) it->second.stop_timeout = Milliseconds(below(random, 5000));
       if (dice == 4) it->second.retry_failed_after.reset();
+      if (dice == 5) {
+        it->second.depends_on.clear();
+        it->second.wants.clear();
+        add_random_edges(random, it->second, next);
+      }
+      if (dice == 6) it->second.restart_with_dependencies = !it->second.restart_with_dependencies;
       ++it;
     }
     for (unsigned i = below(random, 3); i > 0; --i) {
       auto spec =
           random_service(random, fmt::format("new{}", next_added_++), scenario_.config_files);
+      if (below(random, 2) == 0) add_random_edges(random, spec, next);
       next.services.emplace(spec.name, spec);
+    }
+    for (auto& [name, spec] : next.services) {  // edges to removed services go with them
+      auto gone = [&](const std::string& dependency) {
+        return !next.services.contains(dependency);
+      };
+      std::erase_if(spec.depends_on, gone);
+      std::erase_if(spec.wants, gone);
     }
     std::erase_if(next.arm.default_services,
                   [&](const std::string& name) { return !next.services.contains(name); });
     if (below(random, 10) == 0) next.arm.global_prefix = {"nice"};
+    if (supervisor_.shutting_down()) return;  // a reload is ignored then
     config_ = next;
     supervisor_.reload(std::move(next));
   }
@@ -285,13 +334,28 @@ class Runner final : public Notifier {
       return fail("a process was spawned during shutdown");
 
     std::set<ProcessId> owned;
-    for (const auto& status : supervisor_.status()) {
+    auto statuses = supervisor_.status();
+    std::map<std::string, const ServiceStatus*, std::less<>> by_name;
+    for (const auto& status : statuses) by_name[status.name] = &status;
+    std::map<std::string, std::vector<const ServiceSpec*>, std::less<>> dependents;
+    for (const auto& [name, spec] : config_.services) {
+      for (const auto& dependency : spec.depends_on) dependents[dependency].push_back(&spec);
+    }
+    auto state_of = [&](const std::string& name) { return by_name.at(name)->state; };
+    for (const auto& status : statuses) {
       auto where = [&] { return fmt::format("{} ({})", status.name, to_string(status.state)); };
       bool has_process = status.pid.has_value();
+      const ServiceSpec* spec = nullptr;
+      if (auto it = config_.services.find(status.name); it != config_.services.end())
+        spec = &it->second;
       switch (status.state) {
         case ServiceState::running:
           if (!has_process) return fail(where() + " has no process");
           if (status.refcount == 0) return fail(where() + " runs with refcount 0");
+          if (spec) {
+            if (auto broken = running_without_dependency(*spec, by_name))
+              return fail(where() + " runs while its hard dependency " + *broken);
+          }
           break;
         case ServiceState::stopping:
           if (!has_process) return fail(where() + " has no process");
@@ -301,19 +365,49 @@ class Runner final : public Notifier {
           if (status.refcount == 0) return fail(where() + " waits to restart with refcount 0");
           if (!status.next_restart_at) return fail(where() + " has no restart time");
           break;
+        case ServiceState::waiting:
+          if (has_process) return fail(where() + " has a process");
+          if (status.refcount == 0) return fail(where() + " waits with refcount 0");
+          if (status.waiting_for.empty()) return fail(where() + " does not say what for");
+          if (spec && std::ranges::all_of(spec->depends_on, [&](const std::string& d) {
+                return state_of(d) == ServiceState::running;
+              }))
+            return fail(where() + " waits though every hard dependency runs");
+          break;
         case ServiceState::failed:
           if (status.next_restart_at) {
-            auto spec = config_.services.find(status.name);
-            if (spec != config_.services.end() && !spec->second.retry_failed_after)
+            if (spec && !spec->retry_failed_after)
               return fail(where() + " will re-arm without retry_failed_after");
           }
           [[fallthrough]];
-        case ServiceState::stopped:
+        case ServiceState::stopped: {
           if (has_process) return fail(where() + " has a process");
-          if (status.refcount != 0) return fail(where() + " keeps a reference");
+          // Only dependents still on their way out, or (with a re-arm pending) waiting for it
+          // to come back, may hold it.
+          unsigned may_hold = 0;
+          for (const ServiceSpec* dependent : dependents[status.name]) {
+            ServiceState s = state_of(dependent->name);
+            bool waiting_for_rearm = status.next_restart_at && s != ServiceState::stopped &&
+                                     s != ServiceState::failed;
+            if (s == ServiceState::stopping || waiting_for_rearm) ++may_hold;
+          }
+          if (status.refcount > may_hold)
+            return fail(fmt::format("{} keeps {} reference(s)", where(), status.refcount));
           break;
+        }
         case ServiceState::starting:
           return fail(where() + " is left in starting");
+      }
+      if (supervisor_.shutting_down() && has_process && terminated_in_shutdown(*status.pid)) {
+        // Reverse dependency order: nothing that depends on it may still be alive.
+        for (const auto& [name, other] : config_.services) {
+          bool depends =
+              std::ranges::find(other.depends_on, status.name) != other.depends_on.end() ||
+              std::ranges::find(other.wants, status.name) != other.wants.end();
+          if (depends && by_name.at(name)->pid)
+            return fail(where() + " got SIGTERM in shutdown while its dependent " + name +
+                        " lives");
+        }
       }
       if (status.refcount > 1'000'000) return fail(where() + ": refcount wrapped around");
       if (has_process) {
@@ -333,9 +427,43 @@ class Runner final : public Notifier {
     if (supervisor_.finished() && !live.empty()) return fail("finished with live processes");
   }
 
+  // "the hard dependency NAME is STATE" when `spec`, running, has a dependency that is not
+  // running outside the documented window: a dependency whose process is alive but stopping
+  // (it waits for its dependents to exit first), or, for restart_with_dependencies = false, a
+  // dependency on its way back.
+  static std::optional<std::string> running_without_dependency(
+      const ServiceSpec& spec,
+      const std::map<std::string, const ServiceStatus*, std::less<>>& by_name) {
+    for (const auto& name : spec.depends_on) {
+      const ServiceStatus& dependency = *by_name.at(name);
+      if (dependency.state == ServiceState::running || dependency.pid) continue;
+      bool coming_back = dependency.state == ServiceState::backoff ||
+                         dependency.state == ServiceState::waiting ||
+                         (dependency.state == ServiceState::failed && dependency.next_restart_at);
+      if (!spec.restart_with_dependencies && coming_back) continue;
+      return fmt::format("{} is {}", name, to_string(dependency.state));
+    }
+    return std::nullopt;
+  }
+
+  void note_shutdown_began() {
+    if (supervisor_.shutting_down()) return;
+    spawns_at_shutdown_ = spawner_.spawn_count();
+    for (ProcessId pid : spawner_.live())
+      signals_before_shutdown_[pid] = spawner_.process(pid)->signals.size();
+  }
+
+  bool terminated_in_shutdown(ProcessId pid) const {
+    const auto* process = spawner_.process(pid);
+    auto before = signals_before_shutdown_.find(pid);
+    std::size_t from = before == signals_before_shutdown_.end() ? 0 : before->second;
+    return std::find(process->signals.begin() + static_cast<std::ptrdiff_t>(from),
+                     process->signals.end(), StopSignal::terminate) != process->signals.end();
+  }
+
   void wind_down() {
     step_index_ = scenario_.steps.size();
-    if (!supervisor_.shutting_down()) spawns_at_shutdown_ = spawner_.spawn_count();
+    note_shutdown_began();
     supervisor_.shutdown(std::nullopt);
     for (int round = 0; round < 100'000 && !supervisor_.finished() && !failure_; ++round) {
       collect_signalled_exits();
@@ -373,6 +501,8 @@ class Runner final : public Notifier {
   std::uint64_t next_request_ = 1;
   unsigned next_added_ = 0;
   std::optional<std::size_t> spawns_at_shutdown_;
+  std::map<ProcessId, std::size_t> signals_before_shutdown_;
+  bool trace_ = std::getenv("ARMSIM_TRACE") != nullptr;
   std::size_t step_index_ = 0;
   std::optional<Failure> failure_;
 };
@@ -387,6 +517,7 @@ Scenario generate(std::uint64_t seed, std::size_t step_count, std::size_t max_se
   std::size_t count = 10 + below(random, static_cast<std::uint32_t>(max_services - 9));
   for (std::size_t i = 0; i < count; ++i) {
     auto spec = random_service(random, fmt::format("s{}", i), scenario.config_files);
+    if (below(random, 2) == 0) add_random_edges(random, spec, scenario.config);
     if (below(random, 5) == 0) scenario.config.arm.default_services.push_back(spec.name);
     scenario.config.services.emplace(spec.name, spec);
   }
