@@ -6,49 +6,69 @@
 //
 // Service lifecycle
 // -----------------
-// Each configured service has a state, a reference count (how many starts are outstanding; the
-// service is wanted while it is > 0) and at most one live process.
+// Each configured service has a state, a reference count (how many starts are outstanding,
+// plus the hard dependents that hold it; the service is wanted while it is > 0) and at most
+// one live process.
 //
-//   stopped   no process; refcount 0.
+//   stopped   no process; not wanted.
+//   waiting   wanted, no process: a hard dependency (depends_on) is not running yet. It
+//             starts as soon as every hard dependency runs, and fails, naming the dependency,
+//             if one of them fails or stops for good instead.
 //   starting  the spawn is in progress. With a synchronous spawner (PosixSpawner returns once
 //             the program is executing) this lasts only for the spawn call; it is reported to
 //             listeners and reserved for a readiness protocol.
-//   running   one live process; refcount >= 1.
-//   stopping  SIGTERM sent to the process group; SIGKILL follows after stop_timeout. The exit
-//             moves it to stopped, or straight back to running when it was restarted or
-//             started again meanwhile (`restart_pending`).
-//   backoff   the process died and is wanted: a restart is due at `restart_at`; refcount >= 1.
-//   failed    no process; not wanted any more: an explicit start could not spawn it, its
-//             process ended and its restart policy said not to restart after a failure, it
-//             exited with a permanent_failure_exit_code, or it crashed more than max_restarts
-//             times within restart_window. Only in the last case can a re-arm be pending
-//             (retry_failed_after): then the timer restarts it with its old references.
+//   running   one live process; wanted.
+//   stopping  on its way out. SIGTERM goes to the process group once every dependent that is
+//             stopping too has been reaped (reverse dependency order); SIGKILL follows after
+//             stop_timeout. The exit moves it to stopped, or back to starting when it was
+//             restarted or started again meanwhile (`restart_pending`).
+//   backoff   the process died and is wanted: a restart is due at `restart_at`.
+//   failed    no process; not wanted any more: a start could not spawn it (or a dependency it
+//             needs), its process ended and its restart policy said not to restart after a
+//             failure, it exited with a permanent_failure_exit_code, a hard dependency failed,
+//             or it crashed more than max_restarts times within restart_window. Only in the
+//             last case can a re-arm be pending (retry_failed_after): then the timer restarts
+//             it with its old references, and its dependents wait for it meanwhile.
 //
 // Every input in every state (a dash: impossible, because that state has no process):
 //
-//                 start          stop (rc>1 | rc==1)       restart        exit          timer
-//   stopped       spawn          reply not_running         spawn          -             -
-//   failed        spawn          -> stopped, not_running   spawn          -             -
-//   running       rc+1, reply    rc-1 | TERM -> stopping   TERM, pending  -> backoff*   -
+//                 start          stop (rc>1 | rc<=1)       restart        exit          timer
+//   stopped       activate       reply not_running         activate       -             -
+//   waiting       rc+1, waits    rc-1 | -> stopped         waits          -             -
+//   failed        activate       -> stopped, not_running   activate       -             -
+//   running       rc+1, reply    rc-1 | stop group         group restart  -> backoff*   -
 //   stopping      rc+1, pending  rc-1 | cancel pending     pending        -> stopped/   KILL
-//                                      and wait                           spawn
+//                                      and wait                           starting
 //   backoff       spawn now      rc-1 | -> stopped         spawn now      -             spawn
-//   failed+rearm  spawn          -> stopped, not_running   spawn          -             spawn
+//   failed+rearm  activate       -> stopped, not_running   activate       -             activate
 //
 //   * or -> stopped/failed when the restart policy, the exit code classes or the restart
 //     intensity say not to restart.
 //
+// Dependencies. `activate` makes a service wanted: it takes a reference on each hard
+// dependency and gives one to each soft dependency (wants), starting those that are stopped,
+// transitively, and the service spawns once every hard dependency runs. A "stop group" stops
+// the service and, first, every hard dependent that holds it (a cascading stop: a dependent
+// cannot run without it). A "group restart" restarts the service and, after it, the hard
+// dependents with restart_with_dependencies (the default), transitively; a crash restarts the
+// dependents the same way. When a service stops or fails for good its hard dependents stop
+// (or fail) with a reason naming it; when its last holder goes, a dependency nobody else
+// wants stops too. Soft dependencies never block, fail or stop anything. The graph must be
+// acyclic (check_dependencies); every operation on it is O(services + edges) and iterative.
+//
 // reset, in any state: clears the restart history (intensity count, backoff); failed (with or
-// without a re-arm) -> stopped. A config-file change restarts a running service and cuts a
-// backoff short; reload restarts a running service whose launch changed.
+// without a re-arm) -> stopped. A config-file change restarts a running service (a group
+// restart) and cuts a backoff short; reload restarts a running service whose launch changed,
+// starts dependencies added to wanted services, and releases dependencies no longer needed.
 //
 // Replies tell the truth: a start is answered when the process runs (or could not be
 // spawned), a stop when the process has been reaped. Several clients waiting on one
 // transition each get its real outcome. A failed automatic restart (spawn error) counts as a
 // crash and is retried after the backoff; a failed explicit start is reported to the client.
 //
-// Shutdown refuses new starts, stops every process (SIGKILL after each stop_timeout), and is
-// answered once every process has been reaped.
+// Shutdown refuses new starts, stops every process in reverse dependency order (each service
+// once its dependents are reaped; independent services in parallel; SIGKILL after each
+// stop_timeout), and is answered once every process has been reaped.
 #pragma once
 
 #include <cstdint>

@@ -120,6 +120,7 @@ struct Service {
   bool fail_after_stop = false;  // taken down because a dependency failed
   std::string stop_reason;       // why it was taken down, for last_error
   std::string waiting_for;       // the dependency it waits for, when waiting
+  std::string stop_note;         // for the stop reply: the dependents stopped with it
 
   bool wanted() const { return refcount + holders > 0; }
 };
@@ -738,7 +739,8 @@ struct ServiceSupervisor::Impl {
 
   void answer_stop_waiters(Service& service) {
     auto waiters = std::exchange(service.stop_waiters, {});
-    for (const auto& to : waiters) answer(to, service, Outcome::stopped);
+    for (const auto& to : waiters) answer(to, service, Outcome::stopped, service.stop_note);
+    service.stop_note.clear();
     release_waiter_set(service);
   }
 
@@ -961,7 +963,7 @@ void ServiceSupervisor::stop(std::optional<RequestRef> from, std::string_view na
     case ServiceState::running: {
       service->refcount = 0;
       m.add_stop_waiter(*service, from);
-      m.take_down_dependents(*service, ServiceState::stopped);
+      service->stop_note = also(m.take_down_dependents(*service, ServiceState::stopped));
       m.stop_group({service}, "stop requested");
       break;
     }

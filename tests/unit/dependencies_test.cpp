@@ -166,6 +166,7 @@ TEST_CASE("stopping a dependency stops its dependents first, then itself") {
   CHECK(rig.state_of("db") == ServiceState::stopping);
   rig.settle();
   CHECK(rig.notifier.reply_to(request)->outcome == Outcome::stopped);
+  CHECK(rig.notifier.reply_to(request)->message == "also stopped its dependents: web");
   CHECK(rig.state_of("web") == ServiceState::stopped);
   CHECK(rig.state_of("db") == ServiceState::stopped);
   // web gave back its reference on cache, which nothing else holds.
