@@ -313,7 +313,10 @@ void append_status(std::string& out, const arm::ServiceStatus& status, arm::Time
   object.integer("next_restart_in_ms", next_restart_in)
       .integer("running_for_ms", running_for)
       .integer("backoff_ms", static_cast<long long>(status.next_backoff.count()))
-      .string("last_error", status.last_error);
+      .string("last_error", status.last_error)
+      .strings("depends_on", status.depends_on)
+      .strings("wants", status.wants)
+      .string("waiting_for", status.waiting_for);
   object.end();
 }
 

@@ -17,6 +17,8 @@ with a growing backoff. In another terminal, from $PWD, try:
   build/armd/armctl --socket $socket status
   build/armd/armctl --socket $socket start worker
   build/armd/armctl --socket $socket stop flaky
+  build/armd/armctl --socket $socket start api       # starts store first (api depends on it)
+  build/armd/armctl --socket $socket graph           # the dependency graph (--dot: Graphviz)
   echo "interval = 1" > examples/services/clock.conf   # clock restarts with the new setting
   printf '{"id":1,"method":"status"}\\n' | socat - UNIX-CONNECT:$socket
   build/armd/armctl --socket $socket shutdown          # or Ctrl-C here

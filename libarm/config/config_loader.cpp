@@ -14,6 +14,7 @@
 #include <set>
 
 #include "arm/config.hpp"
+#include "dependency_check.hpp"
 #include "key_table.hpp"
 #include "read_file_posix.hpp"
 #include "service_table.hpp"
@@ -93,6 +94,18 @@ Done check_default_services(const ValueReader& reader, const toml::table& root,
   return {};
 }
 
+// Unknown names and cycles, pointing at the array element of the edge at fault.
+Done check_dependency_graph(const ValueReader& reader, const toml::table& root,
+                            const Config& config) {
+  auto bad = find_bad_edge(config);
+  if (!bad) return {};
+  std::string key = fmt::format("services.{}.{}[{}]", bad->service, bad->list, bad->index);
+  // Looked up step by step: a service name may contain '.', which at_path would split.
+  const toml::node* element = root["services"][bad->service][bad->list][bad->index].node();
+  if (!element) return Failure(ConfigError{reader.file(), 0, 0, key, bad->message});
+  return Failure(reader.error_at(*element, key, bad->message));
+}
+
 Read<Config> read_document(const ValueReader& reader, const toml::table& root) {
   Config config;
   for (auto&& [key, value] : root) {
@@ -112,6 +125,7 @@ Read<Config> read_document(const ValueReader& reader, const toml::table& root) {
     if (!done) return Failure(done.error());
   }
   if (Done done = check_default_services(reader, root, config); !done) return Failure(done.error());
+  if (Done done = check_dependency_graph(reader, root, config); !done) return Failure(done.error());
   return config;
 }
 

@@ -29,18 +29,24 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-std::string unknown_key_message(std::string_view key, std::span<const std::string_view> known) {
-  // Two edits catch a dropped, doubled or swapped letter; more would suggest unrelated keys.
+std::string_view closest_name(std::string_view name, std::span<const std::string_view> known) {
+  // Two edits catch a dropped, doubled or swapped letter; more would suggest unrelated names.
   constexpr std::size_t farthest_suggestion = 2;
   std::string_view best;
   std::size_t best_distance = farthest_suggestion + 1;
   for (std::string_view candidate : known) {
-    std::size_t distance = edit_distance(key, candidate);
-    if (distance < best_distance) {
+    std::size_t distance = edit_distance(name, candidate);
+    // Guessing "a" for "zz" would be noise: at least one letter must be right.
+    if (distance < best_distance && distance < name.size()) {
       best = candidate;
       best_distance = distance;
     }
   }
+  return best;
+}
+
+std::string unknown_key_message(std::string_view key, std::span<const std::string_view> known) {
+  std::string_view best = closest_name(key, known);
   if (best.empty()) return fmt::format("unknown key '{}'", key);
   return fmt::format("unknown key '{}' (did you mean '{}'?)", key, best);
 }

@@ -11,6 +11,9 @@
 
 namespace arm::config_reading {
 
+// The known name within two edits of `name` (the nearest), or empty when there is none.
+std::string_view closest_name(std::string_view name, std::span<const std::string_view> known);
+
 // "unknown key 'restat' (did you mean 'restart'?)", or just "unknown key 'x'" when no known key
 // is within two edits.
 std::string unknown_key_message(std::string_view key, std::span<const std::string_view> known);

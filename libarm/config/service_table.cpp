@@ -81,6 +81,31 @@ Done read_restart_window(const ValueReader& reader, const toml::node& value,
   return {};
 }
 
+// depends_on / wants: an array of service names, each listed once, none naming the service
+// itself. Whether the names exist is the graph check's business (config_loader.cpp), once every
+// service has been read.
+Done read_dependencies(const ValueReader& reader, const toml::node& value, const std::string& path,
+                       const ServiceSpec& spec, std::vector<std::string>& into) {
+  const toml::array* array = value.as_array();
+  if (!array) return Failure(reader.wrong_type(value, path, "an array of service names"));
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    const toml::node& element = *array->get(i);
+    std::string element_path = fmt::format("{}[{}]", path, i);
+    auto name = reader.string(element, element_path);
+    if (!name) return Failure(name.error());
+    std::string problem;
+    if (!is_valid_service_name(*name))
+      problem = fmt::format("'{}' is not a valid service name", *name);
+    else if (*name == spec.name)
+      problem = fmt::format("{} cannot depend on itself", spec.name);
+    else if (std::ranges::find(into, *name) != into.end())
+      problem = fmt::format("'{}' is listed twice", *name);
+    if (!problem.empty()) return Failure(reader.error_at(element, element_path, problem));
+    into.push_back(std::move(*name));
+  }
+  return {};
+}
+
 // Every key of a service table. Keep in the order of docs/config.md.
 const std::array service_keys{
     Key<ServiceSpec>{"binary",
@@ -141,6 +166,18 @@ const std::array service_keys{
                      [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
                        return assign(reader.path(value, path), spec.working_directory);
                      }},
+    Key<ServiceSpec>{"depends_on",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return read_dependencies(reader, value, path, spec, spec.depends_on);
+                     }},
+    Key<ServiceSpec>{"wants",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return read_dependencies(reader, value, path, spec, spec.wants);
+                     }},
+    Key<ServiceSpec>{"restart_with_dependencies",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(reader.boolean(value, path), spec.restart_with_dependencies);
+                     }},
 };
 
 }  // namespace
@@ -175,6 +212,13 @@ Read<ServiceSpec> read_service(const ValueReader& reader, const std::string& nam
         reader.error_at(*table.get("backoff_max"), table_path + ".backoff_max",
                         fmt::format("{} ms is less than backoff_initial (default {} ms)",
                                     spec.backoff_max.count(), spec.backoff_initial.count())));
+  }
+  for (std::size_t i = 0; i < spec.wants.size(); ++i) {
+    if (std::ranges::find(spec.depends_on, spec.wants[i]) != spec.depends_on.end()) {
+      std::string path = fmt::format("{}.wants[{}]", table_path, i);
+      return Failure(reader.error_at(*table.get("wants")->as_array()->get(i), path,
+                                     fmt::format("'{}' is already in depends_on", spec.wants[i])));
+    }
   }
   for (int code : spec.permanent_failure_exit_codes) {
     if (std::ranges::find(spec.success_exit_codes, code) != spec.success_exit_codes.end()) {

@@ -299,7 +299,24 @@ TEST_CASE("status reports a running service with times relative to now") {
   auto object = parsed(encode_status(2, {status}, now));
   CHECK(object == json::parse(R"({"id":2,"ok":true,"services":[{"name":"web","state":"running",
         "pid":1234,"restarts":0,"refcount":1,"last_exit":null,"next_restart_in_ms":null,
-        "running_for_ms":5230,"backoff_ms":100,"last_error":""}]})"));
+        "running_for_ms":5230,"backoff_ms":100,"last_error":"","depends_on":[],"wants":[],
+        "waiting_for":""}]})"));
+}
+
+TEST_CASE("status reports dependencies and what a waiting service waits for") {
+  auto now = arm::TimePoint{} + std::chrono::hours(5);
+  arm::ServiceStatus status;
+  status.name = "web";
+  status.state = arm::ServiceState::waiting;
+  status.refcount = 1;
+  status.depends_on = {"db", "cache \"x\""};
+  status.wants = {"metrics"};
+  status.waiting_for = "dependency db (backoff)";
+  auto service = parsed(encode_status(3, {status}, now))["services"][0];
+  CHECK(service["state"] == "waiting");
+  CHECK(service["depends_on"] == json::parse(R"(["db", "cache \"x\""])"));
+  CHECK(service["wants"] == json::parse(R"(["metrics"])"));
+  CHECK(service["waiting_for"] == "dependency db (backoff)");
 }
 
 TEST_CASE("status reports a crashed service's last exit and when it restarts") {
