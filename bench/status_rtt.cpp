@@ -26,8 +26,8 @@ int main(int argc, char** argv) {
   std::strncpy(address.sun_path, argv[1], sizeof address.sun_path - 1);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return 4;
-  std::string request = std::string("{\"id\":1,\"method\":\"status\",\"services\":[\"") + argv[2] +
-                        "\"]}\n";
+  std::string request =
+      std::string("{\"id\":1,\"method\":\"status\",\"services\":[\"") + argv[2] + "\"]}\n";
   std::string buffer;
   char chunk[65536];
   auto read_line = [&] {

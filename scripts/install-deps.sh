@@ -6,7 +6,8 @@
 set -eu
 
 packages="build-essential g++ meson ninja-build pkg-config cmake libfmt-dev libtomlplusplus-dev
-          doctest-dev nlohmann-json3-dev libcli11-dev python3 procps socat ca-certificates git $*"
+          doctest-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev python3 procps socat
+          ca-certificates git $*"
 
 missing=""
 for package in $packages; do
