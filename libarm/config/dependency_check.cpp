@@ -42,13 +42,18 @@ std::optional<BadEdge> find_unknown_name(const Config& config) {
 std::optional<BadEdge> find_bad_edge(const Config& config) {
   if (auto unknown = find_unknown_name(config)) return unknown;
 
-  // Number the services in name order and list each one's edges, depends_on first.
+  // Number the services in name order and list each one's edges, depends_on first. Names come
+  // from the map's keys, not spec.name: in a Config built in code the two could differ, and the
+  // key is what the edges refer to.
   std::vector<const ServiceSpec*> specs;
+  std::vector<std::string_view> names;
   std::unordered_map<std::string_view, std::size_t> number;
   specs.reserve(config.services.size());
+  names.reserve(config.services.size());
   for (const auto& [name, spec] : config.services) {
     number.emplace(name, specs.size());
     specs.push_back(&spec);
+    names.push_back(name);
   }
   std::vector<std::vector<Edge>> edges(specs.size());
   for (std::size_t from = 0; from < specs.size(); ++from) {
@@ -90,10 +95,10 @@ std::optional<BadEdge> find_bad_edge(const Config& config) {
       bool in_cycle = false;
       for (const Frame& on_path : stack) {
         if (on_path.service == edge.to) in_cycle = true;
-        if (in_cycle) path += specs[on_path.service]->name + " -> ";
+        if (in_cycle) path += fmt::format("{} -> ", names[on_path.service]);
       }
-      path += specs[edge.to]->name;
-      return BadEdge{specs[frame.service]->name, edge.list, edge.index,
+      path += names[edge.to];
+      return BadEdge{std::string(names[frame.service]), edge.list, edge.index,
                      "dependency cycle: " + path};
     }
   }
