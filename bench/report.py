@@ -31,6 +31,14 @@ def _cell(measure, who, row):
         key = "median_ms" if measure == "restart" else "p99_ms"
         base = floor["restart"][key] if floor.get("restart") else 0
         return f"{r[key]:.2f}{_ratio(r[key], base)}"
+    if measure in ("rtt", "pipelined"):
+        key = "status_round_trips_per_s" if measure == "rtt" else "status_pipelined_per_s"
+        value = result.get(key)
+        if not value:
+            return "–"
+        base = floor.get(key)
+        # A rate: the ratio that compares with the others is floor / measured.
+        return f"{value:,.0f}" + (f" ({base / value:.2f}×)" if base and who != "floor" else "")
     if who == "floor":
         return "–"
     if measure == "idle":
@@ -39,9 +47,6 @@ def _cell(measure, who, row):
     if measure == "memory":
         m = result["memory_kib"]
         return f"{m['rss'] / 1024:.1f} / {m['pss'] / 1024:.1f} ({m['processes']} proc.)"
-    if measure == "rtt":
-        value = result.get("status_round_trips_per_s")
-        return f"{value:,.0f}" if value else "–"
     if measure == "status_json":
         value = result.get("status_json_ms")
         return f"{value:.1f}" if value else "–"
@@ -54,7 +59,8 @@ MEASURES = [("start", "start-all, ms: median [min–max]"),
             ("stop", "stop-all, ms: median [min–max]"),
             ("idle", "idle: CPU-s / context switches"),
             ("memory", "supervisor RSS / PSS, MiB"),
-            ("rtt", "`status` round trips/s, one connection"),
+            ("rtt", "`status` round trips/s, one connection (floor: echo server)"),
+            ("pipelined", "`status` requests/s, one connection, 64 in flight"),
             ("status_json", "`armctl --json status`, ms")]
 
 

@@ -94,14 +94,34 @@ def kill_and_time(tail, latest, n, kills):
     return samples
 
 
+def requests_per_second(build, socket_path, depth):
+    return float(subprocess.run([f"{build}/bench/status_rtt", socket_path, "s0", "3", str(depth)],
+                                check=True, capture_output=True, text=True).stdout)
+
+
 def control_plane(build, system):
-    rtt = float(subprocess.run([f"{build}/bench/status_rtt", system.socket, "s0", "3"],
-                               check=True, capture_output=True, text=True).stdout)
+    result = {"status_round_trips_per_s": requests_per_second(build, system.socket, 1),
+              "status_pipelined_per_s": requests_per_second(build, system.socket, 64)}
     began = time.monotonic()
     subprocess.run([f"{build}/armd/armctl", "--socket", system.socket, "--json", "status"],
                    check=True, capture_output=True)
-    return {"status_round_trips_per_s": rtt,
-            "status_json_ms": (time.monotonic() - began) * 1000}
+    result["status_json_ms"] = (time.monotonic() - began) * 1000
+    return result
+
+
+def control_plane_floor(build, workdir):
+    """The same clients against a server that only echoes lines back: the kernel's part."""
+    result = {}
+    for key, depth in (("status_round_trips_per_s", 1), ("status_pipelined_per_s", 64)):
+        socket_path = os.path.join(workdir, f"echo-{depth}.sock")
+        server = subprocess.Popen([f"{build}/bench/echo_floor", socket_path])
+        try:
+            wait_until(lambda: os.path.exists(socket_path), timeout=10)
+            result[key] = requests_per_second(build, socket_path, depth)
+        finally:
+            server.kill()
+            server.wait()
+    return result
 
 
 def run_supervisor(make, workdir, n, repeats, kills, idle, extra=None):
@@ -204,11 +224,13 @@ def main():
                          if peer not in peers],
                "sizes": {}}
     with tempfile.TemporaryDirectory(prefix="armd-bench-") as workdir:
+        echo = control_plane_floor(args.build, workdir)
         for n in sizes:
             idle = args.idle if n == args.idle_size else 0
             row = {}
             print(f"N={n}: floor", file=sys.stderr)
             row["floor"] = run_floor(args.build, workdir, n, args.repeats, args.kills)
+            row["floor"].update(echo)
             print(f"N={n}: armd", file=sys.stderr)
             row["armd"] = run_supervisor(
                 lambda log: Armd(args.build, workdir, n, log), workdir, n, args.repeats,

@@ -1,6 +1,8 @@
-// Control-plane throughput: `status NAME` round trips per second on one connection to armd.
+// Control-plane throughput: `status NAME` requests per second on one connection to armd. With
+// DEPTH 1 (the default) each request waits for its reply: round trips. With a larger DEPTH that
+// many requests are kept in flight, as a client that pipelines would.
 //
-//   status_rtt SOCKET NAME SECONDS
+//   status_rtt SOCKET NAME SECONDS [DEPTH]
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -20,7 +22,9 @@ double now() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) return 2;
+  if (argc != 4 && argc != 5) return 2;
+  long depth = argc == 5 ? std::atol(argv[4]) : 1;
+  if (depth < 1) return 2;
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   std::strncpy(address.sun_path, argv[1], sizeof address.sun_path - 1);
@@ -44,13 +48,15 @@ int main(int argc, char** argv) {
   };
   if (!read_line()) return 4;  // hello
   double seconds = std::atof(argv[3]);
+  std::string burst;
+  for (long i = 0; i < depth; ++i) burst += request;
   long count = 0;
   double began = now();
   while (now() - began < seconds) {
-    if (send(fd, request.data(), request.size(), 0) != static_cast<ssize_t>(request.size()))
-      return 1;
-    if (!read_line()) return 1;
-    ++count;
+    if (send(fd, burst.data(), burst.size(), 0) != static_cast<ssize_t>(burst.size())) return 1;
+    for (long i = 0; i < depth; ++i)
+      if (!read_line()) return 1;
+    count += depth;
   }
   std::printf("%.0f\n", count / (now() - began));
 }

@@ -185,7 +185,7 @@ class ServiceSupervisor {
   // Queries, answered synchronously.
   std::vector<ServiceStatus> status() const;  // every service, by name
   std::optional<ServiceStatus> status(std::string_view name) const;
-  const Config& config() const;
+  Config config() const;  // put together on demand: the supervisor keeps no second copy
   bool shutting_down() const;
   bool finished() const;  // shutting down and no process left
 

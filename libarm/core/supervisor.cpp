@@ -91,7 +91,9 @@ struct Service {
   std::optional<TimePoint> running_since;
   // Restart due (backoff), SIGKILL due (stopping) or re-arm due (failed).
   std::optional<TimePoint> deadline;
-  std::deque<TimePoint> recent_restarts;   // automatic restarts within restart_window
+  // Automatic restarts within restart_window, oldest first; kept only with max_restarts. (A
+  // vector, not a deque: libstdc++'s deque allocates over half a KiB even when empty.)
+  std::vector<TimePoint> recent_restarts;
   unsigned references_before_failure = 0;  // given back when a re-arm restarts it
   std::string last_error;
   std::vector<StartWaiter> start_waiters;
@@ -185,17 +187,19 @@ class FixedSeedRandom final : public Random {
 
 struct ServiceSupervisor::Impl {
   Impl(Config initial, Clock& c, Spawner& s, Notifier& n, FileWatcher* w, Random* r)
-      : config(std::move(initial)),
+      : arm(std::move(initial.arm)),
         clock(c),
         spawner(s),
         notifier(n),
         watcher(w),
         random(r ? *r : own_random) {
-    for (const auto& [name, spec] : config.services) add_service(spec);
+    for (const auto& [name, spec] : initial.services) add_service(spec);
     rebuild_graph();
   }
 
-  Config config;
+  // The [arm] settings; each service's settings live in its Service only (config() puts the
+  // two back together), so a configuration is not held twice.
+  ArmSettings arm;
   Clock& clock;
   Spawner& spawner;
   Notifier& notifier;
@@ -241,7 +245,7 @@ struct ServiceSupervisor::Impl {
   Service& add_service(const ServiceSpec& spec) {
     auto service = std::make_unique<Service>();
     service->spec = spec;
-    service->launch = make_launch(spec, config.arm);
+    service->launch = make_launch(spec, arm);
     service->serial = next_serial++;
     service->backoff = spec.backoff_initial;
     Service& added = *service;
@@ -782,7 +786,7 @@ struct ServiceSupervisor::Impl {
   void schedule_restart(Service& service, const std::string& why) {
     Milliseconds delay = jittered(service.backoff, service.spec);
     service.backoff = std::min(service.backoff * 2, service.spec.backoff_max);
-    service.recent_restarts.push_back(clock.now());
+    if (service.spec.max_restarts) service.recent_restarts.push_back(clock.now());
     schedule(service, clock.now() + delay);
     set_state(service, ServiceState::backoff,
               fmt::format("{}; restarting in {} ms", why, delay.count()));
@@ -800,8 +804,9 @@ struct ServiceSupervisor::Impl {
   bool intensity_exceeded(Service& service, TimePoint now) {
     if (!service.spec.max_restarts) return false;
     auto& recent = service.recent_restarts;
-    while (!recent.empty() && now - recent.front() >= service.spec.restart_window)
-      recent.pop_front();
+    auto first_within = std::ranges::find_if(
+        recent, [&](TimePoint at) { return now - at < service.spec.restart_window; });
+    recent.erase(recent.begin(), first_within);
     return recent.size() >= *service.spec.max_restarts;
   }
 
@@ -897,7 +902,7 @@ ServiceSupervisor::ServiceSupervisor(Config config, Clock& clock, Spawner& spawn
 ServiceSupervisor::~ServiceSupervisor() = default;
 
 void ServiceSupervisor::start_default_services() {
-  for (const auto& name : impl_->config.arm.default_services) start(std::nullopt, name);
+  for (const auto& name : impl_->arm.default_services) start(std::nullopt, name);
 }
 
 void ServiceSupervisor::start(std::optional<RequestRef> from, std::string_view name) {
@@ -1116,15 +1121,14 @@ ReloadSummary ServiceSupervisor::reload(Config next) {
     }
   }
 
-  std::set<std::string> old_defaults(m.config.arm.default_services.begin(),
-                                     m.config.arm.default_services.end());
+  std::set<std::string> old_defaults(m.arm.default_services.begin(), m.arm.default_services.end());
   // Soft edges give a reference once, when they appear: remember the old ones.
   std::map<std::string, std::vector<std::string>> old_wants;
   for (auto& [name, service] : m.services) old_wants[name] = service->spec.wants;
 
-  m.config = std::move(next);
+  m.arm = std::move(next.arm);
   std::vector<Service*> launch_changed_running;
-  for (const auto& [name, spec] : m.config.services) {
+  for (const auto& [name, spec] : next.services) {
     Service* service = m.find(name);
     if (!service || service->removed) {
       if (service) {  // same name, removed earlier and still stopping: replace it when gone
@@ -1132,7 +1136,7 @@ ReloadSummary ServiceSupervisor::reload(Config next) {
         service->removed = false;
         m.unwatch_config_file(*service);
         service->spec = spec;
-        service->launch = make_launch(spec, m.config.arm);
+        service->launch = make_launch(spec, m.arm);
         m.watch_config_file(*service);
         continue;
       }
@@ -1140,7 +1144,7 @@ ReloadSummary ServiceSupervisor::reload(Config next) {
       summary.added.push_back(name);
       continue;
     }
-    SpawnRequest launch = make_launch(spec, m.config.arm);
+    SpawnRequest launch = make_launch(spec, m.arm);
     bool launch_changed = !same_launch(launch, service->launch);
     if (!launch_changed && spec == service->spec) continue;
     m.unwatch_config_file(*service);
@@ -1197,7 +1201,7 @@ ReloadSummary ServiceSupervisor::reload(Config next) {
     if (dependency_down) m.restart_with_fresh_backoff(service, "a new dependency is not running");
   }
   m.drain();
-  for (const auto& name : m.config.arm.default_services) {
+  for (const auto& name : m.arm.default_services) {
     if (!old_defaults.contains(name)) start(std::nullopt, name);
   }
   return summary;
@@ -1247,8 +1251,12 @@ std::vector<ServiceStatus> ServiceSupervisor::status() const {
   return all;
 }
 
-const Config& ServiceSupervisor::config() const {
-  return impl_->config;
+Config ServiceSupervisor::config() const {
+  Config config;
+  config.arm = impl_->arm;
+  for (const auto& [name, service] : impl_->services)
+    if (!service->removed) config.services.emplace(name, service->spec);
+  return config;
 }
 bool ServiceSupervisor::shutting_down() const {
   return impl_->in_shutdown;

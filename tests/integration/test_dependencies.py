@@ -51,8 +51,8 @@ class Dependencies(ArmdTestCase):
         self.svc = self.script("svc.sh", f"""
             name="$1"
             [ "$1" = "-c" ] && name="$3"
-            echo "start $name" >> {self.events}
             trap 'echo "stop $name" >> {self.events}; exit 0' TERM
+            echo "start $name" >> {self.events}   # after the trap: a line means it is set
             sleep 100000 &
             wait $!
             """)
