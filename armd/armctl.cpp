@@ -19,6 +19,7 @@
 #include <optional>
 #include <utility>
 
+#include "armctl_graph.hpp"
 #include "armctl_output.hpp"
 #include "protocol.hpp"
 
@@ -195,6 +196,19 @@ class Client {
     return exit_ok;
   }
 
+  // The dependency graph, from a status of every service.
+  int graph(bool dot) {
+    auto connection = connect();
+    if (!connection) return exit_unreachable;
+    if (!connection->send(protocol::encode_request(1, "status", json::object()))) return lost();
+    auto reply = read_reply(*connection);
+    if (!reply) return exit_unreachable;
+    if (member(*reply, "ok") != true) return refused(*reply, "status");
+    const json& services = member(*reply, "services");
+    fmt::print("{}", dot ? format_graph_dot(services) : format_graph_text(services));
+    return exit_ok;
+  }
+
   int reload() {
     auto connection = connect();
     if (!connection) return exit_unreachable;
@@ -325,6 +339,9 @@ int main(int argc, char** argv) {
     command->add_option("NAME", names)->required();
   auto* status = app.add_subcommand("status", "show services (all, or those named)");
   status->add_option("NAME", names);
+  auto* graph = app.add_subcommand("graph", "print the dependency graph");
+  bool dot = false;
+  graph->add_flag("--dot", dot, "as Graphviz (dot -Tsvg)");
   auto* reload = app.add_subcommand("reload", "re-read armd's configuration file");
   auto* shutdown = app.add_subcommand("shutdown", "stop every service and armd; returns when done");
   for (auto* command : {start, stop, restart, reset, status, reload, shutdown}) {
@@ -350,6 +367,7 @@ int main(int argc, char** argv) {
   if (restart->parsed()) return client.per_service("restart", names);
   if (reset->parsed()) return client.per_service("reset", names);
   if (status->parsed()) return client.status(names);
+  if (graph->parsed()) return client.graph(dot);
   if (reload->parsed()) return client.reload();
   if (shutdown->parsed()) return client.shutdown();
   return exit_usage;

@@ -1,6 +1,7 @@
 #include "armctl_output.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <array>
@@ -52,6 +53,28 @@ std::string describe_last_exit(const json& service) {
   return fmt::format("{}, {} ago", how, format_duration(*ago));
 }
 
+// "db,cache,~metrics": hard dependencies, then soft ones marked with '~'; "-" for none.
+std::string describe_dependencies(const json& service) {
+  std::vector<std::string> names;
+  for (const auto& [key, mark] : {std::pair{"depends_on", ""}, std::pair{"wants", "~"}}) {
+    const json* list = field(service, key);
+    if (!list || !list->is_array()) continue;
+    for (const json& name : *list)
+      if (name.is_string()) names.push_back(mark + name.get<std::string>());
+  }
+  return names.empty() ? "-" : fmt::format("{}", fmt::join(names, ","));
+}
+
+// Why a service is where it is, when that is not obvious: what it waits for, why it failed.
+std::string explain_state(const json& service) {
+  std::string state = text(service, "state");
+  std::string waiting_for = text(service, "waiting_for");
+  if (state == "waiting") return "waiting for " + waiting_for;
+  if (state == "stopping" && !waiting_for.empty()) return "after its " + waiting_for;
+  if (state == "failed" || state == "backoff") return text(service, "last_error");
+  return "";
+}
+
 }  // namespace
 
 int more_severe(int a, int b) {
@@ -97,18 +120,19 @@ Report report_service_reply(const json& reply, std::string_view requested) {
 }
 
 std::string format_status_table(const json& services) {
-  constexpr std::size_t columns = 7;
+  constexpr std::size_t columns = 9;
   std::vector<std::array<std::string, columns>> rows;
-  rows.push_back({"NAME", "STATE", "PID", "RESTARTS", "REFS", "LAST-EXIT", "NEXT-RESTART"});
+  rows.push_back({"NAME", "STATE", "PID", "RESTARTS", "REFS", "LAST-EXIT", "NEXT-RESTART",
+                  "DEPENDS-ON", "WHY"});
   if (services.is_array()) {
     for (const json& service : services) {
       const json* next_restart = field(service, "next_restart_in_ms");
-      rows.push_back({text(service, "name", "?"), text(service, "state", "?"),
-                      integer_or_dash(service, "pid"), integer_or_dash(service, "restarts"),
-                      integer_or_dash(service, "refcount"), describe_last_exit(service),
-                      next_restart && next_restart->is_number()
-                          ? "in " + format_duration(*next_restart)
-                          : "-"});
+      rows.push_back(
+          {text(service, "name", "?"), text(service, "state", "?"), integer_or_dash(service, "pid"),
+           integer_or_dash(service, "restarts"), integer_or_dash(service, "refcount"),
+           describe_last_exit(service),
+           next_restart && next_restart->is_number() ? "in " + format_duration(*next_restart) : "-",
+           describe_dependencies(service), explain_state(service)});
     }
   }
   std::array<std::size_t, columns> widths{};
@@ -119,7 +143,8 @@ std::string format_status_table(const json& services) {
   for (const auto& row : rows) {
     for (std::size_t i = 0; i + 1 < columns; ++i)
       table += fmt::format("{:<{}}  ", row[i], widths[i]);
-    table += row[columns - 1];  // no padding after the last column
+    table += row[columns - 1];                      // no padding after the last column
+    while (table.ends_with(' ')) table.pop_back();  // nor after an empty one
     table += '\n';
   }
   return table;

@@ -34,7 +34,9 @@ struct Report {
 Report report_service_reply(const nlohmann::json& reply, std::string_view requested);
 
 // A status reply's "services" array as a table aligned in columns, header first:
-// NAME STATE PID RESTARTS REFS LAST-EXIT NEXT-RESTART. Every line ends with '\n'.
+// NAME STATE PID RESTARTS REFS LAST-EXIT NEXT-RESTART DEPENDS-ON WHY. DEPENDS-ON lists hard
+// dependencies, then soft ones marked '~'; WHY says what a waiting service waits for and why a
+// failed one failed. Every line ends with '\n'.
 std::string format_status_table(const nlohmann::json& services);
 
 // A successful reload reply: "NAME: added" (removed, restarted, updated), one line per change,

@@ -125,7 +125,8 @@ class S6(Supervisor):
     program = "s6-svscan"
 
     def command(self):
-        return ["s6-svscan", self.service_directories("s6")]
+        # s6-svscan supervises at most 500 services unless told otherwise.
+        return ["s6-svscan", "-c", str(self.n + 10), self.service_directories("s6")]
 
     def supervisor_pids(self):
         root = self.process.pid

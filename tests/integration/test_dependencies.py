@@ -33,6 +33,14 @@ GRAPH = """
     binary = "{svc}"
     options = "api"
     depends_on = ["web"]
+    [services.slowdb]
+    binary = "{svc}"
+    options = "slowdb"
+    backoff_initial = "20s"
+    [services.slowweb]
+    binary = "{svc}"
+    options = "slowweb"
+    depends_on = ["slowdb"]
     [services.broken_dep]
     binary = "{svc}"
     options = "broken_dep"
@@ -141,6 +149,26 @@ class Dependencies(ArmdTestCase):
         self.armctl("reload", check=0)
         wait_for(lambda: self.status("db")["state"] == "running", "db to be started by reload")
         self.assertEqual(self.status("cache")["state"], "running")
+
+    def test_status_says_what_a_waiting_service_waits_for(self):
+        self.armctl("start", "slowweb", check=0)
+        os.kill(self.status("slowdb")["pid"], signal.SIGKILL)
+        waiting = self.wait_state("slowweb", "waiting")
+        self.assertEqual(waiting["waiting_for"], "dependency slowdb (backoff)")
+        table = self.armctl("status", check=0).stdout
+        line = next(l for l in table.splitlines() if l.startswith("slowweb "))
+        self.assertIn("waiting for dependency slowdb (backoff)", line)
+        self.assertIn(" slowdb ", line)  # the DEPENDS-ON column
+
+    def test_graph_prints_the_edges_as_text_and_as_graphviz(self):
+        self.armctl("start", "web", check=0)
+        text = self.armctl("graph", check=0).stdout.splitlines()
+        self.assertIn("web (running) -> db, cache; wants metrics", text)
+        self.assertIn("db (running)", text)
+        dot = self.armctl("graph", "--dot", check=0).stdout
+        self.assertTrue(dot.startswith("digraph arm {"))
+        self.assertIn('"web" -> "db";', dot)
+        self.assertIn('"web" -> "metrics" [style=dashed];', dot)
 
     def test_a_cycle_is_refused_with_the_cycle_and_the_line(self):
         cyclic = os.path.join(self.dir, "cyclic.toml")

@@ -112,15 +112,41 @@ TEST_CASE("the status table has a header and aligned columns") {
      "running_for_ms":null,"backoff_ms":100,"last_error":"exit code 3"}])");
   auto lines = lines_of(format_status_table(services));
   REQUIRE(lines.size() == 4);
-  CHECK(lines[0] == "NAME      STATE    PID   RESTARTS  REFS  LAST-EXIT             NEXT-RESTART");
-  CHECK(lines[1] == "web       running  1234  0         1     -                     -");
-  CHECK(lines[2] == "database  backoff  -     12        1     signal 9, 1200ms ago  in 680ms");
-  CHECK(lines[3] == "batch     failed   -     0         0     code 3, 42s ago       -");
+  CHECK(lines[0] ==
+        "NAME      STATE    PID   RESTARTS  REFS  LAST-EXIT             NEXT-RESTART  DEPENDS-ON  "
+        "WHY");
+  CHECK(lines[1] ==
+        "web       running  1234  0         1     -                     -             -");
+  CHECK(lines[2] ==
+        "database  backoff  -     12        1     signal 9, 1200ms ago  in 680ms      -           "
+        "killed");
+  CHECK(lines[3] ==
+        "batch     failed   -     0         0     code 3, 42s ago       -             -           "
+        "exit "
+        "code 3");
+}
+
+TEST_CASE("the status table shows dependencies, and what a waiting service waits for") {
+  auto services = json::parse(R"json([
+    {"name":"web","state":"waiting","pid":null,"restarts":0,"refcount":1,"last_exit":null,
+     "next_restart_in_ms":null,"last_error":"","depends_on":["db","cache"],"wants":["metrics"],
+     "waiting_for":"dependency db (backoff)"},
+    {"name":"api","state":"failed","pid":null,"restarts":0,"refcount":0,"last_exit":null,
+     "next_restart_in_ms":null,"last_error":"dependency web failed: exited with exit code 1",
+     "depends_on":["web"],"wants":[],"waiting_for":""},
+    {"name":"db","state":"stopping","pid":7,"restarts":0,"refcount":1,"last_exit":null,
+     "next_restart_in_ms":null,"last_error":"","depends_on":[],"wants":[],
+     "waiting_for":"dependents web"}])json");
+  auto lines = lines_of(format_status_table(services));
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[1].ends_with("db,cache,~metrics  waiting for dependency db (backoff)"));
+  CHECK(lines[2].ends_with("web                dependency web failed: exited with exit code 1"));
+  CHECK(lines[3].ends_with("-                  after its dependents web"));
 }
 
 TEST_CASE("an empty status prints the header alone") {
   CHECK(format_status_table(json::array()) ==
-        "NAME  STATE  PID  RESTARTS  REFS  LAST-EXIT  NEXT-RESTART\n");
+        "NAME  STATE  PID  RESTARTS  REFS  LAST-EXIT  NEXT-RESTART  DEPENDS-ON  WHY\n");
 }
 
 TEST_CASE("durations are shortened to the largest unit that keeps them readable") {
