@@ -95,7 +95,8 @@ Report report_service_reply(const json& reply, std::string_view requested) {
   if (outcome == "already_running")
     return {line(fmt::format("already running (refcount {})", integer_or_dash(reply, "refcount"))),
             exit_ok};
-  if (outcome == "stopped") return {line("stopped"), exit_ok};
+  if (outcome == "stopped")  // armd may say which dependents went first
+    return {line(message.empty() ? "stopped" : fmt::format("stopped; {}", message)), exit_ok};
   if (outcome == "still_referenced") {
     // refcount is what remains after this stop: the other holders.
     long long holders = integer(reply, "refcount").value_or(0);

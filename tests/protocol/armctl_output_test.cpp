@@ -37,6 +37,8 @@ TEST_CASE("successful answers print one line each and exit 0") {
           Case{R"({"outcome":"already_running","pid":1234,"refcount":2})",
                "web: already running (refcount 2)"},
           Case{R"({"outcome":"stopped","pid":null})", "web: stopped"},
+          Case{R"({"outcome":"stopped","message":"also stopped its dependents: api"})",
+               "web: stopped; also stopped its dependents: api"},
           Case{R"({"outcome":"still_referenced","refcount":2})",
                "web: still running, 2 other holders"},
           Case{R"({"outcome":"still_referenced","refcount":1})",
