@@ -50,13 +50,20 @@ arm::Config services(int count, int edges_per_service = 0) {
   return config;
 }
 
-// A running service crashes and is restarted (backoff 0): two inputs, an exit and a timer.
-void crash_and_restart(benchmark::State& state) {
+// A supervisor wired to the do-nothing effects.
+struct Rig {
+  explicit Rig(const arm::Config& config) : supervisor(config, clock, spawner, notifier) {}
   StillClock clock;
   CountingSpawner spawner;
   QuietNotifier notifier;
+  arm::ServiceSupervisor supervisor;
+};
+
+// A running service crashes and is restarted (backoff 0): two inputs, an exit and a timer.
+void crash_and_restart(benchmark::State& state) {
   int count = static_cast<int>(state.range(0));
-  arm::ServiceSupervisor supervisor(services(count), clock, spawner, notifier);
+  Rig rig(services(count));
+  auto& [clock, spawner, notifier, supervisor] = rig;
   std::vector<arm::ProcessId> pids(static_cast<std::size_t>(count));
   for (int i = 0; i < count; ++i) {
     supervisor.start(std::nullopt, fmt::format("s{}", i));
@@ -75,11 +82,9 @@ BENCHMARK(crash_and_restart)->Arg(100)->Arg(10'000);
 
 // A client starts a service, stops it, and the process is reaped: three inputs.
 void start_stop_reap(benchmark::State& state) {
-  StillClock clock;
-  CountingSpawner spawner;
-  QuietNotifier notifier;
   int count = static_cast<int>(state.range(0));
-  arm::ServiceSupervisor supervisor(services(count), clock, spawner, notifier);
+  Rig rig(services(count));
+  auto& [clock, spawner, notifier, supervisor] = rig;
   std::vector<std::string> names;
   for (int i = 0; i < count; ++i) names.push_back(fmt::format("s{}", i));
   std::uint64_t request = 0;
@@ -97,10 +102,8 @@ BENCHMARK(start_stop_reap)->Arg(100)->Arg(10'000);
 
 // `status NAME`: one query.
 void status_of_one(benchmark::State& state) {
-  StillClock clock;
-  CountingSpawner spawner;
-  QuietNotifier notifier;
-  arm::ServiceSupervisor supervisor(services(1000), clock, spawner, notifier);
+  Rig rig(services(1000));
+  auto& supervisor = rig.supervisor;
   supervisor.start(std::nullopt, "s500");
   for (auto _ : state) benchmark::DoNotOptimize(supervisor.status("s500"));
   state.SetItemsProcessed(state.iterations());
@@ -113,10 +116,8 @@ void graph_start_and_shutdown(benchmark::State& state) {
   int count = static_cast<int>(state.range(0));
   arm::Config config = services(count, 5);
   for (auto _ : state) {
-    StillClock clock;
-    CountingSpawner spawner;
-    QuietNotifier notifier;
-    arm::ServiceSupervisor supervisor(config, clock, spawner, notifier);
+    Rig rig(config);
+    auto& [clock, spawner, notifier, supervisor] = rig;
     arm::ProcessId first = spawner.last_pid + 1;
     supervisor.start(std::nullopt, fmt::format("s{}", count - 1));
     for (int i = 0; i < count; ++i) supervisor.start(std::nullopt, fmt::format("s{}", i));

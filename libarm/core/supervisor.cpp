@@ -581,6 +581,23 @@ struct ServiceSupervisor::Impl {
     take_down_dependents(service, final_state);
   }
 
+  // Visits each hard dependent of `root` that holds it, transitively, once; `visit` returns
+  // whether to go on through that dependent to its own dependents.
+  template <class Visit>
+  void for_each_holding_dependent(Service& root, Visit&& visit) {
+    std::vector<Service*> walk{&root};
+    root.visited = ++epoch;
+    while (!walk.empty()) {
+      Service& service = *walk.back();
+      walk.pop_back();
+      for (Service* dependent : service.hard_dependents) {
+        if (dependent->visited == epoch || !dependent->holding) continue;
+        dependent->visited = epoch;
+        if (visit(*dependent)) walk.push_back(dependent);
+      }
+    }
+  }
+
   // Every hard dependent of `root` that is wanted stops, transitively, dependents first: they
   // cannot run without it. They end stopped or failed as `root` did, and say why.
   std::vector<std::string> take_down_dependents(Service& root, ServiceState root_state) {
@@ -591,29 +608,16 @@ struct ServiceSupervisor::Impl {
     std::vector<std::string> names;
     std::vector<Service*> to_stop;
     std::vector<Service*> without_process;
-    std::vector<Service*> walk{&root};
-    ++epoch;
-    root.visited = epoch;
-    while (!walk.empty()) {
-      Service& service = *walk.back();
-      walk.pop_back();
-      for (Service* dependent : service.hard_dependents) {
-        if (dependent->visited == epoch || !dependent->holding) continue;
-        dependent->visited = epoch;
-        walk.push_back(dependent);
-        names.push_back(dependent->spec.name);
-        dependent->restart_pending = false;
-        dependent->fail_after_stop = failed;
-        dependent->stop_reason = why;
-        fail_start_waiters(*dependent, Outcome::start_failed, why);
-        dependent->refcount = 0;
-        if (dependent->pid) {
-          to_stop.push_back(dependent);
-        } else {
-          without_process.push_back(dependent);
-        }
-      }
-    }
+    for_each_holding_dependent(root, [&](Service& dependent) {
+      names.push_back(dependent.spec.name);
+      dependent.restart_pending = false;
+      dependent.fail_after_stop = failed;
+      dependent.stop_reason = why;
+      fail_start_waiters(dependent, Outcome::start_failed, why);
+      dependent.refcount = 0;
+      (dependent.pid ? to_stop : without_process).push_back(&dependent);
+      return true;
+    });
     stop_group(to_stop, why);
     for (Service* service : without_process) {
       cancel_deadline(*service);
@@ -631,26 +635,16 @@ struct ServiceSupervisor::Impl {
   // `everyone` (the dependency is gone for a long while).
   void restart_dependents(Service& root, bool everyone) {
     std::vector<Service*> group;
-    std::vector<Service*> walk{&root};
-    ++epoch;
-    root.visited = epoch;
-    while (!walk.empty()) {
-      Service& service = *walk.back();
-      walk.pop_back();
-      for (Service* dependent : service.hard_dependents) {
-        if (dependent->visited == epoch || !dependent->holding) continue;
-        if (!everyone && !dependent->spec.restart_with_dependencies) continue;
-        dependent->visited = epoch;
-        if (dependent->state == ServiceState::running ||
-            dependent->state == ServiceState::starting) {
-          dependent->restart_pending = true;
-          group.push_back(dependent);
-          walk.push_back(dependent);
-        } else if (dependent->state == ServiceState::stopping) {
-          walk.push_back(dependent);  // restarting already, or stopping for good: as decided
-        }
+    for_each_holding_dependent(root, [&](Service& dependent) {
+      if (!everyone && !dependent.spec.restart_with_dependencies) return false;
+      if (dependent.state == ServiceState::running || dependent.state == ServiceState::starting) {
+        dependent.restart_pending = true;
+        group.push_back(&dependent);
+        return true;
       }
-    }
+      // Restarting already, or stopping for good: as decided. Its dependents follow it.
+      return dependent.state == ServiceState::stopping;
+    });
     stop_group(group, fmt::format("restarting after its dependency {}", root.spec.name));
   }
 

@@ -387,8 +387,8 @@ class Runner final : public Notifier {
           unsigned may_hold = 0;
           for (const ServiceSpec* dependent : dependents[status.name]) {
             ServiceState s = state_of(dependent->name);
-            bool waiting_for_rearm = status.next_restart_at && s != ServiceState::stopped &&
-                                     s != ServiceState::failed;
+            bool waiting_for_rearm =
+                status.next_restart_at && s != ServiceState::stopped && s != ServiceState::failed;
             if (s == ServiceState::stopping || waiting_for_rearm) ++may_hold;
           }
           if (status.refcount > may_hold)
