@@ -39,14 +39,14 @@ def _cell(measure, who, row):
         base = floor.get(key)
         # A rate: the ratio that compares with the others is floor / measured.
         return f"{value:,.0f}" + (f" ({base / value:.2f}×)" if base and who != "floor" else "")
+    if measure == "memory":
+        m = result["memory_kib"]
+        return f"{m['rss'] / 1024:.1f} / {m['pss'] / 1024:.1f} ({m['processes']} proc.)"
     if who == "floor":
         return "–"
     if measure == "idle":
         idle = result.get("idle")
         return f"{idle['cpu_s']:.2f} / {idle['context_switches']}" if idle else "–"
-    if measure == "memory":
-        m = result["memory_kib"]
-        return f"{m['rss'] / 1024:.1f} / {m['pss'] / 1024:.1f} ({m['processes']} proc.)"
     if measure == "status_json":
         value = result.get("status_json_ms")
         return f"{value:.1f}" if value else "–"

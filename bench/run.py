@@ -26,7 +26,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from procfs import ExitWatch, cpu_and_switches, memory_kib, wait_until  # noqa: E402
 from report import plot, table  # noqa: E402
-from systems import PEERS, Armd  # noqa: E402
+from systems import PEERS, Armd, Floor  # noqa: E402
 
 
 class LogTail:
@@ -61,20 +61,6 @@ def latency(values_ns):
     p99 = values[min(len(values) - 1, int(round(0.99 * (len(values) - 1))))]
     return {"median_ms": statistics.median(values), "p99_ms": p99, "min_ms": values[0],
             "max_ms": values[-1], "n": len(values)}
-
-
-def run_floor(build, workdir, n, repeats, kills):
-    starts, stops, restarts = [], [], []
-    for repeat in range(repeats):
-        output = subprocess.run(
-            [f"{build}/bench/floor", f"{build}/bench/marker", workdir, str(n),
-             str(kills if repeat == 0 else 0)], check=True, capture_output=True, text=True)
-        raw = json.loads(output.stdout)
-        starts.append(raw["start_all_ns"] / 1e6)
-        stops.append(raw["stop_all_ns"] / 1e6)
-        restarts += raw["restart_ns"]
-    return {"start_all_ms": spread(starts), "stop_all_ms": spread(stops),
-            "restart": latency(restarts) if restarts else None}
 
 
 def kill_and_time(tail, latest, n, kills):
@@ -229,7 +215,9 @@ def main():
             idle = args.idle if n == args.idle_size else 0
             row = {}
             print(f"N={n}: floor", file=sys.stderr)
-            row["floor"] = run_floor(args.build, workdir, n, args.repeats, args.kills)
+            row["floor"] = run_supervisor(
+                lambda log: Floor(args.build, workdir, n, log), workdir, n, args.repeats,
+                args.kills, 0)
             row["floor"].update(echo)
             print(f"N={n}: armd", file=sys.stderr)
             row["armd"] = run_supervisor(

@@ -79,6 +79,18 @@ class Supervisor:
         return scan
 
 
+class Floor(Supervisor):
+    """bench/floor: the least a supervisor can do, measured exactly as the others are."""
+    label = "floor"
+
+    @classmethod
+    def available(cls):
+        return True
+
+    def command(self):
+        return [os.path.join(self.build, "bench", "floor"), self.marker, self.log, str(self.n)]
+
+
 class Armd(Supervisor):
     program = "armd"
 
