@@ -170,6 +170,19 @@ class Dependencies(ArmdTestCase):
         self.assertIn('"web" -> "db";', dot)
         self.assertIn('"web" -> "metrics" [style=dashed];', dot)
 
+    def test_a_reload_with_a_cycle_changes_nothing(self):
+        self.armctl("start", "web", check=0)
+        before = {name: s["pid"] for name, s in self.status().items()}
+        text = open(self.config).read().replace(
+            '[services.db]\nbinary', '[services.db]\ndepends_on = ["web"]\nbinary')
+        with open(self.config, "w") as f:
+            f.write(text)
+        result = self.armctl("reload", check=2)
+        self.assertIn("services.db.depends_on[0]: dependency cycle: web -> db -> web",
+                      result.stderr + result.stdout)
+        self.assertIn("armd.toml:", result.stderr + result.stdout)
+        self.assertEqual({name: s["pid"] for name, s in self.status().items()}, before)
+
     def test_a_cycle_is_refused_with_the_cycle_and_the_line(self):
         cyclic = os.path.join(self.dir, "cyclic.toml")
         with open(cyclic, "w") as f:
