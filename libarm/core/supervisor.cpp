@@ -1089,11 +1089,15 @@ ReloadSummary ServiceSupervisor::reload(Config next) {
   for (auto& [name, owned] : m.services) {
     if (!next.services.contains(name) && !owned->removed) gone.push_back(owned.get());
   }
+  // Their edges may point at services forgotten in the loop below: cut them all first, and let
+  // rebuild_graph() recount holders and leaving dependents from the new configuration.
+  for (Service* service : gone) {
+    service->holding = false;
+    service->requires_.clear();
+    service->wants_.clear();
+  }
   for (Service* service : gone) {
     summary.removed.push_back(service->spec.name);
-    // Its edges may point at services forgotten in this very loop: rebuild_graph() recounts
-    // the holders from the new configuration instead.
-    service->holding = false;
     service->refcount = 0;
     service->restart_pending = false;
     m.fail_start_waiters(*service, Outcome::start_failed, "removed from the configuration");
