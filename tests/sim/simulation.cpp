@@ -8,6 +8,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <stdexcept>
 
 #include "arm/testing.hpp"
 
@@ -97,6 +98,17 @@ struct RequestInfo {
   unsigned replies = 0;
 };
 
+// A status of every service (sorted by name, as status() returns it), looked up by name
+// without building a map at every step.
+struct StatusByName {
+  std::vector<ServiceStatus> all;
+  const ServiceStatus& at(std::string_view name) const {
+    auto it = std::ranges::lower_bound(all, name, {}, &ServiceStatus::name);
+    if (it == all.end() || it->name != name) throw std::out_of_range(std::string(name));
+    return *it;
+  }
+};
+
 // Replays steps and checks invariants; the first broken one is kept in `failure`.
 class Runner final : public Notifier {
  public:
@@ -110,6 +122,7 @@ class Runner final : public Notifier {
     }
     for (unsigned slot = 0; slot < client_slots; ++slot) clients_[slot] = slot + 1;
     next_client_ = client_slots + 1;
+    index_dependents();
     supervisor_.start_default_services();
   }
 
@@ -307,6 +320,7 @@ class Runner final : public Notifier {
     if (below(random, 10) == 0) next.arm.global_prefix = {"nice"};
     if (supervisor_.shutting_down()) return;  // a reload is ignored then
     config_ = next;
+    index_dependents();
     supervisor_.reload(std::move(next));
   }
 
@@ -334,14 +348,9 @@ class Runner final : public Notifier {
       return fail("a process was spawned during shutdown");
 
     std::set<ProcessId> owned;
-    auto statuses = supervisor_.status();
-    std::map<std::string, const ServiceStatus*, std::less<>> by_name;
-    for (const auto& status : statuses) by_name[status.name] = &status;
-    std::map<std::string, std::vector<const ServiceSpec*>, std::less<>> dependents;
-    for (const auto& [name, spec] : config_.services) {
-      for (const auto& dependency : spec.depends_on) dependents[dependency].push_back(&spec);
-    }
-    auto state_of = [&](const std::string& name) { return by_name.at(name)->state; };
+    StatusByName by_name{supervisor_.status()};
+    const auto& statuses = by_name.all;
+    auto state_of = [&](const std::string& name) { return by_name.at(name).state; };
     for (const auto& status : statuses) {
       auto where = [&] { return fmt::format("{} ({})", status.name, to_string(status.state)); };
       bool has_process = status.pid.has_value();
@@ -385,7 +394,7 @@ class Runner final : public Notifier {
           // Only dependents still on their way out, or (with a re-arm pending) waiting for it
           // to come back, may hold it.
           unsigned may_hold = 0;
-          for (const ServiceSpec* dependent : dependents[status.name]) {
+          for (const ServiceSpec* dependent : hard_dependents_[status.name]) {
             ServiceState s = state_of(dependent->name);
             bool waiting_for_rearm =
                 status.next_restart_at && s != ServiceState::stopped && s != ServiceState::failed;
@@ -400,13 +409,10 @@ class Runner final : public Notifier {
       }
       if (supervisor_.shutting_down() && has_process && terminated_in_shutdown(*status.pid)) {
         // Reverse dependency order: nothing that depends on it may still be alive.
-        for (const auto& [name, other] : config_.services) {
-          bool depends =
-              std::ranges::find(other.depends_on, status.name) != other.depends_on.end() ||
-              std::ranges::find(other.wants, status.name) != other.wants.end();
-          if (depends && by_name.at(name)->pid)
-            return fail(where() + " got SIGTERM in shutdown while its dependent " + name +
-                        " lives");
+        for (const ServiceSpec* dependent : all_dependents_[status.name]) {
+          if (by_name.at(dependent->name).pid)
+            return fail(where() + " got SIGTERM in shutdown while its dependent " +
+                        dependent->name + " lives");
         }
       }
       if (status.refcount > 1'000'000) return fail(where() + ": refcount wrapped around");
@@ -431,11 +437,10 @@ class Runner final : public Notifier {
   // running outside the documented window: a dependency whose process is alive but stopping
   // (it waits for its dependents to exit first), or, for restart_with_dependencies = false, a
   // dependency on its way back.
-  static std::optional<std::string> running_without_dependency(
-      const ServiceSpec& spec,
-      const std::map<std::string, const ServiceStatus*, std::less<>>& by_name) {
+  static std::optional<std::string> running_without_dependency(const ServiceSpec& spec,
+                                                               const StatusByName& by_name) {
     for (const auto& name : spec.depends_on) {
-      const ServiceStatus& dependency = *by_name.at(name);
+      const ServiceStatus& dependency = by_name.at(name);
       if (dependency.state == ServiceState::running || dependency.pid) continue;
       bool coming_back = dependency.state == ServiceState::backoff ||
                          dependency.state == ServiceState::waiting ||
@@ -444,6 +449,18 @@ class Runner final : public Notifier {
       return fmt::format("{} is {}", name, to_string(dependency.state));
     }
     return std::nullopt;
+  }
+
+  void index_dependents() {
+    hard_dependents_.clear();
+    all_dependents_.clear();
+    for (const auto& [name, spec] : config_.services) {
+      for (const auto& dependency : spec.depends_on) {
+        hard_dependents_[dependency].push_back(&spec);
+        all_dependents_[dependency].push_back(&spec);
+      }
+      for (const auto& dependency : spec.wants) all_dependents_[dependency].push_back(&spec);
+    }
   }
 
   void note_shutdown_began() {
@@ -502,6 +519,10 @@ class Runner final : public Notifier {
   unsigned next_added_ = 0;
   std::optional<std::size_t> spawns_at_shutdown_;
   std::map<ProcessId, std::size_t> signals_before_shutdown_;
+  // Who depends on each service in config_ (hard only, and hard or soft), rebuilt when it
+  // changes rather than at every step.
+  std::map<std::string, std::vector<const ServiceSpec*>, std::less<>> hard_dependents_;
+  std::map<std::string, std::vector<const ServiceSpec*>, std::less<>> all_dependents_;
   bool trace_ = std::getenv("ARMSIM_TRACE") != nullptr;
   std::size_t step_index_ = 0;
   std::optional<Failure> failure_;
