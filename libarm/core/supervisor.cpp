@@ -1288,6 +1288,7 @@ bool ServiceSupervisor::on_child_exit(ProcessId pid, ExitStatus exit) {
         if (m.intensity_exceeded(service, now)) {
           m.give_up(service, why);
         } else {
+          service.last_error = why;  // so status can say why it is backing off
           m.schedule_restart(service, why);
           m.restart_dependents(service, false);
         }

@@ -78,6 +78,16 @@ TEST_CASE("a start during backoff runs the service now instead of waiting") {
   CHECK_FALSE(rig.supervisor.next_deadline());
 }
 
+TEST_CASE("a service backing off says why until it runs again") {
+  CrashingRig rig;
+  rig.exit("web", ExitStatus::signaled(9));
+  CHECK(rig.state_of("web") == ServiceState::backoff);
+  CHECK(rig.supervisor.status("web")->last_error == "exited unexpectedly with signal 9");
+  rig.advance(100ms);
+  CHECK(rig.state_of("web") == ServiceState::running);
+  CHECK(rig.supervisor.status("web")->last_error.empty());
+}
+
 TEST_CASE("an automatic restart that cannot spawn is retried with a growing backoff") {
   CrashingRig rig;
   rig.spawner.fail_service("web", {2, "cannot execute /usr/bin/web: No such file or directory"});
