@@ -299,6 +299,12 @@ struct ServiceSupervisor::Impl {
     service.deadline.reset();
   }
 
+  // Not wanted and without a process: what activation has to wake up.
+  static bool dormant(const Service& service) {
+    return !service.holding &&
+           (service.state == ServiceState::stopped || service.state == ServiceState::failed);
+  }
+
   static bool rearm_pending(const Service& service) {
     return service.state == ServiceState::failed && service.deadline.has_value();
   }
@@ -399,7 +405,7 @@ struct ServiceSupervisor::Impl {
     switch (dependency.state) {
       case ServiceState::stopped:
       case ServiceState::failed:
-        if (dependency.holding) return false;  // already activated, waiting in the queue
+        if (!dormant(dependency)) return false;  // already activated, waiting in the queue
         if (soft) ++dependency.refcount;
         mark_active(dependency);
         return true;
@@ -433,8 +439,7 @@ struct ServiceSupervisor::Impl {
       for (Service* dependency : service.requires_) {
         if (dependency->state == ServiceState::stopping) {
           walk.push_back(dependency);
-        } else if (!dependency->holding && (dependency->state == ServiceState::stopped ||
-                                            dependency->state == ServiceState::failed)) {
+        } else if (dormant(*dependency)) {
           activate(*dependency);  // gone already: started again (the edge is still counted)
         }
       }
@@ -445,8 +450,7 @@ struct ServiceSupervisor::Impl {
   void ensure_interest(Service& dependency) {
     if (dependency.state == ServiceState::stopping) {
       revive(dependency);
-    } else if (!dependency.holding && (dependency.state == ServiceState::stopped ||
-                                       dependency.state == ServiceState::failed)) {
+    } else if (dormant(dependency)) {
       activate(dependency);
     }
   }
@@ -565,9 +569,9 @@ struct ServiceSupervisor::Impl {
     }
   }
 
-  // A service with no process leaves for good: stopped or failed, answering who waited, giving
-  // back what it held, and taking its hard dependents down with it.
-  void become_inactive(Service& service, ServiceState final_state, const std::string& why) {
+  // A service with no process leaves for good, stopped or failed: it answers who waited and
+  // gives back what it held.
+  void settle_inactive(Service& service, ServiceState final_state, const std::string& why) {
     cancel_deadline(service);
     service.restart_pending = false;
     service.fresh = false;
@@ -578,7 +582,13 @@ struct ServiceSupervisor::Impl {
     if (service.state != final_state || final_state == ServiceState::failed)
       set_state(service, final_state, why);
     deactivate(service);
-    take_down_dependents(service, final_state);
+  }
+
+  // ... and its hard dependents go with it. Returns their names.
+  std::vector<std::string> become_inactive(Service& service, ServiceState final_state,
+                                           const std::string& why) {
+    settle_inactive(service, final_state, why);
+    return take_down_dependents(service, final_state);
   }
 
   // Visits each hard dependent of `root` that holds it, transitively, once; `visit` returns
@@ -619,14 +629,8 @@ struct ServiceSupervisor::Impl {
       return true;
     });
     stop_group(to_stop, why);
-    for (Service* service : without_process) {
-      cancel_deadline(*service);
-      service->fresh = false;
-      service->waiting_for.clear();
-      if (failed) service->last_error = why;
-      set_state(*service, failed ? ServiceState::failed : ServiceState::stopped, why);
-      deactivate(*service);
-    }
+    for (Service* service : without_process)
+      settle_inactive(*service, failed ? ServiceState::failed : ServiceState::stopped, why);
     return names;
   }
 
@@ -841,14 +845,19 @@ struct ServiceSupervisor::Impl {
     try_start_now(service);
   }
 
+  // A running service stops and starts again, its dependents after it.
+  void group_restart(Service& service, const std::string& why) {
+    service.restart_pending = true;
+    restart_dependents(service, false);
+    stop_group({&service}, why);
+  }
+
   // Restarts a running service, its dependents after it; cuts a backoff short.
   void restart_with_fresh_backoff(Service& service, std::string why) {
     service.backoff = service.spec.backoff_initial;
     switch (service.state) {
       case ServiceState::running:
-        service.restart_pending = true;
-        restart_dependents(service, false);
-        stop_group({&service}, why);
+        group_restart(service, why);
         return;
       case ServiceState::backoff:
         // The change may well be the fix for the crash it is waiting out: try now.
@@ -975,13 +984,7 @@ void ServiceSupervisor::stop(std::optional<RequestRef> from, std::string_view na
       break;
     case ServiceState::waiting:
     case ServiceState::backoff: {
-      service->refcount = 0;
-      m.fail_start_waiters(*service, Outcome::start_failed, "stopped before it could start");
-      m.cancel_deadline(*service);
-      service->waiting_for.clear();
-      m.set_state(*service, ServiceState::stopped, "stop requested");
-      m.deactivate(*service);
-      auto names = m.take_down_dependents(*service, ServiceState::stopped);
+      auto names = m.become_inactive(*service, ServiceState::stopped, "stop requested");
       m.answer(from, *service, Outcome::stopped, also(names));
       break;
     }
@@ -1004,10 +1007,8 @@ void ServiceSupervisor::restart(std::optional<RequestRef> from, std::string_view
       break;
     case ServiceState::starting:
     case ServiceState::running:
-      service->restart_pending = true;
       m.add_start_waiter(*service, from, Outcome::restarted, false);
-      m.restart_dependents(*service, false);
-      m.stop_group({service}, "restart requested");
+      m.group_restart(*service, "restart requested");
       break;
     case ServiceState::stopping:
       service->restart_pending = true;
@@ -1057,7 +1058,7 @@ void ServiceSupervisor::shutdown(std::optional<RequestRef> from) {
     }
     // Dependents first: each service gets SIGTERM once everything that depends on it is gone.
     m.stop_group(running, "shutdown");
-    m.recount();
+    m.recount();  // the holds dropped above, without the releases they would set off
   }
   m.finish_shutdown_if_done();
 }
@@ -1173,8 +1174,7 @@ ReloadSummary ServiceSupervisor::reload(Config next) {
       bool is_new =
           previous == old_wants.end() ||
           std::ranges::find(previous->second, wanted->spec.name) == previous->second.end();
-      if (is_new && !wanted->holding &&
-          (wanted->state == ServiceState::stopped || wanted->state == ServiceState::failed)) {
+      if (is_new && Impl::dormant(*wanted)) {
         ++wanted->refcount;
         m.activate(*wanted);
       }
