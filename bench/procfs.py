@@ -5,18 +5,26 @@ import select
 import time
 
 
-def read_log(path):
-    """The markers' lines so far: (name, pid, monotonic ns), in the order written."""
-    lines = []
-    try:
-        with open(path) as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) == 3:
-                    lines.append((parts[0], int(parts[1]), int(parts[2])))
-    except FileNotFoundError:
-        pass
-    return lines
+class LogTail:
+    """The markers' log, read incrementally: (name, pid, ns) lines in the order written."""
+
+    def __init__(self, path):
+        self.path, self.offset, self.lines, self.partial = path, 0, [], ""
+
+    def poll(self):
+        try:
+            with open(self.path) as f:
+                f.seek(self.offset)
+                chunk = f.read()
+                self.offset = f.tell()
+        except FileNotFoundError:
+            return self.lines
+        text = self.partial + chunk
+        *complete, self.partial = text.split("\n")
+        for line in complete:
+            name, pid, ns = line.split()
+            self.lines.append((name, int(pid), int(ns)))
+        return self.lines
 
 
 def wait_until(predicate, timeout=300, step=0.002):
@@ -78,14 +86,6 @@ def command_name(pid):
             return f.read().strip()
     except FileNotFoundError:
         return ""
-
-
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 class ExitWatch:

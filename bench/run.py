@@ -24,31 +24,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from procfs import ExitWatch, cpu_and_switches, memory_kib, wait_until  # noqa: E402
+from procfs import ExitWatch, LogTail, cpu_and_switches, memory_kib, wait_until  # noqa: E402
 from report import plot, table  # noqa: E402
 from systems import PEERS, Armd, Floor  # noqa: E402
-
-
-class LogTail:
-    """The markers' log, read incrementally: (name, pid, ns) lines in the order written."""
-
-    def __init__(self, path):
-        self.path, self.offset, self.lines, self.partial = path, 0, [], ""
-
-    def poll(self):
-        try:
-            with open(self.path) as f:
-                f.seek(self.offset)
-                chunk = f.read()
-                self.offset = f.tell()
-        except FileNotFoundError:
-            return self.lines
-        text = self.partial + chunk
-        *complete, self.partial = text.split("\n")
-        for line in complete:
-            name, pid, ns = line.split()
-            self.lines.append((name, int(pid), int(ns)))
-        return self.lines
 
 
 def spread(values):
