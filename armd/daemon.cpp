@@ -72,7 +72,7 @@ Daemon::~Daemon() {
 int Daemon::run() {
   buffer_log();
   log("listening on {}; {} services configured", options_.socket_path,
-      supervisor_->config().services.size());
+      supervisor_->service_count());
   supervisor_->start_default_services();
   // Reading the configuration built a TOML tree several times the size of what is kept; hand
   // the freed pages back instead of holding them for armd's whole life.
@@ -267,7 +267,7 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
     send(protocol::encode_error(id, "invalid_config", why));
     return;
   }
-  if (config->arm.socket != supervisor_->config().arm.socket) {
+  if (config->arm.socket != supervisor_->settings().socket) {
     log("reload: [arm].socket changed; the new path takes effect when armd restarts");
   }
   auto summary = supervisor_->reload(std::move(*config));

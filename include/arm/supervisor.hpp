@@ -186,6 +186,8 @@ class ServiceSupervisor {
   std::vector<ServiceStatus> status() const;  // every service, by name
   std::optional<ServiceStatus> status(std::string_view name) const;
   Config config() const;  // put together on demand: the supervisor keeps no second copy
+  const ArmSettings& settings() const;  // the [arm] part alone, without that copy
+  std::size_t service_count() const;
   bool shutting_down() const;
   bool finished() const;  // shutting down and no process left
 

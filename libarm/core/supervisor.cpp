@@ -1256,6 +1256,13 @@ Config ServiceSupervisor::config() const {
     if (!service->removed) config.services.emplace(name, service->spec);
   return config;
 }
+const ArmSettings& ServiceSupervisor::settings() const {
+  return impl_->arm;
+}
+std::size_t ServiceSupervisor::service_count() const {
+  return static_cast<std::size_t>(std::ranges::count_if(
+      impl_->services, [](const auto& entry) { return !entry.second->removed; }));
+}
 bool ServiceSupervisor::shutting_down() const {
   return impl_->in_shutdown;
 }

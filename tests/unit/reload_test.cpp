@@ -105,3 +105,18 @@ TEST_CASE("a reload moves the watch to a service's new configuration file") {
   CHECK_FALSE(rig.watcher.watching("/etc/old.conf"));
   CHECK(rig.watcher.watching("/etc/new.conf"));
 }
+
+TEST_CASE("config() puts the running configuration back together; settings() and the count agree") {
+  auto first = testing::config_with({testing::service("web"), testing::service("db")});
+  first.arm.default_services = {"web"};
+  SupervisorRig rig(first);
+  CHECK(rig.supervisor.config() == first);
+  CHECK(rig.supervisor.service_count() == 2);
+
+  auto second = testing::config_with({testing::service("web")});
+  second.arm.socket = "/run/other.sock";
+  rig.supervisor.reload(second);
+  CHECK(rig.supervisor.config() == second);
+  CHECK(rig.supervisor.settings().socket == "/run/other.sock");
+  CHECK(rig.supervisor.service_count() == 1);
+}
