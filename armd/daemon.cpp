@@ -270,8 +270,15 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
   if (config->arm.socket != supervisor_->settings().socket) {
     log("reload: [arm].socket changed; the new path takes effect when armd restarts");
   }
-  auto summary = supervisor_->reload(std::move(*config));
+  auto applied = supervisor_->reload(std::move(*config));
   malloc_trim(0);  // as at start: the TOML tree is gone
+  if (!applied) {
+    std::string why = applied.error().front().to_string();
+    log("reload refused, the running configuration stays: {}", why);
+    send(protocol::encode_error(id, "invalid_config", why));
+    return;
+  }
+  const arm::ReloadSummary& summary = *applied;
   log("reloaded {}: {} added, {} removed, {} restarted, {} updated", options_.config_path,
       summary.added.size(), summary.removed.size(), summary.restarted.size(),
       summary.updated.size());

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "arm/error.hpp"
 #include "arm/types.hpp"
 
 namespace arm {
@@ -75,19 +76,6 @@ struct Config {
   bool operator==(const Config&) const = default;
 };
 
-// What is wrong with a configuration, and where. line/column are 1-based; 0 when unknown
-// (for example when the file cannot be read at all).
-struct ConfigError {
-  std::string file;
-  int line = 0;
-  int column = 0;
-  std::string key;  // dotted path, e.g. "services.web.backoff_max"; empty when not about a key
-  std::string message;
-
-  // "file:line:column: services.web.restart: expected one of always, on-failure, never"
-  std::string to_string() const;
-};
-
 // Parses TOML text. `source_name` is used in error messages (normally the file's path).
 std::expected<Config, ConfigError> parse_config(std::string_view toml_text,
                                                 std::string_view source_name);
@@ -98,6 +86,13 @@ std::expected<Config, ConfigError> parse_config(std::string_view toml_text,
 // who build a Config in code call this before handing it to a ServiceSupervisor, whose
 // precondition it is. O(services + edges).
 std::expected<void, ConfigError> check_dependencies(const Config& config);
+
+// Everything wrong with a configuration, at once: a map key and the ServiceSpec::name under it
+// that differ (or are empty), an empty binary, negative durations, a jitter outside [0, 1],
+// unknown default_services, and what check_dependencies() finds. Configurations from
+// parse_config/load_config_file always pass; the ServiceSupervisor checks with it on
+// construction and reload.
+std::expected<void, std::vector<Error>> check_config(const Config& config);
 
 // Reads and parses a file.
 std::expected<Config, ConfigError> load_config_file(const std::filesystem::path& path);

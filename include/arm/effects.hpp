@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "arm/error.hpp"
 #include "arm/types.hpp"
 
 namespace arm {
@@ -28,11 +29,6 @@ struct SpawnRequest {
   std::vector<std::pair<std::string, std::string>> environment;  // added to the host's own
   std::string working_directory;                                 // empty: the host's own
   std::vector<std::string> required_files;  // must exist, or the spawn fails naming the file
-};
-
-struct SpawnError {
-  int error_number = 0;  // errno value, 0 when not from the OS
-  std::string message;   // what failed, naming the path: "cannot execute /usr/bin/x: ..."
 };
 
 class Spawner {

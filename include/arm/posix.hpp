@@ -19,10 +19,8 @@
 
 namespace arm::posix {
 
-struct SystemError {
-  int error_number = 0;
-  std::string message;  // names the operation and path: "inotify_init1: Too many open files"
-};
+// Adapters report failures as arm::Error (error_number set); the old name stays usable.
+using SystemError = Error;
 
 // Jitter from a Mersenne Twister seeded by std::random_device (getrandom(2)).
 class SystemRandom final : public Random {

@@ -2,7 +2,26 @@
 // crash or when their configuration changes, and stops them cleanly, without doing any I/O of
 // its own: inputs are method calls, outputs go through the injected Clock, Spawner, Notifier
 // and FileWatcher, and next_deadline() tells the host when to call on_timer(). Any event loop
-// can drive it; see examples/ for poll(2) and libuv.
+// can drive it; examples/embed_poll.cpp shows the glue for poll(2).
+//
+// The embedder's contract
+// -----------------------
+// - Threads: none inside. One supervisor is used from one thread at a time (the host's loop);
+//   const queries may run concurrently with each other, not with an input.
+// - Re-entry: the Notifier and the deadline listener are called only once an input has finished
+//   its state change (notifications are queued and delivered, in order, at the end of the
+//   outermost call), so they may call any method, inputs included. Clock, Spawner, FileWatcher
+//   and Random are called in the middle of a change and must not call an input: that throws
+//   std::logic_error. Const queries are allowed from anywhere.
+// - Exceptions: inputs throw only std::bad_alloc (the state is then unspecified) and the
+//   std::logic_error above. Callbacks must not throw: an exception from a Notifier or the
+//   deadline listener ends the program (std::terminate). The constructor throws
+//   std::invalid_argument for a configuration check_config() refuses; create() returns the
+//   same problems as values.
+// - Lifetimes: clock, spawner, notifier, watcher and random are borrowed and must outlive the
+//   supervisor.
+// - Destruction stops nothing and does not block: processes keep running (call shutdown() and
+//   wait for finished() first to stop them); pending requests are not answered.
 //
 // Service lifecycle
 // -----------------
@@ -30,20 +49,46 @@
 //             last case can a re-arm be pending (retry_failed_after): then the timer restarts
 //             it with its old references, and its dependents wait for it meanwhile.
 //
-// Every input in every state (a dash: impossible, because that state has no process):
+// Every input in every state. "rc" counts references (requests + holding dependents); a stop
+// while other references remain (rc>1) only drops one and answers still_referenced, in every
+// state. `starting` lasts only for the Spawner::spawn call (PosixSpawner returns once the program
+// executes), so no input can arrive in it: it is decided as `running` is. tests/unit/
+// state_table_test.cpp drives a service into every row and checks every cell.
 //
-//                 start          stop (rc>1 | rc<=1)       restart        exit          timer
-//   stopped       activate       reply not_running         activate       -             -
-//   waiting       rc+1, waits    rc-1 | -> stopped         waits          -             -
-//   failed        activate       -> stopped, not_running   activate       -             -
-//   running       rc+1, reply    rc-1 | stop group         group restart  -> backoff*   -
-//   stopping      rc+1, pending  rc-1 | cancel pending     pending        -> stopped/   KILL
-//                                      and wait                           starting
-//   backoff       spawn now      rc-1 | -> stopped         spawn now      -             spawn
-//   failed+rearm  activate       -> stopped, not_running   activate       -             activate
+// Requests       start            stop (last reference)      restart           reset
+//   stopped      activate         not_running                activate          reset
+//   waiting      rc+1, waits      -> stopped                 waits             history cleared
+//   running      rc+1,            stop group; answered       group restart     history cleared
+//                already_running  once reaped
+//   stopping     start_again,     start_again -> stopped;    start_again,      history cleared
+//                waits            answered once reaped       waits
+//   backoff      spawn now        -> stopped                 spawn now         history cleared
+//   failed       activate         -> stopped, not_running    activate          -> stopped
+//   failed+rearm activate         -> stopped, not_running    activate          -> stopped
 //
-//   * or -> stopped/failed when the restart policy, the exit code classes or the restart
-//     intensity say not to restart.
+// Events         exit             timer        file changed   dependency down†    shutdown
+//   stopped      -                -            -              -                   -
+//   waiting      -                -            -              -> stopped/failed   -> stopped
+//   running      decide_exit*     -            group restart  stop / restart†     stop group
+//   stopping     after_exit‡      SIGKILL      -              settle_* †          start_again
+//                                                                                 -> stopped
+//   backoff      -                spawn        spawn now      -> stopped/failed   -> stopped
+//   failed       -                -            -              -                   -
+//   failed+rearm -                activate     -              -                   re-arm dropped
+//
+//   - no change: no process in that state, no deadline, or nothing to do.
+//   * decide_exit (libarm/core/exit_policy.hpp) on the restart policy, the exit code classes
+//     and the restart intensity: -> backoff (its hard dependents restart after it), -> failed
+//     (intensity exhausted; re-armed if retry_failed_after), -> stopped (clean exit, not
+//     restarted), -> failed (failure, not restarted). During shutdown: -> stopped/failed.
+//   † a hard dependency stops or fails for good: the dependent stops, or fails naming it (while
+//     stopping: it will settle so). A hard dependency crashes, restarts or changes: a running
+//     dependent with restart_with_dependencies restarts after it (a group restart).
+//   ‡ what the exit of a stopping process leads to is one value, after_exit, set when it started
+//     stopping and changed by what arrived meanwhile: -> stopped (settle_stopped), -> failed
+//     (settle_failed: a dependency failed), -> starting again (start_again: restarted or
+//     started meanwhile), or forgotten (forget: a reload removed it; its start waiters are
+//     answered start_failed and new requests naming it are answered unknown_service).
 //
 // Dependencies. `activate` makes a service wanted: it takes a reference on each hard
 // dependency and gives one to each soft dependency (wants), starting those that are stopped,
@@ -72,6 +117,8 @@
 #pragma once
 
 #include <cstdint>
+#include <expected>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -101,6 +148,9 @@ enum class Outcome {
   reset               // failure and restart history cleared
 };
 std::string_view to_string(Outcome outcome);
+// The outcomes that mean the request did not do what it asked: unknown_service, start_failed,
+// shutting_down.
+bool is_failure(Outcome outcome);
 
 struct Reply {
   RequestRef to;
@@ -157,8 +207,13 @@ class ServiceSupervisor {
  public:
   // `watcher` may be null: then configuration files are not watched. `random` may be null: then
   // jitter comes from a fixed-seed generator of the supervisor's own (still deterministic).
+  // Throws std::invalid_argument, listing every problem, if check_config(config) fails.
   ServiceSupervisor(Config config, Clock& clock, Spawner& spawner, Notifier& notifier,
                     FileWatcher* watcher = nullptr, Random* random = nullptr);
+  // The same without exceptions: every problem check_config() finds, or the supervisor.
+  static std::expected<std::unique_ptr<ServiceSupervisor>, std::vector<Error>> create(
+      Config config, Clock& clock, Spawner& spawner, Notifier& notifier,
+      FileWatcher* watcher = nullptr, Random* random = nullptr);
   ~ServiceSupervisor();
   ServiceSupervisor(const ServiceSupervisor&) = delete;
   ServiceSupervisor& operator=(const ServiceSupervisor&) = delete;
@@ -166,20 +221,33 @@ class ServiceSupervisor {
   // Starts [arm].default_services, each holding one reference of its own.
   void start_default_services();
 
-  // Requests. Each is answered exactly once through Notifier::reply, now or later. A request
-  // made without a RequestRef (std::nullopt) is carried out but answered to nobody.
+  // Requests. Each is answered exactly once through Notifier::reply, now or later, whatever
+  // happens to its service meanwhile (unless its client goes first: client_gone). A request
+  // made without a RequestRef (std::nullopt) is carried out but answered to nobody. Every
+  // request by name may be answered unknown_service (never configured, or removed by a reload).
+  //
+  // start: started (it runs now) | already_running (rc+1) | start_failed (could not be
+  //   spawned, a hard dependency failed or stopped, it was stopped or removed before it ran) |
+  //   shutting_down.
   void start(std::optional<RequestRef> from, std::string_view name);
+  // stop: stopped (its process has been reaped; also when it had none but was waiting or in
+  //   backoff) | still_referenced (other references keep it) | not_running.
   void stop(std::optional<RequestRef> from, std::string_view name);
+  // restart: restarted (a new process runs) | started (it was not running) | start_failed |
+  //   shutting_down.
   void restart(std::optional<RequestRef> from, std::string_view name);
+  // shutdown: shutdown_complete, once every process has been reaped.
   void shutdown(std::optional<RequestRef> from);
-  // Clears a service's failure and its restart history (intensity count, backoff); a failed
-  // service becomes stopped, and a pending re-arm is cancelled. Answered `reset`.
+  // reset: reset. Clears a service's failure and its restart history (intensity count,
+  // backoff); a failed service becomes stopped, and a pending re-arm is cancelled.
   void reset(std::optional<RequestRef> from, std::string_view name);
-  // Applies a new, already validated configuration: added services appear, removed ones are
-  // stopped and dropped, running services whose launch settings changed are restarted.
-  ReloadSummary reload(Config config);
-  // Forgets the client's pending requests (they will not be answered). Its references stay,
-  // as in the original ARM: a service started by a client outlives the connection.
+  // Applies a new configuration: added services appear, removed ones are stopped and dropped,
+  // running services whose launch settings changed are restarted. A configuration that
+  // check_config() refuses, or a reload during shutdown, changes nothing and returns why.
+  std::expected<ReloadSummary, std::vector<Error>> reload(Config config);
+  // Forgets the client's pending requests (they will not be answered, not even by replies
+  // already queued). Its references stay, as in the original ARM: a service started by a
+  // client outlives the connection.
   void client_gone(ClientId client);
 
   // Queries, answered synchronously.
@@ -197,8 +265,14 @@ class ServiceSupervisor {
   void on_file_changed(std::string_view path);
   // Handles everything due at clock.now(). Calling it early or late is harmless.
   void on_timer();
-  // When on_timer() must next be called; nullopt when nothing is scheduled.
+  // When on_timer() must next be called; nullopt when nothing is scheduled. Loops that sleep
+  // in poll/epoll read it before each wait.
   std::optional<TimePoint> next_deadline() const;
+  // For callback-driven loops (asio, libuv), as libcurl's CURLMOPT_TIMERFUNCTION: `listener`
+  // is called with the new next_deadline() whenever it changes, at the end of the call that
+  // changed it (and once when set, with the current one), so a timer re-armed there is never
+  // stale. It may call back into the supervisor. An empty function removes it.
+  void set_deadline_listener(std::function<void(std::optional<TimePoint>)> listener);
 
  private:
   struct Impl;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <initializer_list>
+#include <iosfwd>
 #include <map>
 #include <optional>
 #include <string>
@@ -16,6 +17,12 @@
 #include <vector>
 
 #include "arm/supervisor.hpp"
+
+namespace arm {
+// Enums print as their names (in doctest's and other frameworks' failure messages).
+std::ostream& operator<<(std::ostream& out, ServiceState state);
+std::ostream& operator<<(std::ostream& out, Outcome outcome);
+}  // namespace arm
 
 namespace arm::testing {
 
@@ -89,10 +96,18 @@ class FakeSpawner final : public Spawner {
   std::size_t signals_after_exit_ = 0;
 };
 
+// Records every notification, and passes it on to `forward_to` when set (the test's own
+// Notifier, which may call back into the supervisor).
 class RecordingNotifier final : public Notifier {
  public:
-  void reply(const Reply& reply) override { replies.push_back(reply); }
-  void service_event(const ServiceEvent& event) override { events.push_back(event); }
+  void reply(const Reply& reply) override {
+    replies.push_back(reply);
+    if (forward_to) forward_to->reply(reply);
+  }
+  void service_event(const ServiceEvent& event) override {
+    events.push_back(event);
+    if (forward_to) forward_to->service_event(event);
+  }
 
   std::vector<Reply> replies_to(ClientId client) const;
   // The reply to exactly this request, if it has been sent.
@@ -101,6 +116,7 @@ class RecordingNotifier final : public Notifier {
 
   std::vector<Reply> replies;
   std::vector<ServiceEvent> events;
+  Notifier* forward_to = nullptr;
 };
 
 class FakeFileWatcher final : public FileWatcher {
@@ -116,10 +132,18 @@ class FakeFileWatcher final : public FileWatcher {
 ServiceSpec service(std::string name);
 Config config_with(std::initializer_list<ServiceSpec> services);
 
+// What advance() does with the processes its SIGKILLs (and SIGTERMs) end.
+enum class Exits {
+  held,      // they stay dead but unreported until settle(): a test can look in between
+  delivered  // reported at once, as a host would see them
+};
+
 // The supervisor wired to the fakes, with helpers that read like what happens.
 class SupervisorRig {
  public:
   explicit SupervisorRig(Config config);
+  // Every notification also goes to `also_notify` (after it is recorded).
+  SupervisorRig(Config config, Notifier& also_notify);
 
   // A fresh request of `client` (request numbers increase).
   RequestRef request(ClientId client = 1);
@@ -129,7 +153,7 @@ class SupervisorRig {
   void settle();
   // Moves time forward by `by`, stopping at every deadline on the way and handling it then,
   // exactly as a host driven by next_deadline() would.
-  void advance(Duration by);
+  void advance(Duration by, Exits exits = Exits::held);
 
   std::optional<ProcessId> pid_of(std::string_view service) const;
   ServiceState state_of(std::string_view service) const;

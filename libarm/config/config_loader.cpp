@@ -22,13 +22,6 @@
 
 namespace arm {
 
-std::string ConfigError::to_string() const {
-  std::string where = file;
-  if (line > 0) where += fmt::format(":{}:{}", line, column);
-  if (key.empty()) return fmt::format("{}: {}", where, message);
-  return fmt::format("{}: {}: {}", where, key, message);
-}
-
 namespace {
 
 using namespace config_reading;
@@ -88,7 +81,7 @@ Done check_default_services(const ValueReader& reader, const toml::table& root,
     const toml::array* array = written ? written->as_array() : nullptr;
     const toml::node* where = array && i < array->size() ? array->get(i) : written;
     std::string key = fmt::format("arm.default_services[{}]", i);
-    if (!where) return Failure(ConfigError{reader.file(), 0, 0, key, message});
+    if (!where) return Failure(Error::at(reader.file(), 0, 0, key, message));
     return Failure(reader.error_at(*where, key, message));
   }
   return {};
@@ -102,7 +95,7 @@ Done check_dependency_graph(const ValueReader& reader, const toml::table& root,
   std::string key = fmt::format("services.{}.{}[{}]", bad->service, bad->list, bad->index);
   // Looked up step by step: a service name may contain '.', which at_path would split.
   const toml::node* element = root["services"][bad->service][bad->list][bad->index].node();
-  if (!element) return Failure(ConfigError{reader.file(), 0, 0, key, bad->message});
+  if (!element) return Failure(Error::at(reader.file(), 0, 0, key, bad->message));
   return Failure(reader.error_at(*element, key, bad->message));
 }
 
@@ -136,8 +129,8 @@ std::optional<ConfigError> find_control_character(std::string_view text, std::st
   int column = 1;
   for (unsigned char c : text) {
     if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
-      return ConfigError{std::string(source), line, column, "",
-                         fmt::format("control character U+{:04X} is not allowed in TOML", c)};
+      return Error::at(std::string(source), line, column, "",
+                       fmt::format("control character U+{:04X} is not allowed in TOML", c));
     if (c == '\n') {
       ++line;
       column = 1;
@@ -162,7 +155,7 @@ Read<Config> parse_with_base(std::string_view text, std::string_view source,
       return Failure(reader.error_at(error.source(), "", std::string(error.description())));
     }
   } catch (const std::exception& error) {
-    return Failure(ConfigError{std::string(source), 0, 0, "", error.what()});
+    return Failure(Error::at(std::string(source), 0, 0, "", error.what()));
   }
 }
 
@@ -176,13 +169,13 @@ std::expected<Config, ConfigError> parse_config(std::string_view toml_text,
 std::expected<Config, ConfigError> load_config_file(const std::filesystem::path& path) {
   try {
     auto text = config_detail::read_whole_file(path);
-    if (!text) return Failure(ConfigError{path.string(), 0, 0, "", text.error()});
+    if (!text) return Failure(Error::at(path.string(), 0, 0, "", text.error()));
     // Relative paths inside are taken relative to the file, wherever armd was started from.
     std::error_code unknown;
     std::filesystem::path directory = std::filesystem::absolute(path, unknown).parent_path();
     return parse_with_base(*text, path.string(), directory);
   } catch (const std::exception& error) {
-    return Failure(ConfigError{path.string(), 0, 0, "", error.what()});
+    return Failure(Error::at(path.string(), 0, 0, "", error.what()));
   }
 }
 

@@ -113,8 +113,8 @@ std::expected<void, ConfigError> check_dependencies(const Config& config) {
   auto bad = config_reading::find_bad_edge(config);
   if (!bad) return {};
   return std::unexpected(
-      ConfigError{"", 0, 0, fmt::format("services.{}.{}[{}]", bad->service, bad->list, bad->index),
-                  bad->message});
+      Error::at("", 0, 0, fmt::format("services.{}.{}[{}]", bad->service, bad->list, bad->index),
+                bad->message));
 }
 
 }  // namespace arm

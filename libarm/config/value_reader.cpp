@@ -65,8 +65,8 @@ ValueReader::ValueReader(std::string file, std::filesystem::path base_directory)
 
 ConfigError ValueReader::error_at(const toml::source_region& where, std::string key,
                                   std::string message) const {
-  return {file_, static_cast<int>(where.begin.line), static_cast<int>(where.begin.column),
-          std::move(key), std::move(message)};
+  return Error::at(file_, static_cast<int>(where.begin.line), static_cast<int>(where.begin.column),
+                   std::move(key), std::move(message));
 }
 
 ConfigError ValueReader::error_at(const toml::node& node, std::string key,

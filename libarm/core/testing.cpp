@@ -2,8 +2,22 @@
 // they are part of the public API: embedders test their own policies with them.
 #include "arm/testing.hpp"
 
+#include <ostream>
+
 #include <algorithm>
 #include <stdexcept>
+
+namespace arm {
+
+std::ostream& operator<<(std::ostream& out, ServiceState state) {
+  return out << to_string(state);
+}
+
+std::ostream& operator<<(std::ostream& out, Outcome outcome) {
+  return out << to_string(outcome);
+}
+
+}  // namespace arm
 
 namespace arm::testing {
 
@@ -126,6 +140,11 @@ Config config_with(std::initializer_list<ServiceSpec> services) {
 SupervisorRig::SupervisorRig(Config config)
     : supervisor(std::move(config), clock, spawner, notifier, &watcher, &random) {}
 
+SupervisorRig::SupervisorRig(Config config, Notifier& also_notify)
+    : notifier(), supervisor(std::move(config), clock, spawner, notifier, &watcher, &random) {
+  notifier.forward_to = &also_notify;
+}
+
 RequestRef SupervisorRig::request(ClientId client) {
   return {client, next_request_++};
 }
@@ -148,12 +167,14 @@ void SupervisorRig::settle() {
   }
 }
 
-void SupervisorRig::advance(Duration by) {
+void SupervisorRig::advance(Duration by, Exits exits) {
   TimePoint until = clock.now() + by;
+  if (exits == Exits::delivered) settle();
   for (auto due = supervisor.next_deadline(); due && *due <= until;
        due = supervisor.next_deadline()) {
     if (*due > clock.now()) clock.set(*due);
     supervisor.on_timer();
+    if (exits == Exits::delivered) settle();
   }
   clock.set(until);
 }

@@ -99,7 +99,7 @@ std::expected<std::unique_ptr<InotifyWatcher>, SystemError> InotifyWatcher::crea
   impl->inotify.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (!impl->inotify)
     return std::unexpected(
-        SystemError{errno, std::string("inotify_init1: ") + std::strerror(errno)});
+        Error::system(errno, std::string("inotify_init1: ") + std::strerror(errno)));
   return std::unique_ptr<InotifyWatcher>(new InotifyWatcher(std::move(impl)));
 }
 

@@ -125,7 +125,7 @@ std::expected<std::unique_ptr<PosixSpawner>, SystemError> PosixSpawner::create(
   impl->options = options;
   impl->epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
   if (!impl->epoll)
-    return std::unexpected(SystemError{errno, "epoll_create1: " + errno_text(errno)});
+    return std::unexpected(Error::system(errno, "epoll_create1: " + errno_text(errno)));
   return std::unique_ptr<PosixSpawner>(new PosixSpawner(std::move(impl)));
 }
 
@@ -145,12 +145,12 @@ PosixSpawner::~PosixSpawner() {
 }
 
 std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& request) {
-  if (request.argv.empty()) return std::unexpected(SpawnError{EINVAL, "empty command line"});
+  if (request.argv.empty()) return std::unexpected(Error::system(EINVAL, "empty command line"));
   for (const auto& file : request.required_files) {
     struct stat info {};
     if (::stat(file.c_str(), &info) != 0)
       return std::unexpected(
-          SpawnError{errno, fmt::format("config file {}: {}", file, errno_text(errno))});
+          Error::system(errno, fmt::format("config file {}: {}", file, errno_text(errno))));
   }
   std::vector<std::string> argv_strings = request.argv;
   std::vector<std::string> env_strings = child_environment(request);
@@ -166,12 +166,12 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
   auto stack = impl_->child_stack.reserve(ChildStack::needed_for(request.argv.size()));
   if (!stack)
     return std::unexpected(
-        SpawnError{stack.error(), fmt::format("cannot start {}: child stack: {}",
-                                              request.argv.front(), errno_text(stack.error()))});
+        Error::system(stack.error(), fmt::format("cannot start {}: child stack: {}",
+                                                 request.argv.front(), errno_text(stack.error()))));
   auto launched = launch(plan, stack->data(), stack->size());
   if (!launched)
     return std::unexpected(
-        SpawnError{launched.error().error_number, launch_failure(request, launched.error())});
+        Error::system(launched.error().error_number, launch_failure(request, launched.error())));
   pid_t pid = launched->pid;
   UniqueFd pidfd(launched->pidfd);  // atomic with the child: no window for pid reuse
   epoll_event event{};
@@ -182,7 +182,7 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
     ::kill(-pid, SIGKILL);
     siginfo_t info{};
     ::waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &info, WEXITED);
-    return std::unexpected(SpawnError{add_error, "epoll_ctl: " + errno_text(add_error)});
+    return std::unexpected(Error::system(add_error, "epoll_ctl: " + errno_text(add_error)));
   }
   impl_->pidfds.emplace(pid, std::move(pidfd));
   return pid;

@@ -38,11 +38,11 @@ TEST_CASE("an error reads FILE:LINE:COLUMN: KEY: MESSAGE") {
 }
 
 TEST_CASE("an error without a position or a key leaves those parts out") {
-  CHECK(ConfigError{"armd.toml", 0, 0, "", "Permission denied"}.to_string() ==
+  CHECK(Error::at("armd.toml", 0, 0, "", "Permission denied").to_string() ==
         "armd.toml: Permission denied");
-  CHECK(ConfigError{"armd.toml", 0, 0, "arm.socket", "bad"}.to_string() ==
+  CHECK(Error::at("armd.toml", 0, 0, "arm.socket", "bad").to_string() ==
         "armd.toml: arm.socket: bad");
-  CHECK(ConfigError{"armd.toml", 4, 2, "", "bad"}.to_string() == "armd.toml:4:2: bad");
+  CHECK(Error::at("armd.toml", 4, 2, "", "bad").to_string() == "armd.toml:4:2: bad");
 }
 
 TEST_CASE("unknown keys are refused, with a suggestion for near misses") {

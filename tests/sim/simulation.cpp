@@ -255,7 +255,8 @@ class Runner final : public Notifier {
         reload(step);
         break;
       case Action::fail_spawns:
-        spawner_.fail_service(service_name(step.a), {2, "cannot execute: injected failure"});
+        spawner_.fail_service(service_name(step.a),
+                              Error::system(2, "cannot execute: injected failure"));
         break;
       case Action::allow_spawns:
         spawner_.allow_service(service_name(step.a));

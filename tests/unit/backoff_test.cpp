@@ -90,7 +90,8 @@ TEST_CASE("a service backing off says why until it runs again") {
 
 TEST_CASE("an automatic restart that cannot spawn is retried with a growing backoff") {
   CrashingRig rig;
-  rig.spawner.fail_service("web", {2, "cannot execute /usr/bin/web: No such file or directory"});
+  rig.spawner.fail_service(
+      "web", arm::Error::system(2, "cannot execute /usr/bin/web: No such file or directory"));
   rig.exit("web");
   rig.advance(100ms);
   CHECK(rig.state_of("web") == ServiceState::backoff);

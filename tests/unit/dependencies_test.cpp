@@ -61,7 +61,7 @@ TEST_CASE("starting a service starts its dependencies first, each holding a refe
 
 TEST_CASE("a dependency that cannot start fails the start, naming it and its reason") {
   SupervisorRig rig(web_db_cache());
-  rig.spawner.fail_service("db", SpawnError{2, "/usr/bin/db: No such file or directory"});
+  rig.spawner.fail_service("db", Error::system(2, "/usr/bin/db: No such file or directory"));
   auto request = rig.request();
   rig.supervisor.start(request, "web");
 
@@ -296,7 +296,7 @@ TEST_CASE("soft dependencies start alongside, never block, and outlive the depen
     CHECK(rig.state_of("metrics") == ServiceState::running);
   }
   SUBCASE("a soft dependency that cannot start does not stop the dependent") {
-    rig.spawner.fail_service("metrics", SpawnError{2, "no metrics binary"});
+    rig.spawner.fail_service("metrics", Error::system(2, "no metrics binary"));
     auto request = rig.request();
     rig.supervisor.start(request, "web");
     CHECK(rig.notifier.reply_to(request)->outcome == Outcome::started);
@@ -316,11 +316,12 @@ TEST_CASE("reload: an added dependency is started, a removed one released") {
   rig.supervisor.start(rig.request(), "web");
   CHECK(rig.state_of("db") == ServiceState::stopped);
 
-  rig.supervisor.reload(testing::config_with({depending("web", {"db"}), depending("db", {})}));
+  REQUIRE(
+      rig.supervisor.reload(testing::config_with({depending("web", {"db"}), depending("db", {})})));
   CHECK(rig.state_of("db") == ServiceState::running);
   CHECK(rig.supervisor.status("db")->refcount == 1);
 
-  rig.supervisor.reload(testing::config_with({depending("web", {}), depending("db", {})}));
+  REQUIRE(rig.supervisor.reload(testing::config_with({depending("web", {}), depending("db", {})})));
   rig.settle();
   CHECK(rig.state_of("db") == ServiceState::stopped);
   CHECK(rig.state_of("web") == ServiceState::running);
@@ -331,7 +332,7 @@ TEST_CASE("reload: a service whose launch changed restarts, its dependents after
   rig.supervisor.start(rig.request(), "web");
   auto changed = web_db_cache();
   changed.services["db"].options = {"--new"};
-  auto summary = rig.supervisor.reload(changed);
+  auto summary = rig.supervisor.reload(changed).value();
   CHECK(summary.restarted == std::vector<std::string>{"db"});
   CHECK(got_terminate(rig, "web"));
   rig.settle();

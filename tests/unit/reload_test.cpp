@@ -26,7 +26,7 @@ TEST_CASE("reload restarts only services whose launch settings changed") {
   auto next = three_services();
   next.services["change"].options = {"--new"};
 
-  auto summary = rig.supervisor.reload(next);
+  auto summary = rig.supervisor.reload(next).value();
   rig.settle();
   CHECK(summary.restarted == std::vector<std::string>{"change"});
   CHECK(*rig.pid_of("keep") == keep);
@@ -42,7 +42,7 @@ TEST_CASE("reload adds new services stopped and stops removed ones") {
   next.services.erase("drop");
   next.services.emplace("fresh", testing::service("fresh"));
 
-  auto summary = rig.supervisor.reload(next);
+  auto summary = rig.supervisor.reload(next).value();
   CHECK(summary.added == std::vector<std::string>{"fresh"});
   CHECK(summary.removed == std::vector<std::string>{"drop"});
   CHECK(rig.state_of("fresh") == ServiceState::stopped);
@@ -59,7 +59,7 @@ TEST_CASE("settings that need no new process are applied without a restart") {
   next.services["keep"].stop_timeout = 9s;
   next.services["keep"].restart = RestartPolicy::never;
 
-  auto summary = rig.supervisor.reload(next);
+  auto summary = rig.supervisor.reload(next).value();
   CHECK(summary.updated == std::vector<std::string>{"keep"});
   CHECK(summary.restarted.empty());
   CHECK(*rig.pid_of("keep") == keep);
@@ -72,13 +72,13 @@ TEST_CASE("a new global prefix restarts the services that use it") {
   auto next = three_services();
   next.arm.global_prefix = {"nice"};
   next.services["keep"].prefix = std::vector<std::string>{};
-  auto summary = rig.supervisor.reload(next);
+  auto summary = rig.supervisor.reload(next).value();
   CHECK(summary.restarted == std::vector<std::string>{"change", "drop"});
 }
 
 TEST_CASE("reloading the same configuration changes nothing") {
   ThreeRunning rig;
-  auto summary = rig.supervisor.reload(three_services());
+  auto summary = rig.supervisor.reload(three_services()).value();
   CHECK(summary.added.empty());
   CHECK(summary.removed.empty());
   CHECK(summary.restarted.empty());
@@ -91,7 +91,7 @@ TEST_CASE("a service newly listed as default is started by the reload") {
   auto next = three_services();
   next.services.emplace("fresh", testing::service("fresh"));
   next.arm.default_services = {"fresh"};
-  rig.supervisor.reload(next);
+  REQUIRE(rig.supervisor.reload(next));
   CHECK(rig.state_of("fresh") == ServiceState::running);
 }
 
@@ -101,7 +101,7 @@ TEST_CASE("a reload moves the watch to a service's new configuration file") {
   SupervisorRig rig(config);
   auto next = config;
   next.services["keep"].config_file = "/etc/new.conf";
-  rig.supervisor.reload(next);
+  REQUIRE(rig.supervisor.reload(next));
   CHECK_FALSE(rig.watcher.watching("/etc/old.conf"));
   CHECK(rig.watcher.watching("/etc/new.conf"));
 }
@@ -115,7 +115,7 @@ TEST_CASE("config() puts the running configuration back together; settings() and
 
   auto second = testing::config_with({testing::service("web")});
   second.arm.socket = "/run/other.sock";
-  rig.supervisor.reload(second);
+  REQUIRE(rig.supervisor.reload(second));
   CHECK(rig.supervisor.config() == second);
   CHECK(rig.supervisor.settings().socket == "/run/other.sock");
   CHECK(rig.supervisor.service_count() == 1);

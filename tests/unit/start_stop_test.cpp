@@ -120,7 +120,8 @@ TEST_CASE("unknown names are answered unknown_service for every request") {
 
 TEST_CASE("a failed spawn is reported to the client with the reason, never as a silent pid 0") {
   SupervisorRig rig(web_only());
-  rig.spawner.fail_next_spawn({2, "cannot execute /usr/bin/web: No such file or directory"});
+  rig.spawner.fail_next_spawn(
+      arm::Error::system(2, "cannot execute /usr/bin/web: No such file or directory"));
   auto request = rig.request();
   rig.supervisor.start(request, "web");
 

@@ -1,0 +1,51 @@
+// check_config: everything wrong with a Config built in code, reported at once. The loader's
+// own checks already hold for configurations read from TOML; these are the ones a struct built
+// by hand can break.
+#include <fmt/format.h>
+
+#include "arm/config.hpp"
+
+namespace arm {
+
+namespace {
+
+void check_service(const std::string& key, const ServiceSpec& spec, std::vector<Error>& errors) {
+  auto add = [&](std::string field, std::string message) {
+    errors.push_back(
+        Error::at("", 0, 0, fmt::format("services.{}.{}", key, field), std::move(message)));
+  };
+  if (key.empty()) add("name", "a service's name must not be empty");
+  if (spec.name != key)
+    add("name",
+        fmt::format("the name '{}' differs from its key '{}' in Config::services", spec.name, key));
+  if (spec.binary.empty()) add("binary", "must not be empty");
+  auto not_negative = [&](const char* field, Milliseconds value) {
+    if (value.count() < 0) add(field, "must not be negative");
+  };
+  not_negative("backoff_initial", spec.backoff_initial);
+  not_negative("backoff_max", spec.backoff_max);
+  not_negative("backoff_reset_after", spec.backoff_reset_after);
+  not_negative("stop_timeout", spec.stop_timeout);
+  not_negative("restart_window", spec.restart_window);
+  if (spec.retry_failed_after) not_negative("retry_failed_after", *spec.retry_failed_after);
+  if (!(spec.backoff_jitter >= 0.0 && spec.backoff_jitter <= 1.0))
+    add("backoff_jitter", "must be between 0 and 1");
+}
+
+}  // namespace
+
+std::expected<void, std::vector<Error>> check_config(const Config& config) {
+  std::vector<Error> errors;
+  for (const auto& [key, spec] : config.services) check_service(key, spec, errors);
+  for (std::size_t i = 0; i < config.arm.default_services.size(); ++i) {
+    const auto& name = config.arm.default_services[i];
+    if (!config.services.contains(name))
+      errors.push_back(Error::at("", 0, 0, fmt::format("arm.default_services[{}]", i),
+                                 fmt::format("'{}' is not a configured service", name)));
+  }
+  if (auto graph = check_dependencies(config); !graph) errors.push_back(std::move(graph.error()));
+  if (errors.empty()) return {};
+  return std::unexpected(std::move(errors));
+}
+
+}  // namespace arm

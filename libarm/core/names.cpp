@@ -1,0 +1,91 @@
+// Names of the core's enums, as they appear in logs, status and the protocol.
+#include "arm/supervisor.hpp"
+#include "service.hpp"
+
+namespace arm {
+
+std::string_view to_string(ServiceState state) {
+  switch (state) {
+    case ServiceState::stopped:
+      return "stopped";
+    case ServiceState::waiting:
+      return "waiting";
+    case ServiceState::starting:
+      return "starting";
+    case ServiceState::running:
+      return "running";
+    case ServiceState::stopping:
+      return "stopping";
+    case ServiceState::backoff:
+      return "backoff";
+    case ServiceState::failed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::started:
+      return "started";
+    case Outcome::already_running:
+      return "already_running";
+    case Outcome::restarted:
+      return "restarted";
+    case Outcome::stopped:
+      return "stopped";
+    case Outcome::still_referenced:
+      return "still_referenced";
+    case Outcome::not_running:
+      return "not_running";
+    case Outcome::unknown_service:
+      return "unknown_service";
+    case Outcome::start_failed:
+      return "start_failed";
+    case Outcome::shutting_down:
+      return "shutting_down";
+    case Outcome::shutdown_complete:
+      return "shutdown_complete";
+    case Outcome::reset:
+      return "reset";
+  }
+  return "unknown";
+}
+
+bool is_failure(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::unknown_service:
+    case Outcome::start_failed:
+    case Outcome::shutting_down:
+      return true;
+    case Outcome::started:
+    case Outcome::already_running:
+    case Outcome::restarted:
+    case Outcome::stopped:
+    case Outcome::still_referenced:
+    case Outcome::not_running:
+    case Outcome::shutdown_complete:
+    case Outcome::reset:
+      return false;
+  }
+  return true;
+}
+
+namespace detail {
+
+std::string_view to_string(AfterExit after) {
+  switch (after) {
+    case AfterExit::settle_stopped:
+      return "settle_stopped";
+    case AfterExit::settle_failed:
+      return "settle_failed";
+    case AfterExit::start_again:
+      return "start_again";
+    case AfterExit::forget:
+      return "forget";
+  }
+  return "unknown";
+}
+
+}  // namespace detail
+}  // namespace arm

@@ -1,0 +1,115 @@
+// Service bookkeeping: the name, pid and config-file indexes, deadlines, state changes.
+#include "supervisor_impl.hpp"
+
+namespace arm {
+
+ServiceSupervisor::Impl::Impl(Config initial, Clock& c, Spawner& s, Notifier& n, FileWatcher* w,
+                              Random* r)
+    : arm(std::move(initial.arm)),
+      clock(c),
+      spawner(s),
+      notifier(n),
+      watcher(w),
+      random(r ? *r : own_random) {
+  for (const auto& [name, spec] : initial.services) add_service(spec);
+  rebuild_graph();
+}
+
+Service* ServiceSupervisor::Impl::find(std::string_view name) {
+  auto it = services.find(name);
+  return it == services.end() ? nullptr : it->second.get();
+}
+
+const Service* ServiceSupervisor::Impl::find(std::string_view name) const {
+  auto it = services.find(name);
+  return it == services.end() ? nullptr : it->second.get();
+}
+
+Service* ServiceSupervisor::Impl::find_or_answer(std::optional<RequestRef> from,
+                                                 std::string_view name) {
+  Service* service = find(name);
+  if (service && !service->removed()) return service;
+  if (from) {
+    // A service a reload removed is no longer configured, even while its process exits.
+    std::string why = service ? "removed from the configuration; its process is still stopping"
+                              : "no service of that name is configured";
+    emit(Reply{*from, Outcome::unknown_service, std::string(name), std::move(why), {}, 0});
+  }
+  return nullptr;
+}
+
+bool ServiceSupervisor::Impl::refused_in_shutdown(std::optional<RequestRef> from,
+                                                  const Service& service) {
+  if (!in_shutdown) return false;
+  answer(from, service, Outcome::shutting_down, "armd is shutting down");
+  return true;
+}
+
+Service& ServiceSupervisor::Impl::add_service(const ServiceSpec& spec) {
+  auto service = std::make_unique<Service>();
+  service->spec = spec;
+  service->serial = next_serial++;
+  service->history.backoff = detail::Backoff(spec);
+  service->history.intensity = detail::RestartIntensity(spec);
+  Service& added = *service;
+  services.emplace(spec.name, std::move(service));
+  watch_config_file(added);
+  return added;
+}
+
+// New settings for a service that stays: the watch follows the config file, the restart
+// history keeps its progress under the new limits.
+void ServiceSupervisor::Impl::replace_spec(Service& service, const ServiceSpec& spec) {
+  unwatch_config_file(service);
+  service.spec = spec;
+  service.history.backoff.retune(spec);
+  service.history.intensity.retune(spec);
+  watch_config_file(service);
+}
+
+void ServiceSupervisor::Impl::watch_config_file(Service& service) {
+  if (!service.spec.config_file) return;
+  by_config_file[*service.spec.config_file].push_back(&service);
+  if (watcher) watcher->watch(*service.spec.config_file);
+}
+
+void ServiceSupervisor::Impl::unwatch_config_file(Service& service) {
+  if (!service.spec.config_file) return;
+  auto it = by_config_file.find(*service.spec.config_file);
+  if (it != by_config_file.end()) {
+    std::erase(it->second, &service);
+    if (it->second.empty()) by_config_file.erase(it);
+  }
+  if (watcher) watcher->unwatch(*service.spec.config_file);
+}
+
+void ServiceSupervisor::Impl::forget(Service& service) {
+  cancel_deadline(service);
+  unwatch_config_file(service);
+  with_waiters.erase(&service);
+  deactivate(service);
+  std::erase(start_queue, &service);
+  std::erase(release_queue, &service);
+  std::string name = service.spec.name;  // the key must outlive the node it erases
+  services.erase(name);
+}
+
+void ServiceSupervisor::Impl::set_state(Service& service, ServiceState next, std::string detail) {
+  ServiceState previous = service.state;
+  service.state = next;
+  emit(ServiceEvent{service.spec.name, previous, next, std::move(detail)});
+}
+
+void ServiceSupervisor::Impl::schedule(Service& service, TimePoint at) {
+  cancel_deadline(service);
+  service.deadline = at;
+  deadlines.emplace(at, service.serial, &service);
+}
+
+void ServiceSupervisor::Impl::cancel_deadline(Service& service) {
+  if (!service.deadline) return;
+  deadlines.erase({*service.deadline, service.serial, &service});
+  service.deadline.reset();
+}
+
+}  // namespace arm

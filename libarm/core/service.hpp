@@ -1,0 +1,126 @@
+// The supervisor's record of one service, grouped by concern. Private to libarm/core.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "arm/supervisor.hpp"
+#include "backoff.hpp"
+#include "restart_intensity.hpp"
+
+namespace arm::detail {
+
+// What happens when the process of a `stopping` service is reaped: one value instead of flags
+// that had to agree. Set when the service starts stopping; changed by the inputs that arrive
+// meanwhile (a start, a restart, a dependency failing, a reload dropping the service).
+enum class AfterExit {
+  settle_stopped,  // -> stopped: it was stopped, or is no longer needed
+  settle_failed,   // -> failed: it was taken down because a hard dependency failed
+  start_again,     // -> starting: restarted, or started again while it was on its way out
+  forget           // removed by a reload: it disappears from the supervisor
+};
+std::string_view to_string(AfterExit after);
+
+// How far a `stopping` service has got (reverse dependency order: SIGTERM waits until every
+// dependent that is stopping too has been reaped).
+enum class StopPhase {
+  none,                 // not stopping
+  awaiting_dependents,  // its process waits for dependents to be reaped before SIGTERM
+  terminate_sent,       // SIGTERM sent; SIGKILL due at the deadline
+  kill_sent             // SIGKILL sent
+};
+
+// What a spawn error means for this attempt.
+enum class Attempt {
+  first,  // started from stopped or failed, not yet run: a spawn error fails the start
+  retry   // an automatic restart: a spawn error counts as one more crash and backs off
+};
+
+// A request waiting for the process to run: answered `on_success` once it does, or with the
+// reason it could not. A start takes a reference; if the start fails, it is given back.
+struct StartWaiter {
+  std::optional<RequestRef> to;  // nullopt: nobody to answer (default services, a gone client)
+  Outcome on_success = Outcome::started;
+  bool holds_reference = false;
+};
+
+struct Service {
+  ServiceSpec spec;
+  std::uint64_t serial = 0;  // orders deadlines that fall on the same instant
+  ServiceState state = ServiceState::stopped;
+  AfterExit after_exit = AfterExit::settle_stopped;  // meaningful while stopping
+
+  struct Process {
+    std::optional<ProcessId> pid;
+    std::optional<TimePoint> running_since;
+    std::optional<ExitStatus> last_exit;
+    std::optional<TimePoint> last_exit_at;
+  } process;
+
+  // Restart due (backoff), SIGKILL due (stopping) or re-arm due (failed).
+  std::optional<TimePoint> deadline;
+
+  // Why it is wanted. `requests` are references from start requests and default_services;
+  // `holders` the hard dependents holding it. `active` is set from the moment the service is
+  // wanted until it is stopped or failed again: it then holds one reference on each hard
+  // dependency.
+  struct References {
+    unsigned requests = 0;
+    unsigned holders = 0;
+    bool active = false;
+    unsigned before_failure = 0;  // given back when a re-arm restarts it
+  } references;
+
+  struct RestartHistory {
+    Backoff backoff;
+    RestartIntensity intensity;
+    unsigned restarts = 0;  // automatic restarts since it was last started by a request
+    Attempt attempt = Attempt::first;
+  } history;
+
+  struct Waiters {
+    std::vector<StartWaiter> starts;
+    std::vector<RequestRef> stops;
+    bool empty() const { return starts.empty() && stops.empty(); }
+  } waiters;
+
+  // Edges resolved from spec.depends_on / spec.wants, and traversal bookkeeping.
+  struct GraphNode {
+    std::vector<Service*> hard_dependencies;
+    std::vector<Service*> soft_dependencies;
+    std::vector<Service*> hard_dependents;
+    std::vector<Service*> soft_dependents;
+    std::uint64_t visited = 0;  // traversal epoch, so a walk visits each service once
+    bool in_start_queue = false;
+  } graph;
+
+  // Reverse dependency order while stopping: `leaving_dependents` counts, on each dependency,
+  // the dependents whose process is still on its way out.
+  struct StopOrder {
+    StopPhase phase = StopPhase::none;
+    unsigned leaving_dependents = 0;
+  } stop;
+
+  // Words for status and replies.
+  std::string last_error;   // why it is failed / in backoff
+  std::string stop_reason;  // why it was taken down, while stopping
+  std::string waiting_for;  // the dependency it waits for, while waiting
+  std::string stop_note;    // for the stop reply: the dependents stopped with it
+
+  unsigned refcount() const { return references.requests + references.holders; }
+  bool wanted() const { return refcount() > 0; }
+  bool leaving() const { return stop.phase != StopPhase::none; }
+  // Dropped by a reload and still on its way out: invisible to requests.
+  bool removed() const {
+    return state == ServiceState::stopping && after_exit == AfterExit::forget;
+  }
+  // Not wanted and without a process: what activation has to wake up.
+  bool dormant() const {
+    return !references.active && (state == ServiceState::stopped || state == ServiceState::failed);
+  }
+  bool rearm_pending() const { return state == ServiceState::failed && deadline.has_value(); }
+};
+
+}  // namespace arm::detail

@@ -1,0 +1,75 @@
+// Queries, answered synchronously from the supervisor's state.
+#include <algorithm>
+
+#include "supervisor_impl.hpp"
+
+namespace arm {
+
+ServiceStatus ServiceSupervisor::Impl::status_of(const Service& service) const {
+  ServiceStatus status;
+  status.name = service.spec.name;
+  status.state = service.state;
+  status.pid = service.process.pid;
+  status.restarts = service.history.restarts;
+  status.refcount = service.refcount();
+  status.last_exit = service.process.last_exit;
+  status.last_exit_at = service.process.last_exit_at;
+  if (service.process.pid) status.running_since = service.process.running_since;
+  if (service.state == ServiceState::backoff || service.state == ServiceState::failed)
+    status.next_restart_at = service.deadline;
+  status.next_backoff = service.history.backoff.next();
+  status.last_error = service.last_error;
+  status.depends_on = service.spec.depends_on;
+  status.wants = service.spec.wants;
+  if (service.state == ServiceState::waiting) status.waiting_for = service.waiting_for;
+  if (service.state == ServiceState::stopping &&
+      service.stop.phase == detail::StopPhase::awaiting_dependents)
+    status.waiting_for = leaving_dependents_of(service);
+  if (service.removed()) status.last_error = "removed from the configuration";
+  return status;
+}
+
+std::optional<ServiceStatus> ServiceSupervisor::status(std::string_view name) const {
+  const Service* service = impl_->find(name);
+  if (!service) return std::nullopt;
+  return impl_->status_of(*service);
+}
+
+std::vector<ServiceStatus> ServiceSupervisor::status() const {
+  std::vector<ServiceStatus> all;
+  all.reserve(impl_->services.size());
+  for (const auto& [name, service] : impl_->services) all.push_back(impl_->status_of(*service));
+  return all;
+}
+
+Config ServiceSupervisor::config() const {
+  Config config;
+  config.arm = impl_->arm;
+  for (const auto& [name, service] : impl_->services)
+    if (!service->removed()) config.services.emplace(name, service->spec);
+  return config;
+}
+
+const ArmSettings& ServiceSupervisor::settings() const {
+  return impl_->arm;
+}
+
+std::size_t ServiceSupervisor::service_count() const {
+  return static_cast<std::size_t>(std::ranges::count_if(
+      impl_->services, [](const auto& entry) { return !entry.second->removed(); }));
+}
+
+bool ServiceSupervisor::shutting_down() const {
+  return impl_->in_shutdown;
+}
+
+bool ServiceSupervisor::finished() const {
+  return impl_->in_shutdown && impl_->by_pid.empty();
+}
+
+std::optional<TimePoint> ServiceSupervisor::next_deadline() const {
+  if (impl_->deadlines.empty()) return std::nullopt;
+  return std::get<0>(*impl_->deadlines.begin());
+}
+
+}  // namespace arm

@@ -1,0 +1,196 @@
+// ServiceSupervisor::Impl: the supervisor's private state and the operations its public inputs
+// are made of, grouped by the file that implements them. Private to libarm/core.
+//
+// Glossary of the dependency verbs:
+//   activate   a service with no process becomes wanted: it holds its hard dependencies and
+//              gives a reference to its soft ones, starting them first, transitively.
+//   deactivate it stops holding its hard dependencies; those nobody wants any more are queued
+//              for release.
+//   revive     a service on its way out is wanted again: it starts again once reaped, and so
+//              does whatever it needs that is on its way out too.
+//   release    a service nothing wants any more stops.
+//   take down  the hard dependents holding a service stop (or fail) with it, dependents first.
+//   drain      run the start checks and releases that those verbs queued, until none is left.
+//   settle     a service with no process leaves for good: stopped or failed, its start
+//              waiters answered, its references dropped.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+#include <variant>
+#include <vector>
+
+#include "arm/supervisor.hpp"
+#include "fixed_seed_random.hpp"
+#include "service.hpp"
+
+namespace arm {
+
+using detail::AfterExit;
+using detail::Service;
+
+struct ServiceSupervisor::Impl {
+  Impl(Config initial, Clock& clock, Spawner& spawner, Notifier& notifier, FileWatcher* watcher,
+       Random* random);
+
+  ArmSettings arm;  // each service's settings live in its Service only
+  Clock& clock;
+  Spawner& spawner;
+  Notifier& notifier;
+  FileWatcher* watcher;
+  detail::FixedSeedRandom own_random;
+  Random& random;
+
+  std::map<std::string, std::unique_ptr<Service>, std::less<>> services;
+  std::unordered_map<ProcessId, Service*> by_pid;
+  std::unordered_map<std::string, std::vector<Service*>> by_config_file;
+  std::set<std::tuple<TimePoint, std::uint64_t, Service*>> deadlines;
+  std::unordered_set<Service*> with_waiters;  // so client_gone need not scan every service
+  std::vector<RequestRef> shutdown_waiters;
+  std::uint64_t next_serial = 0;
+  std::uint64_t epoch = 0;
+  bool in_shutdown = false;
+  // Work that dependency changes cause is queued rather than done recursively, so a chain of
+  // ten thousand services cannot exhaust the stack; drain() runs it at the end of each input.
+  std::deque<Service*> start_queue;    // wanted, no process: may be able to start now
+  std::deque<Service*> release_queue;  // lost a holder: stop it if nothing wants it any more
+
+  // ---- the inputs, one switch over the state each (supervisor.cpp) -------------------------
+  void start_request(std::optional<RequestRef> from, std::string_view name);
+  void stop_request(std::optional<RequestRef> from, std::string_view name);
+  void restart_request(std::optional<RequestRef> from, std::string_view name);
+  void reset_request(std::optional<RequestRef> from, std::string_view name);
+  void shutdown_request(std::optional<RequestRef> from);
+  bool child_exited(ProcessId pid, ExitStatus exit);
+  void file_changed(std::string_view path);
+  void timer_due(Service& service);
+
+  // ---- calls and notifications (notifications.cpp) -----------------------------------------
+  // Notifications wait in the outbox until the outermost public call has finished its state
+  // change, so a Notifier may call back into the supervisor.
+  std::deque<std::variant<Reply, ServiceEvent>> outbox;
+  int call_depth = 0;
+  bool delivering = false;
+  std::function<void(std::optional<TimePoint>)> deadline_listener;
+  std::optional<TimePoint> deadline_told;
+  bool deadline_ever_told = false;
+
+  class Call;  // a public call in progress; see notifications.cpp
+  void deliver();
+  void notify_deadline_change();
+  void emit(Reply reply);
+  void emit(ServiceEvent event);
+
+  // ---- bookkeeping (registry.cpp) ------------------------------------------------------------
+  Service* find(std::string_view name);
+  const Service* find(std::string_view name) const;
+  // The named service if requests may reach it; otherwise answers unknown_service.
+  Service* find_or_answer(std::optional<RequestRef> from, std::string_view name);
+  bool refused_in_shutdown(std::optional<RequestRef> from, const Service& service);
+  Service& add_service(const ServiceSpec& spec);
+  void replace_spec(Service& service, const ServiceSpec& spec);
+  void forget(Service& service);
+  void watch_config_file(Service& service);
+  void unwatch_config_file(Service& service);
+  void set_state(Service& service, ServiceState next, std::string detail = {});
+  void schedule(Service& service, TimePoint at);
+  void cancel_deadline(Service& service);
+
+  // ---- the dependency graph (dependency_graph.cpp) -----------------------------------------
+  void rebuild_graph();
+  void recount();
+  void activate(Service& root);
+  bool take_interest(Service& dependency, bool soft);
+  void revive(Service& root);
+  void ensure_interest(Service& dependency);
+  void mark_active(Service& service);
+  void deactivate(Service& service);
+  void enqueue_start(Service& service);
+  void enqueue_waiting_dependents(Service& service);
+  void drain();
+  void check_start(Service& service);
+  void try_start_now(Service& service);
+  void release_if_unwanted(Service& service);
+  std::vector<std::string> take_down_dependents(Service& root, ServiceState root_state);
+  void restart_dependents(Service& root, bool everyone);
+  template <class Visit>
+  void for_each_holding_dependent(Service& root, Visit&& visit);
+  template <class F>
+  static void for_each_dependency(Service& service, F&& f) {
+    for (Service* dependency : service.graph.hard_dependencies) f(*dependency);
+    for (Service* dependency : service.graph.soft_dependencies) f(*dependency);
+  }
+
+  // ---- stopping in reverse dependency order (stop_order.cpp) -------------------------------
+  void stop_group(const std::vector<Service*>& group, const std::string& why);
+  void send_term_when_clear(Service& service);
+  void left(Service& service);
+  std::string leaving_dependents_of(const Service& service) const;
+
+  // ---- transitions (transitions.cpp) -------------------------------------------------------
+  bool spawn(Service& service);
+  void after_failure_to_run(Service& service, const std::string& why);
+  void after_unexpected_exit(Service& service, const ExitStatus& exit, TimePoint now);
+  void after_stopping_exit(Service& service, const ExitStatus& exit);
+  void schedule_restart(Service& service, const std::string& why);
+  void give_up(Service& service, const std::string& why);
+  void start_fresh(Service& service, std::optional<RequestRef> from, Outcome on_success);
+  void start_now(Service& service, std::optional<RequestRef> from, Outcome on_success,
+                 bool takes_reference);
+  void start_again_after_exit(Service& service);
+  void group_restart(Service& service, const std::string& why);
+  void restart_with_fresh_backoff(Service& service, std::string why);
+  void fail_for_dependency(Service& service, const Service& dependency);
+  void settle_inactive(Service& service, ServiceState final_state, const std::string& why);
+  std::vector<std::string> become_inactive(Service& service, ServiceState final_state,
+                                           const std::string& why);
+
+  // ---- waiters and replies (waiters.cpp) ---------------------------------------------------
+  void answer(std::optional<RequestRef> to, const Service& service, Outcome outcome,
+              std::string message = {});
+  void add_start_waiter(Service& service, std::optional<RequestRef> to, Outcome on_success,
+                        bool holds_reference);
+  void add_stop_waiter(Service& service, std::optional<RequestRef> to);
+  void answer_start_waiters(Service& service);
+  void fail_start_waiters(Service& service, Outcome outcome, const std::string& why);
+  void answer_stop_waiters(Service& service);
+  void forget_client(ClientId client);
+  void finish_shutdown_if_done();
+
+  // ---- reload (reload.cpp) -------------------------------------------------------------------
+  struct ReloadPlan;
+  ReloadSummary apply(Config next);
+  void drop_removed(ReloadPlan& plan);
+  void apply_specs(ReloadPlan& plan);
+  void follow_new_edges(ReloadPlan& plan);
+  void restart_changed(ReloadPlan& plan);
+  void start_new_defaults(const ReloadPlan& plan);
+
+  // ---- queries (status.cpp) ------------------------------------------------------------------
+  ServiceStatus status_of(const Service& service) const;
+};
+
+// A public call in progress. Only one may run at a time, except calls a Notifier or the
+// deadline listener makes while the outermost call delivers; when the outermost call ends, the
+// notifications its state change queued are delivered and the deadline listener is told if the
+// earliest deadline moved.
+class ServiceSupervisor::Impl::Call {
+ public:
+  explicit Call(Impl& impl);
+  ~Call();
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+
+ private:
+  Impl& impl_;
+};
+
+}  // namespace arm

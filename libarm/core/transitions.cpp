@@ -1,0 +1,228 @@
+// Transitions of one service: spawning, what an exit leads to, backing off, giving up,
+// starting again, and leaving for good.
+#include <fmt/format.h>
+
+#include "exit_policy.hpp"
+#include "launch.hpp"
+#include "supervisor_impl.hpp"
+
+namespace arm {
+
+using detail::ExitVerdict;
+
+// On success the service is running and its start waiters are answered; on failure the caller
+// decides between backoff and failed.
+bool ServiceSupervisor::Impl::spawn(Service& service) {
+  set_state(service, ServiceState::starting);
+  auto spawned = spawner.spawn(detail::make_launch(service.spec, arm));
+  if (!spawned) {
+    service.last_error = spawned.error().message;
+    return false;
+  }
+  service.process.pid = *spawned;
+  by_pid.emplace(*spawned, &service);
+  service.process.running_since = clock.now();
+  service.last_error.clear();
+  set_state(service, ServiceState::running, fmt::format("pid {}", *spawned));
+  answer_start_waiters(service);
+  return true;
+}
+
+// A fresh start fails (and so do the dependents waiting for it); an automatic restart of a
+// wanted service counts as a crash and backs off.
+void ServiceSupervisor::Impl::after_failure_to_run(Service& service, const std::string& why) {
+  if (service.history.attempt == detail::Attempt::first) {
+    become_inactive(service, ServiceState::failed, why);
+    return;
+  }
+  fail_start_waiters(service, Outcome::start_failed, why);
+  if (!service.wanted()) {
+    become_inactive(service, ServiceState::failed, why);
+    return;
+  }
+  schedule_restart(service, why);
+}
+
+// The running × exit cell: the process ended on its own.
+void ServiceSupervisor::Impl::after_unexpected_exit(Service& service, const ExitStatus& exit,
+                                                    TimePoint now) {
+  auto& history = service.history;
+  if (service.process.running_since) history.backoff.note_run(now - *service.process.running_since);
+  auto exit_class = detail::classify_exit(service.spec, exit);
+  std::string what = describe(exit);
+  switch (detail::decide_exit(service.spec.restart, exit_class, in_shutdown,
+                              history.intensity.exhausted(now))) {
+    case ExitVerdict::back_off:
+      service.last_error = "exited unexpectedly with " + what;
+      schedule_restart(service, service.last_error);
+      restart_dependents(service, false);
+      return;
+    case ExitVerdict::give_up:
+      give_up(service, "exited unexpectedly with " + what);
+      return;
+    case ExitVerdict::settle_stopped:
+    case ExitVerdict::settle_failed: {
+      bool clean = exit_class == detail::ExitClass::clean;
+      std::string error = clean ? std::string{} : "exited with " + what;
+      if (exit_class == detail::ExitClass::permanent_failure)
+        error += " (a permanent failure exit code)";
+      service.references.requests = 0;
+      service.last_error = error;
+      set_state(service, clean ? ServiceState::stopped : ServiceState::failed,
+                "exited with " + what + "; not restarting");
+      deactivate(service);
+      take_down_dependents(service, service.state);
+      return;
+    }
+  }
+}
+
+// The stopping × exit cell: the process it was stopping is reaped; after_exit says what next.
+void ServiceSupervisor::Impl::after_stopping_exit(Service& service, const ExitStatus& exit) {
+  left(service);
+  answer_stop_waiters(service);
+  std::string what = describe(exit);
+  AfterExit after = std::exchange(service.after_exit, AfterExit::settle_stopped);
+  if (after == AfterExit::start_again && in_shutdown) after = AfterExit::settle_stopped;
+  switch (after) {
+    case AfterExit::forget:
+      fail_start_waiters(service, Outcome::start_failed, "removed from the configuration");
+      set_state(service, ServiceState::stopped, "exited with " + what);
+      forget(service);
+      return;
+    case AfterExit::start_again:
+      start_again_after_exit(service);
+      return;
+    case AfterExit::settle_stopped:
+    case AfterExit::settle_failed: {
+      auto final_state =
+          after == AfterExit::settle_failed ? ServiceState::failed : ServiceState::stopped;
+      service.references.requests = 0;
+      if (final_state == ServiceState::failed) service.last_error = service.stop_reason;
+      fail_start_waiters(service, Outcome::start_failed, "stopped before it could start");
+      set_state(service, final_state,
+                service.stop_reason.empty()
+                    ? "exited with " + what
+                    : fmt::format("exited with {}; {}", what, service.stop_reason));
+      service.stop_reason.clear();
+      deactivate(service);
+      if (!in_shutdown) take_down_dependents(service, final_state);
+      return;
+    }
+  }
+}
+
+void ServiceSupervisor::Impl::start_again_after_exit(Service& service) {
+  service.stop_reason.clear();
+  try_start_now(service);
+}
+
+void ServiceSupervisor::Impl::schedule_restart(Service& service, const std::string& why) {
+  Milliseconds delay = service.history.backoff.take(random);
+  TimePoint now = clock.now();
+  service.history.intensity.record(now);
+  schedule(service, now + delay);
+  set_state(service, ServiceState::backoff,
+            fmt::format("{}; restarting in {} ms", why, delay.count()));
+}
+
+// Gives up on a crash-looping service; it may be re-armed later. Its hard dependents stop:
+// with a re-arm pending they wait for it, otherwise they fail too.
+void ServiceSupervisor::Impl::give_up(Service& service, const std::string& why) {
+  TimePoint now = clock.now();
+  service.references.before_failure = service.references.requests;
+  service.references.requests = 0;
+  service.last_error =
+      fmt::format("{}; restarted {} times within {} ms, not restarting", why,
+                  service.history.intensity.count(now), service.history.intensity.window().count());
+  std::string detail = service.last_error;
+  auto retry_after = service.spec.retry_failed_after;
+  if (retry_after) {
+    schedule(service, now + *retry_after);
+    detail += fmt::format("; trying again in {} ms", retry_after->count());
+  }
+  set_state(service, ServiceState::failed, detail);
+  deactivate(service);
+  if (retry_after) {
+    restart_dependents(service, true);
+  } else {
+    take_down_dependents(service, ServiceState::failed);
+  }
+}
+
+// A start of a service that is stopped or failed: a new run, with a fresh restart count and
+// backoff, its dependencies started first.
+void ServiceSupervisor::Impl::start_fresh(Service& service, std::optional<RequestRef> from,
+                                          Outcome on_success) {
+  add_start_waiter(service, from, on_success, true);
+  activate(service);
+}
+
+// An explicit start (or restart) of a service in backoff: try now.
+void ServiceSupervisor::Impl::start_now(Service& service, std::optional<RequestRef> from,
+                                        Outcome on_success, bool takes_reference) {
+  cancel_deadline(service);
+  add_start_waiter(service, from, on_success, takes_reference);
+  try_start_now(service);
+}
+
+// A running service stops and starts again, its dependents after it.
+void ServiceSupervisor::Impl::group_restart(Service& service, const std::string& why) {
+  service.after_exit = AfterExit::start_again;
+  restart_dependents(service, false);
+  stop_group({&service}, why);
+}
+
+// Restarts a running service, its dependents after it; cuts a backoff short.
+void ServiceSupervisor::Impl::restart_with_fresh_backoff(Service& service, std::string why) {
+  service.history.backoff.reset();
+  switch (service.state) {
+    case ServiceState::running:
+      group_restart(service, why);
+      return;
+    case ServiceState::backoff:
+      // The change may well be the fix for the crash it is waiting out: try now.
+      start_now(service, std::nullopt, Outcome::restarted, false);
+      return;
+    case ServiceState::stopping:  // it restarts (or not) as already decided, with the change
+    case ServiceState::starting:  // not observable: spawning is synchronous
+    case ServiceState::waiting:   // it starts with the change once its dependencies run
+    case ServiceState::stopped:
+    case ServiceState::failed:
+      return;
+  }
+}
+
+void ServiceSupervisor::Impl::fail_for_dependency(Service& service, const Service& dependency) {
+  std::string why =
+      dependency.state == ServiceState::failed
+          ? fmt::format("dependency {} failed: {}", dependency.spec.name, dependency.last_error)
+          : fmt::format("dependency {} is stopped", dependency.spec.name);
+  become_inactive(service, ServiceState::failed, why);
+}
+
+// A service with no process leaves for good, stopped or failed: it answers who waited and
+// gives back what it held.
+void ServiceSupervisor::Impl::settle_inactive(Service& service, ServiceState final_state,
+                                              const std::string& why) {
+  cancel_deadline(service);
+  service.after_exit = AfterExit::settle_stopped;
+  service.history.attempt = detail::Attempt::retry;
+  service.waiting_for.clear();
+  fail_start_waiters(service, Outcome::start_failed, why);
+  service.references.requests = 0;
+  if (final_state == ServiceState::failed) service.last_error = why;
+  if (service.state != final_state || final_state == ServiceState::failed)
+    set_state(service, final_state, why);
+  deactivate(service);
+}
+
+// ... and its hard dependents go with it. Returns their names.
+std::vector<std::string> ServiceSupervisor::Impl::become_inactive(Service& service,
+                                                                  ServiceState final_state,
+                                                                  const std::string& why) {
+  settle_inactive(service, final_state, why);
+  return take_down_dependents(service, final_state);
+}
+
+}  // namespace arm

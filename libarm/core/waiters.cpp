@@ -1,0 +1,84 @@
+// Requests waiting on a transition, and their replies: each request is answered exactly once.
+#include "supervisor_impl.hpp"
+
+namespace arm {
+
+void ServiceSupervisor::Impl::answer(std::optional<RequestRef> to, const Service& service,
+                                     Outcome outcome, std::string message) {
+  if (!to) return;
+  emit(Reply{*to, outcome, service.spec.name, std::move(message), service.process.pid,
+             service.refcount()});
+}
+
+void ServiceSupervisor::Impl::add_start_waiter(Service& service, std::optional<RequestRef> to,
+                                               Outcome on_success, bool holds_reference) {
+  if (holds_reference) ++service.references.requests;
+  // A reference taken by nobody in particular (default services) still needs its entry so that
+  // a failed start gives it back.
+  if (!to && !holds_reference) return;
+  service.waiters.starts.push_back({to, on_success, holds_reference});
+  if (to) with_waiters.insert(&service);
+}
+
+void ServiceSupervisor::Impl::add_stop_waiter(Service& service, std::optional<RequestRef> to) {
+  if (!to) return;
+  service.waiters.stops.push_back(*to);
+  with_waiters.insert(&service);
+}
+
+namespace {
+void leave_waiter_index(std::unordered_set<Service*>& with_waiters, Service& service) {
+  if (service.waiters.empty()) with_waiters.erase(&service);
+}
+}  // namespace
+
+void ServiceSupervisor::Impl::answer_start_waiters(Service& service) {
+  auto waiters = std::exchange(service.waiters.starts, {});
+  for (const auto& waiter : waiters) answer(waiter.to, service, waiter.on_success);
+  leave_waiter_index(with_waiters, service);
+}
+
+// Each waiter is told why; references the failed starts took are given back.
+void ServiceSupervisor::Impl::fail_start_waiters(Service& service, Outcome outcome,
+                                                 const std::string& why) {
+  auto waiters = std::exchange(service.waiters.starts, {});
+  for (const auto& waiter : waiters) {
+    if (waiter.holds_reference && service.references.requests > 0) --service.references.requests;
+  }
+  for (const auto& waiter : waiters) answer(waiter.to, service, outcome, why);
+  leave_waiter_index(with_waiters, service);
+}
+
+void ServiceSupervisor::Impl::answer_stop_waiters(Service& service) {
+  auto waiters = std::exchange(service.waiters.stops, {});
+  for (const auto& to : waiters) answer(to, service, Outcome::stopped, service.stop_note);
+  service.stop_note.clear();
+  leave_waiter_index(with_waiters, service);
+}
+
+// Its references stay (as in the original ARM); only the answers are no longer wanted.
+void ServiceSupervisor::Impl::forget_client(ClientId client) {
+  std::erase_if(shutdown_waiters, [&](const RequestRef& r) { return r.client == client; });
+  std::vector<Service*> touched(with_waiters.begin(), with_waiters.end());
+  for (Service* service : touched) {
+    for (auto& waiter : service->waiters.starts) {
+      if (waiter.to && waiter.to->client == client) waiter.to.reset();
+    }
+    std::erase_if(service->waiters.stops, [&](const RequestRef& r) { return r.client == client; });
+  }
+  // The outbox may hold answers to this client too: they are not delivered.
+  std::erase_if(outbox, [&](const auto& item) {
+    const Reply* reply = std::get_if<Reply>(&item);
+    return reply && reply->to.client == client;
+  });
+}
+
+void ServiceSupervisor::Impl::finish_shutdown_if_done() {
+  if (!in_shutdown || !by_pid.empty()) return;
+  auto waiters = std::exchange(shutdown_waiters, {});
+  for (const auto& to : waiters) {
+    emit(Reply{to, Outcome::shutdown_complete, {}, "every service is stopped", {}, 0});
+  }
+}
+
+}  // namespace arm
