@@ -2,6 +2,7 @@
 
 #include "arm/config.hpp"
 #include "arm/testing.hpp"
+#include "arm/testing_doctest.hpp"
 
 using arm::compose_argv;
 using Argv = std::vector<std::string>;

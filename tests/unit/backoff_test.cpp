@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "arm/testing.hpp"
+#include "arm/testing_doctest.hpp"
 
 using namespace arm;
 using namespace std::chrono_literals;

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "arm/testing.hpp"
+#include "arm/testing_doctest.hpp"
 
 using namespace arm;
 using namespace std::chrono_literals;

@@ -1,0 +1,134 @@
+// The restart policy's values, tested without a supervisor: Backoff, RestartIntensity and the
+// verdict on an exit.
+#include <doctest/doctest.h>
+
+#include "arm/testing.hpp"
+#include "arm/testing_doctest.hpp"
+#include "backoff.hpp"
+#include "exit_policy.hpp"
+#include "restart_intensity.hpp"
+
+using namespace arm;
+using namespace arm::detail;
+using namespace std::chrono_literals;
+
+namespace {
+ServiceSpec spec_with(Milliseconds initial, Milliseconds max, double jitter = 0.0) {
+  ServiceSpec spec = testing::service("web");
+  spec.backoff_initial = initial;
+  spec.backoff_max = max;
+  spec.backoff_reset_after = 10s;
+  spec.backoff_jitter = jitter;
+  return spec;
+}
+}  // namespace
+
+TEST_CASE("backoff doubles from its initial delay up to the cap") {
+  testing::FakeRandom random;
+  Backoff backoff(spec_with(100ms, 350ms));
+  CHECK(backoff.take(random) == 100ms);
+  CHECK(backoff.take(random) == 200ms);
+  CHECK(backoff.take(random) == 350ms);
+  CHECK(backoff.take(random) == 350ms);
+  CHECK(backoff.next() == 350ms);
+}
+
+TEST_CASE("backoff starts over after a healthy run, not after a short one") {
+  testing::FakeRandom random;
+  Backoff backoff(spec_with(100ms, 1s));
+  backoff.take(random);
+  backoff.take(random);
+  backoff.note_run(9999ms);
+  CHECK(backoff.next() == 400ms);
+  backoff.note_run(10s);
+  CHECK(backoff.next() == 100ms);
+}
+
+TEST_CASE("backoff jitter moves the delay by up to its fraction and draws only when set") {
+  testing::FakeRandom random;
+  random.queued = {0.0, 0.999999};
+  Backoff jittered(spec_with(1000ms, 10s, 0.2));
+  CHECK(jittered.take(random) == 800ms);
+  CHECK(jittered.take(random) == 2400ms);
+
+  random.queued = {0.0};
+  Backoff plain(spec_with(1000ms, 10s));
+  CHECK(plain.take(random) == 1000ms);
+  CHECK(random.queued.size() == 1);  // nothing drawn
+}
+
+TEST_CASE("backoff jitter never goes beyond the cap") {
+  testing::FakeRandom random;
+  random.queued = {0.999999};
+  Backoff backoff(spec_with(1000ms, 1000ms, 1.0));
+  CHECK(backoff.take(random) == 1000ms);
+}
+
+TEST_CASE("a retuned backoff keeps its progress under the new cap") {
+  testing::FakeRandom random;
+  Backoff backoff(spec_with(100ms, 10s));
+  for (int i = 0; i < 4; ++i) backoff.take(random);
+  CHECK(backoff.next() == 1600ms);
+  backoff.retune(spec_with(50ms, 1s));
+  CHECK(backoff.next() == 1s);
+  backoff.reset();
+  CHECK(backoff.next() == 50ms);
+}
+
+TEST_CASE("restart intensity allows max_restarts within the window, then is exhausted") {
+  ServiceSpec spec = testing::service("web");
+  spec.max_restarts = 2;
+  spec.restart_window = 60s;
+  RestartIntensity intensity(spec);
+  TimePoint t0 = TimePoint{} + 1h;
+  CHECK_FALSE(intensity.exhausted(t0));
+  intensity.record(t0);
+  intensity.record(t0 + 10s);
+  CHECK(intensity.exhausted(t0 + 20s));
+  CHECK(intensity.count(t0 + 20s) == 2);
+  SUBCASE("restarts that left the window no longer count") {
+    CHECK_FALSE(intensity.exhausted(t0 + 60s));
+    CHECK(intensity.count(t0 + 60s) == 1);
+  }
+  SUBCASE("reset forgets them") {
+    intensity.reset();
+    CHECK_FALSE(intensity.exhausted(t0 + 20s));
+  }
+}
+
+TEST_CASE("restart intensity without max_restarts records nothing and is never exhausted") {
+  RestartIntensity intensity(testing::service("web"));
+  TimePoint t0 = TimePoint{} + 1h;
+  for (int i = 0; i < 1000; ++i) intensity.record(t0);
+  CHECK_FALSE(intensity.exhausted(t0));
+  CHECK(intensity.count(t0) == 0);
+}
+
+TEST_CASE("exits are classified by the success and permanent failure codes") {
+  ServiceSpec spec = testing::service("web");
+  spec.success_exit_codes = {0, 143};
+  spec.permanent_failure_exit_codes = {78};
+  CHECK(classify_exit(spec, ExitStatus::exited(0)) == ExitClass::clean);
+  CHECK(classify_exit(spec, ExitStatus::exited(143)) == ExitClass::clean);
+  CHECK(classify_exit(spec, ExitStatus::exited(78)) == ExitClass::permanent_failure);
+  CHECK(classify_exit(spec, ExitStatus::exited(1)) == ExitClass::failure);
+  CHECK(classify_exit(spec, ExitStatus::signaled(15)) == ExitClass::failure);
+}
+
+TEST_CASE("the verdict on an exit follows the policy, the exit class and the intensity") {
+  using enum ExitVerdict;
+  auto decide = [](RestartPolicy policy, ExitClass exit, bool exhausted = false) {
+    return decide_exit(policy, exit, false, exhausted);
+  };
+  CHECK(decide(RestartPolicy::always, ExitClass::clean) == back_off);
+  CHECK(decide(RestartPolicy::always, ExitClass::failure) == back_off);
+  CHECK(decide(RestartPolicy::always, ExitClass::failure, true) == give_up);
+  CHECK(decide(RestartPolicy::always, ExitClass::permanent_failure) == settle_failed);
+  CHECK(decide(RestartPolicy::on_failure, ExitClass::clean) == settle_stopped);
+  CHECK(decide(RestartPolicy::on_failure, ExitClass::failure) == back_off);
+  CHECK(decide(RestartPolicy::on_failure, ExitClass::failure, true) == give_up);
+  CHECK(decide(RestartPolicy::never, ExitClass::clean) == settle_stopped);
+  CHECK(decide(RestartPolicy::never, ExitClass::failure) == settle_failed);
+  CHECK(decide_exit(RestartPolicy::always, ExitClass::failure, true, false) == settle_failed);
+  CHECK(decide_exit(RestartPolicy::always, ExitClass::clean, true, false) == settle_stopped);
+}

@@ -1,0 +1,473 @@
+// The state table of include/arm/supervisor.hpp, executed: one test case per input, one subcase
+// per row. Each subcase drives the service `web` into that row, applies the input and checks the
+// cell. `web` depends on `db`; `starting` is not a row here because no input can arrive in it
+// (the spawn is synchronous); the last test checks that it is the state during the spawn.
+#include <doctest/doctest.h>
+
+#include "arm/testing.hpp"
+#include "arm/testing_doctest.hpp"
+
+using namespace arm;
+using namespace std::chrono_literals;
+using testing::Exits;
+using testing::SupervisorRig;
+
+namespace {
+
+enum class Row { stopped, waiting, running, stopping, backoff, failed, failed_rearm };
+
+Config table_config(Row row) {
+  ServiceSpec db = testing::service("db");
+  db.backoff_initial = 1s;
+  ServiceSpec web = testing::service("web");
+  web.depends_on = {"db"};
+  web.backoff_initial = 1s;
+  web.stop_timeout = 5s;
+  web.config_file = "/etc/web.conf";
+  if (row == Row::failed_rearm) {
+    web.max_restarts = 0;
+    web.retry_failed_after = 30s;
+  }
+  return testing::config_with({db, web});
+}
+
+// A rig with `web` in `row`. In `stopping`, web ignores SIGTERM so that it stays there.
+struct Table {
+  explicit Table(Row row) : rig(table_config(row)) {
+    auto& s = rig.supervisor;
+    switch (row) {
+      case Row::stopped:
+        break;
+      case Row::waiting:
+        s.start(std::nullopt, "db");
+        rig.exit("db");  // db backs off for 1 s
+        s.start(std::nullopt, "web");
+        break;
+      case Row::running:
+        s.start(std::nullopt, "web");
+        break;
+      case Row::stopping:
+        rig.spawner.ignore_terminate("web");
+        s.start(std::nullopt, "web");
+        stop_request = rig.request(9);
+        s.stop(*stop_request, "web");
+        break;
+      case Row::backoff:
+        s.start(std::nullopt, "web");
+        rig.exit("web");
+        break;
+      case Row::failed:
+        rig.spawner.fail_service("web", Error::system(2, "no web"));
+        s.start(std::nullopt, "web");
+        rig.spawner.allow_service("web");
+        rig.settle();  // db, no longer needed, stops
+        break;
+      case Row::failed_rearm:
+        s.start(std::nullopt, "web");
+        rig.exit("web");  // max_restarts = 0: gives up at once, retry in 30 s
+        rig.settle();
+        break;
+    }
+    REQUIRE(rig.state_of("web") == expected_state(row));
+    first_pid = rig.pid_of("web");
+  }
+
+  static ServiceState expected_state(Row row) {
+    switch (row) {
+      case Row::stopped:
+        return ServiceState::stopped;
+      case Row::waiting:
+        return ServiceState::waiting;
+      case Row::running:
+        return ServiceState::running;
+      case Row::stopping:
+        return ServiceState::stopping;
+      case Row::backoff:
+        return ServiceState::backoff;
+      case Row::failed:
+      case Row::failed_rearm:
+        return ServiceState::failed;
+    }
+    return ServiceState::stopped;
+  }
+
+  // Sends `request` and returns its reply, if it was answered yet.
+  template <class Input>
+  std::optional<Reply> ask(Input input) {
+    RequestRef ref = rig.request();
+    input(ref);
+    return rig.notifier.reply_to(ref);
+  }
+  bool has_deadline() { return rig.supervisor.status("web")->next_restart_at.has_value(); }
+  bool new_process() { return rig.pid_of("web") && rig.pid_of("web") != first_pid; }
+
+  SupervisorRig rig;
+  std::optional<RequestRef> stop_request;
+  std::optional<ProcessId> first_pid;
+};
+
+}  // namespace
+
+TEST_CASE("start, in every state") {
+  auto start = [](Table& t) {
+    RequestRef ref = t.rig.request();
+    t.rig.supervisor.start(ref, "web");
+    return ref;
+  };
+  SUBCASE("stopped: activate, answered started once it runs") {
+    Table t(Row::stopped);
+    auto ref = start(t);
+    CHECK(t.rig.state_of("db") == ServiceState::running);
+    CHECK(t.rig.state_of("web") == ServiceState::running);
+    CHECK(t.rig.notifier.reply_to(ref)->outcome == Outcome::started);
+  }
+  SUBCASE("waiting: a reference more, and the answer waits for the dependency") {
+    Table t(Row::waiting);
+    auto ref = start(t);
+    CHECK(t.rig.state_of("web") == ServiceState::waiting);
+    CHECK_FALSE(t.rig.notifier.reply_to(ref));
+    CHECK(t.rig.supervisor.status("web")->refcount == 2);
+    t.rig.advance(1s);
+    CHECK(t.rig.notifier.reply_to(ref)->outcome == Outcome::started);
+  }
+  SUBCASE("running: already_running, a reference more") {
+    Table t(Row::running);
+    auto ref = start(t);
+    CHECK(t.rig.notifier.reply_to(ref)->outcome == Outcome::already_running);
+    CHECK(t.rig.supervisor.status("web")->refcount == 2);
+  }
+  SUBCASE("stopping: starts again once reaped") {
+    Table t(Row::stopping);
+    auto ref = start(t);
+    CHECK(t.rig.state_of("web") == ServiceState::stopping);
+    CHECK_FALSE(t.rig.notifier.reply_to(ref));
+    t.rig.advance(5s, Exits::delivered);  // SIGKILL ends it
+    CHECK(t.rig.state_of("web") == ServiceState::running);
+    CHECK(t.rig.notifier.reply_to(ref)->outcome == Outcome::started);
+    CHECK(t.rig.notifier.reply_to(*t.stop_request)->outcome == Outcome::stopped);
+  }
+  SUBCASE("backoff: spawns now") {
+    Table t(Row::backoff);
+    auto ref = start(t);
+    CHECK(t.rig.state_of("web") == ServiceState::running);
+    CHECK(t.rig.notifier.reply_to(ref)->outcome == Outcome::started);
+    CHECK_FALSE(t.has_deadline());
+  }
+  SUBCASE("failed: activate") {
+    Table t(Row::failed);
+    auto ref = start(t);
+    CHECK(t.rig.state_of("web") == ServiceState::running);
+    CHECK(t.rig.notifier.reply_to(ref)->outcome == Outcome::started);
+  }
+  SUBCASE("failed with a re-arm pending: activate now, the re-arm goes") {
+    Table t(Row::failed_rearm);
+    auto ref = start(t);
+    CHECK(t.rig.state_of("web") == ServiceState::running);
+    CHECK(t.rig.notifier.reply_to(ref)->outcome == Outcome::started);
+    CHECK_FALSE(t.has_deadline());
+  }
+}
+
+TEST_CASE("stop of the last reference, in every state") {
+  auto stop = [](Table& t) {
+    RequestRef ref = t.rig.request();
+    t.rig.supervisor.stop(ref, "web");
+    return ref;
+  };
+  SUBCASE("stopped: not_running") {
+    Table t(Row::stopped);
+    CHECK(t.rig.notifier.reply_to(stop(t))->outcome == Outcome::not_running);
+  }
+  SUBCASE("waiting: stopped at once") {
+    Table t(Row::waiting);
+    CHECK(t.rig.notifier.reply_to(stop(t))->outcome == Outcome::stopped);
+    CHECK(t.rig.state_of("web") == ServiceState::stopped);
+  }
+  SUBCASE("running: SIGTERM, answered once reaped") {
+    Table t(Row::running);
+    auto ref = stop(t);
+    CHECK(t.rig.state_of("web") == ServiceState::stopping);
+    CHECK_FALSE(t.rig.notifier.reply_to(ref));
+    t.rig.settle();
+    CHECK(t.rig.state_of("web") == ServiceState::stopped);
+    CHECK(t.rig.notifier.reply_to(ref)->outcome == Outcome::stopped);
+  }
+  SUBCASE("stopping: answered once reaped, with the first stop") {
+    Table t(Row::stopping);
+    auto ref = stop(t);
+    CHECK_FALSE(t.rig.notifier.reply_to(ref));
+    t.rig.advance(5s, Exits::delivered);
+    CHECK(t.rig.state_of("web") == ServiceState::stopped);
+    CHECK(t.rig.notifier.reply_to(ref)->outcome == Outcome::stopped);
+    CHECK(t.rig.notifier.reply_to(*t.stop_request)->outcome == Outcome::stopped);
+  }
+  SUBCASE("backoff: stopped at once, the restart cancelled") {
+    Table t(Row::backoff);
+    CHECK(t.rig.notifier.reply_to(stop(t))->outcome == Outcome::stopped);
+    CHECK(t.rig.state_of("web") == ServiceState::stopped);
+    CHECK_FALSE(t.has_deadline());
+  }
+  SUBCASE("failed: acknowledged, stopped") {
+    Table t(Row::failed);
+    CHECK(t.rig.notifier.reply_to(stop(t))->outcome == Outcome::not_running);
+    CHECK(t.rig.state_of("web") == ServiceState::stopped);
+  }
+  SUBCASE("failed with a re-arm pending: stopped, the re-arm cancelled") {
+    Table t(Row::failed_rearm);
+    CHECK(t.rig.notifier.reply_to(stop(t))->outcome == Outcome::not_running);
+    CHECK(t.rig.state_of("web") == ServiceState::stopped);
+    CHECK_FALSE(t.has_deadline());
+  }
+}
+
+TEST_CASE("a stop while other references remain only drops one, in every state") {
+  for (Row row : {Row::waiting, Row::running, Row::backoff}) {
+    Table t(row);
+    t.rig.supervisor.start(std::nullopt, "web");  // a second reference
+    ServiceState before = t.rig.state_of("web");
+    auto reply = t.ask([&](RequestRef ref) { t.rig.supervisor.stop(ref, "web"); });
+    CHECK(reply->outcome == Outcome::still_referenced);
+    CHECK(t.rig.state_of("web") == before);
+  }
+}
+
+TEST_CASE("restart, in every state") {
+  auto restart = [](Table& t) {
+    RequestRef ref = t.rig.request();
+    t.rig.supervisor.restart(ref, "web");
+    return ref;
+  };
+  SUBCASE("stopped: started") {
+    Table t(Row::stopped);
+    CHECK(t.rig.notifier.reply_to(restart(t))->outcome == Outcome::started);
+    CHECK(t.rig.state_of("web") == ServiceState::running);
+  }
+  SUBCASE("waiting: answered restarted once it runs") {
+    Table t(Row::waiting);
+    auto ref = restart(t);
+    CHECK_FALSE(t.rig.notifier.reply_to(ref));
+    t.rig.advance(1s);
+    CHECK(t.rig.notifier.reply_to(ref)->outcome == Outcome::restarted);
+  }
+  SUBCASE("running: a group restart, a new process") {
+    Table t(Row::running);
+    auto ref = restart(t);
+    CHECK(t.rig.state_of("web") == ServiceState::stopping);
+    t.rig.settle();
+    CHECK(t.new_process());
+    CHECK(t.rig.notifier.reply_to(ref)->outcome == Outcome::restarted);
+  }
+  SUBCASE("stopping: starts again once reaped") {
+    Table t(Row::stopping);
+    auto ref = restart(t);
+    t.rig.advance(5s, Exits::delivered);
+    CHECK(t.rig.state_of("web") == ServiceState::running);
+    CHECK(t.rig.notifier.reply_to(ref)->outcome == Outcome::restarted);
+  }
+  SUBCASE("backoff: spawns now") {
+    Table t(Row::backoff);
+    CHECK(t.rig.notifier.reply_to(restart(t))->outcome == Outcome::restarted);
+    CHECK(t.rig.state_of("web") == ServiceState::running);
+  }
+  SUBCASE("failed: started") {
+    Table t(Row::failed);
+    CHECK(t.rig.notifier.reply_to(restart(t))->outcome == Outcome::started);
+    CHECK(t.rig.state_of("web") == ServiceState::running);
+  }
+  SUBCASE("failed with a re-arm pending: started") {
+    Table t(Row::failed_rearm);
+    CHECK(t.rig.notifier.reply_to(restart(t))->outcome == Outcome::started);
+    CHECK_FALSE(t.has_deadline());
+  }
+}
+
+TEST_CASE("reset, in every state") {
+  for (Row row : {Row::stopped, Row::waiting, Row::running, Row::stopping, Row::backoff}) {
+    CAPTURE(Table::expected_state(row));
+    Table t(row);
+    auto reply = t.ask([&](RequestRef ref) { t.rig.supervisor.reset(ref, "web"); });
+    CHECK(reply->outcome == Outcome::reset);
+    CHECK(t.rig.state_of("web") == Table::expected_state(row));
+    CHECK(t.rig.supervisor.status("web")->next_backoff == 1s);
+  }
+  for (Row row : {Row::failed, Row::failed_rearm}) {
+    Table t(row);
+    auto reply = t.ask([&](RequestRef ref) { t.rig.supervisor.reset(ref, "web"); });
+    CHECK(reply->outcome == Outcome::reset);
+    CHECK(t.rig.state_of("web") == ServiceState::stopped);
+    CHECK_FALSE(t.has_deadline());
+  }
+}
+
+TEST_CASE("a process exit, in every state") {
+  SUBCASE("states without a process: an unknown pid changes nothing") {
+    for (Row row : {Row::stopped, Row::waiting, Row::backoff, Row::failed, Row::failed_rearm}) {
+      Table t(row);
+      CHECK_FALSE(t.rig.supervisor.on_child_exit(424242, ExitStatus::exited(1)));
+      CHECK(t.rig.state_of("web") == Table::expected_state(row));
+    }
+  }
+  SUBCASE("running: decide_exit, here a backoff") {
+    Table t(Row::running);
+    t.rig.exit("web");
+    CHECK(t.rig.state_of("web") == ServiceState::backoff);
+  }
+  SUBCASE("stopping, settle_stopped: stopped") {
+    Table t(Row::stopping);
+    t.rig.exit("web", ExitStatus::signaled(9));
+    CHECK(t.rig.state_of("web") == ServiceState::stopped);
+  }
+  SUBCASE("stopping, start_again: running with a new process") {
+    Table t(Row::stopping);
+    t.rig.supervisor.start(std::nullopt, "web");
+    t.rig.exit("web", ExitStatus::signaled(9));
+    CHECK(t.rig.state_of("web") == ServiceState::running);
+    CHECK(t.new_process());
+  }
+  SUBCASE("stopping, settle_failed: failed, naming the dependency") {
+    Config config = table_config(Row::running);
+    config.services["db"].max_restarts = 0;  // its first crash fails it for good
+    SupervisorRig rig(config);
+    rig.spawner.ignore_terminate("web");
+    rig.supervisor.start(std::nullopt, "web");
+    rig.exit("db");
+    CHECK(rig.state_of("db") == ServiceState::failed);
+    CHECK(rig.state_of("web") == ServiceState::stopping);
+    rig.exit("web", ExitStatus::signaled(9));
+    CHECK(rig.state_of("web") == ServiceState::failed);
+    CHECK(rig.supervisor.status("web")->last_error.find("dependency db failed") == 0);
+  }
+  SUBCASE("stopping, forget: the service is gone, its waiters answered") {
+    Table t(Row::stopping);
+    RequestRef start = t.rig.request();
+    t.rig.supervisor.start(start, "web");
+    REQUIRE(t.rig.supervisor.reload(testing::config_with({testing::service("db")})));
+    CHECK(t.rig.notifier.reply_to(start)->outcome == Outcome::start_failed);
+    t.rig.exit("web", ExitStatus::signaled(9));
+    CHECK_FALSE(t.rig.supervisor.status("web"));
+    CHECK(t.rig.notifier.reply_to(*t.stop_request)->outcome == Outcome::stopped);
+  }
+}
+
+TEST_CASE("a deadline, in every state") {
+  SUBCASE("states without a deadline of their own") {
+    for (Row row : {Row::stopped, Row::running, Row::failed}) {
+      Table t(row);
+      CHECK_FALSE(t.has_deadline());
+      t.rig.advance(1h);
+      CHECK(t.rig.state_of("web") == Table::expected_state(row));
+    }
+  }
+  SUBCASE("stopping: SIGKILL after stop_timeout") {
+    Table t(Row::stopping);
+    t.rig.advance(5s);
+    CHECK(t.rig.spawner.latest("web")->signals ==
+          std::vector<StopSignal>{StopSignal::terminate, StopSignal::kill});
+  }
+  SUBCASE("backoff: spawn") {
+    Table t(Row::backoff);
+    t.rig.advance(1s);
+    CHECK(t.rig.state_of("web") == ServiceState::running);
+  }
+  SUBCASE("failed with a re-arm pending: activate") {
+    Table t(Row::failed_rearm);
+    t.rig.advance(30s);
+    CHECK(t.rig.state_of("web") == ServiceState::running);
+  }
+}
+
+TEST_CASE("a change of the configuration file, in every state") {
+  SUBCASE("running: a group restart") {
+    Table t(Row::running);
+    t.rig.supervisor.on_file_changed("/etc/web.conf");
+    CHECK(t.rig.state_of("web") == ServiceState::stopping);
+    t.rig.settle();
+    CHECK(t.new_process());
+  }
+  SUBCASE("backoff: spawn now") {
+    Table t(Row::backoff);
+    t.rig.supervisor.on_file_changed("/etc/web.conf");
+    CHECK(t.rig.state_of("web") == ServiceState::running);
+  }
+  SUBCASE("the other states: nothing") {
+    for (Row row : {Row::stopped, Row::waiting, Row::stopping, Row::failed, Row::failed_rearm}) {
+      Table t(row);
+      t.rig.supervisor.on_file_changed("/etc/web.conf");
+      CHECK(t.rig.state_of("web") == Table::expected_state(row));
+    }
+  }
+}
+
+TEST_CASE("a hard dependency going down, in every state") {
+  auto stop_db = [](Table& t) { t.rig.supervisor.stop(std::nullopt, "db"); };
+  SUBCASE("waiting, backoff: stopped") {
+    for (Row row : {Row::waiting, Row::backoff}) {
+      Table t(row);
+      stop_db(t);
+      CHECK(t.rig.state_of("web") == ServiceState::stopped);
+    }
+  }
+  SUBCASE("running: stopped first, then the dependency") {
+    Table t(Row::running);
+    stop_db(t);
+    CHECK(t.rig.state_of("web") == ServiceState::stopping);
+    t.rig.settle();
+    CHECK(t.rig.state_of("web") == ServiceState::stopped);
+    CHECK(t.rig.state_of("db") == ServiceState::stopped);
+  }
+  SUBCASE("running, the dependency crashes: a group restart after it") {
+    Table t(Row::running);
+    t.rig.exit("db");
+    CHECK(t.rig.state_of("web") == ServiceState::stopping);
+    t.rig.settle();
+    CHECK(t.rig.state_of("web") == ServiceState::waiting);
+    t.rig.advance(1s);
+    CHECK(t.rig.state_of("web") == ServiceState::running);
+    CHECK(t.new_process());
+  }
+  SUBCASE("stopping: it settles stopped") {
+    Table t(Row::stopping);
+    t.rig.supervisor.start(std::nullopt, "web");  // would start again ...
+    stop_db(t);                                   // ... but its dependency is going
+    t.rig.advance(5s, Exits::delivered);
+    CHECK(t.rig.state_of("web") == ServiceState::stopped);
+  }
+  SUBCASE("stopped, failed, failed with a re-arm: nothing (they hold no dependency)") {
+    for (Row row : {Row::stopped, Row::failed, Row::failed_rearm}) {
+      Table t(row);
+      t.rig.supervisor.start(std::nullopt, "db");
+      stop_db(t);
+      CHECK(t.rig.state_of("web") == Table::expected_state(row));
+    }
+  }
+}
+
+TEST_CASE("shutdown, in every state") {
+  for (Row row : {Row::stopped, Row::waiting, Row::running, Row::stopping, Row::backoff}) {
+    CAPTURE(Table::expected_state(row));
+    Table t(row);
+    t.rig.supervisor.shutdown(std::nullopt);
+    t.rig.advance(10s, Exits::delivered);
+    CHECK(t.rig.state_of("web") == ServiceState::stopped);
+    CHECK(t.rig.supervisor.finished());
+  }
+  for (Row row : {Row::failed, Row::failed_rearm}) {
+    Table t(row);
+    t.rig.supervisor.shutdown(std::nullopt);
+    CHECK(t.rig.state_of("web") == ServiceState::failed);
+    CHECK_FALSE(t.has_deadline());
+  }
+}
+
+TEST_CASE("starting is the state during the spawn, and lasts only for it") {
+  struct Observer final : Notifier {
+    void reply(const Reply&) override {}
+    void service_event(const ServiceEvent& event) override {
+      if (event.service == "web") seen.push_back(event.state);
+    }
+    std::vector<ServiceState> seen;
+  } observer;
+  SupervisorRig rig(table_config(Row::stopped), observer);
+  rig.supervisor.start(std::nullopt, "web");
+  CHECK(observer.seen == std::vector<ServiceState>{ServiceState::starting, ServiceState::running});
+}
