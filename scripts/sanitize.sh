@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 [ -f build-asan/build.ninja ] || meson setup build-asan -Db_sanitize=address,undefined \
   -Db_lundef=false -Dbuildtype=debug
+[ "${ARM_WERROR:-0}" = 1 ] && meson configure build-asan -Dwerror=true
 meson compile -C build-asan
 ARM_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
