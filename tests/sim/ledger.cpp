@@ -35,10 +35,6 @@ bool possible(RequestKind kind, Outcome outcome) {
   return false;
 }
 
-bool says_running(Outcome outcome) {
-  return one_of(outcome, {Outcome::started, Outcome::restarted, Outcome::already_running});
-}
-
 }  // namespace
 
 std::string_view to_string(RequestKind kind) {
@@ -109,15 +105,12 @@ std::optional<std::string> Ledger::on_reply(const Reply& reply) {
     return fmt::format("{} answered {}", what(), to_string(reply.outcome));
   if (request.kind == RequestKind::shutdown) return std::nullopt;
   // "unknown_service: no service of that name is configured." A removed service that is still
-  // stopping is listed (status has it) and may be answered either way; that one may not be
-  // told it runs.
+  // stopping is listed (status has it) and may be answered either way.
   bool unknown = reply.outcome == Outcome::unknown_service;
   if (!request.listed && !unknown)
     return fmt::format("{} answered {}, not unknown_service", what(), to_string(reply.outcome));
   if (request.name_kind == NameKind::configured && unknown)
     return fmt::format("{} answered unknown_service", what());
-  if (request.name_kind == NameKind::removed && says_running(reply.outcome))
-    return fmt::format("{} answered {}", what(), to_string(reply.outcome));
   return std::nullopt;
 }
 

@@ -181,6 +181,9 @@ class Runner final : public Notifier {
           fail(fmt::format("{} reply for {} without a live process", to_string(reply.outcome),
                            reply.service));
         if (reply.refcount == 0) fail("a running reply with refcount 0 for " + reply.service);
+        if (!config_.services.contains(reply.service))
+          fail(fmt::format("{} reply for {}, which is not configured", to_string(reply.outcome),
+                           reply.service));
         break;
       case Outcome::stopped:
         if (reply.pid) fail("stopped reply for " + reply.service + " names a process");
@@ -207,7 +210,10 @@ class Runner final : public Notifier {
   RequestRef new_request(std::uint32_t slot, Action action, const Named& named) {
     RequestRef ref{clients_[slot % client_slots], next_request_++};
     bool listed = action == Action::shutdown || supervisor_.status(named.name).has_value();
-    ledger_.record(ref, Request{request_kind(action), named.name, named.kind, listed, step_index_});
+    Request request{request_kind(action), named.name, named.kind, listed, step_index_};
+    if (trace_)
+      fmt::print("    request {}/{}: {}\n", ref.client, ref.request, Ledger::describe(request));
+    ledger_.record(ref, std::move(request));
     return ref;
   }
 
@@ -352,6 +358,16 @@ class Runner final : public Notifier {
       if (below(random, 2) == 0) add_random_edges(random, spec, next);
       next.services.emplace(spec.name, spec);
     }
+    // One reload in four brings back a service an earlier one removed, often one of the last
+    // four, whose process may still be stopping.
+    if (!removed_names_.empty() && below(random, 4) == 0) {
+      auto count = static_cast<std::uint32_t>(removed_names_.size());
+      std::uint32_t pick = below(random, 2) == 0 ? count - 1 - below(random, std::min(count, 4u))
+                                                 : below(random, count);
+      auto spec = random_service(random, removed_names_[pick], scenario_.config_files);
+      if (below(random, 2) == 0) add_random_edges(random, spec, next);
+      next.services.emplace(spec.name, spec);
+    }
     for (auto& [name, spec] : next.services) {  // edges to removed services go with them
       auto gone = [&](const std::string& dependency) {
         return !next.services.contains(dependency);
@@ -373,6 +389,8 @@ class Runner final : public Notifier {
     if (summary.removed != removed)
       return fail(fmt::format("reload reports {} removed service(s), not {}",
                               summary.removed.size(), removed.size()));
+    std::erase_if(removed_names_,
+                  [&](const std::string& name) { return config_.services.contains(name); });
     removed_names_.insert(removed_names_.end(), removed.begin(), removed.end());
   }
 
@@ -574,7 +592,8 @@ class Runner final : public Notifier {
   ServiceSupervisor supervisor_;
   std::deque<std::pair<ProcessId, ExitStatus>> pending_exits_;
   Ledger ledger_;
-  std::vector<std::string> removed_names_;  // every name a reload removed, in that order
+  // Every name a reload removed and none brought back, in the order removed.
+  std::vector<std::string> removed_names_;
   ClientId clients_[client_slots] = {};
   ClientId next_client_ = 0;
   std::uint64_t next_request_ = 1;
@@ -623,15 +642,33 @@ std::optional<Failure> run(const Scenario& scenario, const std::vector<Step>& st
 }
 
 std::vector<Step> shrink(const Scenario& scenario, std::vector<Step> steps) {
-  // Remove chunks of halving size while the failure persists.
-  for (std::size_t chunk = steps.size() / 2; chunk >= 1; chunk /= 2) {
+  // A shorter list is kept only when it fails the same way (the same message but for names,
+  // numbers and step indexes), so the list does not drift to another failure on the way.
+  auto kind_of = [](std::string what) {
+    std::erase_if(what, [](char c) { return c >= '0' && c <= '9'; });
+    return what;
+  };
+  auto first = run(scenario, steps);
+  if (!first) return steps;
+  const std::string kind = kind_of(first->what);
+  auto fails_the_same_way = [&](const std::vector<Step>& candidate) {
+    auto failure = run(scenario, candidate);
+    return failure && kind_of(failure->what) == kind;
+  };
+  // Remove chunks of halving size while the failure persists, then single steps again until
+  // none can go (removing a late step can make an earlier one unnecessary).
+  bool removed_one = true;
+  for (std::size_t chunk = steps.size() / 2; chunk >= 1 && removed_one;
+       chunk = chunk > 1 ? chunk / 2 : 1) {
+    removed_one = chunk > 1;
     for (std::size_t begin = 0; begin + chunk <= steps.size();) {
       std::vector<Step> candidate;
       candidate.reserve(steps.size() - chunk);
       candidate.insert(candidate.end(), steps.begin(), steps.begin() + begin);
       candidate.insert(candidate.end(), steps.begin() + begin + chunk, steps.end());
-      if (run(scenario, candidate)) {
+      if (fails_the_same_way(candidate)) {
         steps = std::move(candidate);
+        if (chunk == 1) removed_one = true;
       } else {
         begin += chunk;
       }
