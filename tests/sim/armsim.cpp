@@ -6,7 +6,7 @@
 //
 // --sanitized-seeds N replaces --seeds when the run is sanitized: ARM_SANITIZED is set in the
 // environment (scripts/sanitize.sh sets it) or this program was built with AddressSanitizer.
-// A sanitized step costs about 25 times a plain one, so the sanitizer run does fewer seeds.
+// A sanitized step costs about 20 plain ones, so the sanitizer run does fewer seeds.
 // --keep-going reports the first failure of every failing seed, unshrunk, instead of stopping
 // at the first failing seed: the way to survey a core that fails a known way.
 #include <fmt/format.h>
