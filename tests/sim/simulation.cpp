@@ -1,6 +1,7 @@
 #include "simulation.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -385,6 +386,17 @@ class Runner final : public Notifier {
     config_ = next;
     index_dependents();
     auto summary = supervisor_.reload(std::move(next));
+    if (trace_) {
+      fmt::print("    reload: removed [{}], added [{}], restarted [{}], updated [{}]\n",
+                 fmt::join(summary.removed, " "), fmt::join(summary.added, " "),
+                 fmt::join(summary.restarted, " "), fmt::join(summary.updated, " "));
+      for (const auto& name : summary.updated) {
+        const ServiceSpec& spec = config_.services.at(name);
+        fmt::print("      {}: depends_on [{}], wants [{}], restart_with_dependencies {}\n", name,
+                   fmt::join(spec.depends_on, " "), fmt::join(spec.wants, " "),
+                   spec.restart_with_dependencies);
+      }
+    }
     std::ranges::sort(summary.removed);
     if (summary.removed != removed)
       return fail(fmt::format("reload reports {} removed service(s), not {}",
@@ -439,7 +451,9 @@ class Runner final : public Notifier {
           if (status.refcount == 0) return fail(where() + " runs with refcount 0");
           if (spec) {
             if (auto broken = running_without_dependency(*spec, by_name))
-              return fail(where() + " runs while its hard dependency " + *broken);
+              return fail(fmt::format(
+                  "{} runs while its hard dependency {}{}", where(), *broken,
+                  spec->restart_with_dependencies ? "" : " (restart_with_dependencies = false)"));
           }
           break;
         case ServiceState::stopping:
