@@ -1,6 +1,7 @@
 #include "simulation.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 #include <stdexcept>
 
 #include "arm/testing.hpp"
+#include "ledger.hpp"
 
 namespace arm::sim {
 
@@ -91,21 +93,42 @@ Action random_action(Random& random) {
 
 constexpr unsigned client_slots = 4;
 
-struct RequestInfo {
-  Action kind;
-  std::string service;
-  bool exempt = false;  // its client went away: it may go unanswered
-  unsigned replies = 0;
+// Names no configuration of a scenario ever has: generated names are s<N> and new<N>.
+constexpr std::string_view never_configured_names[] = {"ghost", "new", ""};
+
+struct Named {
+  std::string name;
+  NameKind kind = NameKind::configured;
 };
+
+RequestKind request_kind(Action action) {
+  switch (action) {
+    case Action::start:
+      return RequestKind::start;
+    case Action::stop:
+      return RequestKind::stop;
+    case Action::restart:
+      return RequestKind::restart;
+    case Action::reset:
+      return RequestKind::reset;
+    case Action::shutdown:
+      return RequestKind::shutdown;
+    default:
+      throw std::logic_error("not a request: " + std::string(action_name(action)));
+  }
+}
 
 // A status of every service (sorted by name, as status() returns it), looked up by name
 // without building a map at every step.
 struct StatusByName {
   std::vector<ServiceStatus> all;
-  const ServiceStatus& at(std::string_view name) const {
+  const ServiceStatus* find(std::string_view name) const {
     auto it = std::ranges::lower_bound(all, name, {}, &ServiceStatus::name);
-    if (it == all.end() || it->name != name) throw std::out_of_range(std::string(name));
-    return *it;
+    return it == all.end() || it->name != name ? nullptr : &*it;
+  }
+  const ServiceStatus& at(std::string_view name) const {
+    if (const ServiceStatus* status = find(name)) return *status;
+    throw std::out_of_range(std::string(name));
   }
 };
 
@@ -127,6 +150,7 @@ class Runner final : public Notifier {
   }
 
   std::optional<Failure> run(const std::vector<Step>& steps) {
+    step_count_ = steps.size();
     check_invariants();
     for (std::size_t i = 0; i < steps.size() && !failure_; ++i) {
       step_index_ = i;
@@ -141,13 +165,13 @@ class Runner final : public Notifier {
     return std::nullopt;
   }
 
-  // Notifier: every reply is checked against the world at the moment it is sent.
+  // Notifier: every reply is matched to its request in the ledger and checked against the
+  // world at the moment it is sent.
   void reply(const Reply& reply) override {
-    auto it = requests_.find({reply.to.client, reply.to.request});
-    if (it == requests_.end())
-      return fail(fmt::format("reply to unknown request {}/{}", reply.to.client, reply.to.request));
-    RequestInfo& request = it->second;
-    if (++request.replies > 1) return fail("second reply to one request (" + request.service + ")");
+    if (trace_)
+      fmt::print("    reply to {}/{}: {} '{}' ({})\n", reply.to.client, reply.to.request,
+                 to_string(reply.outcome), reply.service, reply.message);
+    if (auto wrong = ledger_.on_reply(reply)) return fail(std::move(*wrong));
     bool names_live_process =
         reply.pid && spawner_.process(*reply.pid) && spawner_.process(*reply.pid)->alive;
     switch (reply.outcome) {
@@ -158,6 +182,9 @@ class Runner final : public Notifier {
           fail(fmt::format("{} reply for {} without a live process", to_string(reply.outcome),
                            reply.service));
         if (reply.refcount == 0) fail("a running reply with refcount 0 for " + reply.service);
+        if (!config_.services.contains(reply.service))
+          fail(fmt::format("{} reply for {}, which is not configured", to_string(reply.outcome),
+                           reply.service));
         break;
       case Outcome::stopped:
         if (reply.pid) fail("stopped reply for " + reply.service + " names a process");
@@ -181,40 +208,66 @@ class Runner final : public Notifier {
     if (!failure_) failure_ = Failure{step_index_, std::move(what)};
   }
 
-  RequestRef new_request(std::uint32_t slot, Action kind, std::string service) {
+  RequestRef new_request(std::uint32_t slot, Action action, const Named& named) {
     RequestRef ref{clients_[slot % client_slots], next_request_++};
-    requests_[{ref.client, ref.request}] = RequestInfo{kind, std::move(service)};
+    bool listed = action == Action::shutdown || supervisor_.status(named.name).has_value();
+    Request request{request_kind(action), named.name, named.kind, listed, step_index_};
+    if (trace_)
+      fmt::print("    request {}/{}: {}\n", ref.client, ref.request, Ledger::describe(request));
+    ledger_.record(ref, std::move(request));
     return ref;
   }
 
-  std::string service_name(std::uint32_t index) const {
+  // Of twenty indexes, one names a service that was never configured, three (when a reload has
+  // removed any) one that a reload removed: half of those among the last four removed, which
+  // may still be stopping. The rest name a service configured now.
+  Named pick_name(std::uint32_t index) const {
+    std::uint32_t slot = index % 20;
+    std::uint32_t rest = index / 20;
     const auto& services = config_.services;
-    // One in twenty requests names a service that does not exist.
-    if (services.empty() || index % 20 == 19) return "ghost";
+    if (slot == 19 || services.empty()) {
+      constexpr auto count = std::size(never_configured_names);
+      return {std::string(never_configured_names[rest % count]), NameKind::never_configured};
+    }
+    if (slot >= 16 && !removed_names_.empty()) {
+      std::size_t count = removed_names_.size();
+      std::size_t pick = rest % 2 == 0 ? count - 1 - (rest / 2) % std::min<std::size_t>(count, 4)
+                                       : (rest / 2) % count;
+      return {removed_names_[pick], NameKind::removed};
+    }
     auto it = services.begin();
     std::advance(it, index % services.size());
-    return it->first;
+    return {it->first, NameKind::configured};
+  }
+
+  // status(name) knows the services configured now, and no name never configured.
+  void check_status_of(const Named& named) {
+    auto status = supervisor_.status(named.name);
+    if (named.kind == NameKind::configured && (!status || status->name != named.name))
+      return fail("status('" + named.name + "') does not find a configured service");
+    if (named.kind == NameKind::never_configured && status)
+      return fail("status('" + named.name + "') finds a service never configured");
   }
 
   void apply(const Step& step) {
     switch (step.action) {
       case Action::start: {
-        auto name = service_name(step.b);
-        supervisor_.start(new_request(step.a, step.action, name), name);
+        auto named = pick_name(step.b);
+        supervisor_.start(new_request(step.a, step.action, named), named.name);
         break;
       }
       case Action::stop: {
-        auto name = service_name(step.b);
-        supervisor_.stop(new_request(step.a, step.action, name), name);
+        auto named = pick_name(step.b);
+        supervisor_.stop(new_request(step.a, step.action, named), named.name);
         break;
       }
       case Action::restart: {
-        auto name = service_name(step.b);
-        supervisor_.restart(new_request(step.a, step.action, name), name);
+        auto named = pick_name(step.b);
+        supervisor_.restart(new_request(step.a, step.action, named), named.name);
         break;
       }
       case Action::status:
-        (void)supervisor_.status();
+        check_status_of(pick_name(step.b));
         break;
       case Action::crash: {
         auto live = spawner_.live();
@@ -255,29 +308,27 @@ class Runner final : public Notifier {
         reload(step);
         break;
       case Action::fail_spawns:
-        spawner_.fail_service(service_name(step.a),
+        spawner_.fail_service(pick_name(step.a).name,
                               Error::system(2, "cannot execute: injected failure"));
         break;
       case Action::allow_spawns:
-        spawner_.allow_service(service_name(step.a));
+        spawner_.allow_service(pick_name(step.a).name);
         break;
       case Action::client_gone: {
         ClientId gone = clients_[step.a % client_slots];
-        for (auto& [key, request] : requests_) {
-          if (key.first == gone) request.exempt = true;
-        }
+        ledger_.client_gone(gone);
         supervisor_.client_gone(gone);
         clients_[step.a % client_slots] = next_client_++;
         break;
       }
       case Action::reset: {
-        auto name = service_name(step.b);
-        supervisor_.reset(new_request(step.a, step.action, name), name);
+        auto named = pick_name(step.b);
+        supervisor_.reset(new_request(step.a, step.action, named), named.name);
         break;
       }
       case Action::shutdown:
         note_shutdown_began();
-        supervisor_.shutdown(new_request(step.a, step.action, ""));
+        supervisor_.shutdown(new_request(step.a, step.action, Named{}));
         break;
     }
   }
@@ -309,6 +360,16 @@ class Runner final : public Notifier {
       if (below(random, 2) == 0) add_random_edges(random, spec, next);
       next.services.emplace(spec.name, spec);
     }
+    // One reload in four brings back a service an earlier one removed, often one of the last
+    // four, whose process may still be stopping.
+    if (!removed_names_.empty() && below(random, 4) == 0) {
+      auto count = static_cast<std::uint32_t>(removed_names_.size());
+      std::uint32_t pick = below(random, 2) == 0 ? count - 1 - below(random, std::min(count, 4u))
+                                                 : below(random, count);
+      auto spec = random_service(random, removed_names_[pick], scenario_.config_files);
+      if (below(random, 2) == 0) add_random_edges(random, spec, next);
+      next.services.emplace(spec.name, spec);
+    }
     for (auto& [name, spec] : next.services) {  // edges to removed services go with them
       auto gone = [&](const std::string& dependency) {
         return !next.services.contains(dependency);
@@ -320,9 +381,35 @@ class Runner final : public Notifier {
                   [&](const std::string& name) { return !next.services.contains(name); });
     if (below(random, 10) == 0) next.arm.global_prefix = {"nice"};
     if (supervisor_.shutting_down()) return;  // a reload is ignored then
+    std::vector<std::string> removed;
+    for (const auto& [name, spec] : config_.services)
+      if (!next.services.contains(name)) removed.push_back(name);
     config_ = next;
     index_dependents();
-    supervisor_.reload(std::move(next));
+    auto applied = supervisor_.reload(std::move(next));
+    if (!applied) {
+      fail("a generated configuration was refused: " + applied.error().front().to_string());
+      return;
+    }
+    auto& summary = *applied;
+    if (trace_) {
+      fmt::print("    reload: removed [{}], added [{}], restarted [{}], updated [{}]\n",
+                 fmt::join(summary.removed, " "), fmt::join(summary.added, " "),
+                 fmt::join(summary.restarted, " "), fmt::join(summary.updated, " "));
+      for (const auto& name : summary.updated) {
+        const ServiceSpec& spec = config_.services.at(name);
+        fmt::print("      {}: depends_on [{}], wants [{}], restart_with_dependencies {}\n", name,
+                   fmt::join(spec.depends_on, " "), fmt::join(spec.wants, " "),
+                   spec.restart_with_dependencies);
+      }
+    }
+    std::ranges::sort(summary.removed);
+    if (summary.removed != removed)
+      return fail(fmt::format("reload reports {} removed service(s), not {}",
+                              summary.removed.size(), removed.size()));
+    std::erase_if(removed_names_,
+                  [&](const std::string& name) { return config_.services.contains(name); });
+    removed_names_.insert(removed_names_.end(), removed.begin(), removed.end());
   }
 
   void advance(Duration by) {
@@ -347,6 +434,9 @@ class Runner final : public Notifier {
     if (next && *next <= clock_.now()) return fail("a due deadline was left unprocessed");
     if (spawns_at_shutdown_ && spawner_.spawn_count() != *spawns_at_shutdown_)
       return fail("a process was spawned during shutdown");
+    if (supervisor_.service_count() != config_.services.size())
+      return fail(fmt::format("{} services configured, but service_count() says {}",
+                              config_.services.size(), supervisor_.service_count()));
 
     std::set<ProcessId> owned;
     StatusByName by_name{supervisor_.status()};
@@ -358,13 +448,18 @@ class Runner final : public Notifier {
       const ServiceSpec* spec = nullptr;
       if (auto it = config_.services.find(status.name); it != config_.services.end())
         spec = &it->second;
+      // "removed ones are stopped and dropped": one is listed only while it is being stopped.
+      if (!spec && status.state != ServiceState::stopping)
+        return fail(where() + " is listed, though a reload removed it");
       switch (status.state) {
         case ServiceState::running:
           if (!has_process) return fail(where() + " has no process");
           if (status.refcount == 0) return fail(where() + " runs with refcount 0");
           if (spec) {
             if (auto broken = running_without_dependency(*spec, by_name))
-              return fail(where() + " runs while its hard dependency " + *broken);
+              return fail(fmt::format(
+                  "{} runs while its hard dependency {}{}", where(), *broken,
+                  spec->restart_with_dependencies ? "" : " (restart_with_dependencies = false)"));
           }
           break;
         case ServiceState::stopping:
@@ -432,6 +527,12 @@ class Runner final : public Notifier {
       return fail(
           fmt::format("{} live processes but {} owned by services", live.size(), owned.size()));
     if (supervisor_.finished() && !live.empty()) return fail("finished with live processes");
+    // A request still waiting on a service the supervisor has forgotten will never be
+    // answered: say so at the step that forgot it, so that shrinking keeps the cause.
+    ledger_.for_each_pending([&](const Request& request) {
+      if (request.kind != RequestKind::shutdown && !by_name.find(request.service))
+        fail(Ledger::describe(request) + " is still unanswered, but its service is gone");
+    });
   }
 
   // "the hard dependency NAME is STATE" when `spec`, running, has a dependency that is not
@@ -480,7 +581,7 @@ class Runner final : public Notifier {
   }
 
   void wind_down() {
-    step_index_ = scenario_.steps.size();
+    step_index_ = step_count_;
     note_shutdown_began();
     supervisor_.shutdown(std::nullopt);
     for (int round = 0; round < 100'000 && !supervisor_.finished() && !failure_; ++round) {
@@ -499,11 +600,8 @@ class Runner final : public Notifier {
     }
     if (!supervisor_.finished()) return fail("shutdown never completed");
     if (!spawner_.live().empty()) return fail("processes alive after shutdown completed");
-    for (const auto& [key, request] : requests_) {
-      if (!request.exempt && request.replies != 1)
-        return fail(fmt::format("a {} request for '{}' got {} replies", action_name(request.kind),
-                                request.service, request.replies));
-    }
+    // Every request of a client still connected has had its one reply by now.
+    if (auto unanswered = ledger_.unanswered()) return fail(std::move(*unanswered));
   }
 
   const Scenario& scenario_;
@@ -513,7 +611,9 @@ class Runner final : public Notifier {
   testing::FakeFileWatcher watcher_;
   ServiceSupervisor supervisor_;
   std::deque<std::pair<ProcessId, ExitStatus>> pending_exits_;
-  std::map<std::pair<ClientId, std::uint64_t>, RequestInfo> requests_;
+  Ledger ledger_;
+  // Every name a reload removed and none brought back, in the order removed.
+  std::vector<std::string> removed_names_;
   ClientId clients_[client_slots] = {};
   ClientId next_client_ = 0;
   std::uint64_t next_request_ = 1;
@@ -526,6 +626,7 @@ class Runner final : public Notifier {
   std::map<std::string, std::vector<const ServiceSpec*>, std::less<>> all_dependents_;
   bool trace_ = std::getenv("ARMSIM_TRACE") != nullptr;
   std::size_t step_index_ = 0;
+  std::size_t step_count_ = 0;
   std::optional<Failure> failure_;
 };
 
@@ -561,15 +662,33 @@ std::optional<Failure> run(const Scenario& scenario, const std::vector<Step>& st
 }
 
 std::vector<Step> shrink(const Scenario& scenario, std::vector<Step> steps) {
-  // Remove chunks of halving size while the failure persists.
-  for (std::size_t chunk = steps.size() / 2; chunk >= 1; chunk /= 2) {
+  // A shorter list is kept only when it fails the same way (the same message but for names,
+  // numbers and step indexes), so the list does not drift to another failure on the way.
+  auto kind_of = [](std::string what) {
+    std::erase_if(what, [](char c) { return c >= '0' && c <= '9'; });
+    return what;
+  };
+  auto first = run(scenario, steps);
+  if (!first) return steps;
+  const std::string kind = kind_of(first->what);
+  auto fails_the_same_way = [&](const std::vector<Step>& candidate) {
+    auto failure = run(scenario, candidate);
+    return failure && kind_of(failure->what) == kind;
+  };
+  // Remove chunks of halving size while the failure persists, then single steps again until
+  // none can go (removing a late step can make an earlier one unnecessary).
+  bool removed_one = true;
+  for (std::size_t chunk = steps.size() / 2; chunk >= 1 && removed_one;
+       chunk = chunk > 1 ? chunk / 2 : 1) {
+    removed_one = chunk > 1;
     for (std::size_t begin = 0; begin + chunk <= steps.size();) {
       std::vector<Step> candidate;
       candidate.reserve(steps.size() - chunk);
       candidate.insert(candidate.end(), steps.begin(), steps.begin() + begin);
       candidate.insert(candidate.end(), steps.begin() + begin + chunk, steps.end());
-      if (run(scenario, candidate)) {
+      if (fails_the_same_way(candidate)) {
         steps = std::move(candidate);
+        if (chunk == 1) removed_one = true;
       } else {
         begin += chunk;
       }
