@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "socket_path.hpp"
+#include "protocol/socket_path.hpp"
 
 using armd::resolve_socket_path;
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "protocol.hpp"
+#include "protocol/protocol.hpp"
 
 using namespace armd::protocol;
 using nlohmann::json;

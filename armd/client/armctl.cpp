@@ -21,7 +21,7 @@
 
 #include "armctl_graph.hpp"
 #include "armctl_output.hpp"
-#include "protocol.hpp"
+#include "protocol/protocol.hpp"
 
 namespace {
 

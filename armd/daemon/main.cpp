@@ -8,7 +8,7 @@
 
 #include "arm/config.hpp"
 #include "daemon.hpp"
-#include "socket_path.hpp"
+#include "protocol/socket_path.hpp"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <cstring>
 
 #include "log.hpp"
-#include "protocol.hpp"
+#include "protocol/protocol.hpp"
 
 namespace armd {
 
