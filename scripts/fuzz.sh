@@ -31,7 +31,7 @@ runtime="/usr/lib/gcc/x86_64-linux-gnu/12/libstdc++.so"
 core="libarm/core/types.cpp libarm/core/argv.cpp libarm/core/supervisor.cpp"
 
 # shellcheck disable=SC2086
-clang++-16 $flags -o build-fuzz/fuzz_protocol tests/fuzz/fuzz_protocol.cpp armd/protocol/protocol.cpp $core $runtime
+clang++-16 $flags -o build-fuzz/fuzz_protocol tests/fuzz/fuzz_protocol.cpp armd/protocol/protocol.cpp armd/protocol/json_writer.cpp $core $runtime
 # Two upstream toml++ 3.3 defects this fuzzer found, worked around so it can look further:
 # - in debug mode its parser asserts on a table header whose '[' is followed by a newline: so
 #   toml++ is compiled with NDEBUG, as Debian ships it (the release build reports "expected
