@@ -9,7 +9,6 @@
 #include <fmt/format.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <unistd.h>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -19,6 +18,7 @@
 #include <optional>
 #include <utility>
 
+#include "arm/unique_fd.hpp"
 #include "armctl_graph.hpp"
 #include "armctl_output.hpp"
 #include "protocol/protocol.hpp"
@@ -56,27 +56,17 @@ class Connection {
     if (path.size() >= sizeof address.sun_path)
       return std::unexpected(Unreachable{fmt::format("socket path too long: {}", path)});
     std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-      return std::unexpected(Unreachable{fmt::format("socket: {}", std::strerror(errno))});
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-      std::string why = std::strerror(errno);
-      ::close(fd);
-      return std::unexpected(Unreachable{fmt::format("cannot reach armd at {}: {}", path, why)});
-    }
-    return Connection(fd);
-  }
-  Connection(Connection&& other) noexcept
-      : fd_(std::exchange(other.fd_, -1)),
-        buffer_(std::move(other.buffer_)),
-        scanned_(other.scanned_) {}
-  ~Connection() {
-    if (fd_ >= 0) ::close(fd_);
+    arm::posix::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return std::unexpected(Unreachable{fmt::format("socket: {}", std::strerror(errno))});
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
+      return std::unexpected(
+          Unreachable{fmt::format("cannot reach armd at {}: {}", path, std::strerror(errno))});
+    return Connection(std::move(fd));
   }
 
   bool send(std::string_view text) {
     while (!text.empty()) {
-      ssize_t sent = ::send(fd_, text.data(), text.size(), MSG_NOSIGNAL);
+      ssize_t sent = ::send(fd_.get(), text.data(), text.size(), MSG_NOSIGNAL);
       if (sent < 0 && errno == EINTR) continue;
       if (sent <= 0) return false;
       text.remove_prefix(static_cast<std::size_t>(sent));
@@ -96,7 +86,7 @@ class Connection {
       }
       scanned_ = buffer_.size();
       char chunk[65536];
-      ssize_t got = ::recv(fd_, chunk, sizeof chunk, 0);
+      ssize_t got = ::recv(fd_.get(), chunk, sizeof chunk, 0);
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) return std::nullopt;
       buffer_.append(chunk, static_cast<std::size_t>(got));
@@ -104,8 +94,8 @@ class Connection {
   }
 
  private:
-  explicit Connection(int fd) : fd_(fd) {}
-  int fd_;
+  explicit Connection(arm::posix::UniqueFd fd) : fd_(std::move(fd)) {}
+  arm::posix::UniqueFd fd_;
   std::string buffer_;
   std::size_t scanned_ = 0;  // bytes of buffer_ known to hold no '\n'
 };
