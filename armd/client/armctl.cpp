@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <utility>
@@ -22,6 +21,7 @@
 #include "armctl_graph.hpp"
 #include "armctl_output.hpp"
 #include "protocol/protocol.hpp"
+#include "protocol/socket_path.hpp"
 
 namespace {
 
@@ -34,13 +34,6 @@ const json& member(const json& object, const char* key) {
   static const json missing;
   auto it = object.find(key);
   return it == object.end() ? missing : *it;
-}
-
-std::string default_socket_path() {
-  if (const char* path = std::getenv("ARMD_SOCKET"); path && *path) return path;
-  if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime && *runtime)
-    return std::string(runtime) + "/armd.sock";
-  return "/run/armd.sock";
 }
 
 struct Unreachable {
@@ -312,7 +305,7 @@ class Client {
 
 int main(int argc, char** argv) {
   CLI::App app{"armctl: control armd, the automated restart manager"};
-  std::string socket_path = default_socket_path();
+  std::optional<std::string> socket_path;
   bool json_output = false;
   app.add_option(
       "--socket", socket_path,
@@ -351,7 +344,9 @@ int main(int argc, char** argv) {
     return exit_usage;
   }
 
-  Client client(socket_path, json_output);
+  // armctl reads no configuration file, so [arm].socket is not among its sources.
+  Client client(armd::resolve_socket_path(armd::socket_path_sources(socket_path, std::nullopt)),
+                json_output);
   if (start->parsed()) return client.per_service("start", names);
   if (stop->parsed()) return client.per_service("stop", names);
   if (restart->parsed()) return client.per_service("restart", names);

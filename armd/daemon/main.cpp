@@ -4,8 +4,6 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
-#include <cstdlib>
-
 #include "arm/config.hpp"
 #include "daemon.hpp"
 #include "protocol/socket_path.hpp"
@@ -35,7 +33,9 @@ int main(int argc, char** argv) {
   auto* config_option = app.add_option("--config", config_path, "configuration file (TOML)");
   auto* check_option =
       app.add_option("--check-config", check_path, "validate FILE and exit (0 valid, 2 invalid)");
-  app.add_option("--socket", socket_path, "control socket path");
+  app.add_option("--socket", socket_path,
+                 "control socket path (default: $ARMD_SOCKET, [arm].socket, "
+                 "$XDG_RUNTIME_DIR/armd.sock, /run/armd.sock)");
   config_option->excludes(check_option);
   app.set_version_flag("--version", "armd 0.1.0");
   try {
@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   armd::DaemonOptions options;
   options.config_path = config_path;
   options.socket_path =
-      armd::resolve_socket_path(socket_path, config->arm.socket, std::getenv("XDG_RUNTIME_DIR"));
+      armd::resolve_socket_path(armd::socket_path_sources(socket_path, config->arm.socket));
   auto daemon = armd::Daemon::create(std::move(options), std::move(*config));
   if (!daemon) {
     fmt::print(stderr, "armd: {}\n", daemon.error());
