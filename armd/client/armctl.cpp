@@ -22,6 +22,7 @@
 #include "armctl_output.hpp"
 #include "protocol/protocol.hpp"
 #include "protocol/socket_path.hpp"
+#include "protocol/version.hpp"
 
 namespace {
 
@@ -311,6 +312,7 @@ int main(int argc, char** argv) {
       "--socket", socket_path,
       "armd's socket (default: $ARMD_SOCKET, $XDG_RUNTIME_DIR/armd.sock, /run/armd.sock)");
   app.add_flag("--json", json_output, "print armd's replies as JSON");
+  app.set_version_flag("--version", fmt::format("armctl {}", armd::version));
   app.require_subcommand(1);
 
   std::vector<std::string> names;

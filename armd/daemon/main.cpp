@@ -7,6 +7,7 @@
 #include "arm/config.hpp"
 #include "daemon.hpp"
 #include "protocol/socket_path.hpp"
+#include "protocol/version.hpp"
 
 namespace {
 
@@ -37,7 +38,7 @@ int main(int argc, char** argv) {
                  "control socket path (default: $ARMD_SOCKET, [arm].socket, "
                  "$XDG_RUNTIME_DIR/armd.sock, /run/armd.sock)");
   config_option->excludes(check_option);
-  app.set_version_flag("--version", "armd 0.1.0");
+  app.set_version_flag("--version", fmt::format("armd {}", armd::version));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -124,6 +124,28 @@ class Daemon(ArmdTestCase):
         self.wait_state("a", "running")
 
 
+@unittest.skipUnless(os.environ.get("ARM_PROJECT_VERSION"),
+                     "meson test sets ARM_PROJECT_VERSION to the project's version")
+class Version(ArmdTestCase):
+    """The version is written once, in meson.build; armd, armctl and the hello line all say it."""
+
+    def test_armd_and_armctl_print_the_project_version(self):
+        version = os.environ["ARM_PROJECT_VERSION"]
+        for program, name in ((ARMD, "armd"), (ARMCTL, "armctl")):
+            result = subprocess.run([program, "--version"], capture_output=True, text=True,
+                                    timeout=30)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertEqual(result.stdout.strip(), f"{name} {version}")
+
+    def test_the_hello_line_carries_the_project_version(self):
+        self.write_config(f'[services.a]\nbinary = "{self.sleeper()}"\n')
+        self.start_armd()
+        with self.connect() as conn:
+            self.assertEqual(conn.read_line()["version"], os.environ["ARM_PROJECT_VERSION"])
+        self.armctl("shutdown", check=0)
+        self.assertEqual(self.armd.wait(timeout=30), 0)
+
+
 class SocketPath(ArmdTestCase):
     """armd and armctl find the socket the same way: --socket, $ARMD_SOCKET, then (armd only)
     [arm].socket, then $XDG_RUNTIME_DIR/armd.sock. $XDG_RUNTIME_DIR points into the scratch
