@@ -22,16 +22,21 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing
 fi
 
-mkdir -p build-fuzz
+mkdir -p build-fuzz/protocol
+# meson writes armd's version header from the project version; do the same here.
+version=$(meson introspect --projectinfo meson.build |
+          python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])')
+sed "s/@VERSION@/$version/" armd/protocol/version.hpp.in > build-fuzz/protocol/version.hpp
 flags="-std=c++2b -stdlib=libc++ -g -O1 -fsanitize=fuzzer,address,undefined
-       -fno-sanitize-recover=undefined -DFMT_HEADER_ONLY -DTOML_HEADER_ONLY=1 -Iinclude -Iarmd"
+       -fno-sanitize-recover=undefined -DFMT_HEADER_ONLY -DTOML_HEADER_ONLY=1 -Iinclude -Iarmd
+       -Ibuild-fuzz"
 # libFuzzer's own runtime is built against libstdc++; its symbols (std::__cxx11) do not clash
 # with libc++'s (std::__1), so both can be linked.
 runtime="/usr/lib/gcc/x86_64-linux-gnu/12/libstdc++.so"
 core="libarm/core/types.cpp libarm/core/argv.cpp libarm/core/supervisor.cpp"
 
 # shellcheck disable=SC2086
-clang++-16 $flags -o build-fuzz/fuzz_protocol tests/fuzz/fuzz_protocol.cpp armd/protocol.cpp $core $runtime
+clang++-16 $flags -o build-fuzz/fuzz_protocol tests/fuzz/fuzz_protocol.cpp armd/protocol/protocol.cpp armd/protocol/json_writer.cpp $core $runtime
 # Two upstream toml++ 3.3 defects this fuzzer found, worked around so it can look further:
 # - in debug mode its parser asserts on a table header whose '[' is followed by a newline: so
 #   toml++ is compiled with NDEBUG, as Debian ships it (the release build reports "expected

@@ -15,8 +15,8 @@
 #include <unordered_map>
 
 #include "arm/posix.hpp"
+#include "arm/unique_fd.hpp"
 #include "child_stack.hpp"
-#include "unique_fd.hpp"
 #include "vfork_launch.hpp"
 
 extern char** environ;

@@ -38,6 +38,17 @@ def pid_alive(pid):
         return False
 
 
+def environment_with(changes):
+    """This process's environment with `changes` applied; a value of None removes a variable."""
+    environment = dict(os.environ)
+    for name, value in (changes or {}).items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
+    return environment
+
+
 def children_of(pid):
     found = []
     for entry in os.listdir("/proc"):
@@ -89,11 +100,15 @@ class ArmdTestCase(unittest.TestCase):
         with open(self.config, "w") as f:
             f.write(textwrap.dedent(text))
 
-    def start_armd(self, *extra, wait=True):
+    def start_armd(self, *extra, wait=True, socket_flag=True, env=None):
+        """Starts armd on this test's config, told its socket (self.socket) with --socket unless
+        `socket_flag` is false; `env` changes its environment (see environment_with)."""
         self._log = open(self.log_path, "w")
-        self.armd = subprocess.Popen(
-            [ARMD, "--config", self.config, "--socket", self.socket, *extra],
-            stdout=self._log, stderr=subprocess.STDOUT)
+        command = [ARMD, "--config", self.config]
+        if socket_flag:
+            command += ["--socket", self.socket]
+        self.armd = subprocess.Popen(command + list(extra), env=environment_with(env),
+                                     stdout=self._log, stderr=subprocess.STDOUT)
         if wait:
             wait_for(self._answers_hello, "armd to accept connections")
         return self.armd
@@ -150,7 +165,11 @@ class Connection:
     def __init__(self, path):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(DEADLINE)
-        self.sock.connect(path)
+        try:
+            self.sock.connect(path)
+        except OSError:
+            self.sock.close()  # while armd is not listening yet, wait_for retries many times
+            raise
         self.buffer = b""
 
     def __enter__(self):

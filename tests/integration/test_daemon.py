@@ -5,7 +5,7 @@ import signal
 import subprocess
 import unittest
 
-from harness import ARMD, ArmdTestCase, pid_alive, wait_for
+from harness import ARMCTL, ARMD, ArmdTestCase, environment_with, pid_alive, wait_for
 
 
 class ConfigErrors(ArmdTestCase):
@@ -122,6 +122,86 @@ class Daemon(ArmdTestCase):
         self.assertTrue(os.path.exists(self.socket), "the killed armd's socket file stays")
         self.start_armd()
         self.wait_state("a", "running")
+
+
+@unittest.skipUnless(os.environ.get("ARM_PROJECT_VERSION"),
+                     "meson test sets ARM_PROJECT_VERSION to the project's version")
+class Version(ArmdTestCase):
+    """The version is written once, in meson.build; armd, armctl and the hello line all say it."""
+
+    def test_armd_and_armctl_print_the_project_version(self):
+        version = os.environ["ARM_PROJECT_VERSION"]
+        for program, name in ((ARMD, "armd"), (ARMCTL, "armctl")):
+            result = subprocess.run([program, "--version"], capture_output=True, text=True,
+                                    timeout=30)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertEqual(result.stdout.strip(), f"{name} {version}")
+
+    def test_the_hello_line_carries_the_project_version(self):
+        self.write_config(f'[services.a]\nbinary = "{self.sleeper()}"\n')
+        self.start_armd()
+        with self.connect() as conn:
+            self.assertEqual(conn.read_line()["version"], os.environ["ARM_PROJECT_VERSION"])
+        self.armctl("shutdown", check=0)
+        self.assertEqual(self.armd.wait(timeout=30), 0)
+
+
+class SocketPath(ArmdTestCase):
+    """armd and armctl find the socket the same way: --socket, $ARMD_SOCKET, then (armd only)
+    [arm].socket, then $XDG_RUNTIME_DIR/armd.sock. $XDG_RUNTIME_DIR points into the scratch
+    directory, so a test that goes wrong never touches /run."""
+
+    def setUp(self):
+        super().setUp()
+        self.from_environment = os.path.join(self.dir, "environment.sock")
+        self.from_config = os.path.join(self.dir, "config.sock")
+        self.from_runtime_dir = os.path.join(self.dir, "armd.sock")
+        self.write_config(f"""
+            [arm]
+            socket = "{self.from_config}"
+            default_services = ["a"]
+            [services.a]
+            binary = "{self.sleeper()}"
+            """)
+
+    def armctl_from_environment(self, *args):
+        """armctl without --socket, with $ARMD_SOCKET pointing where armd should be."""
+        return subprocess.run([ARMCTL, *args], capture_output=True, text=True, timeout=30,
+                              env=environment_with({"ARMD_SOCKET": self.from_environment,
+                                                    "XDG_RUNTIME_DIR": self.dir}))
+
+    def test_armd_listens_on_armd_socket_before_the_configured_socket(self):
+        self.socket = self.from_environment
+        self.start_armd(socket_flag=False, env={"ARMD_SOCKET": self.from_environment,
+                                                "XDG_RUNTIME_DIR": self.dir})
+        self.wait_state("a", "running")
+        self.assertFalse(os.path.exists(self.from_config))
+        self.assertFalse(os.path.exists(self.from_runtime_dir))
+        self.assertIn(f"listening on {self.from_environment}", self.log())
+
+        status = self.armctl_from_environment("status", "a")
+        self.assertEqual(status.returncode, 0, status.stderr)
+        self.assertIn("running", status.stdout)
+        shutdown = self.armctl_from_environment("shutdown")
+        self.assertEqual(shutdown.returncode, 0, shutdown.stderr)
+        self.assertEqual(self.armd.wait(timeout=30), 0)
+        self.assertFalse(os.path.exists(self.from_environment))
+
+    def test_socket_flag_wins_over_armd_socket(self):
+        self.start_armd(env={"ARMD_SOCKET": self.from_environment, "XDG_RUNTIME_DIR": self.dir})
+        self.wait_state("a", "running")
+        self.assertFalse(os.path.exists(self.from_environment))
+        self.assertFalse(os.path.exists(self.from_config))
+        self.armctl("shutdown", check=0)
+        self.assertEqual(self.armd.wait(timeout=30), 0)
+
+    def test_an_empty_armd_socket_counts_as_unset(self):
+        self.socket = self.from_config
+        self.start_armd(socket_flag=False, env={"ARMD_SOCKET": "", "XDG_RUNTIME_DIR": self.dir})
+        self.wait_state("a", "running")
+        self.assertFalse(os.path.exists(self.from_runtime_dir))
+        self.armctl("shutdown", check=0)
+        self.assertEqual(self.armd.wait(timeout=30), 0)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 // `armctl graph`: the dependency graph as text and as Graphviz.
 #include <doctest/doctest.h>
 
-#include "armctl_graph.hpp"
+#include "client/armctl_graph.hpp"
 
 using armctl::format_graph_dot;
 using armctl::format_graph_text;

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "armctl_output.hpp"
+#include "client/armctl_output.hpp"
 
 using namespace armctl;
 using nlohmann::json;

@@ -14,12 +14,13 @@
 #include <nlohmann/json.hpp>
 
 #include "arm/supervisor.hpp"
+#include "protocol/version.hpp"
 
 namespace armd::protocol {
 
 inline constexpr int protocol_version = 1;
 inline constexpr std::size_t max_request_line = 65536;  // bytes, including the '\n'
-inline constexpr std::string_view server_version = "0.1.0";
+inline constexpr std::string_view server_version = armd::version;
 // nlohmann's parser recurses once per level; deeper lines are refused before parsing so a hostile
 // line cannot exhaust the stack. Requests nest two levels at most.
 inline constexpr int max_nesting = 32;

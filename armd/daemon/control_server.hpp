@@ -17,6 +17,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "arm/unique_fd.hpp"
+
 namespace armd {
 
 using ConnectionId = std::uint64_t;
@@ -41,8 +43,9 @@ class ControlServer {
   static std::expected<ControlServer, std::string> listen(const std::string& path,
                                                           std::size_t max_line,
                                                           LineHandler& handler);
-  ControlServer(ControlServer&& other) noexcept;
+  ControlServer(ControlServer&& other) noexcept = default;
   ControlServer& operator=(ControlServer&&) = delete;
+  // Closes every connection and the listening socket, and removes the socket file.
   ~ControlServer();
 
   // The host's poll loop: append our descriptors, then hand back the same array.
@@ -63,19 +66,20 @@ class ControlServer {
 
  private:
   struct Connection {
-    int fd = -1;
+    arm::posix::UniqueFd fd;
     std::string input;
     std::string output;
     bool closing = false;  // no more reading; close when output is flushed
   };
 
-  ControlServer(int listen_fd, std::string path, std::size_t max_line, LineHandler& handler);
+  ControlServer(arm::posix::UniqueFd listen_fd, std::string path, std::size_t max_line,
+                LineHandler& handler);
   void accept_new();
   void read_from(ConnectionId id, Connection& connection);
   void write_to(Connection& connection);
   void drop(ConnectionId id);
 
-  int listen_fd_ = -1;
+  arm::posix::UniqueFd listen_fd_;  // empty once moved from: then the file is not ours
   std::string path_;
   std::size_t max_line_;
   LineHandler* handler_;

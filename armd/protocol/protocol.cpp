@@ -3,16 +3,18 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
-#include <iterator>
 #include <optional>
 #include <utility>
+
+#include "json_writer.hpp"
 
 namespace armd::protocol {
 
 namespace {
 
+using json_writer::ArrayWriter;
+using json_writer::ObjectWriter;
 using nlohmann::json;
 
 // Counts the brackets outside strings. On any prefix the parser accepts this is exactly its
@@ -107,178 +109,8 @@ std::expected<Method, std::string> method_named(std::string_view name) {
 
 // --- writing ------------------------------------------------------------------------------------
 //
-// Replies are written straight into the output string rather than built as a json tree and
-// dumped: a status reply is most of armd's control-plane cost (docs/performance.md), and this
-// way a service costs one pass over its fields, not a tree of a dozen allocated nodes. Fields come
-// out in the documented order. Parsing stays with nlohmann; the tests hold this writer's output to
-// what nlohmann's dump (with invalid UTF-8 replaced) would have said.
-
-// The length of the well-formed UTF-8 sequence at the start of `text`, or of its maximal invalid
-// prefix as a negative number (Unicode's "maximal subpart": each becomes one U+FFFD).
-int utf8_sequence(std::string_view text) {
-  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  unsigned char lead = byte(0);
-  if (lead < 0x80) return 1;
-  int length = 0;
-  unsigned char second_low = 0x80, second_high = 0xbf;  // the second byte's range varies
-  if (lead >= 0xc2 && lead <= 0xdf) {
-    length = 2;
-  } else if (lead >= 0xe0 && lead <= 0xef) {
-    length = 3;
-    if (lead == 0xe0) second_low = 0xa0;   // no overlong forms
-    if (lead == 0xed) second_high = 0x9f;  // no surrogates
-  } else if (lead >= 0xf0 && lead <= 0xf4) {
-    length = 4;
-    if (lead == 0xf0) second_low = 0x90;   // no overlong forms
-    if (lead == 0xf4) second_high = 0x8f;  // nothing above U+10FFFF
-  } else {
-    return -1;  // a continuation byte, or a byte that never occurs in UTF-8
-  }
-  for (int i = 1; i < length; ++i) {
-    if (static_cast<std::size_t>(i) >= text.size()) return -i;
-    unsigned char low = i == 1 ? second_low : 0x80;
-    unsigned char high = i == 1 ? second_high : 0xbf;
-    if (byte(i) < low || byte(i) > high) return -i;
-  }
-  return length;
-}
-
-void append_string(std::string& out, std::string_view text) {
-  out += '"';
-  while (!text.empty()) {
-    auto c = static_cast<unsigned char>(text.front());
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-      // Plain ASCII runs are the common case: copy them in one go.
-      std::size_t run = 1;
-      while (run < text.size()) {
-        auto next = static_cast<unsigned char>(text[run]);
-        if (next < 0x20 || next >= 0x80 || next == '"' || next == '\\') break;
-        ++run;
-      }
-      out.append(text.substr(0, run));
-      text.remove_prefix(run);
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
-        } else if (int length = utf8_sequence(text); length > 0) {
-          out.append(text.substr(0, static_cast<std::size_t>(length)));
-          text.remove_prefix(static_cast<std::size_t>(length));
-          continue;
-        } else {
-          out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
-          text.remove_prefix(static_cast<std::size_t>(-length));
-          continue;
-        }
-    }
-    text.remove_prefix(1);
-  }
-  out += '"';
-}
-
-template <typename Integer>
-void append_integer(std::string& out, Integer value) {
-  char digits[24];
-  auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
-  out.append(digits, end);
-}
-
-// One JSON object, written field by field. Each method names the type it writes: overloads on
-// bool and string_view would send a string literal to the bool one.
-class ObjectWriter {
- public:
-  explicit ObjectWriter(std::string& out) : out_(out) { out_ += '{'; }
-  ObjectWriter(const ObjectWriter&) = delete;
-  ObjectWriter& operator=(const ObjectWriter&) = delete;
-
-  ObjectWriter& string(std::string_view name, std::string_view value) {
-    key(name);
-    append_string(out_, value);
-    return *this;
-  }
-  template <typename Integer>
-  ObjectWriter& integer(std::string_view name, Integer value) {
-    key(name);
-    append_integer(out_, value);
-    return *this;
-  }
-  template <typename Integer>
-  ObjectWriter& integer(std::string_view name, std::optional<Integer> value) {
-    if (!value) return null(name);
-    return integer(name, *value);
-  }
-  ObjectWriter& boolean(std::string_view name, bool value) {
-    key(name);
-    out_ += value ? "true" : "false";
-    return *this;
-  }
-  ObjectWriter& null(std::string_view name) {
-    key(name);
-    out_ += "null";
-    return *this;
-  }
-  ObjectWriter& strings(std::string_view name, const std::vector<std::string>& values) {
-    key(name);
-    out_ += '[';
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      if (i > 0) out_ += ',';
-      append_string(out_, values[i]);
-    }
-    out_ += ']';
-    return *this;
-  }
-  // A request's id, echoed: a number, a string or null as decode_request accepted it.
-  ObjectWriter& id(const json& value) {
-    key("id");
-    if (value.is_string())
-      append_string(out_, value.get_ref<const std::string&>());
-    else
-      out_ += value.dump(-1, ' ', false, json::error_handler_t::replace);
-    return *this;
-  }
-  // Starts a field whose value the caller writes next (a nested object).
-  std::string& raw(std::string_view name) {
-    key(name);
-    return out_;
-  }
-  // Closes the object and ends the line.
-  void end_line() { out_ += "}\n"; }
-  void end() { out_ += '}'; }
-
- private:
-  void key(std::string_view name) {
-    if (!first_) out_ += ',';
-    first_ = false;
-    append_string(out_, name);
-    out_ += ':';
-  }
-
-  std::string& out_;
-  bool first_ = true;
-};
+// Replies are written in place by json_writer.hpp (why: see there), fields in the documented
+// order; the tests hold the output to what nlohmann's dump would have said.
 
 long long milliseconds_between(arm::TimePoint from, arm::TimePoint to) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
@@ -404,7 +236,7 @@ std::string encode_hello_banner() {
 std::string encode_hello_reply(const json& id) {
   std::string out;
   ObjectWriter(out)
-      .id(id)
+      .json_value("id", id)
       .boolean("ok", true)
       .string("hello", "armd")
       .integer("protocol", protocol_version)
@@ -419,7 +251,7 @@ std::string encode_reply(const json& id, const arm::Reply& reply) {
             reply.outcome != arm::Outcome::shutting_down;
   std::string out;
   ObjectWriter object(out);
-  object.id(id).boolean("ok", ok).string("outcome", arm::to_string(reply.outcome));
+  object.json_value("id", id).boolean("ok", ok).string("outcome", arm::to_string(reply.outcome));
   // shutdown_complete answers for armd as a whole, not for a service.
   if (reply.outcome != arm::Outcome::shutdown_complete) object.string("service", reply.service);
   object.integer("pid", reply.pid)
@@ -434,13 +266,9 @@ std::string encode_status(const json& id, const std::vector<arm::ServiceStatus>&
   std::string out;
   out.reserve(64 + services.size() * 256);
   ObjectWriter object(out);
-  std::string& array = object.id(id).boolean("ok", true).raw("services");
-  array += '[';
-  for (std::size_t i = 0; i < services.size(); ++i) {
-    if (i > 0) array += ',';
-    append_status(array, services[i], now);
-  }
-  array += ']';
+  ArrayWriter array(object.json_value("id", id).boolean("ok", true).raw("services"));
+  for (const auto& status : services) append_status(array.element(), status, now);
+  array.end();
   object.end_line();
   return out;
 }
@@ -450,7 +278,7 @@ std::string encode_unknown_services(const json& id, const std::vector<std::strin
   for (const auto& name : unknown) names += (names.empty() ? "" : ", ") + name;
   std::string out;
   ObjectWriter(out)
-      .id(id)
+      .json_value("id", id)
       .boolean("ok", false)
       .string("outcome", "unknown_service")
       .string("message", "unknown service: " + names)
@@ -462,7 +290,7 @@ std::string encode_unknown_services(const json& id, const std::vector<std::strin
 std::string encode_reload(const json& id, const arm::ReloadSummary& summary) {
   std::string out;
   ObjectWriter(out)
-      .id(id)
+      .json_value("id", id)
       .boolean("ok", true)
       .string("outcome", "reloaded")
       .strings("added", summary.added)
@@ -476,7 +304,7 @@ std::string encode_reload(const json& id, const arm::ReloadSummary& summary) {
 std::string encode_error(const json& id, std::string_view outcome, std::string_view message) {
   std::string out;
   ObjectWriter(out)
-      .id(id)
+      .json_value("id", id)
       .boolean("ok", false)
       .string("outcome", outcome)
       .string("message", message)

@@ -11,7 +11,7 @@
 #include <cstring>
 
 #include "log.hpp"
-#include "protocol.hpp"
+#include "protocol/protocol.hpp"
 
 namespace armd {
 
@@ -39,10 +39,10 @@ std::expected<std::unique_ptr<Daemon>, std::string> Daemon::create(DaemonOptions
   if (sigprocmask(SIG_BLOCK, &handled, nullptr) != 0)
     return std::unexpected(fmt::format("sigprocmask: {}", std::strerror(errno)));
   ::signal(SIGPIPE, SIG_IGN);
-  int signal_fd = ::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (signal_fd < 0) return std::unexpected(fmt::format("signalfd: {}", std::strerror(errno)));
+  arm::posix::UniqueFd signal_fd(::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!signal_fd) return std::unexpected(fmt::format("signalfd: {}", std::strerror(errno)));
 
-  std::unique_ptr<Daemon> daemon(new Daemon(std::move(options), signal_fd));
+  std::unique_ptr<Daemon> daemon(new Daemon(std::move(options), std::move(signal_fd)));
   // armd's only thread spawns every child, so its services can die with it (see SpawnerOptions).
   auto spawner = arm::posix::PosixSpawner::create({.kill_children_if_host_dies = true});
   if (!spawner) return std::unexpected(spawner.error().message);
@@ -60,13 +60,14 @@ std::expected<std::unique_ptr<Daemon>, std::string> Daemon::create(DaemonOptions
   return daemon;
 }
 
-Daemon::Daemon(DaemonOptions options, int signal_fd)
-    : options_(std::move(options)), signal_fd_(signal_fd) {}
+Daemon::Daemon(DaemonOptions options, arm::posix::UniqueFd signal_fd)
+    : options_(std::move(options)), signal_fd_(std::move(signal_fd)) {}
 
+// The supervisor holds references to the spawner, the watcher and this Daemon (its notifier,
+// which answers through the server): it goes first, whatever the members' order.
 Daemon::~Daemon() {
   supervisor_.reset();
   server_.reset();
-  if (signal_fd_ >= 0) ::close(signal_fd_);
 }
 
 int Daemon::run() {
@@ -81,7 +82,7 @@ int Daemon::run() {
   std::vector<pollfd> fds;
   while (!supervisor_->finished()) {
     fds.clear();
-    fds.push_back({signal_fd_, POLLIN, 0});
+    fds.push_back({signal_fd_.get(), POLLIN, 0});
     fds.push_back({spawner_->exit_fd(), POLLIN, 0});
     fds.push_back({watcher_->fd(), POLLIN, 0});
     server_->add_poll_fds(fds);
@@ -117,7 +118,7 @@ int Daemon::run() {
 
 void Daemon::handle_signals() {
   signalfd_siginfo info{};
-  while (::read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+  while (::read(signal_fd_.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
     switch (info.ssi_signo) {
       case SIGTERM:
       case SIGINT:

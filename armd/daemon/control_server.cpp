@@ -32,11 +32,9 @@ std::expected<sockaddr_un, std::string> unix_address(const std::string& path) {
 
 // True when something accepts connections on `path`: another armd is live there.
 bool someone_listens(const sockaddr_un& address) {
-  int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (probe < 0) return false;
-  bool live = ::connect(probe, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
-  ::close(probe);
-  return live;
+  arm::posix::UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!probe) return false;
+  return ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
 }
 
 // Only our own user (and root) may drive us.
@@ -62,44 +60,34 @@ std::expected<ControlServer, std::string> ControlServer::listen(const std::strin
   if (::unlink(path.c_str()) != 0 && errno != ENOENT)
     return std::unexpected(fmt::format("cannot remove stale socket {}: {}", path, errno_text()));
 
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return std::unexpected(fmt::format("socket: {}", errno_text()));
+  arm::posix::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) return std::unexpected(fmt::format("socket: {}", errno_text()));
   // The mode is decided at bind time by the umask; set it so no other user ever sees it open.
   mode_t old_mask = ::umask(0177);
-  int bound = ::bind(fd, reinterpret_cast<const sockaddr*>(&*address), sizeof *address);
+  int bound = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof *address);
   int bind_errno = errno;
   ::umask(old_mask);
-  if (bound != 0) {
-    ::close(fd);
+  if (bound != 0)
     return std::unexpected(fmt::format("cannot bind {}: {}", path, std::strerror(bind_errno)));
-  }
-  if (::listen(fd, 128) != 0) {
+  if (::listen(fd.get(), 128) != 0) {
     std::string why = errno_text();
-    ::close(fd);
     ::unlink(path.c_str());
     return std::unexpected(fmt::format("cannot listen on {}: {}", path, why));
   }
-  return ControlServer(fd, path, max_line, handler);
+  return ControlServer(std::move(fd), path, max_line, handler);
 }
 
-ControlServer::ControlServer(int listen_fd, std::string path, std::size_t max_line,
+ControlServer::ControlServer(arm::posix::UniqueFd listen_fd, std::string path, std::size_t max_line,
                              LineHandler& handler)
-    : listen_fd_(listen_fd), path_(std::move(path)), max_line_(max_line), handler_(&handler) {}
-
-ControlServer::ControlServer(ControlServer&& other) noexcept
-    : listen_fd_(std::exchange(other.listen_fd_, -1)),
-      path_(std::move(other.path_)),
-      max_line_(other.max_line_),
-      handler_(other.handler_),
-      next_id_(other.next_id_),
-      connections_(std::move(other.connections_)) {
-  other.connections_.clear();
-}
+    : listen_fd_(std::move(listen_fd)),
+      path_(std::move(path)),
+      max_line_(max_line),
+      handler_(&handler) {}
 
 ControlServer::~ControlServer() {
-  for (auto& [id, connection] : connections_) ::close(connection.fd);
-  if (listen_fd_ >= 0) {
-    ::close(listen_fd_);
+  connections_.clear();
+  if (listen_fd_) {
+    listen_fd_.reset();
     ::unlink(path_.c_str());
   }
 }
@@ -110,12 +98,12 @@ void ControlServer::add_poll_fds(std::vector<pollfd>& fds) {
   if (accept_paused_until_ && std::chrono::steady_clock::now() >= *accept_paused_until_)
     accept_paused_until_.reset();
   // A negative fd is ignored by poll(2): the slot stays, so indexes do not shift.
-  fds.push_back({accept_paused_until_ ? -1 : listen_fd_, POLLIN, 0});
+  fds.push_back({accept_paused_until_ ? -1 : listen_fd_.get(), POLLIN, 0});
   polled_order_.clear();
   for (auto& [id, connection] : connections_) {
     short events = connection.closing ? 0 : POLLIN;
     if (!connection.output.empty()) events |= POLLOUT;
-    fds.push_back({connection.fd, events, 0});
+    fds.push_back({connection.fd.get(), events, 0});
     polled_order_.push_back(id);
   }
 }
@@ -143,8 +131,9 @@ std::optional<std::chrono::steady_clock::time_point> ControlServer::next_wakeup(
 void ControlServer::accept_new() {
   // Accept a bounded batch per wake-up, so a connection storm cannot starve served clients.
   for (int batch = 0; batch < 64; ++batch) {
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) {
+    arm::posix::UniqueFd fd(
+        ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    if (!fd) {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         log("accept on {}: {}; not accepting for 100 ms", path_, errno_text());
         accept_paused_until_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
@@ -153,13 +142,12 @@ void ControlServer::accept_new() {
       }
       return;
     }
-    if (!peer_allowed(fd)) {
+    if (!peer_allowed(fd.get())) {
       log("refused a connection from another user (SO_PEERCRED)");
-      ::close(fd);
       continue;
     }
     ConnectionId id = next_id_++;
-    connections_.emplace(id, Connection{fd, {}, {}, false});
+    connections_.emplace(id, Connection{std::move(fd), {}, {}, false});
     handler_->on_connect(id);
   }
 }
@@ -168,11 +156,11 @@ void ControlServer::read_from(ConnectionId id, Connection& connection) {
   if (connection.closing) {
     // Peer hung up while we still had output for it: nothing more can reach it.
     char scratch[256];
-    if (::recv(connection.fd, scratch, sizeof scratch, MSG_DONTWAIT) == 0) drop(id);
+    if (::recv(connection.fd.get(), scratch, sizeof scratch, MSG_DONTWAIT) == 0) drop(id);
     return;
   }
   char chunk[16384];
-  ssize_t got = ::recv(connection.fd, chunk, sizeof chunk, MSG_DONTWAIT);
+  ssize_t got = ::recv(connection.fd.get(), chunk, sizeof chunk, MSG_DONTWAIT);
   if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
     drop(id);
     return;
@@ -202,7 +190,7 @@ void ControlServer::read_from(ConnectionId id, Connection& connection) {
 
 void ControlServer::write_to(Connection& connection) {
   while (!connection.output.empty()) {
-    ssize_t sent = ::send(connection.fd, connection.output.data(), connection.output.size(),
+    ssize_t sent = ::send(connection.fd.get(), connection.output.data(), connection.output.size(),
                           MSG_DONTWAIT | MSG_NOSIGNAL);
     if (sent < 0) {
       if (errno == EINTR) continue;
@@ -245,7 +233,7 @@ void ControlServer::flush_all(int timeout_ms) {
   while (std::chrono::steady_clock::now() < deadline) {
     std::vector<pollfd> fds;
     for (auto& [id, connection] : connections_) {
-      if (!connection.output.empty()) fds.push_back({connection.fd, POLLOUT, 0});
+      if (!connection.output.empty()) fds.push_back({connection.fd.get(), POLLOUT, 0});
     }
     if (fds.empty()) return;
     ::poll(fds.data(), fds.size(), 50);
@@ -256,8 +244,7 @@ void ControlServer::flush_all(int timeout_ms) {
 void ControlServer::drop(ConnectionId id) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
-  ::close(it->second.fd);
-  connections_.erase(it);
+  connections_.erase(it);  // closes the socket
   handler_->on_disconnect(id);
 }
 

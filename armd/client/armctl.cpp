@@ -9,19 +9,20 @@
 #include <fmt/format.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <unistd.h>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <utility>
 
+#include "arm/unique_fd.hpp"
 #include "armctl_graph.hpp"
 #include "armctl_output.hpp"
-#include "protocol.hpp"
+#include "protocol/protocol.hpp"
+#include "protocol/socket_path.hpp"
+#include "protocol/version.hpp"
 
 namespace {
 
@@ -34,13 +35,6 @@ const json& member(const json& object, const char* key) {
   static const json missing;
   auto it = object.find(key);
   return it == object.end() ? missing : *it;
-}
-
-std::string default_socket_path() {
-  if (const char* path = std::getenv("ARMD_SOCKET"); path && *path) return path;
-  if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime && *runtime)
-    return std::string(runtime) + "/armd.sock";
-  return "/run/armd.sock";
 }
 
 struct Unreachable {
@@ -56,27 +50,17 @@ class Connection {
     if (path.size() >= sizeof address.sun_path)
       return std::unexpected(Unreachable{fmt::format("socket path too long: {}", path)});
     std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-      return std::unexpected(Unreachable{fmt::format("socket: {}", std::strerror(errno))});
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-      std::string why = std::strerror(errno);
-      ::close(fd);
-      return std::unexpected(Unreachable{fmt::format("cannot reach armd at {}: {}", path, why)});
-    }
-    return Connection(fd);
-  }
-  Connection(Connection&& other) noexcept
-      : fd_(std::exchange(other.fd_, -1)),
-        buffer_(std::move(other.buffer_)),
-        scanned_(other.scanned_) {}
-  ~Connection() {
-    if (fd_ >= 0) ::close(fd_);
+    arm::posix::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return std::unexpected(Unreachable{fmt::format("socket: {}", std::strerror(errno))});
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
+      return std::unexpected(
+          Unreachable{fmt::format("cannot reach armd at {}: {}", path, std::strerror(errno))});
+    return Connection(std::move(fd));
   }
 
   bool send(std::string_view text) {
     while (!text.empty()) {
-      ssize_t sent = ::send(fd_, text.data(), text.size(), MSG_NOSIGNAL);
+      ssize_t sent = ::send(fd_.get(), text.data(), text.size(), MSG_NOSIGNAL);
       if (sent < 0 && errno == EINTR) continue;
       if (sent <= 0) return false;
       text.remove_prefix(static_cast<std::size_t>(sent));
@@ -96,7 +80,7 @@ class Connection {
       }
       scanned_ = buffer_.size();
       char chunk[65536];
-      ssize_t got = ::recv(fd_, chunk, sizeof chunk, 0);
+      ssize_t got = ::recv(fd_.get(), chunk, sizeof chunk, 0);
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) return std::nullopt;
       buffer_.append(chunk, static_cast<std::size_t>(got));
@@ -104,8 +88,8 @@ class Connection {
   }
 
  private:
-  explicit Connection(int fd) : fd_(fd) {}
-  int fd_;
+  explicit Connection(arm::posix::UniqueFd fd) : fd_(std::move(fd)) {}
+  arm::posix::UniqueFd fd_;
   std::string buffer_;
   std::size_t scanned_ = 0;  // bytes of buffer_ known to hold no '\n'
 };
@@ -322,12 +306,13 @@ class Client {
 
 int main(int argc, char** argv) {
   CLI::App app{"armctl: control armd, the automated restart manager"};
-  std::string socket_path = default_socket_path();
+  std::optional<std::string> socket_path;
   bool json_output = false;
   app.add_option(
       "--socket", socket_path,
       "armd's socket (default: $ARMD_SOCKET, $XDG_RUNTIME_DIR/armd.sock, /run/armd.sock)");
   app.add_flag("--json", json_output, "print armd's replies as JSON");
+  app.set_version_flag("--version", fmt::format("armctl {}", armd::version));
   app.require_subcommand(1);
 
   std::vector<std::string> names;
@@ -361,7 +346,9 @@ int main(int argc, char** argv) {
     return exit_usage;
   }
 
-  Client client(socket_path, json_output);
+  // armctl reads no configuration file, so [arm].socket is not among its sources.
+  Client client(armd::resolve_socket_path(armd::socket_path_sources(socket_path, std::nullopt)),
+                json_output);
   if (start->parsed()) return client.per_service("start", names);
   if (stop->parsed()) return client.per_service("stop", names);
   if (restart->parsed()) return client.per_service("restart", names);

@@ -13,6 +13,7 @@
 
 #include "arm/posix.hpp"
 #include "arm/supervisor.hpp"
+#include "arm/unique_fd.hpp"
 #include "control_server.hpp"
 
 namespace armd {
@@ -43,7 +44,7 @@ class Daemon final : public arm::Notifier, public LineHandler {
   void on_disconnect(ConnectionId connection) override;
 
  private:
-  Daemon(DaemonOptions options, int signal_fd);
+  Daemon(DaemonOptions options, arm::posix::UniqueFd signal_fd);
   void handle_signals();
   nlohmann::json take_pending_id(arm::RequestRef request);
   void reload(std::optional<arm::RequestRef> from);
@@ -51,7 +52,7 @@ class Daemon final : public arm::Notifier, public LineHandler {
                      const std::vector<std::string>& names);
 
   DaemonOptions options_;
-  int signal_fd_ = -1;
+  arm::posix::UniqueFd signal_fd_;
   arm::posix::SteadyClock clock_;
   arm::posix::SystemRandom random_;
   std::unique_ptr<arm::posix::PosixSpawner> spawner_;

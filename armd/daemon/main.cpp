@@ -4,11 +4,10 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
-#include <cstdlib>
-
 #include "arm/config.hpp"
 #include "daemon.hpp"
-#include "socket_path.hpp"
+#include "protocol/socket_path.hpp"
+#include "protocol/version.hpp"
 
 namespace {
 
@@ -35,9 +34,11 @@ int main(int argc, char** argv) {
   auto* config_option = app.add_option("--config", config_path, "configuration file (TOML)");
   auto* check_option =
       app.add_option("--check-config", check_path, "validate FILE and exit (0 valid, 2 invalid)");
-  app.add_option("--socket", socket_path, "control socket path");
+  app.add_option("--socket", socket_path,
+                 "control socket path (default: $ARMD_SOCKET, [arm].socket, "
+                 "$XDG_RUNTIME_DIR/armd.sock, /run/armd.sock)");
   config_option->excludes(check_option);
-  app.set_version_flag("--version", "armd 0.1.0");
+  app.set_version_flag("--version", fmt::format("armd {}", armd::version));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -59,7 +60,7 @@ int main(int argc, char** argv) {
   armd::DaemonOptions options;
   options.config_path = config_path;
   options.socket_path =
-      armd::resolve_socket_path(socket_path, config->arm.socket, std::getenv("XDG_RUNTIME_DIR"));
+      armd::resolve_socket_path(armd::socket_path_sources(socket_path, config->arm.socket));
   auto daemon = armd::Daemon::create(std::move(options), std::move(*config));
   if (!daemon) {
     fmt::print(stderr, "armd: {}\n", daemon.error());

@@ -1,0 +1,116 @@
+#include "json_writer.hpp"
+
+#include <fmt/format.h>
+
+#include <iterator>
+
+namespace armd::json_writer {
+
+namespace {
+
+// The length of the well-formed UTF-8 sequence at the start of `text`, or of its maximal invalid
+// prefix as a negative number (Unicode's "maximal subpart": each becomes one U+FFFD, which is
+// where nlohmann's dump puts them too).
+int utf8_sequence(std::string_view text) {
+  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  unsigned char lead = byte(0);
+  if (lead < 0x80) return 1;
+  int length = 0;
+  unsigned char second_low = 0x80, second_high = 0xbf;  // the second byte's range varies
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    if (lead == 0xe0) second_low = 0xa0;   // no overlong forms
+    if (lead == 0xed) second_high = 0x9f;  // no surrogates
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4;
+    if (lead == 0xf0) second_low = 0x90;   // no overlong forms
+    if (lead == 0xf4) second_high = 0x8f;  // nothing above U+10FFFF
+  } else {
+    return -1;  // a continuation byte, or a byte that never occurs in UTF-8
+  }
+  for (int i = 1; i < length; ++i) {
+    if (static_cast<std::size_t>(i) >= text.size()) return -i;
+    unsigned char low = i == 1 ? second_low : 0x80;
+    unsigned char high = i == 1 ? second_high : 0xbf;
+    if (byte(i) < low || byte(i) > high) return -i;
+  }
+  return length;
+}
+
+}  // namespace
+
+void append_string(std::string& out, std::string_view text) {
+  out += '"';
+  while (!text.empty()) {
+    auto c = static_cast<unsigned char>(text.front());
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+      // Plain ASCII runs are the common case: copy them in one go.
+      std::size_t run = 1;
+      while (run < text.size()) {
+        auto next = static_cast<unsigned char>(text[run]);
+        if (next < 0x20 || next >= 0x80 || next == '"' || next == '\\') break;
+        ++run;
+      }
+      out.append(text.substr(0, run));
+      text.remove_prefix(run);
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
+        } else if (int length = utf8_sequence(text); length > 0) {
+          out.append(text.substr(0, static_cast<std::size_t>(length)));
+          text.remove_prefix(static_cast<std::size_t>(length));
+          continue;
+        } else {
+          out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+          text.remove_prefix(static_cast<std::size_t>(-length));
+          continue;
+        }
+    }
+    text.remove_prefix(1);
+  }
+  out += '"';
+}
+
+ObjectWriter& ObjectWriter::strings(std::string_view name, const std::vector<std::string>& values) {
+  ArrayWriter array(raw(name));
+  for (const auto& value : values) append_string(array.element(), value);
+  array.end();
+  return *this;
+}
+
+ObjectWriter& ObjectWriter::json_value(std::string_view name, const nlohmann::json& value) {
+  key(name);
+  if (value.is_string())
+    append_string(out_, value.get_ref<const std::string&>());
+  else
+    out_ += value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return *this;
+}
+
+}  // namespace armd::json_writer

@@ -1,0 +1,112 @@
+// A JSON writer that appends straight to a std::string: objects written field by field, arrays
+// element by element, strings escaped as nlohmann's dump would escape them (invalid UTF-8
+// replaced by U+FFFD, never thrown on).
+//
+// Why not build an nlohmann tree and dump it: a status reply is most of armd's control-plane cost
+// (docs/performance.md), and writing in place costs one pass over a service's fields instead of a
+// tree of a dozen allocated nodes. Reading JSON stays with nlohmann. The writer knows nothing of
+// the protocol; protocol.cpp says which fields go where.
+#pragma once
+
+#include <charconv>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace armd::json_writer {
+
+// Appends `text` as a JSON string, quotes included.
+void append_string(std::string& out, std::string_view text);
+
+template <typename Integer>
+void append_integer(std::string& out, Integer value) {
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.append(digits, end);
+}
+
+// One JSON object, written field by field in the order of the calls. Each method names the type
+// it writes: overloads on bool and string_view would send a string literal to the bool one.
+class ObjectWriter {
+ public:
+  explicit ObjectWriter(std::string& out) : out_(out) { out_ += '{'; }
+  ObjectWriter(const ObjectWriter&) = delete;
+  ObjectWriter& operator=(const ObjectWriter&) = delete;
+
+  ObjectWriter& string(std::string_view name, std::string_view value) {
+    key(name);
+    append_string(out_, value);
+    return *this;
+  }
+  template <typename Integer>
+  ObjectWriter& integer(std::string_view name, Integer value) {
+    key(name);
+    append_integer(out_, value);
+    return *this;
+  }
+  // An absent value is written as null.
+  template <typename Integer>
+  ObjectWriter& integer(std::string_view name, std::optional<Integer> value) {
+    if (!value) return null(name);
+    return integer(name, *value);
+  }
+  ObjectWriter& boolean(std::string_view name, bool value) {
+    key(name);
+    out_ += value ? "true" : "false";
+    return *this;
+  }
+  ObjectWriter& null(std::string_view name) {
+    key(name);
+    out_ += "null";
+    return *this;
+  }
+  ObjectWriter& strings(std::string_view name, const std::vector<std::string>& values);
+  // Any value nlohmann holds (a request's id, echoed as the client sent it). Strings take the
+  // same path as string(), so they are escaped the same way.
+  ObjectWriter& json_value(std::string_view name, const nlohmann::json& value);
+  // Starts a field whose value the caller writes next (a nested object or array).
+  std::string& raw(std::string_view name) {
+    key(name);
+    return out_;
+  }
+  void end() { out_ += '}'; }
+  // Closes the object and ends the line: a protocol line is one object.
+  void end_line() { out_ += "}\n"; }
+
+ private:
+  void key(std::string_view name) {
+    if (!first_) out_ += ',';
+    first_ = false;
+    append_string(out_, name);
+    out_ += ':';
+  }
+
+  std::string& out_;
+  bool first_ = true;
+};
+
+// One JSON array, whose elements the caller writes one at a time.
+class ArrayWriter {
+ public:
+  explicit ArrayWriter(std::string& out) : out_(out) { out_ += '['; }
+  ArrayWriter(const ArrayWriter&) = delete;
+  ArrayWriter& operator=(const ArrayWriter&) = delete;
+
+  // Starts the next element, which the caller writes into the returned string.
+  std::string& element() {
+    if (!first_) out_ += ',';
+    first_ = false;
+    return out_;
+  }
+  void end() { out_ += ']'; }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
+
+}  // namespace armd::json_writer
