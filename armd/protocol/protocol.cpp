@@ -246,9 +246,7 @@ std::string encode_hello_reply(const json& id) {
 }
 
 std::string encode_reply(const json& id, const arm::Reply& reply) {
-  bool ok = reply.outcome != arm::Outcome::unknown_service &&
-            reply.outcome != arm::Outcome::start_failed &&
-            reply.outcome != arm::Outcome::shutting_down;
+  bool ok = !arm::is_failure(reply.outcome);
   std::string out;
   ObjectWriter object(out);
   object.json_value("id", id).boolean("ok", ok).string("outcome", arm::to_string(reply.outcome));
