@@ -114,6 +114,13 @@ void ServiceSupervisor::Impl::after_stopping_exit(Service& service, const ExitSt
 
 void ServiceSupervisor::Impl::start_again_after_exit(Service& service) {
   service.stop_reason.clear();
+  if (!service.references.active) {
+    // A service a reload dropped and brought back while it was stopping holds nothing yet:
+    // activated, it takes its holds on its hard dependencies and starts once they run.
+    set_state(service, ServiceState::stopped, "exited; starting again");
+    activate(service);
+    return;
+  }
   try_start_now(service);
 }
 

@@ -365,3 +365,26 @@ TEST_CASE("a graph of 10,000 services and 50,000 edges starts and stops complete
   CHECK(rig.notifier.reply_to(request)->outcome == Outcome::shutdown_complete);
   CHECK(rig.spawner.live().empty());
 }
+
+TEST_CASE(
+    "a service a reload dropped and brought back while stopping holds its dependencies when "
+    "it runs again") {
+  // Found by the simulation (seeds 1080 and 1150): brought back, it ran without holding db, so
+  // db could stop under it, and a start waiting for db was never answered.
+  auto config = testing::config_with({depending("web", {"db"}), depending("db", {})});
+  SupervisorRig rig(config);
+  rig.spawner.ignore_terminate("web");
+  rig.supervisor.start(std::nullopt, "web");
+  REQUIRE(rig.supervisor.reload(testing::config_with({depending("db", {})})));
+  REQUIRE(rig.state_of("web") == ServiceState::stopping);
+  REQUIRE(rig.supervisor.reload(config));  // back, while its old process is still exiting
+  auto start = rig.request();
+  rig.supervisor.start(start, "web");
+  rig.advance(5s, testing::Exits::delivered);  // the old process is killed and reaped
+
+  CHECK(rig.state_of("web") == ServiceState::running);
+  CHECK(rig.notifier.reply_to(start)->outcome == Outcome::started);
+  CHECK(rig.supervisor.status("db")->refcount >= 1);
+  rig.supervisor.stop(std::nullopt, "db");  // a cascading stop reaches web
+  CHECK(rig.state_of("web") == ServiceState::stopping);
+}
