@@ -87,9 +87,9 @@ std::expected<Launched, LaunchFailure> launch(const LaunchPlan& plan, char* stac
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &context.parent_mask);
   int pidfd = -1;
-  pid_t pid = ::clone(child_main, stack + stack_size,
-                      CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_PIDFD | SIGCHLD, &context,
-                      &pidfd);
+  pid_t pid =
+      ::clone(child_main, stack + stack_size,
+              CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_PIDFD | SIGCHLD, &context, &pidfd);
   int clone_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &context.parent_mask, nullptr);
   if (pid < 0) return std::unexpected(LaunchFailure{LaunchFailure::Stage::clone, clone_errno});
