@@ -1,7 +1,9 @@
-// Starting a program with clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD): what posix_spawn does,
-// plus the two things posix_spawn cannot do — return a pidfd atomically with the child, and
-// set PR_SET_PDEATHSIG in the child before exec. The child shares the parent's memory until it
-// execs, so the cost does not grow with the host's size, and it may only make system calls.
+// Starting a program with clone(CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_PIDFD): what
+// posix_spawn does, plus the two things posix_spawn cannot do — return a pidfd atomically with
+// the child, and set PR_SET_PDEATHSIG in the child before exec. The child shares the parent's
+// memory and descriptor table until it has its own table of three descriptors and execs, so
+// the cost grows neither with the host's size nor with the descriptors it holds open; the
+// child may only make system calls.
 #pragma once
 
 #include <sys/types.h>
