@@ -21,7 +21,9 @@
 // - Lifetimes: clock, spawner, notifier, watcher and random are borrowed and must outlive the
 //   supervisor.
 // - Destruction stops nothing and does not block: processes keep running (call shutdown() and
-//   wait for finished() first to stop them); pending requests are not answered.
+//   wait for finished() first to stop them); pending requests are not answered. A Notifier or
+//   the deadline listener may destroy the supervisor (on shutdown_complete, say): nothing more
+//   is delivered, and the Reply or ServiceEvent it was handed is gone with it.
 //
 // Service lifecycle
 // -----------------

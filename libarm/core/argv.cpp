@@ -1,22 +1,43 @@
 #include "arm/config.hpp"
+#include "launch.hpp"
 
 namespace arm {
 
+namespace detail {
+
 // The original ARM's order: prefix... binary [-c config] [-L DEBUG] options...
-// Services written for ARM parse exactly this, so it is part of the contract.
-std::vector<std::string> compose_argv(const ServiceSpec& spec, const ArmSettings& arm) {
-  const auto& prefix = spec.prefix ? *spec.prefix : arm.global_prefix;
-  std::vector<std::string> argv(prefix.begin(), prefix.end());
-  argv.push_back(spec.binary);
+// Services written for ARM parse exactly this, so it is part of the contract. Words are
+// assigned over what `argv` held, so a buffer reused from spawn to spawn allocates nothing.
+void compose_argv_into(std::vector<std::string>& argv, const ServiceSpec& spec,
+                       const ArmSettings& arm) {
+  std::size_t count = 0;
+  auto put = [&](const std::string& word) {
+    if (count < argv.size()) {
+      argv[count].assign(word);
+    } else {
+      argv.push_back(word);
+    }
+    ++count;
+  };
+  for (const auto& word : spec.prefix ? *spec.prefix : arm.global_prefix) put(word);
+  put(spec.binary);
   if (spec.config_file) {
-    argv.push_back("-c");
-    argv.push_back(*spec.config_file);
+    put("-c");
+    put(*spec.config_file);
   }
   if (spec.debug) {
-    argv.push_back("-L");
-    argv.push_back("DEBUG");
+    put("-L");
+    put("DEBUG");
   }
-  argv.insert(argv.end(), spec.options.begin(), spec.options.end());
+  for (const auto& option : spec.options) put(option);
+  argv.resize(count);
+}
+
+}  // namespace detail
+
+std::vector<std::string> compose_argv(const ServiceSpec& spec, const ArmSettings& arm) {
+  std::vector<std::string> argv;
+  detail::compose_argv_into(argv, spec, arm);
   return argv;
 }
 

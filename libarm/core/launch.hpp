@@ -1,5 +1,6 @@
 // What a service is started with, derived from its spec and the [arm] settings when it is
-// needed (at each spawn, and by reload to see whether a restart is due) rather than stored.
+// needed (at each spawn, and by reload to see whether a restart is due) rather than stored with
+// every service: fill_launch() writes it over a request reused from spawn to spawn.
 #pragma once
 
 #include "arm/config.hpp"
@@ -7,13 +8,27 @@
 
 namespace arm::detail {
 
+void compose_argv_into(std::vector<std::string>& argv, const ServiceSpec& spec,
+                       const ArmSettings& arm);
+
+inline void fill_launch(SpawnRequest& launch, const ServiceSpec& spec, const ArmSettings& arm) {
+  launch.service.assign(spec.name);
+  compose_argv_into(launch.argv, spec, arm);
+  launch.environment.resize(spec.environment.size());
+  auto variable = launch.environment.begin();
+  for (const auto& [name, value] : spec.environment) {
+    variable->first.assign(name);
+    variable->second.assign(value);
+    ++variable;
+  }
+  launch.working_directory.assign(spec.working_directory ? *spec.working_directory : "");
+  launch.required_files.resize(spec.config_file ? 1 : 0);
+  if (spec.config_file) launch.required_files[0].assign(*spec.config_file);
+}
+
 inline SpawnRequest make_launch(const ServiceSpec& spec, const ArmSettings& arm) {
   SpawnRequest launch;
-  launch.service = spec.name;
-  launch.argv = compose_argv(spec, arm);
-  launch.environment.assign(spec.environment.begin(), spec.environment.end());
-  launch.working_directory = spec.working_directory.value_or("");
-  if (spec.config_file) launch.required_files.push_back(*spec.config_file);
+  fill_launch(launch, spec, arm);
   return launch;
 }
 

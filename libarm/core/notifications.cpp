@@ -9,7 +9,8 @@
 
 namespace arm {
 
-ServiceSupervisor::Impl::Call::Call(Impl& impl) : impl_(impl) {
+ServiceSupervisor::Impl::Call::Call(Impl& impl)
+    : impl_(impl), exceptions_at_start_(std::uncaught_exceptions()) {
   if (impl_.call_depth > 0)
     throw std::logic_error(
         "arm::ServiceSupervisor re-entered from inside a Spawner, Clock, FileWatcher or Random "
@@ -19,47 +20,87 @@ ServiceSupervisor::Impl::Call::Call(Impl& impl) : impl_(impl) {
 
 ServiceSupervisor::Impl::Call::~Call() {
   --impl_.call_depth;
-  // Not while unwinding: the change did not complete, and a throwing Notifier here would end
-  // the program.
-  if (impl_.call_depth > 0 || impl_.delivering || std::uncaught_exceptions() > 0) return;
-  impl_.deliver();
-  impl_.notify_deadline_change();
+  // Not when this call is being unwound by an exception of its own: its change did not
+  // complete, and a throwing Notifier here would end the program. (A call made from a
+  // destructor while another exception unwinds completes normally.)
+  if (impl_.call_depth > 0 || impl_.delivering || std::uncaught_exceptions() > exceptions_at_start_)
+    return;
+  if (impl_.deliver()) impl_.notify_deadline_change();
+}
+
+ServiceSupervisor::Impl::Notification& ServiceSupervisor::Impl::Queue::next() {
+  if (count == slots.size()) slots.emplace_back();
+  Notification& slot = slots[count++];
+  slot.dropped = false;
+  return slot;
+}
+
+void ServiceSupervisor::Impl::Queue::clear() {
+  count = 0;
+  // A reload or a shutdown of many services queues many: do not keep them all.
+  constexpr std::size_t kept = 64;
+  if (slots.size() > kept) slots.resize(kept);
 }
 
 void ServiceSupervisor::Impl::emit(Reply reply) {
-  outbox.emplace_back(std::move(reply));
+  outbox.next().what.emplace<Reply>(std::move(reply));
 }
 
-void ServiceSupervisor::Impl::emit(ServiceEvent event) {
-  outbox.emplace_back(std::move(event));
+// Written over a slot that held an event before, when there is one: an event is the most
+// frequent notification, and its strings keep their buffers.
+void ServiceSupervisor::Impl::emit_event(const Service& service, ServiceState previous,
+                                         std::string detail) {
+  Notification& slot = outbox.next();
+  auto* event = std::get_if<ServiceEvent>(&slot.what);
+  if (!event) event = &slot.what.emplace<ServiceEvent>();
+  event->service.assign(service.spec.name);
+  event->previous = previous;
+  event->state = service.state;
+  event->detail = std::move(detail);
 }
 
-void ServiceSupervisor::Impl::deliver() {
+bool ServiceSupervisor::Impl::deliver() {
+  std::shared_ptr<bool> still_alive = alive;
   delivering = true;
-  struct Done {
-    bool& flag;
-    ~Done() { flag = false; }
-  } done{delivering};
-  // A Notifier's own calls append to the outbox; they are delivered in order, in this loop.
-  while (!outbox.empty()) {
-    auto next = std::move(outbox.front());
-    outbox.pop_front();
-    if (auto* reply = std::get_if<Reply>(&next)) {
-      notifier.reply(*reply);
-    } else {
-      notifier.service_event(std::get<ServiceEvent>(next));
+  // What a Notifier's own calls queue goes into `outbox` and is delivered after this batch:
+  // the order is the order of the changes.
+  while (outbox.count > 0) {
+    std::swap(batch, outbox);
+    for (const Notification& notification : batch.queued()) {
+      if (notification.dropped) continue;
+      if (const auto* reply = std::get_if<Reply>(&notification.what)) {
+        notifier.reply(*reply);
+      } else if (const auto* event = std::get_if<ServiceEvent>(&notification.what)) {
+        notifier.service_event(*event);
+      }
+      if (!*still_alive) return false;
     }
+    batch.clear();
   }
+  delivering = false;
+  return true;
 }
 
-void ServiceSupervisor::Impl::notify_deadline_change() {
-  if (!deadline_listener) return;
-  std::optional<TimePoint> next;
-  if (!deadlines.empty()) next = std::get<0>(*deadlines.begin());
-  if (deadline_ever_told && next == deadline_told) return;
-  deadline_ever_told = true;
-  deadline_told = next;
-  deadline_listener(next);
+// Not recursive: a listener that calls back (on_timer() for a deadline already due, say) makes
+// the nested call return here, and the loop tells the listener again until what it heard last
+// is the current deadline.
+bool ServiceSupervisor::Impl::notify_deadline_change() {
+  if (!deadline_listener || telling_deadline) return true;
+  std::shared_ptr<bool> still_alive = alive;
+  telling_deadline = true;
+  for (;;) {
+    std::optional<TimePoint> next;
+    if (!deadlines.empty()) next = std::get<0>(*deadlines.begin());
+    if (deadline_ever_told && next == deadline_told) break;
+    deadline_ever_told = true;
+    deadline_told = next;
+    auto listener = deadline_listener;  // the listener may replace itself
+    listener(next);
+    if (!*still_alive) return false;
+    if (!deadline_listener) break;
+  }
+  telling_deadline = false;
+  return true;
 }
 
 }  // namespace arm

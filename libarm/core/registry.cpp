@@ -97,7 +97,7 @@ void ServiceSupervisor::Impl::forget(Service& service) {
 void ServiceSupervisor::Impl::set_state(Service& service, ServiceState next, std::string detail) {
   ServiceState previous = service.state;
   service.state = next;
-  emit(ServiceEvent{service.spec.name, previous, next, std::move(detail)});
+  emit_event(service, previous, std::move(detail));
 }
 
 void ServiceSupervisor::Impl::schedule(Service& service, TimePoint at) {

@@ -21,8 +21,7 @@ void RestartIntensity::record(TimePoint now) {
 
 void RestartIntensity::retune(const ServiceSpec& spec) {
   max_restarts_ = spec.max_restarts;
-  window_ = spec.restart_window;
-  if (!max_restarts_) recent_.clear();
+  window_ = spec.restart_window;  // the history is kept, as the limit may come back
 }
 
 }  // namespace arm::detail

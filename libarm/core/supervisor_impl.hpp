@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -40,6 +41,9 @@ using detail::Service;
 struct ServiceSupervisor::Impl {
   Impl(Config initial, Clock& clock, Spawner& spawner, Notifier& notifier, FileWatcher* watcher,
        Random* random);
+  ~Impl() { *alive = false; }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   ArmSettings arm;  // each service's settings live in its Service only
   Clock& clock;
@@ -55,6 +59,7 @@ struct ServiceSupervisor::Impl {
   std::set<std::tuple<TimePoint, std::uint64_t, Service*>> deadlines;
   std::unordered_set<Service*> with_waiters;  // so client_gone need not scan every service
   std::vector<RequestRef> shutdown_waiters;
+  SpawnRequest launch_buffer;  // reused by every spawn: its buffers keep their capacity
   std::uint64_t next_serial = 0;
   std::uint64_t epoch = 0;
   bool in_shutdown = false;
@@ -76,18 +81,39 @@ struct ServiceSupervisor::Impl {
   // ---- calls and notifications (notifications.cpp) -----------------------------------------
   // Notifications wait in the outbox until the outermost public call has finished its state
   // change, so a Notifier may call back into the supervisor.
-  std::deque<std::variant<Reply, ServiceEvent>> outbox;
+  struct Notification {
+    std::variant<std::monostate, Reply, ServiceEvent> what;  // monostate: cheap to make
+    bool dropped = false;  // to a client that went away before it was delivered
+  };
+  // A queue of reusable slots: the first `count` entries are queued, the rest are kept with
+  // their strings' capacity for the next call (no allocation per notification in the steady
+  // state). Two are swapped batch by batch: delivery reads one by reference while the calls a
+  // Notifier makes queue into the other.
+  struct Queue {
+    std::vector<Notification> slots;
+    std::size_t count = 0;
+    Notification& next();
+    void clear();  // keeps at most a small number of slots
+    std::span<Notification> queued() { return {slots.data(), count}; }
+  };
+  Queue outbox;
+  Queue batch;
   int call_depth = 0;
   bool delivering = false;
+  bool telling_deadline = false;
+  // Cleared when the supervisor is destroyed: a callback may destroy it (on shutdown_complete,
+  // say), and whoever called that callback must then touch nothing of it.
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
   std::function<void(std::optional<TimePoint>)> deadline_listener;
   std::optional<TimePoint> deadline_told;
   bool deadline_ever_told = false;
 
   class Call;  // a public call in progress; see notifications.cpp
-  void deliver();
-  void notify_deadline_change();
+  // Both return false when a callback destroyed the supervisor.
+  bool deliver();
+  bool notify_deadline_change();
   void emit(Reply reply);
-  void emit(ServiceEvent event);
+  void emit_event(const Service& service, ServiceState previous, std::string detail);
 
   // ---- bookkeeping (registry.cpp) ------------------------------------------------------------
   Service* find(std::string_view name);
@@ -191,6 +217,7 @@ class ServiceSupervisor::Impl::Call {
 
  private:
   Impl& impl_;
+  int exceptions_at_start_;
 };
 
 }  // namespace arm

@@ -14,7 +14,8 @@ using detail::ExitVerdict;
 // decides between backoff and failed.
 bool ServiceSupervisor::Impl::spawn(Service& service) {
   set_state(service, ServiceState::starting);
-  auto spawned = spawner.spawn(detail::make_launch(service.spec, arm));
+  detail::fill_launch(launch_buffer, service.spec, arm);
+  auto spawned = spawner.spawn(launch_buffer);
   if (!spawned) {
     service.last_error = spawned.error().message;
     return false;

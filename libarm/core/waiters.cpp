@@ -66,11 +66,14 @@ void ServiceSupervisor::Impl::forget_client(ClientId client) {
     }
     std::erase_if(service->waiters.stops, [&](const RequestRef& r) { return r.client == client; });
   }
-  // The outbox may hold answers to this client too: they are not delivered.
-  std::erase_if(outbox, [&](const auto& item) {
-    const Reply* reply = std::get_if<Reply>(&item);
-    return reply && reply->to.client == client;
-  });
+  // Answers to this client may be queued, or in the batch being delivered: they are not
+  // delivered. (Marked, not erased: the batch may be under iteration.)
+  for (auto* queue : {&outbox, &batch}) {
+    for (auto& notification : queue->queued()) {
+      const Reply* reply = std::get_if<Reply>(&notification.what);
+      if (reply && reply->to.client == client) notification.dropped = true;
+    }
+  }
 }
 
 void ServiceSupervisor::Impl::finish_shutdown_if_done() {

@@ -193,3 +193,71 @@ TEST_CASE("outcomes that mean failure") {
   CHECK_FALSE(is_failure(Outcome::not_running));
   CHECK_FALSE(is_failure(Outcome::still_referenced));
 }
+
+TEST_CASE("a notifier may destroy the supervisor, on shutdown_complete say") {
+  struct Owner final : Notifier {
+    void reply(const Reply& reply) override {
+      if (reply.outcome == Outcome::shutdown_complete) supervisor.reset();
+    }
+    void service_event(const ServiceEvent&) override {}
+    std::unique_ptr<ServiceSupervisor> supervisor;
+  } owner;
+  testing::FakeClock clock;
+  testing::FakeSpawner spawner;
+  owner.supervisor = std::make_unique<ServiceSupervisor>(
+      testing::config_with({testing::service("web")}), clock, spawner, owner);
+  owner.supervisor->set_deadline_listener([](std::optional<TimePoint>) {});
+  owner.supervisor->shutdown(RequestRef{1, 1});  // ASan would see a use after free
+  CHECK_FALSE(owner.supervisor);
+}
+
+TEST_CASE("a call made while an unrelated exception unwinds still delivers its notifications") {
+  SupervisorRig rig(testing::config_with({testing::service("web")}));
+  std::vector<std::optional<TimePoint>> told;
+  rig.supervisor.set_deadline_listener([&](std::optional<TimePoint> at) { told.push_back(at); });
+  rig.supervisor.start(std::nullopt, "web");
+  struct StopOnUnwind {
+    ServiceSupervisor& supervisor;
+    ~StopOnUnwind() { supervisor.stop(std::nullopt, "web"); }
+  };
+  try {
+    StopOnUnwind guard{rig.supervisor};
+    throw 42;
+  } catch (int) {
+  }
+  CHECK(told.size() == 2);
+  CHECK(rig.notifier.events.back().state == ServiceState::stopping);
+}
+
+TEST_CASE("a deadline listener that calls back ends up told the current deadline") {
+  auto crashy = testing::service("crashy");
+  crashy.backoff_initial = 0ms;
+  SupervisorRig rig(testing::config_with({crashy, testing::service("slow")}));
+  rig.spawner.ignore_terminate("slow");
+  rig.supervisor.start(std::nullopt, "slow");
+  rig.supervisor.start(std::nullopt, "crashy");
+  std::optional<TimePoint> timer;
+  rig.supervisor.set_deadline_listener([&](std::optional<TimePoint> at) {
+    if (at && *at <= rig.clock.now()) rig.supervisor.on_timer();  // due already: handle it now
+    timer = at;
+  });
+  rig.supervisor.stop(std::nullopt, "slow");  // SIGKILL due in 5 s
+  rig.exit("crashy");                         // a restart due now, handled from the listener
+  CHECK(rig.state_of("crashy") == ServiceState::running);
+  CHECK(rig.supervisor.next_deadline() == rig.clock.now() + 5s);
+  CHECK(timer == rig.supervisor.next_deadline());
+}
+
+TEST_CASE("a deadline listener may replace itself") {
+  SupervisorRig rig(testing::config_with({testing::service("web")}));
+  int first = 0;
+  int second = 0;
+  rig.supervisor.set_deadline_listener([&](std::optional<TimePoint>) {
+    ++first;
+    rig.supervisor.set_deadline_listener([&](std::optional<TimePoint>) { ++second; });
+  });
+  rig.supervisor.start(std::nullopt, "web");
+  rig.supervisor.stop(std::nullopt, "web");
+  CHECK(first == 1);
+  CHECK(second >= 1);
+}
