@@ -274,6 +274,7 @@ void ServiceSupervisor::Impl::for_each_holding_dependent(Service& root, Visit&& 
 // cannot run without it. They end stopped or failed as `root` did, and say why.
 std::vector<std::string> ServiceSupervisor::Impl::take_down_dependents(Service& root,
                                                                        ServiceState root_state) {
+  if (root.graph.hard_dependents.empty()) return {};  // the common case: nothing to walk
   bool failed = root_state == ServiceState::failed;
   std::string why = failed
                         ? fmt::format("dependency {} failed: {}", root.spec.name, root.last_error)
@@ -300,6 +301,7 @@ std::vector<std::string> ServiceSupervisor::Impl::take_down_dependents(Service& 
 // that restart; those with restart_with_dependencies = false keep running, unless `everyone`
 // (the dependency is gone for a long while).
 void ServiceSupervisor::Impl::restart_dependents(Service& root, bool everyone) {
+  if (root.graph.hard_dependents.empty()) return;
   std::vector<Service*> group;
   for_each_holding_dependent(root, [&](Service& dependent) {
     if (!everyone && !dependent.spec.restart_with_dependencies) return false;
@@ -311,7 +313,8 @@ void ServiceSupervisor::Impl::restart_dependents(Service& root, bool everyone) {
     // Restarting already, or stopping for good: as decided. Its dependents follow it.
     return dependent.state == ServiceState::stopping;
   });
-  stop_group(group, fmt::format("restarting after its dependency {}", root.spec.name));
+  if (!group.empty())
+    stop_group(group, fmt::format("restarting after its dependency {}", root.spec.name));
 }
 
 }  // namespace arm

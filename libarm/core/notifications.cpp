@@ -25,7 +25,12 @@ ServiceSupervisor::Impl::Call::~Call() {
   // destructor while another exception unwinds completes normally.)
   if (impl_.call_depth > 0 || impl_.delivering || std::uncaught_exceptions() > exceptions_at_start_)
     return;
-  if (impl_.deliver()) impl_.notify_deadline_change();
+  if (impl_.outbox.count > 0 && !impl_.deliver()) return;
+  impl_.notify_deadline_change();
+}
+
+ServiceSupervisor::Impl::~Impl() {
+  for (DestructionWatch* watch = watches; watch; watch = watch->outer) watch->destroyed = true;
 }
 
 ServiceSupervisor::Impl::Notification& ServiceSupervisor::Impl::Queue::next() {
@@ -60,7 +65,7 @@ void ServiceSupervisor::Impl::emit_event(const Service& service, ServiceState pr
 }
 
 bool ServiceSupervisor::Impl::deliver() {
-  std::shared_ptr<bool> still_alive = alive;
+  DestructionWatch watch(*this);
   delivering = true;
   // What a Notifier's own calls queue goes into `outbox` and is delivered after this batch:
   // the order is the order of the changes.
@@ -73,7 +78,7 @@ bool ServiceSupervisor::Impl::deliver() {
       } else if (const auto* event = std::get_if<ServiceEvent>(&notification.what)) {
         notifier.service_event(*event);
       }
-      if (!*still_alive) return false;
+      if (watch.destroyed) return false;
     }
     batch.clear();
   }
@@ -86,7 +91,7 @@ bool ServiceSupervisor::Impl::deliver() {
 // is the current deadline.
 bool ServiceSupervisor::Impl::notify_deadline_change() {
   if (!deadline_listener || telling_deadline) return true;
-  std::shared_ptr<bool> still_alive = alive;
+  DestructionWatch watch(*this);
   telling_deadline = true;
   for (;;) {
     std::optional<TimePoint> next;
@@ -96,7 +101,7 @@ bool ServiceSupervisor::Impl::notify_deadline_change() {
     deadline_told = next;
     auto listener = deadline_listener;  // the listener may replace itself
     listener(next);
-    if (!*still_alive) return false;
+    if (watch.destroyed) return false;
     if (!deadline_listener) break;
   }
   telling_deadline = false;

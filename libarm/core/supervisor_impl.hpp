@@ -41,7 +41,7 @@ using detail::Service;
 struct ServiceSupervisor::Impl {
   Impl(Config initial, Clock& clock, Spawner& spawner, Notifier& notifier, FileWatcher* watcher,
        Random* random);
-  ~Impl() { *alive = false; }
+  ~Impl();
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
@@ -101,9 +101,21 @@ struct ServiceSupervisor::Impl {
   int call_depth = 0;
   bool delivering = false;
   bool telling_deadline = false;
-  // Cleared when the supervisor is destroyed: a callback may destroy it (on shutdown_complete,
-  // say), and whoever called that callback must then touch nothing of it.
-  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  // A callback may destroy the supervisor (on shutdown_complete, say); whoever called that
+  // callback must then touch nothing of it. Each such caller keeps a DestructionWatch on its
+  // stack; the destructor marks every one of them (a chain: they nest).
+  struct DestructionWatch {
+    explicit DestructionWatch(Impl& impl) : impl(impl), outer(impl.watches) { impl.watches = this; }
+    ~DestructionWatch() {
+      if (!destroyed) impl.watches = outer;
+    }
+    DestructionWatch(const DestructionWatch&) = delete;
+    DestructionWatch& operator=(const DestructionWatch&) = delete;
+    Impl& impl;
+    DestructionWatch* outer;
+    bool destroyed = false;
+  };
+  DestructionWatch* watches = nullptr;
   std::function<void(std::optional<TimePoint>)> deadline_listener;
   std::optional<TimePoint> deadline_told;
   bool deadline_ever_told = false;
