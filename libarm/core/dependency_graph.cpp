@@ -12,29 +12,24 @@ namespace arm {
 // O(services + edges); run on construction and reload.
 void ServiceSupervisor::Impl::rebuild_graph() {
   for (auto& [name, service] : services) {
-    auto& graph = service->graph;
-    graph.hard_dependencies.clear();
-    graph.soft_dependencies.clear();
-    graph.hard_dependents.clear();
-    graph.soft_dependents.clear();
+    service->graph.edges.reset();
   }
   for (auto& [name, owned] : services) {
     Service& service = *owned;
     if (service.removed()) continue;
-    auto resolve = [&](const std::vector<std::string>& names, std::vector<Service*>& into,
-                       auto dependents) {
+    auto resolve = [&](const std::vector<std::string>& names, auto dependencies, auto dependents) {
       for (const auto& dependency_name : names) {
         Service* dependency = find(dependency_name);
         // check_config() rules unknown names out; a removed service has no future.
         if (!dependency || dependency->removed() || dependency == &service) continue;
-        into.push_back(dependency);
-        (dependency->graph.*dependents).push_back(&service);
+        (service.graph.edges_to_fill().*dependencies).push_back(dependency);
+        (dependency->graph.edges_to_fill().*dependents).push_back(&service);
       }
     };
-    resolve(service.spec.depends_on, service.graph.hard_dependencies,
-            &Service::GraphNode::hard_dependents);
-    resolve(service.spec.wants, service.graph.soft_dependencies,
-            &Service::GraphNode::soft_dependents);
+    resolve(service.spec.depends_on, &Service::Edges::hard_dependencies,
+            &Service::Edges::hard_dependents);
+    resolve(service.spec.wants, &Service::Edges::soft_dependencies,
+            &Service::Edges::soft_dependents);
   }
   recount();
 }
@@ -47,7 +42,8 @@ void ServiceSupervisor::Impl::recount() {
   }
   for (auto& [name, service] : services) {
     if (service->references.active)
-      for (Service* dependency : service->graph.hard_dependencies) ++dependency->references.holders;
+      for (Service* dependency : service->graph.hard_dependencies())
+        ++dependency->references.holders;
     if (service->leaving())
       for_each_dependency(*service, [](Service& d) { ++d.stop.leaving_dependents; });
   }
@@ -60,7 +56,7 @@ void ServiceSupervisor::Impl::enqueue_start(Service& service) {
 }
 
 void ServiceSupervisor::Impl::enqueue_waiting_dependents(Service& service) {
-  for (Service* dependent : service.graph.hard_dependents)
+  for (Service* dependent : service.graph.hard_dependents())
     if (dependent->state == ServiceState::waiting) enqueue_start(*dependent);
 }
 
@@ -81,15 +77,15 @@ void ServiceSupervisor::Impl::activate(Service& root) {
     Service& service = *stack.back().service;
     std::size_t edge = stack.back().next_edge++;
     const auto& graph = service.graph;
-    std::size_t hard = graph.hard_dependencies.size();
-    if (edge == hard + graph.soft_dependencies.size()) {
+    std::size_t hard = graph.hard_dependencies().size();
+    if (edge == hard + graph.soft_dependencies().size()) {
       enqueue_start(service);
       stack.pop_back();
       continue;
     }
     bool is_hard = edge < hard;
     Service& dependency =
-        is_hard ? *graph.hard_dependencies[edge] : *graph.soft_dependencies[edge - hard];
+        is_hard ? *graph.hard_dependencies()[edge] : *graph.soft_dependencies()[edge - hard];
     if (is_hard) ++dependency.references.holders;
     if (take_interest(dependency, !is_hard)) stack.push_back({&dependency, 0});
   }
@@ -130,7 +126,7 @@ void ServiceSupervisor::Impl::revive(Service& root) {
       continue;
     service.after_exit = AfterExit::start_again;
     service.stop_reason.clear();
-    for (Service* dependency : service.graph.hard_dependencies) {
+    for (Service* dependency : service.graph.hard_dependencies()) {
       if (dependency->state == ServiceState::stopping) {
         walk.push_back(dependency);
       } else if (dependency->dormant()) {
@@ -163,7 +159,7 @@ void ServiceSupervisor::Impl::mark_active(Service& service) {
 void ServiceSupervisor::Impl::deactivate(Service& service) {
   if (!service.references.active) return;
   service.references.active = false;
-  for (Service* dependency : service.graph.hard_dependencies) {
+  for (Service* dependency : service.graph.hard_dependencies()) {
     if (dependency->references.holders > 0) --dependency->references.holders;
     if (!dependency->wanted()) release_queue.push_back(dependency);
   }
@@ -204,7 +200,7 @@ void ServiceSupervisor::Impl::check_start(Service& service) {
 // has failed or stopped for good.
 void ServiceSupervisor::Impl::try_start_now(Service& service) {
   Service* blocker = nullptr;
-  for (Service* dependency : service.graph.hard_dependencies) {
+  for (Service* dependency : service.graph.hard_dependencies()) {
     if (dependency->state == ServiceState::running) continue;
     if (!dependency->references.active && !dependency->rearm_pending()) {
       fail_for_dependency(service, *dependency);
@@ -262,7 +258,7 @@ void ServiceSupervisor::Impl::for_each_holding_dependent(Service& root, Visit&& 
   while (!walk.empty()) {
     Service& service = *walk.back();
     walk.pop_back();
-    for (Service* dependent : service.graph.hard_dependents) {
+    for (Service* dependent : service.graph.hard_dependents()) {
       if (dependent->graph.visited == epoch || !dependent->references.active) continue;
       dependent->graph.visited = epoch;
       if (visit(*dependent)) walk.push_back(dependent);
@@ -274,7 +270,7 @@ void ServiceSupervisor::Impl::for_each_holding_dependent(Service& root, Visit&& 
 // cannot run without it. They end stopped or failed as `root` did, and say why.
 std::vector<std::string> ServiceSupervisor::Impl::take_down_dependents(Service& root,
                                                                        ServiceState root_state) {
-  if (root.graph.hard_dependents.empty()) return {};  // the common case: nothing to walk
+  if (root.graph.hard_dependents().empty()) return {};  // the common case: nothing to walk
   bool failed = root_state == ServiceState::failed;
   std::string why = failed
                         ? fmt::format("dependency {} failed: {}", root.spec.name, root.last_error)
@@ -301,7 +297,7 @@ std::vector<std::string> ServiceSupervisor::Impl::take_down_dependents(Service& 
 // that restart; those with restart_with_dependencies = false keep running, unless `everyone`
 // (the dependency is gone for a long while).
 void ServiceSupervisor::Impl::restart_dependents(Service& root, bool everyone) {
-  if (root.graph.hard_dependents.empty()) return;
+  if (root.graph.hard_dependents().empty()) return;
   std::vector<Service*> group;
   for_each_holding_dependent(root, [&](Service& dependent) {
     if (!everyone && !dependent.spec.restart_with_dependencies) return false;

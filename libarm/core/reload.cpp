@@ -27,8 +27,10 @@ void ServiceSupervisor::Impl::drop_removed(ReloadPlan& plan) {
   }
   for (Service* service : gone) {
     service->references.active = false;
-    service->graph.hard_dependencies.clear();
-    service->graph.soft_dependencies.clear();
+    if (auto& edges = service->graph.edges) {
+      edges->hard_dependencies.clear();
+      edges->soft_dependencies.clear();
+    }
   }
   for (Service* service : gone) {
     plan.summary.removed.push_back(service->spec.name);
@@ -94,9 +96,9 @@ void ServiceSupervisor::Impl::follow_new_edges(ReloadPlan& plan) {
   for (auto& [name, owned] : services) {
     Service& service = *owned;
     if (!service.references.active) continue;
-    for (Service* dependency : service.graph.hard_dependencies) ensure_interest(*dependency);
+    for (Service* dependency : service.graph.hard_dependencies()) ensure_interest(*dependency);
     auto previous = plan.old_wants.find(name);
-    for (Service* wanted : service.graph.soft_dependencies) {
+    for (Service* wanted : service.graph.soft_dependencies()) {
       bool is_new =
           previous == plan.old_wants.end() ||
           std::ranges::find(previous->second, wanted->spec.name) == previous->second.end();
@@ -125,7 +127,7 @@ void ServiceSupervisor::Impl::restart_changed(ReloadPlan& plan) {
     Service& service = *owned;
     if (service.state != ServiceState::running || !service.spec.restart_with_dependencies) continue;
     bool dependency_down =
-        std::ranges::any_of(service.graph.hard_dependencies,
+        std::ranges::any_of(service.graph.hard_dependencies(),
                             [](const Service* d) { return d->state != ServiceState::running; });
     if (dependency_down) restart_with_fresh_backoff(service, "a new dependency is not running");
   }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -80,20 +81,48 @@ struct Service {
     Attempt attempt = Attempt::first;
   } history;
 
+  // Requests waiting on a transition. Most services have none most of the time: allocated by
+  // the first waiter, freed with the last (libarm/core/waiters.cpp).
   struct Waiters {
     std::vector<StartWaiter> starts;
     std::vector<RequestRef> stops;
-    bool empty() const { return starts.empty() && stops.empty(); }
-  } waiters;
+    std::string stop_note;  // for the stop replies: the dependents stopped with it
+  };
+  std::unique_ptr<Waiters> waiters;
 
-  // Edges resolved from spec.depends_on / spec.wants, and traversal bookkeeping.
-  struct GraphNode {
+  // Edges resolved from spec.depends_on / spec.wants, and traversal bookkeeping. Most services
+  // have no edge at all: the four lists are allocated only for those that do.
+  struct Edges {
     std::vector<Service*> hard_dependencies;
     std::vector<Service*> soft_dependencies;
     std::vector<Service*> hard_dependents;
     std::vector<Service*> soft_dependents;
+  };
+  struct GraphNode {
+    std::unique_ptr<Edges> edges;
     std::uint64_t visited = 0;  // traversal epoch, so a walk visits each service once
     bool in_start_queue = false;
+
+    const std::vector<Service*>& hard_dependencies() const {
+      return edges ? edges->hard_dependencies : none();
+    }
+    const std::vector<Service*>& soft_dependencies() const {
+      return edges ? edges->soft_dependencies : none();
+    }
+    const std::vector<Service*>& hard_dependents() const {
+      return edges ? edges->hard_dependents : none();
+    }
+    const std::vector<Service*>& soft_dependents() const {
+      return edges ? edges->soft_dependents : none();
+    }
+    Edges& edges_to_fill() {
+      if (!edges) edges = std::make_unique<Edges>();
+      return *edges;
+    }
+    static const std::vector<Service*>& none() {
+      static const std::vector<Service*> empty;
+      return empty;
+    }
   } graph;
 
   // Reverse dependency order while stopping: `leaving_dependents` counts, on each dependency,
@@ -107,7 +136,6 @@ struct Service {
   std::string last_error;   // why it is failed / in backoff
   std::string stop_reason;  // why it was taken down, while stopping
   std::string waiting_for;  // the dependency it waits for, while waiting
-  std::string stop_note;    // for the stop reply: the dependents stopped with it
 
   unsigned refcount() const { return references.requests + references.holders; }
   bool wanted() const { return refcount() > 0; }

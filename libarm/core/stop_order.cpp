@@ -50,8 +50,8 @@ std::string ServiceSupervisor::Impl::leaving_dependents_of(const Service& servic
       names += dependent->spec.name;
     }
   };
-  add(service.graph.hard_dependents);
-  add(service.graph.soft_dependents);
+  add(service.graph.hard_dependents());
+  add(service.graph.soft_dependents());
   return names.empty() ? names : "dependents " + names;
 }
 

@@ -184,8 +184,8 @@ void ServiceSupervisor::Impl::stop_request(std::optional<RequestRef> from, std::
     case ServiceState::starting:
     case ServiceState::running:
       service->references.requests = 0;
-      add_stop_waiter(*service, from);
-      service->stop_note = also_stopped(take_down_dependents(*service, ServiceState::stopped));
+      add_stop_waiter(*service, from,
+                      also_stopped(take_down_dependents(*service, ServiceState::stopped)));
       service->after_exit = AfterExit::settle_stopped;
       stop_group({service}, "stop requested");
       break;

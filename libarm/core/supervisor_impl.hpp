@@ -163,8 +163,8 @@ struct ServiceSupervisor::Impl {
   void for_each_holding_dependent(Service& root, Visit&& visit);
   template <class F>
   static void for_each_dependency(Service& service, F&& f) {
-    for (Service* dependency : service.graph.hard_dependencies) f(*dependency);
-    for (Service* dependency : service.graph.soft_dependencies) f(*dependency);
+    for (Service* dependency : service.graph.hard_dependencies()) f(*dependency);
+    for (Service* dependency : service.graph.soft_dependencies()) f(*dependency);
   }
 
   // ---- stopping in reverse dependency order (stop_order.cpp) -------------------------------
@@ -196,7 +196,9 @@ struct ServiceSupervisor::Impl {
               std::string message = {});
   void add_start_waiter(Service& service, std::optional<RequestRef> to, Outcome on_success,
                         bool holds_reference);
-  void add_stop_waiter(Service& service, std::optional<RequestRef> to);
+  void add_stop_waiter(Service& service, std::optional<RequestRef> to, std::string note = {});
+  Service::Waiters& waiters_of(Service& service);
+  void release_waiters_if_none(Service& service);
   void answer_start_waiters(Service& service);
   void fail_start_waiters(Service& service, Outcome outcome, const std::string& why);
   void answer_stop_waiters(Service& service);
