@@ -17,7 +17,7 @@
 #include <optional>
 #include <utility>
 
-#include "arm/unique_fd.hpp"
+#include "arm/posix/unique_fd.hpp"
 #include "armctl_graph.hpp"
 #include "armctl_output.hpp"
 #include "protocol/protocol.hpp"

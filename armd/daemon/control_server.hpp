@@ -17,7 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "arm/unique_fd.hpp"
+#include "arm/posix/unique_fd.hpp"
 
 namespace armd {
 

@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "arm/posix.hpp"
+#include "arm/posix/unique_fd.hpp"
 #include "arm/supervisor.hpp"
-#include "arm/unique_fd.hpp"
 #include "control_server.hpp"
 
 namespace armd {

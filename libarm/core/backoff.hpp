@@ -26,8 +26,6 @@ class Backoff {
   // New settings (a reload): the current delay keeps its progress but not beyond the new cap.
   void retune(const ServiceSpec& spec);
 
-  bool operator==(const Backoff&) const = default;
-
  private:
   Milliseconds initial_{0};
   Milliseconds max_{0};

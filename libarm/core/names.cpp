@@ -1,6 +1,5 @@
 // Names of the core's enums, as they appear in logs, status and the protocol.
 #include "arm/supervisor.hpp"
-#include "service.hpp"
 
 namespace arm {
 
@@ -71,21 +70,4 @@ bool is_failure(Outcome outcome) {
   return true;
 }
 
-namespace detail {
-
-std::string_view to_string(AfterExit after) {
-  switch (after) {
-    case AfterExit::settle_stopped:
-      return "settle_stopped";
-    case AfterExit::settle_failed:
-      return "settle_failed";
-    case AfterExit::start_again:
-      return "start_again";
-    case AfterExit::forget:
-      return "forget";
-  }
-  return "unknown";
-}
-
-}  // namespace detail
 }  // namespace arm

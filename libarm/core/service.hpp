@@ -22,7 +22,6 @@ enum class AfterExit {
   start_again,     // -> starting: restarted, or started again while it was on its way out
   forget           // removed by a reload: it disappears from the supervisor
 };
-std::string_view to_string(AfterExit after);
 
 // How far a `stopping` service has got (reverse dependency order: SIGTERM waits until every
 // dependent that is stopping too has been reaped).

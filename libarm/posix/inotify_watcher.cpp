@@ -23,7 +23,7 @@
 #include <unordered_map>
 
 #include "arm/posix.hpp"
-#include "arm/unique_fd.hpp"
+#include "arm/posix/unique_fd.hpp"
 
 namespace arm::posix {
 

@@ -15,7 +15,7 @@
 #include <unordered_map>
 
 #include "arm/posix.hpp"
-#include "arm/unique_fd.hpp"
+#include "arm/posix/unique_fd.hpp"
 #include "child_stack.hpp"
 #include "vfork_launch.hpp"
 

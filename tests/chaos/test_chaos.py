@@ -199,6 +199,7 @@ class Chaos(ArmdTestCase):
         import subprocess
         from harness import ARMD
         self.armd = subprocess.Popen([ARMD, "--config", self.config, "--socket", self.socket],
+                                     env=self.armd_environment(),
                                      stdout=self._log, stderr=subprocess.STDOUT,
                                      preexec_fn=lower_limit)
         wait_for(lambda: os.path.exists(self.socket) and len(self.running()) >= 2,

@@ -49,6 +49,28 @@ def environment_with(changes):
     return environment
 
 
+# Every process a test starts carries this variable (armd passes its environment on to its
+# services, and they to theirs), with the test's scratch directory as its value: tearDown finds
+# whatever is left by it, whether a service's background child or a process that escaped armd.
+TAG = "ARMD_TEST_TAG"
+
+
+def tagged_processes(tag):
+    """Pids of the processes whose environment carries TAG=tag."""
+    wanted = f"{TAG}={tag}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if wanted in f.read().split(b"\0"):
+                    found.append(int(entry))
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return found
+
+
 def children_of(pid):
     found = []
     for entry in os.listdir("/proc"):
@@ -77,11 +99,36 @@ class ArmdTestCase(unittest.TestCase):
 
     def tearDown(self):
         if self.armd and self.armd.poll() is None:
-            self.armd.send_signal(signal.SIGKILL)
-            self.armd.wait()
+            # An orderly shutdown first: armd stops every service's process group.
+            self.armd.send_signal(signal.SIGTERM)
+            try:
+                self.armd.wait(timeout=DEADLINE)
+            except subprocess.TimeoutExpired:
+                self.armd.send_signal(signal.SIGKILL)
+                self.armd.wait()
         if self.armd:
             self._log.close()
+        self.sweep()
         self._scratch.cleanup()
+
+    def sweep(self):
+        """Kills whatever this test started that is still running (a test that SIGKILLed armd
+        leaves its services' children behind: only the services themselves die with armd)."""
+        for _ in range(100):
+            left = [pid for pid in tagged_processes(self.dir) if pid_alive(pid)]
+            if not left:
+                return
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.05)
+        raise AssertionError(f"processes of this test survive SIGKILL: {left}")
+
+    def armd_environment(self, changes=None):
+        """The environment armd runs with: `changes` applied, and this test's tag."""
+        return environment_with({**(changes or {}), TAG: self.dir})
 
     # --- building a world ---------------------------------------------------------------------
 
@@ -107,7 +154,7 @@ class ArmdTestCase(unittest.TestCase):
         command = [ARMD, "--config", self.config]
         if socket_flag:
             command += ["--socket", self.socket]
-        self.armd = subprocess.Popen(command + list(extra), env=environment_with(env),
+        self.armd = subprocess.Popen(command + list(extra), env=self.armd_environment(env),
                                      stdout=self._log, stderr=subprocess.STDOUT)
         if wait:
             wait_for(self._answers_hello, "armd to accept connections")
