@@ -74,10 +74,16 @@ class Dependencies(ArmdTestCase):
         except FileNotFoundError:
             return []
 
-    def started(self):
-        """Services in the order armd logged them running."""
-        return [line.split(": ")[1] for line in self.log().splitlines()
-                if ": running (pid " in line]
+    def started(self, last=None):
+        """Services in the order armd logged them running. armd flushes its log once per turn
+        of its loop, which may come after the reply armctl returned on: with `last`, wait until
+        that service's line is there."""
+        def order():
+            return [line.split(": ")[1] for line in self.log().splitlines()
+                    if ": running (pid " in line]
+        if last:
+            wait_for(lambda: last in order(), f"armd to log {last} running")
+        return order()
 
     def wait_line(self, line, after=0):
         wait_for(lambda: line in self.lines()[after:], f"'{line}' in the event log")
@@ -85,7 +91,7 @@ class Dependencies(ArmdTestCase):
 
     def test_dependencies_start_first_and_are_held(self):
         self.armctl("start", "api", check=0)
-        order = self.started()
+        order = self.started(last="api")
         self.assertLess(order.index("db"), order.index("web"))
         self.assertLess(order.index("cache"), order.index("web"))
         self.assertLess(order.index("web"), order.index("api"))
@@ -98,12 +104,13 @@ class Dependencies(ArmdTestCase):
     def test_a_crashed_dependency_restarts_its_dependents_after_it(self):
         self.armctl("start", "api", check=0)
         web, api = self.status("web")["pid"], self.status("api")["pid"]
-        mark = len(self.started())
+        mark = len(self.started(last="api"))
         os.kill(self.status("db")["pid"], signal.SIGKILL)
         wait_for(lambda: all(self.status(n)["state"] == "running" and
                              self.status(n)["pid"] not in (web, api) for n in ("web", "api")),
                  "web and api to run again with new processes")
-        after = self.started()[mark:]
+        after = wait_for(lambda: (lambda lines: lines if len(lines) >= 3 else None)(
+            self.started()[mark:]), "the three restarts in armd's log")
         self.assertEqual(after, ["db", "web", "api"])
         self.assertFalse(pid_alive(web))
         self.assertEqual(self.status("cache")["restarts"], 0)  # a sibling, untouched
