@@ -42,7 +42,9 @@
 //   stopping  on its way out. SIGTERM goes to the process group once every dependent that is
 //             stopping too has been reaped (reverse dependency order); SIGKILL follows after
 //             stop_timeout. The exit moves it to stopped, or back to starting when it was
-//             restarted or started again meanwhile (`restart_pending`).
+//             restarted or started again meanwhile (`restart_pending`). Also the state of a
+//             service whose main process exited while others of it still run (on_main_exit):
+//             they are stopped, then the restart policy decides on the main process's exit.
 //   backoff   the process died and is wanted: a restart is due at `restart_at`.
 //   failed    no process; not wanted any more: a start could not spawn it (or a dependency it
 //             needs), its process ended and its restart policy said not to restart after a
@@ -79,6 +81,9 @@
 //   failed+rearm -                activate     -              -                   re-arm dropped
 //
 //   - no change: no process in that state, no deadline, or nothing to do.
+//   Main process exits while other processes of the service remain (on_main_exit): running ->
+//   stopping with after_exit = decide (SIGTERM to what is left, SIGKILL after stop_timeout);
+//   stopping: recorded, the stop goes on. The final exit then counts as the main process's.
 //   * decide_exit (libarm/core/exit_policy.hpp) on the restart policy, the exit code classes
 //     and the restart intensity: -> backoff (its hard dependents restart after it), -> failed
 //     (intensity exhausted; re-armed if retry_failed_after), -> stopped (clean exit, not
@@ -262,8 +267,17 @@ class ServiceSupervisor {
   bool finished() const;  // shutting down and no process left
 
   // Events from the host.
-  // Returns false (and changes nothing) when `pid` is not a process of this supervisor.
+  // The service whose main process is `pid` has no process left: its main process exited with
+  // `status` (what on_main_exit reported, if it came first, is what counts). Returns false (and
+  // changes nothing) when `pid` is not a process of this supervisor.
   bool on_child_exit(ProcessId pid, ExitStatus status);
+  // The main process exited with `status`, but other processes of its service are still running
+  // (workers, a program that forked into the background). A running service is then stopped as
+  // a whole: its remaining processes get SIGTERM, SIGKILL after stop_timeout, and once
+  // on_child_exit(pid, ...) says nothing is left, the restart policy decides on `status` as for
+  // any exit. A host whose spawner cannot tell (or does not track) the other processes never
+  // calls it. Returns false when `pid` is not a process of this supervisor.
+  bool on_main_exit(ProcessId pid, ExitStatus status);
   void on_file_changed(std::string_view path);
   // Handles everything due at clock.now(). Calling it early or late is harmless.
   void on_timer();

@@ -55,6 +55,7 @@ struct FakeProcess {
   SpawnRequest request;
   bool alive = true;
   bool ignores_terminate = false;
+  bool main_exited = false;  // its main process is gone; other processes of it still run
   std::vector<StopSignal> signals;  // as received, in order
 };
 
@@ -80,6 +81,8 @@ class FakeSpawner final : public Spawner {
   std::size_t spawn_count() const { return processes_.size(); }
   // Marks the process dead; returns false if it was not alive.
   bool mark_exited(ProcessId pid);
+  // Its main process is gone, the rest of it still runs (and still takes signals).
+  void mark_main_exited(ProcessId pid);
   // Processes that a signal has ended but whose exit has not been reported yet.
   std::vector<std::pair<ProcessId, ExitStatus>> take_signalled_exits();
   // Signals sent to a process already reported as exited: always a supervisor bug.
@@ -149,6 +152,9 @@ class SupervisorRig {
   RequestRef request(ClientId client = 1);
   // The live process of `service` ends with `status`, and the supervisor is told.
   void exit(std::string_view service, ExitStatus status = ExitStatus::exited(1));
+  // The main process of `service` ends with `status` but leaves other processes running (the
+  // supervisor is told with on_main_exit). They end as signals or exit() end them.
+  void exit_leaving_processes(std::string_view service, ExitStatus status = ExitStatus::exited(0));
   // Processes that signals have ended (those that do not ignore them) exit now.
   void settle();
   // Moves time forward by `by`, stopping at every deadline on the way and handling it then,

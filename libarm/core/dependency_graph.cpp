@@ -102,7 +102,8 @@ bool ServiceSupervisor::Impl::take_interest(Service& dependency, bool soft) {
       return true;
     case ServiceState::stopping:
       // On its way out: it comes back once reaped.
-      if (dependency.after_exit != AfterExit::start_again) {
+      if (dependency.after_exit != AfterExit::start_again &&
+          dependency.after_exit != AfterExit::decide) {
         if (soft) ++dependency.references.requests;
         revive(dependency);
       }
@@ -122,7 +123,7 @@ void ServiceSupervisor::Impl::revive(Service& root) {
     Service& service = *walk.back();
     walk.pop_back();
     if (service.state != ServiceState::stopping || service.after_exit == AfterExit::start_again ||
-        service.removed())
+        service.after_exit == AfterExit::decide || service.removed())
       continue;
     service.after_exit = AfterExit::start_again;
     service.stop_reason.clear();
@@ -233,7 +234,7 @@ void ServiceSupervisor::Impl::release_if_unwanted(Service& service) {
       stop_group({&service}, "no longer needed by its dependents");
       return;
     case ServiceState::stopping:
-      if (service.after_exit == AfterExit::start_again) {
+      if (service.after_exit == AfterExit::start_again || service.after_exit == AfterExit::decide) {
         service.after_exit = AfterExit::settle_stopped;
         fail_start_waiters(service, Outcome::start_failed, "no longer needed");
       }

@@ -20,7 +20,9 @@ enum class AfterExit {
   settle_stopped,  // -> stopped: it was stopped, or is no longer needed
   settle_failed,   // -> failed: it was taken down because a hard dependency failed
   start_again,     // -> starting: restarted, or started again while it was on its way out
-  forget           // removed by a reload: it disappears from the supervisor
+  forget,          // removed by a reload: it disappears from the supervisor
+  decide           // its main process exited by itself while others of it ran: those are being
+                   // stopped, then the restart policy decides on the main process's exit
 };
 
 // How far a `stopping` service has got (reverse dependency order: SIGTERM waits until every
@@ -57,6 +59,9 @@ struct Service {
     std::optional<TimePoint> running_since;
     std::optional<ExitStatus> last_exit;
     std::optional<TimePoint> last_exit_at;
+    // Set when the main process exited while other processes of the service still ran: the
+    // status that counts once the last of them is gone.
+    std::optional<ExitStatus> main_exit;
   } process;
 
   // Restart due (backoff), SIGKILL due (stopping) or re-arm due (failed).

@@ -101,6 +101,11 @@ bool ServiceSupervisor::on_child_exit(ProcessId pid, ExitStatus exit) {
   return impl_->child_exited(pid, exit);
 }
 
+bool ServiceSupervisor::on_main_exit(ProcessId pid, ExitStatus exit) {
+  Impl::Call call(*impl_);
+  return impl_->main_exited(pid, exit);
+}
+
 void ServiceSupervisor::on_file_changed(std::string_view path) {
   Impl::Call call(*impl_);
   impl_->file_changed(path);
@@ -191,7 +196,7 @@ void ServiceSupervisor::Impl::stop_request(std::optional<RequestRef> from, std::
       break;
     case ServiceState::stopping:
       service->references.requests = 0;
-      if (service->after_exit == AfterExit::start_again)
+      if (service->after_exit == AfterExit::start_again || service->after_exit == AfterExit::decide)
         service->after_exit = AfterExit::settle_stopped;
       fail_start_waiters(*service, Outcome::start_failed, "stopped before it could start");
       take_down_dependents(*service, ServiceState::stopped);
@@ -277,7 +282,7 @@ void ServiceSupervisor::Impl::shutdown_request(std::optional<RequestRef> from) {
     for (auto& [name, owned] : services) {
       Service& service = *owned;
       service.graph.in_start_queue = false;
-      if (service.after_exit == AfterExit::start_again)
+      if (service.after_exit == AfterExit::start_again || service.after_exit == AfterExit::decide)
         service.after_exit = AfterExit::settle_stopped;
       fail_start_waiters(service, Outcome::shutting_down, "armd is shutting down");
       service.references.requests = 0;
@@ -318,6 +323,8 @@ bool ServiceSupervisor::Impl::child_exited(ProcessId pid, ExitStatus exit) {
   by_pid.erase(found);
   TimePoint now = clock.now();
   service.process.pid.reset();
+  // When the main process exited before the rest of the service, its status is what counts.
+  if (service.process.main_exit) exit = *std::exchange(service.process.main_exit, std::nullopt);
   service.process.last_exit = exit;
   service.process.last_exit_at = now;
   cancel_deadline(service);
@@ -337,6 +344,38 @@ bool ServiceSupervisor::Impl::child_exited(ProcessId pid, ExitStatus exit) {
   }
   drain();
   finish_shutdown_if_done();
+  return true;
+}
+
+// ---- the main process exits, others of the service remain -----------------------------------
+
+bool ServiceSupervisor::Impl::main_exited(ProcessId pid, ExitStatus exit) {
+  auto found = by_pid.find(pid);
+  if (found == by_pid.end()) return false;
+  Service& service = *found->second;
+  if (service.process.main_exit) return true;  // told twice: nothing new
+  service.process.main_exit = exit;
+  service.process.last_exit = exit;
+  service.process.last_exit_at = clock.now();
+  switch (service.state) {
+    case ServiceState::starting:
+    case ServiceState::running:
+      // Like an exit, but the service is not gone yet: what it left gets the same graceful
+      // stop as any stop, and the restart policy decides once nothing is left.
+      service.after_exit = AfterExit::decide;
+      stop_group({&service}, fmt::format("main process exited with {} but left processes running; "
+                                         "stopping them",
+                                         describe(exit)));
+      break;
+    case ServiceState::stopping:
+      break;  // already on its way out: the stop goes on for what is left
+    case ServiceState::stopped:
+    case ServiceState::waiting:
+    case ServiceState::backoff:
+    case ServiceState::failed:
+      break;  // no process in these states: cannot happen
+  }
+  drain();
   return true;
 }
 

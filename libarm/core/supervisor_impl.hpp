@@ -75,6 +75,7 @@ struct ServiceSupervisor::Impl {
   void reset_request(std::optional<RequestRef> from, std::string_view name);
   void shutdown_request(std::optional<RequestRef> from);
   bool child_exited(ProcessId pid, ExitStatus exit);
+  bool main_exited(ProcessId pid, ExitStatus exit);
   void file_changed(std::string_view path);
   void timer_due(Service& service);
 
@@ -176,7 +177,8 @@ struct ServiceSupervisor::Impl {
   // ---- transitions (transitions.cpp) -------------------------------------------------------
   bool spawn(Service& service);
   void after_failure_to_run(Service& service, const std::string& why);
-  void after_unexpected_exit(Service& service, const ExitStatus& exit, TimePoint now);
+  void after_unexpected_exit(Service& service, const ExitStatus& exit, TimePoint now,
+                             bool left_processes = false);
   void after_stopping_exit(Service& service, const ExitStatus& exit);
   void schedule_restart(Service& service, const std::string& why);
   void give_up(Service& service, const std::string& why);

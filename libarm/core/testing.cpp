@@ -29,7 +29,7 @@ std::expected<ProcessId, SpawnError> FakeSpawner::spawn(const SpawnRequest& requ
   if (auto failing = failing_services_.find(request.service); failing != failing_services_.end())
     return std::unexpected(failing->second);
   ProcessId pid = next_pid_++;
-  FakeProcess process{pid, request, true, ignoring_terminate_.contains(request.service), {}};
+  FakeProcess process{pid, request, true, ignoring_terminate_.contains(request.service), false, {}};
   processes_.emplace(pid, std::move(process));
   latest_[request.service] = pid;
   return pid;
@@ -89,6 +89,11 @@ bool FakeSpawner::mark_exited(ProcessId pid) {
   if (it == processes_.end() || !it->second.alive) return false;
   it->second.alive = false;
   return true;
+}
+
+void FakeSpawner::mark_main_exited(ProcessId pid) {
+  auto it = processes_.find(pid);
+  if (it != processes_.end()) it->second.main_exited = true;
 }
 
 std::vector<std::pair<ProcessId, ExitStatus>> FakeSpawner::take_signalled_exits() {
@@ -155,6 +160,15 @@ void SupervisorRig::exit(std::string_view service, ExitStatus status) {
     throw std::logic_error("SupervisorRig::exit: " + std::string(service) + " has no process");
   spawner.mark_exited(*pid);
   supervisor.on_child_exit(*pid, status);
+}
+
+void SupervisorRig::exit_leaving_processes(std::string_view service, ExitStatus status) {
+  auto pid = pid_of(service);
+  if (!pid)
+    throw std::logic_error("SupervisorRig::exit_leaving_processes: " + std::string(service) +
+                           " has no process");
+  spawner.mark_main_exited(*pid);
+  supervisor.on_main_exit(*pid, status);
 }
 
 void SupervisorRig::settle() {

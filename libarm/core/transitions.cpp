@@ -46,11 +46,15 @@ void ServiceSupervisor::Impl::after_failure_to_run(Service& service, const std::
 
 // The running × exit cell: the process ended on its own.
 void ServiceSupervisor::Impl::after_unexpected_exit(Service& service, const ExitStatus& exit,
-                                                    TimePoint now) {
+                                                    TimePoint now, bool left_processes) {
   auto& history = service.history;
   if (service.process.running_since) history.backoff.note_run(now - *service.process.running_since);
   auto exit_class = detail::classify_exit(service.spec, exit);
   std::string what = describe(exit);
+  if (left_processes)
+    what += exit.clean() ? " but left processes running (stopped with it; does it fork into the "
+                           "background?)"
+                         : " and left processes running (stopped with it)";
   switch (detail::decide_exit(service.spec.restart, exit_class, in_shutdown,
                               history.intensity.exhausted(now))) {
     case ExitVerdict::back_off:
@@ -64,7 +68,7 @@ void ServiceSupervisor::Impl::after_unexpected_exit(Service& service, const Exit
     case ExitVerdict::settle_stopped:
     case ExitVerdict::settle_failed: {
       bool clean = exit_class == detail::ExitClass::clean;
-      std::string error = clean ? std::string{} : "exited with " + what;
+      std::string error = clean && !left_processes ? std::string{} : "exited with " + what;
       if (exit_class == detail::ExitClass::permanent_failure)
         error += " (a permanent failure exit code)";
       service.references.requests = 0;
@@ -86,6 +90,10 @@ void ServiceSupervisor::Impl::after_stopping_exit(Service& service, const ExitSt
   AfterExit after = std::exchange(service.after_exit, AfterExit::settle_stopped);
   if (after == AfterExit::start_again && in_shutdown) after = AfterExit::settle_stopped;
   switch (after) {
+    case AfterExit::decide:
+      service.stop_reason.clear();
+      after_unexpected_exit(service, exit, clock.now(), true);
+      return;
     case AfterExit::forget:
       fail_start_waiters(service, Outcome::start_failed, "removed from the configuration");
       set_state(service, ServiceState::stopped, "exited with " + what);
