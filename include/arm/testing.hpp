@@ -55,7 +55,7 @@ struct FakeProcess {
   SpawnRequest request;
   bool alive = true;
   bool ignores_terminate = false;
-  bool main_exited = false;  // its main process is gone; other processes of it still run
+  bool main_exited = false;         // its main process is gone; other processes of it still run
   std::vector<StopSignal> signals;  // as received, in order
 };
 
