@@ -3,12 +3,15 @@
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+
+#include <fmt/ranges.h>
 
 #include "log.hpp"
 #include "protocol/protocol.hpp"
@@ -25,28 +28,62 @@ int poll_timeout(std::optional<arm::TimePoint> deadline, arm::TimePoint now) {
   return static_cast<int>(std::min<long long>(wait, 24LL * 3600 * 1000));
 }
 
+// What armd inherited is not what it needs: a SIGCHLD set to SIG_IGN makes the kernel reap
+// every child at once (each exit would read as "status lost"), a blocked signal would never
+// arrive. Start from the defaults.
+void reset_inherited_signals() {
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  for (int signal = 1; signal < NSIG; ++signal) {
+    if (signal != SIGKILL && signal != SIGSTOP) ::sigaction(signal, &default_action, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+// The cgroup of this armd's services: one per socket path, so a restarted armd finds what its
+// SIGKILLed predecessor left there, and only that. The socket's file name keeps it readable.
+std::string instance_cgroup_name(const std::string& socket_path) {
+  std::uint64_t hash = 14695981039346656037ULL;  // FNV-1a
+  for (unsigned char c : socket_path) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  std::string base = socket_path.substr(socket_path.find_last_of('/') + 1);
+  for (char& c : base) {
+    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '_' || c == '-';
+    if (!plain) c = '_';
+  }
+  return fmt::format("armd.{}.{:08x}", base, static_cast<std::uint32_t>(hash));
+}
+
 }  // namespace
 
 std::expected<std::unique_ptr<Daemon>, std::string> Daemon::create(DaemonOptions options,
                                                                    arm::Config config) {
-  // SIGTERM, SIGINT and SIGHUP arrive through a signalfd and are handled in the loop, like any
-  // other event. Children get a clean mask back from the spawner.
+  reset_inherited_signals();
+  std::unique_ptr<Daemon> daemon(new Daemon(std::move(options), arm::posix::UniqueFd()));
+  if (auto contained = daemon->set_up_containment(config.arm.cgroup); !contained)
+    return std::unexpected(contained.error());
+
+  // SIGTERM, SIGINT and SIGHUP (and SIGCHLD, when armd reaps what it adopts) arrive through a
+  // signalfd and are handled in the loop, like any other event. Children get a clean mask back
+  // from the spawner.
   sigset_t handled;
   sigemptyset(&handled);
   sigaddset(&handled, SIGTERM);
   sigaddset(&handled, SIGINT);
   sigaddset(&handled, SIGHUP);
+  if (daemon->reap_adopted_) sigaddset(&handled, SIGCHLD);
   if (sigprocmask(SIG_BLOCK, &handled, nullptr) != 0)
     return std::unexpected(fmt::format("sigprocmask: {}", std::strerror(errno)));
   ::signal(SIGPIPE, SIG_IGN);
-  arm::posix::UniqueFd signal_fd(::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK));
-  if (!signal_fd) return std::unexpected(fmt::format("signalfd: {}", std::strerror(errno)));
+  daemon->signal_fd_.reset(::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!daemon->signal_fd_)
+    return std::unexpected(fmt::format("signalfd: {}", std::strerror(errno)));
 
-  std::unique_ptr<Daemon> daemon(new Daemon(std::move(options), std::move(signal_fd)));
-  // armd's only thread spawns every child, so its services can die with it (see SpawnerOptions).
-  auto spawner = arm::posix::PosixSpawner::create({.kill_children_if_host_dies = true});
-  if (!spawner) return std::unexpected(spawner.error().message);
-  daemon->spawner_ = std::move(*spawner);
   auto watcher = arm::posix::InotifyWatcher::create();
   if (!watcher) return std::unexpected(watcher.error().message);
   daemon->watcher_ = std::move(*watcher);
@@ -63,6 +100,52 @@ std::expected<std::unique_ptr<Daemon>, std::string> Daemon::create(DaemonOptions
 Daemon::Daemon(DaemonOptions options, arm::posix::UniqueFd signal_fd)
     : options_(std::move(options)), signal_fd_(std::move(signal_fd)) {}
 
+// Cgroup mode where armd may make cgroups (`[arm] cgroup`: "auto" tries its own cgroup, a path
+// must work); process groups otherwise, with armd as the subreaper of what they orphan.
+std::expected<void, std::string> Daemon::set_up_containment(const std::string& setting) {
+  std::string why_not;
+  if (setting != "off") {
+    auto parent = setting == "auto" ? arm::posix::own_cgroup_directory()
+                                    : std::expected<std::string, arm::Error>(setting);
+    if (parent) {
+      std::string directory = *parent + "/" + instance_cgroup_name(options_.socket_path);
+      // armd's only thread spawns every child, so its services can die with it.
+      auto spawner = arm::posix::PosixSpawner::create(
+          {.kill_children_if_host_dies = true, .cgroup = directory});
+      if (spawner) {
+        spawner_ = std::move(*spawner);
+        containment_note_ = fmt::format("cgroup {}", directory);
+      } else if (setting != "auto") {
+        return std::unexpected(
+            fmt::format("[arm] cgroup = {}: {}", setting, spawner.error().message));
+      } else {
+        why_not = spawner.error().message;
+      }
+    } else {
+      why_not = parent.error().message;
+    }
+  } else {
+    why_not = "[arm] cgroup = \"off\"";
+  }
+  if (!spawner_) {
+    auto spawner =
+        arm::posix::PosixSpawner::create({.kill_children_if_host_dies = true, .cgroup = {}});
+    if (!spawner) return std::unexpected(spawner.error().message);
+    spawner_ = std::move(*spawner);
+    containment_note_ = fmt::format(
+        "process groups ({}); a process that leaves its group is not stopped with its service",
+        why_not);
+    // Orphans of the services come to armd rather than to init: it reaps them.
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    reap_adopted_ = true;
+  }
+  if (options_.init || ::getpid() == 1) {
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    reap_adopted_ = true;
+  }
+  return {};
+}
+
 // The supervisor holds references to the spawner, the watcher and this Daemon (its notifier,
 // which answers through the server): it goes first, whatever the members' order.
 Daemon::~Daemon() {
@@ -74,6 +157,12 @@ int Daemon::run() {
   buffer_log();
   log("listening on {}; {} services configured", options_.socket_path,
       supervisor_->service_count());
+  log("containment: {}", containment_note_);
+  // Only now, holding the socket: what a SIGKILLed armd of this socket left running goes
+  // before anything starts, so no service runs twice.
+  if (auto left = spawner_->kill_leftovers(); !left.empty())
+    log("killed what a previous armd left running in {} cgroup(s): {}", left.size(),
+        fmt::join(left, ", "));
   supervisor_->start_default_services();
   // Reading the configuration built a TOML tree several times the size of what is kept; hand
   // the freed pages back instead of holding them for armd's whole life.
@@ -98,10 +187,15 @@ int Daemon::run() {
     }
     if (fds[0].revents & POLLIN) handle_signals();
     if (fds[1].revents & POLLIN) {
-      spawner_->collect_exits([&](arm::ProcessId pid, arm::ExitStatus status) {
-        supervisor_->on_child_exit(pid, status);
-      });
+      spawner_->collect_exits(
+          [&](arm::ProcessId pid, arm::ExitStatus status) {
+            supervisor_->on_child_exit(pid, status);
+          },
+          [&](arm::ProcessId pid, arm::ExitStatus status) {
+            supervisor_->on_main_exit(pid, status);
+          });
     }
+    if (reap_adopted_) spawner_->reap_adopted();
     if (fds[2].revents & POLLIN) {
       watcher_->collect_changes(
           [&](const std::string& path) { supervisor_->on_file_changed(path); });
@@ -130,6 +224,8 @@ void Daemon::handle_signals() {
         log("received SIGHUP; reloading {}", options_.config_path);
         reload(std::nullopt);
         break;
+      case SIGCHLD:
+        break;  // adopted children are reaped after every turn of the loop
       default:
         break;
     }
@@ -233,7 +329,8 @@ void Daemon::on_disconnect(ConnectionId connection) {
 void Daemon::answer_status(ConnectionId connection, const nlohmann::json& id,
                            const std::vector<std::string>& names) {
   if (names.empty()) {
-    server_->send(connection, protocol::encode_status(id, supervisor_->status(), clock_.now()));
+    server_->send(connection, protocol::encode_status(id, supervisor_->status(), clock_.now(),
+                                                      to_string(spawner_->containment())));
     return;
   }
   std::vector<arm::ServiceStatus> found;
@@ -249,7 +346,8 @@ void Daemon::answer_status(ConnectionId connection, const nlohmann::json& id,
     server_->send(connection, protocol::encode_unknown_services(id, unknown));
     return;
   }
-  server_->send(connection, protocol::encode_status(id, found, clock_.now()));
+  server_->send(connection, protocol::encode_status(id, found, clock_.now(),
+                                                    to_string(spawner_->containment())));
 }
 
 void Daemon::reload(std::optional<arm::RequestRef> from) {

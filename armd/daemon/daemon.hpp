@@ -21,6 +21,9 @@ namespace armd {
 struct DaemonOptions {
   std::string config_path;
   std::string socket_path;
+  // Act as init (also when armd is PID 1): become a child subreaper and reap every process
+  // that is orphaned below armd.
+  bool init = false;
 };
 
 class Daemon final : public arm::Notifier, public LineHandler {
@@ -46,6 +49,7 @@ class Daemon final : public arm::Notifier, public LineHandler {
  private:
   Daemon(DaemonOptions options, arm::posix::UniqueFd signal_fd);
   void handle_signals();
+  std::expected<void, std::string> set_up_containment(const std::string& setting);
   nlohmann::json take_pending_id(arm::RequestRef request);
   void reload(std::optional<arm::RequestRef> from);
   void answer_status(ConnectionId connection, const nlohmann::json& id,
@@ -58,6 +62,8 @@ class Daemon final : public arm::Notifier, public LineHandler {
   std::unique_ptr<arm::posix::PosixSpawner> spawner_;
   std::unique_ptr<arm::posix::InotifyWatcher> watcher_;
   std::optional<ControlServer> server_;
+  std::string containment_note_;  // for the log: the mode, and where or why
+  bool reap_adopted_ = false;     // PID 1, --init or process-group containment (subreaper)
   std::unique_ptr<arm::ServiceSupervisor> supervisor_;
 
   // Requests waiting for the supervisor's answer: the JSON id the client chose, by

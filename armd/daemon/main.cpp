@@ -37,6 +37,9 @@ int main(int argc, char** argv) {
   app.add_option("--socket", socket_path,
                  "control socket path (default: $ARMD_SOCKET, [arm].socket, "
                  "$XDG_RUNTIME_DIR/armd.sock, /run/armd.sock)");
+  bool init = false;
+  app.add_flag("--init", init,
+               "act as init: reap every orphaned process below armd (implied when armd is PID 1)");
   config_option->excludes(check_option);
   app.set_version_flag("--version", fmt::format("armd {}", armd::version));
   try {
@@ -59,6 +62,7 @@ int main(int argc, char** argv) {
   }
   armd::DaemonOptions options;
   options.config_path = config_path;
+  options.init = init;
   options.socket_path =
       armd::resolve_socket_path(armd::socket_path_sources(socket_path, config->arm.socket));
   auto daemon = armd::Daemon::create(std::move(options), std::move(*config));

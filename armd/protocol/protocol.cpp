@@ -260,11 +260,13 @@ std::string encode_reply(const json& id, const arm::Reply& reply) {
 }
 
 std::string encode_status(const json& id, const std::vector<arm::ServiceStatus>& services,
-                          arm::TimePoint now) {
+                          arm::TimePoint now, std::string_view containment) {
   std::string out;
   out.reserve(64 + services.size() * 256);
   ObjectWriter object(out);
-  ArrayWriter array(object.json_value("id", id).boolean("ok", true).raw("services"));
+  object.json_value("id", id).boolean("ok", true);
+  if (!containment.empty()) object.string("containment", containment);
+  ArrayWriter array(object.raw("services"));
   for (const auto& status : services) append_status(array.element(), status, now);
   array.end();
   object.end_line();

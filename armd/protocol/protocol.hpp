@@ -47,8 +47,10 @@ std::expected<Request, RequestError> decode_request(std::string_view line);
 std::string encode_hello_banner();
 std::string encode_hello_reply(const nlohmann::json& id);
 std::string encode_reply(const nlohmann::json& id, const arm::Reply& reply);
+// `containment` ("cgroup", "process-group") says how armd keeps hold of its services'
+// processes; omitted when empty.
 std::string encode_status(const nlohmann::json& id, const std::vector<arm::ServiceStatus>& services,
-                          arm::TimePoint now);
+                          arm::TimePoint now, std::string_view containment = {});
 std::string encode_unknown_services(const nlohmann::json& id,
                                     const std::vector<std::string>& unknown);
 std::string encode_reload(const nlohmann::json& id, const arm::ReloadSummary& summary);

@@ -63,6 +63,9 @@ struct ServiceSpec {
 
 struct ArmSettings {
   std::optional<std::string> socket;
+  // Where armd puts its services' cgroups (issue 10): "auto" (below its own cgroup when it may
+  // write there, else process groups), "off" (process groups), or a cgroup v2 directory.
+  std::string cgroup = "auto";
   std::vector<std::string> default_services;
   std::vector<std::string> global_prefix;
 

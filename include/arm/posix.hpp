@@ -14,6 +14,8 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "arm/effects.hpp"
 
@@ -38,39 +40,79 @@ class SteadyClock final : public Clock {
   TimePoint now() const override;
 };
 
+// How a spawner finds every process of a service, to stop them all.
+enum class Containment {
+  // Each service leads a process group. Signals reach the group; when the main process is
+  // reaped, what is left in its group is SIGKILLed at once. A process that leaves the group
+  // (setsid, setpgid: a daemon that forks into the background) escapes.
+  process_group,
+  // Each service runs in a cgroup v2 of its own below SpawnerOptions::cgroup. Signals reach
+  // every process in it however it forked; when the main process exits while others remain,
+  // the host is told (on_main_exit) and they get a graceful stop; the service has exited when
+  // its cgroup is empty.
+  cgroup
+};
+std::string_view to_string(Containment containment);
+
 struct SpawnerOptions {
   // Children get PR_SET_PDEATHSIG(SIGKILL): if the host dies, even by SIGKILL, its services die
   // with it instead of running on unsupervised. The kernel sends it when the *thread* that
   // spawned the child exits, so enable it only when that thread lives as long as the host
-  // (armd does).
+  // (armd does). It reaches the main processes only: in cgroup mode, what they started stays
+  // in their cgroups until kill_leftovers() (a new host's start) ends it.
   bool kill_children_if_host_dies = false;
+  // A cgroup v2 directory for this spawner alone (created if missing; its parent must be a
+  // cgroup the host may write: its own, or a delegated subtree): each service runs in a cgroup
+  // below it. Empty: Containment::process_group.
+  std::string cgroup = {};
 };
+
+// This process's own cgroup v2 directory (found through /proc/self/mountinfo, so hybrid hosts
+// work), or why there is none.
+std::expected<std::string, SystemError> own_cgroup_directory();
 
 // Spawns with clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD), as posix_spawn does, so the cost
 // does not grow with the host's memory, and the pidfd comes with the child atomically. Each
-// child leads its own process group, starts with stdin on /dev/null, stdout and stderr
-// inherited, no other descriptor, default signal dispositions and an empty signal mask. Each
-// child is tracked by its pidfd, registered in one epoll set.
-//
-// When a group leader is reaped, whatever remains of its process group is SIGKILLed: a
-// service's processes do not outlive it (compare systemd's KillMode=control-group).
+// child leads its own process group (and, in cgroup mode, its service's cgroup, joined before
+// the program runs), starts with stdin on /dev/null, stdout and stderr inherited, no other
+// descriptor, default signal dispositions and an empty signal mask. Each child is tracked by its
+// pidfd (and its cgroup's cgroup.events), registered in one epoll set. signal_group() sends
+// SIGTERM followed by SIGCONT (a stopped process must be able to act on it), or SIGKILL.
 class PosixSpawner final : public Spawner {
  public:
   static std::expected<std::unique_ptr<PosixSpawner>, SystemError> create(
       SpawnerOptions options = {});
-  // Kills (SIGKILL) and reaps every child still alive, so nothing is left behind.
+  // Kills (SIGKILL) and reaps every child still alive, so nothing is left behind; in cgroup
+  // mode, everything in the services' cgroups, which it then removes.
   ~PosixSpawner() override;
 
   std::expected<ProcessId, SpawnError> spawn(const SpawnRequest& request) override;
   void signal_group(ProcessId leader, StopSignal signal) override;
 
-  // Readable (POLLIN) when at least one child has exited.
+  Containment containment() const;
+  // cgroup mode: SIGKILLs whatever a previous host left in the cgroups below
+  // SpawnerOptions::cgroup (it was SIGKILLed, its services' children lived on) and removes them.
+  // Call before spawning anything. Returns the names of the cgroups that still held processes.
+  std::vector<std::string> kill_leftovers();
+
+  // Readable (POLLIN) when at least one child has exited (or, in cgroup mode, a service's
+  // cgroup has emptied).
   int exit_fd() const;
   // Reaps every child that has exited, calling `on_exit` for each. Never blocks. A child that
   // the host reaped behind our back (SIGCHLD set to SIG_IGN, or a wait on any child) is
-  // reported as exit code 255: its real status is lost, but it is gone.
-  std::size_t collect_exits(const std::function<void(ProcessId, ExitStatus)>& on_exit);
+  // reported as exit code 255: its real status is lost, but it is gone. In cgroup mode a
+  // service whose main process exited is reported once its cgroup is empty: when
+  // `on_main_exit` is given, it is called at once (forward it to
+  // ServiceSupervisor::on_main_exit) and the rest get the supervisor's graceful stop; without
+  // it, they are SIGKILLed at once, as in process_group mode.
+  std::size_t collect_exits(const std::function<void(ProcessId, ExitStatus)>& on_exit,
+                            const std::function<void(ProcessId, ExitStatus)>& on_main_exit = {});
   std::size_t live_children() const;
+
+  // For a host that is PID 1 or a child subreaper (PR_SET_CHILD_SUBREAPER): reaps, without
+  // blocking, the exited children it adopted — processes it did not spawn. Never touches a
+  // child it spawned. Returns how many it reaped.
+  std::size_t reap_adopted();
 
   struct Impl;
 

@@ -35,6 +35,18 @@ const std::array arm_keys{
                      [](auto& reader, auto& value, auto& path, ArmSettings& arm) {
                        return assign(reader.words(value, path), arm.default_services);
                      }},
+    Key<ArmSettings>{"cgroup",
+                     [](auto& reader, auto& value, auto& path, ArmSettings& arm) -> Done {
+                       auto text = reader.string(value, path);
+                       if (!text) return Failure(text.error());
+                       if (*text != "auto" && *text != "off" && !text->starts_with('/'))
+                         return Failure(reader.error_at(
+                             value, path,
+                             "expected \"auto\", \"off\" or the absolute path of a cgroup v2 "
+                             "directory"));
+                       arm.cgroup = std::move(*text);
+                       return {};
+                     }},
     Key<ArmSettings>{"global_prefix",
                      [](auto& reader, auto& value, auto& path, ArmSettings& arm) {
                        return assign(reader.command_prefix(value, path), arm.global_prefix);

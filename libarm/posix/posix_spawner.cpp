@@ -12,10 +12,13 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "arm/posix.hpp"
 #include "arm/posix/unique_fd.hpp"
+#include "cgroup_tree.hpp"
 #include "child_stack.hpp"
 #include "vfork_launch.hpp"
 
@@ -23,11 +26,26 @@ extern char** environ;
 
 namespace arm::posix {
 
+// One spawned service process, from spawn until it is reported gone.
+struct Child {
+  UniqueFd pidfd;  // closed once the main process is reaped
+  // cgroup mode: the service's cgroup, and its cgroup.events (watched once the main process
+  // has exited while the cgroup was still populated).
+  std::string cgroup;
+  UniqueFd cgroup_events;
+  std::optional<ExitStatus> main_exit;  // reaped; waiting for the cgroup to empty
+};
+
 struct PosixSpawner::Impl {
   SpawnerOptions options;
   ChildStack child_stack;  // used only during a launch
   UniqueFd epoll;
-  std::unordered_map<ProcessId, UniqueFd> pidfds;  // live (unreaped) children
+  std::unordered_map<ProcessId, Child> children;  // not yet reported as exited
+  std::unordered_set<std::string> cgroups_in_use;
+
+  bool contained() const { return !options.cgroup.empty(); }
+  std::string cgroup_for(const std::string& service);
+  void report_gone(ProcessId pid, Child& child);
 };
 
 namespace {
@@ -69,6 +87,8 @@ std::string launch_failure(const SpawnRequest& request, const LaunchFailure& fai
       return fmt::format("cannot execute {}: {}", request.argv.front(), why);
     case LaunchFailure::Stage::clone:
       return fmt::format("cannot start {}: clone: {}", request.argv.front(), why);
+    case LaunchFailure::Stage::cgroup:
+      return fmt::format("cannot start {}: joining its cgroup: {}", request.argv.front(), why);
     case LaunchFailure::Stage::setup:
       break;
   }
@@ -87,6 +107,28 @@ ExitStatus exit_status_of(const siginfo_t& info) {
 constexpr int lost_status_exit_code = 255;
 
 enum class Reaped { exited, not_yet, lost };
+
+// What an epoll event is about: a child's pidfd, or its cgroup's cgroup.events.
+enum class Source : std::uint64_t { pidfd = 0, cgroup_events = 1 };
+std::uint64_t event_key(ProcessId pid, Source source) {
+  return static_cast<std::uint64_t>(static_cast<std::uint32_t>(pid)) |
+         (static_cast<std::uint64_t>(source) << 32);
+}
+
+// Reaps `pid` without touching what else is in its group (cgroup mode: the cgroup decides).
+Reaped reap_alone(int pidfd, ExitStatus& status) {
+  siginfo_t info{};
+  if (::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG) != 0) {
+    if (errno == ECHILD) {
+      status = ExitStatus::exited(lost_status_exit_code);
+      return Reaped::lost;
+    }
+    return Reaped::not_yet;
+  }
+  if (info.si_pid == 0) return Reaped::not_yet;
+  status = exit_status_of(info);
+  return Reaped::exited;
+}
 
 // True when the child is gone and its number may already be reused: then its former group id
 // must not be signalled.
@@ -119,29 +161,102 @@ Reaped reap_group(ProcessId pid, int pidfd, ExitStatus& status) {
 
 }  // namespace
 
+std::string_view to_string(Containment containment) {
+  switch (containment) {
+    case Containment::process_group:
+      return "process-group";
+    case Containment::cgroup:
+      return "cgroup";
+  }
+  return "?";
+}
+
+std::expected<std::string, SystemError> own_cgroup_directory() {
+  return cgroup::own_directory();
+}
+
 std::expected<std::unique_ptr<PosixSpawner>, SystemError> PosixSpawner::create(
     SpawnerOptions options) {
   auto impl = std::make_unique<Impl>();
-  impl->options = options;
+  impl->options = std::move(options);
   impl->epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
   if (!impl->epoll)
     return std::unexpected(Error::system(errno, "epoll_create1: " + errno_text(errno)));
+  if (impl->contained()) {
+    const std::string& directory = impl->options.cgroup;
+    auto parent = directory.substr(0, directory.find_last_of('/'));
+    if (!cgroup::is_cgroup2(parent.empty() ? "/" : parent))
+      return std::unexpected(
+          Error::system(ENOTSUP, fmt::format("{} is not on a cgroup v2 file system", parent)));
+    if (auto made = cgroup::make(directory); !made) return std::unexpected(made.error());
+    if (::access((directory + "/cgroup.procs").c_str(), W_OK) != 0)
+      return std::unexpected(Error::system(
+          errno, fmt::format("cannot write {}/cgroup.procs: {}", directory, errno_text(errno))));
+  }
   return std::unique_ptr<PosixSpawner>(new PosixSpawner(std::move(impl)));
 }
 
 PosixSpawner::PosixSpawner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 PosixSpawner::~PosixSpawner() {
-  // Every group is signalled before any is waited for, so they die together, not one by one.
-  for (auto& [pid, pidfd] : impl_->pidfds) {
-    if (!reaped_elsewhere(pidfd.get())) ::kill(-pid, SIGKILL);
+  // Every service is signalled before any is waited for, so they die together, not one by one.
+  for (auto& [pid, child] : impl_->children) {
+    if (!child.cgroup.empty()) {
+      cgroup::kill_all(child.cgroup);
+    } else if (child.pidfd && !reaped_elsewhere(child.pidfd.get())) {
+      ::kill(-pid, SIGKILL);
+    }
   }
-  for (auto& [pid, pidfd] : impl_->pidfds) {
+  for (auto& [pid, child] : impl_->children) {
+    if (!child.pidfd) continue;
     siginfo_t info{};
-    while (::waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &info, WEXITED) != 0 &&
+    while (::waitid(P_PIDFD, static_cast<id_t>(child.pidfd.get()), &info, WEXITED) != 0 &&
            errno == EINTR) {
     }
   }
+  // SIGKILLed processes leave their cgroup within moments; wait for that (bounded) so the
+  // cgroups can be removed.
+  for (auto& [pid, child] : impl_->children) {
+    if (child.cgroup.empty()) continue;
+    for (int round = 0; round < 500 && cgroup::populated(child.cgroup); ++round) ::usleep(10000);
+    cgroup::remove(child.cgroup);
+  }
+  if (impl_->contained()) cgroup::remove(impl_->options.cgroup);
+}
+
+std::string PosixSpawner::Impl::cgroup_for(const std::string& service) {
+  // Named after the service, so that systemd-cgls or a look in the directory says what runs
+  // where. ".service" keeps clear of the kernel's own file names (cgroup.*, memory.*).
+  std::string base = service.empty() ? std::string("process") : service;
+  std::string name = base + ".service";
+  for (int n = 2; cgroups_in_use.contains(name); ++n) name = fmt::format("{}-{}.service", base, n);
+  cgroups_in_use.insert(name);
+  return options.cgroup + "/" + name;
+}
+
+std::vector<std::string> PosixSpawner::kill_leftovers() {
+  std::vector<std::string> held;
+  if (!impl_->contained()) return held;
+  auto names = cgroup::children(impl_->options.cgroup);
+  std::vector<std::string> paths;
+  for (const auto& name : names) {
+    std::string path = impl_->options.cgroup + "/" + name;
+    if (impl_->cgroups_in_use.contains(name)) continue;
+    if (cgroup::populated(path)) {
+      held.push_back(name);
+      cgroup::kill_all(path);
+    }
+    paths.push_back(std::move(path));
+  }
+  for (const auto& path : paths) {
+    for (int round = 0; round < 500 && cgroup::populated(path); ++round) ::usleep(10000);
+    cgroup::remove(path);
+  }
+  return held;
+}
+
+Containment PosixSpawner::containment() const {
+  return impl_->contained() ? Containment::cgroup : Containment::process_group;
 }
 
 std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& request) {
@@ -163,72 +278,193 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
   plan.working_directory =
       request.working_directory.empty() ? nullptr : request.working_directory.c_str();
   plan.die_with_parent = impl_->options.kill_children_if_host_dies;
+
+  Child child;
+  UniqueFd cgroup_procs;
+  if (impl_->contained()) {
+    child.cgroup = impl_->cgroup_for(request.service);
+    auto give_back = [&] {
+      cgroup::remove(child.cgroup);
+      impl_->cgroups_in_use.erase(child.cgroup.substr(child.cgroup.find_last_of('/') + 1));
+    };
+    auto made = cgroup::make(child.cgroup);
+    // Its parent may have been removed meanwhile (by a host that gave up on the same
+    // directory, say): make it again.
+    if (!made && made.error().error_number == ENOENT && cgroup::make(impl_->options.cgroup))
+      made = cgroup::make(child.cgroup);
+    if (!made) {
+      give_back();
+      return std::unexpected(made.error());
+    }
+    cgroup_procs.reset(::open((child.cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+    child.cgroup_events.reset(
+        ::open((child.cgroup + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!cgroup_procs || !child.cgroup_events) {
+      int error = errno;
+      give_back();
+      return std::unexpected(
+          Error::system(error, fmt::format("cannot start {}: cgroup {}: {}", request.argv.front(),
+                                           child.cgroup, errno_text(error))));
+    }
+    plan.cgroup_procs_fd = cgroup_procs.get();
+  }
   auto stack = impl_->child_stack.reserve(ChildStack::needed_for(request.argv.size()));
-  if (!stack)
-    return std::unexpected(
-        Error::system(stack.error(), fmt::format("cannot start {}: child stack: {}",
-                                                 request.argv.front(), errno_text(stack.error()))));
-  auto launched = launch(plan, stack->data(), stack->size());
-  if (!launched)
+  std::expected<Launched, LaunchFailure> launched =
+      stack ? launch(plan, stack->data(), stack->size())
+            : std::unexpected(LaunchFailure{LaunchFailure::Stage::setup, stack.error()});
+  cgroup_procs.reset();
+  if (!launched) {
+    if (!child.cgroup.empty()) {
+      cgroup::remove(child.cgroup);
+      impl_->cgroups_in_use.erase(child.cgroup.substr(child.cgroup.find_last_of('/') + 1));
+    }
+    if (!stack)
+      return std::unexpected(Error::system(
+          stack.error(), fmt::format("cannot start {}: child stack: {}", request.argv.front(),
+                                     errno_text(stack.error()))));
     return std::unexpected(
         Error::system(launched.error().error_number, launch_failure(request, launched.error())));
+  }
   pid_t pid = launched->pid;
-  UniqueFd pidfd(launched->pidfd);  // atomic with the child: no window for pid reuse
+  child.pidfd.reset(launched->pidfd);  // atomic with the child: no window for pid reuse
   epoll_event event{};
   event.events = EPOLLIN;
-  event.data.u64 = static_cast<std::uint64_t>(pid);
-  if (::epoll_ctl(impl_->epoll.get(), EPOLL_CTL_ADD, pidfd.get(), &event) != 0) {
+  event.data.u64 = event_key(pid, Source::pidfd);
+  if (::epoll_ctl(impl_->epoll.get(), EPOLL_CTL_ADD, child.pidfd.get(), &event) != 0) {
     int add_error = errno;
+    if (!child.cgroup.empty()) cgroup::kill_all(child.cgroup);
     ::kill(-pid, SIGKILL);
     siginfo_t info{};
-    ::waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &info, WEXITED);
+    ::waitid(P_PIDFD, static_cast<id_t>(child.pidfd.get()), &info, WEXITED);
+    if (!child.cgroup.empty()) {
+      for (int round = 0; round < 500 && cgroup::populated(child.cgroup); ++round) ::usleep(10000);
+      cgroup::remove(child.cgroup);
+      impl_->cgroups_in_use.erase(child.cgroup.substr(child.cgroup.find_last_of('/') + 1));
+    }
     return std::unexpected(Error::system(add_error, "epoll_ctl: " + errno_text(add_error)));
   }
-  impl_->pidfds.emplace(pid, std::move(pidfd));
+  impl_->children.emplace(pid, std::move(child));
   return pid;
 }
 
 void PosixSpawner::signal_group(ProcessId leader, StopSignal signal) {
-  auto found = impl_->pidfds.find(leader);
-  if (found == impl_->pidfds.end()) return;           // not ours, or already reported
-  if (reaped_elsewhere(found->second.get())) return;  // its number is no longer ours to signal
-  ::kill(-leader, signal == StopSignal::kill ? SIGKILL : SIGTERM);
+  auto found = impl_->children.find(leader);
+  if (found == impl_->children.end()) return;  // not ours, or already reported
+  Child& child = found->second;
+  if (!child.cgroup.empty()) {
+    if (signal == StopSignal::kill) {
+      cgroup::kill_all(child.cgroup);
+    } else {
+      cgroup::signal_members(child.cgroup, SIGTERM);
+    }
+    return;
+  }
+  if (reaped_elsewhere(child.pidfd.get())) return;  // its number is no longer ours to signal
+  if (signal == StopSignal::kill) {
+    ::kill(-leader, SIGKILL);
+  } else {
+    ::kill(-leader, SIGTERM);
+    ::kill(-leader, SIGCONT);  // a stopped process could not act on SIGTERM
+  }
 }
 
 int PosixSpawner::exit_fd() const {
   return impl_->epoll.get();
 }
 
-std::size_t PosixSpawner::collect_exits(const std::function<void(ProcessId, ExitStatus)>& on_exit) {
-  std::size_t reaped = 0;
+// The service is gone: its descriptors leave the epoll set (closing does that) and its cgroup,
+// empty now, is removed.
+void PosixSpawner::Impl::report_gone(ProcessId pid, Child& child) {
+  if (!child.cgroup.empty()) {
+    cgroup::remove(child.cgroup);
+    cgroups_in_use.erase(child.cgroup.substr(child.cgroup.find_last_of('/') + 1));
+  }
+  children.erase(pid);
+}
+
+std::size_t PosixSpawner::collect_exits(
+    const std::function<void(ProcessId, ExitStatus)>& on_exit,
+    const std::function<void(ProcessId, ExitStatus)>& on_main_exit) {
+  std::size_t reported = 0;
   constexpr int batch = 64;
   epoll_event events[batch];
   int ready = 0;
-  std::size_t reaped_this_round = 0;
+  std::size_t progress = 0;
   // Another round only when the last one was full and made progress. A pidfd that is readable
   // but not waitable stays readable (level-triggered), so looping until epoll is quiet could spin
   // forever. (With a zero timeout epoll_wait does not sleep, so there is no EINTR to retry.)
   do {
     ready = ::epoll_wait(impl_->epoll.get(), events, batch, 0);
-    reaped_this_round = 0;
+    progress = 0;
     for (int i = 0; i < ready; ++i) {
-      auto pid = static_cast<ProcessId>(events[i].data.u64);
-      auto found = impl_->pidfds.find(pid);
-      if (found == impl_->pidfds.end()) continue;
+      auto pid = static_cast<ProcessId>(events[i].data.u64 & 0xffffffffU);
+      auto source = static_cast<Source>(events[i].data.u64 >> 32);
+      auto found = impl_->children.find(pid);
+      if (found == impl_->children.end()) continue;
+      Child& child = found->second;
+      if (source == Source::cgroup_events) {
+        // The cgroup changed: reading re-arms the notification; empty means the service is gone.
+        if (!child.main_exit || cgroup::populated(child.cgroup_events.get())) continue;
+        ExitStatus status = *child.main_exit;
+        impl_->report_gone(pid, child);
+        ++reported;
+        ++progress;
+        on_exit(pid, status);
+        continue;
+      }
       ExitStatus status;
-      if (reap_group(pid, found->second.get(), status) == Reaped::not_yet) continue;
-      ::epoll_ctl(impl_->epoll.get(), EPOLL_CTL_DEL, found->second.get(), nullptr);
-      impl_->pidfds.erase(found);
-      ++reaped;
-      ++reaped_this_round;
-      on_exit(pid, status);
+      if (child.cgroup.empty()) {
+        if (reap_group(pid, child.pidfd.get(), status) == Reaped::not_yet) continue;
+        impl_->report_gone(pid, child);
+        ++reported;
+        ++progress;
+        on_exit(pid, status);
+        continue;
+      }
+      if (reap_alone(child.pidfd.get(), status) == Reaped::not_yet) continue;
+      ++progress;
+      ::epoll_ctl(impl_->epoll.get(), EPOLL_CTL_DEL, child.pidfd.get(), nullptr);
+      child.pidfd.reset();
+      // Read before watching: a change after this read is signalled (EPOLLPRI) from then on.
+      if (!cgroup::populated(child.cgroup_events.get())) {
+        impl_->report_gone(pid, child);
+        ++reported;
+        on_exit(pid, status);
+        continue;
+      }
+      child.main_exit = status;
+      epoll_event event{};
+      event.events = EPOLLPRI;
+      event.data.u64 = event_key(pid, Source::cgroup_events);
+      ::epoll_ctl(impl_->epoll.get(), EPOLL_CTL_ADD, child.cgroup_events.get(), &event);
+      if (on_main_exit) {
+        on_main_exit(pid, status);
+      } else {
+        cgroup::kill_all(child.cgroup);  // a host that cannot stop them gracefully
+      }
     }
-  } while (ready == batch && reaped_this_round > 0);
-  return reaped;
+  } while (ready == batch && progress > 0);
+  return reported;
 }
 
 std::size_t PosixSpawner::live_children() const {
-  return impl_->pidfds.size();
+  return impl_->children.size();
+}
+
+std::size_t PosixSpawner::reap_adopted() {
+  std::size_t reaped = 0;
+  for (;;) {
+    siginfo_t info{};
+    // Look first (WNOWAIT): a child of ours that has exited is collect_exits' to reap, and it
+    // stands first in line until then; the next call gets past it.
+    if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) break;
+    if (impl_->children.contains(info.si_pid)) break;
+    siginfo_t reaped_info{};
+    if (::waitid(P_PID, static_cast<id_t>(info.si_pid), &reaped_info, WEXITED | WNOHANG) != 0)
+      break;
+    ++reaped;
+  }
+  return reaped;
 }
 
 }  // namespace arm::posix

@@ -41,11 +41,19 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* argume
   auto* context = static_cast<ChildContext*>(argument);
   const LaunchPlan& plan = *context->plan;
 
+  // Into the service's cgroup first, before the program can fork: whatever it starts from now
+  // on is found there. (clone3's CLONE_INTO_CGROUP would do this in the kernel, but it needs a
+  // stack switch that glibc 2.36 has no wrapper for; one write is as complete.) Writing to a
+  // descriptor of the shared table neither opens nor closes one, so it may come first.
+  if (plan.cgroup_procs_fd >= 0 && ::write(plan.cgroup_procs_fd, "0", 1) != 1)
+    fail(context, LaunchFailure::Stage::cgroup);
+
   // The child starts on the parent's descriptor table (CLONE_FILES): first give it a table of
   // its own holding only 0, 1 and 2, whatever the host left without O_CLOEXEC. The kernel
   // copies just those three instead of every descriptor the host has open (a supervisor holds
   // one pidfd per child), and nothing is closed one by one: without this, each spawn cost time
-  // in proportion to the number of services. No descriptor may be touched before this line.
+  // in proportion to the number of services. No descriptor may be opened or closed before this
+  // line.
   if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_UNSHARE) != 0)
     fail(context, LaunchFailure::Stage::setup);
 

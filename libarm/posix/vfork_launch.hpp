@@ -19,6 +19,9 @@ struct LaunchPlan {
   char* const* envp = nullptr;
   const char* working_directory = nullptr;  // null: keep the parent's
   bool die_with_parent = false;             // PR_SET_PDEATHSIG(SIGKILL)
+  // An open cgroup.procs: the child moves itself into that cgroup before anything else, so
+  // nothing of the program runs outside it. -1: stays in the parent's cgroup.
+  int cgroup_procs_fd = -1;
 };
 
 struct Launched {
@@ -27,7 +30,7 @@ struct Launched {
 };
 
 struct LaunchFailure {
-  enum class Stage { clone, setup, working_directory, exec };
+  enum class Stage { clone, cgroup, setup, working_directory, exec };
   Stage stage = Stage::clone;
   int error_number = 0;
 };

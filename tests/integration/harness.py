@@ -86,6 +86,67 @@ def children_of(pid):
     return found
 
 
+def own_cgroup_directory():
+    """This process's cgroup v2 directory (the cgroup2 mount may not be /sys/fs/cgroup), or None."""
+    mount_root = mount_point = None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            before, _, after = line.partition(" - ")
+            if after.split()[0] == "cgroup2":
+                fields = before.split()
+                mount_root, mount_point = fields[3], fields[4]
+                break
+    if mount_point is None:
+        return None
+    with open("/proc/self/cgroup") as f:
+        path = next((line[3:].strip() for line in f if line.startswith("0::")), None)
+    if path is None:
+        return None
+    if mount_root != "/" and path.startswith(mount_root):
+        path = path[len(mount_root):]
+    return mount_point + (path if path != "/" else "")
+
+
+def instance_cgroup(socket_path, parent=None):
+    """The cgroup directory armd makes for its services, for the socket it serves (as armd names
+    it: the socket's file name and a FNV-1a hash of its path)."""
+    parent = parent or own_cgroup_directory()
+    if parent is None:
+        return None
+    value = 14695981039346656037
+    for byte in socket_path.encode():
+        value ^= byte
+        value = (value * 1099511628211) % (1 << 64)
+    base = "".join(c if c.isalnum() or c in "._-" else "_" for c in os.path.basename(socket_path))
+    return os.path.join(parent, f"armd.{base}.{value & 0xffffffff:08x}")
+
+
+def remove_cgroup_tree(directory):
+    """Kills what is in `directory`'s cgroups and removes them, deepest first."""
+    if not directory or not os.path.isdir(directory):
+        return
+    for root, dirs, _ in os.walk(directory, topdown=False):
+        for name in dirs:
+            child = os.path.join(root, name)
+            try:
+                with open(os.path.join(child, "cgroup.kill"), "w") as f:
+                    f.write("1")
+            except OSError:
+                pass
+            wait_for(lambda: _rmdir(child), f"cgroup {child} to empty")
+    wait_for(lambda: _rmdir(directory), f"cgroup {directory} to empty")
+
+
+def _rmdir(path):
+    try:
+        os.rmdir(path)
+        return True
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
 class ArmdTestCase(unittest.TestCase):
     """A scratch directory, scripts in it, and an armd that is stopped after the test."""
 
@@ -109,6 +170,8 @@ class ArmdTestCase(unittest.TestCase):
         if self.armd:
             self._log.close()
         self.sweep()
+        # A test that SIGKILLed armd leaves its services' cgroups behind.
+        remove_cgroup_tree(instance_cgroup(self.socket))
         self._scratch.cleanup()
 
     def sweep(self):

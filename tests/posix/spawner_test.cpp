@@ -284,3 +284,133 @@ TEST_CASE("with kill_children_if_host_dies, children die with a host killed by S
     return text.empty() || text.find(") Z") != std::string::npos;
   }));
 }
+
+// ---- cgroup mode ------------------------------------------------------------------------------
+
+namespace {
+
+// A cgroup directory for one test below this process's own cgroup, or nullopt where this
+// process may not make cgroups (then the cgroup tests are skipped, and say so).
+std::optional<std::string> test_cgroup(const std::string& name) {
+  auto own = arm::posix::own_cgroup_directory();
+  if (!own || ::access((*own + "/cgroup.procs").c_str(), W_OK) != 0) return std::nullopt;
+  return *own + "/arm-posix-" + name + "-" + std::to_string(::getpid());
+}
+
+std::unique_ptr<PosixSpawner> make_contained_spawner(const std::string& directory) {
+  auto spawner = PosixSpawner::create({.kill_children_if_host_dies = false, .cgroup = directory});
+  REQUIRE(spawner);
+  return std::move(*spawner);
+}
+
+struct Exits {
+  std::map<ProcessId, ExitStatus> main;
+  std::map<ProcessId, ExitStatus> all;
+};
+
+bool collect_until(PosixSpawner& spawner, Exits& exits, const std::function<bool()>& done) {
+  for (int waited = 0; waited < 30'000; waited += 10) {
+    pollfd fd{spawner.exit_fd(), POLLIN, 0};
+    ::poll(&fd, 1, 10);
+    spawner.collect_exits([&](ProcessId pid, ExitStatus status) { exits.all[pid] = status; },
+                          [&](ProcessId pid, ExitStatus status) { exits.main[pid] = status; });
+    if (done()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("in cgroup mode, a service's processes are all in its cgroup, whatever they do") {
+  auto directory = test_cgroup("members");
+  if (!directory) {
+    MESSAGE("skipped: no writable cgroup v2 here");
+    return;
+  }
+  std::string out = scratch("escapee");
+  {
+    auto spawner = make_contained_spawner(*directory);
+    CHECK(spawner->containment() == arm::posix::Containment::cgroup);
+    auto request = shell("setsid sh -c 'trap \"\" TERM; exec sleep 1000' & echo $! > " + out +
+                         ".tmp; mv " + out + ".tmp " + out + "; exec sleep 1000");
+    request.service = "web";
+    auto pid = spawner->spawn(request);
+    REQUIRE(pid);
+    REQUIRE(wait_until([&] { return std::filesystem::exists(out); }));
+    pid_t escapee = std::stoi(read_file(out));
+    std::filesystem::remove(out);
+    std::string procs = read_file(*directory + "/web.service/cgroup.procs");
+    CHECK(procs.find(std::to_string(*pid)) != std::string::npos);
+    CHECK(procs.find(std::to_string(escapee)) != std::string::npos);
+
+    // SIGTERM reaches both; the escapee ignores it and keeps the service alive.
+    spawner->signal_group(*pid, StopSignal::terminate);
+    Exits exits;
+    REQUIRE(collect_until(*spawner, exits, [&] { return exits.main.contains(*pid); }));
+    CHECK(exits.main[*pid] == ExitStatus::signaled(SIGTERM));
+    CHECK_FALSE(exits.all.contains(*pid));
+    CHECK(alive(escapee));
+    // SIGKILL to the cgroup ends it; the service is reported gone with its main process's
+    // status, and its cgroup is removed.
+    spawner->signal_group(*pid, StopSignal::kill);
+    REQUIRE(collect_until(*spawner, exits, [&] { return exits.all.contains(*pid); }));
+    CHECK(exits.all[*pid] == ExitStatus::signaled(SIGTERM));
+    CHECK_FALSE(std::filesystem::exists(*directory + "/web.service"));
+    CHECK(spawner->live_children() == 0);
+  }
+  CHECK_FALSE(std::filesystem::exists(*directory));  // the spawner removes its directory
+}
+
+TEST_CASE("in cgroup mode, without on_main_exit what a main process left is killed at once") {
+  auto directory = test_cgroup("at-once");
+  if (!directory) {
+    MESSAGE("skipped: no writable cgroup v2 here");
+    return;
+  }
+  auto spawner = make_contained_spawner(*directory);
+  auto pid = spawner->spawn(shell("sleep 1000 & exit 4"));
+  REQUIRE(pid);
+  CHECK(wait_exit(*spawner, *pid) == ExitStatus::exited(4));
+  CHECK(spawner->live_children() == 0);
+}
+
+TEST_CASE("kill_leftovers ends what a previous spawner left in its cgroups") {
+  auto directory = test_cgroup("leftovers");
+  if (!directory) {
+    MESSAGE("skipped: no writable cgroup v2 here");
+    return;
+  }
+  // A predecessor that died without cleaning up: a cgroup of its, with a process in it.
+  REQUIRE(std::filesystem::create_directories(*directory + "/old.service"));
+  pid_t orphan = 0;
+  char* argv[] = {const_cast<char*>("sleep"), const_cast<char*>("1000"), nullptr};
+  REQUIRE(::posix_spawnp(&orphan, "sleep", nullptr, nullptr, argv, environ) == 0);
+  {
+    std::ofstream procs(*directory + "/old.service/cgroup.procs");
+    procs << orphan;
+  }
+  auto spawner = make_contained_spawner(*directory);
+  auto killed = spawner->kill_leftovers();
+  REQUIRE(killed.size() == 1);
+  CHECK(killed[0] == "old.service");
+  int status = 0;
+  CHECK(::waitpid(orphan, &status, 0) == orphan);
+  CHECK(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGKILL);
+  CHECK_FALSE(std::filesystem::exists(*directory + "/old.service"));
+}
+
+TEST_CASE("reap_adopted reaps children the spawner did not spawn, never its own") {
+  auto spawner = make_spawner();
+  pid_t adopted = 0;
+  char* argv[] = {const_cast<char*>("/bin/true"), nullptr};
+  REQUIRE(::posix_spawn(&adopted, "/bin/true", nullptr, nullptr, argv, nullptr) == 0);
+  auto ours = spawner->spawn({"t", {"/bin/true"}, {}, {}, {}});
+  REQUIRE(ours);
+  // Both exit; ours is collect_exits' to report, the other is reaped by reap_adopted.
+  REQUIRE(wait_until([&] {
+    spawner->reap_adopted();
+    return ::waitpid(adopted, nullptr, WNOHANG) < 0 && errno == ECHILD;
+  }));
+  CHECK(wait_exit(*spawner, *ours) == ExitStatus::exited(0));
+}
