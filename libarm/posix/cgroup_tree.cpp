@@ -150,7 +150,8 @@ void signal_members(const std::string& directory, int signal) {
 void kill_all(const std::string& directory) {
   if (write_text(directory + "/cgroup.kill", "1")) return;
   // Before Linux 5.14: one by one, a few rounds in case members forked meanwhile.
-  for (int round = 0; round < 8 && populated(directory); ++round) signal_members(directory, SIGKILL);
+  for (int round = 0; round < 8 && populated(directory); ++round)
+    signal_members(directory, SIGKILL);
 }
 
 std::vector<std::string> children(const std::string& directory) {

@@ -80,7 +80,8 @@ Action random_action(Random& random) {
       {Action::status, 30},         {Action::crash, 150},       {Action::settle, 150},
       {Action::advance_small, 150}, {Action::advance_large, 8}, {Action::file_changed, 30},
       {Action::reload, 15},         {Action::fail_spawns, 15},  {Action::allow_spawns, 20},
-      {Action::client_gone, 15},    {Action::reset, 15},        {Action::shutdown, 1}};
+      {Action::client_gone, 15},    {Action::reset, 15},        {Action::shutdown, 1},
+      {Action::main_exit, 40}};
   unsigned total = 0;
   for (const auto& [action, weight] : weights) total += weight;
   unsigned pick = below(random, total);
@@ -279,6 +280,19 @@ class Runner final : public Notifier {
         spawner_.mark_exited(pid);
         std::erase_if(pending_exits_, [&](const auto& exit) { return exit.first == pid; });
         if (!supervisor_.on_child_exit(pid, status))
+          fail(fmt::format("supervisor disowned its live process {}", pid));
+        break;
+      }
+      case Action::main_exit: {
+        // The rest of the service ends later, as signals or a crash step end it.
+        auto live = spawner_.live();
+        if (live.empty()) break;
+        ProcessId pid = live[step.a % live.size()];
+        if (spawner_.process(pid)->main_exited) break;
+        ExitStatus status =
+            step.b % 2 == 0 ? ExitStatus::exited(0) : ExitStatus::exited(1 + step.c % 100);
+        spawner_.mark_main_exited(pid);
+        if (!supervisor_.on_main_exit(pid, status))
           fail(fmt::format("supervisor disowned its live process {}", pid));
         break;
       }
@@ -701,7 +715,7 @@ std::string_view action_name(Action action) {
   static const char* const names[] = {"start",        "stop",   "restart",       "status",
                                       "crash",        "settle", "advance_small", "advance_large",
                                       "file_changed", "reload", "fail_spawns",   "allow_spawns",
-                                      "client_gone",  "reset",  "shutdown"};
+                                      "client_gone",  "reset",  "shutdown",      "main_exit"};
   return names[static_cast<int>(action)];
 }
 

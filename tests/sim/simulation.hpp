@@ -31,7 +31,8 @@ enum class Action {
   allow_spawns,  // ... and work again
   client_gone,
   reset,  // a request to clear a service's failure
-  shutdown
+  shutdown,
+  main_exit  // a live main process dies, leaving other processes of its service running
 };
 
 struct Step {
