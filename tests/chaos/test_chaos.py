@@ -15,7 +15,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from harness import ArmdTestCase, Connection, children_of, pid_alive, wait_for  # noqa: E402
+from harness import (ArmdTestCase, Connection, children_of, own_cgroup_directory,  # noqa: E402
+                     pid_alive, tagged_processes, wait_for)
 
 LONG = os.environ.get("CHAOS_SCALE") == "long"
 
@@ -54,8 +55,8 @@ class Client:
 
 
 class Chaos(ArmdTestCase):
-    def configure(self, count, extra=""):
-        sleeper = self.sleeper()
+    def configure(self, count, extra="", binary=None):
+        sleeper = binary or self.sleeper()
         lines = [f'[arm]\ndefault_services = [{", ".join(f"{chr(34)}s{i}{chr(34)}" for i in range(count))}]\n']
         for i in range(count):
             lines.append(f'[services.s{i}]\nbinary = "{sleeper}"\nbackoff_initial = "1ms"\n'
@@ -129,6 +130,50 @@ class Chaos(ArmdTestCase):
             self.assertLess(growth, 4096, f"armd's RSS grew by {growth} KiB")
         print(f"\nkills survived: {killed}; client replies: {len(answered)}; "
               f"RSS growth: {growth} KiB", file=sys.stderr)
+
+    def service_processes(self):
+        """Live processes of this test's services: every `sleep 100000` carrying its tag."""
+        found = []
+        for pid in tagged_processes(self.dir):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if f.read().split(b"\0")[:2] == [b"sleep", b"100000"] and pid_alive(pid):
+                        found.append(pid)
+            except FileNotFoundError:
+                pass
+        return set(found)
+
+    def test_a_sigkilled_armd_leaves_no_second_copy_of_anything_once_restarted(self):
+        directory = own_cgroup_directory()
+        if not directory or not os.access(os.path.join(directory, "cgroup.procs"), os.W_OK):
+            self.skipTest("needs a writable cgroup v2: in process-group mode a service's "
+                          "children outlive a SIGKILLed armd (documented)")
+        count = 60 if LONG else 30
+        # Each service is two processes: a main process and a child it started.
+        forker = self.script("forker.sh", "sleep 100000 &\nexec sleep 100000\n")
+        self.configure(count, binary=forker)
+        self.start_armd()
+        wait_for(lambda: len(self.running()) >= count, f"{count} services running", 120)
+        # Mid-run: crashes are being handled (restarts in flight) when armd itself is killed.
+        rng = random.Random(7)
+        for service in rng.sample(list(self.running().values()), count // 3):
+            os.kill(service["pid"], signal.SIGKILL)
+        self.armd.send_signal(signal.SIGKILL)
+        self.armd.wait()
+        self._log.close()
+        first_generation = self.service_processes()
+        self.start_armd()
+        wait_for(lambda: len(self.running()) >= count, f"{count} services running again", 120)
+        # Nothing of the first generation survives the new armd's start ...
+        survivors = [pid for pid in first_generation if pid_alive(pid)]
+        self.assertEqual(survivors, [])
+        # ... and the new one supervises exactly one copy of each service: its main process
+        # and its child, nothing else.
+        wait_for(lambda: len(self.service_processes()) == 2 * (count + 0),
+                 f"exactly {2 * count} service processes")
+        mains = {s["pid"] for s in self.running().values() if s["name"].startswith("s")}
+        self.assertEqual(len(mains), count)
+        self.assertTrue(mains <= self.service_processes())
 
     def test_many_clients_with_garbage_mixed_in_all_get_answers(self):
         self.configure(20)
