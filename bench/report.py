@@ -3,7 +3,9 @@ same run) and a plot."""
 
 import sys
 
-SYSTEMS = [("floor", "floor"), ("armd", "armd"), ("armd_default", "armd (100 ms backoff)"),
+SYSTEMS = [("floor", "floor"), ("armd", "armd"),
+           ("armd_process_group", "armd, process groups (no cgroups)"),
+           ("armd_default", "armd (100 ms backoff)"),
            ("supervisord", "supervisord"), ("s6", "s6"), ("runit", "runit")]
 
 

@@ -201,6 +201,11 @@ def main():
             row["armd"] = run_supervisor(
                 lambda log: Armd(args.build, workdir, n, log), workdir, n, args.repeats,
                 args.kills, idle, extra=lambda system: control_plane(args.build, system))
+            # The same with process groups: what cgroup containment costs, in the same run.
+            print(f"N={n}: armd, process groups", file=sys.stderr)
+            row["armd_process_group"] = run_supervisor(
+                lambda log: Armd(args.build, workdir, n, log, cgroup="off"), workdir, n,
+                args.repeats, args.kills, 0)
             print(f"N={n}: armd, default 100 ms backoff (restart latency only)", file=sys.stderr)
             row["armd_default"] = run_supervisor(
                 lambda log: Armd(args.build, workdir, n, log, backoff="100ms"), workdir, n, 1,

@@ -94,10 +94,13 @@ class Floor(Supervisor):
 class Armd(Supervisor):
     program = "armd"
 
-    def __init__(self, build, workdir, n, log, backoff="0ms"):
+    def __init__(self, build, workdir, n, log, backoff="0ms", cgroup="auto"):
         super().__init__(build, workdir, n, log)
         self.backoff = backoff
+        self.cgroup = cgroup  # "off": process groups, to measure what cgroups cost
         self.label = "armd" if backoff == "0ms" else f"armd-backoff-{backoff}"
+        if cgroup != "auto":
+            self.label += f"-cgroup-{cgroup}"
         self.socket = os.path.join(workdir, f"{self.label}-{n}.sock")
 
     @classmethod
@@ -108,7 +111,7 @@ class Armd(Supervisor):
         config = os.path.join(self.workdir, f"{self.label}-{self.n}.toml")
         with open(config, "w") as f:
             names = ", ".join(f'"s{i}"' for i in range(self.n))
-            f.write(f"[arm]\ndefault_services = [{names}]\n")
+            f.write(f"[arm]\ndefault_services = [{names}]\ncgroup = \"{self.cgroup}\"\n")
             for i in range(self.n):
                 f.write(f'[services.s{i}]\nbinary = "{self.marker}"\n'
                         f'options = ["s{i}", "{self.log}"]\nbackoff_initial = "{self.backoff}"\n')

@@ -280,7 +280,7 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
   plan.die_with_parent = impl_->options.kill_children_if_host_dies;
 
   Child child;
-  UniqueFd cgroup_procs;
+  UniqueFd cgroup_directory;
   if (impl_->contained()) {
     child.cgroup = impl_->cgroup_for(request.service);
     auto give_back = [&] {
@@ -296,23 +296,24 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
       give_back();
       return std::unexpected(made.error());
     }
-    cgroup_procs.reset(::open((child.cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
-    child.cgroup_events.reset(
-        ::open((child.cgroup + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
-    if (!cgroup_procs || !child.cgroup_events) {
+    cgroup_directory.reset(::open(child.cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (cgroup_directory)
+      child.cgroup_events.reset(
+          ::openat(cgroup_directory.get(), "cgroup.events", O_RDONLY | O_CLOEXEC));
+    if (!cgroup_directory || !child.cgroup_events) {
       int error = errno;
       give_back();
       return std::unexpected(
           Error::system(error, fmt::format("cannot start {}: cgroup {}: {}", request.argv.front(),
                                            child.cgroup, errno_text(error))));
     }
-    plan.cgroup_procs_fd = cgroup_procs.get();
+    plan.cgroup_fd = cgroup_directory.get();
   }
   auto stack = impl_->child_stack.reserve(ChildStack::needed_for(request.argv.size()));
   std::expected<Launched, LaunchFailure> launched =
       stack ? launch(plan, stack->data(), stack->size())
             : std::unexpected(LaunchFailure{LaunchFailure::Stage::setup, stack.error()});
-  cgroup_procs.reset();
+  cgroup_directory.reset();
   if (!launched) {
     if (!child.cgroup.empty()) {
       cgroup::remove(child.cgroup);

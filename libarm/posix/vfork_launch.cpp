@@ -10,6 +10,9 @@
 
 #include <cerrno>
 
+#include "arm/posix/unique_fd.hpp"
+#include "clone_into_cgroup.hpp"
+
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
 #endif
@@ -23,6 +26,7 @@ namespace {
 
 struct ChildContext {
   const LaunchPlan* plan;
+  int cgroup_procs_fd;  // where clone3 cannot place the child in its cgroup: it moves itself
   pid_t parent;
   sigset_t parent_mask;
   // Written by the child, read by the parent after the vfork-style suspension ends.
@@ -41,11 +45,10 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* argume
   auto* context = static_cast<ChildContext*>(argument);
   const LaunchPlan& plan = *context->plan;
 
-  // Into the service's cgroup first, before the program can fork: whatever it starts from now
-  // on is found there. (clone3's CLONE_INTO_CGROUP would do this in the kernel, but it needs a
-  // stack switch that glibc 2.36 has no wrapper for; one write is as complete.) Writing to a
-  // descriptor of the shared table neither opens nor closes one, so it may come first.
-  if (plan.cgroup_procs_fd >= 0 && ::write(plan.cgroup_procs_fd, "0", 1) != 1)
+  // Without CLONE_INTO_CGROUP, into the service's cgroup first, before the program can fork:
+  // whatever it starts from then on is found there. Writing to a descriptor of the shared
+  // table neither opens nor closes one, so it may come first.
+  if (context->cgroup_procs_fd >= 0 && ::write(context->cgroup_procs_fd, "0", 1) != 1)
     fail(context, LaunchFailure::Stage::cgroup);
 
   // The child starts on the parent's descriptor table (CLONE_FILES): first give it a table of
@@ -88,17 +91,40 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* argume
 
 std::expected<Launched, LaunchFailure> launch(const LaunchPlan& plan, char* stack,
                                               std::size_t stack_size) {
-  ChildContext context{&plan, ::getpid(), {}, LaunchFailure::Stage::clone, 0};
+  ChildContext context{&plan, -1, ::getpid(), {}, LaunchFailure::Stage::clone, 0};
   // Block everything while the child runs on our memory: no handler of ours may run in it
   // (the child resets dispositions before it unblocks).
   sigset_t all;
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &context.parent_mask);
   int pidfd = -1;
-  pid_t pid =
-      ::clone(child_main, stack + stack_size,
-              CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_PIDFD | SIGCHLD, &context, &pidfd);
-  int clone_errno = errno;
+  pid_t pid = -1;
+  int clone_errno = 0;
+  UniqueFd cgroup_procs;
+  bool placed = false;
+  if (plan.cgroup_fd >= 0) {
+    long result = clone3_into_cgroup(child_main, &context, stack, stack_size, plan.cgroup_fd,
+                                     &pidfd, CLONE_VM | CLONE_VFORK | CLONE_FILES);
+    if (result >= 0) {
+      pid = static_cast<pid_t>(result);
+      placed = true;
+    } else if (result != -ENOSYS && result != -E2BIG) {
+      clone_errno = static_cast<int>(-result);
+      placed = true;  // a real failure: reported below
+    } else {
+      cgroup_procs.reset(::openat(plan.cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC));
+      if (!cgroup_procs) {
+        clone_errno = errno;
+        placed = true;
+      }
+      context.cgroup_procs_fd = cgroup_procs.get();
+    }
+  }
+  if (!placed) {
+    pid = ::clone(child_main, stack + stack_size,
+                  CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_PIDFD | SIGCHLD, &context, &pidfd);
+    clone_errno = errno;
+  }
   ::pthread_sigmask(SIG_SETMASK, &context.parent_mask, nullptr);
   if (pid < 0) return std::unexpected(LaunchFailure{LaunchFailure::Stage::clone, clone_errno});
   if (context.error_number != 0) {

@@ -19,9 +19,10 @@ struct LaunchPlan {
   char* const* envp = nullptr;
   const char* working_directory = nullptr;  // null: keep the parent's
   bool die_with_parent = false;             // PR_SET_PDEATHSIG(SIGKILL)
-  // An open cgroup.procs: the child moves itself into that cgroup before anything else, so
-  // nothing of the program runs outside it. -1: stays in the parent's cgroup.
-  int cgroup_procs_fd = -1;
+  // An open cgroup directory: the child is born in it (clone3 with CLONE_INTO_CGROUP), or, on a
+  // kernel or architecture without that, moves itself there before anything else; either way
+  // nothing of the program runs outside it. -1: it stays in the parent's cgroup.
+  int cgroup_fd = -1;
 };
 
 struct Launched {
