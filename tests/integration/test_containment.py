@@ -61,9 +61,9 @@ class CgroupContainment(ArmdTestCase):
     def setUp(self):
         super().setUp()
         self.escapee_file = os.path.join(self.dir, "escapee")
+        # Each helper process tells its pid once its trap is set, so a stop cannot come first.
         escaper = self.script("escaper.sh", f"""
-            setsid sh -c 'trap "" TERM; exec sleep 100000' &
-            echo $! > {self.escapee_file}
+            setsid sh -c 'trap "" TERM; echo $$ > {self.escapee_file}; exec sleep 100000' &
             exec sleep 100000
             """)
         self.worker_file = os.path.join(self.dir, "worker")
@@ -71,8 +71,8 @@ class CgroupContainment(ArmdTestCase):
         # The main process exits at once on SIGTERM; its worker takes a second to finish.
         graceful = self.script("graceful.sh", f"""
             sh -c 'trap "sleep 1; echo finished > {self.finished_file}; exit 0" TERM
+                   echo $$ > {self.worker_file}
                    while :; do sleep 0.05; done' &
-            echo $! > {self.worker_file}
             exec sleep 100000
             """)
         self.daemon_file = os.path.join(self.dir, "daemon")

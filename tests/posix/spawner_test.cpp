@@ -337,8 +337,9 @@ TEST_CASE("in cgroup mode, a service's processes are all in its cgroup, whatever
   {
     auto spawner = make_contained_spawner(*directory);
     CHECK(spawner->containment() == arm::posix::Containment::cgroup);
-    auto request = shell("setsid sh -c 'trap \"\" TERM; exec sleep 1000' & echo $! > " + out +
-                         ".tmp; mv " + out + ".tmp " + out + "; exec sleep 1000");
+    // The escapee tells its pid once it ignores SIGTERM, not before.
+    auto request = shell("setsid sh -c 'trap \"\" TERM; echo $$ > " + out + ".tmp; mv " + out +
+                         ".tmp " + out + "; exec sleep 1000' & exec sleep 1000");
     request.service = "web";
     auto pid = spawner->spawn(request);
     REQUIRE(pid);
