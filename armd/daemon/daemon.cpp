@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include <fmt/ranges.h>
 
@@ -30,12 +31,18 @@ int poll_timeout(std::optional<arm::TimePoint> deadline, arm::TimePoint now) {
 
 // What armd inherited is not what it needs: a SIGCHLD set to SIG_IGN makes the kernel reap
 // every child at once (each exit would read as "status lost"), a blocked signal would never
-// arrive. Start from the defaults.
+// arrive. Dispositions set to SIG_IGN go back to the default (handlers do not survive exec; the
+// only ones here are those of a sanitizer's runtime, which stay), and nothing stays blocked.
 void reset_inherited_signals() {
-  struct sigaction default_action {};
-  default_action.sa_handler = SIG_DFL;
   for (int signal = 1; signal < NSIG; ++signal) {
-    if (signal != SIGKILL && signal != SIGSTOP) ::sigaction(signal, &default_action, nullptr);
+    struct sigaction current {};
+    if (signal == SIGKILL || signal == SIGSTOP || ::sigaction(signal, nullptr, &current) != 0)
+      continue;
+    if (!(current.sa_flags & SA_SIGINFO) && current.sa_handler == SIG_IGN) {
+      struct sigaction default_action {};
+      default_action.sa_handler = SIG_DFL;
+      ::sigaction(signal, &default_action, nullptr);
+    }
   }
   sigset_t none;
   sigemptyset(&none);
@@ -108,14 +115,18 @@ std::expected<void, std::string> Daemon::set_up_containment(const std::string& s
     auto parent = setting == "auto" ? arm::posix::own_cgroup_directory()
                                     : std::expected<std::string, arm::Error>(setting);
     if (parent) {
-      std::string directory = *parent + "/" + instance_cgroup_name(options_.socket_path);
+      // The same socket however it was spelled (relative, through a symlink): one directory.
+      std::error_code ignored;
+      auto socket = std::filesystem::weakly_canonical(
+          std::filesystem::absolute(options_.socket_path, ignored), ignored);
+      std::string directory = *parent + "/" + instance_cgroup_name(socket.string());
       // armd's only thread spawns every child, so its services can die with it.
       auto spawner = arm::posix::PosixSpawner::create(
           {.kill_children_if_host_dies = true, .cgroup = directory});
       if (spawner) {
         spawner_ = std::move(*spawner);
         containment_note_ = fmt::format("cgroup {}", directory);
-      } else if (setting != "auto") {
+      } else if (setting != "auto" || spawner.error().error_number == EWOULDBLOCK) {
         return std::unexpected(
             fmt::format("[arm] cgroup = {}: {}", setting, spawner.error().message));
       } else {

@@ -102,8 +102,8 @@ bool ServiceSupervisor::Impl::take_interest(Service& dependency, bool soft) {
       return true;
     case ServiceState::stopping:
       // On its way out: it comes back once reaped.
-      if (dependency.after_exit != AfterExit::start_again &&
-          dependency.after_exit != AfterExit::decide) {
+      // (Also when the restart policy was to decide: interest that arrives meanwhile wins.)
+      if (dependency.after_exit != AfterExit::start_again) {
         if (soft) ++dependency.references.requests;
         revive(dependency);
       }
@@ -123,7 +123,7 @@ void ServiceSupervisor::Impl::revive(Service& root) {
     Service& service = *walk.back();
     walk.pop_back();
     if (service.state != ServiceState::stopping || service.after_exit == AfterExit::start_again ||
-        service.after_exit == AfterExit::decide || service.removed())
+        service.removed())
       continue;
     service.after_exit = AfterExit::start_again;
     service.stop_reason.clear();

@@ -323,8 +323,12 @@ bool ServiceSupervisor::Impl::child_exited(ProcessId pid, ExitStatus exit) {
   by_pid.erase(found);
   TimePoint now = clock.now();
   service.process.pid.reset();
-  // When the main process exited before the rest of the service, its status is what counts.
-  if (service.process.main_exit) exit = *std::exchange(service.process.main_exit, std::nullopt);
+  // When the main process exited before the rest of the service, its status and its time are
+  // what count (the stop of what it left is not run time, for the backoff).
+  if (service.process.main_exit) {
+    exit = *std::exchange(service.process.main_exit, std::nullopt);
+    now = service.process.last_exit_at.value_or(now);
+  }
   service.process.last_exit = exit;
   service.process.last_exit_at = now;
   cancel_deadline(service);

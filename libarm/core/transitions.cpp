@@ -92,7 +92,9 @@ void ServiceSupervisor::Impl::after_stopping_exit(Service& service, const ExitSt
   switch (after) {
     case AfterExit::decide:
       service.stop_reason.clear();
-      after_unexpected_exit(service, exit, clock.now(), true);
+      // Measured to the main process's exit: the stop of what it left was not run time.
+      after_unexpected_exit(service, exit, service.process.last_exit_at.value_or(clock.now()),
+                            true);
       return;
     case AfterExit::forget:
       fail_start_waiters(service, Outcome::start_failed, "removed from the configuration");

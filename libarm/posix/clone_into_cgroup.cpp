@@ -43,7 +43,7 @@ struct CloneArguments {
 extern "C" long arm_raw_clone3(CloneArguments* arguments, std::size_t size, int (*child)(void*),
                                void* argument);
 asm(R"(
-    .text
+    .pushsection .text
     .p2align 4
     .type arm_raw_clone3, @function
 arm_raw_clone3:
@@ -54,6 +54,7 @@ arm_raw_clone3:
     syscall
     testq %rax, %rax
     jnz 1f
+    .cfi_remember_state
     .cfi_undefined rip
     xorl %ebp, %ebp
     movq %r9, %rdi
@@ -63,9 +64,11 @@ arm_raw_clone3:
     syscall
     hlt
 1:
+    .cfi_restore_state
     ret
     .cfi_endproc
     .size arm_raw_clone3, .-arm_raw_clone3
+    .popsection
 )");
 
 long clone3_into_cgroup(int (*child)(void*), void* argument, char* stack, std::size_t stack_size,

@@ -1,8 +1,10 @@
 // PosixSpawner: a vfork-style clone for starting, one pidfd per child for waiting, one epoll set so
 // the host watches a single descriptor however many children there are.
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -11,6 +13,7 @@
 #include <fmt/format.h>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <unordered_map>
@@ -42,6 +45,7 @@ struct PosixSpawner::Impl {
   UniqueFd epoll;
   std::unordered_map<ProcessId, Child> children;  // not yet reported as exited
   std::unordered_set<std::string> cgroups_in_use;
+  UniqueFd cgroup_lock;  // flock on SpawnerOptions::cgroup, held for the spawner's life
 
   bool contained() const { return !options.cgroup.empty(); }
   std::string cgroup_for(const std::string& service);
@@ -115,10 +119,11 @@ std::uint64_t event_key(ProcessId pid, Source source) {
          (static_cast<std::uint64_t>(source) << 32);
 }
 
-// Reaps `pid` without touching what else is in its group (cgroup mode: the cgroup decides).
-Reaped reap_alone(int pidfd, ExitStatus& status) {
+// Reads `pid`'s exit status without reaping it (cgroup mode): while what it left still runs,
+// the zombie keeps its number, so no new child can be given it meanwhile.
+Reaped peek_exit(int pidfd, ExitStatus& status) {
   siginfo_t info{};
-  if (::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG) != 0) {
+  if (::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
     if (errno == ECHILD) {
       status = ExitStatus::exited(lost_status_exit_code);
       return Reaped::lost;
@@ -189,6 +194,18 @@ std::expected<std::unique_ptr<PosixSpawner>, SystemError> PosixSpawner::create(
       return std::unexpected(
           Error::system(ENOTSUP, fmt::format("{} is not on a cgroup v2 file system", parent)));
     if (auto made = cgroup::make(directory); !made) return std::unexpected(made.error());
+    // One spawner per directory: kill_leftovers() must never take another live host's
+    // services for leftovers.
+    impl->cgroup_lock.reset(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!impl->cgroup_lock)
+      return std::unexpected(
+          Error::system(errno, fmt::format("cannot open {}: {}", directory, errno_text(errno))));
+    if (::flock(impl->cgroup_lock.get(), LOCK_EX | LOCK_NB) != 0)
+      return std::unexpected(Error::system(
+          errno,
+          errno == EWOULDBLOCK
+              ? fmt::format("cgroup {} is in use by another process (another armd?)", directory)
+              : fmt::format("cannot lock {}: {}", directory, errno_text(errno))));
     if (::access((directory + "/cgroup.procs").c_str(), W_OK) != 0)
       return std::unexpected(Error::system(
           errno, fmt::format("cannot write {}/cgroup.procs: {}", directory, errno_text(errno))));
@@ -344,6 +361,7 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
     }
     return std::unexpected(Error::system(add_error, "epoll_ctl: " + errno_text(add_error)));
   }
+  // A number still held by a zombie of ours is never handed out again, so this cannot collide.
   impl_->children.emplace(pid, std::move(child));
   return pid;
 }
@@ -377,6 +395,9 @@ int PosixSpawner::exit_fd() const {
 // empty now, is removed.
 void PosixSpawner::Impl::report_gone(ProcessId pid, Child& child) {
   if (!child.cgroup.empty()) {
+    // The zombie of the main process has held its number until now.
+    siginfo_t info{};
+    ::waitid(P_PIDFD, static_cast<id_t>(child.pidfd.get()), &info, WEXITED | WNOHANG);
     cgroup::remove(child.cgroup);
     cgroups_in_use.erase(child.cgroup.substr(child.cgroup.find_last_of('/') + 1));
   }
@@ -422,10 +443,10 @@ std::size_t PosixSpawner::collect_exits(
         on_exit(pid, status);
         continue;
       }
-      if (reap_alone(child.pidfd.get(), status) == Reaped::not_yet) continue;
+      if (peek_exit(child.pidfd.get(), status) == Reaped::not_yet) continue;
       ++progress;
+      // The zombie stays readable: stop watching it (it is reaped in report_gone).
       ::epoll_ctl(impl_->epoll.get(), EPOLL_CTL_DEL, child.pidfd.get(), nullptr);
-      child.pidfd.reset();
       // Read before watching: a change after this read is signalled (EPOLLPRI) from then on.
       if (!cgroup::populated(child.cgroup_events.get())) {
         impl_->report_gone(pid, child);
@@ -454,17 +475,37 @@ std::size_t PosixSpawner::live_children() const {
 
 std::size_t PosixSpawner::reap_adopted() {
   std::size_t reaped = 0;
+  bool blocked = false;
   for (;;) {
     siginfo_t info{};
-    // Look first (WNOWAIT): a child of ours that has exited is collect_exits' to reap, and it
-    // stands first in line until then; the next call gets past it.
+    // Look first (WNOWAIT): a child of ours that has exited is collect_exits' to reap (or a
+    // zombie held on purpose), and it would stand first in line.
     if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) break;
-    if (impl_->children.contains(info.si_pid)) break;
+    if (impl_->children.contains(info.si_pid)) {
+      blocked = true;
+      break;
+    }
     siginfo_t reaped_info{};
     if (::waitid(P_PID, static_cast<id_t>(info.si_pid), &reaped_info, WEXITED | WNOHANG) != 0)
       break;
     ++reaped;
   }
+  if (!blocked) return reaped;
+  // One of ours stands first: ask each other child by its number instead (the kernel lists a
+  // process's children in /proc/self/task/TID/children).
+  DIR* directory = ::opendir("/proc/self/task");
+  if (!directory) return reaped;
+  while (dirent* task = ::readdir(directory)) {
+    if (task->d_name[0] == '.') continue;
+    std::ifstream list(fmt::format("/proc/self/task/{}/children", task->d_name));
+    for (pid_t pid; list >> pid;) {
+      if (impl_->children.contains(pid)) continue;
+      siginfo_t info{};
+      if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG) == 0 && info.si_pid)
+        ++reaped;
+    }
+  }
+  ::closedir(directory);
   return reaped;
 }
 

@@ -108,7 +108,10 @@ std::expected<Launched, LaunchFailure> launch(const LaunchPlan& plan, char* stac
     if (result >= 0) {
       pid = static_cast<pid_t>(result);
       placed = true;
-    } else if (result != -ENOSYS && result != -E2BIG) {
+    } else if (result != -ENOSYS && result != -E2BIG && result != -EPERM) {
+      // (ENOSYS: before Linux 5.7 or not x86-64; E2BIG: no `cgroup` field; EPERM: a seccomp
+      // profile that refuses clone3, as older container runtimes have. Then the child moves
+      // itself.)
       clone_errno = static_cast<int>(-result);
       placed = true;  // a real failure: reported below
     } else {

@@ -113,6 +113,7 @@ def instance_cgroup(socket_path, parent=None):
     parent = parent or own_cgroup_directory()
     if parent is None:
         return None
+    socket_path = os.path.realpath(socket_path)  # as armd canonicalizes it
     value = 14695981039346656037
     for byte in socket_path.encode():
         value ^= byte
@@ -153,7 +154,9 @@ class ArmdTestCase(unittest.TestCase):
     def setUp(self):
         self._scratch = tempfile.TemporaryDirectory(prefix="armd-test-")
         self.dir = self._scratch.name
-        self.socket = os.path.join(self.dir, "armd.sock")
+        # A name of its own, so that scripts/check-leftovers.sh knows the tests' cgroups
+        # (armd names its cgroup directory after its socket).
+        self.socket = os.path.join(self.dir, "armd-test.sock")
         self.config = os.path.join(self.dir, "armd.toml")
         self.armd = None
         self.log_path = os.path.join(self.dir, "armd.log")

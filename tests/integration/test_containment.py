@@ -37,6 +37,16 @@ def cgroup_usable():
     return directory is not None and os.access(os.path.join(directory, "cgroup.procs"), os.W_OK)
 
 
+def parent_of(pid):
+    """`pid`'s parent while it lives (not a zombie), else None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return None
+    return None if fields[0] == "Z" else int(fields[1])
+
+
 def zombie_children(pid):
     """The zombies among `pid`'s children: what a reaper has not reaped."""
     found = []
@@ -181,12 +191,61 @@ class CgroupContainment(ArmdTestCase):
                              sorted([self.status("parent")["pid"], new_child]))
 
 
+@unittest.skipUnless(cgroup_usable(), "needs a writable cgroup v2 (root on the CI machines)")
+class TwoArmds(ArmdTestCase):
+    def test_armds_on_sockets_spelled_alike_in_different_directories_leave_each_other_alone(self):
+        first, second = os.path.join(self.dir, "one"), os.path.join(self.dir, "two")
+        sleeper = self.sleeper()
+        armds = []
+        try:
+            for directory in (first, second):
+                os.mkdir(directory)
+                with open(os.path.join(directory, "armd.toml"), "w") as f:
+                    f.write(f'[arm]\ndefault_services = ["web"]\n'
+                            f'[services.web]\nbinary = "{sleeper}"\n')
+                log = open(os.path.join(directory, "log"), "w")
+                armds.append((subprocess.Popen(
+                    [self._armd(), "--config", "armd.toml", "--socket", "armd-test.sock"],
+                    cwd=directory, env=self.armd_environment(), stdout=log,
+                    stderr=subprocess.STDOUT), log))
+                socket_path = os.path.join(directory, "armd-test.sock")
+                wait_for(lambda: os.path.exists(socket_path), "armd to listen")
+                pid = wait_for(lambda: self.web_pid(socket_path), "web to run")
+                if directory == first:
+                    first_web = pid
+            # The second armd did not take the first one's services for leftovers.
+            self.assertTrue(pid_alive(first_web))
+            self.assertEqual(self.web_pid(os.path.join(first, "armd-test.sock")), first_web)
+        finally:
+            for armd, log in armds:
+                armd.send_signal(signal.SIGTERM)
+                armd.wait(timeout=DEADLINE)
+                log.close()
+
+    def web_pid(self, socket_path):
+        result = subprocess.run([self._armctl(), "--socket", socket_path, "--json", "status",
+                                 "web"], capture_output=True, text=True, timeout=DEADLINE)
+        if result.returncode != 0:
+            return None
+        status = json.loads(result.stdout)[0]
+        return status["pid"] if status["state"] == "running" else None
+
+    def _armd(self):
+        from harness import ARMD
+        return os.path.abspath(ARMD)
+
+    def _armctl(self):
+        from harness import ARMCTL
+        return os.path.abspath(ARMCTL)
+
+
 class Signals(ArmdTestCase):
     def setUp(self):
         super().setUp()
         clean = self.script("clean.sh", "sleep 0.2; exit 0\n")
-        orphaner = self.script("orphaner.sh", """
-            sh -c 'sleep 0.2 &'
+        self.orphan_file = os.path.join(self.dir, "orphan")
+        orphaner = self.script("orphaner.sh", f"""
+            sh -c 'sleep 2 & echo $! > {self.orphan_file}'
             exec sleep 100000
             """)
         self.write_config(f"""
@@ -211,26 +270,29 @@ class Signals(ArmdTestCase):
         self.assertEqual(status["last_exit"]["code"], 0)
         self.assertEqual(status["restarts"], 0)
 
+    def assert_orphans_come_to_armd_and_are_reaped(self):
+        self.armctl("start", "orphaner", check=0)
+        orphan = read_pid(self.orphan_file)
+        # Its parent shell has exited: the orphan is armd's now (a subreaper), not init's ...
+        wait_for(lambda: parent_of(orphan) in (self.armd.pid, None), "the orphan to be adopted")
+        self.assertEqual(parent_of(orphan), self.armd.pid)
+        # ... and once it exits, armd reaps it: no zombie.
+        wait_for(lambda: parent_of(orphan) is None, "the orphan to be reaped")
+
     def test_with_init_armd_reaps_the_orphans_of_its_services(self):
         self.start_armd("--init")
-        self.armctl("start", "orphaner", check=0)
-        # The orphaned `sleep 0.2` comes to armd (a subreaper now) and must not stay a zombie.
-        time.sleep(0.5)
-        wait_for(lambda: not zombie_children(self.armd.pid), "armd to reap its adopted children")
+        self.assert_orphans_come_to_armd_and_are_reaped()
 
     def test_in_process_group_mode_armd_reaps_the_orphans_of_its_services(self):
         with open(self.config, "a") as f:
             f.write('[arm]\ncgroup = "off"\n')
         self.start_armd()
-        self.assertEqual(status_reply(self)["containment"],
-                         "process-group")
-        self.armctl("start", "orphaner", check=0)
-        time.sleep(0.5)
-        wait_for(lambda: not zombie_children(self.armd.pid), "armd to reap its adopted children")
+        self.assertEqual(status_reply(self)["containment"], "process-group")
+        self.assert_orphans_come_to_armd_and_are_reaped()
 
     def _armd_path(self):
         from harness import ARMD
-        return ARMD
+        return os.path.abspath(ARMD)
 
 
 class CgroupSetting(ArmdTestCase):
@@ -253,7 +315,7 @@ class CgroupSetting(ArmdTestCase):
 
     def _armd(self):
         from harness import ARMD
-        return ARMD
+        return os.path.abspath(ARMD)
 
 
 if __name__ == "__main__":

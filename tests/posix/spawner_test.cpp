@@ -407,6 +407,18 @@ TEST_CASE("kill_leftovers ends what a previous spawner left in its cgroups") {
   CHECK_FALSE(std::filesystem::exists(*directory + "/old.service"));
 }
 
+TEST_CASE("a cgroup directory serves one spawner at a time") {
+  auto directory = test_cgroup("lock");
+  if (!directory) {
+    MESSAGE("skipped: no writable cgroup v2 here");
+    return;
+  }
+  auto first = make_contained_spawner(*directory);
+  auto second = PosixSpawner::create({.kill_children_if_host_dies = false, .cgroup = *directory});
+  REQUIRE_FALSE(second);
+  CHECK(second.error().message.find("in use by another process") != std::string::npos);
+}
+
 TEST_CASE("reap_adopted reaps children the spawner did not spawn, never its own") {
   auto spawner = make_spawner();
   pid_t adopted = 0;
@@ -415,9 +427,12 @@ TEST_CASE("reap_adopted reaps children the spawner did not spawn, never its own"
   auto ours = spawner->spawn({"t", {"/bin/true"}, {}, {}, {}});
   REQUIRE(ours);
   // Both exit; ours is collect_exits' to report, the other is reaped by reap_adopted.
+  // Looked at without reaping (WNOWAIT): only reap_adopted may have reaped it.
   REQUIRE(wait_until([&] {
     spawner->reap_adopted();
-    return ::waitpid(adopted, nullptr, WNOHANG) < 0 && errno == ECHILD;
+    siginfo_t info{};
+    return ::waitid(P_PID, static_cast<id_t>(adopted), &info, WEXITED | WNOHANG | WNOWAIT) != 0 &&
+           errno == ECHILD;
   }));
   CHECK(wait_exit(*spawner, *ours) == ExitStatus::exited(0));
 }

@@ -115,3 +115,47 @@ TEST_CASE("shutdown while the remains are going stops for good") {
   CHECK(rig.state_of("web") == ServiceState::stopped);
   CHECK(rig.supervisor.finished());
 }
+
+TEST_CASE("the backoff measures the run to the main process's exit, not to the end of the stop") {
+  auto spec = testing::service("web");
+  spec.stop_timeout = 5s;
+  spec.backoff_initial = 100ms;
+  spec.backoff_max = 10s;
+  spec.backoff_reset_after = 1s;  // shorter than the stop of what is left
+  SupervisorRig rig(testing::config_with({spec}));
+  rig.spawner.ignore_terminate("web");
+  rig.supervisor.start(rig.request(), "web");
+  // Each run lasts 100 ms, each stop of the remains the whole 5 s: the backoff must double.
+  std::vector<Milliseconds> delays;
+  for (int i = 0; i < 3; ++i) {
+    rig.advance(100ms);
+    rig.exit_leaving_processes("web", ExitStatus::exited(1));
+    rig.advance(5s, testing::Exits::delivered);
+    REQUIRE(rig.state_of("web") == ServiceState::backoff);
+    auto status = *rig.supervisor.status("web");
+    delays.push_back(
+        std::chrono::duration_cast<Milliseconds>(*status.next_restart_at - rig.clock.now()));
+    rig.advance(delays.back(), testing::Exits::delivered);
+    REQUIRE(rig.state_of("web") == ServiceState::running);
+  }
+  CHECK(delays[0] == 100ms);
+  CHECK(delays[1] == 200ms);
+  CHECK(delays[2] == 400ms);
+}
+
+TEST_CASE("a dependent started while its dependency's remains are going starts them both") {
+  auto cache = testing::service("cache");
+  cache.restart = RestartPolicy::on_failure;
+  auto web = testing::service("web");
+  web.depends_on = {"cache"};
+  SupervisorRig rig(testing::config_with({cache, web}));
+  rig.supervisor.start(rig.request(), "cache");
+  rig.exit_leaving_processes("cache", ExitStatus::exited(0));  // a clean exit: would settle
+  auto start = rig.request();
+  rig.supervisor.start(start, "web");
+  rig.settle();
+  REQUIRE(rig.notifier.reply_to(start));
+  CHECK(rig.notifier.reply_to(start)->outcome == Outcome::started);
+  CHECK(rig.state_of("cache") == ServiceState::running);
+  CHECK(rig.state_of("web") == ServiceState::running);
+}
