@@ -72,6 +72,12 @@ std::expected<std::unique_ptr<Daemon>, std::string> Daemon::create(DaemonOptions
                                                                    arm::Config config) {
   reset_inherited_signals();
   std::unique_ptr<Daemon> daemon(new Daemon(std::move(options), arm::posix::UniqueFd()));
+  // The socket first: another armd there is the error to report, before anything else is
+  // touched (its services' cgroups least of all).
+  auto server =
+      ControlServer::listen(daemon->options_.socket_path, protocol::max_request_line, *daemon);
+  if (!server) return std::unexpected(server.error());
+  daemon->server_.emplace(std::move(*server));
   if (auto contained = daemon->set_up_containment(config.arm.cgroup); !contained)
     return std::unexpected(contained.error());
 
@@ -94,10 +100,6 @@ std::expected<std::unique_ptr<Daemon>, std::string> Daemon::create(DaemonOptions
   auto watcher = arm::posix::InotifyWatcher::create();
   if (!watcher) return std::unexpected(watcher.error().message);
   daemon->watcher_ = std::move(*watcher);
-  auto server =
-      ControlServer::listen(daemon->options_.socket_path, protocol::max_request_line, *daemon);
-  if (!server) return std::unexpected(server.error());
-  daemon->server_.emplace(std::move(*server));
   daemon->supervisor_ =
       std::make_unique<arm::ServiceSupervisor>(std::move(config), daemon->clock_, *daemon->spawner_,
                                                *daemon, daemon->watcher_.get(), &daemon->random_);

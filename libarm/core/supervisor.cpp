@@ -367,6 +367,9 @@ bool ServiceSupervisor::Impl::main_exited(ProcessId pid, ExitStatus exit) {
       // Like an exit, but the service is not gone yet: what it left gets the same graceful
       // stop as any stop, and the restart policy decides once nothing is left.
       service.after_exit = AfterExit::decide;
+      // The service is going down as in a crash: its dependents restart after it, as they
+      // would after any exit (and a start meanwhile, which replaces `decide`, finds them so).
+      restart_dependents(service, false);
       stop_group({&service}, fmt::format("main process exited with {} but left processes running; "
                                          "stopping them",
                                          describe(exit)));
