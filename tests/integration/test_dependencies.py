@@ -160,7 +160,12 @@ class Dependencies(ArmdTestCase):
     def test_status_says_what_a_waiting_service_waits_for(self):
         self.armctl("start", "slowweb", check=0)
         os.kill(self.status("slowdb")["pid"], signal.SIGKILL)
-        waiting = self.wait_state("slowweb", "waiting")
+        # slowdb's script leaves its `sleep` child: slowdb is `stopping` while that child gets
+        # its SIGTERM, then backs off (20 s); slowweb waits for it all along.
+        waiting = wait_for(lambda: (lambda s: s if s["state"] == "waiting" and
+                                    s["waiting_for"] == "dependency slowdb (backoff)" else None)(
+                                        self.status("slowweb")),
+                           "slowweb to wait for slowdb's backoff")
         self.assertEqual(waiting["waiting_for"], "dependency slowdb (backoff)")
         table = self.armctl("status", check=0).stdout
         line = next(l for l in table.splitlines() if l.startswith("slowweb "))
