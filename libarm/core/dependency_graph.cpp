@@ -210,10 +210,11 @@ void ServiceSupervisor::Impl::try_start_now(Service& service) {
     if (!blocker) blocker = dependency;
   }
   if (blocker) {
-    service.waiting_for =
-        fmt::format("dependency {} ({})", blocker->spec.name, to_string(blocker->state));
+    service.waiting_for = blocker->spec.name;  // status shows its state as it is then
     if (service.state != ServiceState::waiting)
-      set_state(service, ServiceState::waiting, "waiting for " + service.waiting_for);
+      set_state(service, ServiceState::waiting,
+                fmt::format("waiting for dependency {} ({})", blocker->spec.name,
+                            to_string(blocker->state)));
     return;
   }
   service.waiting_for.clear();

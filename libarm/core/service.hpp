@@ -139,7 +139,7 @@ struct Service {
   // Words for status and replies.
   std::string last_error;   // why it is failed / in backoff
   std::string stop_reason;  // why it was taken down, while stopping
-  std::string waiting_for;  // the dependency it waits for, while waiting
+  std::string waiting_for;  // the name of the dependency it waits for, while waiting
 
   unsigned refcount() const { return references.requests + references.holders; }
   bool wanted() const { return refcount() > 0; }

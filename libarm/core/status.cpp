@@ -1,6 +1,8 @@
 // Queries, answered synchronously from the supervisor's state.
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "supervisor_impl.hpp"
 
 namespace arm {
@@ -21,7 +23,15 @@ ServiceStatus ServiceSupervisor::Impl::status_of(const Service& service) const {
   status.last_error = service.last_error;
   status.depends_on = service.spec.depends_on;
   status.wants = service.spec.wants;
-  if (service.state == ServiceState::waiting) status.waiting_for = service.waiting_for;
+  if (service.state == ServiceState::waiting && !service.waiting_for.empty()) {
+    // Its dependency's state now, not when it started waiting (it may have gone from stopping
+    // to backoff meanwhile).
+    const Service* dependency = find(service.waiting_for);
+    status.waiting_for =
+        dependency ? fmt::format("dependency {} ({})", service.waiting_for,
+                                 to_string(dependency->state))
+                   : "dependency " + service.waiting_for;
+  }
   if (service.state == ServiceState::stopping &&
       service.stop.phase == detail::StopPhase::awaiting_dependents)
     status.waiting_for = leaving_dependents_of(service);
