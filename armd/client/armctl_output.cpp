@@ -71,7 +71,10 @@ std::string explain_state(const json& service) {
   std::string waiting_for = text(service, "waiting_for");
   if (state == "waiting") return "waiting for " + waiting_for;
   if (state == "stopping" && !waiting_for.empty()) return "after its " + waiting_for;
-  if (state == "failed" || state == "backoff") return text(service, "last_error");
+  // A stopped service has a last_error only when its exit is worth a look (it left processes
+  // running: a program that forks into the background).
+  if (state == "failed" || state == "backoff" || state == "stopped")
+    return text(service, "last_error");
   return "";
 }
 

@@ -81,15 +81,14 @@ std::expected<std::unique_ptr<Daemon>, std::string> Daemon::create(DaemonOptions
   if (auto contained = daemon->set_up_containment(config.arm.cgroup); !contained)
     return std::unexpected(contained.error());
 
-  // SIGTERM, SIGINT and SIGHUP (and SIGCHLD, when armd reaps what it adopts) arrive through a
-  // signalfd and are handled in the loop, like any other event. Children get a clean mask back
-  // from the spawner.
+  // SIGTERM, SIGINT, SIGHUP and SIGCHLD arrive through a signalfd and are handled in the loop,
+  // like any other event. Children get a clean mask back from the spawner.
   sigset_t handled;
   sigemptyset(&handled);
   sigaddset(&handled, SIGTERM);
   sigaddset(&handled, SIGINT);
   sigaddset(&handled, SIGHUP);
-  if (daemon->reap_adopted_) sigaddset(&handled, SIGCHLD);
+  sigaddset(&handled, SIGCHLD);
   if (sigprocmask(SIG_BLOCK, &handled, nullptr) != 0)
     return std::unexpected(fmt::format("sigprocmask: {}", std::strerror(errno)));
   ::signal(SIGPIPE, SIG_IGN);
@@ -148,14 +147,11 @@ std::expected<void, std::string> Daemon::set_up_containment(const std::string& s
     containment_note_ = fmt::format(
         "process groups ({}); a process that leaves its group is not stopped with its service",
         why_not);
-    // Orphans of the services come to armd rather than to init: it reaps them.
+    // Orphans of the services come to armd rather than to init (armd reaps every child it did
+    // not spawn: see run()).
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-    reap_adopted_ = true;
   }
-  if (options_.init || ::getpid() == 1) {
-    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-    reap_adopted_ = true;
-  }
+  if (options_.init || ::getpid() == 1) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   return {};
 }
 
@@ -180,6 +176,7 @@ int Daemon::run() {
   // Reading the configuration built a TOML tree several times the size of what is kept; hand
   // the freed pages back instead of holding them for armd's whole life.
   malloc_trim(0);
+  flush_log();  // the start-up lines now, not after the first event
 
   std::vector<pollfd> fds;
   while (!supervisor_->finished()) {
@@ -208,7 +205,12 @@ int Daemon::run() {
             supervisor_->on_main_exit(pid, status);
           });
     }
-    if (reap_adopted_) spawner_->reap_adopted();
+    // armd spawns nothing but services, so any other child is one it adopted (as subreaper or
+    // PID 1) or one a service made with CLONE_PARENT: it reaps them, so no zombie piles up.
+    if (reap_adopted_) {
+      reap_adopted_ = false;
+      spawner_->reap_adopted();
+    }
     if (fds[2].revents & POLLIN) {
       watcher_->collect_changes(
           [&](const std::string& path) { supervisor_->on_file_changed(path); });
@@ -238,7 +240,8 @@ void Daemon::handle_signals() {
         reload(std::nullopt);
         break;
       case SIGCHLD:
-        break;  // adopted children are reaped after every turn of the loop
+        reap_adopted_ = true;  // after the spawner has collected its own
+        break;
       default:
         break;
     }

@@ -63,7 +63,7 @@ class Daemon final : public arm::Notifier, public LineHandler {
   std::unique_ptr<arm::posix::InotifyWatcher> watcher_;
   std::optional<ControlServer> server_;
   std::string containment_note_;  // for the log: the mode, and where or why
-  bool reap_adopted_ = false;     // PID 1, --init or process-group containment (subreaper)
+  bool reap_adopted_ = false;     // a SIGCHLD came: reap the children the spawner did not spawn
   std::unique_ptr<arm::ServiceSupervisor> supervisor_;
 
   // Requests waiting for the supervisor's answer: the JSON id the client chose, by

@@ -27,10 +27,9 @@ ServiceStatus ServiceSupervisor::Impl::status_of(const Service& service) const {
     // Its dependency's state now, not when it started waiting (it may have gone from stopping
     // to backoff meanwhile).
     const Service* dependency = find(service.waiting_for);
-    status.waiting_for =
-        dependency ? fmt::format("dependency {} ({})", service.waiting_for,
-                                 to_string(dependency->state))
-                   : "dependency " + service.waiting_for;
+    status.waiting_for = dependency ? fmt::format("dependency {} ({})", service.waiting_for,
+                                                  to_string(dependency->state))
+                                    : "dependency " + service.waiting_for;
   }
   if (service.state == ServiceState::stopping &&
       service.stop.phase == detail::StopPhase::awaiting_dependents)

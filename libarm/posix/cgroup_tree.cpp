@@ -115,6 +115,13 @@ std::expected<void, Error> make(const std::string& directory) {
   return {};
 }
 
+std::expected<void, Error> make_new(const std::string& directory) {
+  if (::mkdir(directory.c_str(), 0755) != 0)
+    return std::unexpected(Error::system(
+        errno, fmt::format("cannot create cgroup {}: {}", directory, std::strerror(errno))));
+  return {};
+}
+
 bool remove(const std::string& directory) {
   return ::rmdir(directory.c_str()) == 0;
 }
@@ -145,6 +152,15 @@ void signal_members(const std::string& directory, int signal) {
     ::kill(pid, signal);
     if (signal != SIGKILL) ::kill(pid, SIGCONT);
   }
+  // Cgroups the service made below its own (a nested supervisor, a container runtime).
+  for (const auto& name : children(directory)) signal_members(directory + "/" + name, signal);
+}
+
+bool remove_tree(const std::string& directory) {
+  bool removed_all = true;
+  for (const auto& name : children(directory))
+    removed_all = remove_tree(directory + "/" + name) && removed_all;
+  return ::rmdir(directory.c_str()) == 0 && removed_all;
 }
 
 void kill_all(const std::string& directory) {

@@ -24,8 +24,15 @@ bool is_cgroup2(const std::string& directory);
 // mkdir; an existing directory is fine.
 std::expected<void, Error> make(const std::string& directory);
 
+// mkdir; an existing directory is an error (EEXIST).
+std::expected<void, Error> make_new(const std::string& directory);
+
 // rmdir; false when it could not (still populated, or gone already).
 bool remove(const std::string& directory);
+
+// Removes `directory` and the cgroups a service made below it, deepest first (they must be
+// empty). False when something could not be removed.
+bool remove_tree(const std::string& directory);
 
 // "populated 1" in cgroup.events, read through `events_fd` (an open cgroup.events). Reading it
 // also re-arms its change notification (EPOLLPRI).
@@ -37,7 +44,8 @@ bool populated(const std::string& directory);
 // The processes in it now (cgroup.procs).
 std::vector<pid_t> members(const std::string& directory);
 
-// Sends `signal` to every process in it, then SIGCONT, so that a stopped process acts on it.
+// Sends `signal` to every process in it and in the cgroups below it, then SIGCONT, so that a
+// stopped process acts on it.
 void signal_members(const std::string& directory, int signal);
 
 // SIGKILLs everything in it at once (cgroup.kill, Linux 5.14); falls back to signalling each

@@ -236,7 +236,7 @@ PosixSpawner::~PosixSpawner() {
   for (auto& [pid, child] : impl_->children) {
     if (child.cgroup.empty()) continue;
     for (int round = 0; round < 500 && cgroup::populated(child.cgroup); ++round) ::usleep(10000);
-    cgroup::remove(child.cgroup);
+    cgroup::remove_tree(child.cgroup);
   }
   if (impl_->contained()) cgroup::remove(impl_->options.cgroup);
 }
@@ -267,7 +267,7 @@ std::vector<std::string> PosixSpawner::kill_leftovers() {
   }
   for (const auto& path : paths) {
     for (int round = 0; round < 500 && cgroup::populated(path); ++round) ::usleep(10000);
-    cgroup::remove(path);
+    cgroup::remove_tree(path);
   }
   return held;
 }
@@ -304,11 +304,23 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
       cgroup::remove(child.cgroup);
       impl_->cgroups_in_use.erase(child.cgroup.substr(child.cgroup.find_last_of('/') + 1));
     };
-    auto made = cgroup::make(child.cgroup);
+    auto made = cgroup::make_new(child.cgroup);
     // Its parent may have been removed meanwhile (by a host that gave up on the same
     // directory, say): make it again.
     if (!made && made.error().error_number == ENOENT && cgroup::make(impl_->options.cgroup))
-      made = cgroup::make(child.cgroup);
+      made = cgroup::make_new(child.cgroup);
+    // A cgroup of an earlier run that could not be removed (the service had made cgroups below
+    // it): remove it now if it is empty, else take another name. Never reuse it as it is: what
+    // is left in it is not this run's, and a cgroup that was once killed with cgroup.kill may
+    // kill what is born in it (seen on Linux 6.18 with CLONE_INTO_CGROUP).
+    for (int attempt = 0; !made && made.error().error_number == EEXIST && attempt < 8; ++attempt) {
+      if (cgroup::remove_tree(child.cgroup)) {
+        made = cgroup::make_new(child.cgroup);
+        continue;
+      }
+      child.cgroup = impl_->cgroup_for(request.service);  // the old name stays reserved
+      made = cgroup::make_new(child.cgroup);
+    }
     if (!made) {
       give_back();
       return std::unexpected(made.error());
@@ -398,7 +410,7 @@ void PosixSpawner::Impl::report_gone(ProcessId pid, Child& child) {
     // The zombie of the main process has held its number until now.
     siginfo_t info{};
     ::waitid(P_PIDFD, static_cast<id_t>(child.pidfd.get()), &info, WEXITED | WNOHANG);
-    cgroup::remove(child.cgroup);
+    cgroup::remove_tree(child.cgroup);
     cgroups_in_use.erase(child.cgroup.substr(child.cgroup.find_last_of('/') + 1));
   }
   children.erase(pid);

@@ -97,7 +97,24 @@ class CgroupContainment(ArmdTestCase):
             echo $! > {self.child_file}
             wait
             """)
+        self.nested_file = os.path.join(self.dir, "nested")
+        self.nested_term_file = os.path.join(self.dir, "nested-term")
+        # A service that makes a cgroup of its own below its cgroup (as a nested supervisor or a
+        # container runtime does) and runs a worker there.
+        nester = self.script("nester.sh", f"""
+            mount=$(awk '$0 ~ / - cgroup2 / {{ print $5; exit }}' /proc/self/mountinfo)
+            own=$mount$(sed -n 's/^0:://p' /proc/self/cgroup)
+            mkdir "$own/inner"
+            sh -c 'echo $$ > "$0/cgroup.procs"
+                   trap "echo got-term >> {self.nested_term_file}; exit 0" TERM
+                   echo $$ > {self.nested_file}
+                   while :; do sleep 0.05; done' "$own/inner" &
+            exec sleep 100000
+            """)
         self.write_config(f"""
+            [services.nester]
+            binary = "{nester}"
+            stop_timeout = "60s"
             [services.escaper]
             binary = "{escaper}"
             stop_timeout = "500ms"
@@ -142,6 +159,24 @@ class CgroupContainment(ArmdTestCase):
         self.assertFalse(pid_alive(worker))
         with open(self.finished_file) as f:  # it was not SIGKILLed when the main process went
             self.assertEqual(f.read().strip(), "finished")
+
+    def test_a_service_that_made_cgroups_of_its_own_is_stopped_whole_and_starts_again(self):
+        self.start_armd()
+        self.armctl("start", "nester", check=0)
+        worker = read_pid(self.nested_file)
+        self.armctl("stop", "nester", check=0)
+        self.assertFalse(pid_alive(worker))
+        with open(self.nested_term_file) as f:  # SIGTERM reached the cgroup below, too
+            self.assertEqual(f.read().strip(), "got-term")
+        # Its cgroup and the one it made are gone, so the next run starts clean (a cgroup
+        # reused after cgroup.kill may kill what is born in it).
+        self.assertFalse(os.path.exists(os.path.join(instance_cgroup(self.socket),
+                                                     "nester.service")))
+        os.remove(self.nested_file)
+        self.armctl("start", "nester", check=0)
+        second = read_pid(self.nested_file)
+        self.assertTrue(pid_alive(second))
+        self.assertEqual(self.status("nester")["state"], "running")
 
     def test_a_stopped_service_gets_sigcont_after_sigterm(self):
         self.start_armd()
