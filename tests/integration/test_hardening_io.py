@@ -1,0 +1,265 @@
+"""armd never blocks and never grows without bound; half-closed clients get their replies
+(issue 10, items 3 and 4)."""
+
+import json
+import os
+import resource
+import socket
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import ARMD, DEADLINE, ArmdTestCase, wait_for
+
+# The memory armd may use while hostile clients do their worst (VmRSS, /proc/PID/status).
+RSS_LIMIT_KIB = 64 * 1024
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def read_all_lines(sock):
+    """Every line until armd closes the connection, as JSON objects."""
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return [json.loads(line) for line in data.split(b"\n") if line]
+
+
+class HalfClosedConnections(ArmdTestCase):
+    """`printf '...' | socat - UNIX-CONNECT:sock`: the client shuts its write side after its
+    requests and still reads every reply."""
+
+    def setUp(self):
+        super().setUp()
+        # Takes a moment to stop (and so to start again after a stop).
+        slow = self.script("slow.sh", """\
+            trap 'sleep 1; exit 0' TERM
+            sleep 100000 &
+            wait
+            """)
+        self.write_config(f"""
+            [arm]
+            default_services = ["slow"]
+            [services.slow]
+            binary = "{slow}"
+            """)
+        self.start_armd()
+        self.wait_state("slow", "running")
+
+    def half_closed_exchange(self, *requests):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(DEADLINE)
+        with sock:
+            sock.connect(self.socket)
+            sock.sendall(b"".join(json.dumps(r).encode() + b"\n" for r in requests))
+            sock.shutdown(socket.SHUT_WR)
+            return read_all_lines(sock)
+
+    def test_deferred_replies_reach_a_client_that_shut_its_write_side(self):
+        lines = self.half_closed_exchange({"id": 1, "method": "stop", "service": "slow"},
+                                          {"id": 2, "method": "start", "service": "slow"})
+        replies = {line["id"]: line for line in lines if "id" in line}
+        self.assertEqual(lines[0].get("hello"), "armd")
+        self.assertEqual(replies[1]["outcome"], "stopped", lines)
+        self.assertEqual(replies[2]["outcome"], "started", lines)
+        self.assertEqual(self.status("slow")["state"], "running")
+
+    def test_a_status_request_is_answered_before_the_connection_closes(self):
+        lines = self.half_closed_exchange({"id": "s", "method": "status"})
+        self.assertEqual(lines[-1]["id"], "s")
+        self.assertEqual(lines[-1]["services"][0]["name"], "slow")
+
+    def test_a_last_request_without_its_newline_is_still_answered(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(DEADLINE)
+        with sock:
+            sock.connect(self.socket)
+            sock.sendall(b'{"id":7,"method":"stop","service":"slow"}')
+            sock.shutdown(socket.SHUT_WR)
+            lines = read_all_lines(sock)
+        self.assertEqual(lines[-1]["id"], 7)
+        self.assertEqual(lines[-1]["outcome"], "stopped")
+
+    def test_the_socat_example_of_the_protocol_doc(self):
+        if not os.path.exists("/usr/bin/socat"):
+            self.skipTest("socat is not installed")
+        result = subprocess.run(
+            ["socat", "-t30", "-", f"UNIX-CONNECT:{self.socket}"],
+            input='{"id":1,"method":"stop","service":"slow"}\n', capture_output=True, text=True,
+            timeout=DEADLINE)
+        lines = [json.loads(line) for line in result.stdout.splitlines()]
+        self.assertEqual(lines[-1]["outcome"], "stopped", result)
+
+    def test_a_peer_that_closes_entirely_is_dropped_and_armd_goes_on(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(self.socket)
+        sock.sendall(b'{"id":1,"method":"stop","service":"slow"}\n')
+        sock.close()
+        self.wait_state("slow", "stopped")
+        self.armctl("start", "slow", check=0)
+        self.assertIsNone(self.armd.poll())
+
+
+class BoundedMemory(ArmdTestCase):
+    """Clients that never read, huge ids and floods of bad requests cannot make armd grow."""
+
+    SERVICES = 200
+
+    def setUp(self):
+        super().setUp()
+        slow = self.script("slow.sh", """\
+            trap 'sleep 2; exit 0' TERM
+            sleep 100000 &
+            wait
+            """)
+        sleeper = self.sleeper()
+        services = "".join(f"""
+            [services.s{i:03}]
+            binary = "{sleeper}"
+            options = "--an-option-to-make-the-status-longer {i}"
+            """ for i in range(self.SERVICES))
+        self.write_config(f"""
+            [arm]
+            default_services = ["slow"]
+            [services.slow]
+            binary = "{slow}"
+            {services}
+            """)
+        self.start_armd()
+        self.wait_state("slow", "running")
+
+    def test_a_connection_may_have_only_so_many_requests_waiting(self):
+        with self.connect() as conn:
+            conn.read_line()
+            count = 300
+            conn.send_raw(b"".join(
+                json.dumps({"id": i, "method": "stop", "service": "slow"}).encode() + b"\n"
+                for i in range(count)))
+            replies = [conn.read_line() for _ in range(count)]
+        refused = [r for r in replies if r["outcome"] == "too_many_requests"]
+        stopped = [r for r in replies if r["outcome"] == "stopped"]
+        self.assertEqual(len(refused), count - 256, replies[:3])
+        self.assertEqual(len(stopped), 256)
+        self.assertIn("256", refused[0]["message"])
+
+    def test_an_overlong_id_is_refused_naming_the_limit(self):
+        with self.connect() as conn:
+            conn.read_line()
+            conn.request(id="x" * 1000, method="stop", service="slow")
+            reply = conn.read_line()
+            self.assertEqual(reply["outcome"], "bad_request")
+            self.assertIsNone(reply["id"])
+            self.assertIn("256 bytes", reply["message"])
+            conn.request(id="x" * 256, method="status", services=["slow"])
+            self.assertEqual(conn.read_line()["id"], "x" * 256)
+
+    def test_non_reading_clients_and_bad_request_floods_leave_armd_small_and_responsive(self):
+        stop = threading.Event()
+        pid = self.armd.pid
+        peak = [rss_kib(pid)]
+
+        def flood(payload):
+            # Never reads. When armd drops it, connects again and goes on.
+            while not stop.is_set():
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.settimeout(0.5)
+                try:
+                    sock.connect(self.socket)
+                    while not stop.is_set():
+                        sock.sendall(payload)
+                except OSError:
+                    pass
+                finally:
+                    sock.close()
+
+        status_requests = b'{"id":1,"method":"status"}\n' * 500
+        bad_requests = b'{"id":2,"method":"explode"}\n{no json\n' * 500
+        huge_ids = (json.dumps({"id": "i" * 60000, "method": "stop", "service": "slow"})
+                    .encode() + b"\n") * 4
+        payloads = [status_requests] * 24 + [bad_requests] * 4 + [huge_ids] * 2
+        threads = [threading.Thread(target=flood, args=(p,), daemon=True) for p in payloads]
+
+        def sample_rss():
+            while not stop.is_set():
+                peak[0] = max(peak[0], rss_kib(pid))
+                time.sleep(0.05)
+
+        sampler = threading.Thread(target=sample_rss, daemon=True)
+        for thread in threads + [sampler]:
+            thread.start()
+        answered = 0
+        try:
+            end = time.monotonic() + 8
+            with self.connect() as conn:
+                conn.read_line()
+                while time.monotonic() < end:
+                    conn.request(id=answered, method="status", services=["slow"])
+                    reply = conn.read_line()  # within DEADLINE, or the socket times out
+                    self.assertEqual(reply["id"], answered)
+                    answered += 1
+                    time.sleep(0.1)
+        finally:
+            stop.set()
+            for thread in threads + [sampler]:
+                thread.join(DEADLINE)
+        self.assertGreater(answered, 3)
+        self.assertLess(peak[0], RSS_LIMIT_KIB, f"armd's RSS peaked at {peak[0]} KiB")
+        self.assertIn("does not read its replies", self.log())
+        # Every flood connection is gone; what they held went back.
+        wait_for(lambda: rss_kib(pid) < RSS_LIMIT_KIB / 2, "armd's RSS to shrink after the flood")
+        self.assertEqual(self.status("slow")["state"], "running")
+
+
+class RateLimitedLogging(ArmdTestCase):
+    def test_a_client_sending_garbage_in_a_loop_gets_its_first_lines_logged_then_a_count(self):
+        self.write_config("""
+            [arm]
+            """)
+        self.start_armd()
+        with self.connect() as conn:
+            conn.read_line()
+            conn.send_raw(b'{"id":1,"method":"explode"}\n' * 100)
+            for _ in range(100):
+                self.assertEqual(conn.read_line()["outcome"], "bad_request")
+        wait_for(lambda: "95 more bad requests" in self.log(), "the summary line")
+        self.assertEqual(self.log().count("unknown method 'explode'"), 5, self.log())
+
+    def test_running_out_of_descriptors_is_logged_once_not_every_100_ms(self):
+        self.write_config("""
+            [arm]
+            """)
+
+        def few_descriptors():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (24, 24))
+
+        self._log = open(self.log_path, "w")
+        self.armd = subprocess.Popen([ARMD, "--config", self.config, "--socket", self.socket],
+                                     env=self.armd_environment(), stdout=self._log,
+                                     stderr=subprocess.STDOUT, preexec_fn=few_descriptors)
+        wait_for(self._answers_hello, "armd to accept connections")
+        held = []
+        try:
+            for _ in range(40):
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.connect(self.socket)  # queued in the backlog when armd cannot accept
+                held.append(sock)
+            wait_for(lambda: "Too many open files" in self.log(), "armd to run out of descriptors")
+            time.sleep(2)  # 20 pauses of 100 ms
+        finally:
+            for sock in held:
+                sock.close()
+        self.assertEqual(self.log().count("Too many open files"), 1, self.log())
+
+
+if __name__ == "__main__":
+    unittest.main()
