@@ -75,7 +75,6 @@ Daemon::~Daemon() {
 }
 
 int Daemon::run() {
-  buffer_log();
   log("listening on {}; {} services configured", options_.socket_path,
       supervisor_->service_count());
   supervisor_->start_default_services();
@@ -89,6 +88,9 @@ int Daemon::run() {
     fds.push_back({signal_fd_.get(), POLLIN, 0});
     fds.push_back({spawner_->exit_fd(), POLLIN, 0});
     fds.push_back({watcher_->fd(), POLLIN, 0});
+    // The log's output, while lines wait for it (-1, ignored, otherwise): flush_log() below
+    // writes them when it wakes us.
+    fds.push_back({log_poll_fd(), POLLOUT, 0});
     server_->add_poll_fds(fds);
     int timeout = poll_timeout(supervisor_->next_deadline(), clock_.now());
     if (auto wakeup = server_->next_wakeup()) {
@@ -97,7 +99,7 @@ int Daemon::run() {
     }
     if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) {
       log("poll: {}", std::strerror(errno));
-      flush_log();
+      flush_log_at_exit(std::chrono::seconds(1));
       return 1;
     }
     if (fds[0].revents & POLLIN) handle_signals();
@@ -116,7 +118,7 @@ int Daemon::run() {
   }
   server_->flush_all(1000);
   log("every service is stopped; exiting");
-  flush_log();
+  flush_log_at_exit(std::chrono::seconds(1));
   return 0;
 }
 

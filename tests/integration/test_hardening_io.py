@@ -220,6 +220,87 @@ class BoundedMemory(ArmdTestCase):
         self.assertEqual(self.status("slow")["state"], "running")
 
 
+class StalledLogReader(ArmdTestCase):
+    """armd's stderr is a pipe nobody reads, filled by a chatty service sharing it."""
+
+    def test_armd_goes_on_restarting_and_answering_and_says_how_many_lines_it_dropped(self):
+        chatty = self.script("chatty.sh", """\
+            head -c 200000 /dev/zero | tr '\\0' x >&2
+            exec sleep 100000
+            """)
+        flapping = self.script("flapping.sh", "exit 1\n")
+        # A long name makes long log lines: the 256 KiB of log buffer overflow sooner.
+        name = "flapping-" + "x" * 200
+        self.write_config(f"""
+            [arm]
+            default_services = ["chatty", "{name}"]
+            [services.chatty]
+            binary = "{chatty}"
+            [services.{name}]
+            binary = "{flapping}"
+            backoff_initial = "2ms"
+            backoff_max = "2ms"
+            """)
+        read_end, write_end = os.pipe()
+        self._log = open(self.log_path, "w")  # unused: the log goes to the pipe
+        try:
+            self.armd = subprocess.Popen(
+                [ARMD, "--config", self.config, "--socket", self.socket],
+                env=self.armd_environment(), stdout=write_end, stderr=write_end)
+        finally:
+            os.close(write_end)
+        drained = bytearray()
+        try:
+            wait_for(self._answers_hello, "armd to accept connections")
+            # The pipe is full (the chatty service wrote more than it holds, and blocks); each
+            # restart of `flapping` logs lines that cannot be written.
+            first = self.status(name)["restarts"]
+            wait_for(lambda: self.status(name)["restarts"] > first + 1000,
+                     "armd to go on restarting the flapping service (1000 more restarts)")
+
+            # A reader comes back: the log resumes, saying what was lost.
+            def drain():
+                while chunk := os.read(read_end, 65536):
+                    drained.extend(chunk)
+
+            reader = threading.Thread(target=drain, daemon=True)
+            reader.start()
+            wait_for(lambda: b"log lines were dropped" in drained, "the note on dropped lines")
+            self.assertIsNone(self.armd.poll())
+        finally:
+            if self.armd.poll() is None:
+                self.armd.terminate()
+                self.armd.wait(DEADLINE)
+            os.close(read_end)
+
+    def test_armd_exits_promptly_while_nobody_reads_its_log(self):
+        chatty = self.script("chatty.sh", """\
+            head -c 200000 /dev/zero | tr '\\0' x >&2
+            exec sleep 100000
+            """)
+        self.write_config(f"""
+            [arm]
+            default_services = ["chatty"]
+            [services.chatty]
+            binary = "{chatty}"
+            """)
+        read_end, write_end = os.pipe()
+        self._log = open(self.log_path, "w")
+        try:
+            self.armd = subprocess.Popen(
+                [ARMD, "--config", self.config, "--socket", self.socket],
+                env=self.armd_environment(), stdout=write_end, stderr=write_end)
+        finally:
+            os.close(write_end)
+        try:
+            wait_for(self._answers_hello, "armd to accept connections")
+            self.wait_state("chatty", "running")
+            self.armd.terminate()
+            self.assertEqual(self.armd.wait(DEADLINE), 0)
+        finally:
+            os.close(read_end)
+
+
 class RateLimitedLogging(ArmdTestCase):
     def test_a_client_sending_garbage_in_a_loop_gets_its_first_lines_logged_then_a_count(self):
         self.write_config("""
