@@ -20,12 +20,12 @@ namespace {
 // itself is not an option: the flag belongs to the open file description, which armd shares
 // with its parent and its services, and they would start getting EAGAIN.
 enum class Route {
-  file,         // a regular file (or a block device): writes never block
-  private_open, // a pipe, FIFO or terminal reopened through /proc as our own non-blocking
-                // description
-  socket,       // journald's stream socket: send(MSG_DONTWAIT) is non-blocking per call
-  polled,       // could not reopen: write at most PIPE_BUF bytes, and only when poll says so
-  nowhere,      // no stderr at all
+  file,          // a regular file (or a block device): writes never block
+  private_open,  // a pipe, FIFO or terminal reopened through /proc as our own non-blocking
+                 // description
+  socket,        // journald's stream socket: send(MSG_DONTWAIT) is non-blocking per call
+  polled,        // could not reopen: write at most PIPE_BUF bytes, and only when poll says so
+  nowhere,       // no stderr at all
 };
 
 class LogWriter {
@@ -109,8 +109,8 @@ class LogWriter {
 
   // Queues the line saying how many lines were lost, if it fits with `then_bytes` more after it.
   bool note_dropped(std::size_t then_bytes) {
-    std::string note = stamped(
-        fmt::format("{} log lines were dropped: stderr was not taking them", dropped_));
+    std::string note =
+        stamped(fmt::format("{} log lines were dropped: stderr was not taking them", dropped_));
     if (pending_.size() + note.size() + then_bytes > log_buffer_bytes) return false;
     pending_ += note;
     dropped_ = 0;

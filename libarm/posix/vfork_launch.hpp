@@ -19,6 +19,9 @@ struct LaunchPlan {
   char* const* envp = nullptr;
   const char* working_directory = nullptr;  // null: keep the parent's
   bool die_with_parent = false;             // PR_SET_PDEATHSIG(SIGKILL)
+  // Files opened for appending (created 0640) as stdout and stderr; null: the parent's.
+  const char* stdout_path = nullptr;
+  const char* stderr_path = nullptr;
 };
 
 struct Launched {
@@ -27,12 +30,13 @@ struct Launched {
 };
 
 struct LaunchFailure {
-  enum class Stage { clone, setup, working_directory, exec };
+  enum class Stage { clone, setup, standard_output, standard_error, working_directory, exec };
   Stage stage = Stage::clone;
   int error_number = 0;
 };
 
-// The child leads a new process group, has stdin on /dev/null, only descriptors 0-2, default
+// The child leads a new process group, has stdin on /dev/null, stdout and stderr as the plan
+// says, only descriptors 0-2, default
 // signal dispositions and an empty signal mask. Returns once the program runs or failed to.
 std::expected<Launched, LaunchFailure> launch(const LaunchPlan& plan, char* stack,
                                               std::size_t stack_size);

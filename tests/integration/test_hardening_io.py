@@ -24,6 +24,14 @@ def rss_kib(pid):
     return 0
 
 
+def read_text(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 def read_all_lines(sock):
     """Every line until armd closes the connection, as JSON objects."""
     data = b""
@@ -299,6 +307,92 @@ class StalledLogReader(ArmdTestCase):
             self.assertEqual(self.armd.wait(DEADLINE), 0)
         finally:
             os.close(read_end)
+
+
+class ServiceOutput(ArmdTestCase):
+    """`stdout` / `stderr`: a service's output need not share armd's stderr."""
+
+    def chatty(self):
+        return self.script("chatty.sh", """\
+            echo "to stdout $$"
+            echo "to stderr $$" >&2
+            exec sleep 100000
+            """)
+
+    def test_output_goes_to_a_file_relative_to_the_config_or_to_null(self):
+        self.write_config(f"""
+            [arm]
+            default_services = ["chatty"]
+            [services.chatty]
+            binary = "{self.chatty()}"
+            stdout = "file:chatty.out"
+            stderr = "null"
+            """)
+        with open(os.path.join(self.dir, "chatty.out"), "w") as f:
+            f.write("from before\n")
+        self.start_armd()
+        pid = self.wait_state("chatty", "running")["pid"]
+        out = os.path.join(self.dir, "chatty.out")
+        wait_for(lambda: f"to stdout {pid}" in read_text(out), "the service's stdout line")
+        self.assertEqual(read_text(out), f"from before\nto stdout {pid}\n")
+        self.assertNotIn("to stderr", self.log())
+        self.assertNotIn("to stdout", self.log())
+
+    def test_by_default_output_is_inherited(self):
+        self.write_config(f"""
+            [arm]
+            default_services = ["chatty"]
+            [services.chatty]
+            binary = "{self.chatty()}"
+            """)
+        self.start_armd()
+        pid = self.wait_state("chatty", "running")["pid"]
+        wait_for(lambda: f"to stderr {pid}" in self.log(), "the service's stderr in armd's")
+
+    def test_a_file_that_cannot_be_opened_fails_the_start_naming_it(self):
+        self.write_config(f"""
+            [services.chatty]
+            binary = "{self.chatty()}"
+            stderr = "file:no-such-dir/chatty.err"
+            """)
+        self.start_armd()
+        result = self.armctl("start", "chatty", json_output=True)
+        self.assertNotEqual(result.returncode, 0)
+        expected = f"cannot open {self.dir}/no-such-dir/chatty.err for stderr"
+        self.assertIn(expected, result.stdout)
+
+    def test_a_reload_that_changes_where_output_goes_restarts_the_service(self):
+        config = """
+            [arm]
+            default_services = ["chatty"]
+            [services.chatty]
+            binary = "{binary}"
+            stdout = "{stdout}"
+            """
+        binary = self.chatty()
+        self.write_config(config.format(binary=binary, stdout="null"))
+        self.start_armd()
+        before = self.wait_state("chatty", "running")["pid"]
+        self.write_config(config.format(binary=binary, stdout="file:after.out"))
+        reload = json.loads(self.armctl("reload", json_output=True, check=0).stdout)
+        self.assertIn("chatty", json.dumps(reload))
+        after = wait_for(lambda: (lambda s: s["pid"] if s["pid"] not in (None, before) else None)(
+            self.status("chatty")), "chatty to run again")
+        out = os.path.join(self.dir, "after.out")
+        wait_for(lambda: f"to stdout {after}" in read_text(out),
+                 "the new process's stdout in after.out")
+
+    def test_check_config_names_file_line_and_key_of_a_bad_value(self):
+        self.write_config("""
+            [services.chatty]
+            binary = "/bin/true"
+            stdout = "journal"
+            """)
+        result = subprocess.run([ARMD, "--check-config", self.config], capture_output=True,
+                                text=True, timeout=DEADLINE)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn(f"{self.config}:4:", result.stderr)
+        self.assertIn("services.chatty.stdout", result.stderr)
 
 
 class RateLimitedLogging(ArmdTestCase):
