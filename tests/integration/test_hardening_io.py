@@ -238,7 +238,7 @@ class StalledLogReader(ArmdTestCase):
             """)
         flapping = self.script("flapping.sh", "exit 1\n")
         # A long name makes long log lines: the 256 KiB of log buffer overflow sooner.
-        name = "flapping-" + "x" * 200
+        name = "flapping-" + "x" * 1000
         self.write_config(f"""
             [arm]
             default_services = ["chatty", "{name}"]
@@ -263,8 +263,9 @@ class StalledLogReader(ArmdTestCase):
             # The pipe is full (the chatty service wrote more than it holds, and blocks); each
             # restart of `flapping` logs lines that cannot be written.
             first = self.status(name)["restarts"]
-            wait_for(lambda: self.status(name)["restarts"] > first + 1000,
-                     "armd to go on restarting the flapping service (1000 more restarts)")
+            # About 2 KB of log per restart: 400 overflow the 256 KiB buffer three times.
+            wait_for(lambda: self.status(name)["restarts"] > first + 400,
+                     "armd to go on restarting the flapping service (400 more restarts)")
 
             # A reader comes back: the log resumes, saying what was lost.
             def drain():
@@ -393,6 +394,33 @@ class ServiceOutput(ArmdTestCase):
         self.assertEqual(result.returncode, 2)
         self.assertIn(f"{self.config}:4:", result.stderr)
         self.assertIn("services.chatty.stdout", result.stderr)
+
+
+class ClosedStandardDescriptors(ArmdTestCase):
+    def test_armd_started_with_stdout_and_stderr_closed_hands_its_services_dev_null(self):
+        # Otherwise the numbers go to armd's own descriptors (a signalfd, the control socket):
+        # armd's log lines go there, and a service gets no stdout at all (armd's descriptors
+        # close at exec), so the first file it opens becomes its stdout.
+        probe = self.sleeper()
+        self.write_config(f"""
+            [arm]
+            default_services = ["probe"]
+            [services.probe]
+            binary = "{probe}"
+            """)
+
+        def close_stdout_and_stderr():
+            os.close(1)
+            os.close(2)
+
+        self._log = open(self.log_path, "w")
+        self.armd = subprocess.Popen([ARMD, "--config", self.config, "--socket", self.socket],
+                                     env=self.armd_environment(),
+                                     preexec_fn=close_stdout_and_stderr)
+        wait_for(self._answers_hello, "armd to accept connections")
+        pid = self.wait_state("probe", "running")["pid"]
+        self.assertEqual(os.readlink(f"/proc/{pid}/fd/1"), "/dev/null")
+        self.assertEqual(os.readlink(f"/proc/{pid}/fd/2"), "/dev/null")
 
 
 class RateLimitedLogging(ArmdTestCase):
