@@ -17,11 +17,11 @@ namespace armd {
 
 namespace {
 
-// Milliseconds until `deadline`, rounded up so we never wake before it is due.
 // A client sending garbage in a loop would fill the log: its first few bad requests are logged,
 // the rest counted and summed up when it disconnects.
 constexpr std::size_t logged_bad_requests_per_client = 5;
 
+// Milliseconds until `deadline`, rounded up so we never wake before it is due.
 int poll_timeout(std::optional<arm::TimePoint> deadline, arm::TimePoint now) {
   if (!deadline) return -1;
   if (*deadline <= now) return 0;
