@@ -229,11 +229,21 @@ class BoundedMemory(ArmdTestCase):
 
 
 class StalledLogReader(ArmdTestCase):
-    """armd's stderr is a pipe nobody reads, filled by a chatty service sharing it."""
+    """armd's stderr is a pipe (or a socket, as journald's) nobody reads, filled by a chatty
+    service sharing it."""
 
     def test_armd_goes_on_restarting_and_answering_and_says_how_many_lines_it_dropped(self):
+        read_end, write_end = os.pipe()
+        self.check_stalled_log(read_end, write_end)
+
+    def test_the_same_with_a_socket_for_stderr(self):
+        ours, armds = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.check_stalled_log(ours.detach(), armds.detach())
+
+    def check_stalled_log(self, read_end, write_end):
+        # More than a pipe or a socket buffer holds: the service blocks, the channel is full.
         chatty = self.script("chatty.sh", """\
-            head -c 200000 /dev/zero | tr '\\0' x >&2
+            head -c 2000000 /dev/zero | tr '\\0' x >&2
             exec sleep 100000
             """)
         flapping = self.script("flapping.sh", "exit 1\n")
@@ -249,8 +259,7 @@ class StalledLogReader(ArmdTestCase):
             backoff_initial = "2ms"
             backoff_max = "2ms"
             """)
-        read_end, write_end = os.pipe()
-        self._log = open(self.log_path, "w")  # unused: the log goes to the pipe
+        self._log = open(self.log_path, "w")  # unused: the log goes to read_end
         try:
             self.armd = subprocess.Popen(
                 [ARMD, "--config", self.config, "--socket", self.socket],
@@ -260,8 +269,7 @@ class StalledLogReader(ArmdTestCase):
         drained = bytearray()
         try:
             wait_for(self._answers_hello, "armd to accept connections")
-            # The pipe is full (the chatty service wrote more than it holds, and blocks); each
-            # restart of `flapping` logs lines that cannot be written.
+            # Each restart of the flapping service logs lines that cannot be written.
             first = self.status(name)["restarts"]
             # About 2 KB of log per restart: 400 overflow the 256 KiB buffer three times.
             wait_for(lambda: self.status(name)["restarts"] > first + 400,
