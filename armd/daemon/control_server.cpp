@@ -1,6 +1,7 @@
 #include "control_server.hpp"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -18,6 +19,17 @@ namespace {
 
 std::string errno_text() {
   return std::strerror(errno);
+}
+
+// A buffer that held a large reply keeps its capacity after the reply is written; past this it is
+// handed back, so an idle connection costs little whatever it was once sent.
+constexpr std::size_t kept_buffer_capacity = 64 * 1024;
+// Dropped connections free their buffers into malloc's free lists; past this much since the last
+// time, the heap is trimmed so that the memory goes back to the system.
+constexpr std::size_t trim_after_freeing = 1024 * 1024;
+
+void release_if_large(std::string& buffer) {
+  if (buffer.empty() && buffer.capacity() > kept_buffer_capacity) std::string().swap(buffer);
 }
 
 std::expected<sockaddr_un, std::string> unix_address(const std::string& path) {
@@ -94,6 +106,13 @@ ControlServer::~ControlServer() {
 
 void ControlServer::add_poll_fds(std::vector<pollfd>& fds) {
   for (ConnectionId id : std::exchange(pending_drops_, {})) drop(id);
+  // Half-closed connections whose last reply went out during the previous turn.
+  std::vector<ConnectionId> finished;
+  for (const auto& [id, connection] : connections_) {
+    if (finished_with(id, connection)) finished.push_back(id);
+  }
+  for (ConnectionId id : finished) drop(id);
+  release_memory_after_drops();
   first_index_ = fds.size();
   if (accept_paused_until_ && std::chrono::steady_clock::now() >= *accept_paused_until_)
     accept_paused_until_.reset();
@@ -101,7 +120,7 @@ void ControlServer::add_poll_fds(std::vector<pollfd>& fds) {
   fds.push_back({accept_paused_until_ ? -1 : listen_fd_.get(), POLLIN, 0});
   polled_order_.clear();
   for (auto& [id, connection] : connections_) {
-    short events = connection.closing ? 0 : POLLIN;
+    short events = connection.closing || connection.input_ended ? 0 : POLLIN;
     if (!connection.output.empty()) events |= POLLOUT;
     fds.push_back({connection.fd.get(), events, 0});
     polled_order_.push_back(id);
@@ -115,11 +134,21 @@ void ControlServer::handle_poll(const std::vector<pollfd>& fds) {
     ConnectionId id = polled_order_[i];
     auto it = connections_.find(id);
     if (it == connections_.end()) continue;  // dropped while handling an earlier one
-    if (polled.revents & POLLOUT) write_to(it->second);
-    if (polled.revents & (POLLIN | POLLHUP | POLLERR)) read_from(id, it->second);
+    Connection& connection = it->second;
+    if (polled.revents & POLLOUT) write_to(id, connection);
+    if (connection.closing || connection.input_ended) {
+      // Not reading any more: a hang-up here means the peer closed entirely, and nothing more
+      // can reach it.
+      if (polled.revents & (POLLHUP | POLLERR)) {
+        drop(id);
+        continue;
+      }
+    } else if (polled.revents & (POLLIN | POLLHUP | POLLERR)) {
+      read_from(id, connection);
+    }
     it = connections_.find(id);
     if (it == connections_.end()) continue;
-    if (it->second.closing && it->second.output.empty()) drop(id);
+    if (finished_with(id, it->second)) drop(id);
   }
   if (fds[first_index_].revents & POLLIN) accept_new();
 }
@@ -135,8 +164,18 @@ void ControlServer::accept_new() {
         ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
     if (!fd) {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        log("accept on {}: {}; not accepting for 100 ms", path_, errno_text());
-        accept_paused_until_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+        std::string why = errno_text();
+        auto now = std::chrono::steady_clock::now();
+        std::size_t suppressed = 0;
+        if (accept_failures_.due(now, suppressed)) {
+          if (suppressed == 0)
+            log("accept on {}: {}; not accepting for 100 ms at a time (repeats are summed up "
+                "every 10 s)",
+                path_, why);
+          else
+            log("accept on {}: {} (and {} more times in the last 10 s)", path_, why, suppressed);
+        }
+        accept_paused_until_ = now + std::chrono::milliseconds(100);
       } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         log("accept on {}: {}", path_, errno_text());
       }
@@ -147,21 +186,21 @@ void ControlServer::accept_new() {
       continue;
     }
     ConnectionId id = next_id_++;
-    connections_.emplace(id, Connection{std::move(fd), {}, {}, false});
+    Connection connection;
+    connection.fd = std::move(fd);
+    connections_.emplace(id, std::move(connection));
     handler_->on_connect(id);
   }
 }
 
 void ControlServer::read_from(ConnectionId id, Connection& connection) {
-  if (connection.closing) {
-    // Peer hung up while we still had output for it: nothing more can reach it.
-    char scratch[256];
-    if (::recv(connection.fd.get(), scratch, sizeof scratch, MSG_DONTWAIT) == 0) drop(id);
-    return;
-  }
   char chunk[16384];
   ssize_t got = ::recv(connection.fd.get(), chunk, sizeof chunk, MSG_DONTWAIT);
-  if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+  if (got == 0) {
+    end_of_input(id, connection);
+    return;
+  }
+  if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
     drop(id);
     return;
   }
@@ -179,6 +218,7 @@ void ControlServer::read_from(ConnectionId id, Connection& connection) {
     if (it->second.closing) return;
   }
   connection.input.erase(0, begin);
+  release_if_large(connection.input);
   std::size_t first_line = connection.input.find('\n');
   std::size_t pending = first_line == std::string::npos ? connection.input.size() : first_line + 1;
   if (pending > max_line_) {
@@ -188,36 +228,64 @@ void ControlServer::read_from(ConnectionId id, Connection& connection) {
   }
 }
 
-void ControlServer::write_to(Connection& connection) {
+// The peer shut its write side. A last line without its newline still counts as a request (what
+// `printf '{...}' | socat` sends); the connection then stays until it has every reply.
+void ControlServer::end_of_input(ConnectionId id, Connection& connection) {
+  connection.input_ended = true;
+  if (!connection.input.empty()) {
+    std::string last = std::exchange(connection.input, {});
+    handler_->on_line(id, last);
+  }
+}
+
+bool ControlServer::finished_with(ConnectionId id, const Connection& connection) const {
+  if (!connection.output.empty()) return false;
+  if (connection.closing) return true;
+  return connection.input_ended && !handler_->awaiting_replies(id);
+}
+
+void ControlServer::write_to(ConnectionId id, Connection& connection) {
   while (!connection.output.empty()) {
     ssize_t sent = ::send(connection.fd.get(), connection.output.data(), connection.output.size(),
                           MSG_DONTWAIT | MSG_NOSIGNAL);
     if (sent < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        connection.output.clear();  // the peer is gone; the read side will notice
+        // EPIPE, ECONNRESET: the peer closed; what it was owed cannot reach it.
+        std::string().swap(connection.output);
+        connection.gone = true;
         connection.closing = true;
+        pending_drops_.push_back(id);
       }
       return;
     }
     connection.output.erase(0, static_cast<std::size_t>(sent));
   }
+  release_if_large(connection.output);
 }
 
 bool ControlServer::send(ConnectionId id, std::string_view line) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return false;
   Connection& connection = it->second;
-  if (connection.output.size() + line.size() > max_pending_output) {
-    log("client {} does not read its replies ({} bytes queued); disconnecting it", id,
-        connection.output.size());
-    connection.output.clear();
-    connection.closing = true;
-    pending_drops_.push_back(id);
-    return false;
+  if (connection.gone) return false;
+  // Only what waits behind the reply being sent counts (every queued line ends in '\n', and
+  // a reply holds no raw newline); see max_queued_output.
+  if (!connection.output.empty() && connection.output.size() + line.size() > max_queued_output) {
+    std::size_t first_reply_end = connection.output.find('\n') + 1;
+    std::size_t behind = connection.output.size() - first_reply_end + line.size();
+    if (behind > max_queued_output) {
+      log("client {} does not read its replies ({} bytes queued); disconnecting it", id,
+          connection.output.size());
+      std::string().swap(connection.output);
+      connection.gone = true;
+      connection.closing = true;
+      pending_drops_.push_back(id);
+      return false;
+    }
   }
   connection.output.append(line);
-  write_to(connection);  // most replies fit the socket buffer: no need to wait for POLLOUT
+  write_to(id, connection);  // most replies fit the socket buffer: no need to wait for POLLOUT
   return true;
 }
 
@@ -237,15 +305,22 @@ void ControlServer::flush_all(int timeout_ms) {
     }
     if (fds.empty()) return;
     ::poll(fds.data(), fds.size(), 50);
-    for (auto& [id, connection] : connections_) write_to(connection);
+    for (auto& [id, connection] : connections_) write_to(id, connection);
   }
 }
 
 void ControlServer::drop(ConnectionId id) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
+  freed_since_trim_ += it->second.input.capacity() + it->second.output.capacity();
   connections_.erase(it);  // closes the socket
   handler_->on_disconnect(id);
+}
+
+void ControlServer::release_memory_after_drops() {
+  if (freed_since_trim_ < trim_after_freeing) return;
+  freed_since_trim_ = 0;
+  malloc_trim(0);
 }
 
 }  // namespace armd

@@ -2,7 +2,11 @@
 // It knows nothing of JSON or services; it hands complete lines to a LineHandler and sends
 // what it is given. Every socket is non-blocking, so one slow or stalled client never delays
 // another: its unsent output waits in its own buffer, and a client that stops reading for too
-// long (more than max_pending_output bytes queued) is disconnected.
+// long (more than max_queued_output bytes queued behind the reply being sent) is disconnected.
+//
+// A client that shuts down its write side (end of input, `printf ... | socat`) is still owed
+// the replies to what it asked: the connection stays until the LineHandler says nothing more is
+// awaited and the output is written, then closes. A peer that closed entirely is dropped.
 #pragma once
 
 #include <poll.h>
@@ -18,6 +22,7 @@
 #include <vector>
 
 #include "arm/posix/unique_fd.hpp"
+#include "repeated_message.hpp"
 
 namespace armd {
 
@@ -32,11 +37,17 @@ class LineHandler {
   // A line longer than the limit arrived; the connection is closed after what is queued.
   virtual void on_line_too_long(ConnectionId connection) = 0;
   virtual void on_disconnect(ConnectionId connection) = 0;
+  // Whether requests of this connection are still to be answered: a half-closed connection is
+  // kept open until they are.
+  virtual bool awaiting_replies(ConnectionId connection) const = 0;
 };
 
 class ControlServer {
  public:
-  static constexpr std::size_t max_pending_output = 64 * 1024 * 1024;
+  // Output queued behind the first unsent reply. The reply being sent may be larger (status of
+  // 10,000 services is about 4 MiB): a reply is never cut, but a client that lets more than
+  // this pile up behind it does not read, and is disconnected.
+  static constexpr std::size_t max_queued_output = 1024 * 1024;
 
   // Binds `path` with mode 0600. A stale socket file (nobody accepting) is replaced; a live one
   // is an error: another armd is running there.
@@ -69,15 +80,20 @@ class ControlServer {
     arm::posix::UniqueFd fd;
     std::string input;
     std::string output;
-    bool closing = false;  // no more reading; close when output is flushed
+    bool closing = false;      // no more reading; close when output is flushed
+    bool input_ended = false;  // the peer shut its write side; close once all is answered
+    bool gone = false;         // being dropped (peer gone, or not reading): queue nothing more
   };
 
   ControlServer(arm::posix::UniqueFd listen_fd, std::string path, std::size_t max_line,
                 LineHandler& handler);
   void accept_new();
   void read_from(ConnectionId id, Connection& connection);
-  void write_to(Connection& connection);
+  void end_of_input(ConnectionId id, Connection& connection);
+  void write_to(ConnectionId id, Connection& connection);
+  bool finished_with(ConnectionId id, const Connection& connection) const;
   void drop(ConnectionId id);
+  void release_memory_after_drops();
 
   arm::posix::UniqueFd listen_fd_;  // empty once moved from: then the file is not ours
   std::string path_;
@@ -91,6 +107,9 @@ class ControlServer {
   // Out of descriptors, accept() fails at once while the listening socket stays readable: stop
   // polling it for a moment instead of spinning, and let served clients go on meanwhile.
   std::optional<std::chrono::steady_clock::time_point> accept_paused_until_;
+  RepeatedMessage accept_failures_{std::chrono::seconds(10)};
+  // Bytes of buffer capacity freed by drops since the heap was last trimmed.
+  std::size_t freed_since_trim_ = 0;
   std::size_t first_index_ = 0;             // where our fds begin in the poll array
   std::vector<ConnectionId> polled_order_;  // the connection polled at first_index_ + 1 + i
 };

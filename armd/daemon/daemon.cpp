@@ -21,6 +21,10 @@ namespace armd {
 
 namespace {
 
+// A client sending garbage in a loop would fill the log: its first few bad requests are logged,
+// the rest counted and summed up when it disconnects.
+constexpr std::size_t logged_bad_requests_per_client = 5;
+
 // Milliseconds until `deadline`, rounded up so we never wake before it is due.
 int poll_timeout(std::optional<arm::TimePoint> deadline, arm::TimePoint now) {
   if (!deadline) return -1;
@@ -163,7 +167,6 @@ Daemon::~Daemon() {
 }
 
 int Daemon::run() {
-  buffer_log();
   log("listening on {}; {} services configured", options_.socket_path,
       supervisor_->service_count());
   log("containment: {}", containment_note_);
@@ -184,6 +187,9 @@ int Daemon::run() {
     fds.push_back({signal_fd_.get(), POLLIN, 0});
     fds.push_back({spawner_->exit_fd(), POLLIN, 0});
     fds.push_back({watcher_->fd(), POLLIN, 0});
+    // The log's output, while lines wait for it (-1, ignored, otherwise): flush_log() below
+    // writes them when it wakes us.
+    fds.push_back({log_poll_fd(), POLLOUT, 0});
     server_->add_poll_fds(fds);
     int timeout = poll_timeout(supervisor_->next_deadline(), clock_.now());
     if (auto wakeup = server_->next_wakeup()) {
@@ -192,7 +198,7 @@ int Daemon::run() {
     }
     if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) {
       log("poll: {}", std::strerror(errno));
-      flush_log();
+      flush_log_at_exit(std::chrono::seconds(1));
       return 1;
     }
     if (fds[0].revents & POLLIN) handle_signals();
@@ -221,7 +227,7 @@ int Daemon::run() {
   }
   server_->flush_all(1000);
   log("every service is stopped; exiting");
-  flush_log();
+  flush_log_at_exit(std::chrono::seconds(1));
   return 0;
 }
 
@@ -267,17 +273,52 @@ void Daemon::service_event(const arm::ServiceEvent& event) {
   }
 }
 
+bool Daemon::defer(ConnectionId connection, arm::RequestRef ref, const nlohmann::json& id) {
+  Client& client = clients_[connection];
+  if (client.pending >= protocol::max_pending_requests) {
+    server_->send(connection,
+                  protocol::encode_error(
+                      id, "too_many_requests",
+                      fmt::format("{} requests of this connection are waiting for their answer "
+                                  "already; wait for some before sending more",
+                                  protocol::max_pending_requests)));
+    return false;
+  }
+  ++client.pending;
+  pending_ids_.emplace(std::pair(connection, ref.request), id);
+  return true;
+}
+
 nlohmann::json Daemon::take_pending_id(arm::RequestRef request) {
   auto pending = pending_ids_.find({request.client, request.request});
   if (pending == pending_ids_.end()) return nullptr;
   nlohmann::json id = std::move(pending->second);
   pending_ids_.erase(pending);
+  if (auto client = clients_.find(request.client);
+      client != clients_.end() && client->second.pending)
+    --client->second.pending;
   return id;
+}
+
+bool Daemon::awaiting_replies(ConnectionId connection) const {
+  auto client = clients_.find(connection);
+  return client != clients_.end() && client->second.pending > 0;
+}
+
+void Daemon::log_bad_request(ConnectionId connection, const std::string& message) {
+  std::size_t count = ++clients_[connection].bad_requests;
+  if (count < logged_bad_requests_per_client) {
+    log("client {}: {}", connection, message);
+  } else if (count == logged_bad_requests_per_client) {
+    log("client {}: {} (further bad requests of this client are counted, not logged)", connection,
+        message);
+  }
 }
 
 // --- requests from clients ---------------------------------------------------------------------
 
 void Daemon::on_connect(ConnectionId connection) {
+  clients_.emplace(connection, Client{});
   server_->send(connection, protocol::encode_hello_banner());
 }
 
@@ -285,7 +326,7 @@ void Daemon::on_line(ConnectionId connection, std::string_view line) {
   if (line.empty() || line == "\r") return;  // blank lines are harmless keep-alives
   auto request = protocol::decode_request(line);
   if (!request) {
-    log("client {}: {}", connection, request.error().message);
+    log_bad_request(connection, request.error().message);
     server_->send(connection, protocol::encode_error(request.error().id, request.error().outcome,
                                                      request.error().message));
     return;
@@ -300,28 +341,28 @@ void Daemon::on_line(ConnectionId connection, std::string_view line) {
       answer_status(connection, request->id, request->services);
       return;
     case Method::reload:
-      pending_ids_.emplace(std::pair(connection, ref.request), request->id);
+      if (!defer(connection, ref, request->id)) return;
       reload(ref);
       return;
     case Method::start:
-      pending_ids_.emplace(std::pair(connection, ref.request), request->id);
+      if (!defer(connection, ref, request->id)) return;
       supervisor_->start(ref, request->service);
       return;
     case Method::stop:
-      pending_ids_.emplace(std::pair(connection, ref.request), request->id);
+      if (!defer(connection, ref, request->id)) return;
       supervisor_->stop(ref, request->service);
       return;
     case Method::restart:
-      pending_ids_.emplace(std::pair(connection, ref.request), request->id);
+      if (!defer(connection, ref, request->id)) return;
       supervisor_->restart(ref, request->service);
       return;
     case Method::reset:
-      pending_ids_.emplace(std::pair(connection, ref.request), request->id);
+      if (!defer(connection, ref, request->id)) return;
       supervisor_->reset(ref, request->service);
       return;
     case Method::shutdown:
+      if (!defer(connection, ref, request->id)) return;
       log("client {} asked for shutdown; stopping every service", connection);
-      pending_ids_.emplace(std::pair(connection, ref.request), request->id);
       supervisor_->shutdown(ref);
       return;
   }
@@ -337,6 +378,12 @@ void Daemon::on_line_too_long(ConnectionId connection) {
 }
 
 void Daemon::on_disconnect(ConnectionId connection) {
+  if (auto client = clients_.find(connection); client != clients_.end()) {
+    if (client->second.bad_requests > logged_bad_requests_per_client)
+      log("client {} disconnected; {} more bad requests of it were not logged", connection,
+          client->second.bad_requests - logged_bad_requests_per_client);
+    clients_.erase(client);
+  }
   supervisor_->client_gone(connection);
   pending_ids_.erase(pending_ids_.lower_bound({connection, 0}),
                      pending_ids_.upper_bound({connection, UINT64_MAX}));

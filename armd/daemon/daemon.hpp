@@ -45,12 +45,16 @@ class Daemon final : public arm::Notifier, public LineHandler {
   void on_line(ConnectionId connection, std::string_view line) override;
   void on_line_too_long(ConnectionId connection) override;
   void on_disconnect(ConnectionId connection) override;
+  bool awaiting_replies(ConnectionId connection) const override;
 
  private:
   Daemon(DaemonOptions options, arm::posix::UniqueFd signal_fd);
   void handle_signals();
   std::expected<void, std::string> set_up_containment(const std::string& setting);
+  // False (and the client told why) when the connection has too many requests waiting already.
+  bool defer(ConnectionId connection, arm::RequestRef ref, const nlohmann::json& id);
   nlohmann::json take_pending_id(arm::RequestRef request);
+  void log_bad_request(ConnectionId connection, const std::string& message);
   void reload(std::optional<arm::RequestRef> from);
   void answer_status(ConnectionId connection, const nlohmann::json& id,
                      const std::vector<std::string>& names);
@@ -70,6 +74,11 @@ class Daemon final : public arm::Notifier, public LineHandler {
   // (connection, our request number), so a connection's entries go with it.
   std::map<std::pair<ConnectionId, std::uint64_t>, nlohmann::json> pending_ids_;
   std::uint64_t next_request_ = 1;
+  struct Client {
+    std::size_t pending = 0;       // its entries in pending_ids_
+    std::size_t bad_requests = 0;  // only the first few are logged
+  };
+  std::unordered_map<ConnectionId, Client> clients_;
 };
 
 }  // namespace armd

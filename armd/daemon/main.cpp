@@ -1,7 +1,9 @@
 // armd: the standalone daemon. Parses its command line and configuration, then hands over to
 // Daemon. Exit codes: 0 after an orderly shutdown, 1 when it cannot run (socket in use...),
 // 2 for an invalid configuration or command line.
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 
 #include "arm/config.hpp"
@@ -13,6 +15,14 @@ namespace {
 
 constexpr int exit_cannot_run = 1;
 constexpr int exit_invalid = 2;
+
+// Started with stdin, stdout or stderr closed, armd's first socket would take the number, and
+// its log lines (written to descriptor 2) would go to a client. /dev/null holds the place.
+void occupy_standard_descriptors() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) == -1) ::open("/dev/null", O_RDWR);  // takes the lowest free: fd
+  }
+}
 
 int check_config(const std::string& path) {
   auto config = arm::load_config_file(path);
@@ -27,6 +37,7 @@ int check_config(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  occupy_standard_descriptors();
   CLI::App app{"armd: the automated restart manager daemon"};
   std::string config_path;
   std::string check_path;

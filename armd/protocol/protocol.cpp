@@ -168,6 +168,8 @@ std::expected<Request, RequestError> decode_request(std::string_view text) {
   if (auto id = object.find("id"); id != object.end()) {
     if (!id->is_number() && !id->is_string() && !id->is_null())
       return bad(nullptr, "\"id\" must be a number or a string");
+    if (id->is_string() && id->get_ref<const std::string&>().size() > max_id_bytes)
+      return bad(nullptr, fmt::format("\"id\" is longer than {} bytes", max_id_bytes));
     request.id = *id;
   }
   if (auto version = object.find("protocol"); version != object.end()) {

@@ -24,6 +24,11 @@ inline constexpr std::string_view server_version = armd::version;
 // nlohmann's parser recurses once per level; deeper lines are refused before parsing so a hostile
 // line cannot exhaust the stack. Requests nest two levels at most.
 inline constexpr int max_nesting = 32;
+// armd keeps a deferred request's id until it is answered; ids are labels, not payloads.
+inline constexpr std::size_t max_id_bytes = 256;
+// Requests of one connection that may wait for their answer at once (start, stop...); beyond it a
+// request is answered at once with "too_many_requests".
+inline constexpr std::size_t max_pending_requests = 256;
 
 enum class Method { hello, start, stop, restart, reset, status, reload, shutdown };
 

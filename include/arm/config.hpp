@@ -48,6 +48,9 @@ struct ServiceSpec {
   std::vector<int> permanent_failure_exit_codes;
   std::map<std::string, std::string> environment;  // added to (or overriding) armd's own
   std::optional<std::string> working_directory;
+  // Where its stdout and stderr go (`stdout` / `stderr` in the file).
+  OutputTarget standard_output;
+  OutputTarget standard_error;
   // Hard dependencies: started first (each holding a reference), and this service is spawned
   // only once all of them run; it is stopped when one of them stops or fails for good.
   std::vector<std::string> depends_on;

@@ -29,6 +29,10 @@ struct SpawnRequest {
   std::vector<std::pair<std::string, std::string>> environment;  // added to the host's own
   std::string working_directory;                                 // empty: the host's own
   std::vector<std::string> required_files;  // must exist, or the spawn fails naming the file
+  // Where the process's stdout and stderr go; a file that cannot be opened fails the spawn,
+  // naming the file.
+  OutputTarget standard_output;
+  OutputTarget standard_error;
 };
 
 class Spawner {

@@ -32,6 +32,18 @@ struct RequestRef {
   bool operator==(const RequestRef&) const = default;
 };
 
+// Where a service's stdout or stderr goes.
+struct OutputTarget {
+  enum class Kind {
+    inherit,  // armd's own (and so shared with armd's log and every other service)
+    null,     // /dev/null
+    file,     // `path`, appended to; created with mode 0640 when missing
+  };
+  Kind kind = Kind::inherit;
+  std::string path;  // Kind::file only
+  bool operator==(const OutputTarget&) const = default;
+};
+
 // What the supervisor may ask a Spawner to deliver to a service's process group.
 enum class StopSignal { terminate, kill };
 

@@ -30,6 +30,12 @@ void check_service(const std::string& key, const ServiceSpec& spec, std::vector<
   if (spec.retry_failed_after) not_negative("retry_failed_after", *spec.retry_failed_after);
   if (!(spec.backoff_jitter >= 0.0 && spec.backoff_jitter <= 1.0))
     add("backoff_jitter", "must be between 0 and 1");
+  auto output = [&](const char* field, const OutputTarget& target) {
+    if (target.kind == OutputTarget::Kind::file && target.path.empty())
+      add(field, "a file target needs a path");
+  };
+  output("stdout", spec.standard_output);
+  output("stderr", spec.standard_error);
 }
 
 }  // namespace

@@ -166,6 +166,14 @@ const std::array service_keys{
                      [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
                        return assign(reader.path(value, path), spec.working_directory);
                      }},
+    Key<ServiceSpec>{"stdout",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(reader.output_target(value, path), spec.standard_output);
+                     }},
+    Key<ServiceSpec>{"stderr",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(reader.output_target(value, path), spec.standard_error);
+                     }},
     Key<ServiceSpec>{"depends_on",
                      [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
                        return read_dependencies(reader, value, path, spec, spec.depends_on);

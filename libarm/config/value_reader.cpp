@@ -181,6 +181,21 @@ Read<std::vector<int>> ValueReader::exit_codes(const toml::node& node,
   return codes;
 }
 
+Read<OutputTarget> ValueReader::output_target(const toml::node& node,
+                                              const std::string& key) const {
+  auto text = string(node, key);
+  if (!text) return Failure(text.error());
+  if (*text == "inherit") return OutputTarget{};
+  if (*text == "null") return OutputTarget{OutputTarget::Kind::null, {}};
+  if (text->starts_with("file:")) {
+    std::string path = text->substr(5);
+    if (path.empty()) return Failure(error_at(node, key, "\"file:\" needs a path after it"));
+    return OutputTarget{OutputTarget::Kind::file, resolve(path)};
+  }
+  return Failure(error_at(
+      node, key, fmt::format("'{}': expected \"inherit\", \"null\" or \"file:PATH\"", *text)));
+}
+
 std::string ValueReader::resolve(const std::string& path) const {
   if (base_directory_.empty() || std::filesystem::path(path).is_absolute()) return path;
   auto resolved = (base_directory_ / path).lexically_normal();

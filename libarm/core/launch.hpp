@@ -24,6 +24,8 @@ inline void fill_launch(SpawnRequest& launch, const ServiceSpec& spec, const Arm
   launch.working_directory.assign(spec.working_directory ? *spec.working_directory : "");
   launch.required_files.resize(spec.config_file ? 1 : 0);
   if (spec.config_file) launch.required_files[0].assign(*spec.config_file);
+  launch.standard_output = spec.standard_output;
+  launch.standard_error = spec.standard_error;
 }
 
 inline SpawnRequest make_launch(const ServiceSpec& spec, const ArmSettings& arm) {
@@ -34,7 +36,8 @@ inline SpawnRequest make_launch(const ServiceSpec& spec, const ArmSettings& arm)
 
 inline bool same_launch(const SpawnRequest& a, const SpawnRequest& b) {
   return a.argv == b.argv && a.environment == b.environment &&
-         a.working_directory == b.working_directory && a.required_files == b.required_files;
+         a.working_directory == b.working_directory && a.required_files == b.required_files &&
+         a.standard_output == b.standard_output && a.standard_error == b.standard_error;
 }
 
 }  // namespace arm::detail

@@ -82,9 +82,27 @@ std::vector<char*> pointers_to(std::vector<std::string>& strings) {
   return pointers;
 }
 
+// The file a service's output goes to (null: inherited).
+const char* output_path(const OutputTarget& target) {
+  switch (target.kind) {
+    case OutputTarget::Kind::inherit:
+      return nullptr;
+    case OutputTarget::Kind::null:
+      return "/dev/null";
+    case OutputTarget::Kind::file:
+      return target.path.c_str();
+  }
+  return nullptr;
+}
+
 std::string launch_failure(const SpawnRequest& request, const LaunchFailure& failure) {
   std::string why = errno_text(failure.error_number);
   switch (failure.stage) {
+    case LaunchFailure::Stage::standard_output:
+      return fmt::format("cannot open {} for stdout: {}", output_path(request.standard_output),
+                         why);
+    case LaunchFailure::Stage::standard_error:
+      return fmt::format("cannot open {} for stderr: {}", output_path(request.standard_error), why);
     case LaunchFailure::Stage::working_directory:
       return fmt::format("cannot change directory to {}: {}", request.working_directory, why);
     case LaunchFailure::Stage::exec:
@@ -338,6 +356,8 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
     }
     plan.cgroup_fd = cgroup_directory.get();
   }
+  plan.stdout_path = output_path(request.standard_output);
+  plan.stderr_path = output_path(request.standard_error);
   auto stack = impl_->child_stack.reserve(ChildStack::needed_for(request.argv.size()));
   std::expected<Launched, LaunchFailure> launched =
       stack ? launch(plan, stack->data(), stack->size())

@@ -40,6 +40,19 @@ struct ChildContext {
   _exit(127);
 }
 
+// Opens `path` for appending as descriptor `target`. Async-signal-safe. The open comes
+// first, so that a failure leaves the inherited descriptor as it was.
+bool redirect_output(const char* path, int target) {
+  int fd = ::open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY, 0640);
+  if (fd < 0) return false;
+  if (fd == target) return true;  // `target` was closed: the lowest free number is it
+  int duplicated = ::dup2(fd, target);
+  int dup_errno = errno;
+  ::close(fd);
+  errno = dup_errno;
+  return duplicated >= 0;
+}
+
 // Runs on its own stack in the parent's memory: system calls only, no allocation, no locks.
 __attribute__((no_sanitize("address", "undefined"))) int child_main(void* argument) {
   auto* context = static_cast<ChildContext*>(argument);
@@ -78,6 +91,10 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* argume
     if (::dup2(null, STDIN_FILENO) < 0) fail(context, LaunchFailure::Stage::setup);
     ::close(null);
   }
+  if (plan.stdout_path && !redirect_output(plan.stdout_path, STDOUT_FILENO))
+    fail(context, LaunchFailure::Stage::standard_output);
+  if (plan.stderr_path && !redirect_output(plan.stderr_path, STDERR_FILENO))
+    fail(context, LaunchFailure::Stage::standard_error);
   if (plan.working_directory && ::chdir(plan.working_directory) != 0)
     fail(context, LaunchFailure::Stage::working_directory);
   sigset_t none;

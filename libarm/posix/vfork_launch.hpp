@@ -23,6 +23,9 @@ struct LaunchPlan {
   // kernel or architecture without that, moves itself there before anything else; either way
   // nothing of the program runs outside it. -1: it stays in the parent's cgroup.
   int cgroup_fd = -1;
+  // Files opened for appending (created 0640) as stdout and stderr; null: the parent's.
+  const char* stdout_path = nullptr;
+  const char* stderr_path = nullptr;
 };
 
 struct Launched {
@@ -31,12 +34,21 @@ struct Launched {
 };
 
 struct LaunchFailure {
-  enum class Stage { clone, cgroup, setup, working_directory, exec };
+  enum class Stage {
+    clone,
+    cgroup,
+    setup,
+    standard_output,
+    standard_error,
+    working_directory,
+    exec
+  };
   Stage stage = Stage::clone;
   int error_number = 0;
 };
 
-// The child leads a new process group, has stdin on /dev/null, only descriptors 0-2, default
+// The child leads a new process group, has stdin on /dev/null, stdout and stderr as the plan
+// says, only descriptors 0-2, default
 // signal dispositions and an empty signal mask. Returns once the program runs or failed to.
 std::expected<Launched, LaunchFailure> launch(const LaunchPlan& plan, char* stack,
                                               std::size_t stack_size);

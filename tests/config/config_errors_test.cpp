@@ -37,6 +37,15 @@ TEST_CASE("an error reads FILE:LINE:COLUMN: KEY: MESSAGE") {
         "never");
 }
 
+TEST_CASE("stdout and stderr take inherit, null or file:PATH") {
+  check_refused("[services.a]\nbinary = \"/x\"\nstdout = \"journal\"\n", "services.a.stdout", 3,
+                "expected \"inherit\", \"null\" or \"file:PATH\"");
+  check_refused("[services.a]\nbinary = \"/x\"\nstderr = \"file:\"\n", "services.a.stderr", 3,
+                "needs a path");
+  check_refused("[services.a]\nbinary = \"/x\"\nstderr = 2\n", "services.a.stderr", 3,
+                "expected a string");
+}
+
 TEST_CASE("an error without a position or a key leaves those parts out") {
   CHECK(Error::at("armd.toml", 0, 0, "", "Permission denied").to_string() ==
         "armd.toml: Permission denied");

@@ -101,10 +101,13 @@ binary = "bin/a.sh"
 config = "conf/../a.conf"
 working_directory = "."
 prefix = ["./trace", "-f"]
+stdout = "file:logs/a.out"
+stderr = "null"
 [services.b]
 binary = "sleep"
 prefix = "strace -f"
 config = "/etc/b.conf"
+stderr = "file:/var/log/b.err"
 )");
   auto config = load_config_file(path);
   REQUIRE(config);
@@ -117,11 +120,16 @@ config = "/etc/b.conf"
   CHECK(a.config_file == (base / "a.conf").string());
   CHECK(a.working_directory == base.string());
   CHECK(a.prefix == std::vector<std::string>{(base / "trace").string(), "-f"});
+  CHECK(a.standard_output ==
+        OutputTarget{OutputTarget::Kind::file, (base / "logs/a.out").string()});
+  CHECK(a.standard_error == OutputTarget{OutputTarget::Kind::null, {}});
   // Programs without a slash are left for PATH lookup; absolute paths stay as they are.
   const ServiceSpec& b = config->services.at("b");
   CHECK(b.binary == "sleep");
   CHECK(b.prefix == std::vector<std::string>{"strace", "-f"});
   CHECK(b.config_file == "/etc/b.conf");
+  CHECK(b.standard_output == OutputTarget{});  // inherit
+  CHECK(b.standard_error == OutputTarget{OutputTarget::Kind::file, "/var/log/b.err"});
 }
 
 TEST_CASE("a file named relative to the current directory resolves against its absolute place") {

@@ -183,6 +183,17 @@ TEST_CASE("deep nesting is refused before it reaches the recursive parser") {
   CHECK(contains(refused(nested(max_nesting + 1)).message, "nested deeper"));
 }
 
+TEST_CASE("an id longer than the limit is refused, naming it, and not echoed") {
+  auto request_with_id = [](std::size_t bytes) {
+    return R"({"id":")" + std::string(bytes, 'i') + R"(","method":"hello"})";
+  };
+  CHECK(decode_request(request_with_id(max_id_bytes)));
+  auto error = refused(request_with_id(max_id_bytes + 1));
+  CHECK(error.outcome == "bad_request");
+  CHECK(error.id.is_null());
+  CHECK(error.message == "\"id\" is longer than 256 bytes");
+}
+
 TEST_CASE("brackets inside strings do not count as nesting") {
   std::string name = std::string(100, '[') + "\\\"" + std::string(100, '{');
   auto request = decode_request(R"({"method":"start","service":")" + name + "\"}");
