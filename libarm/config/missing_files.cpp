@@ -40,8 +40,7 @@ bool found_in_search_path(const std::string& name, std::string_view search_path)
   for (std::size_t begin = 0;;) {
     std::size_t colon = search_path.find(':', begin);
     std::string_view directory = search_path.substr(begin, colon - begin);
-    std::string candidate =
-        directory.empty() ? name : fmt::format("{}/{}", directory, name);
+    std::string candidate = directory.empty() ? name : fmt::format("{}/{}", directory, name);
     if (!why_not_executable(candidate)) return true;
     if (colon == std::string_view::npos) return false;
     begin = colon + 1;
@@ -150,11 +149,10 @@ std::vector<Error> find_missing_files(const std::filesystem::path& path, const C
       users += (i == 0 ? "" : ", ") + global_prefix_users[i];
     if (global_prefix_users.size() > 5)
       users += fmt::format(" and {} more", global_prefix_users.size() - 5);
-    findings.add(first_word(prefix), first_word_key(prefix, "arm.global_prefix"),
-                 fmt::format("{} (it starts {})",
-                             *why_program_is_missing(config.arm.global_prefix.front(),
-                                                     search_path),
-                             users));
+    findings.add(
+        first_word(prefix), first_word_key(prefix, "arm.global_prefix"),
+        fmt::format("{} (it starts {})",
+                    *why_program_is_missing(config.arm.global_prefix.front(), search_path), users));
   }
   return findings.take();
 }

@@ -175,9 +175,10 @@ class NestingScan {
   }
 
   void too_deep() {
-    fail(fmt::format("values nested more than {} levels deep (arrays and inline tables); armd "
-                     "accepts at most {}",
-                     max_nesting_depth, max_nesting_depth));
+    fail(
+        fmt::format("values nested more than {} levels deep (arrays and inline tables); armd "
+                    "accepts at most {}",
+                    max_nesting_depth, max_nesting_depth));
   }
 
   // One value at `depth`: a string, an array, an inline table, or a scalar up to its end.

@@ -13,7 +13,8 @@
 class TemporaryDirectory {
  public:
   TemporaryDirectory() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "arm-config-test-XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "arm-config-test-XXXXXX").string();
     if (!::mkdtemp(pattern.data())) FAIL("mkdtemp failed");
     path_ = pattern;
   }
@@ -34,4 +35,3 @@ class TemporaryDirectory {
  private:
   std::filesystem::path path_;
 };
-

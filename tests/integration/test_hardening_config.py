@@ -3,10 +3,13 @@ refused with an error that names them, and never crash, block or mislead armd.""
 
 import os
 import signal
+import socket
+import stat
 import subprocess
+import sys
 import unittest
 
-from harness import ARMD, ArmdTestCase, pid_alive, wait_for
+from harness import ARMD, DEADLINE, ArmdTestCase, pid_alive, tagged_processes, wait_for
 
 PARTS = 50_000  # a few hundred KiB of text; each of these overflowed toml++'s stack
 
@@ -175,6 +178,210 @@ class Reload(ArmdTestCase):
         self.write_config(self.good)
         self.armctl("reload", check=0)
         self.assert_undisturbed()
+
+
+class OneArmdPerSocket(ArmdTestCase):
+    """A lock beside the socket: one armd per path, and only it touches the socket file."""
+
+    def setUp(self):
+        super().setUp()
+        self.write_config(f"""
+            [arm]
+            default_services = ["web"]
+            [services.web]
+            binary = "{self.sleeper()}"
+            """)
+        self.lock = self.socket + ".lock"
+
+    def spawn_pair(self, round_number):
+        """Two armds on one socket, released together: each starts as a shell that reads a pipe
+        and becomes armd at its end, so both race through startup side by side."""
+        ready, go = os.pipe()
+        wait_then_exec = 'read _; exec "$0" "$@" </dev/null'
+        pair = []
+        try:
+            for i in range(2):
+                log = open(os.path.join(self.dir, f"round{round_number}-{i}.log"), "w+")
+                pair.append((subprocess.Popen(
+                    ["sh", "-c", wait_then_exec, ARMD, "--config", self.config, "--socket",
+                     self.socket],
+                    env=self.armd_environment(), stdout=log, stderr=subprocess.STDOUT,
+                    stdin=ready), log))
+        finally:
+            os.close(ready)
+            os.close(go)  # both read the end of the pipe at once
+        return pair
+
+    def answers_hello(self):
+        try:
+            with self.connect() as conn:
+                return conn.read_line().get("hello") == "armd"
+        except OSError:
+            return False
+
+    def sleepers(self):
+        """The service processes this test's armds run (each web is one `sleep`)."""
+        found = []
+        for pid in tagged_processes(self.dir):
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    if f.read().strip() == "sleep":
+                        found.append(pid)
+            except FileNotFoundError:
+                pass
+        return found
+
+    def test_two_armds_started_together_never_both_run(self):
+        # Before the lock, both ran in about 1 round of 20 on the development machine; 100
+        # rounds catch that almost always.
+        for round_number in range(100):
+            with self.subTest(round=round_number):
+                pair = self.spawn_pair(round_number)
+                try:
+                    # The loser exits 1 on its own; the winner serves until told to stop.
+                    loser = wait_for(lambda: [p for p in pair if p[0].poll() is not None],
+                                     "one of the two armds to give up")
+                    self.assertEqual(len(loser), 1, "both armds exited")
+                    (armd, log), = loser
+                    (winner, _), = [p for p in pair if p[0] is not armd]
+                    self.assertEqual(armd.returncode, 1)
+                    log.seek(0)
+                    message = log.read()
+                    self.assertIn(f"already holds {self.lock}", message)
+                    wait_for(self.answers_hello, "the winner to answer")
+                    web = self.wait_state("web", "running")["pid"]
+                    self.assertEqual(self.sleepers(), [web], "another web runs")
+                    self.assertIsNone(winner.poll())
+                    winner.send_signal(signal.SIGTERM)
+                    self.assertEqual(winner.wait(timeout=DEADLINE), 0)
+                    self.assertFalse(os.path.exists(self.socket), "the socket file stays")
+                    self.assertTrue(os.path.exists(self.lock), "the lock file must never go")
+                finally:
+                    for process, log in pair:
+                        if process.poll() is None:
+                            process.kill()
+                            process.wait()
+                        log.close()
+
+    def test_the_lock_is_0600_and_a_second_armd_is_told_its_holders_pid(self):
+        self.start_armd()
+        self.assertEqual(stat.S_IMODE(os.stat(self.lock).st_mode), 0o600)
+        with open(self.lock) as f:
+            self.assertEqual(f.read().strip(), str(self.armd.pid))
+        second = subprocess.run([ARMD, "--config", self.config, "--socket", self.socket],
+                                env=self.armd_environment(), capture_output=True, text=True,
+                                timeout=DEADLINE)
+        self.assertEqual(second.returncode, 1)
+        self.assertEqual(second.stderr, f"armd: another armd (pid {self.armd.pid}) already holds "
+                                        f"{self.lock}; it serves {self.socket}\n")
+
+    def test_a_stale_socket_of_a_killed_armd_is_replaced_by_the_next(self):
+        self.start_armd()
+        web = self.wait_state("web", "running")["pid"]
+        self.armd.send_signal(signal.SIGKILL)
+        self.armd.wait()
+        self._log.close()
+        wait_for(lambda: not pid_alive(web), "web to die with armd")
+        self.assertTrue(os.path.exists(self.socket) and os.path.exists(self.lock))
+        self.start_armd()
+        self.assertNotEqual(self.wait_state("web", "running")["pid"], web)
+
+
+class SocketDirectory(ArmdTestCase):
+    """A socket directory other users can write would let them stand in for armd."""
+
+    def setUp(self):
+        super().setUp()
+        self.write_config(f'[services.web]\nbinary = "{self.sleeper()}"\n')
+        # Other users must be able to reach what is below the scratch directory.
+        os.chmod(self.dir, 0o711)
+
+    def shared_directory(self, mode):
+        path = os.path.join(self.dir, "shared")
+        os.mkdir(path)
+        os.chmod(path, mode)  # not through the umask
+        return path
+
+    def run_armd(self, socket_path):
+        return subprocess.run([ARMD, "--config", self.config, "--socket", socket_path],
+                              env=self.armd_environment(), capture_output=True, text=True,
+                              timeout=DEADLINE)
+
+    def test_a_world_writable_directory_without_sticky_bit_is_refused(self):
+        directory = self.shared_directory(0o777)
+        result = self.run_armd(os.path.join(directory, "armd.sock"))
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn(f"socket directory {directory} (mode 0777) is writable by group or others "
+                      "and has no sticky bit", result.stderr)
+        self.assertEqual(os.listdir(directory), [], "armd left something in it")
+
+    def test_a_sticky_directory_is_used_but_not_another_users_files_in_it(self):
+        directory = self.shared_directory(0o1777)
+        self.socket = os.path.join(directory, "armd.sock")
+        self.start_armd()  # like /tmp: each user's files are safe from the others
+        self.armd.send_signal(signal.SIGTERM)
+        self.assertEqual(self.armd.wait(timeout=DEADLINE), 0)
+        for name in ("armd.sock", "armd.sock.lock"):
+            with self.subTest(name):
+                path = os.path.join(directory, name)
+                if os.path.exists(path):
+                    os.remove(path)
+                with open(path, "w"):
+                    pass
+                os.chown(path, 65534, 65534)
+                result = self.run_armd(self.socket)
+                self.assertEqual(result.returncode, 1, result.stderr)
+                self.assertIn(f"{path} belongs to uid 65534, not to armd's user (uid 0)",
+                              result.stderr)
+                os.remove(path)
+
+
+# Listens as the unprivileged user, greets as armd would, and records what it is sent.
+IMPOSTOR = """
+import os, socket, sys
+path, record = sys.argv[1], sys.argv[2]
+server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+server.bind(path)
+server.listen(8)
+open(record + ".ready", "w").close()
+while True:
+    connection, _ = server.accept()
+    connection.sendall(b'{"hello":"armd","protocol":1,"version":"0"}\\n')
+    connection.settimeout(2)
+    try:
+        data = connection.recv(65536)
+    except OSError:
+        data = b""
+    with open(record, "ab") as f:
+        f.write(data)
+    connection.close()
+"""
+
+
+class ArmctlPeerCredentials(ArmdTestCase):
+    def test_armctl_refuses_a_socket_served_by_another_user(self):
+        os.chmod(self.dir, 0o711)
+        directory = os.path.join(self.dir, "shared")
+        os.mkdir(directory)
+        os.chmod(directory, 0o1777)
+        self.socket = os.path.join(directory, "armd.sock")
+        record = os.path.join(directory, "received")
+        impostor = subprocess.Popen(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable,
+             "-c", IMPOSTOR, self.socket, record],
+            env=self.armd_environment())
+        try:
+            wait_for(lambda: os.path.exists(record + ".ready"), "the impostor to listen")
+            result = self.armctl("stop", "web")
+            self.assertEqual(result.returncode, 4, result.stderr)
+            self.assertIn(f"{self.socket} is served by uid 65534", result.stderr)
+            self.assertIn("not talking to it", result.stderr)
+            wait_for(lambda: os.path.exists(record), "the impostor to see the connection end")
+            with open(record, "rb") as f:
+                self.assertEqual(f.read(), b"", "armctl sent a request to another user")
+        finally:
+            impostor.kill()
+            impostor.wait()
 
 
 if __name__ == "__main__":
