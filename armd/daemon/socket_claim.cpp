@@ -1,8 +1,8 @@
 #include "socket_claim.hpp"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <fmt/format.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -106,7 +106,8 @@ std::expected<arm::posix::UniqueFd, std::string> claim_socket_path(const std::st
   // O_NOFOLLOW: a symlink planted at the lock's name is not followed to some other file.
   arm::posix::UniqueFd lock(
       ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600));
-  if (!lock) return std::unexpected(fmt::format("cannot open lock {}: {}", lock_path, errno_text()));
+  if (!lock)
+    return std::unexpected(fmt::format("cannot open lock {}: {}", lock_path, errno_text()));
   // Checked on what was opened, so a file swapped in since the checks above is seen too.
   struct stat status {};
   if (::fstat(lock.get(), &status) != 0)
