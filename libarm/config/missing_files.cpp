@@ -120,11 +120,13 @@ std::vector<Error> find_missing_files(const std::filesystem::path& path, const C
   Findings findings(path, root);
   // A program of the global prefix is reported once, naming the services it would start.
   std::vector<std::string> global_prefix_users;
+  std::string global_prefix_missing;
   for (const auto& [name, spec] : config.services) {
     std::string program = compose_argv(spec, config.arm).front();
     auto missing = why_program_is_missing(program, search_path);
     if (missing && !spec.prefix && !config.arm.global_prefix.empty()) {
       global_prefix_users.push_back(name);
+      global_prefix_missing = *missing;
     } else if (missing) {
       std::string key = fmt::format("services.{}.", name);
       if (spec.prefix && !spec.prefix->empty()) {
@@ -149,10 +151,8 @@ std::vector<Error> find_missing_files(const std::filesystem::path& path, const C
       users += (i == 0 ? "" : ", ") + global_prefix_users[i];
     if (global_prefix_users.size() > 5)
       users += fmt::format(" and {} more", global_prefix_users.size() - 5);
-    findings.add(
-        first_word(prefix), first_word_key(prefix, "arm.global_prefix"),
-        fmt::format("{} (it starts {})",
-                    *why_program_is_missing(config.arm.global_prefix.front(), search_path), users));
+    findings.add(first_word(prefix), first_word_key(prefix, "arm.global_prefix"),
+                 fmt::format("{} (it starts {})", global_prefix_missing, users));
   }
   return findings.take();
 }

@@ -164,6 +164,13 @@ class Reload(ArmdTestCase):
         self.assertIn(f"{self.config}:1:", self.log())
         self.assert_undisturbed()
 
+    def test_a_file_larger_than_8_MiB_is_refused_on_reload(self):
+        with open(self.config, "a") as f:
+            f.write("#" + "x" * (8 * 1024 * 1024) + "\n")
+        result = self.armctl("reload", check=2)
+        self.assertIn(f"{self.config}: larger than 8 MiB", result.stderr)
+        self.assert_undisturbed()
+
     def test_a_fifo_at_the_config_path_is_refused_and_armd_keeps_answering(self):
         os.remove(self.config)
         os.mkfifo(self.config)
