@@ -353,9 +353,9 @@ server.listen(8)
 open(record + ".ready", "w").close()
 while True:
     connection, _ = server.accept()
-    connection.sendall(b'{"hello":"armd","protocol":1,"version":"0"}\\n')
-    connection.settimeout(2)
-    try:
+    try:  # armctl may be gone already: it does not wait for the hello
+        connection.sendall(b'{"hello":"armd","protocol":1,"version":"0"}\\n')
+        connection.settimeout(2)
         data = connection.recv(65536)
     except OSError:
         data = b""
