@@ -3,12 +3,14 @@
 // answers a start when the process runs and a stop when it has been reaped.
 //
 // Exit codes (scripts rely on them): 0 done; 1 a service could not be started; 2 usage error,
-// or an invalid configuration on reload; 3 unknown service; 4 armd not reachable, or the
-// connection closed before every answer came. What is printed for each answer, and the codes
+// or an invalid configuration on reload; 3 unknown service; 4 armd not reachable (or the socket
+// is served by another user than root or armctl's own), or the connection closed before every
+// answer came. What is printed for each answer, and the codes
 // themselves: armctl_output.hpp.
 #include <fmt/format.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -41,6 +43,23 @@ struct Unreachable {
   std::string message;
 };
 
+// Before anything is sent (a request may say what to stop or start): the listener must be run by
+// root or by armctl's own user. In a directory others can write, a stranger's socket could
+// stand where armd's should; SO_PEERCRED says who really listens. nullopt when it may be trusted.
+std::optional<std::string> listener_of_another_user(int fd, const std::string& path) {
+  ucred credentials{};
+  socklen_t length = sizeof credentials;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0)
+    return fmt::format("cannot tell who listens on {} (SO_PEERCRED: {}); not talking to it", path,
+                       std::strerror(errno));
+  uid_t me = ::geteuid();
+  if (credentials.uid == 0 || credentials.uid == me) return std::nullopt;
+  return fmt::format(
+      "{} is served by uid {} (pid {}), neither root nor this user (uid {}): not armd's socket; "
+      "not talking to it",
+      path, credentials.uid, credentials.pid, me);
+}
+
 // A blocking connection to armd that reads whole lines.
 class Connection {
  public:
@@ -55,6 +74,8 @@ class Connection {
     if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
       return std::unexpected(
           Unreachable{fmt::format("cannot reach armd at {}: {}", path, std::strerror(errno))});
+    if (auto stranger = listener_of_another_user(fd.get(), path))
+      return std::unexpected(Unreachable{*stranger});
     return Connection(std::move(fd));
   }
 

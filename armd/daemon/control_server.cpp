@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "log.hpp"
+#include "socket_claim.hpp"
 
 namespace armd {
 
@@ -42,7 +43,7 @@ std::expected<sockaddr_un, std::string> unix_address(const std::string& path) {
   return address;
 }
 
-// True when something accepts connections on `path`: another armd is live there.
+// True when something accepts connections on `path`.
 bool someone_listens(const sockaddr_un& address) {
   arm::posix::UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!probe) return false;
@@ -64,8 +65,14 @@ std::expected<ControlServer, std::string> ControlServer::listen(const std::strin
                                                                 LineHandler& handler) {
   auto address = unix_address(path);
   if (!address) return std::unexpected(address.error());
+  // One armd per path: only the holder of the lock beside it touches the socket file.
+  auto lock = claim_socket_path(path);
+  if (!lock) return std::unexpected(lock.error());
+  // With the lock ours, a live listener is not an armd of this version: leave it alone.
   if (someone_listens(*address))
-    return std::unexpected(fmt::format("{}: another armd is already listening there", path));
+    return std::unexpected(fmt::format(
+        "{}: something is already listening there, without holding {}; not replacing it", path,
+        lock_path_for(path)));
   struct stat existing {};
   if (::lstat(path.c_str(), &existing) == 0 && !S_ISSOCK(existing.st_mode))
     return std::unexpected(fmt::format("{}: exists and is not a socket; not replacing it", path));
@@ -86,12 +93,13 @@ std::expected<ControlServer, std::string> ControlServer::listen(const std::strin
     ::unlink(path.c_str());
     return std::unexpected(fmt::format("cannot listen on {}: {}", path, why));
   }
-  return ControlServer(std::move(fd), path, max_line, handler);
+  return ControlServer(std::move(*lock), std::move(fd), path, max_line, handler);
 }
 
-ControlServer::ControlServer(arm::posix::UniqueFd listen_fd, std::string path, std::size_t max_line,
-                             LineHandler& handler)
-    : listen_fd_(std::move(listen_fd)),
+ControlServer::ControlServer(arm::posix::UniqueFd lock_fd, arm::posix::UniqueFd listen_fd,
+                             std::string path, std::size_t max_line, LineHandler& handler)
+    : lock_fd_(std::move(lock_fd)),
+      listen_fd_(std::move(listen_fd)),
       path_(std::move(path)),
       max_line_(max_line),
       handler_(&handler) {}

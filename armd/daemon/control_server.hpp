@@ -49,14 +49,16 @@ class ControlServer {
   // this pile up behind it does not read, and is disconnected.
   static constexpr std::size_t max_queued_output = 1024 * 1024;
 
-  // Binds `path` with mode 0600. A stale socket file (nobody accepting) is replaced; a live one
-  // is an error: another armd is running there.
+  // Claims `path` (its directory checked, `<path>.lock` locked: see socket_claim.hpp), then
+  // binds it with mode 0600. A stale socket file is replaced; a lock held by another armd, or
+  // something listening there anyway, is an error.
   static std::expected<ControlServer, std::string> listen(const std::string& path,
                                                           std::size_t max_line,
                                                           LineHandler& handler);
   ControlServer(ControlServer&& other) noexcept = default;
   ControlServer& operator=(ControlServer&&) = delete;
-  // Closes every connection and the listening socket, and removes the socket file.
+  // Closes every connection and the listening socket, and removes the socket file; then lets go
+  // of the lock (whose file stays).
   ~ControlServer();
 
   // The host's poll loop: append our descriptors, then hand back the same array.
@@ -85,8 +87,8 @@ class ControlServer {
     bool gone = false;         // being dropped (peer gone, or not reading): queue nothing more
   };
 
-  ControlServer(arm::posix::UniqueFd listen_fd, std::string path, std::size_t max_line,
-                LineHandler& handler);
+  ControlServer(arm::posix::UniqueFd lock_fd, arm::posix::UniqueFd listen_fd, std::string path,
+                std::size_t max_line, LineHandler& handler);
   void accept_new();
   void read_from(ConnectionId id, Connection& connection);
   void end_of_input(ConnectionId id, Connection& connection);
@@ -95,6 +97,8 @@ class ControlServer {
   void drop(ConnectionId id);
   void release_memory_after_drops();
 
+  // Held for the server's life, never unlinked: this armd alone may touch the socket file.
+  arm::posix::UniqueFd lock_fd_;
   arm::posix::UniqueFd listen_fd_;  // empty once moved from: then the file is not ours
   std::string path_;
   std::size_t max_line_;

@@ -1,10 +1,13 @@
 // armd: the standalone daemon. Parses its command line and configuration, then hands over to
 // Daemon. Exit codes: 0 after an orderly shutdown, 1 when it cannot run (socket in use...),
-// 2 for an invalid configuration or command line.
+// 2 for an invalid configuration or command line (and, for --check-config, a program or service
+// config file the configuration names that does not exist).
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
+
+#include <cstdlib>
 
 #include "arm/config.hpp"
 #include "daemon.hpp"
@@ -24,10 +27,26 @@ void occupy_standard_descriptors() {
   }
 }
 
+// The search path execvp uses in armd when PATH is unset (glibc's default).
+constexpr const char* default_search_path = "/bin:/usr/bin";
+
+// --check-config: the file loads, and the programs and config files it names exist. armd itself
+// starts without the latter (a program may be installed later; its spawn then fails with the
+// reason), but a check before deploying should hear of them: each is printed, and the exit code
+// is 2 as for an invalid file.
 int check_config(const std::string& path) {
   auto config = arm::load_config_file(path);
   if (!config) {
     fmt::print(stderr, "armd: {}\n", config.error().to_string());
+    return exit_invalid;
+  }
+  const char* search_path = std::getenv("PATH");
+  auto missing =
+      arm::find_missing_files(path, *config, search_path ? search_path : default_search_path);
+  for (const arm::Error& error : missing) fmt::print(stderr, "armd: {}\n", error.to_string());
+  if (!missing.empty()) {
+    fmt::print(stderr, "armd: {}: valid, but {} of the files it names {} missing\n", path,
+               missing.size(), missing.size() == 1 ? "is" : "are");
     return exit_invalid;
   }
   fmt::print("{}: valid ({} services)\n", path, config->services.size());
@@ -44,7 +63,8 @@ int main(int argc, char** argv) {
   std::optional<std::string> socket_path;
   auto* config_option = app.add_option("--config", config_path, "configuration file (TOML)");
   auto* check_option =
-      app.add_option("--check-config", check_path, "validate FILE and exit (0 valid, 2 invalid)");
+      app.add_option("--check-config", check_path,
+                     "validate FILE and the files it names, and exit (0 valid, 2 not)");
   app.add_option("--socket", socket_path,
                  "control socket path (default: $ARMD_SOCKET, [arm].socket, "
                  "$XDG_RUNTIME_DIR/armd.sock, /run/armd.sock)");

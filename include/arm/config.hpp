@@ -103,6 +103,16 @@ std::expected<void, std::vector<Error>> check_config(const Config& config);
 // Reads and parses a file.
 std::expected<Config, ConfigError> load_config_file(const std::filesystem::path& path);
 
+// What `armd --check-config` adds to loading `path` into `config`: the files it names that are
+// not there. Each service's program — argv[0] by compose_argv's rules, so the first word of its
+// own or the global prefix when there is one — must be an executable file; a name without '/'
+// is looked up in `search_path` (a $PATH value) as execvp does. Each service's `config` file
+// must exist. Every finding is an Error at the key that names the file (a missing program of the
+// global prefix once, naming the services it starts). Loading never checks these, since a
+// program may be installed after armd starts; this reads the filesystem, and `path` again.
+std::vector<Error> find_missing_files(const std::filesystem::path& path, const Config& config,
+                                      std::string_view search_path);
+
 // Parses a duration: an integer (milliseconds) or a string with unit ms|s|m|h ("250ms", "5s").
 std::expected<Milliseconds, std::string> parse_duration(std::string_view text);
 

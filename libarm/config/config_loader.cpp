@@ -3,7 +3,8 @@
 // offending value, and the dotted key; the first error found is the one reported.
 //
 // Parts: value_reader (one value, typed), key_table (a table through its list of keys),
-// service_table (one service), duration.cpp (parse_duration).
+// service_table (one service), duration.cpp (parse_duration), nesting_limits (what the text
+// must keep before the parser sees it), read_file_posix (the file itself).
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -16,6 +17,7 @@
 #include "arm/config.hpp"
 #include "dependency_check.hpp"
 #include "key_table.hpp"
+#include "nesting_limits.hpp"
 #include "read_file_posix.hpp"
 #include "service_table.hpp"
 #include "value_reader.hpp"
@@ -160,6 +162,8 @@ Read<Config> parse_with_base(std::string_view text, std::string_view source,
   try {
     ValueReader reader{std::string(source), std::move(base_directory)};
     if (auto control = find_control_character(text, source)) return Failure(*control);
+    // toml++ recurses once per level: a deep enough document overflows the stack.
+    if (auto too_deep = find_excessive_nesting(text, source)) return Failure(*too_deep);
     try {
       toml::table root = toml::parse(text, source);
       return read_document(reader, root);

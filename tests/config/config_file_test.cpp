@@ -2,6 +2,7 @@
 // the file's directory.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -9,39 +10,10 @@
 #include <fstream>
 
 #include "arm/config.hpp"
+#include "temporary_directory.hpp"
 
 using namespace arm;
 namespace fs = std::filesystem;
-
-namespace {
-
-// A fresh directory per test, removed afterwards, so parallel runs do not meet.
-class TemporaryDirectory {
- public:
-  TemporaryDirectory() {
-    std::string pattern = (fs::temp_directory_path() / "arm-config-test-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) FAIL("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TemporaryDirectory() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TemporaryDirectory(const TemporaryDirectory&) = delete;
-  TemporaryDirectory& operator=(const TemporaryDirectory&) = delete;
-
-  const fs::path& path() const { return path_; }
-  fs::path write(const std::string& name, std::string_view text) const {
-    fs::path file = path_ / name;
-    std::ofstream(file) << text;
-    return file;
-  }
-
- private:
-  fs::path path_;
-};
-
-}  // namespace
 
 TEST_CASE("a file is read and parsed") {
   TemporaryDirectory directory;
@@ -79,6 +51,43 @@ TEST_CASE("a directory is not taken for an empty configuration") {
   auto config = load_config_file(directory.path());
   REQUIRE_FALSE(config);
   CHECK(config.error().message == "Is a directory");
+}
+
+TEST_CASE("a FIFO is refused at once, not waited on for a writer") {
+  TemporaryDirectory directory;
+  fs::path fifo = directory.path() / "armd.toml";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // Before: open(2) blocked here until someone opened the FIFO for writing.
+  auto config = load_config_file(fifo);
+  REQUIRE_FALSE(config);
+  CHECK(config.error().to_string() ==
+        fifo.string() + ": a FIFO; armd reads its configuration only from a regular file");
+}
+
+TEST_CASE("a device is refused, even one that reads as an endless empty file") {
+  auto config = load_config_file("/dev/zero");
+  REQUIRE_FALSE(config);
+  CHECK(config.error().to_string() ==
+        "/dev/zero: a character device; armd reads its configuration only from a regular file");
+}
+
+TEST_CASE("a file larger than 8 MiB is refused before it is read") {
+  TemporaryDirectory directory;
+  fs::path big = directory.write("big.toml", "# a comment\n");
+  fs::resize_file(big, 8 * 1024 * 1024 + 1);  // a sparse file: nothing is written
+  auto config = load_config_file(big);
+  REQUIRE_FALSE(config);
+  CHECK(config.error().to_string() ==
+        big.string() + ": larger than 8 MiB; not a configuration file");
+}
+
+TEST_CASE("a file of exactly 8 MiB is read") {
+  TemporaryDirectory directory;
+  std::string text = "[services.a]\nbinary = \"/bin/a\"\n";
+  text += "#" + std::string(8 * 1024 * 1024 - text.size() - 2, 'x') + "\n";
+  REQUIRE(text.size() == 8 * 1024 * 1024);
+  auto config = load_config_file(directory.write("armd.toml", text));
+  CHECK(config);
 }
 
 TEST_CASE("an unreadable file is an error naming it") {
