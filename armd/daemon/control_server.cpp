@@ -262,6 +262,7 @@ void ControlServer::write_to(ConnectionId id, Connection& connection) {
         // EPIPE, ECONNRESET: the peer closed; what it was owed cannot reach it.
         std::string().swap(connection.output);
         connection.gone = true;
+        connection.hung_up = true;
         connection.closing = true;
         pending_drops_.push_back(id);
       }
@@ -317,9 +318,41 @@ void ControlServer::flush_all(int timeout_ms) {
   }
 }
 
+// A peer that sent its requests and closed at once (before armd could even greet it) still
+// has them carried out, as it would had armd read them a moment earlier; only the replies are
+// lost. Bounded: at most a few lines' worth is read.
+void ControlServer::carry_out_what_was_sent(ConnectionId id) {
+  for (std::size_t read = 0; read < 4 * max_line_;) {
+    auto it = connections_.find(id);
+    if (it == connections_.end() || it->second.input_ended) return;
+    Connection& connection = it->second;
+    char chunk[16384];
+    ssize_t got = ::recv(connection.fd.get(), chunk, sizeof chunk, MSG_DONTWAIT);
+    if (got <= 0) {
+      if (got == 0) end_of_input(id, connection);
+      return;
+    }
+    read += static_cast<std::size_t>(got);
+    connection.input.append(chunk, static_cast<std::size_t>(got));
+    std::size_t begin = 0;
+    for (std::size_t newline; (newline = connection.input.find('\n', begin)) != std::string::npos;
+         begin = newline + 1) {
+      if (newline - begin + 1 > max_line_) return;
+      handler_->on_line(id, std::string_view(connection.input).substr(begin, newline - begin));
+      if (!connections_.contains(id)) return;
+    }
+    connections_.find(id)->second.input.erase(0, begin);
+  }
+}
+
 void ControlServer::drop(ConnectionId id) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
+  if (it->second.hung_up) {
+    carry_out_what_was_sent(id);
+    it = connections_.find(id);
+    if (it == connections_.end()) return;
+  }
   freed_since_trim_ += it->second.input.capacity() + it->second.output.capacity();
   connections_.erase(it);  // closes the socket
   handler_->on_disconnect(id);

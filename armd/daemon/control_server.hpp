@@ -85,6 +85,7 @@ class ControlServer {
     bool closing = false;      // no more reading; close when output is flushed
     bool input_ended = false;  // the peer shut its write side; close once all is answered
     bool gone = false;         // being dropped (peer gone, or not reading): queue nothing more
+    bool hung_up = false;      // a write failed: the peer closed (its requests still count)
   };
 
   ControlServer(arm::posix::UniqueFd lock_fd, arm::posix::UniqueFd listen_fd, std::string path,
@@ -95,6 +96,7 @@ class ControlServer {
   void write_to(ConnectionId id, Connection& connection);
   bool finished_with(ConnectionId id, const Connection& connection) const;
   void drop(ConnectionId id);
+  void carry_out_what_was_sent(ConnectionId id);
   void release_memory_after_drops();
 
   // Held for the server's life, never unlinked: this armd alone may touch the socket file.
