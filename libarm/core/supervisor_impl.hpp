@@ -179,6 +179,7 @@ struct ServiceSupervisor::Impl {
   void after_unexpected_exit(Service& service, const ExitStatus& exit, TimePoint now);
   void after_stopping_exit(Service& service, const ExitStatus& exit);
   void schedule_restart(Service& service, const std::string& why);
+  void back_off_or_give_up(Service& service, const std::string& why);
   void give_up(Service& service, const std::string& why);
   void start_fresh(Service& service, std::optional<RequestRef> from, Outcome on_success);
   void start_now(Service& service, std::optional<RequestRef> from, Outcome on_success,

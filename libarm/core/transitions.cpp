@@ -30,7 +30,8 @@ bool ServiceSupervisor::Impl::spawn(Service& service) {
 }
 
 // A fresh start fails (and so do the dependents waiting for it); an automatic restart of a
-// wanted service counts as a crash and backs off.
+// wanted service counts as a crash: it backs off, or gives up once the restart intensity is
+// exhausted (a binary that is gone would otherwise be retried forever).
 void ServiceSupervisor::Impl::after_failure_to_run(Service& service, const std::string& why) {
   if (service.history.attempt == detail::Attempt::first) {
     become_inactive(service, ServiceState::failed, why);
@@ -41,7 +42,15 @@ void ServiceSupervisor::Impl::after_failure_to_run(Service& service, const std::
     become_inactive(service, ServiceState::failed, why);
     return;
   }
-  schedule_restart(service, why);
+  back_off_or_give_up(service, why);
+}
+
+void ServiceSupervisor::Impl::back_off_or_give_up(Service& service, const std::string& why) {
+  if (service.history.intensity.exhausted(clock.now())) {
+    give_up(service, why);
+  } else {
+    schedule_restart(service, why);
+  }
 }
 
 // The running × exit cell: the process ended on its own.
