@@ -185,8 +185,10 @@ struct ServiceSupervisor::Impl {
   void start_now(Service& service, std::optional<RequestRef> from, Outcome on_success,
                  bool takes_reference);
   void start_again_after_exit(Service& service);
-  void group_restart(Service& service, const std::string& why);
+  void group_restart(Service& service, const std::string& why,
+                     AfterExit after = AfterExit::start_again);
   void restart_with_fresh_backoff(Service& service, std::string why);
+  void restart_for_config_change(Service& service, std::string why);
   void fail_for_dependency(Service& service, const Service& dependency);
   void settle_inactive(Service& service, ServiceState final_state, const std::string& why);
   std::vector<std::string> become_inactive(Service& service, ServiceState final_state,
