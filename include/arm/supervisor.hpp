@@ -278,6 +278,9 @@ class ServiceSupervisor {
   // Events from the host.
   // Returns false (and changes nothing) when `pid` is not a process of this supervisor.
   bool on_child_exit(ProcessId pid, ExitStatus status);
+  // The content of a watched file (or of its section) changed: the services that read it restart.
+  void on_file_changed(const WatchedFile& file);
+  // The same for the whole file at `path` (no section).
   void on_file_changed(std::string_view path);
   // Handles everything due at clock.now(). Calling it early or late is harmless.
   void on_timer();

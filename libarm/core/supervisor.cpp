@@ -101,9 +101,13 @@ bool ServiceSupervisor::on_child_exit(ProcessId pid, ExitStatus exit) {
   return impl_->child_exited(pid, exit);
 }
 
-void ServiceSupervisor::on_file_changed(std::string_view path) {
+void ServiceSupervisor::on_file_changed(const WatchedFile& file) {
   Impl::Call call(*impl_);
-  impl_->file_changed(path);
+  impl_->file_changed(file);
+}
+
+void ServiceSupervisor::on_file_changed(std::string_view path) {
+  on_file_changed(WatchedFile{std::string(path), {}});
 }
 
 void ServiceSupervisor::on_timer() {
@@ -340,13 +344,16 @@ bool ServiceSupervisor::Impl::child_exited(ProcessId pid, ExitStatus exit) {
 
 // ---- a configuration file changes ------------------------------------------------------------
 
-void ServiceSupervisor::Impl::file_changed(std::string_view path) {
+void ServiceSupervisor::Impl::file_changed(const WatchedFile& file) {
   if (in_shutdown) return;
-  auto it = by_config_file.find(std::string(path));
+  auto it = by_config_file.find(file);
   if (it == by_config_file.end()) return;
   std::vector<Service*> affected = it->second;
   for (Service* service : affected) {
-    std::string why = fmt::format("configuration file {} changed", path);
+    std::string why =
+        file.section.empty()
+            ? fmt::format("configuration file {} changed", file.path)
+            : fmt::format("section [{}] of configuration file {} changed", file.section, file.path);
     switch (service->state) {
       case ServiceState::starting:
       case ServiceState::running:

@@ -55,7 +55,8 @@ struct ServiceSupervisor::Impl {
 
   std::map<std::string, std::unique_ptr<Service>, std::less<>> services;
   std::unordered_map<ProcessId, Service*> by_pid;
-  std::unordered_map<std::string, std::vector<Service*>> by_config_file;
+  // The services reading each watched file (or section): a change touches only those.
+  std::map<WatchedFile, std::vector<Service*>> by_config_file;
   std::set<std::tuple<TimePoint, std::uint64_t, Service*>> deadlines;
   std::unordered_set<Service*> with_waiters;  // so client_gone need not scan every service
   std::vector<RequestRef> shutdown_waiters;
@@ -75,7 +76,7 @@ struct ServiceSupervisor::Impl {
   void reset_request(std::optional<RequestRef> from, std::string_view name);
   void shutdown_request(std::optional<RequestRef> from);
   bool child_exited(ProcessId pid, ExitStatus exit);
-  void file_changed(std::string_view path);
+  void file_changed(const WatchedFile& file);
   void timer_due(Service& service);
 
   // ---- calls and notifications (notifications.cpp) -----------------------------------------
@@ -136,6 +137,7 @@ struct ServiceSupervisor::Impl {
   Service& add_service(const ServiceSpec& spec);
   void replace_spec(Service& service, const ServiceSpec& spec);
   void forget(Service& service);
+  static std::optional<WatchedFile> watched_file_of(const Service& service);
   void watch_config_file(Service& service);
   void unwatch_config_file(Service& service);
   void set_state(Service& service, ServiceState next, std::string detail = {});

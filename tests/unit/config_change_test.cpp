@@ -144,3 +144,39 @@ TEST_CASE("the configuration file is passed with -c and must exist when spawned"
   CHECK(request.argv == std::vector<std::string>{"/usr/bin/web", "-c", "/etc/web.conf"});
   CHECK(request.required_files == std::vector<std::string>{"/etc/web.conf"});
 }
+
+TEST_CASE("with config_section, only a change of that section restarts the service") {
+  auto web = testing::service("web");
+  web.config_file = "/etc/shared.conf";
+  web.config_section = "web";
+  auto db = testing::service("db");
+  db.config_file = "/etc/shared.conf";
+  db.config_section = "db";
+  SupervisorRig rig(testing::config_with({web, db}));
+  CHECK(rig.watcher.watching("/etc/shared.conf", "web"));
+  CHECK(rig.watcher.watching("/etc/shared.conf", "db"));
+  rig.supervisor.start(rig.request(), "web");
+  rig.supervisor.start(rig.request(), "db");
+  rig.advance(10s);
+  ProcessId web_pid = *rig.pid_of("web");
+  rig.supervisor.on_file_changed(WatchedFile{"/etc/shared.conf", "db"});
+  rig.settle();
+  CHECK(*rig.pid_of("web") == web_pid);
+  CHECK(rig.supervisor.status("db")->restarts == 1);
+  CHECK(rig.supervisor.status("web")->restarts == 0);
+  rig.supervisor.on_file_changed("/etc/shared.conf");  // the whole file: nobody watches that
+  CHECK(rig.state_of("web") == ServiceState::running);
+}
+
+TEST_CASE("a reload that changes config_section moves the watch without a restart") {
+  auto web = testing::service("web");
+  web.config_file = "/etc/shared.conf";
+  SupervisorRig rig(testing::config_with({web}));
+  rig.supervisor.start(rig.request(), "web");
+  web.config_section = "web";
+  auto summary = rig.supervisor.reload(testing::config_with({web}));
+  REQUIRE(summary);
+  CHECK(summary->updated == std::vector<std::string>{"web"});
+  CHECK(rig.watcher.watching("/etc/shared.conf", "web"));
+  CHECK_FALSE(rig.watcher.watching("/etc/shared.conf"));
+}
