@@ -16,9 +16,9 @@ namespace arm::posix::detail {
 
 struct ChainStep {
   enum class Kind {
-    itself,    // `directory` is a directory on the path: watch for it going (deleted, moved)
-    entry,     // watch `directory` for `name` appearing, going or being replaced
-    content    // as entry, and for the content of `name` changing: the file at the end
+    itself,  // `directory` is a directory on the path: watch for it going (deleted, moved)
+    entry,   // watch `directory` for `name` appearing, going or being replaced
+    content  // as entry, and for the content of `name` changing: the file at the end
   };
   Kind kind = Kind::itself;
   std::string directory;
