@@ -85,6 +85,7 @@ class ContentNotEvents(ArmdTestCase):
             """)
         self.start_armd()
         self.armctl("start", "app", check=0)
+        self.starts(1)  # it has read its file: a change now does not race its start
         return self.status("app")["pid"]
 
     def starts(self, at_least=0):
@@ -175,9 +176,11 @@ class ContentNotEvents(ArmdTestCase):
             f.write("port = 80\n")
         self.armctl("start", "app", check=0)
         pid = self.status("app")["pid"]
+        self.starts(1)
         with open(conf, "w") as f:
             f.write("port = 81\n")
         pid = self.wait_restart(pid)["pid"]
+        self.starts(2)
         subprocess.run(["rm", "-rf", os.path.join(self.dir, "etc")], check=True)
         time.sleep(0.5)
         os.makedirs(directory)
