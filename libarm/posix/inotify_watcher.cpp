@@ -98,7 +98,9 @@ struct InotifyWatcher::Impl {
   };
   struct KernelWatch {
     std::map<std::string, std::vector<std::pair<Watched*, ChainStep::Kind>>> entries;  // by name
-    std::vector<Watched*> itself;
+    // Paths through this directory (a path may pass twice, through `..`): many files in one
+    // directory share its ancestors, so a hash map keeps unwatch O(1).
+    std::unordered_map<Watched*, unsigned> itself;
     std::size_t uses = 0;
   };
   struct Watched {
@@ -153,7 +155,7 @@ void InotifyWatcher::Impl::register_step(Watched& file, const ChainStep& step) {
   KernelWatch& watch = kernel_watches[descriptor];
   ++watch.uses;
   if (step.kind == ChainStep::Kind::itself) {
-    watch.itself.push_back(&file);
+    ++watch.itself[&file];
   } else {
     watch.entries[step.name].emplace_back(&file, step.kind);
   }
@@ -165,8 +167,8 @@ void InotifyWatcher::Impl::unregister(Watched& file, const Registration& registr
   if (found == kernel_watches.end()) return;  // the kernel dropped it already
   KernelWatch& watch = found->second;
   if (registration.kind == ChainStep::Kind::itself) {
-    auto at = std::ranges::find(watch.itself, &file);
-    if (at != watch.itself.end()) watch.itself.erase(at);
+    auto at = watch.itself.find(&file);
+    if (at != watch.itself.end() && --at->second == 0) watch.itself.erase(at);
   } else if (auto users = watch.entries.find(registration.name); users != watch.entries.end()) {
     auto at = std::ranges::find(users->second, std::pair{&file, registration.kind});
     if (at != users->second.end()) users->second.erase(at);
@@ -182,7 +184,7 @@ void InotifyWatcher::Impl::unregister(Watched& file, const Registration& registr
 void InotifyWatcher::Impl::forget_kernel_watch(int descriptor, std::set<Watched*>& to_rearm) {
   auto found = kernel_watches.find(descriptor);
   if (found == kernel_watches.end()) return;
-  for (Watched* file : found->second.itself) to_rearm.insert(file);
+  for (auto& [file, count] : found->second.itself) to_rearm.insert(file);
   for (auto& [name, users] : found->second.entries)
     for (auto& [file, kind] : users) to_rearm.insert(file);
   kernel_watches.erase(found);
@@ -326,7 +328,7 @@ std::size_t InotifyWatcher::collect_changes(
       auto found = impl.kernel_watches.find(event->wd);
       if (found == impl.kernel_watches.end()) continue;
       if (event->mask & itself_events) {
-        for (Impl::Watched* file : found->second.itself)
+        for (auto& [file, count] : found->second.itself)
           ask(file, follow(ChainStep::Kind::itself, event->mask));
       } else if (event->len > 0) {
         auto users = found->second.entries.find(event->name);
