@@ -71,7 +71,7 @@
 // Events         exit             timer        file changed   dependency down†    shutdown
 //   stopped      -                -            -              -                   -
 //   waiting      -                -            -              -> stopped/failed   -> stopped
-//   running      decide_exit*     -            config restart§ stop / restart†    stop group
+//   running      decide_exit*     -            restart§       stop / restart†     stop group
 //   stopping     after_exit‡      SIGKILL      -              settle_* †          start_again
 //                                                                                 -> stopped
 //   backoff      -                spawn        -              -> stopped/failed   -> stopped
@@ -93,7 +93,7 @@
 //     decided, or forgotten (forget: a reload removed it; its start waiters are answered
 //     start_failed and new requests naming it are answered unknown_service). A stop, a release
 //     or a shutdown turns start_again, back_off and give_up into settle_stopped.
-//   § a config restart is an automatic restart, paced and limited as a crash's
+//   § a config restart: an automatic restart, paced and limited as a crash's
 //     (decide_config_change, libarm/core/exit_policy.hpp): it counts in `restarts` and in the
 //     restart intensity. Intensity exhausted: stop group, then -> failed, last_error
 //     "configuration file F changed; restarted N times within W ms, not restarting" (re-armed
