@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
     ::poll(fds, 2, interrupted ? 100 : timeout);
     (*spawner)->collect_exits(
         [&](arm::ProcessId pid, arm::ExitStatus status) { supervisor.on_child_exit(pid, status); });
-    (*watcher)->collect_changes([&](const std::string& path) { supervisor.on_file_changed(path); });
+    (*watcher)->collect_changes(
+        [&](const arm::WatchedFile& file) { supervisor.on_file_changed(file); });
     supervisor.on_timer();
   }
   return 0;

@@ -219,7 +219,7 @@ int Daemon::run() {
     }
     if (fds[2].revents & POLLIN) {
       watcher_->collect_changes(
-          [&](const std::string& path) { supervisor_->on_file_changed(path); });
+          [&](const arm::WatchedFile& file) { supervisor_->on_file_changed(file); });
     }
     server_->handle_poll(fds);
     supervisor_->on_timer();

@@ -22,7 +22,10 @@ enum class RestartPolicy { always, on_failure, never };
 struct ServiceSpec {
   std::string name;
   std::string binary;
-  std::optional<std::string> config_file;          // passed as `-c FILE`; watched for changes
+  std::optional<std::string> config_file;  // passed as `-c FILE`; watched for changes
+  // Only a change of this section of config_file (`[NAME]` up to the next `[...]` header)
+  // restarts the service: for a file several services share. Needs config_file.
+  std::optional<std::string> config_section;
   std::optional<std::vector<std::string>> prefix;  // overrides the global prefix when set
   std::vector<std::string> options;
   bool debug = false;  // appends `-L DEBUG`
@@ -99,6 +102,9 @@ std::expected<void, ConfigError> check_dependencies(const Config& config);
 // parse_config/load_config_file always pass; the ServiceSupervisor checks with it on
 // construction and reload.
 std::expected<void, std::vector<Error>> check_config(const Config& config);
+
+// Why `name` cannot be a config_section (empty, a bracket, a line break...), or nullopt.
+std::optional<std::string> config_section_problem(std::string_view name);
 
 // Reads and parses a file.
 std::expected<Config, ConfigError> load_config_file(const std::filesystem::path& path);

@@ -54,13 +54,25 @@ class Random {
   virtual double unit() = 0;
 };
 
+// What a service watches: a configuration file, or one section of it.
+struct WatchedFile {
+  std::string path;
+  // Empty: the whole file. Otherwise the text of the `[section]` header line up to the next
+  // line that starts with `[` (INI, GNUnet and TOML tables alike); only a change of that text
+  // is reported. A section that appears several times is all of its parts together.
+  std::string section;
+
+  auto operator<=>(const WatchedFile&) const = default;
+};
+
 class FileWatcher {
  public:
   virtual ~FileWatcher() = default;
-  // Reports changes of `path` (writes, replacement by rename) through
-  // Supervisor::on_file_changed. Calls are counted: watching a path twice needs two unwatches.
-  virtual void watch(const std::string& path) = 0;
-  virtual void unwatch(const std::string& path) = 0;
+  // Reports changes of the content of `file` (or of its section) through
+  // Supervisor::on_file_changed, with `file` as it was passed here. Calls are counted: watching
+  // a file twice needs two unwatches.
+  virtual void watch(const WatchedFile& file) = 0;
+  virtual void unwatch(const WatchedFile& file) = 0;
 };
 
 }  // namespace arm

@@ -7,6 +7,7 @@
 // embedding host's other children.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <expected>
@@ -121,21 +122,37 @@ class PosixSpawner final : public Spawner {
   std::unique_ptr<Impl> impl_;
 };
 
-// Watches files with inotify. It watches the file's directory and filters by name, so a file
-// replaced by rename (as editors and config-management tools do) keeps being watched.
+// Watches files with inotify and reports a change only when the content changed: it keeps a
+// 64-bit FNV-1a hash of each watched file (or of its section), taken at watch(), and compares
+// after events. A `touch` or a rewrite with the same bytes is not a change; a file that is
+// deleted is not a change either (it keeps its last hash, so recreating it with the same
+// content is none, with other content is one).
+//
+// It watches directories, not files: the file's directory for its name (so replacement by
+// rename is seen), each directory on the path for its removal, each symbolic link on the path
+// for its replacement (a Kubernetes ConfigMap's atomic `..data` swap), and, while the file's
+// directory does not exist, the nearest existing ancestor for the missing name, re-arming down
+// the path as directories appear and up as they vanish.
+//
+// A file being written is reported once complete: at IN_CLOSE_WRITE, at a rename into place,
+// or after `quiet_period` without further writes (a truncate(2), a writer that keeps the file
+// open). A writer that pauses longer than that between writes may be seen half-way.
 class InotifyWatcher final : public FileWatcher {
  public:
+  static constexpr std::chrono::milliseconds quiet_period{1000};
+
   static std::expected<std::unique_ptr<InotifyWatcher>, SystemError> create();
   ~InotifyWatcher() override;
 
-  void watch(const std::string& path) override;
-  void unwatch(const std::string& path) override;
+  // A relative path is taken from the current directory at the time of the call.
+  void watch(const WatchedFile& file) override;
+  void unwatch(const WatchedFile& file) override;
 
-  // Readable (POLLIN) when a watched file may have changed.
+  // Readable (POLLIN) when a watched file may have changed or a quiet period has ended.
   int fd() const;
-  // Reads pending notifications and calls `on_change` once per changed watched path (several
-  // writes to one file in one batch are reported once). Never blocks.
-  std::size_t collect_changes(const std::function<void(const std::string& path)>& on_change);
+  // Reads pending notifications and calls `on_change` once per watched file (path and section,
+  // as passed to watch()) whose content changed. Never blocks.
+  std::size_t collect_changes(const std::function<void(const WatchedFile& file)>& on_change);
 
   struct Impl;
 

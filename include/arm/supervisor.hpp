@@ -73,10 +73,10 @@
 // Events         exit             timer        file changed   dependency down†    shutdown
 //   stopped      -                -            -              -                   -
 //   waiting      -                -            -              -> stopped/failed   -> stopped
-//   running      decide_exit*     -            group restart  stop / restart†     stop group
+//   running      decide_exit*     -            restart§       stop / restart†     stop group
 //   stopping     after_exit‡      SIGKILL      -              settle_* †          start_again
 //                                                                                 -> stopped
-//   backoff      -                spawn        spawn now      -> stopped/failed   -> stopped
+//   backoff      -                spawn        -              -> stopped/failed   -> stopped
 //   failed       -                -            -              -                   -
 //   failed+rearm -                activate     -              -                   re-arm dropped
 //
@@ -94,8 +94,20 @@
 //   ‡ what the exit of a stopping process leads to is one value, after_exit, set when it started
 //     stopping and changed by what arrived meanwhile: -> stopped (settle_stopped), -> failed
 //     (settle_failed: a dependency failed), -> starting again (start_again: restarted or
-//     started meanwhile), or forgotten (forget: a reload removed it; its start waiters are
-//     answered start_failed and new requests naming it are answered unknown_service).
+//     started meanwhile), -> backoff (back_off) or -> failed (give_up) as a config restart§
+//     decided, or forgotten (forget: a reload removed it; its start waiters are answered
+//     start_failed and new requests naming it are answered unknown_service). A stop, a release
+//     or a shutdown turns start_again, back_off and give_up into settle_stopped.
+//   § a config restart: an automatic restart, paced and limited as a crash's
+//     (decide_config_change, libarm/core/exit_policy.hpp): it counts in `restarts` and in the
+//     restart intensity. Intensity exhausted: stop group, then -> failed, last_error
+//     "configuration file F changed; restarted N times within W ms, not restarting" (re-armed
+//     if retry_failed_after). Otherwise a group restart: when the process had run for
+//     backoff_reset_after, it starts again as soon as it is reaped; when it (re)started more
+//     recently, it goes to backoff once reaped and starts after the backoff delay, which
+//     doubles as for crashes. A change during backoff does not cut it short (a service that
+//     rewrites its file before crashing would loop): the restart due picks up the new file; a
+//     restart request runs it at once.
 //
 // Dependencies. `activate` makes a service wanted: it takes a reference on each hard
 // dependency and gives one to each soft dependency (wants), starting those that are stopped,
@@ -109,14 +121,16 @@
 // acyclic (check_dependencies); every operation on it is O(services + edges) and iterative.
 //
 // reset, in any state: clears the restart history (intensity count, backoff); failed (with or
-// without a re-arm) -> stopped. A config-file change restarts a running service (a group
-// restart) and cuts a backoff short; reload restarts a running service whose launch changed,
-// starts dependencies added to wanted services, and releases dependencies no longer needed.
+// without a re-arm) -> stopped. A config-file change restarts a running service (a config
+// restart§); reload restarts a running service whose launch changed (at once, cutting a
+// backoff short: an operator's act), starts dependencies added to wanted services, and
+// releases dependencies no longer needed.
 //
 // Replies tell the truth: a start is answered when the process runs (or could not be
 // spawned), a stop when the process has been reaped. Several clients waiting on one
 // transition each get its real outcome. A failed automatic restart (spawn error) counts as a
-// crash and is retried after the backoff; a failed explicit start is reported to the client.
+// crash: it is retried after the backoff, and counts towards max_restarts, so a binary that is
+// gone ends failed with the spawn error; a failed explicit start is reported to the client.
 //
 // Shutdown refuses new starts, stops every process in reverse dependency order (each service
 // once its dependents are reaped; independent services in parallel; SIGKILL after each
@@ -278,6 +292,9 @@ class ServiceSupervisor {
   // any exit. A host whose spawner cannot tell (or does not track) the other processes never
   // calls it. Returns false when `pid` is not a process of this supervisor.
   bool on_main_exit(ProcessId pid, ExitStatus status);
+  // The content of a watched file (or of its section) changed: the services that read it restart.
+  void on_file_changed(const WatchedFile& file);
+  // The same for the whole file at `path` (no section).
   void on_file_changed(std::string_view path);
   // Handles everything due at clock.now(). Calling it early or late is harmless.
   void on_timer();

@@ -124,11 +124,12 @@ class RecordingNotifier final : public Notifier {
 
 class FakeFileWatcher final : public FileWatcher {
  public:
-  void watch(const std::string& path) override { ++watch_counts[path]; }
-  void unwatch(const std::string& path) override;
-  bool watching(const std::string& path) const;
+  void watch(const WatchedFile& file) override { ++watch_counts[file]; }
+  void unwatch(const WatchedFile& file) override;
+  // Watched whole, or (with `section`) that section of it.
+  bool watching(const std::string& path, const std::string& section = {}) const;
 
-  std::map<std::string, int> watch_counts;
+  std::map<WatchedFile, int> watch_counts;
 };
 
 // A service that runs /usr/bin/NAME with the defaults; adjust the fields a test cares about.

@@ -36,9 +36,26 @@ void check_service(const std::string& key, const ServiceSpec& spec, std::vector<
   };
   output("stdout", spec.standard_output);
   output("stderr", spec.standard_error);
+  if (spec.config_section) {
+    if (!spec.config_file) add("config_section", "needs config_file");
+    if (auto problem = config_section_problem(*spec.config_section))
+      add("config_section", std::move(*problem));
+  }
 }
 
 }  // namespace
+
+std::optional<std::string> config_section_problem(std::string_view name) {
+  if (name.empty()) return "must not be empty";
+  for (char c : name) {
+    if (c == '[' || c == ']') return fmt::format("'{}' must not contain brackets", name);
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      return "must not contain control characters or line breaks";
+  }
+  if (name.front() == ' ' || name.back() == ' ')
+    return fmt::format("'{}' must not start or end with a space", name);
+  return std::nullopt;
+}
 
 std::expected<void, std::vector<Error>> check_config(const Config& config) {
   std::vector<Error> errors;

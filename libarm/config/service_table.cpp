@@ -106,6 +106,17 @@ Done read_dependencies(const ValueReader& reader, const toml::node& value, const
   return {};
 }
 
+// config_section: the name between the brackets of a `[NAME]` header line.
+Done read_config_section(const ValueReader& reader, const toml::node& value,
+                         const std::string& path, ServiceSpec& spec) {
+  auto name = reader.string(value, path);
+  if (!name) return Failure(name.error());
+  if (auto problem = config_section_problem(*name))
+    return Failure(reader.error_at(value, path, *problem));
+  spec.config_section = std::move(*name);
+  return {};
+}
+
 // Every key of a service table. Keep in the order of docs/config.md.
 const std::array service_keys{
     Key<ServiceSpec>{"binary",
@@ -116,6 +127,7 @@ const std::array service_keys{
                      [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
                        return assign(reader.path(value, path), spec.config_file);
                      }},
+    Key<ServiceSpec>{"config_section", read_config_section},
     Key<ServiceSpec>{"prefix",
                      [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
                        return assign(reader.command_prefix(value, path), spec.prefix);
@@ -207,6 +219,9 @@ Read<ServiceSpec> read_service(const ValueReader& reader, const std::string& nam
 
   if (!table.contains("binary"))
     return Failure(reader.error_at(table, table_path + ".binary", "is required"));
+  if (spec.config_section && !spec.config_file)
+    return Failure(reader.error_at(*table.get("config_section"), table_path + ".config_section",
+                                   "needs `config`: the file the section is part of"));
   if (spec.backoff_initial > spec.backoff_max) {
     // Blame the key that was written: a lone `backoff_max = "50ms"` is below the default
     // backoff_initial, and pointing at an invisible default would only confuse.

@@ -102,8 +102,7 @@ bool ServiceSupervisor::Impl::take_interest(Service& dependency, bool soft) {
       return true;
     case ServiceState::stopping:
       // On its way out: it comes back once reaped.
-      // (Also when the restart policy was to decide: interest that arrives meanwhile wins.)
-      if (dependency.after_exit != AfterExit::start_again) {
+      if (!dependency.coming_back()) {
         if (soft) ++dependency.references.requests;
         revive(dependency);
       }
@@ -122,8 +121,7 @@ void ServiceSupervisor::Impl::revive(Service& root) {
   while (!walk.empty()) {
     Service& service = *walk.back();
     walk.pop_back();
-    if (service.state != ServiceState::stopping || service.after_exit == AfterExit::start_again ||
-        service.removed())
+    if (service.state != ServiceState::stopping || service.coming_back() || service.removed())
       continue;
     service.after_exit = AfterExit::start_again;
     service.stop_reason.clear();
@@ -235,7 +233,7 @@ void ServiceSupervisor::Impl::release_if_unwanted(Service& service) {
       stop_group({&service}, "no longer needed by its dependents");
       return;
     case ServiceState::stopping:
-      if (service.after_exit == AfterExit::start_again || service.after_exit == AfterExit::decide) {
+      if (service.automatic_after_exit()) {
         service.after_exit = AfterExit::settle_stopped;
         fail_start_waiters(service, Outcome::start_failed, "no longer needed");
       }

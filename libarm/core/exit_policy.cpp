@@ -39,4 +39,9 @@ ExitVerdict decide_exit(RestartPolicy policy, ExitClass exit, bool shutting_down
   return intensity_exhausted ? ExitVerdict::give_up : ExitVerdict::back_off;
 }
 
+ConfigChangeVerdict decide_config_change(bool intensity_exhausted, bool healthy_run) {
+  if (intensity_exhausted) return ConfigChangeVerdict::give_up;
+  return healthy_run ? ConfigChangeVerdict::restart_now : ConfigChangeVerdict::back_off;
+}
+
 }  // namespace arm::detail

@@ -27,4 +27,15 @@ enum class ExitVerdict {
 ExitVerdict decide_exit(RestartPolicy policy, ExitClass exit, bool shutting_down,
                         bool intensity_exhausted);
 
+// What a change of a running service's configuration file leads to. It is an automatic restart
+// like a crash's: it counts in the restart intensity and in `restarts`, and it waits out the
+// backoff unless the process had been up for backoff_reset_after, so a service that rewrites
+// its own file cannot restart in a tight loop.
+enum class ConfigChangeVerdict {
+  restart_now,  // a healthy run: stop it and start it again as soon as it is reaped
+  back_off,     // it (re)started recently: stop it and start it again after the backoff delay
+  give_up       // one more restart would exceed max_restarts within restart_window: failed
+};
+ConfigChangeVerdict decide_config_change(bool intensity_exhausted, bool healthy_run);
+
 }  // namespace arm::detail

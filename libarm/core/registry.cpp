@@ -67,20 +67,27 @@ void ServiceSupervisor::Impl::replace_spec(Service& service, const ServiceSpec& 
   watch_config_file(service);
 }
 
+std::optional<WatchedFile> ServiceSupervisor::Impl::watched_file_of(const Service& service) {
+  if (!service.spec.config_file) return std::nullopt;
+  return WatchedFile{*service.spec.config_file, service.spec.config_section.value_or("")};
+}
+
 void ServiceSupervisor::Impl::watch_config_file(Service& service) {
-  if (!service.spec.config_file) return;
-  by_config_file[*service.spec.config_file].push_back(&service);
-  if (watcher) watcher->watch(*service.spec.config_file);
+  auto file = watched_file_of(service);
+  if (!file) return;
+  by_config_file[*file].push_back(&service);
+  if (watcher) watcher->watch(*file);
 }
 
 void ServiceSupervisor::Impl::unwatch_config_file(Service& service) {
-  if (!service.spec.config_file) return;
-  auto it = by_config_file.find(*service.spec.config_file);
+  auto file = watched_file_of(service);
+  if (!file) return;
+  auto it = by_config_file.find(*file);
   if (it != by_config_file.end()) {
     std::erase(it->second, &service);
     if (it->second.empty()) by_config_file.erase(it);
   }
-  if (watcher) watcher->unwatch(*service.spec.config_file);
+  if (watcher) watcher->unwatch(*file);
 }
 
 void ServiceSupervisor::Impl::forget(Service& service) {

@@ -20,6 +20,8 @@ enum class AfterExit {
   settle_stopped,  // -> stopped: it was stopped, or is no longer needed
   settle_failed,   // -> failed: it was taken down because a hard dependency failed
   start_again,     // -> starting: restarted, or started again while it was on its way out
+  back_off,        // -> backoff: its configuration file changed soon after it (re)started
+  give_up,         // -> failed: its configuration file changed once more than max_restarts
   forget,          // removed by a reload: it disappears from the supervisor
   decide           // its main process exited by itself while others of it ran: those are being
                    // stopped, then the restart policy decides on the main process's exit
@@ -153,6 +155,15 @@ struct Service {
     return !references.active && (state == ServiceState::stopped || state == ServiceState::failed);
   }
   bool rearm_pending() const { return state == ServiceState::failed && deadline.has_value(); }
+  // Stopping, and decided to start again once reaped (at once or after the backoff).
+  bool coming_back() const {
+    return after_exit == AfterExit::start_again || after_exit == AfterExit::back_off;
+  }
+  // Stopping, and what happens next was decided by the supervisor itself (a restart, or giving
+  // up on a restart): a stop, a release or a shutdown turns it into a plain stop.
+  bool automatic_after_exit() const {
+    return coming_back() || after_exit == AfterExit::give_up || after_exit == AfterExit::decide;
+  }
 };
 
 }  // namespace arm::detail

@@ -106,9 +106,13 @@ bool ServiceSupervisor::on_main_exit(ProcessId pid, ExitStatus exit) {
   return impl_->main_exited(pid, exit);
 }
 
-void ServiceSupervisor::on_file_changed(std::string_view path) {
+void ServiceSupervisor::on_file_changed(const WatchedFile& file) {
   Impl::Call call(*impl_);
-  impl_->file_changed(path);
+  impl_->file_changed(file);
+}
+
+void ServiceSupervisor::on_file_changed(std::string_view path) {
+  on_file_changed(WatchedFile{std::string(path), {}});
 }
 
 void ServiceSupervisor::on_timer() {
@@ -196,8 +200,7 @@ void ServiceSupervisor::Impl::stop_request(std::optional<RequestRef> from, std::
       break;
     case ServiceState::stopping:
       service->references.requests = 0;
-      if (service->after_exit == AfterExit::start_again || service->after_exit == AfterExit::decide)
-        service->after_exit = AfterExit::settle_stopped;
+      if (service->automatic_after_exit()) service->after_exit = AfterExit::settle_stopped;
       fail_start_waiters(*service, Outcome::start_failed, "stopped before it could start");
       take_down_dependents(*service, ServiceState::stopped);
       add_stop_waiter(*service, from);
@@ -282,8 +285,7 @@ void ServiceSupervisor::Impl::shutdown_request(std::optional<RequestRef> from) {
     for (auto& [name, owned] : services) {
       Service& service = *owned;
       service.graph.in_start_queue = false;
-      if (service.after_exit == AfterExit::start_again || service.after_exit == AfterExit::decide)
-        service.after_exit = AfterExit::settle_stopped;
+      if (service.automatic_after_exit()) service.after_exit = AfterExit::settle_stopped;
       fail_start_waiters(service, Outcome::shutting_down, "armd is shutting down");
       service.references.requests = 0;
       switch (service.state) {
@@ -388,13 +390,30 @@ bool ServiceSupervisor::Impl::main_exited(ProcessId pid, ExitStatus exit) {
 
 // ---- a configuration file changes ------------------------------------------------------------
 
-void ServiceSupervisor::Impl::file_changed(std::string_view path) {
+void ServiceSupervisor::Impl::file_changed(const WatchedFile& file) {
   if (in_shutdown) return;
-  auto it = by_config_file.find(std::string(path));
+  auto it = by_config_file.find(file);
   if (it == by_config_file.end()) return;
   std::vector<Service*> affected = it->second;
-  for (Service* service : affected)
-    restart_with_fresh_backoff(*service, fmt::format("configuration file {} changed", path));
+  for (Service* service : affected) {
+    std::string why =
+        file.section.empty()
+            ? fmt::format("configuration file {} changed", file.path)
+            : fmt::format("section [{}] of configuration file {} changed", file.section, file.path);
+    switch (service->state) {
+      case ServiceState::starting:
+      case ServiceState::running:
+        restart_for_config_change(*service, std::move(why));
+        break;
+      case ServiceState::backoff:   // the restart due picks up the new file; not sooner, or a
+                                    // service that rewrites its file before crashing would loop
+      case ServiceState::stopping:  // it restarts (or not) as already decided, with the change
+      case ServiceState::waiting:   // it starts with the change once its dependencies run
+      case ServiceState::stopped:
+      case ServiceState::failed:
+        break;
+    }
+  }
   drain();
 }
 

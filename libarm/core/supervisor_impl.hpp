@@ -55,7 +55,8 @@ struct ServiceSupervisor::Impl {
 
   std::map<std::string, std::unique_ptr<Service>, std::less<>> services;
   std::unordered_map<ProcessId, Service*> by_pid;
-  std::unordered_map<std::string, std::vector<Service*>> by_config_file;
+  // The services reading each watched file (or section): a change touches only those.
+  std::map<WatchedFile, std::vector<Service*>> by_config_file;
   std::set<std::tuple<TimePoint, std::uint64_t, Service*>> deadlines;
   std::unordered_set<Service*> with_waiters;  // so client_gone need not scan every service
   std::vector<RequestRef> shutdown_waiters;
@@ -76,7 +77,7 @@ struct ServiceSupervisor::Impl {
   void shutdown_request(std::optional<RequestRef> from);
   bool child_exited(ProcessId pid, ExitStatus exit);
   bool main_exited(ProcessId pid, ExitStatus exit);
-  void file_changed(std::string_view path);
+  void file_changed(const WatchedFile& file);
   void timer_due(Service& service);
 
   // ---- calls and notifications (notifications.cpp) -----------------------------------------
@@ -137,6 +138,7 @@ struct ServiceSupervisor::Impl {
   Service& add_service(const ServiceSpec& spec);
   void replace_spec(Service& service, const ServiceSpec& spec);
   void forget(Service& service);
+  static std::optional<WatchedFile> watched_file_of(const Service& service);
   void watch_config_file(Service& service);
   void unwatch_config_file(Service& service);
   void set_state(Service& service, ServiceState next, std::string detail = {});
@@ -181,13 +183,16 @@ struct ServiceSupervisor::Impl {
                              bool left_processes = false);
   void after_stopping_exit(Service& service, const ExitStatus& exit);
   void schedule_restart(Service& service, const std::string& why);
+  void back_off_or_give_up(Service& service, const std::string& why);
   void give_up(Service& service, const std::string& why);
   void start_fresh(Service& service, std::optional<RequestRef> from, Outcome on_success);
   void start_now(Service& service, std::optional<RequestRef> from, Outcome on_success,
                  bool takes_reference);
   void start_again_after_exit(Service& service);
-  void group_restart(Service& service, const std::string& why);
+  void group_restart(Service& service, const std::string& why,
+                     AfterExit after = AfterExit::start_again);
   void restart_with_fresh_backoff(Service& service, std::string why);
+  void restart_for_config_change(Service& service, std::string why);
   void fail_for_dependency(Service& service, const Service& dependency);
   void settle_inactive(Service& service, ServiceState final_state, const std::string& why);
   std::vector<std::string> become_inactive(Service& service, ServiceState final_state,

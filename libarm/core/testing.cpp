@@ -119,14 +119,14 @@ std::size_t RecordingNotifier::replies_count_for(RequestRef request) const {
                                                 [&](const Reply& r) { return r.to == request; }));
 }
 
-void FakeFileWatcher::unwatch(const std::string& path) {
-  auto it = watch_counts.find(path);
+void FakeFileWatcher::unwatch(const WatchedFile& file) {
+  auto it = watch_counts.find(file);
   if (it == watch_counts.end()) return;
   if (--it->second <= 0) watch_counts.erase(it);
 }
 
-bool FakeFileWatcher::watching(const std::string& path) const {
-  return watch_counts.contains(path);
+bool FakeFileWatcher::watching(const std::string& path, const std::string& section) const {
+  return watch_counts.contains(WatchedFile{path, section});
 }
 
 ServiceSpec service(std::string name) {

@@ -30,7 +30,8 @@ bool ServiceSupervisor::Impl::spawn(Service& service) {
 }
 
 // A fresh start fails (and so do the dependents waiting for it); an automatic restart of a
-// wanted service counts as a crash and backs off.
+// wanted service counts as a crash: it backs off, or gives up once the restart intensity is
+// exhausted (a binary that is gone would otherwise be retried forever).
 void ServiceSupervisor::Impl::after_failure_to_run(Service& service, const std::string& why) {
   if (service.history.attempt == detail::Attempt::first) {
     become_inactive(service, ServiceState::failed, why);
@@ -41,7 +42,15 @@ void ServiceSupervisor::Impl::after_failure_to_run(Service& service, const std::
     become_inactive(service, ServiceState::failed, why);
     return;
   }
-  schedule_restart(service, why);
+  back_off_or_give_up(service, why);
+}
+
+void ServiceSupervisor::Impl::back_off_or_give_up(Service& service, const std::string& why) {
+  if (service.history.intensity.exhausted(clock.now())) {
+    give_up(service, why);
+  } else {
+    schedule_restart(service, why);
+  }
 }
 
 // The running × exit cell: the process ended on its own.
@@ -88,7 +97,9 @@ void ServiceSupervisor::Impl::after_stopping_exit(Service& service, const ExitSt
   answer_stop_waiters(service);
   std::string what = describe(exit);
   AfterExit after = std::exchange(service.after_exit, AfterExit::settle_stopped);
-  if (after == AfterExit::start_again && in_shutdown) after = AfterExit::settle_stopped;
+  bool automatic = after == AfterExit::start_again || after == AfterExit::back_off ||
+                   after == AfterExit::give_up;
+  if (automatic && in_shutdown) after = AfterExit::settle_stopped;
   switch (after) {
     case AfterExit::decide:
       service.stop_reason.clear();
@@ -104,6 +115,18 @@ void ServiceSupervisor::Impl::after_stopping_exit(Service& service, const ExitSt
     case AfterExit::start_again:
       start_again_after_exit(service);
       return;
+    case AfterExit::back_off:
+    case AfterExit::give_up: {
+      std::string why = std::exchange(service.stop_reason, std::string{});
+      fail_start_waiters(service, Outcome::start_failed, why);
+      if (after == AfterExit::give_up) {
+        give_up(service, why);
+      } else {
+        service.last_error = why;
+        schedule_restart(service, why);
+      }
+      return;
+    }
     case AfterExit::settle_stopped:
     case AfterExit::settle_failed: {
       auto final_state =
@@ -184,14 +207,17 @@ void ServiceSupervisor::Impl::start_now(Service& service, std::optional<RequestR
   try_start_now(service);
 }
 
-// A running service stops and starts again, its dependents after it.
-void ServiceSupervisor::Impl::group_restart(Service& service, const std::string& why) {
-  service.after_exit = AfterExit::start_again;
+// A running service stops and starts again (`after`: at once, or after the backoff), its
+// dependents after it.
+void ServiceSupervisor::Impl::group_restart(Service& service, const std::string& why,
+                                            AfterExit after) {
+  service.after_exit = after;
   restart_dependents(service, false);
   stop_group({&service}, why);
 }
 
-// Restarts a running service, its dependents after it; cuts a backoff short.
+// A reload changed the launch of a service (an operator's act, not a loop): a running one
+// restarts at once, its dependents after it; a backoff is cut short.
 void ServiceSupervisor::Impl::restart_with_fresh_backoff(Service& service, std::string why) {
   service.history.backoff.reset();
   switch (service.state) {
@@ -207,6 +233,33 @@ void ServiceSupervisor::Impl::restart_with_fresh_backoff(Service& service, std::
     case ServiceState::waiting:   // it starts with the change once its dependencies run
     case ServiceState::stopped:
     case ServiceState::failed:
+      return;
+  }
+}
+
+// A running service's configuration file changed: an automatic restart, paced and limited as a
+// crash's is (exit_policy.hpp). Its dependents restart after it.
+void ServiceSupervisor::Impl::restart_for_config_change(Service& service, std::string why) {
+  auto& history = service.history;
+  TimePoint now = clock.now();
+  Duration ran_for =
+      service.process.running_since ? now - *service.process.running_since : Duration::zero();
+  history.backoff.note_run(ran_for);
+  bool healthy = ran_for >= service.spec.backoff_reset_after;
+  switch (detail::decide_config_change(history.intensity.exhausted(now), healthy)) {
+    case detail::ConfigChangeVerdict::restart_now:
+      ++history.restarts;
+      history.intensity.record(now);
+      group_restart(service, why);
+      return;
+    case detail::ConfigChangeVerdict::back_off:
+      service.stop_reason = why;
+      group_restart(service, why, AfterExit::back_off);
+      return;
+    case detail::ConfigChangeVerdict::give_up:
+      service.stop_reason = why;
+      service.after_exit = AfterExit::give_up;
+      stop_group({&service}, why);
       return;
   }
 }

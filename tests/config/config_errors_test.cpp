@@ -243,3 +243,12 @@ TEST_CASE("control characters are refused with their position") {
   CHECK(error.column == 2);
   CHECK(error.message == "control character U+0000 is not allowed in TOML");
 }
+
+TEST_CASE("config_section needs a config file and a plain name") {
+  check_refused("[services.web]\nbinary = \"/x\"\nconfig_section = \"web\"\n",
+                "services.web.config_section", 3, "needs `config`");
+  check_refused("[services.web]\nbinary = \"/x\"\nconfig = \"/a\"\nconfig_section = \"\"\n",
+                "services.web.config_section", 4, "must not be empty");
+  check_refused("[services.web]\nbinary = \"/x\"\nconfig = \"/a\"\nconfig_section = \"a]b\"\n",
+                "services.web.config_section", 4, "brackets");
+}

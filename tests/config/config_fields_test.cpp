@@ -25,6 +25,7 @@ global_prefix = "valgrind -q"
 [services.web]
 binary = "/usr/bin/web"
 config = "/etc/web.conf"
+config_section = "web"
 prefix = ["strace", "-f"]
 options = "--x  y"
 debug = true
@@ -54,6 +55,7 @@ binary = "postgres"
   CHECK(web.name == "web");
   CHECK(web.binary == "/usr/bin/web");
   CHECK(web.config_file == "/etc/web.conf");
+  CHECK(web.config_section == "web");
   CHECK(web.prefix == Words{"strace", "-f"});
   CHECK(web.options == Words{"--x", "y"});
   CHECK(web.debug);

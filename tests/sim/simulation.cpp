@@ -36,6 +36,7 @@ ServiceSpec random_service(Random& random, std::string name,
   spec.backoff_reset_after = Milliseconds(below(random, 20'000));
   spec.stop_timeout = Milliseconds(below(random, 10'000));
   if (below(random, 10) < 3) spec.config_file = config_files[below(random, config_files.size())];
+  if (spec.config_file && below(random, 3) == 0) spec.config_section = below(random, 2) ? "a" : "b";
   if (below(random, 10) == 0) spec.options = {"--flag"};
   if (below(random, 4) == 0) spec.max_restarts = below(random, 5);
   spec.restart_window = Milliseconds(1 + below(random, 30'000));
@@ -314,9 +315,13 @@ class Runner final : public Notifier {
         supervisor_.on_timer();
         break;
       case Action::file_changed:
-        if (!scenario_.config_files.empty())
+        if (!scenario_.config_files.empty()) {
+          // The whole file, or its section a or b.
+          static const char* const sections[] = {"", "a", "b"};
+          std::size_t files = scenario_.config_files.size();
           supervisor_.on_file_changed(
-              scenario_.config_files[step.a % scenario_.config_files.size()]);
+              WatchedFile{scenario_.config_files[step.a % files], sections[step.a / files % 3]});
+        }
         break;
       case Action::reload:
         reload(step);

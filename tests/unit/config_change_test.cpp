@@ -1,4 +1,5 @@
-// A change to a service's own configuration file restarts it with a fresh backoff.
+// A change to a service's own configuration file restarts it: an automatic restart, paced by
+// the backoff and limited by the restart intensity exactly as a crash's.
 #include <doctest/doctest.h>
 
 #include "arm/testing.hpp"
@@ -29,6 +30,7 @@ TEST_CASE("a changed configuration file restarts the running service that uses i
   rig.supervisor.start(rig.request(), "db");
   ProcessId web_pid = *rig.pid_of("web");
   ProcessId db_pid = *rig.pid_of("db");
+  rig.advance(10s);  // a healthy run (backoff_reset_after): it restarts as soon as it is reaped
 
   rig.supervisor.on_file_changed("/etc/web.conf");
   CHECK(rig.state_of("web") == ServiceState::stopping);
@@ -36,28 +38,95 @@ TEST_CASE("a changed configuration file restarts the running service that uses i
   CHECK(rig.state_of("web") == ServiceState::running);
   CHECK(*rig.pid_of("web") != web_pid);
   CHECK(*rig.pid_of("db") == db_pid);
-  CHECK(rig.supervisor.status("web")->refcount == 1);
+  auto status = *rig.supervisor.status("web");
+  CHECK(status.refcount == 1);
+  CHECK(status.restarts == 1);  // an automatic restart, counted as a crash's is
 }
 
-TEST_CASE("a configuration change resets the backoff") {
-  SupervisorRig rig(web_with_config_file());
+TEST_CASE("a change soon after a start waits out the backoff, which doubles as for crashes") {
+  auto spec = testing::service("web");
+  spec.config_file = "/etc/web.conf";
+  spec.backoff_initial = 100ms;
+  SupervisorRig rig(testing::config_with({spec}));
+  rig.supervisor.start(rig.request(), "web");
+  // A service that rewrites its own file as it starts: each start causes a change.
+  for (auto delay : {100ms, 200ms, 400ms, 800ms}) {
+    rig.supervisor.on_file_changed("/etc/web.conf");
+    rig.settle();
+    auto status = *rig.supervisor.status("web");
+    CHECK(status.state == ServiceState::backoff);
+    CHECK(status.last_error == "configuration file /etc/web.conf changed");
+    CHECK(*status.next_restart_at == rig.clock.now() + delay);
+    rig.advance(delay);
+    CHECK(rig.state_of("web") == ServiceState::running);
+  }
+  CHECK(rig.supervisor.status("web")->restarts == 4);
+}
+
+TEST_CASE("changes beyond max_restarts within the window leave the service failed, saying why") {
+  auto spec = testing::service("web");
+  spec.config_file = "/etc/web.conf";
+  spec.backoff_initial = 100ms;
+  spec.max_restarts = 3;
+  spec.restart_window = 1min;
+  SupervisorRig rig(testing::config_with({spec}));
+  rig.supervisor.start(rig.request(), "web");
+  for (int i = 0; i < 3; ++i) {
+    rig.supervisor.on_file_changed("/etc/web.conf");
+    rig.advance(1s, testing::Exits::delivered);
+    REQUIRE(rig.state_of("web") == ServiceState::running);
+  }
+  rig.supervisor.on_file_changed("/etc/web.conf");
+  CHECK(rig.state_of("web") == ServiceState::stopping);  // stopped first: it was running
+  rig.settle();
+  auto status = *rig.supervisor.status("web");
+  CHECK(status.state == ServiceState::failed);
+  CHECK(status.last_error ==
+        "configuration file /etc/web.conf changed; restarted 3 times within 60000 ms, not "
+        "restarting");
+  CHECK_FALSE(rig.supervisor.next_deadline());
+}
+
+TEST_CASE("config changes and crashes share one restart intensity") {
+  auto spec = testing::service("web");
+  spec.config_file = "/etc/web.conf";
+  spec.backoff_initial = 100ms;
+  spec.backoff_max = 100ms;
+  spec.max_restarts = 2;
+  SupervisorRig rig(testing::config_with({spec}));
   rig.supervisor.start(rig.request(), "web");
   rig.exit("web");
   rig.advance(100ms);
-  rig.exit("web");
-  rig.advance(200ms);
-  CHECK(rig.supervisor.status("web")->next_backoff == 400ms);
   rig.supervisor.on_file_changed("/etc/web.conf");
-  rig.settle();
-  CHECK(rig.supervisor.status("web")->next_backoff == 100ms);
+  rig.advance(1s, testing::Exits::delivered);
+  REQUIRE(rig.state_of("web") == ServiceState::running);
+  rig.exit("web");  // the third restart within the window
+  CHECK(rig.state_of("web") == ServiceState::failed);
 }
 
-TEST_CASE("a configuration change during backoff tries again at once") {
+TEST_CASE("a configuration change during backoff does not cut it short") {
   SupervisorRig rig(web_with_config_file());
   rig.supervisor.start(rig.request(), "web");
   rig.exit("web");
+  TimePoint due = *rig.supervisor.next_deadline();
   rig.supervisor.on_file_changed("/etc/web.conf");
+  CHECK(rig.state_of("web") == ServiceState::backoff);
+  CHECK(*rig.supervisor.next_deadline() == due);
+  // An operator who fixed the file and wants it now says so.
+  rig.supervisor.restart(rig.request(), "web");
   CHECK(rig.state_of("web") == ServiceState::running);
+}
+
+TEST_CASE("a stop while a config-change restart is pending stops it for good") {
+  SupervisorRig rig(web_with_config_file());
+  auto start = rig.request();
+  rig.supervisor.start(start, "web");
+  rig.supervisor.on_file_changed("/etc/web.conf");  // soon after the start: paced
+  auto stop = rig.request();
+  rig.supervisor.stop(stop, "web");
+  rig.settle();
+  CHECK(rig.state_of("web") == ServiceState::stopped);
+  CHECK(rig.notifier.reply_to(stop)->outcome == Outcome::stopped);
   CHECK_FALSE(rig.supervisor.next_deadline());
 }
 
@@ -74,4 +143,40 @@ TEST_CASE("the configuration file is passed with -c and must exist when spawned"
   const auto& request = rig.spawner.latest("web")->request;
   CHECK(request.argv == std::vector<std::string>{"/usr/bin/web", "-c", "/etc/web.conf"});
   CHECK(request.required_files == std::vector<std::string>{"/etc/web.conf"});
+}
+
+TEST_CASE("with config_section, only a change of that section restarts the service") {
+  auto web = testing::service("web");
+  web.config_file = "/etc/shared.conf";
+  web.config_section = "web";
+  auto db = testing::service("db");
+  db.config_file = "/etc/shared.conf";
+  db.config_section = "db";
+  SupervisorRig rig(testing::config_with({web, db}));
+  CHECK(rig.watcher.watching("/etc/shared.conf", "web"));
+  CHECK(rig.watcher.watching("/etc/shared.conf", "db"));
+  rig.supervisor.start(rig.request(), "web");
+  rig.supervisor.start(rig.request(), "db");
+  rig.advance(10s);
+  ProcessId web_pid = *rig.pid_of("web");
+  rig.supervisor.on_file_changed(WatchedFile{"/etc/shared.conf", "db"});
+  rig.settle();
+  CHECK(*rig.pid_of("web") == web_pid);
+  CHECK(rig.supervisor.status("db")->restarts == 1);
+  CHECK(rig.supervisor.status("web")->restarts == 0);
+  rig.supervisor.on_file_changed("/etc/shared.conf");  // the whole file: nobody watches that
+  CHECK(rig.state_of("web") == ServiceState::running);
+}
+
+TEST_CASE("a reload that changes config_section moves the watch without a restart") {
+  auto web = testing::service("web");
+  web.config_file = "/etc/shared.conf";
+  SupervisorRig rig(testing::config_with({web}));
+  rig.supervisor.start(rig.request(), "web");
+  web.config_section = "web";
+  auto summary = rig.supervisor.reload(testing::config_with({web}));
+  REQUIRE(summary);
+  CHECK(summary->updated == std::vector<std::string>{"web"});
+  CHECK(rig.watcher.watching("/etc/shared.conf", "web"));
+  CHECK_FALSE(rig.watcher.watching("/etc/shared.conf"));
 }

@@ -132,3 +132,12 @@ TEST_CASE("the verdict on an exit follows the policy, the exit class and the int
   CHECK(decide_exit(RestartPolicy::always, ExitClass::failure, true, false) == settle_failed);
   CHECK(decide_exit(RestartPolicy::always, ExitClass::clean, true, false) == settle_stopped);
 }
+
+TEST_CASE("decide_config_change: a healthy run restarts at once, a recent start backs off") {
+  using arm::detail::ConfigChangeVerdict;
+  using arm::detail::decide_config_change;
+  CHECK(decide_config_change(false, true) == ConfigChangeVerdict::restart_now);
+  CHECK(decide_config_change(false, false) == ConfigChangeVerdict::back_off);
+  CHECK(decide_config_change(true, true) == ConfigChangeVerdict::give_up);
+  CHECK(decide_config_change(true, false) == ConfigChangeVerdict::give_up);
+}

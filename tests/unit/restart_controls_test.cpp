@@ -42,6 +42,33 @@ TEST_CASE("more crashes than max_restarts within the window leave the service fa
   CHECK(rig.state_of("web") == ServiceState::failed);
 }
 
+TEST_CASE("automatic restarts that cannot spawn count towards max_restarts like crashes") {
+  SupervisorRig rig(limited());
+  rig.supervisor.start(rig.request(), "web");
+  // The binary is gone: every automatic restart fails to spawn.
+  rig.spawner.fail_service("web", Error::system(2, "cannot execute /usr/bin/web: gone"));
+  rig.exit("web");  // the crash: 1 restart
+  for (int i = 0; i < 10 && rig.state_of("web") == ServiceState::backoff; ++i) rig.advance(100ms);
+  auto status = *rig.supervisor.status("web");
+  CHECK(status.state == ServiceState::failed);
+  CHECK(status.last_error.starts_with("cannot execute /usr/bin/web: gone"));
+  CHECK(status.last_error.find("restarted 3 times within 10000 ms") != std::string::npos);
+  CHECK_FALSE(rig.supervisor.next_deadline());  // not retried forever
+}
+
+TEST_CASE("a re-armed service whose binary is still missing fails again at the limit") {
+  SupervisorRig rig(limited(1min));
+  rig.supervisor.start(rig.request(), "web");
+  rig.spawner.fail_service("web", Error::system(2, "cannot execute /usr/bin/web: gone"));
+  rig.exit("web");
+  for (int i = 0; i < 10 && rig.state_of("web") == ServiceState::backoff; ++i) rig.advance(100ms);
+  CHECK(rig.state_of("web") == ServiceState::failed);
+  rig.advance(1min);  // the re-arm: the spawn fails again, and backs off within the limit
+  for (int i = 0; i < 10 && rig.state_of("web") == ServiceState::backoff; ++i) rig.advance(100ms);
+  CHECK(rig.state_of("web") == ServiceState::failed);
+  CHECK(rig.supervisor.status("web")->next_restart_at.has_value());
+}
+
 TEST_CASE("crashes spread wider than the window never trip the limit") {
   SupervisorRig rig(limited());
   rig.supervisor.start(rig.request(), "web");

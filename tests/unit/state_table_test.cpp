@@ -377,20 +377,36 @@ TEST_CASE("a deadline, in every state") {
 }
 
 TEST_CASE("a change of the configuration file, in every state") {
-  SUBCASE("running: a group restart") {
+  SUBCASE("running after a healthy run: a group restart, counted") {
     Table t(Row::running);
+    t.rig.advance(10s);
     t.rig.supervisor.on_file_changed("/etc/web.conf");
     CHECK(t.rig.state_of("web") == ServiceState::stopping);
     t.rig.settle();
     CHECK(t.new_process());
+    CHECK(t.rig.supervisor.status("web")->restarts == 1);
   }
-  SUBCASE("backoff: spawn now") {
-    Table t(Row::backoff);
+  SUBCASE("running, recently started: a group restart after the backoff") {
+    Table t(Row::running);
     t.rig.supervisor.on_file_changed("/etc/web.conf");
-    CHECK(t.rig.state_of("web") == ServiceState::running);
+    t.rig.settle();
+    CHECK(t.rig.state_of("web") == ServiceState::backoff);
+    t.rig.advance(1s);
+    CHECK(t.new_process());
+    CHECK(t.rig.supervisor.status("web")->restarts == 1);
   }
-  SUBCASE("the other states: nothing") {
-    for (Row row : {Row::stopped, Row::waiting, Row::stopping, Row::failed, Row::failed_rearm}) {
+  SUBCASE("running, restart intensity exhausted: stop group, then failed") {
+    Table t(Row::failed_rearm);  // max_restarts = 0, re-armed after 30 s
+    t.rig.advance(30s);
+    REQUIRE(t.rig.state_of("web") == ServiceState::running);
+    t.rig.supervisor.on_file_changed("/etc/web.conf");
+    t.rig.settle();
+    CHECK(t.rig.state_of("web") == ServiceState::failed);
+    CHECK(t.has_deadline());  // the re-arm, as after crashes
+  }
+  SUBCASE("the other states, backoff included: nothing") {
+    for (Row row : {Row::stopped, Row::waiting, Row::stopping, Row::backoff, Row::failed,
+                    Row::failed_rearm}) {
       Table t(row);
       t.rig.supervisor.on_file_changed("/etc/web.conf");
       CHECK(t.rig.state_of("web") == Table::expected_state(row));

@@ -1,0 +1,86 @@
+#include "file_content.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "arm/posix/unique_fd.hpp"
+
+namespace arm::posix::detail {
+
+std::uint64_t fnv1a(std::string_view bytes, std::uint64_t hash) {
+  for (unsigned char byte : bytes) {
+    hash ^= byte;
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+namespace {
+
+std::string_view without_leading_blanks(std::string_view line) {
+  while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+  return line;
+}
+
+// The name of a `[name]` header line; nullopt for any other line.
+std::optional<std::string_view> header_name(std::string_view line) {
+  line = without_leading_blanks(line);
+  if (line.empty() || line.front() != '[') return std::nullopt;
+  auto close = line.find(']');
+  if (close == std::string_view::npos) return std::string_view{};  // still a header: ends one
+  std::string_view name = line.substr(1, close - 1);
+  while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
+  while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+  return name;
+}
+
+}  // namespace
+
+std::string section_text(std::string_view text, std::string_view name) {
+  std::string section;
+  bool inside = false;
+  while (!text.empty()) {
+    auto end = text.find('\n');
+    std::string_view line = text.substr(0, end == std::string_view::npos ? text.size() : end + 1);
+    text.remove_prefix(line.size());
+    if (auto header = header_name(line)) inside = *header == name;
+    if (inside) section += line;
+  }
+  return section;
+}
+
+std::uint64_t Snapshot::hash(std::string_view section) const {
+  std::uint64_t hash = section.empty() ? fnv1a(text) : fnv1a(section_text(text, section));
+  return too_big_mark == 0 ? hash : hash ^ too_big_mark;
+}
+
+std::optional<Snapshot> read_snapshot(const std::string& path) {
+  // O_NONBLOCK: a FIFO put at the path must not stall the host's loop (it is refused below).
+  UniqueFd file(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+  if (!file) return std::nullopt;
+  struct stat info {};
+  if (::fstat(file.get(), &info) != 0 || !S_ISREG(info.st_mode)) return std::nullopt;
+  Snapshot snapshot{{}, 0};
+  std::size_t wanted = std::min<std::size_t>(static_cast<std::size_t>(info.st_size), read_limit);
+  snapshot.text.resize(wanted);
+  std::size_t have = 0;
+  while (have < wanted) {
+    ssize_t got = ::read(file.get(), snapshot.text.data() + have, wanted - have);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return std::nullopt;
+    if (got == 0) break;  // shrank meanwhile: what is there is what counts
+    have += static_cast<std::size_t>(got);
+  }
+  snapshot.text.resize(have);
+  if (static_cast<std::size_t>(info.st_size) > read_limit) {
+    std::string mark = std::to_string(info.st_size) + ':' + std::to_string(info.st_mtim.tv_sec) +
+                       '.' + std::to_string(info.st_mtim.tv_nsec);
+    snapshot.too_big_mark = fnv1a(mark) | 1;
+  }
+  return snapshot;
+}
+
+}  // namespace arm::posix::detail
