@@ -259,10 +259,11 @@ void ControlServer::write_to(ConnectionId id, Connection& connection) {
     if (sent < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        // EPIPE, ECONNRESET: the peer closed; what it was owed cannot reach it.
+        // EPIPE, ECONNRESET: the peer closed; what it was owed cannot reach it. (What it sent
+        // is still carried out, unless armd had stopped reading it already.)
         std::string().swap(connection.output);
+        connection.hung_up = !connection.closing && !connection.input_ended && !connection.gone;
         connection.gone = true;
-        connection.hung_up = true;
         connection.closing = true;
         pending_drops_.push_back(id);
       }
@@ -326,6 +327,7 @@ void ControlServer::carry_out_what_was_sent(ConnectionId id) {
     auto it = connections_.find(id);
     if (it == connections_.end() || it->second.input_ended) return;
     Connection& connection = it->second;
+    if (connection.closing && !connection.hung_up) return;
     char chunk[16384];
     ssize_t got = ::recv(connection.fd.get(), chunk, sizeof chunk, MSG_DONTWAIT);
     if (got <= 0) {

@@ -126,7 +126,11 @@ class LogWriter {
         return ::send(fd_, data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
       case Route::polled: {
         pollfd polled{fd_, POLLOUT, 0};
-        if (::poll(&polled, 1, 0) != 1 || !(polled.revents & POLLOUT)) {
+        if (::poll(&polled, 1, 0) == 1 && (polled.revents & (POLLERR | POLLHUP | POLLNVAL))) {
+          errno = EPIPE;  // its reader is gone: nothing will ever take these (no spinning)
+          return -1;
+        }
+        if (!(polled.revents & POLLOUT)) {
           errno = EAGAIN;
           return -1;
         }

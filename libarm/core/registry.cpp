@@ -1,4 +1,6 @@
 // Service bookkeeping: the name, pid and config-file indexes, deadlines, state changes.
+#include <algorithm>
+
 #include "supervisor_impl.hpp"
 
 namespace arm {
@@ -60,11 +62,14 @@ Service& ServiceSupervisor::Impl::add_service(const ServiceSpec& spec) {
 // New settings for a service that stays: the watch follows the config file, the restart
 // history keeps its progress under the new limits.
 void ServiceSupervisor::Impl::replace_spec(Service& service, const ServiceSpec& spec) {
-  unwatch_config_file(service);
+  // The new watch first: for an unchanged file the watcher's count never drops to zero, so it
+  // keeps what it knows (the content's hash, a change being written right now).
+  auto old_file = watched_file_of(service);
   service.spec = spec;
   service.history.backoff.retune(spec);
   service.history.intensity.retune(spec);
   watch_config_file(service);
+  if (old_file) unwatch_file(service, *old_file);
 }
 
 std::optional<WatchedFile> ServiceSupervisor::Impl::watched_file_of(const Service& service) {
@@ -80,14 +85,19 @@ void ServiceSupervisor::Impl::watch_config_file(Service& service) {
 }
 
 void ServiceSupervisor::Impl::unwatch_config_file(Service& service) {
-  auto file = watched_file_of(service);
-  if (!file) return;
-  auto it = by_config_file.find(*file);
+  if (auto file = watched_file_of(service)) unwatch_file(service, *file);
+}
+
+// Gives back one watch of `file` by `service` (it may hold two for a moment: replace_spec).
+void ServiceSupervisor::Impl::unwatch_file(Service& service, const WatchedFile& file) {
+  auto it = by_config_file.find(file);
   if (it != by_config_file.end()) {
-    std::erase(it->second, &service);
-    if (it->second.empty()) by_config_file.erase(it);
+    auto& watchers = it->second;
+    if (auto found = std::find(watchers.begin(), watchers.end(), &service); found != watchers.end())
+      watchers.erase(found);
+    if (watchers.empty()) by_config_file.erase(it);
   }
-  if (watcher) watcher->unwatch(*file);
+  if (watcher) watcher->unwatch(file);
 }
 
 void ServiceSupervisor::Impl::forget(Service& service) {

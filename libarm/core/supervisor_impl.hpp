@@ -141,6 +141,7 @@ struct ServiceSupervisor::Impl {
   static std::optional<WatchedFile> watched_file_of(const Service& service);
   void watch_config_file(Service& service);
   void unwatch_config_file(Service& service);
+  void unwatch_file(Service& service, const WatchedFile& file);
   void set_state(Service& service, ServiceState next, std::string detail = {});
   void schedule(Service& service, TimePoint at);
   void cancel_deadline(Service& service);

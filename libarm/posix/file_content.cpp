@@ -1,5 +1,7 @@
 #include "file_content.hpp"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,16 +27,46 @@ std::string_view without_leading_blanks(std::string_view line) {
   return line;
 }
 
-// The name of a `[name]` header line; nullopt for any other line.
+// The name of a `[name]` (or TOML `[[name]]`) header line; nullopt for any other line. Only a
+// line that is nothing but a header counts: `[1, 2],` inside a multi-line array is a value.
 std::optional<std::string_view> header_name(std::string_view line) {
   line = without_leading_blanks(line);
   if (line.empty() || line.front() != '[') return std::nullopt;
-  auto close = line.find(']');
-  if (close == std::string_view::npos) return std::string_view{};  // still a header: ends one
-  std::string_view name = line.substr(1, close - 1);
+  bool doubled = line.starts_with("[[");
+  std::string_view opening = doubled ? "[[" : "[";
+  std::string_view closing = doubled ? "]]" : "]";
+  auto close = line.find(closing);
+  if (close == std::string_view::npos) return std::nullopt;
+  std::string_view name = line.substr(opening.size(), close - opening.size());
+  std::string_view rest = without_leading_blanks(line.substr(close + closing.size()));
+  bool only_a_comment_after = rest.empty() || rest.front() == '\n' || rest.front() == '\r' ||
+                              rest.front() == '#' || rest.front() == ';';
+  if (!only_a_comment_after || name.find_first_of("[],") != std::string_view::npos)
+    return std::nullopt;
   while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
   while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
   return name;
+}
+
+// How many more '[' than ']' a value line opens (outside quotes and comments): a multi-line
+// array goes on while the sum stays above zero, and no line inside it is a header.
+int bracket_balance(std::string_view line) {
+  int balance = 0;
+  char quote = 0;
+  for (char c : line) {
+    if (quote) {
+      if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '#') {
+      break;
+    } else if (c == '[') {
+      ++balance;
+    } else if (c == ']') {
+      --balance;
+    }
+  }
+  return balance;
 }
 
 }  // namespace
@@ -42,11 +74,17 @@ std::optional<std::string_view> header_name(std::string_view line) {
 std::string section_text(std::string_view text, std::string_view name) {
   std::string section;
   bool inside = false;
+  int open_brackets = 0;  // of a multi-line array value
   while (!text.empty()) {
     auto end = text.find('\n');
     std::string_view line = text.substr(0, end == std::string_view::npos ? text.size() : end + 1);
     text.remove_prefix(line.size());
-    if (auto header = header_name(line)) inside = *header == name;
+    auto header = open_brackets > 0 ? std::nullopt : header_name(line);
+    if (header) {
+      inside = *header == name;
+    } else {
+      open_brackets = std::max(0, open_brackets + bracket_balance(line));
+    }
     if (inside) section += line;
   }
   return section;

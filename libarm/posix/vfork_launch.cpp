@@ -43,8 +43,18 @@ struct ChildContext {
 // Opens `path` for appending as descriptor `target`. Async-signal-safe. The open comes
 // first, so that a failure leaves the inherited descriptor as it was.
 bool redirect_output(const char* path, int target) {
-  int fd = ::open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY, 0640);
+  // Never block here: the parent is suspended until this child execs, so a FIFO without a
+  // reader (or any open that waits) would freeze the whole host. A FIFO without a reader fails
+  // with ENXIO, reported as a spawn error; the program then writes in blocking mode as usual.
+  int fd = ::open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY | O_NONBLOCK, 0640);
   if (fd < 0) return false;
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    int error = errno;
+    ::close(fd);
+    errno = error;
+    return false;
+  }
   if (fd == target) return true;  // `target` was closed: the lowest free number is it
   int duplicated = ::dup2(fd, target);
   int dup_errno = errno;

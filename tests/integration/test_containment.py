@@ -42,7 +42,7 @@ def parent_of(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError, IndexError):  # gone while being read
         return None
     return None if fields[0] == "Z" else int(fields[1])
 

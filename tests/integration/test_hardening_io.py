@@ -328,6 +328,21 @@ class ServiceOutput(ArmdTestCase):
             exec sleep 100000
             """)
 
+    def test_a_fifo_nobody_reads_fails_the_start_instead_of_freezing_armd(self):
+        fifo = os.path.join(self.dir, "out.fifo")
+        os.mkfifo(fifo)
+        self.write_config(f"""
+            [services.chatty]
+            binary = "{self.chatty()}"
+            stdout = "file:{fifo}"
+            """)
+        self.start_armd()
+        # The child opens its stdout while armd waits for it to exec: that open must not wait.
+        result = self.armctl("start", "chatty")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("out.fifo", result.stdout + result.stderr)
+        self.assertEqual(self.status("chatty")["state"], "failed")  # and armd still answers
+
     def test_output_goes_to_a_file_relative_to_the_config_or_to_null(self):
         self.write_config(f"""
             [arm]

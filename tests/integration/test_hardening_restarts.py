@@ -124,7 +124,7 @@ class ContentNotEvents(ArmdTestCase):
         with open(self.conf, "w") as f:
             f.write("port = ")
             f.flush()
-            time.sleep(0.5)  # a slow writer: created, half written
+            time.sleep(0.2)  # a slow writer: created, half written (well inside 1 s)
             f.write("8080\n")
         new = self.wait_restart(pid)
         time.sleep(SETTLE)

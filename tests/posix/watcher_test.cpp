@@ -259,6 +259,12 @@ TEST_CASE("a section is the text from its header to the next header, all its par
   CHECK(section_text(text, "none").empty());
 }
 
+TEST_CASE("array lines inside a section do not end it; only a line that is just a header does") {
+  using arm::posix::detail::section_text;
+  std::string text = "[web]\nm = [\n  [1, 2],\n  [3]\n]\nport = 80\n[db]\nx = 1\n";
+  CHECK(section_text(text, "web") == "[web]\nm = [\n  [1, 2],\n  [3]\n]\nport = 80\n");
+}
+
 TEST_CASE("a FIFO at the watched path neither blocks nor counts as content") {
   Scratch scratch;
   std::string path = scratch.path("a.conf");
