@@ -321,29 +321,27 @@ void ControlServer::flush_all(int timeout_ms) {
 
 // A peer that sent its requests and closed at once (before armd could even greet it) still
 // has them carried out, as it would had armd read them a moment earlier; only the replies are
-// lost. Bounded: at most a few lines' worth is read.
+// lost. Bounded, so that a flood of such connections costs no more than ordinary requests: what
+// one read returns, at most a few lines of it.
 void ControlServer::carry_out_what_was_sent(ConnectionId id) {
-  for (std::size_t read = 0; read < 4 * max_line_;) {
-    auto it = connections_.find(id);
-    if (it == connections_.end() || it->second.input_ended) return;
-    Connection& connection = it->second;
-    if (connection.closing && !connection.hung_up) return;
-    char chunk[16384];
-    ssize_t got = ::recv(connection.fd.get(), chunk, sizeof chunk, MSG_DONTWAIT);
-    if (got <= 0) {
-      if (got == 0) end_of_input(id, connection);
-      return;
-    }
-    read += static_cast<std::size_t>(got);
-    connection.input.append(chunk, static_cast<std::size_t>(got));
-    std::size_t begin = 0;
-    for (std::size_t newline; (newline = connection.input.find('\n', begin)) != std::string::npos;
-         begin = newline + 1) {
-      if (newline - begin + 1 > max_line_) return;
-      handler_->on_line(id, std::string_view(connection.input).substr(begin, newline - begin));
-      if (!connections_.contains(id)) return;
-    }
-    connections_.find(id)->second.input.erase(0, begin);
+  constexpr int most_lines = 8;
+  auto it = connections_.find(id);
+  if (it == connections_.end() || it->second.input_ended) return;
+  Connection& connection = it->second;
+  if (connection.closing && !connection.hung_up) return;
+  char chunk[16384];
+  ssize_t got = ::recv(connection.fd.get(), chunk, sizeof chunk, MSG_DONTWAIT);
+  if (got <= 0) return;
+  connection.input.append(chunk, static_cast<std::size_t>(got));
+  std::string input = std::exchange(connection.input, {});
+  std::size_t begin = 0;
+  int lines = 0;
+  for (std::size_t newline;
+       lines < most_lines && (newline = input.find('\n', begin)) != std::string::npos;
+       begin = newline + 1, ++lines) {
+    if (newline - begin + 1 > max_line_) return;
+    handler_->on_line(id, std::string_view(input).substr(begin, newline - begin));
+    if (!connections_.contains(id)) return;
   }
 }
 
