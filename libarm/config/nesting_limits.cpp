@@ -208,9 +208,18 @@ class NestingScan {
     }
   }
 
-  // What follows '[': values separated by commas, up to the closing bracket. Any closing
-  // bracket ends it; a mismatched one is the parser's syntax error.
+  // What follows '[' (values) or '{' (key = value pairs): elements separated by commas, up to
+  // the closing bracket or brace. Any closing one ends it; a mismatched one is the parser's
+  // syntax error.
   void array_elements(int depth) {
+    comma_separated([&] { value(depth); });
+  }
+  void inline_table_entries(int depth) {
+    comma_separated([&] { key_value(depth); });
+  }
+
+  template <class ReadOne>
+  void comma_separated(ReadOne read_one) {
     while (!at_end() && !error_) {
       skip_blank_lines();
       char c = peek();
@@ -223,27 +232,8 @@ class NestingScan {
         continue;
       }
       std::size_t before = position_;
-      value(depth);
+      read_one();
       if (position_ == before && !at_end()) advance();  // always move on
-    }
-  }
-
-  // What follows '{': key = value pairs separated by commas, up to the closing brace.
-  void inline_table_entries(int depth) {
-    while (!at_end() && !error_) {
-      skip_blank_lines();
-      char c = peek();
-      if (c == '}' || c == ']') {
-        advance();
-        return;
-      }
-      if (c == ',') {
-        advance();
-        continue;
-      }
-      std::size_t before = position_;
-      key_value(depth);
-      if (position_ == before && !at_end()) advance();
     }
   }
 

@@ -49,6 +49,8 @@ struct PosixSpawner::Impl {
 
   bool contained() const { return !options.cgroup.empty(); }
   std::string cgroup_for(const std::string& service);
+  // Removes a service's cgroup (and what it made below it) and frees its name.
+  void give_back_cgroup(const std::string& path);
   void report_gone(ProcessId pid, Child& child);
 };
 
@@ -269,6 +271,11 @@ std::string PosixSpawner::Impl::cgroup_for(const std::string& service) {
   return options.cgroup + "/" + name;
 }
 
+void PosixSpawner::Impl::give_back_cgroup(const std::string& path) {
+  cgroup::remove_tree(path);
+  cgroups_in_use.erase(path.substr(path.find_last_of('/') + 1));
+}
+
 std::vector<std::string> PosixSpawner::kill_leftovers() {
   std::vector<std::string> held;
   if (!impl_->contained()) return held;
@@ -318,10 +325,6 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
   UniqueFd cgroup_directory;
   if (impl_->contained()) {
     child.cgroup = impl_->cgroup_for(request.service);
-    auto give_back = [&] {
-      cgroup::remove(child.cgroup);
-      impl_->cgroups_in_use.erase(child.cgroup.substr(child.cgroup.find_last_of('/') + 1));
-    };
     auto made = cgroup::make_new(child.cgroup);
     // Its parent may have been removed meanwhile (by a host that gave up on the same
     // directory, say): make it again.
@@ -340,7 +343,7 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
       made = cgroup::make_new(child.cgroup);
     }
     if (!made) {
-      give_back();
+      impl_->give_back_cgroup(child.cgroup);
       return std::unexpected(made.error());
     }
     cgroup_directory.reset(::open(child.cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -349,7 +352,7 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
           ::openat(cgroup_directory.get(), "cgroup.events", O_RDONLY | O_CLOEXEC));
     if (!cgroup_directory || !child.cgroup_events) {
       int error = errno;
-      give_back();
+      impl_->give_back_cgroup(child.cgroup);
       return std::unexpected(
           Error::system(error, fmt::format("cannot start {}: cgroup {}: {}", request.argv.front(),
                                            child.cgroup, errno_text(error))));
@@ -365,8 +368,7 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
   cgroup_directory.reset();
   if (!launched) {
     if (!child.cgroup.empty()) {
-      cgroup::remove(child.cgroup);
-      impl_->cgroups_in_use.erase(child.cgroup.substr(child.cgroup.find_last_of('/') + 1));
+      impl_->give_back_cgroup(child.cgroup);
     }
     if (!stack)
       return std::unexpected(Error::system(
@@ -388,8 +390,7 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
     ::waitid(P_PIDFD, static_cast<id_t>(child.pidfd.get()), &info, WEXITED);
     if (!child.cgroup.empty()) {
       for (int round = 0; round < 500 && cgroup::populated(child.cgroup); ++round) ::usleep(10000);
-      cgroup::remove(child.cgroup);
-      impl_->cgroups_in_use.erase(child.cgroup.substr(child.cgroup.find_last_of('/') + 1));
+      impl_->give_back_cgroup(child.cgroup);
     }
     return std::unexpected(Error::system(add_error, "epoll_ctl: " + errno_text(add_error)));
   }
@@ -430,8 +431,7 @@ void PosixSpawner::Impl::report_gone(ProcessId pid, Child& child) {
     // The zombie of the main process has held its number until now.
     siginfo_t info{};
     ::waitid(P_PIDFD, static_cast<id_t>(child.pidfd.get()), &info, WEXITED | WNOHANG);
-    cgroup::remove_tree(child.cgroup);
-    cgroups_in_use.erase(child.cgroup.substr(child.cgroup.find_last_of('/') + 1));
+    give_back_cgroup(child.cgroup);
   }
   children.erase(pid);
 }

@@ -16,17 +16,9 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 from harness import (ArmdTestCase, Connection, children_of, own_cgroup_directory,  # noqa: E402
-                     pid_alive, tagged_processes, wait_for)
+                     pid_alive, rss_kib, tagged_processes, wait_for)
 
 LONG = os.environ.get("CHAOS_SCALE") == "long"
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def cpu_seconds(pid):

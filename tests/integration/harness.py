@@ -71,6 +71,15 @@ def tagged_processes(tag):
     return found
 
 
+def rss_kib(pid):
+    """The resident set of `pid`, in KiB (VmRSS)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def children_of(pid):
     found = []
     for entry in os.listdir("/proc"):

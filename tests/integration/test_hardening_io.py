@@ -10,18 +10,10 @@ import threading
 import time
 import unittest
 
-from harness import ARMD, DEADLINE, ArmdTestCase, wait_for
+from harness import ARMD, DEADLINE, ArmdTestCase, rss_kib, wait_for
 
 # The memory armd may use while hostile clients do their worst (VmRSS, /proc/PID/status).
 RSS_LIMIT_KIB = 64 * 1024
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def read_text(path):
