@@ -346,7 +346,11 @@ std::size_t InotifyWatcher::collect_changes(
   std::vector<WatchedFile> changed;
   auto now = Clock::now();
   for (auto& [file, what] : asked) {
+    // A directory along the path appeared or went: walk it again. What was created between the
+    // walk's look at a path and the watch it then adds sends no event, so look at the content
+    // once things are quiet, whatever this event was.
     if (what.rearm) impl.arm(*file);
+    if (what.rearm && what.check == Check::none) what.check = Check::when_quiet;
     switch (what.check) {
       case Check::none:
         break;
