@@ -213,10 +213,14 @@ class BoundedMemory(ArmdTestCase):
             for thread in threads + [sampler]:
                 thread.join(DEADLINE)
         self.assertGreater(answered, 3)
-        self.assertLess(peak[0], RSS_LIMIT_KIB, f"armd's RSS peaked at {peak[0]} KiB")
         self.assertIn("does not read its replies", self.log())
-        # Every flood connection is gone; what they held went back.
-        wait_for(lambda: rss_kib(pid) < RSS_LIMIT_KIB / 2, "armd's RSS to shrink after the flood")
+        # (Under AddressSanitizer, its shadow memory and quarantine hold what armd frees on
+        # purpose: the memory bound is checked in the plain build only, as the chaos test does.)
+        if not os.environ.get("ARM_SANITIZED"):
+            self.assertLess(peak[0], RSS_LIMIT_KIB, f"armd's RSS peaked at {peak[0]} KiB")
+            # Every flood connection is gone; what they held went back.
+            wait_for(lambda: rss_kib(pid) < RSS_LIMIT_KIB / 2,
+                     "armd's RSS to shrink after the flood")
         self.assertEqual(self.status("slow")["state"], "running")
 
 
