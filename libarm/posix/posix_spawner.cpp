@@ -32,8 +32,8 @@ namespace arm::posix {
 // One spawned service process, from spawn until it is reported gone.
 struct Child {
   UniqueFd pidfd;  // closed once the main process is reaped
-  // cgroup mode: the service's cgroup, and its cgroup.events (watched once the main process
-  // has exited while the cgroup was still populated).
+  // cgroup mode: the service's cgroup, and its cgroup.events (opened and watched once the main
+  // process has exited while the cgroup was still populated).
   std::string cgroup;
   UniqueFd cgroup_events;
   std::optional<ExitStatus> main_exit;  // reaped; waiting for the cgroup to empty
@@ -347,10 +347,7 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
       return std::unexpected(made.error());
     }
     cgroup_directory.reset(::open(child.cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (cgroup_directory)
-      child.cgroup_events.reset(
-          ::openat(cgroup_directory.get(), "cgroup.events", O_RDONLY | O_CLOEXEC));
-    if (!cgroup_directory || !child.cgroup_events) {
+    if (!cgroup_directory) {
       int error = errno;
       impl_->give_back_cgroup(child.cgroup);
       return std::unexpected(
@@ -479,8 +476,13 @@ std::size_t PosixSpawner::collect_exits(
       ++progress;
       // The zombie stays readable: stop watching it (it is reaped in report_gone).
       ::epoll_ctl(impl_->epoll.get(), EPOLL_CTL_DEL, child.pidfd.get(), nullptr);
-      // Read before watching: a change after this read is signalled (EPOLLPRI) from then on.
-      if (!cgroup::populated(child.cgroup_events.get())) {
+      // cgroup.events is opened only now, for the few services that leave processes behind: one
+      // descriptor per service (the pidfd), not two, so ten thousand services fit the usual
+      // descriptor limits. A change after this open and read is signalled (EPOLLPRI).
+      child.cgroup_events.reset(
+          ::open((child.cgroup + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
+      if (!child.cgroup_events) cgroup::kill_all(child.cgroup);  // (out of descriptors)
+      if (!child.cgroup_events || !cgroup::populated(child.cgroup_events.get())) {
         impl_->report_gone(pid, child);
         ++reported;
         on_exit(pid, status);
