@@ -103,8 +103,12 @@ class LogWriter {
 
  private:
   static std::string stamped(std::string_view message) {
+    // The milliseconds are printed by hand: fmt 9 (Debian 12's) prints whole seconds for `%S`
+    // whatever the time point's precision; later versions print the fraction.
     auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
-    return fmt::format("{:%Y-%m-%d %H:%M:%S} armd: {}\n", now, message);
+    auto seconds = std::chrono::floor<std::chrono::seconds>(now);
+    return fmt::format("{:%Y-%m-%d %H:%M:%S}.{:03} armd: {}\n", seconds, (now - seconds).count(),
+                       message);
   }
 
   // Queues the line saying how many lines were lost, if it fits with `then_bytes` more after it.
