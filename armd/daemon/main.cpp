@@ -30,7 +30,8 @@ void occupy_standard_descriptors() {
 // The search path execvp uses in armd when PATH is unset (glibc's default).
 constexpr const char* default_search_path = "/bin:/usr/bin";
 
-// --check-config: the file loads, and the programs and config files it names exist. armd itself
+// --check-config: the file loads, and the programs and config files it names exist (a service
+// that can crash-loop without bound gets a warning line, and the exit code stays). armd itself
 // starts without the latter (a program may be installed later; its spawn then fails with the
 // reason), but a check before deploying should hear of them: each is printed, and the exit code
 // is 2 as for an invalid file.
@@ -40,6 +41,9 @@ int check_config(const std::string& path) {
     fmt::print(stderr, "armd: {}\n", config.error().to_string());
     return exit_invalid;
   }
+  // Warnings do not change the verdict: unlimited restarts are a choice, said out loud.
+  for (const arm::Error& warning : arm::find_unbounded_restarts(path, *config))
+    fmt::print(stderr, "armd: warning: {}\n", warning.to_string());
   const char* search_path = std::getenv("PATH");
   auto missing =
       arm::find_missing_files(path, *config, search_path ? search_path : default_search_path);

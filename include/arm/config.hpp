@@ -19,6 +19,13 @@ namespace arm {
 
 enum class RestartPolicy { always, on_failure, never };
 
+// The default restart intensity: ServiceSpec::max_restarts within ServiceSpec::restart_window.
+inline constexpr unsigned default_max_restarts = 5;
+// The shortest delay before an automatic restart of a service with unlimited restarts: a
+// backoff_initial of 0 (and the jitter) cannot go below it, so a service that exits at once is
+// restarted at most ten times a second instead of as fast as it can be spawned.
+inline constexpr Milliseconds minimum_unlimited_restart_delay{100};
+
 struct ServiceSpec {
   std::string name;
   std::string binary;
@@ -41,7 +48,11 @@ struct ServiceSpec {
   double backoff_jitter = 0.0;
   // Restart intensity (Erlang/OTP's MaxR in MaxT, systemd's StartLimitBurst): more than
   // max_restarts automatic restarts within restart_window and the service is failed instead.
-  std::optional<unsigned> max_restarts;
+  // By default 5 within 60 s, so a service that cannot run stops being restarted (the choice:
+  // docs/config.md, "Defaults and why"). nullopt: unlimited (`max_restarts = "unlimited"`), as
+  // the original ARM did; the backoff alone then paces the restarts, and a backoff_initial of 0
+  // is raised to minimum_unlimited_restart_delay.
+  std::optional<unsigned> max_restarts{default_max_restarts};
   Milliseconds restart_window{60'000};
   // After the intensity limit tripped, try again on its own after this long.
   std::optional<Milliseconds> retry_failed_after;
@@ -118,6 +129,12 @@ std::expected<Config, ConfigError> load_config_file(const std::filesystem::path&
 // program may be installed after armd starts; this reads the filesystem, and `path` again.
 std::vector<Error> find_missing_files(const std::filesystem::path& path, const Config& config,
                                       std::string_view search_path);
+
+// What `armd --check-config` warns about in a valid configuration: each service that can
+// crash-loop without bound, i.e. has unlimited restarts (`max_restarts = "unlimited"`) and a
+// restart policy other than never. One warning per service, as an Error at its max_restarts key
+// (`path` is read again for the line; without it the warning names the file and key only).
+std::vector<Error> find_unbounded_restarts(const std::filesystem::path& path, const Config& config);
 
 // Parses a duration: an integer (milliseconds) or a string with unit ms|s|m|h ("250ms", "5s").
 std::expected<Milliseconds, std::string> parse_duration(std::string_view text);

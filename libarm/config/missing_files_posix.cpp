@@ -17,7 +17,6 @@
 #include <optional>
 
 #include "arm/config.hpp"
-#include "nesting_limits.hpp"
 #include "read_file_posix.hpp"
 
 namespace arm {
@@ -57,18 +56,6 @@ std::optional<std::string> why_program_is_missing(const std::string& program,
   if (found_in_search_path(program, search_path)) return std::nullopt;
   return fmt::format("cannot execute {}: no executable of that name in PATH ({})", program,
                      search_path);
-}
-
-// The configuration's TOML again, for positions; nullopt when it cannot be had.
-std::optional<toml::table> reread(const std::filesystem::path& path) {
-  auto text = config_detail::read_whole_file(path);
-  if (!text) return std::nullopt;
-  if (config_reading::find_excessive_nesting(*text, path.string())) return std::nullopt;
-  try {
-    return toml::parse(*text, path.string());
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
 }
 
 class Findings {
@@ -116,7 +103,7 @@ std::string first_word_key(toml::node_view<const toml::node> prefix, std::string
 
 std::vector<Error> find_missing_files(const std::filesystem::path& path, const Config& config,
                                       std::string_view search_path) {
-  std::optional<toml::table> root = reread(path);
+  std::optional<toml::table> root = config_detail::reread_for_positions(path);
   Findings findings(path, root);
   // A program of the global prefix is reported once, naming the services it would start.
   std::vector<std::string> global_prefix_users;

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "arm/posix/unique_fd.hpp"
+#include "nesting_limits.hpp"
 
 namespace arm::config_detail {
 
@@ -59,6 +60,17 @@ std::expected<std::string, std::string> read_whole_file(const std::filesystem::p
     if (text.size() > largest_config_file) return std::unexpected(too_large());
   }
   return text;
+}
+
+std::optional<toml::table> reread_for_positions(const std::filesystem::path& path) {
+  auto text = read_whole_file(path);
+  if (!text) return std::nullopt;
+  if (config_reading::find_excessive_nesting(*text, path.string())) return std::nullopt;
+  try {
+    return toml::parse(*text, path.string());
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 }  // namespace arm::config_detail

@@ -4,7 +4,10 @@
 #include <cstddef>
 #include <expected>
 #include <filesystem>
+#include <optional>
 #include <string>
+
+#include <toml++/toml.h>
 
 namespace arm::config_detail {
 
@@ -15,5 +18,10 @@ constexpr std::size_t largest_config_file = 8 * 1024 * 1024;
 // The whole file, or why not: strerror's words, or that it is not a regular file (a FIFO, a
 // device...) or is larger than largest_config_file. Never blocks.
 std::expected<std::string, std::string> read_whole_file(const std::filesystem::path& path);
+
+// The configuration's TOML read again, for the positions a loaded Config does not keep (what
+// `armd --check-config` reports after loading); nullopt when it cannot be had (the file changed
+// meanwhile): findings then name the file and key without a line.
+std::optional<toml::table> reread_for_positions(const std::filesystem::path& path);
 
 }  // namespace arm::config_detail

@@ -63,7 +63,12 @@ Done read_max_restarts(const ValueReader& reader, const toml::node& value, const
                        ServiceSpec& spec) {
   // A bound so the count fits any unsigned; a million restarts in one window is no limit anyway.
   constexpr std::int64_t most = 1'000'000;
-  if (!value.is_integer()) return Failure(reader.wrong_type(value, path, "an integer"));
+  if (value.is_string() && *value.value<std::string_view>() == "unlimited") {
+    spec.max_restarts = std::nullopt;  // the original ARM's way: the backoff alone paces it
+    return {};
+  }
+  if (!value.is_integer())
+    return Failure(reader.wrong_type(value, path, "an integer or \"unlimited\""));
   auto count = *value.value<std::int64_t>();
   if (count < 0 || count > most)
     return Failure(reader.error_at(value, path, fmt::format("must be between 0 and {}", most)));

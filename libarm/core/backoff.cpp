@@ -10,15 +10,18 @@ Backoff::Backoff(const ServiceSpec& spec)
       max_(spec.backoff_max),
       reset_after_(spec.backoff_reset_after),
       jitter_(spec.backoff_jitter),
+      floor_(spec.backoff_initial.count() == 0 && !spec.max_restarts
+                 ? minimum_unlimited_restart_delay
+                 : Milliseconds(0)),
       current_(spec.backoff_initial) {}
 
 Milliseconds Backoff::take(Random& random) {
   Milliseconds delay = current_;
   current_ = std::min(current_ * 2, max_);
-  if (jitter_ <= 0.0) return delay;
+  if (jitter_ <= 0.0) return std::max(delay, floor_);
   double factor = 1.0 + jitter_ * (2.0 * random.unit() - 1.0);
   auto moved = Milliseconds(std::llround(static_cast<double>(delay.count()) * factor));
-  return std::clamp(moved, Milliseconds(0), max_);
+  return std::max(std::clamp(moved, Milliseconds(0), max_), floor_);
 }
 
 void Backoff::note_run(Duration ran_for) {

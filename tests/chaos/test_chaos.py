@@ -52,7 +52,7 @@ class Chaos(ArmdTestCase):
         lines = [f'[arm]\ndefault_services = [{", ".join(f"{chr(34)}s{i}{chr(34)}" for i in range(count))}]\n']
         for i in range(count):
             lines.append(f'[services.s{i}]\nbinary = "{sleeper}"\nbackoff_initial = "1ms"\n'
-                         f'backoff_max = "20ms"\n{extra}\n')
+                         f'backoff_max = "20ms"\nmax_restarts = "unlimited"\n{extra}\n')
         for i in range(10):
             lines.append(f'[services.extra{i}]\nbinary = "{sleeper}"\n')
         self.write_config("".join(lines))

@@ -211,6 +211,8 @@ TEST_CASE("the restart controls refuse values outside their range") {
                 "services.a.backoff_jitter", 3, "expected a number between 0 and 1, got string");
   check_refused("[services.a]\nbinary = \"/x\"\nmax_restarts = -1\n", "services.a.max_restarts", 3,
                 "must be between 0 and 1000000");
+  check_refused("[services.a]\nbinary = \"/x\"\nmax_restarts = \"forever\"\n",
+                "services.a.max_restarts", 3, "expected an integer or \"unlimited\", got string");
   check_refused("[services.a]\nbinary = \"/x\"\nrestart_window = 0\n", "services.a.restart_window",
                 3, "must be more than 0");
   check_refused("[services.a]\nbinary = \"/x\"\nsuccess_exit_codes = [0, 300]\n",

@@ -94,10 +94,15 @@ TEST_CASE("a service with only a binary gets the documented defaults") {
   CHECK_FALSE(a.prefix);
   CHECK_FALSE(a.config_file);
   CHECK_FALSE(a.working_directory);
-  CHECK_FALSE(a.max_restarts);
+  CHECK(a.max_restarts == 5u);  // the default restart intensity: 5 within 60 s
   CHECK_FALSE(a.retry_failed_after);
   CHECK(a.options.empty());
   CHECK(a.environment.empty());
+}
+
+TEST_CASE("max_restarts = \"unlimited\" asks for no restart intensity at all") {
+  Config config = parsed("[services.a]\nbinary = \"/x\"\nmax_restarts = \"unlimited\"\n");
+  CHECK_FALSE(config.services.at("a").max_restarts);
 }
 
 TEST_CASE("an empty document is an empty configuration") {

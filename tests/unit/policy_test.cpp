@@ -97,7 +97,9 @@ TEST_CASE("restart intensity allows max_restarts within the window, then is exha
 }
 
 TEST_CASE("restart intensity without max_restarts records nothing and is never exhausted") {
-  RestartIntensity intensity(testing::service("web"));
+  auto unlimited = testing::service("web");
+  unlimited.max_restarts = std::nullopt;  // "unlimited"; the default is 5
+  RestartIntensity intensity(unlimited);
   TimePoint t0 = TimePoint{} + 1h;
   for (int i = 0; i < 1000; ++i) intensity.record(t0);
   CHECK_FALSE(intensity.exhausted(t0));

@@ -165,3 +165,45 @@ TEST_CASE("jitter moves each delay by up to the configured fraction, from inject
     CHECK(rig.state_of("web") == ServiceState::running);
   }
 }
+
+TEST_CASE("by default a service that keeps crashing is failed after 5 restarts within 60 s") {
+  auto spec = testing::service("web");  // nothing about restarts set: the defaults
+  SupervisorRig rig(testing::config_with({spec}));
+  rig.supervisor.start(rig.request(), "web");
+  for (int i = 0; i < 5; ++i) {
+    rig.exit("web");
+    rig.advance(*rig.supervisor.status("web")->next_restart_at - rig.clock.now());
+    CHECK(rig.state_of("web") == ServiceState::running);
+  }
+  rig.exit("web");
+  auto status = *rig.supervisor.status("web");
+  CHECK(status.state == ServiceState::failed);
+  CHECK(status.last_error.find("restarted 5 times within 60000 ms") != std::string::npos);
+}
+
+TEST_CASE("unlimited restarts with backoff_initial 0 wait the minimum delay each time") {
+  auto spec = testing::service("web");
+  spec.max_restarts = std::nullopt;
+  spec.backoff_initial = 0ms;
+  spec.backoff_jitter = 0.5;  // jitter cannot take it below the minimum either
+  SupervisorRig rig(testing::config_with({spec}));
+  rig.supervisor.start(rig.request(), "web");
+  for (int i = 0; i < 50; ++i) {
+    rig.exit("web");
+    CHECK(rig.state_of("web") == ServiceState::backoff);
+    CHECK(*rig.supervisor.status("web")->next_restart_at >=
+          rig.clock.now() + minimum_unlimited_restart_delay);
+    rig.advance(2 * minimum_unlimited_restart_delay);
+    CHECK(rig.state_of("web") == ServiceState::running);
+  }
+}
+
+TEST_CASE("backoff_initial 0 with a restart limit restarts at once: the limit bounds the loop") {
+  auto spec = testing::service("web");
+  spec.backoff_initial = 0ms;  // max_restarts: the default 5
+  SupervisorRig rig(testing::config_with({spec}));
+  rig.supervisor.start(rig.request(), "web");
+  rig.exit("web");
+  rig.advance(0ms);
+  CHECK(rig.state_of("web") == ServiceState::running);
+}
