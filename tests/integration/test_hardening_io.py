@@ -254,6 +254,7 @@ class StalledLogReader(ArmdTestCase):
             binary = "{flapping}"
             backoff_initial = "2ms"
             backoff_max = "2ms"
+            max_restarts = "unlimited"
             """)
         self._log = open(self.log_path, "w")  # unused: the log goes to read_end
         try:
