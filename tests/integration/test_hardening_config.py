@@ -257,7 +257,10 @@ class OneArmdPerSocket(ArmdTestCase):
                     self.assertIn(f"already holds {self.lock}", message)
                     wait_for(self.answers_hello, "the winner to answer")
                     web = self.wait_state("web", "running")["pid"]
-                    self.assertEqual(self.sleepers(), [web], "another web runs")
+                    # web is a script that execs sleep: "running" can come before the exec, so
+                    # wait until it is a sleep; a second web would make this wait time out.
+                    wait_for(lambda: self.sleepers() == [web],
+                             f"web (pid {web}) to be the only sleep running")
                     self.assertIsNone(winner.poll())
                     winner.send_signal(signal.SIGTERM)
                     self.assertEqual(winner.wait(timeout=DEADLINE), 0)
