@@ -180,6 +180,9 @@ struct Reply {
   std::string message;  // human-readable detail: the spawn error, who still holds it...
   std::optional<ProcessId> pid;
   unsigned refcount = 0;
+  // The process this request stopped (stop, restart) or one of those it waited for (shutdown)
+  // did not exit within stop_timeout of SIGTERM and was sent SIGKILL; `message` says so too.
+  bool killed = false;
 };
 
 // A state change (or a notable action within a state, such as escalating to SIGKILL, when
@@ -252,12 +255,20 @@ class ServiceSupervisor {
   //   shutting_down.
   void start(std::optional<RequestRef> from, std::string_view name);
   // stop: stopped (its process has been reaped; also when it had none but was waiting or in
-  //   backoff) | still_referenced (other references keep it) | not_running.
+  //   backoff; `killed` when it needed SIGKILL) | still_referenced (other references keep it) |
+  //   not_running.
   void stop(std::optional<RequestRef> from, std::string_view name);
-  // restart: restarted (a new process runs) | started (it was not running) | start_failed |
-  //   shutting_down.
+  // stop_all_references: as stop, but every reference of start requests and default_services is
+  //   dropped at once, so it is never still_referenced (a deploy script's three starts undone by
+  //   one request). Hard dependents holding the service do not keep it: as on any last stop,
+  //   they are stopped first and the reply's message names them. Soft dependents keep running.
+  //   stopped | not_running.
+  void stop_all_references(std::optional<RequestRef> from, std::string_view name);
+  // restart: restarted (a new process runs; `killed` when the old one needed SIGKILL) | started
+  //   (it was not running) | start_failed | shutting_down.
   void restart(std::optional<RequestRef> from, std::string_view name);
-  // shutdown: shutdown_complete, once every process has been reaped.
+  // shutdown: shutdown_complete, once every process has been reaped; `killed`, and the services
+  //   named in the message, when some needed SIGKILL.
   void shutdown(std::optional<RequestRef> from);
   // reset: reset. Clears a service's failure and its restart history (intensity count,
   // backoff); a failed service becomes stopped, and a pending re-arm is cancelled.
@@ -274,6 +285,10 @@ class ServiceSupervisor {
   // Queries, answered synchronously.
   std::vector<ServiceStatus> status() const;  // every service, by name
   std::optional<ServiceStatus> status(std::string_view name) const;
+  // What an unknown_service answer says about `name`, with a guess at the configured name meant
+  // (within two edits): "unknown service 'ngnix' (did you mean 'nginx'?)". For hosts that
+  // answer queries by name themselves, as armd's status does.
+  std::string unknown_service_message(std::string_view name) const;
   Config config() const;  // put together on demand: the supervisor keeps no second copy
   const ArmSettings& settings() const;  // the [arm] part alone, without that copy
   std::size_t service_count() const;

@@ -82,7 +82,7 @@ TEST_CASE("changes beyond max_restarts within the window leave the service faile
   auto status = *rig.supervisor.status("web");
   CHECK(status.state == ServiceState::failed);
   CHECK(status.last_error ==
-        "configuration file /etc/web.conf changed; restarted 3 times within 60000 ms, not "
+        "configuration file /etc/web.conf changed; restarted 3 times within 60s, not "
         "restarting");
   CHECK_FALSE(rig.supervisor.next_deadline());
 }
