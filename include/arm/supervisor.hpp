@@ -55,7 +55,8 @@
 //
 // Every input in every state. "rc" counts references (requests + holding dependents); a stop
 // while other references remain (rc>1) only drops one and answers still_referenced, in every
-// state. `starting` lasts only for the Spawner::spawn call (PosixSpawner returns once the program
+// state; stop_all_references drops every request reference and is decided as the last stop.
+// `starting` lasts only for the Spawner::spawn call (PosixSpawner returns once the program
 // executes), so no input can arrive in it: it is decided as `running` is. tests/unit/
 // state_table_test.cpp drives a service into every row and checks every cell.
 //
@@ -101,13 +102,13 @@
 //   § a config restart: an automatic restart, paced and limited as a crash's
 //     (decide_config_change, libarm/core/exit_policy.hpp): it counts in `restarts` and in the
 //     restart intensity. Intensity exhausted: stop group, then -> failed, last_error
-//     "configuration file F changed; restarted N times within W ms, not restarting" (re-armed
-//     if retry_failed_after). Otherwise a group restart: when the process had run for
-//     backoff_reset_after, it starts again as soon as it is reaped; when it (re)started more
-//     recently, it goes to backoff once reaped and starts after the backoff delay, which
-//     doubles as for crashes. A change during backoff does not cut it short (a service that
-//     rewrites its file before crashing would loop): the restart due picks up the new file; a
-//     restart request runs it at once.
+//     "configuration file F changed; restarted N times within W, not restarting" (W as
+//     human_duration writes it: "60s"; re-armed if retry_failed_after). Otherwise a group restart:
+//     when the process had run for backoff_reset_after, it starts again as soon as it is reaped;
+//     when it (re)started more recently, it goes to backoff once reaped and starts after the
+//     backoff delay, which doubles as for crashes. A change during backoff does not cut it short (a
+//     service that rewrites its file before crashing would loop): the restart due picks up the new
+//     file; a restart request runs it at once.
 //
 // Dependencies. `activate` makes a service wanted: it takes a reference on each hard
 // dependency and gives one to each soft dependency (wants), starting those that are stopped,
