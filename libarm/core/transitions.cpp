@@ -101,6 +101,8 @@ void ServiceSupervisor::Impl::after_stopping_exit(Service& service, const ExitSt
   answer_stop_waiters(service);
   std::string what = describe(exit);
   AfterExit after = std::exchange(service.after_exit, AfterExit::settle_stopped);
+  // Only a restart's waiters, answered once the new process runs, have more to hear of it.
+  if (after != AfterExit::start_again) service.stop.killed = false;
   bool automatic = after == AfterExit::start_again || after == AfterExit::back_off ||
                    after == AfterExit::give_up;
   if (automatic && in_shutdown) after = AfterExit::settle_stopped;
@@ -117,7 +119,7 @@ void ServiceSupervisor::Impl::after_stopping_exit(Service& service, const ExitSt
       forget(service);
       return;
     case AfterExit::start_again:
-      start_again_after_exit(service);  // its restart waiters hear of a SIGKILL
+      start_again_after_exit(service);
       return;
     case AfterExit::back_off:
     case AfterExit::give_up: {

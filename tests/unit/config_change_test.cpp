@@ -180,3 +180,22 @@ TEST_CASE("a reload that changes config_section moves the watch without a restar
   CHECK(rig.watcher.watching("/etc/shared.conf", "web"));
   CHECK_FALSE(rig.watcher.watching("/etc/shared.conf"));
 }
+
+TEST_CASE("a restart request during the backoff after a SIGKILLed config restart claims no kill") {
+  auto web = testing::service("web");
+  web.config_file = "/etc/web.conf";
+  web.stop_timeout = 1s;
+  SupervisorRig rig(testing::config_with({web}));
+  rig.spawner.ignore_terminate("web");
+  rig.supervisor.start(rig.request(), "web");
+  rig.supervisor.on_file_changed("/etc/web.conf");  // it started just now: backoff once reaped
+  rig.settle();
+  rig.advance(1s);  // SIGKILL
+  rig.settle();
+  REQUIRE(rig.state_of("web") == ServiceState::backoff);
+
+  auto restart = rig.request();
+  rig.supervisor.restart(restart, "web");  // runs it at once; this request stopped nothing
+  CHECK(rig.notifier.reply_to(restart)->outcome == Outcome::restarted);
+  CHECK_FALSE(rig.notifier.reply_to(restart)->killed);
+}
