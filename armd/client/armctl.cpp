@@ -122,10 +122,14 @@ class Client {
 
   // One request per service, all written before any reply is read; armd answers each when it
   // is resolved, so the replies may come in any order and are matched by id (the name's index).
-  int per_service(std::string_view method, const std::vector<std::string>& names) {
+  // `force` (stop only): drop every reference, not just one.
+  int per_service(std::string_view method, const std::vector<std::string>& names,
+                  bool force = false) {
     std::string requests;
     for (std::size_t i = 0; i < names.size(); ++i) {
-      std::string request = protocol::encode_request(i, method, {{"service", names[i]}});
+      json params = {{"service", names[i]}};
+      if (force) params["force"] = true;
+      std::string request = protocol::encode_request(i, method, params);
       if (request.size() > protocol::max_request_line) {
         fmt::print(stderr, "armctl: a service name of {} bytes is longer than armd accepts\n",
                    names[i].size());
@@ -165,6 +169,38 @@ class Client {
     return code;
   }
 
+  // start/stop/restart --all: the names come from a status of every service, then one request
+  // each, all at once, as for names given on the command line. armd orders the work: it starts
+  // dependencies before their dependents and stops dependents first, whatever the order of the
+  // requests. start: every configured service. stop: every service that has a process or is
+  // wanted (not stopped, not failed), each with all its references (--all implies --force).
+  // restart: the services that run or are on their way to (running, waiting, backoff); a
+  // stopped one stays stopped, as an operator left it.
+  int all(std::string_view method) {
+    auto services = all_services();
+    if (!services) return services.error();
+    std::vector<std::string> names;
+    for (const json& service : *services) {
+      const json& name = member(service, "name");
+      if (!name.is_string()) continue;
+      const json& state = member(service, "state");
+      bool settled = state == "stopped" || state == "failed";
+      bool selected = method == "start"  ? true
+                      : method == "stop" ? !settled
+                                         : state == "running" || state == "starting" ||
+                                               state == "waiting" || state == "backoff";
+      if (selected) names.push_back(name.get<std::string>());
+    }
+    if (names.empty()) {
+      if (json_output_)
+        print_json(json::array());
+      else
+        fmt::print("armctl: no service to {}\n", method);
+      return exit_ok;
+    }
+    return per_service(method, names, method == "stop");
+  }
+
   int status(const std::vector<std::string>& names) {
     json params = json::object();
     if (!names.empty()) params["services"] = names;
@@ -181,6 +217,12 @@ class Client {
     if (!reply) return exit_unreachable;
     if (member(*reply, "ok") != true) {
       if (member(*reply, "outcome") == "unknown_service" && member(*reply, "unknown").is_array()) {
+        // armd's message says what it made of each name, with a guess at what was meant.
+        const json& message = member(*reply, "message");
+        if (message.is_string() && message.get<std::string>().starts_with("unknown service '")) {
+          fmt::print(stderr, "{}\n", message.get<std::string>());
+          return exit_unknown;
+        }
         for (const json& name : member(*reply, "unknown")) {
           if (name.is_string())
             fmt::print(stderr, "{}: unknown service\n", name.get<std::string>());
@@ -203,14 +245,9 @@ class Client {
 
   // The dependency graph, from a status of every service.
   int graph(bool dot) {
-    auto connection = connect();
-    if (!connection) return exit_unreachable;
-    if (!connection->send(protocol::encode_request(1, "status", json::object()))) return lost();
-    auto reply = read_reply(*connection);
-    if (!reply) return exit_unreachable;
-    if (member(*reply, "ok") != true) return refused(*reply, "status");
-    const json& services = member(*reply, "services");
-    fmt::print("{}", dot ? format_graph_dot(services) : format_graph_text(services));
+    auto services = all_services();
+    if (!services) return services.error();
+    fmt::print("{}", dot ? format_graph_dot(*services) : format_graph_text(*services));
     return exit_ok;
   }
 
@@ -246,6 +283,9 @@ class Client {
     }
     if (json_output_) {
       print_json(json::array({*reply}));
+    } else if (member(*reply, "killed") == true) {
+      // "every service is stopped; killed with SIGKILL (...): web"
+      fmt::print("armd: {}; shut down\n", message_of(*reply));
     } else {
       fmt::print("armd: every service stopped; shut down\n");
     }
@@ -253,6 +293,19 @@ class Client {
   }
 
  private:
+  // Every service's status (an array), or, once the failure has been printed, the exit code.
+  std::expected<json, int> all_services() {
+    auto connection = connect();
+    if (!connection) return std::unexpected(exit_unreachable);
+    if (!connection->send(protocol::encode_request(1, "status", json::object())))
+      return std::unexpected(lost());
+    auto reply = read_reply(*connection);
+    if (!reply) return std::unexpected(exit_unreachable);
+    if (member(*reply, "ok") != true) return std::unexpected(refused(*reply, "status"));
+    const json& services = member(*reply, "services");
+    return services.is_array() ? services : json::array();
+  }
+
   std::optional<Connection> connect() {
     auto connection = Connection::open(socket_path_);
     if (!connection) {
@@ -323,6 +376,35 @@ class Client {
   bool json_output_;
 };
 
+// The first word that is not an option (nor --socket's value), if any: the command.
+std::optional<std::string_view> command_word(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view word = argv[i];
+    if (word == "--socket") {
+      ++i;
+      continue;
+    }
+    if (word == "--")
+      return i + 1 < argc ? std::optional<std::string_view>(argv[i + 1]) : std::nullopt;
+    if (!word.starts_with('-')) return word;
+  }
+  return std::nullopt;
+}
+
+bool is_command(CLI::App& app, std::string_view word) {
+  auto commands = app.get_subcommands([](const CLI::App*) { return true; });
+  return std::ranges::any_of(
+      commands, [&](const CLI::App* command) { return command->check_name(std::string(word)); });
+}
+
+// "start, stop, ...": armctl's commands, in the order --help lists them.
+std::string command_list(CLI::App& app) {
+  std::string names;
+  for (const CLI::App* command : app.get_subcommands([](const CLI::App*) { return true; }))
+    names += (names.empty() ? "" : ", ") + command->get_name();
+  return names;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -337,12 +419,22 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   std::vector<std::string> names;
+  bool every_service = false;
+  bool force = false;
   auto* start = app.add_subcommand("start", "start services; returns once each is running");
   auto* stop = app.add_subcommand("stop", "stop services; returns once each is reaped");
   auto* restart = app.add_subcommand("restart", "restart services, keeping their references");
   auto* reset = app.add_subcommand("reset", "clear services' failure and restart history");
-  for (auto* command : {start, stop, restart, reset})
-    command->add_option("NAME", names)->required();
+  for (auto* command : {start, stop, restart, reset}) command->add_option("NAME", names);
+  start->add_flag("--all", every_service, "every configured service (dependencies first)");
+  stop->add_flag("--all", every_service,
+                 "every service that runs or is wanted, whatever holds it (implies --force; "
+                 "dependents first); armd keeps running");
+  restart->add_flag("--all", every_service,
+                    "every service that runs (or waits or backs off); stopped ones stay stopped");
+  stop->add_flag("--force", force,
+                 "drop every reference (other starts, default_services) and stop; hard "
+                 "dependents are stopped first");
   auto* status = app.add_subcommand("status", "show services (all, or those named)");
   status->add_option("NAME", names);
   auto* graph = app.add_subcommand("graph", "print the dependency graph");
@@ -354,11 +446,36 @@ int main(int argc, char** argv) {
     command->add_flag("--json", json_output, "print armd's replies as JSON");
   }
 
+  // CLI11 would answer a mistyped command with "A subcommand is required".
+  if (auto word = command_word(argc, argv); word && !is_command(app, *word)) {
+    fmt::print(stderr, "armctl: unknown command '{}'\ncommands: {} (armctl --help for more)\n",
+               *word, command_list(app));
+    return exit_usage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
+    if (app.get_subcommands().empty() && !app.get_option("--help")->count() &&
+        !app.get_option("--version")->count()) {
+      fmt::print(stderr, "armctl: a command is required\ncommands: {} (armctl --help for more)\n",
+                 command_list(app));
+      return exit_usage;
+    }
     int code = app.exit(error);
     return code == 0 ? exit_ok : exit_usage;
+  }
+
+  for (auto* command : {start, stop, restart, reset}) {
+    if (!command->parsed()) continue;
+    if (every_service && !names.empty()) {
+      fmt::print(stderr, "armctl: {} takes either --all or names, not both\n", command->get_name());
+      return exit_usage;
+    }
+    if (!every_service && names.empty()) {
+      fmt::print(stderr, "armctl: {}: name the services{}\n", command->get_name(),
+                 command == reset ? "" : ", or --all");
+      return exit_usage;
+    }
   }
 
   // armd would refuse an empty name as a bad request; it is a mistake on this command line.
@@ -370,8 +487,13 @@ int main(int argc, char** argv) {
   // armctl reads no configuration file, so [arm].socket is not among its sources.
   Client client(armd::resolve_socket_path(armd::socket_path_sources(socket_path, std::nullopt)),
                 json_output);
+  if (every_service) {
+    if (start->parsed()) return client.all("start");
+    if (stop->parsed()) return client.all("stop");
+    if (restart->parsed()) return client.all("restart");
+  }
   if (start->parsed()) return client.per_service("start", names);
-  if (stop->parsed()) return client.per_service("stop", names);
+  if (stop->parsed()) return client.per_service("stop", names, force);
   if (restart->parsed()) return client.per_service("restart", names);
   if (reset->parsed()) return client.per_service("reset", names);
   if (status->parsed()) return client.status(names);

@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <optional>
 #include <vector>
+
+#include "arm/types.hpp"
 
 namespace armctl {
 
@@ -30,6 +33,11 @@ std::optional<long long> integer(const json& object, const char* key) {
   const json* value = field(object, key);
   if (!value || !value->is_number()) return std::nullopt;
   return value->get<long long>();
+}
+
+bool killed(const json& reply) {
+  const json* value = field(reply, "killed");
+  return value && value->is_boolean() && value->get<bool>();
 }
 
 std::string integer_or_dash(const json& object, const char* key) {
@@ -93,7 +101,10 @@ Report report_service_reply(const json& reply, std::string_view requested) {
 
   if (outcome == "started" || outcome == "restarted") {
     auto pid = integer(reply, "pid");
-    return {pid ? line(fmt::format("{} (pid {})", outcome, *pid)) : line(outcome), exit_ok};
+    std::string what = pid ? fmt::format("{} (pid {})", outcome, *pid) : outcome;
+    // A restart whose old process needed SIGKILL: armd's message says so.
+    if (killed(reply) && !message.empty()) what += "; " + message;
+    return {line(what), exit_ok};
   }
   if (outcome == "already_running")
     return {line(fmt::format("already running (refcount {})", integer_or_dash(reply, "refcount"))),
@@ -111,7 +122,11 @@ Report report_service_reply(const json& reply, std::string_view requested) {
     return {line(message.starts_with("not running") ? message : "not running"), exit_ok};
   }
   if (outcome == "reset") return {line("reset (failure and restart history cleared)"), exit_ok};
-  if (outcome == "unknown_service") return {line("unknown service"), exit_unknown};
+  // armd's message names the service and guesses what was meant: "unknown service 'ngnix' (did
+  // you mean 'nginx'?)". An older armd said less.
+  if (outcome == "unknown_service")
+    return {message.starts_with("unknown service '") ? message : line("unknown service"),
+            exit_unknown};
   if (outcome == "start_failed")
     return {line(message.empty() ? "could not be started"
                                  : fmt::format("could not be started: {}", message)),
@@ -124,17 +139,18 @@ Report report_service_reply(const json& reply, std::string_view requested) {
 }
 
 std::string format_status_table(const json& services) {
-  constexpr std::size_t columns = 9;
+  constexpr std::size_t columns = 10;
   std::vector<std::array<std::string, columns>> rows;
-  rows.push_back({"NAME", "STATE", "PID", "RESTARTS", "REFS", "LAST-EXIT", "NEXT-RESTART",
+  rows.push_back({"NAME", "STATE", "PID", "UPTIME", "RESTARTS", "REFS", "LAST-EXIT", "NEXT-RESTART",
                   "DEPENDS-ON", "WHY"});
   if (services.is_array()) {
     for (const json& service : services) {
       const json* next_restart = field(service, "next_restart_in_ms");
+      const json* running_for = field(service, "running_for_ms");
       rows.push_back(
           {text(service, "name", "?"), text(service, "state", "?"), integer_or_dash(service, "pid"),
-           integer_or_dash(service, "restarts"), integer_or_dash(service, "refcount"),
-           describe_last_exit(service),
+           running_for ? format_duration(*running_for) : "-", integer_or_dash(service, "restarts"),
+           integer_or_dash(service, "refcount"), describe_last_exit(service),
            next_restart && next_restart->is_number() ? "in " + format_duration(*next_restart) : "-",
            describe_dependencies(service), explain_state(service)});
     }
@@ -169,11 +185,7 @@ std::string format_reload_summary(const json& reply) {
 
 std::string format_duration(const json& milliseconds) {
   if (!milliseconds.is_number()) return "-";
-  auto ms = milliseconds.get<long long>();
-  if (ms < 10'000) return fmt::format("{}ms", ms);
-  if (ms < 600'000) return fmt::format("{}s", ms / 1000);
-  if (ms < 36'000'000) return fmt::format("{}m", ms / 60'000);
-  return fmt::format("{}h", ms / 3'600'000);
+  return arm::human_duration(std::chrono::milliseconds(milliseconds.get<long long>()));
 }
 
 }  // namespace armctl

@@ -34,7 +34,8 @@ struct Report {
 Report report_service_reply(const nlohmann::json& reply, std::string_view requested);
 
 // A status reply's "services" array as a table aligned in columns, header first:
-// NAME STATE PID RESTARTS REFS LAST-EXIT NEXT-RESTART DEPENDS-ON WHY. DEPENDS-ON lists hard
+// NAME STATE PID UPTIME RESTARTS REFS LAST-EXIT NEXT-RESTART DEPENDS-ON WHY. UPTIME is how long
+// the current process has run (running_for_ms). DEPENDS-ON lists hard
 // dependencies, then soft ones marked '~'; WHY says what a waiting service waits for and why a
 // failed one failed. Every line ends with '\n'.
 std::string format_status_table(const nlohmann::json& services);
@@ -43,8 +44,9 @@ std::string format_status_table(const nlohmann::json& services);
 // then "reloaded". Every line ends with '\n'.
 std::string format_reload_summary(const nlohmann::json& reply);
 
-// A duration in milliseconds, short enough for a table column: "850ms", "42s", "17m", "5h".
-// "-" when the value is not a number (null: nothing scheduled).
+// A duration in milliseconds as people write it (arm::human_duration, as armd's messages do):
+// "850ms", "1.5s", "42s", "2m30s", "1h02m". "-" when the value is not a number (null: nothing
+// scheduled, no process).
 std::string format_duration(const nlohmann::json& milliseconds);
 
 }  // namespace armctl

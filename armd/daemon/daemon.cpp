@@ -350,7 +350,11 @@ void Daemon::on_line(ConnectionId connection, std::string_view line) {
       return;
     case Method::stop:
       if (!defer(connection, ref, request->id)) return;
-      supervisor_->stop(ref, request->service);
+      if (request->force) {
+        supervisor_->stop_all_references(ref, request->service);
+      } else {
+        supervisor_->stop(ref, request->service);
+      }
       return;
     case Method::restart:
       if (!defer(connection, ref, request->id)) return;
@@ -397,16 +401,17 @@ void Daemon::answer_status(ConnectionId connection, const nlohmann::json& id,
     return;
   }
   std::vector<arm::ServiceStatus> found;
-  std::vector<std::string> unknown;
+  std::vector<std::string> unknown, messages;
   for (const auto& name : names) {
     if (auto status = supervisor_->status(name)) {
       found.push_back(std::move(*status));
     } else {
       unknown.push_back(name);
+      messages.push_back(supervisor_->unknown_service_message(name));
     }
   }
   if (!unknown.empty()) {
-    server_->send(connection, protocol::encode_unknown_services(id, unknown));
+    server_->send(connection, protocol::encode_unknown_services(id, unknown, messages));
     return;
   }
   server_->send(connection, protocol::encode_status(id, found, clock_.now(),

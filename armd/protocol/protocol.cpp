@@ -201,6 +201,15 @@ std::expected<Request, RequestError> decode_request(std::string_view text) {
       if (service->get_ref<const std::string&>().empty())
         return bad(request.id, "\"service\" must not be empty");
       request.service = service->get<std::string>();
+      if (auto force = object.find("force"); force != object.end()) {
+        if (request.method != Method::stop)
+          return bad(request.id, fmt::format("\"force\" applies to \"stop\" only, not to \"{}\"",
+                                             method->get_ref<const std::string&>()));
+        if (!force->is_boolean())
+          return bad(request.id,
+                     fmt::format("\"force\" must be true or false, not {}", force->type_name()));
+        request.force = force->get<bool>();
+      }
       break;
     }
     case Method::status:
@@ -257,6 +266,8 @@ std::string encode_reply(const json& id, const arm::Reply& reply) {
   object.integer("pid", reply.pid)
       .integer("refcount", reply.refcount)
       .string("message", reply.message);
+  // Only when it happened: the replies of clients that never look for it stay as they were.
+  if (reply.killed) object.boolean("killed", true);
   object.end_line();
   return out;
 }
@@ -275,15 +286,16 @@ std::string encode_status(const json& id, const std::vector<arm::ServiceStatus>&
   return out;
 }
 
-std::string encode_unknown_services(const json& id, const std::vector<std::string>& unknown) {
-  std::string names;
-  for (const auto& name : unknown) names += (names.empty() ? "" : ", ") + name;
+std::string encode_unknown_services(const json& id, const std::vector<std::string>& unknown,
+                                    const std::vector<std::string>& messages) {
+  std::string message;
+  for (const auto& each : messages) message += (message.empty() ? "" : "; ") + each;
   std::string out;
   ObjectWriter(out)
       .json_value("id", id)
       .boolean("ok", false)
       .string("outcome", "unknown_service")
-      .string("message", "unknown service: " + names)
+      .string("message", message)
       .strings("unknown", unknown)
       .end_line();
   return out;

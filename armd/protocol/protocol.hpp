@@ -36,6 +36,7 @@ struct Request {
   nlohmann::json id;  // as the client sent it (a number or a string); null when absent
   Method method = Method::hello;
   std::string service;                // start, stop, restart, reset
+  bool force = false;                 // stop: drop every reference, not just one
   std::vector<std::string> services;  // status: empty means all
 };
 
@@ -56,8 +57,11 @@ std::string encode_reply(const nlohmann::json& id, const arm::Reply& reply);
 // processes; omitted when empty.
 std::string encode_status(const nlohmann::json& id, const std::vector<arm::ServiceStatus>& services,
                           arm::TimePoint now, std::string_view containment = {});
+// `messages`: what the supervisor says of each unknown name (unknown_service_message), joined
+// into the reply's message; the names themselves are listed in "unknown".
 std::string encode_unknown_services(const nlohmann::json& id,
-                                    const std::vector<std::string>& unknown);
+                                    const std::vector<std::string>& unknown,
+                                    const std::vector<std::string>& messages);
 std::string encode_reload(const nlohmann::json& id, const arm::ReloadSummary& summary);
 std::string encode_error(const nlohmann::json& id, std::string_view outcome,
                          std::string_view message);

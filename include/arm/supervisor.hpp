@@ -55,7 +55,8 @@
 //
 // Every input in every state. "rc" counts references (requests + holding dependents); a stop
 // while other references remain (rc>1) only drops one and answers still_referenced, in every
-// state. `starting` lasts only for the Spawner::spawn call (PosixSpawner returns once the program
+// state; stop_all_references drops every request reference and is decided as the last stop.
+// `starting` lasts only for the Spawner::spawn call (PosixSpawner returns once the program
 // executes), so no input can arrive in it: it is decided as `running` is. tests/unit/
 // state_table_test.cpp drives a service into every row and checks every cell.
 //
@@ -101,13 +102,13 @@
 //   § a config restart: an automatic restart, paced and limited as a crash's
 //     (decide_config_change, libarm/core/exit_policy.hpp): it counts in `restarts` and in the
 //     restart intensity. Intensity exhausted: stop group, then -> failed, last_error
-//     "configuration file F changed; restarted N times within W ms, not restarting" (re-armed
-//     if retry_failed_after). Otherwise a group restart: when the process had run for
-//     backoff_reset_after, it starts again as soon as it is reaped; when it (re)started more
-//     recently, it goes to backoff once reaped and starts after the backoff delay, which
-//     doubles as for crashes. A change during backoff does not cut it short (a service that
-//     rewrites its file before crashing would loop): the restart due picks up the new file; a
-//     restart request runs it at once.
+//     "configuration file F changed; restarted N times within W, not restarting" (W as
+//     human_duration writes it: "60s"; re-armed if retry_failed_after). Otherwise a group restart:
+//     when the process had run for backoff_reset_after, it starts again as soon as it is reaped;
+//     when it (re)started more recently, it goes to backoff once reaped and starts after the
+//     backoff delay, which doubles as for crashes. A change during backoff does not cut it short (a
+//     service that rewrites its file before crashing would loop): the restart due picks up the new
+//     file; a restart request runs it at once.
 //
 // Dependencies. `activate` makes a service wanted: it takes a reference on each hard
 // dependency and gives one to each soft dependency (wants), starting those that are stopped,
@@ -180,6 +181,9 @@ struct Reply {
   std::string message;  // human-readable detail: the spawn error, who still holds it...
   std::optional<ProcessId> pid;
   unsigned refcount = 0;
+  // The process this request stopped (stop, restart) or one of those it waited for (shutdown)
+  // did not exit within stop_timeout of SIGTERM and was sent SIGKILL; `message` says so too.
+  bool killed = false;
 };
 
 // A state change (or a notable action within a state, such as escalating to SIGKILL, when
@@ -252,12 +256,20 @@ class ServiceSupervisor {
   //   shutting_down.
   void start(std::optional<RequestRef> from, std::string_view name);
   // stop: stopped (its process has been reaped; also when it had none but was waiting or in
-  //   backoff) | still_referenced (other references keep it) | not_running.
+  //   backoff; `killed` when it needed SIGKILL) | still_referenced (other references keep it) |
+  //   not_running.
   void stop(std::optional<RequestRef> from, std::string_view name);
-  // restart: restarted (a new process runs) | started (it was not running) | start_failed |
-  //   shutting_down.
+  // stop_all_references: as stop, but every reference of start requests and default_services is
+  //   dropped at once, so it is never still_referenced (a deploy script's three starts undone by
+  //   one request). Hard dependents holding the service do not keep it: as on any last stop,
+  //   they are stopped first and the reply's message names them. Soft dependents keep running.
+  //   stopped | not_running.
+  void stop_all_references(std::optional<RequestRef> from, std::string_view name);
+  // restart: restarted (a new process runs; `killed` when the old one needed SIGKILL) | started
+  //   (it was not running) | start_failed | shutting_down.
   void restart(std::optional<RequestRef> from, std::string_view name);
-  // shutdown: shutdown_complete, once every process has been reaped.
+  // shutdown: shutdown_complete, once every process has been reaped; `killed`, and the services
+  //   named in the message, when some needed SIGKILL.
   void shutdown(std::optional<RequestRef> from);
   // reset: reset. Clears a service's failure and its restart history (intensity count,
   // backoff); a failed service becomes stopped, and a pending re-arm is cancelled.
@@ -274,6 +286,10 @@ class ServiceSupervisor {
   // Queries, answered synchronously.
   std::vector<ServiceStatus> status() const;  // every service, by name
   std::optional<ServiceStatus> status(std::string_view name) const;
+  // What an unknown_service answer says about `name`, with a guess at the configured name meant
+  // (within two edits): "unknown service 'ngnix' (did you mean 'nginx'?)". For hosts that
+  // answer queries by name themselves, as armd's status does.
+  std::string unknown_service_message(std::string_view name) const;
   Config config() const;  // put together on demand: the supervisor keeps no second copy
   const ArmSettings& settings() const;  // the [arm] part alone, without that copy
   std::size_t service_count() const;

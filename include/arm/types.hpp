@@ -59,6 +59,12 @@ struct ExitStatus {
   bool operator==(const ExitStatus&) const = default;
 };
 
+// A duration as people write it, for messages and tables: "250ms", "1.5s", "60s", "2m30s", "5m",
+// "1h02m", "2h" (truncated, never rounded up: at most a tenth of a second below ten seconds, the
+// seconds below an hour, the minutes above). A whole number of one unit prints as a
+// configuration writes it, so parse_duration reads it back as the same value.
+std::string human_duration(Milliseconds duration);
+
 // "exit code 3", "signal 9": for logs and status lines.
 std::string describe(const ExitStatus& status);
 

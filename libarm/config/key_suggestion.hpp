@@ -9,10 +9,11 @@
 #include <string>
 #include <string_view>
 
+#include "../core/closest_name.hpp"
+
 namespace arm::config_reading {
 
-// The known name within two edits of `name` (the nearest), or empty when there is none.
-std::string_view closest_name(std::string_view name, std::span<const std::string_view> known);
+using detail::closest_name;  // shared with the core, which guesses at unknown service names
 
 // "unknown key 'restat' (did you mean 'restart'?)", or just "unknown key 'x'" when no known key
 // is within two edits.

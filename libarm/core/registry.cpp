@@ -1,6 +1,10 @@
 // Service bookkeeping: the name, pid and config-file indexes, deadlines, state changes.
-#include <algorithm>
+#include <fmt/format.h>
 
+#include <algorithm>
+#include <vector>
+
+#include "closest_name.hpp"
 #include "supervisor_impl.hpp"
 
 namespace arm {
@@ -31,13 +35,28 @@ Service* ServiceSupervisor::Impl::find_or_answer(std::optional<RequestRef> from,
                                                  std::string_view name) {
   Service* service = find(name);
   if (service && !service->removed()) return service;
-  if (from) {
-    // A service a reload removed is no longer configured, even while its process exits.
-    std::string why = service ? "removed from the configuration; its process is still stopping"
-                              : "no service of that name is configured";
-    emit(Reply{*from, Outcome::unknown_service, std::string(name), std::move(why), {}, 0});
-  }
+  if (from)
+    emit(Reply{
+        *from, Outcome::unknown_service, std::string(name), unknown_service_message(name), {}, 0});
   return nullptr;
+}
+
+std::string ServiceSupervisor::Impl::unknown_service_message(std::string_view name) const {
+  // A service a reload removed is no longer configured, even while its process exits.
+  if (const Service* service = find(name); service && service->removed())
+    return fmt::format(
+        "unknown service '{}': removed from the configuration; its process is "
+        "still stopping",
+        name);
+  // Only on a mistake, so the names are gathered here rather than kept in a second index.
+  std::vector<std::string_view> names;
+  names.reserve(services.size());
+  for (const auto& [known, service] : services) {
+    if (!service->removed()) names.push_back(known);
+  }
+  std::string_view guess = detail::closest_name(name, names);
+  if (guess.empty()) return fmt::format("unknown service '{}'", name);
+  return fmt::format("unknown service '{}' (did you mean '{}'?)", name, guess);
 }
 
 bool ServiceSupervisor::Impl::refused_in_shutdown(std::optional<RequestRef> from,

@@ -133,9 +133,12 @@ struct Service {
 
   // Reverse dependency order while stopping: `leaving_dependents` counts, on each dependency,
   // the dependents whose process is still on its way out.
+  // `killed`: the process that left last needed SIGKILL; told to the stop and restart requests
+  // it answers, then cleared.
   struct StopOrder {
     StopPhase phase = StopPhase::none;
     unsigned leaving_dependents = 0;
+    bool killed = false;
   } stop;
 
   // Words for status and replies.

@@ -68,6 +68,10 @@ std::size_t ServiceSupervisor::service_count() const {
       impl_->services, [](const auto& entry) { return !entry.second->removed(); }));
 }
 
+std::string ServiceSupervisor::unknown_service_message(std::string_view name) const {
+  return impl_->unknown_service_message(name);
+}
+
 bool ServiceSupervisor::shutting_down() const {
   return impl_->in_shutdown;
 }

@@ -16,6 +16,7 @@ void ServiceSupervisor::Impl::stop_group(const std::vector<Service*>& group,
     if (service->state == ServiceState::stopping) continue;
     cancel_deadline(*service);
     service->stop.phase = StopPhase::awaiting_dependents;
+    service->stop.killed = false;
     for_each_dependency(*service, [](Service& d) { ++d.stop.leaving_dependents; });
     set_state(*service, ServiceState::stopping, why);
   }

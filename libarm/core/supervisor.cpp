@@ -65,7 +65,12 @@ void ServiceSupervisor::start(std::optional<RequestRef> from, std::string_view n
 
 void ServiceSupervisor::stop(std::optional<RequestRef> from, std::string_view name) {
   Impl::Call call(*impl_);
-  impl_->stop_request(from, name);
+  impl_->stop_request(from, name, false);
+}
+
+void ServiceSupervisor::stop_all_references(std::optional<RequestRef> from, std::string_view name) {
+  Impl::Call call(*impl_);
+  impl_->stop_request(from, name, true);
 }
 
 void ServiceSupervisor::restart(std::optional<RequestRef> from, std::string_view name) {
@@ -169,10 +174,12 @@ void ServiceSupervisor::Impl::start_request(std::optional<RequestRef> from, std:
 
 // ---- stop ------------------------------------------------------------------------------------
 
-void ServiceSupervisor::Impl::stop_request(std::optional<RequestRef> from, std::string_view name) {
+void ServiceSupervisor::Impl::stop_request(std::optional<RequestRef> from, std::string_view name,
+                                           bool all_references) {
   Service* service = find_or_answer(from, name);
   if (!service) return;
-  if (service->references.requests > 1) {
+  // With all_references every reference goes at once: this stop is the last one.
+  if (!all_references && service->references.requests > 1) {
     --service->references.requests;
     answer(from, *service, Outcome::still_referenced,
            fmt::format("still held by {} other reference(s)", service->references.requests));
@@ -429,8 +436,8 @@ void ServiceSupervisor::Impl::timer_due(Service& service) {
       service.stop.phase = StopPhase::kill_sent;
       spawner.signal_group(*service.process.pid, StopSignal::kill);
       set_state(service, ServiceState::stopping,
-                fmt::format("still running {} ms after SIGTERM; sent SIGKILL",
-                            service.spec.stop_timeout.count()));
+                fmt::format("still running {} after SIGTERM; sent SIGKILL",
+                            human_duration(service.spec.stop_timeout)));
       break;
     case ServiceState::failed: {  // a re-arm after the intensity limit tripped
       service.references.requests = service.references.before_failure;

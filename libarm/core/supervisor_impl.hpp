@@ -60,6 +60,7 @@ struct ServiceSupervisor::Impl {
   std::set<std::tuple<TimePoint, std::uint64_t, Service*>> deadlines;
   std::unordered_set<Service*> with_waiters;  // so client_gone need not scan every service
   std::vector<RequestRef> shutdown_waiters;
+  std::vector<std::string> killed_in_shutdown;  // for shutdown's reply: who needed SIGKILL
   SpawnRequest launch_buffer;  // reused by every spawn: its buffers keep their capacity
   std::uint64_t next_serial = 0;
   std::uint64_t epoch = 0;
@@ -71,7 +72,7 @@ struct ServiceSupervisor::Impl {
 
   // ---- the inputs, one switch over the state each (supervisor.cpp) -------------------------
   void start_request(std::optional<RequestRef> from, std::string_view name);
-  void stop_request(std::optional<RequestRef> from, std::string_view name);
+  void stop_request(std::optional<RequestRef> from, std::string_view name, bool all_references);
   void restart_request(std::optional<RequestRef> from, std::string_view name);
   void reset_request(std::optional<RequestRef> from, std::string_view name);
   void shutdown_request(std::optional<RequestRef> from);
@@ -134,6 +135,7 @@ struct ServiceSupervisor::Impl {
   const Service* find(std::string_view name) const;
   // The named service if requests may reach it; otherwise answers unknown_service.
   Service* find_or_answer(std::optional<RequestRef> from, std::string_view name);
+  std::string unknown_service_message(std::string_view name) const;
   bool refused_in_shutdown(std::optional<RequestRef> from, const Service& service);
   Service& add_service(const ServiceSpec& spec);
   void replace_spec(Service& service, const ServiceSpec& spec);
@@ -210,6 +212,10 @@ struct ServiceSupervisor::Impl {
   void answer_start_waiters(Service& service);
   void fail_start_waiters(Service& service, Outcome outcome, const std::string& why);
   void answer_stop_waiters(Service& service);
+  // A reply that says its process needed SIGKILL (Reply::killed), with kill_note's words.
+  void answer_killed(std::optional<RequestRef> to, const Service& service, Outcome outcome,
+                     std::string message);
+  static std::string kill_note(const Service& service);
   void forget_client(ClientId client);
   void finish_shutdown_if_done();
 

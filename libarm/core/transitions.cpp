@@ -9,6 +9,7 @@
 namespace arm {
 
 using detail::ExitVerdict;
+using detail::StopPhase;
 
 // On success the service is running and its start waiters are answered; on failure the caller
 // decides between backoff and failed.
@@ -57,6 +58,7 @@ void ServiceSupervisor::Impl::back_off_or_give_up(Service& service, const std::s
 void ServiceSupervisor::Impl::after_unexpected_exit(Service& service, const ExitStatus& exit,
                                                     TimePoint now, bool left_processes) {
   auto& history = service.history;
+  service.stop.killed = false;  // a crash: no stop of it to tell about
   if (service.process.running_since) history.backoff.note_run(now - *service.process.running_since);
   auto exit_class = detail::classify_exit(service.spec, exit);
   std::string what = describe(exit);
@@ -93,10 +95,14 @@ void ServiceSupervisor::Impl::after_unexpected_exit(Service& service, const Exit
 
 // The stopping × exit cell: the process it was stopping is reaped; after_exit says what next.
 void ServiceSupervisor::Impl::after_stopping_exit(Service& service, const ExitStatus& exit) {
+  service.stop.killed = service.stop.phase == StopPhase::kill_sent;
+  if (service.stop.killed && in_shutdown) killed_in_shutdown.push_back(service.spec.name);
   left(service);
   answer_stop_waiters(service);
   std::string what = describe(exit);
   AfterExit after = std::exchange(service.after_exit, AfterExit::settle_stopped);
+  // Only a restart's waiters, answered once the new process runs, have more to hear of it.
+  if (after != AfterExit::start_again) service.stop.killed = false;
   bool automatic = after == AfterExit::start_again || after == AfterExit::back_off ||
                    after == AfterExit::give_up;
   if (automatic && in_shutdown) after = AfterExit::settle_stopped;
@@ -164,7 +170,7 @@ void ServiceSupervisor::Impl::schedule_restart(Service& service, const std::stri
   service.history.intensity.record(now);
   schedule(service, now + delay);
   set_state(service, ServiceState::backoff,
-            fmt::format("{}; restarting in {} ms", why, delay.count()));
+            fmt::format("{}; restarting in {}", why, human_duration(delay)));
 }
 
 // Gives up on a crash-looping service; it may be re-armed later. Its hard dependents stop:
@@ -173,14 +179,14 @@ void ServiceSupervisor::Impl::give_up(Service& service, const std::string& why) 
   TimePoint now = clock.now();
   service.references.before_failure = service.references.requests;
   service.references.requests = 0;
-  service.last_error =
-      fmt::format("{}; restarted {} times within {} ms, not restarting", why,
-                  service.history.intensity.count(now), service.history.intensity.window().count());
+  service.last_error = fmt::format("{}; restarted {} times within {}, not restarting", why,
+                                   service.history.intensity.count(now),
+                                   human_duration(service.history.intensity.window()));
   std::string detail = service.last_error;
   auto retry_after = service.spec.retry_failed_after;
   if (retry_after) {
     schedule(service, now + *retry_after);
-    detail += fmt::format("; trying again in {} ms", retry_after->count());
+    detail += fmt::format("; trying again in {}", human_duration(*retry_after));
   }
   set_state(service, ServiceState::failed, detail);
   deactivate(service);

@@ -1,4 +1,7 @@
 // Requests waiting on a transition, and their replies: each request is answered exactly once.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "supervisor_impl.hpp"
 
 namespace arm {
@@ -42,10 +45,19 @@ void ServiceSupervisor::Impl::release_waiters_if_none(Service& service) {
   with_waiters.erase(&service);
 }
 
+// A restart whose old process needed SIGKILL says so; a start that waited for that process to
+// leave did not ask for it to stop, so it is not told.
 void ServiceSupervisor::Impl::answer_start_waiters(Service& service) {
+  bool killed = std::exchange(service.stop.killed, false);
   if (!service.waiters) return;
   auto waiters = std::exchange(service.waiters->starts, {});
-  for (const auto& waiter : waiters) answer(waiter.to, service, waiter.on_success);
+  for (const auto& waiter : waiters) {
+    if (killed && waiter.on_success == Outcome::restarted) {
+      answer_killed(waiter.to, service, waiter.on_success, kill_note(service));
+    } else {
+      answer(waiter.to, service, waiter.on_success);
+    }
+  }
   release_waiters_if_none(service);
 }
 
@@ -65,8 +77,27 @@ void ServiceSupervisor::Impl::answer_stop_waiters(Service& service) {
   if (!service.waiters) return;
   auto waiters = std::exchange(service.waiters->stops, {});
   std::string note = std::exchange(service.waiters->stop_note, {});
-  for (const auto& to : waiters) answer(to, service, Outcome::stopped, note);
+  if (service.stop.killed) {
+    note = note.empty() ? kill_note(service) : kill_note(service) + "; " + note;
+    for (const auto& to : waiters) answer_killed(to, service, Outcome::stopped, note);
+  } else {
+    for (const auto& to : waiters) answer(to, service, Outcome::stopped, note);
+  }
   release_waiters_if_none(service);
+}
+
+void ServiceSupervisor::Impl::answer_killed(std::optional<RequestRef> to, const Service& service,
+                                            Outcome outcome, std::string message) {
+  if (!to) return;
+  Reply reply{
+      *to, outcome, service.spec.name, std::move(message), service.process.pid, service.refcount()};
+  reply.killed = true;
+  emit(std::move(reply));
+}
+
+std::string ServiceSupervisor::Impl::kill_note(const Service& service) {
+  return fmt::format("killed with SIGKILL: it did not exit within stop_timeout {} of SIGTERM",
+                     human_duration(service.spec.stop_timeout));
 }
 
 // Its references stay (as in the original ARM); only the answers are no longer wanted.
@@ -93,8 +124,16 @@ void ServiceSupervisor::Impl::forget_client(ClientId client) {
 void ServiceSupervisor::Impl::finish_shutdown_if_done() {
   if (!in_shutdown || !by_pid.empty()) return;
   auto waiters = std::exchange(shutdown_waiters, {});
+  std::string message = "every service is stopped";
+  if (!killed_in_shutdown.empty())
+    message += fmt::format(
+        "; killed with SIGKILL (did not exit within their stop_timeout of "
+        "SIGTERM): {}",
+        fmt::join(killed_in_shutdown, ", "));
   for (const auto& to : waiters) {
-    emit(Reply{to, Outcome::shutdown_complete, {}, "every service is stopped", {}, 0});
+    Reply reply{to, Outcome::shutdown_complete, {}, message, {}, 0};
+    reply.killed = !killed_in_shutdown.empty();
+    emit(std::move(reply));
   }
 }
 

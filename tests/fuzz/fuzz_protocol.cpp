@@ -14,7 +14,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     reply.service = request->service;
     reply.message = request->service;  // arbitrary bytes must be escaped, not thrown on
     (void)armd::protocol::encode_reply(request->id, reply);
-    (void)armd::protocol::encode_unknown_services(request->id, request->services);
+    (void)armd::protocol::encode_unknown_services(request->id, request->services,
+                                                  request->services);
   } else {
     (void)armd::protocol::encode_error(request.error().id, request.error().outcome,
                                        request.error().message);

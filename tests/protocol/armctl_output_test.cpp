@@ -115,17 +115,16 @@ TEST_CASE("the status table has a header and aligned columns") {
   auto lines = lines_of(format_status_table(services));
   REQUIRE(lines.size() == 4);
   CHECK(lines[0] ==
-        "NAME      STATE    PID   RESTARTS  REFS  LAST-EXIT             NEXT-RESTART  DEPENDS-ON  "
-        "WHY");
+        "NAME      STATE    PID   UPTIME  RESTARTS  REFS  LAST-EXIT           NEXT-RESTART  "
+        "DEPENDS-ON  WHY");
   CHECK(lines[1] ==
-        "web       running  1234  0         1     -                     -             -");
+        "web       running  1234  5.2s    0         1     -                   -             -");
   CHECK(lines[2] ==
-        "database  backoff  -     12        1     signal 9, 1200ms ago  in 680ms      -           "
-        "killed");
+        "database  backoff  -     -       12        1     signal 9, 1.2s ago  in 680ms      "
+        "-           killed");
   CHECK(lines[3] ==
-        "batch     failed   -     0         0     code 3, 42s ago       -             -           "
-        "exit "
-        "code 3");
+        "batch     failed   -     -       0         0     code 3, 42s ago     -             "
+        "-           exit code 3");
 }
 
 TEST_CASE("the status table shows dependencies, and what a waiting service waits for") {
@@ -148,17 +147,48 @@ TEST_CASE("the status table shows dependencies, and what a waiting service waits
 
 TEST_CASE("an empty status prints the header alone") {
   CHECK(format_status_table(json::array()) ==
-        "NAME  STATE  PID  RESTARTS  REFS  LAST-EXIT  NEXT-RESTART  DEPENDS-ON  WHY\n");
+        "NAME  STATE  PID  UPTIME  RESTARTS  REFS  LAST-EXIT  NEXT-RESTART  DEPENDS-ON  WHY\n");
 }
 
-TEST_CASE("durations are shortened to the largest unit that keeps them readable") {
+TEST_CASE("durations print as people write them, as armd's messages do") {
   CHECK(format_duration(0) == "0ms");
-  CHECK(format_duration(9999) == "9999ms");
-  CHECK(format_duration(10'000) == "10s");
-  CHECK(format_duration(599'999) == "599s");
-  CHECK(format_duration(600'000) == "10m");
-  CHECK(format_duration(36'000'000) == "10h");
+  CHECK(format_duration(250) == "250ms");
+  CHECK(format_duration(1500) == "1.5s");
+  CHECK(format_duration(60'000) == "60s");
+  CHECK(format_duration(599'999) == "9m59s");
+  CHECK(format_duration(3'720'000) == "1h02m");
   CHECK(format_duration(nullptr) == "-");
+}
+
+TEST_CASE("an uptime column says how long the current process has run") {
+  auto lines = lines_of(format_status_table(json::parse(R"([
+    {"name":"web","state":"running","pid":1,"restarts":0,"refcount":1,"last_exit":null,
+     "next_restart_in_ms":null,"running_for_ms":3725000}])")));
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0].starts_with("NAME  STATE    PID  UPTIME  RESTARTS"));
+  CHECK(lines[1].starts_with("web   running  1    1h02m   0"));
+}
+
+TEST_CASE("an unknown service prints armd's message, with its guess") {
+  auto guessed = report(R"json({"ok":false,"outcome":"unknown_service","service":"ngnix",
+      "message":"unknown service 'ngnix' (did you mean 'nginx'?)"})json",
+                        "ngnix");
+  CHECK(guessed.line == "unknown service 'ngnix' (did you mean 'nginx'?)");
+  CHECK(guessed.exit_code == exit_unknown);
+}
+
+TEST_CASE("a stop or restart that needed SIGKILL says so") {
+  auto stopped = report(R"({"ok":true,"outcome":"stopped","service":"web","killed":true,
+      "message":"killed with SIGKILL: it did not exit within stop_timeout 5s of SIGTERM"})",
+                        "web");
+  CHECK(stopped.line ==
+        "web: stopped; killed with SIGKILL: it did not exit within stop_timeout 5s of SIGTERM");
+  auto restarted = report(R"({"ok":true,"outcome":"restarted","service":"web","pid":9,
+      "killed":true,"message":"killed with SIGKILL: it did not exit within stop_timeout 5s of SIGTERM"})",
+                          "web");
+  CHECK(restarted.line ==
+        "web: restarted (pid 9); killed with SIGKILL: it did not exit within "
+        "stop_timeout 5s of SIGTERM");
 }
 
 TEST_CASE("a reload prints one line per change, then that it was applied") {

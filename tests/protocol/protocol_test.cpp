@@ -91,7 +91,7 @@ TEST_CASE("ids are kept as sent: a number, a string, or null when absent") {
   CHECK(parsed(encode_reply("x-1", reply_with(arm::Outcome::stopped)))["id"] == "x-1");
   CHECK(parsed(encode_status(9, {}, arm::TimePoint{}))["id"] == 9);
   CHECK(parsed(encode_reload(3, {}))["id"] == 3);
-  CHECK(parsed(encode_unknown_services(4, {"x"}))["id"] == 4);
+  CHECK(parsed(encode_unknown_services(4, {"x"}, {"unknown service 'x'"}))["id"] == 4);
   CHECK(parsed(encode_error(5, "bad_request", "no"))["id"] == 5);
 }
 
@@ -246,7 +246,7 @@ TEST_CASE("invalid UTF-8 in a service's message is replaced, not thrown on") {
   status.last_error = "\x80";
   CHECK_NOTHROW(line = encode_status(1, {status}, arm::TimePoint{}));
   CHECK(parsed(line)["services"][0]["name"] == "bad\xEF\xBF\xBD");
-  CHECK_NOTHROW(line = encode_unknown_services(1, {"\xff"}));
+  CHECK_NOTHROW(line = encode_unknown_services(1, {"\xff"}, {"unknown service '\xff'"}));
   parsed(line);
   CHECK_NOTHROW(line = encode_error(nullptr, "bad_request", "last read: '\xff'"));
   parsed(line);
@@ -320,10 +320,30 @@ TEST_CASE("a status of no services is an empty array") {
   CHECK(parsed(encode_status(1, {}, arm::TimePoint{}))["services"] == json::array());
 }
 
-TEST_CASE("unknown services are named in the message and listed") {
-  auto object = parsed(encode_unknown_services(1, {"x", "y"}));
+TEST_CASE("unknown services are listed, and the message says what the core said of each") {
+  auto object = parsed(encode_unknown_services(
+      1, {"ngnix", "y"},
+      {"unknown service 'ngnix' (did you mean 'nginx'?)", "unknown service 'y'"}));
   CHECK(object == json::parse(R"({"id":1,"ok":false,"outcome":"unknown_service",
-        "message":"unknown service: x, y","unknown":["x","y"]})"));
+        "message":"unknown service 'ngnix' (did you mean 'nginx'?); unknown service 'y'",
+        "unknown":["ngnix","y"]})"));
+}
+
+TEST_CASE("a reply whose process needed SIGKILL carries killed: true; others do not carry it") {
+  auto reply = reply_with(arm::Outcome::stopped);
+  CHECK_FALSE(parsed(encode_reply(1, reply)).contains("killed"));
+  reply.killed = true;
+  CHECK(parsed(encode_reply(1, reply))["killed"] == true);
+}
+
+TEST_CASE("stop takes force, a boolean; other requests refuse it") {
+  CHECK(decode_request(R"({"method":"stop","service":"web","force":true})")->force);
+  CHECK_FALSE(decode_request(R"({"method":"stop","service":"web","force":false})")->force);
+  CHECK_FALSE(decode_request(R"({"method":"stop","service":"web"})")->force);
+  CHECK(decode_request(R"({"id":3,"method":"stop","service":"web","force":1})").error().message ==
+        "\"force\" must be true or false, not number");
+  CHECK(decode_request(R"({"method":"start","service":"web","force":true})").error().message ==
+        "\"force\" applies to \"stop\" only, not to \"start\"");
 }
 
 TEST_CASE("a reload summary lists every kind of change, empty ones too") {

@@ -82,7 +82,7 @@ TEST_CASE("changes beyond max_restarts within the window leave the service faile
   auto status = *rig.supervisor.status("web");
   CHECK(status.state == ServiceState::failed);
   CHECK(status.last_error ==
-        "configuration file /etc/web.conf changed; restarted 3 times within 60000 ms, not "
+        "configuration file /etc/web.conf changed; restarted 3 times within 60s, not "
         "restarting");
   CHECK_FALSE(rig.supervisor.next_deadline());
 }
@@ -179,4 +179,23 @@ TEST_CASE("a reload that changes config_section moves the watch without a restar
   CHECK(summary->updated == std::vector<std::string>{"web"});
   CHECK(rig.watcher.watching("/etc/shared.conf", "web"));
   CHECK_FALSE(rig.watcher.watching("/etc/shared.conf"));
+}
+
+TEST_CASE("a restart request during the backoff after a SIGKILLed config restart claims no kill") {
+  auto web = testing::service("web");
+  web.config_file = "/etc/web.conf";
+  web.stop_timeout = 1s;
+  SupervisorRig rig(testing::config_with({web}));
+  rig.spawner.ignore_terminate("web");
+  rig.supervisor.start(rig.request(), "web");
+  rig.supervisor.on_file_changed("/etc/web.conf");  // it started just now: backoff once reaped
+  rig.settle();
+  rig.advance(1s);  // SIGKILL
+  rig.settle();
+  REQUIRE(rig.state_of("web") == ServiceState::backoff);
+
+  auto restart = rig.request();
+  rig.supervisor.restart(restart, "web");  // runs it at once; this request stopped nothing
+  CHECK(rig.notifier.reply_to(restart)->outcome == Outcome::restarted);
+  CHECK_FALSE(rig.notifier.reply_to(restart)->killed);
 }

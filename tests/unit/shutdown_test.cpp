@@ -59,6 +59,31 @@ TEST_CASE("a service that ignores SIGTERM holds shutdown up only until its stop_
   CHECK(rig.spawner.signals_after_exit() == 0);
 }
 
+TEST_CASE("shutdown's reply names the services that needed SIGKILL") {
+  ThreeRunning rig;
+  auto shutdown = rig.request();
+  rig.supervisor.shutdown(shutdown);
+  rig.settle();
+  rig.advance(3s);
+  rig.settle();
+  auto reply = rig.notifier.reply_to(shutdown);
+  REQUIRE(reply);
+  CHECK(reply->killed);
+  CHECK(reply->message ==
+        "every service is stopped; killed with SIGKILL (did not exit within their stop_timeout "
+        "of SIGTERM): slow");
+}
+
+TEST_CASE("shutdown's reply claims no SIGKILL when every service left on SIGTERM") {
+  SupervisorRig rig(testing::config_with({testing::service("a")}));
+  rig.supervisor.start(rig.request(), "a");
+  auto shutdown = rig.request();
+  rig.supervisor.shutdown(shutdown);
+  rig.settle();
+  CHECK_FALSE(rig.notifier.reply_to(shutdown)->killed);
+  CHECK(rig.notifier.reply_to(shutdown)->message == "every service is stopped");
+}
+
 TEST_CASE("shutdown refuses new starts and restarts") {
   ThreeRunning rig;
   rig.supervisor.shutdown(rig.request());

@@ -107,16 +107,40 @@ TEST_CASE("stopping a configured service that is not running says so") {
   CHECK(rig.notifier.reply_to(request)->outcome == Outcome::not_running);
 }
 
+// Every request by name, as a callable: start, stop, restart, reset.
+std::vector<void (*)(ServiceSupervisor&, RequestRef, std::string_view)> requests_by_name() {
+  return {[](ServiceSupervisor& s, RequestRef r, std::string_view n) { s.start(r, n); },
+          [](ServiceSupervisor& s, RequestRef r, std::string_view n) { s.stop(r, n); },
+          [](ServiceSupervisor& s, RequestRef r, std::string_view n) { s.restart(r, n); },
+          [](ServiceSupervisor& s, RequestRef r, std::string_view n) { s.reset(r, n); }};
+}
+
 TEST_CASE("unknown names are answered unknown_service for every request") {
   SupervisorRig rig(web_only());
-  for (auto act :
-       {&ServiceSupervisor::start, &ServiceSupervisor::stop, &ServiceSupervisor::restart}) {
+  for (auto act : requests_by_name()) {
     auto request = rig.request();
-    (rig.supervisor.*act)(request, "nope");
+    act(rig.supervisor, request, "nope");
     CHECK(rig.notifier.reply_to(request)->outcome == Outcome::unknown_service);
     CHECK(rig.notifier.reply_to(request)->service == "nope");
+    CHECK(rig.notifier.reply_to(request)->message == "unknown service 'nope'");
   }
   CHECK(rig.spawner.spawn_count() == 0);
+}
+
+TEST_CASE("a misspelt name is answered with the configured name it probably meant") {
+  SupervisorRig rig(testing::config_with(
+      {testing::service("nginx"), testing::service("postgres"), testing::service("redis")}));
+  for (auto act : requests_by_name()) {
+    auto request = rig.request();
+    act(rig.supervisor, request, "ngnix");
+    CHECK(rig.notifier.reply_to(request)->outcome == Outcome::unknown_service);
+    CHECK(rig.notifier.reply_to(request)->message ==
+          "unknown service 'ngnix' (did you mean 'nginx'?)");
+  }
+  CHECK(rig.supervisor.unknown_service_message("postgress") ==
+        "unknown service 'postgress' (did you mean 'postgres'?)");
+  // Three edits away is another name, not a typo.
+  CHECK(rig.supervisor.unknown_service_message("mysql") == "unknown service 'mysql'");
 }
 
 TEST_CASE("a failed spawn is reported to the client with the reason, never as a silent pid 0") {
@@ -185,6 +209,96 @@ TEST_CASE("a process that ignores SIGTERM is killed after its stop_timeout") {
   CHECK(rig.notifier.reply_to(stop)->outcome == Outcome::stopped);
   CHECK(rig.spawner.signals_after_exit() == 0);
   CHECK_FALSE(rig.supervisor.next_deadline());
+}
+
+TEST_CASE("a stop whose process needed SIGKILL says so, naming the stop_timeout") {
+  auto spec = testing::service("term_ignorer");
+  spec.stop_timeout = 1500ms;
+  SupervisorRig rig(testing::config_with({spec}));
+  rig.spawner.ignore_terminate("term_ignorer");
+  rig.supervisor.start(rig.request(), "term_ignorer");
+  auto stop = rig.request();
+  rig.supervisor.stop(stop, "term_ignorer");
+  rig.settle();
+  rig.advance(1500ms);
+  rig.settle();
+  auto reply = rig.notifier.reply_to(stop);
+  CHECK(reply->outcome == Outcome::stopped);
+  CHECK(reply->killed);
+  CHECK(reply->message ==
+        "killed with SIGKILL: it did not exit within stop_timeout 1.5s of SIGTERM");
+}
+
+TEST_CASE("a stop whose process left on SIGTERM does not claim a SIGKILL") {
+  SupervisorRig rig(web_only());
+  rig.supervisor.start(rig.request(), "web");
+  auto stop = rig.request();
+  rig.supervisor.stop(stop, "web");
+  rig.settle();
+  CHECK(rig.notifier.reply_to(stop)->outcome == Outcome::stopped);
+  CHECK_FALSE(rig.notifier.reply_to(stop)->killed);
+  CHECK(rig.notifier.reply_to(stop)->message.empty());
+}
+
+TEST_CASE("a restart whose old process needed SIGKILL says so; the next restart does not") {
+  auto spec = testing::service("term_ignorer");
+  spec.stop_timeout = 5s;
+  SupervisorRig rig(testing::config_with({spec}));
+  rig.spawner.ignore_terminate("term_ignorer");
+  rig.supervisor.start(rig.request(), "term_ignorer");
+  auto restart = rig.request();
+  rig.supervisor.restart(restart, "term_ignorer");
+  rig.settle();
+  rig.advance(5s);
+  rig.settle();
+  CHECK(rig.notifier.reply_to(restart)->outcome == Outcome::restarted);
+  CHECK(rig.notifier.reply_to(restart)->killed);
+  CHECK(rig.notifier.reply_to(restart)->message ==
+        "killed with SIGKILL: it did not exit within stop_timeout 5s of SIGTERM");
+
+  auto again = rig.request();
+  rig.supervisor.restart(again, "term_ignorer");
+  rig.settle();
+  rig.exit("term_ignorer", ExitStatus::signaled(15));  // this time it leaves before the deadline
+  CHECK(rig.notifier.reply_to(again)->outcome == Outcome::restarted);
+  CHECK_FALSE(rig.notifier.reply_to(again)->killed);
+}
+
+TEST_CASE("a stop of every reference ends a service that three starts hold") {
+  SupervisorRig rig(web_only());
+  for (int i = 0; i < 3; ++i) rig.supervisor.start(rig.request(), "web");
+  CHECK(rig.supervisor.status("web")->refcount == 3);
+  auto stop = rig.request();
+  rig.supervisor.stop_all_references(stop, "web");
+  CHECK(rig.state_of("web") == ServiceState::stopping);
+  rig.settle();
+  CHECK(rig.notifier.reply_to(stop)->outcome == Outcome::stopped);
+  CHECK(rig.state_of("web") == ServiceState::stopped);
+  CHECK(rig.supervisor.status("web")->refcount == 0);
+
+  // Started again, it is held by that one start alone.
+  rig.supervisor.start(rig.request(), "web");
+  CHECK(rig.supervisor.status("web")->refcount == 1);
+}
+
+TEST_CASE("a stop of every reference drops the default_services reference too") {
+  auto config = web_only();
+  config.arm.default_services = {"web"};
+  SupervisorRig rig(config);
+  rig.supervisor.start_default_services();
+  rig.supervisor.start(rig.request(), "web");
+  auto stop = rig.request();
+  rig.supervisor.stop_all_references(stop, "web");
+  rig.settle();
+  CHECK(rig.notifier.reply_to(stop)->outcome == Outcome::stopped);
+  CHECK(rig.state_of("web") == ServiceState::stopped);
+}
+
+TEST_CASE("a stop of every reference of a stopped service is answered not_running") {
+  SupervisorRig rig(web_only());
+  auto stop = rig.request();
+  rig.supervisor.stop_all_references(stop, "web");
+  CHECK(rig.notifier.reply_to(stop)->outcome == Outcome::not_running);
 }
 
 TEST_CASE("a client that goes away is not answered, but its references stay") {

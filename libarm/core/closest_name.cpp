@@ -1,0 +1,50 @@
+#include "closest_name.hpp"
+
+#include <algorithm>
+#include <vector>
+
+namespace arm::detail {
+
+namespace {
+
+// Levenshtein distance, one row at a time: names are short, so this is cheap enough to run
+// against every known name.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      std::size_t substitution = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+      row[j] = std::min({above + 1, row[j - 1] + 1, substitution});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::string_view closest_name(std::string_view name, std::span<const std::string_view> known) {
+  // Two edits catch a dropped, doubled or swapped letter; more would suggest unrelated names.
+  constexpr std::size_t farthest_suggestion = 2;
+  std::string_view best;
+  std::size_t best_distance = farthest_suggestion + 1;
+  for (std::string_view candidate : known) {
+    // Names that differ in length by more than two cannot be within two edits: skip the table.
+    std::size_t longer = std::max(name.size(), candidate.size());
+    std::size_t shorter = std::min(name.size(), candidate.size());
+    if (longer - shorter > farthest_suggestion) continue;
+    std::size_t distance = edit_distance(name, candidate);
+    // Guessing "a" for "zz" would be noise: at least one letter must be right.
+    if (distance < best_distance && distance < name.size()) {
+      best = candidate;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+}  // namespace arm::detail
