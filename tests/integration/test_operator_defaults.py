@@ -10,7 +10,7 @@ import subprocess
 import time
 import unittest
 
-from harness import ARMD, ArmdTestCase, wait_for
+from harness import ARMD, ArmdTestCase, pid_alive, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -127,46 +127,70 @@ class ReadmeConfiguration(ArmdTestCase):
 
 
 class Demo(ArmdTestCase):
-    """scripts/demo.sh with the armd under test (ARMD_DEMO_BIN skips its build)."""
+    """scripts/demo.sh with the armd under test (ARMD_DEMO_BIN skips its build), its scratch
+    copy in a TMPDIR whose path holds a space."""
 
-    def test_the_demo_runs_on_a_scratch_copy_it_removes_and_leaves_the_clone_alone(self):
-        clock_conf = os.path.join(ROOT, "examples", "services", "clock.conf")
-        with open(clock_conf, "rb") as f:
-            clock_conf_before = f.read()
-        output_path = os.path.join(self.dir, "demo.out")
-        with open(output_path, "w") as output:
-            demo = subprocess.Popen(
+    def start_demo(self):
+        self.clock_conf = os.path.join(ROOT, "examples", "services", "clock.conf")
+        with open(self.clock_conf, "rb") as f:
+            self.clock_conf_before = f.read()
+        tmpdir = os.path.join(self.dir, "with space")
+        os.mkdir(tmpdir)
+        self.output_path = os.path.join(self.dir, "demo.out")
+        with open(self.output_path, "w") as output:
+            self.demo = subprocess.Popen(
                 ["sh", os.path.join(ROOT, "scripts", "demo.sh")],
                 env=self.armd_environment({"ARMD_DEMO_BIN": os.path.dirname(os.path.abspath(ARMD)),
-                                           "TMPDIR": self.dir}),
+                                           "TMPDIR": tmpdir}),
                 stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+
+        def suggested_edit():
+            with open(self.output_path) as f:
+                return re.search(r"echo \"interval = 1\" > '([^']+)'", f.read())
+        self.edit_path = wait_for(suggested_edit, "the demo's suggestions").group(1)
+        self.scratch = os.path.dirname(os.path.dirname(self.edit_path))
+        self.assertTrue(self.scratch.startswith(tmpdir + "/armd-demo."), self.scratch)
+        self.socket = os.path.join(self.scratch, "armd.sock")
+        with open(self.output_path) as f:
+            self.assertIn(f"--socket '{self.socket}' status", f.read())
+        wait_for(lambda: os.path.exists(self.socket) and
+                 self.status("clock")["state"] == "running", "the demo's clock to run")
+
+    def stop_demo_if_left(self):
+        if self.demo.poll() is None:
+            os.killpg(self.demo.pid, signal.SIGKILL)
+            self.demo.wait()
+
+    def check_scratch_removed_and_clone_untouched(self):
+        wait_for(lambda: not os.path.exists(self.scratch), "the scratch copy to be removed")
+        with open(self.clock_conf, "rb") as f:
+            self.assertEqual(f.read(), self.clock_conf_before)
+
+    def test_the_demo_runs_on_a_scratch_copy_it_removes_and_leaves_the_clone_alone(self):
         try:
-            def suggested_edit():
-                with open(output_path) as f:
-                    return re.search(r'echo "interval = 1" > (\S+)', f.read())
-            edit_path = wait_for(suggested_edit, "the demo's suggestions").group(1)
-            scratch = os.path.dirname(os.path.dirname(edit_path))
-            self.assertTrue(scratch.startswith(self.dir + "/armd-demo."), scratch)
-            self.socket = os.path.join(scratch, "armd.sock")
-            with open(output_path) as f:
-                self.assertIn(f"--socket {self.socket} status", f.read())
-            wait_for(lambda: os.path.exists(self.socket) and
-                     self.status("clock")["state"] == "running", "the demo's clock to run")
+            self.start_demo()
             first_pid = self.status("clock")["pid"]
-            with open(edit_path, "w") as f:  # the edit the demo suggests
+            with open(self.edit_path, "w") as f:  # the edit the demo suggests
                 f.write("interval = 1\n")
             wait_for(lambda: self.status("clock")["pid"] not in (None, first_pid),
                      "clock to restart on its copied config")
             # Ctrl-C: the terminal signals the whole foreground group.
-            os.killpg(demo.pid, signal.SIGINT)
-            self.assertEqual(demo.wait(timeout=30), 0)
-            self.assertFalse(os.path.exists(scratch), "the scratch copy is removed")
+            os.killpg(self.demo.pid, signal.SIGINT)
+            self.assertEqual(self.demo.wait(timeout=30), 0)
         finally:
-            if demo.poll() is None:
-                os.killpg(demo.pid, signal.SIGKILL)
-                demo.wait()
-        with open(clock_conf, "rb") as f:
-            self.assertEqual(f.read(), clock_conf_before)
+            self.stop_demo_if_left()
+        self.check_scratch_removed_and_clone_untouched()
+
+    def test_sigterm_to_the_demos_pid_stops_armd_and_its_services_and_removes_the_copy(self):
+        try:
+            self.start_demo()
+            clock = self.status("clock")["pid"]
+            self.demo.send_signal(signal.SIGTERM)  # `kill PID`, not the whole group
+            self.assertEqual(self.demo.wait(timeout=30), 0)
+            wait_for(lambda: not pid_alive(clock), "the demo's clock to be stopped with armd")
+        finally:
+            self.stop_demo_if_left()
+        self.check_scratch_removed_and_clone_untouched()
 
 
 if __name__ == "__main__":

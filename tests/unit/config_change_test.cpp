@@ -199,3 +199,20 @@ TEST_CASE("a restart request during the backoff after a SIGKILLed config restart
   CHECK(rig.notifier.reply_to(restart)->outcome == Outcome::restarted);
   CHECK_FALSE(rig.notifier.reply_to(restart)->killed);
 }
+
+TEST_CASE("with the default limit, the sixth change within a minute fails even a healthy service") {
+  // docs/config.md, "Defaults and why": config-change restarts count towards the default 5 in
+  // 60 s, so an operator editing the file again and again meets it.
+  SupervisorRig rig(web_with_config_file());
+  rig.supervisor.start(rig.request(), "web");
+  for (int i = 0; i < 5; ++i) {
+    rig.advance(10s, testing::Exits::delivered);  // each run healthy: restarted at once
+    rig.supervisor.on_file_changed("/etc/web.conf");
+    rig.settle();
+    REQUIRE(rig.state_of("web") == ServiceState::running);
+  }
+  rig.advance(9s, testing::Exits::delivered);  // the first restart is still within the minute
+  rig.supervisor.on_file_changed("/etc/web.conf");
+  rig.settle();
+  CHECK(rig.state_of("web") == ServiceState::failed);
+}
