@@ -26,10 +26,10 @@ ServiceStatus ServiceSupervisor::Impl::status_of(const Service& service) const {
   if (service.state == ServiceState::waiting && !service.waiting_for.empty()) {
     // Its dependency's state now, not when it started waiting (it may have gone from stopping
     // to backoff meanwhile).
-    const Service* dependency = find(service.waiting_for);
-    status.waiting_for = dependency ? fmt::format("dependency {} ({})", service.waiting_for,
+    const Service* dependency = find(service.waiting_for.str());
+    status.waiting_for = dependency ? fmt::format("dependency {} ({})", service.waiting_for.str(),
                                                   to_string(dependency->state))
-                                    : "dependency " + service.waiting_for;
+                                    : "dependency " + service.waiting_for.str();
   }
   if (service.state == ServiceState::stopping &&
       service.stop.phase == detail::StopPhase::awaiting_dependents)

@@ -188,7 +188,7 @@ void ServiceSupervisor::Impl::stop_request(std::optional<RequestRef> from, std::
       set_state(*service, ServiceState::stopped, "failure acknowledged by stop");
       take_down_dependents(*service, ServiceState::stopped);
       answer(from, *service, Outcome::not_running,
-             "not running (was failed: " + service->last_error + ")");
+             "not running (was failed: " + service->last_error.str() + ")");
       break;
     case ServiceState::starting:
     case ServiceState::running:

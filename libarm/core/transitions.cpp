@@ -117,7 +117,7 @@ void ServiceSupervisor::Impl::after_stopping_exit(Service& service, const ExitSt
       return;
     case AfterExit::back_off:
     case AfterExit::give_up: {
-      std::string why = std::exchange(service.stop_reason, std::string{});
+      std::string why = service.stop_reason.take();
       fail_start_waiters(service, Outcome::start_failed, why);
       if (after == AfterExit::give_up) {
         give_up(service, why);
@@ -137,7 +137,7 @@ void ServiceSupervisor::Impl::after_stopping_exit(Service& service, const ExitSt
       set_state(service, final_state,
                 service.stop_reason.empty()
                     ? "exited with " + what
-                    : fmt::format("exited with {}; {}", what, service.stop_reason));
+                    : fmt::format("exited with {}; {}", what, service.stop_reason.str()));
       service.stop_reason.clear();
       deactivate(service);
       if (!in_shutdown) take_down_dependents(service, final_state);
@@ -265,10 +265,10 @@ void ServiceSupervisor::Impl::restart_for_config_change(Service& service, std::s
 }
 
 void ServiceSupervisor::Impl::fail_for_dependency(Service& service, const Service& dependency) {
-  std::string why =
-      dependency.state == ServiceState::failed
-          ? fmt::format("dependency {} failed: {}", dependency.spec.name, dependency.last_error)
-          : fmt::format("dependency {} is stopped", dependency.spec.name);
+  std::string why = dependency.state == ServiceState::failed
+                        ? fmt::format("dependency {} failed: {}", dependency.spec.name,
+                                      dependency.last_error.str())
+                        : fmt::format("dependency {} is stopped", dependency.spec.name);
   become_inactive(service, ServiceState::failed, why);
 }
 
