@@ -150,7 +150,7 @@ void ServiceSupervisor::Impl::mark_active(Service& service) {
     cancel_deadline(service);  // a pending re-arm: it is starting now anyway
     service.history.intensity.reset();
     service.history.restarts = 0;
-    service.history.backoff.reset();
+    service.history.backoff.reset(service.spec);
     service.history.attempt = detail::Attempt::first;
   }
 }

@@ -52,7 +52,6 @@ Service& ServiceSupervisor::Impl::add_service(const ServiceSpec& spec) {
   service->spec = spec;
   service->serial = next_serial++;
   service->history.backoff = detail::Backoff(spec);
-  service->history.intensity = detail::RestartIntensity(spec);
   Service& added = *service;
   services.emplace(spec.name, std::move(service));
   watch_config_file(added);
@@ -60,14 +59,14 @@ Service& ServiceSupervisor::Impl::add_service(const ServiceSpec& spec) {
 }
 
 // New settings for a service that stays: the watch follows the config file, the restart
-// history keeps its progress under the new limits.
+// history keeps its progress under the new limits (read from the spec: only the backoff's
+// delay needs bringing under a lower cap).
 void ServiceSupervisor::Impl::replace_spec(Service& service, const ServiceSpec& spec) {
   // The new watch first: for an unchanged file the watcher's count never drops to zero, so it
   // keeps what it knows (the content's hash, a change being written right now).
   auto old_file = watched_file_of(service);
   service.spec = spec;
   service.history.backoff.retune(spec);
-  service.history.intensity.retune(spec);
   watch_config_file(service);
   if (old_file) unwatch_file(service, *old_file);
 }

@@ -251,7 +251,7 @@ void ServiceSupervisor::Impl::reset_request(std::optional<RequestRef> from, std:
   Service* service = find_or_answer(from, name);
   if (!service) return;
   service->history.intensity.reset();
-  service->history.backoff.reset();
+  service->history.backoff.reset(service->spec);
   service->references.before_failure = 0;
   switch (service->state) {
     case ServiceState::failed:
