@@ -25,6 +25,9 @@ namespace {
 // the rest counted and summed up when it disconnects.
 constexpr std::size_t logged_bad_requests_per_client = 5;
 
+// A status reply this large (some thousand services) is followed by a malloc_trim.
+constexpr std::size_t large_reply_bytes = 256 * 1024;
+
 // Milliseconds until `deadline`, rounded up so we never wake before it is due.
 int poll_timeout(std::optional<arm::TimePoint> deadline, arm::TimePoint now) {
   if (!deadline) return -1;
@@ -396,8 +399,18 @@ void Daemon::on_disconnect(ConnectionId connection) {
 void Daemon::answer_status(ConnectionId connection, const nlohmann::json& id,
                            const std::vector<std::string>& names) {
   if (names.empty()) {
-    server_->send(connection, protocol::encode_status(id, supervisor_->status(), clock_.now(),
-                                                      to_string(spawner_->containment())));
+    std::size_t reply_bytes = 0;
+    {
+      std::string reply = protocol::encode_status(id, supervisor_->status(), clock_.now(),
+                                                  to_string(spawner_->containment()));
+      reply_bytes = reply.size();
+      server_->send(connection, reply);
+    }
+    // Building the reply for thousands of services (their statuses, then the JSON) leaves
+    // freed pages in the heap's holes, ~470 bytes per service that would stay resident: hand
+    // them back, as after loading the configuration. Only after large replies: a trim walks
+    // the heap.
+    if (reply_bytes >= large_reply_bytes) malloc_trim(0);
     return;
   }
   std::vector<arm::ServiceStatus> found;

@@ -24,12 +24,12 @@ std::vector<Error> find_unbounded_restarts(const std::filesystem::path& path,
       line = static_cast<int>(key->source().begin.line);
       column = static_cast<int>(key->source().begin.column);
     }
-    std::string pace = spec.backoff_initial.count() == 0
-                           ? fmt::format("the minimum restart delay of {}",
-                                         human_duration(minimum_unlimited_restart_delay))
-                           : fmt::format("the backoff ({}, doubling up to {})",
-                                         human_duration(spec.backoff_initial),
-                                         human_duration(spec.backoff_max));
+    std::string pace =
+        spec.backoff_initial.count() == 0
+            ? fmt::format("the minimum restart delay of {}",
+                          human_duration(minimum_unlimited_restart_delay))
+            : fmt::format("the backoff ({}, doubling up to {})",
+                          human_duration(spec.backoff_initial), human_duration(spec.backoff_max));
     warnings.push_back(Error::at(
         path.string(), line, column, fmt::format("services.{}.max_restarts", name),
         fmt::format("{} can crash-loop without bound: its restarts are unlimited, paced only by {}",

@@ -5,33 +5,23 @@
 
 namespace arm::detail {
 
-Backoff::Backoff(const ServiceSpec& spec)
-    : initial_(spec.backoff_initial),
-      max_(spec.backoff_max),
-      reset_after_(spec.backoff_reset_after),
-      jitter_(spec.backoff_jitter),
-      floor_(spec.backoff_initial.count() == 0 && !spec.max_restarts
-                 ? minimum_unlimited_restart_delay
-                 : Milliseconds(0)),
-      current_(spec.backoff_initial) {}
-
-Milliseconds Backoff::take(Random& random) {
+Milliseconds Backoff::take(const ServiceSpec& settings, Random& random) {
   Milliseconds delay = current_;
-  current_ = std::min(current_ * 2, max_);
-  if (jitter_ <= 0.0) return std::max(delay, floor_);
-  double factor = 1.0 + jitter_ * (2.0 * random.unit() - 1.0);
+  current_ = std::min(current_ * 2, settings.backoff_max);
+  double jitter = settings.backoff_jitter;
+  Milliseconds floor = restart_delay_floor(settings);
+  if (jitter <= 0.0) return std::max(delay, floor);
+  double factor = 1.0 + jitter * (2.0 * random.unit() - 1.0);
   auto moved = Milliseconds(std::llround(static_cast<double>(delay.count()) * factor));
-  return std::max(std::clamp(moved, Milliseconds(0), max_), floor_);
+  return std::max(std::clamp(moved, Milliseconds(0), settings.backoff_max), floor);
 }
 
-void Backoff::note_run(Duration ran_for) {
-  if (ran_for >= reset_after_) current_ = initial_;
+void Backoff::note_run(const ServiceSpec& settings, Duration ran_for) {
+  if (ran_for >= settings.backoff_reset_after) current_ = settings.backoff_initial;
 }
 
-void Backoff::retune(const ServiceSpec& spec) {
-  Milliseconds progress = std::min(current_, spec.backoff_max);
-  *this = Backoff(spec);
-  current_ = progress;
+void Backoff::retune(const ServiceSpec& settings) {
+  current_ = std::min(current_, settings.backoff_max);
 }
 
 }  // namespace arm::detail

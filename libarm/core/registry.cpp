@@ -71,22 +71,24 @@ Service& ServiceSupervisor::Impl::add_service(const ServiceSpec& spec) {
   service->spec = spec;
   service->serial = next_serial++;
   service->history.backoff = detail::Backoff(spec);
-  service->history.intensity = detail::RestartIntensity(spec);
   Service& added = *service;
-  services.emplace(spec.name, std::move(service));
+  services.emplace(added.spec.name, std::move(service));
   watch_config_file(added);
   return added;
 }
 
 // New settings for a service that stays: the watch follows the config file, the restart
-// history keeps its progress under the new limits.
+// history keeps its progress under the new limits (read from the spec: only the backoff's
+// delay needs bringing under a lower cap).
 void ServiceSupervisor::Impl::replace_spec(Service& service, const ServiceSpec& spec) {
   // The new watch first: for an unchanged file the watcher's count never drops to zero, so it
   // keeps what it knows (the content's hash, a change being written right now).
   auto old_file = watched_file_of(service);
+  // The name is the same, and its string keeps its buffer: the services map's key views it.
+  std::string name = std::move(service.spec.name);
   service.spec = spec;
+  service.spec.name = std::move(name);
   service.history.backoff.retune(spec);
-  service.history.intensity.retune(spec);
   watch_config_file(service);
   if (old_file) unwatch_file(service, *old_file);
 }
@@ -127,7 +129,7 @@ void ServiceSupervisor::Impl::forget(Service& service) {
   std::erase(start_queue, &service);
   std::erase(release_queue, &service);
   std::string name = service.spec.name;  // the key must outlive the node it erases
-  services.erase(name);
+  services.erase(std::string_view(name));
 }
 
 void ServiceSupervisor::Impl::set_state(Service& service, ServiceState next, std::string detail) {

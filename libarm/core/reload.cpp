@@ -13,7 +13,7 @@ struct ServiceSupervisor::Impl::ReloadPlan {
   ArmSettings old_arm;
   std::set<std::string> old_defaults;
   // Soft edges give a reference once, when they appear: the old ones, to tell new from old.
-  std::map<std::string, std::vector<std::string>> old_wants;
+  std::map<std::string, std::vector<std::string>, std::less<>> old_wants;
   std::vector<Service*> launch_changed_running;
   ReloadSummary summary;
 };
@@ -23,7 +23,8 @@ struct ServiceSupervisor::Impl::ReloadPlan {
 void ServiceSupervisor::Impl::drop_removed(ReloadPlan& plan) {
   std::vector<Service*> gone;
   for (auto& [name, owned] : services) {
-    if (!plan.next.services.contains(name) && !owned->removed()) gone.push_back(owned.get());
+    if (!plan.next.services.contains(std::string(name)) && !owned->removed())
+      gone.push_back(owned.get());
   }
   for (Service* service : gone) {
     service->references.active = false;
@@ -58,7 +59,7 @@ void ServiceSupervisor::Impl::drop_removed(ReloadPlan& plan) {
 // Step 2: added services appear; changed ones take their new settings. A running service whose
 // launch changed is restarted in step 4.
 void ServiceSupervisor::Impl::apply_specs(ReloadPlan& plan) {
-  for (auto& [name, service] : services) plan.old_wants[name] = service->spec.wants;
+  for (auto& [name, service] : services) plan.old_wants.emplace(name, service->spec.wants);
   arm = plan.next.arm;
   for (const auto& [name, spec] : plan.next.services) {
     Service* service = find(name);

@@ -4,24 +4,19 @@
 
 namespace arm::detail {
 
-std::size_t RestartIntensity::count(TimePoint now) const {
-  return static_cast<std::size_t>(
-      std::ranges::count_if(recent_, [&](TimePoint at) { return now - at < window_; }));
+std::size_t RestartIntensity::count(const ServiceSpec& settings, TimePoint now) const {
+  return static_cast<std::size_t>(std::ranges::count_if(
+      recent_, [&](TimePoint at) { return now - at < settings.restart_window; }));
 }
 
-bool RestartIntensity::exhausted(TimePoint now) const {
-  return max_restarts_ && count(now) >= *max_restarts_;
+bool RestartIntensity::exhausted(const ServiceSpec& settings, TimePoint now) const {
+  return settings.max_restarts && count(settings, now) >= *settings.max_restarts;
 }
 
-void RestartIntensity::record(TimePoint now) {
-  if (!max_restarts_) return;
-  std::erase_if(recent_, [&](TimePoint at) { return now - at >= window_; });
+void RestartIntensity::record(const ServiceSpec& settings, TimePoint now) {
+  if (!settings.max_restarts) return;
+  std::erase_if(recent_, [&](TimePoint at) { return now - at >= settings.restart_window; });
   recent_.push_back(now);
-}
-
-void RestartIntensity::retune(const ServiceSpec& spec) {
-  max_restarts_ = spec.max_restarts;
-  window_ = spec.restart_window;  // the history is kept, as the limit may come back
 }
 
 }  // namespace arm::detail

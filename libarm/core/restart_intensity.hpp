@@ -2,9 +2,11 @@
 // MaxR in MaxT, systemd's StartLimitBurst in StartLimitIntervalSec). A value of its own, with
 // the algorithm in two functions: exhausted() asks whether one more restart would be too many,
 // record() counts one. Without max_restarts it records nothing and is never exhausted.
+//
+// It keeps only the history; the settings are the service's spec, passed to each call rather
+// than copied, so a reload's new limit applies at once and the history is kept across it.
 #pragma once
 
-#include <optional>
 #include <vector>
 
 #include "arm/config.hpp"
@@ -14,25 +16,15 @@ namespace arm::detail {
 
 class RestartIntensity {
  public:
-  RestartIntensity() = default;
-  explicit RestartIntensity(const ServiceSpec& spec)
-      : max_restarts_(spec.max_restarts), window_(spec.restart_window) {}
-
   // Would one more restart at `now` exceed max_restarts within the window?
-  bool exhausted(TimePoint now) const;
+  bool exhausted(const ServiceSpec& settings, TimePoint now) const;
   // Counts a restart at `now`; forgets those that have left the window.
-  void record(TimePoint now);
+  void record(const ServiceSpec& settings, TimePoint now);
   // Restarts counted within the window ending at `now`.
-  std::size_t count(TimePoint now) const;
+  std::size_t count(const ServiceSpec& settings, TimePoint now) const;
   void reset() { recent_.clear(); }
-  // New settings (a reload); the history is kept.
-  void retune(const ServiceSpec& spec);
-
-  Milliseconds window() const { return window_; }
 
  private:
-  std::optional<unsigned> max_restarts_;
-  Milliseconds window_{0};
   // Oldest first. A vector, not a deque: libstdc++'s deque allocates over half a KiB even
   // when empty, and most services never restart.
   std::vector<TimePoint> recent_;

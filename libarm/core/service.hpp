@@ -9,6 +9,7 @@
 
 #include "arm/supervisor.hpp"
 #include "backoff.hpp"
+#include "note.hpp"
 #include "restart_intensity.hpp"
 
 namespace arm::detail {
@@ -141,10 +142,10 @@ struct Service {
     bool killed = false;
   } stop;
 
-  // Words for status and replies.
-  std::string last_error;   // why it is failed / in backoff
-  std::string stop_reason;  // why it was taken down, while stopping
-  std::string waiting_for;  // the name of the dependency it waits for, while waiting
+  // Words for status and replies, each empty most of the time (so a Note, not a std::string).
+  Note last_error;   // why it is failed / in backoff
+  Note stop_reason;  // why it was taken down, while stopping
+  Note waiting_for;  // the name of the dependency it waits for, while waiting
 
   unsigned refcount() const { return references.requests + references.holders; }
   bool wanted() const { return refcount() > 0; }

@@ -19,17 +19,18 @@ ServiceStatus ServiceSupervisor::Impl::status_of(const Service& service) const {
   if (service.process.pid) status.running_since = service.process.running_since;
   if (service.state == ServiceState::backoff || service.state == ServiceState::failed)
     status.next_restart_at = service.deadline;
-  status.next_backoff = service.history.backoff.next();
+  status.next_backoff =
+      std::max(service.history.backoff.next(), detail::restart_delay_floor(service.spec));
   status.last_error = service.last_error;
   status.depends_on = service.spec.depends_on;
   status.wants = service.spec.wants;
   if (service.state == ServiceState::waiting && !service.waiting_for.empty()) {
     // Its dependency's state now, not when it started waiting (it may have gone from stopping
     // to backoff meanwhile).
-    const Service* dependency = find(service.waiting_for);
-    status.waiting_for = dependency ? fmt::format("dependency {} ({})", service.waiting_for,
+    const Service* dependency = find(service.waiting_for.str());
+    status.waiting_for = dependency ? fmt::format("dependency {} ({})", service.waiting_for.str(),
                                                   to_string(dependency->state))
-                                    : "dependency " + service.waiting_for;
+                                    : "dependency " + service.waiting_for.str();
   }
   if (service.state == ServiceState::stopping &&
       service.stop.phase == detail::StopPhase::awaiting_dependents)

@@ -195,7 +195,7 @@ void ServiceSupervisor::Impl::stop_request(std::optional<RequestRef> from, std::
       set_state(*service, ServiceState::stopped, "failure acknowledged by stop");
       take_down_dependents(*service, ServiceState::stopped);
       answer(from, *service, Outcome::not_running,
-             "not running (was failed: " + service->last_error + ")");
+             "not running (was failed: " + service->last_error.str() + ")");
       break;
     case ServiceState::starting:
     case ServiceState::running:
@@ -258,7 +258,7 @@ void ServiceSupervisor::Impl::reset_request(std::optional<RequestRef> from, std:
   Service* service = find_or_answer(from, name);
   if (!service) return;
   service->history.intensity.reset();
-  service->history.backoff.reset();
+  service->history.backoff.reset(service->spec);
   service->references.before_failure = 0;
   switch (service->state) {
     case ServiceState::failed:

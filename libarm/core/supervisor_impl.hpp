@@ -53,7 +53,10 @@ struct ServiceSupervisor::Impl {
   detail::FixedSeedRandom own_random;
   Random& random;
 
-  std::map<std::string, std::unique_ptr<Service>, std::less<>> services;
+  // By name. The key views the service's own spec.name (the Service does not move, and
+  // replace_spec keeps that string's buffer): a copy of every name in its node cost 16 bytes and,
+  // for names past 15 characters, an allocation per service.
+  std::map<std::string_view, std::unique_ptr<Service>, std::less<>> services;
   std::unordered_map<ProcessId, Service*> by_pid;
   // The services reading each watched file (or section): a change touches only those.
   std::map<WatchedFile, std::vector<Service*>> by_config_file;

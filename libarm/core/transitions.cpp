@@ -47,7 +47,7 @@ void ServiceSupervisor::Impl::after_failure_to_run(Service& service, const std::
 }
 
 void ServiceSupervisor::Impl::back_off_or_give_up(Service& service, const std::string& why) {
-  if (service.history.intensity.exhausted(clock.now())) {
+  if (service.history.intensity.exhausted(service.spec, clock.now())) {
     give_up(service, why);
   } else {
     schedule_restart(service, why);
@@ -59,7 +59,8 @@ void ServiceSupervisor::Impl::after_unexpected_exit(Service& service, const Exit
                                                     TimePoint now, bool left_processes) {
   auto& history = service.history;
   service.stop.killed = false;  // a crash: no stop of it to tell about
-  if (service.process.running_since) history.backoff.note_run(now - *service.process.running_since);
+  if (service.process.running_since)
+    history.backoff.note_run(service.spec, now - *service.process.running_since);
   auto exit_class = detail::classify_exit(service.spec, exit);
   std::string what = describe(exit);
   if (left_processes)
@@ -67,7 +68,7 @@ void ServiceSupervisor::Impl::after_unexpected_exit(Service& service, const Exit
                            "background?)"
                          : " and left processes running (stopped with it)";
   switch (detail::decide_exit(service.spec.restart, exit_class, in_shutdown,
-                              history.intensity.exhausted(now))) {
+                              history.intensity.exhausted(service.spec, now))) {
     case ExitVerdict::back_off:
       service.last_error = "exited unexpectedly with " + what;
       schedule_restart(service, service.last_error);
@@ -123,7 +124,7 @@ void ServiceSupervisor::Impl::after_stopping_exit(Service& service, const ExitSt
       return;
     case AfterExit::back_off:
     case AfterExit::give_up: {
-      std::string why = std::exchange(service.stop_reason, std::string{});
+      std::string why = service.stop_reason.take();
       fail_start_waiters(service, Outcome::start_failed, why);
       if (after == AfterExit::give_up) {
         give_up(service, why);
@@ -143,7 +144,7 @@ void ServiceSupervisor::Impl::after_stopping_exit(Service& service, const ExitSt
       set_state(service, final_state,
                 service.stop_reason.empty()
                     ? "exited with " + what
-                    : fmt::format("exited with {}; {}", what, service.stop_reason));
+                    : fmt::format("exited with {}; {}", what, service.stop_reason.str()));
       service.stop_reason.clear();
       deactivate(service);
       if (!in_shutdown) take_down_dependents(service, final_state);
@@ -165,9 +166,9 @@ void ServiceSupervisor::Impl::start_again_after_exit(Service& service) {
 }
 
 void ServiceSupervisor::Impl::schedule_restart(Service& service, const std::string& why) {
-  Milliseconds delay = service.history.backoff.take(random);
+  Milliseconds delay = service.history.backoff.take(service.spec, random);
   TimePoint now = clock.now();
-  service.history.intensity.record(now);
+  service.history.intensity.record(service.spec, now);
   schedule(service, now + delay);
   set_state(service, ServiceState::backoff,
             fmt::format("{}; restarting in {}", why, human_duration(delay)));
@@ -180,8 +181,8 @@ void ServiceSupervisor::Impl::give_up(Service& service, const std::string& why) 
   service.references.before_failure = service.references.requests;
   service.references.requests = 0;
   service.last_error = fmt::format("{}; restarted {} times within {}, not restarting", why,
-                                   service.history.intensity.count(now),
-                                   human_duration(service.history.intensity.window()));
+                                   service.history.intensity.count(service.spec, now),
+                                   human_duration(service.spec.restart_window));
   std::string detail = service.last_error;
   auto retry_after = service.spec.retry_failed_after;
   if (retry_after) {
@@ -225,7 +226,7 @@ void ServiceSupervisor::Impl::group_restart(Service& service, const std::string&
 // A reload changed the launch of a service (an operator's act, not a loop): a running one
 // restarts at once, its dependents after it; a backoff is cut short.
 void ServiceSupervisor::Impl::restart_with_fresh_backoff(Service& service, std::string why) {
-  service.history.backoff.reset();
+  service.history.backoff.reset(service.spec);
   switch (service.state) {
     case ServiceState::running:
       group_restart(service, why);
@@ -250,12 +251,12 @@ void ServiceSupervisor::Impl::restart_for_config_change(Service& service, std::s
   TimePoint now = clock.now();
   Duration ran_for =
       service.process.running_since ? now - *service.process.running_since : Duration::zero();
-  history.backoff.note_run(ran_for);
+  history.backoff.note_run(service.spec, ran_for);
   bool healthy = ran_for >= service.spec.backoff_reset_after;
-  switch (detail::decide_config_change(history.intensity.exhausted(now), healthy)) {
+  switch (detail::decide_config_change(history.intensity.exhausted(service.spec, now), healthy)) {
     case detail::ConfigChangeVerdict::restart_now:
       ++history.restarts;
-      history.intensity.record(now);
+      history.intensity.record(service.spec, now);
       group_restart(service, why);
       return;
     case detail::ConfigChangeVerdict::back_off:
@@ -271,10 +272,10 @@ void ServiceSupervisor::Impl::restart_for_config_change(Service& service, std::s
 }
 
 void ServiceSupervisor::Impl::fail_for_dependency(Service& service, const Service& dependency) {
-  std::string why =
-      dependency.state == ServiceState::failed
-          ? fmt::format("dependency {} failed: {}", dependency.spec.name, dependency.last_error)
-          : fmt::format("dependency {} is stopped", dependency.spec.name);
+  std::string why = dependency.state == ServiceState::failed
+                        ? fmt::format("dependency {} failed: {}", dependency.spec.name,
+                                      dependency.last_error.str())
+                        : fmt::format("dependency {} is stopped", dependency.spec.name);
   become_inactive(service, ServiceState::failed, why);
 }
 

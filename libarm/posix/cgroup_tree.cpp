@@ -157,6 +157,10 @@ void signal_members(const std::string& directory, int signal) {
 }
 
 bool remove_tree(const std::string& directory) {
+  // Almost every service's cgroup has none below it: one rmdir, instead of listing the
+  // directory first (an open, two getdents and a close per service, a tenth of armd's time in a
+  // stop-all of 10,000). A cgroup with cgroups below it refuses (EBUSY): then walk it.
+  if (::rmdir(directory.c_str()) == 0) return true;
   bool removed_all = true;
   for (const auto& name : children(directory))
     removed_all = remove_tree(directory + "/" + name) && removed_all;

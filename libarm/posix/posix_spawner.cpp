@@ -32,9 +32,10 @@ namespace arm::posix {
 // One spawned service process, from spawn until it is reported gone.
 struct Child {
   UniqueFd pidfd;  // closed once the main process is reaped
-  // cgroup mode: the service's cgroup, and its cgroup.events (opened and watched once the main
-  // process has exited while the cgroup was still populated).
-  std::string cgroup;
+  // cgroup mode: the name of the service's cgroup (held in Impl::cgroups_in_use; its path is
+  // derived, not kept: ten thousand paths were ~1 MB), and its cgroup.events (opened and watched
+  // once the main process has exited while the cgroup was still populated).
+  const std::string* cgroup_name = nullptr;
   UniqueFd cgroup_events;
   std::optional<ExitStatus> main_exit;  // reaped; waiting for the cgroup to empty
 };
@@ -43,14 +44,17 @@ struct PosixSpawner::Impl {
   SpawnerOptions options;
   ChildStack child_stack;  // used only during a launch
   UniqueFd epoll;
-  std::unordered_map<ProcessId, Child> children;  // not yet reported as exited
-  std::unordered_set<std::string> cgroups_in_use;
+  std::unordered_map<ProcessId, Child> children;   // not yet reported as exited
+  std::unordered_set<std::string> cgroups_in_use;  // names below options.cgroup
   UniqueFd cgroup_lock;  // flock on SpawnerOptions::cgroup, held for the spawner's life
 
   bool contained() const { return !options.cgroup.empty(); }
-  std::string cgroup_for(const std::string& service);
+  // Reserves a free name for a cgroup of `service`; the pointer stays valid until it is given
+  // back (the set's elements do not move).
+  const std::string* cgroup_for(const std::string& service);
+  std::string cgroup_path(const std::string& name) const { return options.cgroup + "/" + name; }
   // Removes a service's cgroup (and what it made below it) and frees its name.
-  void give_back_cgroup(const std::string& path);
+  void give_back_cgroup(const std::string* name);
   void report_gone(ProcessId pid, Child& child);
 };
 
@@ -238,8 +242,8 @@ PosixSpawner::PosixSpawner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
 PosixSpawner::~PosixSpawner() {
   // Every service is signalled before any is waited for, so they die together, not one by one.
   for (auto& [pid, child] : impl_->children) {
-    if (!child.cgroup.empty()) {
-      cgroup::kill_all(child.cgroup);
+    if (child.cgroup_name) {
+      cgroup::kill_all(impl_->cgroup_path(*child.cgroup_name));
     } else if (child.pidfd && !reaped_elsewhere(child.pidfd.get())) {
       ::kill(-pid, SIGKILL);
     }
@@ -254,26 +258,26 @@ PosixSpawner::~PosixSpawner() {
   // SIGKILLed processes leave their cgroup within moments; wait for that (bounded) so the
   // cgroups can be removed.
   for (auto& [pid, child] : impl_->children) {
-    if (child.cgroup.empty()) continue;
-    for (int round = 0; round < 500 && cgroup::populated(child.cgroup); ++round) ::usleep(10000);
-    cgroup::remove_tree(child.cgroup);
+    if (!child.cgroup_name) continue;
+    std::string path = impl_->cgroup_path(*child.cgroup_name);
+    for (int round = 0; round < 500 && cgroup::populated(path); ++round) ::usleep(10000);
+    cgroup::remove_tree(path);
   }
   if (impl_->contained()) cgroup::remove(impl_->options.cgroup);
 }
 
-std::string PosixSpawner::Impl::cgroup_for(const std::string& service) {
+const std::string* PosixSpawner::Impl::cgroup_for(const std::string& service) {
   // Named after the service, so that systemd-cgls or a look in the directory says what runs
   // where. ".service" keeps clear of the kernel's own file names (cgroup.*, memory.*).
   std::string base = service.empty() ? std::string("process") : service;
   std::string name = base + ".service";
   for (int n = 2; cgroups_in_use.contains(name); ++n) name = fmt::format("{}-{}.service", base, n);
-  cgroups_in_use.insert(name);
-  return options.cgroup + "/" + name;
+  return &*cgroups_in_use.insert(std::move(name)).first;
 }
 
-void PosixSpawner::Impl::give_back_cgroup(const std::string& path) {
-  cgroup::remove_tree(path);
-  cgroups_in_use.erase(path.substr(path.find_last_of('/') + 1));
+void PosixSpawner::Impl::give_back_cgroup(const std::string* name) {
+  cgroup::remove_tree(cgroup_path(*name));
+  cgroups_in_use.erase(cgroups_in_use.find(*name));
 }
 
 std::vector<std::string> PosixSpawner::kill_leftovers() {
@@ -324,35 +328,37 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
   Child child;
   UniqueFd cgroup_directory;
   if (impl_->contained()) {
-    child.cgroup = impl_->cgroup_for(request.service);
-    auto made = cgroup::make_new(child.cgroup);
+    child.cgroup_name = impl_->cgroup_for(request.service);
+    std::string path = impl_->cgroup_path(*child.cgroup_name);
+    auto made = cgroup::make_new(path);
     // Its parent may have been removed meanwhile (by a host that gave up on the same
     // directory, say): make it again.
     if (!made && made.error().error_number == ENOENT && cgroup::make(impl_->options.cgroup))
-      made = cgroup::make_new(child.cgroup);
+      made = cgroup::make_new(path);
     // A cgroup of an earlier run that could not be removed (the service had made cgroups below
     // it): remove it now if it is empty, else take another name. Never reuse it as it is: what
     // is left in it is not this run's, and a cgroup that was once killed with cgroup.kill may
     // kill what is born in it (seen on Linux 6.18 with CLONE_INTO_CGROUP).
     for (int attempt = 0; !made && made.error().error_number == EEXIST && attempt < 8; ++attempt) {
-      if (cgroup::remove_tree(child.cgroup)) {
-        made = cgroup::make_new(child.cgroup);
+      if (cgroup::remove_tree(path)) {
+        made = cgroup::make_new(path);
         continue;
       }
-      child.cgroup = impl_->cgroup_for(request.service);  // the old name stays reserved
-      made = cgroup::make_new(child.cgroup);
+      child.cgroup_name = impl_->cgroup_for(request.service);  // the old name stays reserved
+      path = impl_->cgroup_path(*child.cgroup_name);
+      made = cgroup::make_new(path);
     }
     if (!made) {
-      impl_->give_back_cgroup(child.cgroup);
+      impl_->give_back_cgroup(child.cgroup_name);
       return std::unexpected(made.error());
     }
-    cgroup_directory.reset(::open(child.cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    cgroup_directory.reset(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!cgroup_directory) {
       int error = errno;
-      impl_->give_back_cgroup(child.cgroup);
+      impl_->give_back_cgroup(child.cgroup_name);
       return std::unexpected(
           Error::system(error, fmt::format("cannot start {}: cgroup {}: {}", request.argv.front(),
-                                           child.cgroup, errno_text(error))));
+                                           path, errno_text(error))));
     }
     plan.cgroup_fd = cgroup_directory.get();
   }
@@ -364,9 +370,7 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
             : std::unexpected(LaunchFailure{LaunchFailure::Stage::setup, stack.error()});
   cgroup_directory.reset();
   if (!launched) {
-    if (!child.cgroup.empty()) {
-      impl_->give_back_cgroup(child.cgroup);
-    }
+    if (child.cgroup_name) impl_->give_back_cgroup(child.cgroup_name);
     if (!stack)
       return std::unexpected(Error::system(
           stack.error(), fmt::format("cannot start {}: child stack: {}", request.argv.front(),
@@ -381,13 +385,14 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
   event.data.u64 = event_key(pid, Source::pidfd);
   if (::epoll_ctl(impl_->epoll.get(), EPOLL_CTL_ADD, child.pidfd.get(), &event) != 0) {
     int add_error = errno;
-    if (!child.cgroup.empty()) cgroup::kill_all(child.cgroup);
+    if (child.cgroup_name) cgroup::kill_all(impl_->cgroup_path(*child.cgroup_name));
     ::kill(-pid, SIGKILL);
     siginfo_t info{};
     ::waitid(P_PIDFD, static_cast<id_t>(child.pidfd.get()), &info, WEXITED);
-    if (!child.cgroup.empty()) {
-      for (int round = 0; round < 500 && cgroup::populated(child.cgroup); ++round) ::usleep(10000);
-      impl_->give_back_cgroup(child.cgroup);
+    if (child.cgroup_name) {
+      std::string path = impl_->cgroup_path(*child.cgroup_name);
+      for (int round = 0; round < 500 && cgroup::populated(path); ++round) ::usleep(10000);
+      impl_->give_back_cgroup(child.cgroup_name);
     }
     return std::unexpected(Error::system(add_error, "epoll_ctl: " + errno_text(add_error)));
   }
@@ -400,11 +405,11 @@ void PosixSpawner::signal_group(ProcessId leader, StopSignal signal) {
   auto found = impl_->children.find(leader);
   if (found == impl_->children.end()) return;  // not ours, or already reported
   Child& child = found->second;
-  if (!child.cgroup.empty()) {
+  if (child.cgroup_name) {
     if (signal == StopSignal::kill) {
-      cgroup::kill_all(child.cgroup);
+      cgroup::kill_all(impl_->cgroup_path(*child.cgroup_name));
     } else {
-      cgroup::signal_members(child.cgroup, SIGTERM);
+      cgroup::signal_members(impl_->cgroup_path(*child.cgroup_name), SIGTERM);
     }
     return;
   }
@@ -424,11 +429,11 @@ int PosixSpawner::exit_fd() const {
 // The service is gone: its descriptors leave the epoll set (closing does that) and its cgroup,
 // empty now, is removed.
 void PosixSpawner::Impl::report_gone(ProcessId pid, Child& child) {
-  if (!child.cgroup.empty()) {
+  if (child.cgroup_name) {
     // The zombie of the main process has held its number until now.
     siginfo_t info{};
     ::waitid(P_PIDFD, static_cast<id_t>(child.pidfd.get()), &info, WEXITED | WNOHANG);
-    give_back_cgroup(child.cgroup);
+    give_back_cgroup(child.cgroup_name);
   }
   children.erase(pid);
 }
@@ -464,7 +469,7 @@ std::size_t PosixSpawner::collect_exits(
         continue;
       }
       ExitStatus status;
-      if (child.cgroup.empty()) {
+      if (!child.cgroup_name) {
         if (reap_group(pid, child.pidfd.get(), status) == Reaped::not_yet) continue;
         impl_->report_gone(pid, child);
         ++reported;
@@ -479,9 +484,9 @@ std::size_t PosixSpawner::collect_exits(
       // cgroup.events is opened only now, for the few services that leave processes behind: one
       // descriptor per service (the pidfd), not two, so ten thousand services fit the usual
       // descriptor limits. A change after this open and read is signalled (EPOLLPRI).
-      child.cgroup_events.reset(
-          ::open((child.cgroup + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
-      if (!child.cgroup_events) cgroup::kill_all(child.cgroup);  // (out of descriptors)
+      std::string path = impl_->cgroup_path(*child.cgroup_name);
+      child.cgroup_events.reset(::open((path + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
+      if (!child.cgroup_events) cgroup::kill_all(path);  // (out of descriptors)
       if (!child.cgroup_events || !cgroup::populated(child.cgroup_events.get())) {
         impl_->report_gone(pid, child);
         ++reported;
@@ -496,7 +501,7 @@ std::size_t PosixSpawner::collect_exits(
       if (on_main_exit) {
         on_main_exit(pid, status);
       } else {
-        cgroup::kill_all(child.cgroup);  // a host that cannot stop them gracefully
+        cgroup::kill_all(path);  // a host that cannot stop them gracefully
       }
     }
   } while (ready == batch && progress > 0);

@@ -25,53 +25,61 @@ ServiceSpec spec_with(Milliseconds initial, Milliseconds max, double jitter = 0.
 
 TEST_CASE("backoff doubles from its initial delay up to the cap") {
   testing::FakeRandom random;
-  Backoff backoff(spec_with(100ms, 350ms));
-  CHECK(backoff.take(random) == 100ms);
-  CHECK(backoff.take(random) == 200ms);
-  CHECK(backoff.take(random) == 350ms);
-  CHECK(backoff.take(random) == 350ms);
+  ServiceSpec settings = spec_with(100ms, 350ms);
+  Backoff backoff(settings);
+  CHECK(backoff.take(settings, random) == 100ms);
+  CHECK(backoff.take(settings, random) == 200ms);
+  CHECK(backoff.take(settings, random) == 350ms);
+  CHECK(backoff.take(settings, random) == 350ms);
   CHECK(backoff.next() == 350ms);
 }
 
 TEST_CASE("backoff starts over after a healthy run, not after a short one") {
   testing::FakeRandom random;
-  Backoff backoff(spec_with(100ms, 1s));
-  backoff.take(random);
-  backoff.take(random);
-  backoff.note_run(9999ms);
+  ServiceSpec settings = spec_with(100ms, 1s);
+  Backoff backoff(settings);
+  backoff.take(settings, random);
+  backoff.take(settings, random);
+  backoff.note_run(settings, 9999ms);
   CHECK(backoff.next() == 400ms);
-  backoff.note_run(10s);
+  backoff.note_run(settings, 10s);
   CHECK(backoff.next() == 100ms);
 }
 
 TEST_CASE("backoff jitter moves the delay by up to its fraction and draws only when set") {
   testing::FakeRandom random;
   random.queued = {0.0, 0.999999};
-  Backoff jittered(spec_with(1000ms, 10s, 0.2));
-  CHECK(jittered.take(random) == 800ms);
-  CHECK(jittered.take(random) == 2400ms);
+  ServiceSpec jittery = spec_with(1000ms, 10s, 0.2);
+  Backoff jittered(jittery);
+  CHECK(jittered.take(jittery, random) == 800ms);
+  CHECK(jittered.take(jittery, random) == 2400ms);
 
   random.queued = {0.0};
-  Backoff plain(spec_with(1000ms, 10s));
-  CHECK(plain.take(random) == 1000ms);
+  ServiceSpec steady = spec_with(1000ms, 10s);
+  Backoff plain(steady);
+  CHECK(plain.take(steady, random) == 1000ms);
   CHECK(random.queued.size() == 1);  // nothing drawn
 }
 
 TEST_CASE("backoff jitter never goes beyond the cap") {
   testing::FakeRandom random;
   random.queued = {0.999999};
-  Backoff backoff(spec_with(1000ms, 1000ms, 1.0));
-  CHECK(backoff.take(random) == 1000ms);
+  ServiceSpec settings = spec_with(1000ms, 1000ms, 1.0);
+  Backoff backoff(settings);
+  CHECK(backoff.take(settings, random) == 1000ms);
 }
 
 TEST_CASE("a retuned backoff keeps its progress under the new cap") {
   testing::FakeRandom random;
-  Backoff backoff(spec_with(100ms, 10s));
-  for (int i = 0; i < 4; ++i) backoff.take(random);
+  ServiceSpec before = spec_with(100ms, 10s);
+  Backoff backoff(before);
+  for (int i = 0; i < 4; ++i) backoff.take(before, random);
   CHECK(backoff.next() == 1600ms);
-  backoff.retune(spec_with(50ms, 1s));
+  ServiceSpec after = spec_with(50ms, 1s);
+  backoff.retune(after);
   CHECK(backoff.next() == 1s);
-  backoff.reset();
+  CHECK(backoff.take(after, random) == 1s);  // and doubles no further than the new cap
+  backoff.reset(after);
   CHECK(backoff.next() == 50ms);
 }
 
@@ -79,31 +87,35 @@ TEST_CASE("restart intensity allows max_restarts within the window, then is exha
   ServiceSpec spec = testing::service("web");
   spec.max_restarts = 2;
   spec.restart_window = 60s;
-  RestartIntensity intensity(spec);
+  RestartIntensity intensity;
   TimePoint t0 = TimePoint{} + 1h;
-  CHECK_FALSE(intensity.exhausted(t0));
-  intensity.record(t0);
-  intensity.record(t0 + 10s);
-  CHECK(intensity.exhausted(t0 + 20s));
-  CHECK(intensity.count(t0 + 20s) == 2);
+  CHECK_FALSE(intensity.exhausted(spec, t0));
+  intensity.record(spec, t0);
+  intensity.record(spec, t0 + 10s);
+  CHECK(intensity.exhausted(spec, t0 + 20s));
+  CHECK(intensity.count(spec, t0 + 20s) == 2);
   SUBCASE("restarts that left the window no longer count") {
-    CHECK_FALSE(intensity.exhausted(t0 + 60s));
-    CHECK(intensity.count(t0 + 60s) == 1);
+    CHECK_FALSE(intensity.exhausted(spec, t0 + 60s));
+    CHECK(intensity.count(spec, t0 + 60s) == 1);
   }
   SUBCASE("reset forgets them") {
     intensity.reset();
-    CHECK_FALSE(intensity.exhausted(t0 + 20s));
+    CHECK_FALSE(intensity.exhausted(spec, t0 + 20s));
+  }
+  SUBCASE("a higher limit from a reload applies to the history kept") {
+    spec.max_restarts = 3;
+    CHECK_FALSE(intensity.exhausted(spec, t0 + 20s));
   }
 }
 
 TEST_CASE("restart intensity without max_restarts records nothing and is never exhausted") {
   auto unlimited = testing::service("web");
   unlimited.max_restarts = std::nullopt;  // "unlimited"; the default is 5
-  RestartIntensity intensity(unlimited);
+  RestartIntensity intensity;
   TimePoint t0 = TimePoint{} + 1h;
-  for (int i = 0; i < 1000; ++i) intensity.record(t0);
-  CHECK_FALSE(intensity.exhausted(t0));
-  CHECK(intensity.count(t0) == 0);
+  for (int i = 0; i < 1000; ++i) intensity.record(unlimited, t0);
+  CHECK_FALSE(intensity.exhausted(unlimited, t0));
+  CHECK(intensity.count(unlimited, t0) == 0);
 }
 
 TEST_CASE("exits are classified by the success and permanent failure codes") {

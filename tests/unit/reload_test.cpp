@@ -121,3 +121,21 @@ TEST_CASE("config() puts the running configuration back together; settings() and
   CHECK(rig.supervisor.settings().socket == "/run/other.sock");
   CHECK(rig.supervisor.service_count() == 1);
 }
+
+// The supervisor's index by name views each service's own name: a reload that replaces the
+// settings must leave that view valid, also for names too long to be stored inline.
+TEST_CASE("a service with a long name is still found after reloads replace its settings") {
+  const std::string name = "a-service-name-far-too-long-for-a-small-string-buffer";
+  SupervisorRig rig(testing::config_with({testing::service(name)}));
+  rig.supervisor.start(rig.request(), name);
+  for (int round = 1; round <= 3; ++round) {
+    auto next = testing::config_with({testing::service(name)});
+    next.services[name].stop_timeout = std::chrono::seconds(round);
+    CHECK(rig.supervisor.reload(next).value().updated == std::vector<std::string>{name});
+  }
+  CHECK(rig.state_of(name) == ServiceState::running);
+  CHECK(rig.supervisor.status(name)->name == name);
+  rig.supervisor.stop(rig.request(), name);
+  rig.settle();
+  CHECK(rig.state_of(name) == ServiceState::stopped);
+}
