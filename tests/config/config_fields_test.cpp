@@ -42,6 +42,10 @@ success_exit_codes = [0, 143]
 permanent_failure_exit_codes = [78]
 environment = { KEY = "value", OTHER = "2" }
 working_directory = "/srv"
+stdout = "log"
+stderr = "stdout"
+log_buffer = "2MiB"
+crash_context_lines = 5
 
 [services.db]
 binary = "postgres"
@@ -72,6 +76,10 @@ binary = "postgres"
   CHECK(web.permanent_failure_exit_codes == std::vector<int>{78});
   CHECK(web.environment == std::map<std::string, std::string>{{"KEY", "value"}, {"OTHER", "2"}});
   CHECK(web.working_directory == "/srv");
+  CHECK(web.standard_output == OutputTarget{OutputTarget::Kind::log, {}});
+  CHECK(web.standard_error == OutputTarget{OutputTarget::Kind::same_as_stdout, {}});
+  CHECK(web.log_buffer == 2 * 1024 * 1024);
+  CHECK(web.crash_context_lines == 5);
   CHECK(config.services.at("db").name == "db");
 }
 
@@ -98,6 +106,10 @@ TEST_CASE("a service with only a binary gets the documented defaults") {
   CHECK_FALSE(a.retry_failed_after);
   CHECK(a.options.empty());
   CHECK(a.environment.empty());
+  CHECK(a.standard_output == OutputTarget{OutputTarget::Kind::log, {}});
+  CHECK(a.standard_error == OutputTarget{OutputTarget::Kind::log, {}});
+  CHECK(a.log_buffer == 64 * 1024);
+  CHECK(a.crash_context_lines == 20);
 }
 
 TEST_CASE("an empty document is an empty configuration") {
