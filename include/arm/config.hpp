@@ -4,8 +4,8 @@
 // finished, validated Config and never parses anything.
 #pragma once
 
-#include <expected>
 #include <cstddef>
+#include <expected>
 #include <filesystem>
 #include <map>
 #include <optional>

@@ -91,8 +91,7 @@ Done read_log_buffer(const ValueReader& reader, const toml::node& value, const s
     }
     std::int64_t number = 0;
     auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
-    if (error != std::errc() || end != text.data() + text.size() || text.empty() ||
-        number > most)
+    if (error != std::errc() || end != text.data() + text.size() || text.empty() || number > most)
       return Failure(reader.error_at(
           value, path,
           fmt::format("'{}': expected bytes, as a number or with KiB or MiB (\"64KiB\")",

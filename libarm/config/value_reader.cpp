@@ -197,9 +197,10 @@ Read<OutputTarget> ValueReader::output_target(const toml::node& node,
     if (path.empty()) return Failure(error_at(node, key, "\"file:\" needs a path after it"));
     return OutputTarget{OutputTarget::Kind::file, resolve(path)};
   }
-  return Failure(error_at(
-      node, key, fmt::format("'{}': expected \"log\", \"inherit\", \"null\", \"file:PATH\"{}", *text,
-                    key.ends_with(".stderr") ? " or \"stdout\"" : "")));
+  return Failure(
+      error_at(node, key,
+               fmt::format("'{}': expected \"log\", \"inherit\", \"null\", \"file:PATH\"{}", *text,
+                           key.ends_with(".stderr") ? " or \"stdout\"" : "")));
 }
 
 std::string ValueReader::resolve(const std::string& path) const {

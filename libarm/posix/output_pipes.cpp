@@ -86,8 +86,8 @@ std::size_t OutputPipes::open_pipes() const {
   return impl_->pipes.size();
 }
 
-std::expected<void, Error> OutputPipes::add(ProcessId pid, std::string service,
-                                            OutputStream stream, UniqueFd read_end) {
+std::expected<void, Error> OutputPipes::add(ProcessId pid, std::string service, OutputStream stream,
+                                            UniqueFd read_end) {
   int flags = ::fcntl(read_end.get(), F_GETFL);
   if (flags < 0 || ::fcntl(read_end.get(), F_SETFL, flags | O_NONBLOCK) != 0)
     return std::unexpected(Error::system(errno, fmt::format("fcntl: {}", std::strerror(errno))));

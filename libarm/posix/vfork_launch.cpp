@@ -119,7 +119,8 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* argume
   if (plan.stdout_path && !redirect_output(plan.stdout_path, STDOUT_FILENO))
     fail(context, LaunchFailure::Stage::standard_output);
   if (plan.stderr_to_stdout) {
-    if (::dup2(STDOUT_FILENO, STDERR_FILENO) < 0) fail(context, LaunchFailure::Stage::standard_error);
+    if (::dup2(STDOUT_FILENO, STDERR_FILENO) < 0)
+      fail(context, LaunchFailure::Stage::standard_error);
   } else if (plan.stderr_path && !redirect_output(plan.stderr_path, STDERR_FILENO)) {
     fail(context, LaunchFailure::Stage::standard_error);
   }

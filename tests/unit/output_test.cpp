@@ -27,10 +27,10 @@ struct Pieces {
   }
 };
 
-const WallTime noon = WallTime{} + std::chrono::sys_days{std::chrono::year{2026} /
-                                                         std::chrono::December / 1}
-                                       .time_since_epoch() +
-                      12h;
+const WallTime noon =
+    WallTime{} +
+    std::chrono::sys_days{std::chrono::year{2026} / std::chrono::December / 1}.time_since_epoch() +
+    12h;
 
 std::vector<std::uint64_t> sequences(const std::vector<OutputLine>& lines) {
   std::vector<std::uint64_t> numbers;
@@ -46,8 +46,8 @@ TEST_CASE("bytes become lines at each newline, however the reads cut them") {
   splitter.feed("one\ntw", pieces.emit());
   CHECK(splitter.pending() == 2);
   splitter.feed("o\n\nthree\n", pieces.emit());
-  CHECK(pieces.got == std::vector<Piece>{{"one", false}, {"two", false}, {"", false},
-                                         {"three", false}});
+  CHECK(pieces.got ==
+        std::vector<Piece>{{"one", false}, {"two", false}, {"", false}, {"three", false}});
   CHECK(splitter.pending() == 0);
 }
 
@@ -67,11 +67,9 @@ TEST_CASE("a line longer than the limit comes out in marked pieces, nothing cut 
   Pieces pieces;
   splitter.feed("abcdefghij\nxy", pieces.emit());
   splitter.feed("zwvu\n", pieces.emit());
-  CHECK(pieces.got == std::vector<Piece>{{"abcd", true},
-                                         {"efgh", true},
-                                         {"ij", false},
-                                         {"xyzw", true},
-                                         {"vu", false}});
+  CHECK(pieces.got ==
+        std::vector<Piece>{
+            {"abcd", true}, {"efgh", true}, {"ij", false}, {"xyzw", true}, {"vu", false}});
 }
 
 TEST_CASE("a line of exactly the limit is one piece") {
