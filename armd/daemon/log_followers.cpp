@@ -48,9 +48,8 @@ void LogFollowers::send_to(ControlServer& server, ConnectionId connection, Follo
     std::vector<protocol::ServiceLine> lines;
     for (std::size_t i = 0; i < owed.size(); ++i)
       for (const auto& line : owed[i].lines) lines.push_back({names[i], &line});
-    std::ranges::stable_sort(lines, {}, [](const protocol::ServiceLine& line) {
-      return line.line->time;
-    });
+    std::ranges::stable_sort(lines, {},
+                             [](const protocol::ServiceLine& line) { return line.line->time; });
     if (lines.size() > lines_per_message) lines.resize(lines_per_message);
     for (const auto& line : lines) follower.next[*line.service] = line.line->sequence + 1;
     server.send(connection, protocol::encode_followed_lines(follower.id, lines));

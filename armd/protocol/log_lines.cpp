@@ -88,8 +88,7 @@ std::expected<std::string, std::string> base64_decode(std::string_view text) {
   return out;
 }
 
-void append_output_line(std::string& out, const arm::OutputLine& line,
-                        const std::string* service) {
+void append_output_line(std::string& out, const arm::OutputLine& line, const std::string* service) {
   ObjectWriter object(out);
   if (service) object.string("service", *service);
   object.integer("seq", line.sequence)
