@@ -86,6 +86,7 @@ std::expected<std::unique_ptr<Daemon>, std::string> Daemon::create(DaemonOptions
   if (!pipes) return std::unexpected(pipes.error().message);
   daemon->output_pipes_ = std::move(*pipes);
   daemon->outputs_.configure(ServiceOutputs::sizes_of(config));
+  daemon->log_files_.configure(LogFiles::settings_of(config));
   if (auto contained = daemon->set_up_containment(config.arm.cgroup); !contained)
     return std::unexpected(contained.error());
 
@@ -241,7 +242,10 @@ int Daemon::run() {
 }
 
 void Daemon::take_output(const arm::posix::OutputChunk& chunk) {
-  outputs_.take(chunk, std::chrono::system_clock::now());
+  outputs_.take(chunk, std::chrono::system_clock::now(),
+                [&](const std::string& service, const arm::OutputLine& line) {
+                  log_files_.write(service, line);
+                });
 }
 
 void Daemon::on_exit(arm::ProcessId pid, arm::ExitStatus status) {
@@ -501,6 +505,7 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
     log("reload: [arm].socket changed; the new path takes effect when armd restarts");
   }
   auto sizes = ServiceOutputs::sizes_of(*config);
+  auto files = LogFiles::settings_of(*config);
   auto applied = supervisor_->reload(std::move(*config));
   malloc_trim(0);  // as at start: the TOML tree is gone
   if (!applied) {
@@ -511,6 +516,7 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
   }
   const arm::ReloadSummary& summary = *applied;
   outputs_.configure(std::move(sizes));
+  log_files_.configure(std::move(files));
   for (const auto& name : summary.removed) {
     followers_.forget_service(name);
     exit_tails_.erase(name);

@@ -16,6 +16,7 @@
 #include "arm/posix/unique_fd.hpp"
 #include "arm/supervisor.hpp"
 #include "control_server.hpp"
+#include "log_files.hpp"
 #include "log_followers.hpp"
 #include "protocol/log_lines.hpp"
 #include "service_outputs.hpp"
@@ -97,6 +98,7 @@ class Daemon final : public arm::Notifier, public LineHandler {
   // in it: output is not a state of the service, and its exit record stays as it was.
   ServiceOutputs outputs_;
   LogFollowers followers_;
+  LogFiles log_files_;
   protocol::OutputTails exit_tails_;
 };
 

@@ -32,7 +32,8 @@ ServiceOutputs::Output& ServiceOutputs::output_of(const std::string& service) {
   return outputs_.try_emplace(service, capacity).first->second;
 }
 
-void ServiceOutputs::take(const arm::posix::OutputChunk& chunk, arm::WallTime now) {
+void ServiceOutputs::take(const arm::posix::OutputChunk& chunk, arm::WallTime now,
+                          const OnLine& on_line) {
   Output& output = output_of(chunk.service);
   arm::LineSplitter& splitter = chunk.stream == arm::OutputStream::standard_output
                                     ? output.standard_output
@@ -40,6 +41,7 @@ void ServiceOutputs::take(const arm::posix::OutputChunk& chunk, arm::WallTime no
   auto store = [&](std::string_view text, bool continues) {
     output.ring.append(now, chunk.stream, text, continues);
     news_ = true;
+    if (on_line) on_line(chunk.service, output.ring.newest());
   };
   if (!chunk.bytes.empty()) splitter.feed(chunk.bytes, store);
   if (chunk.ended) splitter.finish(store);

@@ -3,6 +3,7 @@
 // Storing never waits, so the only backpressure a service feels is its own pipe.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -24,8 +25,9 @@ class ServiceOutputs {
   static std::map<std::string, Sizes> sizes_of(const arm::Config& config);
   void configure(std::map<std::string, Sizes> sizes);
 
-  // Bytes (or the end) of one pipe.
-  void take(const arm::posix::OutputChunk& chunk, arm::WallTime now);
+  // Bytes (or the end) of one pipe. `on_line` is told of each line stored.
+  using OnLine = std::function<void(const std::string& service, const arm::OutputLine& line)>;
+  void take(const arm::posix::OutputChunk& chunk, arm::WallTime now, const OnLine& on_line = {});
 
   // The service's ring; null when it never wrote anything.
   const arm::OutputRing* ring(const std::string& service) const;

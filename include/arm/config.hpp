@@ -57,6 +57,12 @@ struct ServiceSpec {
   OutputTarget standard_error{OutputTarget::Kind::log, {}};
   // Bytes of captured output kept in memory (`log_buffer`): the latest lines, oldest dropped.
   std::size_t log_buffer = 64 * 1024;
+  // A file the captured lines are also appended to ("TIME STREAM TEXT"), rotated by rename
+  // when it would grow past log_max_size: log_file.1 is the most recent of the log_max_files
+  // kept.
+  std::optional<std::string> log_file;
+  std::size_t log_max_size = 10 * 1024 * 1024;
+  std::size_t log_max_files = 5;
   // Lines of that output attached to each exit record (`last_exit.output_tail` in a status).
   std::size_t crash_context_lines = 20;
   // Hard dependencies: started first (each holding a reference), and this service is spawned

@@ -14,6 +14,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace arm {
@@ -86,6 +87,8 @@ class OutputRing {
   // Lines dropped to make room, since the ring was made.
   std::uint64_t dropped() const { return first_sequence() - 1; }
 
+  // The newest line; the ring must not be empty.
+  const OutputLine& newest() const { return lines_.back(); }
   // The last `count` lines (fewer if it holds fewer), oldest first.
   std::vector<OutputLine> last(std::size_t count) const;
 
@@ -106,5 +109,25 @@ class OutputRing {
   std::uint64_t next_sequence_ = 1;
   std::deque<OutputLine> lines_;
 };
+
+// When and how a log file is rotated by renaming, as logrotate does: the file in use is
+// `path`, the older ones `path.1` (the most recent) to `path.<kept_files>` (the oldest).
+struct FileRotation {
+  std::uint64_t max_size = 10 * 1024 * 1024;  // bytes of the file in use
+  std::size_t kept_files = 5;                 // rotated files kept besides it (at least 1)
+
+  // Whether a file of `size` bytes must be rotated before `incoming` more are appended. An
+  // empty file never is: a line longer than max_size goes whole into a file of its own.
+  bool due(std::uint64_t size, std::size_t incoming) const {
+    return size > 0 && size + incoming > max_size;
+  }
+  // The renames that rotate `path`, in the order to make them: path.<kept-1> to path.<kept>
+  // (replacing the oldest), ..., path.1 to path.2, path to path.1.
+  std::vector<std::pair<std::string, std::string>> renames(const std::string& path) const;
+};
+
+// A captured line as a log file holds it: "TIME STREAM TEXT\n", the text's bytes as they came,
+// with a '\' before the newline for a piece the next line continues.
+std::string format_log_file_line(const OutputLine& line);
 
 }  // namespace arm

@@ -72,10 +72,10 @@ Done read_max_restarts(const ValueReader& reader, const toml::node& value, const
   return {};
 }
 
-// log_buffer: bytes, as an integer or a string with a unit ("64KiB", "2MiB").
-Done read_log_buffer(const ValueReader& reader, const toml::node& value, const std::string& path,
-                     ServiceSpec& spec) {
-  constexpr std::int64_t most = std::int64_t{1} << 30;  // 1 GiB: memory, per service
+// A size in bytes, as an integer or a string with a unit ("64KiB", "2MiB"), 1 KiB to 1 GiB.
+Read<std::size_t> read_size(const ValueReader& reader, const toml::node& value,
+                            const std::string& path) {
+  constexpr std::int64_t most = std::int64_t{1} << 30;
   std::int64_t bytes = 0;
   if (value.is_integer()) {
     bytes = *value.value<std::int64_t>();
@@ -102,7 +102,17 @@ Done read_log_buffer(const ValueReader& reader, const toml::node& value, const s
   }
   if (bytes < 1024 || bytes > most)
     return Failure(reader.error_at(value, path, "must be between 1KiB and 1024MiB"));
-  spec.log_buffer = static_cast<std::size_t>(bytes);
+  return static_cast<std::size_t>(bytes);
+}
+
+Done read_log_max_files(const ValueReader& reader, const toml::node& value, const std::string& path,
+                        ServiceSpec& spec) {
+  constexpr std::int64_t most = 1000;
+  if (!value.is_integer()) return Failure(reader.wrong_type(value, path, "an integer"));
+  auto count = *value.value<std::int64_t>();
+  if (count < 1 || count > most)
+    return Failure(reader.error_at(value, path, fmt::format("must be between 1 and {}", most)));
+  spec.log_max_files = static_cast<std::size_t>(count);
   return {};
 }
 
@@ -232,7 +242,19 @@ const std::array service_keys{
                      [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
                        return assign(reader.output_target(value, path), spec.standard_error);
                      }},
-    Key<ServiceSpec>{"log_buffer", read_log_buffer},
+    Key<ServiceSpec>{"log_buffer",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(read_size(reader, value, path), spec.log_buffer);
+                     }},
+    Key<ServiceSpec>{"log_file",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(reader.path(value, path), spec.log_file);
+                     }},
+    Key<ServiceSpec>{"log_max_size",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(read_size(reader, value, path), spec.log_max_size);
+                     }},
+    Key<ServiceSpec>{"log_max_files", read_log_max_files},
     Key<ServiceSpec>{"crash_context_lines", read_crash_context_lines},
     Key<ServiceSpec>{"depends_on",
                      [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {

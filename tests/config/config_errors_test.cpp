@@ -57,6 +57,10 @@ TEST_CASE("log_buffer is a size between 1KiB and 1024MiB; crash_context_lines a 
                 "between 1KiB and 1024MiB");
   check_refused("[services.a]\nbinary = \"/x\"\nlog_buffer = true\n", "services.a.log_buffer", 3,
                 "expected a size");
+  check_refused("[services.a]\nbinary = \"/x\"\nlog_max_size = \"1GiB\"\n",
+                "services.a.log_max_size", 3, "expected bytes");
+  check_refused("[services.a]\nbinary = \"/x\"\nlog_max_files = 0\n", "services.a.log_max_files", 3,
+                "between 1 and 1000");
   check_refused("[services.a]\nbinary = \"/x\"\ncrash_context_lines = -1\n",
                 "services.a.crash_context_lines", 3, "between 0 and 1000");
 }

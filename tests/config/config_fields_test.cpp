@@ -46,6 +46,9 @@ stdout = "log"
 stderr = "stdout"
 log_buffer = "2MiB"
 crash_context_lines = 5
+log_file = "/var/log/web.log"
+log_max_size = "1MiB"
+log_max_files = 3
 
 [services.db]
 binary = "postgres"
@@ -80,6 +83,9 @@ binary = "postgres"
   CHECK(web.standard_error == OutputTarget{OutputTarget::Kind::same_as_stdout, {}});
   CHECK(web.log_buffer == 2 * 1024 * 1024);
   CHECK(web.crash_context_lines == 5);
+  CHECK(web.log_file == "/var/log/web.log");
+  CHECK(web.log_max_size == 1024 * 1024);
+  CHECK(web.log_max_files == 3);
   CHECK(config.services.at("db").name == "db");
 }
 
@@ -110,6 +116,9 @@ TEST_CASE("a service with only a binary gets the documented defaults") {
   CHECK(a.standard_error == OutputTarget{OutputTarget::Kind::log, {}});
   CHECK(a.log_buffer == 64 * 1024);
   CHECK(a.crash_context_lines == 20);
+  CHECK_FALSE(a.log_file);
+  CHECK(a.log_max_size == 10 * 1024 * 1024);
+  CHECK(a.log_max_files == 5);
 }
 
 TEST_CASE("an empty document is an empty configuration") {

@@ -223,6 +223,38 @@ class Logs(ArmdTestCase):
         self.assertIn("crasher: exited (exit code 1); its last 5 lines of output:", log)
         self.assertIn("crasher| fatal: out of cheese", log)
 
+    def test_log_file_is_rotated_by_rename_keeping_log_max_files(self):
+        # 400 lines of 60 bytes (about 24 KiB) through 4 KiB files, 2 kept besides the current.
+        self.serve("rotated", """
+            awk 'BEGIN { for (i = 1; i <= 400; i++) printf "line %05d %s\\n", i, sprintf("%40s", "") }'
+            echo last
+            exec sleep 100000
+            """, extra='log_file = "rotated.log"\nlog_max_size = "4KiB"\nlog_max_files = 2')
+        path = os.path.join(self.dir, "rotated.log")
+
+        def finished():
+            try:
+                with open(path, "rb") as f:
+                    return f.read().endswith(b" stdout last\n")
+            except FileNotFoundError:
+                return False
+
+        wait_for(finished, "the last line in the log file")
+        self.assertTrue(os.path.exists(path + ".1"))
+        self.assertTrue(os.path.exists(path + ".2"))
+        self.assertFalse(os.path.exists(path + ".3"))
+        contents = b""
+        for name in (path + ".2", path + ".1", path):
+            self.assertLessEqual(os.path.getsize(name), 4096)
+            with open(name, "rb") as f:
+                contents += f.read()
+        lines = contents.decode().splitlines()
+        self.assertRegex(lines[0], r"^\d{4}-\d\d-\d\dT\S+Z stdout line \d{5} +$")
+        numbers = [int(line.split()[3]) for line in lines[:-1]]
+        # The newest lines, unbroken, oldest file first.
+        self.assertEqual(numbers, list(range(numbers[0], 401)))
+        self.assertGreater(numbers[0], 1)
+
     def test_a_service_that_never_wrote_has_an_empty_tail(self):
         self.serve("silent", "exit 2\n")
         self.assertEqual(self.wait_state("silent", "failed")["last_exit"]["output_tail"], [])

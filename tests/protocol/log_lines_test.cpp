@@ -31,8 +31,8 @@ json one_line(const std::string& encoded) {
 }  // namespace
 
 TEST_CASE("a logs request names services, and may ask for a count and to follow") {
-  auto request = decode_request(
-      R"({"id":1,"method":"logs","services":["a","b"],"lines":50,"follow":true})");
+  auto request =
+      decode_request(R"({"id":1,"method":"logs","services":["a","b"],"lines":50,"follow":true})");
   REQUIRE(request);
   CHECK(request->method == Method::logs);
   CHECK(request->services == std::vector<std::string>{"a", "b"});
@@ -77,7 +77,8 @@ TEST_CASE("a line that is not UTF-8 stays valid JSON and carries its exact bytes
   CHECK(sent["continues"] == true);
   CHECK(base64_decode(sent["base64"].get<std::string>()) == bytes);
   CHECK(line_bytes(sent) == bytes);
-  CHECK(armctl::format_log_line(sent, false) == "2025-12-01T20:20:00.123Z stderr " + bytes + "\\\n");
+  CHECK(armctl::format_log_line(sent, false) ==
+        "2025-12-01T20:20:00.123Z stderr " + bytes + "\\\n");
   CHECK(armctl::format_log_line(sent, true).starts_with("web 2025-12-01T"));
 }
 

@@ -144,3 +144,27 @@ TEST_CASE("stamps are RFC 3339 in UTC with milliseconds") {
   CHECK(format_rfc3339_ms(noon + 59min + 59s + 7ms) == "2026-12-01T12:59:59.007Z");
   CHECK(to_string(OutputStream::standard_error) == "stderr");
 }
+
+TEST_CASE("a log file is rotated before a line that would take it past its size, never empty") {
+  FileRotation rotation{.max_size = 100, .kept_files = 3};
+  CHECK_FALSE(rotation.due(0, 500));  // a long line goes whole into a fresh file
+  CHECK_FALSE(rotation.due(90, 10));
+  CHECK(rotation.due(90, 11));
+}
+
+TEST_CASE("rotation renames the oldest first, so each file moves one place down") {
+  FileRotation rotation{.max_size = 100, .kept_files = 3};
+  using Step = std::pair<std::string, std::string>;
+  CHECK(rotation.renames("/l/web.log") == std::vector<Step>{{"/l/web.log.2", "/l/web.log.3"},
+                                                            {"/l/web.log.1", "/l/web.log.2"},
+                                                            {"/l/web.log", "/l/web.log.1"}});
+  FileRotation one{.max_size = 100, .kept_files = 1};
+  CHECK(one.renames("w") == std::vector<Step>{{"w", "w.1"}});
+}
+
+TEST_CASE("a log file line is the stamp, the stream and the bytes, marked when continued") {
+  OutputLine line{3, noon + 5ms, OutputStream::standard_error, std::string("a\xff", 2), true};
+  CHECK(format_log_file_line(line) == "2026-12-01T12:00:00.005Z stderr a\xff\\\n");
+  line.continues = false;
+  CHECK(format_log_file_line(line).ends_with("a\xff\n"));
+}
