@@ -15,6 +15,8 @@ armd is starting on examples/demo.toml: clock ticks, flaky keeps failing and is 
 with a growing backoff. In another terminal, from $PWD, try:
 
   build/armd/armctl --socket $socket status
+  build/armd/armctl --socket $socket logs -f clock flaky   # what they print (Ctrl-C to stop)
+  build/armd/armctl --socket $socket status flaky    # with its last lines before its last exit
   build/armd/armctl --socket $socket start worker
   build/armd/armctl --socket $socket stop flaky
   build/armd/armctl --socket $socket start api       # starts store first (api depends on it)
