@@ -262,7 +262,16 @@ void Daemon::on_exit(arm::ProcessId pid, arm::ExitStatus status) {
     if (before && before->state == arm::ServiceState::running && !status.clean() && !tail.empty()) {
       log("{}: exited ({}); its last {} line{} of output:", service, arm::describe(status),
           tail.size(), tail.size() == 1 ? "" : "s");
-      for (const auto& line : tail) log("{}| {}", service, line.text);
+      // armd's log is bounded (log.hpp): a long line is shown cut, saying how much is left out
+      // (armctl logs has all of it).
+      constexpr std::size_t shown = 512;
+      for (const auto& line : tail) {
+        if (line.text.size() <= shown)
+          log("{}| {}", service, line.text);
+        else
+          log("{}| {}... ({} more bytes)", service, std::string_view(line.text).substr(0, shown),
+              line.text.size() - shown);
+      }
     }
     exit_tails_[service] = std::move(tail);
   }
