@@ -249,11 +249,8 @@ void Daemon::take_output(const arm::posix::OutputChunk& chunk) {
 }
 
 void Daemon::on_exit(arm::ProcessId pid, arm::ExitStatus status) {
-  std::string service;
-  output_pipes_->drain(pid, [&](const arm::posix::OutputChunk& chunk) {
-    service = chunk.service;
-    take_output(chunk);
-  });
+  std::string service =
+      output_pipes_->drain(pid, [&](const arm::posix::OutputChunk& chunk) { take_output(chunk); });
   if (!service.empty()) {
     // The exit record's tail; and when the exit was not asked for, the crash's log line says
     // what the service said last.

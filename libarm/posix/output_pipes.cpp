@@ -26,6 +26,7 @@ struct OutputPipes::Impl {
   std::uint64_t next_key = 1;
   std::unordered_map<std::uint64_t, Pipe> pipes;  // by epoll key
   std::unordered_multimap<ProcessId, std::uint64_t> keys_of;
+  std::unordered_map<ProcessId, std::string> service_of;  // until drain(), even once ended
   std::string buffer = std::string(read_per_call, '\0');
 
   enum class Read { more, nothing_now, ended };
@@ -100,6 +101,7 @@ std::expected<void, Error> OutputPipes::add(ProcessId pid, std::string service, 
         Error::system(errno, fmt::format("epoll_ctl: {}", std::strerror(errno))));
   impl_->pipes.emplace(key, Pipe{pid, std::move(service), stream, std::move(read_end)});
   impl_->keys_of.emplace(pid, key);
+  impl_->service_of.insert_or_assign(pid, impl_->pipes.at(key).service);
   return {};
 }
 
@@ -119,7 +121,7 @@ std::size_t OutputPipes::collect(const OnOutput& on_output) {
   return reads;
 }
 
-void OutputPipes::drain(ProcessId pid, const OnOutput& on_output, std::size_t most_bytes) {
+std::string OutputPipes::drain(ProcessId pid, const OnOutput& on_output, std::size_t most_bytes) {
   std::vector<std::uint64_t> keys;
   auto [begin, end] = impl_->keys_of.equal_range(pid);
   for (auto it = begin; it != end; ++it) keys.push_back(it->second);
@@ -133,6 +135,8 @@ void OutputPipes::drain(ProcessId pid, const OnOutput& on_output, std::size_t mo
     }
     impl_->close(key, on_output);
   }
+  auto service = impl_->service_of.extract(pid);
+  return service ? std::move(service.mapped()) : std::string();
 }
 
 }  // namespace arm::posix

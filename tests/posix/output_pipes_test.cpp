@@ -58,7 +58,7 @@ struct Rig {
       pipes->collect(captured.sink());
       spawner->collect_exits([&](ProcessId exited_pid, ExitStatus) {
         if (exited_pid != pid) return;
-        pipes->drain(pid, captured.sink());
+        CHECK(pipes->drain(pid, captured.sink()) == "talker");
         exited = true;
       });
     }

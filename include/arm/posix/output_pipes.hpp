@@ -52,7 +52,10 @@ class OutputPipes {
   // before its exit is reported (call this first). Reads until end of file or until nothing is
   // there: a process it left behind (one that escaped its process group) may hold a pipe open,
   // and waiting for it would block; at most `most_bytes` per pipe, for the same reason.
-  void drain(ProcessId pid, const OnOutput& on_output, std::size_t most_bytes = 16 * read_per_call);
+  // Returns the service `pid`'s pipes were added for, even when they had ended already (empty
+  // when it had none): the host's way to know whose exit this is.
+  std::string drain(ProcessId pid, const OnOutput& on_output,
+                    std::size_t most_bytes = 16 * read_per_call);
   // Watches `read_end` (made non-blocking here) as `service`'s `stream` of process `pid`.
   // The spawner's call; an embedder with pipes of its own may use it too.
   std::expected<void, Error> add(ProcessId pid, std::string service, OutputStream stream,
