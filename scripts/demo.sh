@@ -37,6 +37,8 @@ restarted with a growing backoff until it has been restarted 5 times within a mi
 limit), then it is failed. In another terminal, from $PWD, try:
 
   '$bin/armctl' --socket '$socket' status
+  '$bin/armctl' --socket '$socket' logs -f clock flaky   # what they print (Ctrl-C to stop)
+  '$bin/armctl' --socket '$socket' status flaky    # with its last lines before its last exit
   '$bin/armctl' --socket '$socket' start worker
   '$bin/armctl' --socket '$socket' start flaky       # a failed flaky: try again
   '$bin/armctl' --socket '$socket' start api         # starts store first (api depends on it)

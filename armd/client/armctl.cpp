@@ -21,6 +21,7 @@
 
 #include "arm/posix/unique_fd.hpp"
 #include "armctl_graph.hpp"
+#include "armctl_logs.hpp"
 #include "armctl_output.hpp"
 #include "protocol/protocol.hpp"
 #include "protocol/socket_path.hpp"
@@ -239,8 +240,68 @@ class Client {
         fmt::print("[]\n");
     } else {
       fmt::print("{}", format_status_table(services));
+      if (!names.empty()) fmt::print("{}", format_output_tails(services));
     }
     return exit_ok;
+  }
+
+  // The last lines services wrote, then (follow) new ones as they come, until interrupted or
+  // armd goes away. --json: an array of line objects; when following, one object per line.
+  int logs(const std::vector<std::string>& names, std::size_t count, bool follow) {
+    json params = {{"services", names}, {"lines", count}, {"follow", follow}};
+    std::string request = protocol::encode_request(1, "logs", params);
+    if (request.size() > protocol::max_request_line) {
+      fmt::print(stderr, "armctl: too many names for one request\n");
+      return exit_usage;
+    }
+    auto connection = connect();
+    if (!connection) return exit_unreachable;
+    if (!connection->send(request)) return lost();
+    auto reply = read_reply(*connection);
+    if (!reply) return exit_unreachable;
+    if (member(*reply, "ok") != true) {
+      if (member(*reply, "outcome") == "unknown_service" && member(*reply, "unknown").is_array()) {
+        for (const json& name : member(*reply, "unknown"))
+          if (name.is_string())
+            fmt::print(stderr, "{}: unknown service\n", name.get<std::string>());
+        return exit_unknown;
+      }
+      return refused(*reply, "logs");
+    }
+    bool with_name = names.size() > 1;
+    auto print_lines = [&](const json& lines) {
+      if (!lines.is_array()) return;
+      for (const json& line : lines) {
+        if (json_output_ && follow) {
+          fmt::print("{}\n", line.dump(-1, ' ', false, json::error_handler_t::replace));
+        } else if (!json_output_) {
+          std::string text = format_log_line(line, with_name);
+          std::fwrite(text.data(), 1, text.size(), stdout);
+        }
+      }
+      std::fflush(stdout);
+    };
+    if (json_output_ && !follow) {
+      print_json(member(*reply, "lines").is_array() ? member(*reply, "lines") : json::array());
+      return exit_ok;
+    }
+    print_lines(member(*reply, "lines"));
+    if (!follow) return exit_ok;
+    while (auto line = connection->read_line()) {
+      auto event = protocol::decode_reply(*line);
+      if (!event) continue;
+      if (member(*event, "event") == "lines") {
+        print_lines(member(*event, "lines"));
+      } else if (member(*event, "event") == "gap") {
+        if (json_output_)
+          fmt::print("{}\n", event->dump(-1, ' ', false, json::error_handler_t::replace));
+        else
+          fmt::print("{}", format_gap(*event));
+        std::fflush(stdout);
+      }
+    }
+    fmt::print(stderr, "armctl: armd at {} closed the connection\n", socket_path_);
+    return exit_unreachable;
   }
 
   // The dependency graph, from a status of every service.
@@ -440,9 +501,15 @@ int main(int argc, char** argv) {
   auto* graph = app.add_subcommand("graph", "print the dependency graph");
   bool dot = false;
   graph->add_flag("--dot", dot, "as Graphviz (dot -Tsvg)");
+  auto* logs = app.add_subcommand("logs", "print what services wrote (their captured output)");
+  logs->add_option("NAME", names)->required();
+  std::size_t log_lines = 10;
+  bool follow = false;
+  logs->add_option("-n,--lines", log_lines, "how many of the latest lines (default 10)");
+  logs->add_flag("-f,--follow", follow, "then print new lines as they come");
   auto* reload = app.add_subcommand("reload", "re-read armd's configuration file");
   auto* shutdown = app.add_subcommand("shutdown", "stop every service and armd; returns when done");
-  for (auto* command : {start, stop, restart, reset, status, reload, shutdown}) {
+  for (auto* command : {start, stop, restart, reset, status, logs, reload, shutdown}) {
     command->add_flag("--json", json_output, "print armd's replies as JSON");
   }
 
@@ -498,6 +565,7 @@ int main(int argc, char** argv) {
   if (reset->parsed()) return client.per_service("reset", names);
   if (status->parsed()) return client.status(names);
   if (graph->parsed()) return client.graph(dot);
+  if (logs->parsed()) return client.logs(names, log_lines, follow);
   if (reload->parsed()) return client.reload();
   if (shutdown->parsed()) return client.shutdown();
   return exit_usage;

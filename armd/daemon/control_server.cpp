@@ -299,6 +299,12 @@ bool ControlServer::send(ConnectionId id, std::string_view line) {
   return true;
 }
 
+std::optional<std::size_t> ControlServer::queued_output(ConnectionId id) const {
+  auto it = connections_.find(id);
+  if (it == connections_.end() || it->second.gone || it->second.closing) return std::nullopt;
+  return it->second.output.size();
+}
+
 void ControlServer::close_after_flush(ConnectionId id) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return;

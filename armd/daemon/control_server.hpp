@@ -71,6 +71,9 @@ class ControlServer {
   // Queues a line (which must end in '\n'). Returns false if the connection is gone or is
   // being dropped for not reading. Never calls back into the LineHandler.
   bool send(ConnectionId connection, std::string_view line);
+  // Bytes queued for the connection and not yet written; nullopt when it is gone or being
+  // dropped. Lets a sender that may skip (a log follower) stay below max_queued_output.
+  std::optional<std::size_t> queued_output(ConnectionId connection) const;
   // Closes the connection once everything queued for it is written.
   void close_after_flush(ConnectionId connection);
   // Best effort at exit: writes what is queued, waiting at most `timeout_ms` in total.

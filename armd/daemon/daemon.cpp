@@ -85,6 +85,11 @@ std::expected<std::unique_ptr<Daemon>, std::string> Daemon::create(DaemonOptions
       ControlServer::listen(daemon->options_.socket_path, protocol::max_request_line, *daemon);
   if (!server) return std::unexpected(server.error());
   daemon->server_.emplace(std::move(*server));
+  auto pipes = arm::posix::OutputPipes::create();
+  if (!pipes) return std::unexpected(pipes.error().message);
+  daemon->output_pipes_ = std::move(*pipes);
+  daemon->outputs_.configure(ServiceOutputs::sizes_of(config));
+  daemon->log_files_.configure(LogFiles::settings_of(config));
   if (auto contained = daemon->set_up_containment(config.arm.cgroup); !contained)
     return std::unexpected(contained.error());
 
@@ -129,8 +134,9 @@ std::expected<void, std::string> Daemon::set_up_containment(const std::string& s
           std::filesystem::absolute(options_.socket_path, ignored), ignored);
       std::string directory = *parent + "/" + instance_cgroup_name(socket.string());
       // armd's only thread spawns every child, so its services can die with it.
-      auto spawner = arm::posix::PosixSpawner::create(
-          {.kill_children_if_host_dies = true, .cgroup = directory});
+      auto spawner = arm::posix::PosixSpawner::create({.kill_children_if_host_dies = true,
+                                                       .cgroup = directory,
+                                                       .output_pipes = output_pipes_.get()});
       if (spawner) {
         spawner_ = std::move(*spawner);
         containment_note_ = fmt::format("cgroup {}", directory);
@@ -147,8 +153,8 @@ std::expected<void, std::string> Daemon::set_up_containment(const std::string& s
     why_not = "[arm] cgroup = \"off\"";
   }
   if (!spawner_) {
-    auto spawner =
-        arm::posix::PosixSpawner::create({.kill_children_if_host_dies = true, .cgroup = {}});
+    auto spawner = arm::posix::PosixSpawner::create(
+        {.kill_children_if_host_dies = true, .cgroup = {}, .output_pipes = output_pipes_.get()});
     if (!spawner) return std::unexpected(spawner.error().message);
     spawner_ = std::move(*spawner);
     containment_note_ = fmt::format(
@@ -193,6 +199,7 @@ int Daemon::run() {
     // The log's output, while lines wait for it (-1, ignored, otherwise): flush_log() below
     // writes them when it wakes us.
     fds.push_back({log_poll_fd(), POLLOUT, 0});
+    fds.push_back({output_pipes_->fd(), POLLIN, 0});
     server_->add_poll_fds(fds);
     int timeout = poll_timeout(supervisor_->next_deadline(), clock_.now());
     if (auto wakeup = server_->next_wakeup()) {
@@ -205,11 +212,12 @@ int Daemon::run() {
       return 1;
     }
     if (fds[0].revents & POLLIN) handle_signals();
+    // Output before exits: what a process wrote is stored before its exit is reported.
+    if (fds[4].revents & POLLIN)
+      output_pipes_->collect([&](const arm::posix::OutputChunk& chunk) { take_output(chunk); });
     if (fds[1].revents & POLLIN) {
       spawner_->collect_exits(
-          [&](arm::ProcessId pid, arm::ExitStatus status) {
-            supervisor_->on_child_exit(pid, status);
-          },
+          [&](arm::ProcessId pid, arm::ExitStatus status) { on_exit(pid, status); },
           [&](arm::ProcessId pid, arm::ExitStatus status) {
             supervisor_->on_main_exit(pid, status);
           });
@@ -225,6 +233,8 @@ int Daemon::run() {
           [&](const arm::WatchedFile& file) { supervisor_->on_file_changed(file); });
     }
     server_->handle_poll(fds);
+    // Every turn, not only when output came: a follower's queue may have drained.
+    if (!followers_.empty()) followers_.send_news(*server_, outputs_);
     supervisor_->on_timer();
     flush_log();
   }
@@ -232,6 +242,40 @@ int Daemon::run() {
   log("every service is stopped; exiting");
   flush_log_at_exit(std::chrono::seconds(1));
   return 0;
+}
+
+void Daemon::take_output(const arm::posix::OutputChunk& chunk) {
+  outputs_.take(chunk, std::chrono::system_clock::now(),
+                [&](const std::string& service, const arm::OutputLine& line) {
+                  log_files_.write(service, line);
+                });
+}
+
+void Daemon::on_exit(arm::ProcessId pid, arm::ExitStatus status) {
+  std::string service =
+      output_pipes_->drain(pid, [&](const arm::posix::OutputChunk& chunk) { take_output(chunk); });
+  if (!service.empty()) {
+    // The exit record's tail; and when the exit was not asked for, the crash's log line says
+    // what the service said last.
+    auto tail = outputs_.exit_tail(service);
+    auto before = supervisor_->status(service);
+    if (before && before->state == arm::ServiceState::running && !status.clean() && !tail.empty()) {
+      log("{}: exited ({}); its last {} line{} of output:", service, arm::describe(status),
+          tail.size(), tail.size() == 1 ? "" : "s");
+      // armd's log is bounded (log.hpp): a long line is shown cut, saying how much is left out
+      // (armctl logs has all of it).
+      constexpr std::size_t shown = 512;
+      for (const auto& line : tail) {
+        if (line.text.size() <= shown)
+          log("{}| {}", service, line.text);
+        else
+          log("{}| {}... ({} more bytes)", service, std::string_view(line.text).substr(0, shown),
+              line.text.size() - shown);
+      }
+    }
+    exit_tails_[service] = std::move(tail);
+  }
+  supervisor_->on_child_exit(pid, status);
 }
 
 void Daemon::handle_signals() {
@@ -367,6 +411,9 @@ void Daemon::on_line(ConnectionId connection, std::string_view line) {
       if (!defer(connection, ref, request->id)) return;
       supervisor_->reset(ref, request->service);
       return;
+    case Method::logs:
+      answer_logs(connection, request->id, request->services, request->lines, request->follow);
+      return;
     case Method::shutdown:
       if (!defer(connection, ref, request->id)) return;
       log("client {} asked for shutdown; stopping every service", connection);
@@ -391,6 +438,7 @@ void Daemon::on_disconnect(ConnectionId connection) {
           client->second.bad_requests - logged_bad_requests_per_client);
     clients_.erase(client);
   }
+  followers_.remove(connection);
   supervisor_->client_gone(connection);
   pending_ids_.erase(pending_ids_.lower_bound({connection, 0}),
                      pending_ids_.upper_bound({connection, UINT64_MAX}));
@@ -402,7 +450,7 @@ void Daemon::answer_status(ConnectionId connection, const nlohmann::json& id,
     std::size_t reply_bytes = 0;
     {
       std::string reply = protocol::encode_status(id, supervisor_->status(), clock_.now(),
-                                                  to_string(spawner_->containment()));
+                                                  to_string(spawner_->containment()), &exit_tails_);
       reply_bytes = reply.size();
       server_->send(connection, reply);
     }
@@ -427,8 +475,41 @@ void Daemon::answer_status(ConnectionId connection, const nlohmann::json& id,
     server_->send(connection, protocol::encode_unknown_services(id, unknown, messages));
     return;
   }
-  server_->send(connection, protocol::encode_status(id, found, clock_.now(),
-                                                    to_string(spawner_->containment())));
+  server_->send(connection,
+                protocol::encode_status(id, found, clock_.now(), to_string(spawner_->containment()),
+                                        &exit_tails_));
+}
+
+void Daemon::answer_logs(ConnectionId connection, const nlohmann::json& id,
+                         const std::vector<std::string>& names, std::size_t count, bool follow) {
+  std::vector<std::string> unknown;
+  std::vector<std::string> messages;
+  for (const auto& name : names) {
+    if (supervisor_->status(name)) continue;
+    unknown.push_back(name);
+    messages.push_back(supervisor_->unknown_service_message(name));
+  }
+  if (!unknown.empty()) {
+    server_->send(connection, protocol::encode_unknown_services(id, unknown, messages));
+    return;
+  }
+  // The last `count` lines of each, interleaved by time; the newest `count` of those.
+  std::vector<std::vector<arm::OutputLine>> kept;
+  std::map<std::string, std::uint64_t> next;
+  for (const auto& name : names) {
+    const arm::OutputRing* ring = outputs_.ring(name);
+    kept.push_back(ring ? ring->last(count) : std::vector<arm::OutputLine>{});
+    next[name] = ring ? ring->next_sequence() : 1;
+  }
+  std::vector<protocol::ServiceLine> lines;
+  for (std::size_t i = 0; i < names.size(); ++i)
+    for (const auto& line : kept[i]) lines.push_back({&names[i], &line});
+  std::ranges::stable_sort(lines, {},
+                           [](const protocol::ServiceLine& line) { return line.line->time; });
+  if (lines.size() > count)
+    lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(count));
+  server_->send(connection, protocol::encode_log_lines(id, lines, follow));
+  if (follow) followers_.add(connection, id, std::move(next));
 }
 
 void Daemon::reload(std::optional<arm::RequestRef> from) {
@@ -450,6 +531,8 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
   if (config->arm.socket != supervisor_->settings().socket) {
     log("reload: [arm].socket changed; the new path takes effect when armd restarts");
   }
+  auto sizes = ServiceOutputs::sizes_of(*config);
+  auto files = LogFiles::settings_of(*config);
   auto applied = supervisor_->reload(std::move(*config));
   malloc_trim(0);  // as at start: the TOML tree is gone
   if (!applied) {
@@ -459,6 +542,12 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
     return;
   }
   const arm::ReloadSummary& summary = *applied;
+  outputs_.configure(std::move(sizes));
+  log_files_.configure(std::move(files));
+  for (const auto& name : summary.removed) {
+    followers_.forget_service(name);
+    exit_tails_.erase(name);
+  }
   log("reloaded {}: {} added, {} removed, {} restarted, {} updated", options_.config_path,
       summary.added.size(), summary.removed.size(), summary.restarted.size(),
       summary.updated.size());

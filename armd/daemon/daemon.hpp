@@ -12,9 +12,14 @@
 #include <nlohmann/json.hpp>
 
 #include "arm/posix.hpp"
+#include "arm/posix/output_pipes.hpp"
 #include "arm/posix/unique_fd.hpp"
 #include "arm/supervisor.hpp"
 #include "control_server.hpp"
+#include "log_files.hpp"
+#include "log_followers.hpp"
+#include "protocol/log_lines.hpp"
+#include "service_outputs.hpp"
 
 namespace armd {
 
@@ -58,11 +63,19 @@ class Daemon final : public arm::Notifier, public LineHandler {
   void reload(std::optional<arm::RequestRef> from);
   void answer_status(ConnectionId connection, const nlohmann::json& id,
                      const std::vector<std::string>& names);
+  void answer_logs(ConnectionId connection, const nlohmann::json& id,
+                   const std::vector<std::string>& names, std::size_t count, bool follow);
+  // Output arrived on the services' pipes.
+  void take_output(const arm::posix::OutputChunk& chunk);
+  // A process was reaped: its output first, then the exit record's tail, then the supervisor.
+  void on_exit(arm::ProcessId pid, arm::ExitStatus status);
 
   DaemonOptions options_;
   arm::posix::UniqueFd signal_fd_;
   arm::posix::SteadyClock clock_;
   arm::posix::SystemRandom random_;
+  // Before the spawner, which holds a pointer to it: destroyed after it.
+  std::unique_ptr<arm::posix::OutputPipes> output_pipes_;
   std::unique_ptr<arm::posix::PosixSpawner> spawner_;
   std::unique_ptr<arm::posix::InotifyWatcher> watcher_;
   std::optional<ControlServer> server_;
@@ -79,6 +92,14 @@ class Daemon final : public arm::Notifier, public LineHandler {
     std::size_t bad_requests = 0;  // only the first few are logged
   };
   std::unordered_map<ConnectionId, Client> clients_;
+
+  // Services' output (issue 12): the rings, the clients following them, and each service's last
+  // lines before its last exit, which status shows under last_exit. The supervisor has no part
+  // in it: output is not a state of the service, and its exit record stays as it was.
+  ServiceOutputs outputs_;
+  LogFollowers followers_;
+  LogFiles log_files_;
+  protocol::OutputTails exit_tails_;
 };
 
 }  // namespace armd

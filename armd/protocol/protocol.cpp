@@ -101,9 +101,10 @@ std::expected<Method, std::string> method_named(std::string_view name) {
   if (name == "status") return Method::status;
   if (name == "reload") return Method::reload;
   if (name == "shutdown") return Method::shutdown;
+  if (name == "logs") return Method::logs;
   return std::unexpected(
       fmt::format("unknown method '{}' (expected hello, start, stop, "
-                  "restart, reset, status, reload or shutdown)",
+                  "restart, reset, status, reload, shutdown or logs)",
                   quoted(name, 64)));
 }
 
@@ -116,7 +117,8 @@ long long milliseconds_between(arm::TimePoint from, arm::TimePoint to) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
 }
 
-void append_status(std::string& out, const arm::ServiceStatus& status, arm::TimePoint now) {
+void append_status(std::string& out, const arm::ServiceStatus& status, arm::TimePoint now,
+                   const OutputTails* tails) {
   ObjectWriter object(out);
   object.string("name", status.name)
       .string("state", arm::to_string(status.state))
@@ -133,6 +135,12 @@ void append_status(std::string& out, const arm::ServiceStatus& status, arm::Time
       last_exit.integer("ms_ago", milliseconds_between(*status.last_exit_at, now));
     else
       last_exit.null("ms_ago");
+    if (tails) {
+      ArrayWriter tail(last_exit.raw("output_tail"));
+      if (auto found = tails->find(status.name); found != tails->end())
+        for (const auto& line : found->second) append_output_line(tail.element(), line);
+      tail.end();
+    }
     last_exit.end();
   } else {
     object.null("last_exit");
@@ -226,6 +234,26 @@ std::expected<Request, RequestError> decode_request(std::string_view text) {
         }
       }
       break;
+    case Method::logs: {
+      auto services = object.find("services");
+      if (services == object.end() || !services->is_array() || services->empty())
+        return bad(request.id, "\"logs\" needs \"services\": an array of service names");
+      for (const auto& name : *services) {
+        if (!name.is_string() || name.get_ref<const std::string&>().empty())
+          return bad(request.id, "\"services\" must hold names (non-empty strings)");
+        request.services.push_back(name.get<std::string>());
+      }
+      if (auto lines = object.find("lines"); lines != object.end()) {
+        if (!lines->is_number_unsigned())
+          return bad(request.id, "\"lines\" must be a number of lines (0 or more)");
+        request.lines = lines->get<std::size_t>();
+      }
+      if (auto follow = object.find("follow"); follow != object.end()) {
+        if (!follow->is_boolean()) return bad(request.id, "\"follow\" must be true or false");
+        request.follow = follow->get<bool>();
+      }
+      break;
+    }
     case Method::hello:
     case Method::reload:
     case Method::shutdown:
@@ -273,14 +301,15 @@ std::string encode_reply(const json& id, const arm::Reply& reply) {
 }
 
 std::string encode_status(const json& id, const std::vector<arm::ServiceStatus>& services,
-                          arm::TimePoint now, std::string_view containment) {
+                          arm::TimePoint now, std::string_view containment,
+                          const OutputTails* tails) {
   std::string out;
   out.reserve(64 + services.size() * 256);
   ObjectWriter object(out);
   object.json_value("id", id).boolean("ok", true);
   if (!containment.empty()) object.string("containment", containment);
   ArrayWriter array(object.raw("services"));
-  for (const auto& status : services) append_status(array.element(), status, now);
+  for (const auto& status : services) append_status(array.element(), status, now, tails);
   array.end();
   object.end_line();
   return out;

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "arm/supervisor.hpp"
+#include "protocol/log_lines.hpp"
 #include "protocol/version.hpp"
 
 namespace armd::protocol {
@@ -30,14 +31,16 @@ inline constexpr std::size_t max_id_bytes = 256;
 // request is answered at once with "too_many_requests".
 inline constexpr std::size_t max_pending_requests = 256;
 
-enum class Method { hello, start, stop, restart, reset, status, reload, shutdown };
+enum class Method { hello, start, stop, restart, reset, status, reload, shutdown, logs };
 
 struct Request {
   nlohmann::json id;  // as the client sent it (a number or a string); null when absent
   Method method = Method::hello;
   std::string service;                // start, stop, restart, reset
   bool force = false;                 // stop: drop every reference, not just one
-  std::vector<std::string> services;  // status: empty means all
+  std::vector<std::string> services;  // status: empty means all; logs: at least one
+  std::size_t lines = 10;             // logs: how many of the latest lines
+  bool follow = false;                // logs: then send new lines as they come
 };
 
 struct RequestError {
@@ -54,9 +57,11 @@ std::string encode_hello_banner();
 std::string encode_hello_reply(const nlohmann::json& id);
 std::string encode_reply(const nlohmann::json& id, const arm::Reply& reply);
 // `containment` ("cgroup", "process-group") says how armd keeps hold of its services'
-// processes; omitted when empty.
+// processes; omitted when empty. `tails`: the last lines a service wrote before its last exit,
+// written as last_exit.output_tail (an empty array for a service without any).
 std::string encode_status(const nlohmann::json& id, const std::vector<arm::ServiceStatus>& services,
-                          arm::TimePoint now, std::string_view containment = {});
+                          arm::TimePoint now, std::string_view containment = {},
+                          const OutputTails* tails = nullptr);
 // `messages`: what the supervisor says of each unknown name (unknown_service_message), joined
 // into the reply's message; the names themselves are listed in "unknown".
 std::string encode_unknown_services(const nlohmann::json& id,

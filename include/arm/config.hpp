@@ -4,6 +4,7 @@
 // finished, validated Config and never parses anything.
 #pragma once
 
+#include <cstddef>
 #include <expected>
 #include <filesystem>
 #include <map>
@@ -62,9 +63,19 @@ struct ServiceSpec {
   std::vector<int> permanent_failure_exit_codes;
   std::map<std::string, std::string> environment;  // added to (or overriding) armd's own
   std::optional<std::string> working_directory;
-  // Where its stdout and stderr go (`stdout` / `stderr` in the file).
-  OutputTarget standard_output;
-  OutputTarget standard_error;
+  // Where its stdout and stderr go (`stdout` / `stderr` in the file): captured by default.
+  OutputTarget standard_output{OutputTarget::Kind::log, {}};
+  OutputTarget standard_error{OutputTarget::Kind::log, {}};
+  // Bytes of captured output kept in memory (`log_buffer`): the latest lines, oldest dropped.
+  std::size_t log_buffer = 64 * 1024;
+  // A file the captured lines are also appended to ("TIME STREAM TEXT"), rotated by rename
+  // when it would grow past log_max_size: log_file.1 is the most recent of the log_max_files
+  // kept.
+  std::optional<std::string> log_file;
+  std::size_t log_max_size = 10 * 1024 * 1024;
+  std::size_t log_max_files = 5;
+  // Lines of that output attached to each exit record (`last_exit.output_tail` in a status).
+  std::size_t crash_context_lines = 20;
   // Hard dependencies: started first (each holding a reference), and this service is spawned
   // only once all of them run; it is stopped when one of them stops or fails for good.
   std::vector<std::string> depends_on;

@@ -22,6 +22,8 @@
 
 namespace arm::posix {
 
+class OutputPipes;  // <arm/posix/output_pipes.hpp>
+
 // Adapters report failures as arm::Error (error_number set); the old name stays usable.
 using SystemError = Error;
 
@@ -66,6 +68,9 @@ struct SpawnerOptions {
   // cgroup the host may write: its own, or a delegated subtree): each service runs in a cgroup
   // below it. Empty: Containment::process_group.
   std::string cgroup = {};
+  // Where the pipes of services whose output goes to OutputTarget::Kind::log are read (it must
+  // outlive the spawner). Null: such output is inherited instead.
+  class OutputPipes* output_pipes = nullptr;
 };
 
 // This process's own cgroup v2 directory (found through /proc/self/mountinfo, so hybrid hosts
@@ -75,7 +80,8 @@ std::expected<std::string, SystemError> own_cgroup_directory();
 // Spawns with clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD), as posix_spawn does, so the cost
 // does not grow with the host's memory, and the pidfd comes with the child atomically. Each
 // child leads its own process group (and, in cgroup mode, its service's cgroup, joined before
-// the program runs), starts with stdin on /dev/null, stdout and stderr inherited, no other
+// the program runs), starts with stdin on /dev/null, stdout and stderr as its request says
+// (inherited by default; a pipe to SpawnerOptions::output_pipes for Kind::log), no other
 // descriptor, default signal dispositions and an empty signal mask. Each child is tracked by its
 // pidfd (and its cgroup's cgroup.events), registered in one epoll set. signal_group() sends
 // SIGTERM followed by SIGCONT (a stopped process must be able to act on it), or SIGKILL.

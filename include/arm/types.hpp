@@ -38,6 +38,11 @@ struct OutputTarget {
     inherit,  // armd's own (and so shared with armd's log and every other service)
     null,     // /dev/null
     file,     // `path`, appended to; created with mode 0640 when missing
+    // A pipe the host reads (arm::posix::OutputPipes): armd keeps the lines in a ring per
+    // service. A spawner that has no reader treats it as `inherit`.
+    log,
+    // stderr only: wherever stdout goes, through the same descriptor (one pipe, in order).
+    same_as_stdout,
   };
   Kind kind = Kind::inherit;
   std::string path;  // Kind::file only

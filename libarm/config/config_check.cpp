@@ -36,6 +36,8 @@ void check_service(const std::string& key, const ServiceSpec& spec, std::vector<
   };
   output("stdout", spec.standard_output);
   output("stderr", spec.standard_error);
+  if (spec.standard_output.kind == OutputTarget::Kind::same_as_stdout)
+    add("stdout", "cannot be merged into itself (\"stdout\" is for stderr)");
   if (spec.config_section) {
     if (!spec.config_file) add("config_section", "needs config_file");
     if (auto problem = config_section_problem(*spec.config_section))

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstdint>
 
 #include "key_table.hpp"
@@ -73,6 +74,61 @@ Done read_max_restarts(const ValueReader& reader, const toml::node& value, const
   if (count < 0 || count > most)
     return Failure(reader.error_at(value, path, fmt::format("must be between 0 and {}", most)));
   spec.max_restarts = static_cast<unsigned>(count);
+  return {};
+}
+
+// A size in bytes, as an integer or a string with a unit ("64KiB", "2MiB"), 1 KiB to 1 GiB.
+Read<std::size_t> read_size(const ValueReader& reader, const toml::node& value,
+                            const std::string& path) {
+  constexpr std::int64_t most = std::int64_t{1} << 30;
+  std::int64_t bytes = 0;
+  if (value.is_integer()) {
+    bytes = *value.value<std::int64_t>();
+  } else if (value.is_string()) {
+    std::string text = *value.value<std::string>();
+    std::int64_t unit = 1;
+    for (auto [suffix, size] : {std::pair{"KiB", 1024}, std::pair{"MiB", 1024 * 1024}}) {
+      if (text.ends_with(suffix)) {
+        unit = size;
+        text.resize(text.size() - 3);
+        break;
+      }
+    }
+    std::int64_t number = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (error != std::errc() || end != text.data() + text.size() || text.empty() || number > most)
+      return Failure(reader.error_at(
+          value, path,
+          fmt::format("'{}': expected bytes, as a number or with KiB or MiB (\"64KiB\")",
+                      *value.value<std::string>())));
+    bytes = number * unit;
+  } else {
+    return Failure(reader.wrong_type(value, path, "a size (bytes, or a string like \"64KiB\")"));
+  }
+  if (bytes < 1024 || bytes > most)
+    return Failure(reader.error_at(value, path, "must be between 1KiB and 1024MiB"));
+  return static_cast<std::size_t>(bytes);
+}
+
+Done read_log_max_files(const ValueReader& reader, const toml::node& value, const std::string& path,
+                        ServiceSpec& spec) {
+  constexpr std::int64_t most = 1000;
+  if (!value.is_integer()) return Failure(reader.wrong_type(value, path, "an integer"));
+  auto count = *value.value<std::int64_t>();
+  if (count < 1 || count > most)
+    return Failure(reader.error_at(value, path, fmt::format("must be between 1 and {}", most)));
+  spec.log_max_files = static_cast<std::size_t>(count);
+  return {};
+}
+
+Done read_crash_context_lines(const ValueReader& reader, const toml::node& value,
+                              const std::string& path, ServiceSpec& spec) {
+  constexpr std::int64_t most = 1000;
+  if (!value.is_integer()) return Failure(reader.wrong_type(value, path, "an integer"));
+  auto count = *value.value<std::int64_t>();
+  if (count < 0 || count > most)
+    return Failure(reader.error_at(value, path, fmt::format("must be between 0 and {}", most)));
+  spec.crash_context_lines = static_cast<std::size_t>(count);
   return {};
 }
 
@@ -191,6 +247,20 @@ const std::array service_keys{
                      [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
                        return assign(reader.output_target(value, path), spec.standard_error);
                      }},
+    Key<ServiceSpec>{"log_buffer",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(read_size(reader, value, path), spec.log_buffer);
+                     }},
+    Key<ServiceSpec>{"log_file",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(reader.path(value, path), spec.log_file);
+                     }},
+    Key<ServiceSpec>{"log_max_size",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(read_size(reader, value, path), spec.log_max_size);
+                     }},
+    Key<ServiceSpec>{"log_max_files", read_log_max_files},
+    Key<ServiceSpec>{"crash_context_lines", read_crash_context_lines},
     Key<ServiceSpec>{"depends_on",
                      [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
                        return read_dependencies(reader, value, path, spec, spec.depends_on);

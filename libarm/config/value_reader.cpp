@@ -187,13 +187,20 @@ Read<OutputTarget> ValueReader::output_target(const toml::node& node,
   if (!text) return Failure(text.error());
   if (*text == "inherit") return OutputTarget{};
   if (*text == "null") return OutputTarget{OutputTarget::Kind::null, {}};
+  if (*text == "log") return OutputTarget{OutputTarget::Kind::log, {}};
+  if (*text == "stdout") {
+    if (key.ends_with(".stderr")) return OutputTarget{OutputTarget::Kind::same_as_stdout, {}};
+    return Failure(error_at(node, key, "\"stdout\" is for stderr only (to merge it into stdout)"));
+  }
   if (text->starts_with("file:")) {
     std::string path = text->substr(5);
     if (path.empty()) return Failure(error_at(node, key, "\"file:\" needs a path after it"));
     return OutputTarget{OutputTarget::Kind::file, resolve(path)};
   }
-  return Failure(error_at(
-      node, key, fmt::format("'{}': expected \"inherit\", \"null\" or \"file:PATH\"", *text)));
+  return Failure(
+      error_at(node, key,
+               fmt::format("'{}': expected \"log\", \"inherit\", \"null\", \"file:PATH\"{}", *text,
+                           key.ends_with(".stderr") ? " or \"stdout\"" : "")));
 }
 
 std::string ValueReader::resolve(const std::string& path) const {

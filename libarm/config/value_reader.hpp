@@ -53,7 +53,8 @@ class ValueReader {
                                                 const std::string& key) const;
   // An integer of milliseconds or a string such as "5s" (see parse_duration).
   Read<Milliseconds> duration(const toml::node& node, const std::string& key) const;
-  // Where output goes: "inherit", "null" or "file:PATH" (PATH resolved like any path).
+  // Where output goes: "log", "inherit", "null" or "file:PATH" (PATH resolved like any path);
+  // for a key ending in ".stderr", also "stdout" (merged into stdout).
   Read<OutputTarget> output_target(const toml::node& node, const std::string& key) const;
   // An array of process exit codes, 0 to 255.
   Read<std::vector<int>> exit_codes(const toml::node& node, const std::string& key) const;

@@ -20,6 +20,7 @@
 #include <unordered_set>
 
 #include "arm/posix.hpp"
+#include "arm/posix/output_pipes.hpp"
 #include "arm/posix/unique_fd.hpp"
 #include "cgroup_tree.hpp"
 #include "child_stack.hpp"
@@ -88,10 +89,12 @@ std::vector<char*> pointers_to(std::vector<std::string>& strings) {
   return pointers;
 }
 
-// The file a service's output goes to (null: inherited).
+// The file a service's output goes to (null: inherited, or a pipe, or stdout's).
 const char* output_path(const OutputTarget& target) {
   switch (target.kind) {
     case OutputTarget::Kind::inherit:
+    case OutputTarget::Kind::log:
+    case OutputTarget::Kind::same_as_stdout:
       return nullptr;
     case OutputTarget::Kind::null:
       return "/dev/null";
@@ -121,6 +124,26 @@ std::string launch_failure(const SpawnRequest& request, const LaunchFailure& fai
       break;
   }
   return fmt::format("cannot start {}: setting up the child failed: {}", request.argv.front(), why);
+}
+
+// A pipe for one captured stream: the read end for OutputPipes, the write end for the child.
+struct OutputPipe {
+  UniqueFd read_end;
+  UniqueFd write_end;
+};
+
+std::expected<OutputPipe, Error> make_output_pipe() {
+  int ends[2];
+  if (::pipe2(ends, O_CLOEXEC) != 0)
+    return std::unexpected(Error::system(errno, fmt::format("pipe2: {}", errno_text(errno))));
+  OutputPipe pipe{UniqueFd(ends[0]), UniqueFd(ends[1])};
+  // The launch keeps descriptors from 3 up; a host that runs with 0-2 closed hands out low ones.
+  if (pipe.write_end.get() < 3) {
+    pipe.write_end.reset(::fcntl(pipe.write_end.get(), F_DUPFD_CLOEXEC, 3));
+    if (!pipe.write_end)
+      return std::unexpected(Error::system(errno, fmt::format("fcntl: {}", errno_text(errno))));
+  }
+  return pipe;
 }
 
 ExitStatus exit_status_of(const siginfo_t& info) {
@@ -364,11 +387,31 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
   }
   plan.stdout_path = output_path(request.standard_output);
   plan.stderr_path = output_path(request.standard_error);
+  plan.stderr_to_stdout = request.standard_error.kind == OutputTarget::Kind::same_as_stdout;
+  std::optional<OutputPipe> stdout_pipe;
+  std::optional<OutputPipe> stderr_pipe;
+  if (impl_->options.output_pipes) {
+    for (auto [target, pipe, fd] :
+         {std::tuple{&request.standard_output, &stdout_pipe, &plan.stdout_fd},
+          std::tuple{&request.standard_error, &stderr_pipe, &plan.stderr_fd}}) {
+      if (target->kind != OutputTarget::Kind::log) continue;
+      auto made = make_output_pipe();
+      if (!made) {
+        if (child.cgroup_name) impl_->give_back_cgroup(child.cgroup_name);
+        return std::unexpected(made.error());
+      }
+      *fd = made->write_end.get();
+      pipe->emplace(std::move(*made));
+    }
+  }
   auto stack = impl_->child_stack.reserve(ChildStack::needed_for(request.argv.size()));
   std::expected<Launched, LaunchFailure> launched =
       stack ? launch(plan, stack->data(), stack->size())
             : std::unexpected(LaunchFailure{LaunchFailure::Stage::setup, stack.error()});
   cgroup_directory.reset();
+  // The child has its copies: ours would keep the pipes open after it exits.
+  for (auto* pipe : {&stdout_pipe, &stderr_pipe})
+    if (*pipe) (*pipe)->write_end.reset();
   if (!launched) {
     if (child.cgroup_name) impl_->give_back_cgroup(child.cgroup_name);
     if (!stack)
@@ -398,6 +441,14 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
   }
   // A number still held by a zombie of ours is never handed out again, so this cannot collide.
   impl_->children.emplace(pid, std::move(child));
+  // (A pipe that cannot be watched is closed: the program's writes to it fail with EPIPE,
+  // rather than block forever.)
+  if (stdout_pipe)
+    (void)impl_->options.output_pipes->add(pid, request.service, OutputStream::standard_output,
+                                           std::move(stdout_pipe->read_end));
+  if (stderr_pipe)
+    (void)impl_->options.output_pipes->add(pid, request.service, OutputStream::standard_error,
+                                           std::move(stderr_pipe->read_end));
   return pid;
 }
 

@@ -80,8 +80,23 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* argume
   // one pidfd per child), and nothing is closed one by one: without this, each spawn cost time
   // in proportion to the number of services. No descriptor may be opened or closed before this
   // line.
-  if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_UNSHARE) != 0)
-    fail(context, LaunchFailure::Stage::setup);
+  // Output pipes are kept through the unsharing (the table is copied up to the highest of them),
+  // put in place as 1 and 2 on the private table, then closed under their own numbers.
+  int highest_kept = plan.stdout_fd > plan.stderr_fd ? plan.stdout_fd : plan.stderr_fd;
+  if (highest_kept < 3) {
+    if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_UNSHARE) != 0)
+      fail(context, LaunchFailure::Stage::setup);
+  } else {
+    if (::syscall(SYS_close_range, static_cast<unsigned>(highest_kept) + 1, ~0U,
+                  CLOSE_RANGE_UNSHARE) != 0)
+      fail(context, LaunchFailure::Stage::setup);
+    if (plan.stdout_fd >= 3 && ::dup2(plan.stdout_fd, STDOUT_FILENO) < 0)
+      fail(context, LaunchFailure::Stage::standard_output);
+    if (plan.stderr_fd >= 3 && ::dup2(plan.stderr_fd, STDERR_FILENO) < 0)
+      fail(context, LaunchFailure::Stage::standard_error);
+    if (::syscall(SYS_close_range, 3U, static_cast<unsigned>(highest_kept), 0U) != 0)
+      fail(context, LaunchFailure::Stage::setup);
+  }
 
   // Default dispositions first: a host handler must never run here, on shared memory. (All
   // signals are blocked until the mask is cleared below.)
@@ -103,8 +118,12 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* argume
   }
   if (plan.stdout_path && !redirect_output(plan.stdout_path, STDOUT_FILENO))
     fail(context, LaunchFailure::Stage::standard_output);
-  if (plan.stderr_path && !redirect_output(plan.stderr_path, STDERR_FILENO))
+  if (plan.stderr_to_stdout) {
+    if (::dup2(STDOUT_FILENO, STDERR_FILENO) < 0)
+      fail(context, LaunchFailure::Stage::standard_error);
+  } else if (plan.stderr_path && !redirect_output(plan.stderr_path, STDERR_FILENO)) {
     fail(context, LaunchFailure::Stage::standard_error);
+  }
   if (plan.working_directory && ::chdir(plan.working_directory) != 0)
     fail(context, LaunchFailure::Stage::working_directory);
   sigset_t none;

@@ -26,6 +26,12 @@ struct LaunchPlan {
   // Files opened for appending (created 0640) as stdout and stderr; null: the parent's.
   const char* stdout_path = nullptr;
   const char* stderr_path = nullptr;
+  // Descriptors (3 or above) that become stdout and stderr instead: the write ends of output
+  // pipes. -1: none. Copying the descriptor table up to the highest of them is the cost.
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  // stderr goes where stdout goes, once stdout is set up (stderr_fd and stderr_path unused).
+  bool stderr_to_stdout = false;
 };
 
 struct Launched {

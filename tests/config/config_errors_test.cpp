@@ -37,13 +37,32 @@ TEST_CASE("an error reads FILE:LINE:COLUMN: KEY: MESSAGE") {
         "never");
 }
 
-TEST_CASE("stdout and stderr take inherit, null or file:PATH") {
+TEST_CASE("stdout and stderr take log, inherit, null or file:PATH; stderr also stdout") {
   check_refused("[services.a]\nbinary = \"/x\"\nstdout = \"journal\"\n", "services.a.stdout", 3,
-                "expected \"inherit\", \"null\" or \"file:PATH\"");
+                "expected \"log\", \"inherit\", \"null\", \"file:PATH\"");
+  check_refused("[services.a]\nbinary = \"/x\"\nstderr = \"journal\"\n", "services.a.stderr", 3,
+                "\"file:PATH\" or \"stdout\"");
+  check_refused("[services.a]\nbinary = \"/x\"\nstdout = \"stdout\"\n", "services.a.stdout", 3,
+                "for stderr only");
   check_refused("[services.a]\nbinary = \"/x\"\nstderr = \"file:\"\n", "services.a.stderr", 3,
                 "needs a path");
   check_refused("[services.a]\nbinary = \"/x\"\nstderr = 2\n", "services.a.stderr", 3,
                 "expected a string");
+}
+
+TEST_CASE("log_buffer is a size between 1KiB and 1024MiB; crash_context_lines a count") {
+  check_refused("[services.a]\nbinary = \"/x\"\nlog_buffer = \"64kb\"\n", "services.a.log_buffer",
+                3, "expected bytes, as a number or with KiB or MiB");
+  check_refused("[services.a]\nbinary = \"/x\"\nlog_buffer = 10\n", "services.a.log_buffer", 3,
+                "between 1KiB and 1024MiB");
+  check_refused("[services.a]\nbinary = \"/x\"\nlog_buffer = true\n", "services.a.log_buffer", 3,
+                "expected a size");
+  check_refused("[services.a]\nbinary = \"/x\"\nlog_max_size = \"1GiB\"\n",
+                "services.a.log_max_size", 3, "expected bytes");
+  check_refused("[services.a]\nbinary = \"/x\"\nlog_max_files = 0\n", "services.a.log_max_files", 3,
+                "between 1 and 1000");
+  check_refused("[services.a]\nbinary = \"/x\"\ncrash_context_lines = -1\n",
+                "services.a.crash_context_lines", 3, "between 0 and 1000");
 }
 
 TEST_CASE("an error without a position or a key leaves those parts out") {

@@ -42,6 +42,13 @@ success_exit_codes = [0, 143]
 permanent_failure_exit_codes = [78]
 environment = { KEY = "value", OTHER = "2" }
 working_directory = "/srv"
+stdout = "log"
+stderr = "stdout"
+log_buffer = "2MiB"
+crash_context_lines = 5
+log_file = "/var/log/web.log"
+log_max_size = "1MiB"
+log_max_files = 3
 
 [services.db]
 binary = "postgres"
@@ -72,6 +79,13 @@ binary = "postgres"
   CHECK(web.permanent_failure_exit_codes == std::vector<int>{78});
   CHECK(web.environment == std::map<std::string, std::string>{{"KEY", "value"}, {"OTHER", "2"}});
   CHECK(web.working_directory == "/srv");
+  CHECK(web.standard_output == OutputTarget{OutputTarget::Kind::log, {}});
+  CHECK(web.standard_error == OutputTarget{OutputTarget::Kind::same_as_stdout, {}});
+  CHECK(web.log_buffer == 2 * 1024 * 1024);
+  CHECK(web.crash_context_lines == 5);
+  CHECK(web.log_file == "/var/log/web.log");
+  CHECK(web.log_max_size == 1024 * 1024);
+  CHECK(web.log_max_files == 3);
   CHECK(config.services.at("db").name == "db");
 }
 
@@ -98,6 +112,13 @@ TEST_CASE("a service with only a binary gets the documented defaults") {
   CHECK_FALSE(a.retry_failed_after);
   CHECK(a.options.empty());
   CHECK(a.environment.empty());
+  CHECK(a.standard_output == OutputTarget{OutputTarget::Kind::log, {}});
+  CHECK(a.standard_error == OutputTarget{OutputTarget::Kind::log, {}});
+  CHECK(a.log_buffer == 64 * 1024);
+  CHECK(a.crash_context_lines == 20);
+  CHECK_FALSE(a.log_file);
+  CHECK(a.log_max_size == 10 * 1024 * 1024);
+  CHECK(a.log_max_files == 5);
 }
 
 TEST_CASE("max_restarts = \"unlimited\" asks for no restart intensity at all") {

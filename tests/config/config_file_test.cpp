@@ -137,7 +137,7 @@ stderr = "file:/var/log/b.err"
   CHECK(b.binary == "sleep");
   CHECK(b.prefix == std::vector<std::string>{"strace", "-f"});
   CHECK(b.config_file == "/etc/b.conf");
-  CHECK(b.standard_output == OutputTarget{});  // inherit
+  CHECK(b.standard_output == OutputTarget{OutputTarget::Kind::log, {}});  // the default
   CHECK(b.standard_error == OutputTarget{OutputTarget::Kind::file, "/var/log/b.err"});
 }
 

@@ -359,12 +359,15 @@ class ServiceOutput(ArmdTestCase):
         self.assertNotIn("to stderr", self.log())
         self.assertNotIn("to stdout", self.log())
 
-    def test_by_default_output_is_inherited(self):
+    def test_inherited_output_goes_to_armds_own(self):
+        # (By default output is captured: test_logs.py.)
         self.write_config(f"""
             [arm]
             default_services = ["chatty"]
             [services.chatty]
             binary = "{self.chatty()}"
+            stdout = "inherit"
+            stderr = "inherit"
             """)
         self.start_armd()
         pid = self.wait_state("chatty", "running")["pid"]
@@ -427,6 +430,8 @@ class ClosedStandardDescriptors(ArmdTestCase):
             default_services = ["probe"]
             [services.probe]
             binary = "{probe}"
+            stdout = "inherit"
+            stderr = "inherit"
             """)
 
         def close_stdout_and_stderr():

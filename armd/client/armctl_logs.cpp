@@ -1,0 +1,59 @@
+#include "armctl_logs.hpp"
+
+#include <fmt/format.h>
+
+#include "armctl_output.hpp"
+#include "protocol/log_lines.hpp"
+
+namespace armctl {
+
+namespace {
+using nlohmann::json;
+
+std::string text_of(const json& object, const char* key) {
+  if (!object.is_object()) return "?";
+  auto value = object.find(key);
+  return value != object.end() && value->is_string() ? value->get<std::string>() : "?";
+}
+}  // namespace
+
+std::string format_log_line(const json& line, bool with_name) {
+  std::string out;
+  if (with_name) out += text_of(line, "service") + " ";
+  out += text_of(line, "time") + " " + text_of(line, "stream") + " ";
+  out += armd::protocol::line_bytes(line);
+  if (line.is_object() && line.value("continues", false) == true) out += '\\';
+  out += '\n';
+  return out;
+}
+
+std::string format_gap(const json& event) {
+  long long missed = 0;
+  if (auto count = event.find("missed"); count != event.end() && count->is_number())
+    missed = count->get<long long>();
+  return fmt::format(
+      "-- {}: {} line{} missed (dropped from armd's buffer before they could be sent) --\n",
+      text_of(event, "service"), missed, missed == 1 ? "" : "s");
+}
+
+std::string format_output_tails(const json& services) {
+  std::string out;
+  if (!services.is_array()) return out;
+  for (const json& service : services) {
+    if (!service.is_object()) continue;
+    auto last_exit = service.find("last_exit");
+    if (last_exit == service.end() || !last_exit->is_object()) continue;
+    auto tail = last_exit->find("output_tail");
+    if (tail == last_exit->end() || !tail->is_array() || tail->empty()) continue;
+    std::string how = "exit";
+    if (auto signal = last_exit->find("signal"); signal != last_exit->end() && signal->is_number())
+      how = fmt::format("signal {}", signal->get<long long>());
+    else if (auto code = last_exit->find("code"); code != last_exit->end() && code->is_number())
+      how = fmt::format("code {}", code->get<long long>());
+    out += fmt::format("\n{}: last output before its exit ({}):\n", text_of(service, "name"), how);
+    for (const json& line : *tail) out += "  " + format_log_line(line, false);
+  }
+  return out;
+}
+
+}  // namespace armctl

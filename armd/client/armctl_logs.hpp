@@ -1,0 +1,21 @@
+// What `armctl logs` prints, and the output tails `armctl status NAME` adds under its table.
+// Lines arrive as armd sends them (protocol/log_lines.hpp); nothing here trusts their shape.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace armctl {
+
+// "2026-12-01T20:40:00.123Z stdout hello\n", with "NAME " in front when `with_name` (several
+// services are followed). The text is the line's exact bytes; a piece of a longer line that the
+// next one continues ends with a '\' before its newline.
+std::string format_log_line(const nlohmann::json& line, bool with_name);
+// "-- web: 42 lines missed (dropped from armd's buffer before they could be sent) --\n"
+std::string format_gap(const nlohmann::json& event);
+// For each service whose last exit carries output lines: a heading naming the service and the
+// exit, then the lines, indented. Empty when none does.
+std::string format_output_tails(const nlohmann::json& services);
+
+}  // namespace armctl

@@ -1,0 +1,48 @@
+// Services' captured lines appended to files of their own (`log_file`), rotated by rename when a
+// file would grow past `log_max_size` (arm::FileRotation). Writes to a regular file do not wait
+// for a reader, so they never stall armd the way a pipe could; a slow disk is felt, though, as
+// a write takes the time the kernel takes to accept it. A write that fails drops the line and
+// counts it; armd's log says so, once per failure streak.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "arm/config.hpp"
+#include "arm/output.hpp"
+#include "arm/posix/unique_fd.hpp"
+
+namespace armd {
+
+class LogFiles {
+ public:
+  struct Setting {
+    std::string path;
+    arm::FileRotation rotation;
+    bool operator==(const Setting& other) const {
+      return path == other.path && rotation.max_size == other.rotation.max_size &&
+             rotation.kept_files == other.rotation.kept_files;
+    }
+  };
+  static std::map<std::string, Setting> settings_of(const arm::Config& config);
+  // Files of services whose setting changed or went are closed (reopened at the next line).
+  void configure(std::map<std::string, Setting> settings);
+
+  void write(const std::string& service, const arm::OutputLine& line);
+
+ private:
+  struct File {
+    Setting setting;
+    arm::posix::UniqueFd fd;
+    std::uint64_t size = 0;
+    std::uint64_t failed_lines = 0;  // in the current failure streak
+  };
+  bool open(const std::string& service, File& file);
+  void rotate(const std::string& service, File& file);
+
+  std::map<std::string, File> files_;
+};
+
+}  // namespace armd

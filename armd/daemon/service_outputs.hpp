@@ -1,0 +1,54 @@
+// What each service wrote: bytes from its pipes (arm::posix::OutputPipes) cut into lines and kept
+// in a ring per service (arm::OutputRing), stamped with the wall-clock time they were read.
+// Storing never waits, so the only backpressure a service feels is its own pipe.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "arm/config.hpp"
+#include "arm/output.hpp"
+#include "arm/posix/output_pipes.hpp"
+
+namespace armd {
+
+class ServiceOutputs {
+ public:
+  // Each service's log_buffer and crash_context_lines, from a configuration: rings shrink or
+  // grow to the new size; those of services no longer configured go.
+  struct Sizes {
+    std::size_t log_buffer;
+    std::size_t crash_context_lines;
+  };
+  static std::map<std::string, Sizes> sizes_of(const arm::Config& config);
+  void configure(std::map<std::string, Sizes> sizes);
+
+  // Bytes (or the end) of one pipe. `on_line` is told of each line stored.
+  using OnLine = std::function<void(const std::string& service, const arm::OutputLine& line)>;
+  void take(const arm::posix::OutputChunk& chunk, arm::WallTime now, const OnLine& on_line = {});
+
+  // The service's ring; null when it never wrote anything.
+  const arm::OutputRing* ring(const std::string& service) const;
+  // The lines to attach to its exit: the last crash_context_lines of them.
+  std::vector<arm::OutputLine> exit_tail(const std::string& service) const;
+
+  // True (once) when some ring got lines since the last call: followers have something new.
+  bool take_news() { return std::exchange(news_, false); }
+
+ private:
+  struct Output {
+    explicit Output(std::size_t capacity) : ring(capacity) {}
+    arm::OutputRing ring;
+    arm::LineSplitter standard_output;
+    arm::LineSplitter standard_error;
+  };
+  Output& output_of(const std::string& service);
+
+  std::map<std::string, Sizes> sizes_;
+  std::map<std::string, Output> outputs_;
+  bool news_ = false;
+};
+
+}  // namespace armd

@@ -1,0 +1,133 @@
+// What services write, as lines: pure pieces (no system calls, no clock of their own) that turn
+// the bytes read from a service's stdout and stderr into stamped lines, and keep the latest of
+// them in a ring bounded in bytes. armd keeps one ring per service; an embedder can do the same
+// with its own reader (or arm::posix::OutputPipes, <arm/posix/output_pipes.hpp>).
+//
+// Bytes are kept as they came: a line is a std::string of whatever the program wrote, valid
+// UTF-8 or not, without its '\n'.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace arm {
+
+// Wall-clock time, for stamping lines (a reader compares it with other logs, so not the
+// steady clock the supervisor runs on).
+using WallTime = std::chrono::system_clock::time_point;
+
+// "2026-12-01T20:40:00.123Z": RFC 3339 in UTC with milliseconds.
+std::string format_rfc3339_ms(WallTime time);
+
+enum class OutputStream { standard_output, standard_error };
+// "stdout", "stderr".
+std::string_view to_string(OutputStream stream);
+
+// Cuts a byte stream into lines. A line longer than `max_line` bytes is emitted in pieces of
+// `max_line` bytes, each but the last marked `continues` (the next piece goes on with the same
+// line), so nothing is cut silently. A last line without its '\n' is held until more bytes
+// arrive or finish() says the stream ended.
+class LineSplitter {
+ public:
+  static constexpr std::size_t default_max_line = 16 * 1024;
+
+  // text: the line (or piece) without '\n'; continues: a piece that the next one continues.
+  using Emit = std::function<void(std::string_view text, bool continues)>;
+
+  explicit LineSplitter(std::size_t max_line = default_max_line);
+  void feed(std::string_view bytes, const Emit& emit);
+  // The stream ended: a partial last line is emitted as it is.
+  void finish(const Emit& emit);
+  // Bytes held back, waiting for the end of their line.
+  std::size_t pending() const { return partial_.size(); }
+
+ private:
+  std::size_t max_line_;
+  std::string partial_;
+};
+
+struct OutputLine {
+  std::uint64_t sequence = 0;  // 1 for a ring's first line, then one more per line, never reused
+  WallTime time;
+  OutputStream stream = OutputStream::standard_output;
+  std::string text;        // without '\n'; bytes as written
+  bool continues = false;  // a piece of a longer line, which the next line continues
+};
+
+// The latest lines of one service, bounded in bytes: each line costs its text plus
+// `line_overhead`, and the oldest go first when a new one does not fit. The newest line is
+// always kept, however long. Sequence numbers let a reader that comes back tell how many lines
+// it missed (see lines_from).
+class OutputRing {
+ public:
+  static constexpr std::size_t default_capacity = 64 * 1024;
+  static constexpr std::size_t line_overhead = 32;  // stamp, stream, sequence
+
+  explicit OutputRing(std::size_t capacity_bytes = default_capacity);
+
+  // Stores a line and returns its sequence number.
+  std::uint64_t append(WallTime time, OutputStream stream, std::string_view text,
+                       bool continues = false);
+  // Smaller: the oldest lines are dropped until the rest fits.
+  void set_capacity(std::size_t capacity_bytes);
+
+  std::size_t capacity() const { return capacity_; }
+  std::size_t bytes() const { return bytes_; }
+  std::size_t size() const { return lines_.size(); }
+  // The sequence the next line will get; lines below first_sequence() are gone.
+  std::uint64_t next_sequence() const { return next_sequence_; }
+  std::uint64_t first_sequence() const { return next_sequence_ - lines_.size(); }
+  // Lines dropped to make room, since the ring was made.
+  std::uint64_t dropped() const { return first_sequence() - 1; }
+
+  // The newest line; the ring must not be empty.
+  const OutputLine& newest() const { return lines_.back(); }
+  // The last `count` lines (fewer if it holds fewer), oldest first.
+  std::vector<OutputLine> last(std::size_t count) const;
+
+  // What a reader that has seen every line before `from` gets next: the lines from `from` on
+  // (at most `most`), and how many it can no longer get because they were dropped meanwhile.
+  struct Since {
+    std::uint64_t missed = 0;
+    std::vector<OutputLine> lines;
+    std::uint64_t next = 0;  // where to ask from next time
+  };
+  Since lines_from(std::uint64_t from, std::size_t most = SIZE_MAX) const;
+
+ private:
+  void drop_oldest_beyond(std::size_t capacity_bytes);
+
+  std::size_t capacity_;
+  std::size_t bytes_ = 0;
+  std::uint64_t next_sequence_ = 1;
+  std::deque<OutputLine> lines_;
+};
+
+// When and how a log file is rotated by renaming, as logrotate does: the file in use is
+// `path`, the older ones `path.1` (the most recent) to `path.<kept_files>` (the oldest).
+struct FileRotation {
+  std::uint64_t max_size = 10 * 1024 * 1024;  // bytes of the file in use
+  std::size_t kept_files = 5;                 // rotated files kept besides it (at least 1)
+
+  // Whether a file of `size` bytes must be rotated before `incoming` more are appended. An
+  // empty file never is: a line longer than max_size goes whole into a file of its own.
+  bool due(std::uint64_t size, std::size_t incoming) const {
+    return size > 0 && size + incoming > max_size;
+  }
+  // The renames that rotate `path`, in the order to make them: path.<kept-1> to path.<kept>
+  // (replacing the oldest), ..., path.1 to path.2, path to path.1.
+  std::vector<std::pair<std::string, std::string>> renames(const std::string& path) const;
+};
+
+// A captured line as a log file holds it: "TIME STREAM TEXT\n", the text's bytes as they came,
+// with a '\' before the newline for a piece the next line continues.
+std::string format_log_file_line(const OutputLine& line);
+
+}  // namespace arm

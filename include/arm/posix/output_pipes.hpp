@@ -1,0 +1,72 @@
+// Reading services' output pipes from a host's event loop, without ever blocking it: one epoll
+// descriptor to watch, a function to call when it is readable (as the spawner's exit_fd()).
+//
+// PosixSpawner makes a pipe for each stream whose target is OutputTarget::Kind::log (when it
+// was given an OutputPipes: SpawnerOptions::output_pipes) and hands the read end here; the
+// program writes to the other end in blocking mode, so a program that writes faster than the
+// host reads is slowed by the full pipe, and nothing is lost. What is read goes to the host's
+// callback as bytes (arm::LineSplitter and arm::OutputRing, <arm/output.hpp>, make lines of
+// them).
+#pragma once
+
+#include <cstddef>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "arm/error.hpp"
+#include "arm/output.hpp"
+#include "arm/posix/unique_fd.hpp"
+#include "arm/types.hpp"
+
+namespace arm::posix {
+
+// Bytes read from one of a process's pipes. `ended`: the pipe is closed (every writer closed
+// it, or the process was reaped and what it held was read); no more bytes come from it, so a
+// partial last line is complete. The strings are valid during the callback only.
+struct OutputChunk {
+  ProcessId pid = 0;
+  const std::string& service;
+  OutputStream stream;
+  std::string_view bytes;
+  bool ended = false;
+};
+
+class OutputPipes {
+ public:
+  using OnOutput = std::function<void(const OutputChunk& chunk)>;
+  // Bytes read from one pipe per collect(): a pipe that has more is read again at the next
+  // call (its descriptor stays readable), so one chatty service cannot starve the others.
+  static constexpr std::size_t read_per_call = 64 * 1024;
+
+  static std::expected<std::unique_ptr<OutputPipes>, Error> create();
+  ~OutputPipes();
+
+  // Readable (POLLIN) when a pipe has bytes or has ended.
+  int fd() const;
+  // Reads what the ready pipes hold, at most read_per_call bytes each. Never blocks.
+  std::size_t collect(const OnOutput& on_output);
+  // `pid` was reaped: reads what its pipes still hold and closes them, so its output comes
+  // before its exit is reported (call this first). Reads until end of file or until nothing is
+  // there: a process it left behind (one that escaped its process group) may hold a pipe open,
+  // and waiting for it would block; at most `most_bytes` per pipe, for the same reason.
+  // Returns the service `pid`'s pipes were added for, even when they had ended already (empty
+  // when it had none): the host's way to know whose exit this is.
+  std::string drain(ProcessId pid, const OnOutput& on_output,
+                    std::size_t most_bytes = 16 * read_per_call);
+  // Watches `read_end` (made non-blocking here) as `service`'s `stream` of process `pid`.
+  // The spawner's call; an embedder with pipes of its own may use it too.
+  std::expected<void, Error> add(ProcessId pid, std::string service, OutputStream stream,
+                                 UniqueFd read_end);
+  std::size_t open_pipes() const;
+
+  struct Impl;
+
+ private:
+  explicit OutputPipes(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace arm::posix

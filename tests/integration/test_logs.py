@@ -1,0 +1,264 @@
+"""Services' output captured by armd (issue 12): `armctl logs`, following, crash context."""
+
+import base64
+import json
+import os
+import select
+import subprocess
+import time
+import unittest
+
+from harness import ARMCTL, DEADLINE, ArmdTestCase, wait_for
+
+
+class Logs(ArmdTestCase):
+    def serve(self, name, body, extra=""):
+        """armd with one service `name` running the script `body`, started."""
+        script = self.script(f"{name}.sh", body)
+        self.write_config(f"""
+            [services.{name}]
+            binary = "{script}"
+            restart = "never"
+            {extra}
+            """)
+        self.start_armd()
+        self.armctl("start", name, check=0)
+
+    def logs_json(self, *args):
+        return json.loads(self.armctl("logs", *args, json_output=True, check=0).stdout)
+
+    def wait_for_lines(self, name, count):
+        return wait_for(lambda: (lambda lines: lines if len(lines) >= count else None)(
+            self.logs_json(name, "-n", str(count))), f"{count} lines from {name}")
+
+    def test_output_is_captured_and_logs_prints_the_last_lines_stamped(self):
+        self.serve("talker", """
+            i=1
+            while [ $i -le 30 ]; do echo "out $i"; i=$((i+1)); done
+            echo "to stderr" >&2
+            exec sleep 100000
+            """)
+        lines = self.wait_for_lines("talker", 31)
+        stdout = [line["text"] for line in lines if line["stream"] == "stdout"]
+        self.assertEqual(stdout, [f"out {i}" for i in range(1, 31)])
+        self.assertEqual([line["text"] for line in lines if line["stream"] == "stderr"],
+                         ["to stderr"])
+        self.assertEqual(sorted(line["seq"] for line in lines), list(range(1, 32)))
+        for line in lines:
+            self.assertEqual(line["service"], "talker")
+            self.assertRegex(line["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        text = self.armctl("logs", "talker", "-n", "3", check=0).stdout.splitlines()
+        self.assertEqual(len(text), 3)
+        for line in text:
+            self.assertRegex(line, r"^\d{4}-\d\d-\d\dT\S+Z (stdout|stderr) (out \d+|to stderr)$")
+        # Captured, so no longer mixed into armd's own log.
+        self.assertNotIn("out 30", self.log())
+
+    def test_logs_of_an_unknown_service_is_refused_with_exit_code_3(self):
+        self.serve("quiet", "exec sleep 100000\n")
+        result = self.armctl("logs", "quiet", "nosuch", check=3)
+        self.assertIn("nosuch: unknown service", result.stderr)
+        self.assertEqual(self.logs_json("quiet"), [])
+
+    def test_stderr_merged_into_stdout_keeps_the_order_written(self):
+        self.serve("merged", """
+            echo one; echo two >&2; echo three; echo four >&2
+            exec sleep 100000
+            """, extra='stderr = "stdout"')
+        lines = self.wait_for_lines("merged", 4)
+        self.assertEqual([(line["stream"], line["text"]) for line in lines],
+                         [("stdout", "one"), ("stdout", "two"), ("stdout", "three"),
+                          ("stdout", "four")])
+
+    def test_a_one_megabyte_line_comes_in_marked_pieces_that_join_to_the_line(self):
+        # Not a repeated byte: the pieces must join in order.
+        self.serve("long", """
+            awk 'BEGIN { for (i = 0; i < 1048576; i++) printf "%c", 97 + (i * 7) % 26; print "" }'
+            echo after
+            exec sleep 100000
+            """, extra='log_buffer = "4MiB"')
+        expected = "".join(chr(97 + (i * 7) % 26) for i in range(1048576))
+
+        def complete():
+            lines = self.logs_json("long", "-n", "1000")
+            return lines if lines and lines[-1]["text"] == "after" else None
+
+        lines = wait_for(complete, "the long line and the one after it")[:-1]
+        self.assertGreater(len(lines), 1)
+        self.assertTrue(all(line["continues"] for line in lines[:-1]))
+        self.assertFalse(lines[-1]["continues"])
+        self.assertEqual("".join(line["text"] for line in lines), expected)
+        # In text, a piece the next line continues ends with a backslash.
+        text = self.armctl("logs", "long", "-n", "1000", check=0).stdout.splitlines()
+        self.assertTrue(all(line.endswith("\\") for line in text[:-2]))
+        self.assertFalse(text[-2].endswith("\\"))
+
+    def test_invalid_utf8_survives_as_bytes_and_json_stays_valid(self):
+        raw = b"bad \xff\xfe and \xc3( here"
+        self.serve("bytes", r"""
+            printf 'bad \377\376 and \303( here\n'
+            exec sleep 100000
+            """)
+        (line,) = self.wait_for_lines("bytes", 1)  # json.loads succeeded: valid JSON
+        self.assertEqual(base64.b64decode(line["base64"]), raw)
+        self.assertEqual(line["text"], raw.decode("utf-8", errors="replace"))
+        printed = subprocess.run([ARMCTL, "--socket", self.socket, "logs", "bytes"],
+                                 capture_output=True, timeout=DEADLINE, check=True).stdout
+        self.assertTrue(printed.endswith(b" stdout " + raw + b"\n"), printed)
+
+    def test_several_services_interleave_by_time_with_their_names_in_front(self):
+        ping = self.script("ping.sh", """
+            for i in 1 2 3; do echo "ping $i"; sleep 0.2; done
+            exec sleep 100000
+            """)
+        pong = self.script("pong.sh", """
+            sleep 0.1
+            for i in 1 2 3; do echo "pong $i"; sleep 0.2; done
+            exec sleep 100000
+            """)
+        self.write_config(f"""
+            [services.ping]
+            binary = "{ping}"
+            [services.pong]
+            binary = "{pong}"
+            """)
+        self.start_armd()
+        self.armctl("start", "ping", "pong", check=0)
+        wait_for(lambda: len(self.logs_json("ping", "pong", "-n", "6")) == 6, "six lines")
+        lines = self.logs_json("ping", "pong", "-n", "6")
+        self.assertEqual([line["time"] for line in lines], sorted(line["time"] for line in lines))
+        self.assertEqual({line["service"] for line in lines}, {"ping", "pong"})
+        text = self.armctl("logs", "ping", "pong", "-n", "6", check=0).stdout.splitlines()
+        self.assertEqual([line.split(" ")[0] for line in text],
+                         [line["service"] for line in lines])
+
+    def test_follow_prints_new_lines_as_they_come(self):
+        go = os.path.join(self.dir, "go")
+        self.serve("later", f"""
+            echo before
+            while [ ! -e {go} ]; do sleep 0.05; done
+            echo after
+            exec sleep 100000
+            """)
+        self.wait_for_lines("later", 1)
+        follower = subprocess.Popen([ARMCTL, "--socket", self.socket, "logs", "later", "-f",
+                                     "-n", "1"], stdout=subprocess.PIPE)
+        try:
+            got = b""
+            end = time.monotonic() + DEADLINE
+            while b"after\n" not in got and time.monotonic() < end:
+                if b"before\n" in got and not os.path.exists(go):
+                    open(go, "w").close()
+                ready, _, _ = select.select([follower.stdout], [], [], 0.1)
+                if ready:
+                    got += os.read(follower.stdout.fileno(), 65536)
+            lines = got.decode().splitlines()
+            self.assertEqual([line.split(" ", 2)[2] for line in lines], ["before", "after"])
+        finally:
+            follower.kill()
+            follower.wait()
+            follower.stdout.close()
+
+    def test_a_stalled_follower_slows_nothing_and_is_told_what_it_missed(self):
+        total = 200000
+        go = os.path.join(self.dir, "go")
+        done = os.path.join(self.dir, "done")
+        self.serve("counter", f"""
+            while [ ! -e {go} ]; do sleep 0.05; done
+            awk 'BEGIN {{ for (i = 1; i <= {total}; i++) print "n " i }}'
+            touch {done}
+            exec sleep 100000
+            """)
+        with self.connect() as follower:
+            follower.read_line()  # hello
+            follower.request(id=7, method="logs", services=["counter"], lines=0, follow=True)
+            first = follower.read_line()
+            self.assertEqual((first["ok"], first["following"], first["lines"]), (True, True, []))
+            # Not reading from here on while the service writes far more than armd keeps.
+            open(go, "w").close()
+            wait_for(lambda: os.path.exists(done), "the service to write everything, unslowed")
+            # The ring holds an unbroken window of the newest lines.
+            window = self.logs_json("counter", "-n", "100000")
+            self.assertEqual(window[-1]["text"], f"n {total}")
+            self.assertEqual([line["seq"] for line in window],
+                             list(range(window[0]["seq"], total + 1)))
+            self.assertTrue(all(line["text"] == f"n {line['seq']}" for line in window))
+            # Reading again: every line is either received, in order, or counted in a gap.
+            expected, gaps = 1, 0
+            while expected <= total:
+                event = follower.read_line()
+                self.assertEqual(event["id"], 7)
+                if event["event"] == "gap":
+                    self.assertEqual(event["service"], "counter")
+                    self.assertGreater(event["missed"], 0)
+                    expected += event["missed"]
+                    gaps += 1
+                    continue
+                self.assertEqual(event["event"], "lines")
+                for line in event["lines"]:
+                    self.assertEqual(line["seq"], expected)
+                    self.assertEqual(line["text"], f"n {expected}")
+                    expected += 1
+            self.assertEqual(expected, total + 1)
+            self.assertGreater(gaps, 0)
+        self.assertNotIn("disconnecting", self.log())
+
+    def test_a_crash_shows_the_last_lines_in_status_json_and_armd_log(self):
+        self.serve("crasher", """
+            i=1
+            while [ $i -le 30 ]; do echo "step $i"; i=$((i+1)); done
+            echo "fatal: out of cheese" >&2
+            exit 1
+            """, extra="crash_context_lines = 5")
+        crashed = self.wait_state("crasher", "failed")
+        tail = crashed["last_exit"]["output_tail"]
+        self.assertEqual(crashed["last_exit"]["code"], 1)
+        self.assertEqual(len(tail), 5)
+        self.assertIn("fatal: out of cheese", [line["text"] for line in tail])
+        self.assertIn("step 30", [line["text"] for line in tail])
+        table = self.armctl("status", "crasher", check=0).stdout
+        self.assertIn("crasher: last output before its exit (code 1):", table)
+        self.assertIn("stderr fatal: out of cheese", table)
+        log = self.log()
+        self.assertIn("crasher: exited (exit code 1); its last 5 lines of output:", log)
+        self.assertIn("crasher| fatal: out of cheese", log)
+
+    def test_log_file_is_rotated_by_rename_keeping_log_max_files(self):
+        # 400 lines of 60 bytes (about 24 KiB) through 4 KiB files, 2 kept besides the current.
+        self.serve("rotated", """
+            awk 'BEGIN { for (i = 1; i <= 400; i++) printf "line %05d %s\\n", i, sprintf("%40s", "") }'
+            echo last
+            exec sleep 100000
+            """, extra='log_file = "rotated.log"\nlog_max_size = "4KiB"\nlog_max_files = 2')
+        path = os.path.join(self.dir, "rotated.log")
+
+        def finished():
+            try:
+                with open(path, "rb") as f:
+                    return f.read().endswith(b" stdout last\n")
+            except FileNotFoundError:
+                return False
+
+        wait_for(finished, "the last line in the log file")
+        self.assertTrue(os.path.exists(path + ".1"))
+        self.assertTrue(os.path.exists(path + ".2"))
+        self.assertFalse(os.path.exists(path + ".3"))
+        contents = b""
+        for name in (path + ".2", path + ".1", path):
+            self.assertLessEqual(os.path.getsize(name), 4096)
+            with open(name, "rb") as f:
+                contents += f.read()
+        lines = contents.decode().splitlines()
+        self.assertRegex(lines[0], r"^\d{4}-\d\d-\d\dT\S+Z stdout line \d{5} +$")
+        numbers = [int(line.split()[3]) for line in lines[:-1]]
+        # The newest lines, unbroken, oldest file first.
+        self.assertEqual(numbers, list(range(numbers[0], 401)))
+        self.assertGreater(numbers[0], 1)
+
+    def test_a_service_that_never_wrote_has_an_empty_tail(self):
+        self.serve("silent", "exit 2\n")
+        self.assertEqual(self.wait_state("silent", "failed")["last_exit"]["output_tail"], [])
+
+
+if __name__ == "__main__":
+    unittest.main()

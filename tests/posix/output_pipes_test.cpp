@@ -1,0 +1,107 @@
+// Output captured through pipes: real processes, the spawner and OutputPipes together.
+#include <doctest/doctest.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <map>
+#include <string>
+
+#include "arm/posix.hpp"
+#include "arm/posix/output_pipes.hpp"
+
+using namespace arm;
+using arm::posix::OutputChunk;
+using arm::posix::OutputPipes;
+using arm::posix::PosixSpawner;
+
+namespace {
+
+[[maybe_unused]] const bool tagged = [] {
+  return ::setenv("ARMD_TEST_TAG", "posix-tests", 1) == 0;
+}();
+
+struct Captured {
+  std::map<OutputStream, std::string> bytes;
+  std::map<OutputStream, int> ended;
+  OutputPipes::OnOutput sink() {
+    return [this](const OutputChunk& chunk) {
+      CHECK(chunk.service == "talker");
+      bytes[chunk.stream].append(chunk.bytes);
+      if (chunk.ended) ++ended[chunk.stream];
+    };
+  }
+};
+
+struct Rig {
+  std::unique_ptr<OutputPipes> pipes = std::move(*OutputPipes::create());
+  std::unique_ptr<PosixSpawner> spawner =
+      std::move(*PosixSpawner::create({.output_pipes = pipes.get()}));
+  Captured captured;
+
+  ProcessId spawn(std::string script, OutputTarget out, OutputTarget err) {
+    SpawnRequest request;
+    request.service = "talker";
+    request.argv = {"/bin/sh", "-c", std::move(script)};
+    request.standard_output = out;
+    request.standard_error = err;
+    auto pid = spawner->spawn(request);
+    REQUIRE(pid);
+    return *pid;
+  }
+
+  // Reads output as it comes until the process is reaped, then drains its pipes, as armd does.
+  void run_until_exit(ProcessId pid) {
+    bool exited = false;
+    for (int waited = 0; waited < 30'000 && !exited; waited += 10) {
+      pollfd fds[2] = {{spawner->exit_fd(), POLLIN, 0}, {pipes->fd(), POLLIN, 0}};
+      ::poll(fds, 2, 10);
+      pipes->collect(captured.sink());
+      spawner->collect_exits([&](ProcessId exited_pid, ExitStatus) {
+        if (exited_pid != pid) return;
+        CHECK(pipes->drain(pid, captured.sink()) == "talker");
+        exited = true;
+      });
+    }
+    REQUIRE(exited);
+  }
+};
+
+const OutputTarget log_target{OutputTarget::Kind::log, {}};
+
+}  // namespace
+
+TEST_CASE("stdout and stderr sent to the log arrive as bytes of their own stream") {
+  Rig rig;
+  auto pid = rig.spawn("echo out; echo err >&2; printf 'no newline'", log_target, log_target);
+  rig.run_until_exit(pid);
+  CHECK(rig.captured.bytes[OutputStream::standard_output] == "out\nno newline");
+  CHECK(rig.captured.bytes[OutputStream::standard_error] == "err\n");
+  CHECK(rig.captured.ended[OutputStream::standard_output] == 1);
+  CHECK(rig.captured.ended[OutputStream::standard_error] == 1);
+  CHECK(rig.pipes->open_pipes() == 0);
+}
+
+TEST_CASE("stderr merged into stdout shares its pipe, in the order written") {
+  Rig rig;
+  auto pid = rig.spawn("echo one; echo two >&2; echo three", log_target,
+                       OutputTarget{OutputTarget::Kind::same_as_stdout, {}});
+  rig.run_until_exit(pid);
+  CHECK(rig.captured.bytes[OutputStream::standard_output] == "one\ntwo\nthree\n");
+  CHECK_FALSE(rig.captured.bytes.contains(OutputStream::standard_error));
+}
+
+TEST_CASE("output larger than a pipe holds is all read: the writer waits, nothing is lost") {
+  Rig rig;
+  // 1 MiB, far more than the 64 KiB a pipe holds.
+  auto pid = rig.spawn("head -c 1048576 /dev/zero", log_target, OutputTarget{});
+  rig.run_until_exit(pid);
+  CHECK(rig.captured.bytes[OutputStream::standard_output].size() == 1048576);
+}
+
+TEST_CASE("the child holds no copy of the pipes beyond its stdout and stderr") {
+  Rig rig;
+  auto pid = rig.spawn("ls /proc/self/fd | wc -l", log_target, log_target);
+  rig.run_until_exit(pid);
+  // 0, 1, 2 and the one ls opens to read the directory.
+  CHECK(rig.captured.bytes[OutputStream::standard_output] == "4\n");
+}

@@ -1,0 +1,170 @@
+// What services write, as lines: the splitter and the ring, on bytes and times given by hand.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "arm/output.hpp"
+
+using namespace arm;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Piece {
+  std::string text;
+  bool continues;
+  bool operator==(const Piece&) const = default;
+};
+
+// Collects what a splitter emits.
+struct Pieces {
+  std::vector<Piece> got;
+  LineSplitter::Emit emit() {
+    return [this](std::string_view text, bool continues) {
+      got.push_back({std::string(text), continues});
+    };
+  }
+};
+
+const WallTime noon =
+    WallTime{} +
+    std::chrono::sys_days{std::chrono::year{2026} / std::chrono::December / 1}.time_since_epoch() +
+    12h;
+
+std::vector<std::uint64_t> sequences(const std::vector<OutputLine>& lines) {
+  std::vector<std::uint64_t> numbers;
+  for (const auto& line : lines) numbers.push_back(line.sequence);
+  return numbers;
+}
+
+}  // namespace
+
+TEST_CASE("bytes become lines at each newline, however the reads cut them") {
+  LineSplitter splitter;
+  Pieces pieces;
+  splitter.feed("one\ntw", pieces.emit());
+  CHECK(splitter.pending() == 2);
+  splitter.feed("o\n\nthree\n", pieces.emit());
+  CHECK(pieces.got ==
+        std::vector<Piece>{{"one", false}, {"two", false}, {"", false}, {"three", false}});
+  CHECK(splitter.pending() == 0);
+}
+
+TEST_CASE("a partial last line waits for more bytes, and comes out when the stream ends") {
+  LineSplitter splitter;
+  Pieces pieces;
+  splitter.feed("no newline yet", pieces.emit());
+  CHECK(pieces.got.empty());
+  splitter.finish(pieces.emit());
+  CHECK(pieces.got == std::vector<Piece>{{"no newline yet", false}});
+  splitter.finish(pieces.emit());
+  CHECK(pieces.got.size() == 1);
+}
+
+TEST_CASE("a line longer than the limit comes out in marked pieces, nothing cut away") {
+  LineSplitter splitter(4);
+  Pieces pieces;
+  splitter.feed("abcdefghij\nxy", pieces.emit());
+  splitter.feed("zwvu\n", pieces.emit());
+  CHECK(pieces.got ==
+        std::vector<Piece>{
+            {"abcd", true}, {"efgh", true}, {"ij", false}, {"xyzw", true}, {"vu", false}});
+}
+
+TEST_CASE("a line of exactly the limit is one piece") {
+  LineSplitter splitter(4);
+  Pieces pieces;
+  splitter.feed("abcd\n", pieces.emit());
+  CHECK(pieces.got == std::vector<Piece>{{"abcd", false}});
+}
+
+TEST_CASE("invalid UTF-8 and NUL bytes are kept as they came") {
+  LineSplitter splitter;
+  Pieces pieces;
+  std::string bytes("\xff\xfe ok \xc3(\0end\n", 13);
+  splitter.feed(bytes, pieces.emit());
+  REQUIRE(pieces.got.size() == 1);
+  CHECK(pieces.got[0].text == bytes.substr(0, 12));
+}
+
+TEST_CASE("the ring numbers its lines and drops the oldest when the bytes run out") {
+  // Room for three 8-byte lines.
+  OutputRing ring(3 * (8 + OutputRing::line_overhead));
+  for (int i = 1; i <= 5; ++i)
+    ring.append(noon + i * 1s, OutputStream::standard_output, "line-00" + std::to_string(i));
+  CHECK(ring.size() == 3);
+  CHECK(ring.first_sequence() == 3);
+  CHECK(ring.next_sequence() == 6);
+  CHECK(ring.dropped() == 2);
+  CHECK(ring.bytes() <= ring.capacity());
+  auto last = ring.last(2);
+  CHECK(sequences(last) == std::vector<std::uint64_t>{4, 5});
+  CHECK(last[1].text == "line-005");
+  CHECK(last[1].time == noon + 5s);
+  CHECK(sequences(ring.last(100)) == std::vector<std::uint64_t>{3, 4, 5});
+}
+
+TEST_CASE("a line larger than the whole ring is kept alone rather than lost") {
+  OutputRing ring(64);
+  ring.append(noon, OutputStream::standard_output, "small");
+  ring.append(noon, OutputStream::standard_error, std::string(1000, 'x'));
+  CHECK(ring.size() == 1);
+  CHECK(ring.last(1)[0].stream == OutputStream::standard_error);
+  ring.append(noon, OutputStream::standard_output, "after");
+  CHECK(ring.size() == 1);
+  CHECK(ring.last(1)[0].text == "after");
+}
+
+TEST_CASE("a reader that fell behind is told how many lines it missed, then gets the rest") {
+  OutputRing ring(3 * (1 + OutputRing::line_overhead));
+  for (char c : std::string("abcdef")) ring.append(noon, OutputStream::standard_output, {&c, 1});
+  auto since = ring.lines_from(2);
+  CHECK(since.missed == 2);  // lines 2 and 3 are gone
+  CHECK(sequences(since.lines) == std::vector<std::uint64_t>{4, 5, 6});
+  CHECK(since.next == 7);
+  auto caught_up = ring.lines_from(since.next);
+  CHECK(caught_up.missed == 0);
+  CHECK(caught_up.lines.empty());
+  CHECK(caught_up.next == 7);
+  auto some = ring.lines_from(5, 1);
+  CHECK(sequences(some.lines) == std::vector<std::uint64_t>{5});
+  CHECK(some.next == 6);
+}
+
+TEST_CASE("a smaller capacity drops the oldest lines at once") {
+  OutputRing ring(10 * (1 + OutputRing::line_overhead));
+  for (int i = 0; i < 10; ++i) ring.append(noon, OutputStream::standard_output, "x");
+  ring.set_capacity(2 * (1 + OutputRing::line_overhead));
+  CHECK(sequences(ring.last(10)) == std::vector<std::uint64_t>{9, 10});
+}
+
+TEST_CASE("stamps are RFC 3339 in UTC with milliseconds") {
+  CHECK(format_rfc3339_ms(noon + 123ms) == "2026-12-01T12:00:00.123Z");
+  CHECK(format_rfc3339_ms(noon + 59min + 59s + 7ms) == "2026-12-01T12:59:59.007Z");
+  CHECK(to_string(OutputStream::standard_error) == "stderr");
+}
+
+TEST_CASE("a log file is rotated before a line that would take it past its size, never empty") {
+  FileRotation rotation{.max_size = 100, .kept_files = 3};
+  CHECK_FALSE(rotation.due(0, 500));  // a long line goes whole into a fresh file
+  CHECK_FALSE(rotation.due(90, 10));
+  CHECK(rotation.due(90, 11));
+}
+
+TEST_CASE("rotation renames the oldest first, so each file moves one place down") {
+  FileRotation rotation{.max_size = 100, .kept_files = 3};
+  using Step = std::pair<std::string, std::string>;
+  CHECK(rotation.renames("/l/web.log") == std::vector<Step>{{"/l/web.log.2", "/l/web.log.3"},
+                                                            {"/l/web.log.1", "/l/web.log.2"},
+                                                            {"/l/web.log", "/l/web.log.1"}});
+  FileRotation one{.max_size = 100, .kept_files = 1};
+  CHECK(one.renames("w") == std::vector<Step>{{"w", "w.1"}});
+}
+
+TEST_CASE("a log file line is the stamp, the stream and the bytes, marked when continued") {
+  OutputLine line{3, noon + 5ms, OutputStream::standard_error, std::string("a\xff", 2), true};
+  CHECK(format_log_file_line(line) == "2026-12-01T12:00:00.005Z stderr a\xff\\\n");
+  line.continues = false;
+  CHECK(format_log_file_line(line).ends_with("a\xff\n"));
+}
