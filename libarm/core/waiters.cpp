@@ -61,9 +61,12 @@ void ServiceSupervisor::Impl::answer_start_waiters(Service& service) {
   release_waiters_if_none(service);
 }
 
-// Each waiter is told why; references the failed starts took are given back.
+// Each waiter is told why; references the failed starts took are given back. A SIGKILL that
+// ended the old process of a restart goes unclaimed with them: the requests that come later
+// (a restart during the backoff that follows) stopped nothing.
 void ServiceSupervisor::Impl::fail_start_waiters(Service& service, Outcome outcome,
                                                  const std::string& why) {
+  service.stop.killed = false;
   if (!service.waiters) return;
   auto waiters = std::exchange(service.waiters->starts, {});
   for (const auto& waiter : waiters) {
