@@ -160,6 +160,43 @@ class EveryService(ArmctlTestCase):
         self.assertIn("either --all or names", result.stderr)
 
 
+class EveryServiceEdges(ArmctlTestCase):
+    def test_stop_all_cancels_a_pending_re_arm_so_nothing_comes_back(self):
+        crash = self.script("crash.sh", "exit 1\n")
+        self.write_config(f"""
+            [services.crashy]
+            binary = "{crash}"
+            backoff_initial = "10ms"
+            backoff_max = "10ms"
+            max_restarts = 1
+            retry_failed_after = "1s"
+            """)
+        self.start_armd()
+        self.armctl("start", "crashy")
+        status = self.wait_state("crashy", "failed")
+        self.assertIsNotNone(status["next_restart_in_ms"])  # it would come back on its own
+        self.armctl("stop", "--all", check=0)
+        status = self.status("crashy")
+        self.assertIsNone(status["next_restart_in_ms"], status)
+        self.assertEqual(status["state"], "stopped")
+
+    def test_a_service_a_reload_removed_is_not_an_unknown_name_to_all(self):
+        self.write_config(self.service("web") + f"""
+            [services.stubborn]
+            binary = "{self.stubborn}"
+            stop_timeout = "5s"
+            """)
+        self.start_armd()
+        self.armctl("start", "web", check=0)
+        self.armctl("start", "stubborn", check=0)
+        self.write_config(self.service("web"))
+        self.armctl("reload", check=0)  # stubborn stays in status, stopping, for its stop_timeout
+        self.assertEqual(self.status()["stubborn"]["state"], "stopping")
+        for command in ("restart", "start", "stop"):
+            result = self.armctl(command, "--all", check=0)
+            self.assertNotIn("unknown service", result.stdout + result.stderr, command)
+
+
 class KilledReported(ArmctlTestCase):
     def setUp(self):
         super().setUp()
