@@ -461,3 +461,30 @@ TEST_CASE("a stop of every reference of a dependency held by starts and a depend
   CHECK(rig.supervisor.status("db")->refcount == 0);
   CHECK(rig.supervisor.status("web")->refcount == 0);
 }
+
+TEST_CASE("a restart asked while waiting claims no SIGKILL of the process that left before it") {
+  auto db = depending("db", {});
+  db.stop_timeout = 3s;
+  auto web = depending("web", {"db"});
+  web.stop_timeout = 1s;
+  SupervisorRig rig(testing::config_with({db, web}));
+  rig.spawner.ignore_terminate("db");
+  rig.spawner.ignore_terminate("web");
+  rig.supervisor.start(rig.request(), "web");
+  auto restart_db = rig.request();
+  rig.supervisor.restart(restart_db, "db");  // web first: it restarts after db
+  rig.settle();
+  rig.advance(1s);  // web's SIGKILL
+  rig.settle();
+  REQUIRE(rig.state_of("web") == ServiceState::waiting);
+  REQUIRE(rig.state_of("db") == ServiceState::stopping);
+
+  auto restart_web = rig.request();  // web's old process is gone: this request ends nothing
+  rig.supervisor.restart(restart_web, "web");
+  rig.advance(3s);  // db's SIGKILL
+  rig.settle();
+  REQUIRE(rig.state_of("web") == ServiceState::running);
+  CHECK(rig.notifier.reply_to(restart_db)->killed);
+  CHECK(rig.notifier.reply_to(restart_web)->outcome == Outcome::restarted);
+  CHECK_FALSE(rig.notifier.reply_to(restart_web)->killed);
+}
