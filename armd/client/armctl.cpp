@@ -465,8 +465,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    if (app.get_subcommands().empty() && !app.get_option("--help")->count() &&
-        !app.get_option("--version")->count()) {
+    // Only for the missing command itself: a bad option ("--socket" without its value)
+    // keeps CLI11's own words, which name it.
+    if (error.get_name() == "RequiredError" && app.get_subcommands().empty() &&
+        !app.get_option("--help")->count() && !app.get_option("--version")->count()) {
       fmt::print(stderr, "armctl: a command is required\ncommands: {} (armctl --help for more)\n",
                  command_list(app));
       return exit_usage;

@@ -268,6 +268,17 @@ class UnknownCommand(unittest.TestCase):
         self.assertEqual(lines[0], "armctl: unknown command 'frobnicate'")
         self.assertRegex(lines[1], r"^commands: start, stop, restart, reset, status, ")
 
+    def test_a_bad_option_without_a_command_is_named_not_taken_for_a_missing_command(self):
+        result = subprocess.run([ARMCTL, "--socket"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--socket", result.stderr)
+        self.assertNotIn("a command is required", result.stderr)
+
+    def test_no_command_at_all_lists_the_commands(self):
+        result = subprocess.run([ARMCTL], capture_output=True, text=True, timeout=30)
+        self.assertEqual(result.returncode, 2)
+        self.assertEqual(result.stderr.splitlines()[0], "armctl: a command is required")
+
 
 if __name__ == "__main__":
     unittest.main()
