@@ -124,8 +124,9 @@ class Client {
   // One request per service, all written before any reply is read; armd answers each when it
   // is resolved, so the replies may come in any order and are matched by id (the name's index).
   // `force` (stop only): drop every reference, not just one.
+  // `listed` (--all): the names are armd's own, from a status a moment ago.
   int per_service(std::string_view method, const std::vector<std::string>& names,
-                  bool force = false) {
+                  bool force = false, bool listed = false) {
     std::string requests;
     for (std::size_t i = 0; i < names.size(); ++i) {
       json params = {{"service", names[i]}};
@@ -162,6 +163,11 @@ class Client {
     json all = json::array();
     for (std::size_t i = 0; i < names.size(); ++i) {
       Report report = report_service_reply(*replies[i], names[i]);
+      // A name armd listed but no longer knows: a reload removed it (it may still have been
+      // stopping when listed). Nothing to do there, and no mistake of the operator's.
+      if (listed && member(*replies[i], "outcome") == "unknown_service")
+        report = {fmt::format("{}: no longer configured (removed by a reload)", names[i]),
+                  exit_ok};
       code = more_severe(code, report.exit_code);
       if (!json_output_) print_report(report);
       all.push_back(std::move(*replies[i]));
@@ -174,7 +180,9 @@ class Client {
   // each, all at once, as for names given on the command line. armd orders the work: it starts
   // dependencies before their dependents and stops dependents first, whatever the order of the
   // requests. start: every configured service. stop: every service that has a process or is
-  // wanted (not stopped, not failed), each with all its references (--all implies --force).
+  // wanted (not stopped, not failed unless a re-arm is pending), each with all its references
+  // (--all implies --force). A name armd no longer knows by the time its request arrives was
+  // removed by a reload: said, not counted as an unknown name.
   // restart: the services that run or are on their way to (running, waiting, backoff); a
   // stopped one stays stopped, as an operator left it.
   int all(std::string_view method) {
@@ -185,7 +193,9 @@ class Client {
       const json& name = member(service, "name");
       if (!name.is_string()) continue;
       const json& state = member(service, "state");
-      bool settled = state == "stopped" || state == "failed";
+      // A failed service with a re-arm pending would come back on its own: stop cancels it.
+      bool rearm_pending = state == "failed" && member(service, "next_restart_in_ms").is_number();
+      bool settled = state == "stopped" || (state == "failed" && !rearm_pending);
       bool selected = method == "start"  ? true
                       : method == "stop" ? !settled
                                          : state == "running" || state == "starting" ||
@@ -199,7 +209,7 @@ class Client {
         fmt::print("armctl: no service to {}\n", method);
       return exit_ok;
     }
-    return per_service(method, names, method == "stop");
+    return per_service(method, names, method == "stop", true);
   }
 
   int status(const std::vector<std::string>& names) {
@@ -522,8 +532,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    if (app.get_subcommands().empty() && !app.get_option("--help")->count() &&
-        !app.get_option("--version")->count()) {
+    // Only for the missing command itself: a bad option ("--socket" without its value)
+    // keeps CLI11's own words, which name it.
+    if (error.get_name() == "RequiredError" && app.get_subcommands().empty() &&
+        !app.get_option("--help")->count() && !app.get_option("--version")->count()) {
       fmt::print(stderr, "armctl: a command is required\ncommands: {} (armctl --help for more)\n",
                  command_list(app));
       return exit_usage;

@@ -194,6 +194,12 @@ std::expected<Request, RequestError> decode_request(std::string_view text) {
   if (!known) return bad(request.id, known.error());
   request.method = *known;
 
+  // Before the method's own fields: a "force" on hello, status, reload or shutdown would
+  // otherwise be ignored (a client that meant it would shut armd down, not stop a service).
+  if (request.method != Method::stop && object.contains("force"))
+    return bad(request.id, fmt::format("\"force\" applies to \"stop\" only, not to \"{}\"",
+                                       method->get_ref<const std::string&>()));
+
   switch (request.method) {
     case Method::start:
     case Method::stop:
@@ -210,9 +216,6 @@ std::expected<Request, RequestError> decode_request(std::string_view text) {
         return bad(request.id, "\"service\" must not be empty");
       request.service = service->get<std::string>();
       if (auto force = object.find("force"); force != object.end()) {
-        if (request.method != Method::stop)
-          return bad(request.id, fmt::format("\"force\" applies to \"stop\" only, not to \"{}\"",
-                                             method->get_ref<const std::string&>()));
         if (!force->is_boolean())
           return bad(request.id,
                      fmt::format("\"force\" must be true or false, not {}", force->type_name()));

@@ -8,10 +8,12 @@
 
 namespace arm {
 
-std::string human_duration(Milliseconds duration) {
-  long long ms = duration.count();
-  if (ms < 0) return "-" + human_duration(Milliseconds(-ms));
-  constexpr long long second = 1000, minute = 60 * second, hour = 60 * minute;
+namespace {
+
+// The magnitude, unsigned: -ms would overflow for the most negative value (armctl prints what
+// armd's JSON holds, whatever it is).
+std::string unsigned_duration(unsigned long long ms) {
+  constexpr unsigned long long second = 1000, minute = 60 * second, hour = 60 * minute;
   if (ms < second) return fmt::format("{}ms", ms);
   // Below ten seconds a tenth is still worth reading (a stop_timeout of 1.5s); above, not.
   if (ms < 10 * second && ms % second >= 100)
@@ -19,13 +21,21 @@ std::string human_duration(Milliseconds duration) {
   // Up to two minutes, seconds read best: "60s" and "90s" rather than "1m" and "1m30s".
   if (ms < 2 * minute) return fmt::format("{}s", ms / second);
   if (ms < hour) {
-    long long seconds = ms % minute / second;
+    unsigned long long seconds = ms % minute / second;
     return seconds == 0 ? fmt::format("{}m", ms / minute)
                         : fmt::format("{}m{:02}s", ms / minute, seconds);
   }
-  long long minutes = ms % hour / minute;
+  unsigned long long minutes = ms % hour / minute;
   return minutes == 0 ? fmt::format("{}h", ms / hour)
                       : fmt::format("{}h{:02}m", ms / hour, minutes);
+}
+
+}  // namespace
+
+std::string human_duration(Milliseconds duration) {
+  long long ms = duration.count();
+  if (ms >= 0) return unsigned_duration(static_cast<unsigned long long>(ms));
+  return "-" + unsigned_duration(0ULL - static_cast<unsigned long long>(ms));
 }
 
 }  // namespace arm

@@ -49,6 +49,10 @@ struct StartWaiter {
   std::optional<RequestRef> to;  // nullopt: nobody to answer (default services, a gone client)
   Outcome on_success = Outcome::started;
   bool holds_reference = false;
+  // A restart whose old process was reaped after SIGKILL: its reply says so. Set on the
+  // waiters present when that process is reaped, so a request that comes later (while the
+  // service waits for a dependency) claims no kill it did not ask for.
+  bool killed = false;
 };
 
 struct Service {
@@ -134,8 +138,8 @@ struct Service {
 
   // Reverse dependency order while stopping: `leaving_dependents` counts, on each dependency,
   // the dependents whose process is still on its way out.
-  // `killed`: the process that left last needed SIGKILL; told to the stop and restart requests
-  // it answers, then cleared.
+  // `killed`: the process being reaped needed SIGKILL; told to the stop waiters answered then
+  // and marked on the restart waiters (StartWaiter::killed), then cleared.
   struct StopOrder {
     StopPhase phase = StopPhase::none;
     unsigned leaving_dependents = 0;

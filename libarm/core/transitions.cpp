@@ -100,10 +100,13 @@ void ServiceSupervisor::Impl::after_stopping_exit(Service& service, const ExitSt
   if (service.stop.killed && in_shutdown) killed_in_shutdown.push_back(service.spec.name);
   left(service);
   answer_stop_waiters(service);
+  // The restarts waiting now, answered once the new process runs, hear of it too; nothing later.
+  if (std::exchange(service.stop.killed, false) && service.waiters) {
+    for (auto& waiter : service.waiters->starts)
+      waiter.killed = waiter.on_success == Outcome::restarted;
+  }
   std::string what = describe(exit);
   AfterExit after = std::exchange(service.after_exit, AfterExit::settle_stopped);
-  // Only a restart's waiters, answered once the new process runs, have more to hear of it.
-  if (after != AfterExit::start_again) service.stop.killed = false;
   bool automatic = after == AfterExit::start_again || after == AfterExit::back_off ||
                    after == AfterExit::give_up;
   if (automatic && in_shutdown) after = AfterExit::settle_stopped;

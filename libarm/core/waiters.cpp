@@ -45,14 +45,13 @@ void ServiceSupervisor::Impl::release_waiters_if_none(Service& service) {
   with_waiters.erase(&service);
 }
 
-// A restart whose old process needed SIGKILL says so; a start that waited for that process to
-// leave did not ask for it to stop, so it is not told.
+// A restart whose old process needed SIGKILL says so (StartWaiter::killed, set when it was
+// reaped); a start that waited for that process to leave did not ask for it to stop: not told.
 void ServiceSupervisor::Impl::answer_start_waiters(Service& service) {
-  bool killed = std::exchange(service.stop.killed, false);
   if (!service.waiters) return;
   auto waiters = std::exchange(service.waiters->starts, {});
   for (const auto& waiter : waiters) {
-    if (killed && waiter.on_success == Outcome::restarted) {
+    if (waiter.killed) {
       answer_killed(waiter.to, service, waiter.on_success, kill_note(service));
     } else {
       answer(waiter.to, service, waiter.on_success);

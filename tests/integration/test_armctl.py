@@ -160,6 +160,43 @@ class EveryService(ArmctlTestCase):
         self.assertIn("either --all or names", result.stderr)
 
 
+class EveryServiceEdges(ArmctlTestCase):
+    def test_stop_all_cancels_a_pending_re_arm_so_nothing_comes_back(self):
+        crash = self.script("crash.sh", "exit 1\n")
+        self.write_config(f"""
+            [services.crashy]
+            binary = "{crash}"
+            backoff_initial = "10ms"
+            backoff_max = "10ms"
+            max_restarts = 1
+            retry_failed_after = "1s"
+            """)
+        self.start_armd()
+        self.armctl("start", "crashy")
+        status = self.wait_state("crashy", "failed")
+        self.assertIsNotNone(status["next_restart_in_ms"])  # it would come back on its own
+        self.armctl("stop", "--all", check=0)
+        status = self.status("crashy")
+        self.assertIsNone(status["next_restart_in_ms"], status)
+        self.assertEqual(status["state"], "stopped")
+
+    def test_a_service_a_reload_removed_is_not_an_unknown_name_to_all(self):
+        self.write_config(self.service("web") + f"""
+            [services.stubborn]
+            binary = "{self.stubborn}"
+            stop_timeout = "5s"
+            """)
+        self.start_armd()
+        self.armctl("start", "web", check=0)
+        self.armctl("start", "stubborn", check=0)
+        self.write_config(self.service("web"))
+        self.armctl("reload", check=0)  # stubborn stays in status, stopping, for its stop_timeout
+        self.assertEqual(self.status()["stubborn"]["state"], "stopping")
+        for command in ("restart", "start", "stop"):
+            result = self.armctl(command, "--all", check=0)
+            self.assertNotIn("unknown service", result.stdout + result.stderr, command)
+
+
 class KilledReported(ArmctlTestCase):
     def setUp(self):
         super().setUp()
@@ -230,6 +267,17 @@ class UnknownCommand(unittest.TestCase):
         lines = result.stderr.splitlines()
         self.assertEqual(lines[0], "armctl: unknown command 'frobnicate'")
         self.assertRegex(lines[1], r"^commands: start, stop, restart, reset, status, ")
+
+    def test_a_bad_option_without_a_command_is_named_not_taken_for_a_missing_command(self):
+        result = subprocess.run([ARMCTL, "--socket"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--socket", result.stderr)
+        self.assertNotIn("a command is required", result.stderr)
+
+    def test_no_command_at_all_lists_the_commands(self):
+        result = subprocess.run([ARMCTL], capture_output=True, text=True, timeout=30)
+        self.assertEqual(result.returncode, 2)
+        self.assertEqual(result.stderr.splitlines()[0], "armctl: a command is required")
 
 
 if __name__ == "__main__":

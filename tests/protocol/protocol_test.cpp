@@ -1,5 +1,6 @@
 // The JSON-lines codec: what armd accepts, and what it says back (docs/protocol.md).
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <string>
@@ -344,6 +345,16 @@ TEST_CASE("stop takes force, a boolean; other requests refuse it") {
         "\"force\" must be true or false, not number");
   CHECK(decode_request(R"({"method":"start","service":"web","force":true})").error().message ==
         "\"force\" applies to \"stop\" only, not to \"start\"");
+}
+
+TEST_CASE("force on a method without a service is refused too, not ignored") {
+  for (std::string method : {"hello", "status", "reload", "shutdown"}) {
+    CAPTURE(method);
+    auto request = decode_request(fmt::format(R"({{"method":"{}","force":true}})", method));
+    REQUIRE_FALSE(request);
+    CHECK(request.error().message ==
+          fmt::format("\"force\" applies to \"stop\" only, not to \"{}\"", method));
+  }
 }
 
 TEST_CASE("a reload summary lists every kind of change, empty ones too") {

@@ -388,3 +388,103 @@ TEST_CASE(
   rig.supervisor.stop(std::nullopt, "db");  // a cascading stop reaches web
   CHECK(rig.state_of("web") == ServiceState::stopping);
 }
+
+TEST_CASE("a stop of every reference answers each waiting start, once, in every state") {
+  // web waits for db (stopping, it ignores SIGTERM) with three starts pending; each state of
+  // web is reached in turn and stop_all_references is asked there.
+  auto db = depending("db", {});
+  db.stop_timeout = 5s;
+  auto web = depending("web", {"db"});
+  SupervisorRig rig(testing::config_with({db, web}));
+  rig.spawner.ignore_terminate("db");
+  rig.supervisor.start(rig.request(), "db");
+  rig.supervisor.restart(rig.request(), "db");
+  rig.settle();
+  REQUIRE(rig.state_of("db") == ServiceState::stopping);
+  std::vector<RequestRef> starts;
+  for (int i = 0; i < 3; ++i) {
+    starts.push_back(rig.request());
+    rig.supervisor.start(starts.back(), "web");
+  }
+  REQUIRE(rig.state_of("web") == ServiceState::waiting);
+  auto stop = rig.request();
+  rig.supervisor.stop_all_references(stop, "web");
+  CHECK(rig.notifier.replies_count_for(stop) == 1);
+  CHECK(rig.notifier.reply_to(stop)->outcome == Outcome::stopped);
+  for (auto start : starts) {
+    CHECK(rig.notifier.replies_count_for(start) == 1);
+    CHECK(rig.notifier.reply_to(start)->outcome == Outcome::start_failed);
+  }
+  CHECK(rig.state_of("web") == ServiceState::stopped);
+  CHECK(rig.supervisor.status("web")->refcount == 0);
+  rig.advance(5s);
+  rig.settle();
+  CHECK(rig.state_of("db") == ServiceState::running);  // the restart of db goes on
+  CHECK(rig.state_of("web") == ServiceState::stopped);
+
+  // Stopping, with starts waiting for the process to leave.
+  rig.supervisor.start(rig.request(), "web");
+  rig.supervisor.stop(rig.request(), "web");
+  REQUIRE(rig.state_of("web") == ServiceState::stopping);
+  starts.clear();
+  for (int i = 0; i < 2; ++i) {
+    starts.push_back(rig.request());
+    rig.supervisor.start(starts.back(), "web");
+  }
+  auto second = rig.request();
+  rig.supervisor.stop_all_references(second, "web");
+  for (auto start : starts) {
+    CHECK(rig.notifier.replies_count_for(start) == 1);
+    CHECK(rig.notifier.reply_to(start)->outcome == Outcome::start_failed);
+  }
+  rig.settle();
+  CHECK(rig.notifier.replies_count_for(second) == 1);
+  CHECK(rig.notifier.reply_to(second)->outcome == Outcome::stopped);
+  CHECK(rig.state_of("web") == ServiceState::stopped);
+  CHECK(rig.supervisor.status("web")->refcount == 0);
+}
+
+TEST_CASE("a stop of every reference of a dependency held by starts and a dependent") {
+  auto db = depending("db", {});
+  auto web = depending("web", {"db"});
+  SupervisorRig rig(testing::config_with({db, web}));
+  for (int i = 0; i < 2; ++i) rig.supervisor.start(rig.request(), "db");
+  rig.supervisor.start(rig.request(), "web");
+  auto stop = rig.request();
+  rig.supervisor.stop_all_references(stop, "db");
+  rig.settle();
+  CHECK(rig.notifier.replies_count_for(stop) == 1);
+  CHECK(rig.notifier.reply_to(stop)->outcome == Outcome::stopped);
+  CHECK(rig.notifier.reply_to(stop)->message == "also stopped its dependents: web");
+  CHECK(rig.state_of("web") == ServiceState::stopped);
+  CHECK(rig.state_of("db") == ServiceState::stopped);
+  CHECK(rig.supervisor.status("db")->refcount == 0);
+  CHECK(rig.supervisor.status("web")->refcount == 0);
+}
+
+TEST_CASE("a restart asked while waiting claims no SIGKILL of the process that left before it") {
+  auto db = depending("db", {});
+  db.stop_timeout = 3s;
+  auto web = depending("web", {"db"});
+  web.stop_timeout = 1s;
+  SupervisorRig rig(testing::config_with({db, web}));
+  rig.spawner.ignore_terminate("db");
+  rig.spawner.ignore_terminate("web");
+  rig.supervisor.start(rig.request(), "web");
+  auto restart_db = rig.request();
+  rig.supervisor.restart(restart_db, "db");  // web first: it restarts after db
+  rig.settle();
+  rig.advance(1s);  // web's SIGKILL
+  rig.settle();
+  REQUIRE(rig.state_of("web") == ServiceState::waiting);
+  REQUIRE(rig.state_of("db") == ServiceState::stopping);
+
+  auto restart_web = rig.request();  // web's old process is gone: this request ends nothing
+  rig.supervisor.restart(restart_web, "web");
+  rig.advance(3s);  // db's SIGKILL
+  rig.settle();
+  REQUIRE(rig.state_of("web") == ServiceState::running);
+  CHECK(rig.notifier.reply_to(restart_db)->killed);
+  CHECK(rig.notifier.reply_to(restart_web)->outcome == Outcome::restarted);
+  CHECK_FALSE(rig.notifier.reply_to(restart_web)->killed);
+}

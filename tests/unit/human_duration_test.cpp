@@ -43,3 +43,9 @@ TEST_CASE("a whole number of one unit prints as a configuration writes it, and r
     CHECK(*parsed == value);
   }
 }
+
+TEST_CASE("the most negative duration prints its sign too, without overflowing") {
+  // armctl prints whatever number armd's JSON holds, so every value must be safe.
+  CHECK(human_duration(Milliseconds::min()) == "-2562047788015h12m");
+  CHECK(human_duration(Milliseconds::max()) == "2562047788015h12m");
+}

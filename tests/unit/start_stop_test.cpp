@@ -264,6 +264,27 @@ TEST_CASE("a restart whose old process needed SIGKILL says so; the next restart 
   CHECK_FALSE(rig.notifier.reply_to(again)->killed);
 }
 
+TEST_CASE("a SIGKILL is not claimed by a restart during the backoff after the respawn failed") {
+  auto spec = testing::service("term_ignorer");
+  spec.stop_timeout = 1s;
+  SupervisorRig rig(testing::config_with({spec}));
+  rig.spawner.ignore_terminate("term_ignorer");
+  rig.supervisor.start(rig.request(), "term_ignorer");
+  auto first = rig.request();
+  rig.supervisor.restart(first, "term_ignorer");
+  rig.settle();
+  rig.spawner.fail_next_spawn(arm::Error::system(2, "cannot execute: gone"));
+  rig.advance(1s);  // SIGKILL; reaped; the new process cannot be spawned
+  rig.settle();
+  CHECK(rig.notifier.reply_to(first)->outcome == Outcome::start_failed);
+  REQUIRE(rig.state_of("term_ignorer") == ServiceState::backoff);
+
+  auto again = rig.request();
+  rig.supervisor.restart(again, "term_ignorer");  // runs it at once; it stopped nothing
+  CHECK(rig.notifier.reply_to(again)->outcome == Outcome::restarted);
+  CHECK_FALSE(rig.notifier.reply_to(again)->killed);
+}
+
 TEST_CASE("a stop of every reference ends a service that three starts hold") {
   SupervisorRig rig(web_only());
   for (int i = 0; i < 3; ++i) rig.supervisor.start(rig.request(), "web");
