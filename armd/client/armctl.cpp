@@ -166,8 +166,7 @@ class Client {
       // A name armd listed but no longer knows: a reload removed it (it may still have been
       // stopping when listed). Nothing to do there, and no mistake of the operator's.
       if (listed && member(*replies[i], "outcome") == "unknown_service")
-        report = {fmt::format("{}: no longer configured (removed by a reload)", names[i]),
-                  exit_ok};
+        report = {fmt::format("{}: no longer configured (removed by a reload)", names[i]), exit_ok};
       code = more_severe(code, report.exit_code);
       if (!json_output_) print_report(report);
       all.push_back(std::move(*replies[i]));
