@@ -546,6 +546,7 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
   log_files_.configure(std::move(files));
   for (const auto& name : summary.removed) {
     followers_.forget_service(name);
+    outputs_.forget(name);
     exit_tails_.erase(name);
   }
   log("reloaded {}: {} added, {} removed, {} restarted, {} updated", options_.config_path,

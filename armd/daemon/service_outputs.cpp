@@ -5,31 +5,35 @@
 namespace armd {
 
 std::map<std::string, ServiceOutputs::Sizes> ServiceOutputs::sizes_of(const arm::Config& config) {
+  // Only the services that set their own: ten thousand entries of defaults were ~100 bytes
+  // per service of armd's memory for nothing.
   std::map<std::string, Sizes> sizes;
-  for (const auto& [name, spec] : config.services)
-    sizes.emplace(name, Sizes{spec.log_buffer, spec.crash_context_lines});
+  for (const auto& [name, spec] : config.services) {
+    Sizes own{spec.log_buffer, spec.crash_context_lines};
+    if (own.log_buffer != default_sizes.log_buffer ||
+        own.crash_context_lines != default_sizes.crash_context_lines)
+      sizes.emplace(name, own);
+  }
   return sizes;
 }
 
 void ServiceOutputs::configure(std::map<std::string, Sizes> sizes) {
   sizes_ = std::move(sizes);
-  for (auto it = outputs_.begin(); it != outputs_.end();) {
-    auto size = sizes_.find(it->first);
-    if (size == sizes_.end()) {
-      it = outputs_.erase(it);
-      continue;
-    }
-    it->second.ring.set_capacity(size->second.log_buffer);
-    ++it;
-  }
+  for (auto& [service, output] : outputs_) output.ring.set_capacity(sizes_of(service).log_buffer);
+}
+
+void ServiceOutputs::forget(const std::string& service) {
+  outputs_.erase(service);
+}
+
+ServiceOutputs::Sizes ServiceOutputs::sizes_of(const std::string& service) const {
+  auto found = sizes_.find(service);
+  return found == sizes_.end() ? default_sizes : found->second;
 }
 
 ServiceOutputs::Output& ServiceOutputs::output_of(const std::string& service) {
   if (auto found = outputs_.find(service); found != outputs_.end()) return found->second;
-  auto size = sizes_.find(service);
-  std::size_t capacity =
-      size == sizes_.end() ? arm::OutputRing::default_capacity : size->second.log_buffer;
-  return outputs_.try_emplace(service, capacity).first->second;
+  return outputs_.try_emplace(service, sizes_of(service).log_buffer).first->second;
 }
 
 void ServiceOutputs::take(const arm::posix::OutputChunk& chunk, arm::WallTime now,
@@ -54,9 +58,8 @@ const arm::OutputRing* ServiceOutputs::ring(const std::string& service) const {
 
 std::vector<arm::OutputLine> ServiceOutputs::exit_tail(const std::string& service) const {
   const arm::OutputRing* lines = ring(service);
-  auto size = sizes_.find(service);
-  std::size_t count = size == sizes_.end() ? 20 : size->second.crash_context_lines;
-  return lines ? lines->last(count) : std::vector<arm::OutputLine>{};
+  return lines ? lines->last(sizes_of(service).crash_context_lines)
+               : std::vector<arm::OutputLine>{};
 }
 
 }  // namespace armd

@@ -16,14 +16,18 @@ namespace armd {
 
 class ServiceOutputs {
  public:
-  // Each service's log_buffer and crash_context_lines, from a configuration: rings shrink or
-  // grow to the new size; those of services no longer configured go.
+  // Each service's log_buffer and crash_context_lines, from a configuration (only those that
+  // differ from the defaults are kept): rings shrink or grow to the new size.
   struct Sizes {
     std::size_t log_buffer;
     std::size_t crash_context_lines;
   };
+  static inline const Sizes default_sizes{arm::ServiceSpec{}.log_buffer,
+                                          arm::ServiceSpec{}.crash_context_lines};
   static std::map<std::string, Sizes> sizes_of(const arm::Config& config);
   void configure(std::map<std::string, Sizes> sizes);
+  // A service no longer configured: its lines go.
+  void forget(const std::string& service);
 
   // Bytes (or the end) of one pipe. `on_line` is told of each line stored.
   using OnLine = std::function<void(const std::string& service, const arm::OutputLine& line)>;
@@ -45,6 +49,7 @@ class ServiceOutputs {
     arm::LineSplitter standard_error;
   };
   Output& output_of(const std::string& service);
+  Sizes sizes_of(const std::string& service) const;
 
   std::map<std::string, Sizes> sizes_;
   std::map<std::string, Output> outputs_;

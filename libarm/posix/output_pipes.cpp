@@ -13,34 +13,45 @@
 namespace arm::posix {
 
 namespace {
-struct Pipe {
-  ProcessId pid;
+// A process's captured streams, kept together: one map node and one copy of the service's name
+// per process (a node per pipe, each with its own name, cost a few hundred bytes per service).
+struct Process {
   std::string service;
-  OutputStream stream;
-  UniqueFd fd;
+  UniqueFd fds[2];  // by OutputStream; closed at the end of the stream
 };
+
+constexpr std::size_t index_of(OutputStream stream) {
+  return stream == OutputStream::standard_output ? 0 : 1;
+}
+constexpr OutputStream stream_at(std::size_t index) {
+  return index == 0 ? OutputStream::standard_output : OutputStream::standard_error;
+}
+// The epoll key of a pipe: its process and its stream.
+std::uint64_t key_of(ProcessId pid, std::size_t index) {
+  return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(pid)) << 1) | index;
+}
 }  // namespace
 
 struct OutputPipes::Impl {
   UniqueFd epoll;
-  std::uint64_t next_key = 1;
-  std::unordered_map<std::uint64_t, Pipe> pipes;  // by epoll key
-  std::unordered_multimap<ProcessId, std::uint64_t> keys_of;
-  std::unordered_map<ProcessId, std::string> service_of;  // until drain(), even once ended
+  std::unordered_map<ProcessId, Process> processes;  // until drain(), even once both ended
+  std::size_t open = 0;                              // pipes not yet at their end
   std::string buffer = std::string(read_per_call, '\0');
 
   enum class Read { more, nothing_now, ended };
-  // One read; the bytes go to `on_output`.
-  Read read_once(Pipe& pipe, const OnOutput& on_output, std::size_t most);
-  void close(std::uint64_t key, const OnOutput& on_output);
+  // One read of `pid`'s stream `index`; the bytes go to `on_output`.
+  Read read_once(ProcessId pid, Process& process, std::size_t index, const OnOutput& on_output,
+                 std::size_t most);
+  void close(ProcessId pid, Process& process, std::size_t index, const OnOutput& on_output);
 };
 
-OutputPipes::Impl::Read OutputPipes::Impl::read_once(Pipe& pipe, const OnOutput& on_output,
+OutputPipes::Impl::Read OutputPipes::Impl::read_once(ProcessId pid, Process& process,
+                                                     std::size_t index, const OnOutput& on_output,
                                                      std::size_t most) {
   for (;;) {
-    ssize_t got = ::read(pipe.fd.get(), buffer.data(), std::min(most, buffer.size()));
+    ssize_t got = ::read(process.fds[index].get(), buffer.data(), std::min(most, buffer.size()));
     if (got > 0) {
-      on_output(OutputChunk{pipe.pid, pipe.service, pipe.stream,
+      on_output(OutputChunk{pid, process.service, stream_at(index),
                             std::string_view(buffer.data(), static_cast<std::size_t>(got)), false});
       return Read::more;
     }
@@ -50,21 +61,12 @@ OutputPipes::Impl::Read OutputPipes::Impl::read_once(Pipe& pipe, const OnOutput&
   }
 }
 
-void OutputPipes::Impl::close(std::uint64_t key, const OnOutput& on_output) {
-  auto found = pipes.find(key);
-  if (found == pipes.end()) return;
-  Pipe pipe = std::move(found->second);
-  pipes.erase(found);
-  auto [begin, end] = keys_of.equal_range(pipe.pid);
-  for (auto it = begin; it != end; ++it) {
-    if (it->second == key) {
-      keys_of.erase(it);
-      break;
-    }
-  }
-  // Closing takes it out of the epoll set.
-  pipe.fd.reset();
-  on_output(OutputChunk{pipe.pid, pipe.service, pipe.stream, {}, true});
+void OutputPipes::Impl::close(ProcessId pid, Process& process, std::size_t index,
+                              const OnOutput& on_output) {
+  if (!process.fds[index]) return;
+  process.fds[index].reset();  // closing takes it out of the epoll set
+  --open;
+  on_output(OutputChunk{pid, process.service, stream_at(index), {}, true});
 }
 
 std::expected<std::unique_ptr<OutputPipes>, Error> OutputPipes::create() {
@@ -84,7 +86,7 @@ int OutputPipes::fd() const {
 }
 
 std::size_t OutputPipes::open_pipes() const {
-  return impl_->pipes.size();
+  return impl_->open;
 }
 
 std::expected<void, Error> OutputPipes::add(ProcessId pid, std::string service, OutputStream stream,
@@ -92,16 +94,18 @@ std::expected<void, Error> OutputPipes::add(ProcessId pid, std::string service, 
   int flags = ::fcntl(read_end.get(), F_GETFL);
   if (flags < 0 || ::fcntl(read_end.get(), F_SETFL, flags | O_NONBLOCK) != 0)
     return std::unexpected(Error::system(errno, fmt::format("fcntl: {}", std::strerror(errno))));
-  std::uint64_t key = impl_->next_key++;
+  std::size_t index = index_of(stream);
   epoll_event event{};
   event.events = EPOLLIN;
-  event.data.u64 = key;
+  event.data.u64 = key_of(pid, index);
   if (::epoll_ctl(impl_->epoll.get(), EPOLL_CTL_ADD, read_end.get(), &event) != 0)
     return std::unexpected(
         Error::system(errno, fmt::format("epoll_ctl: {}", std::strerror(errno))));
-  impl_->pipes.emplace(key, Pipe{pid, std::move(service), stream, std::move(read_end)});
-  impl_->keys_of.emplace(pid, key);
-  impl_->service_of.insert_or_assign(pid, impl_->pipes.at(key).service);
+  Process& process = impl_->processes[pid];
+  if (process.service != service) process.service = std::move(service);
+  if (process.fds[index]) --impl_->open;  // replaced (a number reused before drain): not leaked
+  process.fds[index] = std::move(read_end);
+  ++impl_->open;
   return {};
 }
 
@@ -111,32 +115,35 @@ std::size_t OutputPipes::collect(const OnOutput& on_output) {
   int ready = ::epoll_wait(impl_->epoll.get(), events, batch, 0);
   std::size_t reads = 0;
   for (int i = 0; i < ready; ++i) {
-    auto found = impl_->pipes.find(events[i].data.u64);
-    if (found == impl_->pipes.end()) continue;
+    auto pid = static_cast<ProcessId>(events[i].data.u64 >> 1);
+    std::size_t index = events[i].data.u64 & 1;
+    auto found = impl_->processes.find(pid);
+    if (found == impl_->processes.end() || !found->second.fds[index]) continue;
     ++reads;
     // EPOLLHUP with bytes still in the pipe: they come first, the end at a later read.
-    if (impl_->read_once(found->second, on_output, read_per_call) == Impl::Read::ended)
-      impl_->close(events[i].data.u64, on_output);
+    if (impl_->read_once(pid, found->second, index, on_output, read_per_call) == Impl::Read::ended)
+      impl_->close(pid, found->second, index, on_output);
   }
   return reads;
 }
 
 std::string OutputPipes::drain(ProcessId pid, const OnOutput& on_output, std::size_t most_bytes) {
-  std::vector<std::uint64_t> keys;
-  auto [begin, end] = impl_->keys_of.equal_range(pid);
-  for (auto it = begin; it != end; ++it) keys.push_back(it->second);
-  for (std::uint64_t key : keys) {
-    Pipe& pipe = impl_->pipes.at(key);
+  auto found = impl_->processes.find(pid);
+  if (found == impl_->processes.end()) return {};
+  Process& process = found->second;
+  for (std::size_t index = 0; index < 2; ++index) {
+    if (!process.fds[index]) continue;
     std::size_t read = 0;
     while (read < most_bytes &&
-           impl_->read_once(pipe, on_output, std::min(read_per_call, most_bytes - read)) ==
-               Impl::Read::more) {
+           impl_->read_once(pid, process, index, on_output,
+                            std::min(read_per_call, most_bytes - read)) == Impl::Read::more) {
       read += read_per_call;  // an upper bound of what one read took
     }
-    impl_->close(key, on_output);
+    impl_->close(pid, process, index, on_output);
   }
-  auto service = impl_->service_of.extract(pid);
-  return service ? std::move(service.mapped()) : std::string();
+  std::string service = std::move(process.service);
+  impl_->processes.erase(found);
+  return service;
 }
 
 }  // namespace arm::posix
