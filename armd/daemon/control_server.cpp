@@ -177,20 +177,22 @@ void ControlServer::accept_new() {
         std::size_t suppressed = 0;
         if (accept_failures_.due(now, suppressed)) {
           if (suppressed == 0)
-            log("accept on {}: {}; not accepting for 100 ms at a time (repeats are summed up "
+            log(Level::error,
+                "accept on {}: {}; not accepting for 100 ms at a time (repeats are summed up "
                 "every 10 s)",
                 path_, why);
           else
-            log("accept on {}: {} (and {} more times in the last 10 s)", path_, why, suppressed);
+            log(Level::error, "accept on {}: {} (and {} more times in the last 10 s)", path_, why,
+                suppressed);
         }
         accept_paused_until_ = now + std::chrono::milliseconds(100);
       } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        log("accept on {}: {}", path_, errno_text());
+        log(Level::error, "accept on {}: {}", path_, errno_text());
       }
       return;
     }
     if (!peer_allowed(fd.get())) {
-      log("refused a connection from another user (SO_PEERCRED)");
+      log(Level::warning, "refused a connection from another user (SO_PEERCRED)");
       continue;
     }
     ConnectionId id = next_id_++;
@@ -285,8 +287,8 @@ bool ControlServer::send(ConnectionId id, std::string_view line) {
     std::size_t first_reply_end = connection.output.find('\n') + 1;
     std::size_t behind = connection.output.size() - first_reply_end + line.size();
     if (behind > max_queued_output) {
-      log("client {} does not read its replies ({} bytes queued); disconnecting it", id,
-          connection.output.size());
+      log(Level::warning, "client {} does not read its replies ({} bytes queued); disconnecting it",
+          id, connection.output.size());
       std::string().swap(connection.output);
       connection.gone = true;
       connection.closing = true;

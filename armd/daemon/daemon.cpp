@@ -176,28 +176,31 @@ Daemon::~Daemon() {
 }
 
 int Daemon::run() {
-  log("listening on {}; {} services configured", options_.socket_path,
+  log(Level::info, "listening on {}; {} services configured", options_.socket_path,
       supervisor_->service_count());
-  log("containment: {}", containment_note_);
+  log(Level::info, "containment: {}", containment_note_);
   // Only now, holding the socket: what a SIGKILLed armd of this socket left running goes
   // before anything starts, so no service runs twice.
   if (auto left = spawner_->kill_leftovers(); !left.empty())
-    log("killed what a previous armd left running in {} cgroup(s): {}", left.size(),
+    log(Level::warning, "killed what a previous armd left running in {} cgroup(s): {}", left.size(),
         fmt::join(left, ", "));
   supervisor_->start_default_services();
   // Reading the configuration built a TOML tree several times the size of what is kept; hand
   // the freed pages back instead of holding them for armd's whole life.
   malloc_trim(0);
-  flush_log();  // the start-up lines now, not after the first event
 
   std::vector<pollfd> fds;
   while (!supervisor_->finished()) {
+    // Before every wait, never after it: the start-up lines are out before the first event,
+    // and what a turn logged is out before the next wait, whatever woke it. What stderr does not
+    // take now waits in the log's bounded buffer (log.hpp), polled below.
+    flush_log();
     fds.clear();
     fds.push_back({signal_fd_.get(), POLLIN, 0});
     fds.push_back({spawner_->exit_fd(), POLLIN, 0});
     fds.push_back({watcher_->fd(), POLLIN, 0});
-    // The log's output, while lines wait for it (-1, ignored, otherwise): flush_log() below
-    // writes them when it wakes us.
+    // The log's output, while lines wait for it (-1, ignored, otherwise): flush_log() at the
+    // top of the loop writes them when it wakes us.
     fds.push_back({log_poll_fd(), POLLOUT, 0});
     fds.push_back({output_pipes_->fd(), POLLIN, 0});
     server_->add_poll_fds(fds);
@@ -207,7 +210,7 @@ int Daemon::run() {
       timeout = timeout < 0 ? server_timeout : std::min(timeout, server_timeout);
     }
     if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) {
-      log("poll: {}", std::strerror(errno));
+      log(Level::error, "poll: {}", std::strerror(errno));
       flush_log_at_exit(std::chrono::seconds(1));
       return 1;
     }
@@ -236,10 +239,9 @@ int Daemon::run() {
     // Every turn, not only when output came: a follower's queue may have drained.
     if (!followers_.empty()) followers_.send_news(*server_, outputs_);
     supervisor_->on_timer();
-    flush_log();
   }
   server_->flush_all(1000);
-  log("every service is stopped; exiting");
+  log(Level::info, "every service is stopped; exiting");
   flush_log_at_exit(std::chrono::seconds(1));
   return 0;
 }
@@ -260,17 +262,18 @@ void Daemon::on_exit(arm::ProcessId pid, arm::ExitStatus status) {
     auto tail = outputs_.exit_tail(service);
     auto before = supervisor_->status(service);
     if (before && before->state == arm::ServiceState::running && !status.clean() && !tail.empty()) {
-      log("{}: exited ({}); its last {} line{} of output:", service, arm::describe(status),
-          tail.size(), tail.size() == 1 ? "" : "s");
+      log_service(Level::warning, service,
+                  "exited ({}); its last {} line{} of output:", arm::describe(status), tail.size(),
+                  tail.size() == 1 ? "" : "s");
       // armd's log is bounded (log.hpp): a long line is shown cut, saying how much is left out
       // (armctl logs has all of it).
       constexpr std::size_t shown = 512;
       for (const auto& line : tail) {
         if (line.text.size() <= shown)
-          log("{}| {}", service, line.text);
+          log_service(Level::warning, service, "| {}", line.text);
         else
-          log("{}| {}... ({} more bytes)", service, std::string_view(line.text).substr(0, shown),
-              line.text.size() - shown);
+          log_service(Level::warning, service, "| {}... ({} more bytes)",
+                      std::string_view(line.text).substr(0, shown), line.text.size() - shown);
       }
     }
     exit_tails_[service] = std::move(tail);
@@ -284,12 +287,12 @@ void Daemon::handle_signals() {
     switch (info.ssi_signo) {
       case SIGTERM:
       case SIGINT:
-        log("received {}; stopping every service",
+        log(Level::info, "received {}; stopping every service",
             info.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
         supervisor_->shutdown(std::nullopt);
         break;
       case SIGHUP:
-        log("received SIGHUP; reloading {}", options_.config_path);
+        log(Level::info, "received SIGHUP; reloading {}", options_.config_path);
         reload(std::nullopt);
         break;
       case SIGCHLD:
@@ -313,10 +316,13 @@ void Daemon::reply(const arm::Reply& reply) {
 
 void Daemon::service_event(const arm::ServiceEvent& event) {
   if (event.state == arm::ServiceState::starting) return;  // the running/failed line follows
+  Level level = event.state == arm::ServiceState::failed    ? Level::error
+                : event.state == arm::ServiceState::backoff ? Level::warning
+                                                            : Level::info;
   if (event.detail.empty()) {
-    log("{}: {}", event.service, arm::to_string(event.state));
+    log_service(level, event.service, "{}", arm::to_string(event.state));
   } else {
-    log("{}: {} ({})", event.service, arm::to_string(event.state), event.detail);
+    log_service(level, event.service, "{} ({})", arm::to_string(event.state), event.detail);
   }
 }
 
@@ -355,9 +361,10 @@ bool Daemon::awaiting_replies(ConnectionId connection) const {
 void Daemon::log_bad_request(ConnectionId connection, const std::string& message) {
   std::size_t count = ++clients_[connection].bad_requests;
   if (count < logged_bad_requests_per_client) {
-    log("client {}: {}", connection, message);
+    log(Level::warning, "client {}: {}", connection, message);
   } else if (count == logged_bad_requests_per_client) {
-    log("client {}: {} (further bad requests of this client are counted, not logged)", connection,
+    log(Level::warning,
+        "client {}: {} (further bad requests of this client are counted, not logged)", connection,
         message);
   }
 }
@@ -416,15 +423,15 @@ void Daemon::on_line(ConnectionId connection, std::string_view line) {
       return;
     case Method::shutdown:
       if (!defer(connection, ref, request->id)) return;
-      log("client {} asked for shutdown; stopping every service", connection);
+      log(Level::info, "client {} asked for shutdown; stopping every service", connection);
       supervisor_->shutdown(ref);
       return;
   }
 }
 
 void Daemon::on_line_too_long(ConnectionId connection) {
-  log("client {}: request line longer than {} bytes; closing the connection", connection,
-      protocol::max_request_line);
+  log(Level::warning, "client {}: request line longer than {} bytes; closing the connection",
+      connection, protocol::max_request_line);
   server_->send(connection,
                 protocol::encode_error(nullptr, "line_too_long",
                                        fmt::format("request lines are limited to {} bytes",
@@ -434,8 +441,8 @@ void Daemon::on_line_too_long(ConnectionId connection) {
 void Daemon::on_disconnect(ConnectionId connection) {
   if (auto client = clients_.find(connection); client != clients_.end()) {
     if (client->second.bad_requests > logged_bad_requests_per_client)
-      log("client {} disconnected; {} more bad requests of it were not logged", connection,
-          client->second.bad_requests - logged_bad_requests_per_client);
+      log(Level::warning, "client {} disconnected; {} more bad requests of it were not logged",
+          connection, client->second.bad_requests - logged_bad_requests_per_client);
     clients_.erase(client);
   }
   followers_.remove(connection);
@@ -524,12 +531,13 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
   auto config = arm::load_config_file(options_.config_path);
   if (!config) {
     std::string why = config.error().to_string();
-    log("reload refused, the running configuration stays: {}", why);
+    log(Level::error, "reload refused, the running configuration stays: {}", why);
     send(protocol::encode_error(id, "invalid_config", why));
     return;
   }
   if (config->arm.socket != supervisor_->settings().socket) {
-    log("reload: [arm].socket changed; the new path takes effect when armd restarts");
+    log(Level::warning,
+        "reload: [arm].socket changed; the new path takes effect when armd restarts");
   }
   auto sizes = ServiceOutputs::sizes_of(*config);
   auto files = LogFiles::settings_of(*config);
@@ -537,7 +545,7 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
   malloc_trim(0);  // as at start: the TOML tree is gone
   if (!applied) {
     std::string why = applied.error().front().to_string();
-    log("reload refused, the running configuration stays: {}", why);
+    log(Level::error, "reload refused, the running configuration stays: {}", why);
     send(protocol::encode_error(id, "invalid_config", why));
     return;
   }
@@ -549,8 +557,8 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
     outputs_.forget(name);
     exit_tails_.erase(name);
   }
-  log("reloaded {}: {} added, {} removed, {} restarted, {} updated", options_.config_path,
-      summary.added.size(), summary.removed.size(), summary.restarted.size(),
+  log(Level::info, "reloaded {}: {} added, {} removed, {} restarted, {} updated",
+      options_.config_path, summary.added.size(), summary.removed.size(), summary.restarted.size(),
       summary.updated.size());
   send(protocol::encode_reload(id, summary));
 }

@@ -7,8 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fmt/chrono.h>
-
 #include <cerrno>
 #include <string>
 
@@ -49,8 +47,10 @@ class LogWriter {
     }
   }
 
-  void append(std::string_view message) {
-    std::string line = stamped(message);
+  void set_format(LogFormat format) { format_ = format; }
+
+  void append(Level level, std::string_view service, std::string_view message) {
+    std::string line = stamped(level, service, message);
     // The note comes first, so that the log reads in order.
     if (dropped_ > 0 && !note_dropped(line.size())) {
       ++dropped_;
@@ -102,19 +102,16 @@ class LogWriter {
   }
 
  private:
-  static std::string stamped(std::string_view message) {
-    // The milliseconds are printed by hand: fmt 9 (Debian 12's) prints whole seconds for `%S`
-    // whatever the time point's precision; later versions print the fraction.
+  std::string stamped(Level level, std::string_view service, std::string_view message) const {
     auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
-    auto seconds = std::chrono::floor<std::chrono::seconds>(now);
-    return fmt::format("{:%Y-%m-%d %H:%M:%S}.{:03} armd: {}\n", seconds, (now - seconds).count(),
-                       message);
+    return format_log_line(format_, now, level, service, message);
   }
 
   // Queues the line saying how many lines were lost, if it fits with `then_bytes` more after it.
   bool note_dropped(std::size_t then_bytes) {
     std::string note =
-        stamped(fmt::format("{} log lines were dropped: stderr was not taking them", dropped_));
+        stamped(Level::warning, {},
+                fmt::format("{} log lines were dropped: stderr was not taking them", dropped_));
     if (pending_.size() + note.size() + then_bytes > log_buffer_bytes) return false;
     pending_ += note;
     dropped_ = 0;
@@ -147,6 +144,7 @@ class LogWriter {
     return static_cast<ssize_t>(size);
   }
 
+  LogFormat format_ = LogFormat::text;
   Route route_ = Route::file;
   int fd_ = STDERR_FILENO;
   std::string pending_;
@@ -160,9 +158,13 @@ LogWriter& writer() {
 
 }  // namespace
 
+void set_log_format(LogFormat format) {
+  writer().set_format(format);
+}
+
 namespace detail {
-void append_log_line(std::string_view message) {
-  writer().append(message);
+void append_log_line(Level level, std::string_view service, std::string_view message) {
+  writer().append(level, service, message);
 }
 }  // namespace detail
 

@@ -1,10 +1,13 @@
-// armd's log: one line per event on stderr, prefixed with the wall-clock time, so that an
-// operator reading `journalctl` or a container log can follow what happened.
+// armd's log: one line per event on stderr, with the wall-clock time, a level and the service
+// it is about (log_line.hpp says how a line looks, as text or JSON), so that an operator reading
+// `journalctl` or a container log, or a log shipper, can follow what happened.
 //
 // Writing it never blocks armd: a log reader that stalls, or a pipe filled by a service sharing
 // it, would otherwise freeze every restart and every reply. Lines go to a bounded buffer
 // (log_buffer_bytes) that the poll loop writes out when stderr can take it; a line that does not
-// fit is dropped and counted, and once output flows again a line says how many were lost.
+// fit is dropped and counted, and once output flows again a line says how many were lost. The
+// loop writes what waits before each time it waits (daemon.cpp), so a line is out before the next
+// event it could be confused with.
 #pragma once
 
 #include <fmt/format.h>
@@ -13,17 +16,30 @@
 #include <cstddef>
 #include <string_view>
 
+#include "log_line.hpp"
+
 namespace armd {
 
 inline constexpr std::size_t log_buffer_bytes = 256 * 1024;
 
+// Text unless told otherwise (--log-format); set once, before the first line.
+void set_log_format(LogFormat format);
+
 namespace detail {
-void append_log_line(std::string_view message);
+void append_log_line(Level level, std::string_view service, std::string_view message);
 }
 
+// A line about armd itself (listening, a signal, a client).
 template <typename... Args>
-void log(fmt::format_string<Args...> format, Args&&... args) {
-  detail::append_log_line(fmt::format(format, std::forward<Args>(args)...));
+void log(Level level, fmt::format_string<Args...> format, Args&&... args) {
+  detail::append_log_line(level, {}, fmt::format(format, std::forward<Args>(args)...));
+}
+
+// A line about one service: its name is a field of its own, not part of the message.
+template <typename... Args>
+void log_service(Level level, std::string_view service, fmt::format_string<Args...> format,
+                 Args&&... args) {
+  detail::append_log_line(level, service, fmt::format(format, std::forward<Args>(args)...));
 }
 
 // Writes what stderr takes now, without waiting. Once per loop turn, and when log_poll_fd()

@@ -40,8 +40,10 @@ bool LogFiles::open(const std::string& service, File& file) {
   struct stat info {};
   if (!file.fd || ::fstat(file.fd.get(), &info) != 0) {
     if (file.failed_lines == 0)
-      log("{}: cannot open its log_file {}: {}; its lines are dropped from the file until it can",
-          service, file.setting.path, std::strerror(errno));
+      log_service(
+          Level::warning, service,
+          "cannot open its log_file {}: {}; its lines are dropped from the file until it can",
+          file.setting.path, std::strerror(errno));
     file.fd.reset();
     return false;
   }
@@ -53,8 +55,8 @@ void LogFiles::rotate(const std::string& service, File& file) {
   file.fd.reset();
   for (const auto& [from, to] : file.setting.rotation.renames(file.setting.path)) {
     if (::rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT)
-      log("{}: rotating its log_file: rename {} to {}: {}", service, from, to,
-          std::strerror(errno));
+      log_service(Level::warning, service, "rotating its log_file: rename {} to {}: {}", from, to,
+                  std::strerror(errno));
   }
 }
 
@@ -80,8 +82,9 @@ void LogFiles::write(const std::string& service, const arm::OutputLine& line) {
     if (written < 0 && errno == EINTR) continue;
     if (written <= 0) {
       if (file.failed_lines == 0)
-        log("{}: writing its log_file {}: {}; lines are dropped from the file until it works",
-            service, file.setting.path, std::strerror(errno));
+        log_service(Level::warning, service,
+                    "writing its log_file {}: {}; lines are dropped from the file until it works",
+                    file.setting.path, std::strerror(errno));
       ++file.failed_lines;
       file.fd.reset();  // reopened at the next line
       return;
@@ -90,8 +93,9 @@ void LogFiles::write(const std::string& service, const arm::OutputLine& line) {
     file.size += static_cast<std::uint64_t>(written);
   }
   if (file.failed_lines) {
-    log("{}: its log_file {} works again; {} line{} could not be written to it", service,
-        file.setting.path, file.failed_lines, file.failed_lines == 1 ? "" : "s");
+    log_service(Level::info, service,
+                "its log_file {} works again; {} line{} could not be written to it",
+                file.setting.path, file.failed_lines, file.failed_lines == 1 ? "" : "s");
     file.failed_lines = 0;
   }
 }

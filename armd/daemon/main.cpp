@@ -11,6 +11,7 @@
 
 #include "arm/config.hpp"
 #include "daemon.hpp"
+#include "log.hpp"
 #include "protocol/socket_path.hpp"
 #include "protocol/version.hpp"
 
@@ -75,6 +76,10 @@ int main(int argc, char** argv) {
   bool init = false;
   app.add_flag("--init", init,
                "act as init: reap every orphaned process below armd (implied when armd is PID 1)");
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format,
+                 "armd's own log on stderr: text (default) or json, one object per line")
+      ->check(CLI::IsMember({"text", "json"}));
   config_option->excludes(check_option);
   app.set_version_flag("--version", fmt::format("armd {}", armd::version));
   try {
@@ -85,25 +90,25 @@ int main(int argc, char** argv) {
   }
 
   if (!check_path.empty()) return check_config(check_path);
-  if (config_path.empty()) {
-    fmt::print(stderr, "armd: --config FILE is required (or --check-config FILE)\n");
-    return exit_invalid;
-  }
+  armd::set_log_format(*armd::parse_log_format(log_format));
+  // From here on every line armd writes is a line of its log, in the format asked for (a log
+  // shipper parses the reason armd could not start like any other line).
+  auto cannot_start = [](int code, const std::string& why) {
+    armd::log(armd::Level::error, "{}", why);
+    armd::flush_log_at_exit(std::chrono::seconds(1));
+    return code;
+  };
+  if (config_path.empty())
+    return cannot_start(exit_invalid, "--config FILE is required (or --check-config FILE)");
 
   auto config = arm::load_config_file(config_path);
-  if (!config) {
-    fmt::print(stderr, "armd: {}\n", config.error().to_string());
-    return exit_invalid;
-  }
+  if (!config) return cannot_start(exit_invalid, config.error().to_string());
   armd::DaemonOptions options;
   options.config_path = config_path;
   options.init = init;
   options.socket_path =
       armd::resolve_socket_path(armd::socket_path_sources(socket_path, config->arm.socket));
   auto daemon = armd::Daemon::create(std::move(options), std::move(*config));
-  if (!daemon) {
-    fmt::print(stderr, "armd: {}\n", daemon.error());
-    return exit_cannot_run;
-  }
+  if (!daemon) return cannot_start(exit_cannot_run, daemon.error());
   return (*daemon)->run();
 }
