@@ -115,7 +115,7 @@ class EveryService(ArmctlTestCase):
         self.start_armd()
 
     def running_order(self):
-        return [line.split(": ")[1] for line in self.log().splitlines()
+        return [line.split()[3].rstrip(":") for line in self.log().splitlines()
                 if ": running (pid " in line]
 
     def test_start_all_starts_every_service_dependencies_first(self):

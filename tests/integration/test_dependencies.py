@@ -79,7 +79,7 @@ class Dependencies(ArmdTestCase):
         of its loop, which may come after the reply armctl returned on: with `last`, wait until
         that service's line is there."""
         def order():
-            return [line.split(": ")[1] for line in self.log().splitlines()
+            return [line.split()[3].rstrip(":") for line in self.log().splitlines()
                     if ": running (pid " in line]
         if last:
             wait_for(lambda: last in order(), f"armd to log {last} running")

@@ -282,8 +282,10 @@ class OneArmdPerSocket(ArmdTestCase):
                                 env=self.armd_environment(), capture_output=True, text=True,
                                 timeout=DEADLINE)
         self.assertEqual(second.returncode, 1)
-        self.assertEqual(second.stderr, f"armd: another armd (pid {self.armd.pid}) already holds "
-                                        f"{self.lock}; it serves {self.socket}\n")
+        self.assertRegex(second.stderr, r"^\S+ \S+ error another armd \(pid \d+\) already holds ")
+        self.assertTrue(second.stderr.endswith(
+            f"error another armd (pid {self.armd.pid}) already holds {self.lock}; "
+            f"it serves {self.socket}\n"), second.stderr)
 
     def test_a_stale_socket_of_a_killed_armd_is_replaced_by_the_next(self):
         self.start_armd()

@@ -221,7 +221,7 @@ class Logs(ArmdTestCase):
         self.assertIn("stderr fatal: out of cheese", table)
         log = self.log()
         self.assertIn("crasher: exited (exit code 1); its last 5 lines of output:", log)
-        self.assertIn("crasher| fatal: out of cheese", log)
+        self.assertIn("crasher: | fatal: out of cheese", log)
 
     def test_log_file_is_rotated_by_rename_keeping_log_max_files(self):
         # 400 lines of 60 bytes (about 24 KiB) through 4 KiB files, 2 kept besides the current.

@@ -25,7 +25,7 @@ class LogTimestamps(ArmdTestCase):
         self.armctl("start", "idle", check=0)
         lines = wait_for(lambda: [l for l in self.log().splitlines() if "idle" in l],
                          "a log line about idle")
-        stamp = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} armd: ")
+        stamp = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} (info|warning|error) ")
         for line in self.log().splitlines():
             self.assertRegex(line, stamp)
         self.assertTrue(lines)
