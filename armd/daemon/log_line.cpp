@@ -50,8 +50,7 @@ std::string utc_timestamp(LogTime time) {
   std::chrono::hh_mm_ss clock{time - days};
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", int(date.year()),
                      unsigned(date.month()), unsigned(date.day()), clock.hours().count(),
-                     clock.minutes().count(), clock.seconds().count(),
-                     clock.subseconds().count());
+                     clock.minutes().count(), clock.seconds().count(), clock.subseconds().count());
 }
 
 std::string json_line(LogTime time, Level level, std::string_view service,

@@ -16,8 +16,8 @@ namespace {
 // 2026-12-01 20:31:48.123 UTC.
 LogTime a_moment() {
   using namespace std::chrono;
-  return LogTime(sys_days(year(2026) / December / 1).time_since_epoch() + hours(20) +
-                 minutes(31) + seconds(48) + milliseconds(123));
+  return LogTime(sys_days(year(2026) / December / 1).time_since_epoch() + hours(20) + minutes(31) +
+                 seconds(48) + milliseconds(123));
 }
 
 }  // namespace
