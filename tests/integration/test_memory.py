@@ -27,7 +27,10 @@ class MemoryPerService(ArmdTestCase):
         text += "".join(f'[services.s{i}]\nbinary = "{sleep}"\noptions = ["100000"]\n'
                         for i in range(services))
         self.write_config(text)
-        self.start_armd()
+        # armd spawns its default services before it serves: thousands take a while on a
+        # loaded machine.
+        self.start_armd(wait=False)
+        wait_for(self._answers_hello, "armd to accept connections", deadline=10 * DEADLINE)
         wait_for(lambda: sum(s["state"] == "running" for s in self.status().values()) == services,
                  f"{services} services to run", deadline=10 * DEADLINE)
         time.sleep(0.5)  # the last replies and log lines written out
