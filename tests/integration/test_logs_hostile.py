@@ -1,0 +1,57 @@
+"""Services' output capture (issue 12) under a hostile service or client: long lines to a
+follower, children that keep the pipe, log files that cannot be rotated, odd requests."""
+
+import json
+import os
+import time
+import unittest
+
+from harness import DEADLINE, ArmdTestCase, pid_alive, rss_kib, wait_for
+
+
+class HostileOutput(ArmdTestCase):
+    def serve(self, name, body, extra="", arm=""):
+        """armd with one service `name` running the script `body`, started."""
+        script = self.script(f"{name}.sh", body)
+        self.write_config(f"""
+            [arm]
+            {arm}
+            [services.{name}]
+            binary = "{script}"
+            restart = "never"
+            {extra}
+            """)
+        self.start_armd()
+        self.armctl("start", name, check=0)
+
+    def test_a_follower_that_reads_is_not_disconnected_when_lines_are_long(self):
+        # 256 lines of 8 KiB make one message of 2 MiB: queued behind the unsent rest of the
+        # previous one, it is more than a client may have waiting, and armd used to drop it.
+        total = 2000
+        go = os.path.join(self.dir, "go")
+        done = os.path.join(self.dir, "done")
+        self.serve("wide", f"""
+            while [ ! -e {go} ]; do sleep 0.05; done
+            awk 'BEGIN {{ pad = sprintf("%8000s", ""); for (i = 1; i <= {total}; i++) print i " " pad }}'
+            touch {done}
+            exec sleep 100000
+            """, extra='log_buffer = "64MiB"')
+        with self.connect() as follower:
+            follower.read_line()  # hello
+            follower.request(id=1, method="logs", services=["wide"], lines=0, follow=True)
+            self.assertEqual(follower.read_line()["lines"], [])
+            open(go, "w").close()
+            wait_for(lambda: os.path.exists(done), "the service to write everything")
+            expected = 1
+            while expected <= total:
+                event = follower.read_line()
+                self.assertEqual(event["event"], "lines", event)
+                for line in event["lines"]:
+                    self.assertEqual(line["text"].split(" ")[0], str(expected))
+                    expected += 1
+                time.sleep(0.01)  # a reader a little slower than armd
+        self.assertNotIn("disconnecting", self.log())
+
+
+if __name__ == "__main__":
+    unittest.main()
