@@ -52,6 +52,29 @@ class HostileOutput(ArmdTestCase):
                 time.sleep(0.01)  # a reader a little slower than armd
         self.assertNotIn("disconnecting", self.log())
 
+    def test_a_log_file_that_cannot_be_rotated_is_said_once_and_loses_no_line(self):
+        # FILE.1 is a directory: the rename that rotates FILE fails at every line past
+        # log_max_size; armd used to retry (and log the failure) at each of them.
+        os.mkdir(os.path.join(self.dir, "stuck.log.1"))
+        total = 2000
+        self.serve("stuck", f"""
+            awk 'BEGIN {{ for (i = 1; i <= {total}; i++) print "line " i }}'
+            exec sleep 100000
+            """, extra='log_file = "stuck.log"\nlog_max_size = "4KiB"\nlog_max_files = 1')
+        path = os.path.join(self.dir, "stuck.log")
+
+        def written():
+            if not os.path.exists(path):
+                return False
+            with open(path, "rb") as f:
+                return f.read().count(b"\n") == total
+
+        wait_for(written, f"{total} lines in {path}")
+        with open(path) as f:
+            self.assertEqual([line.split(" ", 2)[2].rstrip("\n") for line in f],
+                             [f"line {i}" for i in range(1, total + 1)])
+        self.assertLessEqual(self.log().count("rotating its log_file"), 2, self.log()[-2000:])
+
 
 if __name__ == "__main__":
     unittest.main()
