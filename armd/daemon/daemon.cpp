@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
 #include <fmt/ranges.h>
 
@@ -481,7 +482,10 @@ void Daemon::answer_status(ConnectionId connection, const nlohmann::json& id,
 }
 
 void Daemon::answer_logs(ConnectionId connection, const nlohmann::json& id,
-                         const std::vector<std::string>& names, std::size_t count, bool follow) {
+                         std::vector<std::string> names, std::size_t count, bool follow) {
+  // A name given twice is one service: its lines once.
+  std::set<std::string> seen;
+  std::erase_if(names, [&](const std::string& name) { return !seen.insert(name).second; });
   std::vector<std::string> unknown;
   std::vector<std::string> messages;
   for (const auto& name : names) {

@@ -75,6 +75,15 @@ class HostileOutput(ArmdTestCase):
                              [f"line {i}" for i in range(1, total + 1)])
         self.assertLessEqual(self.log().count("rotating its log_file"), 2, self.log()[-2000:])
 
+    def test_logs_of_a_name_given_twice_sends_its_lines_once(self):
+        self.serve("twice", "echo one; echo two; exec sleep 100000\n")
+        wait_for(lambda: len(self.logs_json("twice")) == 2, "two lines")
+        self.assertEqual([line["text"] for line in self.logs_json("twice", "twice", "-n", "10")],
+                         ["one", "two"])
+
+    def logs_json(self, *args):
+        return json.loads(self.armctl("logs", *args, json_output=True, check=0).stdout)
+
 
 if __name__ == "__main__":
     unittest.main()
