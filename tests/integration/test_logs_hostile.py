@@ -81,6 +81,20 @@ class HostileOutput(ArmdTestCase):
         self.assertEqual([line["text"] for line in self.logs_json("twice", "twice", "-n", "10")],
                          ["one", "two"])
 
+    def test_memory_for_captured_lines_stays_near_log_buffer(self):
+        # 32 MiB of ring filled with short lines: what each line really costs armd (its record,
+        # and the text's own allocation) must be what log_buffer counts.
+        done = os.path.join(self.dir, "done")
+        self.serve("chatty", f"""
+            awk 'BEGIN {{ for (i = 1; i <= 1500000; i++) printf "%016d\\n", i }}'
+            touch {done}
+            exec sleep 100000
+            """, extra='log_buffer = "32MiB"')
+        wait_for(lambda: os.path.exists(done), "the service to write everything")
+        wait_for(lambda: self.logs_json("chatty", "-n", "1")[0]["text"] == "%016d" % 1500000,
+                 "armd to store everything")
+        self.assertLess(rss_kib(self.armd.pid), (32 + 12) * 1024)
+
     def logs_json(self, *args):
         return json.loads(self.armctl("logs", *args, json_output=True, check=0).stdout)
 
