@@ -16,6 +16,7 @@
 #include <fmt/ranges.h>
 
 #include "log.hpp"
+#include "protocol/log_lines.hpp"
 #include "protocol/protocol.hpp"
 
 namespace armd {
@@ -74,6 +75,21 @@ std::string instance_cgroup_name(const std::string& socket_path) {
   return fmt::format("armd.{}.{:08x}", base, static_cast<std::uint32_t>(hash));
 }
 
+// A service's line as armd's log shows it: the log is read on terminals and by line-based
+// shippers, so a control byte (ESC, CR, NUL...) is written \xNN, as are the bytes of a line that
+// is not UTF-8; no service can garble or forge armd's own lines (armctl logs has the bytes).
+// Only the first `most` bytes are shown (a UTF-8 character cut there stays as its bytes).
+std::string loggable(std::string_view text, std::size_t most) {
+  bool utf8 = protocol::valid_utf8(text);
+  std::string out;
+  for (unsigned char c : text.substr(0, most)) {
+    if ((c >= 0x20 && c < 0x7f) || c == '\t' || (c >= 0x80 && utf8))
+      out += static_cast<char>(c);
+    else
+      out += fmt::format("\\x{:02x}", c);
+  }
+  return out;
+}
 }  // namespace
 
 std::expected<std::unique_ptr<Daemon>, std::string> Daemon::create(DaemonOptions options,
@@ -268,9 +284,9 @@ void Daemon::on_exit(arm::ProcessId pid, arm::ExitStatus status) {
       constexpr std::size_t shown = 512;
       for (const auto& line : tail) {
         if (line.text.size() <= shown)
-          log("{}| {}", service, line.text);
+          log("{}| {}", service, loggable(line.text, shown));
         else
-          log("{}| {}... ({} more bytes)", service, std::string_view(line.text).substr(0, shown),
+          log("{}| {}... ({} more bytes)", service, loggable(line.text, shown),
               line.text.size() - shown);
       }
     }

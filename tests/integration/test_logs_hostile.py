@@ -1,6 +1,7 @@
 """Services' output capture (issue 12) under a hostile service or client: long lines to a
 follower, children that keep the pipe, log files that cannot be rotated, odd requests."""
 
+import base64
 import json
 import os
 import time
@@ -94,6 +95,27 @@ class HostileOutput(ArmdTestCase):
         wait_for(lambda: self.logs_json("chatty", "-n", "1")[0]["text"] == "%016d" % 1500000,
                  "armd to store everything")
         self.assertLess(rss_kib(self.armd.pid), (32 + 12) * 1024)
+
+    def test_a_crashing_service_cannot_put_control_bytes_into_armds_log(self):
+        # ESC, CR and NUL from a service would garble armd's log on a terminal, or forge a line
+        # there; its crash context shows them as \\xNN, as armd's log does for clients' bytes.
+        self.serve("garbler", r"""
+            printf 'a\033[2Jb\rc\000d\n'
+            printf 'not utf8 \377 e\n' >&2
+            exit 1
+            """)
+        self.wait_state("garbler", "failed")
+        wait_for(lambda: "garbler| not utf8" in self.log(), "the crash context in armd's log")
+        with open(self.log_path, "rb") as f:
+            log = f.read()
+        self.assertIn(b"garbler| a\\x1b[2Jb\\x0dc\\x00d\n", log)
+        self.assertIn(b"garbler| not utf8 \\xff e\n", log)
+        for byte in (b"\x1b", b"\r", b"\x00", b"\xff"):
+            self.assertNotIn(byte, log)
+        # armctl logs --json still has the exact bytes.
+        first, second = self.logs_json("garbler")
+        self.assertEqual(first["text"], "a\x1b[2Jb\rc\x00d")
+        self.assertEqual(base64.b64decode(second["base64"]), b"not utf8 \xff e")
 
     def logs_json(self, *args):
         return json.loads(self.armctl("logs", *args, json_output=True, check=0).stdout)
