@@ -117,6 +117,25 @@ class HostileOutput(ArmdTestCase):
         self.assertEqual(first["text"], "a\x1b[2Jb\rc\x00d")
         self.assertEqual(base64.b64decode(second["base64"]), b"not utf8 \xff e")
 
+    def test_a_service_removed_while_it_talks_leaves_no_lines_to_one_added_later(self):
+        slow = self.script("slow.sh", """
+            trap 'echo "stopping slowly"; sleep 0.5; echo "bye from the old one"; exit 0' TERM
+            echo "hello from the old one"
+            while :; do sleep 0.1; done
+            """)
+        sleeper = self.sleeper()
+        other = f'[services.other]\nbinary = "{sleeper}"\n'
+        self.write_config(f'{other}[services.svc]\nbinary = "{slow}"\nrestart = "never"\n')
+        self.start_armd()
+        self.armctl("start", "svc", check=0)
+        wait_for(lambda: self.logs_json("svc"), "the old service's first line")
+        self.write_config(other)
+        self.armctl("reload", check=0)
+        wait_for(lambda: "svc: stopped" in self.log(), "the removed service to stop")
+        self.write_config(f'{other}[services.svc]\nbinary = "{sleeper}"\nrestart = "never"\n')
+        self.armctl("reload", check=0)
+        self.assertEqual(self.logs_json("svc"), [])
+
     def logs_json(self, *args):
         return json.loads(self.armctl("logs", *args, json_output=True, check=0).stdout)
 
