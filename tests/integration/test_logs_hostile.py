@@ -136,6 +136,29 @@ class HostileOutput(ArmdTestCase):
         self.armctl("reload", check=0)
         self.assertEqual(self.logs_json("svc"), [])
 
+    def test_a_process_left_behind_loses_its_pipe_when_the_main_process_is_reaped(self):
+        # cgroup = "off", and a child that left the service's process group: it outlives the
+        # service, but armd closes the pipe with the main process, so its next write is its last
+        # (SIGPIPE). What docs/config.md says of stdout = "log".
+        child_pid = os.path.join(self.dir, "child.pid")
+        wrote = os.path.join(self.dir, "wrote")
+        go = os.path.join(self.dir, "go")
+        self.serve("leaver", f"""
+            setsid sh -c 'echo $$ > {child_pid}; while [ ! -e {go} ]; do sleep 0.05; done
+                          echo late; touch {wrote}; exec sleep 100000' &
+            while [ ! -s {child_pid} ]; do sleep 0.05; done
+            echo "main leaves"
+            exit 0
+            """, arm='cgroup = "off"')
+        self.wait_state("leaver", "stopped")
+        with open(child_pid) as f:
+            pid = int(f.read())
+        self.assertTrue(pid_alive(pid))
+        open(go, "w").close()
+        wait_for(lambda: not pid_alive(pid), "the child to die at its write")
+        self.assertFalse(os.path.exists(wrote))
+        self.assertEqual([line["text"] for line in self.logs_json("leaver")], ["main leaves"])
+
     def logs_json(self, *args):
         return json.loads(self.armctl("logs", *args, json_output=True, check=0).stdout)
 
