@@ -554,8 +554,8 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
   auto sizes = ServiceOutputs::sizes_of(*config);
   auto files = LogFiles::settings_of(*config);
   auto applied = supervisor_->reload(std::move(*config));
-  malloc_trim(0);  // as at start: the TOML tree is gone
   if (!applied) {
+    malloc_trim(0);  // as at start: the TOML tree is gone
     std::string why = applied.error().front().to_string();
     log("reload refused, the running configuration stays: {}", why);
     send(protocol::encode_error(id, "invalid_config", why));
@@ -568,6 +568,9 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
     followers_.forget_service(name);
     exit_tails_.erase(name);
   }
+  // As at start, the TOML tree is gone; and so are the lines of rings made smaller or removed,
+  // which the heap would otherwise keep (they sit below the newest lines).
+  malloc_trim(0);
   log("reloaded {}: {} added, {} removed, {} restarted, {} updated", options_.config_path,
       summary.added.size(), summary.removed.size(), summary.restarted.size(),
       summary.updated.size());

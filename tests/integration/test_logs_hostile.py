@@ -159,6 +159,25 @@ class HostileOutput(ArmdTestCase):
         self.assertFalse(os.path.exists(wrote))
         self.assertEqual([line["text"] for line in self.logs_json("leaver")], ["main leaves"])
 
+    def test_a_reload_that_shrinks_log_buffer_gives_the_memory_back(self):
+        done = os.path.join(self.dir, "done")
+        script = self.script("big.sh", f"""
+            awk 'BEGIN {{ for (i = 1; i <= 600000; i++) printf "%0100d\\n", i }}'
+            touch {done}
+            exec sleep 100000
+            """)
+        config = '[services.big]\nbinary = "{}"\nrestart = "never"\nlog_buffer = "{}"\n'
+        self.write_config(config.format(script, "64MiB"))
+        self.start_armd()
+        self.armctl("start", "big", check=0)
+        wait_for(lambda: os.path.exists(done), "the service to write everything")
+        wait_for(lambda: self.logs_json("big", "-n", "1")[0]["text"] == "%0100d" % 600000,
+                 "armd to store everything")
+        self.assertGreater(rss_kib(self.armd.pid), 48 * 1024)
+        self.write_config(config.format(script, "1MiB"))
+        self.armctl("reload", check=0)
+        self.assertLess(rss_kib(self.armd.pid), 24 * 1024)
+
     def logs_json(self, *args):
         return json.loads(self.armctl("logs", *args, json_output=True, check=0).stdout)
 
