@@ -11,10 +11,12 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
 #include <fmt/ranges.h>
 
 #include "log.hpp"
+#include "protocol/log_lines.hpp"
 #include "protocol/protocol.hpp"
 
 namespace armd {
@@ -73,6 +75,21 @@ std::string instance_cgroup_name(const std::string& socket_path) {
   return fmt::format("armd.{}.{:08x}", base, static_cast<std::uint32_t>(hash));
 }
 
+// A service's line as armd's log shows it: the log is read on terminals and by line-based
+// shippers, so a control byte (ESC, CR, NUL...) is written \xNN, as are the bytes of a line that
+// is not UTF-8; no service can garble or forge armd's own lines (armctl logs has the bytes).
+// Only the first `most` bytes are shown (a UTF-8 character cut there stays as its bytes).
+std::string loggable(std::string_view text, std::size_t most) {
+  bool utf8 = protocol::valid_utf8(text);
+  std::string out;
+  for (unsigned char c : text.substr(0, most)) {
+    if ((c >= 0x20 && c < 0x7f) || c == '\t' || (c >= 0x80 && utf8))
+      out += static_cast<char>(c);
+    else
+      out += fmt::format("\\x{:02x}", c);
+  }
+  return out;
+}
 }  // namespace
 
 std::expected<std::unique_ptr<Daemon>, std::string> Daemon::create(DaemonOptions options,
@@ -270,10 +287,10 @@ void Daemon::on_exit(arm::ProcessId pid, arm::ExitStatus status) {
       constexpr std::size_t shown = 512;
       for (const auto& line : tail) {
         if (line.text.size() <= shown)
-          log_service(Level::warning, service, "| {}", line.text);
+          log_service(Level::warning, service, "| {}", loggable(line.text, shown));
         else
           log_service(Level::warning, service, "| {}... ({} more bytes)",
-                      std::string_view(line.text).substr(0, shown), line.text.size() - shown);
+                      loggable(line.text, shown), line.text.size() - shown);
       }
     }
     exit_tails_[service] = std::move(tail);
@@ -488,7 +505,10 @@ void Daemon::answer_status(ConnectionId connection, const nlohmann::json& id,
 }
 
 void Daemon::answer_logs(ConnectionId connection, const nlohmann::json& id,
-                         const std::vector<std::string>& names, std::size_t count, bool follow) {
+                         std::vector<std::string> names, std::size_t count, bool follow) {
+  // A name given twice is one service: its lines once.
+  std::set<std::string> seen;
+  std::erase_if(names, [&](const std::string& name) { return !seen.insert(name).second; });
   std::vector<std::string> unknown;
   std::vector<std::string> messages;
   for (const auto& name : names) {
@@ -542,8 +562,8 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
   auto sizes = ServiceOutputs::sizes_of(*config);
   auto files = LogFiles::settings_of(*config);
   auto applied = supervisor_->reload(std::move(*config));
-  malloc_trim(0);  // as at start: the TOML tree is gone
   if (!applied) {
+    malloc_trim(0);  // as at start: the TOML tree is gone
     std::string why = applied.error().front().to_string();
     log(Level::error, "reload refused, the running configuration stays: {}", why);
     send(protocol::encode_error(id, "invalid_config", why));
@@ -557,6 +577,10 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
     outputs_.forget(name);
     exit_tails_.erase(name);
   }
+  for (const auto& name : summary.added) outputs_.welcome(name);
+  // As at start, the TOML tree is gone; and so are the lines of rings made smaller or removed,
+  // which the heap would otherwise keep (they sit below the newest lines).
+  malloc_trim(0);
   log(Level::info, "reloaded {}: {} added, {} removed, {} restarted, {} updated",
       options_.config_path, summary.added.size(), summary.removed.size(), summary.restarted.size(),
       summary.updated.size());

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -48,16 +49,34 @@ bool LogFiles::open(const std::string& service, File& file) {
     return false;
   }
   file.size = static_cast<std::uint64_t>(info.st_size);
+  file.unrotated = std::min(file.unrotated, file.size);  // a file replaced meanwhile
   return true;
 }
 
-void LogFiles::rotate(const std::string& service, File& file) {
-  file.fd.reset();
+bool LogFiles::rotate(const std::string& service, File& file) {
+  bool moved = true;
+  bool failing = file.unrotated > 0;  // said already, when this streak began
   for (const auto& [from, to] : file.setting.rotation.renames(file.setting.path)) {
-    if (::rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT)
+    if (::rename(from.c_str(), to.c_str()) == 0 || errno == ENOENT) continue;
+    if (!failing)
       log_service(Level::warning, service, "rotating its log_file: rename {} to {}: {}", from, to,
                   std::strerror(errno));
+    if (from == file.setting.path) moved = false;
   }
+  if (!moved) {
+    if (!failing)
+      log_service(Level::warning, service,
+                  "its log_file {} grows past log_max_size until it can be rotated (tried again "
+                  "after each log_max_size more bytes)",
+                  file.setting.path);
+    file.unrotated = file.size;
+    return false;
+  }
+  if (file.unrotated)
+    log_service(Level::info, service, "its log_file {} is rotated again", file.setting.path);
+  file.unrotated = 0;
+  file.fd.reset();
+  return true;
 }
 
 void LogFiles::write(const std::string& service, const arm::OutputLine& line) {
@@ -69,8 +88,7 @@ void LogFiles::write(const std::string& service, const arm::OutputLine& line) {
     ++file.failed_lines;
     return;
   }
-  if (file.setting.rotation.due(file.size, text.size())) {
-    rotate(service, file);
+  if (file.setting.rotation.due(file.size - file.unrotated, text.size()) && rotate(service, file)) {
     if (!open(service, file)) {
       ++file.failed_lines;
       return;

@@ -2,7 +2,8 @@
 // file would grow past `log_max_size` (arm::FileRotation). Writes to a regular file do not wait
 // for a reader, so they never stall armd the way a pipe could; a slow disk is felt, though, as
 // a write takes the time the kernel takes to accept it. A write that fails drops the line and
-// counts it; armd's log says so, once per failure streak.
+// counts it; armd's log says so, once per failure streak. A file that cannot be rotated (its
+// directory read-only, FILE.1 a directory) keeps growing, by log_max_size between attempts.
 #pragma once
 
 #include <cstdint>
@@ -38,9 +39,13 @@ class LogFiles {
     arm::posix::UniqueFd fd;
     std::uint64_t size = 0;
     std::uint64_t failed_lines = 0;  // in the current failure streak
+    // Bytes left in the file by a rotation that failed: the next attempt comes after
+    // log_max_size more, not at every line (each attempt renames and logs).
+    std::uint64_t unrotated = 0;
   };
   bool open(const std::string& service, File& file);
-  void rotate(const std::string& service, File& file);
+  // Whether the file in use was moved away.
+  bool rotate(const std::string& service, File& file);
 
   std::map<std::string, File> files_;
 };

@@ -6,6 +6,11 @@
 
 namespace armd {
 
+static_assert(LogFollowers::queue_limit + 8 * LogFollowers::text_bytes_per_message +
+                      LogFollowers::lines_per_message * 256 <
+                  ControlServer::max_queued_output,
+              "a follower's message must never get its client disconnected");
+
 void LogFollowers::add(ConnectionId connection, nlohmann::json id,
                        std::map<std::string, std::uint64_t> next) {
   followers_[connection] = Follower{std::move(id), std::move(next)};
@@ -50,7 +55,12 @@ void LogFollowers::send_to(ControlServer& server, ConnectionId connection, Follo
       for (const auto& line : owed[i].lines) lines.push_back({names[i], &line});
     std::ranges::stable_sort(lines, {},
                              [](const protocol::ServiceLine& line) { return line.line->time; });
-    if (lines.size() > lines_per_message) lines.resize(lines_per_message);
+    std::size_t taken = 0;
+    std::size_t text_bytes = 0;
+    while (taken < lines.size() && taken < lines_per_message &&
+           (taken == 0 || text_bytes + lines[taken].line->text.size() <= text_bytes_per_message))
+      text_bytes += lines[taken++].line->text.size();
+    lines.resize(taken);
     for (const auto& line : lines) follower.next[*line.service] = line.line->sequence + 1;
     server.send(connection, protocol::encode_followed_lines(follower.id, lines));
   }

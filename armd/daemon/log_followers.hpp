@@ -21,8 +21,12 @@ class LogFollowers {
   // Output queued for a follower beyond which nothing more is queued for it (well below
   // ControlServer::max_queued_output, which would disconnect it).
   static constexpr std::size_t queue_limit = 256 * 1024;
-  // Lines per message.
+  // Lines per message, and their text bytes: a message goes behind up to queue_limit of
+  // queued output and must not take it past max_queued_output, even for lines of control
+  // bytes or invalid UTF-8 (up to about 7.4 bytes of JSON per byte of text). The first line
+  // goes however long it is (16 KiB at most, the splitter's limit).
   static constexpr std::size_t lines_per_message = 256;
+  static constexpr std::size_t text_bytes_per_message = 64 * 1024;
 
   // `next`: for each followed service, the first sequence number not sent yet.
   void add(ConnectionId connection, nlohmann::json id, std::map<std::string, std::uint64_t> next);

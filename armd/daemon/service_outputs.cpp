@@ -24,6 +24,11 @@ void ServiceOutputs::configure(std::map<std::string, Sizes> sizes) {
 
 void ServiceOutputs::forget(const std::string& service) {
   outputs_.erase(service);
+  removed_.insert(service);
+}
+
+void ServiceOutputs::welcome(const std::string& service) {
+  removed_.erase(service);
 }
 
 ServiceOutputs::Sizes ServiceOutputs::sizes_of(const std::string& service) const {
@@ -38,6 +43,9 @@ ServiceOutputs::Output& ServiceOutputs::output_of(const std::string& service) {
 
 void ServiceOutputs::take(const arm::posix::OutputChunk& chunk, arm::WallTime now,
                           const OnLine& on_line) {
+  // A service removed by a reload may still be stopping, and talking: its lines are dropped,
+  // not kept in a ring that a later service of the same name would inherit.
+  if (removed_.contains(chunk.service)) return;
   Output& output = output_of(chunk.service);
   arm::LineSplitter& splitter = chunk.stream == arm::OutputStream::standard_output
                                     ? output.standard_output

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,8 +27,11 @@ class ServiceOutputs {
                                           arm::ServiceSpec{}.crash_context_lines};
   static std::map<std::string, Sizes> sizes_of(const arm::Config& config);
   void configure(std::map<std::string, Sizes> sizes);
-  // A service no longer configured: its lines go.
+  // A service no longer configured: its lines go, and what its processes still write while they
+  // stop is dropped (a later service of the same name must not inherit it) ...
   void forget(const std::string& service);
+  // ... until a reload configures that name again.
+  void welcome(const std::string& service);
 
   // Bytes (or the end) of one pipe. `on_line` is told of each line stored.
   using OnLine = std::function<void(const std::string& service, const arm::OutputLine& line)>;
@@ -53,6 +57,7 @@ class ServiceOutputs {
 
   std::map<std::string, Sizes> sizes_;
   std::map<std::string, Output> outputs_;
+  std::set<std::string> removed_;  // by a reload, not configured again since
   bool news_ = false;
 };
 

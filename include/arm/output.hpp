@@ -68,7 +68,10 @@ struct OutputLine {
 class OutputRing {
  public:
   static constexpr std::size_t default_capacity = 64 * 1024;
-  static constexpr std::size_t line_overhead = 32;  // stamp, stream, sequence
+  // What a line takes in memory besides its text: its record (sequence, stamp, stream, the
+  // string's own 32 bytes) and, for a text too long to sit inside the string, the allocator's
+  // header and rounding. Counting less let a ring of short lines take twice its capacity.
+  static constexpr std::size_t line_overhead = sizeof(OutputLine) + 32;
 
   explicit OutputRing(std::size_t capacity_bytes = default_capacity);
 
