@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -97,6 +98,11 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* argume
     if (::syscall(SYS_close_range, 3U, static_cast<unsigned>(highest_kept), 0U) != 0)
       fail(context, LaunchFailure::Stage::setup);
   }
+
+  // Only once the table is private: rlimits are the child's own (no CLONE_THREAD), and lowering
+  // them needs no privilege.
+  if (plan.descriptor_limit && ::setrlimit(RLIMIT_NOFILE, plan.descriptor_limit) != 0)
+    fail(context, LaunchFailure::Stage::setup);
 
   // Default dispositions first: a host handler must never run here, on shared memory. (All
   // signals are blocked until the mask is cleared below.)
