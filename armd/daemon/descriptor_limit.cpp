@@ -32,10 +32,9 @@ arm::posix::SpawnerOptions::DescriptorLimit DescriptorLimits::for_children() con
 }
 
 std::string DescriptorLimits::describe() const {
-  return fmt::format(
-      "descriptor limit raised from {}/{} to {}/{} (soft/hard); services get {}/{}",
-      text(started_with.rlim_cur), text(started_with.rlim_max), text(now.rlim_cur),
-      text(now.rlim_max), text(started_with.rlim_cur), text(started_with.rlim_max));
+  return fmt::format("descriptor limit raised from {}/{} to {}/{} (soft/hard); services get {}/{}",
+                     text(started_with.rlim_cur), text(started_with.rlim_max), text(now.rlim_cur),
+                     text(now.rlim_max), text(started_with.rlim_cur), text(started_with.rlim_max));
 }
 
 DescriptorLimits raise_descriptor_limit() {
