@@ -75,7 +75,8 @@ struct SpawnerOptions {
   // The RLIMIT_NOFILE each child gets, set between clone and exec. A host that raised its own
   // limit to hold many services (each costs it descriptors) gives here the limit it was started
   // with, so that programs keep what they expect: select() fails on a descriptor above 1023.
-  // Empty: the host's own, inherited.
+  // Empty: the host's own, inherited. A hard limit above the host's needs CAP_SYS_RESOURCE;
+  // without it every spawn fails ("setting up the child failed: Operation not permitted").
   struct DescriptorLimit {
     std::uint64_t soft = 0;  // RLIM_INFINITY: unlimited
     std::uint64_t hard = 0;

@@ -99,8 +99,8 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* argume
       fail(context, LaunchFailure::Stage::setup);
   }
 
-  // Only once the table is private: rlimits are the child's own (no CLONE_THREAD), and lowering
-  // them needs no privilege.
+  // Once the table holds only what the child keeps (0-2), so nothing open lies above a lowered
+  // limit. Limits are the child's own (no CLONE_THREAD); lowering them needs no privilege.
   if (plan.descriptor_limit && ::setrlimit(RLIMIT_NOFILE, plan.descriptor_limit) != 0)
     fail(context, LaunchFailure::Stage::setup);
 
