@@ -96,6 +96,8 @@ std::expected<std::unique_ptr<Daemon>, std::string> Daemon::create(DaemonOptions
                                                                    arm::Config config) {
   reset_inherited_signals();
   std::unique_ptr<Daemon> daemon(new Daemon(std::move(options), arm::posix::UniqueFd()));
+  // Before anything is opened: ten thousand services need tens of thousands of descriptors.
+  daemon->descriptor_limits_ = raise_descriptor_limit();
   // The socket first: another armd there is the error to report, before anything else is
   // touched (its services' cgroups least of all).
   auto server =
@@ -151,9 +153,11 @@ std::expected<void, std::string> Daemon::set_up_containment(const std::string& s
           std::filesystem::absolute(options_.socket_path, ignored), ignored);
       std::string directory = *parent + "/" + instance_cgroup_name(socket.string());
       // armd's only thread spawns every child, so its services can die with it.
-      auto spawner = arm::posix::PosixSpawner::create({.kill_children_if_host_dies = true,
-                                                       .cgroup = directory,
-                                                       .output_pipes = output_pipes_.get()});
+      auto spawner =
+          arm::posix::PosixSpawner::create({.kill_children_if_host_dies = true,
+                                            .cgroup = directory,
+                                            .output_pipes = output_pipes_.get(),
+                                            .child_nofile = descriptor_limits_.for_children()});
       if (spawner) {
         spawner_ = std::move(*spawner);
         containment_note_ = fmt::format("cgroup {}", directory);
@@ -170,8 +174,11 @@ std::expected<void, std::string> Daemon::set_up_containment(const std::string& s
     why_not = "[arm] cgroup = \"off\"";
   }
   if (!spawner_) {
-    auto spawner = arm::posix::PosixSpawner::create(
-        {.kill_children_if_host_dies = true, .cgroup = {}, .output_pipes = output_pipes_.get()});
+    auto spawner =
+        arm::posix::PosixSpawner::create({.kill_children_if_host_dies = true,
+                                          .cgroup = {},
+                                          .output_pipes = output_pipes_.get(),
+                                          .child_nofile = descriptor_limits_.for_children()});
     if (!spawner) return std::unexpected(spawner.error().message);
     spawner_ = std::move(*spawner);
     containment_note_ = fmt::format(
@@ -196,6 +203,7 @@ int Daemon::run() {
   log(Level::info, "listening on {}; {} services configured", options_.socket_path,
       supervisor_->service_count());
   log(Level::info, "containment: {}", containment_note_);
+  if (descriptor_limits_.raised()) log(Level::info, "{}", descriptor_limits_.describe());
   // Only now, holding the socket: what a SIGKILLed armd of this socket left running goes
   // before anything starts, so no service runs twice.
   if (auto left = spawner_->kill_leftovers(); !left.empty())

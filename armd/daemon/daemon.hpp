@@ -16,6 +16,7 @@
 #include "arm/posix/unique_fd.hpp"
 #include "arm/supervisor.hpp"
 #include "control_server.hpp"
+#include "descriptor_limit.hpp"
 #include "log_files.hpp"
 #include "log_followers.hpp"
 #include "protocol/log_lines.hpp"
@@ -79,6 +80,8 @@ class Daemon final : public arm::Notifier, public LineHandler {
   std::unique_ptr<arm::posix::PosixSpawner> spawner_;
   std::unique_ptr<arm::posix::InotifyWatcher> watcher_;
   std::optional<ControlServer> server_;
+  // Raised for armd at start-up; the services get what armd was started with.
+  DescriptorLimits descriptor_limits_;
   std::string containment_note_;  // for the log: the mode, and where or why
   bool reap_adopted_ = false;     // a SIGCHLD came: reap the children the spawner did not spawn
   std::unique_ptr<arm::ServiceSupervisor> supervisor_;

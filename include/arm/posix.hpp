@@ -13,6 +13,7 @@
 #include <expected>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -71,6 +72,16 @@ struct SpawnerOptions {
   // Where the pipes of services whose output goes to OutputTarget::Kind::log are read (it must
   // outlive the spawner). Null: such output is inherited instead.
   class OutputPipes* output_pipes = nullptr;
+  // The RLIMIT_NOFILE each child gets, set between clone and exec. A host that raised its own
+  // limit to hold many services (each costs it descriptors) gives here the limit it was started
+  // with, so that programs keep what they expect: select() fails on a descriptor above 1023.
+  // Empty: the host's own, inherited. A hard limit above the host's needs CAP_SYS_RESOURCE;
+  // without it every spawn fails ("setting up the child failed: Operation not permitted").
+  struct DescriptorLimit {
+    std::uint64_t soft = 0;  // RLIM_INFINITY: unlimited
+    std::uint64_t hard = 0;
+  };
+  std::optional<DescriptorLimit> child_nofile = std::nullopt;
 };
 
 // This process's own cgroup v2 directory (found through /proc/self/mountinfo, so hybrid hosts

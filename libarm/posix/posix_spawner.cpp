@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -24,6 +25,7 @@
 #include "arm/posix/unique_fd.hpp"
 #include "cgroup_tree.hpp"
 #include "child_stack.hpp"
+#include "descriptor_shortage.hpp"
 #include "vfork_launch.hpp"
 
 extern char** environ;
@@ -57,6 +59,7 @@ struct PosixSpawner::Impl {
   // Removes a service's cgroup (and what it made below it) and frees its name.
   void give_back_cgroup(const std::string* name);
   void report_gone(ProcessId pid, Child& child);
+  std::expected<ProcessId, SpawnError> spawn(const SpawnRequest& request);
 };
 
 namespace {
@@ -328,7 +331,7 @@ Containment PosixSpawner::containment() const {
   return impl_->contained() ? Containment::cgroup : Containment::process_group;
 }
 
-std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& request) {
+std::expected<ProcessId, SpawnError> PosixSpawner::Impl::spawn(const SpawnRequest& request) {
   if (request.argv.empty()) return std::unexpected(Error::system(EINVAL, "empty command line"));
   for (const auto& file : request.required_files) {
     struct stat info {};
@@ -346,17 +349,23 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
   plan.envp = envp.data();
   plan.working_directory =
       request.working_directory.empty() ? nullptr : request.working_directory.c_str();
-  plan.die_with_parent = impl_->options.kill_children_if_host_dies;
+  plan.die_with_parent = options.kill_children_if_host_dies;
+  rlimit child_nofile{};
+  if (options.child_nofile) {
+    child_nofile = {static_cast<rlim_t>(options.child_nofile->soft),
+                    static_cast<rlim_t>(options.child_nofile->hard)};
+    plan.descriptor_limit = &child_nofile;
+  }
 
   Child child;
   UniqueFd cgroup_directory;
-  if (impl_->contained()) {
-    child.cgroup_name = impl_->cgroup_for(request.service);
-    std::string path = impl_->cgroup_path(*child.cgroup_name);
+  if (contained()) {
+    child.cgroup_name = cgroup_for(request.service);
+    std::string path = cgroup_path(*child.cgroup_name);
     auto made = cgroup::make_new(path);
     // Its parent may have been removed meanwhile (by a host that gave up on the same
     // directory, say): make it again.
-    if (!made && made.error().error_number == ENOENT && cgroup::make(impl_->options.cgroup))
+    if (!made && made.error().error_number == ENOENT && cgroup::make(options.cgroup))
       made = cgroup::make_new(path);
     // A cgroup of an earlier run that could not be removed (the service had made cgroups below
     // it): remove it now if it is empty, else take another name. Never reuse it as it is: what
@@ -367,18 +376,18 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
         made = cgroup::make_new(path);
         continue;
       }
-      child.cgroup_name = impl_->cgroup_for(request.service);  // the old name stays reserved
-      path = impl_->cgroup_path(*child.cgroup_name);
+      child.cgroup_name = cgroup_for(request.service);  // the old name stays reserved
+      path = cgroup_path(*child.cgroup_name);
       made = cgroup::make_new(path);
     }
     if (!made) {
-      impl_->give_back_cgroup(child.cgroup_name);
+      give_back_cgroup(child.cgroup_name);
       return std::unexpected(made.error());
     }
     cgroup_directory.reset(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!cgroup_directory) {
       int error = errno;
-      impl_->give_back_cgroup(child.cgroup_name);
+      give_back_cgroup(child.cgroup_name);
       return std::unexpected(
           Error::system(error, fmt::format("cannot start {}: cgroup {}: {}", request.argv.front(),
                                            path, errno_text(error))));
@@ -390,21 +399,21 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
   plan.stderr_to_stdout = request.standard_error.kind == OutputTarget::Kind::same_as_stdout;
   std::optional<OutputPipe> stdout_pipe;
   std::optional<OutputPipe> stderr_pipe;
-  if (impl_->options.output_pipes) {
+  if (options.output_pipes) {
     for (auto [target, pipe, fd] :
          {std::tuple{&request.standard_output, &stdout_pipe, &plan.stdout_fd},
           std::tuple{&request.standard_error, &stderr_pipe, &plan.stderr_fd}}) {
       if (target->kind != OutputTarget::Kind::log) continue;
       auto made = make_output_pipe();
       if (!made) {
-        if (child.cgroup_name) impl_->give_back_cgroup(child.cgroup_name);
+        if (child.cgroup_name) give_back_cgroup(child.cgroup_name);
         return std::unexpected(made.error());
       }
       *fd = made->write_end.get();
       pipe->emplace(std::move(*made));
     }
   }
-  auto stack = impl_->child_stack.reserve(ChildStack::needed_for(request.argv.size()));
+  auto stack = child_stack.reserve(ChildStack::needed_for(request.argv.size()));
   std::expected<Launched, LaunchFailure> launched =
       stack ? launch(plan, stack->data(), stack->size())
             : std::unexpected(LaunchFailure{LaunchFailure::Stage::setup, stack.error()});
@@ -413,7 +422,7 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
   for (auto* pipe : {&stdout_pipe, &stderr_pipe})
     if (*pipe) (*pipe)->write_end.reset();
   if (!launched) {
-    if (child.cgroup_name) impl_->give_back_cgroup(child.cgroup_name);
+    if (child.cgroup_name) give_back_cgroup(child.cgroup_name);
     if (!stack)
       return std::unexpected(Error::system(
           stack.error(), fmt::format("cannot start {}: child stack: {}", request.argv.front(),
@@ -426,30 +435,41 @@ std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& req
   epoll_event event{};
   event.events = EPOLLIN;
   event.data.u64 = event_key(pid, Source::pidfd);
-  if (::epoll_ctl(impl_->epoll.get(), EPOLL_CTL_ADD, child.pidfd.get(), &event) != 0) {
+  if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, child.pidfd.get(), &event) != 0) {
     int add_error = errno;
-    if (child.cgroup_name) cgroup::kill_all(impl_->cgroup_path(*child.cgroup_name));
+    if (child.cgroup_name) cgroup::kill_all(cgroup_path(*child.cgroup_name));
     ::kill(-pid, SIGKILL);
     siginfo_t info{};
     ::waitid(P_PIDFD, static_cast<id_t>(child.pidfd.get()), &info, WEXITED);
     if (child.cgroup_name) {
-      std::string path = impl_->cgroup_path(*child.cgroup_name);
+      std::string path = cgroup_path(*child.cgroup_name);
       for (int round = 0; round < 500 && cgroup::populated(path); ++round) ::usleep(10000);
-      impl_->give_back_cgroup(child.cgroup_name);
+      give_back_cgroup(child.cgroup_name);
     }
     return std::unexpected(Error::system(add_error, "epoll_ctl: " + errno_text(add_error)));
   }
   // A number still held by a zombie of ours is never handed out again, so this cannot collide.
-  impl_->children.emplace(pid, std::move(child));
+  children.emplace(pid, std::move(child));
   // (A pipe that cannot be watched is closed: the program's writes to it fail with EPIPE,
   // rather than block forever.)
   if (stdout_pipe)
-    (void)impl_->options.output_pipes->add(pid, request.service, OutputStream::standard_output,
-                                           std::move(stdout_pipe->read_end));
+    (void)options.output_pipes->add(pid, request.service, OutputStream::standard_output,
+                                    std::move(stdout_pipe->read_end));
   if (stderr_pipe)
-    (void)impl_->options.output_pipes->add(pid, request.service, OutputStream::standard_error,
-                                           std::move(stderr_pipe->read_end));
+    (void)options.output_pipes->add(pid, request.service, OutputStream::standard_error,
+                                    std::move(stderr_pipe->read_end));
   return pid;
+}
+
+std::expected<ProcessId, SpawnError> PosixSpawner::spawn(const SpawnRequest& request) {
+  auto spawned = impl_->spawn(request);
+  // Whichever step ran out (a pipe, the pidfd, the cgroup's directory), the cause is the same,
+  // and the host's limit, not the step, is what its operator can change.
+  if (!spawned && is_descriptor_shortage(spawned.error().error_number))
+    spawned.error().message = fmt::format(
+        "cannot start {}: {}; the step that failed: {}", request.service,
+        describe_descriptor_shortage(spawned.error().error_number), spawned.error().message);
+  return spawned;
 }
 
 void PosixSpawner::signal_group(ProcessId leader, StopSignal signal) {

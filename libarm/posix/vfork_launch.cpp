@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -97,6 +98,11 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* argume
     if (::syscall(SYS_close_range, 3U, static_cast<unsigned>(highest_kept), 0U) != 0)
       fail(context, LaunchFailure::Stage::setup);
   }
+
+  // Once the table holds only what the child keeps (0-2), so nothing open lies above a lowered
+  // limit. Limits are the child's own (no CLONE_THREAD); lowering them needs no privilege.
+  if (plan.descriptor_limit && ::setrlimit(RLIMIT_NOFILE, plan.descriptor_limit) != 0)
+    fail(context, LaunchFailure::Stage::setup);
 
   // Default dispositions first: a host handler must never run here, on shared memory. (All
   // signals are blocked until the mask is cleared below.)

@@ -6,6 +6,7 @@
 // child may only make system calls.
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <cstddef>
@@ -32,6 +33,9 @@ struct LaunchPlan {
   int stderr_fd = -1;
   // stderr goes where stdout goes, once stdout is set up (stderr_fd and stderr_path unused).
   bool stderr_to_stdout = false;
+  // The child's RLIMIT_NOFILE, set before exec (a host that raised its own keeps its children
+  // on what they expect: select() breaks above 1024). Null: the parent's, inherited.
+  const rlimit* descriptor_limit = nullptr;
 };
 
 struct Launched {
@@ -54,8 +58,8 @@ struct LaunchFailure {
 };
 
 // The child leads a new process group, has stdin on /dev/null, stdout and stderr as the plan
-// says, only descriptors 0-2, default
-// signal dispositions and an empty signal mask. Returns once the program runs or failed to.
+// says, only descriptors 0-2, the plan's descriptor limit, default signal dispositions and an
+// empty signal mask. Returns once the program runs or failed to.
 std::expected<Launched, LaunchFailure> launch(const LaunchPlan& plan, char* stack,
                                               std::size_t stack_size);
 

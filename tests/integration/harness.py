@@ -6,6 +6,7 @@ socket. Waits use generous deadlines and poll the observable state; no test asse
 
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -222,15 +223,18 @@ class ArmdTestCase(unittest.TestCase):
         with open(self.config, "w") as f:
             f.write(textwrap.dedent(text))
 
-    def start_armd(self, *extra, wait=True, socket_flag=True, env=None):
+    def start_armd(self, *extra, wait=True, socket_flag=True, env=None, nofile=None):
         """Starts armd on this test's config, told its socket (self.socket) with --socket unless
-        `socket_flag` is false; `env` changes its environment (see environment_with)."""
+        `socket_flag` is false; `env` changes its environment (see environment_with); `nofile`,
+        a (soft, hard) pair, is the RLIMIT_NOFILE armd is started with."""
         self._log = open(self.log_path, "w")
         command = [ARMD, "--config", self.config]
         if socket_flag:
             command += ["--socket", self.socket]
+        limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, nofile)) if nofile else None
         self.armd = subprocess.Popen(command + list(extra), env=self.armd_environment(env),
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+                                     stdout=self._log, stderr=subprocess.STDOUT,
+                                     preexec_fn=limit)
         if wait:
             wait_for(self._answers_hello, "armd to accept connections")
         return self.armd

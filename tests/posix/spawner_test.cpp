@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -140,6 +141,35 @@ TEST_CASE("environment additions and the working directory reach the child") {
   REQUIRE(pid);
   CHECK(wait_exit(*spawner, *pid) == ExitStatus::exited(0));
   CHECK(read_file(out) == "forty-two /usr\n");
+  std::filesystem::remove(out);
+}
+
+TEST_CASE("child_nofile is the descriptor limit each child gets; without it, the host's") {
+  rlimit host{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &host) == 0);
+  REQUIRE(host.rlim_max >= 200);
+  std::string out = scratch("nofile");
+  SpawnRequest request = shell("echo \"$(ulimit -Sn) $(ulimit -Hn)\" > " + out);
+
+  auto limited = PosixSpawner::create({.child_nofile = {{.soft = 100, .hard = 200}}});
+  REQUIRE(limited);
+  auto pid = (*limited)->spawn(request);
+  REQUIRE(pid);
+  CHECK(wait_exit(**limited, *pid) == ExitStatus::exited(0));
+  CHECK(read_file(out) == "100 200\n");
+  rlimit after{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &after) == 0);
+  CHECK(after.rlim_cur == host.rlim_cur);  // the host's own is untouched
+  CHECK(after.rlim_max == host.rlim_max);
+
+  auto plain = make_spawner();
+  pid = plain->spawn(request);
+  REQUIRE(pid);
+  CHECK(wait_exit(*plain, *pid) == ExitStatus::exited(0));
+  auto text = [](rlim_t value) {
+    return value == RLIM_INFINITY ? std::string("unlimited") : std::to_string(value);
+  };
+  CHECK(read_file(out) == text(host.rlim_cur) + " " + text(host.rlim_max) + "\n");
   std::filesystem::remove(out);
 }
 
