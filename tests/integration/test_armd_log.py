@@ -99,8 +99,9 @@ class ArmdLog(ArmdTestCase):
         self.assertEqual(about_armd[-1]["message"], "every service is stopped; exiting")
         self.assertIn(("error", "failed"),
                       [(e["level"], e["message"].split(" ")[0]) for e in about_crasher])
-        # The crash context quotes what the service wrote: its invalid bytes are replaced.
-        self.assertIn("| bad \ufffd\ufffd bytes", [e["message"] for e in about_crasher])
+        # The crash context quotes what the service wrote: its invalid bytes as \xNN, as in the
+        # text format (the JSON stays valid UTF-8 either way).
+        self.assertIn("| bad \\xff\\xfe bytes", [e["message"] for e in about_crasher])
         self.assertTrue(any(e["level"] == "warning" and e["message"].startswith("client ")
                             for e in about_armd), about_armd)
 

@@ -105,11 +105,11 @@ class HostileOutput(ArmdTestCase):
             exit 1
             """)
         self.wait_state("garbler", "failed")
-        wait_for(lambda: "garbler| not utf8" in self.log(), "the crash context in armd's log")
+        wait_for(lambda: "garbler: | not utf8" in self.log(), "the crash context in armd's log")
         with open(self.log_path, "rb") as f:
             log = f.read()
-        self.assertIn(b"garbler| a\\x1b[2Jb\\x0dc\\x00d\n", log)
-        self.assertIn(b"garbler| not utf8 \\xff e\n", log)
+        self.assertIn(b"garbler: | a\\x1b[2Jb\\x0dc\\x00d\n", log)
+        self.assertIn(b"garbler: | not utf8 \\xff e\n", log)
         for byte in (b"\x1b", b"\r", b"\x00", b"\xff"):
             self.assertNotIn(byte, log)
         # armctl logs --json still has the exact bytes.
