@@ -4,6 +4,7 @@ supervisord, in one run, every figure also as a ratio to the floor of the same r
 
     bench/output.py [--build build] [--bytes 256MiB] [--repeats 3] [--ten-bytes 8MiB]
                     [--idle-services 1000] [--idle 10] [--out DIR] [--smoke]
+                    [--systems armd-file,armd-ring] [--throughput-only]
 
 - throughput: one service (bench/line_writer) writes --bytes of 100-byte lines as fast as it
   can. The floor is `line_writer | pipe_to_file FILE` (bench/pipe_to_file: read, append, no
@@ -213,7 +214,7 @@ def run_supervisord(build, workdir, count):
     return seconds, cpu
 
 
-def throughput(build, workdir, count, repeats):
+def throughput(build, workdir, count, repeats, only=None):
     count -= count % 100  # whole lines
     systems = {"floor": lambda d: run_floor(build, d, count),
                "armd-file": lambda d: run_armd(build, d, count, True),
@@ -222,6 +223,8 @@ def throughput(build, workdir, count, repeats):
         systems["s6-log"] = lambda d: run_s6_log(build, d, count)
     if shutil.which("supervisord"):
         systems["supervisord"] = lambda d: run_supervisord(build, d, count)
+    if only:
+        systems = {name: run for name, run in systems.items() if name in only or name == "floor"}
     rounds = {name: [] for name in systems}
     for round_number in range(repeats):
         for name, run in systems.items():
@@ -316,13 +319,16 @@ def table(results):
     rows = ["| system | MiB/s (median, range) | × floor | CPU s per GiB |", "|---|---|---|---|"]
     t = results["throughput"]
     for name in ("floor", "armd-file", "armd-ring", "s6-log", "supervisord"):
-        if name not in t:
+        if name in t["missing"]:
             rows.append(f"| {name} | not installed | | |")
+        if name not in t:
             continue
         r = t[name]
         m, c, q = r["mib_per_s"], r["cpu_s_per_gib"], r["ratio_to_floor"]
         rows.append(f"| {name} | {m['median']:.0f} ({m['min']:.0f}–{m['max']:.0f}) | "
                     f"{q['median']:.2f} ({q['min']:.2f}–{q['max']:.2f}) | {c['median']:.2f} |")
+    if "ten" not in results:
+        return "\n".join(rows) + "\n"
     ten = results["ten"]
     rows.append("")
     rows.append(f"ten services: {ten['lines_per_s']:,.0f} lines/s in total "
@@ -345,6 +351,9 @@ def main():
     parser.add_argument("--ten-bytes", default="8MiB", help="each of the ten services' output")
     parser.add_argument("--idle-services", type=int, default=1000)
     parser.add_argument("--idle", type=float, default=10, help="seconds of idle measurement")
+    parser.add_argument("--systems", default=None,
+                        help="throughput of these only (comma-separated; the floor always)")
+    parser.add_argument("--throughput-only", action="store_true")
     parser.add_argument("--out", default=None)
     parser.add_argument("--smoke", action="store_true",
                         help="seconds, not minutes: checks the script works, not timings")
@@ -358,17 +367,19 @@ def main():
 
     results = {}
     with tempfile.TemporaryDirectory(prefix="armd-output-bench-") as workdir:
-        results["throughput"] = throughput(build, workdir, size(args.bytes), args.repeats)
-        results["ten"] = ten_services(build, workdir, size(args.ten_bytes))
-        results["idle"] = [idle(build, workdir, args.idle_services, args.idle, line_bytes)
-                           for line_bytes in (0, 100)]
+        only = args.systems.split(",") if args.systems else None
+        results["throughput"] = throughput(build, workdir, size(args.bytes), args.repeats, only)
+        if not args.throughput_only:
+            results["ten"] = ten_services(build, workdir, size(args.ten_bytes))
+            results["idle"] = [idle(build, workdir, args.idle_services, args.idle, line_bytes)
+                               for line_bytes in (0, 100)]
     with open(os.path.join(out, "output.json"), "w") as f:
         json.dump(results, f, indent=2)
     text = table(results)
     with open(os.path.join(out, "output.md"), "w") as f:
         f.write(text)
     print(text)
-    if results["ten"]["problems"]:
+    if results.get("ten", {}).get("problems"):
         sys.exit("lines lost or reordered: " + "; ".join(results["ten"]["problems"]))
 
 
