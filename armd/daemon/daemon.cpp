@@ -236,6 +236,7 @@ int Daemon::run() {
     // Every turn, not only when output came: a follower's queue may have drained.
     if (!followers_.empty()) followers_.send_news(*server_, outputs_);
     supervisor_->on_timer();
+    log_files_.flush();  // captured lines on disk before armd waits
     flush_log();
   }
   server_->flush_all(1000);
