@@ -264,6 +264,7 @@ int Daemon::run() {
     // Every turn, not only when output came: a follower's queue may have drained.
     if (!followers_.empty()) followers_.send_news(*server_, outputs_);
     supervisor_->on_timer();
+    log_files_.flush();  // captured lines on disk before armd waits
   }
   server_->flush_all(1000);
   log(Level::info, "every service is stopped; exiting");

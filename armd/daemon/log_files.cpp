@@ -26,6 +26,7 @@ void LogFiles::configure(std::map<std::string, Setting> settings) {
   for (auto it = files_.begin(); it != files_.end();) {
     auto setting = settings.find(it->first);
     if (setting == settings.end() || !(setting->second == it->second.setting)) {
+      flush(it->first, it->second);
       it = files_.erase(it);
     } else {
       ++it;
@@ -88,13 +89,26 @@ void LogFiles::write(const std::string& service, const arm::OutputLine& line) {
     ++file.failed_lines;
     return;
   }
-  if (file.setting.rotation.due(file.size - file.unrotated, text.size()) && rotate(service, file)) {
-    if (!open(service, file)) {
+  if (file.setting.rotation.due(file.size - file.unrotated, text.size())) {
+    flush(service, file);  // what is pending belongs in the file being rotated
+    if (rotate(service, file) && !open(service, file)) {
       ++file.failed_lines;
       return;
     }
   }
-  std::string_view rest = text;
+  file.pending += text;
+  ++file.pending_lines;
+  file.size += text.size();
+  if (file.pending.size() >= flush_at) flush(service, file);
+}
+
+void LogFiles::flush() {
+  for (auto& [service, file] : files_) flush(service, file);
+}
+
+void LogFiles::flush(const std::string& service, File& file) {
+  if (file.pending.empty()) return;
+  std::string_view rest = file.pending;
   while (!rest.empty()) {
     ssize_t written = ::write(file.fd.get(), rest.data(), rest.size());
     if (written < 0 && errno == EINTR) continue;
@@ -103,13 +117,16 @@ void LogFiles::write(const std::string& service, const arm::OutputLine& line) {
         log_service(Level::warning, service,
                     "writing its log_file {}: {}; lines are dropped from the file until it works",
                     file.setting.path, std::strerror(errno));
-      ++file.failed_lines;
+      file.failed_lines += file.pending_lines;
+      file.pending.clear();
+      file.pending_lines = 0;
       file.fd.reset();  // reopened at the next line
       return;
     }
     rest.remove_prefix(static_cast<std::size_t>(written));
-    file.size += static_cast<std::uint64_t>(written);
   }
+  file.pending.clear();
+  file.pending_lines = 0;
   if (file.failed_lines) {
     log_service(Level::info, service,
                 "its log_file {} works again; {} line{} could not be written to it",

@@ -17,6 +17,7 @@ std::vector<std::pair<std::string, std::string>> FileRotation::renames(
 
 std::string format_log_file_line(const OutputLine& line) {
   std::string out = format_rfc3339_ms(line.time);
+  out.reserve(out.size() + 10 + line.text.size());  // one allocation per line, not several
   out += ' ';
   out += to_string(line.stream);
   out += ' ';

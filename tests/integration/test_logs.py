@@ -223,6 +223,29 @@ class Logs(ArmdTestCase):
         self.assertIn("crasher: exited (exit code 1); its last 5 lines of output:", log)
         self.assertIn("crasher: | fatal: out of cheese", log)
 
+    def test_a_log_file_that_cannot_be_opened_drops_lines_counts_them_and_recovers(self):
+        # Its directory is missing at first: "early" cannot go to the file (the ring keeps it);
+        # once the directory exists, "late" does, and armd's log says how many were dropped.
+        ready = os.path.join(self.dir, "ready")
+        self.serve("recovers", f"""
+            echo early
+            while [ ! -e {ready} ]; do sleep 0.05; done
+            echo late
+            exec sleep 100000
+            """, extra='log_file = "later/recovers.log"')
+        wait_for(lambda: "cannot open its log_file" in self.log(), "the open failure logged")
+        os.mkdir(os.path.join(self.dir, "later"))
+        open(ready, "w").close()
+        path = os.path.join(self.dir, "later", "recovers.log")
+        wait_for(lambda: os.path.exists(path) and open(path, "rb").read().endswith(
+            b" stdout late\n"), "the late line in the log file")
+        with open(path, "rb") as f:
+            self.assertNotIn(b"early", f.read())
+        wait_for(lambda: "works again; 1 line could not be written to it" in self.log(),
+                 "the recovery logged with the count")
+        self.assertEqual([line["text"] for line in self.wait_for_lines("recovers", 2)],
+                         ["early", "late"])
+
     def test_log_file_is_rotated_by_rename_keeping_log_max_files(self):
         # 400 lines of 60 bytes (about 24 KiB) through 4 KiB files, 2 kept besides the current.
         self.serve("rotated", """
