@@ -541,7 +541,8 @@ TEST_CASE("naming a descriptor shortage takes no descriptor another thread could
     }
   });
   while (opened == 0) std::this_thread::yield();
-  for (int i = 0; i < 200000 && refused == 0; ++i) (void)arm::posix::describe_descriptor_shortage(EMFILE);
+  for (int i = 0; i < 200000 && refused == 0; ++i)
+    (void)arm::posix::describe_descriptor_shortage(EMFILE);
   stop = true;
   other.join();
   for (int fd : filler) ::close(fd);
