@@ -66,7 +66,8 @@ class LogWriter {
   void flush() {
     std::size_t written = 0;
     while (written < pending_.size()) {
-      ssize_t done = write_some(pending_.data() + written, pending_.size() - written);
+      ssize_t done = write_some(pending_.data() + written,
+                                whole_lines(pending_.data() + written, pending_.size() - written));
       if (done > 0) {
         written += static_cast<std::size_t>(done);
         continue;
@@ -105,6 +106,21 @@ class LogWriter {
   std::string stamped(Level level, std::string_view service, std::string_view message) const {
     auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
     return format_log_line(format_, now, level, service, message);
+  }
+
+  // How much of `data` to write at once. A pipe (or journald's socket) is shared with the
+  // services that inherit stderr: a write the pipe takes only in part leaves the rest of a line
+  // for later, and another writer's bytes would land inside it (a JSON line that no longer
+  // parses). Whole lines of at most PIPE_BUF bytes in all are written whole or not at all (a
+  // non-blocking write of up to PIPE_BUF bytes to a pipe is atomic); a single longer line goes
+  // alone. A regular file takes every write whole.
+  std::size_t whole_lines(const char* data, std::size_t size) const {
+    if (route_ == Route::file || size <= PIPE_BUF) return size;
+    std::string_view text(data, size);
+    std::size_t last = text.rfind('\n', PIPE_BUF - 1);
+    if (last != std::string_view::npos) return last + 1;
+    std::size_t end = text.find('\n', PIPE_BUF);
+    return end == std::string_view::npos ? size : end + 1;
   }
 
   // Queues the line saying how many lines were lost, if it fits with `then_bytes` more after it.

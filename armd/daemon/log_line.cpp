@@ -34,11 +34,21 @@ std::string text_line(LogTime time, Level level, std::string_view service,
   auto seconds = std::chrono::floor<std::chrono::seconds>(time);
   std::string line = fmt::format("{:%Y-%m-%d %H:%M:%S}.{:03} {} ", seconds,
                                  (time - seconds).count(), to_string(level));
+  // One event, one line: a control byte in the message (a newline in a configuration key quoted
+  // by an error, say) is written \xNN, so that nothing can pass for a line of armd's own.
+  auto append = [&line](std::string_view text) {
+    for (unsigned char c : text) {
+      if ((c < 0x20 && c != '\t') || c == 0x7f)
+        line += fmt::format("\\x{:02x}", c);
+      else
+        line += static_cast<char>(c);
+    }
+  };
   if (!service.empty()) {
-    line += service;
+    append(service);
     line += ": ";
   }
-  line += message;
+  append(message);
   line += '\n';
   return line;
 }

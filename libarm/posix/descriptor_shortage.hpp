@@ -11,8 +11,9 @@ bool is_descriptor_shortage(int error_number);
 
 // "out of file descriptors (armd holds 64 of its limit of 64; each running service holds a
 // pidfd and one pipe per captured output stream: see docs/config.md)", with the program's own
-// name. The count is after the failed spawn gave back what it took. Cheap (a few system calls):
-// a configuration too large for the limit fails at every start that does not fit.
+// name. The count is after the failed spawn gave back what it took. It takes no descriptor (a
+// host's other threads may need the last ones): one poll() entry per number below the soft
+// limit, paid at every start that does not fit.
 std::string describe_descriptor_shortage(int error_number);
 
 }  // namespace arm::posix

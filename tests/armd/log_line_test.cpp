@@ -63,3 +63,15 @@ TEST_CASE("the log format is named text or json") {
   CHECK(armd::parse_log_format("json") == LogFormat::json);
   CHECK_FALSE(armd::parse_log_format("JSON").has_value());
 }
+
+TEST_CASE("a text line stays one line whatever the message holds (no forged lines)") {
+  // A configuration error names the key as written, and TOML allows "a\nb" as a key: the reason
+  // a reload is refused must not become two lines, the second passing for one of armd's own.
+  std::string line =
+      format_log_line(LogFormat::text, a_moment(), Level::error, "web",
+                      "reload refused: x: unknown key\n2026-12-01 20:31:48.123 info forged\r");
+  CHECK(line.back() == '\n');
+  CHECK(line.find('\n') == line.size() - 1);
+  CHECK(line.find('\r') == std::string::npos);
+  CHECK(line.find("unknown key\\x0a2026") != std::string::npos);
+}

@@ -8,14 +8,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <optional>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "arm/posix.hpp"
+#include "descriptor_shortage.hpp"
 
 using namespace arm;
 using arm::posix::PosixSpawner;
@@ -502,4 +506,46 @@ TEST_CASE("reap_adopted reaps children the spawner did not spawn, never its own"
            errno == ECHILD;
   }));
   CHECK(wait_exit(*spawner, *ours) == ExitStatus::exited(0));
+}
+
+TEST_CASE("naming a descriptor shortage takes no descriptor another thread could need") {
+  // A host with threads: while one thread's start fails with EMFILE and the message is made,
+  // another's open() must not fail because the message took the last free descriptors.
+  rlimit saved{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  rlimit low = saved;
+  low.rlim_cur = 64;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  std::vector<int> filler;
+  for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) filler.push_back(fd);
+  REQUIRE(filler.size() >= 2);
+  for (int i = 0; i < 2; ++i) {  // two free: one for the other thread, one to spare
+    ::close(filler.back());
+    filler.pop_back();
+  }
+  std::string alone = arm::posix::describe_descriptor_shortage(EMFILE);
+  CHECK(alone.find(" holds 62 of its limit of 64;") != std::string::npos);
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> refused{0};
+  std::atomic<int> opened{0};
+  std::thread other([&] {
+    while (!stop) {
+      int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EMFILE) ++refused;
+      } else {
+        ++opened;
+        ::close(fd);
+      }
+    }
+  });
+  while (opened == 0) std::this_thread::yield();
+  for (int i = 0; i < 200000 && refused == 0; ++i)
+    (void)arm::posix::describe_descriptor_shortage(EMFILE);
+  stop = true;
+  other.join();
+  for (int fd : filler) ::close(fd);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+  CHECK(refused == 0);
 }
