@@ -412,7 +412,8 @@ void Daemon::on_line(ConnectionId connection, std::string_view line) {
       supervisor_->reset(ref, request->service);
       return;
     case Method::logs:
-      answer_logs(connection, request->id, request->services, request->lines, request->follow);
+      answer_logs(connection, request->id, request->services, request->lines, request->follow,
+                  request->since);
       return;
     case Method::shutdown:
       if (!defer(connection, ref, request->id)) return;
@@ -481,7 +482,8 @@ void Daemon::answer_status(ConnectionId connection, const nlohmann::json& id,
 }
 
 void Daemon::answer_logs(ConnectionId connection, const nlohmann::json& id,
-                         const std::vector<std::string>& names, std::size_t count, bool follow) {
+                         const std::vector<std::string>& names, std::size_t count, bool follow,
+                         std::optional<arm::WallTime> since) {
   std::vector<std::string> unknown;
   std::vector<std::string> messages;
   for (const auto& name : names) {
@@ -493,12 +495,15 @@ void Daemon::answer_logs(ConnectionId connection, const nlohmann::json& id,
     server_->send(connection, protocol::encode_unknown_services(id, unknown, messages));
     return;
   }
-  // The last `count` lines of each, interleaved by time; the newest `count` of those.
+  // The last `count` lines of each (none stamped before `since`), interleaved by time; the
+  // newest `count` of those.
   std::vector<std::vector<arm::OutputLine>> kept;
   std::map<std::string, std::uint64_t> next;
   for (const auto& name : names) {
     const arm::OutputRing* ring = outputs_.ring(name);
     kept.push_back(ring ? ring->last(count) : std::vector<arm::OutputLine>{});
+    if (since)
+      std::erase_if(kept.back(), [&](const arm::OutputLine& line) { return line.time < *since; });
     next[name] = ring ? ring->next_sequence() : 1;
   }
   std::vector<protocol::ServiceLine> lines;

@@ -255,6 +255,15 @@ std::expected<Request, RequestError> decode_request(std::string_view text) {
         if (!follow->is_boolean()) return bad(request.id, "\"follow\" must be true or false");
         request.follow = follow->get<bool>();
       }
+      if (auto since = object.find("since"); since != object.end()) {
+        std::optional<arm::WallTime> time;
+        if (since->is_string()) time = arm::parse_rfc3339(since->get_ref<const std::string&>());
+        if (!time)
+          return bad(request.id,
+                     "\"since\" must be an RFC 3339 time as a string "
+                     "(\"2026-12-01T20:40:00Z\", \"2026-12-01T21:40:00.5+01:00\")");
+        request.since = *time;
+      }
       break;
     }
     case Method::hello:

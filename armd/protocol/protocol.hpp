@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,9 @@ struct Request {
   std::vector<std::string> services;  // status: empty means all; logs: at least one
   std::size_t lines = 10;             // logs: how many of the latest lines
   bool follow = false;                // logs: then send new lines as they come
+  // logs: lines stamped before this time are left out of the reply (not of what is followed,
+  // which is all new). nullopt: no limit.
+  std::optional<arm::WallTime> since;
 };
 
 struct RequestError {

@@ -70,7 +70,8 @@ struct ServiceSpec {
   std::size_t log_buffer = 64 * 1024;
   // A file the captured lines are also appended to ("TIME STREAM TEXT"), rotated by rename
   // when it would grow past log_max_size: log_file.1 is the most recent of the log_max_files
-  // kept.
+  // kept. Read from a file, a service without `log_file` gets `<[arm] log_dir>/<name>.log` when
+  // log_dir is set; `log_file = false` leaves it without (nullopt) either way.
   std::optional<std::string> log_file;
   std::size_t log_max_size = 10 * 1024 * 1024;
   std::size_t log_max_files = 5;
@@ -96,6 +97,10 @@ struct ArmSettings {
   std::string cgroup = "auto";
   std::vector<std::string> default_services;
   std::vector<std::string> global_prefix;
+  // Where services' log files go by default (`log_dir`, issue 12). The loader applies it: each
+  // service without a `log_file` of its own gets `<log_dir>/<name>.log` in its ServiceSpec, so
+  // an embedder building a Config in code sets log_file itself and this is only informative.
+  std::optional<std::string> log_dir;
 
   bool operator==(const ArmSettings&) const = default;
 };

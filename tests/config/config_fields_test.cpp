@@ -121,6 +121,36 @@ TEST_CASE("a service with only a binary gets the documented defaults") {
   CHECK(a.log_max_files == 5);
 }
 
+TEST_CASE("[arm] log_dir gives each service without a log_file <log_dir>/<name>.log") {
+  Config config = parsed(R"([arm]
+log_dir = "/var/log/armd"
+
+[services.web]
+binary = "/x"
+
+[services.db]
+binary = "/x"
+log_file = "/srv/db.log"
+
+[services.quiet]
+binary = "/x"
+log_file = false
+
+[services."worker@1"]
+binary = "/x"
+)");
+  CHECK(config.arm.log_dir == "/var/log/armd");
+  CHECK(config.services.at("web").log_file == "/var/log/armd/web.log");
+  CHECK(config.services.at("db").log_file == "/srv/db.log");
+  CHECK_FALSE(config.services.at("quiet").log_file);
+  CHECK(config.services.at("worker@1").log_file == "/var/log/armd/worker@1.log");
+}
+
+TEST_CASE("log_file = false without a log_dir is simply no log file") {
+  CHECK_FALSE(
+      parsed("[services.a]\nbinary = \"/x\"\nlog_file = false\n").services.at("a").log_file);
+}
+
 TEST_CASE("max_restarts = \"unlimited\" asks for no restart intensity at all") {
   Config config = parsed("[services.a]\nbinary = \"/x\"\nmax_restarts = \"unlimited\"\n");
   CHECK_FALSE(config.services.at("a").max_restarts);

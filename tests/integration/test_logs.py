@@ -255,6 +255,80 @@ class Logs(ArmdTestCase):
         self.assertEqual(numbers, list(range(numbers[0], 401)))
         self.assertGreater(numbers[0], 1)
 
+    def test_log_dir_gives_each_service_a_log_file_unless_it_opts_out(self):
+        # Relative to the configuration file, like other paths.
+        os.mkdir(os.path.join(self.dir, "logs"))
+        talker = self.script("talker.sh", "echo said by $0; exec sleep 100000\n")
+        self.write_config(f"""
+            [arm]
+            log_dir = "logs"
+
+            [services.plain]
+            binary = "{talker}"
+            restart = "never"
+
+            [services.own]
+            binary = "{talker}"
+            restart = "never"
+            log_file = "own.log"
+
+            [services.none]
+            binary = "{talker}"
+            restart = "never"
+            log_file = false
+            """)
+        self.start_armd()
+        self.armctl("start", "plain", "own", "none", check=0)
+        for name in ("plain", "own", "none"):
+            self.wait_for_lines(name, 1)
+        plain = os.path.join(self.dir, "logs", "plain.log")
+        own = os.path.join(self.dir, "own.log")
+
+        def contents(path):
+            try:
+                with open(path) as f:
+                    return f.read()
+            except FileNotFoundError:
+                return ""
+
+        wait_for(lambda: contents(plain).endswith(f"stdout said by {talker}\n"), "plain.log")
+        wait_for(lambda: contents(own).endswith(f"stdout said by {talker}\n"), "own.log")
+        self.assertEqual(sorted(os.listdir(os.path.join(self.dir, "logs"))), ["plain.log"])
+
+    def test_since_leaves_out_lines_stamped_before_it(self):
+        trigger = os.path.join(self.dir, "go")
+        self.serve("clock", f"""
+            echo early
+            while [ ! -e {trigger} ]; do sleep 0.01; done
+            echo late
+            exec sleep 100000
+            """)
+        self.wait_for_lines("clock", 1)
+        time.sleep(0.05)  # so the two lines cannot share a millisecond stamp
+        open(trigger, "w").close()
+        early, late = self.wait_for_lines("clock", 2)
+        self.assertEqual((early["text"], late["text"]), ("early", "late"))
+
+        def texts(*args):
+            return [line["text"] for line in self.logs_json("clock", *args)]
+
+        self.assertEqual(texts("--since", late["time"]), ["late"])
+        self.assertEqual(texts("--since", early["time"]), ["early", "late"])
+        self.assertEqual(texts("--since", "1h"), ["early", "late"])
+        self.assertEqual(texts("--since", "2000-01-01T00:00:00+02:00"), ["early", "late"])
+        self.assertEqual(texts("--since", "2999-01-01T00:00:00Z"), [])
+        # -n still counts from the newest.
+        self.assertEqual(texts("--since", "1h", "-n", "1"), ["late"])
+
+        result = self.armctl("logs", "clock", "--since", "yesterday", check=2)
+        self.assertIn("--since 'yesterday': expected an RFC 3339 time", result.stderr)
+        with self.connect() as conn:
+            conn.read_line()  # hello
+            conn.request(id=7, method="logs", services=["clock"], since="10m")
+            error = conn.read_line()
+            self.assertEqual((error["id"], error["ok"], error["outcome"]), (7, False, "bad_request"))
+            self.assertIn('"since" must be an RFC 3339 time', error["message"])
+
     def test_a_service_that_never_wrote_has_an_empty_tail(self):
         self.serve("silent", "exit 2\n")
         self.assertEqual(self.wait_state("silent", "failed")["last_exit"]["output_tail"], [])

@@ -44,6 +44,36 @@ TEST_CASE("a logs request names services, and may ask for a count and to follow"
   CHECK_FALSE(defaults->follow);
 }
 
+TEST_CASE("a logs request may ask only for lines since an RFC 3339 time") {
+  auto request = decode_request(
+      R"({"method":"logs","services":["a"],"since":"2026-12-01T13:00:00.250+01:00"})");
+  REQUIRE(request);
+  CHECK(request->since == arm::parse_rfc3339("2026-12-01T12:00:00.250Z"));
+  CHECK_FALSE(decode_request(R"({"method":"logs","services":["a"]})")->since);
+  for (const char* bad : {R"({"method":"logs","services":["a"],"since":"10m"})",
+                          R"({"method":"logs","services":["a"],"since":1733000000})",
+                          R"({"method":"logs","services":["a"],"since":null})"}) {
+    auto refused = decode_request(bad);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().outcome == "bad_request");
+    CHECK(refused.error().message.find("\"since\" must be an RFC 3339 time") != std::string::npos);
+  }
+}
+
+TEST_CASE("logs --since takes an RFC 3339 time or a duration back from now, with its unit") {
+  using namespace std::chrono_literals;
+  auto now = *arm::parse_rfc3339("2026-12-01T12:00:00Z");
+  CHECK(armctl::since_time("10m", now) == now - 10min);
+  CHECK(armctl::since_time("90s", now) == now - 90s);
+  CHECK(armctl::since_time("2h", now) == now - 2h);
+  CHECK(armctl::since_time("2026-12-01T11:00:00+01:00", now) == now - 2h);
+  for (std::string_view bad : {"", "10", "yesterday", "-5m", "2026-12-01"}) {
+    auto refused = armctl::since_time(bad, now);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().find("expected an RFC 3339 time") != std::string::npos);
+  }
+}
+
 TEST_CASE("a logs request without names, or with a bad count, is refused saying why") {
   CHECK(decode_request(R"({"method":"logs"})").error().message.find("needs \"services\"") !=
         std::string::npos);
