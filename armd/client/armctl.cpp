@@ -250,7 +250,10 @@ class Client {
         fmt::print("[]\n");
     } else {
       fmt::print("{}", format_status_table(services));
-      if (!names.empty()) fmt::print("{}", format_output_tails(services));
+      if (!names.empty()) {
+        fmt::print("{}", format_output_tails(services));
+        fmt::print("{}", format_output_dropped(services));
+      }
     }
     return exit_ok;
   }

@@ -57,6 +57,20 @@ std::string format_output_tails(const json& services) {
   return out;
 }
 
+std::string format_output_dropped(const json& services) {
+  std::string out;
+  if (!services.is_array()) return out;
+  for (const json& service : services) {
+    if (!service.is_object()) continue;
+    auto dropped = service.find("output_dropped");
+    if (dropped == service.end() || !dropped->is_number_unsigned()) continue;
+    auto count = dropped->get<unsigned long long>();
+    out += fmt::format("{}: {} line{} dropped from its log file (log_overflow = \"drop\")\n",
+                       text_of(service, "name"), count, count == 1 ? "" : "s");
+  }
+  return out;
+}
+
 std::expected<arm::WallTime, std::string> since_time(std::string_view text, arm::WallTime now) {
   if (auto time = arm::parse_rfc3339(text)) return *time;
   // A bare number would be milliseconds in the configuration's syntax: surely not what was meant.

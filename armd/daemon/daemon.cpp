@@ -451,7 +451,8 @@ void Daemon::answer_status(ConnectionId connection, const nlohmann::json& id,
     std::size_t reply_bytes = 0;
     {
       std::string reply = protocol::encode_status(id, supervisor_->status(), clock_.now(),
-                                                  to_string(spawner_->containment()), &exit_tails_);
+                                                  to_string(spawner_->containment()), &exit_tails_,
+                                                  &log_files_.dropped());
       reply_bytes = reply.size();
       server_->send(connection, reply);
     }
@@ -478,7 +479,7 @@ void Daemon::answer_status(ConnectionId connection, const nlohmann::json& id,
   }
   server_->send(connection,
                 protocol::encode_status(id, found, clock_.now(), to_string(spawner_->containment()),
-                                        &exit_tails_));
+                                        &exit_tails_, &log_files_.dropped()));
 }
 
 void Daemon::answer_logs(ConnectionId connection, const nlohmann::json& id,
@@ -552,6 +553,7 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
   for (const auto& name : summary.removed) {
     followers_.forget_service(name);
     outputs_.forget(name);
+    log_files_.forget(name);
     exit_tails_.erase(name);
   }
   log("reloaded {}: {} added, {} removed, {} restarted, {} updated", options_.config_path,

@@ -118,7 +118,7 @@ long long milliseconds_between(arm::TimePoint from, arm::TimePoint to) {
 }
 
 void append_status(std::string& out, const arm::ServiceStatus& status, arm::TimePoint now,
-                   const OutputTails* tails) {
+                   const OutputTails* tails, const OutputDropped* dropped) {
   ObjectWriter object(out);
   object.string("name", status.name)
       .string("state", arm::to_string(status.state))
@@ -157,6 +157,10 @@ void append_status(std::string& out, const arm::ServiceStatus& status, arm::Time
       .strings("depends_on", status.depends_on)
       .strings("wants", status.wants)
       .string("waiting_for", status.waiting_for);
+  if (dropped) {
+    if (auto found = dropped->find(status.name); found != dropped->end() && found->second)
+      object.integer("output_dropped", static_cast<long long>(found->second));
+  }
   object.end();
 }
 
@@ -314,14 +318,14 @@ std::string encode_reply(const json& id, const arm::Reply& reply) {
 
 std::string encode_status(const json& id, const std::vector<arm::ServiceStatus>& services,
                           arm::TimePoint now, std::string_view containment,
-                          const OutputTails* tails) {
+                          const OutputTails* tails, const OutputDropped* dropped) {
   std::string out;
   out.reserve(64 + services.size() * 256);
   ObjectWriter object(out);
   object.json_value("id", id).boolean("ok", true);
   if (!containment.empty()) object.string("containment", containment);
   ArrayWriter array(object.raw("services"));
-  for (const auto& status : services) append_status(array.element(), status, now, tails);
+  for (const auto& status : services) append_status(array.element(), status, now, tails, dropped);
   array.end();
   object.end_line();
   return out;

@@ -125,6 +125,19 @@ Done read_log_file(const ValueReader& reader, const toml::node& value, const std
   return assign(reader.path(value, path), spec.log_file);
 }
 
+Done read_log_overflow(const ValueReader& reader, const toml::node& value, const std::string& path,
+                       ServiceSpec& spec) {
+  auto text = reader.string(value, path);
+  if (!text) return Failure(text.error());
+  if (*text == "block")
+    spec.log_overflow = ServiceSpec::LogOverflow::block;
+  else if (*text == "drop")
+    spec.log_overflow = ServiceSpec::LogOverflow::drop;
+  else
+    return Failure(reader.error_at(value, path, "expected \"block\" or \"drop\""));
+  return {};
+}
+
 Done read_log_max_files(const ValueReader& reader, const toml::node& value, const std::string& path,
                         ServiceSpec& spec) {
   constexpr std::int64_t most = 1000;
@@ -272,6 +285,7 @@ const std::array service_keys{
                        return assign(read_size(reader, value, path), spec.log_max_size);
                      }},
     Key<ServiceSpec>{"log_max_files", read_log_max_files},
+    Key<ServiceSpec>{"log_overflow", read_log_overflow},
     Key<ServiceSpec>{"crash_context_lines", read_crash_context_lines},
     Key<ServiceSpec>{"depends_on",
                      [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {

@@ -72,6 +72,8 @@ TEST_CASE("log_file is a path or false; log_dir a path") {
                 "a path, or false");
   check_refused("[arm]\nlog_dir = \"\"\n", "arm.log_dir", 2, "must not be empty");
   check_refused("[arm]\nlog_dir = false\n", "arm.log_dir", 2, "expected a string");
+  check_refused("[services.a]\nbinary = \"/x\"\nlog_overflow = \"lose\"\n",
+                "services.a.log_overflow", 3, "expected \"block\" or \"drop\"");
 }
 
 TEST_CASE("an error without a position or a key leaves those parts out") {

@@ -49,6 +49,7 @@ crash_context_lines = 5
 log_file = "/var/log/web.log"
 log_max_size = "1MiB"
 log_max_files = 3
+log_overflow = "drop"
 
 [services.db]
 binary = "postgres"
@@ -86,6 +87,7 @@ binary = "postgres"
   CHECK(web.log_file == "/var/log/web.log");
   CHECK(web.log_max_size == 1024 * 1024);
   CHECK(web.log_max_files == 3);
+  CHECK(web.log_overflow == ServiceSpec::LogOverflow::drop);
   CHECK(config.services.at("db").name == "db");
 }
 
@@ -119,6 +121,7 @@ TEST_CASE("a service with only a binary gets the documented defaults") {
   CHECK_FALSE(a.log_file);
   CHECK(a.log_max_size == 10 * 1024 * 1024);
   CHECK(a.log_max_files == 5);
+  CHECK(a.log_overflow == ServiceSpec::LogOverflow::block);
 }
 
 TEST_CASE("[arm] log_dir gives each service without a log_file <log_dir>/<name>.log") {

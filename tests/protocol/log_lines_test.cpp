@@ -140,6 +140,20 @@ TEST_CASE("a gap marker says whose lines and how many were missed") {
         "-- web: 42 lines missed (dropped from armd's buffer before they could be sent) --\n");
 }
 
+TEST_CASE("status carries output_dropped for a service whose log file dropped lines") {
+  arm::ServiceStatus web, db;
+  web.name = "web";
+  db.name = "db";
+  OutputDropped dropped{{"web", 1532}, {"db", 0}};
+  auto services =
+      json::parse(encode_status(1, {web, db}, arm::TimePoint{}, {}, nullptr, &dropped))["services"];
+  CHECK(services[0]["output_dropped"] == 1532);
+  CHECK_FALSE(services[1].contains("output_dropped"));
+  CHECK(armctl::format_output_dropped(services) ==
+        "web: 1532 lines dropped from its log file (log_overflow = \"drop\")\n");
+  CHECK(armctl::format_output_dropped(json::parse(R"([{"name":"a"}])")) == "");
+}
+
 TEST_CASE("status prints a service's last output under its exit, and nothing without any") {
   json services = json::parse(R"([
     {"name":"web","last_exit":{"code":1,"signal":null,"ms_ago":5,"output_tail":[
