@@ -75,12 +75,6 @@ struct ServiceSpec {
   std::optional<std::string> log_file;
   std::size_t log_max_size = 10 * 1024 * 1024;
   std::size_t log_max_files = 5;
-  // What armd does when the log file does not take a line at once (`log_overflow`): `block`
-  // waits for it (nothing lost; armd's loop, and so every service's pipe, waits too), `drop`
-  // opens and writes it non-blocking and drops (and counts) a line it would have to wait for.
-  // A regular file never makes a write wait, so this matters for a FIFO or a device.
-  enum class LogOverflow { block, drop };
-  LogOverflow log_overflow = LogOverflow::block;
   // Lines of that output attached to each exit record (`last_exit.output_tail` in a status).
   std::size_t crash_context_lines = 20;
   // Hard dependencies: started first (each holding a reference), and this service is spawned
@@ -92,6 +86,13 @@ struct ServiceSpec {
   // When a hard dependency restarts (it crashed, was restarted or its configuration changed),
   // this service is restarted after it (a group restart). false: it keeps running meanwhile.
   bool restart_with_dependencies = true;
+  // What armd does when the log file does not take a line at once (`log_overflow`): `block`
+  // waits for it (nothing lost; armd's loop, and so every service's pipe, waits too), `drop`
+  // opens and writes it non-blocking and drops (and counts) a line it would have to wait for.
+  // A regular file never makes a write wait, so this matters for a FIFO or a device. One byte,
+  // next to the bool above, in what was its padding: armd's memory per service is measured.
+  enum class LogOverflow : std::uint8_t { block, drop };
+  LogOverflow log_overflow = LogOverflow::block;
 
   bool operator==(const ServiceSpec&) const = default;
 };
