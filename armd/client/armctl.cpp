@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <optional>
 #include <utility>
@@ -249,15 +250,27 @@ class Client {
         fmt::print("[]\n");
     } else {
       fmt::print("{}", format_status_table(services));
-      if (!names.empty()) fmt::print("{}", format_output_tails(services));
+      if (!names.empty()) {
+        fmt::print("{}", format_output_tails(services));
+        fmt::print("{}", format_output_dropped(services));
+      }
     }
     return exit_ok;
   }
 
   // The last lines services wrote, then (follow) new ones as they come, until interrupted or
   // armd goes away. --json: an array of line objects; when following, one object per line.
-  int logs(const std::vector<std::string>& names, std::size_t count, bool follow) {
+  int logs(const std::vector<std::string>& names, std::size_t count, bool follow,
+           const std::string& since) {
     json params = {{"services", names}, {"lines", count}, {"follow", follow}};
+    if (!since.empty()) {
+      auto time = since_time(since, std::chrono::system_clock::now());
+      if (!time) {
+        fmt::print(stderr, "armctl: {}\n", time.error());
+        return exit_usage;
+      }
+      params["since"] = arm::format_rfc3339_ms(*time);
+    }
     std::string request = protocol::encode_request(1, "logs", params);
     if (request.size() > protocol::max_request_line) {
       fmt::print(stderr, "armctl: too many names for one request\n");
@@ -516,6 +529,10 @@ int main(int argc, char** argv) {
   bool follow = false;
   logs->add_option("-n,--lines", log_lines, "how many of the latest lines (default 10)");
   logs->add_flag("-f,--follow", follow, "then print new lines as they come");
+  std::string since;
+  logs->add_option("--since", since,
+                   "only lines from this time on: RFC 3339 (2026-12-01T20:40:00Z) or a "
+                   "duration back from now (30s, 10m, 2h)");
   auto* reload = app.add_subcommand("reload", "re-read armd's configuration file");
   auto* shutdown = app.add_subcommand("shutdown", "stop every service and armd; returns when done");
   for (auto* command : {start, stop, restart, reset, status, logs, reload, shutdown}) {
@@ -576,7 +593,7 @@ int main(int argc, char** argv) {
   if (reset->parsed()) return client.per_service("reset", names);
   if (status->parsed()) return client.status(names);
   if (graph->parsed()) return client.graph(dot);
-  if (logs->parsed()) return client.logs(names, log_lines, follow);
+  if (logs->parsed()) return client.logs(names, log_lines, follow, since);
   if (reload->parsed()) return client.reload();
   if (shutdown->parsed()) return client.shutdown();
   return exit_usage;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "arm/config.hpp"
 #include "armctl_output.hpp"
 #include "protocol/log_lines.hpp"
 
@@ -54,6 +55,31 @@ std::string format_output_tails(const json& services) {
     for (const json& line : *tail) out += "  " + format_log_line(line, false);
   }
   return out;
+}
+
+std::string format_output_dropped(const json& services) {
+  std::string out;
+  if (!services.is_array()) return out;
+  for (const json& service : services) {
+    if (!service.is_object()) continue;
+    auto dropped = service.find("output_dropped");
+    if (dropped == service.end() || !dropped->is_number_unsigned()) continue;
+    auto count = dropped->get<unsigned long long>();
+    out += fmt::format("{}: {} line{} dropped from its log file (log_overflow = \"drop\")\n",
+                       text_of(service, "name"), count, count == 1 ? "" : "s");
+  }
+  return out;
+}
+
+std::expected<arm::WallTime, std::string> since_time(std::string_view text, arm::WallTime now) {
+  if (auto time = arm::parse_rfc3339(text)) return *time;
+  // A bare number would be milliseconds in the configuration's syntax: surely not what was meant.
+  bool has_unit = !text.empty() && (text.back() < '0' || text.back() > '9');
+  if (auto back = arm::parse_duration(text); back && has_unit) return now - *back;
+  return std::unexpected(fmt::format(
+      "--since '{}': expected an RFC 3339 time (\"2026-12-01T20:40:00Z\") or a duration with "
+      "its unit (\"30s\", \"10m\", \"2h\")",
+      text));
 }
 
 }  // namespace armctl

@@ -2,9 +2,13 @@
 // Lines arrive as armd sends them (protocol/log_lines.hpp); nothing here trusts their shape.
 #pragma once
 
+#include <expected>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
+
+#include "arm/output.hpp"
 
 namespace armctl {
 
@@ -17,5 +21,11 @@ std::string format_gap(const nlohmann::json& event);
 // For each service whose last exit carries output lines: a heading naming the service and the
 // exit, then the lines, indented. Empty when none does.
 std::string format_output_tails(const nlohmann::json& services);
+// "web: 1532 lines dropped from its log file (log_overflow = "drop")\n" for each service whose
+// status has output_dropped; empty when none does.
+std::string format_output_dropped(const nlohmann::json& services);
+// `logs --since`: an RFC 3339 time, or a duration back from `now` with its unit ("90s", "10m",
+// "2h", as in the configuration). The error says what was expected.
+std::expected<arm::WallTime, std::string> since_time(std::string_view text, arm::WallTime now);
 
 }  // namespace armctl

@@ -445,7 +445,8 @@ void Daemon::on_line(ConnectionId connection, std::string_view line) {
       supervisor_->reset(ref, request->service);
       return;
     case Method::logs:
-      answer_logs(connection, request->id, request->services, request->lines, request->follow);
+      answer_logs(connection, request->id, request->services, request->lines, request->follow,
+                  request->since);
       return;
     case Method::shutdown:
       if (!defer(connection, ref, request->id)) return;
@@ -483,7 +484,8 @@ void Daemon::answer_status(ConnectionId connection, const nlohmann::json& id,
     std::size_t reply_bytes = 0;
     {
       std::string reply = protocol::encode_status(id, supervisor_->status(), clock_.now(),
-                                                  to_string(spawner_->containment()), &exit_tails_);
+                                                  to_string(spawner_->containment()), &exit_tails_,
+                                                  &log_files_.dropped());
       reply_bytes = reply.size();
       server_->send(connection, reply);
     }
@@ -510,11 +512,12 @@ void Daemon::answer_status(ConnectionId connection, const nlohmann::json& id,
   }
   server_->send(connection,
                 protocol::encode_status(id, found, clock_.now(), to_string(spawner_->containment()),
-                                        &exit_tails_));
+                                        &exit_tails_, &log_files_.dropped()));
 }
 
 void Daemon::answer_logs(ConnectionId connection, const nlohmann::json& id,
-                         std::vector<std::string> names, std::size_t count, bool follow) {
+                         std::vector<std::string> names, std::size_t count, bool follow,
+                         std::optional<arm::WallTime> since) {
   // A name given twice is one service: its lines once.
   std::set<std::string> seen;
   std::erase_if(names, [&](const std::string& name) { return !seen.insert(name).second; });
@@ -529,12 +532,15 @@ void Daemon::answer_logs(ConnectionId connection, const nlohmann::json& id,
     server_->send(connection, protocol::encode_unknown_services(id, unknown, messages));
     return;
   }
-  // The last `count` lines of each, interleaved by time; the newest `count` of those.
+  // The last `count` lines of each (none stamped before `since`), interleaved by time; the
+  // newest `count` of those.
   std::vector<std::vector<arm::OutputLine>> kept;
   std::map<std::string, std::uint64_t> next;
   for (const auto& name : names) {
     const arm::OutputRing* ring = outputs_.ring(name);
     kept.push_back(ring ? ring->last(count) : std::vector<arm::OutputLine>{});
+    if (since)
+      std::erase_if(kept.back(), [&](const arm::OutputLine& line) { return line.time < *since; });
     next[name] = ring ? ring->next_sequence() : 1;
   }
   std::vector<protocol::ServiceLine> lines;
@@ -584,6 +590,7 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
   for (const auto& name : summary.removed) {
     followers_.forget_service(name);
     outputs_.forget(name);
+    log_files_.forget(name);
     exit_tails_.erase(name);
   }
   for (const auto& name : summary.added) outputs_.welcome(name);

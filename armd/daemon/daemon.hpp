@@ -65,7 +65,8 @@ class Daemon final : public arm::Notifier, public LineHandler {
   void answer_status(ConnectionId connection, const nlohmann::json& id,
                      const std::vector<std::string>& names);
   void answer_logs(ConnectionId connection, const nlohmann::json& id,
-                   std::vector<std::string> names, std::size_t count, bool follow);
+                   std::vector<std::string> names, std::size_t count, bool follow,
+                   std::optional<arm::WallTime> since);
   // Output arrived on the services' pipes.
   void take_output(const arm::posix::OutputChunk& chunk);
   // A process was reaped: its output first, then the exit record's tail, then the supervisor.

@@ -17,7 +17,9 @@ std::map<std::string, LogFiles::Setting> LogFiles::settings_of(const arm::Config
   std::map<std::string, Setting> settings;
   for (const auto& [name, spec] : config.services) {
     if (!spec.log_file) continue;
-    settings.emplace(name, Setting{*spec.log_file, {spec.log_max_size, spec.log_max_files}});
+    settings.emplace(name, Setting{*spec.log_file,
+                                   {spec.log_max_size, spec.log_max_files},
+                                   spec.log_overflow == arm::ServiceSpec::LogOverflow::drop});
   }
   return settings;
 }
@@ -37,8 +39,15 @@ void LogFiles::configure(std::map<std::string, Setting> settings) {
   }
 }
 
+void LogFiles::forget(const std::string& service) {
+  dropped_.erase(service);
+}
+
 bool LogFiles::open(const std::string& service, File& file) {
-  file.fd.reset(::open(file.setting.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+  // Non-blocking in drop mode: opening a FIFO nobody reads fails at once (ENXIO) instead of
+  // waiting for a reader.
+  int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | (file.setting.drop ? O_NONBLOCK : 0);
+  file.fd.reset(::open(file.setting.path.c_str(), flags, 0640));
   struct stat info {};
   if (!file.fd || ::fstat(file.fd.get(), &info) != 0) {
     if (file.failed_lines == 0)
@@ -49,8 +58,10 @@ bool LogFiles::open(const std::string& service, File& file) {
     file.fd.reset();
     return false;
   }
+  file.regular = S_ISREG(info.st_mode);
   file.size = static_cast<std::uint64_t>(info.st_size);
   file.unrotated = std::min(file.unrotated, file.size);  // a file replaced meanwhile
+  file.unfinished.clear();
   return true;
 }
 
@@ -80,6 +91,60 @@ bool LogFiles::rotate(const std::string& service, File& file) {
   return true;
 }
 
+std::optional<std::size_t> LogFiles::write_some(File& file, std::string_view bytes) {
+  for (;;) {
+    ssize_t written = ::write(file.fd.get(), bytes.data(), bytes.size());
+    if (written > 0) {
+      file.size += static_cast<std::uint64_t>(written);
+      return static_cast<std::size_t>(written);
+    }
+    if (written < 0 && errno == EINTR) continue;
+    if (written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    if (written == 0) errno = EIO;  // a zero-byte write of a non-empty line: no progress
+    return std::nullopt;
+  }
+}
+
+void LogFiles::failed(const std::string& service, File& file) {
+  if (file.failed_lines == 0)
+    log_service(Level::warning, service,
+                "writing its log_file {}: {}; lines are dropped from the file until it works",
+                file.setting.path, std::strerror(errno));
+  ++file.failed_lines;
+  file.fd.reset();  // reopened at the next line
+}
+
+void LogFiles::drop(const std::string& service, File& file) {
+  if (file.dropped_lines == 0)
+    log_service(Level::warning, service,
+                "its log_file {} does not keep up; lines it cannot take at once are dropped from "
+                "it (log_overflow = \"drop\")",
+                file.setting.path);
+  ++file.dropped_lines;
+  ++dropped_[service];
+}
+
+void LogFiles::write_or_drop(const std::string& service, File& file, std::string text) {
+  if (!file.unfinished.empty()) {
+    auto written = write_some(file, file.unfinished);
+    if (!written) return failed(service, file);
+    file.unfinished.erase(0, *written);
+    if (!file.unfinished.empty()) return drop(service, file);
+  }
+  auto written = write_some(file, text);
+  if (!written) return failed(service, file);
+  if (*written == 0) return drop(service, file);
+  file.unfinished = text.substr(*written);
+  if (file.dropped_lines) {
+    log_service(Level::info, service,
+                "its log_file {} takes lines again; {} line{} dropped from it ({} since armd "
+                "started)",
+                file.setting.path, file.dropped_lines, file.dropped_lines == 1 ? "" : "s",
+                dropped_[service]);
+    file.dropped_lines = 0;
+  }
+}
+
 void LogFiles::write(const std::string& service, const arm::OutputLine& line) {
   auto found = files_.find(service);
   if (found == files_.end()) return;
@@ -89,12 +154,19 @@ void LogFiles::write(const std::string& service, const arm::OutputLine& line) {
     ++file.failed_lines;
     return;
   }
-  if (file.setting.rotation.due(file.size - file.unrotated, text.size())) {
+  if (file.regular && file.setting.rotation.due(file.size - file.unrotated, text.size())) {
     flush(service, file);  // what is pending belongs in the file being rotated
-    if (rotate(service, file) && !open(service, file)) {
+    rotate(service, file);
+    if (!file.fd && !open(service, file)) {
       ++file.failed_lines;
       return;
     }
+  }
+  if (file.setting.drop) {
+    // Written at once, never gathered: what the file does not take now is what is dropped.
+    write_or_drop(service, file, std::move(text));
+    note_working(service, file);
+    return;
   }
   file.pending += text;
   ++file.pending_lines;
@@ -102,37 +174,43 @@ void LogFiles::write(const std::string& service, const arm::OutputLine& line) {
   if (file.pending.size() >= flush_at) flush(service, file);
 }
 
+void LogFiles::note_working(const std::string& service, File& file) {
+  if (!file.fd || !file.failed_lines) return;
+  log_service(Level::info, service,
+              "its log_file {} works again; {} line{} could not be written to it",
+              file.setting.path, file.failed_lines, file.failed_lines == 1 ? "" : "s");
+  file.failed_lines = 0;
+}
+
 void LogFiles::flush() {
   for (auto& [service, file] : files_) flush(service, file);
 }
 
+// Block mode: writes what write() gathered, waiting as long as the file makes it. A write that
+// fails drops, and counts, every line it held.
 void LogFiles::flush(const std::string& service, File& file) {
   if (file.pending.empty()) return;
   std::string_view rest = file.pending;
+  bool all_written = true;
   while (!rest.empty()) {
-    ssize_t written = ::write(file.fd.get(), rest.data(), rest.size());
-    if (written < 0 && errno == EINTR) continue;
+    ssize_t written = file.fd ? ::write(file.fd.get(), rest.data(), rest.size()) : -1;
+    if (written < 0 && errno == EINTR && file.fd) continue;
     if (written <= 0) {
+      if (written == 0 || !file.fd) errno = EIO;
       if (file.failed_lines == 0)
         log_service(Level::warning, service,
                     "writing its log_file {}: {}; lines are dropped from the file until it works",
                     file.setting.path, std::strerror(errno));
-      file.failed_lines += file.pending_lines;
-      file.pending.clear();
-      file.pending_lines = 0;
       file.fd.reset();  // reopened at the next line
-      return;
+      all_written = false;
+      break;
     }
     rest.remove_prefix(static_cast<std::size_t>(written));
   }
+  if (!all_written) file.failed_lines += file.pending_lines;
   file.pending.clear();
   file.pending_lines = 0;
-  if (file.failed_lines) {
-    log_service(Level::info, service,
-                "its log_file {} works again; {} line{} could not be written to it",
-                file.setting.path, file.failed_lines, file.failed_lines == 1 ? "" : "s");
-    file.failed_lines = 0;
-  }
+  if (all_written) note_working(service, file);
 }
 
 }  // namespace armd

@@ -4,6 +4,13 @@
 // a write takes the time the kernel takes to accept it. A write that fails drops the line and
 // counts it; armd's log says so, once per failure streak. A file that cannot be rotated (its
 // directory read-only, FILE.1 a directory) keeps growing, by log_max_size between attempts.
+//
+// A log file that can make a writer wait (a FIFO whose reader is behind, a device) is written as
+// the service's `log_overflow` says: `block` waits, and armd's whole loop with it (opening a FIFO
+// without a reader waits too); `drop` opens and writes it non-blocking, and a line it does not
+// take at once is dropped and counted (dropped(), `output_dropped` in a status; armd's log says
+// when dropping starts and how many when the file takes lines again). A line the file took only
+// part of is finished before the next one, so no line is torn. Only regular files are rotated.
 #pragma once
 
 #include <cstdint>
@@ -22,14 +29,17 @@ class LogFiles {
   struct Setting {
     std::string path;
     arm::FileRotation rotation;
+    bool drop = false;  // log_overflow = "drop"
     bool operator==(const Setting& other) const {
       return path == other.path && rotation.max_size == other.rotation.max_size &&
-             rotation.kept_files == other.rotation.kept_files;
+             rotation.kept_files == other.rotation.kept_files && drop == other.drop;
     }
   };
   static std::map<std::string, Setting> settings_of(const arm::Config& config);
   // Files of services whose setting changed or went are closed (reopened at the next line).
   void configure(std::map<std::string, Setting> settings);
+  // A service no longer configured: its count of dropped lines goes.
+  void forget(const std::string& service);
 
   // Lines are gathered per file and written in one call each 64 KiB, and by flush(): one
   // write per line was most of armd's time when a service writes fast.
@@ -37,25 +47,40 @@ class LogFiles {
   // Writes what write() gathered. armd calls it every turn of its loop, before it waits.
   void flush();
 
+  // Lines each service's log file did not take at once, dropped since armd started (drop mode
+  // only); services without any are absent.
+  const std::map<std::string, std::uint64_t, std::less<>>& dropped() const { return dropped_; }
+
  private:
   struct File {
     Setting setting;
     arm::posix::UniqueFd fd;
+    bool regular = true;             // renaming a FIFO or /dev/null would not start a new file
     std::uint64_t size = 0;          // with the pending bytes
     std::uint64_t failed_lines = 0;  // in the current failure streak
     // Bytes left in the file by a rotation that failed: the next attempt comes after
     // log_max_size more, not at every line (each attempt renames and logs).
     std::uint64_t unrotated = 0;
-    std::string pending;  // lines not written yet
+    std::string pending;  // block mode: lines not written yet
     std::uint64_t pending_lines = 0;
+    std::uint64_t dropped_lines = 0;  // drop mode: in the current streak of lines it would not take
+    std::string unfinished;           // drop mode: the rest of a line taken only in part
   };
   static constexpr std::size_t flush_at = 64 * 1024;
   void flush(const std::string& service, File& file);
   bool open(const std::string& service, File& file);
   // Whether the file in use was moved away.
   bool rotate(const std::string& service, File& file);
+  // Bytes taken (0 when the file would make armd wait), or nullopt on an error (errno).
+  std::optional<std::size_t> write_some(File& file, std::string_view bytes);
+  void write_or_drop(const std::string& service, File& file, std::string text);
+  void failed(const std::string& service, File& file);
+  void drop(const std::string& service, File& file);
+  // After a streak of failures, the first line that got through: armd's log says so.
+  void note_working(const std::string& service, File& file);
 
   std::map<std::string, File> files_;
+  std::map<std::string, std::uint64_t, std::less<>> dropped_;
 };
 
 }  // namespace armd

@@ -27,6 +27,8 @@ struct ServiceLine {
 
 // The last lines of some services' exits, by service: status's last_exit.output_tail.
 using OutputTails = std::map<std::string, std::vector<arm::OutputLine>, std::less<>>;
+// Lines dropped from each service's log file (log_overflow = "drop"); absent means none.
+using OutputDropped = std::map<std::string, std::uint64_t, std::less<>>;
 
 bool valid_utf8(std::string_view bytes);
 std::string base64_encode(std::string_view bytes);

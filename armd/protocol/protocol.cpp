@@ -118,7 +118,7 @@ long long milliseconds_between(arm::TimePoint from, arm::TimePoint to) {
 }
 
 void append_status(std::string& out, const arm::ServiceStatus& status, arm::TimePoint now,
-                   const OutputTails* tails) {
+                   const OutputTails* tails, const OutputDropped* dropped) {
   ObjectWriter object(out);
   object.string("name", status.name)
       .string("state", arm::to_string(status.state))
@@ -157,6 +157,10 @@ void append_status(std::string& out, const arm::ServiceStatus& status, arm::Time
       .strings("depends_on", status.depends_on)
       .strings("wants", status.wants)
       .string("waiting_for", status.waiting_for);
+  if (dropped) {
+    if (auto found = dropped->find(status.name); found != dropped->end() && found->second)
+      object.integer("output_dropped", static_cast<long long>(found->second));
+  }
   object.end();
 }
 
@@ -255,6 +259,15 @@ std::expected<Request, RequestError> decode_request(std::string_view text) {
         if (!follow->is_boolean()) return bad(request.id, "\"follow\" must be true or false");
         request.follow = follow->get<bool>();
       }
+      if (auto since = object.find("since"); since != object.end()) {
+        std::optional<arm::WallTime> time;
+        if (since->is_string()) time = arm::parse_rfc3339(since->get_ref<const std::string&>());
+        if (!time)
+          return bad(request.id,
+                     "\"since\" must be an RFC 3339 time as a string "
+                     "(\"2026-12-01T20:40:00Z\", \"2026-12-01T21:40:00.5+01:00\")");
+        request.since = *time;
+      }
       break;
     }
     case Method::hello:
@@ -305,14 +318,14 @@ std::string encode_reply(const json& id, const arm::Reply& reply) {
 
 std::string encode_status(const json& id, const std::vector<arm::ServiceStatus>& services,
                           arm::TimePoint now, std::string_view containment,
-                          const OutputTails* tails) {
+                          const OutputTails* tails, const OutputDropped* dropped) {
   std::string out;
   out.reserve(64 + services.size() * 256);
   ObjectWriter object(out);
   object.json_value("id", id).boolean("ok", true);
   if (!containment.empty()) object.string("containment", containment);
   ArrayWriter array(object.raw("services"));
-  for (const auto& status : services) append_status(array.element(), status, now, tails);
+  for (const auto& status : services) append_status(array.element(), status, now, tails, dropped);
   array.end();
   object.end_line();
   return out;

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,9 @@ struct Request {
   std::vector<std::string> services;  // status: empty means all; logs: at least one
   std::size_t lines = 10;             // logs: how many of the latest lines
   bool follow = false;                // logs: then send new lines as they come
+  // logs: lines stamped before this time are left out of the reply (not of what is followed,
+  // which is all new). nullopt: no limit.
+  std::optional<arm::WallTime> since;
 };
 
 struct RequestError {
@@ -58,10 +62,12 @@ std::string encode_hello_reply(const nlohmann::json& id);
 std::string encode_reply(const nlohmann::json& id, const arm::Reply& reply);
 // `containment` ("cgroup", "process-group") says how armd keeps hold of its services'
 // processes; omitted when empty. `tails`: the last lines a service wrote before its last exit,
-// written as last_exit.output_tail (an empty array for a service without any).
+// written as last_exit.output_tail (an empty array for a service without any). `dropped`: lines
+// its log file did not take (log_overflow = "drop"), as output_dropped, only when not zero.
 std::string encode_status(const nlohmann::json& id, const std::vector<arm::ServiceStatus>& services,
                           arm::TimePoint now, std::string_view containment = {},
-                          const OutputTails* tails = nullptr);
+                          const OutputTails* tails = nullptr,
+                          const OutputDropped* dropped = nullptr);
 // `messages`: what the supervisor says of each unknown name (unknown_service_message), joined
 // into the reply's message; the names themselves are listed in "unknown".
 std::string encode_unknown_services(const nlohmann::json& id,

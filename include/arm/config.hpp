@@ -70,7 +70,8 @@ struct ServiceSpec {
   std::size_t log_buffer = 64 * 1024;
   // A file the captured lines are also appended to ("TIME STREAM TEXT"), rotated by rename
   // when it would grow past log_max_size: log_file.1 is the most recent of the log_max_files
-  // kept.
+  // kept. Read from a file, a service without `log_file` gets `<[arm] log_dir>/<name>.log` when
+  // log_dir is set; `log_file = false` leaves it without (nullopt) either way.
   std::optional<std::string> log_file;
   std::size_t log_max_size = 10 * 1024 * 1024;
   std::size_t log_max_files = 5;
@@ -85,6 +86,13 @@ struct ServiceSpec {
   // When a hard dependency restarts (it crashed, was restarted or its configuration changed),
   // this service is restarted after it (a group restart). false: it keeps running meanwhile.
   bool restart_with_dependencies = true;
+  // What armd does when the log file does not take a line at once (`log_overflow`): `block`
+  // waits for it (nothing lost; armd's loop, and so every service's pipe, waits too), `drop`
+  // opens and writes it non-blocking and drops (and counts) a line it would have to wait for.
+  // A regular file never makes a write wait, so this matters for a FIFO or a device. One byte,
+  // next to the bool above, in what was its padding: armd's memory per service is measured.
+  enum class LogOverflow : std::uint8_t { block, drop };
+  LogOverflow log_overflow = LogOverflow::block;
 
   bool operator==(const ServiceSpec&) const = default;
 };
@@ -96,6 +104,10 @@ struct ArmSettings {
   std::string cgroup = "auto";
   std::vector<std::string> default_services;
   std::vector<std::string> global_prefix;
+  // Where services' log files go by default (`log_dir`, issue 12). The loader applies it: each
+  // service without a `log_file` of its own gets `<log_dir>/<name>.log` in its ServiceSpec, so
+  // an embedder building a Config in code sets log_file itself and this is only informative.
+  std::optional<std::string> log_dir;
 
   bool operator==(const ArmSettings&) const = default;
 };

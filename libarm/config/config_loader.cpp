@@ -49,6 +49,10 @@ const std::array arm_keys{
                        arm.cgroup = std::move(*text);
                        return {};
                      }},
+    Key<ArmSettings>{"log_dir",
+                     [](auto& reader, auto& value, auto& path, ArmSettings& arm) {
+                       return assign(reader.path(value, path), arm.log_dir);
+                     }},
     Key<ArmSettings>{"global_prefix",
                      [](auto& reader, auto& value, auto& path, ArmSettings& arm) {
                        return assign(reader.command_prefix(value, path), arm.global_prefix);
@@ -74,6 +78,17 @@ Done read_services(const ValueReader& reader, const toml::node& node, Config& co
     config.services.emplace(spec->name, std::move(*spec));
   }
   return {};
+}
+
+// `[arm] log_dir`: the log file of each service that did not name one (or opt out with
+// `log_file = false`, which leaves the key present and the file unset).
+void apply_log_dir(const toml::table& root, Config& config) {
+  if (!config.arm.log_dir) return;
+  for (auto& [name, spec] : config.services) {
+    // Looked up step by step: a service name may contain '.', which at_path would split.
+    if (root["services"][name]["log_file"].node()) continue;
+    spec.log_file = *config.arm.log_dir + "/" + name + ".log";
+  }
 }
 
 // Each default service must be configured, and listed once: a name listed twice would be
@@ -131,6 +146,7 @@ Read<Config> read_document(const ValueReader& reader, const toml::table& root) {
     }
     if (!done) return Failure(done.error());
   }
+  apply_log_dir(root, config);
   if (Done done = check_default_services(reader, root, config); !done) return Failure(done.error());
   if (Done done = check_dependency_graph(reader, root, config); !done) return Failure(done.error());
   return config;

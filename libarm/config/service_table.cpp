@@ -110,6 +110,34 @@ Read<std::size_t> read_size(const ValueReader& reader, const toml::node& value,
   return static_cast<std::size_t>(bytes);
 }
 
+// A path, or `false` for no log file even when [arm] log_dir would give one. Not "none": that
+// is a file name a service may well want.
+Done read_log_file(const ValueReader& reader, const toml::node& value, const std::string& path,
+                   ServiceSpec& spec) {
+  if (value.is_boolean()) {
+    if (*value.value<bool>())
+      return Failure(reader.error_at(value, path, "expected a path, or false for no log file"));
+    spec.log_file.reset();
+    return {};
+  }
+  if (!value.is_string())
+    return Failure(reader.wrong_type(value, path, "a path, or false for no log file"));
+  return assign(reader.path(value, path), spec.log_file);
+}
+
+Done read_log_overflow(const ValueReader& reader, const toml::node& value, const std::string& path,
+                       ServiceSpec& spec) {
+  auto text = reader.string(value, path);
+  if (!text) return Failure(text.error());
+  if (*text == "block")
+    spec.log_overflow = ServiceSpec::LogOverflow::block;
+  else if (*text == "drop")
+    spec.log_overflow = ServiceSpec::LogOverflow::drop;
+  else
+    return Failure(reader.error_at(value, path, "expected \"block\" or \"drop\""));
+  return {};
+}
+
 Done read_log_max_files(const ValueReader& reader, const toml::node& value, const std::string& path,
                         ServiceSpec& spec) {
   constexpr std::int64_t most = 1000;
@@ -251,15 +279,13 @@ const std::array service_keys{
                      [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
                        return assign(read_size(reader, value, path), spec.log_buffer);
                      }},
-    Key<ServiceSpec>{"log_file",
-                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
-                       return assign(reader.path(value, path), spec.log_file);
-                     }},
+    Key<ServiceSpec>{"log_file", read_log_file},
     Key<ServiceSpec>{"log_max_size",
                      [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
                        return assign(read_size(reader, value, path), spec.log_max_size);
                      }},
     Key<ServiceSpec>{"log_max_files", read_log_max_files},
+    Key<ServiceSpec>{"log_overflow", read_log_overflow},
     Key<ServiceSpec>{"crash_context_lines", read_crash_context_lines},
     Key<ServiceSpec>{"depends_on",
                      [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {

@@ -28,6 +28,67 @@ std::string format_rfc3339_ms(WallTime time) {
   return out;
 }
 
+namespace {
+
+// `count` digits at `at` as a number, or -1.
+int digits(std::string_view text, std::size_t at, std::size_t count) {
+  if (at + count > text.size()) return -1;
+  int value = 0;
+  for (std::size_t i = at; i < at + count; ++i) {
+    if (text[i] < '0' || text[i] > '9') return -1;
+    value = value * 10 + (text[i] - '0');
+  }
+  return value;
+}
+
+}  // namespace
+
+std::optional<WallTime> parse_rfc3339(std::string_view text) {
+  // YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)
+  if (text.size() < 20 || text[4] != '-' || text[7] != '-' || text[13] != ':' || text[16] != ':')
+    return std::nullopt;
+  if (text[10] != 'T' && text[10] != 't' && text[10] != ' ') return std::nullopt;
+  int year = digits(text, 0, 4), month = digits(text, 5, 2), day = digits(text, 8, 2);
+  int hour = digits(text, 11, 2), minute = digits(text, 14, 2), second = digits(text, 17, 2);
+  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return std::nullopt;
+  std::chrono::year_month_day date{std::chrono::year(year), std::chrono::month(month),
+                                   std::chrono::day(day)};
+  if (!date.ok() || hour > 23 || minute > 59 || second > 59) return std::nullopt;
+  std::size_t at = 19;
+  std::chrono::milliseconds fraction{0};
+  if (text[at] == '.') {
+    std::size_t first = ++at;
+    int scale = 100;
+    while (at < text.size() && text[at] >= '0' && text[at] <= '9') {
+      fraction += std::chrono::milliseconds((text[at] - '0') * scale);
+      scale /= 10;
+      ++at;
+    }
+    if (at == first) return std::nullopt;
+  }
+  std::chrono::minutes offset{0};
+  std::string_view zone = text.substr(at);
+  if (zone == "Z" || zone == "z") {
+  } else if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
+    int hours = digits(zone, 1, 2), minutes = digits(zone, 4, 2);
+    if (hours < 0 || minutes < 0 || hours > 23 || minutes > 59) return std::nullopt;
+    offset = std::chrono::hours(hours) + std::chrono::minutes(minutes);
+    if (zone[0] == '-') offset = -offset;
+  } else {
+    return std::nullopt;
+  }
+  auto local = std::chrono::sys_days(date) + std::chrono::hours(hour) +
+               std::chrono::minutes(minute) + std::chrono::seconds(second) + fraction;
+  // The system clock counts nanoseconds: beyond about 1677 to 2262 it cannot hold the time,
+  // and the nearest it can is as good for comparing stamps.
+  auto utc = local - offset;
+  auto latest = std::chrono::floor<std::chrono::milliseconds>(WallTime::max());
+  auto earliest = std::chrono::ceil<std::chrono::milliseconds>(WallTime::min());
+  if (utc > latest) return WallTime::max();
+  if (utc < earliest) return WallTime::min();
+  return std::chrono::time_point_cast<WallTime::duration>(utc);
+}
+
 std::string_view to_string(OutputStream stream) {
   switch (stream) {
     case OutputStream::standard_output:

@@ -65,6 +65,17 @@ TEST_CASE("log_buffer is a size between 1KiB and 1024MiB; crash_context_lines a 
                 "services.a.crash_context_lines", 3, "between 0 and 1000");
 }
 
+TEST_CASE("log_file is a path or false; log_dir a path") {
+  check_refused("[services.a]\nbinary = \"/x\"\nlog_file = true\n", "services.a.log_file", 3,
+                "expected a path, or false for no log file");
+  check_refused("[services.a]\nbinary = \"/x\"\nlog_file = 3\n", "services.a.log_file", 3,
+                "a path, or false");
+  check_refused("[arm]\nlog_dir = \"\"\n", "arm.log_dir", 2, "must not be empty");
+  check_refused("[arm]\nlog_dir = false\n", "arm.log_dir", 2, "expected a string");
+  check_refused("[services.a]\nbinary = \"/x\"\nlog_overflow = \"lose\"\n",
+                "services.a.log_overflow", 3, "expected \"block\" or \"drop\"");
+}
+
 TEST_CASE("an error without a position or a key leaves those parts out") {
   CHECK(Error::at("armd.toml", 0, 0, "", "Permission denied").to_string() ==
         "armd.toml: Permission denied");

@@ -49,6 +49,7 @@ crash_context_lines = 5
 log_file = "/var/log/web.log"
 log_max_size = "1MiB"
 log_max_files = 3
+log_overflow = "drop"
 
 [services.db]
 binary = "postgres"
@@ -86,6 +87,7 @@ binary = "postgres"
   CHECK(web.log_file == "/var/log/web.log");
   CHECK(web.log_max_size == 1024 * 1024);
   CHECK(web.log_max_files == 3);
+  CHECK(web.log_overflow == ServiceSpec::LogOverflow::drop);
   CHECK(config.services.at("db").name == "db");
 }
 
@@ -119,6 +121,37 @@ TEST_CASE("a service with only a binary gets the documented defaults") {
   CHECK_FALSE(a.log_file);
   CHECK(a.log_max_size == 10 * 1024 * 1024);
   CHECK(a.log_max_files == 5);
+  CHECK(a.log_overflow == ServiceSpec::LogOverflow::block);
+}
+
+TEST_CASE("[arm] log_dir gives each service without a log_file <log_dir>/<name>.log") {
+  Config config = parsed(R"([arm]
+log_dir = "/var/log/armd"
+
+[services.web]
+binary = "/x"
+
+[services.db]
+binary = "/x"
+log_file = "/srv/db.log"
+
+[services.quiet]
+binary = "/x"
+log_file = false
+
+[services."worker@1"]
+binary = "/x"
+)");
+  CHECK(config.arm.log_dir == "/var/log/armd");
+  CHECK(config.services.at("web").log_file == "/var/log/armd/web.log");
+  CHECK(config.services.at("db").log_file == "/srv/db.log");
+  CHECK_FALSE(config.services.at("quiet").log_file);
+  CHECK(config.services.at("worker@1").log_file == "/var/log/armd/worker@1.log");
+}
+
+TEST_CASE("log_file = false without a log_dir is simply no log file") {
+  CHECK_FALSE(
+      parsed("[services.a]\nbinary = \"/x\"\nlog_file = false\n").services.at("a").log_file);
 }
 
 TEST_CASE("max_restarts = \"unlimited\" asks for no restart intensity at all") {

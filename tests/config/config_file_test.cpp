@@ -105,6 +105,7 @@ TEST_CASE("relative paths in a file are taken relative to the file's directory")
   auto path = directory.write("armd.toml", R"([arm]
 socket = "run/armd.sock"
 global_prefix = "tools/wrap -v"
+log_dir = "logs/armd"
 [services.a]
 binary = "bin/a.sh"
 config = "conf/../a.conf"
@@ -132,6 +133,8 @@ stderr = "file:/var/log/b.err"
   CHECK(a.standard_output ==
         OutputTarget{OutputTarget::Kind::file, (base / "logs/a.out").string()});
   CHECK(a.standard_error == OutputTarget{OutputTarget::Kind::null, {}});
+  CHECK(config->arm.log_dir == (base / "logs/armd").string());
+  CHECK(a.log_file == (base / "logs/armd/a.log").string());
   // Programs without a slash are left for PATH lookup; absolute paths stay as they are.
   const ServiceSpec& b = config->services.at("b");
   CHECK(b.binary == "sleep");

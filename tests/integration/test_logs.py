@@ -278,6 +278,134 @@ class Logs(ArmdTestCase):
         self.assertEqual(numbers, list(range(numbers[0], 401)))
         self.assertGreater(numbers[0], 1)
 
+    def test_log_dir_gives_each_service_a_log_file_unless_it_opts_out(self):
+        # Relative to the configuration file, like other paths.
+        os.mkdir(os.path.join(self.dir, "logs"))
+        talker = self.script("talker.sh", "echo said by $0; exec sleep 100000\n")
+        self.write_config(f"""
+            [arm]
+            log_dir = "logs"
+
+            [services.plain]
+            binary = "{talker}"
+            restart = "never"
+
+            [services.own]
+            binary = "{talker}"
+            restart = "never"
+            log_file = "own.log"
+
+            [services.none]
+            binary = "{talker}"
+            restart = "never"
+            log_file = false
+            """)
+        self.start_armd()
+        self.armctl("start", "plain", "own", "none", check=0)
+        for name in ("plain", "own", "none"):
+            self.wait_for_lines(name, 1)
+        plain = os.path.join(self.dir, "logs", "plain.log")
+        own = os.path.join(self.dir, "own.log")
+
+        def contents(path):
+            try:
+                with open(path) as f:
+                    return f.read()
+            except FileNotFoundError:
+                return ""
+
+        wait_for(lambda: contents(plain).endswith(f"stdout said by {talker}\n"), "plain.log")
+        wait_for(lambda: contents(own).endswith(f"stdout said by {talker}\n"), "own.log")
+        self.assertEqual(sorted(os.listdir(os.path.join(self.dir, "logs"))), ["plain.log"])
+
+    def test_since_leaves_out_lines_stamped_before_it(self):
+        trigger = os.path.join(self.dir, "go")
+        self.serve("clock", f"""
+            echo early
+            while [ ! -e {trigger} ]; do sleep 0.01; done
+            echo late
+            exec sleep 100000
+            """)
+        self.wait_for_lines("clock", 1)
+        time.sleep(0.05)  # so the two lines cannot share a millisecond stamp
+        open(trigger, "w").close()
+        early, late = self.wait_for_lines("clock", 2)
+        self.assertEqual((early["text"], late["text"]), ("early", "late"))
+
+        def texts(*args):
+            return [line["text"] for line in self.logs_json("clock", *args)]
+
+        self.assertEqual(texts("--since", late["time"]), ["late"])
+        self.assertEqual(texts("--since", early["time"]), ["early", "late"])
+        self.assertEqual(texts("--since", "1h"), ["early", "late"])
+        self.assertEqual(texts("--since", "2000-01-01T00:00:00+02:00"), ["early", "late"])
+        self.assertEqual(texts("--since", "2999-01-01T00:00:00Z"), [])
+        # -n still counts from the newest.
+        self.assertEqual(texts("--since", "1h", "-n", "1"), ["late"])
+
+        result = self.armctl("logs", "clock", "--since", "yesterday", check=2)
+        self.assertIn("--since 'yesterday': expected an RFC 3339 time", result.stderr)
+        with self.connect() as conn:
+            conn.read_line()  # hello
+            conn.request(id=7, method="logs", services=["clock"], since="10m")
+            error = conn.read_line()
+            self.assertEqual((error["id"], error["ok"], error["outcome"]), (7, False, "bad_request"))
+            self.assertIn('"since" must be an RFC 3339 time', error["message"])
+
+    def test_log_overflow_drop_drops_and_counts_what_a_stalled_fifo_cannot_take(self):
+        # A log shipper that stopped reading: its FIFO is open, nobody reads it. The service
+        # writes about 375 KiB, far more than a FIFO holds (64 KiB).
+        fifo = os.path.join(self.dir, "shipper.fifo")
+        os.mkfifo(fifo)
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        self.addCleanup(os.close, reader)
+        trigger = os.path.join(self.dir, "go")
+        self.serve("chatty", f"""
+            awk 'BEGIN {{ for (i = 1; i <= 3000; i++) printf "line %05d %s\\n", i, sprintf("%100s", "") }}'
+            while [ ! -e {trigger} ]; do sleep 0.01; done
+            echo last
+            exec sleep 100000
+            """, extra=f'log_file = "{fifo}"\nlog_overflow = "drop"\nlog_buffer = "1MiB"')
+        # armd did not wait for the FIFO: every line is in the ring, and it answers.
+        lines = self.wait_for_lines("chatty", 3000)
+        self.assertEqual([line["text"].split()[1] for line in lines],
+                         [f"{i:05d}" for i in range(1, 3001)])
+        dropped = self.status("chatty")["output_dropped"]
+        self.assertGreater(dropped, 0)
+        self.assertIn(f"chatty: {dropped} lines dropped from its log file (log_overflow = \"drop\")",
+                      self.armctl("status", "chatty", check=0).stdout)
+        wait_for(lambda: "does not keep up; lines it cannot take at once are dropped" in self.log(),
+                 "armd's log to say it drops lines")
+
+        # The shipper reads again; the next line goes through, and no line in the FIFO is torn.
+        received = b""
+
+        def read_until_last():
+            nonlocal received
+            try:
+                while True:
+                    chunk = os.read(reader, 65536)
+                    if not chunk:
+                        break
+                    received += chunk
+            except BlockingIOError:
+                pass
+            if not os.path.exists(trigger):
+                open(trigger, "w").close()
+            return received.endswith(b" stdout last\n")
+
+        wait_for(read_until_last, "the line after the drops through the FIFO")
+        text = received.decode().splitlines()
+        self.assertRegex(text[-1], r"^\d{4}-\d\d-\d\dT\S+Z stdout last$")
+        numbers = []
+        for line in text[:-1]:
+            self.assertRegex(line, r"^\d{4}-\d\d-\d\dT\S+Z stdout line \d{5} {101}$")
+            numbers.append(int(line.split()[3]))
+        self.assertEqual(numbers, sorted(numbers))
+        self.assertEqual(len(numbers) + dropped, 3000)
+        wait_for(lambda: f"takes lines again; {dropped} lines dropped from it" in self.log(),
+                 "armd's log to say how many lines were dropped")
+
     def test_a_service_that_never_wrote_has_an_empty_tail(self):
         self.serve("silent", "exit 2\n")
         self.assertEqual(self.wait_state("silent", "failed")["last_exit"]["output_tail"], [])

@@ -44,6 +44,36 @@ TEST_CASE("a logs request names services, and may ask for a count and to follow"
   CHECK_FALSE(defaults->follow);
 }
 
+TEST_CASE("a logs request may ask only for lines since an RFC 3339 time") {
+  auto request = decode_request(
+      R"({"method":"logs","services":["a"],"since":"2026-12-01T13:00:00.250+01:00"})");
+  REQUIRE(request);
+  CHECK(request->since == arm::parse_rfc3339("2026-12-01T12:00:00.250Z"));
+  CHECK_FALSE(decode_request(R"({"method":"logs","services":["a"]})")->since);
+  for (const char* bad : {R"({"method":"logs","services":["a"],"since":"10m"})",
+                          R"({"method":"logs","services":["a"],"since":1733000000})",
+                          R"({"method":"logs","services":["a"],"since":null})"}) {
+    auto refused = decode_request(bad);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().outcome == "bad_request");
+    CHECK(refused.error().message.find("\"since\" must be an RFC 3339 time") != std::string::npos);
+  }
+}
+
+TEST_CASE("logs --since takes an RFC 3339 time or a duration back from now, with its unit") {
+  using namespace std::chrono_literals;
+  auto now = *arm::parse_rfc3339("2026-12-01T12:00:00Z");
+  CHECK(armctl::since_time("10m", now) == now - 10min);
+  CHECK(armctl::since_time("90s", now) == now - 90s);
+  CHECK(armctl::since_time("2h", now) == now - 2h);
+  CHECK(armctl::since_time("2026-12-01T11:00:00+01:00", now) == now - 2h);
+  for (std::string_view bad : {"", "10", "yesterday", "-5m", "2026-12-01"}) {
+    auto refused = armctl::since_time(bad, now);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().find("expected an RFC 3339 time") != std::string::npos);
+  }
+}
+
 TEST_CASE("a logs request without names, or with a bad count, is refused saying why") {
   CHECK(decode_request(R"({"method":"logs"})").error().message.find("needs \"services\"") !=
         std::string::npos);
@@ -108,6 +138,20 @@ TEST_CASE("a gap marker says whose lines and how many were missed") {
   CHECK(gap == json{{"id", 3}, {"event", "gap"}, {"service", "web"}, {"missed", 42}});
   CHECK(armctl::format_gap(gap) ==
         "-- web: 42 lines missed (dropped from armd's buffer before they could be sent) --\n");
+}
+
+TEST_CASE("status carries output_dropped for a service whose log file dropped lines") {
+  arm::ServiceStatus web, db;
+  web.name = "web";
+  db.name = "db";
+  OutputDropped dropped{{"web", 1532}, {"db", 0}};
+  auto services =
+      json::parse(encode_status(1, {web, db}, arm::TimePoint{}, {}, nullptr, &dropped))["services"];
+  CHECK(services[0]["output_dropped"] == 1532);
+  CHECK_FALSE(services[1].contains("output_dropped"));
+  CHECK(armctl::format_output_dropped(services) ==
+        "web: 1532 lines dropped from its log file (log_overflow = \"drop\")\n");
+  CHECK(armctl::format_output_dropped(json::parse(R"([{"name":"a"}])")) == "");
 }
 
 TEST_CASE("status prints a service's last output under its exit, and nothing without any") {

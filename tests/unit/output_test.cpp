@@ -145,6 +145,23 @@ TEST_CASE("stamps are RFC 3339 in UTC with milliseconds") {
   CHECK(to_string(OutputStream::standard_error) == "stderr");
 }
 
+TEST_CASE("RFC 3339 times are read in UTC or with an offset, and nonsense is refused") {
+  CHECK(parse_rfc3339("2026-12-01T12:00:00Z") == noon);
+  CHECK(parse_rfc3339("2026-12-01T12:00:00.123Z") == noon + 123ms);
+  CHECK(parse_rfc3339("2026-12-01t12:00:00.1234567z") == noon + 123ms);
+  CHECK(parse_rfc3339("2026-12-01 13:30:00+01:30") == noon);
+  CHECK(parse_rfc3339("2026-12-01T07:00:00-05:00") == noon);
+  CHECK(parse_rfc3339(format_rfc3339_ms(noon + 59min + 7ms)) == noon + 59min + 7ms);
+  CHECK(parse_rfc3339("2999-01-01T00:00:00Z") == WallTime::max());
+  CHECK(parse_rfc3339("0001-01-01T00:00:00Z") == WallTime::min());
+  for (std::string_view bad :
+       {"", "10m", "2026-12-01", "2026-12-01T12:00:00", "2026-12-01T12:00:00+0100",
+        "2026-02-30T12:00:00Z", "2026-12-01T24:00:00Z", "2026-12-01T12:60:00Z",
+        "2026-12-01T12:00:00.Z", "2026-12-01T12:00:00Zjunk", "2026-12-01X12:00:00Z",
+        "2026-12-01T12:00:00+24:00"})
+    CHECK_MESSAGE(!parse_rfc3339(bad), bad);
+}
+
 TEST_CASE("a log file is rotated before a line that would take it past its size, never empty") {
   FileRotation rotation{.max_size = 100, .kept_files = 3};
   CHECK_FALSE(rotation.due(0, 500));  // a long line goes whole into a fresh file
