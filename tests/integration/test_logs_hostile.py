@@ -82,6 +82,7 @@ class HostileOutput(ArmdTestCase):
         self.assertEqual([line["text"] for line in self.logs_json("twice", "twice", "-n", "10")],
                          ["one", "two"])
 
+    @unittest.skipIf(os.environ.get("ARM_SANITIZED"), "RSS means nothing under AddressSanitizer")
     def test_memory_for_captured_lines_stays_near_log_buffer(self):
         # 32 MiB of ring filled with short lines: what each line really costs armd (its record,
         # and the text's own allocation) must be what log_buffer counts.
@@ -159,6 +160,7 @@ class HostileOutput(ArmdTestCase):
         self.assertFalse(os.path.exists(wrote))
         self.assertEqual([line["text"] for line in self.logs_json("leaver")], ["main leaves"])
 
+    @unittest.skipIf(os.environ.get("ARM_SANITIZED"), "RSS means nothing under AddressSanitizer")
     def test_a_reload_that_shrinks_log_buffer_gives_the_memory_back(self):
         done = os.path.join(self.dir, "done")
         script = self.script("big.sh", f"""
