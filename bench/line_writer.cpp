@@ -1,5 +1,5 @@
 // The output benchmark's service: writes BYTES bytes to stdout as 100-byte lines, as fast as
-// it can (whole lines in 64 KiB writes), each "NAME SEQUENCE xxx…\n" so a reader can check
+// it can (whole lines in 64 KiB writes), each "NAME SEQUENCE PADDING\n" (x characters up to 100 bytes) so a reader can check
 // that none was lost or reordered. With --wait it then waits to be killed (the idle
 // measurement's services: one line, or none, then silence).
 //

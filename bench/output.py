@@ -260,7 +260,7 @@ def check_sequences(path, name, lines):
     for part in rotated_in_order(path):
         with open(part, "rb") as f:
             for row in f:
-                # TIME STREAM TEXT; TEXT is "NAME SEQUENCE xxx…"
+                # TIME STREAM TEXT; TEXT is "NAME SEQUENCE PADDING" (x characters up to 100 bytes)
                 fields = row.split(b" ", 4)
                 if fields[2].decode() != name or int(fields[3]) != expected:
                     return [f"{name}: expected line {expected}, read {row[:80]!r} in {part}"]
