@@ -1,7 +1,7 @@
 // The output benchmark's service: writes BYTES bytes to stdout as 100-byte lines, as fast as
-// it can (whole lines in 64 KiB writes), each "NAME SEQUENCE PADDING\n" (x characters up to 100 bytes) so a reader can check
-// that none was lost or reordered. With --wait it then waits to be killed (the idle
-// measurement's services: one line, or none, then silence).
+// it can (whole lines in 64 KiB writes), each "NAME SEQUENCE PADDING\n" (x characters up to
+// 100 bytes) so a reader can check that none was lost or reordered. With --wait it then waits
+// to be killed (the idle measurement's services: one line, or none, then silence).
 //
 //   line_writer NAME BYTES [--wait]
 #include <unistd.h>
