@@ -27,6 +27,21 @@ inline constexpr unsigned default_max_restarts = 5;
 // restarted at most ten times a second instead of as fast as it can be spawned.
 inline constexpr Milliseconds minimum_unlimited_restart_delay{100};
 
+// How a service tells that it is ready (`readiness`, issue 13). Its start is answered, and its
+// hard dependents are started, only once it is ready; until then it is `starting`.
+struct Readiness {
+  enum class Kind : std::uint8_t {
+    exec,    // ready as soon as the program executes (the default; what every service did before)
+    notify,  // ready at READY=1 over the sd_notify protocol (a datagram to $NOTIFY_SOCKET)
+    fd,      // ready when it writes a newline to its file descriptor `fd` (s6's notification-fd)
+    after,   // ready once it has stayed up for `after`
+  };
+  Kind kind = Kind::exec;
+  int fd = -1;            // Kind::fd: the descriptor number the service writes to (3 or more)
+  Milliseconds after{0};  // Kind::after
+  bool operator==(const Readiness&) const = default;
+};
+
 struct ServiceSpec {
   std::string name;
   std::string binary;
@@ -93,6 +108,15 @@ struct ServiceSpec {
   // next to the bool above, in what was its padding: armd's memory per service is measured.
   enum class LogOverflow : std::uint8_t { block, drop };
   LogOverflow log_overflow = LogOverflow::block;
+  Readiness readiness;
+  // Not ready within this long of its spawn (`start_timeout`, default 90 s as systemd's): the
+  // start fails with that reason, the process is stopped, and the restart policy decides as for
+  // a failed exit. Zero: no limit. EXTEND_TIMEOUT_USEC= from a notify service moves it.
+  Milliseconds start_timeout{90'000};
+  // `watchdog`: once ready, a notify service must send WATCHDOG=1 at least this often, or it is
+  // killed (SIGABRT, then the stop sequence) and its restart policy decides, with the reason
+  // recorded. WATCHDOG_USEC= from the service changes it. nullopt: no watchdog.
+  std::optional<Milliseconds> watchdog;
 
   bool operator==(const ServiceSpec&) const = default;
 };

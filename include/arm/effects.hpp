@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "arm/config.hpp"
 #include "arm/error.hpp"
 #include "arm/types.hpp"
 
@@ -33,6 +34,12 @@ struct SpawnRequest {
   // naming the file.
   OutputTarget standard_output;
   OutputTarget standard_error;
+  // How the process will tell it is ready: a spawner sets $NOTIFY_SOCKET for notify, opens the
+  // readiness pipe on descriptor `fd` for fd, and does nothing for exec and after. The host
+  // reports what arrives through ServiceSupervisor::on_notify.
+  Readiness readiness;
+  // Passed to the process as $WATCHDOG_USEC when set (what sd_watchdog_enabled() reads).
+  std::optional<Milliseconds> watchdog;
 };
 
 class Spawner {

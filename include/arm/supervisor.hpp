@@ -219,6 +219,24 @@ struct ServiceStatus {
   std::optional<TimePoint> next_restart_at;  // in backoff, or failed with a re-arm pending
   Milliseconds next_backoff{0};              // the delay the next crash will wait
   std::string last_error;                    // why it is failed / in backoff, if known
+  std::string status_text;                   // the latest STATUS= of a notify service
+  std::optional<int> error_number;           // the latest ERRNO= of a notify service
+};
+
+// What a service said about itself over the sd_notify protocol (or, `ready` alone, on its
+// readiness fd), one datagram's worth. Fields it did not send stay empty; unknown ones are
+// ignored by the parser, as systemd does.
+struct ServiceNotification {
+  bool ready = false;                 // READY=1
+  bool reloading = false;             // RELOADING=1
+  bool stopping = false;              // STOPPING=1
+  bool watchdog = false;              // WATCHDOG=1: a keep-alive
+  bool watchdog_trigger = false;      // WATCHDOG=trigger: act as if the watchdog had expired
+  std::optional<std::string> status;  // STATUS=: free text for status
+  std::optional<Milliseconds> watchdog_timeout;  // WATCHDOG_USEC=: a new watchdog interval
+  std::optional<Milliseconds> extend_timeout;    // EXTEND_TIMEOUT_USEC=: more time to be ready
+  std::optional<int> error_number;               // ERRNO=
+  bool operator==(const ServiceNotification&) const = default;
 };
 
 struct ReloadSummary {
@@ -308,6 +326,10 @@ class ServiceSupervisor {
   // any exit. A host whose spawner cannot tell (or does not track) the other processes never
   // calls it. Returns false when `pid` is not a process of this supervisor.
   bool on_main_exit(ProcessId pid, ExitStatus status);
+  // The service whose main process is `pid` sent `notification`; the host has checked that the
+  // sender is one of that service's processes (a child of it may send READY=1). Returns false
+  // (and changes nothing) when `pid` is not a process of this supervisor.
+  bool on_notify(ProcessId pid, const ServiceNotification& notification);
   // The content of a watched file (or of its section) changed: the services that read it restart.
   void on_file_changed(const WatchedFile& file);
   // The same for the whole file at `path` (no section).

@@ -49,8 +49,9 @@ struct OutputTarget {
   bool operator==(const OutputTarget&) const = default;
 };
 
-// What the supervisor may ask a Spawner to deliver to a service's process group.
-enum class StopSignal { terminate, kill };
+// What the supervisor may ask a Spawner to deliver to a service's process group. `abort`
+// (SIGABRT) is what a watchdog timeout sends first, as systemd does, so the service can dump core.
+enum class StopSignal { terminate, kill, abort };
 
 // How a process ended. `signaled` carries the signal number as the kernel reported it.
 struct ExitStatus {

@@ -111,6 +111,13 @@ bool ServiceSupervisor::on_main_exit(ProcessId pid, ExitStatus exit) {
   return impl_->main_exited(pid, exit);
 }
 
+bool ServiceSupervisor::on_notify(ProcessId pid, const ServiceNotification& notification) {
+  Impl::Call call(*impl_);
+  // API placeholder of the readiness-api branch: the readiness-core work replaces it.
+  (void)notification;
+  return impl_->by_pid.contains(pid);
+}
+
 void ServiceSupervisor::on_file_changed(const WatchedFile& file) {
   Impl::Call call(*impl_);
   impl_->file_changed(file);

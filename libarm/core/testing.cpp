@@ -45,6 +45,8 @@ void FakeSpawner::signal_group(ProcessId leader, StopSignal signal) {
   process.signals.push_back(signal);
   if (signal == StopSignal::kill) {
     signalled_exits_.emplace_back(leader, ExitStatus::signaled(9));
+  } else if (signal == StopSignal::abort) {
+    signalled_exits_.emplace_back(leader, ExitStatus::signaled(6));
   } else if (!process.ignores_terminate) {
     signalled_exits_.emplace_back(leader, ExitStatus::signaled(15));
   }

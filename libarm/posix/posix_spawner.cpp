@@ -480,13 +480,16 @@ void PosixSpawner::signal_group(ProcessId leader, StopSignal signal) {
     if (signal == StopSignal::kill) {
       cgroup::kill_all(impl_->cgroup_path(*child.cgroup_name));
     } else {
-      cgroup::signal_members(impl_->cgroup_path(*child.cgroup_name), SIGTERM);
+      cgroup::signal_members(impl_->cgroup_path(*child.cgroup_name),
+                             signal == StopSignal::abort ? SIGABRT : SIGTERM);
     }
     return;
   }
   if (reaped_elsewhere(child.pidfd.get())) return;  // its number is no longer ours to signal
   if (signal == StopSignal::kill) {
     ::kill(-leader, SIGKILL);
+  } else if (signal == StopSignal::abort) {
+    ::kill(-leader, SIGABRT);
   } else {
     ::kill(-leader, SIGTERM);
     ::kill(-leader, SIGCONT);  // a stopped process could not act on SIGTERM

@@ -92,7 +92,7 @@ bool wait_until(const std::function<bool()>& condition) {
 
 TEST_CASE("exit codes and signals are reported for the spawned child") {
   auto spawner = make_spawner();
-  auto clean = spawner->spawn({"t", {"/bin/true"}, {}, {}, {}, {}, {}});
+  auto clean = spawner->spawn({"t", {"/bin/true"}, {}, {}, {}, {}, {}, {}, {}});
   REQUIRE(clean);
   CHECK(wait_exit(*spawner, *clean) == ExitStatus::exited(0));
 
@@ -101,7 +101,7 @@ TEST_CASE("exit codes and signals are reported for the spawned child") {
   CHECK(wait_exit(*spawner, *three) == ExitStatus::exited(3));
 
   auto sleeper =
-      spawner->spawn({"t", {"sleep", "1000"}, {}, {}, {}, {}, {}});  // found through PATH
+      spawner->spawn({"t", {"sleep", "1000"}, {}, {}, {}, {}, {}, {}, {}});  // found through PATH
   REQUIRE(sleeper);
   spawner->signal_group(*sleeper, StopSignal::kill);
   CHECK(wait_exit(*spawner, *sleeper) == ExitStatus::signaled(SIGKILL));
@@ -110,7 +110,7 @@ TEST_CASE("exit codes and signals are reported for the spawned child") {
 
 TEST_CASE("each child leads its own process group") {
   auto spawner = make_spawner();
-  auto pid = spawner->spawn({"t", {"sleep", "1000"}, {}, {}, {}, {}, {}});
+  auto pid = spawner->spawn({"t", {"sleep", "1000"}, {}, {}, {}, {}, {}, {}, {}});
   REQUIRE(pid);
   CHECK(::getpgid(*pid) == *pid);
   spawner->signal_group(*pid, StopSignal::terminate);
@@ -204,7 +204,7 @@ TEST_CASE("stdout and stderr go to /dev/null or are appended to files, as reques
 
 TEST_CASE("an output file that cannot be opened fails the spawn, naming the file") {
   auto spawner = make_spawner();
-  SpawnRequest request{"t", {"/bin/true"}, {}, {}, {}, {}, {}};
+  SpawnRequest request{"t", {"/bin/true"}, {}, {}, {}, {}, {}, {}, {}};
   request.standard_error = {OutputTarget::Kind::file, "/no/such/dir/err.log"};
   auto failed = spawner->spawn(request);
   REQUIRE_FALSE(failed);
@@ -215,17 +215,17 @@ TEST_CASE("an output file that cannot be opened fails the spawn, naming the file
 
 TEST_CASE("spawn failures name what failed") {
   auto spawner = make_spawner();
-  auto missing = spawner->spawn({"t", {"/no/such/binary"}, {}, {}, {}, {}, {}});
+  auto missing = spawner->spawn({"t", {"/no/such/binary"}, {}, {}, {}, {}, {}, {}, {}});
   REQUIRE_FALSE(missing);
   CHECK(missing.error().message == "cannot execute /no/such/binary: No such file or directory");
 
-  SpawnRequest bad_directory{"t", {"/bin/true"}, {}, "/no/such/dir", {}, {}, {}};
+  SpawnRequest bad_directory{"t", {"/bin/true"}, {}, "/no/such/dir", {}, {}, {}, {}, {}};
   auto failed = spawner->spawn(bad_directory);
   REQUIRE_FALSE(failed);
   CHECK(failed.error().message ==
         "cannot change directory to /no/such/dir: No such file or directory");
 
-  SpawnRequest missing_config{"t", {"/bin/true"}, {}, {}, {"/no/such.conf"}, {}, {}};
+  SpawnRequest missing_config{"t", {"/bin/true"}, {}, {}, {"/no/such.conf"}, {}, {}, {}, {}};
   auto refused = spawner->spawn(missing_config);
   REQUIRE_FALSE(refused);
   CHECK(refused.error().message == "config file /no/such.conf: No such file or directory");
@@ -260,7 +260,7 @@ TEST_CASE("the spawner never reaps children it did not spawn") {
   pid_t own = 0;
   char* argv[] = {const_cast<char*>("/bin/true"), nullptr};
   REQUIRE(::posix_spawn(&own, "/bin/true", nullptr, nullptr, argv, nullptr) == 0);
-  auto ours = spawner->spawn({"t", {"/bin/true"}, {}, {}, {}, {}, {}});
+  auto ours = spawner->spawn({"t", {"/bin/true"}, {}, {}, {}, {}, {}, {}, {}});
   REQUIRE(ours);
   CHECK(wait_exit(*spawner, *ours) == ExitStatus::exited(0));
   int status = -1;
@@ -292,7 +292,7 @@ TEST_CASE("a child reaped behind the spawner's back is reported as failed, witho
     sighandler_t previous;
   } ignoring;
   auto spawner = make_spawner();
-  auto pid = spawner->spawn({"t", {"/bin/true"}, {}, {}, {}, {}, {}});
+  auto pid = spawner->spawn({"t", {"/bin/true"}, {}, {}, {}, {}, {}, {}, {}});
   REQUIRE(pid);
   auto status = wait_exit(*spawner, *pid);
   REQUIRE(status.has_value());
@@ -311,7 +311,7 @@ TEST_CASE("a script without #! run with a very long argument list gets all its a
     file << "echo $# > " << out << ".tmp; mv " << out << ".tmp " << out << "\n";
   }
   std::filesystem::permissions(script, std::filesystem::perms::owner_all);
-  SpawnRequest request{"t", {script}, {}, {}, {}, {}, {}};
+  SpawnRequest request{"t", {script}, {}, {}, {}, {}, {}, {}, {}};
   request.argv.resize(100'001, "x");
   auto pid = spawner->spawn(request);
   REQUIRE(pid);
@@ -325,7 +325,7 @@ TEST_CASE("destroying the spawner leaves no child behind") {
   pid_t pid = 0;
   {
     auto spawner = make_spawner();
-    auto spawned = spawner->spawn({"t", {"sleep", "1000"}, {}, {}, {}, {}, {}});
+    auto spawned = spawner->spawn({"t", {"sleep", "1000"}, {}, {}, {}, {}, {}, {}, {}});
     REQUIRE(spawned);
     pid = *spawned;
     CHECK(alive(pid));
@@ -341,7 +341,7 @@ TEST_CASE("with kill_children_if_host_dies, children die with a host killed by S
   if (host == 0) {  // the host: spawns a service, reports its pid, waits to be killed
     auto spawner = PosixSpawner::create({.kill_children_if_host_dies = true});
     if (!spawner) ::_exit(1);
-    auto child = (*spawner)->spawn({"t", {"sleep", "1000"}, {}, {}, {}, {}, {}});
+    auto child = (*spawner)->spawn({"t", {"sleep", "1000"}, {}, {}, {}, {}, {}, {}, {}});
     pid_t pid = child ? *child : -1;
     if (::write(pipe_fds[1], &pid, sizeof pid) != sizeof pid) ::_exit(1);
     for (;;) ::pause();
@@ -495,7 +495,7 @@ TEST_CASE("reap_adopted reaps children the spawner did not spawn, never its own"
   pid_t adopted = 0;
   char* argv[] = {const_cast<char*>("/bin/true"), nullptr};
   REQUIRE(::posix_spawn(&adopted, "/bin/true", nullptr, nullptr, argv, nullptr) == 0);
-  auto ours = spawner->spawn({"t", {"/bin/true"}, {}, {}, {}, {}, {}});
+  auto ours = spawner->spawn({"t", {"/bin/true"}, {}, {}, {}, {}, {}, {}, {}});
   REQUIRE(ours);
   // Both exit; ours is collect_exits' to report, the other is reaped by reap_adopted.
   // Looked at without reaping (WNOWAIT): only reap_adopted may have reaped it.
