@@ -23,6 +23,7 @@
 #include "arm/posix/unique_fd.hpp"
 #include "armctl_graph.hpp"
 #include "armctl_logs.hpp"
+#include "armctl_monitor.hpp"
 #include "armctl_output.hpp"
 #include "protocol/protocol.hpp"
 #include "protocol/socket_path.hpp"
@@ -326,6 +327,35 @@ class Client {
     return exit_unreachable;
   }
 
+  // The services' state, then every change, until armd closes (armctl_monitor.hpp).
+  int monitor(const std::vector<std::string>& names) {
+    std::string request = protocol::encode_request(1, "subscribe", {{"services", names}});
+    if (request.size() > protocol::max_request_line) {
+      fmt::print(stderr, "armctl: too many names for one request\n");
+      return exit_usage;
+    }
+    end_quietly_on_interrupt();
+    auto connection = connect();
+    if (!connection) return exit_unreachable;
+    if (!connection->send(request)) return lost();
+    auto reply = read_reply(*connection);
+    if (!reply) return exit_unreachable;
+    if (member(*reply, "ok") != true) {
+      if (member(*reply, "outcome") == "unknown_service" && member(*reply, "message").is_string()) {
+        // armd's message says what it made of each name, with a guess at what was meant.
+        fmt::print(stderr, "{}\n", member(*reply, "message").get<std::string>());
+        return exit_unknown;
+      }
+      return refused(*reply, "monitor");
+    }
+    if (json_output_)
+      fmt::print("{}\n", reply->dump(-1, ' ', false, json::error_handler_t::replace));
+    else
+      fmt::print("{}", format_monitor_snapshot(member(*reply, "services"), receipt_time()));
+    std::fflush(stdout);
+    return print_events([&] { return connection->read_line(); }, json_output_);
+  }
+
   // The dependency graph, from a status of every service.
   int graph(bool dot) {
     auto services = all_services();
@@ -533,9 +563,12 @@ int main(int argc, char** argv) {
   logs->add_option("--since", since,
                    "only lines from this time on: RFC 3339 (2026-12-01T20:40:00Z) or a "
                    "duration back from now (30s, 10m, 2h)");
+  auto* monitor = app.add_subcommand(
+      "monitor", "print services' state, then each change as it happens (until Ctrl-C)");
+  monitor->add_option("NAME", names, "only these services (default: all, also ones added later)");
   auto* reload = app.add_subcommand("reload", "re-read armd's configuration file");
   auto* shutdown = app.add_subcommand("shutdown", "stop every service and armd; returns when done");
-  for (auto* command : {start, stop, restart, reset, status, logs, reload, shutdown}) {
+  for (auto* command : {start, stop, restart, reset, status, logs, monitor, reload, shutdown}) {
     command->add_flag("--json", json_output, "print armd's replies as JSON");
   }
 
@@ -594,6 +627,7 @@ int main(int argc, char** argv) {
   if (status->parsed()) return client.status(names);
   if (graph->parsed()) return client.graph(dot);
   if (logs->parsed()) return client.logs(names, log_lines, follow, since);
+  if (monitor->parsed()) return client.monitor(names);
   if (reload->parsed()) return client.reload();
   if (shutdown->parsed()) return client.shutdown();
   return exit_usage;

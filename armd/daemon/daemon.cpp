@@ -263,9 +263,11 @@ int Daemon::run() {
     server_->handle_poll(fds);
     // Every turn, not only when output came: a follower's queue may have drained.
     if (!followers_.empty()) followers_.send_news(*server_, outputs_);
+    if (!subscribers_.empty()) subscribers_.send_pending(*server_);
     supervisor_->on_timer();
     log_files_.flush();  // captured lines on disk before armd waits
   }
+  subscribers_.send_all(*server_);
   server_->flush_all(1000);
   log(Level::info, "every service is stopped; exiting");
   flush_log_at_exit(std::chrono::seconds(1));
@@ -341,6 +343,8 @@ void Daemon::reply(const arm::Reply& reply) {
 }
 
 void Daemon::service_event(const arm::ServiceEvent& event) {
+  if (!subscribers_.empty())
+    subscribers_.on_service_event(event, *supervisor_, clock_.now(), exit_tails_, *server_);
   if (event.state == arm::ServiceState::starting) return;  // the running/failed line follows
   Level level = event.state == arm::ServiceState::failed    ? Level::error
                 : event.state == arm::ServiceState::backoff ? Level::warning
@@ -381,7 +385,9 @@ nlohmann::json Daemon::take_pending_id(arm::RequestRef request) {
 
 bool Daemon::awaiting_replies(ConnectionId connection) const {
   auto client = clients_.find(connection);
-  return client != clients_.end() && client->second.pending > 0;
+  // A subscriber that shut its write side still wants its events.
+  return (client != clients_.end() && client->second.pending > 0) ||
+         subscribers_.subscribed(connection);
 }
 
 void Daemon::log_bad_request(ConnectionId connection, const std::string& message) {
@@ -448,6 +454,12 @@ void Daemon::on_line(ConnectionId connection, std::string_view line) {
       answer_logs(connection, request->id, request->services, request->lines, request->follow,
                   request->since);
       return;
+    case Method::subscribe:
+      answer_subscribe(connection, request->id, request->services);
+      return;
+    case Method::unsubscribe:
+      answer_unsubscribe(connection, request->id);
+      return;
     case Method::shutdown:
       if (!defer(connection, ref, request->id)) return;
       log(Level::info, "client {} asked for shutdown; stopping every service", connection);
@@ -473,6 +485,7 @@ void Daemon::on_disconnect(ConnectionId connection) {
     clients_.erase(client);
   }
   followers_.remove(connection);
+  subscribers_.remove(connection);
   supervisor_->client_gone(connection);
   pending_ids_.erase(pending_ids_.lower_bound({connection, 0}),
                      pending_ids_.upper_bound({connection, UINT64_MAX}));
@@ -594,6 +607,7 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
     exit_tails_.erase(name);
   }
   for (const auto& name : summary.added) outputs_.welcome(name);
+  subscribers_.on_reload(summary, *supervisor_, clock_.now(), exit_tails_, *server_);
   // As at start, the TOML tree is gone; and so are the lines of rings made smaller or removed,
   // which the heap would otherwise keep (they sit below the newest lines).
   malloc_trim(0);

@@ -17,6 +17,7 @@
 #include "arm/supervisor.hpp"
 #include "control_server.hpp"
 #include "descriptor_limit.hpp"
+#include "event_subscribers.hpp"
 #include "log_files.hpp"
 #include "log_followers.hpp"
 #include "protocol/log_lines.hpp"
@@ -67,6 +68,10 @@ class Daemon final : public arm::Notifier, public LineHandler {
   void answer_logs(ConnectionId connection, const nlohmann::json& id,
                    std::vector<std::string> names, std::size_t count, bool follow,
                    std::optional<arm::WallTime> since);
+  // The event stream (daemon_events.cpp).
+  void answer_subscribe(ConnectionId connection, const nlohmann::json& id,
+                        std::vector<std::string> names);
+  void answer_unsubscribe(ConnectionId connection, const nlohmann::json& id);
   // Output arrived on the services' pipes.
   void take_output(const arm::posix::OutputChunk& chunk);
   // A process was reaped: its output first, then the exit record's tail, then the supervisor.
@@ -104,6 +109,8 @@ class Daemon final : public arm::Notifier, public LineHandler {
   LogFollowers followers_;
   LogFiles log_files_;
   protocol::OutputTails exit_tails_;
+  // Clients of the event stream (issue 13).
+  EventSubscribers subscribers_;
 };
 
 }  // namespace armd

@@ -102,9 +102,11 @@ std::expected<Method, std::string> method_named(std::string_view name) {
   if (name == "reload") return Method::reload;
   if (name == "shutdown") return Method::shutdown;
   if (name == "logs") return Method::logs;
+  if (name == "subscribe") return Method::subscribe;
+  if (name == "unsubscribe") return Method::unsubscribe;
   return std::unexpected(
-      fmt::format("unknown method '{}' (expected hello, start, stop, "
-                  "restart, reset, status, reload, shutdown or logs)",
+      fmt::format("unknown method '{}' (expected hello, start, stop, restart, reset, status, "
+                  "reload, shutdown, logs, subscribe or unsubscribe)",
                   quoted(name, 64)));
 }
 
@@ -117,6 +119,28 @@ long long milliseconds_between(arm::TimePoint from, arm::TimePoint to) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
 }
 
+}  // namespace
+
+void append_last_exit(std::string& out, const arm::ServiceStatus& status, arm::TimePoint now,
+                      const OutputTails* tails) {
+  bool signaled = status.last_exit->kind == arm::ExitStatus::Kind::signaled;
+  std::optional<int> none;
+  ObjectWriter last_exit(out);
+  last_exit.integer("code", signaled ? none : status.last_exit->value)
+      .integer("signal", signaled ? status.last_exit->value : none);
+  if (status.last_exit_at)
+    last_exit.integer("ms_ago", milliseconds_between(*status.last_exit_at, now));
+  else
+    last_exit.null("ms_ago");
+  if (tails) {
+    ArrayWriter tail(last_exit.raw("output_tail"));
+    if (auto found = tails->find(status.name); found != tails->end())
+      for (const auto& line : found->second) append_output_line(tail.element(), line);
+    tail.end();
+  }
+  last_exit.end();
+}
+
 void append_status(std::string& out, const arm::ServiceStatus& status, arm::TimePoint now,
                    const OutputTails* tails, const OutputDropped* dropped) {
   ObjectWriter object(out);
@@ -125,26 +149,10 @@ void append_status(std::string& out, const arm::ServiceStatus& status, arm::Time
       .integer("pid", status.pid)
       .integer("restarts", status.restarts)
       .integer("refcount", status.refcount);
-  if (status.last_exit) {
-    bool signaled = status.last_exit->kind == arm::ExitStatus::Kind::signaled;
-    std::optional<int> none;
-    ObjectWriter last_exit(object.raw("last_exit"));
-    last_exit.integer("code", signaled ? none : status.last_exit->value)
-        .integer("signal", signaled ? status.last_exit->value : none);
-    if (status.last_exit_at)
-      last_exit.integer("ms_ago", milliseconds_between(*status.last_exit_at, now));
-    else
-      last_exit.null("ms_ago");
-    if (tails) {
-      ArrayWriter tail(last_exit.raw("output_tail"));
-      if (auto found = tails->find(status.name); found != tails->end())
-        for (const auto& line : found->second) append_output_line(tail.element(), line);
-      tail.end();
-    }
-    last_exit.end();
-  } else {
+  if (status.last_exit)
+    append_last_exit(object.raw("last_exit"), status, now, tails);
+  else
     object.null("last_exit");
-  }
   std::optional<long long> next_restart_in, running_for;
   if (status.next_restart_at)
     next_restart_in = std::max(0LL, milliseconds_between(now, *status.next_restart_at));
@@ -163,8 +171,6 @@ void append_status(std::string& out, const arm::ServiceStatus& status, arm::Time
   }
   object.end();
 }
-
-}  // namespace
 
 std::expected<Request, RequestError> decode_request(std::string_view text) {
   auto bad = [](json id, std::string message) {
@@ -270,9 +276,21 @@ std::expected<Request, RequestError> decode_request(std::string_view text) {
       }
       break;
     }
+    case Method::subscribe:
+      if (auto services = object.find("services"); services != object.end()) {
+        if (!services->is_array())
+          return bad(request.id, "\"services\" must be an array of service names (none: all)");
+        for (const auto& name : *services) {
+          if (!name.is_string() || name.get_ref<const std::string&>().empty())
+            return bad(request.id, "\"services\" must hold names (non-empty strings)");
+          request.services.push_back(name.get<std::string>());
+        }
+      }
+      break;
     case Method::hello:
     case Method::reload:
     case Method::shutdown:
+    case Method::unsubscribe:
       break;
   }
   return request;

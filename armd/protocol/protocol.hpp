@@ -32,16 +32,29 @@ inline constexpr std::size_t max_id_bytes = 256;
 // request is answered at once with "too_many_requests".
 inline constexpr std::size_t max_pending_requests = 256;
 
-enum class Method { hello, start, stop, restart, reset, status, reload, shutdown, logs };
+enum class Method {
+  hello,
+  start,
+  stop,
+  restart,
+  reset,
+  status,
+  reload,
+  shutdown,
+  logs,
+  subscribe,    // the event stream (protocol/events.hpp)
+  unsubscribe,  // ends this connection's subscription
+};
 
 struct Request {
   nlohmann::json id;  // as the client sent it (a number or a string); null when absent
   Method method = Method::hello;
-  std::string service;                // start, stop, restart, reset
-  bool force = false;                 // stop: drop every reference, not just one
-  std::vector<std::string> services;  // status: empty means all; logs: at least one
-  std::size_t lines = 10;             // logs: how many of the latest lines
-  bool follow = false;                // logs: then send new lines as they come
+  std::string service;  // start, stop, restart, reset
+  bool force = false;   // stop: drop every reference, not just one
+  // status, subscribe: empty means all; logs: at least one
+  std::vector<std::string> services;
+  std::size_t lines = 10;  // logs: how many of the latest lines
+  bool follow = false;     // logs: then send new lines as they come
   // logs: lines stamped before this time are left out of the reply (not of what is followed,
   // which is all new). nullopt: no limit.
   std::optional<arm::WallTime> since;
@@ -68,6 +81,13 @@ std::string encode_status(const nlohmann::json& id, const std::vector<arm::Servi
                           arm::TimePoint now, std::string_view containment = {},
                           const OutputTails* tails = nullptr,
                           const OutputDropped* dropped = nullptr);
+// One service as status shows it (an element of encode_status's "services"), appended to `out`.
+void append_status(std::string& out, const arm::ServiceStatus& status, arm::TimePoint now,
+                   const OutputTails* tails, const OutputDropped* dropped);
+// Its last_exit object ({"code","signal","ms_ago"[,"output_tail"]}); `status.last_exit` must
+// be set. output_tail only when `tails` is given.
+void append_last_exit(std::string& out, const arm::ServiceStatus& status, arm::TimePoint now,
+                      const OutputTails* tails);
 // `messages`: what the supervisor says of each unknown name (unknown_service_message), joined
 // into the reply's message; the names themselves are listed in "unknown".
 std::string encode_unknown_services(const nlohmann::json& id,
