@@ -32,7 +32,8 @@ std::optional<long long> number_of(const json& object, const char* key) {
 // "code 1", "signal 9"; with ", pid N" when the pid is known.
 std::string how_it_exited(const json& event) {
   std::string how = "exit";
-  if (auto last_exit = event.find("last_exit"); last_exit != event.end() && last_exit->is_object()) {
+  if (auto last_exit = event.find("last_exit");
+      last_exit != event.end() && last_exit->is_object()) {
     if (auto signal = number_of(*last_exit, "signal"))
       how = fmt::format("signal {}", *signal);
     else if (auto code = number_of(*last_exit, "code"))
@@ -87,8 +88,8 @@ std::string format_monitor_event(const json& event, std::string_view time) {
   const std::string& what = kind->get_ref<const std::string&>();
   std::string name = text_of(event, "service");
   if (what == "state") {
-    std::string out =
-        fmt::format("{} {} {} -> {}", time, name, text_of(event, "previous"), text_of(event, "state"));
+    std::string out = fmt::format("{} {} {} -> {}", time, name, text_of(event, "previous"),
+                                  text_of(event, "state"));
     // "(pid 42)", "(exited with code 1; ...)", or both: "(pid 42; ...)".
     std::string why;
     if (auto pid = number_of(event, "pid")) why = fmt::format("pid {}", *pid);
@@ -109,8 +110,8 @@ std::string format_monitor_event(const json& event, std::string_view time) {
   if (what == "gap") {
     long long missed = number_of(event, "missed").value_or(0);
     return fmt::format(
-        "{} -- {} event{} missed (dropped from armd's buffer before they could be sent) --\n",
-        time, missed, missed == 1 ? "" : "s");
+        "{} -- {} event{} missed (dropped from armd's buffer before they could be sent) --\n", time,
+        missed, missed == 1 ? "" : "s");
   }
   // A kind this armctl does not know yet (a newer armd): said, not hidden.
   return fmt::format("{} {} {}\n", time, name, what);

@@ -17,8 +17,12 @@ std::string receipt_time();
 // One line per service of the subscribe answer: "TIME NAME state (pid N)", or with the
 // service's last error in the parentheses when it has no process.
 std::string format_monitor_snapshot(const nlohmann::json& services, std::string_view time);
-// One event: "TIME NAME previous -> state (pid N; detail)" (each part when there is one), "TIME NAME exited (code 1, pid 42)",
-// "TIME NAME added (stopped)", "TIME NAME removed", "TIME -- 12 events missed ... --".
+// One event, one line:
+//   TIME NAME previous -> state (pid N; detail)   (each part when there is one)
+//   TIME NAME exited (code 1, pid 42)
+//   TIME NAME added (stopped)
+//   TIME NAME removed
+//   TIME -- 12 events missed (...) --
 // Empty for a line that is not an event.
 std::string format_monitor_event(const nlohmann::json& event, std::string_view time);
 

@@ -105,7 +105,8 @@ void EventSubscribers::publish(const protocol::StreamEvent& event, arm::TimePoin
                                const protocol::OutputTails* tails, ControlServer& server) {
   for (auto& [connection, subscriber] : subscribers_) {
     if (!subscriber.every_service && !subscriber.names.contains(event.service)) continue;
-    std::string line = protocol::encode_event(subscriber.id, subscriber.next_seq++, event, now, tails);
+    std::string line =
+        protocol::encode_event(subscriber.id, subscriber.next_seq++, event, now, tails);
     subscriber.waiting_bytes += line.size();
     subscriber.waiting.push_back(std::move(line));
     while (subscriber.waiting_bytes > queue_limit) {

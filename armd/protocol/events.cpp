@@ -83,13 +83,21 @@ std::string encode_subscribed(const nlohmann::json& id,
 
 std::string encode_unsubscribed(const nlohmann::json& id) {
   std::string out;
-  ObjectWriter(out).json_value("id", id).boolean("ok", true).string("outcome", "unsubscribed").end_line();
+  ObjectWriter(out)
+      .json_value("id", id)
+      .boolean("ok", true)
+      .string("outcome", "unsubscribed")
+      .end_line();
   return out;
 }
 
 std::string encode_event_gap(const nlohmann::json& id, std::uint64_t missed) {
   std::string out;
-  ObjectWriter(out).json_value("id", id).string("event", "gap").integer("missed", missed).end_line();
+  ObjectWriter(out)
+      .json_value("id", id)
+      .string("event", "gap")
+      .integer("missed", missed)
+      .end_line();
   return out;
 }
 
