@@ -90,12 +90,12 @@ std::string format_monitor_event(const json& event, std::string_view time) {
   if (what == "state") {
     std::string out = fmt::format("{} {} {} -> {}", time, name, text_of(event, "previous"),
                                   text_of(event, "state"));
-    // "(pid 42)", "(exited with code 1; ...)", or both: "(pid 42; ...)".
+    // The supervisor's detail says what happened ("pid 42", "exited with code 1; restarting in
+    // 100ms"); without one, the pid says which process it is.
     std::string why;
-    if (auto pid = number_of(event, "pid")) why = fmt::format("pid {}", *pid);
-    if (auto detail = event.find("detail");
-        detail != event.end() && detail->is_string() && !detail->get<std::string>().empty())
-      why += (why.empty() ? "" : "; ") + detail->get<std::string>();
+    if (auto detail = event.find("detail"); detail != event.end() && detail->is_string())
+      why = detail->get<std::string>();
+    if (auto pid = number_of(event, "pid"); pid && why.empty()) why = fmt::format("pid {}", *pid);
     if (!why.empty()) out += fmt::format(" ({})", why);
     return out + '\n';
   }

@@ -18,7 +18,7 @@ std::string receipt_time();
 // service's last error in the parentheses when it has no process.
 std::string format_monitor_snapshot(const nlohmann::json& services, std::string_view time);
 // One event, one line:
-//   TIME NAME previous -> state (pid N; detail)   (each part when there is one)
+//   TIME NAME previous -> state (detail)   (or "(pid N)" when there is no detail)
 //   TIME NAME exited (code 1, pid 42)
 //   TIME NAME added (stopped)
 //   TIME NAME removed
