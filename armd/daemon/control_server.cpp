@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -271,7 +272,15 @@ void ControlServer::write_to(ConnectionId id, Connection& connection) {
       }
       return;
     }
-    connection.output.erase(0, static_cast<std::size_t>(sent));
+    auto written = static_cast<std::size_t>(sent);
+    connection.output.erase(0, written);
+    if (connection.largest_line_end <= written) {
+      connection.largest_line_end = connection.largest_line_size = 0;
+    } else {
+      connection.largest_line_end -= written;
+      connection.largest_line_size =
+          std::min(connection.largest_line_size, connection.largest_line_end);
+    }
   }
   release_if_large(connection.output);
 }
@@ -281,11 +290,13 @@ bool ControlServer::send(ConnectionId id, std::string_view line) {
   if (it == connections_.end()) return false;
   Connection& connection = it->second;
   if (connection.gone) return false;
-  // Only what waits behind the reply being sent counts (every queued line ends in '\n', and
-  // a reply holds no raw newline); see max_queued_output.
+  // Only what waits beside the reply being sent counts (every queued line ends in '\n', and a
+  // reply holds no raw newline); see max_queued_output. Nor does the largest line queued: a
+  // subscriber's or log follower's events may be ahead of a large reply.
   if (!connection.output.empty() && connection.output.size() + line.size() > max_queued_output) {
-    std::size_t first_reply_end = connection.output.find('\n') + 1;
-    std::size_t behind = connection.output.size() - first_reply_end + line.size();
+    std::size_t first_line = connection.output.find('\n') + 1;
+    std::size_t largest = std::max({first_line, connection.largest_line_size, line.size()});
+    std::size_t behind = connection.output.size() + line.size() - largest;
     if (behind > max_queued_output) {
       log(Level::warning, "client {} does not read its replies ({} bytes queued); disconnecting it",
           id, connection.output.size());
@@ -295,6 +306,10 @@ bool ControlServer::send(ConnectionId id, std::string_view line) {
       pending_drops_.push_back(id);
       return false;
     }
+  }
+  if (line.size() >= connection.largest_line_size) {
+    connection.largest_line_size = line.size();
+    connection.largest_line_end = connection.output.size() + line.size();
   }
   connection.output.append(line);
   write_to(id, connection);  // most replies fit the socket buffer: no need to wait for POLLOUT

@@ -46,7 +46,8 @@ class ControlServer {
  public:
   // Output queued behind the first unsent reply. The reply being sent may be larger (status of
   // 10,000 services is about 4 MiB): a reply is never cut, but a client that lets more than
-  // this pile up behind it does not read, and is disconnected.
+  // this pile up behind it does not read, and is disconnected. The largest line queued does not
+  // count either, so a large reply behind a subscriber's events does not disconnect it.
   static constexpr std::size_t max_queued_output = 1024 * 1024;
 
   // Claims `path` (its directory checked, `<path>.lock` locked: see socket_claim.hpp), then
@@ -89,6 +90,11 @@ class ControlServer {
     bool input_ended = false;  // the peer shut its write side; close once all is answered
     bool gone = false;         // being dropped (peer gone, or not reading): queue nothing more
     bool hung_up = false;      // a write failed: the peer closed (its requests still count)
+    // The largest line in `output`: where it ends there, and how much of it is unsent. It is
+    // the one line max_queued_output does not count (a large reply behind a subscriber's
+    // events is still the reply being sent, in effect).
+    std::size_t largest_line_end = 0;
+    std::size_t largest_line_size = 0;
   };
 
   ControlServer(arm::posix::UniqueFd lock_fd, arm::posix::UniqueFd listen_fd, std::string path,

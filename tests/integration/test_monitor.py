@@ -195,14 +195,14 @@ class Monitor(ArmdTestCase):
             self.assertEqual({event["service"] for event in started}, {"new"})
             self.assert_numbered_from(started, 3)
 
-    def fat_crash_loop_config(self, crashes):
+    def fat_crash_loop_config(self, crashes, extra=""):
         self.write_config(f"""
             [services.crasher]
             binary = "{self.fat_crasher(crashes)}"
             backoff_initial = "0"
             max_restarts = 1000000
             crash_context_lines = {FAT_LINES}
-            """)
+            """ + extra)
 
     def test_a_stalled_subscriber_is_told_what_it_missed_with_a_gap_marker(self):
         crashes = 60
@@ -233,6 +233,39 @@ class Monitor(ArmdTestCase):
             self.assertLess(exits, crashes)
             # Four events per crash, two to start and three to stop: none was lost uncounted.
             self.assertEqual(expected - 1, 4 * crashes + 2 + 3)
+        self.assertNotIn("disconnecting", self.log())
+
+    def test_a_subscriber_with_a_backlog_still_gets_a_reply_larger_than_the_output_limit(self):
+        # `chatty`'s status carries 100 lines of 15,000 bytes (1.5 MB; the limit of what may
+        # wait behind the reply being sent is 1 MiB); `crasher` fills the subscriber's backlog.
+        crashes = 30
+        chatty = self.script("chatty.sh", """
+            awk 'BEGIN { for (j = 0; j < 1500; j++) s = s "0123456789"
+                         for (i = 0; i < 100; i++) print s }'
+            """)
+        self.fat_crash_loop_config(crashes, extra=f"""
+            [services.chatty]
+            binary = "{chatty}"
+            restart = "never"
+            crash_context_lines = 100
+            log_buffer = "4MiB"
+            """)
+        self.start_armd()
+        self.armctl("start", "chatty")
+        wait_for(lambda: len(self.armctl("status", "chatty", json_output=True).stdout) > 1 << 20,
+                 "chatty's status to hold its 100 lines")
+        with self.connect() as stalled:
+            self.assertEqual(self.subscribe(stalled, services=["crasher"])["outcome"],
+                             "subscribed")
+            self.armctl("start", "crasher")
+            wait_for(lambda: self.status("crasher")["restarts"] == crashes and
+                     self.status("crasher")["state"] == "running", "the crash loop to end")
+            stalled.request(id="big", method="status", services=["chatty"])
+            line = stalled.read_line()
+            while line.get("id") != "big":  # the events ahead of it
+                line = stalled.read_line()
+            self.assertTrue(line["ok"])
+            self.assertEqual(len(line["services"][0]["last_exit"]["output_tail"]), 100)
         self.assertNotIn("disconnecting", self.log())
 
     @unittest.skipIf(os.environ.get("ARM_SANITIZED"), "RSS means nothing under AddressSanitizer")
