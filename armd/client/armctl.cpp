@@ -338,7 +338,8 @@ class Client {
     auto connection = connect();
     if (!connection) return exit_unreachable;
     if (!connection->send(request)) return lost();
-    auto reply = read_reply(*connection);
+    std::string snapshot;
+    auto reply = read_reply(*connection, &snapshot);
     if (!reply) return exit_unreachable;
     if (member(*reply, "ok") != true) {
       if (member(*reply, "outcome") == "unknown_service" && member(*reply, "message").is_string()) {
@@ -349,7 +350,7 @@ class Client {
       return refused(*reply, "monitor");
     }
     if (json_output_)
-      fmt::print("{}\n", reply->dump(-1, ' ', false, json::error_handler_t::replace));
+      fmt::print("{}\n", snapshot);  // as armd wrote it, fields in their documented order
     else
       fmt::print("{}", format_monitor_snapshot(member(*reply, "services"), receipt_time()));
     std::fflush(stdout);
@@ -445,7 +446,8 @@ class Client {
     return std::move(*connection);
   }
 
-  std::optional<json> read_reply(Connection& connection) {
+  // `raw`, when given, gets the line as armd sent it.
+  std::optional<json> read_reply(Connection& connection, std::string* raw = nullptr) {
     auto line = connection.read_line();
     if (!line) {
       fmt::print(stderr, "armctl: armd at {} closed the connection before answering\n",
@@ -457,6 +459,7 @@ class Client {
       fmt::print(stderr, "armctl: {}\n", reply.error());
       return std::nullopt;
     }
+    if (raw) *raw = std::move(*line);
     return *reply;
   }
 

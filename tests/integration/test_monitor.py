@@ -340,7 +340,8 @@ class Monitor(ArmdTestCase):
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             first = monitor.stdout.readline()
-            self.assertRegex(first, rb'^\{"id":1,"ok":true,"outcome":"subscribed","services":\[')
+            self.assertRegex(first, rb'^\{"id":1,"ok":true,"outcome":"subscribed",'
+                                    rb'"services":\[\{"name":"web","state":"stopped",')
             self.armctl("start", "web", check=0)
             self.assertRegex(monitor.stdout.readline(),
                              rb'^\{"id":1,"event":"state","seq":1,"service":"web",'
