@@ -61,8 +61,8 @@ class Reader {
     std::size_t count = digits - (negative ? 1 : 0);
     if (count == 0 || count > 18) return false;
     if (count > 1 && text_[negative ? 1 : 0] == '0') return false;  // JSON has no leading zeros
-    if (digits < text_.size() && (text_[digits] == '.' || text_[digits] == 'e' ||
-                                  text_[digits] == 'E'))
+    if (digits < text_.size() &&
+        (text_[digits] == '.' || text_[digits] == 'e' || text_[digits] == 'E'))
       return false;
     text_.remove_prefix(digits);
     if (negative)

@@ -133,16 +133,16 @@ TEST_CASE("the fast path reads the common shapes as the full parser does") {
 }
 
 TEST_CASE("the fast path steps aside for what it does not read plainly") {
-  for (std::string_view line : {R"({"id":1,"method":"status","services":["a\"b"]})",
-                                R"({"id":1.5,"method":"status"})",
-                                R"({"id":1,"id":2,"method":"status"})",
-                                R"({"id":1,"method":"logs","services":["a"]})",
-                                R"({"id":1,"method":"status","protocol":1})",
-                                R"({"id":1,"method":"status","force":true})"}) {
+  for (std::string_view line :
+       {R"({"id":1,"method":"status","services":["a\"b"]})", R"({"id":1.5,"method":"status"})",
+        R"({"id":1,"id":2,"method":"status"})", R"({"id":1,"method":"logs","services":["a"]})",
+        R"({"id":1,"method":"status","protocol":1})",
+        R"({"id":1,"method":"status","force":true})"}) {
     CAPTURE(line);
     CHECK_FALSE(decode_common_request(line));
   }
-  std::string long_id = R"({"id":")" + std::string(max_id_bytes + 1, 'i') + R"(","method":"status"})";
+  std::string long_id =
+      R"({"id":")" + std::string(max_id_bytes + 1, 'i') + R"(","method":"status"})";
   CHECK_FALSE(decode_common_request(long_id));
   check_agrees(long_id);
 }
