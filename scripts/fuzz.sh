@@ -41,7 +41,7 @@ core="$(ls libarm/core/*.cpp | grep -v /testing.cpp) libarm/config/config_check.
 # The codec's output lines (issue 12) use libarm's pure output pieces.
 output="armd/protocol/log_lines.cpp $(ls libarm/output/*.cpp)"
 # shellcheck disable=SC2086
-clang++-16 $flags -o build-fuzz/fuzz_protocol tests/fuzz/fuzz_protocol.cpp armd/protocol/protocol.cpp armd/protocol/json_writer.cpp $output $core $runtime
+clang++-16 $flags -o build-fuzz/fuzz_protocol tests/fuzz/fuzz_protocol.cpp armd/protocol/protocol.cpp armd/protocol/fast_request.cpp armd/protocol/json_writer.cpp $output $core $runtime
 # Two upstream toml++ 3.3 defects this fuzzer found, worked around so it can look further:
 # - in debug mode its parser asserts on a table header whose '[' is followed by a newline: so
 #   toml++ is compiled with NDEBUG, as Debian ships it (the release build reports "expected

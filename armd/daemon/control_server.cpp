@@ -218,6 +218,8 @@ void ControlServer::read_from(ConnectionId id, Connection& connection) {
   if (got < 0) return;
   connection.input.append(chunk, static_cast<std::size_t>(got));
 
+  // The replies to every line of this read go out together, after the loop (see send()).
+  replying_to_ = id;
   std::size_t begin = 0;
   for (std::size_t newline; (newline = connection.input.find('\n', begin)) != std::string::npos;
        begin = newline + 1) {
@@ -225,9 +227,12 @@ void ControlServer::read_from(ConnectionId id, Connection& connection) {
     handler_->on_line(id, std::string_view(connection.input).substr(begin, newline - begin));
     // The handler may have closed or dropped this connection.
     auto it = connections_.find(id);
-    if (it == connections_.end()) return;
-    if (it->second.closing) return;
+    if (it == connections_.end() || it->second.closing) {
+      end_replies(id);
+      return;
+    }
   }
+  end_replies(id);
   connection.input.erase(0, begin);
   release_if_large(connection.input);
   std::size_t first_line = connection.input.find('\n');
@@ -312,8 +317,18 @@ bool ControlServer::send(ConnectionId id, std::string_view line) {
     connection.largest_line_end = connection.output.size() + line.size();
   }
   connection.output.append(line);
-  write_to(id, connection);  // most replies fit the socket buffer: no need to wait for POLLOUT
+  // Most replies fit the socket buffer: no need to wait for POLLOUT. But the replies to the lines
+  // of one read are written together, once they are all queued: a send per reply would cost a
+  // system call and a wake-up of the client each (most of pipelined requests' cost).
+  if (id != replying_to_ || connection.output.size() >= replies_written_at)
+    write_to(id, connection);
   return true;
+}
+
+void ControlServer::end_replies(ConnectionId id) {
+  replying_to_ = 0;
+  auto it = connections_.find(id);
+  if (it != connections_.end() && !it->second.output.empty()) write_to(id, it->second);
 }
 
 std::optional<std::size_t> ControlServer::queued_output(ConnectionId id) const {

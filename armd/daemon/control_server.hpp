@@ -72,6 +72,10 @@ class ControlServer {
   // Queues a line (which must end in '\n'). Returns false if the connection is gone or is
   // being dropped for not reading. Never calls back into the LineHandler.
   bool send(ConnectionId connection, std::string_view line);
+  // While the lines of one read are handled, their replies are queued and written together
+  // after the last; this much queued is written at once (a reply to `status` of thousands of
+  // services is not held back).
+  static constexpr std::size_t replies_written_at = 64 * 1024;
   // Bytes queued for the connection and not yet written; nullopt when it is gone or being
   // dropped. Lets a sender that may skip (a log follower) stay below max_queued_output.
   std::optional<std::size_t> queued_output(ConnectionId connection) const;
@@ -103,6 +107,8 @@ class ControlServer {
   void read_from(ConnectionId id, Connection& connection);
   void end_of_input(ConnectionId id, Connection& connection);
   void write_to(ConnectionId id, Connection& connection);
+  // Writes what the lines of the read just handled were answered (see replies_written_at).
+  void end_replies(ConnectionId id);
   bool finished_with(ConnectionId id, const Connection& connection) const;
   void drop(ConnectionId id);
   void carry_out_what_was_sent(ConnectionId id);
@@ -115,6 +121,8 @@ class ControlServer {
   std::size_t max_line_;
   LineHandler* handler_;
   ConnectionId next_id_ = 1;
+  // The connection whose lines are being handled (0: none): its replies wait for end_replies().
+  ConnectionId replying_to_ = 0;
   std::unordered_map<ConnectionId, Connection> connections_;
   // send() and close_after_flush() run inside the supervisor's Notifier calls; dropping there
   // would call back into the supervisor (client_gone). Drops wait for the next loop turn.

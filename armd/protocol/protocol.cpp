@@ -7,6 +7,7 @@
 #include <optional>
 #include <utility>
 
+#include "fast_request.hpp"
 #include "json_writer.hpp"
 
 namespace armd::protocol {
@@ -173,6 +174,11 @@ void append_status(std::string& out, const arm::ServiceStatus& status, arm::Time
 }
 
 std::expected<Request, RequestError> decode_request(std::string_view text) {
+  if (auto request = decode_common_request(text)) return std::move(*request);
+  return decode_request_in_full(text);
+}
+
+std::expected<Request, RequestError> decode_request_in_full(std::string_view text) {
   auto bad = [](json id, std::string message) {
     return std::unexpected(RequestError{std::move(id), "bad_request", std::move(message)});
   };

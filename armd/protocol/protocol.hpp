@@ -66,8 +66,12 @@ struct RequestError {
   std::string message;  // what was wrong, for a human
 };
 
-// `line` is one request without its '\n'.
+// `line` is one request without its '\n'. The common shapes take a fast path
+// (fast_request.hpp); everything else, and every error, is decode_request_in_full's.
 std::expected<Request, RequestError> decode_request(std::string_view line);
+// The full parser alone (nlohmann's): what decode_request answers for any line the fast path
+// does not take. The tests compare the two.
+std::expected<Request, RequestError> decode_request_in_full(std::string_view line);
 
 // Encoders return one line, including its '\n'.
 std::string encode_hello_banner();
