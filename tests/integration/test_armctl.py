@@ -23,7 +23,10 @@ class ArmctlTestCase(ArmdTestCase):
             wait $!
             """)
         # Ignores SIGTERM: only SIGKILL ends it (an ignored signal stays ignored across exec).
-        self.stubborn = self.script("stubborn.sh", "trap '' TERM\nexec sleep 100000\n")
+        # It says when its trap is set: a SIGTERM that came before would still end it.
+        self.stubborn_ready = os.path.join(self.dir, "stubborn.trapped")
+        self.stubborn = self.script(
+            "stubborn.sh", f"trap '' TERM\n: > {self.stubborn_ready}\nexec sleep 100000\n")
 
     def service(self, name, **settings):
         lines = [f"[services.{name}]", f'binary = "{self.svc}"', f'options = "{name}"']
@@ -189,6 +192,7 @@ class EveryServiceEdges(ArmctlTestCase):
         self.start_armd()
         self.armctl("start", "web", check=0)
         self.armctl("start", "stubborn", check=0)
+        wait_for(lambda: os.path.exists(self.stubborn_ready), "stubborn's TERM trap")
         self.write_config(self.service("web"))
         self.armctl("reload", check=0)  # stubborn stays in status, stopping, for its stop_timeout
         self.assertEqual(self.status()["stubborn"]["state"], "stopping")
@@ -207,6 +211,7 @@ class KilledReported(ArmctlTestCase):
             """)
         self.start_armd()
         self.armctl("start", "stubborn", check=0)
+        wait_for(lambda: os.path.exists(self.stubborn_ready), "stubborn's TERM trap")
 
     def test_a_stop_that_needed_sigkill_says_so(self):
         result = self.armctl("stop", "stubborn", check=0)
