@@ -81,24 +81,25 @@ void ServiceSupervisor::Impl::readiness_deadline_due(Service& service) {
     Milliseconds interval = service.readiness && service.readiness->watchdog
                                 ? *service.readiness->watchdog
                                 : service.spec.watchdog.value_or(Milliseconds{0});
-    stop_as_failed(service,
-                   fmt::format("watchdog timeout (no WATCHDOG=1 within {})", human_duration(interval)),
-                   true);
+    stop_as_failed(
+        service,
+        fmt::format("watchdog timeout (no WATCHDOG=1 within {})", human_duration(interval)), true);
     return;
   }
   const Readiness& wanted = service.spec.readiness;
-  if (wanted.kind == Readiness::Kind::after && now >= *service.process.running_since + wanted.after) {
+  if (wanted.kind == Readiness::Kind::after &&
+      now >= *service.process.running_since + wanted.after) {
     become_ready(service);
     return;
   }
   auto& readiness = readiness_of(service);
   if (readiness.start_deadline && now >= *readiness.start_deadline) {
     TimePoint spawned = *service.process.running_since;
-    stop_as_failed(service,
-                   fmt::format("not ready within {}",
-                               human_duration(std::chrono::duration_cast<Milliseconds>(
-                                   *readiness.start_deadline - spawned))),
-                   false);
+    stop_as_failed(
+        service,
+        fmt::format("not ready within {}", human_duration(std::chrono::duration_cast<Milliseconds>(
+                                               *readiness.start_deadline - spawned))),
+        false);
     return;
   }
   // Not due yet (a deadline moved meanwhile): wait for the earlier of the two again.

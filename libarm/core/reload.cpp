@@ -127,7 +127,9 @@ void ServiceSupervisor::Impl::restart_changed(ReloadPlan& plan) {
   drain();
   for (auto& [name, owned] : services) {
     Service& service = *owned;
-    if (service.state != ServiceState::running || !service.spec.restart_with_dependencies) continue;
+    // A starting one too: it would otherwise become running, once ready, without it.
+    bool up = service.state == ServiceState::running || service.state == ServiceState::starting;
+    if (!up || !service.spec.restart_with_dependencies) continue;
     bool dependency_down =
         std::ranges::any_of(service.graph.hard_dependencies(),
                             [](const Service* d) { return d->state != ServiceState::running; });

@@ -147,7 +147,9 @@ void ServiceSupervisor::Impl::after_stopping_exit(Service& service, const ExitSt
     case AfterExit::back_off:
     case AfterExit::give_up: {
       std::string why = service.stop_reason.take();
-      fail_start_waiters(service, Outcome::start_failed, why);
+      // Starts that waited for it to be ready (issue 13) fail, but keep their references: the
+      // service is still wanted, in backoff or for the re-arm (give_up keeps them for it).
+      fail_start_waiters(service, Outcome::start_failed, why, false);
       if (after == AfterExit::give_up) {
         give_up(service, why);
       } else {

@@ -104,3 +104,28 @@ TEST_CASE("watchdog without readiness = \"notify\" is refused at the watchdog ke
   check_refused("watchdog = \"10s\"\nreadiness = \"after:1s\"\n", "services.a.watchdog", 3,
                 "needs readiness = \"notify\"");
 }
+
+TEST_CASE("check_config refuses the same mistakes in a configuration built in code") {
+  ServiceSpec a;
+  a.name = "a";
+  a.binary = "/x";
+  a.watchdog = Milliseconds(10);  // readiness is exec
+  a.start_timeout = Milliseconds(-1);
+  ServiceSpec b = a;
+  b.name = "b";
+  b.watchdog.reset();
+  b.start_timeout = 1s;
+  b.readiness = {.kind = Readiness::Kind::fd, .fd = 1};
+  Config config;
+  config.services = {{"a", a}, {"b", b}};
+  auto checked = check_config(config);
+  REQUIRE_FALSE(checked);
+  std::vector<std::string> keys;
+  for (const Error& error : checked.error()) keys.push_back(error.key);
+  CHECK(keys == std::vector<std::string>{"services.a.start_timeout", "services.a.watchdog",
+                                         "services.b.readiness"});
+  config.services["a"].readiness.kind = Readiness::Kind::notify;
+  config.services["a"].start_timeout = 0s;
+  config.services["b"].readiness.fd = 3;
+  CHECK(check_config(config));
+}

@@ -279,7 +279,8 @@ TEST_CASE("STATUS= and ERRNO= are kept for status, and cleared at the next spawn
   CHECK_FALSE(rig.supervisor.status("web")->error_number);
 }
 
-TEST_CASE("notifications from unknown or stale pids are refused; while stopping they are harmless") {
+TEST_CASE(
+    "notifications from unknown or stale pids are refused; while stopping they are harmless") {
   ServiceSpec web = notify_service("web");
   SupervisorRig rig(testing::config_with({web}));
   CHECK_FALSE(rig.supervisor.on_notify(4242, {.ready = true}));
@@ -295,4 +296,20 @@ TEST_CASE("notifications from unknown or stale pids are refused; while stopping 
   CHECK(rig.state_of("web") == ServiceState::starting);
   CHECK_FALSE(rig.supervisor.on_notify(old, {.ready = true}));
   CHECK(rig.state_of("web") == ServiceState::starting);
+}
+
+TEST_CASE("a config-file restart while starting keeps the reference of the start it fails") {
+  ServiceSpec web = notify_service("web");
+  web.config_file = "/etc/web.conf";
+  Config config = testing::config_with({web});
+  config.arm.default_services = {"web"};
+  SupervisorRig rig(config);
+  rig.supervisor.start_default_services();
+  rig.supervisor.on_file_changed("/etc/web.conf");  // just started: restarts after the backoff
+  rig.settle();
+  CHECK(rig.state_of("web") == ServiceState::backoff);
+  CHECK(rig.supervisor.status("web")->refcount == 1);
+  rig.advance(1s);
+  rig.ready("web");
+  CHECK(rig.state_of("web") == ServiceState::running);
 }
