@@ -28,6 +28,17 @@ void check_service(const std::string& key, const ServiceSpec& spec, std::vector<
   not_negative("stop_timeout", spec.stop_timeout);
   not_negative("restart_window", spec.restart_window);
   if (spec.retry_failed_after) not_negative("retry_failed_after", *spec.retry_failed_after);
+  not_negative("start_timeout", spec.start_timeout);
+  if (spec.readiness.kind == Readiness::Kind::fd && spec.readiness.fd < 3)
+    add("readiness", "the descriptor must be 3 or more (0-2 are stdin, stdout and stderr)");
+  if (spec.readiness.kind == Readiness::Kind::after && spec.readiness.after.count() <= 0)
+    add("readiness", "the `after` delay must be more than 0");
+  if (spec.watchdog) {
+    if (spec.watchdog->count() <= 0) add("watchdog", "must be more than 0");
+    // Only a notify service has a channel to send WATCHDOG=1 on.
+    if (spec.readiness.kind != Readiness::Kind::notify)
+      add("watchdog", "needs readiness notify: only a notify service can send keep-alives");
+  }
   if (!(spec.backoff_jitter >= 0.0 && spec.backoff_jitter <= 1.0))
     add("backoff_jitter", "must be between 0 and 1");
   auto output = [&](const char* field, const OutputTarget& target) {

@@ -81,7 +81,8 @@ void ServiceSupervisor::Impl::apply_specs(ReloadPlan& plan) {
     // A re-arm pending under the old settings goes when the new ones have none.
     if (service->state == ServiceState::failed && !spec.retry_failed_after)
       cancel_deadline(*service);
-    if (launch_changed && service->state == ServiceState::running) {
+    if (launch_changed &&
+        (service->state == ServiceState::running || service->state == ServiceState::starting)) {
       plan.summary.restarted.push_back(name);
       plan.launch_changed_running.push_back(service);
     } else {
@@ -126,7 +127,9 @@ void ServiceSupervisor::Impl::restart_changed(ReloadPlan& plan) {
   drain();
   for (auto& [name, owned] : services) {
     Service& service = *owned;
-    if (service.state != ServiceState::running || !service.spec.restart_with_dependencies) continue;
+    // A starting one too: it would otherwise become running, once ready, without it.
+    bool up = service.state == ServiceState::running || service.state == ServiceState::starting;
+    if (!up || !service.spec.restart_with_dependencies) continue;
     bool dependency_down =
         std::ranges::any_of(service.graph.hard_dependencies(),
                             [](const Service* d) { return d->state != ServiceState::running; });

@@ -48,6 +48,26 @@ ServiceSpec random_service(Random& random, std::string name,
   if (below(random, 4) == 0) spec.success_exit_codes = {0, 3};
   if (below(random, 4) == 0) spec.permanent_failure_exit_codes = {78};
   if (below(random, 4) == 0) spec.restart_with_dependencies = false;
+  // Issue 13: some are not ready at exec; time passing ends their `after` delays, start
+  // timeouts and watchdogs, notify steps make them ready or keep them alive.
+  switch (below(random, 8)) {
+    case 0:
+    case 1:
+      spec.readiness.kind = Readiness::Kind::notify;
+      if (below(random, 2) == 0) spec.watchdog = Milliseconds(100 + below(random, 10'000));
+      break;
+    case 2:
+      spec.readiness = {.kind = Readiness::Kind::fd, .fd = 3};
+      break;
+    case 3:
+      spec.readiness = {.kind = Readiness::Kind::after,
+                        .after = Milliseconds(1 + below(random, 5'000))};
+      break;
+    default:
+      break;
+  }
+  spec.start_timeout =
+      below(random, 4) == 0 ? Milliseconds(0) : Milliseconds(1 + below(random, 20'000));
   return spec;
 }
 
@@ -85,7 +105,7 @@ Action random_action(Random& random) {
       {Action::advance_small, 150}, {Action::advance_large, 8}, {Action::file_changed, 30},
       {Action::reload, 15},         {Action::fail_spawns, 15},  {Action::allow_spawns, 20},
       {Action::client_gone, 15},    {Action::reset, 15},        {Action::shutdown, 1},
-      {Action::main_exit, 40}};
+      {Action::main_exit, 40},      {Action::notify, 150}};
   unsigned total = 0;
   for (const auto& [action, weight] : weights) total += weight;
   unsigned pick = below(random, total);
@@ -348,11 +368,59 @@ class Runner final : public Notifier {
         supervisor_.reset(new_request(step.a, step.action, named), named.name);
         break;
       }
+      case Action::notify:
+        notify(step);
+        break;
       case Action::shutdown:
         note_shutdown_began();
         supervisor_.shutdown(new_request(step.a, step.action, Named{}));
         break;
     }
+  }
+
+  // A notification from a live process (mostly READY=1), or from a pid no service owns (one of
+  // the reaped, or one never spawned): those must be refused, the others accepted.
+  void notify(const Step& step) {
+    ProcessId pid = 0;
+    auto live = spawner_.live();
+    if (step.b % 10 == 0) {
+      pid = step.b % 20 == 0 ? 1
+                             : static_cast<ProcessId>(1000 + step.c % (spawner_.spawn_count() + 1));
+    } else {
+      if (live.empty()) return;
+      pid = live[step.a % live.size()];
+    }
+    ServiceNotification notification;
+    switch (step.c % 16) {
+      case 0:
+        notification.watchdog_trigger = true;
+        break;
+      case 1:
+      case 2:
+        notification.extend_timeout = Milliseconds(step.a % 10'000);
+        break;
+      case 3:
+        notification.watchdog_timeout = Milliseconds(step.a % 5'000);
+        break;
+      case 4:
+      case 5:
+      case 6:
+      case 7:
+        notification.watchdog = true;
+        break;
+      case 8:
+        notification.status = "working";
+        notification.error_number = 5;
+        break;
+      default:
+        notification.ready = true;
+        break;
+    }
+    const testing::FakeProcess* process = spawner_.process(pid);
+    bool owned = process && process->alive;
+    if (supervisor_.on_notify(pid, notification) != owned)
+      fail(fmt::format("on_notify for pid {} ({}) returned {}", pid,
+                       owned ? "a live process" : "no live process", !owned));
   }
 
   void reload(const Step& step) {
@@ -523,7 +591,12 @@ class Runner final : public Notifier {
           break;
         }
         case ServiceState::starting:
-          return fail(where() + " is left in starting");
+          // Only a service not ready at exec waits there, with its process, saying what for.
+          if (!has_process) return fail(where() + " has no process");
+          if (spec && spec->readiness.kind == Readiness::Kind::exec)
+            return fail(where() + " is left in starting, though ready at exec");
+          if (status.waiting_for.empty()) return fail(where() + " does not say what for");
+          break;
       }
       if (supervisor_.shutting_down() && has_process && terminated_in_shutdown(*status.pid)) {
         // Reverse dependency order: nothing that depends on it may still be alive.
@@ -720,10 +793,10 @@ std::vector<Step> shrink(const Scenario& scenario, std::vector<Step> steps) {
 }
 
 std::string_view action_name(Action action) {
-  static const char* const names[] = {"start",        "stop",   "restart",       "status",
-                                      "crash",        "settle", "advance_small", "advance_large",
-                                      "file_changed", "reload", "fail_spawns",   "allow_spawns",
-                                      "client_gone",  "reset",  "shutdown",      "main_exit"};
+  static const char* const names[] = {
+      "start",         "stop",          "restart",      "status",    "crash",       "settle",
+      "advance_small", "advance_large", "file_changed", "reload",    "fail_spawns", "allow_spawns",
+      "client_gone",   "reset",         "shutdown",     "main_exit", "notify"};
   return names[static_cast<int>(action)];
 }
 

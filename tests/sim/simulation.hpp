@@ -1,6 +1,7 @@
 // Deterministic simulation of the supervisor: a seeded generator produces a configuration and a
 // list of steps (requests from several clients, crashes, signals taking effect, file changes,
-// reloads, spawn failures, disconnects, time passing, shutdown); a runner replays any list of
+// reloads, spawn failures, disconnects, time passing, shutdown, readiness and watchdog
+// notifications); a runner replays any list of
 // steps against the real ServiceSupervisor wired to the fakes, checking invariants after every
 // step. Steps refer to services and processes by index modulo what exists, so any subsequence
 // of a list is itself a valid list: that is what lets a failure be shrunk.
@@ -32,7 +33,8 @@ enum class Action {
   client_gone,
   reset,  // a request to clear a service's failure
   shutdown,
-  main_exit  // a live main process dies, leaving other processes of its service running
+  main_exit,  // a live main process dies, leaving other processes of its service running
+  notify      // sd_notify from a process (READY=1, WATCHDOG=1, ...), or from a stale or unknown pid
 };
 
 struct Step {
