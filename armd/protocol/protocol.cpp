@@ -156,7 +156,9 @@ void append_status(std::string& out, const arm::ServiceStatus& status, arm::Time
       .string("last_error", status.last_error)
       .strings("depends_on", status.depends_on)
       .strings("wants", status.wants)
-      .string("waiting_for", status.waiting_for);
+      .string("waiting_for", status.waiting_for)
+      .string("status_text", status.status_text)
+      .integer("error_number", status.error_number);
   if (dropped) {
     if (auto found = dropped->find(status.name); found != dropped->end() && found->second)
       object.integer("output_dropped", static_cast<long long>(found->second));

@@ -36,9 +36,9 @@ std::size_t utf8_length(std::string_view text, std::size_t at) {
   for (std::size_t i = 1; i < length; ++i)
     if ((byte(at + i) & 0xc0) != 0x80) return 0;
   unsigned char second = byte(at + 1);
-  if (lead == 0xe0 && second < 0xa0) return 0;  // overlong
+  if (lead == 0xe0 && second < 0xa0) return 0;   // overlong
   if (lead == 0xed && second >= 0xa0) return 0;  // a surrogate
-  if (lead == 0xf0 && second < 0x90) return 0;  // overlong
+  if (lead == 0xf0 && second < 0x90) return 0;   // overlong
   if (lead == 0xf4 && second >= 0x90) return 0;  // beyond U+10FFFF
   return length;
 }

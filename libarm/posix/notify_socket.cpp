@@ -69,8 +69,7 @@ bool NotifySocket::Impl::read_datagram(const OnMessage& on_message, std::size_t&
   if (got < 0) return false;  // EAGAIN: nothing more now
   // Descriptors first, whatever becomes of the datagram: none is ever kept.
   std::optional<ucred> credentials;
-  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header;
-       header = CMSG_NXTHDR(&message, header)) {
+  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header; header = CMSG_NXTHDR(&message, header)) {
     if (header->cmsg_level != SOL_SOCKET) continue;
     if (header->cmsg_type == SCM_RIGHTS) {
       std::size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);

@@ -131,7 +131,8 @@ TEST_CASE("a datagram holding a NUL byte is dropped whole") {
   CHECK_FALSE(parse_notification("READY=1\0STATUS=x"sv));
 }
 
-TEST_CASE("STATUS= text is safe to show: control bytes and broken UTF-8 become '?', and it is cut") {
+TEST_CASE(
+    "STATUS= text is safe to show: control bytes and broken UTF-8 become '?', and it is cut") {
   using namespace std::string_view_literals;
   CHECK(parse_notification("STATUS=a\x1b[2Jb\r\x7f"sv)->status == "a?[2Jb??");
   CHECK(parse_notification("STATUS=caf\xc3\xa9 \xff\xc3"sv)->status == "caf\xc3\xa9 ??");
@@ -318,12 +319,12 @@ TEST_CASE("in cgroup mode, main_pid_of finds a service's process by its cgroup")
     MESSAGE("skipped: no writable cgroup v2 here");
     return;
   }
-  auto spawner = std::move(*PosixSpawner::create(
-      {.cgroup = *own + "/arm-notify-" + std::to_string(::getpid())}));
+  auto spawner = std::move(
+      *PosixSpawner::create({.cgroup = *own + "/arm-notify-" + std::to_string(::getpid())}));
   std::string out = scratch("cgroup-child");
   // The child leaves the process group: only its cgroup says whose it is.
-  auto pid = spawner->spawn(shell("setsid sleep 30 & echo $! > " + out + ".tmp; mv " + out +
-                                  ".tmp " + out + "; wait"));
+  auto pid = spawner->spawn(
+      shell("setsid sleep 30 & echo $! > " + out + ".tmp; mv " + out + ".tmp " + out + "; wait"));
   REQUIRE(pid);
   for (int waited = 0; waited < 30'000 && !std::filesystem::exists(out); waited += 10)
     ::usleep(10'000);

@@ -34,10 +34,10 @@ namespace arm::posix {
 
 // One datagram's KEY=VALUE lines as a ServiceNotification. Unknown keys, lines without '=',
 // and values that are not what the key takes (READY=2, WATCHDOG_USEC=12x, ERRNO=-1) are
-// ignored, as systemd does; of a key's values given twice (STATUS=, ERRNO=...) the later wins. Returns nullopt, meaning
-// "drop it", for a datagram holding a NUL byte (systemd refuses those too). STATUS= text is
-// kept at most max_status_bytes long; bytes that are control characters or not UTF-8 become '?'
-// (it is shown on terminals and sent as JSON).
+// ignored, as systemd does; of a key's values given twice (STATUS=, ERRNO=...) the later wins.
+// Returns nullopt, meaning "drop it", for a datagram holding a NUL byte (systemd refuses those
+// too). STATUS= text is kept at most max_status_bytes long; bytes that are control characters or
+// not UTF-8 become '?' (it is shown on terminals and sent as JSON).
 inline constexpr std::size_t max_status_bytes = 1024;
 std::optional<ServiceNotification> parse_notification(std::string_view datagram);
 
