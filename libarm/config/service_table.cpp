@@ -206,6 +206,79 @@ Done read_config_section(const ValueReader& reader, const toml::node& value,
   return {};
 }
 
+// readiness: "exec", "notify", "fd:N" (N a descriptor the spawner can give the process: 3 to
+// 1023, above stdin/stdout/stderr and below the usual descriptor limit) or "after:DURATION".
+Done read_readiness(const ValueReader& reader, const toml::node& value, const std::string& path,
+                    ServiceSpec& spec) {
+  constexpr std::string_view allowed =
+      "expected \"exec\", \"notify\", \"fd:N\" (N from 3 to 1023) or \"after:DURATION\" "
+      "(e.g. \"after:2s\")";
+  auto text = reader.string(value, path);
+  if (!text) return Failure(text.error());
+  auto refused = [&](std::string_view why) {
+    return Failure(reader.error_at(value, path, fmt::format("'{}': {}", *text, why)));
+  };
+  Readiness readiness;
+  std::string_view written = *text;
+  if (written == "exec") {
+    readiness.kind = Readiness::Kind::exec;
+  } else if (written == "notify") {
+    readiness.kind = Readiness::Kind::notify;
+  } else if (written.starts_with("fd:")) {
+    std::string_view number = written.substr(3);
+    int fd = -1;
+    auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), fd);
+    if (error != std::errc() || end != number.data() + number.size() || number.empty() || fd < 3 ||
+        fd > 1023)
+      return refused(
+          "the descriptor must be a number from 3 to 1023 (0-2 are stdin, stdout and "
+          "stderr)");
+    readiness.kind = Readiness::Kind::fd;
+    readiness.fd = fd;
+  } else if (written.starts_with("after:")) {
+    auto delay = parse_duration(written.substr(6));
+    if (!delay) return Failure(reader.error_at(value, path, delay.error()));
+    if (delay->count() == 0)
+      return refused("the delay must be more than 0 (\"exec\" is ready at once)");
+    readiness.kind = Readiness::Kind::after;
+    readiness.after = *delay;
+  } else {
+    return refused(allowed);
+  }
+  spec.readiness = readiness;
+  return {};
+}
+
+Done read_watchdog(const ValueReader& reader, const toml::node& value, const std::string& path,
+                   ServiceSpec& spec) {
+  auto interval = reader.duration(value, path);
+  if (!interval) return Failure(interval.error());
+  // A zero interval would expire at once; leaving the key out is how to have no watchdog.
+  if (interval->count() == 0)
+    return Failure(reader.error_at(value, path, "must be more than 0 (leave it out for none)"));
+  spec.watchdog = *interval;
+  return {};
+}
+
+// Checks between the readiness keys, made once the whole table is read (the keys may come in
+// any order). Each error points at the key that was written.
+Done check_readiness(const ValueReader& reader, const toml::table& table,
+                     const std::string& table_path, const ServiceSpec& spec) {
+  // Only a notify service has a channel to send WATCHDOG=1 on: any other would always be killed.
+  if (spec.watchdog && spec.readiness.kind != Readiness::Kind::notify)
+    return Failure(reader.error_at(*table.get("watchdog"), table_path + ".watchdog",
+                                   "needs readiness = \"notify\": only a notify service can "
+                                   "send the WATCHDOG=1 keep-alives"));
+  // A delay the start timeout always cuts short: the service could never become ready.
+  if (spec.readiness.kind == Readiness::Kind::after && spec.start_timeout.count() != 0 &&
+      spec.readiness.after >= spec.start_timeout)
+    return Failure(reader.error_at(
+        *table.get("readiness"), table_path + ".readiness",
+        fmt::format("the delay ({} ms) must be less than start_timeout ({} ms; 0 for no limit)",
+                    spec.readiness.after.count(), spec.start_timeout.count())));
+  return {};
+}
+
 // Every key of a service table. Keep in the order of docs/config.md.
 const std::array service_keys{
     Key<ServiceSpec>{"binary",
@@ -299,6 +372,12 @@ const std::array service_keys{
                      [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
                        return assign(reader.boolean(value, path), spec.restart_with_dependencies);
                      }},
+    Key<ServiceSpec>{"readiness", read_readiness},
+    Key<ServiceSpec>{"start_timeout",
+                     [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
+                       return assign(reader.duration(value, path), spec.start_timeout);
+                     }},
+    Key<ServiceSpec>{"watchdog", read_watchdog},
 };
 
 }  // namespace
@@ -344,6 +423,8 @@ Read<ServiceSpec> read_service(const ValueReader& reader, const std::string& nam
                                      fmt::format("'{}' is already in depends_on", spec.wants[i])));
     }
   }
+  if (Done done = check_readiness(reader, table, table_path, spec); !done)
+    return Failure(done.error());
   for (int code : spec.permanent_failure_exit_codes) {
     if (std::ranges::find(spec.success_exit_codes, code) != spec.success_exit_codes.end()) {
       return Failure(reader.error_at(

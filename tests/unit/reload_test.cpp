@@ -139,3 +139,31 @@ TEST_CASE("a service with a long name is still found after reloads replace its s
   rig.settle();
   CHECK(rig.state_of(name) == ServiceState::stopped);
 }
+
+TEST_CASE("a new readiness or watchdog restarts the service; a new start_timeout does not") {
+  // The process learns its readiness channel and watchdog interval when it is executed
+  // ($NOTIFY_SOCKET, the readiness descriptor, $WATCHDOG_USEC): a change needs a new process.
+  ThreeRunning rig;
+  ProcessId keep = *rig.pid_of("keep");
+  auto next = three_services();
+  next.services["change"].readiness = {.kind = Readiness::Kind::fd, .fd = 3};
+  next.services["drop"].start_timeout = 5s;
+  auto summary = rig.supervisor.reload(next).value();
+  CHECK(summary.restarted == std::vector<std::string>{"change"});
+  CHECK(summary.updated == std::vector<std::string>{"drop"});
+  CHECK(*rig.pid_of("keep") == keep);
+  rig.settle();
+  CHECK(rig.spawner.latest("change")->request.readiness ==
+        Readiness{.kind = Readiness::Kind::fd, .fd = 3});
+
+  auto watched = next;
+  watched.services["keep"].readiness.kind = Readiness::Kind::notify;
+  rig.supervisor.reload(watched).value();
+  rig.settle();
+  auto with_watchdog = watched;
+  with_watchdog.services["keep"].watchdog = 10s;
+  summary = rig.supervisor.reload(with_watchdog).value();
+  CHECK(summary.restarted == std::vector<std::string>{"keep"});
+  rig.settle();
+  CHECK(rig.spawner.latest("keep")->request.watchdog == 10s);
+}
