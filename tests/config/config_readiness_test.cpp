@@ -90,8 +90,7 @@ TEST_CASE("a bad start_timeout or watchdog is refused like any duration") {
   check_refused("start_timeout = \"-1s\"\n", "services.a.start_timeout", 3,
                 "expected an integer followed by ms, s, m or h");
   check_refused("start_timeout = true\n", "services.a.start_timeout", 3, "got boolean");
-  check_refused("readiness = \"notify\"\nwatchdog = \"ten\"\n", "services.a.watchdog", 4,
-                "'ten'");
+  check_refused("readiness = \"notify\"\nwatchdog = \"ten\"\n", "services.a.watchdog", 4, "'ten'");
   check_refused("readiness = \"notify\"\nwatchdog = 0\n", "services.a.watchdog", 4,
                 "must be more than 0");
 }
