@@ -27,9 +27,9 @@ constexpr std::size_t most_descriptors = 768;
 constexpr std::size_t control_bytes =
     CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int) * most_descriptors);
 
-// A readiness pipe holds at most this much before its newline: what a service writes there
-// beyond a line is not ours to keep.
-constexpr std::size_t pipe_read_bytes = 256;
+// Read from a readiness pipe at once, looking for its newline; nothing read is kept, so a
+// service that writes without one costs reads, never memory.
+constexpr std::size_t pipe_read_bytes = 4096;
 
 Error system_error(int error, std::string what) {
   return Error::system(error, fmt::format("{}: {}", what, std::strerror(error)));

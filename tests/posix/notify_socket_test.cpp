@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <random>
 #include <sstream>
 #include <vector>
 
@@ -140,6 +141,21 @@ TEST_CASE(
   auto long_status = parse_notification("STATUS=" + std::string(5000, 'x'));
   CHECK(long_status->status->size() == arm::posix::max_status_bytes);
   CHECK(parse_notification("STATUS=one\nSTATUS=two")->status == "two");
+}
+
+TEST_CASE("random bytes never crash the parser, and what it keeps is printable UTF-8") {
+  std::mt19937 random(13);
+  for (int round = 0; round < 20'000; ++round) {
+    std::string datagram(random() % 64, '\0');
+    for (char& c : datagram) {
+      // Mostly the bytes that matter to the parser, so keys and values do get formed.
+      constexpr std::string_view alphabet = "READYSTATUWCHGOLNX=1\n\xc3\xa9\xff\x1b";
+      c = random() % 4 ? alphabet[random() % alphabet.size()] : static_cast<char>(random());
+    }
+    auto parsed = parse_notification(datagram);
+    if (!parsed || !parsed->status) continue;
+    for (unsigned char c : *parsed->status) CHECK((c >= 0x20 && c != 0x7f));
+  }
 }
 
 // ---- the socket -------------------------------------------------------------------------------

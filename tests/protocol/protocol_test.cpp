@@ -266,7 +266,19 @@ TEST_CASE("status reports a running service with times relative to now") {
   CHECK(object == json::parse(R"({"id":2,"ok":true,"services":[{"name":"web","state":"running",
         "pid":1234,"restarts":0,"refcount":1,"last_exit":null,"next_restart_in_ms":null,
         "running_for_ms":5230,"backoff_ms":100,"last_error":"","depends_on":[],"wants":[],
-        "waiting_for":""}]})"));
+        "waiting_for":"","status_text":"","error_number":null}]})"));
+}
+
+TEST_CASE("status carries what a notify service said of itself: STATUS= and ERRNO=") {
+  arm::ServiceStatus status;
+  status.name = "api";
+  status.state = arm::ServiceState::starting;
+  status.status_text = "loading \"index\" 40%";
+  status.error_number = 13;
+  auto service = parsed(encode_status(4, {status}, arm::TimePoint{}))["services"][0];
+  CHECK(service["state"] == "starting");
+  CHECK(service["status_text"] == "loading \"index\" 40%");
+  CHECK(service["error_number"] == 13);
 }
 
 TEST_CASE("status reports dependencies and what a waiting service waits for") {
