@@ -266,7 +266,7 @@ TEST_CASE("status reports a running service with times relative to now") {
   CHECK(object == json::parse(R"({"id":2,"ok":true,"services":[{"name":"web","state":"running",
         "pid":1234,"restarts":0,"refcount":1,"last_exit":null,"next_restart_in_ms":null,
         "running_for_ms":5230,"backoff_ms":100,"last_error":"","depends_on":[],"wants":[],
-        "waiting_for":"","status_text":"","error_number":null}]})"));
+        "waiting_for":""}]})"));
 }
 
 TEST_CASE("status carries what a notify service said of itself: STATUS= and ERRNO=") {
@@ -279,6 +279,10 @@ TEST_CASE("status carries what a notify service said of itself: STATUS= and ERRN
   CHECK(service["state"] == "starting");
   CHECK(service["status_text"] == "loading \"index\" 40%");
   CHECK(service["error_number"] == 13);
+  // A service that said nothing carries neither.
+  auto quiet = parsed(encode_status(5, {arm::ServiceStatus{}}, arm::TimePoint{}))["services"][0];
+  CHECK_FALSE(quiet.contains("status_text"));
+  CHECK_FALSE(quiet.contains("error_number"));
 }
 
 TEST_CASE("status reports dependencies and what a waiting service waits for") {
