@@ -232,10 +232,12 @@ struct ServiceNotification {
   bool stopping = false;              // STOPPING=1
   bool watchdog = false;              // WATCHDOG=1: a keep-alive
   bool watchdog_trigger = false;      // WATCHDOG=trigger: act as if the watchdog had expired
-  std::optional<std::string> status;  // STATUS=: free text for status
-  std::optional<Milliseconds> watchdog_timeout;  // WATCHDOG_USEC=: a new watchdog interval
-  std::optional<Milliseconds> extend_timeout;    // EXTEND_TIMEOUT_USEC=: more time to be ready
-  std::optional<int> error_number;               // ERRNO=
+  // The `{}` let a notification be written with designated initializers ({.ready = true})
+  // without GCC's -Wmissing-field-initializers, which CI turns into an error.
+  std::optional<std::string> status{};             // STATUS=: free text for status
+  std::optional<Milliseconds> watchdog_timeout{};  // WATCHDOG_USEC=: a new watchdog interval
+  std::optional<Milliseconds> extend_timeout{};    // EXTEND_TIMEOUT_USEC=: more time to be ready
+  std::optional<int> error_number{};               // ERRNO=
   bool operator==(const ServiceNotification&) const = default;
 };
 
