@@ -18,6 +18,7 @@
 
 #include "arm/posix.hpp"
 #include "arm/posix/notify_socket.hpp"
+#include "arm/posix/output_pipes.hpp"
 
 using namespace arm;
 using arm::posix::NotifyMessage;
@@ -291,6 +292,29 @@ TEST_CASE("fd:N readiness: the service's newline on descriptor N is READY=1; not
   // 0-2, the readiness descriptor, and ls's own (3).
   CHECK(read_file(out) == "0\n1\n2\n3\n5\n");
   std::filesystem::remove(out);
+}
+
+TEST_CASE("fd:N readiness next to captured output: each pipe goes where it should") {
+  auto socket = make_socket("pipe-and-output");
+  auto pipes = std::move(*arm::posix::OutputPipes::create());
+  auto spawner =
+      std::move(*PosixSpawner::create({.output_pipes = pipes.get(), .notify = socket.get()}));
+  auto request = shell("echo hello; echo oops >&2; echo >&3; exec sleep 30");
+  request.standard_output.kind = OutputTarget::Kind::log;
+  request.standard_error.kind = OutputTarget::Kind::log;
+  request.readiness = Readiness{.kind = Readiness::Kind::fd, .fd = 3, .after = {}};
+  auto pid = spawner->spawn(request);
+  REQUIRE(pid);
+  std::string out, err;
+  std::vector<NotifyMessage> got;
+  REQUIRE(collect_until(*socket, got, [&] {
+    pipes->collect([&](const arm::posix::OutputChunk& chunk) {
+      (chunk.stream == OutputStream::standard_output ? out : err).append(chunk.bytes);
+    });
+    return !got.empty() && out == "hello\n" && err == "oops\n";
+  }));
+  CHECK(got[0].sender == *pid);
+  CHECK(got[0].notification.ready);
 }
 
 TEST_CASE("fd:N readiness: a service that closes the descriptor without a newline is never ready") {
