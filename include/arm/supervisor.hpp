@@ -35,10 +35,18 @@
 //   waiting   wanted, no process: a hard dependency (depends_on) is not running yet. It
 //             starts as soon as every hard dependency runs, and fails, naming the dependency,
 //             if one of them fails or stops for good instead.
-//   starting  the spawn is in progress. With a synchronous spawner (PosixSpawner returns once
-//             the program is executing) this lasts only for the spawn call; it is reported to
-//             listeners and reserved for a readiness protocol.
-//   running   one live process; wanted.
+//   starting  spawned (its pid known), not ready yet (issue 13). readiness = exec: ready at the
+//             spawn, so this lasts only for the spawn call. notify / fd: until on_notify reports
+//             it ready; after: until it has been up that long (a deadline). Its starts are
+//             answered, and its hard dependents (waiting meanwhile) started, only then. Not
+//             ready within start_timeout (a deadline from the spawn; EXTEND_TIMEOUT_USEC= moves
+//             it later): its starts fail "not ready within 90s", it is stopped (stop group) and
+//             the restart policy decides as for a failed exit (decide_failed).
+//   running   one live process; wanted; ready. With a watchdog, a deadline `watchdog` after
+//             ready or the latest WATCHDOG=1 (WATCHDOG_USEC= replaces the interval): missed, or
+//             WATCHDOG=trigger, last_error "watchdog timeout (no WATCHDOG=1 within 10s)",
+//             SIGABRT instead of SIGTERM, SIGKILL after stop_timeout, and the restart policy
+//             decides as for a failed exit, even a clean one (decide_failed).
 //   stopping  on its way out. SIGTERM goes to the process group once every dependent that is
 //             stopping too has been reaped (reverse dependency order); SIGKILL follows after
 //             stop_timeout. The exit moves it to stopped, or back to starting when it was
@@ -56,13 +64,16 @@
 // Every input in every state. "rc" counts references (requests + holding dependents); a stop
 // while other references remain (rc>1) only drops one and answers still_referenced, in every
 // state; stop_all_references drops every request reference and is decided as the last stop.
-// `starting` lasts only for the Spawner::spawn call (PosixSpawner returns once the program
-// executes), so no input can arrive in it: it is decided as `running` is. tests/unit/
-// state_table_test.cpp drives a service into every row and checks every cell.
+// `starting` (a service not ready at exec) is decided as `running` is, except where the table
+// says otherwise. tests/unit/state_table_test.cpp drives a service into every row and checks
+// every cell.
 //
 // Requests       start            stop (last reference)      restart           reset
 //   stopped      activate         not_running                activate          reset
 //   waiting      rc+1, waits      -> stopped                 waits             history cleared
+//   starting     rc+1, waits:     stop group; answered       group restart     history cleared
+//                already_running  once reaped; its starts
+//                when ready       fail then
 //   running      rc+1,            stop group; answered       group restart     history cleared
 //                already_running  once reaped
 //   stopping     start_again,     start_again -> stopped;    start_again,      history cleared
@@ -74,7 +85,11 @@
 // Events         exit             timer        file changed   dependency down†    shutdown
 //   stopped      -                -            -              -                   -
 //   waiting      -                -            -              -> stopped/failed   -> stopped
-//   running      decide_exit*     -            restart§       stop / restart†     stop group
+//   starting     starts fail,     not ready:   restart§       stop / restart†     stop group
+//                decide_exit*     stop group,
+//                                 decide_failed
+//                                 (after: ready)
+//   running      decide_exit*     watchdog¶    restart§       stop / restart†     stop group
 //   stopping     after_exit‡      SIGKILL      -              settle_* †          start_again
 //                                                                                 -> stopped
 //   backoff      -                spawn        -              -> stopped/failed   -> stopped
@@ -82,6 +97,17 @@
 //   failed+rearm -                activate     -              -                   re-arm dropped
 //
 //   - no change: no process in that state, no deadline, or nothing to do.
+//   Notifications (on_notify): starting: READY=1 -> running (starts answered, dependents
+//   started, watchdog armed); EXTEND_TIMEOUT_USEC= moves the start deadline to now + value if
+//   later; WATCHDOG=trigger fails it as a start timeout does (with SIGABRT). running: WATCHDOG=1
+//   re-arms the watchdog, WATCHDOG_USEC= replaces its interval (0: none), WATCHDOG=trigger ¶.
+//   Every state with a process: STATUS= and ERRNO= are kept for status (cleared at the next
+//   spawn); RELOADING=1 and STOPPING=1 are ignored; in stopping nothing else changes anything.
+//   An exit while starting: its start waiters are answered start_failed "exited with exit
+//   code 1 before it was ready" and keep their references (the restart policy may retry, as a
+//   systemd unit in auto-restart stays wanted); the same for a start timeout or a watchdog.
+//   ¶ the watchdog expired: SIGABRT to the group (the stop group's first signal), then as
+//     decide_failed: the exit counts as a failure whatever its code; last_error names why.
 //   Main process exits while other processes of the service remain (on_main_exit): running ->
 //   stopping with after_exit = decide (SIGTERM to what is left, SIGKILL after stop_timeout);
 //   stopping: recorded, the stop goes on. The final exit then counts as the main process's.
@@ -96,9 +122,11 @@
 //     stopping and changed by what arrived meanwhile: -> stopped (settle_stopped), -> failed
 //     (settle_failed: a dependency failed), -> starting again (start_again: restarted or
 //     started meanwhile), -> backoff (back_off) or -> failed (give_up) as a config restart§
-//     decided, or forgotten (forget: a reload removed it; its start waiters are answered
+//     decided, decide_exit* as for a failure (decide_failed: not ready in time, or a
+//     watchdog), or forgotten (forget: a reload removed it; its start waiters are answered
 //     start_failed and new requests naming it are answered unknown_service). A stop, a release
-//     or a shutdown turns start_again, back_off and give_up into settle_stopped.
+//     or a shutdown turns start_again, back_off, give_up, decide and decide_failed into
+//     settle_stopped.
 //   § a config restart: an automatic restart, paced and limited as a crash's
 //     (decide_config_change, libarm/core/exit_policy.hpp): it counts in `restarts` and in the
 //     restart intensity. Intensity exhausted: stop group, then -> failed, last_error
@@ -127,11 +155,11 @@
 // backoff short: an operator's act), starts dependencies added to wanted services, and
 // releases dependencies no longer needed.
 //
-// Replies tell the truth: a start is answered when the process runs (or could not be
-// spawned), a stop when the process has been reaped. Several clients waiting on one
-// transition each get its real outcome. A failed automatic restart (spawn error) counts as a
-// crash: it is retried after the backoff, and counts towards max_restarts, so a binary that is
-// gone ends failed with the spawn error; a failed explicit start is reported to the client.
+// Replies tell the truth: a start is answered when the process runs and is ready (or could
+// not be spawned, or was not ready), a stop when the process has been reaped. Several clients
+// waiting on one transition each get its real outcome. A failed automatic restart (spawn error)
+// counts as a crash: it is retried after the backoff, and counts towards max_restarts, so a binary
+// that is gone ends failed with the spawn error; a failed explicit start is reported to the client.
 //
 // Shutdown refuses new starts, stops every process in reverse dependency order (each service
 // once its dependents are reaped; independent services in parallel; SIGKILL after each
@@ -227,11 +255,11 @@ struct ServiceStatus {
 // readiness fd), one datagram's worth. Fields it did not send stay empty; unknown ones are
 // ignored by the parser, as systemd does.
 struct ServiceNotification {
-  bool ready = false;                 // READY=1
-  bool reloading = false;             // RELOADING=1
-  bool stopping = false;              // STOPPING=1
-  bool watchdog = false;              // WATCHDOG=1: a keep-alive
-  bool watchdog_trigger = false;      // WATCHDOG=trigger: act as if the watchdog had expired
+  bool ready = false;             // READY=1
+  bool reloading = false;         // RELOADING=1
+  bool stopping = false;          // STOPPING=1
+  bool watchdog = false;          // WATCHDOG=1: a keep-alive
+  bool watchdog_trigger = false;  // WATCHDOG=trigger: act as if the watchdog had expired
   // The `{}` let a notification be written with designated initializers ({.ready = true})
   // without GCC's -Wmissing-field-initializers, which CI turns into an error.
   std::optional<std::string> status{};             // STATUS=: free text for status

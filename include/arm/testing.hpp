@@ -6,6 +6,9 @@
 //   rig.exit("web", arm::ExitStatus::exited(1));   // the process crashes
 //   rig.advance(std::chrono::milliseconds(100));   // the backoff passes: it runs again
 //   CHECK(rig.state_of("web") == arm::ServiceState::running);
+//
+// A service with readiness other than exec is `starting` after its spawn until rig.ready(name)
+// (or rig.notify(name, {...}) with other sd_notify fields) or rig.advance past its `after`.
 #pragma once
 
 #include <initializer_list>
@@ -156,6 +159,11 @@ class SupervisorRig {
   // The main process of `service` ends with `status` but leaves other processes running (the
   // supervisor is told with on_main_exit). They end as signals or exit() end them.
   void exit_leaving_processes(std::string_view service, ExitStatus status = ExitStatus::exited(0));
+  // The live process of `service` sends `notification` (sd_notify), as a host reports it with
+  // on_notify; returns what on_notify returned. ready() is {.ready = true}: READY=1, or a line
+  // on its readiness descriptor.
+  bool notify(std::string_view service, const ServiceNotification& notification);
+  bool ready(std::string_view service) { return notify(service, {.ready = true}); }
   // Processes that signals have ended (those that do not ignore them) exit now.
   void settle();
   // Moves time forward by `by`, stopping at every deadline on the way and handling it then,

@@ -218,7 +218,8 @@ void ServiceSupervisor::Impl::try_start_now(Service& service) {
   service.waiting_for.clear();
   if (spawn(service)) {
     service.history.attempt = detail::Attempt::retry;
-    enqueue_waiting_dependents(service);
+    // One not ready at exec tells its dependents when it is (become_ready).
+    if (service.state == ServiceState::running) enqueue_waiting_dependents(service);
   } else {
     after_failure_to_run(service, service.last_error);
   }

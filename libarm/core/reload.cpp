@@ -81,7 +81,8 @@ void ServiceSupervisor::Impl::apply_specs(ReloadPlan& plan) {
     // A re-arm pending under the old settings goes when the new ones have none.
     if (service->state == ServiceState::failed && !spec.retry_failed_after)
       cancel_deadline(*service);
-    if (launch_changed && service->state == ServiceState::running) {
+    if (launch_changed &&
+        (service->state == ServiceState::running || service->state == ServiceState::starting)) {
       plan.summary.restarted.push_back(name);
       plan.launch_changed_running.push_back(service);
     } else {

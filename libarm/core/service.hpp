@@ -24,6 +24,8 @@ enum class AfterExit {
   back_off,        // -> backoff: its configuration file changed soon after it (re)started
   give_up,         // -> failed: its configuration file changed once more than max_restarts
   forget,          // removed by a reload: it disappears from the supervisor
+  decide_failed,   // stopped for not being ready within start_timeout, or by its watchdog:
+                   // the restart policy decides as for a failed exit, whatever its code
   decide           // its main process exited by itself while others of it ran: those are being
                    // stopped, then the restart policy decides on the main process's exit
 };
@@ -71,8 +73,21 @@ struct Service {
     std::optional<ExitStatus> main_exit;
   } process;
 
-  // Restart due (backoff), SIGKILL due (stopping) or re-arm due (failed).
+  // Restart due (backoff), SIGKILL due (stopping), re-arm due (failed), not ready in time or
+  // the `after` delay over (starting), or the watchdog's expiry (running). One per service: the
+  // state says what it is for.
   std::optional<TimePoint> deadline;
+
+  // What a service that is not ready at exec, or has a watchdog, is waiting for and has said
+  // (issue 13). Allocated at its first spawn that needs it, or at its first notification: most
+  // services are ready at exec and never have one.
+  struct Readiness {
+    std::optional<TimePoint> start_deadline;  // starting: not ready by then, the start fails
+    std::optional<Milliseconds> watchdog;     // the interval in force (spec's, or WATCHDOG_USEC=)
+    std::string status_text;                  // the latest STATUS=
+    std::optional<int> error_number;          // the latest ERRNO=
+  };
+  std::unique_ptr<Readiness> readiness;
 
   // Why it is wanted. `requests` are references from start requests and default_services;
   // `holders` the hard dependents holding it. `active` is set from the moment the service is
@@ -144,6 +159,7 @@ struct Service {
     StopPhase phase = StopPhase::none;
     unsigned leaving_dependents = 0;
     bool killed = false;
+    bool abort_first = false;  // a watchdog timeout: SIGABRT instead of SIGTERM
   } stop;
 
   // Words for status and replies, each empty most of the time (so a Note, not a std::string).
@@ -170,7 +186,8 @@ struct Service {
   // Stopping, and what happens next was decided by the supervisor itself (a restart, or giving
   // up on a restart): a stop, a release or a shutdown turns it into a plain stop.
   bool automatic_after_exit() const {
-    return coming_back() || after_exit == AfterExit::give_up || after_exit == AfterExit::decide;
+    return coming_back() || after_exit == AfterExit::give_up || after_exit == AfterExit::decide ||
+           after_exit == AfterExit::decide_failed;
   }
 };
 

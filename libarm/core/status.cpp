@@ -7,6 +7,25 @@
 
 namespace arm {
 
+namespace {
+
+// What a starting service waits for, in the words of its readiness setting.
+std::string readiness_awaited(const ServiceSpec& spec) {
+  switch (spec.readiness.kind) {
+    case Readiness::Kind::notify:
+      return "READY=1 on $NOTIFY_SOCKET";
+    case Readiness::Kind::fd:
+      return fmt::format("a line on its descriptor {}", spec.readiness.fd);
+    case Readiness::Kind::after:
+      return fmt::format("{} up", human_duration(spec.readiness.after));
+    case Readiness::Kind::exec:
+      break;
+  }
+  return {};
+}
+
+}  // namespace
+
 ServiceStatus ServiceSupervisor::Impl::status_of(const Service& service) const {
   ServiceStatus status;
   status.name = service.spec.name;
@@ -35,6 +54,11 @@ ServiceStatus ServiceSupervisor::Impl::status_of(const Service& service) const {
   if (service.state == ServiceState::stopping &&
       service.stop.phase == detail::StopPhase::awaiting_dependents)
     status.waiting_for = leaving_dependents_of(service);
+  if (service.readiness) {
+    status.status_text = service.readiness->status_text;
+    status.error_number = service.readiness->error_number;
+  }
+  if (service.state == ServiceState::starting) status.waiting_for = readiness_awaited(service.spec);
   if (service.removed()) status.last_error = "removed from the configuration";
   return status;
 }

@@ -28,7 +28,8 @@ void ServiceSupervisor::Impl::send_term_when_clear(Service& service) {
       service.stop.phase != StopPhase::awaiting_dependents || service.stop.leaving_dependents > 0)
     return;
   service.stop.phase = StopPhase::terminate_sent;
-  spawner.signal_group(*service.process.pid, StopSignal::terminate);
+  spawner.signal_group(*service.process.pid,
+                       service.stop.abort_first ? StopSignal::abort : StopSignal::terminate);
   schedule(service, clock.now() + service.spec.stop_timeout);
 }
 
@@ -36,6 +37,7 @@ void ServiceSupervisor::Impl::send_term_when_clear(Service& service) {
 void ServiceSupervisor::Impl::left(Service& service) {
   if (!service.leaving()) return;
   service.stop.phase = StopPhase::none;
+  service.stop.abort_first = false;
   for_each_dependency(service, [&](Service& dependency) {
     if (dependency.stop.leaving_dependents > 0) --dependency.stop.leaving_dependents;
     send_term_when_clear(dependency);

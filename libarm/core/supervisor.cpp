@@ -113,9 +113,7 @@ bool ServiceSupervisor::on_main_exit(ProcessId pid, ExitStatus exit) {
 
 bool ServiceSupervisor::on_notify(ProcessId pid, const ServiceNotification& notification) {
   Impl::Call call(*impl_);
-  // API placeholder of the readiness-api branch: the readiness-core work replaces it.
-  (void)notification;
-  return impl_->by_pid.contains(pid);
+  return impl_->notified(pid, notification);
 }
 
 void ServiceSupervisor::on_file_changed(const WatchedFile& file) {
@@ -162,6 +160,9 @@ void ServiceSupervisor::Impl::start_request(std::optional<RequestRef> from, std:
       add_start_waiter(*service, from, Outcome::started, true);
       break;
     case ServiceState::starting:
+      // Answered when it is ready (or with why it never was), like the start that spawned it.
+      add_start_waiter(*service, from, Outcome::already_running, true);
+      break;
     case ServiceState::running:
       ++service->references.requests;
       answer(from, *service, Outcome::already_running);
@@ -350,6 +351,9 @@ bool ServiceSupervisor::Impl::child_exited(ProcessId pid, ExitStatus exit) {
   cancel_deadline(service);
   switch (service.state) {
     case ServiceState::starting:
+      exited_before_ready(service, exit);
+      after_unexpected_exit(service, exit, now);
+      break;
     case ServiceState::running:
       after_unexpected_exit(service, exit, now);
       break;
@@ -380,6 +384,7 @@ bool ServiceSupervisor::Impl::main_exited(ProcessId pid, ExitStatus exit) {
   switch (service.state) {
     case ServiceState::starting:
     case ServiceState::running:
+      if (service.state == ServiceState::starting) exited_before_ready(service, exit);
       // Like an exit, but the service is not gone yet: what it left gets the same graceful
       // stop as any stop, and the restart policy decides once nothing is left.
       service.after_exit = AfterExit::decide;
@@ -455,11 +460,13 @@ void ServiceSupervisor::Impl::timer_due(Service& service) {
       service.history.attempt = detail::Attempt::retry;  // a spawn error now is one more crash
       break;
     }
+    case ServiceState::starting:  // not ready within start_timeout, or its `after` delay passed
+    case ServiceState::running:   // its watchdog expired
+      readiness_deadline_due(service);
+      break;
     case ServiceState::stopped:
     case ServiceState::waiting:
-    case ServiceState::starting:
-    case ServiceState::running:
-      break;  // deadlines are cancelled on leaving backoff, stopping and failed
+      break;  // deadlines are cancelled on leaving the states that have one
   }
 }
 

@@ -185,8 +185,10 @@ struct ServiceSupervisor::Impl {
   // ---- transitions (transitions.cpp) -------------------------------------------------------
   bool spawn(Service& service);
   void after_failure_to_run(Service& service, const std::string& why);
+  // `failure`: the supervisor stopped it for that reason (readiness, watchdog): the exit
+  // counts as a failure, whatever its code, and the reason is its last error.
   void after_unexpected_exit(Service& service, const ExitStatus& exit, TimePoint now,
-                             bool left_processes = false);
+                             bool left_processes = false, const std::string* failure = nullptr);
   void after_stopping_exit(Service& service, const ExitStatus& exit);
   void schedule_restart(Service& service, const std::string& why);
   void back_off_or_give_up(Service& service, const std::string& why);
@@ -204,6 +206,16 @@ struct ServiceSupervisor::Impl {
   std::vector<std::string> become_inactive(Service& service, ServiceState final_state,
                                            const std::string& why);
 
+  // ---- readiness, start timeout and watchdog (readiness.cpp) --------------------------------
+  bool notified(ProcessId pid, const ServiceNotification& notification);
+  Service::Readiness& readiness_of(Service& service);
+  void await_readiness(Service& service);
+  void become_ready(Service& service);
+  void readiness_deadline_due(Service& service);
+  void arm_watchdog(Service& service);
+  void stop_as_failed(Service& service, const std::string& why, bool abort_first);
+  void exited_before_ready(Service& service, const ExitStatus& exit);
+
   // ---- waiters and replies (waiters.cpp) ---------------------------------------------------
   void answer(std::optional<RequestRef> to, const Service& service, Outcome outcome,
               std::string message = {});
@@ -213,7 +225,10 @@ struct ServiceSupervisor::Impl {
   Service::Waiters& waiters_of(Service& service);
   void release_waiters_if_none(Service& service);
   void answer_start_waiters(Service& service);
-  void fail_start_waiters(Service& service, Outcome outcome, const std::string& why);
+  // `give_back`: the references the starts took are returned (false: a start that failed but
+  // the restart policy will retry keeps them, as a systemd unit stays wanted in auto-restart).
+  void fail_start_waiters(Service& service, Outcome outcome, const std::string& why,
+                          bool give_back = true);
   void answer_stop_waiters(Service& service);
   // A reply that says its process needed SIGKILL (Reply::killed), with kill_note's words.
   void answer_killed(std::optional<RequestRef> to, const Service& service, Outcome outcome,

@@ -173,6 +173,13 @@ void SupervisorRig::exit_leaving_processes(std::string_view service, ExitStatus 
   supervisor.on_main_exit(*pid, status);
 }
 
+bool SupervisorRig::notify(std::string_view service, const ServiceNotification& notification) {
+  auto pid = pid_of(service);
+  if (!pid)
+    throw std::logic_error("SupervisorRig::notify: " + std::string(service) + " has no process");
+  return supervisor.on_notify(*pid, notification);
+}
+
 void SupervisorRig::settle() {
   // Exits can cause new spawns and new signals (a restart): loop until quiet.
   for (auto exits = spawner.take_signalled_exits(); !exits.empty();

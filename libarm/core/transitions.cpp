@@ -11,8 +11,9 @@ namespace arm {
 using detail::ExitVerdict;
 using detail::StopPhase;
 
-// On success the service is running and its start waiters are answered; on failure the caller
-// decides between backoff and failed.
+// On success the service is running and its start waiters are answered, or (readiness other
+// than exec) it is starting until it is ready; on failure the caller decides between backoff
+// and failed.
 bool ServiceSupervisor::Impl::spawn(Service& service) {
   set_state(service, ServiceState::starting);
   detail::fill_launch(launch_buffer, service.spec, arm);
@@ -25,8 +26,18 @@ bool ServiceSupervisor::Impl::spawn(Service& service) {
   by_pid.emplace(*spawned, &service);
   service.process.running_since = clock.now();
   service.last_error.clear();
+  if (service.readiness) {  // what the previous process said is not about this one
+    service.readiness->status_text.clear();
+    service.readiness->error_number.reset();
+    service.readiness->watchdog = service.spec.watchdog;  // WATCHDOG_USEC= was the old one's
+  }
+  if (service.spec.readiness.kind != Readiness::Kind::exec) {
+    await_readiness(service);
+    return true;
+  }
   set_state(service, ServiceState::running, fmt::format("pid {}", *spawned));
   answer_start_waiters(service);
+  arm_watchdog(service);
   return true;
 }
 
@@ -56,12 +67,14 @@ void ServiceSupervisor::Impl::back_off_or_give_up(Service& service, const std::s
 
 // The running × exit cell: the process ended on its own.
 void ServiceSupervisor::Impl::after_unexpected_exit(Service& service, const ExitStatus& exit,
-                                                    TimePoint now, bool left_processes) {
+                                                    TimePoint now, bool left_processes,
+                                                    const std::string* failure) {
   auto& history = service.history;
   service.stop.killed = false;  // a crash: no stop of it to tell about
   if (service.process.running_since)
     history.backoff.note_run(service.spec, now - *service.process.running_since);
-  auto exit_class = detail::classify_exit(service.spec, exit);
+  auto exit_class =
+      failure ? detail::ExitClass::failure : detail::classify_exit(service.spec, exit);
   std::string what = describe(exit);
   if (left_processes)
     what += exit.clean() ? " but left processes running (stopped with it; does it fork into the "
@@ -70,17 +83,18 @@ void ServiceSupervisor::Impl::after_unexpected_exit(Service& service, const Exit
   switch (detail::decide_exit(service.spec.restart, exit_class, in_shutdown,
                               history.intensity.exhausted(service.spec, now))) {
     case ExitVerdict::back_off:
-      service.last_error = "exited unexpectedly with " + what;
+      service.last_error = failure ? *failure : "exited unexpectedly with " + what;
       schedule_restart(service, service.last_error);
       restart_dependents(service, false);
       return;
     case ExitVerdict::give_up:
-      give_up(service, "exited unexpectedly with " + what);
+      give_up(service, failure ? *failure : "exited unexpectedly with " + what);
       return;
     case ExitVerdict::settle_stopped:
     case ExitVerdict::settle_failed: {
       bool clean = exit_class == detail::ExitClass::clean;
       std::string error = clean && !left_processes ? std::string{} : "exited with " + what;
+      if (failure) error = *failure;
       if (exit_class == detail::ExitClass::permanent_failure)
         error += " (a permanent failure exit code)";
       service.references.requests = 0;
@@ -117,6 +131,11 @@ void ServiceSupervisor::Impl::after_stopping_exit(Service& service, const ExitSt
       after_unexpected_exit(service, exit, service.process.last_exit_at.value_or(clock.now()),
                             true);
       return;
+    case AfterExit::decide_failed: {
+      std::string why = service.stop_reason.take();
+      after_unexpected_exit(service, exit, clock.now(), false, &why);
+      return;
+    }
     case AfterExit::forget:
       fail_start_waiters(service, Outcome::start_failed, "removed from the configuration");
       set_state(service, ServiceState::stopped, "exited with " + what);
@@ -231,6 +250,7 @@ void ServiceSupervisor::Impl::group_restart(Service& service, const std::string&
 void ServiceSupervisor::Impl::restart_with_fresh_backoff(Service& service, std::string why) {
   service.history.backoff.reset(service.spec);
   switch (service.state) {
+    case ServiceState::starting:  // its readiness may be what changed: not waited for
     case ServiceState::running:
       group_restart(service, why);
       return;
@@ -239,7 +259,6 @@ void ServiceSupervisor::Impl::restart_with_fresh_backoff(Service& service, std::
       start_now(service, std::nullopt, Outcome::restarted, false);
       return;
     case ServiceState::stopping:  // it restarts (or not) as already decided, with the change
-    case ServiceState::starting:  // not observable: spawning is synchronous
     case ServiceState::waiting:   // it starts with the change once its dependencies run
     case ServiceState::stopped:
     case ServiceState::failed:

@@ -62,11 +62,12 @@ void ServiceSupervisor::Impl::answer_start_waiters(Service& service) {
 
 // Each waiter is told why; references the failed starts took are given back.
 void ServiceSupervisor::Impl::fail_start_waiters(Service& service, Outcome outcome,
-                                                 const std::string& why) {
+                                                 const std::string& why, bool give_back) {
   if (!service.waiters) return;
   auto waiters = std::exchange(service.waiters->starts, {});
   for (const auto& waiter : waiters) {
-    if (waiter.holds_reference && service.references.requests > 0) --service.references.requests;
+    if (give_back && waiter.holds_reference && service.references.requests > 0)
+      --service.references.requests;
   }
   for (const auto& waiter : waiters) answer(waiter.to, service, outcome, why);
   release_waiters_if_none(service);

@@ -1,7 +1,8 @@
 // The state table of include/arm/supervisor.hpp, executed: one test case per input, one subcase
 // per row. Each subcase drives the service `web` into that row, applies the input and checks the
-// cell. `web` depends on `db`; `starting` is not a row here because no input can arrive in it
-// (the spawn is synchronous); the last test checks that it is the state during the spawn.
+// cell. `web` depends on `db`. The `starting` row (issue 13: web with readiness = notify, not
+// ready yet) has one test case of its own, a subcase per input, at the end; for a service ready
+// at exec, starting lasts only for the spawn (the last test).
 #include <doctest/doctest.h>
 
 #include "arm/testing.hpp"
@@ -14,7 +15,7 @@ using testing::SupervisorRig;
 
 namespace {
 
-enum class Row { stopped, waiting, running, stopping, backoff, failed, failed_rearm };
+enum class Row { stopped, waiting, starting, running, stopping, backoff, failed, failed_rearm };
 
 Config table_config(Row row) {
   ServiceSpec db = testing::service("db");
@@ -24,6 +25,10 @@ Config table_config(Row row) {
   web.backoff_initial = 1s;
   web.stop_timeout = 5s;
   web.config_file = "/etc/web.conf";
+  if (row == Row::starting) {
+    web.readiness.kind = Readiness::Kind::notify;
+    web.start_timeout = 20s;
+  }
   if (row == Row::failed_rearm) {
     web.max_restarts = 0;
     web.retry_failed_after = 30s;
@@ -43,6 +48,7 @@ struct Table {
         rig.exit("db");  // db backs off for 1 s
         s.start(std::nullopt, "web");
         break;
+      case Row::starting:
       case Row::running:
         s.start(std::nullopt, "web");
         break;
@@ -78,6 +84,8 @@ struct Table {
         return ServiceState::stopped;
       case Row::waiting:
         return ServiceState::waiting;
+      case Row::starting:
+        return ServiceState::starting;
       case Row::running:
         return ServiceState::running;
       case Row::stopping:
@@ -486,4 +494,94 @@ TEST_CASE("starting is the state during the spawn, and lasts only for it") {
   SupervisorRig rig(table_config(Row::stopped), observer);
   rig.supervisor.start(std::nullopt, "web");
   CHECK(observer.seen == std::vector<ServiceState>{ServiceState::starting, ServiceState::running});
+}
+
+TEST_CASE("the starting row (not ready yet), for every input") {
+  SUBCASE("start: a reference more, answered already_running once it is ready") {
+    Table t(Row::starting);
+    RequestRef ref = t.rig.request();
+    t.rig.supervisor.start(ref, "web");
+    CHECK_FALSE(t.rig.notifier.reply_to(ref));
+    t.rig.ready("web");
+    CHECK(t.rig.notifier.reply_to(ref)->outcome == Outcome::already_running);
+    CHECK(t.rig.supervisor.status("web")->refcount == 2);
+  }
+  SUBCASE("stop of the last reference: SIGTERM; its pending starts fail once it is reaped") {
+    Table t(Row::starting);
+    RequestRef start = t.rig.request();
+    t.rig.supervisor.start(start, "web");
+    t.rig.supervisor.stop_all_references(std::nullopt, "web");
+    CHECK(t.rig.state_of("web") == ServiceState::stopping);
+    t.rig.settle();
+    CHECK(t.rig.state_of("web") == ServiceState::stopped);
+    CHECK(t.rig.notifier.reply_to(start)->outcome == Outcome::start_failed);
+  }
+  SUBCASE("stop with other references: one dropped, still starting") {
+    Table t(Row::starting);
+    t.rig.supervisor.start(std::nullopt, "web");
+    auto reply = t.ask([&](RequestRef ref) { t.rig.supervisor.stop(ref, "web"); });
+    CHECK(reply->outcome == Outcome::still_referenced);
+    CHECK(t.rig.state_of("web") == ServiceState::starting);
+  }
+  SUBCASE("restart: a group restart; answered restarted when the new process is ready") {
+    Table t(Row::starting);
+    auto ref = t.ask([&](RequestRef r) { t.rig.supervisor.restart(r, "web"); });
+    CHECK_FALSE(ref);
+    CHECK(t.rig.state_of("web") == ServiceState::stopping);
+    t.rig.settle();
+    CHECK(t.rig.state_of("web") == ServiceState::starting);
+    CHECK(t.new_process());
+    t.rig.ready("web");
+    CHECK(t.rig.notifier.replies.back().outcome == Outcome::restarted);
+  }
+  SUBCASE("reset: only the history") {
+    Table t(Row::starting);
+    CHECK(t.ask([&](RequestRef r) { t.rig.supervisor.reset(r, "web"); })->outcome ==
+          Outcome::reset);
+    CHECK(t.rig.state_of("web") == ServiceState::starting);
+  }
+  SUBCASE("a process exit: its starts fail naming it; decide_exit, here a backoff") {
+    Table t(Row::starting);
+    t.rig.exit("web");
+    CHECK(t.rig.state_of("web") == ServiceState::backoff);
+  }
+  SUBCASE("a deadline: not ready within start_timeout, stopped, then the restart policy") {
+    Table t(Row::starting);
+    t.rig.advance(20s, Exits::delivered);
+    CHECK(t.rig.state_of("web") == ServiceState::backoff);
+    CHECK(t.rig.supervisor.status("web")->last_error == "not ready within 20s");
+  }
+  SUBCASE("a change of the configuration file: as running (recently started: after a backoff)") {
+    Table t(Row::starting);
+    t.rig.supervisor.on_file_changed("/etc/web.conf");
+    CHECK(t.rig.state_of("web") == ServiceState::stopping);
+    t.rig.settle();
+    CHECK(t.rig.state_of("web") == ServiceState::backoff);
+  }
+  SUBCASE("a hard dependency stops: stopped first, then the dependency") {
+    Table t(Row::starting);
+    t.rig.supervisor.stop(std::nullopt, "db");
+    CHECK(t.rig.state_of("web") == ServiceState::stopping);
+    t.rig.settle();
+    CHECK(t.rig.state_of("web") == ServiceState::stopped);
+  }
+  SUBCASE("a hard dependency crashes: a group restart after it") {
+    Table t(Row::starting);
+    t.rig.exit("db");
+    CHECK(t.rig.state_of("web") == ServiceState::stopping);
+    t.rig.settle();
+    CHECK(t.rig.state_of("web") == ServiceState::waiting);
+  }
+  SUBCASE("shutdown: stopped") {
+    Table t(Row::starting);
+    t.rig.supervisor.shutdown(std::nullopt);
+    t.rig.advance(10s, Exits::delivered);
+    CHECK(t.rig.state_of("web") == ServiceState::stopped);
+    CHECK(t.rig.supervisor.finished());
+  }
+  SUBCASE("ready: running") {
+    Table t(Row::starting);
+    t.rig.ready("web");
+    CHECK(t.rig.state_of("web") == ServiceState::running);
+  }
 }
