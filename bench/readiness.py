@@ -8,8 +8,9 @@ answered by armd, against a floor measured by the same harness in the same run.
   raw protocol connection, opens the FIFO, and the service stamps CLOCK_MONOTONIC just before
   it sends READY=1; the benchmark stamps the moment the answer arrives. The path is two hops:
   service -> armd (datagram), armd -> client (stream).
-- floor: the same two hops without armd: the "service" stamps and sends a datagram to a relay
-  process, which writes it to the benchmark's stream socket (python on both ends, as above).
+- floor: the same two hops without armd: a running "service" woken by the benchmark stamps and
+  sends a datagram to a relay process, which writes it to the benchmark's stream socket
+  (python on both ends, as above).
 Each figure is a median over --rounds, with its range; the ratio is armd / floor.
 """
 
@@ -51,8 +52,9 @@ while True:
 SENDER = """
 import socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-now = time.monotonic_ns()
-s.sendto(str(now).encode(), sys.argv[1])
+for _ in sys.stdin:
+    now = time.monotonic_ns()
+    s.sendto(str(now).encode(), sys.argv[1])
 """
 
 
@@ -139,13 +141,17 @@ def measure_floor(rounds, scratch):
         conn, _ = listener.accept()
         relay.stdout.readline()
         buffer = [b""]
+        # Like the service, a running process woken by the benchmark.
+        sender = subprocess.Popen([sys.executable, "-c", textwrap.dedent(SENDER),
+                                   datagram_path], stdin=subprocess.PIPE, text=True)
         latencies = []
         for _ in range(rounds):
-            sender = subprocess.Popen([sys.executable, "-c", textwrap.dedent(SENDER),
-                                       datagram_path])
+            sender.stdin.write("x\n")
+            sender.stdin.flush()
             sent_at = int(read_line(conn, buffer))
             latencies.append(time.monotonic_ns() - sent_at)
-            sender.wait()
+        sender.stdin.close()
+        sender.wait()
         return latencies
     finally:
         relay.kill()

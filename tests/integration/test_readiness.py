@@ -4,9 +4,7 @@ services, start_timeout, the watchdog, STATUS=, and hard dependents that wait fo
 Services are python scripts that speak sd_notify with a plain AF_UNIX datagram, as any program
 may. A service writes a marker file just before it says READY=1: `armctl start` returning after
 that file exists is what "start answers when the service is ready" means here (no timing is
-asserted). The scenarios that need the core's readiness (the `starting` state made real, in
-branch rcore) are marked WAITS_FOR_CORE: they were seen to fail against the core's placeholder
-on_notify (start answers at once), and the marks go when the core is merged.
+asserted).
 """
 
 import os
@@ -21,8 +19,6 @@ import unittest
 
 from harness import DEADLINE, ArmdTestCase, wait_for
 
-WAITS_FOR_CORE = unittest.skip("waits for the core's readiness (branch rcore): starting, "
-                               "start_timeout, the watchdog, STATUS= kept")
 SD_NOTIFY_EXAMPLE = os.environ.get("SD_NOTIFY_EXAMPLE", "")
 
 # A notify service: sleeps, writes its marker, says READY=1 (and what else it is told).
@@ -133,7 +129,6 @@ class Readiness(ArmdTestCase):
         self.assertEqual(fields["usec"], "2000000")
         self.assertNotIn("not a service's", self.log())
 
-    @WAITS_FOR_CORE
     @unittest.skipUnless(SD_NOTIFY_EXAMPLE, "built without libsystemd-dev")
     def test_libsystemd_status_is_shown_once_ready(self):
         self.start_with_readiness(f"""
@@ -148,7 +143,6 @@ class Readiness(ArmdTestCase):
 
     # --- readiness kinds (need the core) ------------------------------------------------------
 
-    @WAITS_FOR_CORE
     def test_start_answers_only_once_a_notify_service_said_ready(self):
         self.start_with_readiness(f"""
             [services.web]
@@ -164,7 +158,6 @@ class Readiness(ArmdTestCase):
         table = self.armctl("status", check=0).stdout
         self.assertIn("listening", table)
 
-    @WAITS_FOR_CORE
     def test_a_service_that_never_becomes_ready_fails_its_start_and_its_policy_applies(self):
         self.start_with_readiness(f"""
             [services.mute]
@@ -181,7 +174,6 @@ class Readiness(ArmdTestCase):
         wait_for(lambda: self.status("mute")["state"] == "backoff", "mute to back off")
         self.assertIn("ready", self.status("mute")["last_error"])
 
-    @WAITS_FOR_CORE
     def test_ready_from_a_child_of_the_service_is_accepted(self):
         service = self.python_service("parent.py", f"""
             import os, subprocess, sys, time
@@ -198,7 +190,6 @@ class Readiness(ArmdTestCase):
         self.assertTrue(os.path.exists(self.marker))
         self.assertEqual(self.status("family")["state"], "running")
 
-    @WAITS_FOR_CORE
     def test_a_forged_ready_from_another_process_is_ignored(self):
         self.start_with_readiness(f"""
             [services.shy]
@@ -217,7 +208,6 @@ class Readiness(ArmdTestCase):
             wait_for(lambda: "not a service's" in self.log(), "the forgery logged")
             self.assertEqual(self.status("shy")["state"], "starting")
 
-    @WAITS_FOR_CORE
     def test_fd_readiness_is_the_first_newline_on_that_descriptor(self):
         service = self.script("fd_service.sh", f"""
             sleep 1
@@ -234,7 +224,6 @@ class Readiness(ArmdTestCase):
         self.assertTrue(os.path.exists(self.marker))
         self.assertEqual(self.status("s6style")["state"], "running")
 
-    @WAITS_FOR_CORE
     def test_after_readiness_waits_that_long(self):
         self.start_with_readiness(f"""
             [services.patient]
@@ -247,7 +236,6 @@ class Readiness(ArmdTestCase):
         self.assertGreaterEqual(time.monotonic() - before, 1.0)
         self.assertEqual(self.status("patient")["state"], "running")
 
-    @WAITS_FOR_CORE
     def test_a_service_that_stops_feeding_its_watchdog_is_aborted_and_restarted(self):
         service = self.python_service("dog.py", """
             import os, socket, time
@@ -276,7 +264,6 @@ class Readiness(ArmdTestCase):
         self.assertIn("watchdog", status["last_error"])
         self.assertEqual(status["state"], "backoff")
 
-    @WAITS_FOR_CORE
     def test_a_hard_dependent_starts_only_once_its_dependency_is_ready(self):
         seen = os.path.join(self.dir, "dependent-saw")
         dependent = self.script("dependent.sh", f"""
