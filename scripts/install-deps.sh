@@ -6,7 +6,7 @@
 set -eu
 
 packages="build-essential g++ meson ninja-build pkg-config cmake libfmt-dev libtomlplusplus-dev
-          doctest-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev python3 procps socat
+          doctest-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev libsystemd-dev python3 procps socat
           ca-certificates git $*"
 
 missing=""

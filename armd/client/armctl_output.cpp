@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -81,9 +82,17 @@ std::string explain_state(const json& service) {
   if (state == "stopping" && !waiting_for.empty()) return "after its " + waiting_for;
   // A stopped service has a last_error only when its exit is worth a look (it left processes
   // running: a program that forks into the background).
+  std::string why;
   if (state == "failed" || state == "backoff" || state == "stopped")
-    return text(service, "last_error");
-  return "";
+    why = text(service, "last_error");
+  // What a notify service said of itself (STATUS=, ERRNO=), while it runs or is on its way.
+  if (why.empty()) why = text(service, "status_text");
+  if (auto error = integer(service, "error_number");
+      error && why.find("errno") == std::string::npos)
+    why += fmt::format("{}errno {} ({})", why.empty() ? "" : "; ", *error,
+                       std::strerror(static_cast<int>(*error)));
+  if (why.empty() && state == "starting") why = "not ready yet";
+  return why;
 }
 
 }  // namespace

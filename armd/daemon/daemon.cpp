@@ -107,6 +107,9 @@ std::expected<std::unique_ptr<Daemon>, std::string> Daemon::create(DaemonOptions
   auto pipes = arm::posix::OutputPipes::create();
   if (!pipes) return std::unexpected(pipes.error().message);
   daemon->output_pipes_ = std::move(*pipes);
+  auto readiness = Readiness::create(daemon->options_.socket_path);
+  if (!readiness) return std::unexpected(readiness.error());
+  daemon->readiness_.emplace(std::move(*readiness));
   daemon->outputs_.configure(ServiceOutputs::sizes_of(config));
   daemon->log_files_.configure(LogFiles::settings_of(config));
   if (auto contained = daemon->set_up_containment(config.arm.cgroup); !contained)
@@ -157,7 +160,8 @@ std::expected<void, std::string> Daemon::set_up_containment(const std::string& s
           arm::posix::PosixSpawner::create({.kill_children_if_host_dies = true,
                                             .cgroup = directory,
                                             .output_pipes = output_pipes_.get(),
-                                            .child_nofile = descriptor_limits_.for_children()});
+                                            .child_nofile = descriptor_limits_.for_children(),
+                                            .notify = readiness_->socket()});
       if (spawner) {
         spawner_ = std::move(*spawner);
         containment_note_ = fmt::format("cgroup {}", directory);
@@ -178,7 +182,8 @@ std::expected<void, std::string> Daemon::set_up_containment(const std::string& s
         arm::posix::PosixSpawner::create({.kill_children_if_host_dies = true,
                                           .cgroup = {},
                                           .output_pipes = output_pipes_.get(),
-                                          .child_nofile = descriptor_limits_.for_children()});
+                                          .child_nofile = descriptor_limits_.for_children(),
+                                          .notify = readiness_->socket()});
     if (!spawner) return std::unexpected(spawner.error().message);
     spawner_ = std::move(*spawner);
     containment_note_ = fmt::format(
@@ -228,6 +233,7 @@ int Daemon::run() {
     // top of the loop writes them when it wakes us.
     fds.push_back({log_poll_fd(), POLLOUT, 0});
     fds.push_back({output_pipes_->fd(), POLLIN, 0});
+    fds.push_back({readiness_->fd(), POLLIN, 0});
     server_->add_poll_fds(fds);
     int timeout = poll_timeout(supervisor_->next_deadline(), clock_.now());
     if (auto wakeup = server_->next_wakeup()) {
@@ -243,6 +249,8 @@ int Daemon::run() {
     // Output before exits: what a process wrote is stored before its exit is reported.
     if (fds[4].revents & POLLIN)
       output_pipes_->collect([&](const arm::posix::OutputChunk& chunk) { take_output(chunk); });
+    // Readiness before exits: a READY=1 sent just before exiting still counts.
+    if (fds[5].revents & POLLIN) readiness_->collect(*spawner_, *supervisor_);
     if (fds[1].revents & POLLIN) {
       spawner_->collect_exits(
           [&](arm::ProcessId pid, arm::ExitStatus status) { on_exit(pid, status); },
@@ -306,6 +314,7 @@ void Daemon::on_exit(arm::ProcessId pid, arm::ExitStatus status) {
     }
     exit_tails_[service] = std::move(tail);
   }
+  readiness_->forget(pid);
   supervisor_->on_child_exit(pid, status);
 }
 

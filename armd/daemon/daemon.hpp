@@ -21,6 +21,7 @@
 #include "log_files.hpp"
 #include "log_followers.hpp"
 #include "protocol/log_lines.hpp"
+#include "readiness.hpp"
 #include "service_outputs.hpp"
 
 namespace armd {
@@ -83,6 +84,7 @@ class Daemon final : public arm::Notifier, public LineHandler {
   arm::posix::SystemRandom random_;
   // Before the spawner, which holds a pointer to it: destroyed after it.
   std::unique_ptr<arm::posix::OutputPipes> output_pipes_;
+  std::optional<Readiness> readiness_;  // the same: SpawnerOptions::notify points into it
   std::unique_ptr<arm::posix::PosixSpawner> spawner_;
   std::unique_ptr<arm::posix::InotifyWatcher> watcher_;
   std::optional<ControlServer> server_;

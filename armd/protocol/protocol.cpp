@@ -166,6 +166,10 @@ void append_status(std::string& out, const arm::ServiceStatus& status, arm::Time
       .strings("depends_on", status.depends_on)
       .strings("wants", status.wants)
       .string("waiting_for", status.waiting_for);
+  // Only from services that said something (notify ones): a status of thousands of services
+  // stays the size it was, and so does armd's memory while it is sent.
+  if (!status.status_text.empty()) object.string("status_text", status.status_text);
+  if (status.error_number) object.integer("error_number", status.error_number);
   if (dropped) {
     if (auto found = dropped->find(status.name); found != dropped->end() && found->second)
       object.integer("output_dropped", static_cast<long long>(found->second));

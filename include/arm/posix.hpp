@@ -23,7 +23,8 @@
 
 namespace arm::posix {
 
-class OutputPipes;  // <arm/posix/output_pipes.hpp>
+class OutputPipes;   // <arm/posix/output_pipes.hpp>
+class NotifySocket;  // <arm/posix/notify_socket.hpp>
 
 // Adapters report failures as arm::Error (error_number set); the old name stays usable.
 using SystemError = Error;
@@ -82,6 +83,10 @@ struct SpawnerOptions {
     std::uint64_t hard = 0;
   };
   std::optional<DescriptorLimit> child_nofile = std::nullopt;
+  // Where services tell they are ready (it must outlive the spawner): a request with
+  // readiness notify gets $NOTIFY_SOCKET set to its path, one with readiness fd a pipe on its
+  // descriptor whose read end is handed to it. Null: such requests fail to spawn, saying why.
+  class NotifySocket* notify = nullptr;
 };
 
 // This process's own cgroup v2 directory (found through /proc/self/mountinfo, so hybrid hosts
@@ -93,9 +98,10 @@ std::expected<std::string, SystemError> own_cgroup_directory();
 // child leads its own process group (and, in cgroup mode, its service's cgroup, joined before
 // the program runs), starts with stdin on /dev/null, stdout and stderr as its request says
 // (inherited by default; a pipe to SpawnerOptions::output_pipes for Kind::log), no other
-// descriptor, default signal dispositions and an empty signal mask. Each child is tracked by its
-// pidfd (and its cgroup's cgroup.events), registered in one epoll set. signal_group() sends
-// SIGTERM followed by SIGCONT (a stopped process must be able to act on it), or SIGKILL.
+// descriptor (but its readiness pipe's write end on the descriptor readiness fd:N names), default
+// signal dispositions and an empty signal mask. Each child is tracked by its pidfd (and its
+// cgroup's cgroup.events), registered in one epoll set. signal_group() sends SIGTERM followed by
+// SIGCONT (a stopped process must be able to act on it), or SIGKILL.
 class PosixSpawner final : public Spawner {
  public:
   static std::expected<std::unique_ptr<PosixSpawner>, SystemError> create(
@@ -126,6 +132,13 @@ class PosixSpawner final : public Spawner {
   std::size_t collect_exits(const std::function<void(ProcessId, ExitStatus)>& on_exit,
                             const std::function<void(ProcessId, ExitStatus)>& on_main_exit = {});
   std::size_t live_children() const;
+
+  // The main process of the service `pid` belongs to, or nullopt: `pid` itself when it is a
+  // main process; in cgroup mode, the main process of the service whose cgroup (or one below
+  // it) holds `pid`; in process_group mode, the main process leading `pid`'s process group.
+  // How a host tells whether an sd_notify datagram comes from a service (a child of it may
+  // send READY=1) or is forged. A process that has already exited is not found.
+  std::optional<ProcessId> main_pid_of(ProcessId pid) const;
 
   // For a host that is PID 1 or a child subreaper (PR_SET_CHILD_SUBREAPER): reaps, without
   // blocking, the exited children it adopted — processes it did not spawn. Never touches a

@@ -21,6 +21,7 @@
 #include <unordered_set>
 
 #include "arm/posix.hpp"
+#include "arm/posix/notify_socket.hpp"
 #include "arm/posix/output_pipes.hpp"
 #include "arm/posix/unique_fd.hpp"
 #include "cgroup_tree.hpp"
@@ -68,16 +69,33 @@ std::string errno_text(int error) {
   return std::strerror(error);
 }
 
-// The child's environment: the host's own, with the request's variables added or replaced.
-std::vector<std::string> child_environment(const SpawnRequest& request) {
+// The sd_notify variables a host may have been given by its own supervisor (armd run by
+// systemd with Type=notify): they are the host's, never a service's, which would otherwise
+// speak to systemd in the host's name (or, with WATCHDOG_PID, be told it has no watchdog).
+bool is_hosts_notify_variable(std::string_view key) {
+  return key == "NOTIFY_SOCKET" || key == "WATCHDOG_USEC" || key == "WATCHDOG_PID";
+}
+
+// The child's environment: the host's own, with the request's variables added or replaced,
+// and the readiness variables its request asks for: $NOTIFY_SOCKET (notify) and
+// $WATCHDOG_USEC (microseconds, as sd_watchdog_enabled() reads it; no $WATCHDOG_PID, which
+// that function would compare with the pid the host cannot know before the clone).
+std::vector<std::string> child_environment(const SpawnRequest& request,
+                                           const NotifySocket* notify) {
   std::map<std::string, std::string> merged;
   for (char** entry = environ; entry && *entry; ++entry) {
     std::string_view text(*entry);
     auto equals = text.find('=');
-    if (equals == std::string_view::npos) continue;
+    if (equals == std::string_view::npos || is_hosts_notify_variable(text.substr(0, equals)))
+      continue;
     merged.emplace(std::string(text.substr(0, equals)), std::string(text.substr(equals + 1)));
   }
   for (const auto& [key, value] : request.environment) merged[key] = value;
+  if (request.readiness.kind == Readiness::Kind::notify && notify)
+    merged["NOTIFY_SOCKET"] = notify->path();
+  if (request.watchdog)
+    merged["WATCHDOG_USEC"] =
+        std::to_string(static_cast<long long>(request.watchdog->count()) * 1000);
   std::vector<std::string> flat;
   flat.reserve(merged.size());
   for (const auto& [key, value] : merged) flat.push_back(key + "=" + value);
@@ -340,7 +358,18 @@ std::expected<ProcessId, SpawnError> PosixSpawner::Impl::spawn(const SpawnReques
           Error::system(errno, fmt::format("config file {}: {}", file, errno_text(errno))));
   }
   std::vector<std::string> argv_strings = request.argv;
-  std::vector<std::string> env_strings = child_environment(request);
+  bool wants_notify = request.readiness.kind == Readiness::Kind::notify;
+  bool wants_pipe = request.readiness.kind == Readiness::Kind::fd;
+  if ((wants_notify || wants_pipe) && !options.notify)
+    return std::unexpected(Error::system(
+        ENOTSUP, fmt::format("cannot start {}: its readiness needs a notify socket, and this host "
+                             "has none",
+                             request.service)));
+  if (wants_pipe && request.readiness.fd < 3)
+    return std::unexpected(Error::system(
+        EBADF, fmt::format("cannot start {}: readiness fd:{}: the descriptor must be 3 or more",
+                           request.service, request.readiness.fd)));
+  std::vector<std::string> env_strings = child_environment(request, options.notify);
   auto argv = pointers_to(argv_strings);
   auto envp = pointers_to(env_strings);
   LaunchPlan plan;
@@ -413,13 +442,25 @@ std::expected<ProcessId, SpawnError> PosixSpawner::Impl::spawn(const SpawnReques
       pipe->emplace(std::move(*made));
     }
   }
+  // fd:N readiness: a pipe whose write end becomes descriptor N in the child.
+  std::optional<OutputPipe> readiness_pipe;
+  if (wants_pipe) {
+    auto made = make_output_pipe();
+    if (!made) {
+      if (child.cgroup_name) give_back_cgroup(child.cgroup_name);
+      return std::unexpected(made.error());
+    }
+    plan.readiness_fd = made->write_end.get();
+    plan.readiness_target = request.readiness.fd;
+    readiness_pipe.emplace(std::move(*made));
+  }
   auto stack = child_stack.reserve(ChildStack::needed_for(request.argv.size()));
   std::expected<Launched, LaunchFailure> launched =
       stack ? launch(plan, stack->data(), stack->size())
             : std::unexpected(LaunchFailure{LaunchFailure::Stage::setup, stack.error()});
   cgroup_directory.reset();
   // The child has its copies: ours would keep the pipes open after it exits.
-  for (auto* pipe : {&stdout_pipe, &stderr_pipe})
+  for (auto* pipe : {&stdout_pipe, &stderr_pipe, &readiness_pipe})
     if (*pipe) (*pipe)->write_end.reset();
   if (!launched) {
     if (child.cgroup_name) give_back_cgroup(child.cgroup_name);
@@ -458,6 +499,9 @@ std::expected<ProcessId, SpawnError> PosixSpawner::Impl::spawn(const SpawnReques
   if (stderr_pipe)
     (void)options.output_pipes->add(pid, request.service, OutputStream::standard_error,
                                     std::move(stderr_pipe->read_end));
+  // (Unwatched, its end closes: the service's write fails, and it never becomes ready.)
+  if (readiness_pipe)
+    (void)options.notify->add_readiness_pipe(pid, std::move(readiness_pipe->read_end));
   return pid;
 }
 
@@ -584,6 +628,47 @@ std::size_t PosixSpawner::collect_exits(
 
 std::size_t PosixSpawner::live_children() const {
   return impl_->children.size();
+}
+
+namespace {
+
+// The "0::" line of /proc/PID/cgroup: the process's cgroup below the cgroup2 root.
+std::optional<std::string> cgroup_of(ProcessId pid) {
+  std::ifstream membership(fmt::format("/proc/{}/cgroup", pid));
+  for (std::string line; std::getline(membership, line);)
+    if (line.rfind("0::", 0) == 0) return line.substr(3);
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<ProcessId> PosixSpawner::main_pid_of(ProcessId pid) const {
+  if (pid <= 0) return std::nullopt;
+  auto is_live_main = [&](ProcessId main) {
+    auto found = impl_->children.find(main);
+    return found != impl_->children.end() && !found->second.main_exit;
+  };
+  if (is_live_main(pid)) return pid;
+  if (!impl_->contained()) {
+    pid_t group = ::getpgid(pid);
+    if (group > 0 && is_live_main(group)) return group;
+    return std::nullopt;
+  }
+  // Its cgroup, as /proc names it relative to the cgroup2 root, is our directory's (the same
+  // path's tail: the mount point differs) followed by a service's cgroup name.
+  auto path = cgroup_of(pid);
+  if (!path) return std::nullopt;
+  const std::string& ours = impl_->options.cgroup;
+  std::string instance = ours.substr(ours.find_last_of('/'));  // "/armd.x.1234abcd"
+  std::size_t at = path->find(instance + "/");
+  if (at == std::string::npos) return std::nullopt;
+  std::string_view before = std::string_view(*path).substr(0, at + instance.size());
+  if (!std::string_view(ours).ends_with(before)) return std::nullopt;
+  std::string_view rest = std::string_view(*path).substr(at + instance.size() + 1);
+  std::string_view name = rest.substr(0, rest.find('/'));
+  for (const auto& [main, child] : impl_->children)
+    if (child.cgroup_name && *child.cgroup_name == name && !child.main_exit) return main;
+  return std::nullopt;
 }
 
 std::size_t PosixSpawner::reap_adopted() {

@@ -84,6 +84,7 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* argume
   // Output pipes are kept through the unsharing (the table is copied up to the highest of them),
   // put in place as 1 and 2 on the private table, then closed under their own numbers.
   int highest_kept = plan.stdout_fd > plan.stderr_fd ? plan.stdout_fd : plan.stderr_fd;
+  if (plan.readiness_fd > highest_kept) highest_kept = plan.readiness_fd;
   if (highest_kept < 3) {
     if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_UNSHARE) != 0)
       fail(context, LaunchFailure::Stage::setup);
@@ -95,8 +96,27 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* argume
       fail(context, LaunchFailure::Stage::standard_output);
     if (plan.stderr_fd >= 3 && ::dup2(plan.stderr_fd, STDERR_FILENO) < 0)
       fail(context, LaunchFailure::Stage::standard_error);
-    if (::syscall(SYS_close_range, 3U, static_cast<unsigned>(highest_kept), 0U) != 0)
-      fail(context, LaunchFailure::Stage::setup);
+    // The readiness pipe as descriptor N, without close-on-exec (dup2 clears it; the same
+    // number keeps it, so it is cleared by hand). N may be one of the numbers the pipes had:
+    // they are in place as 1 and 2 by now.
+    int target = plan.readiness_target;
+    if (plan.readiness_fd >= 3) {
+      if (plan.readiness_fd != target && ::dup2(plan.readiness_fd, target) < 0)
+        fail(context, LaunchFailure::Stage::setup);
+      if (plan.readiness_fd == target && ::fcntl(target, F_SETFD, 0) != 0)
+        fail(context, LaunchFailure::Stage::setup);
+    }
+    // The rest of what was kept goes, under its own numbers (N stays).
+    if (target < 3 || target > highest_kept) {
+      if (::syscall(SYS_close_range, 3U, static_cast<unsigned>(highest_kept), 0U) != 0)
+        fail(context, LaunchFailure::Stage::setup);
+    } else {
+      if (target > 3 && ::syscall(SYS_close_range, 3U, static_cast<unsigned>(target - 1), 0U) != 0)
+        fail(context, LaunchFailure::Stage::setup);
+      if (target < highest_kept && ::syscall(SYS_close_range, static_cast<unsigned>(target + 1),
+                                             static_cast<unsigned>(highest_kept), 0U) != 0)
+        fail(context, LaunchFailure::Stage::setup);
+    }
   }
 
   // Once the table holds only what the child keeps (0-2), so nothing open lies above a lowered

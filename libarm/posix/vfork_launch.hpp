@@ -31,6 +31,10 @@ struct LaunchPlan {
   // pipes. -1: none. Copying the descriptor table up to the highest of them is the cost.
   int stdout_fd = -1;
   int stderr_fd = -1;
+  // readiness fd:N: the write end of the readiness pipe (3 or above), put in place as
+  // descriptor `readiness_target` (N) and kept through exec. -1: none.
+  int readiness_fd = -1;
+  int readiness_target = -1;
   // stderr goes where stdout goes, once stdout is set up (stderr_fd and stderr_path unused).
   bool stderr_to_stdout = false;
   // The child's RLIMIT_NOFILE, set before exec (a host that raised its own keeps its children

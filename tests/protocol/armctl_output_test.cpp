@@ -145,6 +145,23 @@ TEST_CASE("the status table shows dependencies, and what a waiting service waits
   CHECK(lines[3].ends_with("-                  after its dependents web"));
 }
 
+TEST_CASE(
+    "the status table shows a notify service's STATUS= and ERRNO=, and who is not ready yet") {
+  auto services = json::parse(R"json([
+    {"name":"api","state":"running","pid":9,"last_error":"","status_text":"serving 3 clients"},
+    {"name":"db","state":"starting","pid":8,"last_error":"","status_text":""},
+    {"name":"mq","state":"running","pid":7,"last_error":"","status_text":"degraded",
+     "error_number":2},
+    {"name":"old","state":"failed","pid":null,"last_error":"exited with exit code 1",
+     "status_text":"about to crash"}])json");
+  auto lines = lines_of(format_status_table(services));
+  REQUIRE(lines.size() == 5);
+  CHECK(lines[1].ends_with("serving 3 clients"));
+  CHECK(lines[2].ends_with("not ready yet"));
+  CHECK(lines[3].ends_with("degraded; errno 2 (No such file or directory)"));
+  CHECK(lines[4].ends_with("exited with exit code 1"));  // why it failed comes first
+}
+
 TEST_CASE("an empty status prints the header alone") {
   CHECK(format_status_table(json::array()) ==
         "NAME  STATE  PID  UPTIME  RESTARTS  REFS  LAST-EXIT  NEXT-RESTART  DEPENDS-ON  WHY\n");

@@ -269,6 +269,22 @@ TEST_CASE("status reports a running service with times relative to now") {
         "waiting_for":""}]})"));
 }
 
+TEST_CASE("status carries what a notify service said of itself: STATUS= and ERRNO=") {
+  arm::ServiceStatus status;
+  status.name = "api";
+  status.state = arm::ServiceState::starting;
+  status.status_text = "loading \"index\" 40%";
+  status.error_number = 13;
+  auto service = parsed(encode_status(4, {status}, arm::TimePoint{}))["services"][0];
+  CHECK(service["state"] == "starting");
+  CHECK(service["status_text"] == "loading \"index\" 40%");
+  CHECK(service["error_number"] == 13);
+  // A service that said nothing carries neither.
+  auto quiet = parsed(encode_status(5, {arm::ServiceStatus{}}, arm::TimePoint{}))["services"][0];
+  CHECK_FALSE(quiet.contains("status_text"));
+  CHECK_FALSE(quiet.contains("error_number"));
+}
+
 TEST_CASE("status reports dependencies and what a waiting service waits for") {
   auto now = arm::TimePoint{} + std::chrono::hours(5);
   arm::ServiceStatus status;

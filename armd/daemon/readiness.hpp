@@ -1,0 +1,42 @@
+// armd's side of readiness (issue 13): the sd_notify socket next to the control socket, and
+// what services say through it (or through their fd:N readiness pipes) handed to the
+// supervisor, once the sender is known to be one of the service's processes.
+#pragma once
+
+#include <expected>
+#include <memory>
+#include <string>
+
+#include "arm/posix.hpp"
+#include "arm/posix/notify_socket.hpp"
+#include "arm/supervisor.hpp"
+#include "repeated_message.hpp"
+
+namespace armd {
+
+// The notify socket's path for a control socket's: "<socket>.notify", so that whoever may reach
+// the control socket's directory finds it, and two armds never share one.
+std::string notify_socket_path(const std::string& control_socket);
+
+class Readiness {
+ public:
+  static std::expected<Readiness, std::string> create(const std::string& control_socket);
+
+  // For SpawnerOptions::notify: it must outlive the spawner.
+  arm::posix::NotifySocket* socket() const { return socket_.get(); }
+  int fd() const { return socket_->fd(); }
+  // Reads what is there. A notification whose sender is no service's process (a forged one, or
+  // one from a process gone before it was read) is dropped and logged, at most one line every
+  // ten seconds, saying how many it stands for.
+  void collect(const arm::posix::PosixSpawner& spawner, arm::ServiceSupervisor& supervisor);
+  // `pid` was reaped: its readiness pipe, if any, is closed.
+  void forget(arm::ProcessId pid) { socket_->forget(pid); }
+
+ private:
+  explicit Readiness(std::unique_ptr<arm::posix::NotifySocket> socket)
+      : socket_(std::move(socket)) {}
+  std::unique_ptr<arm::posix::NotifySocket> socket_;
+  RepeatedMessage strangers_{std::chrono::seconds(10)};
+};
+
+}  // namespace armd

@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Readiness latency (issue 13): from a notify service's READY=1 to its `start` request being
+answered by armd, against a floor measured by the same harness in the same run.
+
+    bench/readiness.py [--build build] [--rounds 50]
+
+- armd: one service with readiness = "notify" waits on a FIFO; the benchmark sends `start` on a
+  raw protocol connection, opens the FIFO, and the service stamps CLOCK_MONOTONIC just before
+  it sends READY=1; the benchmark stamps the moment the answer arrives. The path is two hops:
+  service -> armd (datagram), armd -> client (stream).
+- floor: the same two hops without armd: a running "service" woken by the benchmark stamps and
+  sends a datagram to a relay process, which writes it to the benchmark's stream socket
+  (python on both ends, as above).
+Each figure is a median over --rounds, with its range; the ratio is armd / floor.
+"""
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+SERVICE = """
+import os, socket, sys, time
+fifo, stamp = sys.argv[1], sys.argv[2]
+with open(fifo) as trigger:
+    trigger.read(1)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+now = time.monotonic_ns()
+s.sendto(b"READY=1", os.environ["NOTIFY_SOCKET"])
+with open(stamp, "w") as f:
+    f.write(str(now))
+time.sleep(1000)
+"""
+
+RELAY = """
+import socket, sys
+datagrams = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+datagrams.bind(sys.argv[1])
+stream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+stream.connect(sys.argv[2])
+print("ready", flush=True)
+while True:
+    stream.sendall(datagrams.recv(4096) + b"\\n")
+"""
+
+SENDER = """
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+for _ in sys.stdin:
+    now = time.monotonic_ns()
+    s.sendto(str(now).encode(), sys.argv[1])
+"""
+
+
+def spread(values):
+    return {"median_us": statistics.median(values) / 1000, "min_us": min(values) / 1000,
+            "max_us": max(values) / 1000, "runs": len(values)}
+
+
+def read_line(sock, buffer):
+    while b"\n" not in buffer[0]:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        buffer[0] += chunk
+    line, buffer[0] = buffer[0].split(b"\n", 1)
+    return line
+
+
+def wait_until(predicate, deadline=30.0):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    raise TimeoutError("waited too long")
+
+
+def measure_armd(build, rounds, scratch):
+    service = os.path.join(scratch, "service.py")
+    with open(service, "w") as f:
+        f.write(textwrap.dedent(SERVICE))
+    fifo, stamp = os.path.join(scratch, "trigger"), os.path.join(scratch, "stamp")
+    os.mkfifo(fifo)
+    config, sock_path = os.path.join(scratch, "armd.toml"), os.path.join(scratch, "armd.sock")
+    with open(config, "w") as f:
+        f.write(f'[services.svc]\nbinary = "{sys.executable}"\n'
+                f'options = ["{service}", "{fifo}", "{stamp}"]\n'
+                'readiness = "notify"\nstart_timeout = "0"\nstop_timeout = "0"\n')
+    armd = subprocess.Popen([os.path.join(build, "armd/armd"), "--config", config, "--socket",
+                             sock_path], stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: os.path.exists(sock_path))
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        wait_until(lambda: conn.connect_ex(sock_path) == 0)
+        buffer = [b""]
+        read_line(conn, buffer)  # hello
+        latencies = []
+        for n in range(rounds):
+            if os.path.exists(stamp):
+                os.unlink(stamp)
+            conn.sendall(json.dumps({"id": n, "method": "start", "service": "svc"}).encode() +
+                         b"\n")
+            with open(fifo, "w") as trigger:  # waits for the service to open it
+                trigger.write("x")
+            reply = json.loads(read_line(conn, buffer))
+            answered = time.monotonic_ns()
+            if reply.get("outcome") != "started":
+                raise RuntimeError(f"start answered {reply}")
+            wait_until(lambda: os.path.exists(stamp) and os.path.getsize(stamp))
+            with open(stamp) as f:
+                ready_at = int(f.read())
+            if answered < ready_at:
+                raise RuntimeError("armd answered start before READY=1: this armd's core does "
+                                   "not wait for readiness")
+            latencies.append(answered - ready_at)
+            conn.sendall(json.dumps({"id": "s", "method": "stop", "service": "svc"}).encode() +
+                         b"\n")
+            read_line(conn, buffer)
+        return latencies
+    finally:
+        armd.terminate()
+        armd.wait()
+
+
+def measure_floor(rounds, scratch):
+    datagram_path = os.path.join(scratch, "relay.dgram")
+    stream_path = os.path.join(scratch, "floor.stream")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(stream_path)
+    listener.listen(1)
+    relay = subprocess.Popen([sys.executable, "-c", textwrap.dedent(RELAY), datagram_path,
+                              stream_path], stdout=subprocess.PIPE, text=True)
+    try:
+        conn, _ = listener.accept()
+        relay.stdout.readline()
+        buffer = [b""]
+        # Like the service, a running process woken by the benchmark.
+        sender = subprocess.Popen([sys.executable, "-c", textwrap.dedent(SENDER),
+                                   datagram_path], stdin=subprocess.PIPE, text=True)
+        latencies = []
+        for _ in range(rounds):
+            sender.stdin.write("x\n")
+            sender.stdin.flush()
+            sent_at = int(read_line(conn, buffer))
+            latencies.append(time.monotonic_ns() - sent_at)
+        sender.stdin.close()
+        sender.wait()
+        return latencies
+    finally:
+        relay.kill()
+        relay.wait()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build", default="build")
+    parser.add_argument("--rounds", type=int, default=50)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-readiness-") as scratch:
+        floor = spread(measure_floor(args.rounds, scratch))
+        armd = spread(measure_armd(args.build, args.rounds, scratch))
+    result = {"floor": floor, "armd": armd,
+              "ratio_to_floor": armd["median_us"] / floor["median_us"]}
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
