@@ -178,6 +178,9 @@ std::optional<Request> decode_common_request(std::string_view line) {
     case Method::logs:
       if (has_service || has_services || has_force) return std::nullopt;
       break;
+    case Method::subscribe:  // rare and long-lived: the full parser judges them
+    case Method::unsubscribe:
+      return std::nullopt;
   }
   return request;
 }
