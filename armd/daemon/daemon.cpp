@@ -229,6 +229,7 @@ int Daemon::run() {
     fds.push_back({log_poll_fd(), POLLOUT, 0});
     fds.push_back({output_pipes_->fd(), POLLIN, 0});
     server_->add_poll_fds(fds);
+    slowed_.add_poll_fds(log_files_, fds);  // last: nothing reads their revents, they only wake
     int timeout = poll_timeout(supervisor_->next_deadline(), clock_.now());
     if (auto wakeup = server_->next_wakeup()) {
       int server_timeout = poll_timeout(*wakeup, clock_.now());
@@ -265,6 +266,7 @@ int Daemon::run() {
     if (!followers_.empty()) followers_.send_news(*server_, outputs_);
     supervisor_->on_timer();
     log_files_.flush();  // captured lines on disk before armd waits
+    slowed_.update(log_files_, *output_pipes_);
   }
   server_->flush_all(1000);
   log(Level::info, "every service is stopped; exiting");

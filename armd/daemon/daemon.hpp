@@ -17,6 +17,7 @@
 #include "arm/supervisor.hpp"
 #include "control_server.hpp"
 #include "descriptor_limit.hpp"
+#include "log_blocking.hpp"
 #include "log_files.hpp"
 #include "log_followers.hpp"
 #include "protocol/log_lines.hpp"
@@ -103,6 +104,7 @@ class Daemon final : public arm::Notifier, public LineHandler {
   ServiceOutputs outputs_;
   LogFollowers followers_;
   LogFiles log_files_;
+  SlowedServices slowed_;  // services whose log file blocks: their pipes are not read
   protocol::OutputTails exit_tails_;
 };
 
