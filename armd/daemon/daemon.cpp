@@ -545,9 +545,12 @@ void Daemon::answer_logs(ConnectionId connection, const nlohmann::json& id,
       std::erase_if(kept.back(), [&](const arm::OutputLine& line) { return line.time < *since; });
     next[name] = ring ? ring->next_sequence() : 1;
   }
+  auto from_files = older_lines_from_files(names, kept, count, since);
   std::vector<protocol::ServiceLine> lines;
-  for (std::size_t i = 0; i < names.size(); ++i)
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    for (const auto& line : from_files[i]) lines.push_back({&names[i], &line.line, line.unparsed});
     for (const auto& line : kept[i]) lines.push_back({&names[i], &line});
+  }
   std::ranges::stable_sort(lines, {},
                            [](const protocol::ServiceLine& line) { return line.line->time; });
   if (lines.size() > count)

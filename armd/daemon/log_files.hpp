@@ -47,6 +47,12 @@ class LogFiles {
   // A service no longer configured: its count of dropped lines goes.
   void forget(const std::string& service);
 
+  // The service's log file setting; null without one. (`logs` reads the files back.)
+  const Setting* setting(const std::string& service) const {
+    auto found = files_.find(service);
+    return found == files_.end() ? nullptr : &found->second.setting;
+  }
+
   // Lines are gathered per file and written in one call each 64 KiB, and by flush(): one
   // write per line was most of armd's time when a service writes fast.
   void write(const std::string& service, const arm::OutputLine& line);
