@@ -138,7 +138,8 @@ std::vector<FileLine> read_older_lines(const LogFiles::Setting& setting,
     BackwardLines lines(fd.get(), static_cast<std::uint64_t>(info.st_size));
     // An unparsed line is given the time of the line after it (or the file's last change).
     auto written = arm::WallTime(std::chrono::duration_cast<arm::WallTime::duration>(
-        std::chrono::seconds(info.st_mtim.tv_sec) + std::chrono::nanoseconds(info.st_mtim.tv_nsec)));
+        std::chrono::seconds(info.st_mtim.tv_sec) +
+        std::chrono::nanoseconds(info.st_mtim.tv_nsec)));
     while (newest_first.size() < query.count) {
       auto text = lines.next(budget);
       if (!text) break;

@@ -34,8 +34,8 @@ struct FileLine {
 };
 
 struct OlderLinesQuery {
-  std::size_t count = 0;                // lines wanted
-  std::optional<arm::WallTime> since;   // none stamped before it
+  std::size_t count = 0;                  // lines wanted
+  std::optional<arm::WallTime> since;     // none stamped before it
   const arm::OutputRing* ring = nullptr;  // what the file's newest lines repeat; may be null
 };
 
