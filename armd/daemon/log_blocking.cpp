@@ -27,6 +27,17 @@ arm::posix::UniqueFd LogFiles::open_fifo_without_reader(const File& file) {
       ::open(file.setting.path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC | O_NONBLOCK));
 }
 
+void LogFiles::drop_unwritten(const std::string& service, File& file) {
+  if (file.pending.empty()) return;
+  log_service(Level::warning, service,
+              "its log_file {} is closed by a reload while it did not take lines; {} line{} it "
+              "held {} dropped from it",
+              file.setting.path, file.pending_lines, file.pending_lines == 1 ? "" : "s",
+              file.pending_lines == 1 ? "is" : "are");
+  file.pending.clear();
+  file.pending_lines = 0;
+}
+
 std::vector<LogFiles::Blocked> LogFiles::blocked() const {
   std::vector<Blocked> files;
   for (const auto& [service, file] : files_)

@@ -29,6 +29,7 @@ void LogFiles::configure(std::map<std::string, Setting> settings) {
     auto setting = settings.find(it->first);
     if (setting == settings.end() || !(setting->second == it->second.setting)) {
       flush(it->first, it->second);
+      drop_unwritten(it->first, it->second);
       it = files_.erase(it);
     } else {
       ++it;

@@ -92,6 +92,9 @@ class LogFiles {
   // Block mode, the file would block: what it did not take stays pending (log_blocking.cpp).
   static void keep_unwritten(File& file, std::string_view rest);
   static arm::posix::UniqueFd open_fifo_without_reader(const File& file);
+  // A file closed while blocked (a reload changed or removed it): what it held is dropped, and
+  // armd's log says how many lines.
+  static void drop_unwritten(const std::string& service, File& file);
   bool open(const std::string& service, File& file);
   // Whether the file in use was moved away.
   bool rotate(const std::string& service, File& file);

@@ -24,16 +24,17 @@ class NonRegularLogFile(ArmdTestCase):
             echo pong
             exec sleep 100000
             """)
-        self.write_config(f"""
+        self.configure = lambda log_file: self.write_config(f"""
             [services.fed]
             binary = "{fed}"
             restart = "never"
-            log_file = "{fifo}"
+            log_file = {log_file}
 
             [services.other]
             binary = "{other}"
             restart = "never"
             """)
+        self.configure(f'"{fifo}"')
         self.start_armd()
         self.armctl("start", "fed", "other", check=0)
 
@@ -95,6 +96,21 @@ class NonRegularLogFile(ArmdTestCase):
         self.addCleanup(os.close, reader)
         self.assert_every_line_in_order(self.read_every_line(reader))
         wait_for(lambda: os.path.exists(self.done), "fed to finish once it is read again")
+
+    def test_a_reload_that_closes_a_blocked_fifo_says_what_it_drops_and_reads_the_service_again(self):
+        fifo = os.path.join(self.dir, "shipper.fifo")
+        os.mkfifo(fifo)
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        self.addCleanup(os.close, reader)
+        self.serve(fifo)
+        self.assert_armd_goes_on()
+        self.configure("false")
+        self.armctl("reload", check=0)
+        wait_for(lambda: "is closed by a reload while it did not take lines" in self.log(),
+                 "armd to say what the closed FIFO held")
+        wait_for(lambda: os.path.exists(self.done), "fed to finish, read again")
+        wait_for(lambda: [line["text"][:10] for line in self.logs("fed")][-1:] ==
+                 [f"line {LINES:05d}"], "fed's last line in the ring")
 
 
 if __name__ == "__main__":
