@@ -21,6 +21,8 @@ std::string text_of(const json& object, const char* key) {
 std::string format_log_line(const json& line, bool with_name) {
   std::string out;
   if (with_name) out += text_of(line, "service") + " ";
+  if (line.is_object() && line.value("unparsed", false) == true)  // read back from a file
+    return out + armd::protocol::line_bytes(line) + '\n';
   out += text_of(line, "time") + " " + text_of(line, "stream") + " ";
   out += armd::protocol::line_bytes(line);
   if (line.is_object() && line.value("continues", false) == true) out += '\\';

@@ -235,6 +235,7 @@ int Daemon::run() {
     fds.push_back({output_pipes_->fd(), POLLIN, 0});
     fds.push_back({readiness_->fd(), POLLIN, 0});
     server_->add_poll_fds(fds);
+    slowed_.add_poll_fds(log_files_, fds);  // last: nothing reads their revents, they only wake
     int timeout = poll_timeout(supervisor_->next_deadline(), clock_.now());
     if (auto wakeup = server_->next_wakeup()) {
       int server_timeout = poll_timeout(*wakeup, clock_.now());
@@ -274,6 +275,7 @@ int Daemon::run() {
     if (!subscribers_.empty()) subscribers_.send_pending(*server_);
     supervisor_->on_timer();
     log_files_.flush();  // captured lines on disk before armd waits
+    slowed_.update(log_files_, *output_pipes_);
   }
   subscribers_.send_all(*server_);
   server_->flush_all(1000);
@@ -565,9 +567,12 @@ void Daemon::answer_logs(ConnectionId connection, const nlohmann::json& id,
       std::erase_if(kept.back(), [&](const arm::OutputLine& line) { return line.time < *since; });
     next[name] = ring ? ring->next_sequence() : 1;
   }
+  auto from_files = older_lines_from_files(names, kept, count, since);
   std::vector<protocol::ServiceLine> lines;
-  for (std::size_t i = 0; i < names.size(); ++i)
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    for (const auto& line : from_files[i]) lines.push_back({&names[i], &line.line, line.unparsed});
     for (const auto& line : kept[i]) lines.push_back({&names[i], &line});
+  }
   std::ranges::stable_sort(lines, {},
                            [](const protocol::ServiceLine& line) { return line.line->time; });
   if (lines.size() > count)

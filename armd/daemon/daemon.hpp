@@ -18,6 +18,8 @@
 #include "control_server.hpp"
 #include "descriptor_limit.hpp"
 #include "event_subscribers.hpp"
+#include "log_blocking.hpp"
+#include "log_file_reader.hpp"
 #include "log_files.hpp"
 #include "log_followers.hpp"
 #include "protocol/log_lines.hpp"
@@ -66,6 +68,11 @@ class Daemon final : public arm::Notifier, public LineHandler {
   void reload(std::optional<arm::RequestRef> from);
   void answer_status(ConnectionId connection, const nlohmann::json& id,
                      const std::vector<std::string>& names);
+  // For each of `names`, the lines its log files hold before its ring's, when the ring holds
+  // fewer than `count` (after `since`) and nothing older than `since` (daemon_logs.cpp).
+  std::vector<std::vector<FileLine>> older_lines_from_files(
+      const std::vector<std::string>& names, const std::vector<std::vector<arm::OutputLine>>& kept,
+      std::size_t count, std::optional<arm::WallTime> since);
   void answer_logs(ConnectionId connection, const nlohmann::json& id,
                    std::vector<std::string> names, std::size_t count, bool follow,
                    std::optional<arm::WallTime> since);
@@ -110,6 +117,7 @@ class Daemon final : public arm::Notifier, public LineHandler {
   ServiceOutputs outputs_;
   LogFollowers followers_;
   LogFiles log_files_;
+  SlowedServices slowed_;  // services whose log file blocks: their pipes are not read
   protocol::OutputTails exit_tails_;
   // Clients of the event stream (issue 13).
   EventSubscribers subscribers_;

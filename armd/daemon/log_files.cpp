@@ -29,6 +29,7 @@ void LogFiles::configure(std::map<std::string, Setting> settings) {
     auto setting = settings.find(it->first);
     if (setting == settings.end() || !(setting->second == it->second.setting)) {
       flush(it->first, it->second);
+      drop_unwritten(it->first, it->second);
       it = files_.erase(it);
     } else {
       ++it;
@@ -44,10 +45,11 @@ void LogFiles::forget(const std::string& service) {
 }
 
 bool LogFiles::open(const std::string& service, File& file) {
-  // Non-blocking in drop mode: opening a FIFO nobody reads fails at once (ENXIO) instead of
-  // waiting for a reader.
-  int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | (file.setting.drop ? O_NONBLOCK : 0);
+  // Non-blocking: opening a FIFO nobody reads fails at once (ENXIO) instead of waiting for a
+  // reader, and a write it cannot take now returns instead of stalling armd's loop.
+  int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK;
   file.fd.reset(::open(file.setting.path.c_str(), flags, 0640));
+  if (!file.fd && errno == ENXIO && !file.setting.drop) file.fd = open_fifo_without_reader(file);
   struct stat info {};
   if (!file.fd || ::fstat(file.fd.get(), &info) != 0) {
     if (file.failed_lines == 0)
@@ -59,6 +61,7 @@ bool LogFiles::open(const std::string& service, File& file) {
     return false;
   }
   file.regular = S_ISREG(info.st_mode);
+  file.blocked = false;
   file.size = static_cast<std::uint64_t>(info.st_size);
   file.unrotated = std::min(file.unrotated, file.size);  // a file replaced meanwhile
   file.unfinished.clear();
@@ -171,7 +174,7 @@ void LogFiles::write(const std::string& service, const arm::OutputLine& line) {
   file.pending += text;
   ++file.pending_lines;
   file.size += text.size();
-  if (file.pending.size() >= flush_at) flush(service, file);
+  if (file.pending.size() >= flush_at && !file.blocked) flush(service, file);
 }
 
 void LogFiles::note_working(const std::string& service, File& file) {
@@ -195,6 +198,10 @@ void LogFiles::flush(const std::string& service, File& file) {
   while (!rest.empty()) {
     ssize_t written = file.fd ? ::write(file.fd.get(), rest.data(), rest.size()) : -1;
     if (written < 0 && errno == EINTR && file.fd) continue;
+    if (written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && file.fd) {
+      keep_unwritten(file, rest);
+      return;
+    }
     if (written <= 0) {
       if (written == 0 || !file.fd) errno = EIO;
       if (file.failed_lines == 0)
@@ -208,6 +215,7 @@ void LogFiles::flush(const std::string& service, File& file) {
     rest.remove_prefix(static_cast<std::size_t>(written));
   }
   if (!all_written) file.failed_lines += file.pending_lines;
+  file.blocked = false;
   file.pending.clear();
   file.pending_lines = 0;
   if (all_written) note_working(service, file);

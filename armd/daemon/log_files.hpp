@@ -5,9 +5,13 @@
 // counts it; armd's log says so, once per failure streak. A file that cannot be rotated (its
 // directory read-only, FILE.1 a directory) keeps growing, by log_max_size between attempts.
 //
-// A log file that can make a writer wait (a FIFO whose reader is behind, a device) is written as
-// the service's `log_overflow` says: `block` waits, and armd's whole loop with it (opening a FIFO
-// without a reader waits too); `drop` opens and writes it non-blocking, and a line it does not
+// A log file that can make a writer wait (a FIFO whose reader is behind, a device) is opened and
+// written non-blocking, and never stalls armd; then the service's `log_overflow` says what
+// happens to a line it does not take now. `block`: the line waits in armd, blocked() names the
+// file, armd stops reading that service's pipes (the service is slowed by its full pipe, as
+// s6-log slows its writer) and writes again when the file is writable (log_blocking.hpp); a
+// FIFO without a reader is opened read-write, so lines wait in it until a reader comes.
+// `drop`: a FIFO without a reader is not opened (retried at the next line), and a line it does not
 // take at once is dropped and counted (dropped(), `output_dropped` in a status; armd's log says
 // when dropping starts and how many when the file takes lines again). A line the file took only
 // part of is finished before the next one, so no line is torn. Only regular files are rotated.
@@ -17,6 +21,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "arm/config.hpp"
 #include "arm/output.hpp"
@@ -41,11 +47,25 @@ class LogFiles {
   // A service no longer configured: its count of dropped lines goes.
   void forget(const std::string& service);
 
+  // The service's log file setting; null without one. (`logs` reads the files back.)
+  const Setting* setting(const std::string& service) const {
+    auto found = files_.find(service);
+    return found == files_.end() ? nullptr : &found->second.setting;
+  }
+
   // Lines are gathered per file and written in one call each 64 KiB, and by flush(): one
   // write per line was most of armd's time when a service writes fast.
   void write(const std::string& service, const arm::OutputLine& line);
   // Writes what write() gathered. armd calls it every turn of its loop, before it waits.
   void flush();
+
+  // Block mode: the files holding lines they could not take yet (non-regular files only), to
+  // be polled for POLLOUT; flush() writes again. Their services' pipes should not be read.
+  struct Blocked {
+    std::string_view service;
+    int fd;
+  };
+  std::vector<Blocked> blocked() const;
 
   // Lines each service's log file did not take at once, dropped since armd started (drop mode
   // only); services without any are absent.
@@ -61,13 +81,20 @@ class LogFiles {
     // Bytes left in the file by a rotation that failed: the next attempt comes after
     // log_max_size more, not at every line (each attempt renames and logs).
     std::uint64_t unrotated = 0;
-    std::string pending;  // block mode: lines not written yet
+    std::string pending;   // block mode: lines not written yet
+    bool blocked = false;  // block mode: a non-regular file took only part of pending
     std::uint64_t pending_lines = 0;
     std::uint64_t dropped_lines = 0;  // drop mode: in the current streak of lines it would not take
     std::string unfinished;           // drop mode: the rest of a line taken only in part
   };
   static constexpr std::size_t flush_at = 64 * 1024;
   void flush(const std::string& service, File& file);
+  // Block mode, the file would block: what it did not take stays pending (log_blocking.cpp).
+  static void keep_unwritten(File& file, std::string_view rest);
+  static arm::posix::UniqueFd open_fifo_without_reader(const File& file);
+  // A file closed while blocked (a reload changed or removed it): what it held is dropped, and
+  // armd's log says how many lines.
+  static void drop_unwritten(const std::string& service, File& file);
   bool open(const std::string& service, File& file);
   // Whether the file in use was moved away.
   bool rotate(const std::string& service, File& file);

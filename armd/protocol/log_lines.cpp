@@ -88,7 +88,8 @@ std::expected<std::string, std::string> base64_decode(std::string_view text) {
   return out;
 }
 
-void append_output_line(std::string& out, const arm::OutputLine& line, const std::string* service) {
+void append_output_line(std::string& out, const arm::OutputLine& line, const std::string* service,
+                        bool unparsed) {
   ObjectWriter object(out);
   if (service) object.string("service", *service);
   object.integer("seq", line.sequence)
@@ -97,13 +98,15 @@ void append_output_line(std::string& out, const arm::OutputLine& line, const std
       .string("text", line.text)  // invalid UTF-8 replaced by U+FFFD
       .boolean("continues", line.continues);
   if (!valid_utf8(line.text)) object.string("base64", base64_encode(line.text));
+  if (unparsed) object.boolean("unparsed", true);
   object.end();
 }
 
 namespace {
 void append_lines(ObjectWriter& object, const std::vector<ServiceLine>& lines) {
   ArrayWriter array(object.raw("lines"));
-  for (const auto& [service, line] : lines) append_output_line(array.element(), *line, service);
+  for (const auto& [service, line, unparsed] : lines)
+    append_output_line(array.element(), *line, service, unparsed);
   array.end();
 }
 }  // namespace

@@ -23,6 +23,9 @@ namespace armd::protocol {
 struct ServiceLine {
   const std::string* service;
   const arm::OutputLine* line;
+  // A line read back from a log file that is not "TIME STREAM TEXT": sent with "unparsed":true,
+  // its text the whole line (armctl prints it as it is).
+  bool unparsed = false;
 };
 
 // The last lines of some services' exits, by service: status's last_exit.output_tail.
@@ -36,7 +39,7 @@ std::expected<std::string, std::string> base64_decode(std::string_view text);
 
 // {"service","seq","time","stream","text","continues"[, "base64"]}; "service" only when given.
 void append_output_line(std::string& out, const arm::OutputLine& line,
-                        const std::string* service = nullptr);
+                        const std::string* service = nullptr, bool unparsed = false);
 
 // {"id","ok":true,"lines":[...]}: the answer to logs (the lines in time order, services mixed).
 std::string encode_log_lines(const nlohmann::json& id, const std::vector<ServiceLine>& lines,

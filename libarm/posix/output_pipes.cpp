@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <unordered_map>
 
 namespace arm::posix {
@@ -37,6 +38,10 @@ struct OutputPipes::Impl {
   std::unordered_map<ProcessId, Process> processes;  // until drain(), even once both ended
   std::size_t open = 0;                              // pipes not yet at their end
   std::string buffer = std::string(read_per_call, '\0');
+  std::set<std::string, std::less<>> paused;  // services whose pipes are out of the epoll set
+
+  // Puts `pid`'s stream `index` in the epoll set (EPOLL_CTL_ADD) or takes it out (DEL).
+  int watch(int operation, ProcessId pid, const Process& process, std::size_t index);
 
   enum class Read { more, nothing_now, ended };
   // One read of `pid`'s stream `index`; the bytes go to `on_output`.
@@ -69,6 +74,14 @@ void OutputPipes::Impl::close(ProcessId pid, Process& process, std::size_t index
   on_output(OutputChunk{pid, process.service, stream_at(index), {}, true});
 }
 
+int OutputPipes::Impl::watch(int operation, ProcessId pid, const Process& process,
+                             std::size_t index) {
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u64 = key_of(pid, index);
+  return ::epoll_ctl(epoll.get(), operation, process.fds[index].get(), &event);
+}
+
 std::expected<std::unique_ptr<OutputPipes>, Error> OutputPipes::create() {
   auto impl = std::make_unique<Impl>();
   impl->epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
@@ -95,18 +108,41 @@ std::expected<void, Error> OutputPipes::add(ProcessId pid, std::string service, 
   if (flags < 0 || ::fcntl(read_end.get(), F_SETFL, flags | O_NONBLOCK) != 0)
     return std::unexpected(Error::system(errno, fmt::format("fcntl: {}", std::strerror(errno))));
   std::size_t index = index_of(stream);
-  epoll_event event{};
-  event.events = EPOLLIN;
-  event.data.u64 = key_of(pid, index);
-  if (::epoll_ctl(impl_->epoll.get(), EPOLL_CTL_ADD, read_end.get(), &event) != 0)
-    return std::unexpected(
-        Error::system(errno, fmt::format("epoll_ctl: {}", std::strerror(errno))));
+  bool paused = impl_->paused.contains(service);
+  if (!paused) {
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u64 = key_of(pid, index);
+    if (::epoll_ctl(impl_->epoll.get(), EPOLL_CTL_ADD, read_end.get(), &event) != 0)
+      return std::unexpected(
+          Error::system(errno, fmt::format("epoll_ctl: {}", std::strerror(errno))));
+  }
   Process& process = impl_->processes[pid];
   if (process.service != service) process.service = std::move(service);
   if (process.fds[index]) --impl_->open;  // replaced (a number reused before drain): not leaked
   process.fds[index] = std::move(read_end);
   ++impl_->open;
   return {};
+}
+
+// Out of the epoll set rather than watched for nothing: a pipe at its end would still report
+// EPOLLHUP, and the host's poll would spin on it.
+void OutputPipes::pause(const std::string& service) {
+  if (!impl_->paused.insert(service).second) return;
+  for (auto& [pid, process] : impl_->processes) {
+    if (process.service != service) continue;
+    for (std::size_t index = 0; index < 2; ++index)
+      if (process.fds[index]) impl_->watch(EPOLL_CTL_DEL, pid, process, index);
+  }
+}
+
+void OutputPipes::resume(const std::string& service) {
+  if (impl_->paused.erase(service) == 0) return;
+  for (auto& [pid, process] : impl_->processes) {
+    if (process.service != service) continue;
+    for (std::size_t index = 0; index < 2; ++index)
+      if (process.fds[index]) impl_->watch(EPOLL_CTL_ADD, pid, process, index);
+  }
 }
 
 std::size_t OutputPipes::collect(const OnOutput& on_output) {

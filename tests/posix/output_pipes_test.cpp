@@ -105,3 +105,39 @@ TEST_CASE("the child holds no copy of the pipes beyond its stdout and stderr") {
   // 0, 1, 2 and the one ls opens to read the directory.
   CHECK(rig.captured.bytes[OutputStream::standard_output] == "4\n");
 }
+
+// A host pauses a service whose output it cannot store now (armd: a log FIFO that is full).
+TEST_CASE("a paused service's pipes are not read, nor watched, until it is resumed") {
+  auto pipes = std::move(*OutputPipes::create());
+  auto make_pipe = [] {
+    int ends[2];
+    REQUIRE(::pipe(ends) == 0);
+    return std::pair{posix::UniqueFd(ends[0]), posix::UniqueFd(ends[1])};
+  };
+  auto [slow_read, slow_write] = make_pipe();
+  auto [other_read, other_write] = make_pipe();
+  REQUIRE(pipes->add(10, "slow", OutputStream::standard_output, std::move(slow_read)));
+  REQUIRE(pipes->add(11, "other", OutputStream::standard_output, std::move(other_read)));
+  pipes->pause("slow");
+  REQUIRE(::write(slow_write.get(), "held\n", 5) == 5);
+  slow_write.reset();  // its end too: a paused pipe's hang-up must not wake the host
+  REQUIRE(::write(other_write.get(), "flows\n", 6) == 6);
+  std::map<std::string, std::string> got;
+  auto sink = [&](const OutputChunk& chunk) { got[chunk.service].append(chunk.bytes); };
+  pipes->collect(sink);
+  CHECK(got["other"] == "flows\n");
+  CHECK(got["slow"].empty());
+  pollfd polled{pipes->fd(), POLLIN, 0};
+  CHECK(::poll(&polled, 1, 0) == 0);
+  // A pipe added for it while paused waits too.
+  auto [late_read, late_write] = make_pipe();
+  REQUIRE(pipes->add(12, "slow", OutputStream::standard_error, std::move(late_read)));
+  REQUIRE(::write(late_write.get(), "late\n", 5) == 5);
+  pipes->collect(sink);
+  CHECK(got["slow"].empty());
+  pipes->resume("slow");
+  for (int i = 0; i < 10 && got["slow"].size() < 10; ++i) pipes->collect(sink);
+  CHECK(got["slow"].size() == 10);
+  CHECK(got["slow"].find("held\n") != std::string::npos);
+  CHECK(got["slow"].find("late\n") != std::string::npos);
+}

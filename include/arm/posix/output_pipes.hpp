@@ -62,6 +62,12 @@ class OutputPipes {
                                  UniqueFd read_end);
   std::size_t open_pipes() const;
 
+  // Stops reading `service`'s pipes (its processes, and those added for it later), until
+  // resume(): its programs are slowed by their full pipes, the others go on. armd's answer to a
+  // log file that does not take lines now (a FIFO whose reader is behind). drain() still reads.
+  void pause(const std::string& service);
+  void resume(const std::string& service);
+
   struct Impl;
 
  private:
