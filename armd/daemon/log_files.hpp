@@ -80,6 +80,7 @@ class LogFiles {
   void note_working(const std::string& service, File& file);
 
   std::map<std::string, File> files_;
+  arm::StampCache stamps_;  // lines of one read share their time: their stamp is made once
   std::map<std::string, std::uint64_t, std::less<>> dropped_;
 };
 

@@ -26,6 +26,21 @@ using WallTime = std::chrono::system_clock::time_point;
 
 // "2026-12-01T20:40:00.123Z": RFC 3339 in UTC with milliseconds.
 std::string format_rfc3339_ms(WallTime time);
+
+// format_rfc3339_ms for a stream of times that mostly repeat: the lines of one read share their
+// time, and a service writing fast has thousands of lines per millisecond. The stamp is made
+// again only when the millisecond changes, and only its three millisecond digits when the second
+// is the same; the calendar arithmetic runs once per second.
+class StampCache {
+ public:
+  static constexpr std::size_t size = 24;  // "2026-12-01T20:40:00.123Z"
+  // The stamp of `time`, valid until the next call.
+  std::string_view stamp(WallTime time);
+
+ private:
+  std::int64_t millisecond_ = INT64_MIN;  // since the epoch, of the stamp held
+  char text_[size] = {};
+};
 // An RFC 3339 date-time ("2026-12-01T20:40:00Z", "2026-12-01t21:40:00.5+01:00", a space for the
 // T): the time it names, fractions of a millisecond cut; nullopt when the text is not one (the
 // date, the clock or the offset out of range included). Leap seconds (":60") are not accepted.
@@ -138,5 +153,10 @@ struct FileRotation {
 // A captured line as a log file holds it: "TIME STREAM TEXT\n", the text's bytes as they came,
 // with a '\' before the newline for a piece the next line continues.
 std::string format_log_file_line(const OutputLine& line);
+// The same line appended to `out`, with a stamp made already (StampCache): no string of its own.
+void append_log_file_line(std::string& out, std::string_view stamp, OutputStream stream,
+                          std::string_view text, bool continues);
+// How many bytes that line takes.
+std::size_t log_file_line_size(OutputStream stream, std::string_view text, bool continues);
 
 }  // namespace arm

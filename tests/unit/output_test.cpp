@@ -145,6 +145,49 @@ TEST_CASE("stamps are RFC 3339 in UTC with milliseconds") {
   CHECK(to_string(OutputStream::standard_error) == "stderr");
 }
 
+TEST_CASE("the stamp cache gives the same stamps as formatting each time, across boundaries") {
+  StampCache cache;
+  const WallTime midnight = noon + 12h;  // 2026-12-02T00:00:00
+  // Repeated, within a second, and across a second, a minute, an hour, a day, a month and a
+  // year; backwards too (a wall clock set back); and fractions of a millisecond.
+  std::vector<WallTime> times = {noon,
+                                 noon,
+                                 noon + 1ms,
+                                 noon + 999ms,
+                                 noon + 1s,
+                                 noon + 1s + 400us,
+                                 noon + 1s + 999us,
+                                 noon + 59s + 999ms,
+                                 noon + 1min,
+                                 noon + 59min + 59s + 999ms,
+                                 noon + 1h,
+                                 midnight - 1ms,
+                                 midnight,
+                                 midnight + 5ms,
+                                 noon + 1s + 5ms,
+                                 noon + 30 * 24h - 1ms,
+                                 noon + 30 * 24h,
+                                 WallTime{} - 1ms,
+                                 WallTime{}};
+  for (WallTime time : times) {
+    CAPTURE(format_rfc3339_ms(time));
+    CHECK(cache.stamp(time) == format_rfc3339_ms(time));
+  }
+  CHECK(cache.stamp(midnight - 1ms) == "2026-12-01T23:59:59.999Z");
+  CHECK(cache.stamp(midnight) == "2026-12-02T00:00:00.000Z");
+  CHECK(cache.stamp(midnight + 5ms) == "2026-12-02T00:00:00.005Z");
+}
+
+TEST_CASE("a log file line appended to a buffer is the one formatted alone, and its size") {
+  std::string out = "before\n";
+  StampCache cache;
+  OutputLine line{3, noon + 5ms, OutputStream::standard_error, std::string("a\xff", 2), true};
+  append_log_file_line(out, cache.stamp(line.time), line.stream, line.text, line.continues);
+  CHECK(out == "before\n" + format_log_file_line(line));
+  CHECK(log_file_line_size(line.stream, line.text, line.continues) ==
+        format_log_file_line(line).size());
+}
+
 TEST_CASE("RFC 3339 times are read in UTC or with an offset, and nonsense is refused") {
   CHECK(parse_rfc3339("2026-12-01T12:00:00Z") == noon);
   CHECK(parse_rfc3339("2026-12-01T12:00:00.123Z") == noon + 123ms);
