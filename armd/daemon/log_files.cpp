@@ -145,7 +145,7 @@ void LogFiles::write_or_drop(const std::string& service, File& file, std::string
   }
 }
 
-void LogFiles::write(const std::string& service, const arm::OutputLine& line) {
+void LogFiles::write(const std::string& service, const arm::OutputLineView& line) {
   auto found = files_.find(service);
   if (found == files_.end()) return;
   File& file = found->second;

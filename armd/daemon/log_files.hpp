@@ -43,7 +43,7 @@ class LogFiles {
 
   // Lines are gathered per file and written in one call each 64 KiB, and by flush(): one
   // write per line was most of armd's time when a service writes fast.
-  void write(const std::string& service, const arm::OutputLine& line);
+  void write(const std::string& service, const arm::OutputLineView& line);
   // Writes what write() gathered. armd calls it every turn of its loop, before it waits.
   void flush();
 

@@ -132,6 +132,36 @@ TEST_CASE("a reader that fell behind is told how many lines it missed, then gets
   CHECK(some.next == 6);
 }
 
+TEST_CASE("the ring's lines keep their bytes while the oldest are dropped, thousands of times") {
+  OutputRing ring(4096);
+  auto text_of = [](std::uint64_t n) {
+    // Lengths from 0 to 300, so that lines straddle every point where the buffer is compacted.
+    return std::string(n * 7 % 301, static_cast<char>('a' + n % 26)) + std::to_string(n);
+  };
+  for (std::uint64_t n = 1; n <= 20000; ++n) {
+    ring.append(noon, n % 3 ? OutputStream::standard_output : OutputStream::standard_error,
+                text_of(n), n % 5 == 0);
+    OutputLineView newest = ring.newest();
+    REQUIRE(newest.sequence == n);
+    REQUIRE(newest.text == text_of(n));
+    REQUIRE(newest.continues == (n % 5 == 0));
+  }
+  auto kept = ring.last(1000);
+  REQUIRE(kept.size() == ring.size());
+  CHECK(ring.bytes() <= 4096);
+  for (const auto& line : kept) {
+    CHECK(line.text == text_of(line.sequence));
+    CHECK(line.stream ==
+          (line.sequence % 3 ? OutputStream::standard_output : OutputStream::standard_error));
+  }
+  auto since = ring.lines_from(ring.first_sequence() + 1, 2);
+  REQUIRE(since.lines.size() == 2);
+  CHECK(since.lines[1].text == text_of(ring.first_sequence() + 2));
+  ring.set_capacity(600);
+  for (const auto& line : ring.last(1000)) CHECK(line.text == text_of(line.sequence));
+  CHECK(ring.newest().text == text_of(20000));
+}
+
 TEST_CASE("a smaller capacity drops the oldest lines at once") {
   OutputRing ring(10 * (1 + OutputRing::line_overhead));
   for (int i = 0; i < 10; ++i) ring.append(noon, OutputStream::standard_output, "x");
