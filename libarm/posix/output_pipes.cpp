@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace arm::posix {
 
@@ -46,6 +47,9 @@ struct OutputPipes::Impl {
   UniqueFd epoll;
   std::unordered_map<ProcessId, Process> processes;  // until drain(), even once both ended
   std::size_t open = 0;                              // pipes not yet at their end
+  // Keys of the pipes asked to grow already: only busy ones, so a flag in every Process (8
+  // bytes more per service, with the padding) is not paid by the quiet thousands.
+  std::unordered_set<std::uint64_t> grown;
   // Not touched until a read fills it: armd with quiet services does not pay for it.
   std::unique_ptr<char[]> buffer{new char[read_per_call]};
 
@@ -62,10 +66,8 @@ OutputPipes::Impl::Read OutputPipes::Impl::read_once(ProcessId pid, Process& pro
   for (;;) {
     ssize_t got = ::read(process.fds[index].get(), buffer.get(), std::min(most, read_per_call));
     if (got > 0) {
-      if (static_cast<std::size_t>(got) >= busy_read && !process.grown[index]) {
-        process.grown[index] = true;
+      if (static_cast<std::size_t>(got) >= busy_read && grown.insert(key_of(pid, index)).second)
         ::fcntl(process.fds[index].get(), F_SETPIPE_SZ, grown_pipe_size);  // a refusal is fine
-      }
       on_output(OutputChunk{pid, process.service, stream_at(index),
                             std::string_view(buffer.get(), static_cast<std::size_t>(got)), false});
       return Read::more;
@@ -80,6 +82,7 @@ void OutputPipes::Impl::close(ProcessId pid, Process& process, std::size_t index
                               const OnOutput& on_output) {
   if (!process.fds[index]) return;
   process.fds[index].reset();  // closing takes it out of the epoll set
+  grown.erase(key_of(pid, index));
   --open;
   on_output(OutputChunk{pid, process.service, stream_at(index), {}, true});
 }
@@ -120,7 +123,7 @@ std::expected<void, Error> OutputPipes::add(ProcessId pid, std::string service, 
   if (process.service != service) process.service = std::move(service);
   if (process.fds[index]) --impl_->open;  // replaced (a number reused before drain): not leaked
   process.fds[index] = std::move(read_end);
-  process.grown[index] = false;
+  impl_->grown.erase(key_of(pid, index));
   ++impl_->open;
   return {};
 }
