@@ -286,7 +286,7 @@ int Daemon::run() {
 
 void Daemon::take_output(const arm::posix::OutputChunk& chunk) {
   outputs_.take(chunk, std::chrono::system_clock::now(),
-                [&](const std::string& service, const arm::OutputLine& line) {
+                [&](const std::string& service, const arm::OutputLineView& line) {
                   log_files_.write(service, line);
                 });
 }

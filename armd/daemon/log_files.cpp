@@ -148,16 +148,16 @@ void LogFiles::write_or_drop(const std::string& service, File& file, std::string
   }
 }
 
-void LogFiles::write(const std::string& service, const arm::OutputLine& line) {
+void LogFiles::write(const std::string& service, const arm::OutputLineView& line) {
   auto found = files_.find(service);
   if (found == files_.end()) return;
   File& file = found->second;
-  std::string text = arm::format_log_file_line(line);
+  std::size_t size = arm::log_file_line_size(line.stream, line.text, line.continues);
   if (!file.fd && !open(service, file)) {
     ++file.failed_lines;
     return;
   }
-  if (file.regular && file.setting.rotation.due(file.size - file.unrotated, text.size())) {
+  if (file.regular && file.setting.rotation.due(file.size - file.unrotated, size)) {
     flush(service, file);  // what is pending belongs in the file being rotated
     rotate(service, file);
     if (!file.fd && !open(service, file)) {
@@ -165,15 +165,20 @@ void LogFiles::write(const std::string& service, const arm::OutputLine& line) {
       return;
     }
   }
+  std::string_view stamp = stamps_.stamp(line.time);
   if (file.setting.drop) {
     // Written at once, never gathered: what the file does not take now is what is dropped.
+    std::string text;
+    text.reserve(size);
+    arm::append_log_file_line(text, stamp, line.stream, line.text, line.continues);
     write_or_drop(service, file, std::move(text));
     note_working(service, file);
     return;
   }
-  file.pending += text;
+  // Formatted straight into what is pending: no string per line.
+  arm::append_log_file_line(file.pending, stamp, line.stream, line.text, line.continues);
   ++file.pending_lines;
-  file.size += text.size();
+  file.size += size;
   if (file.pending.size() >= flush_at && !file.blocked) flush(service, file);
 }
 

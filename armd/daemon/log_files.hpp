@@ -55,7 +55,7 @@ class LogFiles {
 
   // Lines are gathered per file and written in one call each 64 KiB, and by flush(): one
   // write per line was most of armd's time when a service writes fast.
-  void write(const std::string& service, const arm::OutputLine& line);
+  void write(const std::string& service, const arm::OutputLineView& line);
   // Writes what write() gathered. armd calls it every turn of its loop, before it waits.
   void flush();
 
@@ -107,6 +107,7 @@ class LogFiles {
   void note_working(const std::string& service, File& file);
 
   std::map<std::string, File> files_;
+  arm::StampCache stamps_;  // lines of one read share their time: their stamp is made once
   std::map<std::string, std::uint64_t, std::less<>> dropped_;
 };
 

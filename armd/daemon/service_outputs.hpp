@@ -34,7 +34,7 @@ class ServiceOutputs {
   void welcome(const std::string& service);
 
   // Bytes (or the end) of one pipe. `on_line` is told of each line stored.
-  using OnLine = std::function<void(const std::string& service, const arm::OutputLine& line)>;
+  using OnLine = std::function<void(const std::string& service, const arm::OutputLineView& line)>;
   void take(const arm::posix::OutputChunk& chunk, arm::WallTime now, const OnLine& on_line = {});
 
   // The service's ring; null when it never wrote anything.

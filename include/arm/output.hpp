@@ -26,6 +26,21 @@ using WallTime = std::chrono::system_clock::time_point;
 
 // "2026-12-01T20:40:00.123Z": RFC 3339 in UTC with milliseconds.
 std::string format_rfc3339_ms(WallTime time);
+
+// format_rfc3339_ms for a stream of times that mostly repeat: the lines of one read share their
+// time, and a service writing fast has thousands of lines per millisecond. The stamp is made
+// again only when the millisecond changes, and only its three millisecond digits when the second
+// is the same; the calendar arithmetic runs once per second.
+class StampCache {
+ public:
+  static constexpr std::size_t size = 24;  // "2026-12-01T20:40:00.123Z"
+  // The stamp of `time`, valid until the next call.
+  std::string_view stamp(WallTime time);
+
+ private:
+  std::int64_t millisecond_ = INT64_MIN;  // since the epoch, of the stamp held
+  char text_[size] = {};
+};
 // An RFC 3339 date-time ("2026-12-01T20:40:00Z", "2026-12-01t21:40:00.5+01:00", a space for the
 // T): the time it names, fractions of a millisecond cut; nullopt when the text is not one (the
 // date, the clock or the offset out of range included). Leap seconds (":60") are not accepted.
@@ -67,6 +82,15 @@ struct OutputLine {
   bool continues = false;  // a piece of a longer line, which the next line continues
 };
 
+// A line as the ring holds it, its text not copied out: valid until the ring changes.
+struct OutputLineView {
+  std::uint64_t sequence = 0;
+  WallTime time;
+  OutputStream stream = OutputStream::standard_output;
+  std::string_view text;
+  bool continues = false;
+};
+
 // The latest lines of one service, bounded in bytes: each line costs its text plus
 // `line_overhead`, and the oldest go first when a new one does not fit. The newest line is
 // always kept, however long. Sequence numbers let a reader that comes back tell how many lines
@@ -74,9 +98,10 @@ struct OutputLine {
 class OutputRing {
  public:
   static constexpr std::size_t default_capacity = 64 * 1024;
-  // What a line takes in memory besides its text: its record (sequence, stamp, stream, the
-  // string's own 32 bytes) and, for a text too long to sit inside the string, the allocator's
-  // header and rounding. Counting less let a ring of short lines take twice its capacity.
+  // What a line is counted for besides its text. It is what a line took when each had a string
+  // of its own (its record, the string, the allocator's header), kept so that a ring holds as
+  // many lines as it did then; a line's record now takes less (32 bytes), and the texts sit in
+  // one buffer, which is at most twice the bytes of the lines kept (see compact()).
   static constexpr std::size_t line_overhead = sizeof(OutputLine) + 32;
 
   explicit OutputRing(std::size_t capacity_bytes = default_capacity);
@@ -89,15 +114,15 @@ class OutputRing {
 
   std::size_t capacity() const { return capacity_; }
   std::size_t bytes() const { return bytes_; }
-  std::size_t size() const { return lines_.size(); }
+  std::size_t size() const { return entries_.size(); }
   // The sequence the next line will get; lines below first_sequence() are gone.
   std::uint64_t next_sequence() const { return next_sequence_; }
-  std::uint64_t first_sequence() const { return next_sequence_ - lines_.size(); }
+  std::uint64_t first_sequence() const { return next_sequence_ - entries_.size(); }
   // Lines dropped to make room, since the ring was made.
   std::uint64_t dropped() const { return first_sequence() - 1; }
 
   // The newest line; the ring must not be empty.
-  const OutputLine& newest() const { return lines_.back(); }
+  OutputLineView newest() const { return view_of(entries_.size() - 1); }
   // The last `count` lines (fewer if it holds fewer), oldest first.
   std::vector<OutputLine> last(std::size_t count) const;
 
@@ -111,12 +136,27 @@ class OutputRing {
   Since lines_from(std::uint64_t from, std::size_t most = SIZE_MAX) const;
 
  private:
+  // A line's record; its text is in text_, copied there once (no allocation per line).
+  struct Entry {
+    WallTime time;
+    std::uint64_t offset;  // of its text, counted from the first byte the ring ever stored
+    std::uint32_t length;  // lines are cut far below 4 GiB (LineSplitter); longer ones are cut
+    OutputStream stream;
+    bool continues;
+  };
+  OutputLineView view_of(std::size_t index) const;
+  OutputLine line_at(std::size_t index) const;
   void drop_oldest_beyond(std::size_t capacity_bytes);
+  // Drops the texts of dropped lines from the front of text_ once they take as much as the
+  // kept ones: the bytes moved are at most those appended since, so it costs a copy per byte.
+  void compact();
 
   std::size_t capacity_;
   std::size_t bytes_ = 0;
   std::uint64_t next_sequence_ = 1;
-  std::deque<OutputLine> lines_;
+  std::deque<Entry> entries_;
+  std::string text_;               // the texts of the lines kept, oldest first, after a dead prefix
+  std::uint64_t text_offset_ = 0;  // the offset of text_[0]
 };
 
 // When and how a log file is rotated by renaming, as logrotate does: the file in use is
@@ -138,5 +178,10 @@ struct FileRotation {
 // A captured line as a log file holds it: "TIME STREAM TEXT\n", the text's bytes as they came,
 // with a '\' before the newline for a piece the next line continues.
 std::string format_log_file_line(const OutputLine& line);
+// The same line appended to `out`, with a stamp made already (StampCache): no string of its own.
+void append_log_file_line(std::string& out, std::string_view stamp, OutputStream stream,
+                          std::string_view text, bool continues);
+// How many bytes that line takes.
+std::size_t log_file_line_size(OutputStream stream, std::string_view text, bool continues);
 
 }  // namespace arm

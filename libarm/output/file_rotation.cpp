@@ -16,15 +16,26 @@ std::vector<std::pair<std::string, std::string>> FileRotation::renames(
 }
 
 std::string format_log_file_line(const OutputLine& line) {
-  std::string out = format_rfc3339_ms(line.time);
-  out.reserve(out.size() + 10 + line.text.size());  // one allocation per line, not several
-  out += ' ';
-  out += to_string(line.stream);
-  out += ' ';
-  out += line.text;
-  if (line.continues) out += '\\';
-  out += '\n';
+  std::string out;
+  out.reserve(log_file_line_size(line.stream, line.text, line.continues));
+  append_log_file_line(out, format_rfc3339_ms(line.time), line.stream, line.text, line.continues);
   return out;
+}
+
+std::size_t log_file_line_size(OutputStream stream, std::string_view text, bool continues) {
+  return StampCache::size + 1 + to_string(stream).size() + 1 + text.size() + (continues ? 1 : 0) +
+         1;
+}
+
+void append_log_file_line(std::string& out, std::string_view stamp, OutputStream stream,
+                          std::string_view text, bool continues) {
+  out += stamp;
+  out += ' ';
+  out += to_string(stream);
+  out += ' ';
+  out += text;
+  if (continues) out += '\\';
+  out += '\n';
 }
 
 }  // namespace arm

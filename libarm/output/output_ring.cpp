@@ -1,24 +1,23 @@
 // OutputRing: the latest lines of one service, bounded in bytes, numbered so readers can tell
-// what they missed.
+// what they missed. The texts are copied into one buffer, not a string each: a service writing
+// fast stored a line per allocation, and freed one per line dropped.
 #include <algorithm>
+#include <limits>
 
 #include "arm/output.hpp"
 
 namespace arm {
 
-namespace {
-std::size_t cost_of(const OutputLine& line) {
-  return line.text.size() + OutputRing::line_overhead;
-}
-}  // namespace
-
 OutputRing::OutputRing(std::size_t capacity_bytes) : capacity_(capacity_bytes) {}
 
 std::uint64_t OutputRing::append(WallTime time, OutputStream stream, std::string_view text,
                                  bool continues) {
+  text = text.substr(0, std::numeric_limits<std::uint32_t>::max());
   std::uint64_t sequence = next_sequence_++;
-  lines_.push_back(OutputLine{sequence, time, stream, std::string(text), continues});
-  bytes_ += cost_of(lines_.back());
+  entries_.push_back(Entry{time, text_offset_ + text_.size(),
+                           static_cast<std::uint32_t>(text.size()), stream, continues});
+  text_.append(text);
+  bytes_ += text.size() + line_overhead;
   drop_oldest_beyond(capacity_);
   return sequence;
 }
@@ -26,19 +25,52 @@ std::uint64_t OutputRing::append(WallTime time, OutputStream stream, std::string
 void OutputRing::set_capacity(std::size_t capacity_bytes) {
   capacity_ = capacity_bytes;
   drop_oldest_beyond(capacity_);
+  // A ring made smaller gives its memory back at once.
+  if (!entries_.empty()) {
+    std::size_t dead = static_cast<std::size_t>(entries_.front().offset - text_offset_);
+    text_.erase(0, dead);
+    text_offset_ += dead;
+  }
+  text_.shrink_to_fit();
 }
 
 void OutputRing::drop_oldest_beyond(std::size_t capacity_bytes) {
   // The newest line stays even when it alone is larger: an empty ring would tell nothing.
-  while (bytes_ > capacity_bytes && lines_.size() > 1) {
-    bytes_ -= cost_of(lines_.front());
-    lines_.pop_front();
+  bool dropped = false;
+  while (bytes_ > capacity_bytes && entries_.size() > 1) {
+    bytes_ -= entries_.front().length + line_overhead;
+    entries_.pop_front();
+    dropped = true;
   }
+  if (dropped) compact();
+}
+
+void OutputRing::compact() {
+  std::size_t dead = static_cast<std::size_t>(entries_.front().offset - text_offset_);
+  if (dead < text_.size() - dead) return;
+  text_.erase(0, dead);
+  text_offset_ += dead;
+}
+
+OutputLineView OutputRing::view_of(std::size_t index) const {
+  const Entry& entry = entries_[index];
+  return {first_sequence() + index, entry.time, entry.stream,
+          std::string_view(text_).substr(static_cast<std::size_t>(entry.offset - text_offset_),
+                                         entry.length),
+          entry.continues};
+}
+
+OutputLine OutputRing::line_at(std::size_t index) const {
+  OutputLineView view = view_of(index);
+  return {view.sequence, view.time, view.stream, std::string(view.text), view.continues};
 }
 
 std::vector<OutputLine> OutputRing::last(std::size_t count) const {
-  std::size_t from = lines_.size() - std::min(count, lines_.size());
-  return {lines_.begin() + static_cast<std::ptrdiff_t>(from), lines_.end()};
+  std::vector<OutputLine> lines;
+  for (std::size_t index = entries_.size() - std::min(count, entries_.size());
+       index < entries_.size(); ++index)
+    lines.push_back(line_at(index));
+  return lines;
 }
 
 OutputRing::Since OutputRing::lines_from(std::uint64_t from, std::size_t most) const {
@@ -49,9 +81,11 @@ OutputRing::Since OutputRing::lines_from(std::uint64_t from, std::size_t most) c
     from = first;
   }
   from = std::min(from, next_sequence_);
-  auto begin = lines_.begin() + static_cast<std::ptrdiff_t>(from - first);
-  auto count = std::min<std::size_t>(most, static_cast<std::size_t>(lines_.end() - begin));
-  since.lines.assign(begin, begin + static_cast<std::ptrdiff_t>(count));
+  auto begin = static_cast<std::size_t>(from - first);
+  auto count = std::min<std::size_t>(most, entries_.size() - begin);
+  since.lines.reserve(count);
+  for (std::size_t index = begin; index < begin + count; ++index)
+    since.lines.push_back(line_at(index));
   since.next = from + count;
   return since;
 }

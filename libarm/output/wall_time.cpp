@@ -28,6 +28,27 @@ std::string format_rfc3339_ms(WallTime time) {
   return out;
 }
 
+std::string_view StampCache::stamp(WallTime time) {
+  auto milliseconds = std::chrono::floor<std::chrono::milliseconds>(time).time_since_epoch();
+  std::int64_t now = milliseconds.count();
+  if (now == millisecond_) return {text_, size};
+  auto floor_div = [](std::int64_t value, std::int64_t by) {
+    return value / by - (value % by < 0 ? 1 : 0);
+  };
+  if (millisecond_ != INT64_MIN && floor_div(now, 1000) == floor_div(millisecond_, 1000)) {
+    // The same second: only the milliseconds' digits ("...:SS.mmmZ") change.
+    std::int64_t within = now - floor_div(now, 1000) * 1000;
+    text_[20] = static_cast<char>('0' + within / 100);
+    text_[21] = static_cast<char>('0' + within / 10 % 10);
+    text_[22] = static_cast<char>('0' + within % 10);
+  } else {
+    std::string full = format_rfc3339_ms(time);
+    full.copy(text_, size);
+  }
+  millisecond_ = now;
+  return {text_, size};
+}
+
 namespace {
 
 // `count` digits at `at` as a number, or -1.

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace arm::posix {
 
@@ -18,8 +19,18 @@ namespace {
 // per process (a node per pipe, each with its own name, cost a few hundred bytes per service).
 struct Process {
   std::string service;
-  UniqueFd fds[2];  // by OutputStream; closed at the end of the stream
+  UniqueFd fds[2];     // by OutputStream; closed at the end of the stream
+  bool grown[2] = {};  // asked for a bigger pipe already
 };
+
+// A pipe that gives half of its default size (64 KiB) or more at one read is busy, and is asked
+// to hold this much: a service writing fast then fills it while armd works, and each wakeup
+// carries more than a default pipe's worth (a full default pipe rarely gives all 64 KiB: the
+// writer's chunks do not fill its pages exactly). Only busy pipes grow (a thousand quiet services
+// keep the default, and the user's pipe quota); the kernel refuses past /proc/sys/fs/pipe-max-size
+// (1 MiB by default) or the quota, and then the pipe stays as it was.
+constexpr int grown_pipe_size = 1024 * 1024;
+constexpr std::size_t busy_read = 32 * 1024;
 
 constexpr std::size_t index_of(OutputStream stream) {
   return stream == OutputStream::standard_output ? 0 : 1;
@@ -37,8 +48,12 @@ struct OutputPipes::Impl {
   UniqueFd epoll;
   std::unordered_map<ProcessId, Process> processes;  // until drain(), even once both ended
   std::size_t open = 0;                              // pipes not yet at their end
-  std::string buffer = std::string(read_per_call, '\0');
   std::set<std::string, std::less<>> paused;  // services whose pipes are out of the epoll set
+  // Keys of the pipes asked to grow already: only busy ones, so a flag in every Process (8
+  // bytes more per service, with the padding) is not paid by the quiet thousands.
+  std::unordered_set<std::uint64_t> grown;
+  // Not touched until a read fills it: armd with quiet services does not pay for it.
+  std::unique_ptr<char[]> buffer{new char[read_per_call]};
 
   // Puts `pid`'s stream `index` in the epoll set (EPOLL_CTL_ADD) or takes it out (DEL).
   int watch(int operation, ProcessId pid, const Process& process, std::size_t index);
@@ -54,10 +69,12 @@ OutputPipes::Impl::Read OutputPipes::Impl::read_once(ProcessId pid, Process& pro
                                                      std::size_t index, const OnOutput& on_output,
                                                      std::size_t most) {
   for (;;) {
-    ssize_t got = ::read(process.fds[index].get(), buffer.data(), std::min(most, buffer.size()));
+    ssize_t got = ::read(process.fds[index].get(), buffer.get(), std::min(most, read_per_call));
     if (got > 0) {
+      if (static_cast<std::size_t>(got) >= busy_read && grown.insert(key_of(pid, index)).second)
+        ::fcntl(process.fds[index].get(), F_SETPIPE_SZ, grown_pipe_size);  // a refusal is fine
       on_output(OutputChunk{pid, process.service, stream_at(index),
-                            std::string_view(buffer.data(), static_cast<std::size_t>(got)), false});
+                            std::string_view(buffer.get(), static_cast<std::size_t>(got)), false});
       return Read::more;
     }
     if (got < 0 && errno == EINTR) continue;
@@ -70,6 +87,7 @@ void OutputPipes::Impl::close(ProcessId pid, Process& process, std::size_t index
                               const OnOutput& on_output) {
   if (!process.fds[index]) return;
   process.fds[index].reset();  // closing takes it out of the epoll set
+  grown.erase(key_of(pid, index));
   --open;
   on_output(OutputChunk{pid, process.service, stream_at(index), {}, true});
 }
@@ -121,6 +139,7 @@ std::expected<void, Error> OutputPipes::add(ProcessId pid, std::string service, 
   if (process.service != service) process.service = std::move(service);
   if (process.fds[index]) --impl_->open;  // replaced (a number reused before drain): not leaked
   process.fds[index] = std::move(read_end);
+  impl_->grown.erase(key_of(pid, index));
   ++impl_->open;
   return {};
 }

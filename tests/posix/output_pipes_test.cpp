@@ -1,5 +1,6 @@
 // Output captured through pipes: real processes, the spawner and OutputPipes together.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -140,4 +141,26 @@ TEST_CASE("a paused service's pipes are not read, nor watched, until it is resum
   CHECK(got["slow"].size() == 10);
   CHECK(got["slow"].find("held\n") != std::string::npos);
   CHECK(got["slow"].find("late\n") != std::string::npos);
+}
+
+TEST_CASE("a pipe that hands over a lot at one read is made bigger; a quiet one keeps its size") {
+  auto pipes = std::move(*OutputPipes::create());
+  auto make_pipe = [&](ProcessId pid, OutputStream stream) {
+    int ends[2];
+    REQUIRE(::pipe2(ends, O_CLOEXEC) == 0);
+    REQUIRE(pipes->add(pid, "talker", stream, posix::UniqueFd(ends[0])));
+    return posix::UniqueFd(ends[1]);
+  };
+  posix::UniqueFd busy = make_pipe(1001, OutputStream::standard_output);
+  posix::UniqueFd quiet = make_pipe(1001, OutputStream::standard_error);
+  int default_size = ::fcntl(busy.get(), F_GETPIPE_SZ);
+  std::string full(static_cast<std::size_t>(default_size), 'x');
+  REQUIRE(::write(busy.get(), full.data(), full.size()) == default_size);
+  REQUIRE(::write(quiet.get(), "one line\n", 9) == 9);
+  std::size_t got = 0;
+  pipes->collect([&](const OutputChunk& chunk) { got += chunk.bytes.size(); });
+  CHECK(got == full.size() + 9);
+  // As large as the kernel lets an unprivileged process make it, up to 1 MiB.
+  CHECK(::fcntl(busy.get(), F_GETPIPE_SZ) > default_size);
+  CHECK(::fcntl(quiet.get(), F_GETPIPE_SZ) == default_size);
 }

@@ -132,6 +132,36 @@ TEST_CASE("a reader that fell behind is told how many lines it missed, then gets
   CHECK(some.next == 6);
 }
 
+TEST_CASE("the ring's lines keep their bytes while the oldest are dropped, thousands of times") {
+  OutputRing ring(4096);
+  auto text_of = [](std::uint64_t n) {
+    // Lengths from 0 to 300, so that lines straddle every point where the buffer is compacted.
+    return std::string(n * 7 % 301, static_cast<char>('a' + n % 26)) + std::to_string(n);
+  };
+  for (std::uint64_t n = 1; n <= 20000; ++n) {
+    ring.append(noon, n % 3 ? OutputStream::standard_output : OutputStream::standard_error,
+                text_of(n), n % 5 == 0);
+    OutputLineView newest = ring.newest();
+    REQUIRE(newest.sequence == n);
+    REQUIRE(newest.text == text_of(n));
+    REQUIRE(newest.continues == (n % 5 == 0));
+  }
+  auto kept = ring.last(1000);
+  REQUIRE(kept.size() == ring.size());
+  CHECK(ring.bytes() <= 4096);
+  for (const auto& line : kept) {
+    CHECK(line.text == text_of(line.sequence));
+    CHECK(line.stream ==
+          (line.sequence % 3 ? OutputStream::standard_output : OutputStream::standard_error));
+  }
+  auto since = ring.lines_from(ring.first_sequence() + 1, 2);
+  REQUIRE(since.lines.size() == 2);
+  CHECK(since.lines[1].text == text_of(ring.first_sequence() + 2));
+  ring.set_capacity(600);
+  for (const auto& line : ring.last(1000)) CHECK(line.text == text_of(line.sequence));
+  CHECK(ring.newest().text == text_of(20000));
+}
+
 TEST_CASE("a smaller capacity drops the oldest lines at once") {
   OutputRing ring(10 * (1 + OutputRing::line_overhead));
   for (int i = 0; i < 10; ++i) ring.append(noon, OutputStream::standard_output, "x");
@@ -143,6 +173,49 @@ TEST_CASE("stamps are RFC 3339 in UTC with milliseconds") {
   CHECK(format_rfc3339_ms(noon + 123ms) == "2026-12-01T12:00:00.123Z");
   CHECK(format_rfc3339_ms(noon + 59min + 59s + 7ms) == "2026-12-01T12:59:59.007Z");
   CHECK(to_string(OutputStream::standard_error) == "stderr");
+}
+
+TEST_CASE("the stamp cache gives the same stamps as formatting each time, across boundaries") {
+  StampCache cache;
+  const WallTime midnight = noon + 12h;  // 2026-12-02T00:00:00
+  // Repeated, within a second, and across a second, a minute, an hour, a day, a month and a
+  // year; backwards too (a wall clock set back); and fractions of a millisecond.
+  std::vector<WallTime> times = {noon,
+                                 noon,
+                                 noon + 1ms,
+                                 noon + 999ms,
+                                 noon + 1s,
+                                 noon + 1s + 400us,
+                                 noon + 1s + 999us,
+                                 noon + 59s + 999ms,
+                                 noon + 1min,
+                                 noon + 59min + 59s + 999ms,
+                                 noon + 1h,
+                                 midnight - 1ms,
+                                 midnight,
+                                 midnight + 5ms,
+                                 noon + 1s + 5ms,
+                                 noon + 30 * 24h - 1ms,
+                                 noon + 30 * 24h,
+                                 WallTime{} - 1ms,
+                                 WallTime{}};
+  for (WallTime time : times) {
+    CAPTURE(format_rfc3339_ms(time));
+    CHECK(cache.stamp(time) == format_rfc3339_ms(time));
+  }
+  CHECK(cache.stamp(midnight - 1ms) == "2026-12-01T23:59:59.999Z");
+  CHECK(cache.stamp(midnight) == "2026-12-02T00:00:00.000Z");
+  CHECK(cache.stamp(midnight + 5ms) == "2026-12-02T00:00:00.005Z");
+}
+
+TEST_CASE("a log file line appended to a buffer is the one formatted alone, and its size") {
+  std::string out = "before\n";
+  StampCache cache;
+  OutputLine line{3, noon + 5ms, OutputStream::standard_error, std::string("a\xff", 2), true};
+  append_log_file_line(out, cache.stamp(line.time), line.stream, line.text, line.continues);
+  CHECK(out == "before\n" + format_log_file_line(line));
+  CHECK(log_file_line_size(line.stream, line.text, line.continues) ==
+        format_log_file_line(line).size());
 }
 
 TEST_CASE("RFC 3339 times are read in UTC or with an offset, and nonsense is refused") {
