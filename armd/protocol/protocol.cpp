@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "json_writer.hpp"
+#include "protocol/metrics.hpp"
 
 namespace armd::protocol {
 
@@ -102,9 +103,10 @@ std::expected<Method, std::string> method_named(std::string_view name) {
   if (name == "reload") return Method::reload;
   if (name == "shutdown") return Method::shutdown;
   if (name == "logs") return Method::logs;
+  if (name == "metrics") return Method::metrics;
   return std::unexpected(
       fmt::format("unknown method '{}' (expected hello, start, stop, "
-                  "restart, reset, status, reload, shutdown or logs)",
+                  "restart, reset, status, reload, shutdown, logs or metrics)",
                   quoted(name, 64)));
 }
 
@@ -273,6 +275,7 @@ std::expected<Request, RequestError> decode_request(std::string_view text) {
     case Method::hello:
     case Method::reload:
     case Method::shutdown:
+    case Method::metrics:
       break;
   }
   return request;
@@ -367,6 +370,19 @@ std::string encode_error(const json& id, std::string_view outcome, std::string_v
       .boolean("ok", false)
       .string("outcome", outcome)
       .string("message", message)
+      .end_line();
+  return out;
+}
+
+std::string encode_metrics_reply(const json& id, std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 8 + 128);
+  ObjectWriter(out)
+      .json_value("id", id)
+      .boolean("ok", true)
+      .string("outcome", "metrics")
+      .string("content_type", metrics_content_type)
+      .string("text", text)
       .end_line();
   return out;
 }

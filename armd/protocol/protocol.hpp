@@ -32,7 +32,7 @@ inline constexpr std::size_t max_id_bytes = 256;
 // request is answered at once with "too_many_requests".
 inline constexpr std::size_t max_pending_requests = 256;
 
-enum class Method { hello, start, stop, restart, reset, status, reload, shutdown, logs };
+enum class Method { hello, start, stop, restart, reset, status, reload, shutdown, logs, metrics };
 
 struct Request {
   nlohmann::json id;  // as the client sent it (a number or a string); null when absent
@@ -76,6 +76,9 @@ std::string encode_unknown_services(const nlohmann::json& id,
 std::string encode_reload(const nlohmann::json& id, const arm::ReloadSummary& summary);
 std::string encode_error(const nlohmann::json& id, std::string_view outcome,
                          std::string_view message);
+// The reply to "metrics": the Prometheus text (protocol/metrics.hpp) as the string "text", and
+// its "content_type".
+std::string encode_metrics_reply(const nlohmann::json& id, std::string_view text);
 
 // Client side: one line from the server as a JSON object.
 std::expected<nlohmann::json, std::string> decode_reply(std::string_view line);
