@@ -60,8 +60,8 @@ std::expected<MetricsHttpServer, std::string> MetricsHttpServer::listen(
     const arm::ListenAddress& address) {
   std::string name = arm::to_string(address);
   auto failed = [&](std::string_view what) {
-    return std::unexpected(fmt::format("[arm] metrics_listen: cannot {} {}: {}", what, name,
-                                       std::strerror(errno)));
+    return std::unexpected(
+        fmt::format("[arm] metrics_listen: cannot {} {}: {}", what, name, std::strerror(errno)));
   };
   sockaddr_storage storage{};
   socklen_t length = 0;

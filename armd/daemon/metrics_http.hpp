@@ -32,7 +32,7 @@ namespace armd {
 
 // What a request head (the bytes up to and including its blank line) asks for, as an HTTP status.
 struct HttpVerdict {
-  int status = 400;       // 200 (GET /metrics), 400, 404 or 405
+  int status = 400;  // 200 (GET /metrics), 400, 404 or 405
   std::string_view reason;
 };
 HttpVerdict judge_metrics_request(std::string_view head);

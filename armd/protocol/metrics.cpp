@@ -17,8 +17,7 @@ constexpr std::array all_states{arm::ServiceState::stopped,  arm::ServiceState::
                                 arm::ServiceState::failed};
 
 // One family's HELP and TYPE lines; its samples follow, and no other family's come between.
-void family(std::string& out, std::string_view name, std::string_view type,
-            std::string_view help) {
+void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, escape_help(help), name, type);
 }
 
@@ -42,8 +41,7 @@ void per_service(std::string& out, const std::vector<arm::ServiceStatus>& servic
   for (const auto& status : services) {
     std::string label = service_label(status);
     for (auto state : all_states)
-      sample(out, "arm_service_state",
-             fmt::format("{},state=\"{}\"", label, arm::to_string(state)),
+      sample(out, "arm_service_state", fmt::format("{},state=\"{}\"", label, arm::to_string(state)),
              status.state == state ? 1 : 0);
   }
 
@@ -85,8 +83,8 @@ void per_service(std::string& out, const std::vector<arm::ServiceStatus>& servic
 // The place for the readiness and health series (issue 13, parts 1 and 2: arm_service_ready,
 // arm_service_healthy), once ServiceStatus says them. Nothing is written until then: a series
 // that is always 1 would tell a dashboard something untrue.
-void readiness_and_health(std::string& /*out*/, const std::vector<arm::ServiceStatus>& /*services*/) {
-}
+void readiness_and_health(std::string& /*out*/,
+                          const std::vector<arm::ServiceStatus>& /*services*/) {}
 
 void daemon_wide(std::string& out, const MetricsInput& input, std::size_t service_count) {
   family(out, "arm_services", "gauge", "Services configured.");

@@ -20,9 +20,9 @@ inline constexpr std::string_view metrics_content_type = "text/plain; version=0.
 
 // What armd counts itself, beside what the supervisor's status says.
 struct DaemonCounters {
-  std::size_t clients = 0;          // control connections open now
-  std::uint64_t requests = 0;       // request lines received since start (bad ones included)
-  std::uint64_t events = 0;         // service state changes armd was told of since start
+  std::size_t clients = 0;     // control connections open now
+  std::uint64_t requests = 0;  // request lines received since start (bad ones included)
+  std::uint64_t events = 0;    // service state changes armd was told of since start
 };
 
 struct MetricsInput {

@@ -24,7 +24,8 @@ std::expected<ListenAddress, std::string> parse_listen_address(std::string_view 
   } else {
     auto colon = text.rfind(':');
     if (colon == std::string_view::npos)
-      return std::unexpected("expected \"ADDRESS:PORT\" such as \"127.0.0.1:9321\" or \"[::1]:9321\"");
+      return std::unexpected(
+          "expected \"ADDRESS:PORT\" such as \"127.0.0.1:9321\" or \"[::1]:9321\"");
     address.host = std::string(text.substr(0, colon));
     if (address.host.find(':') != std::string::npos)
       return std::unexpected("an IPv6 address is written in brackets: \"[::1]:9321\"");
@@ -38,7 +39,8 @@ std::expected<ListenAddress, std::string> parse_listen_address(std::string_view 
   auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
   if (port.empty() || error != std::errc() || end != port.data() + port.size() || number == 0 ||
       number > 65535)
-    return std::unexpected(fmt::format("the port must be a number from 1 to 65535, not '{}'", port));
+    return std::unexpected(
+        fmt::format("the port must be a number from 1 to 65535, not '{}'", port));
   address.port = static_cast<std::uint16_t>(number);
   return address;
 }
