@@ -32,16 +32,15 @@ TEST_CASE("a metrics_listen that is not ADDRESS:PORT is refused at its line, say
     const char* value;
     const char* words;
   };
-  for (const Case& bad : {Case{"localhost:9321", "not an IPv4 address (names are not looked up)"},
-                          Case{"127.0.0.1", "expected \"ADDRESS:PORT\""},
-                          Case{"127.0.0.1:0", "from 1 to 65535, not '0'"},
-                          Case{"127.0.0.1:65536", "from 1 to 65535"},
-                          Case{"127.0.0.1:http", "from 1 to 65535, not 'http'"},
-                          Case{"::1:9321", "in brackets"}, Case{"[::1]9321", "[IPv6]:PORT"},
-                          Case{"[127.0.0.1]:9321", "not an IPv6 address"}}) {
+  for (const Case& bad :
+       {Case{"localhost:9321", "not an IPv4 address (names are not looked up)"},
+        Case{"127.0.0.1", "expected \"ADDRESS:PORT\""},
+        Case{"127.0.0.1:0", "from 1 to 65535, not '0'"}, Case{"127.0.0.1:65536", "from 1 to 65535"},
+        Case{"127.0.0.1:http", "from 1 to 65535, not 'http'"}, Case{"::1:9321", "in brackets"},
+        Case{"[::1]9321", "[IPv6]:PORT"}, Case{"[127.0.0.1]:9321", "not an IPv6 address"}}) {
     CAPTURE(bad.value);
-    auto config = parse_config(
-        std::string("[arm]\n\nmetrics_listen = \"") + bad.value + "\"\n", "t.toml");
+    auto config =
+        parse_config(std::string("[arm]\n\nmetrics_listen = \"") + bad.value + "\"\n", "t.toml");
     REQUIRE_FALSE(config);
     CAPTURE(config.error().to_string());
     CHECK(config.error().key == "arm.metrics_listen");

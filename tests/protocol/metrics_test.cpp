@@ -74,8 +74,9 @@ TEST_CASE("a running service: up, its state among all states, restarts, start ti
   CHECK(has_line(text, R"(arm_service_refcount{service="web"} 2)"));
 }
 
-TEST_CASE("a service killed by a signal has a last exit signal and no code; a stopped one no "
-          "start time") {
+TEST_CASE(
+    "a service killed by a signal has a last exit signal and no code; a stopped one no "
+    "start time") {
   Sample sample;
   auto db = service("db", arm::ServiceState::backoff);
   db.last_exit = arm::ExitStatus::signaled(9);
@@ -141,12 +142,11 @@ TEST_CASE("each family is written once, HELP then TYPE, its samples together") {
       CHECK(line.starts_with(current));
     }
   }
-  CHECK(families ==
-        std::vector<std::string>{"arm_service_up", "arm_service_state",
-                                 "arm_service_restarts_total", "arm_service_last_exit_code",
-                                 "arm_service_last_exit_signal", "arm_service_start_time_seconds",
-                                 "arm_service_refcount", "arm_services", "arm_clients",
-                                 "arm_requests_total", "arm_events_total", "arm_build_info"});
+  CHECK(families == std::vector<std::string>{
+                        "arm_service_up", "arm_service_state", "arm_service_restarts_total",
+                        "arm_service_last_exit_code", "arm_service_last_exit_signal",
+                        "arm_service_start_time_seconds", "arm_service_refcount", "arm_services",
+                        "arm_clients", "arm_requests_total", "arm_events_total", "arm_build_info"});
 }
 
 TEST_CASE("the metrics request takes no parameters; its reply carries the text as a string") {
