@@ -124,7 +124,8 @@ void MetricsHttpServer::handle_poll(const std::vector<pollfd>& fds,
     Connection& connection = it->second;
     bool keep = true;
     if (!connection.output.empty()) {
-      keep = (polled.revents & POLLOUT) ? write_to(connection) : !(polled.revents & POLLERR);
+      // Only POLLOUT was asked for: anything else is the peer gone (POLLERR, POLLHUP).
+      keep = (polled.revents & POLLOUT) && write_to(connection);
     } else if (polled.revents & (POLLIN | POLLHUP | POLLERR)) {
       keep = read_from(connection, metrics);
     }

@@ -240,6 +240,32 @@ class Metrics(ArmdTestCase):
             pass
         self.assertEqual(closed, b"")
 
+    def test_a_scraper_that_does_not_read_blocks_no_one(self):
+        # 10,000 services make a text of about 5 MB, more than the socket buffers hold (Linux
+        # grows a TCP send buffer to 4 MiB at most): armd writes what the socket takes and
+        # serves others meanwhile.
+        sleeper = self.sleeper()
+        self.config_with("".join(f'[services.s{i}]\nbinary = "{sleeper}"\n' for i in range(10000)),
+                         listen=f"127.0.0.1:{(port := free_port())}")
+        self.start_armd()
+        stalled = socket.socket()
+        self.addCleanup(stalled.close)
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.settimeout(DEADLINE)
+        stalled.connect(("127.0.0.1", port))
+        stalled.sendall(b"GET /metrics HTTP/1.1\r\n\r\n")
+        time.sleep(0.5)  # armd has answered as far as the socket takes
+        self.armctl("status", "s1", check=0)
+        self.assertEqual(self.scrape(port)[0], 200)
+        # Read at last: the whole answer, and the text parses.
+        answer = b""
+        while chunk := stalled.recv(65536):
+            answer += chunk
+        head, body = answer.split(b"\r\n\r\n", 1)
+        self.assertIn(f"Content-Length: {len(body)}".encode(), head)
+        found, _ = samples(body.decode())
+        self.assertEqual(value(found, "arm_services"), 10000)
+
     def test_200_idle_connections_do_not_lock_a_scraper_out(self):
         port = free_port()
         self.config_with(listen=f"127.0.0.1:{port}")
