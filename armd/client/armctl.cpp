@@ -384,6 +384,23 @@ class Client {
     return exit_ok;
   }
 
+  // The Prometheus text, as armd wrote it (what GET /metrics would return).
+  int metrics() {
+    auto connection = connect();
+    if (!connection) return exit_unreachable;
+    if (!connection->send(protocol::encode_request(1, "metrics"))) return lost();
+    auto reply = read_reply(*connection);
+    if (!reply) return exit_unreachable;
+    if (member(*reply, "ok") != true) return refused(*reply, "metrics");
+    const json& text = member(*reply, "text");
+    if (!text.is_string()) {
+      fmt::print(stderr, "armctl: armd's metrics reply has no text\n");
+      return exit_unreachable;
+    }
+    fmt::print("{}", text.get_ref<const std::string&>());
+    return exit_ok;
+  }
+
   int shutdown() {
     auto connection = connect();
     if (!connection) return exit_unreachable;
@@ -571,6 +588,8 @@ int main(int argc, char** argv) {
   monitor->add_option("NAME", names, "only these services (default: all, also ones added later)");
   auto* reload = app.add_subcommand("reload", "re-read armd's configuration file");
   auto* shutdown = app.add_subcommand("shutdown", "stop every service and armd; returns when done");
+  auto* metrics =
+      app.add_subcommand("metrics", "print armd's metrics (Prometheus text format 0.0.4)");
   for (auto* command : {start, stop, restart, reset, status, logs, monitor, reload, shutdown}) {
     command->add_flag("--json", json_output, "print armd's replies as JSON");
   }
@@ -633,5 +652,6 @@ int main(int argc, char** argv) {
   if (monitor->parsed()) return client.monitor(names);
   if (reload->parsed()) return client.reload();
   if (shutdown->parsed()) return client.shutdown();
+  if (metrics->parsed()) return client.metrics();
   return exit_usage;
 }

@@ -104,6 +104,11 @@ std::expected<std::unique_ptr<Daemon>, std::string> Daemon::create(DaemonOptions
       ControlServer::listen(daemon->options_.socket_path, protocol::max_request_line, *daemon);
   if (!server) return std::unexpected(server.error());
   daemon->server_.emplace(std::move(*server));
+  if (const auto& address = config.arm.metrics_listen) {
+    auto metrics = MetricsHttpServer::listen(*address);
+    if (!metrics) return std::unexpected(metrics.error());
+    daemon->metrics_http_.emplace(std::move(*metrics));
+  }
   auto pipes = arm::posix::OutputPipes::create();
   if (!pipes) return std::unexpected(pipes.error().message);
   daemon->output_pipes_ = std::move(*pipes);
@@ -209,6 +214,8 @@ int Daemon::run() {
       supervisor_->service_count());
   log(Level::info, "containment: {}", containment_note_);
   if (descriptor_limits_.raised()) log(Level::info, "{}", descriptor_limits_.describe());
+  if (metrics_http_)
+    log(Level::info, "serving metrics on http://{}/metrics", metrics_http_->address());
   // Only now, holding the socket: what a SIGKILLed armd of this socket left running goes
   // before anything starts, so no service runs twice.
   if (auto left = spawner_->kill_leftovers(); !left.empty())
@@ -235,11 +242,17 @@ int Daemon::run() {
     fds.push_back({output_pipes_->fd(), POLLIN, 0});
     fds.push_back({readiness_->fd(), POLLIN, 0});
     server_->add_poll_fds(fds);
+    if (metrics_http_) metrics_http_->add_poll_fds(fds, clock_.now());
     slowed_.add_poll_fds(log_files_, fds);  // last: nothing reads their revents, they only wake
     int timeout = poll_timeout(supervisor_->next_deadline(), clock_.now());
     if (auto wakeup = server_->next_wakeup()) {
       int server_timeout = poll_timeout(*wakeup, clock_.now());
       timeout = timeout < 0 ? server_timeout : std::min(timeout, server_timeout);
+    }
+    // Only while a metrics connection is open: an idle listener asks for no wake-up.
+    if (auto wakeup = metrics_http_ ? metrics_http_->next_wakeup() : std::nullopt) {
+      int metrics_timeout = poll_timeout(*wakeup, clock_.now());
+      timeout = timeout < 0 ? metrics_timeout : std::min(timeout, metrics_timeout);
     }
     if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) {
       log(Level::error, "poll: {}", std::strerror(errno));
@@ -270,6 +283,7 @@ int Daemon::run() {
           [&](const arm::WatchedFile& file) { supervisor_->on_file_changed(file); });
     }
     server_->handle_poll(fds);
+    if (metrics_http_) metrics_http_->handle_poll(fds, [&] { return metrics_text(); });
     // Every turn, not only when output came: a follower's queue may have drained.
     if (!followers_.empty()) followers_.send_news(*server_, outputs_);
     if (!subscribers_.empty()) subscribers_.send_pending(*server_);
@@ -354,6 +368,7 @@ void Daemon::reply(const arm::Reply& reply) {
 }
 
 void Daemon::service_event(const arm::ServiceEvent& event) {
+  ++events_handled_;                                       // for arm_events_total
   if (!subscribers_.empty())
     subscribers_.on_service_event(event, *supervisor_, clock_.now(), exit_tails_, *server_);
   if (event.state == arm::ServiceState::starting) return;  // the running/failed line follows
@@ -421,6 +436,7 @@ void Daemon::on_connect(ConnectionId connection) {
 
 void Daemon::on_line(ConnectionId connection, std::string_view line) {
   if (line.empty() || line == "\r") return;  // blank lines are harmless keep-alives
+  ++requests_received_;                      // for arm_requests_total
   auto request = protocol::decode_request(line);
   if (!request) {
     log_bad_request(connection, request.error().message);
@@ -470,6 +486,9 @@ void Daemon::on_line(ConnectionId connection, std::string_view line) {
       return;
     case Method::unsubscribe:
       answer_unsubscribe(connection, request->id);
+      return;
+    case Method::metrics:
+      server_->send(connection, protocol::encode_metrics_reply(request->id, metrics_text()));
       return;
     case Method::shutdown:
       if (!defer(connection, ref, request->id)) return;
@@ -603,6 +622,20 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
   }
   auto sizes = ServiceOutputs::sizes_of(*config);
   auto files = LogFiles::settings_of(*config);
+  // A new metrics_listen is bound before anything changes: an address that cannot be bound
+  // refuses the reload, as an invalid file does, and the old listener stays meanwhile.
+  std::optional<arm::ListenAddress> metrics_wanted = config->arm.metrics_listen;
+  bool metrics_moved = metrics_wanted != listening_for_metrics();
+  std::optional<MetricsHttpServer> new_metrics;
+  if (metrics_moved && metrics_wanted) {
+    auto listener = MetricsHttpServer::listen(*metrics_wanted);
+    if (!listener) {
+      log(Level::error, "reload refused, the running configuration stays: {}", listener.error());
+      send(protocol::encode_error(id, "invalid_config", listener.error()));
+      return;
+    }
+    new_metrics.emplace(std::move(*listener));
+  }
   auto applied = supervisor_->reload(std::move(*config));
   if (!applied) {
     malloc_trim(0);  // as at start: the TOML tree is gone
@@ -612,6 +645,12 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
     return;
   }
   const arm::ReloadSummary& summary = *applied;
+  if (metrics_moved) {
+    metrics_http_ = std::move(new_metrics);
+    log(Level::info, "reload: {}",
+        metrics_http_ ? "serving metrics on http://" + metrics_http_->address() + "/metrics"
+                      : "no longer serving metrics over HTTP");
+  }
   outputs_.configure(std::move(sizes));
   log_files_.configure(std::move(files));
   for (const auto& name : summary.removed) {

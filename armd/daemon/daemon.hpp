@@ -22,6 +22,7 @@
 #include "log_file_reader.hpp"
 #include "log_files.hpp"
 #include "log_followers.hpp"
+#include "metrics_http.hpp"
 #include "protocol/log_lines.hpp"
 #include "readiness.hpp"
 #include "service_outputs.hpp"
@@ -84,6 +85,10 @@ class Daemon final : public arm::Notifier, public LineHandler {
   void take_output(const arm::posix::OutputChunk& chunk);
   // A process was reaped: its output first, then the exit record's tail, then the supervisor.
   void on_exit(arm::ProcessId pid, arm::ExitStatus status);
+  // Metrics (issue 13; daemon_metrics.cpp): the Prometheus text of this moment, and where the
+  // HTTP listener listens (nullopt: there is none).
+  std::string metrics_text() const;
+  std::optional<arm::ListenAddress> listening_for_metrics() const;
 
   DaemonOptions options_;
   arm::posix::UniqueFd signal_fd_;
@@ -121,6 +126,12 @@ class Daemon final : public arm::Notifier, public LineHandler {
   protocol::OutputTails exit_tails_;
   // Clients of the event stream (issue 13).
   EventSubscribers subscribers_;
+
+  // Metrics (issue 13): the HTTP listener when `[arm] metrics_listen` is set, and what armd
+  // counts for arm_requests_total and arm_events_total.
+  std::optional<MetricsHttpServer> metrics_http_;
+  std::uint64_t requests_received_ = 0;
+  std::uint64_t events_handled_ = 0;
 };
 
 }  // namespace armd

@@ -45,6 +45,8 @@ int check_config(const std::string& path) {
   // Warnings do not change the verdict: unlimited restarts are a choice, said out loud.
   for (const arm::Error& warning : arm::find_unbounded_restarts(path, *config))
     fmt::print(stderr, "armd: warning: {}\n", warning.to_string());
+  for (const arm::Error& warning : arm::find_exposed_metrics(path, *config))
+    fmt::print(stderr, "armd: warning: {}\n", warning.to_string());
   const char* search_path = std::getenv("PATH");
   auto missing =
       arm::find_missing_files(path, *config, search_path ? search_path : default_search_path);

@@ -9,6 +9,7 @@
 
 #include "fast_request.hpp"
 #include "json_writer.hpp"
+#include "protocol/metrics.hpp"
 
 namespace armd::protocol {
 
@@ -105,9 +106,10 @@ std::expected<Method, std::string> method_named(std::string_view name) {
   if (name == "logs") return Method::logs;
   if (name == "subscribe") return Method::subscribe;
   if (name == "unsubscribe") return Method::unsubscribe;
+  if (name == "metrics") return Method::metrics;
   return std::unexpected(
       fmt::format("unknown method '{}' (expected hello, start, stop, restart, reset, status, "
-                  "reload, shutdown, logs, subscribe or unsubscribe)",
+                  "reload, shutdown, logs, subscribe, unsubscribe or metrics)",
                   quoted(name, 64)));
 }
 
@@ -301,6 +303,7 @@ std::expected<Request, RequestError> decode_request_in_full(std::string_view tex
     case Method::reload:
     case Method::shutdown:
     case Method::unsubscribe:
+    case Method::metrics:
       break;
   }
   return request;
@@ -395,6 +398,19 @@ std::string encode_error(const json& id, std::string_view outcome, std::string_v
       .boolean("ok", false)
       .string("outcome", outcome)
       .string("message", message)
+      .end_line();
+  return out;
+}
+
+std::string encode_metrics_reply(const json& id, std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 8 + 128);
+  ObjectWriter(out)
+      .json_value("id", id)
+      .boolean("ok", true)
+      .string("outcome", "metrics")
+      .string("content_type", metrics_content_type)
+      .string("text", text)
       .end_line();
   return out;
 }

@@ -44,6 +44,7 @@ enum class Method {
   logs,
   subscribe,    // the event stream (protocol/events.hpp)
   unsubscribe,  // ends this connection's subscription
+  metrics,      // the Prometheus text (protocol/metrics.hpp)
 };
 
 struct Request {
@@ -100,6 +101,9 @@ std::string encode_unknown_services(const nlohmann::json& id,
 std::string encode_reload(const nlohmann::json& id, const arm::ReloadSummary& summary);
 std::string encode_error(const nlohmann::json& id, std::string_view outcome,
                          std::string_view message);
+// The reply to "metrics": the Prometheus text (protocol/metrics.hpp) as the string "text", and
+// its "content_type".
+std::string encode_metrics_reply(const nlohmann::json& id, std::string_view text);
 
 // Client side: one line from the server as a JSON object.
 std::expected<nlohmann::json, std::string> decode_reply(std::string_view line);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <expected>
 #include <filesystem>
 #include <map>
@@ -121,8 +122,28 @@ struct ServiceSpec {
   bool operator==(const ServiceSpec&) const = default;
 };
 
+// Where a TCP listener binds: an IP address as written (no name lookup) and a port.
+struct ListenAddress {
+  std::string host;  // an IPv4 or IPv6 literal, without the brackets of "[::1]:9321"
+  std::uint16_t port = 0;
+  bool ipv6 = false;
+
+  bool operator==(const ListenAddress&) const = default;
+};
+
+// "127.0.0.1:9321" or "[::1]:9321" (an IPv4 or a bracketed IPv6 literal, a port 1-65535), or
+// what is wrong with the text.
+std::expected<ListenAddress, std::string> parse_listen_address(std::string_view text);
+// 127.0.0.0/8 or ::1: reachable from this host only.
+bool is_loopback(const ListenAddress& address);
+// "127.0.0.1:9321", "[::1]:9321": as parse_listen_address reads it.
+std::string to_string(const ListenAddress& address);
+
 struct ArmSettings {
   std::optional<std::string> socket;
+  // Where armd serves its Prometheus metrics over HTTP (`metrics_listen`, issue 13); nullopt:
+  // no HTTP listener (`armctl metrics` still works).
+  std::optional<ListenAddress> metrics_listen;
   // Where armd puts its services' cgroups (issue 10): "auto" (below its own cgroup when it may
   // write there, else process groups), "off" (process groups), or a cgroup v2 directory.
   std::string cgroup = "auto";
@@ -182,6 +203,11 @@ std::vector<Error> find_missing_files(const std::filesystem::path& path, const C
 // restart policy other than never. One warning per service, as an Error at its max_restarts key
 // (`path` is read again for the line; without it the warning names the file and key only).
 std::vector<Error> find_unbounded_restarts(const std::filesystem::path& path, const Config& config);
+
+// What `armd --check-config` warns about `[arm] metrics_listen` on an address other hosts can
+// reach (not loopback): armd's metrics have no authentication. Empty otherwise; `path` is read
+// again for the line, as above.
+std::vector<Error> find_exposed_metrics(const std::filesystem::path& path, const Config& config);
 
 // Parses a duration: an integer (milliseconds) or a string with unit ms|s|m|h ("250ms", "5s").
 std::expected<Milliseconds, std::string> parse_duration(std::string_view text);

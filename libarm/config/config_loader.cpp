@@ -53,6 +53,15 @@ const std::array arm_keys{
                      [](auto& reader, auto& value, auto& path, ArmSettings& arm) {
                        return assign(reader.path(value, path), arm.log_dir);
                      }},
+    Key<ArmSettings>{"metrics_listen",
+                     [](auto& reader, auto& value, auto& path, ArmSettings& arm) -> Done {
+                       auto text = reader.string(value, path);
+                       if (!text) return Failure(text.error());
+                       auto address = parse_listen_address(*text);
+                       if (!address) return Failure(reader.error_at(value, path, address.error()));
+                       arm.metrics_listen = std::move(*address);
+                       return {};
+                     }},
     Key<ArmSettings>{"global_prefix",
                      [](auto& reader, auto& value, auto& path, ArmSettings& arm) {
                        return assign(reader.command_prefix(value, path), arm.global_prefix);

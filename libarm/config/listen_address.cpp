@@ -1,0 +1,80 @@
+// `[arm] metrics_listen`: the address text read into a ListenAddress, and the warning
+// `armd --check-config` gives when it is reachable from other hosts.
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "arm/config.hpp"
+#include "read_file_posix.hpp"
+
+namespace arm {
+
+std::expected<ListenAddress, std::string> parse_listen_address(std::string_view text) {
+  ListenAddress address;
+  std::string_view port;
+  if (text.starts_with('[')) {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return std::unexpected("expected \"[IPv6]:PORT\" such as \"[::1]:9321\"");
+    address.host = std::string(text.substr(1, close - 1));
+    address.ipv6 = true;
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos)
+      return std::unexpected(
+          "expected \"ADDRESS:PORT\" such as \"127.0.0.1:9321\" or \"[::1]:9321\"");
+    address.host = std::string(text.substr(0, colon));
+    if (address.host.find(':') != std::string::npos)
+      return std::unexpected("an IPv6 address is written in brackets: \"[::1]:9321\"");
+    port = text.substr(colon + 1);
+  }
+  unsigned char bytes[16];
+  if (::inet_pton(address.ipv6 ? AF_INET6 : AF_INET, address.host.c_str(), bytes) != 1)
+    return std::unexpected(fmt::format("'{}' is not an {} address (names are not looked up)",
+                                       address.host, address.ipv6 ? "IPv6" : "IPv4"));
+  unsigned number = 0;
+  auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (port.empty() || error != std::errc() || end != port.data() + port.size() || number == 0 ||
+      number > 65535)
+    return std::unexpected(
+        fmt::format("the port must be a number from 1 to 65535, not '{}'", port));
+  address.port = static_cast<std::uint16_t>(number);
+  return address;
+}
+
+bool is_loopback(const ListenAddress& address) {
+  unsigned char bytes[16] = {};
+  if (address.ipv6) {
+    if (::inet_pton(AF_INET6, address.host.c_str(), bytes) != 1) return false;
+    for (int i = 0; i < 15; ++i)
+      if (bytes[i] != 0) return false;
+    return bytes[15] == 1;
+  }
+  return ::inet_pton(AF_INET, address.host.c_str(), bytes) == 1 && bytes[0] == 127;
+}
+
+std::string to_string(const ListenAddress& address) {
+  return address.ipv6 ? fmt::format("[{}]:{}", address.host, address.port)
+                      : fmt::format("{}:{}", address.host, address.port);
+}
+
+std::vector<Error> find_exposed_metrics(const std::filesystem::path& path, const Config& config) {
+  if (!config.arm.metrics_listen || is_loopback(*config.arm.metrics_listen)) return {};
+  int line = 0;
+  int column = 0;
+  auto root = config_detail::reread_for_positions(path);
+  if (const toml::node* key = root ? root->at_path("arm.metrics_listen").node() : nullptr) {
+    line = static_cast<int>(key->source().begin.line);
+    column = static_cast<int>(key->source().begin.column);
+  }
+  return {Error::at(path.string(), line, column, "arm.metrics_listen",
+                    fmt::format("{} is not a loopback address: other hosts can read armd's "
+                                "metrics (service names, states, exit codes) without any "
+                                "authentication",
+                                to_string(*config.arm.metrics_listen)))};
+}
+
+}  // namespace arm
