@@ -180,6 +180,7 @@ std::optional<Request> decode_common_request(std::string_view line) {
       break;
     case Method::subscribe:  // rare and long-lived: the full parser judges them
     case Method::unsubscribe:
+    case Method::metrics:
       return std::nullopt;
   }
   return request;
