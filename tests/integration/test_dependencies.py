@@ -85,6 +85,13 @@ class Dependencies(ArmdTestCase):
             wait_for(lambda: last in order(), f"armd to log {last} running")
         return order()
 
+    def wait_traps(self, *names):
+        """Until each named service's TERM trap is set (its start line is written): a dependency's
+        script may still be setting its trap when a dependent's is done, since each is running
+        once it executes; a SIGTERM before the trap would end it without its stop line."""
+        for name in names:
+            self.wait_line(f"start {name}")
+
     def wait_line(self, line, after=0):
         wait_for(lambda: line in self.lines()[after:], f"'{line}' in the event log")
         return self.lines().index(line, after)
@@ -117,7 +124,7 @@ class Dependencies(ArmdTestCase):
 
     def test_stopping_a_dependency_stops_its_dependents_first(self):
         self.armctl("start", "api", check=0)
-        self.wait_line("start api")
+        self.wait_traps("api", "web", "db", "cache")
         result = self.armctl("stop", "db", check=0)
         order = self.lines()
         self.assertLess(order.index("stop api"), order.index("stop web"))
@@ -128,7 +135,7 @@ class Dependencies(ArmdTestCase):
 
     def test_shutdown_stops_in_reverse_dependency_order(self):
         self.armctl("start", "api", check=0)
-        self.wait_line("start api")
+        self.wait_traps("api", "web", "db", "cache")
         self.armd.send_signal(signal.SIGTERM)
         self.assertEqual(self.armd.wait(timeout=30), 0)
         order = self.lines()
