@@ -121,11 +121,17 @@ TEST_CASE("the parser reads each sd_notify key a service may send") {
 TEST_CASE("unknown keys, lines without '=' and malformed values are ignored") {
   auto parsed = parse_notification(
       "MAINPID=1\nFDSTORE=1\nnonsense\n=\nREADY=2\nWATCHDOG=yes\nWATCHDOG_USEC=12x\n"
-      "WATCHDOG_USEC=0\nEXTEND_TIMEOUT_USEC=-5\nERRNO=-1\nERRNO=99999999999999\n\n");
+      "EXTEND_TIMEOUT_USEC=-5\nERRNO=-1\nERRNO=99999999999999\n\n");
   REQUIRE(parsed);
   CHECK(*parsed == ServiceNotification{});
   CHECK(parse_notification("")->ready == false);
   CHECK(parse_notification("READY=1\n")->ready);
+}
+
+TEST_CASE("WATCHDOG_USEC=0 reaches the core: it turns the watchdog off, as in systemd") {
+  // systemd stops the watchdog when the interval a service sets is 0; the core does the same
+  // with a watchdog_timeout of 0, so the parser must not drop it as malformed.
+  CHECK(parse_notification("WATCHDOG_USEC=0")->watchdog_timeout == Milliseconds(0));
 }
 
 TEST_CASE("a datagram holding a NUL byte is dropped whole") {

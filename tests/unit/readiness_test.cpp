@@ -313,3 +313,85 @@ TEST_CASE("a config-file restart while starting keeps the reference of the start
   rig.ready("web");
   CHECK(rig.state_of("web") == ServiceState::running);
 }
+
+TEST_CASE(
+    "a start timeout with restart never fails the hard dependents waiting for it, once each") {
+  ServiceSpec db = notify_service("db");
+  db.start_timeout = 5s;
+  db.restart = RestartPolicy::never;
+  ServiceSpec web = testing::service("web");
+  web.depends_on = {"db"};
+  SupervisorRig rig(testing::config_with({db, web}));
+  auto start_web = rig.request();
+  auto start_db = rig.request(2);
+  rig.supervisor.start(start_web, "web");
+  rig.supervisor.start(start_db, "db");
+  rig.advance(5s, Exits::delivered);
+  CHECK(rig.state_of("db") == ServiceState::failed);
+  CHECK(rig.state_of("web") == ServiceState::failed);
+  CHECK(rig.notifier.replies_count_for(start_db) == 1);
+  CHECK(rig.notifier.reply_to(start_db)->message == "not ready within 5s");
+  CHECK(rig.notifier.replies_count_for(start_web) == 1);
+  CHECK(rig.notifier.reply_to(start_web)->message == "dependency db failed: not ready within 5s");
+  CHECK(rig.supervisor.status("db")->refcount == 0);
+  CHECK_FALSE(rig.supervisor.next_deadline());
+}
+
+TEST_CASE("start timeouts count in the restart intensity") {
+  ServiceSpec web = notify_service("web");
+  web.start_timeout = 2s;
+  web.max_restarts = 1;
+  web.restart_window = 1h;
+  SupervisorRig rig(testing::config_with({web}));
+  rig.supervisor.start(rig.request(), "web");
+  rig.advance(2s, Exits::delivered);
+  CHECK(rig.state_of("web") == ServiceState::backoff);
+  rig.advance(1s + 2s, Exits::delivered);  // the backoff, then a second start timeout
+  CHECK(rig.state_of("web") == ServiceState::failed);
+  CHECK(rig.supervisor.status("web")->last_error ==
+        "not ready within 2s; restarted 1 times within 1h, not restarting");
+}
+
+TEST_CASE("once stopped for a start timeout, what it says cannot move its SIGKILL deadline") {
+  ServiceSpec web = notify_service("web");
+  web.start_timeout = 2s;
+  web.stop_timeout = 3s;
+  SupervisorRig rig(testing::config_with({web}));
+  rig.spawner.ignore_terminate("web");
+  rig.supervisor.start(rig.request(), "web");
+  ProcessId pid = *rig.pid_of("web");
+  rig.advance(2s);
+  CHECK(rig.state_of("web") == ServiceState::stopping);
+  rig.notify("web", {.extend_timeout = 100s});
+  rig.notify("web", {.ready = true, .watchdog = true, .watchdog_timeout = 50s});
+  CHECK(rig.supervisor.next_deadline() == rig.clock.now() + 3s);
+  rig.advance(3s);
+  CHECK(rig.spawner.process(pid)->signals == std::vector{StopSignal::terminate, StopSignal::kill});
+}
+
+TEST_CASE("a reload that removes a starting service fails its start and forgets it once reaped") {
+  SupervisorRig rig(testing::config_with({notify_service("web"), testing::service("other")}));
+  auto start = rig.request();
+  rig.supervisor.start(start, "web");
+  CHECK(rig.supervisor.reload(testing::config_with({testing::service("other")})));
+  CHECK(rig.notifier.reply_to(start)->outcome == Outcome::start_failed);
+  CHECK(rig.notifier.reply_to(start)->message == "removed from the configuration");
+  rig.settle();
+  CHECK_FALSE(rig.supervisor.status("web"));
+  CHECK_FALSE(rig.supervisor.next_deadline());
+}
+
+TEST_CASE("WATCHDOG_USEC=0 turns the watchdog off until the next spawn") {
+  ServiceSpec web = with_watchdog(notify_service("web"), 10s);
+  SupervisorRig rig(testing::config_with({web}));
+  rig.supervisor.start(rig.request(), "web");
+  rig.ready("web");
+  rig.notify("web", {.watchdog_timeout = 0ms});
+  CHECK_FALSE(rig.supervisor.next_deadline());
+  rig.notify("web", {.watchdog = true});
+  CHECK_FALSE(rig.supervisor.next_deadline());
+  rig.supervisor.restart(rig.request(), "web");
+  rig.settle();
+  rig.ready("web");
+  CHECK(rig.supervisor.next_deadline() == rig.clock.now() + 10s);
+}
