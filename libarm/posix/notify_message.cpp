@@ -92,8 +92,8 @@ std::optional<ServiceNotification> parse_notification(std::string_view datagram)
     } else if (key == "STATUS") {
       notification.status = status_text(value);
     } else if (key == "WATCHDOG_USEC") {
-      if (auto interval = microseconds_in(value); interval && interval->count() > 0)
-        notification.watchdog_timeout = interval;
+      // 0 is kept: it turns the watchdog off, as systemd does (the core's reading of it).
+      if (auto interval = microseconds_in(value)) notification.watchdog_timeout = interval;
     } else if (key == "EXTEND_TIMEOUT_USEC") {
       if (auto more = microseconds_in(value)) notification.extend_timeout = more;
     } else if (key == "ERRNO") {

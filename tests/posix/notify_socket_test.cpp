@@ -118,10 +118,14 @@ TEST_CASE("the parser reads each sd_notify key a service may send") {
   CHECK(parse_notification("WATCHDOG=trigger")->watchdog_trigger);
 }
 
+TEST_CASE("WATCHDOG_USEC=0 reaches the core, which turns the watchdog off (as systemd does)") {
+  CHECK(parse_notification("WATCHDOG_USEC=0")->watchdog_timeout == Milliseconds(0));
+}
+
 TEST_CASE("unknown keys, lines without '=' and malformed values are ignored") {
   auto parsed = parse_notification(
       "MAINPID=1\nFDSTORE=1\nnonsense\n=\nREADY=2\nWATCHDOG=yes\nWATCHDOG_USEC=12x\n"
-      "WATCHDOG_USEC=0\nEXTEND_TIMEOUT_USEC=-5\nERRNO=-1\nERRNO=99999999999999\n\n");
+      "WATCHDOG_USEC=-1\nEXTEND_TIMEOUT_USEC=-5\nERRNO=-1\nERRNO=99999999999999\n\n");
   REQUIRE(parsed);
   CHECK(*parsed == ServiceNotification{});
   CHECK(parse_notification("")->ready == false);
