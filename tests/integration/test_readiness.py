@@ -74,6 +74,29 @@ class Readiness(ArmdTestCase):
         self.assertEqual(self.armd.wait(timeout=DEADLINE), 0)
         self.assertFalse(os.path.exists(self.notify_path()))
 
+    def test_a_control_socket_path_too_long_for_the_notify_socket_still_runs_armd(self):
+        # 101 to 107 bytes: the control socket fits a sockaddr_un, "<it>.notify" does not.
+        # armd ran with such a path before readiness existed: it still does, without a
+        # notify socket, and only a service that needs one fails its start, saying so.
+        deep = os.path.join(self.dir, "d" * (104 - len(self.dir) - len("/armd-test.sock") - 1))
+        os.mkdir(deep)
+        self.socket = os.path.join(deep, "armd-test.sock")
+        self.assertEqual(len(self.socket), 104)
+        self.start_with_readiness(f"""
+            [services.plain]
+            binary = "{self.sleeper()}"
+            [services.shy]
+            binary = "{sys.executable}"
+            options = ["{self.notify_service}", "{self.marker}", "0"]
+            readiness = "notify"
+            """)
+        self.assertIn("no notify socket", self.log())
+        self.armctl("start", "plain", check=0)
+        result = self.armctl("start", "shy")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("needs a notify socket", result.stdout + result.stderr)
+        self.armctl("status", check=0)
+
     def test_a_flood_from_a_stranger_is_dropped_and_logged_once(self):
         self.write_config("[arm]\n")
         self.start_armd()
