@@ -1,5 +1,7 @@
 #include "readiness.hpp"
 
+#include <sys/un.h>
+
 #include "log.hpp"
 
 namespace armd {
@@ -9,13 +11,22 @@ std::string notify_socket_path(const std::string& control_socket) {
 }
 
 std::expected<Readiness, std::string> Readiness::create(const std::string& control_socket) {
-  auto socket = arm::posix::NotifySocket::create(notify_socket_path(control_socket));
+  std::string path = notify_socket_path(control_socket);
+  if (path.size() >= sizeof sockaddr_un::sun_path) {
+    log(Level::warning,
+        "no notify socket: {} is {} bytes long, more than a unix socket's {}; services with "
+        "readiness \"notify\" or \"fd:N\" cannot start (use a shorter --socket path)",
+        path, path.size(), sizeof sockaddr_un::sun_path - 1);
+    return Readiness(nullptr);
+  }
+  auto socket = arm::posix::NotifySocket::create(path);
   if (!socket) return std::unexpected(socket.error().message);
   return Readiness(std::move(*socket));
 }
 
 void Readiness::collect(const arm::posix::PosixSpawner& spawner,
                         arm::ServiceSupervisor& supervisor) {
+  if (!socket_) return;
   socket_->collect([&](const arm::posix::NotifyMessage& message) {
     auto main_pid = spawner.main_pid_of(message.sender);
     if (main_pid && supervisor.on_notify(*main_pid, message.notification)) return;

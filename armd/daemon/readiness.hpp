@@ -20,17 +20,23 @@ std::string notify_socket_path(const std::string& control_socket);
 
 class Readiness {
  public:
+  // A control socket path too long for the notify socket's to fit in a sockaddr_un (101 to 107
+  // bytes) gives a Readiness without a socket, and a warning: armd runs as it did before
+  // readiness existed, and a notify or fd:N service fails its start, saying it needs one.
   static std::expected<Readiness, std::string> create(const std::string& control_socket);
 
-  // For SpawnerOptions::notify: it must outlive the spawner.
+  // For SpawnerOptions::notify: it must outlive the spawner. Null: none (see create).
   arm::posix::NotifySocket* socket() const { return socket_.get(); }
-  int fd() const { return socket_->fd(); }
+  // -1 without a socket (poll ignores it).
+  int fd() const { return socket_ ? socket_->fd() : -1; }
   // Reads what is there. A notification whose sender is no service's process (a forged one, or
   // one from a process gone before it was read) is dropped and logged, at most one line every
   // ten seconds, saying how many it stands for.
   void collect(const arm::posix::PosixSpawner& spawner, arm::ServiceSupervisor& supervisor);
   // `pid` was reaped: its readiness pipe, if any, is closed.
-  void forget(arm::ProcessId pid) { socket_->forget(pid); }
+  void forget(arm::ProcessId pid) {
+    if (socket_) socket_->forget(pid);
+  }
 
  private:
   explicit Readiness(std::unique_ptr<arm::posix::NotifySocket> socket)

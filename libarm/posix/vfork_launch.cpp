@@ -131,7 +131,11 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* argume
   for (int signal = 1; signal < NSIG; ++signal) {
     if (signal != SIGKILL && signal != SIGSTOP) ::sigaction(signal, &default_action, nullptr);
   }
-  if (::setpgid(0, 0) != 0) fail(context, LaunchFailure::Stage::setup);
+  // A session of its own, not only a process group: setpgid() can move a process only into a
+  // group of its own session, so no process outside the service (another service, anything in
+  // the host's session) can join this group and speak for it on the notify socket, or be
+  // signalled with it, in process-group mode.
+  if (::setsid() < 0) fail(context, LaunchFailure::Stage::setup);
   if (plan.die_with_parent) {
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(context, LaunchFailure::Stage::setup);
     if (::getppid() != context->parent) _exit(127);  // the parent is already gone

@@ -74,6 +74,29 @@ class Readiness(ArmdTestCase):
         self.assertEqual(self.armd.wait(timeout=DEADLINE), 0)
         self.assertFalse(os.path.exists(self.notify_path()))
 
+    def test_a_control_socket_path_too_long_for_the_notify_socket_still_runs_armd(self):
+        # 101 to 107 bytes: the control socket fits a sockaddr_un, "<it>.notify" does not.
+        # armd ran with such a path before readiness existed: it still does, without a
+        # notify socket, and only a service that needs one fails its start, saying so.
+        deep = os.path.join(self.dir, "d" * (104 - len(self.dir) - len("/armd-test.sock") - 1))
+        os.mkdir(deep)
+        self.socket = os.path.join(deep, "armd-test.sock")
+        self.assertEqual(len(self.socket), 104)
+        self.start_with_readiness(f"""
+            [services.plain]
+            binary = "{self.sleeper()}"
+            [services.shy]
+            binary = "{sys.executable}"
+            options = ["{self.notify_service}", "{self.marker}", "0"]
+            readiness = "notify"
+            """)
+        self.assertIn("no notify socket", self.log())
+        self.armctl("start", "plain", check=0)
+        result = self.armctl("start", "shy")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("needs a notify socket", result.stdout + result.stderr)
+        self.armctl("status", check=0)
+
     def test_a_flood_from_a_stranger_is_dropped_and_logged_once(self):
         self.write_config("[arm]\n")
         self.start_armd()
@@ -207,6 +230,66 @@ class Readiness(ArmdTestCase):
             forger.close()
             wait_for(lambda: "not a service's" in self.log(), "the forgery logged")
             self.assertEqual(self.status("shy")["state"], "starting")
+
+    def test_another_service_cannot_join_a_service_group_to_speak_for_it(self):
+        # In process-group mode a process counts for the service whose process group it is in.
+        # A process of another service moves a child into the victim's group and sends READY=1:
+        # it must not be let in (the service has a session of its own), so it stays a stranger.
+        victim = self.python_service("victim.py", """
+            import time
+            time.sleep(100000)
+            """)
+        attacker = self.python_service("attacker.py", f"""
+            import os, socket, sys, time
+            victim = int(sys.argv[1])
+            child = os.fork()
+            if child == 0:
+                try:
+                    os.setpgid(0, victim)
+                    outcome = "joined"
+                except OSError as error:
+                    outcome = error.strerror
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                s.sendto(b"READY=1\\nSTATUS=forged", "{self.notify_path()}")
+                s.close()
+                with open("{self.marker}.tmp", "w") as f:
+                    f.write(outcome)
+                os.rename("{self.marker}.tmp", "{self.marker}")
+                time.sleep(100000)
+            time.sleep(100000)
+            """)
+        self.start_with_readiness(f"""
+            [arm]
+            cgroup = "off"
+            [services.victim]
+            binary = "{sys.executable}"
+            options = ["{victim}"]
+            readiness = "notify"
+            start_timeout = "0"
+            """)
+        with self.connect() as conn:
+            conn.read_line()  # hello
+            conn.request(id=1, method="start", service="victim")
+            victim_pid = self.wait_state("victim", "starting")["pid"]
+            with open(self.config, "a") as f:
+                f.write(textwrap.dedent(f"""
+                    [services.attacker]
+                    binary = "{sys.executable}"
+                    options = ["{attacker}", "{victim_pid}"]
+                    """))
+            self.armctl("reload", check=0)
+            self.armctl("start", "attacker", check=0)
+            wait_for(lambda: os.path.exists(self.marker), "the attacker's child to send READY=1")
+            # Ours comes after the attacker's: once one of them is logged, both were taken.
+            forger = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            forger.sendto(b"READY=1", self.notify_path())
+            forger.close()
+            wait_for(lambda: "not a service's" in self.log(), "a forgery logged")
+            with open(self.marker) as f:
+                self.assertNotEqual(f.read(), "joined")
+            victim = self.status("victim")
+            self.assertEqual(victim["state"], "starting")
+            self.assertNotIn("forged", str(victim))
 
     def test_fd_readiness_is_the_first_newline_on_that_descriptor(self):
         service = self.script("fd_service.sh", f"""

@@ -121,7 +121,7 @@ TEST_CASE("the parser reads each sd_notify key a service may send") {
 TEST_CASE("unknown keys, lines without '=' and malformed values are ignored") {
   auto parsed = parse_notification(
       "MAINPID=1\nFDSTORE=1\nnonsense\n=\nREADY=2\nWATCHDOG=yes\nWATCHDOG_USEC=12x\n"
-      "EXTEND_TIMEOUT_USEC=-5\nERRNO=-1\nERRNO=99999999999999\n\n");
+      "WATCHDOG_USEC=-1\nEXTEND_TIMEOUT_USEC=-5\nERRNO=-1\nERRNO=99999999999999\n\n");
   REQUIRE(parsed);
   CHECK(*parsed == ServiceNotification{});
   CHECK(parse_notification("")->ready == false);
