@@ -207,6 +207,24 @@ class Metrics(ArmdTestCase):
         self.assertEqual(self.scrape(port)[0], 200)
         self.armctl("status", check=0)
 
+    def test_a_request_with_an_absolute_uri_is_served_as_its_path(self):
+        # RFC 9112 3.2.2: a server must accept the absolute-form (what a client set up to go
+        # through a proxy sends); its path decides, as in the usual form.
+        port = free_port()
+        self.config_with(listen=f"127.0.0.1:{port}")
+        self.start_armd()
+        for target, status in [(f"http://127.0.0.1:{port}/metrics", b"200 OK"),
+                               (f"HTTP://localhost/metrics?x=1", b"200 OK"),
+                               (f"http://127.0.0.1:{port}/other", b"404 Not Found"),
+                               (f"http://127.0.0.1:{port}", b"404 Not Found"),
+                               ("ftp://127.0.0.1/metrics", b"400 Bad Request")]:
+            with self.subTest(target=target):
+                answer = self.raw_exchange(port, f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n"
+                                           .encode())
+                self.assertTrue(answer.startswith(b"HTTP/1.1 " + status + b"\r\n"), answer)
+                if status == b"200 OK":
+                    self.assertIn(b"\narm_services 0\n", answer)
+
     def test_a_request_larger_than_8_kib_gets_431_and_is_closed(self):
         port = free_port()
         self.config_with(listen=f"127.0.0.1:{port}")
