@@ -368,7 +368,7 @@ void Daemon::reply(const arm::Reply& reply) {
 }
 
 void Daemon::service_event(const arm::ServiceEvent& event) {
-  ++events_handled_;                                       // for arm_events_total
+  ++events_handled_;  // for arm_events_total
   if (!subscribers_.empty())
     subscribers_.on_service_event(event, *supervisor_, clock_.now(), exit_tails_, *server_);
   if (event.state == arm::ServiceState::starting) return;  // the running/failed line follows
