@@ -356,6 +356,32 @@ class Metrics(ArmdTestCase):
         with self.assertRaises(OSError):
             socket.create_connection(("127.0.0.1", second), timeout=DEADLINE).close()
 
+    def test_reload_moves_the_listener_to_another_host_on_the_same_port(self):
+        # Linux refuses a wildcard and a specific address on one port: armd's own listener was
+        # in the way of the new one ("Address already in use") and such a reload was refused.
+        port = free_port()
+        self.config_with(listen=f"127.0.0.1:{port}")
+        self.start_armd()
+        self.config_with(listen=f"0.0.0.0:{port}")
+        self.armctl("reload", check=0)
+        self.assertEqual(self.scrape(port)[0], 200)
+        self.assertIn(f"serving metrics on http://0.0.0.0:{port}/metrics", self.log())
+        self.config_with(listen=f"127.0.0.1:{port}")
+        self.armctl("reload", check=0)
+        self.assertEqual(self.scrape(port)[0], 200)
+        # When the port is taken by another too, the reload is refused and the old listener
+        # opened again.
+        taken = socket.socket()
+        self.addCleanup(taken.close)
+        taken.bind(("127.0.0.2", port))
+        taken.listen()
+        self.config_with(listen=f"0.0.0.0:{port}")
+        result = self.armctl("reload")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("Address already in use", result.stderr)
+        self.assertEqual(self.scrape(port)[0], 200)
+        self.armctl("status", check=0)
+
     def test_an_idle_armd_with_a_listener_does_not_wake_up(self):
         port = free_port()
         self.config_with(f"""
