@@ -627,8 +627,9 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
   std::optional<arm::ListenAddress> metrics_wanted = config->arm.metrics_listen;
   bool metrics_moved = metrics_wanted != listening_for_metrics();
   std::optional<MetricsHttpServer> new_metrics;
+  std::optional<arm::ListenAddress> released_metrics;  // closed for the new one, on its port
   if (metrics_moved && metrics_wanted) {
-    auto listener = MetricsHttpServer::listen(*metrics_wanted);
+    auto listener = listen_for_metrics_reload(*metrics_wanted, released_metrics);
     if (!listener) {
       log(Level::error, "reload refused, the running configuration stays: {}", listener.error());
       send(protocol::encode_error(id, "invalid_config", listener.error()));
@@ -638,6 +639,8 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
   }
   auto applied = supervisor_->reload(std::move(*config));
   if (!applied) {
+    new_metrics.reset();
+    restore_metrics_listener(released_metrics);
     malloc_trim(0);  // as at start: the TOML tree is gone
     std::string why = applied.error().front().to_string();
     log(Level::error, "reload refused, the running configuration stays: {}", why);

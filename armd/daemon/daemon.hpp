@@ -89,6 +89,12 @@ class Daemon final : public arm::Notifier, public LineHandler {
   // HTTP listener listens (nullopt: there is none).
   std::string metrics_text() const;
   std::optional<arm::ListenAddress> listening_for_metrics() const;
+  // A reload's new listener. Should armd's own listener hold the port (127.0.0.1:9321 moved to
+  // 0.0.0.0:9321), it is closed for the new bind, and `released` names it; the refused reload
+  // opens it again with restore_metrics_listener.
+  std::expected<MetricsHttpServer, std::string> listen_for_metrics_reload(
+      const arm::ListenAddress& wanted, std::optional<arm::ListenAddress>& released);
+  void restore_metrics_listener(std::optional<arm::ListenAddress>& released);
 
   DaemonOptions options_;
   arm::posix::UniqueFd signal_fd_;

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -28,6 +29,25 @@ std::size_t head_end(std::string_view input) {
   return std::min(crlf + 4, lf + 2);
 }
 
+// The path of a request target. Besides the usual origin-form ("/metrics?x"), RFC 9112 3.2.2
+// has servers accept the absolute-form ("http://host:9321/metrics") that a client talking to a
+// proxy sends; its scheme and authority are dropped. nullopt: neither form.
+std::optional<std::string_view> target_path(std::string_view target) {
+  if (!target.starts_with('/')) {
+    auto scheme_end = target.find("://");
+    if (scheme_end == std::string_view::npos) return std::nullopt;
+    std::string scheme(target.substr(0, scheme_end));
+    for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (scheme != "http" && scheme != "https") return std::nullopt;
+    target.remove_prefix(scheme_end + 3);
+    auto path_start = target.find_first_of("/?");
+    // No path ("http://host" or "http://host?x"): the root, as RFC 9112 says.
+    if (path_start == std::string_view::npos || target[path_start] == '?') return "/";
+    target.remove_prefix(path_start);
+  }
+  return target.substr(0, target.find('?'));
+}
+
 bool is_token(std::string_view word) {
   if (word.empty()) return false;
   for (unsigned char c : word)
@@ -47,12 +67,12 @@ HttpVerdict judge_metrics_request(std::string_view head) {
   std::string_view method = line.substr(0, first_space);
   std::string_view target = line.substr(first_space + 1, second_space - first_space - 1);
   std::string_view version = line.substr(second_space + 1);
-  if (!is_token(method) || !target.starts_with('/') || target.find(' ') != std::string_view::npos ||
+  auto path = target_path(target);
+  if (!is_token(method) || !path || target.find(' ') != std::string_view::npos ||
       (version != "HTTP/1.0" && version != "HTTP/1.1"))
     return {400, "Bad Request"};
   if (method != "GET") return {405, "Method Not Allowed"};
-  std::string_view path = target.substr(0, target.find('?'));
-  if (path != "/metrics") return {404, "Not Found"};
+  if (*path != "/metrics") return {404, "Not Found"};
   return {200, "OK"};
 }
 

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "arm/config.hpp"
@@ -35,6 +36,13 @@ std::expected<ListenAddress, std::string> parse_listen_address(std::string_view 
   if (::inet_pton(address.ipv6 ? AF_INET6 : AF_INET, address.host.c_str(), bytes) != 1)
     return std::unexpected(fmt::format("'{}' is not an {} address (names are not looked up)",
                                        address.host, address.ipv6 ? "IPv6" : "IPv4"));
+  // ::ffff:a.b.c.d. armd listens on IPv6 with IPV6_V6ONLY (its IPv4 twin stays free), and such
+  // a socket cannot bind an IPv4-mapped address: said here, at the key, not as EINVAL at start.
+  static constexpr unsigned char mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (address.ipv6 && std::equal(bytes, bytes + 12, mapped_prefix))
+    return std::unexpected(fmt::format("'{}' is IPv4-mapped: write it as \"{}.{}.{}.{}:{}\"",
+                                       address.host, bytes[12], bytes[13], bytes[14], bytes[15],
+                                       port));
   unsigned number = 0;
   auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
   if (port.empty() || error != std::errc() || end != port.data() + port.size() || number == 0 ||

@@ -207,6 +207,24 @@ class Metrics(ArmdTestCase):
         self.assertEqual(self.scrape(port)[0], 200)
         self.armctl("status", check=0)
 
+    def test_a_request_with_an_absolute_uri_is_served_as_its_path(self):
+        # RFC 9112 3.2.2: a server must accept the absolute-form (what a client set up to go
+        # through a proxy sends); its path decides, as in the usual form.
+        port = free_port()
+        self.config_with(listen=f"127.0.0.1:{port}")
+        self.start_armd()
+        for target, status in [(f"http://127.0.0.1:{port}/metrics", b"200 OK"),
+                               (f"HTTP://localhost/metrics?x=1", b"200 OK"),
+                               (f"http://127.0.0.1:{port}/other", b"404 Not Found"),
+                               (f"http://127.0.0.1:{port}", b"404 Not Found"),
+                               ("ftp://127.0.0.1/metrics", b"400 Bad Request")]:
+            with self.subTest(target=target):
+                answer = self.raw_exchange(port, f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n"
+                                           .encode())
+                self.assertTrue(answer.startswith(b"HTTP/1.1 " + status + b"\r\n"), answer)
+                if status == b"200 OK":
+                    self.assertIn(b"\narm_services 0\n", answer)
+
     def test_a_request_larger_than_8_kib_gets_431_and_is_closed(self):
         port = free_port()
         self.config_with(listen=f"127.0.0.1:{port}")
@@ -337,6 +355,32 @@ class Metrics(ArmdTestCase):
         self.armctl("reload", check=0)
         with self.assertRaises(OSError):
             socket.create_connection(("127.0.0.1", second), timeout=DEADLINE).close()
+
+    def test_reload_moves_the_listener_to_another_host_on_the_same_port(self):
+        # Linux refuses a wildcard and a specific address on one port: armd's own listener was
+        # in the way of the new one ("Address already in use") and such a reload was refused.
+        port = free_port()
+        self.config_with(listen=f"127.0.0.1:{port}")
+        self.start_armd()
+        self.config_with(listen=f"0.0.0.0:{port}")
+        self.armctl("reload", check=0)
+        self.assertEqual(self.scrape(port)[0], 200)
+        self.assertIn(f"serving metrics on http://0.0.0.0:{port}/metrics", self.log())
+        self.config_with(listen=f"127.0.0.1:{port}")
+        self.armctl("reload", check=0)
+        self.assertEqual(self.scrape(port)[0], 200)
+        # When the port is taken by another too, the reload is refused and the old listener
+        # opened again.
+        taken = socket.socket()
+        self.addCleanup(taken.close)
+        taken.bind(("127.0.0.2", port))
+        taken.listen()
+        self.config_with(listen=f"0.0.0.0:{port}")
+        result = self.armctl("reload")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("Address already in use", result.stderr)
+        self.assertEqual(self.scrape(port)[0], 200)
+        self.armctl("status", check=0)
 
     def test_an_idle_armd_with_a_listener_does_not_wake_up(self):
         port = free_port()
