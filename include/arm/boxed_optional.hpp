@@ -21,11 +21,13 @@ class BoxedOptional {
   BoxedOptional() = default;
   BoxedOptional(std::nullopt_t) {}
   template <class U = T>
-    requires std::is_constructible_v<T, U&&> &&
-             (!std::is_same_v<std::remove_cvref_t<U>, BoxedOptional>) &&
-             (!std::is_same_v<std::remove_cvref_t<U>, std::nullopt_t>) &&
-             (!std::is_same_v<std::remove_cvref_t<U>, std::optional<T>>)
-  BoxedOptional(U&& value) : value_(std::make_unique<T>(std::forward<U>(value))) {}
+  requires std::is_constructible_v<T, U&&> &&
+      (!std::is_same_v<std::remove_cvref_t<U>, BoxedOptional>)&&(
+          !std::is_same_v<std::remove_cvref_t<U>,
+                          std::nullopt_t>)&&(!std::is_same_v<std::remove_cvref_t<U>,
+                                                             std::optional<T>>)
+          BoxedOptional(U&& value)
+      : value_(std::make_unique<T>(std::forward<U>(value))) {}
   BoxedOptional(const std::optional<T>& other) {
     if (other) value_ = std::make_unique<T>(*other);
   }
@@ -43,11 +45,12 @@ class BoxedOptional {
     return *this;
   }
   template <class U = T>
-    requires std::is_constructible_v<T, U&&> &&
-             (!std::is_same_v<std::remove_cvref_t<U>, BoxedOptional>) &&
-             (!std::is_same_v<std::remove_cvref_t<U>, std::nullopt_t>) &&
-             (!std::is_same_v<std::remove_cvref_t<U>, std::optional<T>>)
-  BoxedOptional& operator=(U&& value) {
+  requires std::is_constructible_v<T, U&&> &&
+      (!std::is_same_v<std::remove_cvref_t<U>, BoxedOptional>)&&(
+          !std::is_same_v<std::remove_cvref_t<U>,
+                          std::nullopt_t>)&&(!std::is_same_v<std::remove_cvref_t<U>,
+                                                             std::optional<T>>)BoxedOptional&
+      operator=(U&& value) {
     if (value_)
       *value_ = T(std::forward<U>(value));
     else
@@ -91,16 +94,19 @@ class BoxedOptional {
     if (a.has_value() != b.has_value()) return false;
     return !a.has_value() || *a == *b;
   }
-  template <class U>
-    requires(!std::is_same_v<std::remove_cvref_t<U>, BoxedOptional>) &&
-            (!std::is_same_v<std::remove_cvref_t<U>, std::nullopt_t>) &&
-            (!std::is_same_v<std::remove_cvref_t<U>, std::optional<T>>) &&
-            requires(const T& t, const U& u) {
-              { t == u } -> std::convertible_to<bool>;
-            }
-  friend bool operator==(const BoxedOptional& a, const U& value) {
-    return a.has_value() && *a == value;
+  // `Self` is deduced, never converted to: a BoxedOptional on the left, exactly (a value that
+  // merely converts to one would make the constraint check itself, with doctest's expressions).
+  template <class Self, class U>
+  requires std::is_same_v<Self, BoxedOptional> &&
+      (!std::is_same_v<std::remove_cvref_t<U>, BoxedOptional>)&&(
+          !std::is_same_v<
+              std::remove_cvref_t<U>,
+              std::nullopt_t>)&&(!std::is_same_v<std::remove_cvref_t<U>,
+                                                 std::optional<T>>)&&requires(const T& t,
+                                                                              const U& u) {
+    { t == u } -> std::convertible_to<bool>;
   }
+  friend bool operator==(const Self& a, const U& value) { return a.has_value() && *a == value; }
 
  private:
   std::unique_ptr<T> value_;
