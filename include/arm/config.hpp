@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "arm/boxed_optional.hpp"
 #include "arm/error.hpp"
 #include "arm/types.hpp"
 
@@ -43,14 +44,17 @@ struct Readiness {
   bool operator==(const Readiness&) const = default;
 };
 
+// The settings nearly every service leaves unset (config_file, config_section, prefix,
+// working_directory, log_file) are BoxedOptionals: used as std::optionals, 8 bytes while unset
+// (armd holds one ServiceSpec per service; issue 9).
 struct ServiceSpec {
   std::string name;
   std::string binary;
-  std::optional<std::string> config_file;  // passed as `-c FILE`; watched for changes
+  BoxedOptional<std::string> config_file;  // passed as `-c FILE`; watched for changes
   // Only a change of this section of config_file (`[NAME]` up to the next `[...]` header)
   // restarts the service: for a file several services share. Needs config_file.
-  std::optional<std::string> config_section;
-  std::optional<std::vector<std::string>> prefix;  // overrides the global prefix when set
+  BoxedOptional<std::string> config_section;
+  BoxedOptional<std::vector<std::string>> prefix;  // overrides the global prefix when set
   std::vector<std::string> options;
   bool debug = false;  // appends `-L DEBUG`
   RestartPolicy restart = RestartPolicy::always;
@@ -78,7 +82,7 @@ struct ServiceSpec {
   // ... and those that mean "do not bother restarting": straight to failed.
   std::vector<int> permanent_failure_exit_codes;
   std::map<std::string, std::string> environment;  // added to (or overriding) armd's own
-  std::optional<std::string> working_directory;
+  BoxedOptional<std::string> working_directory;
   // Where its stdout and stderr go (`stdout` / `stderr` in the file): captured by default.
   OutputTarget standard_output{OutputTarget::Kind::log, {}};
   OutputTarget standard_error{OutputTarget::Kind::log, {}};
@@ -88,7 +92,7 @@ struct ServiceSpec {
   // when it would grow past log_max_size: log_file.1 is the most recent of the log_max_files
   // kept. Read from a file, a service without `log_file` gets `<[arm] log_dir>/<name>.log` when
   // log_dir is set; `log_file = false` leaves it without (nullopt) either way.
-  std::optional<std::string> log_file;
+  BoxedOptional<std::string> log_file;
   std::size_t log_max_size = 10 * 1024 * 1024;
   std::size_t log_max_files = 5;
   // Lines of that output attached to each exit record (`last_exit.output_tail` in a status).

@@ -13,8 +13,9 @@ from harness import DEADLINE, ArmdTestCase, rss_kib, wait_for
 from test_containment import cgroup_usable
 
 FEW, MANY = 200, 2200
-# Measured 1,030-1,290 bytes (process groups) and 1,360 (cgroups) per added service at
-# 200 -> 2,200, status polled as below; 1,900 and 1,840 before issue 9's second round of cuts.
+# Measured 1,298-1,307 bytes (process groups) and 1,358-1,389 (cgroups; once 1,147) per added
+# service at 200 -> 2,200, status polled as below, after issue 9's third round (1,462-1,470 and
+# 1,520-1,552 before it, once the readiness fields were in); 1,900 and 1,840 before the second.
 BYTES_PER_ADDED_SERVICE = 1536
 
 
