@@ -177,6 +177,10 @@ class Logs(ArmdTestCase):
             # Not reading from here on while the service writes far more than armd keeps.
             open(go, "w").close()
             wait_for(lambda: os.path.exists(done), "the service to write everything, unslowed")
+            # armd may still be reading what is in the pipe (a busy pipe is made 1 MiB): the
+            # last line reaches the ring soon after.
+            wait_for(lambda: [line["text"] for line in self.logs_json("counter", "-n", "1")]
+                     == [f"n {total}"], "armd to read the service's last line")
             # The ring holds an unbroken window of the newest lines.
             window = self.logs_json("counter", "-n", "100000")
             self.assertEqual(window[-1]["text"], f"n {total}")
