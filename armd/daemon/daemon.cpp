@@ -539,6 +539,15 @@ void Daemon::answer_status(ConnectionId connection, const nlohmann::json& id,
     if (reply_bytes >= large_reply_bytes) malloc_trim(0);
     return;
   }
+  auto found = statuses_or_answer_unknown(connection, id, names);
+  if (!found) return;
+  server_->send(connection, protocol::encode_status(id, *found, clock_.now(),
+                                                    to_string(spawner_->containment()),
+                                                    &exit_tails_, &log_files_.dropped()));
+}
+
+std::optional<std::vector<arm::ServiceStatus>> Daemon::statuses_or_answer_unknown(
+    ConnectionId connection, const nlohmann::json& id, const std::vector<std::string>& names) {
   std::vector<arm::ServiceStatus> found;
   std::vector<std::string> unknown, messages;
   for (const auto& name : names) {
@@ -549,13 +558,9 @@ void Daemon::answer_status(ConnectionId connection, const nlohmann::json& id,
       messages.push_back(supervisor_->unknown_service_message(name));
     }
   }
-  if (!unknown.empty()) {
-    server_->send(connection, protocol::encode_unknown_services(id, unknown, messages));
-    return;
-  }
-  server_->send(connection,
-                protocol::encode_status(id, found, clock_.now(), to_string(spawner_->containment()),
-                                        &exit_tails_, &log_files_.dropped()));
+  if (unknown.empty()) return found;
+  server_->send(connection, protocol::encode_unknown_services(id, unknown, messages));
+  return std::nullopt;
 }
 
 void Daemon::answer_logs(ConnectionId connection, const nlohmann::json& id,

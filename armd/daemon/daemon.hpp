@@ -69,6 +69,10 @@ class Daemon final : public arm::Notifier, public LineHandler {
   void reload(std::optional<arm::RequestRef> from);
   void answer_status(ConnectionId connection, const nlohmann::json& id,
                      const std::vector<std::string>& names);
+  // The statuses of `names`, for status and subscribe. When a name is unknown, answers
+  // unknown_service to `connection` (every unknown name, with its guess) and returns nullopt.
+  std::optional<std::vector<arm::ServiceStatus>> statuses_or_answer_unknown(
+      ConnectionId connection, const nlohmann::json& id, const std::vector<std::string>& names);
   // For each of `names`, the lines its log files hold before its ring's, when the ring holds
   // fewer than `count` (after `since`) and nothing older than `since` (daemon_logs.cpp).
   std::vector<std::vector<FileLine>> older_lines_from_files(

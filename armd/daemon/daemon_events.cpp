@@ -21,21 +21,11 @@ void Daemon::answer_subscribe(ConnectionId connection, const nlohmann::json& id,
   std::set<std::string> seen;
   std::erase_if(names, [&](const std::string& name) { return !seen.insert(name).second; });
   std::vector<arm::ServiceStatus> snapshot;
-  std::vector<std::string> unknown, messages;
   if (names.empty()) {
     snapshot = supervisor_->status();
+  } else if (auto found = statuses_or_answer_unknown(connection, id, names)) {
+    snapshot = std::move(*found);
   } else {
-    for (const auto& name : names) {
-      if (auto status = supervisor_->status(name)) {
-        snapshot.push_back(std::move(*status));
-      } else {
-        unknown.push_back(name);
-        messages.push_back(supervisor_->unknown_service_message(name));
-      }
-    }
-  }
-  if (!unknown.empty()) {
-    server_->send(connection, protocol::encode_unknown_services(id, unknown, messages));
     return;
   }
   // The snapshot first, then (from the next change on) the events: nothing falls between.

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../config/temporary_directory.hpp"
 #include "daemon/log_file_reader.hpp"
 
 using armd::parse_log_file_line;
@@ -27,14 +28,10 @@ arm::OutputLine line_at(int ms, std::string text) {
   return line;
 }
 
-// A scratch directory, removed with what it holds.
+// A scratch directory (the config tests' TemporaryDirectory), removed with what it holds.
 struct Scratch {
-  std::filesystem::path dir;
-  Scratch() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "armd-reader-XXXXXX").string();
-    dir = ::mkdtemp(pattern.data());
-  }
-  ~Scratch() { std::filesystem::remove_all(dir); }
+  TemporaryDirectory temporary;
+  std::filesystem::path dir = temporary.path();
   armd::LogFiles::Setting setting() const { return {(dir / "s.log").string(), {}, false}; }
 };
 

@@ -24,9 +24,12 @@ class ArmctlTestCase(ArmdTestCase):
             """)
         # Ignores SIGTERM: only SIGKILL ends it (an ignored signal stays ignored across exec).
         # It says when its trap is set: a SIGTERM that came before would still end it.
-        self.stubborn_ready = os.path.join(self.dir, "stubborn.trapped")
-        self.stubborn = self.script(
-            "stubborn.sh", f"trap '' TERM\n: > {self.stubborn_ready}\nexec sleep 100000\n")
+        self.term_ignorer_ready = os.path.join(self.dir, "term_ignorer.trapped")
+        self.term_ignorer = self.script(
+            "term_ignorer.sh", f"trap '' TERM\n: > {self.term_ignorer_ready}\nexec sleep 100000\n")
+
+    def wait_term_ignored(self):
+        wait_for(lambda: os.path.exists(self.term_ignorer_ready), "term_ignorer's TERM trap")
 
     def service(self, name, **settings):
         lines = [f"[services.{name}]", f'binary = "{self.svc}"', f'options = "{name}"']
@@ -185,17 +188,17 @@ class EveryServiceEdges(ArmctlTestCase):
 
     def test_a_service_a_reload_removed_is_not_an_unknown_name_to_all(self):
         self.write_config(self.service("web") + f"""
-            [services.stubborn]
-            binary = "{self.stubborn}"
+            [services.term_ignorer]
+            binary = "{self.term_ignorer}"
             stop_timeout = "5s"
             """)
         self.start_armd()
         self.armctl("start", "web", check=0)
-        self.armctl("start", "stubborn", check=0)
-        wait_for(lambda: os.path.exists(self.stubborn_ready), "stubborn's TERM trap")
+        self.armctl("start", "term_ignorer", check=0)
+        self.wait_term_ignored()
         self.write_config(self.service("web"))
-        self.armctl("reload", check=0)  # stubborn stays in status, stopping, for its stop_timeout
-        self.assertEqual(self.status()["stubborn"]["state"], "stopping")
+        self.armctl("reload", check=0)  # it stays in status, stopping, for its stop_timeout
+        self.assertEqual(self.status()["term_ignorer"]["state"], "stopping")
         for command in ("restart", "start", "stop"):
             result = self.armctl(command, "--all", check=0)
             self.assertNotIn("unknown service", result.stdout + result.stderr, command)
@@ -205,35 +208,35 @@ class KilledReported(ArmctlTestCase):
     def setUp(self):
         super().setUp()
         self.write_config(f"""
-            [services.stubborn]
-            binary = "{self.stubborn}"
+            [services.term_ignorer]
+            binary = "{self.term_ignorer}"
             stop_timeout = "300ms"
             """)
         self.start_armd()
-        self.armctl("start", "stubborn", check=0)
-        wait_for(lambda: os.path.exists(self.stubborn_ready), "stubborn's TERM trap")
+        self.armctl("start", "term_ignorer", check=0)
+        self.wait_term_ignored()
 
     def test_a_stop_that_needed_sigkill_says_so(self):
-        result = self.armctl("stop", "stubborn", check=0)
+        result = self.armctl("stop", "term_ignorer", check=0)
         self.assertEqual(result.stdout.strip(),
-                         "stubborn: stopped; killed with SIGKILL: it did not exit within "
+                         "term_ignorer: stopped; killed with SIGKILL: it did not exit within "
                          "stop_timeout 300ms of SIGTERM")
 
     def test_the_json_reply_carries_killed(self):
-        result = self.armctl("stop", "stubborn", json_output=True, check=0)
+        result = self.armctl("stop", "term_ignorer", json_output=True, check=0)
         reply = json.loads(result.stdout)[0]
         self.assertIs(reply["killed"], True)
 
     def test_a_restart_that_needed_sigkill_says_so(self):
-        result = self.armctl("restart", "stubborn", check=0)
+        result = self.armctl("restart", "term_ignorer", check=0)
         self.assertRegex(result.stdout.strip(),
-                         r"^stubborn: restarted \(pid \d+\); killed with SIGKILL: it did not exit "
+                         r"^term_ignorer: restarted \(pid \d+\); killed with SIGKILL: it did not exit "
                          r"within stop_timeout 300ms of SIGTERM$")
 
     def test_shutdown_names_the_services_that_needed_sigkill(self):
         result = self.armctl("shutdown", check=0)
         self.assertIn("killed with SIGKILL", result.stdout)
-        self.assertIn(": stubborn", result.stdout)
+        self.assertIn(": term_ignorer", result.stdout)
 
 
 class Durations(ArmctlTestCase):

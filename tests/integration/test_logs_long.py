@@ -19,7 +19,7 @@ class LongNoLoss(ArmdTestCase):
         go = os.path.join(self.dir, "go")
         done = os.path.join(self.dir, "done")
         log_file = os.path.join(self.dir, "big.log")
-        # "n 0000001 xxx...": the number, padded to LINE bytes.
+        # "n 0000001" and then padding: the number, the line made LINE bytes long.
         script = self.script("big.sh", f"""
             while [ ! -e {go} ]; do sleep 0.05; done
             awk 'BEGIN {{ pad = sprintf("%{LINE - 11}s", ""); gsub(/ /, "x", pad)
