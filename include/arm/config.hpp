@@ -44,6 +44,64 @@ struct Readiness {
   bool operator==(const Readiness&) const = default;
 };
 
+// Where a TCP listener binds: an IP address as written (no name lookup) and a port.
+struct ListenAddress {
+  std::string host;  // an IPv4 or IPv6 literal, without the brackets of "[::1]:9321"
+  std::uint16_t port = 0;
+  bool ipv6 = false;
+
+  bool operator==(const ListenAddress&) const = default;
+};
+
+// "127.0.0.1:9321" or "[::1]:9321" (an IPv4 or a bracketed IPv6 literal, a port 1-65535), or
+// what is wrong with the text.
+std::expected<ListenAddress, std::string> parse_listen_address(std::string_view text);
+// 127.0.0.0/8 or ::1: reachable from this host only.
+bool is_loopback(const ListenAddress& address);
+// "127.0.0.1:9321", "[::1]:9321": as parse_listen_address reads it.
+std::string to_string(const ListenAddress& address);
+
+// A health probe (`health`, issue 13), run from the moment the service is ready for as long as
+// it runs: one at a time, every `interval` (start to start), each given `timeout` to answer.
+// After `failures` failed probes in a row the service is unhealthy; a probe that succeeds makes
+// it healthy again. Failures within `start_period` of ready do not count, until the first probe
+// that succeeds (Docker's start period).
+struct HealthCheck {
+  enum class Kind : std::uint8_t {
+    exec,  // `command` exits 0 (run with the service's environment and working directory)
+    tcp,   // a TCP connection to `address` is accepted
+    http,  // GET `http_path` from `address` answers with a 2xx status
+  };
+  // What an unhealthy service leads to (`on_unhealthy`).
+  enum class OnUnhealthy : std::uint8_t {
+    restart,  // stopped (SIGTERM, then the stop sequence) and the restart policy decides as for
+              // a failed exit, as after a watchdog timeout; the reason is its last error
+    ignore,   // only reported (status, events, metrics); the probes go on
+  };
+  Kind kind = Kind::exec;
+  OnUnhealthy on_unhealthy = OnUnhealthy::restart;
+  unsigned failures = 3;
+  Milliseconds interval{10'000};
+  Milliseconds timeout{5'000};
+  Milliseconds start_period{0};
+  std::vector<std::string> command;  // exec: argv; argv[0] looked up in PATH without a '/'
+  ListenAddress address;             // tcp, http: an IP address (names are not looked up)
+  std::string http_host;             // http: the Host header, the URL's host[:port] as written
+  std::string http_path;             // http: the request target, "/healthz"
+
+  bool operator==(const HealthCheck&) const = default;
+};
+
+// "http://127.0.0.1:8080/healthz" (an IPv4 literal, a bracketed IPv6 one or `localhost`; port 80
+// when left out; path "/" when left out) read into an http HealthCheck's address, http_host and
+// http_path, or what is wrong with it.
+std::expected<HealthCheck, std::string> parse_http_probe_url(std::string_view url);
+// "127.0.0.1:5432", "[::1]:5432" or "localhost:5432" read into a tcp HealthCheck's address.
+std::expected<HealthCheck, std::string> parse_tcp_probe_address(std::string_view text);
+// What a probe checks, for messages: "exec pg_isready -q", "tcp 127.0.0.1:5432",
+// "http http://127.0.0.1:8080/healthz".
+std::string describe(const HealthCheck& check);
+
 // The settings nearly every service leaves unset (config_file, config_section, prefix,
 // working_directory, log_file) are BoxedOptionals: used as std::optionals, 8 bytes while unset
 // (armd holds one ServiceSpec per service; issue 9).
@@ -122,26 +180,12 @@ struct ServiceSpec {
   // killed (SIGABRT, then the stop sequence) and its restart policy decides, with the reason
   // recorded. WATCHDOG_USEC= from the service changes it. nullopt: no watchdog.
   std::optional<Milliseconds> watchdog;
+  // `health` (and `on_unhealthy`): a probe of whether the ready service still works. Unset:
+  // none. Changing it takes effect without a restart.
+  BoxedOptional<HealthCheck> health;
 
   bool operator==(const ServiceSpec&) const = default;
 };
-
-// Where a TCP listener binds: an IP address as written (no name lookup) and a port.
-struct ListenAddress {
-  std::string host;  // an IPv4 or IPv6 literal, without the brackets of "[::1]:9321"
-  std::uint16_t port = 0;
-  bool ipv6 = false;
-
-  bool operator==(const ListenAddress&) const = default;
-};
-
-// "127.0.0.1:9321" or "[::1]:9321" (an IPv4 or a bracketed IPv6 literal, a port 1-65535), or
-// what is wrong with the text.
-std::expected<ListenAddress, std::string> parse_listen_address(std::string_view text);
-// 127.0.0.0/8 or ::1: reachable from this host only.
-bool is_loopback(const ListenAddress& address);
-// "127.0.0.1:9321", "[::1]:9321": as parse_listen_address reads it.
-std::string to_string(const ListenAddress& address);
 
 struct ArmSettings {
   std::optional<std::string> socket;

@@ -7,8 +7,11 @@
 // the host later, through the supervisor's on_* entry points.
 #pragma once
 
+#include <cstdint>
 #include <expected>
+#include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -80,6 +83,40 @@ class FileWatcher {
   // a file twice needs two unwatches.
   virtual void watch(const WatchedFile& file) = 0;
   virtual void unwatch(const WatchedFile& file) = 0;
+};
+
+// Health probes (issue 13). The supervisor decides when a probe runs and how long it may take;
+// a Prober runs it. Each probe has an id of its own, never reused by one supervisor.
+using ProbeId = std::uint64_t;
+
+struct ProbeRequest {
+  ProbeId id = 0;
+  std::string_view service;
+  const HealthCheck& check;
+  ProcessId main_pid = 0;  // the service's main process
+  // An exec probe runs with the service's environment additions and working directory.
+  const std::map<std::string, std::string>& environment;
+  std::string_view working_directory;  // empty: the host's own
+};
+
+struct ProbeResult {
+  bool healthy = false;
+  // What the probe found, for status: "exit code 1: <its first line of output>", "connection
+  // refused", "HTTP 503 Service Unavailable". May be empty.
+  std::string detail;
+};
+
+class Prober {
+ public:
+  virtual ~Prober() = default;
+  // Starts the probe without waiting for it; its result is reported later through
+  // ServiceSupervisor::on_probe_result(request.id, ...), at most once. `request` and what it
+  // refers to live only for this call.
+  virtual void start(const ProbeRequest& request) = 0;
+  // The supervisor no longer wants that probe's result (it took longer than its timeout, or the
+  // service left `running`): end it now (an exec probe's processes are killed and reaped; a
+  // connection is closed). A result reported for it afterwards is ignored.
+  virtual void cancel(ProbeId id) = 0;
 };
 
 }  // namespace arm

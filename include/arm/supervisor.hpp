@@ -10,16 +10,16 @@
 //   const queries may run concurrently with each other, not with an input.
 // - Re-entry: the Notifier and the deadline listener are called only once an input has finished
 //   its state change (notifications are queued and delivered, in order, at the end of the
-//   outermost call), so they may call any method, inputs included. Clock, Spawner, FileWatcher
-//   and Random are called in the middle of a change and must not call an input: that throws
+//   outermost call), so they may call any method, inputs included. Clock, Spawner, FileWatcher,
+//   Random and Prober are called in the middle of a change and must not call an input: that throws
 //   std::logic_error. Const queries are allowed from anywhere.
 // - Exceptions: inputs throw only std::bad_alloc (the state is then unspecified) and the
 //   std::logic_error above. Callbacks must not throw: an exception from a Notifier or the
 //   deadline listener ends the program (std::terminate). The constructor throws
 //   std::invalid_argument for a configuration check_config() refuses; create() returns the
 //   same problems as values.
-// - Lifetimes: clock, spawner, notifier, watcher and random are borrowed and must outlive the
-//   supervisor.
+// - Lifetimes: clock, spawner, notifier, watcher, random and prober are borrowed and must
+//   outlive the supervisor.
 // - Destruction stops nothing and does not block: processes keep running (call shutdown() and
 //   wait for finished() first to stop them); pending requests are not answered. A Notifier or
 //   the deadline listener may destroy the supervisor (on shutdown_complete, say): nothing more
@@ -184,6 +184,15 @@ namespace arm {
 enum class ServiceState { stopped, waiting, starting, running, stopping, backoff, failed };
 std::string_view to_string(ServiceState state);
 
+// What the health probes (ServiceSpec::health) say about a service.
+enum class HealthState : std::uint8_t {
+  none,       // it has no health check
+  unknown,    // no probe has counted yet since it was last ready (or it is not running)
+  healthy,    // the latest probe that counted succeeded
+  unhealthy,  // `failures` probes in a row failed
+};
+std::string_view to_string(HealthState state);
+
 enum class Outcome {
   started,            // the process is running now (spawned for this request)
   already_running,    // it was running; refcount incremented
@@ -221,6 +230,9 @@ struct ServiceEvent {
   ServiceState previous = ServiceState::stopped;
   ServiceState state = ServiceState::stopped;
   std::string detail;
+  // Set when the event is a change of health (state == previous): the new health, with the
+  // probe's result in `detail`.
+  std::optional<HealthState> health{};
 };
 
 class Notifier {
@@ -249,6 +261,10 @@ struct ServiceStatus {
   std::string last_error;                    // why it is failed / in backoff, if known
   std::string status_text;                   // the latest STATUS= of a notify service
   std::optional<int> error_number;           // the latest ERRNO= of a notify service
+  HealthState health = HealthState::none;
+  unsigned health_failures = 0;  // failed probes in a row that counted
+  std::string health_detail;     // the latest probe's result (ProbeResult::detail, or why not)
+  std::optional<TimePoint> health_checked_at;  // when the latest probe ended
 };
 
 // What a service said about itself over the sd_notify protocol (or, `ready` alone, on its
@@ -281,12 +297,15 @@ class ServiceSupervisor {
   // `watcher` may be null: then configuration files are not watched. `random` may be null: then
   // jitter comes from a fixed-seed generator of the supervisor's own (still deterministic).
   // Throws std::invalid_argument, listing every problem, if check_config(config) fails.
+  // `prober` may be null: then health checks are not run and every service's health stays
+  // unknown.
   ServiceSupervisor(Config config, Clock& clock, Spawner& spawner, Notifier& notifier,
-                    FileWatcher* watcher = nullptr, Random* random = nullptr);
+                    FileWatcher* watcher = nullptr, Random* random = nullptr,
+                    Prober* prober = nullptr);
   // The same without exceptions: every problem check_config() finds, or the supervisor.
   static std::expected<std::unique_ptr<ServiceSupervisor>, std::vector<Error>> create(
       Config config, Clock& clock, Spawner& spawner, Notifier& notifier,
-      FileWatcher* watcher = nullptr, Random* random = nullptr);
+      FileWatcher* watcher = nullptr, Random* random = nullptr, Prober* prober = nullptr);
   ~ServiceSupervisor();
   ServiceSupervisor(const ServiceSupervisor&) = delete;
   ServiceSupervisor& operator=(const ServiceSupervisor&) = delete;
@@ -360,6 +379,9 @@ class ServiceSupervisor {
   // sender is one of that service's processes (a child of it may send READY=1). Returns false
   // (and changes nothing) when `pid` is not a process of this supervisor.
   bool on_notify(ProcessId pid, const ServiceNotification& notification);
+  // The health probe `id` (Prober::start) ended with `result`. Returns false (and changes
+  // nothing) for a probe the supervisor is not waiting for: cancelled, timed out, or unknown.
+  bool on_probe_result(ProbeId id, const ProbeResult& result);
   // The content of a watched file (or of its section) changed: the services that read it restart.
   void on_file_changed(const WatchedFile& file);
   // The same for the whole file at `path` (no section).

@@ -9,6 +9,8 @@
 //
 // A service with readiness other than exec is `starting` after its spawn until rig.ready(name)
 // (or rig.notify(name, {...}) with other sd_notify fields) or rig.advance past its `after`.
+// A service with a health check is probed once it is ready: rig.probe(name, true) answers the
+// probe in flight; rig.advance past its timeout lets it time out.
 #pragma once
 
 #include <initializer_list>
@@ -25,6 +27,7 @@ namespace arm {
 // Enums print as their names (in doctest's and other frameworks' failure messages).
 std::ostream& operator<<(std::ostream& out, ServiceState state);
 std::ostream& operator<<(std::ostream& out, Outcome outcome);
+std::ostream& operator<<(std::ostream& out, HealthState state);
 }  // namespace arm
 
 namespace arm::testing {
@@ -135,6 +138,27 @@ class FakeFileWatcher final : public FileWatcher {
   std::map<WatchedFile, int> watch_counts;
 };
 
+// Records the health probes the supervisor starts and cancels; nothing runs. A test answers the
+// one in flight with SupervisorRig::probe.
+class FakeProber final : public Prober {
+ public:
+  struct Probe {
+    ProbeId id = 0;
+    std::string service;
+    HealthCheck::Kind kind = HealthCheck::Kind::exec;
+    ProcessId main_pid = 0;
+  };
+  void start(const ProbeRequest& request) override;
+  void cancel(ProbeId id) override;
+  // The probe of `service` started and neither answered nor cancelled yet.
+  std::optional<Probe> in_flight(std::string_view service) const;
+  void answered(ProbeId id);
+
+  std::vector<Probe> running;  // started, neither answered nor cancelled
+  std::vector<ProbeId> cancelled;
+  std::size_t started = 0;
+};
+
 // A service that runs /usr/bin/NAME with the defaults; adjust the fields a test cares about.
 ServiceSpec service(std::string name);
 Config config_with(std::initializer_list<ServiceSpec> services);
@@ -164,6 +188,9 @@ class SupervisorRig {
   // on its readiness descriptor.
   bool notify(std::string_view service, const ServiceNotification& notification);
   bool ready(std::string_view service) { return notify(service, {.ready = true}); }
+  // The health probe in flight for `service` ends: healthy or not, with `detail`. Returns what
+  // on_probe_result returned; throws std::logic_error when no probe of it is in flight.
+  bool probe(std::string_view service, bool healthy, std::string detail = {});
   // Processes that signals have ended (those that do not ignore them) exit now.
   void settle();
   // Moves time forward by `by`, stopping at every deadline on the way and handling it then,
@@ -178,6 +205,7 @@ class SupervisorRig {
   RecordingNotifier notifier;
   FakeFileWatcher watcher;
   FakeRandom random;
+  FakeProber prober;
   ServiceSupervisor supervisor;
 
  private:

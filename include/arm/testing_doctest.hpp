@@ -20,4 +20,8 @@ inline doctest::String toString(Outcome outcome) {
   return std::string(to_string(outcome)).c_str();
 }
 
+inline doctest::String toString(HealthState state) {
+  return std::string(to_string(state)).c_str();
+}
+
 }  // namespace arm

@@ -39,6 +39,17 @@ void check_service(const std::string& key, const ServiceSpec& spec, std::vector<
     if (spec.readiness.kind != Readiness::Kind::notify)
       add("watchdog", "needs readiness notify: only a notify service can send keep-alives");
   }
+  if (spec.health) {
+    const HealthCheck& check = *spec.health;
+    if (check.interval.count() <= 0) add("health.interval", "must be more than 0");
+    if (check.timeout.count() <= 0) add("health.timeout", "must be more than 0");
+    if (check.failures == 0) add("health.failures", "must be 1 or more");
+    not_negative("health.start_period", check.start_period);
+    if (check.kind == HealthCheck::Kind::exec && check.command.empty())
+      add("health.exec", "an exec probe needs a command");
+    if (check.kind != HealthCheck::Kind::exec && check.address.port == 0)
+      add("health", "a tcp or http probe needs an address with a port");
+  }
   if (!(spec.backoff_jitter >= 0.0 && spec.backoff_jitter <= 1.0))
     add("backoff_jitter", "must be between 0 and 1");
   auto output = [&](const char* field, const OutputTarget& target) {

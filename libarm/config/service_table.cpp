@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdint>
 
+#include "health_table.hpp"
 #include "key_table.hpp"
 
 namespace arm::config_reading {
@@ -378,6 +379,8 @@ const std::array service_keys{
                        return assign(reader.duration(value, path), spec.start_timeout);
                      }},
     Key<ServiceSpec>{"watchdog", read_watchdog},
+    Key<ServiceSpec>{"health", read_health},
+    Key<ServiceSpec>{"on_unhealthy", read_on_unhealthy},
 };
 
 }  // namespace
@@ -424,6 +427,8 @@ Read<ServiceSpec> read_service(const ValueReader& reader, const std::string& nam
     }
   }
   if (Done done = check_readiness(reader, table, table_path, spec); !done)
+    return Failure(done.error());
+  if (Done done = apply_on_unhealthy(reader, table, table_path, spec); !done)
     return Failure(done.error());
   for (int code : spec.permanent_failure_exit_codes) {
     if (std::ranges::find(spec.success_exit_codes, code) != spec.success_exit_codes.end()) {

@@ -23,6 +23,20 @@ std::string_view to_string(ServiceState state) {
   return "unknown";
 }
 
+std::string_view to_string(HealthState state) {
+  switch (state) {
+    case HealthState::none:
+      return "none";
+    case HealthState::unknown:
+      return "unknown";
+    case HealthState::healthy:
+      return "healthy";
+    case HealthState::unhealthy:
+      return "unhealthy";
+  }
+  return "unknown";
+}
+
 std::string_view to_string(Outcome outcome) {
   switch (outcome) {
     case Outcome::started:

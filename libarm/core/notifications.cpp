@@ -58,7 +58,7 @@ void ServiceSupervisor::Impl::emit(Reply reply) {
 // Written over a slot that held an event before, when there is one: an event is the most
 // frequent notification, and its strings keep their buffers.
 void ServiceSupervisor::Impl::emit_event(const Service& service, ServiceState previous,
-                                         std::string detail) {
+                                         std::string detail, std::optional<HealthState> health) {
   Notification& slot = outbox.next();
   auto* event = std::get_if<ServiceEvent>(&slot.what);
   if (!event) event = &slot.what.emplace<ServiceEvent>();
@@ -66,6 +66,7 @@ void ServiceSupervisor::Impl::emit_event(const Service& service, ServiceState pr
   event->previous = previous;
   event->state = service.state;
   event->detail = std::move(detail);
+  event->health = health;  // slots are reused: an event of another kind may have set it
 }
 
 bool ServiceSupervisor::Impl::deliver() {

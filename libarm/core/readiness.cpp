@@ -61,6 +61,7 @@ void ServiceSupervisor::Impl::become_ready(Service& service) {
   set_state(service, ServiceState::running, fmt::format("pid {}; ready", *service.process.pid));
   answer_start_waiters(service);
   enqueue_waiting_dependents(service);
+  start_health_checks(service);
   arm_watchdog(service);
 }
 
@@ -68,16 +69,33 @@ void ServiceSupervisor::Impl::become_ready(Service& service) {
 void ServiceSupervisor::Impl::arm_watchdog(Service& service) {
   std::optional<Milliseconds> interval =
       service.readiness ? service.readiness->watchdog : service.spec.watchdog;
-  if (!interval || interval->count() == 0) {
-    cancel_deadline(service);
-    return;
+  if (interval && interval->count() > 0) {
+    readiness_of(service).watchdog_due = clock.now() + *interval;
+  } else if (service.readiness) {
+    service.readiness->watchdog_due.reset();
   }
-  schedule(service, clock.now() + *interval);
+  schedule_while_running(service);
+}
+
+void ServiceSupervisor::Impl::schedule_while_running(Service& service) {
+  std::optional<TimePoint> due;
+  if (service.readiness) due = service.readiness->watchdog_due;
+  if (service.health && (!due || service.health->next_at < *due)) due = service.health->next_at;
+  if (due) {
+    schedule(service, *due);
+  } else {
+    cancel_deadline(service);
+  }
 }
 
 void ServiceSupervisor::Impl::readiness_deadline_due(Service& service) {
   TimePoint now = clock.now();
   if (service.state == ServiceState::running) {
+    if (!service.readiness || !service.readiness->watchdog_due ||
+        now < *service.readiness->watchdog_due) {
+      schedule_while_running(service);  // not due yet (WATCHDOG=1 moved it meanwhile)
+      return;
+    }
     Milliseconds interval = service.readiness && service.readiness->watchdog
                                 ? *service.readiness->watchdog
                                 : service.spec.watchdog.value_or(Milliseconds{0});

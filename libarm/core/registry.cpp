@@ -10,13 +10,14 @@
 namespace arm {
 
 ServiceSupervisor::Impl::Impl(Config initial, Clock& c, Spawner& s, Notifier& n, FileWatcher* w,
-                              Random* r)
+                              Random* r, Prober* p)
     : arm(std::move(initial.arm)),
       clock(c),
       spawner(s),
       notifier(n),
       watcher(w),
-      random(r ? *r : own_random) {
+      random(r ? *r : own_random),
+      prober(p) {
   for (const auto& [name, spec] : initial.services) add_service(spec);
   rebuild_graph();
 }
@@ -134,6 +135,9 @@ void ServiceSupervisor::Impl::forget(Service& service) {
 
 void ServiceSupervisor::Impl::set_state(Service& service, ServiceState next, std::string detail) {
   ServiceState previous = service.state;
+  // Probes are about a running process: one in flight is no longer wanted once it leaves.
+  if (previous == ServiceState::running && next != ServiceState::running)
+    stop_health_checks(service);
   service.state = next;
   emit_event(service, previous, std::move(detail));
 }

@@ -77,7 +77,9 @@ void ServiceSupervisor::Impl::apply_specs(ReloadPlan& plan) {
     bool launch_changed = !detail::same_launch(detail::make_launch(service->spec, plan.old_arm),
                                                detail::make_launch(spec, arm));
     if (!launch_changed && spec == service->spec) continue;
+    bool health_changed = !(spec.health == service->spec.health);
     replace_spec(*service, spec);
+    if (health_changed) health_check_changed(*service);
     // A re-arm pending under the old settings goes when the new ones have none.
     if (service->state == ServiceState::failed && !spec.retry_failed_after)
       cancel_deadline(*service);

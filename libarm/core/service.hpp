@@ -74,8 +74,8 @@ struct Service {
   } process;
 
   // Restart due (backoff), SIGKILL due (stopping), re-arm due (failed), not ready in time or
-  // the `after` delay over (starting), or the watchdog's expiry (running). One per service: the
-  // state says what it is for.
+  // the `after` delay over (starting), or the earlier of the watchdog's expiry and the health
+  // probe's next start or timeout (running). One per service: the state says what it is for.
   std::optional<TimePoint> deadline;
 
   // What a service that is not ready at exec, or has a watchdog, is waiting for and has said
@@ -84,10 +84,26 @@ struct Service {
   struct Readiness {
     std::optional<TimePoint> start_deadline;  // starting: not ready by then, the start fails
     std::optional<Milliseconds> watchdog;     // the interval in force (spec's, or WATCHDOG_USEC=)
+    std::optional<TimePoint> watchdog_due;    // running: killed if no WATCHDOG=1 by then
     std::string status_text;                  // the latest STATUS=
     std::optional<int> error_number;          // the latest ERRNO=
   };
   std::unique_ptr<Readiness> readiness;
+
+  // Its health probes (issue 13): allocated at its first ready with a health check, kept (so
+  // status still shows why it was unhealthy while it restarts) until a reload removes the check.
+  struct Health {
+    HealthState state = HealthState::unknown;
+    bool start_period_over = false;  // a probe succeeded, or start_period has passed since ready
+    unsigned failures = 0;           // in a row, counted ones only
+    std::optional<ProbeId> in_flight;
+    TimePoint ready_at{};
+    TimePoint probe_started{};
+    TimePoint next_at{};  // running: the next probe's start, or the timeout of the one in flight
+    std::string detail;   // the latest probe's result
+    std::optional<TimePoint> checked_at;
+  };
+  std::unique_ptr<Health> health;
 
   // Why it is wanted. `requests` are references from start requests and default_services;
   // `holders` the hard dependents holding it. `active` is set from the moment the service is

@@ -58,6 +58,14 @@ ServiceStatus ServiceSupervisor::Impl::status_of(const Service& service) const {
     status.status_text = service.readiness->status_text;
     status.error_number = service.readiness->error_number;
   }
+  if (service.spec.health) {
+    status.health = service.health ? service.health->state : HealthState::unknown;
+    if (service.health) {
+      status.health_failures = service.health->failures;
+      status.health_detail = service.health->detail;
+      status.health_checked_at = service.health->checked_at;
+    }
+  }
   if (service.state == ServiceState::starting) status.waiting_for = readiness_awaited(service.spec);
   if (service.removed()) status.last_error = "removed from the configuration";
   return status;

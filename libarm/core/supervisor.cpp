@@ -39,16 +39,17 @@ std::string also_stopped(const std::vector<std::string>& names) {
 }  // namespace
 
 ServiceSupervisor::ServiceSupervisor(Config config, Clock& clock, Spawner& spawner,
-                                     Notifier& notifier, FileWatcher* watcher, Random* random)
+                                     Notifier& notifier, FileWatcher* watcher, Random* random,
+                                     Prober* prober)
     : impl_(std::make_unique<Impl>(checked(std::move(config)), clock, spawner, notifier, watcher,
-                                   random)) {}
+                                   random, prober)) {}
 
 std::expected<std::unique_ptr<ServiceSupervisor>, std::vector<Error>> ServiceSupervisor::create(
     Config config, Clock& clock, Spawner& spawner, Notifier& notifier, FileWatcher* watcher,
-    Random* random) {
+    Random* random, Prober* prober) {
   if (auto valid = check_config(config); !valid) return std::unexpected(std::move(valid.error()));
   return std::make_unique<ServiceSupervisor>(std::move(config), clock, spawner, notifier, watcher,
-                                             random);
+                                             random, prober);
 }
 
 ServiceSupervisor::~ServiceSupervisor() = default;
@@ -114,6 +115,11 @@ bool ServiceSupervisor::on_main_exit(ProcessId pid, ExitStatus exit) {
 bool ServiceSupervisor::on_notify(ProcessId pid, const ServiceNotification& notification) {
   Impl::Call call(*impl_);
   return impl_->notified(pid, notification);
+}
+
+bool ServiceSupervisor::on_probe_result(ProbeId id, const ProbeResult& result) {
+  Impl::Call call(*impl_);
+  return impl_->probe_ended(id, result);
 }
 
 void ServiceSupervisor::on_file_changed(const WatchedFile& file) {
@@ -461,8 +467,10 @@ void ServiceSupervisor::Impl::timer_due(Service& service) {
       break;
     }
     case ServiceState::starting:  // not ready within start_timeout, or its `after` delay passed
-    case ServiceState::running:   // its watchdog expired
       readiness_deadline_due(service);
+      break;
+    case ServiceState::running:  // its watchdog expired, or a health probe is due or late
+      if (!health_due(service)) readiness_deadline_due(service);
       break;
     case ServiceState::stopped:
     case ServiceState::waiting:

@@ -40,7 +40,7 @@ using detail::Service;
 
 struct ServiceSupervisor::Impl {
   Impl(Config initial, Clock& clock, Spawner& spawner, Notifier& notifier, FileWatcher* watcher,
-       Random* random);
+       Random* random, Prober* prober);
   ~Impl();
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
@@ -52,6 +52,7 @@ struct ServiceSupervisor::Impl {
   FileWatcher* watcher;
   detail::FixedSeedRandom own_random;
   Random& random;
+  Prober* prober;
 
   // By name. The key views the service's own spec.name (the Service does not move, and
   // replace_spec keeps that string's buffer): a copy of every name in its node cost 16 bytes and,
@@ -61,7 +62,9 @@ struct ServiceSupervisor::Impl {
   // The services reading each watched file (or section): a change touches only those.
   std::map<WatchedFile, std::vector<Service*>> by_config_file;
   std::set<std::tuple<TimePoint, std::uint64_t, Service*>> deadlines;
-  std::unordered_set<Service*> with_waiters;  // so client_gone need not scan every service
+  std::unordered_set<Service*> with_waiters;
+  std::unordered_map<ProbeId, Service*> probes_in_flight;
+  ProbeId last_probe_id = 0;  // so client_gone need not scan every service
   std::vector<RequestRef> shutdown_waiters;
   std::vector<std::string> killed_in_shutdown;  // for shutdown's reply: who needed SIGKILL
   SpawnRequest launch_buffer;  // reused by every spawn: its buffers keep their capacity
@@ -131,7 +134,8 @@ struct ServiceSupervisor::Impl {
   bool deliver();
   bool notify_deadline_change();
   void emit(Reply reply);
-  void emit_event(const Service& service, ServiceState previous, std::string detail);
+  void emit_event(const Service& service, ServiceState previous, std::string detail,
+                  std::optional<HealthState> health = std::nullopt);
 
   // ---- bookkeeping (registry.cpp) ------------------------------------------------------------
   Service* find(std::string_view name);
@@ -215,6 +219,18 @@ struct ServiceSupervisor::Impl {
   void arm_watchdog(Service& service);
   void stop_as_failed(Service& service, const std::string& why, bool abort_first);
   void exited_before_ready(Service& service, const ExitStatus& exit);
+  // The deadline of a running service: the earlier of its watchdog's and its health probe's.
+  void schedule_while_running(Service& service);
+
+  // ---- health probes (health.cpp) ------------------------------------------------------------
+  void start_health_checks(Service& service);
+  void stop_health_checks(Service& service);
+  void health_check_changed(Service& service);
+  bool health_due(Service& service);
+  void run_probe(Service& service);
+  bool probe_ended(ProbeId id, const ProbeResult& result);
+  void count_probe(Service& service, bool healthy, std::string detail);
+  void set_health(Service& service, HealthState next);
 
   // ---- waiters and replies (waiters.cpp) ---------------------------------------------------
   void answer(std::optional<RequestRef> to, const Service& service, Outcome outcome,

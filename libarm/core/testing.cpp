@@ -17,6 +17,10 @@ std::ostream& operator<<(std::ostream& out, Outcome outcome) {
   return out << to_string(outcome);
 }
 
+std::ostream& operator<<(std::ostream& out, HealthState state) {
+  return out << to_string(state);
+}
+
 }  // namespace arm
 
 namespace arm::testing {
@@ -144,11 +148,33 @@ Config config_with(std::initializer_list<ServiceSpec> services) {
   return config;
 }
 
+void FakeProber::start(const ProbeRequest& request) {
+  ++started;
+  running.push_back(
+      {request.id, std::string(request.service), request.check.kind, request.main_pid});
+}
+
+void FakeProber::cancel(ProbeId id) {
+  cancelled.push_back(id);
+  answered(id);
+}
+
+std::optional<FakeProber::Probe> FakeProber::in_flight(std::string_view service) const {
+  auto found = std::ranges::find(running, service, &Probe::service);
+  if (found == running.end()) return std::nullopt;
+  return *found;
+}
+
+void FakeProber::answered(ProbeId id) {
+  std::erase_if(running, [id](const Probe& probe) { return probe.id == id; });
+}
+
 SupervisorRig::SupervisorRig(Config config)
-    : supervisor(std::move(config), clock, spawner, notifier, &watcher, &random) {}
+    : supervisor(std::move(config), clock, spawner, notifier, &watcher, &random, &prober) {}
 
 SupervisorRig::SupervisorRig(Config config, Notifier& also_notify)
-    : notifier(), supervisor(std::move(config), clock, spawner, notifier, &watcher, &random) {
+    : notifier(),
+      supervisor(std::move(config), clock, spawner, notifier, &watcher, &random, &prober) {
   notifier.forward_to = &also_notify;
 }
 
@@ -178,6 +204,15 @@ bool SupervisorRig::notify(std::string_view service, const ServiceNotification& 
   if (!pid)
     throw std::logic_error("SupervisorRig::notify: " + std::string(service) + " has no process");
   return supervisor.on_notify(*pid, notification);
+}
+
+bool SupervisorRig::probe(std::string_view service, bool healthy, std::string detail) {
+  auto probe = prober.in_flight(service);
+  if (!probe)
+    throw std::logic_error("SupervisorRig::probe: no probe of " + std::string(service) +
+                           " in flight");
+  prober.answered(probe->id);
+  return supervisor.on_probe_result(probe->id, {healthy, std::move(detail)});
 }
 
 void SupervisorRig::settle() {

@@ -30,6 +30,7 @@ bool ServiceSupervisor::Impl::spawn(Service& service) {
     service.readiness->status_text.clear();
     service.readiness->error_number.reset();
     service.readiness->watchdog = service.spec.watchdog;  // WATCHDOG_USEC= was the old one's
+    service.readiness->watchdog_due.reset();
   }
   if (service.spec.readiness.kind != Readiness::Kind::exec) {
     await_readiness(service);
@@ -37,6 +38,7 @@ bool ServiceSupervisor::Impl::spawn(Service& service) {
   }
   set_state(service, ServiceState::running, fmt::format("pid {}", *spawned));
   answer_start_waiters(service);
+  start_health_checks(service);
   arm_watchdog(service);
   return true;
 }

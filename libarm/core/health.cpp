@@ -1,0 +1,154 @@
+// Health probes (issue 13): while a service with a health check runs, the supervisor asks its
+// Prober to probe it every `interval` and gives each probe `timeout` to answer. `failures`
+// failed probes in a row (those within `start_period` of ready not counted, until one succeeds)
+// make it unhealthy; with on_unhealthy = restart it is then stopped and its restart policy
+// decides as for a failed exit, as after a watchdog timeout. One probe at a time per service.
+//
+// The deadline of a running service is the earlier of the watchdog's expiry and the probe's next
+// event: its start when none is in flight, its timeout when one is.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "supervisor_impl.hpp"
+
+namespace arm {
+
+// Ready (again): probing starts at once, from a clean slate.
+void ServiceSupervisor::Impl::start_health_checks(Service& service) {
+  if (!service.spec.health || !prober) return;
+  if (!service.health) service.health = std::make_unique<Service::Health>();
+  auto& health = *service.health;
+  HealthState previous = health.state;
+  TimePoint now = clock.now();
+  health = Service::Health{};
+  health.ready_at = now;
+  health.next_at = now;
+  health.start_period_over = service.spec.health->start_period.count() == 0;
+  if (previous != HealthState::unknown)
+    emit_event(service, service.state, "ready again; not probed yet", HealthState::unknown);
+}
+
+// It leaves `running` (or a reload changed its check): the probe in flight is not wanted, and
+// "healthy" is no longer known. "unhealthy" stays, to show why it is restarting.
+void ServiceSupervisor::Impl::stop_health_checks(Service& service) {
+  if (!service.health) return;
+  auto& health = *service.health;
+  if (health.in_flight) {
+    ProbeId id = *health.in_flight;
+    health.in_flight.reset();
+    probes_in_flight.erase(id);
+    prober->cancel(id);
+  }
+  if (health.state == HealthState::healthy) {
+    health.state = HealthState::unknown;
+    emit_event(service, service.state, "not probed while it is not running", HealthState::unknown);
+  }
+}
+
+// A reload changed (or added, or removed) its check: a running service is probed afresh.
+void ServiceSupervisor::Impl::health_check_changed(Service& service) {
+  stop_health_checks(service);
+  if (!service.spec.health) service.health.reset();
+  if (service.state != ServiceState::running) return;
+  start_health_checks(service);
+  schedule_while_running(service);
+}
+
+// The running service's deadline came: a probe is due, or the one in flight is late. Returns
+// false when neither is (the watchdog's turn).
+bool ServiceSupervisor::Impl::health_due(Service& service) {
+  if (!service.health || !service.spec.health) return false;
+  auto& health = *service.health;
+  TimePoint now = clock.now();
+  if (now < health.next_at) return false;
+  const HealthCheck& check = *service.spec.health;
+  if (health.in_flight) {
+    ProbeId id = *health.in_flight;
+    health.in_flight.reset();
+    probes_in_flight.erase(id);
+    prober->cancel(id);
+    health.next_at = std::max(health.probe_started + check.interval, now);
+    count_probe(service, false, fmt::format("timed out after {}", human_duration(check.timeout)));
+  } else {
+    run_probe(service);
+  }
+  if (service.state == ServiceState::running) schedule_while_running(service);
+  return true;
+}
+
+void ServiceSupervisor::Impl::run_probe(Service& service) {
+  auto& health = *service.health;
+  const ServiceSpec& spec = service.spec;
+  ProbeId id = ++last_probe_id;
+  TimePoint now = clock.now();
+  health.in_flight = id;
+  health.probe_started = now;
+  health.next_at = now + spec.health->timeout;
+  probes_in_flight.emplace(id, &service);
+  prober->start(ProbeRequest{
+      .id = id,
+      .service = spec.name,
+      .check = *spec.health,
+      .main_pid = *service.process.pid,
+      .environment = spec.environment,
+      .working_directory = spec.working_directory ? std::string_view(*spec.working_directory)
+                                                  : std::string_view(),
+  });
+}
+
+bool ServiceSupervisor::Impl::probe_ended(ProbeId id, const ProbeResult& result) {
+  auto found = probes_in_flight.find(id);
+  if (found == probes_in_flight.end()) return false;
+  Service& service = *found->second;
+  probes_in_flight.erase(found);
+  auto& health = *service.health;
+  health.in_flight.reset();
+  health.next_at =
+      std::max(health.probe_started + service.spec.health->interval, clock.now());
+  count_probe(service, result.healthy, result.detail);
+  if (service.state == ServiceState::running) schedule_while_running(service);
+  drain();
+  return true;
+}
+
+void ServiceSupervisor::Impl::count_probe(Service& service, bool healthy, std::string detail) {
+  auto& health = *service.health;
+  const HealthCheck& check = *service.spec.health;
+  TimePoint now = clock.now();
+  health.checked_at = now;
+  health.detail = std::move(detail);
+  if (healthy) {
+    health.failures = 0;
+    health.start_period_over = true;
+    set_health(service, HealthState::healthy);
+    return;
+  }
+  if (!health.start_period_over) {
+    if (now < health.ready_at + check.start_period) return;  // still starting up: not counted
+    health.start_period_over = true;
+  }
+  ++health.failures;
+  if (health.failures < check.failures || health.state == HealthState::unhealthy) return;
+  set_health(service, HealthState::unhealthy);
+  if (check.on_unhealthy == HealthCheck::OnUnhealthy::restart) {
+    stop_as_failed(service,
+                   fmt::format("unhealthy: {} health checks failed in a row (last: {})",
+                               health.failures, health.detail),
+                   false);
+  }
+}
+
+void ServiceSupervisor::Impl::set_health(Service& service, HealthState next) {
+  auto& health = *service.health;
+  if (health.state == next) return;
+  health.state = next;
+  std::string detail =
+      next == HealthState::unhealthy
+          ? fmt::format("{} health checks failed in a row (last: {})", health.failures,
+                        health.detail)
+          : health.detail;
+  emit_event(service, service.state, std::move(detail), next);
+}
+
+}  // namespace arm
