@@ -61,8 +61,8 @@ bool is_loopback(const ListenAddress& address);
 // "127.0.0.1:9321", "[::1]:9321": as parse_listen_address reads it.
 std::string to_string(const ListenAddress& address);
 
-// A health probe (`health`, issue 13), run from the moment the service is ready for as long as
-// it runs: one at a time, every `interval` (start to start), each given `timeout` to answer.
+// A health probe (`health`, issue 13), run while the service runs, the first `interval` after it
+// became ready: one at a time, every `interval` (start to start), each given `timeout` to answer.
 // After `failures` failed probes in a row the service is unhealthy; a probe that succeeds makes
 // it healthy again. Failures within `start_period` of ready do not count, until the first probe
 // that succeeds (Docker's start period).

@@ -89,7 +89,8 @@
 //                decide_exit*     stop group,
 //                                 decide_failed
 //                                 (after: ready)
-//   running      decide_exit*     watchdog¶    restart§       stop / restart†     stop group
+//   running      decide_exit*     watchdog¶,   restart§       stop / restart†     stop group
+//                                 probe due‖
 //   stopping     after_exit‡      SIGKILL      -              settle_* †          start_again
 //                                                                                 -> stopped
 //   backoff      -                spawn        -              -> stopped/failed   -> stopped
@@ -108,6 +109,14 @@
 //   systemd unit in auto-restart stays wanted); the same for a start timeout or a watchdog.
 //   ¶ the watchdog expired: SIGABRT to the group (the stop group's first signal), then as
 //     decide_failed: the exit counts as a failure whatever its code; last_error names why.
+//   ‖ health probes (ServiceSpec::health): while running, a probe is started every `interval`
+//     (the first one `interval` after ready), one at a time; one not answered (on_probe_result)
+//     within `timeout` is cancelled and counts as failed. `failures` counted failures in a row
+//     (none counted within start_period of ready until one succeeds): health -> unhealthy and,
+//     with on_unhealthy = restart, the service is stopped (stop group, SIGTERM) and the restart
+//     policy decides as for a failed exit (decide_failed), last_error "unhealthy: 3 health
+//     checks failed in a row (last: DETAIL)". A success: healthy. Leaving running cancels the
+//     probe in flight (a result for it returns false, in every state) and forgets healthy.
 //   Main process exits while other processes of the service remain (on_main_exit): running ->
 //   stopping with after_exit = decide (SIGTERM to what is left, SIGKILL after stop_timeout);
 //   stopping: recorded, the stop goes on. The final exit then counts as the main process's.

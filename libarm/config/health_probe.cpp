@@ -37,10 +37,10 @@ std::expected<HealthCheck, std::string> parse_tcp_probe_address(std::string_view
 std::expected<HealthCheck, std::string> parse_http_probe_url(std::string_view url) {
   constexpr std::string_view scheme = "http://";
   if (url.starts_with("https://"))
-    return std::unexpected(fmt::format(
-        "'{}': https is not supported; probe a plain-HTTP port, or use an exec probe "
-        "(such as curl -fsS URL)",
-        url));
+    return std::unexpected(
+        fmt::format("'{}': https is not supported; probe a plain-HTTP port, or use an exec probe "
+                    "(such as curl -fsS URL)",
+                    url));
   if (!url.starts_with(scheme))
     return std::unexpected(
         fmt::format("'{}': expected a URL such as \"http://127.0.0.1:8080/healthz\"", url));
@@ -58,9 +58,8 @@ std::expected<HealthCheck, std::string> parse_http_probe_url(std::string_view ur
           "'{}': the path must not contain spaces, control characters or a fragment (#)", url));
   }
   // The port may be left out: 80, as for any http URL.
-  bool has_port = authority.starts_with('[')
-                      ? authority.find("]:") != std::string_view::npos
-                      : authority.find(':') != std::string_view::npos;
+  bool has_port = authority.starts_with('[') ? authority.find("]:") != std::string_view::npos
+                                             : authority.find(':') != std::string_view::npos;
   std::string with_port = has_port ? std::string(authority) : fmt::format("{}:80", authority);
   auto address = probe_address(with_port);
   if (!address)

@@ -47,6 +47,8 @@ const std::array health_keys{
                     [](auto& reader, auto& value, auto& path, HealthKeys& keys) -> Done {
                       auto words = reader.command_prefix(value, path);
                       if (!words) return Failure(words.error());
+                      if (words->empty())
+                        return Failure(reader.error_at(value, path, "needs a command to run"));
                       keys.check.kind = HealthCheck::Kind::exec;
                       keys.check.command = std::move(*words);
                       ++keys.kinds;
@@ -105,10 +107,10 @@ Done read_health(const ValueReader& reader, const toml::node& value, const std::
                         : "has more than one probe: write one of exec, tcp and http"));
   // A probe still running when the next one is due would be cut short by it anyway.
   if (keys.check.timeout > keys.check.interval)
-    return Failure(reader.error_at(
-        value, path,
-        fmt::format("timeout ({} ms) must not be more than interval ({} ms)",
-                    keys.check.timeout.count(), keys.check.interval.count())));
+    return Failure(
+        reader.error_at(value, path,
+                        fmt::format("timeout ({} ms) must not be more than interval ({} ms)",
+                                    keys.check.timeout.count(), keys.check.interval.count())));
   keys.check.on_unhealthy = spec.health ? spec.health->on_unhealthy : keys.check.on_unhealthy;
   spec.health = std::move(keys.check);
   return {};

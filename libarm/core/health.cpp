@@ -14,7 +14,8 @@
 
 namespace arm {
 
-// Ready (again): probing starts at once, from a clean slate.
+// Ready (again): from a clean slate, the first probe `interval` from now (Docker's choice: a probe
+// at the instant of an exec would find most services still opening their ports).
 void ServiceSupervisor::Impl::start_health_checks(Service& service) {
   if (!service.spec.health || !prober) return;
   if (!service.health) service.health = std::make_unique<Service::Health>();
@@ -23,7 +24,7 @@ void ServiceSupervisor::Impl::start_health_checks(Service& service) {
   TimePoint now = clock.now();
   health = Service::Health{};
   health.ready_at = now;
-  health.next_at = now;
+  health.next_at = now + service.spec.health->interval;
   health.start_period_over = service.spec.health->start_period.count() == 0;
   if (previous != HealthState::unknown)
     emit_event(service, service.state, "ready again; not probed yet", HealthState::unknown);
@@ -92,8 +93,8 @@ void ServiceSupervisor::Impl::run_probe(Service& service) {
       .check = *spec.health,
       .main_pid = *service.process.pid,
       .environment = spec.environment,
-      .working_directory = spec.working_directory ? std::string_view(*spec.working_directory)
-                                                  : std::string_view(),
+      .working_directory =
+          spec.working_directory ? std::string_view(*spec.working_directory) : std::string_view(),
   });
 }
 
@@ -104,8 +105,7 @@ bool ServiceSupervisor::Impl::probe_ended(ProbeId id, const ProbeResult& result)
   probes_in_flight.erase(found);
   auto& health = *service.health;
   health.in_flight.reset();
-  health.next_at =
-      std::max(health.probe_started + service.spec.health->interval, clock.now());
+  health.next_at = std::max(health.probe_started + service.spec.health->interval, clock.now());
   count_probe(service, result.healthy, result.detail);
   if (service.state == ServiceState::running) schedule_while_running(service);
   drain();
@@ -143,11 +143,10 @@ void ServiceSupervisor::Impl::set_health(Service& service, HealthState next) {
   auto& health = *service.health;
   if (health.state == next) return;
   health.state = next;
-  std::string detail =
-      next == HealthState::unhealthy
-          ? fmt::format("{} health checks failed in a row (last: {})", health.failures,
-                        health.detail)
-          : health.detail;
+  std::string detail = next == HealthState::unhealthy
+                           ? fmt::format("{} health checks failed in a row (last: {})",
+                                         health.failures, health.detail)
+                           : health.detail;
   emit_event(service, service.state, std::move(detail), next);
 }
 

@@ -68,6 +68,20 @@ ServiceSpec random_service(Random& random, std::string name,
   }
   spec.start_timeout =
       below(random, 4) == 0 ? Milliseconds(0) : Milliseconds(1 + below(random, 20'000));
+  // Issue 13: a quarter are probed; time passing starts probes and times them out, probe steps
+  // answer them.
+  if (below(random, 4) == 0) {
+    HealthCheck check;
+    check.kind = HealthCheck::Kind::tcp;
+    check.address = {"127.0.0.1", 8080, false};
+    check.interval = Milliseconds(1 + below(random, 5'000));
+    check.timeout =
+        Milliseconds(1 + below(random, static_cast<std::uint32_t>(check.interval.count())));
+    check.failures = 1 + below(random, 3);
+    if (below(random, 3) == 0) check.start_period = Milliseconds(below(random, 10'000));
+    if (below(random, 4) == 0) check.on_unhealthy = HealthCheck::OnUnhealthy::ignore;
+    spec.health = check;
+  }
   return spec;
 }
 
@@ -105,7 +119,7 @@ Action random_action(Random& random) {
       {Action::advance_small, 150}, {Action::advance_large, 8}, {Action::file_changed, 30},
       {Action::reload, 15},         {Action::fail_spawns, 15},  {Action::allow_spawns, 20},
       {Action::client_gone, 15},    {Action::reset, 15},        {Action::shutdown, 1},
-      {Action::main_exit, 40},      {Action::notify, 150}};
+      {Action::main_exit, 40},      {Action::notify, 150},      {Action::probe, 100}};
   unsigned total = 0;
   for (const auto& [action, weight] : weights) total += weight;
   unsigned pick = below(random, total);
@@ -163,7 +177,7 @@ class Runner final : public Notifier {
   explicit Runner(const Scenario& scenario)
       : scenario_(scenario),
         config_(scenario.config),
-        supervisor_(scenario.config, clock_, spawner_, *this, &watcher_) {
+        supervisor_(scenario.config, clock_, spawner_, *this, &watcher_, nullptr, &prober_) {
     for (const auto& [name, spec] : scenario.config.services) {
       if (std::hash<std::string>{}(name + std::to_string(scenario.seed)) % 10 == 0)
         spawner_.ignore_terminate(name);
@@ -371,6 +385,9 @@ class Runner final : public Notifier {
       case Action::notify:
         notify(step);
         break;
+      case Action::probe:
+        probe(step);
+        break;
       case Action::shutdown:
         note_shutdown_began();
         supervisor_.shutdown(new_request(step.a, step.action, Named{}));
@@ -421,6 +438,25 @@ class Runner final : public Notifier {
     if (supervisor_.on_notify(pid, notification) != owned)
       fail(fmt::format("on_notify for pid {} ({}) returned {}", pid,
                        owned ? "a live process" : "no live process", !owned));
+  }
+
+  // A probe in flight ends, healthy or not; or a result comes for a probe the supervisor no
+  // longer waits for (cancelled, never started): that one must be refused.
+  void probe(const Step& step) {
+    auto& running = prober_.running;
+    if (step.b % 8 == 0 || running.empty()) {
+      ProbeId stale = prober_.cancelled.empty()
+                          ? ProbeId{999'999'999}
+                          : prober_.cancelled[step.a % prober_.cancelled.size()];
+      if (supervisor_.on_probe_result(stale, {true, "stale"}))
+        fail(fmt::format("on_probe_result accepted probe {}, which is not in flight", stale));
+      return;
+    }
+    auto probe = running[step.a % running.size()];
+    prober_.answered(probe.id);
+    if (!supervisor_.on_probe_result(probe.id, {step.c % 3 != 0, "simulated"}))
+      fail(fmt::format("on_probe_result refused probe {} of {}, which is in flight", probe.id,
+                       probe.service));
   }
 
   void reload(const Step& step) {
@@ -530,6 +566,16 @@ class Runner final : public Notifier {
 
     std::set<ProcessId> owned;
     StatusByName by_name{supervisor_.status()};
+    std::set<std::string> probed;
+    for (const auto& probe : prober_.running) {
+      const ServiceStatus* status = by_name.find(probe.service);
+      if (!status || status->state != ServiceState::running || status->pid != probe.main_pid)
+        return fail(fmt::format("probe {} of {} (pid {}) is in flight, but the service is {}",
+                                probe.id, probe.service, probe.main_pid,
+                                status ? to_string(status->state) : "gone"));
+      if (!probed.insert(probe.service).second)
+        return fail(fmt::format("two probes of {} are in flight at once", probe.service));
+    }
     const auto& statuses = by_name.all;
     auto state_of = [&](const std::string& name) { return by_name.at(name).state; };
     for (const auto& status : statuses) {
@@ -541,6 +587,13 @@ class Runner final : public Notifier {
       // "removed ones are stopped and dropped": one is listed only while it is being stopped.
       if (!spec && status.state != ServiceState::stopping)
         return fail(where() + " is listed, though a reload removed it");
+      if (spec && spec->health.has_value() != (status.health != HealthState::none))
+        return fail(fmt::format("{} has health {} with{} a health check", where(),
+                                to_string(status.health), spec->health ? "" : "out"));
+      if (spec && spec->health && status.state == ServiceState::running &&
+          status.health == HealthState::unhealthy &&
+          spec->health->on_unhealthy == HealthCheck::OnUnhealthy::restart)
+        return fail(where() + " is unhealthy and still running, though on_unhealthy = restart");
       switch (status.state) {
         case ServiceState::running:
           if (!has_process) return fail(where() + " has no process");
@@ -704,6 +757,7 @@ class Runner final : public Notifier {
   testing::FakeClock clock_;
   testing::FakeSpawner spawner_;
   testing::FakeFileWatcher watcher_;
+  testing::FakeProber prober_;
   ServiceSupervisor supervisor_;
   std::deque<std::pair<ProcessId, ExitStatus>> pending_exits_;
   Ledger ledger_;
@@ -796,7 +850,7 @@ std::string_view action_name(Action action) {
   static const char* const names[] = {
       "start",         "stop",          "restart",      "status",    "crash",       "settle",
       "advance_small", "advance_large", "file_changed", "reload",    "fail_spawns", "allow_spawns",
-      "client_gone",   "reset",         "shutdown",     "main_exit", "notify"};
+      "client_gone",   "reset",         "shutdown",     "main_exit", "notify",      "probe"};
   return names[static_cast<int>(action)];
 }
 

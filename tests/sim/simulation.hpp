@@ -34,7 +34,8 @@ enum class Action {
   reset,  // a request to clear a service's failure
   shutdown,
   main_exit,  // a live main process dies, leaving other processes of its service running
-  notify      // sd_notify from a process (READY=1, WATCHDOG=1, ...), or from a stale or unknown pid
+  notify,     // sd_notify from a process (READY=1, WATCHDOG=1, ...), or from a stale or unknown pid
+  probe  // a health probe in flight ends (healthy or not), or a result for a stale or unknown one
 };
 
 struct Step {

@@ -17,7 +17,8 @@ namespace {
 
 enum class Row { stopped, waiting, starting, running, stopping, backoff, failed, failed_rearm };
 
-Config table_config(Row row) {
+// `probed`: web has a health check (a probe every 10 s, unhealthy at the first failure).
+Config table_config(Row row, bool probed = false) {
   ServiceSpec db = testing::service("db");
   db.backoff_initial = 1s;
   ServiceSpec web = testing::service("web");
@@ -33,12 +34,19 @@ Config table_config(Row row) {
     web.max_restarts = 0;
     web.retry_failed_after = 30s;
   }
+  if (probed) {
+    HealthCheck check;
+    check.kind = HealthCheck::Kind::tcp;
+    check.address = {"127.0.0.1", 8080, false};
+    check.failures = 1;
+    web.health = check;
+  }
   return testing::config_with({db, web});
 }
 
 // A rig with `web` in `row`. In `stopping`, web ignores SIGTERM so that it stays there.
 struct Table {
-  explicit Table(Row row) : rig(table_config(row)) {
+  explicit Table(Row row, bool probed = false) : rig(table_config(row, probed)) {
     auto& s = rig.supervisor;
     switch (row) {
       case Row::stopped:
@@ -366,6 +374,11 @@ TEST_CASE("a deadline, in every state") {
       CHECK(t.rig.state_of("web") == Table::expected_state(row));
     }
   }
+  SUBCASE("running with a health check: a probe is due every interval") {
+    Table t(Row::running, true);
+    t.rig.advance(10s);
+    CHECK(t.rig.prober.in_flight("web"));
+  }
   SUBCASE("stopping: SIGKILL after stop_timeout") {
     Table t(Row::stopping);
     t.rig.advance(5s);
@@ -381,6 +394,33 @@ TEST_CASE("a deadline, in every state") {
     Table t(Row::failed_rearm);
     t.rig.advance(30s);
     CHECK(t.rig.state_of("web") == ServiceState::running);
+  }
+}
+
+TEST_CASE("a health probe's result, in every state") {
+  SUBCASE("running: a failure that makes it unhealthy stops the group, decide_failed follows") {
+    Table t(Row::running, true);
+    t.rig.advance(10s);
+    CHECK(t.rig.probe("web", false, "Connection refused"));
+    CHECK(t.rig.state_of("web") == ServiceState::stopping);
+    CHECK(t.rig.supervisor.status("web")->health == HealthState::unhealthy);
+    t.rig.settle();
+    CHECK(t.rig.state_of("web") == ServiceState::backoff);
+  }
+  SUBCASE("running: a success makes it healthy") {
+    Table t(Row::running, true);
+    t.rig.advance(10s);
+    CHECK(t.rig.probe("web", true));
+    CHECK(t.rig.supervisor.status("web")->health == HealthState::healthy);
+  }
+  SUBCASE("every other row: no probe runs, and a result is refused without a change") {
+    for (Row row : {Row::stopped, Row::waiting, Row::starting, Row::stopping, Row::backoff,
+                    Row::failed, Row::failed_rearm}) {
+      Table t(row, true);
+      CHECK(t.rig.prober.started == 0);
+      CHECK_FALSE(t.rig.supervisor.on_probe_result(1, {false, "late"}));
+      CHECK(t.rig.state_of("web") == Table::expected_state(row));
+    }
   }
 }
 
