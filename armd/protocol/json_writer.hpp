@@ -21,6 +21,17 @@ namespace armd::json_writer {
 
 // Appends `text` as a JSON string, quotes included.
 void append_string(std::string& out, std::string_view text);
+// True when `text` is printable ASCII without '"' or '\\': JSON holds it as it is.
+bool needs_no_escaping(std::string_view text);
+// Appends `text`, which needs_no_escaping, between quotes: what append_string writes for it.
+inline void append_plain_string(std::string& out, std::string_view text) {
+  std::size_t at = out.size();
+  out.resize(at + text.size() + 2);
+  char* to = out.data() + at;
+  *to = '"';
+  text.copy(to + 1, text.size());
+  to[text.size() + 1] = '"';
+}
 
 template <typename Integer>
 void append_integer(std::string& out, Integer value) {
@@ -81,7 +92,12 @@ class ObjectWriter {
   void key(std::string_view name) {
     if (!first_) out_ += ',';
     first_ = false;
-    append_string(out_, name);
+    // Field names are the protocol's own, which never need escaping; a name that did would
+    // still be escaped.
+    if (needs_no_escaping(name))
+      append_plain_string(out_, name);
+    else
+      append_string(out_, name);
     out_ += ':';
   }
 
