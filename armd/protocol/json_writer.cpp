@@ -116,14 +116,14 @@ void append_string(std::string& out, std::string_view text) {
   out += '"';
 }
 
-ObjectWriter& ObjectWriter::strings(std::string_view name, const std::vector<std::string>& values) {
+ObjectWriter& ObjectWriter::strings(FieldName name, const std::vector<std::string>& values) {
   ArrayWriter array(raw(name));
   for (const auto& value : values) append_string(array.element(), value);
   array.end();
   return *this;
 }
 
-ObjectWriter& ObjectWriter::json_value(std::string_view name, const nlohmann::json& value) {
+ObjectWriter& ObjectWriter::json_value(FieldName name, const nlohmann::json& value) {
   key(name);
   // Ids are mostly numbers: written as nlohmann's dump writes them, without its serializer.
   if (value.is_string())

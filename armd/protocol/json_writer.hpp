@@ -25,12 +25,9 @@ void append_string(std::string& out, std::string_view text);
 bool needs_no_escaping(std::string_view text);
 // Appends `text`, which needs_no_escaping, between quotes: what append_string writes for it.
 inline void append_plain_string(std::string& out, std::string_view text) {
-  std::size_t at = out.size();
-  out.resize(at + text.size() + 2);
-  char* to = out.data() + at;
-  *to = '"';
-  text.copy(to + 1, text.size());
-  to[text.size() + 1] = '"';
+  out += '"';
+  out.append(text);
+  out += '"';
 }
 
 template <typename Integer>
@@ -40,6 +37,26 @@ void append_integer(std::string& out, Integer value) {
   out.append(digits, end);
 }
 
+// A field's name: a literal, whose need of escaping is decided when it is compiled (the
+// protocol's names never need it, so writing one is a copy), e.g. .integer("pid", pid).
+class FieldName {
+ public:
+  template <std::size_t N>
+  consteval FieldName(const char (&literal)[N])  // NOLINT: implicit, so a literal is a name
+      : text_(literal, N - 1) {
+    for (char c : text_) {
+      auto byte = static_cast<unsigned char>(c);
+      if (byte < 0x20 || byte >= 0x80 || c == '"' || c == '\\') plain_ = false;
+    }
+  }
+  std::string_view text() const { return text_; }
+  bool plain() const { return plain_; }
+
+ private:
+  std::string_view text_;
+  bool plain_ = true;
+};
+
 // One JSON object, written field by field in the order of the calls. Each method names the type
 // it writes: overloads on bool and string_view would send a string literal to the bool one.
 class ObjectWriter {
@@ -48,39 +65,39 @@ class ObjectWriter {
   ObjectWriter(const ObjectWriter&) = delete;
   ObjectWriter& operator=(const ObjectWriter&) = delete;
 
-  ObjectWriter& string(std::string_view name, std::string_view value) {
+  ObjectWriter& string(FieldName name, std::string_view value) {
     key(name);
     append_string(out_, value);
     return *this;
   }
   template <typename Integer>
-  ObjectWriter& integer(std::string_view name, Integer value) {
+  ObjectWriter& integer(FieldName name, Integer value) {
     key(name);
     append_integer(out_, value);
     return *this;
   }
   // An absent value is written as null.
   template <typename Integer>
-  ObjectWriter& integer(std::string_view name, std::optional<Integer> value) {
+  ObjectWriter& integer(FieldName name, std::optional<Integer> value) {
     if (!value) return null(name);
     return integer(name, *value);
   }
-  ObjectWriter& boolean(std::string_view name, bool value) {
+  ObjectWriter& boolean(FieldName name, bool value) {
     key(name);
     out_ += value ? "true" : "false";
     return *this;
   }
-  ObjectWriter& null(std::string_view name) {
+  ObjectWriter& null(FieldName name) {
     key(name);
     out_ += "null";
     return *this;
   }
-  ObjectWriter& strings(std::string_view name, const std::vector<std::string>& values);
+  ObjectWriter& strings(FieldName name, const std::vector<std::string>& values);
   // Any value nlohmann holds (a request's id, echoed as the client sent it). Strings take the
   // same path as string(), so they are escaped the same way.
-  ObjectWriter& json_value(std::string_view name, const nlohmann::json& value);
+  ObjectWriter& json_value(FieldName name, const nlohmann::json& value);
   // Starts a field whose value the caller writes next (a nested object or array).
-  std::string& raw(std::string_view name) {
+  std::string& raw(FieldName name) {
     key(name);
     return out_;
   }
@@ -89,15 +106,13 @@ class ObjectWriter {
   void end_line() { out_ += "}\n"; }
 
  private:
-  void key(std::string_view name) {
+  void key(FieldName name) {
     if (!first_) out_ += ',';
     first_ = false;
-    // Field names are the protocol's own, which never need escaping; a name that did would
-    // still be escaped.
-    if (needs_no_escaping(name))
-      append_plain_string(out_, name);
+    if (name.plain())
+      append_plain_string(out_, name.text());
     else
-      append_string(out_, name);
+      append_string(out_, name.text());
     out_ += ':';
   }
 
