@@ -23,8 +23,8 @@ int main() {
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     static constexpr char ready[] = "READY=1";
     auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length);
-    if (fd < 0 || sendto(fd, ready, sizeof ready - 1, 0, reinterpret_cast<sockaddr*>(&address),
-                         size) < 0)
+    if (fd < 0 ||
+        sendto(fd, ready, sizeof ready - 1, 0, reinterpret_cast<sockaddr*>(&address), size) < 0)
       return 1;
     close(fd);
   }

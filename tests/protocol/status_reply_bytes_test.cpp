@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -56,8 +57,9 @@ arm::ServiceStatus notify_api() {
 
 }  // namespace
 
-TEST_CASE("a status reply's bytes are pinned: running, crashed and notify services, ids of each "
-          "kind") {
+TEST_CASE(
+    "a status reply's bytes are pinned: running, crashed and notify services, ids of each "
+    "kind") {
   CHECK(encode_status(2, {running_web()}, now) ==
         R"({"id":2,"ok":true,"services":[{"name":"web","state":"running","pid":1234,)"
         R"("restarts":0,"refcount":1,"last_exit":null,"next_restart_in_ms":null,)"
@@ -86,4 +88,12 @@ TEST_CASE("a status reply's bytes are pinned: running, crashed and notify servic
         "\n");
   CHECK(encode_status(nullptr, {}, now) == R"({"id":null,"ok":true,"services":[]})"
                                            "\n");
+}
+
+TEST_CASE("a status of one service written in place after queued lines is the same line") {
+  std::string output = "{\"id\":1,\"event\":\"gap\",\"missed\":2}\n";
+  std::string queued = output;
+  arm::ServiceStatus status = crashed_batch();
+  append_status_reply(output, 9, std::span(&status, 1), now, "process-group", nullptr, nullptr);
+  CHECK(output == queued + encode_status(9, {status}, now, "process-group"));
 }
