@@ -107,14 +107,26 @@ class ObjectWriter {
 
  private:
   void key(FieldName name) {
-    if (!first_) out_ += ',';
+    std::string_view text = name.text();
+    if (name.plain() && text.size() <= max_short_name) {
+      // `,"name":` in one append: five appends of a piece each cost more than the name.
+      char piece[max_short_name + 4];
+      std::size_t length = 0;
+      if (!first_) piece[length++] = ',';
+      piece[length++] = '"';
+      text.copy(piece + length, text.size());
+      length += text.size();
+      piece[length++] = '"';
+      piece[length++] = ':';
+      out_.append(piece, length);
+    } else {
+      if (!first_) out_ += ',';
+      append_string(out_, text);
+      out_ += ':';
+    }
     first_ = false;
-    if (name.plain())
-      append_plain_string(out_, name.text());
-    else
-      append_string(out_, name.text());
-    out_ += ':';
   }
+  static constexpr std::size_t max_short_name = 60;
 
   std::string& out_;
   bool first_ = true;
