@@ -291,20 +291,34 @@ void ControlServer::write_to(ConnectionId id, Connection& connection) {
 }
 
 bool ControlServer::send(ConnectionId id, std::string_view line) {
+  std::string* output = line_buffer(id);
+  if (!output) return false;
+  std::size_t line_start = output->size();
+  output->append(line);
+  return commit_line(id, line_start);
+}
+
+std::string* ControlServer::line_buffer(ConnectionId id) {
+  auto it = connections_.find(id);
+  if (it == connections_.end() || it->second.gone) return nullptr;
+  return &it->second.output;
+}
+
+bool ControlServer::commit_line(ConnectionId id, std::size_t line_start) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return false;
   Connection& connection = it->second;
-  if (connection.gone) return false;
+  std::size_t line_size = connection.output.size() - line_start;
   // Only what waits beside the reply being sent counts (every queued line ends in '\n', and a
   // reply holds no raw newline); see max_queued_output. Nor does the largest line queued: a
   // subscriber's or log follower's events may be ahead of a large reply.
-  if (!connection.output.empty() && connection.output.size() + line.size() > max_queued_output) {
+  if (line_start != 0 && connection.output.size() > max_queued_output) {
     std::size_t first_line = connection.output.find('\n') + 1;
-    std::size_t largest = std::max({first_line, connection.largest_line_size, line.size()});
-    std::size_t behind = connection.output.size() + line.size() - largest;
+    std::size_t largest = std::max({first_line, connection.largest_line_size, line_size});
+    std::size_t behind = connection.output.size() - largest;
     if (behind > max_queued_output) {
       log(Level::warning, "client {} does not read its replies ({} bytes queued); disconnecting it",
-          id, connection.output.size());
+          id, line_start);
       std::string().swap(connection.output);
       connection.gone = true;
       connection.closing = true;
@@ -312,11 +326,10 @@ bool ControlServer::send(ConnectionId id, std::string_view line) {
       return false;
     }
   }
-  if (line.size() >= connection.largest_line_size) {
-    connection.largest_line_size = line.size();
-    connection.largest_line_end = connection.output.size() + line.size();
+  if (line_size >= connection.largest_line_size) {
+    connection.largest_line_size = line_size;
+    connection.largest_line_end = connection.output.size();
   }
-  connection.output.append(line);
   // Most replies fit the socket buffer: no need to wait for POLLOUT. But the replies to the lines
   // of one read are written together, once they are all queued: a send per reply would cost a
   // system call and a wake-up of the client each (most of pipelined requests' cost).

@@ -72,6 +72,14 @@ class ControlServer {
   // Queues a line (which must end in '\n'). Returns false if the connection is gone or is
   // being dropped for not reading. Never calls back into the LineHandler.
   bool send(ConnectionId connection, std::string_view line);
+  // send() in two steps, for a reply written in place (the status of one service, the most
+  // frequent request) instead of built apart and copied: line_buffer() is the connection's
+  // output, to which the caller appends one line (ending in '\n'), then commit_line() with the
+  // size the output had before, which queues it as send() would (or drops the connection for
+  // not reading, and the line with its output). Null, and nothing to commit, when the connection
+  // is gone or being dropped. Nothing else may be sent between the two.
+  std::string* line_buffer(ConnectionId connection);
+  bool commit_line(ConnectionId connection, std::size_t line_start);
   // While the lines of one read are handled, their replies are queued and written together
   // after the last; this much queued is written at once (a reply to `status` of thousands of
   // services is not held back).

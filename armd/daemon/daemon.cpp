@@ -539,6 +539,10 @@ void Daemon::answer_status(ConnectionId connection, const nlohmann::json& id,
     if (reply_bytes >= large_reply_bytes) malloc_trim(0);
     return;
   }
+  if (names.size() == 1) {
+    answer_status_of_one(connection, id, names.front());
+    return;
+  }
   auto found = statuses_or_answer_unknown(connection, id, names);
   if (!found) return;
   server_->send(connection, protocol::encode_status(id, *found, clock_.now(),

@@ -142,6 +142,13 @@ class Daemon final : public arm::Notifier, public LineHandler {
   std::optional<MetricsHttpServer> metrics_http_;
   std::uint64_t requests_received_ = 0;
   std::uint64_t events_handled_ = 0;
+
+  // `status NAME`, the most frequent request (daemon_status.cpp): the status is read into this
+  // one, whose strings and vectors keep their storage from request to request, and the reply
+  // is written straight into the connection's output.
+  void answer_status_of_one(ConnectionId connection, const nlohmann::json& id,
+                            const std::string& name);
+  arm::ServiceStatus status_of_one_;
 };
 
 }  // namespace armd

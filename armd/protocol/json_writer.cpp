@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
+#include <cstdint>
 #include <iterator>
 
 namespace armd::json_writer {
@@ -39,20 +42,36 @@ int utf8_sequence(std::string_view text) {
   return length;
 }
 
+// Bytes a JSON string may hold as they are: printable ASCII but the quote and the backslash.
+constexpr std::array<bool, 256> plain_bytes = [] {
+  std::array<bool, 256> plain{};
+  for (int c = 0x20; c < 0x80; ++c) plain[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
+  return plain;
+}();
+
+bool is_plain(unsigned char c) {
+  return plain_bytes[c];
+}
+
 }  // namespace
 
+bool needs_no_escaping(std::string_view text) {
+  return std::ranges::all_of(text, [](char c) { return is_plain(static_cast<unsigned char>(c)); });
+}
+
 void append_string(std::string& out, std::string_view text) {
+  // Names, states and most messages need no escaping: one scan, one append.
+  if (needs_no_escaping(text)) {
+    append_plain_string(out, text);
+    return;
+  }
   out += '"';
   while (!text.empty()) {
     auto c = static_cast<unsigned char>(text.front());
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-      // Plain ASCII runs are the common case: copy them in one go.
+    if (is_plain(c)) {
+      // Copy plain runs in one go.
       std::size_t run = 1;
-      while (run < text.size()) {
-        auto next = static_cast<unsigned char>(text[run]);
-        if (next < 0x20 || next >= 0x80 || next == '"' || next == '\\') break;
-        ++run;
-      }
+      while (run < text.size() && is_plain(static_cast<unsigned char>(text[run]))) ++run;
       out.append(text.substr(0, run));
       text.remove_prefix(run);
       continue;
@@ -97,17 +116,22 @@ void append_string(std::string& out, std::string_view text) {
   out += '"';
 }
 
-ObjectWriter& ObjectWriter::strings(std::string_view name, const std::vector<std::string>& values) {
+ObjectWriter& ObjectWriter::strings(FieldName name, const std::vector<std::string>& values) {
   ArrayWriter array(raw(name));
   for (const auto& value : values) append_string(array.element(), value);
   array.end();
   return *this;
 }
 
-ObjectWriter& ObjectWriter::json_value(std::string_view name, const nlohmann::json& value) {
+ObjectWriter& ObjectWriter::json_value(FieldName name, const nlohmann::json& value) {
   key(name);
+  // Ids are mostly numbers: written as nlohmann's dump writes them, without its serializer.
   if (value.is_string())
     append_string(out_, value.get_ref<const std::string&>());
+  else if (value.is_number_unsigned())
+    append_integer(out_, value.get<std::uint64_t>());
+  else if (value.is_number_integer())
+    append_integer(out_, value.get<std::int64_t>());
   else
     out_ += value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return *this;

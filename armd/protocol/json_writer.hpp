@@ -21,6 +21,14 @@ namespace armd::json_writer {
 
 // Appends `text` as a JSON string, quotes included.
 void append_string(std::string& out, std::string_view text);
+// True when `text` is printable ASCII without '"' or '\\': JSON holds it as it is.
+bool needs_no_escaping(std::string_view text);
+// Appends `text`, which needs_no_escaping, between quotes: what append_string writes for it.
+inline void append_plain_string(std::string& out, std::string_view text) {
+  out += '"';
+  out.append(text);
+  out += '"';
+}
 
 template <typename Integer>
 void append_integer(std::string& out, Integer value) {
@@ -28,6 +36,26 @@ void append_integer(std::string& out, Integer value) {
   auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
   out.append(digits, end);
 }
+
+// A field's name: a literal, whose need of escaping is decided when it is compiled (the
+// protocol's names never need it, so writing one is a copy), e.g. .integer("pid", pid).
+class FieldName {
+ public:
+  template <std::size_t N>
+  consteval FieldName(const char (&literal)[N])  // NOLINT: implicit, so a literal is a name
+      : text_(literal, N - 1) {
+    for (char c : text_) {
+      auto byte = static_cast<unsigned char>(c);
+      if (byte < 0x20 || byte >= 0x80 || c == '"' || c == '\\') plain_ = false;
+    }
+  }
+  std::string_view text() const { return text_; }
+  bool plain() const { return plain_; }
+
+ private:
+  std::string_view text_;
+  bool plain_ = true;
+};
 
 // One JSON object, written field by field in the order of the calls. Each method names the type
 // it writes: overloads on bool and string_view would send a string literal to the bool one.
@@ -37,39 +65,39 @@ class ObjectWriter {
   ObjectWriter(const ObjectWriter&) = delete;
   ObjectWriter& operator=(const ObjectWriter&) = delete;
 
-  ObjectWriter& string(std::string_view name, std::string_view value) {
+  ObjectWriter& string(FieldName name, std::string_view value) {
     key(name);
     append_string(out_, value);
     return *this;
   }
   template <typename Integer>
-  ObjectWriter& integer(std::string_view name, Integer value) {
+  ObjectWriter& integer(FieldName name, Integer value) {
     key(name);
     append_integer(out_, value);
     return *this;
   }
   // An absent value is written as null.
   template <typename Integer>
-  ObjectWriter& integer(std::string_view name, std::optional<Integer> value) {
+  ObjectWriter& integer(FieldName name, std::optional<Integer> value) {
     if (!value) return null(name);
     return integer(name, *value);
   }
-  ObjectWriter& boolean(std::string_view name, bool value) {
+  ObjectWriter& boolean(FieldName name, bool value) {
     key(name);
     out_ += value ? "true" : "false";
     return *this;
   }
-  ObjectWriter& null(std::string_view name) {
+  ObjectWriter& null(FieldName name) {
     key(name);
     out_ += "null";
     return *this;
   }
-  ObjectWriter& strings(std::string_view name, const std::vector<std::string>& values);
+  ObjectWriter& strings(FieldName name, const std::vector<std::string>& values);
   // Any value nlohmann holds (a request's id, echoed as the client sent it). Strings take the
   // same path as string(), so they are escaped the same way.
-  ObjectWriter& json_value(std::string_view name, const nlohmann::json& value);
+  ObjectWriter& json_value(FieldName name, const nlohmann::json& value);
   // Starts a field whose value the caller writes next (a nested object or array).
-  std::string& raw(std::string_view name) {
+  std::string& raw(FieldName name) {
     key(name);
     return out_;
   }
@@ -78,12 +106,27 @@ class ObjectWriter {
   void end_line() { out_ += "}\n"; }
 
  private:
-  void key(std::string_view name) {
-    if (!first_) out_ += ',';
+  void key(FieldName name) {
+    std::string_view text = name.text();
+    if (name.plain() && text.size() <= max_short_name) {
+      // `,"name":` in one append: five appends of a piece each cost more than the name.
+      char piece[max_short_name + 4];
+      std::size_t length = 0;
+      if (!first_) piece[length++] = ',';
+      piece[length++] = '"';
+      text.copy(piece + length, text.size());
+      length += text.size();
+      piece[length++] = '"';
+      piece[length++] = ':';
+      out_.append(piece, length);
+    } else {
+      if (!first_) out_ += ',';
+      append_string(out_, text);
+      out_ += ':';
+    }
     first_ = false;
-    append_string(out_, name);
-    out_ += ':';
   }
+  static constexpr std::size_t max_short_name = 60;
 
   std::string& out_;
   bool first_ = true;

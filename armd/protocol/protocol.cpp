@@ -352,6 +352,14 @@ std::string encode_status(const json& id, const std::vector<arm::ServiceStatus>&
                           const OutputTails* tails, const OutputDropped* dropped) {
   std::string out;
   out.reserve(64 + services.size() * 256);
+  append_status_reply(out, id, services, now, containment, tails, dropped);
+  return out;
+}
+
+void append_status_reply(std::string& out, const json& id,
+                         std::span<const arm::ServiceStatus> services, arm::TimePoint now,
+                         std::string_view containment, const OutputTails* tails,
+                         const OutputDropped* dropped) {
   ObjectWriter object(out);
   object.json_value("id", id).boolean("ok", true);
   if (!containment.empty()) object.string("containment", containment);
@@ -359,7 +367,6 @@ std::string encode_status(const json& id, const std::vector<arm::ServiceStatus>&
   for (const auto& status : services) append_status(array.element(), status, now, tails, dropped);
   array.end();
   object.end_line();
-  return out;
 }
 
 std::string encode_unknown_services(const json& id, const std::vector<std::string>& unknown,

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <expected>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -86,6 +87,12 @@ std::string encode_status(const nlohmann::json& id, const std::vector<arm::Servi
                           arm::TimePoint now, std::string_view containment = {},
                           const OutputTails* tails = nullptr,
                           const OutputDropped* dropped = nullptr);
+// The same line appended to `out` (armd writes a status of one service straight into the
+// connection's output).
+void append_status_reply(std::string& out, const nlohmann::json& id,
+                         std::span<const arm::ServiceStatus> services, arm::TimePoint now,
+                         std::string_view containment, const OutputTails* tails,
+                         const OutputDropped* dropped);
 // One service as status shows it (an element of encode_status's "services"), appended to `out`.
 void append_status(std::string& out, const arm::ServiceStatus& status, arm::TimePoint now,
                    const OutputTails* tails, const OutputDropped* dropped);

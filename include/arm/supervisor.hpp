@@ -362,6 +362,11 @@ class ServiceSupervisor {
   // Queries, answered synchronously.
   std::vector<ServiceStatus> status() const;  // every service, by name
   std::optional<ServiceStatus> status(std::string_view name) const;
+  // The same status written into `out`, every field assigned, so that its strings and vectors
+  // keep their storage: a host that asks again and again (armd's `status NAME`) with the same
+  // `out` allocates nothing once they are large enough. true: `out` is the service's status;
+  // false: no service is named so, and `out` is unchanged.
+  bool status_into(std::string_view name, ServiceStatus& out) const;
   // What an unknown_service answer says about `name`, with a guess at the configured name meant
   // (within two edits): "unknown service 'ngnix' (did you mean 'nginx'?)". For hosts that
   // answer queries by name themselves, as armd's status does.

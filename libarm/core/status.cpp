@@ -28,6 +28,13 @@ std::string readiness_awaited(const ServiceSpec& spec) {
 
 ServiceStatus ServiceSupervisor::Impl::status_of(const Service& service) const {
   ServiceStatus status;
+  fill_status(service, status);
+  return status;
+}
+
+// Every field is assigned, none reset by constructing anew: assigning a string or a vector
+// keeps the storage it has when the new value fits (status_into's point).
+void ServiceSupervisor::Impl::fill_status(const Service& service, ServiceStatus& status) const {
   status.name = service.spec.name;
   status.state = service.state;
   status.pid = service.process.pid;
@@ -35,14 +42,17 @@ ServiceStatus ServiceSupervisor::Impl::status_of(const Service& service) const {
   status.refcount = service.refcount();
   status.last_exit = service.process.last_exit;
   status.last_exit_at = service.process.last_exit_at;
+  status.running_since.reset();
   if (service.process.pid) status.running_since = service.process.running_since;
+  status.next_restart_at.reset();
   if (service.state == ServiceState::backoff || service.state == ServiceState::failed)
     status.next_restart_at = service.deadline;
   status.next_backoff =
       std::max(service.history.backoff.next(), detail::restart_delay_floor(service.spec));
-  status.last_error = service.last_error;
+  status.last_error = service.last_error.str();
   status.depends_on = service.spec.depends_on;
   status.wants = service.spec.wants;
+  status.waiting_for.clear();
   if (service.state == ServiceState::waiting && !service.waiting_for.empty()) {
     // Its dependency's state now, not when it started waiting (it may have gone from stopping
     // to backoff meanwhile).
@@ -54,10 +64,16 @@ ServiceStatus ServiceSupervisor::Impl::status_of(const Service& service) const {
   if (service.state == ServiceState::stopping &&
       service.stop.phase == detail::StopPhase::awaiting_dependents)
     status.waiting_for = leaving_dependents_of(service);
+  status.status_text.clear();
+  status.error_number.reset();
   if (service.readiness) {
     status.status_text = service.readiness->status_text;
     status.error_number = service.readiness->error_number;
   }
+  status.health = HealthState::none;
+  status.health_failures = 0;
+  status.health_detail.clear();
+  status.health_checked_at.reset();
   if (service.spec.health) {
     status.health = service.health ? service.health->state : HealthState::unknown;
     if (service.health) {
@@ -68,13 +84,19 @@ ServiceStatus ServiceSupervisor::Impl::status_of(const Service& service) const {
   }
   if (service.state == ServiceState::starting) status.waiting_for = readiness_awaited(service.spec);
   if (service.removed()) status.last_error = "removed from the configuration";
-  return status;
 }
 
 std::optional<ServiceStatus> ServiceSupervisor::status(std::string_view name) const {
   const Service* service = impl_->find(name);
   if (!service) return std::nullopt;
   return impl_->status_of(*service);
+}
+
+bool ServiceSupervisor::status_into(std::string_view name, ServiceStatus& out) const {
+  const Service* service = impl_->find(name);
+  if (!service) return false;
+  impl_->fill_status(*service, out);
+  return true;
 }
 
 std::vector<ServiceStatus> ServiceSupervisor::status() const {

@@ -264,6 +264,8 @@ struct ServiceSupervisor::Impl {
 
   // ---- queries (status.cpp) ------------------------------------------------------------------
   ServiceStatus status_of(const Service& service) const;
+  // The same into an existing status, whose strings' and vectors' storage is reused.
+  void fill_status(const Service& service, ServiceStatus& status) const;
 };
 
 // A public call in progress. Only one may run at a time, except calls a Notifier or the

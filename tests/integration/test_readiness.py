@@ -363,9 +363,12 @@ class Readiness(ArmdTestCase):
             depends_on = ["db"]
             """)
         self.armctl("start", "app", check=0)
-        wait_for(lambda: os.path.exists(seen), "app to run")
-        with open(seen) as f:
-            self.assertEqual(f.read(), "ready\n")
+        # The shell creates the file before it writes the word: wait for the word.
+        def saw():
+            with open(seen) as f:
+                return f.read()
+        wait_for(lambda: os.path.exists(seen) and saw(), "app to run")
+        self.assertEqual(saw(), "ready\n")
 
 
 if __name__ == "__main__":

@@ -132,3 +132,14 @@ TEST_CASE("names are escaped like values") {
   ObjectWriter(out).integer("a\"b", 1).end();
   CHECK(out == R"({"a\"b":1})");
 }
+
+TEST_CASE("names of any length, escaped or not, are written the same way after the first") {
+  std::string out;
+  ObjectWriter(out)
+      .integer("a", 1)
+      .integer("a_name_longer_than_the_short_names_written_in_one_piece_0123456789", 2)
+      .integer("b\"c", 3)
+      .end();
+  CHECK(out == R"({"a":1,"a_name_longer_than_the_short_names_written_in_one_piece_0123456789":2,)"
+               R"("b\"c":3})");
+}
