@@ -28,7 +28,7 @@ std::string readiness_awaited(const ServiceSpec& spec) {
 
 ServiceStatus ServiceSupervisor::Impl::status_of(const Service& service) const {
   ServiceStatus status;
-  status.name = service.spec.name;
+  status.name = service.name();
   status.state = service.state;
   status.pid = service.process.pid;
   status.restarts = service.history.restarts;
@@ -39,10 +39,10 @@ ServiceStatus ServiceSupervisor::Impl::status_of(const Service& service) const {
   if (service.state == ServiceState::backoff || service.state == ServiceState::failed)
     status.next_restart_at = service.deadline;
   status.next_backoff =
-      std::max(service.history.backoff.next(), detail::restart_delay_floor(service.spec));
+      std::max(service.history.backoff.next(), detail::restart_delay_floor(service.settings()));
   status.last_error = service.last_error;
-  status.depends_on = service.spec.depends_on;
-  status.wants = service.spec.wants;
+  status.depends_on = service.settings().depends_on;
+  status.wants = service.settings().wants;
   if (service.state == ServiceState::waiting && !service.waiting_for.empty()) {
     // Its dependency's state now, not when it started waiting (it may have gone from stopping
     // to backoff meanwhile).
@@ -58,7 +58,8 @@ ServiceStatus ServiceSupervisor::Impl::status_of(const Service& service) const {
     status.status_text = service.readiness->status_text;
     status.error_number = service.readiness->error_number;
   }
-  if (service.state == ServiceState::starting) status.waiting_for = readiness_awaited(service.spec);
+  if (service.state == ServiceState::starting)
+    status.waiting_for = readiness_awaited(service.settings());
   if (service.removed()) status.last_error = "removed from the configuration";
   return status;
 }
@@ -80,7 +81,7 @@ Config ServiceSupervisor::config() const {
   Config config;
   config.arm = impl_->arm;
   for (const auto& [name, service] : impl_->services)
-    if (!service->removed()) config.services.emplace(name, service->spec);
+    if (!service->removed()) config.services.emplace(name, service->spec.joined());
   return config;
 }
 
