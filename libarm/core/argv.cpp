@@ -12,11 +12,11 @@ template <class Who>
 void compose_argv_into(std::vector<std::string>& argv, const Who& who, const ServiceSpec& settings,
                        const ArmSettings& arm) {
   std::size_t count = 0;
-  auto put = [&](const std::string& word) {
+  auto put = [&](std::string_view word) {
     if (count < argv.size()) {
       argv[count].assign(word);
     } else {
-      argv.push_back(word);
+      argv.emplace_back(word);
     }
     ++count;
   };
@@ -30,7 +30,7 @@ void compose_argv_into(std::vector<std::string>& argv, const Who& who, const Ser
     put("-L");
     put("DEBUG");
   }
-  for (const auto& option : who.options) put(option);
+  for (std::string_view option : who.options) put(option);
   argv.resize(count);
 }
 

@@ -78,7 +78,7 @@ void SettingsPool::release(const SharedSettings* block) {
 
 StoredSpec::StoredSpec(ServiceSpec spec, SettingsPool& pool)
     : identity_{std::move(spec.name),           std::move(spec.binary),
-                std::move(spec.options),        std::move(spec.config_file),
+                WordList(spec.options),         std::move(spec.config_file),
                 std::move(spec.config_section), std::move(spec.working_directory),
                 std::move(spec.log_file)},
       settings_(pool.intern(SharedSettings(std::move(spec)))) {}
@@ -87,7 +87,7 @@ ServiceSpec StoredSpec::joined() const {
   ServiceSpec spec = static_cast<const ServiceSpec&>(*settings_);
   spec.name = identity_.name;
   spec.binary = identity_.binary;
-  spec.options = identity_.options;
+  spec.options = identity_.options.to_vector();
   spec.config_file = identity_.config_file;
   spec.config_section = identity_.config_section;
   spec.working_directory = identity_.working_directory;

@@ -18,15 +18,16 @@
 #include <vector>
 
 #include "arm/config.hpp"
+#include "word_list.hpp"
 
 namespace arm::detail {
 
 // The fields of a ServiceSpec that are usually unique to its service, with ServiceSpec's names
-// and meanings.
+// and meanings (the options packed: word_list.hpp says why).
 struct Identity {
   std::string name;
   std::string binary;
-  std::vector<std::string> options;
+  WordList options;
   BoxedOptional<std::string> config_file;
   BoxedOptional<std::string> config_section;
   BoxedOptional<std::string> working_directory;
@@ -71,7 +72,7 @@ class SettingsPool {
     const SharedSettings* block;
     std::weak_ptr<const SharedSettings> handle;
   };
-  void release(const SharedSettings* block);  // its last user is gone
+  void release(const SharedSettings* block);            // its last user is gone
   std::unordered_multimap<std::size_t, Entry> blocks_;  // by settings_hash
 };
 

@@ -12,15 +12,25 @@ using namespace std::chrono_literals;
 
 // The identity is read from the record only: from the shared block it would be empty.
 template <class T>
-concept has_name = requires(const T& t) { t.name; };
+concept has_name = requires(const T& t) {
+  t.name;
+};
 template <class T>
-concept has_binary = requires(const T& t) { t.binary; };
+concept has_binary = requires(const T& t) {
+  t.binary;
+};
 template <class T>
-concept has_options = requires(const T& t) { t.options; };
+concept has_options = requires(const T& t) {
+  t.options;
+};
 template <class T>
-concept has_config_file = requires(const T& t) { t.config_file; };
+concept has_config_file = requires(const T& t) {
+  t.config_file;
+};
 template <class T>
-concept has_stop_timeout = requires(const T& t) { t.stop_timeout; };
+concept has_stop_timeout = requires(const T& t) {
+  t.stop_timeout;
+};
 static_assert(has_name<ServiceSpec> && !has_name<SharedSettings>);
 static_assert(has_binary<ServiceSpec> && !has_binary<SharedSettings>);
 static_assert(has_options<ServiceSpec> && !has_options<SharedSettings>);
