@@ -10,8 +10,12 @@
 using arm::detail::WordList;
 
 TEST_CASE("a word list gives back its words, in order, as they were") {
-  std::vector<std::string> words = {"--port", "", "8080", std::string("a\0b", 3),
-                                    std::string(127, 'x'), std::string(128, 'y'),
+  std::vector<std::string> words = {"--port",
+                                    "",
+                                    "8080",
+                                    std::string("a\0b", 3),
+                                    std::string(127, 'x'),
+                                    std::string(128, 'y'),
                                     std::string(70'000, 'z')};
   WordList list(words);
   CHECK(list.to_vector() == words);
