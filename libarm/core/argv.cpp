@@ -8,6 +8,15 @@ namespace detail {
 // The original ARM's order: prefix... binary [-c config] [-L DEBUG] options...
 // Services written for ARM parse exactly this, so it is part of the contract. Words are
 // assigned over what `argv` held, so a buffer reused from spawn to spawn allocates nothing.
+namespace {
+std::string_view text(const std::string& text) {
+  return text;
+}
+std::string_view text(const SharedText& text) {
+  return *text;
+}
+}  // namespace
+
 template <class Who>
 void compose_argv_into(std::vector<std::string>& argv, const Who& who, const ServiceSpec& settings,
                        const ArmSettings& arm) {
@@ -21,7 +30,7 @@ void compose_argv_into(std::vector<std::string>& argv, const Who& who, const Ser
     ++count;
   };
   for (const auto& word : settings.prefix ? *settings.prefix : arm.global_prefix) put(word);
-  put(who.binary);
+  put(text(who.binary));
   if (who.config_file) {
     put("-c");
     put(*who.config_file);

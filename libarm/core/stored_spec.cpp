@@ -65,6 +65,16 @@ std::shared_ptr<const SharedSettings> SettingsPool::intern(SharedSettings settin
   return block;
 }
 
+SharedText SettingsPool::intern_text(const std::string& text) {
+  if (auto found = texts_.find(text); found != texts_.end()) return found->second.lock();
+  SharedText shared(new std::string(text), [this](const std::string* gone) {
+    texts_.erase(*gone);
+    delete gone;
+  });
+  texts_.emplace(*shared, shared);
+  return shared;
+}
+
 void SettingsPool::release(const SharedSettings* block) {
   auto [first, last] = blocks_.equal_range(settings_hash(*block));
   for (auto it = first; it != last; ++it) {
@@ -77,7 +87,7 @@ void SettingsPool::release(const SharedSettings* block) {
 }
 
 StoredSpec::StoredSpec(ServiceSpec spec, SettingsPool& pool)
-    : identity_{std::move(spec.name),           std::move(spec.binary),
+    : identity_{std::move(spec.name),           pool.intern_text(spec.binary),
                 WordList(spec.options),         std::move(spec.config_file),
                 std::move(spec.config_section), std::move(spec.working_directory),
                 std::move(spec.log_file)},
@@ -86,7 +96,7 @@ StoredSpec::StoredSpec(ServiceSpec spec, SettingsPool& pool)
 ServiceSpec StoredSpec::joined() const {
   ServiceSpec spec = static_cast<const ServiceSpec&>(*settings_);
   spec.name = identity_.name;
-  spec.binary = identity_.binary;
+  spec.binary = *identity_.binary;
   spec.options = identity_.options.to_vector();
   spec.config_file = identity_.config_file;
   spec.config_section = identity_.config_section;

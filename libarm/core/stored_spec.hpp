@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -22,11 +23,17 @@
 
 namespace arm::detail {
 
+// A text several services may name alike, held once by all of them (the pool interns it).
+using SharedText = std::shared_ptr<const std::string>;
+
 // The fields of a ServiceSpec that are usually unique to its service, with ServiceSpec's names
-// and meanings (the options packed: word_list.hpp says why).
+// and meanings (the options packed: word_list.hpp says why). The binary is shared: services of
+// one program are common, and a path past 15 characters is an allocation, which, made while the
+// file was read, kept a page of the freed TOML tree resident per service (issue 9). Compared by
+// pointer: one pool interns every binary, so equal paths are one string.
 struct Identity {
   std::string name;
-  std::string binary;
+  SharedText binary;
   WordList options;
   BoxedOptional<std::string> config_file;
   BoxedOptional<std::string> config_section;
@@ -64,8 +71,11 @@ class SettingsPool {
 
   // The block equal to `settings`, made if none is: services with equal settings share one.
   std::shared_ptr<const SharedSettings> intern(SharedSettings settings);
-  // Distinct blocks in use.
+  // The same for a text.
+  SharedText intern_text(const std::string& text);
+  // Distinct blocks in use; distinct texts in use.
   std::size_t size() const { return blocks_.size(); }
+  std::size_t texts() const { return texts_.size(); }
 
  private:
   struct Entry {
@@ -74,6 +84,7 @@ class SettingsPool {
   };
   void release(const SharedSettings* block);            // its last user is gone
   std::unordered_multimap<std::size_t, Entry> blocks_;  // by settings_hash
+  std::unordered_map<std::string_view, std::weak_ptr<const std::string>> texts_;  // views them
 };
 
 // Equal settings give equal hashes. Only a few fields are mixed in: settings that differ only in

@@ -156,3 +156,22 @@ TEST_CASE("stored specs are equal when both parts are; replace keeps the name's 
   CHECK(stored.joined() == long_name);
   CHECK(pool.size() == 2);  // the block web shares, and the new 9 s one
 }
+
+TEST_CASE("services of one program hold its path once, freed when no service names it") {
+  SettingsPool pool;
+  ServiceSpec web = testing::service("web");
+  web.binary = "/opt/a-program-whose-path-is-long/bin/server";
+  ServiceSpec api = web;
+  api.name = "api";
+  {
+    StoredSpec stored_web(web, pool);
+    StoredSpec stored_api(api, pool);
+    CHECK(pool.texts() == 1);
+    CHECK(stored_web.identity().binary == stored_api.identity().binary);
+    CHECK(stored_api.joined() == api);
+    StoredSpec other(testing::service("other"), pool);
+    CHECK(pool.texts() == 2);
+    CHECK(*other.identity().binary == "/usr/bin/other");
+  }
+  CHECK(pool.texts() == 0);
+}
