@@ -26,9 +26,9 @@ void ServiceSupervisor::Impl::rebuild_graph() {
         (dependency->graph.edges_to_fill().*dependents).push_back(&service);
       }
     };
-    resolve(service.spec.depends_on, &Service::Edges::hard_dependencies,
+    resolve(service.settings().depends_on, &Service::Edges::hard_dependencies,
             &Service::Edges::hard_dependents);
-    resolve(service.spec.wants, &Service::Edges::soft_dependencies,
+    resolve(service.settings().wants, &Service::Edges::soft_dependencies,
             &Service::Edges::soft_dependents);
   }
   recount();
@@ -150,7 +150,7 @@ void ServiceSupervisor::Impl::mark_active(Service& service) {
     cancel_deadline(service);  // a pending re-arm: it is starting now anyway
     service.history.intensity.reset();
     service.history.restarts = 0;
-    service.history.backoff.reset(service.spec);
+    service.history.backoff.reset(service.settings());
     service.history.attempt = detail::Attempt::first;
   }
 }
@@ -208,10 +208,10 @@ void ServiceSupervisor::Impl::try_start_now(Service& service) {
     if (!blocker) blocker = dependency;
   }
   if (blocker) {
-    service.waiting_for = blocker->spec.name;  // status shows its state as it is then
+    service.waiting_for = blocker->name();  // status shows its state as it is then
     if (service.state != ServiceState::waiting)
       set_state(service, ServiceState::waiting,
-                fmt::format("waiting for dependency {} ({})", blocker->spec.name,
+                fmt::format("waiting for dependency {} ({})", blocker->name(),
                             to_string(blocker->state)));
     return;
   }
@@ -274,13 +274,13 @@ std::vector<std::string> ServiceSupervisor::Impl::take_down_dependents(Service& 
   if (root.graph.hard_dependents().empty()) return {};  // the common case: nothing to walk
   bool failed = root_state == ServiceState::failed;
   std::string why =
-      failed ? fmt::format("dependency {} failed: {}", root.spec.name, root.last_error.str())
-             : fmt::format("dependency {} stopped", root.spec.name);
+      failed ? fmt::format("dependency {} failed: {}", root.name(), root.last_error.str())
+             : fmt::format("dependency {} stopped", root.name());
   std::vector<std::string> names;
   std::vector<Service*> to_stop;
   std::vector<Service*> without_process;
   for_each_holding_dependent(root, [&](Service& dependent) {
-    names.push_back(dependent.spec.name);
+    names.push_back(dependent.name());
     dependent.after_exit = failed ? AfterExit::settle_failed : AfterExit::settle_stopped;
     dependent.stop_reason = why;
     fail_start_waiters(dependent, Outcome::start_failed, why);
@@ -301,7 +301,7 @@ void ServiceSupervisor::Impl::restart_dependents(Service& root, bool everyone) {
   if (root.graph.hard_dependents().empty()) return;
   std::vector<Service*> group;
   for_each_holding_dependent(root, [&](Service& dependent) {
-    if (!everyone && !dependent.spec.restart_with_dependencies) return false;
+    if (!everyone && !dependent.settings().restart_with_dependencies) return false;
     if (dependent.state == ServiceState::running || dependent.state == ServiceState::starting) {
       dependent.after_exit = AfterExit::start_again;
       group.push_back(&dependent);
@@ -311,7 +311,7 @@ void ServiceSupervisor::Impl::restart_dependents(Service& root, bool everyone) {
     return dependent.state == ServiceState::stopping;
   });
   if (!group.empty())
-    stop_group(group, fmt::format("restarting after its dependency {}", root.spec.name));
+    stop_group(group, fmt::format("restarting after its dependency {}", root.name()));
 }
 
 }  // namespace arm

@@ -14,18 +14,27 @@
 
 namespace arm {
 
+namespace {
+
+// "1 health check", "3 health checks".
+std::string failed_checks(unsigned count) {
+  return fmt::format("{} health check{}", count, count == 1 ? "" : "s");
+}
+
+}  // namespace
+
 // Ready (again): from a clean slate, the first probe `interval` from now (Docker's choice: a probe
 // at the instant of an exec would find most services still opening their ports).
 void ServiceSupervisor::Impl::start_health_checks(Service& service) {
-  if (!service.spec.health || !prober) return;
+  if (!service.settings().health || !prober) return;
   if (!service.health) service.health = std::make_unique<Service::Health>();
   auto& health = *service.health;
   HealthState previous = health.state;
   TimePoint now = clock.now();
   health = Service::Health{};
   health.ready_at = now;
-  health.next_at = now + service.spec.health->interval;
-  health.start_period_over = service.spec.health->start_period.count() == 0;
+  health.next_at = now + service.settings().health->interval;
+  health.start_period_over = service.settings().health->start_period.count() == 0;
   if (previous != HealthState::unknown)
     emit_event(service, service.state, "ready again; not probed yet", HealthState::unknown);
 }
@@ -50,7 +59,7 @@ void ServiceSupervisor::Impl::stop_health_checks(Service& service) {
 // A reload changed (or added, or removed) its check: a running service is probed afresh.
 void ServiceSupervisor::Impl::health_check_changed(Service& service) {
   stop_health_checks(service);
-  if (!service.spec.health) service.health.reset();
+  if (!service.settings().health) service.health.reset();
   if (service.state != ServiceState::running) return;
   start_health_checks(service);
   schedule_while_running(service);
@@ -59,11 +68,11 @@ void ServiceSupervisor::Impl::health_check_changed(Service& service) {
 // The running service's deadline came: a probe is due, or the one in flight is late. Returns
 // false when neither is (the watchdog's turn).
 bool ServiceSupervisor::Impl::health_due(Service& service) {
-  if (!service.health || !service.spec.health) return false;
+  if (!service.health || !service.settings().health) return false;
   auto& health = *service.health;
   TimePoint now = clock.now();
   if (now < health.next_at) return false;
-  const HealthCheck& check = *service.spec.health;
+  const HealthCheck& check = *service.settings().health;
   if (health.in_flight) {
     ProbeId id = *health.in_flight;
     health.in_flight.reset();
@@ -80,7 +89,8 @@ bool ServiceSupervisor::Impl::health_due(Service& service) {
 
 void ServiceSupervisor::Impl::run_probe(Service& service) {
   auto& health = *service.health;
-  const ServiceSpec& spec = service.spec;
+  const auto& spec = service.settings();
+  const auto& identity = service.spec.identity();
   ProbeId id = ++last_probe_id;
   TimePoint now = clock.now();
   health.in_flight = id;
@@ -89,12 +99,13 @@ void ServiceSupervisor::Impl::run_probe(Service& service) {
   probes_in_flight.emplace(id, &service);
   prober->start(ProbeRequest{
       .id = id,
-      .service = spec.name,
+      .service = service.name(),
       .check = *spec.health,
       .main_pid = *service.process.pid,
       .environment = spec.environment,
-      .working_directory =
-          spec.working_directory ? std::string_view(*spec.working_directory) : std::string_view(),
+      .working_directory = identity.working_directory
+                               ? std::string_view(*identity.working_directory)
+                               : std::string_view(),
   });
 }
 
@@ -105,7 +116,8 @@ bool ServiceSupervisor::Impl::probe_ended(ProbeId id, const ProbeResult& result)
   probes_in_flight.erase(found);
   auto& health = *service.health;
   health.in_flight.reset();
-  health.next_at = std::max(health.probe_started + service.spec.health->interval, clock.now());
+  health.next_at =
+      std::max(health.probe_started + service.settings().health->interval, clock.now());
   count_probe(service, result.healthy, result.detail);
   if (service.state == ServiceState::running) schedule_while_running(service);
   drain();
@@ -114,7 +126,7 @@ bool ServiceSupervisor::Impl::probe_ended(ProbeId id, const ProbeResult& result)
 
 void ServiceSupervisor::Impl::count_probe(Service& service, bool healthy, std::string detail) {
   auto& health = *service.health;
-  const HealthCheck& check = *service.spec.health;
+  const HealthCheck& check = *service.settings().health;
   TimePoint now = clock.now();
   health.checked_at = now;
   health.detail = std::move(detail);
@@ -133,8 +145,8 @@ void ServiceSupervisor::Impl::count_probe(Service& service, bool healthy, std::s
   set_health(service, HealthState::unhealthy);
   if (check.on_unhealthy == HealthCheck::OnUnhealthy::restart) {
     stop_as_failed(service,
-                   fmt::format("unhealthy: {} health checks failed in a row (last: {})",
-                               health.failures, health.detail),
+                   fmt::format("unhealthy: {} failed in a row (last: {})",
+                               failed_checks(health.failures), health.detail),
                    false);
   }
 }
@@ -144,8 +156,8 @@ void ServiceSupervisor::Impl::set_health(Service& service, HealthState next) {
   if (health.state == next) return;
   health.state = next;
   std::string detail = next == HealthState::unhealthy
-                           ? fmt::format("{} health checks failed in a row (last: {})",
-                                         health.failures, health.detail)
+                           ? fmt::format("{} failed in a row (last: {})",
+                                         failed_checks(health.failures), health.detail)
                            : health.detail;
   emit_event(service, service.state, std::move(detail), next);
 }

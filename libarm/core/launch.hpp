@@ -7,32 +7,38 @@
 
 #include "arm/config.hpp"
 #include "arm/effects.hpp"
+#include "stored_spec.hpp"
 
 namespace arm::detail {
 
-void compose_argv_into(std::vector<std::string>& argv, const ServiceSpec& spec,
+// `who` holds the identity fields (the service's Identity, or a whole ServiceSpec), `settings`
+// the rest (its SharedSettings, or that same ServiceSpec).
+template <class Who>
+void compose_argv_into(std::vector<std::string>& argv, const Who& who, const ServiceSpec& settings,
                        const ArmSettings& arm);
 
-inline void fill_launch(SpawnRequest& launch, const ServiceSpec& spec, const ArmSettings& arm) {
-  launch.service.assign(spec.name);
-  compose_argv_into(launch.argv, spec, arm);
-  launch.environment.resize(spec.environment.size());
+inline void fill_launch(SpawnRequest& launch, const StoredSpec& spec, const ArmSettings& arm) {
+  const Identity& who = spec.identity();
+  const ServiceSpec& settings = spec.settings();
+  launch.service.assign(who.name);
+  compose_argv_into(launch.argv, who, settings, arm);
+  launch.environment.resize(settings.environment.size());
   auto variable = launch.environment.begin();
-  for (const auto& [name, value] : spec.environment) {
+  for (const auto& [name, value] : settings.environment) {
     variable->first.assign(name);
     variable->second.assign(value);
     ++variable;
   }
-  launch.working_directory.assign(spec.working_directory ? *spec.working_directory : "");
-  launch.required_files.resize(spec.config_file ? 1 : 0);
-  if (spec.config_file) launch.required_files[0].assign(*spec.config_file);
-  launch.standard_output = spec.standard_output;
-  launch.standard_error = spec.standard_error;
-  launch.readiness = spec.readiness;
-  launch.watchdog = spec.watchdog;
+  launch.working_directory.assign(who.working_directory ? *who.working_directory : "");
+  launch.required_files.resize(who.config_file ? 1 : 0);
+  if (who.config_file) launch.required_files[0].assign(*who.config_file);
+  launch.standard_output = settings.standard_output;
+  launch.standard_error = settings.standard_error;
+  launch.readiness = settings.readiness;
+  launch.watchdog = settings.watchdog;
 }
 
-inline SpawnRequest make_launch(const ServiceSpec& spec, const ArmSettings& arm) {
+inline SpawnRequest make_launch(const StoredSpec& spec, const ArmSettings& arm) {
   SpawnRequest launch;
   fill_launch(launch, spec, arm);
   return launch;

@@ -62,7 +62,7 @@ void ServiceSupervisor::Impl::emit_event(const Service& service, ServiceState pr
   Notification& slot = outbox.next();
   auto* event = std::get_if<ServiceEvent>(&slot.what);
   if (!event) event = &slot.what.emplace<ServiceEvent>();
-  event->service.assign(service.spec.name);
+  event->service.assign(service.name());
   event->previous = previous;
   event->state = service.state;
   event->detail = std::move(detail);

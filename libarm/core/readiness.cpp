@@ -16,7 +16,7 @@ namespace arm {
 namespace {
 
 std::string readiness_detail(const Service& service) {
-  const Readiness& readiness = service.spec.readiness;
+  const Readiness& readiness = service.settings().readiness;
   switch (readiness.kind) {
     case Readiness::Kind::notify:
       return fmt::format("pid {}; waiting for READY=1", *service.process.pid);
@@ -44,13 +44,13 @@ void ServiceSupervisor::Impl::await_readiness(Service& service) {
   auto& readiness = readiness_of(service);
   TimePoint spawned = *service.process.running_since;
   readiness.start_deadline.reset();
-  if (service.spec.start_timeout.count() > 0)
-    readiness.start_deadline = spawned + service.spec.start_timeout;
-  readiness.watchdog = service.spec.watchdog;
+  if (service.settings().start_timeout.count() > 0)
+    readiness.start_deadline = spawned + service.settings().start_timeout;
+  readiness.watchdog = service.settings().watchdog;
   set_state(service, ServiceState::starting, readiness_detail(service));
   std::optional<TimePoint> due = readiness.start_deadline;
-  if (service.spec.readiness.kind == Readiness::Kind::after) {
-    TimePoint ready_at = spawned + service.spec.readiness.after;
+  if (service.settings().readiness.kind == Readiness::Kind::after) {
+    TimePoint ready_at = spawned + service.settings().readiness.after;
     if (!due || ready_at < *due) due = ready_at;
   }
   if (due) schedule(service, *due);
@@ -68,7 +68,7 @@ void ServiceSupervisor::Impl::become_ready(Service& service) {
 // From now (ready, or the latest WATCHDOG=1): the next keep-alive is due within the interval.
 void ServiceSupervisor::Impl::arm_watchdog(Service& service) {
   std::optional<Milliseconds> interval =
-      service.readiness ? service.readiness->watchdog : service.spec.watchdog;
+      service.readiness ? service.readiness->watchdog : service.settings().watchdog;
   if (interval && interval->count() > 0) {
     readiness_of(service).watchdog_due = clock.now() + *interval;
   } else if (service.readiness) {
@@ -98,13 +98,13 @@ void ServiceSupervisor::Impl::readiness_deadline_due(Service& service) {
     }
     Milliseconds interval = service.readiness && service.readiness->watchdog
                                 ? *service.readiness->watchdog
-                                : service.spec.watchdog.value_or(Milliseconds{0});
+                                : service.settings().watchdog.value_or(Milliseconds{0});
     stop_as_failed(
         service,
         fmt::format("watchdog timeout (no WATCHDOG=1 within {})", human_duration(interval)), true);
     return;
   }
-  const Readiness& wanted = service.spec.readiness;
+  const Readiness& wanted = service.settings().readiness;
   if (wanted.kind == Readiness::Kind::after &&
       now >= *service.process.running_since + wanted.after) {
     become_ready(service);

@@ -18,7 +18,7 @@ ServiceSupervisor::Impl::Impl(Config initial, Clock& c, Spawner& s, Notifier& n,
       watcher(w),
       random(r ? *r : own_random),
       prober(p) {
-  for (const auto& [name, spec] : initial.services) add_service(spec);
+  for (auto& [name, spec] : initial.services) add_service(std::move(spec));
   rebuild_graph();
 }
 
@@ -67,13 +67,12 @@ bool ServiceSupervisor::Impl::refused_in_shutdown(std::optional<RequestRef> from
   return true;
 }
 
-Service& ServiceSupervisor::Impl::add_service(const ServiceSpec& spec) {
-  auto service = std::make_unique<Service>();
-  service->spec = spec;
+Service& ServiceSupervisor::Impl::add_service(ServiceSpec spec) {
+  auto service = std::make_unique<Service>(detail::StoredSpec(std::move(spec), settings_pool));
   service->serial = next_serial++;
-  service->history.backoff = detail::Backoff(spec);
+  service->history.backoff = detail::Backoff(service->settings());
   Service& added = *service;
-  services.emplace(added.spec.name, std::move(service));
+  services.emplace(added.name(), std::move(service));
   watch_config_file(added);
   return added;
 }
@@ -81,22 +80,20 @@ Service& ServiceSupervisor::Impl::add_service(const ServiceSpec& spec) {
 // New settings for a service that stays: the watch follows the config file, the restart
 // history keeps its progress under the new limits (read from the spec: only the backoff's
 // delay needs bringing under a lower cap).
-void ServiceSupervisor::Impl::replace_spec(Service& service, const ServiceSpec& spec) {
+void ServiceSupervisor::Impl::replace_spec(Service& service, detail::StoredSpec spec) {
   // The new watch first: for an unchanged file the watcher's count never drops to zero, so it
   // keeps what it knows (the content's hash, a change being written right now).
   auto old_file = watched_file_of(service);
-  // The name is the same, and its string keeps its buffer: the services map's key views it.
-  std::string name = std::move(service.spec.name);
-  service.spec = spec;
-  service.spec.name = std::move(name);
-  service.history.backoff.retune(spec);
+  service.spec.replace(std::move(spec));  // the map's key views the name, which stays
+  service.history.backoff.retune(service.settings());
   watch_config_file(service);
   if (old_file) unwatch_file(service, *old_file);
 }
 
 std::optional<WatchedFile> ServiceSupervisor::Impl::watched_file_of(const Service& service) {
-  if (!service.spec.config_file) return std::nullopt;
-  return WatchedFile{*service.spec.config_file, service.spec.config_section.value_or("")};
+  const detail::Identity& identity = service.spec.identity();
+  if (!identity.config_file) return std::nullopt;
+  return WatchedFile{*identity.config_file, identity.config_section.value_or("")};
 }
 
 void ServiceSupervisor::Impl::watch_config_file(Service& service) {
@@ -129,7 +126,7 @@ void ServiceSupervisor::Impl::forget(Service& service) {
   deactivate(service);
   std::erase(start_queue, &service);
   std::erase(release_queue, &service);
-  std::string name = service.spec.name;  // the key must outlive the node it erases
+  std::string name = service.name();  // the key must outlive the node it erases
   services.erase(std::string_view(name));
 }
 

@@ -34,7 +34,7 @@ void ServiceSupervisor::Impl::drop_removed(ReloadPlan& plan) {
     }
   }
   for (Service* service : gone) {
-    plan.summary.removed.push_back(service->spec.name);
+    plan.summary.removed.push_back(service->name());
     service->references.requests = 0;
     fail_start_waiters(*service, Outcome::start_failed, "removed from the configuration");
     switch (service->state) {
@@ -59,29 +59,31 @@ void ServiceSupervisor::Impl::drop_removed(ReloadPlan& plan) {
 // Step 2: added services appear; changed ones take their new settings. A running service whose
 // launch changed is restarted in step 4.
 void ServiceSupervisor::Impl::apply_specs(ReloadPlan& plan) {
-  for (auto& [name, service] : services) plan.old_wants.emplace(name, service->spec.wants);
+  for (auto& [name, service] : services) plan.old_wants.emplace(name, service->settings().wants);
   arm = plan.next.arm;
-  for (const auto& [name, spec] : plan.next.services) {
+  // The specs are moved out of plan.next: no later step reads them.
+  for (auto& [name, next_spec] : plan.next.services) {
     Service* service = find(name);
     if (!service) {
-      add_service(spec);
+      add_service(std::move(next_spec));
       plan.summary.added.push_back(name);
       continue;
     }
+    detail::StoredSpec spec(std::move(next_spec), settings_pool);
     if (service->removed()) {  // dropped by an earlier reload, still stopping: it stays now
       service->after_exit = AfterExit::settle_stopped;
-      replace_spec(*service, spec);
+      replace_spec(*service, std::move(spec));
       plan.summary.updated.push_back(name);
       continue;
     }
     bool launch_changed = !detail::same_launch(detail::make_launch(service->spec, plan.old_arm),
                                                detail::make_launch(spec, arm));
     if (!launch_changed && spec == service->spec) continue;
-    bool health_changed = !(spec.health == service->spec.health);
-    replace_spec(*service, spec);
+    bool health_changed = !(spec.settings().health == service->settings().health);
+    replace_spec(*service, std::move(spec));
     if (health_changed) health_check_changed(*service);
     // A re-arm pending under the old settings goes when the new ones have none.
-    if (service->state == ServiceState::failed && !spec.retry_failed_after)
+    if (service->state == ServiceState::failed && !service->settings().retry_failed_after)
       cancel_deadline(*service);
     if (launch_changed &&
         (service->state == ServiceState::running || service->state == ServiceState::starting)) {
@@ -103,9 +105,8 @@ void ServiceSupervisor::Impl::follow_new_edges(ReloadPlan& plan) {
     for (Service* dependency : service.graph.hard_dependencies()) ensure_interest(*dependency);
     auto previous = plan.old_wants.find(name);
     for (Service* wanted : service.graph.soft_dependencies()) {
-      bool is_new =
-          previous == plan.old_wants.end() ||
-          std::ranges::find(previous->second, wanted->spec.name) == previous->second.end();
+      bool is_new = previous == plan.old_wants.end() ||
+                    std::ranges::find(previous->second, wanted->name()) == previous->second.end();
       if (is_new && wanted->dormant()) {
         ++wanted->references.requests;
         activate(*wanted);
@@ -131,7 +132,7 @@ void ServiceSupervisor::Impl::restart_changed(ReloadPlan& plan) {
     Service& service = *owned;
     // A starting one too: it would otherwise become running, once ready, without it.
     bool up = service.state == ServiceState::running || service.state == ServiceState::starting;
-    if (!up || !service.spec.restart_with_dependencies) continue;
+    if (!up || !service.settings().restart_with_dependencies) continue;
     bool dependency_down =
         std::ranges::any_of(service.graph.hard_dependencies(),
                             [](const Service* d) { return d->state != ServiceState::running; });

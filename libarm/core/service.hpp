@@ -11,6 +11,7 @@
 #include "backoff.hpp"
 #include "note.hpp"
 #include "restart_intensity.hpp"
+#include "stored_spec.hpp"
 
 namespace arm::detail {
 
@@ -58,7 +59,14 @@ struct StartWaiter {
 };
 
 struct Service {
-  ServiceSpec spec;
+  explicit Service(StoredSpec spec) : spec(std::move(spec)) {}
+
+  // Its identity in the record, its settings shared with the services whose settings are equal
+  // (stored_spec.hpp): read them as name(), spec.identity() and settings().
+  StoredSpec spec;
+  const std::string& name() const { return spec.identity().name; }
+  const SharedSettings& settings() const { return spec.settings(); }
+
   std::uint64_t serial = 0;  // orders deadlines that fall on the same instant
   ServiceState state = ServiceState::stopped;
   AfterExit after_exit = AfterExit::settle_stopped;  // meaningful while stopping

@@ -35,7 +35,7 @@ ServiceStatus ServiceSupervisor::Impl::status_of(const Service& service) const {
 // Every field is assigned, none reset by constructing anew: assigning a string or a vector
 // keeps the storage it has when the new value fits (status_into's point).
 void ServiceSupervisor::Impl::fill_status(const Service& service, ServiceStatus& status) const {
-  status.name = service.spec.name;
+  status.name = service.name();
   status.state = service.state;
   status.pid = service.process.pid;
   status.restarts = service.history.restarts;
@@ -48,10 +48,10 @@ void ServiceSupervisor::Impl::fill_status(const Service& service, ServiceStatus&
   if (service.state == ServiceState::backoff || service.state == ServiceState::failed)
     status.next_restart_at = service.deadline;
   status.next_backoff =
-      std::max(service.history.backoff.next(), detail::restart_delay_floor(service.spec));
+      std::max(service.history.backoff.next(), detail::restart_delay_floor(service.settings()));
   status.last_error = service.last_error.str();
-  status.depends_on = service.spec.depends_on;
-  status.wants = service.spec.wants;
+  status.depends_on = service.settings().depends_on;
+  status.wants = service.settings().wants;
   status.waiting_for.clear();
   if (service.state == ServiceState::waiting && !service.waiting_for.empty()) {
     // Its dependency's state now, not when it started waiting (it may have gone from stopping
@@ -74,7 +74,7 @@ void ServiceSupervisor::Impl::fill_status(const Service& service, ServiceStatus&
   status.health_failures = 0;
   status.health_detail.clear();
   status.health_checked_at.reset();
-  if (service.spec.health) {
+  if (service.settings().health) {
     status.health = service.health ? service.health->state : HealthState::unknown;
     if (service.health) {
       status.health_failures = service.health->failures;
@@ -82,7 +82,8 @@ void ServiceSupervisor::Impl::fill_status(const Service& service, ServiceStatus&
       status.health_checked_at = service.health->checked_at;
     }
   }
-  if (service.state == ServiceState::starting) status.waiting_for = readiness_awaited(service.spec);
+  if (service.state == ServiceState::starting)
+    status.waiting_for = readiness_awaited(service.settings());
   if (service.removed()) status.last_error = "removed from the configuration";
 }
 
@@ -110,7 +111,7 @@ Config ServiceSupervisor::config() const {
   Config config;
   config.arm = impl_->arm;
   for (const auto& [name, service] : impl_->services)
-    if (!service->removed()) config.services.emplace(name, service->spec);
+    if (!service->removed()) config.services.emplace(name, service->spec.joined());
   return config;
 }
 

@@ -30,7 +30,7 @@ void ServiceSupervisor::Impl::send_term_when_clear(Service& service) {
   service.stop.phase = StopPhase::terminate_sent;
   spawner.signal_group(*service.process.pid,
                        service.stop.abort_first ? StopSignal::abort : StopSignal::terminate);
-  schedule(service, clock.now() + service.spec.stop_timeout);
+  schedule(service, clock.now() + service.settings().stop_timeout);
 }
 
 // Its process is gone: the dependencies that waited for it may go now.
@@ -50,7 +50,7 @@ std::string ServiceSupervisor::Impl::leaving_dependents_of(const Service& servic
     for (const Service* dependent : dependents) {
       if (!dependent->leaving()) continue;
       if (!names.empty()) names += ", ";
-      names += dependent->spec.name;
+      names += dependent->name();
     }
   };
   add(service.graph.hard_dependents());

@@ -272,7 +272,7 @@ void ServiceSupervisor::Impl::reset_request(std::optional<RequestRef> from, std:
   Service* service = find_or_answer(from, name);
   if (!service) return;
   service->history.intensity.reset();
-  service->history.backoff.reset(service->spec);
+  service->history.backoff.reset(service->settings());
   service->references.before_failure = 0;
   switch (service->state) {
     case ServiceState::failed:
@@ -455,7 +455,7 @@ void ServiceSupervisor::Impl::timer_due(Service& service) {
       spawner.signal_group(*service.process.pid, StopSignal::kill);
       set_state(service, ServiceState::stopping,
                 fmt::format("still running {} after SIGTERM; sent SIGKILL",
-                            human_duration(service.spec.stop_timeout)));
+                            human_duration(service.settings().stop_timeout)));
       break;
     case ServiceState::failed: {  // a re-arm after the intensity limit tripped
       service.references.requests = service.references.before_failure;

@@ -45,7 +45,7 @@ struct ServiceSupervisor::Impl {
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
-  ArmSettings arm;  // each service's settings live in its Service only
+  ArmSettings arm;  // each service's spec lives in its Service (stored_spec.hpp)
   Clock& clock;
   Spawner& spawner;
   Notifier& notifier;
@@ -54,7 +54,9 @@ struct ServiceSupervisor::Impl {
   Random& random;
   Prober* prober;
 
-  // By name. The key views the service's own spec.name (the Service does not move, and
+  // The settings blocks services share; before `services`, so it outlives every user.
+  detail::SettingsPool settings_pool;
+  // By name. The key views the service's own name (the Service does not move, and
   // replace_spec keeps that string's buffer): a copy of every name in its node cost 16 bytes and,
   // for names past 15 characters, an allocation per service.
   std::map<std::string_view, std::unique_ptr<Service>, std::less<>> services;
@@ -144,8 +146,8 @@ struct ServiceSupervisor::Impl {
   Service* find_or_answer(std::optional<RequestRef> from, std::string_view name);
   std::string unknown_service_message(std::string_view name) const;
   bool refused_in_shutdown(std::optional<RequestRef> from, const Service& service);
-  Service& add_service(const ServiceSpec& spec);
-  void replace_spec(Service& service, const ServiceSpec& spec);
+  Service& add_service(ServiceSpec spec);
+  void replace_spec(Service& service, detail::StoredSpec spec);
   void forget(Service& service);
   static std::optional<WatchedFile> watched_file_of(const Service& service);
   void watch_config_file(Service& service);

@@ -29,10 +29,10 @@ bool ServiceSupervisor::Impl::spawn(Service& service) {
   if (service.readiness) {  // what the previous process said is not about this one
     service.readiness->status_text.clear();
     service.readiness->error_number.reset();
-    service.readiness->watchdog = service.spec.watchdog;  // WATCHDOG_USEC= was the old one's
+    service.readiness->watchdog = service.settings().watchdog;  // WATCHDOG_USEC= was the old one's
     service.readiness->watchdog_due.reset();
   }
-  if (service.spec.readiness.kind != Readiness::Kind::exec) {
+  if (service.settings().readiness.kind != Readiness::Kind::exec) {
     await_readiness(service);
     return true;
   }
@@ -60,7 +60,7 @@ void ServiceSupervisor::Impl::after_failure_to_run(Service& service, const std::
 }
 
 void ServiceSupervisor::Impl::back_off_or_give_up(Service& service, const std::string& why) {
-  if (service.history.intensity.exhausted(service.spec, clock.now())) {
+  if (service.history.intensity.exhausted(service.settings(), clock.now())) {
     give_up(service, why);
   } else {
     schedule_restart(service, why);
@@ -74,16 +74,16 @@ void ServiceSupervisor::Impl::after_unexpected_exit(Service& service, const Exit
   auto& history = service.history;
   service.stop.killed = false;  // a crash: no stop of it to tell about
   if (service.process.running_since)
-    history.backoff.note_run(service.spec, now - *service.process.running_since);
+    history.backoff.note_run(service.settings(), now - *service.process.running_since);
   auto exit_class =
-      failure ? detail::ExitClass::failure : detail::classify_exit(service.spec, exit);
+      failure ? detail::ExitClass::failure : detail::classify_exit(service.settings(), exit);
   std::string what = describe(exit);
   if (left_processes)
     what += exit.clean() ? " but left processes running (stopped with it; does it fork into the "
                            "background?)"
                          : " and left processes running (stopped with it)";
-  switch (detail::decide_exit(service.spec.restart, exit_class, in_shutdown,
-                              history.intensity.exhausted(service.spec, now))) {
+  switch (detail::decide_exit(service.settings().restart, exit_class, in_shutdown,
+                              history.intensity.exhausted(service.settings(), now))) {
     case ExitVerdict::back_off:
       service.last_error = failure ? *failure : "exited unexpectedly with " + what;
       schedule_restart(service, service.last_error);
@@ -113,7 +113,7 @@ void ServiceSupervisor::Impl::after_unexpected_exit(Service& service, const Exit
 // The stopping × exit cell: the process it was stopping is reaped; after_exit says what next.
 void ServiceSupervisor::Impl::after_stopping_exit(Service& service, const ExitStatus& exit) {
   service.stop.killed = service.stop.phase == StopPhase::kill_sent;
-  if (service.stop.killed && in_shutdown) killed_in_shutdown.push_back(service.spec.name);
+  if (service.stop.killed && in_shutdown) killed_in_shutdown.push_back(service.name());
   left(service);
   answer_stop_waiters(service);
   // The restarts waiting now, answered once the new process runs, hear of it too; nothing later.
@@ -192,9 +192,9 @@ void ServiceSupervisor::Impl::start_again_after_exit(Service& service) {
 }
 
 void ServiceSupervisor::Impl::schedule_restart(Service& service, const std::string& why) {
-  Milliseconds delay = service.history.backoff.take(service.spec, random);
+  Milliseconds delay = service.history.backoff.take(service.settings(), random);
   TimePoint now = clock.now();
-  service.history.intensity.record(service.spec, now);
+  service.history.intensity.record(service.settings(), now);
   schedule(service, now + delay);
   set_state(service, ServiceState::backoff,
             fmt::format("{}; restarting in {}", why, human_duration(delay)));
@@ -207,10 +207,10 @@ void ServiceSupervisor::Impl::give_up(Service& service, const std::string& why) 
   service.references.before_failure = service.references.requests;
   service.references.requests = 0;
   service.last_error = fmt::format("{}; restarted {} times within {}, not restarting", why,
-                                   service.history.intensity.count(service.spec, now),
-                                   human_duration(service.spec.restart_window));
+                                   service.history.intensity.count(service.settings(), now),
+                                   human_duration(service.settings().restart_window));
   std::string detail = service.last_error;
-  auto retry_after = service.spec.retry_failed_after;
+  auto retry_after = service.settings().retry_failed_after;
   if (retry_after) {
     schedule(service, now + *retry_after);
     detail += fmt::format("; trying again in {}", human_duration(*retry_after));
@@ -252,7 +252,7 @@ void ServiceSupervisor::Impl::group_restart(Service& service, const std::string&
 // A reload changed the launch of a service (an operator's act, not a loop): a running one
 // restarts at once, its dependents after it; a backoff is cut short.
 void ServiceSupervisor::Impl::restart_with_fresh_backoff(Service& service, std::string why) {
-  service.history.backoff.reset(service.spec);
+  service.history.backoff.reset(service.settings());
   switch (service.state) {
     case ServiceState::starting:  // its readiness may be what changed: not waited for
     case ServiceState::running:
@@ -277,12 +277,13 @@ void ServiceSupervisor::Impl::restart_for_config_change(Service& service, std::s
   TimePoint now = clock.now();
   Duration ran_for =
       service.process.running_since ? now - *service.process.running_since : Duration::zero();
-  history.backoff.note_run(service.spec, ran_for);
-  bool healthy = ran_for >= service.spec.backoff_reset_after;
-  switch (detail::decide_config_change(history.intensity.exhausted(service.spec, now), healthy)) {
+  history.backoff.note_run(service.settings(), ran_for);
+  bool healthy = ran_for >= service.settings().backoff_reset_after;
+  switch (
+      detail::decide_config_change(history.intensity.exhausted(service.settings(), now), healthy)) {
     case detail::ConfigChangeVerdict::restart_now:
       ++history.restarts;
-      history.intensity.record(service.spec, now);
+      history.intensity.record(service.settings(), now);
       group_restart(service, why);
       return;
     case detail::ConfigChangeVerdict::back_off:
@@ -298,10 +299,10 @@ void ServiceSupervisor::Impl::restart_for_config_change(Service& service, std::s
 }
 
 void ServiceSupervisor::Impl::fail_for_dependency(Service& service, const Service& dependency) {
-  std::string why = dependency.state == ServiceState::failed
-                        ? fmt::format("dependency {} failed: {}", dependency.spec.name,
-                                      dependency.last_error.str())
-                        : fmt::format("dependency {} is stopped", dependency.spec.name);
+  std::string why =
+      dependency.state == ServiceState::failed
+          ? fmt::format("dependency {} failed: {}", dependency.name(), dependency.last_error.str())
+          : fmt::format("dependency {} is stopped", dependency.name());
   become_inactive(service, ServiceState::failed, why);
 }
 

@@ -9,7 +9,7 @@ namespace arm {
 void ServiceSupervisor::Impl::answer(std::optional<RequestRef> to, const Service& service,
                                      Outcome outcome, std::string message) {
   if (!to) return;
-  emit(Reply{*to, outcome, service.spec.name, std::move(message), service.process.pid,
+  emit(Reply{*to, outcome, service.name(), std::move(message), service.process.pid,
              service.refcount()});
 }
 
@@ -90,14 +90,14 @@ void ServiceSupervisor::Impl::answer_killed(std::optional<RequestRef> to, const 
                                             Outcome outcome, std::string message) {
   if (!to) return;
   Reply reply{
-      *to, outcome, service.spec.name, std::move(message), service.process.pid, service.refcount()};
+      *to, outcome, service.name(), std::move(message), service.process.pid, service.refcount()};
   reply.killed = true;
   emit(std::move(reply));
 }
 
 std::string ServiceSupervisor::Impl::kill_note(const Service& service) {
   return fmt::format("killed with SIGKILL: it did not exit within stop_timeout {} of SIGTERM",
-                     human_duration(service.spec.stop_timeout));
+                     human_duration(service.settings().stop_timeout));
 }
 
 // Its references stay (as in the original ARM); only the answers are no longer wanted.

@@ -60,7 +60,8 @@ TEST_CASE("every key of the table, in any order, and on_unhealthy before or afte
   CHECK(a.health->failures == 5);
   CHECK(a.health->start_period == 60s);
   CHECK(a.health->on_unhealthy == HealthCheck::OnUnhealthy::ignore);
-  ServiceSpec b = read_service("health = { tcp = \"localhost:6379\" }\non_unhealthy = \"ignore\"\n");
+  ServiceSpec b =
+      read_service("health = { tcp = \"localhost:6379\" }\non_unhealthy = \"ignore\"\n");
   CHECK(b.health->address == ListenAddress{"127.0.0.1", 6379, false});
   CHECK(b.health->on_unhealthy == HealthCheck::OnUnhealthy::ignore);
 }
@@ -69,7 +70,8 @@ TEST_CASE("an exec probe is a command, as a string or an array") {
   ServiceSpec a = read_service("health = { exec = \"pg_isready -q\" }\n");
   CHECK(a.health->kind == HealthCheck::Kind::exec);
   CHECK(a.health->command == std::vector<std::string>{"pg_isready", "-q"});
-  ServiceSpec b = read_service("[services.a.health]\nexec = [\"/bin/sh\", \"-c\", \"test -e /run/x\"]\n");
+  ServiceSpec b =
+      read_service("[services.a.health]\nexec = [\"/bin/sh\", \"-c\", \"test -e /run/x\"]\n");
   CHECK(b.health->command == std::vector<std::string>{"/bin/sh", "-c", "test -e /run/x"});
   CHECK(describe(*b.health) == "exec /bin/sh -c test -e /run/x");
 }

@@ -13,10 +13,11 @@ from harness import DEADLINE, ArmdTestCase, rss_kib, wait_for
 from test_containment import cgroup_usable
 
 FEW, MANY = 200, 2200
-# Measured 1,298-1,307 bytes (process groups) and 1,358-1,389 (cgroups; once 1,147) per added
-# service at 200 -> 2,200, status polled as below, after issue 9's third round (1,462-1,470 and
-# 1,520-1,552 before it, once the readiness fields were in); 1,900 and 1,840 before the second.
-BYTES_PER_ADDED_SERVICE = 1536
+# Measured per added service at 200 -> 2,200, status polled as below, after issue 9's fourth
+# round: 879-903 bytes (process groups) and 961-985 (cgroups; once 719) with the settings shared
+# and the options packed, 641-946 once the binary was interned too; 1,094-1,335 before it, in the
+# same session. 1,298-1,389 after the third round; 1,900 and 1,840 before the second.
+BYTES_PER_ADDED_SERVICE = 1152
 
 
 class MemoryPerService(ArmdTestCase):

@@ -204,9 +204,15 @@ TEST_CASE("a probe in flight is cancelled when the service stops, crashes or res
   auto probe = rig.prober.in_flight("web");
   REQUIRE(probe);
 
-  SUBCASE("stop") { rig.supervisor.stop(rig.request(), "web"); }
-  SUBCASE("crash") { rig.exit("web"); }
-  SUBCASE("restart") { rig.supervisor.restart(rig.request(), "web"); }
+  SUBCASE("stop") {
+    rig.supervisor.stop(rig.request(), "web");
+  }
+  SUBCASE("crash") {
+    rig.exit("web");
+  }
+  SUBCASE("restart") {
+    rig.supervisor.restart(rig.request(), "web");
+  }
 
   CHECK(rig.prober.cancelled == std::vector<ProbeId>{probe->id});
   CHECK_FALSE(rig.supervisor.on_probe_result(probe->id, {false, {}}));

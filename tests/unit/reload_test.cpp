@@ -167,3 +167,29 @@ TEST_CASE("a new readiness or watchdog restarts the service; a new start_timeout
   rig.settle();
   CHECK(rig.spawner.latest("keep")->request.watchdog == 10s);
 }
+
+// Services whose settings are equal share one block of them in the core (issue 9): a reload
+// that changes one service's settings gives it a block of its own and leaves the others' alone.
+TEST_CASE("a reload that changes one of several services with equal settings changes only it") {
+  SupervisorRig rig(three_services());
+  rig.spawner.ignore_terminate("keep");
+  rig.spawner.ignore_terminate("change");
+  for (auto name : {"keep", "change"}) rig.supervisor.start(rig.request(), name);
+  ProcessId change = *rig.pid_of("change");
+  auto next = three_services();
+  next.services["change"].stop_timeout = 1s;  // applied without a restart
+
+  auto summary = rig.supervisor.reload(next).value();
+  CHECK(summary.updated == std::vector<std::string>{"change"});
+  CHECK(*rig.pid_of("change") == change);
+  CHECK(rig.supervisor.config() == next);
+
+  // Both ignore SIGTERM: change is killed after its new 1 s, keep after the 5 s it had.
+  rig.supervisor.stop(rig.request(), "keep");
+  rig.supervisor.stop(rig.request(), "change");
+  rig.advance(1100ms, testing::Exits::delivered);
+  CHECK(rig.state_of("change") == ServiceState::stopped);
+  CHECK(rig.state_of("keep") == ServiceState::stopping);
+  rig.advance(4000ms, testing::Exits::delivered);
+  CHECK(rig.state_of("keep") == ServiceState::stopped);
+}
