@@ -149,9 +149,15 @@ void LogFiles::write_or_drop(const std::string& service, File& file, std::string
 }
 
 void LogFiles::write(const std::string& service, const arm::OutputLineView& line) {
+  writer(service).write(line);
+}
+
+LogFiles::Writer LogFiles::writer(const std::string& service) {
   auto found = files_.find(service);
-  if (found == files_.end()) return;
-  File& file = found->second;
+  return Writer(this, &service, found == files_.end() ? nullptr : &found->second);
+}
+
+void LogFiles::write_line(const std::string& service, File& file, const arm::OutputLineView& line) {
   std::size_t size = arm::log_file_line_size(line.stream, line.text, line.continues);
   if (!file.fd && !open(service, file)) {
     ++file.failed_lines;

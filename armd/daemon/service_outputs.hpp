@@ -3,7 +3,6 @@
 // Storing never waits, so the only backpressure a service feels is its own pipe.
 #pragma once
 
-#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -33,9 +32,28 @@ class ServiceOutputs {
   // ... until a reload configures that name again.
   void welcome(const std::string& service);
 
-  // Bytes (or the end) of one pipe. `on_line` is told of each line stored.
-  using OnLine = std::function<void(const std::string& service, const arm::OutputLineView& line)>;
-  void take(const arm::posix::OutputChunk& chunk, arm::WallTime now, const OnLine& on_line = {});
+  // Bytes (or the end) of one pipe. `on_line(const arm::OutputLineView&)` is told of each line
+  // stored (the chunk's service is the same for all: whatever it needs of the service, the
+  // caller looks up once per chunk, not once per line). A template: called directly, not
+  // through a std::function, for each of the thousands of lines a fast writer's read holds.
+  template <class OnLine>
+  void take(const arm::posix::OutputChunk& chunk, arm::WallTime now, OnLine&& on_line) {
+    Output* output = output_for(chunk.service);
+    if (!output) return;
+    arm::LineSplitter& splitter = chunk.stream == arm::OutputStream::standard_output
+                                      ? output->standard_output
+                                      : output->standard_error;
+    auto store = [&](std::string_view text, bool continues) {
+      output->ring.append(now, chunk.stream, text, continues);
+      news_ = true;
+      on_line(output->ring.newest());
+    };
+    if (!chunk.bytes.empty()) splitter.feed(chunk.bytes, store);
+    if (chunk.ended) splitter.finish(store);
+  }
+  void take(const arm::posix::OutputChunk& chunk, arm::WallTime now) {
+    take(chunk, now, [](const arm::OutputLineView&) {});
+  }
 
   // The service's ring; null when it never wrote anything.
   const arm::OutputRing* ring(const std::string& service) const;
@@ -53,6 +71,8 @@ class ServiceOutputs {
     arm::LineSplitter standard_error;
   };
   Output& output_of(const std::string& service);
+  // The service's output, made at its first chunk; null for a service removed by a reload.
+  Output* output_for(const std::string& service);
   Sizes sizes_of(const std::string& service) const;
 
   std::map<std::string, Sizes> sizes_;

@@ -88,6 +88,36 @@ TEST_CASE("invalid UTF-8 and NUL bytes are kept as they came") {
   CHECK(pieces.got[0].text == bytes.substr(0, 12));
 }
 
+TEST_CASE("a plain lambda gets the same pieces as an Emit, wherever the reads cut the bytes") {
+  // Whole lines, a long line cut in marked pieces, an empty line and a partial last line: the
+  // lines a read holds whole go to the lambda directly, the others through the held bytes.
+  const std::string bytes = "short\nabcdefghijk\n\nexact!\nlonger than six\ntail";
+  for (std::size_t cut = 0; cut <= bytes.size(); ++cut) {
+    CAPTURE(cut);
+    LineSplitter by_function(6), by_lambda(6);
+    Pieces expected, got;
+    auto lambda = [&got](std::string_view text, bool continues) {
+      got.got.push_back({std::string(text), continues});
+    };
+    by_function.feed(std::string_view(bytes).substr(0, cut), expected.emit());
+    by_function.feed(std::string_view(bytes).substr(cut), expected.emit());
+    by_function.finish(expected.emit());
+    by_lambda.feed(std::string_view(bytes).substr(0, cut), lambda);
+    by_lambda.feed(std::string_view(bytes).substr(cut), lambda);
+    by_lambda.finish(lambda);
+    CHECK(got.got == expected.got);
+    CHECK(got.got == std::vector<Piece>{{"short", false},
+                                        {"abcdef", true},
+                                        {"ghijk", false},
+                                        {"", false},
+                                        {"exact!", false},
+                                        {"longer", true},
+                                        {" than ", true},
+                                        {"six", false},
+                                        {"tail", false}});
+  }
+}
+
 TEST_CASE("the ring numbers its lines and drops the oldest when the bytes run out") {
   // Room for three 8-byte lines.
   OutputRing ring(3 * (8 + OutputRing::line_overhead));
