@@ -53,7 +53,7 @@ class LogFiles {
     return found == files_.end() ? nullptr : &found->second.setting;
   }
 
-  // Lines are gathered per file and written in one call each 64 KiB, and by flush(): one
+  // Lines are gathered per file and written in one call each 256 KiB, and by flush(): one
   // write per line was most of armd's time when a service writes fast.
   void write(const std::string& service, const arm::OutputLineView& line);
 
@@ -111,7 +111,7 @@ class LogFiles {
     std::uint64_t dropped_lines = 0;  // drop mode: in the current streak of lines it would not take
     std::string unfinished;           // drop mode: the rest of a line taken only in part
   };
-  static constexpr std::size_t flush_at = 64 * 1024;
+  static constexpr std::size_t flush_at = 256 * 1024;
   void write_line(const std::string& service, File& file, const arm::OutputLineView& line);
   void flush(const std::string& service, File& file);
   // Block mode, the file would block: what it did not take stays pending (log_blocking.cpp).
