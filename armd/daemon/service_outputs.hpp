@@ -43,12 +43,34 @@ class ServiceOutputs {
     arm::LineSplitter& splitter = chunk.stream == arm::OutputStream::standard_output
                                       ? output->standard_output
                                       : output->standard_error;
+    // The lines that lie whole in the chunk's bytes (nearly all) are gathered and stored
+    // together at its end (arm::OutputRing::append_all: those the ring would drop at once are
+    // not copied into it); a line the splitter put together from an earlier read is stored
+    // at once, after those gathered before it.
+    arm::OutputRing& ring = output->ring;
+    auto store_gathered = [&] {
+      ring.append_all(now, chunk.stream, gathered_);
+      gathered_.clear();
+    };
+    auto in_chunk = [&](std::string_view text) {
+      std::less<const char*> before;
+      return !before(text.data(), chunk.bytes.data()) &&
+             !before(chunk.bytes.data() + chunk.bytes.size(), text.data() + text.size());
+    };
     auto store = [&](std::string_view text, bool continues) {
-      output->ring.append(now, chunk.stream, text, continues);
       news_ = true;
-      on_line(output->ring.newest());
+      if (in_chunk(text)) {
+        gathered_.push_back({text, continues});
+        on_line(arm::OutputLineView{ring.next_sequence() + gathered_.size() - 1, now, chunk.stream,
+                                    text, continues});
+        return;
+      }
+      if (!gathered_.empty()) store_gathered();
+      ring.append(now, chunk.stream, text, continues);
+      on_line(ring.newest());
     };
     if (!chunk.bytes.empty()) splitter.feed(chunk.bytes, store);
+    if (!gathered_.empty()) store_gathered();
     if (chunk.ended) splitter.finish(store);
   }
   void take(const arm::posix::OutputChunk& chunk, arm::WallTime now) {
@@ -78,6 +100,9 @@ class ServiceOutputs {
   std::map<std::string, Sizes> sizes_;
   std::map<std::string, Output> outputs_;
   std::set<std::string> removed_;  // by a reload, not configured again since
+  // take()'s lines of one chunk, waiting to be stored together; kept for its capacity (one for
+  // all services: only the chunk being taken uses it).
+  std::vector<arm::OutputRing::Text> gathered_;
   bool news_ = false;
 };
 

@@ -13,6 +13,7 @@
 #include <deque>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -128,6 +129,14 @@ class OutputRing {
   // Stores a line and returns its sequence number.
   std::uint64_t append(WallTime time, OutputStream stream, std::string_view text,
                        bool continues = false);
+  // Lines that came together (one read): the same as append() for each in turn, but the lines
+  // that the later ones would push out at once are only numbered and counted as dropped, never
+  // copied in. A service writing fast hands over ten times what a 64 KiB ring keeps per read.
+  struct Text {
+    std::string_view text;
+    bool continues = false;
+  };
+  void append_all(WallTime time, OutputStream stream, std::span<const Text> lines);
   // Smaller: the oldest lines are dropped until the rest fits.
   void set_capacity(std::size_t capacity_bytes);
 
