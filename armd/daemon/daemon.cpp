@@ -299,10 +299,9 @@ int Daemon::run() {
 }
 
 void Daemon::take_output(const arm::posix::OutputChunk& chunk) {
+  LogFiles::Writer file = log_files_.writer(chunk.service);  // once per read, not per line
   outputs_.take(chunk, std::chrono::system_clock::now(),
-                [&](const std::string& service, const arm::OutputLineView& line) {
-                  log_files_.write(service, line);
-                });
+                [&file](const arm::OutputLineView& line) { file.write(line); });
 }
 
 void Daemon::on_exit(arm::ProcessId pid, arm::ExitStatus status) {

@@ -71,7 +71,13 @@ bool LogFiles::open(const std::string& service, File& file) {
 bool LogFiles::rotate(const std::string& service, File& file) {
   bool moved = true;
   bool failing = file.unrotated > 0;  // said already, when this streak began
-  for (const auto& [from, to] : file.setting.rotation.renames(file.setting.path)) {
+  auto renames = file.setting.rotation.renames(file.setting.path);
+  // The oldest file goes first, by unlink, rather than replaced by the first rename: ext4
+  // writes a file's delayed data out at once when it is renamed over another (auto_da_alloc),
+  // which made armd do the disk's work of 64 MiB in its loop at each rotation. Nothing else
+  // changes: the same files are left, and a failure is the rename's to report.
+  ::unlink(renames.front().second.c_str());
+  for (const auto& [from, to] : renames) {
     if (::rename(from.c_str(), to.c_str()) == 0 || errno == ENOENT) continue;
     if (!failing)
       log_service(Level::warning, service, "rotating its log_file: rename {} to {}: {}", from, to,
@@ -149,9 +155,15 @@ void LogFiles::write_or_drop(const std::string& service, File& file, std::string
 }
 
 void LogFiles::write(const std::string& service, const arm::OutputLineView& line) {
+  writer(service).write(line);
+}
+
+LogFiles::Writer LogFiles::writer(const std::string& service) {
   auto found = files_.find(service);
-  if (found == files_.end()) return;
-  File& file = found->second;
+  return Writer(this, &service, found == files_.end() ? nullptr : &found->second);
+}
+
+void LogFiles::write_line(const std::string& service, File& file, const arm::OutputLineView& line) {
   std::size_t size = arm::log_file_line_size(line.stream, line.text, line.continues);
   if (!file.fd && !open(service, file)) {
     ++file.failed_lines;

@@ -41,22 +41,11 @@ ServiceOutputs::Output& ServiceOutputs::output_of(const std::string& service) {
   return outputs_.try_emplace(service, sizes_of(service).log_buffer).first->second;
 }
 
-void ServiceOutputs::take(const arm::posix::OutputChunk& chunk, arm::WallTime now,
-                          const OnLine& on_line) {
+ServiceOutputs::Output* ServiceOutputs::output_for(const std::string& service) {
   // A service removed by a reload may still be stopping, and talking: its lines are dropped,
   // not kept in a ring that a later service of the same name would inherit.
-  if (removed_.contains(chunk.service)) return;
-  Output& output = output_of(chunk.service);
-  arm::LineSplitter& splitter = chunk.stream == arm::OutputStream::standard_output
-                                    ? output.standard_output
-                                    : output.standard_error;
-  auto store = [&](std::string_view text, bool continues) {
-    output.ring.append(now, chunk.stream, text, continues);
-    news_ = true;
-    if (on_line) on_line(chunk.service, output.ring.newest());
-  };
-  if (!chunk.bytes.empty()) splitter.feed(chunk.bytes, store);
-  if (chunk.ended) splitter.finish(store);
+  if (removed_.contains(service)) return nullptr;
+  return &output_of(service);
 }
 
 const arm::OutputRing* ServiceOutputs::ring(const std::string& service) const {

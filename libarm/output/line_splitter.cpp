@@ -5,36 +5,34 @@ namespace arm {
 
 LineSplitter::LineSplitter(std::size_t max_line) : max_line_(max_line == 0 ? 1 : max_line) {}
 
-void LineSplitter::feed(std::string_view bytes, const Emit& emit) {
-  while (!bytes.empty()) {
-    auto newline = bytes.find('\n');
-    std::string_view upto = newline == std::string_view::npos ? bytes : bytes.substr(0, newline);
-    // A line already longer than the limit goes out in full pieces, marked: the reader sees it
-    // was cut, and where.
-    while (partial_.size() + upto.size() > max_line_) {
-      std::size_t room = max_line_ - partial_.size();
-      if (partial_.empty()) {
-        emit(upto.substr(0, room), true);
-      } else {
-        partial_.append(upto.substr(0, room));
-        emit(partial_, true);
-        partial_.clear();
-      }
-      upto.remove_prefix(room);
-    }
-    if (newline == std::string_view::npos) {
-      partial_.append(upto);
-      return;
-    }
+std::string_view LineSplitter::feed_line(std::string_view bytes, std::size_t newline,
+                                         const Emit& emit) {
+  std::string_view upto = newline == std::string_view::npos ? bytes : bytes.substr(0, newline);
+  // A line already longer than the limit goes out in full pieces, marked: the reader sees it
+  // was cut, and where.
+  while (partial_.size() + upto.size() > max_line_) {
+    std::size_t room = max_line_ - partial_.size();
     if (partial_.empty()) {
-      emit(upto, false);  // the common case: no copy
+      emit(upto.substr(0, room), true);
     } else {
-      partial_.append(upto);
-      emit(partial_, false);
+      partial_.append(upto.substr(0, room));
+      emit(partial_, true);
       partial_.clear();
     }
-    bytes.remove_prefix(newline + 1);
+    upto.remove_prefix(room);
   }
+  if (newline == std::string_view::npos) {
+    partial_.append(upto);
+    return {};
+  }
+  if (partial_.empty()) {
+    emit(upto, false);
+  } else {
+    partial_.append(upto);
+    emit(partial_, false);
+    partial_.clear();
+  }
+  return bytes.substr(newline + 1);
 }
 
 void LineSplitter::finish(const Emit& emit) {

@@ -22,6 +22,32 @@ std::uint64_t OutputRing::append(WallTime time, OutputStream stream, std::string
   return sequence;
 }
 
+void OutputRing::append_all(WallTime time, OutputStream stream, std::span<const Text> lines) {
+  // The newest lines that fit, counted back from the last (which is kept even when it alone is
+  // larger): what appending them all one by one would leave.
+  std::size_t kept = 0;
+  std::size_t kept_bytes = 0;
+  for (auto line = lines.rbegin(); line != lines.rend(); ++line) {
+    std::size_t cost =
+        std::min<std::size_t>(line->text.size(), std::numeric_limits<std::uint32_t>::max()) +
+        line_overhead;
+    if (kept > 0 && kept_bytes + cost > capacity_) break;
+    kept_bytes += cost;
+    ++kept;
+  }
+  std::size_t skipped = lines.size() - kept;
+  if (skipped > 0) {
+    // The kept lines and one more do not fit: every line held now, older still, would be
+    // dropped too.
+    entries_.clear();
+    text_offset_ += text_.size();
+    text_.clear();
+    bytes_ = 0;
+    next_sequence_ += skipped;
+  }
+  for (const Text& line : lines.subspan(skipped)) append(time, stream, line.text, line.continues);
+}
+
 void OutputRing::set_capacity(std::size_t capacity_bytes) {
   capacity_ = capacity_bytes;
   drop_oldest_beyond(capacity_);

@@ -61,16 +61,17 @@ struct OutputPipes::Impl {
   enum class Read { more, nothing_now, ended };
   // One read of `pid`'s stream `index`; the bytes go to `on_output`.
   Read read_once(ProcessId pid, Process& process, std::size_t index, const OnOutput& on_output,
-                 std::size_t most);
+                 std::size_t most, std::size_t* got_bytes = nullptr);
   void close(ProcessId pid, Process& process, std::size_t index, const OnOutput& on_output);
 };
 
 OutputPipes::Impl::Read OutputPipes::Impl::read_once(ProcessId pid, Process& process,
                                                      std::size_t index, const OnOutput& on_output,
-                                                     std::size_t most) {
+                                                     std::size_t most, std::size_t* got_bytes) {
   for (;;) {
     ssize_t got = ::read(process.fds[index].get(), buffer.get(), std::min(most, read_per_call));
     if (got > 0) {
+      if (got_bytes) *got_bytes = static_cast<std::size_t>(got);
       if (static_cast<std::size_t>(got) >= busy_read && grown.insert(key_of(pid, index)).second)
         ::fcntl(process.fds[index].get(), F_SETPIPE_SZ, grown_pipe_size);  // a refusal is fine
       on_output(OutputChunk{pid, process.service, stream_at(index),
@@ -174,10 +175,18 @@ std::size_t OutputPipes::collect(const OnOutput& on_output) {
     std::size_t index = events[i].data.u64 & 1;
     auto found = impl_->processes.find(pid);
     if (found == impl_->processes.end() || !found->second.fds[index]) continue;
-    ++reads;
-    // EPOLLHUP with bytes still in the pipe: they come first, the end at a later read.
-    if (impl_->read_once(pid, found->second, index, on_output, read_per_call) == Impl::Read::ended)
-      impl_->close(pid, found->second, index, on_output);
+    // A pipe that filled the buffer likely holds more (a busy pipe is 1 MiB): it is read
+    // again, up to reads_per_collect times, rather than once per turn of the host's loop (each
+    // turn is an epoll_wait and a poll more per 64 KiB). The budget keeps one chatty service
+    // from starving the others. EPOLLHUP with bytes still in the pipe: they come first, the
+    // end at a later read.
+    for (std::size_t turn = 0; turn < reads_per_collect; ++turn) {
+      ++reads;
+      std::size_t got = 0;
+      Impl::Read read = impl_->read_once(pid, found->second, index, on_output, read_per_call, &got);
+      if (read == Impl::Read::ended) impl_->close(pid, found->second, index, on_output);
+      if (read != Impl::Read::more || got < read_per_call) break;
+    }
   }
   return reads;
 }

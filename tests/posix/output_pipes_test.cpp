@@ -164,3 +164,29 @@ TEST_CASE("a pipe that hands over a lot at one read is made bigger; a quiet one 
   CHECK(::fcntl(busy.get(), F_GETPIPE_SZ) > default_size);
   CHECK(::fcntl(quiet.get(), F_GETPIPE_SZ) == default_size);
 }
+
+TEST_CASE("a busy pipe is read a few times per collect, within a budget the others still get") {
+  auto pipes = std::move(*OutputPipes::create());
+  auto make_pipe = [&](ProcessId pid, std::string service) {
+    int ends[2];
+    REQUIRE(::pipe2(ends, O_CLOEXEC) == 0);
+    REQUIRE(::fcntl(ends[1], F_SETPIPE_SZ, 1024 * 1024) > 0);
+    REQUIRE(pipes->add(pid, std::move(service), OutputStream::standard_output,
+                       posix::UniqueFd(ends[0])));
+    return posix::UniqueFd(ends[1]);
+  };
+  posix::UniqueFd chatty = make_pipe(1001, "chatty");
+  posix::UniqueFd quiet = make_pipe(1002, "quiet");
+  // More than one collect() may read of it.
+  std::size_t budget = OutputPipes::reads_per_collect * OutputPipes::read_per_call;
+  std::string lots(budget + OutputPipes::read_per_call, 'x');
+  REQUIRE(::fcntl(chatty.get(), F_GETPIPE_SZ) >= static_cast<int>(lots.size()));
+  REQUIRE(::write(chatty.get(), lots.data(), lots.size()) == static_cast<ssize_t>(lots.size()));
+  REQUIRE(::write(quiet.get(), "one line\n", 9) == 9);
+  std::map<std::string, std::size_t> got;
+  pipes->collect([&](const OutputChunk& chunk) { got[chunk.service] += chunk.bytes.size(); });
+  CHECK(got["chatty"] == budget);  // several reads, not one: fewer turns of the host's loop
+  CHECK(got["quiet"] == 9);        // and the others are read in the same call
+  pipes->collect([&](const OutputChunk& chunk) { got[chunk.service] += chunk.bytes.size(); });
+  CHECK(got["chatty"] == lots.size());  // the rest at the next call
+}

@@ -88,6 +88,36 @@ TEST_CASE("invalid UTF-8 and NUL bytes are kept as they came") {
   CHECK(pieces.got[0].text == bytes.substr(0, 12));
 }
 
+TEST_CASE("a plain lambda gets the same pieces as an Emit, wherever the reads cut the bytes") {
+  // Whole lines, a long line cut in marked pieces, an empty line and a partial last line: the
+  // lines a read holds whole go to the lambda directly, the others through the held bytes.
+  const std::string bytes = "short\nabcdefghijk\n\nexact!\nlonger than six\ntail";
+  for (std::size_t cut = 0; cut <= bytes.size(); ++cut) {
+    CAPTURE(cut);
+    LineSplitter by_function(6), by_lambda(6);
+    Pieces expected, got;
+    auto lambda = [&got](std::string_view text, bool continues) {
+      got.got.push_back({std::string(text), continues});
+    };
+    by_function.feed(std::string_view(bytes).substr(0, cut), expected.emit());
+    by_function.feed(std::string_view(bytes).substr(cut), expected.emit());
+    by_function.finish(expected.emit());
+    by_lambda.feed(std::string_view(bytes).substr(0, cut), lambda);
+    by_lambda.feed(std::string_view(bytes).substr(cut), lambda);
+    by_lambda.finish(lambda);
+    CHECK(got.got == expected.got);
+    CHECK(got.got == std::vector<Piece>{{"short", false},
+                                        {"abcdef", true},
+                                        {"ghijk", false},
+                                        {"", false},
+                                        {"exact!", false},
+                                        {"longer", true},
+                                        {" than ", true},
+                                        {"six", false},
+                                        {"tail", false}});
+  }
+}
+
 TEST_CASE("the ring numbers its lines and drops the oldest when the bytes run out") {
   // Room for three 8-byte lines.
   OutputRing ring(3 * (8 + OutputRing::line_overhead));
@@ -103,6 +133,55 @@ TEST_CASE("the ring numbers its lines and drops the oldest when the bytes run ou
   CHECK(last[1].text == "line-005");
   CHECK(last[1].time == noon + 5s);
   CHECK(sequences(ring.last(100)) == std::vector<std::uint64_t>{3, 4, 5});
+}
+
+TEST_CASE("lines stored together leave the ring as storing them one by one would") {
+  // Batches from one line to many times the ring, lines of 0 to 400 bytes (some larger than
+  // the smallest ring), after lines stored one at a time: numbers, drops and texts all agree.
+  auto text_of = [](std::size_t n) { return std::string(n * 37 % 401, char('a' + n % 26)); };
+  for (std::size_t capacity :
+       {std::size_t{64}, 3 * (10 + OutputRing::line_overhead), std::size_t{4096}}) {
+    for (std::size_t before : {0, 1, 5}) {
+      for (std::size_t count : {1, 2, 3, 10, 100}) {
+        CAPTURE(capacity);
+        CAPTURE(before);
+        CAPTURE(count);
+        OutputRing one_by_one(capacity), together(capacity);
+        for (std::size_t n = 0; n < before; ++n) {
+          one_by_one.append(noon, OutputStream::standard_output, text_of(n + 1000));
+          together.append(noon, OutputStream::standard_output, text_of(n + 1000));
+        }
+        std::vector<std::string> texts;
+        for (std::size_t n = 0; n < count; ++n) texts.push_back(text_of(n));
+        std::vector<OutputRing::Text> batch;
+        for (std::size_t n = 0; n < count; ++n) {
+          one_by_one.append(noon + 1s, OutputStream::standard_error, texts[n], n % 4 == 1);
+          batch.push_back({texts[n], n % 4 == 1});
+        }
+        together.append_all(noon + 1s, OutputStream::standard_error, batch);
+        CHECK(together.next_sequence() == one_by_one.next_sequence());
+        CHECK(together.first_sequence() == one_by_one.first_sequence());
+        CHECK(together.dropped() == one_by_one.dropped());
+        CHECK(together.bytes() == one_by_one.bytes());
+        auto expected = one_by_one.lines_from(0);
+        auto got = together.lines_from(0);
+        CHECK(got.missed == expected.missed);
+        REQUIRE(got.lines.size() == expected.lines.size());
+        for (std::size_t i = 0; i < got.lines.size(); ++i) {
+          CHECK(got.lines[i].sequence == expected.lines[i].sequence);
+          CHECK(got.lines[i].text == expected.lines[i].text);
+          CHECK(got.lines[i].stream == expected.lines[i].stream);
+          CHECK(got.lines[i].continues == expected.lines[i].continues);
+          CHECK(got.lines[i].time == expected.lines[i].time);
+        }
+        // And it goes on the same afterwards.
+        one_by_one.append(noon + 2s, OutputStream::standard_output, "after");
+        together.append(noon + 2s, OutputStream::standard_output, "after");
+        CHECK(together.newest().sequence == one_by_one.newest().sequence);
+        CHECK(together.size() == one_by_one.size());
+      }
+    }
+  }
 }
 
 TEST_CASE("a line larger than the whole ring is kept alone rather than lost") {

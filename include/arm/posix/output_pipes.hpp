@@ -37,19 +37,24 @@ struct OutputChunk {
 class OutputPipes {
  public:
   using OnOutput = std::function<void(const OutputChunk& chunk)>;
-  // Bytes read from one pipe per collect(): a pipe that has more is read again at the next
-  // call (its descriptor stays readable), so one chatty service cannot starve the others.
+  // Bytes read from one pipe at one read; a pipe that has more after reads_per_collect of them
+  // is read again at the next call (its descriptor stays readable), so one chatty service
+  // cannot starve the others.
   // A pipe that gives half of this or more at one read is busy and is made bigger (1 MiB, when
   // the kernel allows it): the service then waits less often for armd. (Reads of 256 KiB
   // made armd's memory per added service ~140 bytes larger in test_memory, cause not found.)
   static constexpr std::size_t read_per_call = 64 * 1024;
+  // Reads of one pipe per collect() at most, while each fills read_per_call: a busy pipe gives
+  // up to 256 KiB per call (the buffer is reused, so armd's memory does not grow with it).
+  static constexpr std::size_t reads_per_collect = 4;
 
   static std::expected<std::unique_ptr<OutputPipes>, Error> create();
   ~OutputPipes();
 
   // Readable (POLLIN) when a pipe has bytes or has ended.
   int fd() const;
-  // Reads what the ready pipes hold, at most read_per_call bytes each. Never blocks.
+  // Reads what the ready pipes hold, at most reads_per_collect * read_per_call bytes each (a
+  // read at a time, each handed to `on_output`). Never blocks.
   std::size_t collect(const OnOutput& on_output);
   // `pid` was reaped: reads what its pipes still hold and closes them, so its output comes
   // before its exit is reported (call this first). Reads until end of file or until nothing is
