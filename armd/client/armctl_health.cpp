@@ -37,16 +37,16 @@ std::string format_health_details(const json& services) {
   for (const json& service : services) {
     const json* health = health_of(service);
     if (!health) continue;
-    std::string line = fmt::format("{}: health {}", service.value("name", "?"),
-                                   health->get<std::string>());
+    std::string line =
+        fmt::format("{}: health {}", service.value("name", "?"), health->get<std::string>());
     if (auto failures = service.find("health_failures");
         failures != service.end() && failures->is_number_unsigned() && *failures != 0)
       line += fmt::format(" ({} failed in a row)", failures->get<unsigned long long>());
-    if (auto ago = service.find("health_checked_ms_ago");
-        ago != service.end() && ago->is_number())
+    if (auto ago = service.find("health_checked_ms_ago"); ago != service.end() && ago->is_number())
       line += fmt::format(", checked {} ago", format_duration(*ago));
-    if (auto detail = service.find("health_detail");
-        detail != service.end() && detail->is_string() && !detail->get_ref<const std::string&>().empty())
+    if (auto detail = service.find("health_detail"); detail != service.end() &&
+                                                     detail->is_string() &&
+                                                     !detail->get_ref<const std::string&>().empty())
       line += ": " + detail->get<std::string>();
     out += line + '\n';
   }

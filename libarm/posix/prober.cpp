@@ -33,7 +33,9 @@ std::string detail_line(std::string_view text) {
   return line;
 }
 
-std::string error_text(int error) { return std::strerror(error); }
+std::string error_text(int error) {
+  return std::strerror(error);
+}
 
 void PosixProber::Impl::watch(int fd, ProbeId id, ProbeRole role, std::uint32_t events) {
   epoll_event event{};
@@ -49,7 +51,9 @@ void PosixProber::Impl::rewatch(int fd, ProbeId id, ProbeRole role, std::uint32_
   ::epoll_ctl(epoll.get(), EPOLL_CTL_MOD, fd, &event);
 }
 
-void PosixProber::Impl::unwatch(int fd) { ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, fd, nullptr); }
+void PosixProber::Impl::unwatch(int fd) {
+  ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, fd, nullptr);
+}
 
 void PosixProber::Impl::report(ProbeId id, bool healthy, std::string detail) {
   pending.emplace_back(id, ProbeResult{healthy, std::move(detail)});
@@ -82,7 +86,9 @@ PosixProber::~PosixProber() {
   }
 }
 
-int PosixProber::fd() const { return impl_->epoll.get(); }
+int PosixProber::fd() const {
+  return impl_->epoll.get();
+}
 
 std::size_t PosixProber::collect(const OnResult& on_result) {
   std::uint64_t count;

@@ -95,8 +95,8 @@ void PosixProber::Impl::start_exec(const ProbeRequest& request) {
   if (command.empty()) return report(request.id, false, "exec probe without a command");
   int ends[2];
   if (::pipe2(ends, O_CLOEXEC) != 0)
-    return report(request.id, false, fmt::format("cannot run {}: pipe: {}", command.front(),
-                                                 error_text(errno)));
+    return report(request.id, false,
+                  fmt::format("cannot run {}: pipe: {}", command.front(), error_text(errno)));
   UniqueFd read_end(ends[0]);
   UniqueFd write_end(ends[1]);
   // The launcher takes output descriptors of 3 or above (0-2 are the child's own).
@@ -118,15 +118,16 @@ void PosixProber::Impl::start_exec(const ProbeRequest& request) {
   plan.stderr_to_stdout = true;
   auto stack = child_stack.reserve(ChildStack::needed_for(arguments.size()));
   if (!stack)
-    return report(request.id, false,
-                  fmt::format("cannot run {}: child stack: {}", command.front(),
-                              error_text(stack.error())));
+    return report(
+        request.id, false,
+        fmt::format("cannot run {}: child stack: {}", command.front(), error_text(stack.error())));
   auto launched = launch(plan, stack->data(), stack->size());
   if (!launched) {
     const auto& failure = launched.error();
     if (failure.stage == LaunchFailure::Stage::exec)
-      return report(request.id, false, fmt::format("cannot run {}: {}", command.front(),
-                                                   error_text(failure.error_number)));
+      return report(
+          request.id, false,
+          fmt::format("cannot run {}: {}", command.front(), error_text(failure.error_number)));
     if (failure.stage == LaunchFailure::Stage::working_directory)
       return report(request.id, false,
                     fmt::format("cannot run {}: working directory {}: {}", command.front(),
@@ -161,8 +162,8 @@ void PosixProber::Impl::on_exec_exit(ProbeId id) {
   siginfo_t info{};
   // Looked at first, not reaped: while it is a zombie its pid, and so its process group's
   // number, cannot be anyone else's, so the SIGKILL below reaches only what it left.
-  if (::waitid(P_PIDFD, static_cast<id_t>(probe.pidfd.get()), &info,
-               WEXITED | WNOHANG | WNOWAIT) != 0) {
+  if (::waitid(P_PIDFD, static_cast<id_t>(probe.pidfd.get()), &info, WEXITED | WNOHANG | WNOWAIT) !=
+      0) {
     info.si_pid = 0;
     if (errno != ECHILD) return;  // (ECHILD: someone else reaped it; nothing to wait for)
   } else if (info.si_pid == 0) {

@@ -64,9 +64,9 @@ void PosixProber::Impl::start_socket(const ProbeRequest& request) {
   } while (connected != 0 && errno == EINTR);
   if (connected != 0 && errno != EINPROGRESS) return report(request.id, false, error_text(errno));
   if (probe.http)
-    probe.request = fmt::format(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: armd\r\nConnection: close\r\n\r\n",
-        check.http_path, check.http_host);
+    probe.request =
+        fmt::format("GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: armd\r\nConnection: close\r\n\r\n",
+                    check.http_path, check.http_host);
   // Even when connected at once: the outcome is found, and reported, from the loop.
   watch(probe.socket.get(), request.id, ProbeRole::connection, EPOLLOUT);
   sockets.insert_or_assign(request.id, std::move(probe));

@@ -72,17 +72,21 @@ class Health(ArmdTestCase):
         self.write_config(f"""
             [services.broken]
             binary = "{self.sleeper()}"
+            backoff_initial = "3s"
             health = {{ exec = ["sh", "-c", "echo broken; exit 1"], interval = "200ms", timeout = "200ms", failures = 3 }}
             """)
         self.start_armd()
         self.armctl("start", "broken", check=0)
         first_pid = self.status("broken")["pid"]
-        restarted = wait_for(lambda: (lambda s: s if s["restarts"] >= 1 else None)(
-            self.status("broken")), "broken to be restarted")
-        self.assertEqual(restarted["last_error"],
+        # Stopped for being unhealthy, then backing off (3 s: long enough to be seen) before
+        # its restart.
+        waiting = self.wait_state("broken", "backoff")
+        self.assertEqual(waiting["last_error"],
                          "unhealthy: 3 health checks failed in a row (last: exit code 1: broken)")
-        self.wait_state("broken", "running")
-        self.assertNotEqual(self.status("broken")["pid"], first_pid)
+        restarted = wait_for(lambda: (lambda s: s if s["state"] == "running" else None)(
+            self.status("broken")), "broken to be restarted")
+        self.assertEqual(restarted["restarts"], 1)
+        self.assertNotEqual(restarted["pid"], first_pid)
         wait_for(lambda: not pid_alive(first_pid), "the unhealthy process to be gone")
         self.assertIn("unhealthy", self.log())
 
@@ -117,8 +121,15 @@ class Health(ArmdTestCase):
             """)
         self.start_armd()
         self.armctl("start", "slow", check=0)
-        written = wait_for(lambda: (lambda t: t if t.count("\n") == 2 else None)(
-            open(pids).read() if os.path.exists(pids) else ""), "the probe to write its pids")
+        def both_written():
+            try:
+                with open(pids) as f:
+                    text = f.read()
+            except FileNotFoundError:
+                return None
+            return text if text.count("\n") == 2 else None
+
+        written = wait_for(both_written, "the probe to write its pids")
         probe, child = (int(line) for line in written.split())
         sick = self.health_of("slow", "unhealthy")
         self.assertIn("timed out", sick["health_detail"] + sick.get("last_error", ""))
@@ -140,7 +151,7 @@ class Health(ArmdTestCase):
         self.write_config(f"""
             [services.up]
             binary = "{self.sleeper()}"
-            health = {{ tcp = "127.0.0.1:{listener.getsockname()[1]}", interval = "200ms", timeout = "2s" }}
+            health = {{ tcp = "127.0.0.1:{listener.getsockname()[1]}", interval = "1s", timeout = "1s" }}
             [services.down]
             binary = "{self.sleeper("down.sh")}"
             on_unhealthy = "ignore"
@@ -160,11 +171,11 @@ class Health(ArmdTestCase):
         self.write_config(f"""
             [services.web]
             binary = "{self.sleeper()}"
-            health = {{ http = "http://127.0.0.1:{port}/healthz", interval = "200ms", timeout = "2s" }}
+            health = {{ http = "http://127.0.0.1:{port}/healthz", interval = "1s", timeout = "1s" }}
             [services.sad]
             binary = "{self.sleeper("sad.sh")}"
             on_unhealthy = "ignore"
-            health = {{ http = "http://127.0.0.1:{port}/broken", interval = "200ms", timeout = "2s", failures = 1 }}
+            health = {{ http = "http://127.0.0.1:{port}/broken", interval = "1s", timeout = "1s", failures = 1 }}
             """)
         self.start_armd()
         self.armctl("start", "web", "sad", check=0)
@@ -181,7 +192,7 @@ class Health(ArmdTestCase):
             [services.moody]
             binary = "{self.sleeper()}"
             on_unhealthy = "ignore"
-            health = {{ exec = ["sh", "-c", "test -e {flag} || {{ echo gone; exit 1; }}"], interval = "200ms", timeout = "2s", failures = 1 }}
+            health = {{ exec = ["sh", "-c", "test -e {flag} || {{ echo gone; exit 1; }}"], interval = "1s", timeout = "1s", failures = 1 }}
             [services.plain]
             binary = "{self.sleeper("plain.sh")}"
             """)
@@ -211,7 +222,8 @@ class Health(ArmdTestCase):
             self.assertNotIn(("arm_service_healthy", "plain"), found)
             os.remove(flag)
             unhealthy = health_event("unhealthy")
-            self.assertEqual(unhealthy["detail"], "exit code 1: gone")
+            self.assertEqual(unhealthy["detail"],
+                         "1 health checks failed in a row (last: exit code 1: gone)")
             self.assertEqual(unhealthy["health_failures"], 1)
         metrics = self.armctl("metrics", check=0).stdout
         found = {(s.name, s.labels.get("service")): s.value

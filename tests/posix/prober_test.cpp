@@ -246,8 +246,8 @@ TEST_SUITE("prober: exec") {
     std::filesystem::remove(pids);
     auto prober = make_prober();
     start(*prober, 7,
-          exec_check({"sh", "-c", "sleep 60 & echo $! > " + pids + ".child; echo $$ > " + pids +
-                                      "; wait"}));
+          exec_check({"sh", "-c",
+                      "sleep 60 & echo $! > " + pids + ".child; echo $$ > " + pids + "; wait"}));
     pid_t probe = pid_written_to(pids);
     pid_t child = pid_written_to(pids + ".child");
     CHECK(prober->owns_process(probe));
@@ -312,9 +312,9 @@ TEST_SUITE("prober: http") {
     REQUIRE(result);
     CHECK(result->healthy);
     CHECK(result->detail == "HTTP 200 OK");
-    CHECK(server.request() == "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:" +
-                                  std::to_string(server.port()) +
-                                  "\r\nUser-Agent: armd\r\nConnection: close\r\n\r\n");
+    CHECK(server.request() ==
+          "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(server.port()) +
+              "\r\nUser-Agent: armd\r\nConnection: close\r\n\r\n");
   }
 
   TEST_CASE("a 503 is unhealthy, with its status line") {
