@@ -169,7 +169,8 @@ void PosixProber::Impl::on_exec_exit(ProbeId id) {
   } else if (info.si_pid == 0) {
     return;
   }
-  ::kill(-probe.pid, SIGKILL);
+  // (When someone else reaped it, its number may be anyone's now: nothing is sent.)
+  if (info.si_pid != 0) ::kill(-probe.pid, SIGKILL);
   siginfo_t reaped{};
   ::waitid(P_PIDFD, static_cast<id_t>(probe.pidfd.get()), &reaped, WEXITED | WNOHANG);
   unwatch(probe.pidfd.get());
