@@ -68,6 +68,26 @@ class Health(ArmdTestCase):
         self.assertIn("good: health healthy", shown)
         self.assertIn("exit code 0: all fine", shown)
 
+    def test_armd_leaves_a_probe_s_exit_status_to_the_prober(self):
+        # This probe closes its output early, so its end of file wakes armd before it exits and
+        # its exit (the pidfd, and SIGCHLD) comes in one later turn: armd's reaping of adopted
+        # children must not take the probe's status first ("exit status lost").
+        self.write_config(f"""
+            [services.quiet]
+            binary = "{self.sleeper()}"
+            on_unhealthy = "ignore"
+            health = {{ exec = ["sh", "-c", "exec >/dev/null 2>&1; sleep 0.2"], interval = "1s", timeout = "1s", failures = 1 }}
+            """)
+        self.start_armd()
+        self.armctl("start", "quiet", check=0)
+        for _ in range(3):  # three probes in a row, each with its status
+            checked = wait_for(lambda: (lambda s: s if s["health_checked_ms_ago"] is not None
+                                        else None)(self.status("quiet")), "a probe to end")
+            self.assertEqual((checked["health"], checked["health_detail"]),
+                             ("healthy", "exit code 0"))
+            wait_for(lambda: self.status("quiet")["health_checked_ms_ago"] <
+                     checked["health_checked_ms_ago"], "the next probe")
+
     def test_an_unhealthy_service_is_restarted_with_the_reason(self):
         self.write_config(f"""
             [services.broken]
