@@ -27,6 +27,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from procfs import cpu_and_switches, wait_until  # noqa: E402
 
 
+ACCEPTED = [0]  # connections the listener accepted: the probes that reached it
+
+
 def listener():
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -39,6 +42,7 @@ def listener():
                 conn, _ = server.accept()
             except OSError:
                 return
+            ACCEPTED[0] += 1
             conn.close()
 
     threading.Thread(target=accept_forever, daemon=True).start()
@@ -76,11 +80,13 @@ def run_once(build, services, seconds, port):
                 timeout=300, step=0.5)
             time.sleep(1)  # the last status request's own wake-ups are over
             cpu0, switches0 = cpu_and_switches([armd.pid])
+            accepted0 = ACCEPTED[0]
             start = time.monotonic()
             time.sleep(seconds)
             cpu1, switches1 = cpu_and_switches([armd.pid])
             elapsed = time.monotonic() - start
-            return (cpu1 - cpu0) / elapsed, (switches1 - switches0) / elapsed
+            return ((cpu1 - cpu0) / elapsed, (switches1 - switches0) / elapsed,
+                    (ACCEPTED[0] - accepted0) / elapsed)
         finally:
             armd.terminate()
             armd.wait(timeout=120)
@@ -101,9 +107,11 @@ def main():
                 for _ in range(args.repeats)]
         cpu = [r[0] for r in runs]
         wakeups = [r[1] for r in runs]
+        probes = [r[2] for r in runs]
         print(f"{name}: {args.services} services, {args.seconds:.0f} s x {args.repeats}: "
               f"armd CPU {min(cpu) * 100:.1f}-{max(cpu) * 100:.1f}% of a core, "
-              f"context switches {min(wakeups):.0f}-{max(wakeups):.0f}/s", flush=True)
+              f"context switches {min(wakeups):.0f}-{max(wakeups):.0f}/s, "
+              f"probes {min(probes):.0f}-{max(probes):.0f}/s", flush=True)
 
 
 if __name__ == "__main__":
