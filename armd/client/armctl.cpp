@@ -22,6 +22,7 @@
 
 #include "arm/posix/unique_fd.hpp"
 #include "armctl_graph.hpp"
+#include "armctl_health.hpp"
 #include "armctl_logs.hpp"
 #include "armctl_monitor.hpp"
 #include "armctl_output.hpp"
@@ -252,6 +253,7 @@ class Client {
     } else {
       fmt::print("{}", format_status_table(services));
       if (!names.empty()) {
+        fmt::print("{}", format_health_details(services));
         fmt::print("{}", format_output_tails(services));
         fmt::print("{}", format_output_dropped(services));
       }

@@ -107,6 +107,11 @@ std::string format_monitor_event(const json& event, std::string_view time) {
     return fmt::format("{} {} added ({})\n", time, name, state);
   }
   if (what == "removed") return fmt::format("{} {} removed\n", time, name);
+  if (what == "health") {
+    std::string detail = text_of(event, "detail");
+    return fmt::format("{} {} {}{}\n", time, name, text_of(event, "health"),
+                       detail.empty() ? "" : fmt::format(" ({})", detail));
+  }
   if (what == "gap") {
     long long missed = number_of(event, "missed").value_or(0);
     return fmt::format(

@@ -1,5 +1,7 @@
 #include "armctl_output.hpp"
 
+#include "armctl_health.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -92,6 +94,8 @@ std::string explain_state(const json& service) {
     why += fmt::format("{}errno {} ({})", why.empty() ? "" : "; ", *error,
                        std::strerror(static_cast<int>(*error)));
   if (why.empty() && state == "starting") why = "not ready yet";
+  if (why.empty() && text(service, "health") == "unhealthy")
+    why = "unhealthy: " + text(service, "health_detail");
   return why;
 }
 
@@ -148,10 +152,13 @@ Report report_service_reply(const json& reply, std::string_view requested) {
 }
 
 std::string format_status_table(const json& services) {
-  constexpr std::size_t columns = 10;
+  constexpr std::size_t columns = 11;
+  // HEALTH only when a service has a health check: other tables stay as they were.
+  constexpr std::size_t health_column = 9;
+  bool show_health = any_health(services);
   std::vector<std::array<std::string, columns>> rows;
   rows.push_back({"NAME", "STATE", "PID", "UPTIME", "RESTARTS", "REFS", "LAST-EXIT", "NEXT-RESTART",
-                  "DEPENDS-ON", "WHY"});
+                  "DEPENDS-ON", "HEALTH", "WHY"});
   if (services.is_array()) {
     for (const json& service : services) {
       const json* next_restart = field(service, "next_restart_in_ms");
@@ -161,7 +168,7 @@ std::string format_status_table(const json& services) {
            running_for ? format_duration(*running_for) : "-", integer_or_dash(service, "restarts"),
            integer_or_dash(service, "refcount"), describe_last_exit(service),
            next_restart && next_restart->is_number() ? "in " + format_duration(*next_restart) : "-",
-           describe_dependencies(service), explain_state(service)});
+           describe_dependencies(service), health_cell(service), explain_state(service)});
     }
   }
   std::array<std::size_t, columns> widths{};
@@ -171,7 +178,7 @@ std::string format_status_table(const json& services) {
   std::string table;
   for (const auto& row : rows) {
     for (std::size_t i = 0; i + 1 < columns; ++i)
-      table += fmt::format("{:<{}}  ", row[i], widths[i]);
+      if (i != health_column || show_health) table += fmt::format("{:<{}}  ", row[i], widths[i]);
     table += row[columns - 1];                      // no padding after the last column
     while (table.ends_with(' ')) table.pop_back();  // nor after an empty one
     table += '\n';

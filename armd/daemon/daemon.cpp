@@ -138,9 +138,12 @@ std::expected<std::unique_ptr<Daemon>, std::string> Daemon::create(DaemonOptions
   auto watcher = arm::posix::InotifyWatcher::create();
   if (!watcher) return std::unexpected(watcher.error().message);
   daemon->watcher_ = std::move(*watcher);
-  daemon->supervisor_ =
-      std::make_unique<arm::ServiceSupervisor>(std::move(config), daemon->clock_, *daemon->spawner_,
-                                               *daemon, daemon->watcher_.get(), &daemon->random_);
+  auto health = HealthProbes::create();
+  if (!health) return std::unexpected(health.error());
+  daemon->health_.emplace(std::move(*health));
+  daemon->supervisor_ = std::make_unique<arm::ServiceSupervisor>(
+      std::move(config), daemon->clock_, *daemon->spawner_, *daemon, daemon->watcher_.get(),
+      &daemon->random_, daemon->health_->prober());
   return daemon;
 }
 
@@ -241,6 +244,7 @@ int Daemon::run() {
     fds.push_back({log_poll_fd(), POLLOUT, 0});
     fds.push_back({output_pipes_->fd(), POLLIN, 0});
     fds.push_back({readiness_->fd(), POLLIN, 0});
+    fds.push_back({health_->fd(), POLLIN, 0});
     server_->add_poll_fds(fds);
     if (metrics_http_) metrics_http_->add_poll_fds(fds, clock_.now());
     slowed_.add_poll_fds(log_files_, fds);  // last: nothing reads their revents, they only wake
@@ -276,8 +280,9 @@ int Daemon::run() {
     // PID 1) or one a service made with CLONE_PARENT: it reaps them, so no zombie piles up.
     if (reap_adopted_) {
       reap_adopted_ = false;
-      spawner_->reap_adopted();
+      spawner_->reap_adopted([&](arm::ProcessId pid) { return health_->owns_process(pid); });
     }
+    if (fds[6].revents & POLLIN) health_->collect(*supervisor_);
     if (fds[2].revents & POLLIN) {
       watcher_->collect_changes(
           [&](const arm::WatchedFile& file) { supervisor_->on_file_changed(file); });
@@ -370,6 +375,7 @@ void Daemon::service_event(const arm::ServiceEvent& event) {
   ++events_handled_;  // for arm_events_total
   if (!subscribers_.empty())
     subscribers_.on_service_event(event, *supervisor_, clock_.now(), exit_tails_, *server_);
+  if (event.health) return log_health_change(event);
   if (event.state == arm::ServiceState::starting) return;  // the running/failed line follows
   Level level = event.state == arm::ServiceState::failed    ? Level::error
                 : event.state == arm::ServiceState::backoff ? Level::warning

@@ -18,6 +18,7 @@
 #include "control_server.hpp"
 #include "descriptor_limit.hpp"
 #include "event_subscribers.hpp"
+#include "health.hpp"
 #include "log_blocking.hpp"
 #include "log_file_reader.hpp"
 #include "log_files.hpp"
@@ -114,6 +115,7 @@ class Daemon final : public arm::Notifier, public LineHandler {
   DescriptorLimits descriptor_limits_;
   std::string containment_note_;  // for the log: the mode, and where or why
   bool reap_adopted_ = false;     // a SIGCHLD came: reap the children the spawner did not spawn
+  std::optional<HealthProbes> health_;  // before the supervisor, which starts probes with it
   std::unique_ptr<arm::ServiceSupervisor> supervisor_;
 
   // Requests waiting for the supervisor's answer: the JSON id the client chose, by

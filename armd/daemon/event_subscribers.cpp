@@ -70,6 +70,14 @@ void EventSubscribers::on_service_event(const arm::ServiceEvent& event,
             &tails, server);
     seen->second.last_exit_at = status->last_exit_at;
   }
+  if (event.health) {
+    protocol::StreamEvent change = event_of(protocol::EventKind::health, event.service);
+    change.health = *event.health;
+    change.health_failures = status->health_failures;
+    change.detail = event.detail;
+    publish(change, now, &tails, server);
+    return;
+  }
   // Events are delivered once the change that made them is complete: the status may be a step
   // further on (a start reports starting and running together), so the pid is the process's
   // only while the event's state has one.

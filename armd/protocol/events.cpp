@@ -40,6 +40,11 @@ std::string encode(const nlohmann::json& id, std::uint64_t seq, const StreamEven
       break;
     case EventKind::removed:
       break;
+    case EventKind::health:
+      object.string("health", arm::to_string(event.health))
+          .integer("health_failures", static_cast<long long>(event.health_failures))
+          .string("detail", event.detail);
+      break;
   }
   object.end_line();
   return out;
@@ -57,6 +62,8 @@ std::string_view to_string(EventKind kind) {
       return "added";
     case EventKind::removed:
       return "removed";
+    case EventKind::health:
+      return "health";
   }
   return "state";
 }

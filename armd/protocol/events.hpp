@@ -21,6 +21,7 @@ enum class EventKind {
   exit,     // its process exited: `status.last_exit` is the record, `pid` the process
   added,    // a reload added it: `status` is its whole status, as status shows it
   removed,  // a reload removed it: no more events of it follow
+  health,   // its health changed (issue 13): `health`, `health_failures`, and the probe's detail
 };
 std::string_view to_string(EventKind kind);
 
@@ -34,7 +35,9 @@ struct StreamEvent {
   // state: the service's process while it has one (starting, running, stopping), else none;
   // exit: the process that exited, when known.
   std::optional<arm::ProcessId> pid;
-  const arm::ServiceStatus* status = nullptr;  // exit, added
+  const arm::ServiceStatus* status = nullptr;           // exit, added
+  arm::HealthState health = arm::HealthState::unknown;  // health
+  unsigned health_failures = 0;                         // health: failed probes in a row
 };
 
 // An event line longer than this is sent without the exit's output_tail (status has it): one

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 
 namespace armd::protocol {
@@ -80,11 +81,27 @@ void per_service(std::string& out, const std::vector<arm::ServiceStatus>& servic
     sample(out, "arm_service_refcount", service_label(status), status.refcount);
 }
 
-// The place for the readiness and health series (issue 13, parts 1 and 2: arm_service_ready,
-// arm_service_healthy), once ServiceStatus says them. Nothing is written until then: a series
-// that is always 1 would tell a dashboard something untrue.
-void readiness_and_health(std::string& /*out*/,
-                          const std::vector<arm::ServiceStatus>& /*services*/) {}
+// arm_service_healthy (issue 13): 1 healthy, 0 unhealthy; no sample for a service without a
+// health check or whose health is not known yet (just started, not running), so that a
+// dashboard's "healthy == 0" means a probe said so. The family is written only when some
+// service has a sample. (arm_service_ready is not written: nothing says readiness apart from
+// the state, which arm_service_state has.)
+void readiness_and_health(std::string& out, const std::vector<arm::ServiceStatus>& services) {
+  bool any = std::ranges::any_of(services, [](const arm::ServiceStatus& status) {
+    return status.health == arm::HealthState::healthy ||
+           status.health == arm::HealthState::unhealthy;
+  });
+  if (!any) return;
+  family(out, "arm_service_healthy", "gauge",
+         "1 if the service's latest health probes say healthy, 0 if unhealthy; absent when it "
+         "has no health check or its health is not known.");
+  for (const auto& status : services) {
+    if (status.health == arm::HealthState::healthy)
+      sample(out, "arm_service_healthy", service_label(status), 1);
+    else if (status.health == arm::HealthState::unhealthy)
+      sample(out, "arm_service_healthy", service_label(status), 0);
+  }
+}
 
 void daemon_wide(std::string& out, const MetricsInput& input, std::size_t service_count) {
   family(out, "arm_services", "gauge", "Services configured.");

@@ -122,6 +122,22 @@ long long milliseconds_between(arm::TimePoint from, arm::TimePoint to) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
 }
 
+// "health": null for a service without a health check; otherwise its HealthState and, as with
+// status_text, the other health fields only then, so a status without probes keeps its size.
+void append_health(ObjectWriter& object, const arm::ServiceStatus& status, arm::TimePoint now) {
+  if (status.health == arm::HealthState::none) {
+    object.null("health");
+    return;
+  }
+  std::optional<long long> checked_ms_ago;
+  if (status.health_checked_at)
+    checked_ms_ago = std::max(0LL, milliseconds_between(*status.health_checked_at, now));
+  object.string("health", arm::to_string(status.health))
+      .integer("health_failures", static_cast<long long>(status.health_failures))
+      .string("health_detail", status.health_detail)
+      .integer("health_checked_ms_ago", checked_ms_ago);
+}
+
 }  // namespace
 
 void append_last_exit(std::string& out, const arm::ServiceStatus& status, arm::TimePoint now,
@@ -172,6 +188,7 @@ void append_status(std::string& out, const arm::ServiceStatus& status, arm::Time
   // stays the size it was, and so does armd's memory while it is sent.
   if (!status.status_text.empty()) object.string("status_text", status.status_text);
   if (status.error_number) object.integer("error_number", status.error_number);
+  append_health(object, status, now);
   if (dropped) {
     if (auto found = dropped->find(status.name); found != dropped->end() && found->second)
       object.integer("output_dropped", static_cast<long long>(found->second));

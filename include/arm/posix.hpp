@@ -142,8 +142,9 @@ class PosixSpawner final : public Spawner {
 
   // For a host that is PID 1 or a child subreaper (PR_SET_CHILD_SUBREAPER): reaps, without
   // blocking, the exited children it adopted — processes it did not spawn. Never touches a
-  // child it spawned. Returns how many it reaped.
-  std::size_t reap_adopted();
+  // child it spawned, nor one `also_ours` claims (the host's other children, such as
+  // PosixProber's exec probes, reaped through their own pidfds). Returns how many it reaped.
+  std::size_t reap_adopted(const std::function<bool(ProcessId)>& also_ours = {});
 
   struct Impl;
 

@@ -671,7 +671,10 @@ std::optional<ProcessId> PosixSpawner::main_pid_of(ProcessId pid) const {
   return std::nullopt;
 }
 
-std::size_t PosixSpawner::reap_adopted() {
+std::size_t PosixSpawner::reap_adopted(const std::function<bool(ProcessId)>& also_ours) {
+  auto ours = [&](pid_t pid) {
+    return impl_->children.contains(pid) || (also_ours && also_ours(pid));
+  };
   std::size_t reaped = 0;
   bool blocked = false;
   for (;;) {
@@ -679,7 +682,7 @@ std::size_t PosixSpawner::reap_adopted() {
     // Look first (WNOWAIT): a child of ours that has exited is collect_exits' to reap (or a
     // zombie held on purpose), and it would stand first in line.
     if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) break;
-    if (impl_->children.contains(info.si_pid)) {
+    if (ours(info.si_pid)) {
       blocked = true;
       break;
     }
@@ -697,7 +700,7 @@ std::size_t PosixSpawner::reap_adopted() {
     if (task->d_name[0] == '.') continue;
     std::ifstream list(fmt::format("/proc/self/task/{}/children", task->d_name));
     for (pid_t pid; list >> pid;) {
-      if (impl_->children.contains(pid)) continue;
+      if (ours(pid)) continue;
       siginfo_t info{};
       if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG) == 0 && info.si_pid)
         ++reaped;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "client/armctl_health.hpp"
 #include "client/armctl_output.hpp"
 
 using namespace armctl;
@@ -215,4 +216,23 @@ TEST_CASE("a reload prints one line per change, then that it was applied") {
   CHECK(format_reload_summary(
             json::parse(R"({"ok":true,"added":[],"removed":[],"restarted":[],"updated":[]})")) ==
         "reloaded; nothing changed\n");
+}
+
+TEST_CASE("the status table shows a HEALTH column only when a service has a health check") {
+  auto services = json::parse(R"json([
+    {"name":"web","state":"running","pid":9,"restarts":0,"refcount":1,"last_exit":null,
+     "running_for_ms":1000,"last_error":"","health":"unhealthy","health_failures":3,
+     "health_detail":"HTTP 503 Service Unavailable","health_checked_ms_ago":200},
+    {"name":"db","state":"running","pid":8,"restarts":0,"refcount":1,"last_exit":null,
+     "running_for_ms":1000,"last_error":"","health":null}])json");
+  auto lines = lines_of(format_status_table(services));
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0].find("DEPENDS-ON  HEALTH     WHY") != std::string::npos);
+  CHECK(lines[1].ends_with("-           unhealthy  unhealthy: HTTP 503 Service Unavailable"));
+  CHECK(lines[2].ends_with("-           -"));
+  CHECK(armctl::format_health_details(services) ==
+        "web: health unhealthy (3 failed in a row), checked 200ms ago: HTTP 503 Service "
+        "Unavailable\n");
+  services[0]["health"] = nullptr;
+  CHECK(lines_of(format_status_table(services))[0].find("HEALTH") == std::string::npos);
 }

@@ -148,8 +148,50 @@ TEST_CASE("armctl monitor prints one line per event, stamped with the time it ca
   CHECK(format_monitor_event(json::parse(R"({"event":"removed","service":"old"})"), "T") ==
         "T old removed\n");
   // A kind a newer armd adds is shown, not hidden; a line that is not an event is not.
-  CHECK(format_monitor_event(json::parse(R"({"event":"health","service":"web"})"), "T") ==
-        "T web health\n");
+  CHECK(format_monitor_event(json::parse(R"({"event":"frobnicated","service":"web"})"), "T") ==
+        "T web frobnicated\n");
   CHECK(format_monitor_event(json::parse(R"({"id":1,"ok":true})"), "T").empty());
   CHECK(format_monitor_event(json::parse("[1]"), "T").empty());
+}
+
+TEST_CASE("a health event carries the new health, the failures in a row and the probe's detail") {
+  StreamEvent event;
+  event.kind = EventKind::health;
+  event.service = "web";
+  event.health = arm::HealthState::unhealthy;
+  event.health_failures = 3;
+  event.detail = "HTTP 503 Service Unavailable";
+  CHECK(encode_event(1, 7, event, arm::TimePoint{}, nullptr) ==
+        R"({"id":1,"event":"health","seq":7,"service":"web","health":"unhealthy",)"
+        R"("health_failures":3,"detail":"HTTP 503 Service Unavailable"})"
+        "\n");
+}
+
+TEST_CASE("armctl monitor prints a health event as the new health and its detail") {
+  using armctl::format_monitor_event;
+  CHECK(format_monitor_event(json::parse(R"({"event":"health","service":"web","health":"unhealthy",
+                                            "health_failures":3,"detail":"exit code 1: down"})"),
+                             "T") == "T web unhealthy (exit code 1: down)\n");
+  CHECK(format_monitor_event(json::parse(R"({"event":"health","service":"web","health":"healthy",
+                                            "health_failures":0,"detail":""})"),
+                             "T") == "T web healthy\n");
+}
+
+TEST_CASE("status says health: null without a check, and the health fields with one") {
+  arm::ServiceStatus plain;
+  plain.name = "plain";
+  arm::ServiceStatus probed;
+  probed.name = "probed";
+  probed.health = arm::HealthState::unhealthy;
+  probed.health_failures = 2;
+  probed.health_detail = "Connection refused";
+  auto now = arm::TimePoint{} + std::chrono::seconds(10);
+  probed.health_checked_at = now - std::chrono::milliseconds(1500);
+  json reply = parsed(encode_status(nullptr, {plain, probed}, now, {}, nullptr));
+  CHECK(reply["services"][0]["health"] == nullptr);
+  CHECK_FALSE(reply["services"][0].contains("health_detail"));
+  CHECK(reply["services"][1]["health"] == "unhealthy");
+  CHECK(reply["services"][1]["health_failures"] == 2);
+  CHECK(reply["services"][1]["health_detail"] == "Connection refused");
+  CHECK(reply["services"][1]["health_checked_ms_ago"] == 1500);
 }

@@ -160,3 +160,23 @@ TEST_CASE("the metrics request takes no parameters; its reply carries the text a
   CHECK(reply["content_type"] == "text/plain; version=0.0.4; charset=utf-8");
   CHECK(reply["text"] == "a 1\nb{x=\"y\"} 2\n");
 }
+
+TEST_CASE("arm_service_healthy: 1 or 0 for a service whose health is known, absent otherwise") {
+  Sample sample;
+  sample.services.push_back(service("plain", arm::ServiceState::running));
+  std::string without = sample.text();
+  CHECK(without.find("arm_service_healthy") == std::string::npos);
+  auto good = service("good", arm::ServiceState::running);
+  good.health = arm::HealthState::healthy;
+  auto bad = service("bad", arm::ServiceState::running);
+  bad.health = arm::HealthState::unhealthy;
+  auto fresh = service("fresh", arm::ServiceState::running);
+  fresh.health = arm::HealthState::unknown;
+  sample.services.insert(sample.services.end(), {good, bad, fresh});
+  std::string text = sample.text();
+  CHECK(has_line(text, "# TYPE arm_service_healthy gauge"));
+  CHECK(has_line(text, R"(arm_service_healthy{service="good"} 1)"));
+  CHECK(has_line(text, R"(arm_service_healthy{service="bad"} 0)"));
+  CHECK(text.find(R"(arm_service_healthy{service="fresh"})") == std::string::npos);
+  CHECK(text.find(R"(arm_service_healthy{service="plain"})") == std::string::npos);
+}

@@ -266,7 +266,7 @@ TEST_CASE("status reports a running service with times relative to now") {
   CHECK(object == json::parse(R"({"id":2,"ok":true,"services":[{"name":"web","state":"running",
         "pid":1234,"restarts":0,"refcount":1,"last_exit":null,"next_restart_in_ms":null,
         "running_for_ms":5230,"backoff_ms":100,"last_error":"","depends_on":[],"wants":[],
-        "waiting_for":""}]})"));
+        "waiting_for":"","health":null}]})"));
 }
 
 TEST_CASE("status carries what a notify service said of itself: STATUS= and ERRNO=") {
