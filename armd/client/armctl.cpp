@@ -119,18 +119,25 @@ class Connection {
   std::size_t scanned_ = 0;  // bytes of buffer_ known to hold no '\n'
 };
 
+// armd refuses a request of a connection that already has protocol::max_pending_requests waiting
+// for their answer ("too_many_requests"): start --all of 300 services would lose the last 44.
+// armctl keeps half that many waiting: armd does the work in parallel all the same, and the
+// margin covers an armd that counts a request a moment longer than armctl does.
+constexpr std::size_t max_requests_in_flight = protocol::max_pending_requests / 2;
+
 class Client {
  public:
   Client(std::string socket_path, bool json_output)
       : socket_path_(std::move(socket_path)), json_output_(json_output) {}
 
-  // One request per service, all written before any reply is read; armd answers each when it
-  // is resolved, so the replies may come in any order and are matched by id (the name's index).
+  // One request per service, written ahead of the replies: armd answers each when it is
+  // resolved, so the replies may come in any order and are matched by id (the name's index).
+  // At most max_requests_in_flight wait at once; each answer lets the next request go.
   // `force` (stop only): drop every reference, not just one.
   // `listed` (--all): the names are armd's own, from a status a moment ago.
   int per_service(std::string_view method, const std::vector<std::string>& names,
                   bool force = false, bool listed = false) {
-    std::string requests;
+    std::vector<std::string> requests;
     for (std::size_t i = 0; i < names.size(); ++i) {
       json params = {{"service", names[i]}};
       if (force) params["force"] = true;
@@ -140,11 +147,14 @@ class Client {
                    names[i].size());
         return exit_usage;
       }
-      requests += request;
+      requests.push_back(std::move(request));
     }
     auto connection = connect();
     if (!connection) return exit_unreachable;
-    if (!connection->send(requests)) return lost();
+    std::size_t sent = std::min(requests.size(), max_requests_in_flight);
+    std::string first;
+    for (std::size_t i = 0; i < sent; ++i) first += requests[i];
+    if (!connection->send(first)) return lost();
 
     std::vector<std::optional<json>> replies(names.size());
     for (std::size_t answered = 0; answered < names.size();) {
@@ -160,6 +170,7 @@ class Client {
       }
       replies[id.get<std::size_t>()] = std::move(*reply);
       ++answered;
+      if (sent < requests.size() && !connection->send(requests[sent++])) return lost();
     }
 
     int code = exit_ok;
@@ -179,7 +190,7 @@ class Client {
   }
 
   // start/stop/restart --all: the names come from a status of every service, then one request
-  // each, all at once, as for names given on the command line. armd orders the work: it starts
+  // each, as for names given on the command line. armd orders the work: it starts
   // dependencies before their dependents and stops dependents first, whatever the order of the
   // requests. start: every configured service. stop: every service that has a process or is
   // wanted (not stopped, not failed unless a re-arm is pending), each with all its references

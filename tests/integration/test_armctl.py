@@ -204,6 +204,35 @@ class EveryServiceEdges(ArmctlTestCase):
             self.assertNotIn("unknown service", result.stdout + result.stderr, command)
 
 
+class EveryServiceOfMany(ArmdTestCase):
+    """More services than armd lets one connection wait for at once (256): armctl sends the
+    requests past its window as answers come, so none is refused with too_many_requests."""
+
+    COUNT = 300
+
+    def setUp(self):
+        super().setUp()
+        # Each start waits a second for readiness, so the requests pile up in armd unanswered.
+        self.write_config("".join(
+            f'[services.s{i:03}]\nbinary = "/bin/sleep"\noptions = "100000"\n'
+            f'stdout = "null"\nstderr = "null"\nreadiness = "after:1s"\n'
+            for i in range(self.COUNT)))
+        self.start_armd()
+
+    def states(self):
+        return {s["state"] for s in self.status().values()}
+
+    def test_start_all_then_stop_all_reach_every_service(self):
+        started = self.armctl("start", "--all", check=0, timeout=120)
+        self.assertEqual(len(started.stdout.splitlines()), self.COUNT, started.stdout)
+        self.assertNotIn("too_many_requests", started.stdout + started.stderr)
+        self.assertEqual(self.states(), {"running"})
+
+        stopped = self.armctl("stop", "--all", check=0, timeout=120)
+        self.assertEqual(len(stopped.stdout.splitlines()), self.COUNT, stopped.stdout)
+        self.assertEqual(self.states(), {"stopped"})
+
+
 class KilledReported(ArmctlTestCase):
     def setUp(self):
         super().setUp()
