@@ -286,3 +286,24 @@ TEST_CASE("without a prober, health checks are not run and health stays unknown"
   CHECK(supervisor.status("web")->health == HealthState::unknown);
   CHECK_FALSE(supervisor.next_deadline());
 }
+
+TEST_CASE("a service dropped by a reload and brought back without its check is not probed") {
+  // Dropped while it runs, it is still stopping when the next reload brings it back, without a
+  // health check: the record of its old probes must not set the deadline of its next run.
+  SupervisorRig rig(testing::config_with({probed("web")}));
+  rig.supervisor.start(rig.request(), "web");
+  probe_after_interval(rig, "web", true);
+  REQUIRE(rig.supervisor.reload(testing::config_with({})));
+  REQUIRE(rig.state_of("web") == ServiceState::stopping);
+  REQUIRE(rig.supervisor.reload(testing::config_with({testing::service("web")})));
+  rig.settle();
+  REQUIRE(rig.state_of("web") == ServiceState::stopped);
+
+  rig.supervisor.start(rig.request(), "web");
+  CHECK(rig.state_of("web") == ServiceState::running);
+  CHECK(health_of(rig, "web") == HealthState::none);
+  REQUIRE_FALSE(rig.supervisor.next_deadline());  // (else on_timer below would spin)
+  rig.advance(60s);  // the old probes' next start passes: nothing to do then
+  CHECK(rig.state_of("web") == ServiceState::running);
+  CHECK(rig.prober.started == 1);
+}
