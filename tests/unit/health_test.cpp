@@ -307,3 +307,29 @@ TEST_CASE("a service dropped by a reload and brought back without its check is n
   CHECK(rig.state_of("web") == ServiceState::running);
   CHECK(rig.prober.started == 1);
 }
+
+TEST_CASE("a reload that changes the check of a running service says so, not that it stopped") {
+  SupervisorRig rig(testing::config_with({probed("web")}));
+  rig.supervisor.start(rig.request(), "web");
+  probe_after_interval(rig, "web", true);
+  REQUIRE(health_of(rig, "web") == HealthState::healthy);
+  std::size_t before = rig.notifier.events.size();
+
+  ServiceSpec changed = probed("web");
+  HealthState expected = HealthState::unknown;
+  SUBCASE("changed") {
+    changed.health->interval = 20s;
+  }
+  SUBCASE("removed") {
+    changed.health.reset();
+    expected = HealthState::none;
+  }
+  REQUIRE(rig.supervisor.reload(testing::config_with({changed})));
+  REQUIRE(rig.notifier.events.size() == before + 1);
+  const ServiceEvent& event = rig.notifier.events.back();
+  CHECK(event.state == ServiceState::running);
+  CHECK(event.health == expected);
+  CHECK(event.detail.find("not running") == std::string::npos);
+  CHECK(event.detail.find("health check") != std::string::npos);
+  CHECK(health_of(rig, "web") == expected);
+}
