@@ -58,9 +58,20 @@ void ServiceSupervisor::Impl::stop_health_checks(Service& service) {
 
 // A reload changed (or added, or removed) its check: a running service is probed afresh.
 void ServiceSupervisor::Impl::health_check_changed(Service& service) {
+  bool running = service.state == ServiceState::running;
+  HealthState before = service.health ? service.health->state : HealthState::unknown;
+  // A running service's health is reset here and said once below, in words about the reload
+  // (not stop_health_checks' "not running", nor start_health_checks' "ready again").
+  if (running && service.health) service.health->state = HealthState::unknown;
   stop_health_checks(service);
   if (!service.settings().health) service.health.reset();
-  if (service.state != ServiceState::running) return;
+  if (!running) return;
+  if (before != HealthState::unknown) {
+    bool kept = service.settings().health.has_value();
+    emit_event(service, service.state,
+               kept ? "health check changed; not probed yet" : "health check removed",
+               kept ? HealthState::unknown : HealthState::none);
+  }
   start_health_checks(service);
   schedule_while_running(service);
 }

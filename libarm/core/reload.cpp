@@ -72,7 +72,10 @@ void ServiceSupervisor::Impl::apply_specs(ReloadPlan& plan) {
     detail::StoredSpec spec(std::move(next_spec), settings_pool);
     if (service->removed()) {  // dropped by an earlier reload, still stopping: it stays now
       service->after_exit = AfterExit::settle_stopped;
+      bool health_changed = !(spec.settings().health == service->settings().health);
       replace_spec(*service, std::move(spec));
+      // Its old probes' record goes with its old check: left, it would set its next run's deadline.
+      if (health_changed) health_check_changed(*service);
       plan.summary.updated.push_back(name);
       continue;
     }

@@ -286,3 +286,115 @@ TEST_CASE("without a prober, health checks are not run and health stays unknown"
   CHECK(supervisor.status("web")->health == HealthState::unknown);
   CHECK_FALSE(supervisor.next_deadline());
 }
+
+TEST_CASE("a service dropped by a reload and brought back without its check is not probed") {
+  // Dropped while it runs, it is still stopping when the next reload brings it back, without a
+  // health check: the record of its old probes must not set the deadline of its next run.
+  SupervisorRig rig(testing::config_with({probed("web")}));
+  rig.supervisor.start(rig.request(), "web");
+  probe_after_interval(rig, "web", true);
+  REQUIRE(rig.supervisor.reload(testing::config_with({})));
+  REQUIRE(rig.state_of("web") == ServiceState::stopping);
+  REQUIRE(rig.supervisor.reload(testing::config_with({testing::service("web")})));
+  rig.settle();
+  REQUIRE(rig.state_of("web") == ServiceState::stopped);
+
+  rig.supervisor.start(rig.request(), "web");
+  CHECK(rig.state_of("web") == ServiceState::running);
+  CHECK(health_of(rig, "web") == HealthState::none);
+  REQUIRE_FALSE(rig.supervisor.next_deadline());  // (else on_timer below would spin)
+  rig.advance(60s);  // the old probes' next start passes: nothing to do then
+  CHECK(rig.state_of("web") == ServiceState::running);
+  CHECK(rig.prober.started == 1);
+}
+
+TEST_CASE("a reload that changes the check of a running service says so, not that it stopped") {
+  SupervisorRig rig(testing::config_with({probed("web")}));
+  rig.supervisor.start(rig.request(), "web");
+  probe_after_interval(rig, "web", true);
+  REQUIRE(health_of(rig, "web") == HealthState::healthy);
+  std::size_t before = rig.notifier.events.size();
+
+  ServiceSpec changed = probed("web");
+  HealthState expected = HealthState::unknown;
+  SUBCASE("changed") {
+    changed.health->interval = 20s;
+  }
+  SUBCASE("removed") {
+    changed.health.reset();
+    expected = HealthState::none;
+  }
+  REQUIRE(rig.supervisor.reload(testing::config_with({changed})));
+  REQUIRE(rig.notifier.events.size() == before + 1);
+  const ServiceEvent& event = rig.notifier.events.back();
+  CHECK(event.state == ServiceState::running);
+  CHECK(event.health == expected);
+  CHECK(event.detail.find("not running") == std::string::npos);
+  CHECK(event.detail.find("health check") != std::string::npos);
+  CHECK(health_of(rig, "web") == expected);
+}
+
+TEST_CASE("a probe result delivered from inside a Notifier callback is taken, its events after") {
+  ServiceSpec web = probed("web");
+  web.health->failures = 1;
+  SupervisorRig rig(testing::config_with({web, testing::service("db")}));
+  rig.supervisor.start(rig.request(), "web");
+  rig.supervisor.start(rig.request(), "db");
+  rig.advance(10s);
+  auto probe = rig.prober.in_flight("web");
+  REQUIRE(probe);
+
+  struct AnswersOnDbEvent final : Notifier {
+    SupervisorRig* rig = nullptr;
+    ProbeId id = 0;
+    bool answered = false;
+    bool taken = false;
+    void reply(const Reply&) override {}
+    void service_event(const ServiceEvent& event) override {
+      if (event.service != "db" || answered) return;
+      answered = true;
+      rig->prober.answered(id);
+      taken = rig->supervisor.on_probe_result(id, {false, "refused"});
+    }
+  } host;
+  host.rig = &rig;
+  host.id = probe->id;
+  rig.notifier.forward_to = &host;
+  rig.exit("db");
+  CHECK(host.taken);
+  CHECK(rig.state_of("web") == ServiceState::stopping);
+  CHECK(health_of(rig, "web") == HealthState::unhealthy);
+  CHECK(rig.notifier.events.back().service == "web");
+  CHECK(rig.prober.cancelled.empty());
+  CHECK_FALSE(rig.supervisor.on_probe_result(probe->id, {true, {}}));
+}
+
+TEST_CASE("a service removed by a reload with a probe in flight: cancelled once, then forgotten") {
+  SupervisorRig rig(testing::config_with({probed("web")}));
+  rig.supervisor.start(rig.request(), "web");
+  rig.advance(10s);
+  auto probe = rig.prober.in_flight("web");
+  REQUIRE(probe);
+  REQUIRE(rig.supervisor.reload(testing::config_with({})));
+  CHECK(rig.prober.cancelled == std::vector<ProbeId>{probe->id});
+  rig.settle();
+  CHECK_FALSE(rig.supervisor.status("web"));
+  CHECK_FALSE(rig.supervisor.on_probe_result(probe->id, {false, {}}));
+  rig.advance(60s);
+  CHECK(rig.prober.cancelled == std::vector<ProbeId>{probe->id});
+  CHECK(rig.prober.started == 1);
+}
+
+TEST_CASE("on_probe_result during shutdown is ignored: every probe was cancelled") {
+  SupervisorRig rig(testing::config_with({probed("web")}));
+  rig.supervisor.start(rig.request(), "web");
+  rig.advance(10s);
+  auto probe = rig.prober.in_flight("web");
+  REQUIRE(probe);
+  rig.supervisor.shutdown(rig.request());
+  CHECK(rig.prober.cancelled == std::vector<ProbeId>{probe->id});
+  CHECK_FALSE(rig.supervisor.on_probe_result(probe->id, {false, {}}));
+  rig.settle();
+  CHECK(rig.supervisor.finished());
+  CHECK(rig.prober.started == 1);
+}

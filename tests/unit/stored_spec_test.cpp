@@ -175,3 +175,34 @@ TEST_CASE("services of one program hold its path once, freed when no service nam
   }
   CHECK(pool.texts() == 0);
 }
+
+TEST_CASE(
+    "config() gives back the health check, environment and options with empty words or NULs") {
+  ServiceSpec web = everything_set("web");
+  web.options = {"", std::string("a\0b", 3), "--port", ""};
+  web.environment = {{"A", ""}, {"B", std::string("x\0y", 3)}};
+  HealthCheck check;
+  check.kind = HealthCheck::Kind::http;
+  check.on_unhealthy = HealthCheck::OnUnhealthy::ignore;
+  check.failures = 5;
+  check.interval = 30s;
+  check.timeout = 3s;
+  check.start_period = 1min;
+  check.address = {"::1", 8080, true};
+  check.http_host = "[::1]:8080";
+  check.http_path = "/healthz";
+  web.health = check;
+  web.readiness = Readiness{};
+  web.readiness.kind = Readiness::Kind::notify;  // the watchdog needs it
+  ServiceSpec api = web;                         // the same settings, another identity
+  api.name = "api";
+  api.options = {};
+  api.depends_on = {};
+  api.wants = {};
+  web.depends_on = {};
+  web.wants = {};
+  testing::SupervisorRig rig(testing::config_with({web, api}));
+  Config config = rig.supervisor.config();
+  CHECK(config.services.at("web") == web);
+  CHECK(config.services.at("api") == api);
+}
