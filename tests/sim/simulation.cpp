@@ -478,6 +478,19 @@ class Runner final : public Notifier {
         add_random_edges(random, it->second, next);
       }
       if (dice == 6) it->second.restart_with_dependencies = !it->second.restart_with_dependencies;
+      if (dice == 7) {  // its health check added, changed or removed (probes afresh, no restart)
+        if (it->second.health && below(random, 2) == 0) {
+          it->second.health.reset();
+        } else {
+          HealthCheck check;
+          check.kind = HealthCheck::Kind::tcp;
+          check.address = {"127.0.0.1", 8080, false};
+          check.interval = Milliseconds(1 + below(random, 5'000));
+          check.timeout = check.interval;
+          check.failures = 1 + below(random, 3);
+          it->second.health = check;
+        }
+      }
       ++it;
     }
     for (unsigned i = below(random, 3); i > 0; --i) {
