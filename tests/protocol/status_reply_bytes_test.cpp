@@ -64,7 +64,7 @@ TEST_CASE(
         R"({"id":2,"ok":true,"services":[{"name":"web","state":"running","pid":1234,)"
         R"("restarts":0,"refcount":1,"last_exit":null,"next_restart_in_ms":null,)"
         R"("running_for_ms":5230,"backoff_ms":100,"last_error":"","depends_on":["db"],)"
-        R"("wants":[],"waiting_for":""}]})"
+        R"("wants":[],"waiting_for":"","health":null}]})"
         "\n");
   OutputDropped dropped{{"batch", 12}};
   CHECK(encode_status("q\"1", {crashed_batch()}, now, "cgroup", nullptr, &dropped) ==
@@ -73,7 +73,7 @@ TEST_CASE(
         R"("last_exit":{"code":null,"signal":9,"ms_ago":120},"next_restart_in_ms":680,)"
         R"("running_for_ms":null,"backoff_ms":1600,"last_error":"killed by signal 9",)"
         R"("depends_on":[],"wants":["cache \"x\"","log\\sink"],"waiting_for":"",)"
-        R"("output_dropped":12}]})"
+        R"("health":null,"output_dropped":12}]})"
         "\n");
   CHECK(encode_status(json(-18446744073709551LL), {notify_api()}, now) ==
         R"({"id":-18446744073709551,"ok":true,"services":[{"name":"api","state":"starting",)"
@@ -81,7 +81,7 @@ TEST_CASE(
         R"("running_for_ms":null,"backoff_ms":0,"last_error":"","depends_on":[],"wants":[],)"
         R"("waiting_for":"READY=1 on $NOTIFY_SOCKET",)"
         "\"status_text\":\"loading \\\"index\\\" 40%\\t\xc3\xa9t\xc3\xa9 \xef\xbf\xbd\","
-        R"("error_number":13}]})"
+        R"("error_number":13,"health":null}]})"
         "\n");
   CHECK(encode_status(json(18446744073709551615ULL), {}, now) ==
         R"({"id":18446744073709551615,"ok":true,"services":[]})"
