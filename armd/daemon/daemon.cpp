@@ -138,7 +138,7 @@ std::expected<std::unique_ptr<Daemon>, std::string> Daemon::create(DaemonOptions
   auto watcher = arm::posix::InotifyWatcher::create();
   if (!watcher) return std::unexpected(watcher.error().message);
   daemon->watcher_ = std::move(*watcher);
-  auto health = HealthProbes::create();
+  auto health = HealthProbes::create(daemon->descriptor_limits_.for_children());
   if (!health) return std::unexpected(health.error());
   daemon->health_.emplace(std::move(*health));
   daemon->supervisor_ = std::make_unique<arm::ServiceSupervisor>(

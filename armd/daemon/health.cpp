@@ -4,8 +4,9 @@
 
 namespace armd {
 
-std::expected<HealthProbes, std::string> HealthProbes::create() {
-  auto prober = arm::posix::PosixProber::create();
+std::expected<HealthProbes, std::string> HealthProbes::create(
+    arm::posix::SpawnerOptions::DescriptorLimit child_nofile) {
+  auto prober = arm::posix::PosixProber::create(child_nofile);
   if (!prober) return std::unexpected(prober.error().message);
   return HealthProbes(std::move(*prober));
 }

@@ -13,7 +13,9 @@ namespace armd {
 
 class HealthProbes {
  public:
-  static std::expected<HealthProbes, std::string> create();
+  // `child_nofile`: the descriptor limit exec probes get (what services get).
+  static std::expected<HealthProbes, std::string> create(
+      arm::posix::SpawnerOptions::DescriptorLimit child_nofile);
 
   // For the supervisor's constructor: it must outlive the supervisor.
   arm::Prober* prober() { return prober_.get(); }

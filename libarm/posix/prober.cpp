@@ -61,8 +61,12 @@ void PosixProber::Impl::report(ProbeId id, bool healthy, std::string detail) {
   [[maybe_unused]] auto ignored = ::write(wake.get(), &one, sizeof one);
 }
 
-std::expected<std::unique_ptr<PosixProber>, Error> PosixProber::create() {
+std::expected<std::unique_ptr<PosixProber>, Error> PosixProber::create(
+    std::optional<SpawnerOptions::DescriptorLimit> child_nofile) {
   auto impl = std::make_unique<Impl>();
+  if (child_nofile)
+    impl->child_nofile =
+        rlimit{static_cast<rlim_t>(child_nofile->soft), static_cast<rlim_t>(child_nofile->hard)};
   impl->epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
   if (!impl->epoll)
     return std::unexpected(

@@ -116,6 +116,7 @@ void PosixProber::Impl::start_exec(const ProbeRequest& request) {
   plan.die_with_parent = true;
   plan.stdout_fd = write_end.get();
   plan.stderr_to_stdout = true;
+  if (child_nofile) plan.descriptor_limit = &*child_nofile;
   auto stack = child_stack.reserve(ChildStack::needed_for(arguments.size()));
   if (!stack)
     return report(

@@ -2,9 +2,11 @@
 // prober_exec.cpp (exec probes) and prober_socket.cpp (tcp and http probes).
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -44,6 +46,7 @@ struct PosixProber::Impl {
   std::unordered_map<ProbeId, SocketProbe> sockets;
   std::vector<std::pair<ProbeId, ProbeResult>> pending;  // reported by the next collect()
   ChildStack child_stack;                                // used only during a launch
+  std::optional<rlimit> child_nofile;                    // exec probes' RLIMIT_NOFILE
 
   void watch(int fd, ProbeId id, ProbeRole role, std::uint32_t events);
   void rewatch(int fd, ProbeId id, ProbeRole role, std::uint32_t events);

@@ -28,9 +28,11 @@
 #include <expected>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "arm/effects.hpp"
 #include "arm/error.hpp"
+#include "arm/posix.hpp"
 #include "arm/types.hpp"
 
 namespace arm::posix {
@@ -44,7 +46,11 @@ class PosixProber final : public Prober {
   // An HTTP status line longer than this is "not an HTTP response".
   static constexpr std::size_t status_line_limit = 4096;
 
-  static std::expected<std::unique_ptr<PosixProber>, Error> create();
+  // `child_nofile`: the RLIMIT_NOFILE exec probes start with. A host that raised its own limit
+  // gives its probes what its services get (SpawnerOptions::child_nofile): a probe, like a
+  // service, may use select() or close every descriptor up to its limit. nullopt: the host's.
+  static std::expected<std::unique_ptr<PosixProber>, Error> create(
+      std::optional<SpawnerOptions::DescriptorLimit> child_nofile = std::nullopt);
   // SIGKILLs every exec probe's group and reaps it (waiting only for SIGKILLed processes to
   // die); closes every connection. Reports nothing.
   ~PosixProber() override;
