@@ -104,6 +104,10 @@ struct ProbeResult {
   // What the probe found, for status: "exit code 1: <its first line of output>", "connection
   // refused", "HTTP 503 Service Unavailable". May be empty.
   std::string detail;
+  // false: the host could not run the probe at all, for want of its own resources (descriptors,
+  // processes, memory): not the service's failure, so it counts neither way; `detail` says why
+  // (status shows it) and the next probe is due as usual.
+  bool ran{true};
 };
 
 class Prober {

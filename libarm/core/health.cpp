@@ -129,7 +129,12 @@ bool ServiceSupervisor::Impl::probe_ended(ProbeId id, const ProbeResult& result)
   health.in_flight.reset();
   health.next_at =
       std::max(health.probe_started + service.settings().health->interval, clock.now());
-  count_probe(service, result.healthy, result.detail);
+  if (result.ran) {
+    count_probe(service, result.healthy, result.detail);
+  } else {  // the host's shortage, not the service's: said, not counted
+    health.detail = result.detail;
+    health.checked_at = clock.now();
+  }
   if (service.state == ServiceState::running) schedule_while_running(service);
   drain();
   return true;

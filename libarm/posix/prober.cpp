@@ -55,6 +55,11 @@ void PosixProber::Impl::unwatch(int fd) {
   ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, fd, nullptr);
 }
 
+void PosixProber::Impl::not_run(ProbeId id, std::string detail) {
+  report(id, false, std::move(detail));
+  pending.back().second.ran = false;
+}
+
 void PosixProber::Impl::report(ProbeId id, bool healthy, std::string detail) {
   pending.emplace_back(id, ProbeResult{healthy, std::move(detail)});
   std::uint64_t one = 1;

@@ -95,8 +95,8 @@ void PosixProber::Impl::start_exec(const ProbeRequest& request) {
   if (command.empty()) return report(request.id, false, "exec probe without a command");
   int ends[2];
   if (::pipe2(ends, O_CLOEXEC) != 0)
-    return report(request.id, false,
-                  fmt::format("cannot run {}: pipe: {}", command.front(), error_text(errno)));
+    return not_run(request.id,
+                   fmt::format("cannot run {}: pipe: {}", command.front(), error_text(errno)));
   UniqueFd read_end(ends[0]);
   UniqueFd write_end(ends[1]);
   // The launcher takes output descriptors of 3 or above (0-2 are the child's own).
@@ -119,9 +119,8 @@ void PosixProber::Impl::start_exec(const ProbeRequest& request) {
   if (child_nofile) plan.descriptor_limit = &*child_nofile;
   auto stack = child_stack.reserve(ChildStack::needed_for(arguments.size()));
   if (!stack)
-    return report(
-        request.id, false,
-        fmt::format("cannot run {}: child stack: {}", command.front(), error_text(stack.error())));
+    return not_run(request.id, fmt::format("cannot run {}: child stack: {}", command.front(),
+                                           error_text(stack.error())));
   auto launched = launch(plan, stack->data(), stack->size());
   if (!launched) {
     const auto& failure = launched.error();
@@ -133,9 +132,11 @@ void PosixProber::Impl::start_exec(const ProbeRequest& request) {
       return report(request.id, false,
                     fmt::format("cannot run {}: working directory {}: {}", command.front(),
                                 directory, error_text(failure.error_number)));
-    return report(request.id, false,
-                  fmt::format("cannot run {}: {}: {}", command.front(), stage_name(failure.stage),
-                              error_text(failure.error_number)));
+    // Setting up the child failed (clone, its pidfd, its limits): armd's shortage, not the
+    // probe's; the exec and working-directory failures above are the probe's own.
+    return not_run(request.id,
+                   fmt::format("cannot run {}: {}: {}", command.front(), stage_name(failure.stage),
+                               error_text(failure.error_number)));
   }
   write_end.reset();  // the probe holds the only write end: its end of file is the probe's
   ExecProbe probe;

@@ -53,6 +53,8 @@ struct PosixProber::Impl {
   void unwatch(int fd);
   // Queues the result of probe `id` and makes the descriptor readable.
   void report(ProbeId id, bool healthy, std::string detail);
+  // The probe could not be run for want of armd's own resources (ProbeResult::ran = false).
+  void not_run(ProbeId id, std::string detail);
 
   // prober_exec.cpp
   void start_exec(const ProbeRequest& request);

@@ -57,7 +57,7 @@ void PosixProber::Impl::start_socket(const ProbeRequest& request) {
   probe.http = check.kind == HealthCheck::Kind::http;
   probe.socket.reset(
       ::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
-  if (!probe.socket) return report(request.id, false, fmt::format("socket: {}", error_text(errno)));
+  if (!probe.socket) return not_run(request.id, fmt::format("socket: {}", error_text(errno)));
   int connected;
   do {
     connected = ::connect(probe.socket.get(), reinterpret_cast<sockaddr*>(&address), length);

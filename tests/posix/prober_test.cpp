@@ -2,9 +2,11 @@
 // probes, what each reports, and what cancel() leaves behind (nothing).
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -275,6 +277,35 @@ TEST_SUITE("prober: tcp") {
     REQUIRE(result);
     CHECK(result->healthy);
     CHECK(result->detail == "connected");
+  }
+
+  TEST_CASE("out of descriptors, a probe is not run, and says so without counting as failed") {
+    auto prober = make_prober();
+    rlimit saved{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+    // No descriptor left for this process: the lowest free one is at or past the new limit.
+    int lowest_free = ::fcntl(0, F_DUPFD, 0);
+    REQUIRE(lowest_free >= 0);
+    ::close(lowest_free);
+    rlimit tight{static_cast<rlim_t>(lowest_free), saved.rlim_max};
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+    HealthCheck tcp = socket_check(HealthCheck::Kind::tcp, 9);
+    HealthCheck exec = exec_check({"true"});
+    start(*prober, 1, tcp);
+    start(*prober, 2, exec);
+    ::setrlimit(RLIMIT_NOFILE, &saved);
+    std::map<ProbeId, ProbeResult> results;
+    auto until = std::chrono::steady_clock::now() + deadline;
+    while (results.size() < 2 && std::chrono::steady_clock::now() < until) {
+      pollfd polled{prober->fd(), POLLIN, 0};
+      ::poll(&polled, 1, 50);
+      prober->collect([&](ProbeId id, const ProbeResult& result) { results[id] = result; });
+    }
+    REQUIRE(results.size() == 2);
+    CHECK_FALSE(results[1].ran);
+    CHECK(results[1].detail == "socket: Too many open files");
+    CHECK_FALSE(results[2].ran);
+    CHECK(results[2].detail == "cannot run true: pipe: Too many open files");
   }
 
   TEST_CASE("a port nobody listens on is unhealthy: connection refused") {

@@ -398,3 +398,23 @@ TEST_CASE("on_probe_result during shutdown is ignored: every probe was cancelled
   CHECK(rig.supervisor.finished());
   CHECK(rig.prober.started == 1);
 }
+
+TEST_CASE("a probe the host could not run counts neither way: the next one is due as usual") {
+  ServiceSpec web = probed("web");
+  web.health->failures = 1;
+  SupervisorRig rig(testing::config_with({web}));
+  rig.supervisor.start(rig.request(), "web");
+  rig.advance(10s);
+  auto probe = rig.prober.in_flight("web");
+  REQUIRE(probe);
+  rig.prober.answered(probe->id);
+  CHECK(rig.supervisor.on_probe_result(
+      probe->id, {.healthy = false, .detail = "socket: Too many open files", .ran = false}));
+  CHECK(rig.state_of("web") == ServiceState::running);
+  auto status = rig.supervisor.status("web");
+  CHECK(status->health == HealthState::unknown);
+  CHECK(status->health_failures == 0);
+  CHECK(status->health_detail == "socket: Too many open files");
+  rig.advance(10s);
+  CHECK(rig.prober.in_flight("web"));
+}
