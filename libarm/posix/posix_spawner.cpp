@@ -25,11 +25,10 @@
 #include "arm/posix/output_pipes.hpp"
 #include "arm/posix/unique_fd.hpp"
 #include "cgroup_tree.hpp"
+#include "child_environment.hpp"
 #include "child_stack.hpp"
 #include "descriptor_shortage.hpp"
 #include "vfork_launch.hpp"
-
-extern char** environ;
 
 namespace arm::posix {
 
@@ -69,45 +68,21 @@ std::string errno_text(int error) {
   return std::strerror(error);
 }
 
-// The sd_notify variables a host may have been given by its own supervisor (armd run by
-// systemd with Type=notify): they are the host's, never a service's, which would otherwise
-// speak to systemd in the host's name (or, with WATCHDOG_PID, be told it has no watchdog).
-bool is_hosts_notify_variable(std::string_view key) {
-  return key == "NOTIFY_SOCKET" || key == "WATCHDOG_USEC" || key == "WATCHDOG_PID";
-}
-
-// The child's environment: the host's own, with the request's variables added or replaced,
-// and the readiness variables its request asks for: $NOTIFY_SOCKET (notify) and
-// $WATCHDOG_USEC (microseconds, as sd_watchdog_enabled() reads it; no $WATCHDOG_PID, which
-// that function would compare with the pid the host cannot know before the clone).
+// The child's environment: the host's own (inherited_environment), with the request's
+// variables added or replaced, and the readiness variables its request asks for:
+// $NOTIFY_SOCKET (notify) and $WATCHDOG_USEC (microseconds, as sd_watchdog_enabled() reads it;
+// no $WATCHDOG_PID, which that function would compare with the pid the host cannot know
+// before the clone).
 std::vector<std::string> child_environment(const SpawnRequest& request,
                                            const NotifySocket* notify) {
-  std::map<std::string, std::string> merged;
-  for (char** entry = environ; entry && *entry; ++entry) {
-    std::string_view text(*entry);
-    auto equals = text.find('=');
-    if (equals == std::string_view::npos || is_hosts_notify_variable(text.substr(0, equals)))
-      continue;
-    merged.emplace(std::string(text.substr(0, equals)), std::string(text.substr(equals + 1)));
-  }
+  std::map<std::string, std::string> merged = inherited_environment();
   for (const auto& [key, value] : request.environment) merged[key] = value;
   if (request.readiness.kind == Readiness::Kind::notify && notify)
     merged["NOTIFY_SOCKET"] = notify->path();
   if (request.watchdog)
     merged["WATCHDOG_USEC"] =
         std::to_string(static_cast<long long>(request.watchdog->count()) * 1000);
-  std::vector<std::string> flat;
-  flat.reserve(merged.size());
-  for (const auto& [key, value] : merged) flat.push_back(key + "=" + value);
-  return flat;
-}
-
-std::vector<char*> pointers_to(std::vector<std::string>& strings) {
-  std::vector<char*> pointers;
-  pointers.reserve(strings.size() + 1);
-  for (auto& text : strings) pointers.push_back(text.data());
-  pointers.push_back(nullptr);
-  return pointers;
+  return flattened(merged);
 }
 
 // The file a service's output goes to (null: inherited, or a pipe, or stdout's).

@@ -10,10 +10,9 @@
 #include <csignal>
 #include <map>
 
+#include "child_environment.hpp"
 #include "prober_impl.hpp"
 #include "vfork_launch.hpp"
-
-extern char** environ;
 
 namespace arm::posix {
 
@@ -23,27 +22,12 @@ namespace {
 // host's loop.
 constexpr int output_reads_per_call = 16;
 
+// The probe's environment: the host's own (without its sd_notify variables, as a service's) with
+// the service's additions.
 std::vector<std::string> probe_environment(const std::map<std::string, std::string>& additions) {
-  std::map<std::string, std::string> merged;
-  for (char** entry = environ; entry && *entry; ++entry) {
-    std::string_view text(*entry);
-    auto equals = text.find('=');
-    if (equals == std::string_view::npos) continue;
-    merged.emplace(std::string(text.substr(0, equals)), std::string(text.substr(equals + 1)));
-  }
+  std::map<std::string, std::string> merged = inherited_environment();
   for (const auto& [key, value] : additions) merged[key] = value;
-  std::vector<std::string> flat;
-  flat.reserve(merged.size());
-  for (const auto& [key, value] : merged) flat.push_back(key + "=" + value);
-  return flat;
-}
-
-std::vector<char*> pointers_to(std::vector<std::string>& strings) {
-  std::vector<char*> pointers;
-  pointers.reserve(strings.size() + 1);
-  for (auto& text : strings) pointers.push_back(text.data());
-  pointers.push_back(nullptr);
-  return pointers;
+  return flattened(merged);
 }
 
 std::string_view stage_name(LaunchFailure::Stage stage) {

@@ -226,6 +226,20 @@ TEST_SUITE("prober: exec") {
     CHECK(result->healthy);
   }
 
+  TEST_CASE("a command does not get the host's own sd_notify variables, as a service does not") {
+    ::setenv("NOTIFY_SOCKET", "/run/systemd/notify", 1);
+    ::setenv("WATCHDOG_USEC", "30000000", 1);
+    auto result =
+        run(exec_check({"sh", "-c",
+                        "test -z \"$NOTIFY_SOCKET$WATCHDOG_USEC\" || echo \"$NOTIFY_SOCKET\"; "
+                        "test -z \"$NOTIFY_SOCKET$WATCHDOG_USEC\""}));
+    ::unsetenv("NOTIFY_SOCKET");
+    ::unsetenv("WATCHDOG_USEC");
+    REQUIRE(result);
+    CHECK(result->detail == "exit code 0");
+    CHECK(result->healthy);
+  }
+
   TEST_CASE("output beyond what is kept is read and dropped, so a chatty probe never blocks") {
     auto result = run(exec_check({"sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' x; exit 3"}));
     REQUIRE(result);
