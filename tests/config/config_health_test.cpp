@@ -3,33 +3,13 @@
 #include <doctest/doctest.h>
 
 #include "arm/config.hpp"
+#include "service_keys.hpp"
 
 using namespace arm;
 using namespace std::chrono_literals;
 
-namespace {
-
-ServiceSpec read_service(std::string_view keys) {
-  std::string text = "[services.a]\nbinary = \"/x\"\n" + std::string(keys);
-  auto config = parse_config(text, "test.toml");
-  if (!config) FAIL(config.error().to_string());
-  return config->services.at("a");
-}
-
-// The error is about `key`, on `line`, and its message contains `words`.
-void check_refused(std::string_view keys, std::string_view key, int line, std::string_view words) {
-  std::string text = "[services.a]\nbinary = \"/x\"\n" + std::string(keys);
-  CAPTURE(text);
-  auto config = parse_config(text, "test.toml");
-  REQUIRE_FALSE(config);
-  CAPTURE(config.error().to_string());
-  CHECK(config.error().file == "test.toml");
-  CHECK(config.error().key == key);
-  CHECK(config.error().line == line);
-  CHECK(config.error().message.find(words) != std::string::npos);
-}
-
-}  // namespace
+using test::check_refused;
+using test::read_service;
 
 TEST_CASE("without `health` a service is not probed") {
   CHECK_FALSE(read_service("").health);
