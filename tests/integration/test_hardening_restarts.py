@@ -107,6 +107,11 @@ class ContentNotEvents(ArmdTestCase):
     def test_touch_does_not_restart_and_truncate_does(self):
         pid = self.start_service()
         subprocess.run(["touch", self.conf], check=True)
+        # touch closes the file after opening it for writing: armd looks at the content at once.
+        # Let it look before the rewrite below empties the file for a moment (open "w"), or it
+        # may see that moment (a loaded ASan run did).
+        time.sleep(SETTLE)
+        self.assertEqual(self.status("app")["pid"], pid)
         with open(self.conf, "w") as f:
             f.write("port = 80\n")  # the same bytes again
         time.sleep(SETTLE)
