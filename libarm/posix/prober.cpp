@@ -153,9 +153,7 @@ void PosixProber::cancel(ProbeId id) {
 }
 
 bool PosixProber::owns_process(ProcessId pid) const {
-  for (const auto& [id, probe] : impl_->execs)
-    if (probe.pid == pid) return true;
-  return false;
+  return impl_->exec_pids.contains(pid);
 }
 
 std::size_t PosixProber::in_flight() const {

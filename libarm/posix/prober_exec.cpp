@@ -129,6 +129,7 @@ void PosixProber::Impl::start_exec(const ProbeRequest& request) {
   probe.output = std::move(read_end);
   watch(probe.pidfd.get(), request.id, ProbeRole::exit, EPOLLIN);
   watch(probe.output.get(), request.id, ProbeRole::output, EPOLLIN);
+  exec_pids.insert(probe.pid);
   execs.insert_or_assign(request.id, std::move(probe));
 }
 
@@ -168,6 +169,7 @@ void PosixProber::Impl::on_exec_exit(ProbeId id) {
   }
   bool healthy = info.si_pid != 0 && info.si_code == CLD_EXITED && info.si_status == 0;
   if (probe.output) unwatch(probe.output.get());
+  exec_pids.erase(probe.pid);
   execs.erase(found);
   if (!cancelled) report(id, healthy, std::move(detail));
 }

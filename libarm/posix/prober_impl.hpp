@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -43,6 +44,8 @@ struct PosixProber::Impl {
   UniqueFd epoll;
   UniqueFd wake;  // an eventfd, readable while `pending` holds results
   std::unordered_map<ProbeId, ExecProbe> execs;
+  // The pids of `execs`, for owns_process (asked for each adopted child the host reaps).
+  std::unordered_set<pid_t> exec_pids;
   std::unordered_map<ProbeId, SocketProbe> sockets;
   std::vector<std::pair<ProbeId, ProbeResult>> pending;  // reported by the next collect()
   ChildStack child_stack;                                // used only during a launch

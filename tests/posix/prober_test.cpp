@@ -241,10 +241,10 @@ TEST_SUITE("prober: exec") {
   }
 
   TEST_CASE("output beyond what is kept is read and dropped, so a chatty probe never blocks") {
-    auto result = run(exec_check({"sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' x; exit 3"}));
+    auto result = run(exec_check({"sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' y; exit 3"}));
     REQUIRE(result);
     CHECK_FALSE(result->healthy);
-    CHECK(result->detail.starts_with("exit code 3: xxxx"));
+    CHECK(result->detail.starts_with("exit code 3: yyyy"));
     CHECK(result->detail.size() < 300);
   }
 
