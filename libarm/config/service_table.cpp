@@ -9,6 +9,7 @@
 
 #include "health_table.hpp"
 #include "key_table.hpp"
+#include "reload_keys.hpp"
 
 namespace arm::config_reading {
 
@@ -381,6 +382,10 @@ const std::array service_keys{
     Key<ServiceSpec>{"watchdog", read_watchdog},
     Key<ServiceSpec>{"health", read_health},
     Key<ServiceSpec>{"on_unhealthy", read_on_unhealthy},
+    Key<ServiceSpec>{"reload_signal", read_reload_signal},
+    Key<ServiceSpec>{"reload", read_reload_command},
+    Key<ServiceSpec>{"config_check", read_config_check},
+    Key<ServiceSpec>{"check_timeout", read_check_timeout},
 };
 
 }  // namespace
@@ -429,6 +434,8 @@ Read<ServiceSpec> read_service(const ValueReader& reader, const std::string& nam
   if (Done done = check_readiness(reader, table, table_path, spec); !done)
     return Failure(done.error());
   if (Done done = apply_on_unhealthy(reader, table, table_path, spec); !done)
+    return Failure(done.error());
+  if (Done done = check_reload_keys(reader, table, table_path, spec); !done)
     return Failure(done.error());
   for (int code : spec.permanent_failure_exit_codes) {
     if (std::ranges::find(spec.success_exit_codes, code) != spec.success_exit_codes.end()) {

@@ -81,6 +81,9 @@ void ServiceSupervisor::Impl::schedule_while_running(Service& service) {
   std::optional<TimePoint> due;
   if (service.readiness) due = service.readiness->watchdog_due;
   if (service.health && (!due || service.health->next_at < *due)) due = service.health->next_at;
+  if (service.config_change && service.config_change->in_flight &&
+      (!due || service.config_change->due < *due))
+    due = service.config_change->due;
   if (due) {
     schedule(service, *due);
   } else {
