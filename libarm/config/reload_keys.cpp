@@ -23,15 +23,14 @@ Done read_command(const ValueReader& reader, const toml::node& value, const std:
 }
 
 bool names_config(const std::vector<std::string>& command) {
-  return std::ranges::any_of(command, [](const std::string& word) {
-    return word.find("{config}") != std::string::npos;
-  });
+  return std::ranges::any_of(
+      command, [](const std::string& word) { return word.find("{config}") != std::string::npos; });
 }
 
 }  // namespace
 
-Done read_reload_signal(const ValueReader& reader, const toml::node& value,
-                        const std::string& path, ServiceSpec& spec) {
+Done read_reload_signal(const ValueReader& reader, const toml::node& value, const std::string& path,
+                        ServiceSpec& spec) {
   if (value.is_integer())
     return Failure(reader.error_at(
         value, path,
@@ -60,8 +59,8 @@ Done read_config_check(const ValueReader& reader, const toml::node& value, const
   return read_command(reader, value, path, reload_of(spec).check);
 }
 
-Done read_check_timeout(const ValueReader& reader, const toml::node& value,
-                        const std::string& path, ServiceSpec& spec) {
+Done read_check_timeout(const ValueReader& reader, const toml::node& value, const std::string& path,
+                        ServiceSpec& spec) {
   auto duration = reader.duration(value, path);
   if (!duration) return Failure(duration.error());
   if (duration->count() <= 0) return Failure(reader.error_at(value, path, "must be more than 0"));

@@ -204,12 +204,12 @@ bool ServiceSupervisor::Impl::config_step_due(Service& service) {
   change.in_flight.reset();
   config_steps_in_flight.erase(id);
   if (prober) prober->cancel(id);
-  config_step_finished(
-      service, false,
-      fmt::format("timed out after {}", human_duration(service.settings().reload
-                                                           ? service.settings().reload->check_timeout
-                                                           : Milliseconds{0})),
-      {});
+  config_step_finished(service, false,
+                       fmt::format("timed out after {}",
+                                   human_duration(service.settings().reload
+                                                      ? service.settings().reload->check_timeout
+                                                      : Milliseconds{0})),
+                       {});
   if (service.state == ServiceState::running) schedule_while_running(service);
   release_config_change_if_idle(service);
   return true;
@@ -273,12 +273,10 @@ void ServiceSupervisor::Impl::abandon_config_change(Service& service) {
   change.step = Step::idle;
   change.file_changed = false;
   change.changed_meanwhile = false;
-  std::string why =
-      fmt::format("its process left running ({}) before the change was applied",
-                  to_string(service.state == ServiceState::running ? ServiceState::stopping
-                                                                   : service.state));
-  for (auto& to : std::exchange(change.reloads, {}))
-    answer(to, service, Outcome::not_running, why);
+  std::string why = fmt::format(
+      "its process left running ({}) before the change was applied",
+      to_string(service.state == ServiceState::running ? ServiceState::stopping : service.state));
+  for (auto& to : std::exchange(change.reloads, {})) answer(to, service, Outcome::not_running, why);
   for (auto& to : std::exchange(change.restarts, {}))
     answer(to, service, Outcome::start_failed, "not restarted: " + why);
   // Not freed here: this runs inside a transition whose callers may hold the record.

@@ -30,8 +30,9 @@ TEST_CASE("reload_signal by name, with or without SIG, and a check with the defa
 }
 
 TEST_CASE("a reload command, as an array or a string, and check_timeout") {
-  ServiceSpec a = read_service("reload = [\"/usr/sbin/nginx\", \"-s\", \"reload\"]\n"
-                               "check_timeout = \"5s\"\n");
+  ServiceSpec a = read_service(
+      "reload = [\"/usr/sbin/nginx\", \"-s\", \"reload\"]\n"
+      "check_timeout = \"5s\"\n");
   CHECK(a.reload->command == std::vector<std::string>{"/usr/sbin/nginx", "-s", "reload"});
   CHECK(a.reload->check_timeout == 5s);
   CHECK(read_service("reload = \"kill -HUP {pid}\"\n").reload->command.size() == 3);
@@ -43,8 +44,7 @@ TEST_CASE("bad reload keys are refused at file:line:key") {
                 "expected one of HUP, USR1");
   check_refused("reload_signal = \"hup\"\n", "services.a.reload_signal", 3, "'hup'");
   check_refused("reload = []\n", "services.a.reload", 3, "needs a command");
-  check_refused("reload_signal = \"HUP\"\nreload = \"x\"\n", "services.a.reload", 4,
-                "exclusive");
+  check_refused("reload_signal = \"HUP\"\nreload = \"x\"\n", "services.a.reload", 4, "exclusive");
   check_refused("config_check = [\"x\", \"{config}\"]\n", "services.a.config_check", 3,
                 "no `config` file");
   check_refused("reload = [\"x\", \"--conf={config}\"]\n", "services.a.reload", 3,

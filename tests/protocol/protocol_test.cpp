@@ -353,14 +353,30 @@ TEST_CASE("a reply whose process needed SIGKILL carries killed: true; others do 
   CHECK(parsed(encode_reply(1, reply))["killed"] == true);
 }
 
-TEST_CASE("stop takes force, a boolean; other requests refuse it") {
+TEST_CASE("stop and restart take force, a boolean; other requests refuse it") {
   CHECK(decode_request(R"({"method":"stop","service":"web","force":true})")->force);
   CHECK_FALSE(decode_request(R"({"method":"stop","service":"web","force":false})")->force);
   CHECK_FALSE(decode_request(R"({"method":"stop","service":"web"})")->force);
   CHECK(decode_request(R"({"id":3,"method":"stop","service":"web","force":1})").error().message ==
         "\"force\" must be true or false, not number");
   CHECK(decode_request(R"({"method":"start","service":"web","force":true})").error().message ==
-        "\"force\" applies to \"stop\" only, not to \"start\"");
+        "\"force\" applies to \"stop\" and \"restart\" only, not to \"start\"");
+  // restart --force skips the service's config_check (issue 14).
+  CHECK(decode_request(R"({"method":"restart","service":"web","force":true})")->force);
+  CHECK_FALSE(decode_request(R"({"method":"restart","service":"web"})")->force);
+}
+
+TEST_CASE("reload_service names one service") {
+  auto request = decode_request(R"({"id":4,"method":"reload_service","service":"nginx"})");
+  REQUIRE(request);
+  CHECK(request->method == Method::reload_service);
+  CHECK(request->service == "nginx");
+  CHECK(decode_request(R"({"method":"reload_service"})").error().message ==
+        "\"reload_service\" needs \"service\": the name of a service");
+  CHECK(
+      decode_request(R"({"method":"reload_service","service":"a","force":true})").error().message ==
+      "\"force\" applies to \"stop\" and \"restart\" only, not to "
+      "\"reload_service\"");
 }
 
 TEST_CASE("force on a method without a service is refused too, not ignored") {
@@ -369,7 +385,7 @@ TEST_CASE("force on a method without a service is refused too, not ignored") {
     auto request = decode_request(fmt::format(R"({{"method":"{}","force":true}})", method));
     REQUIRE_FALSE(request);
     CHECK(request.error().message ==
-          fmt::format("\"force\" applies to \"stop\" only, not to \"{}\"", method));
+          fmt::format("\"force\" applies to \"stop\" and \"restart\" only, not to \"{}\"", method));
   }
 }
 
