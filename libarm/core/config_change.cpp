@@ -238,7 +238,7 @@ void ServiceSupervisor::Impl::config_step_finished(Service& service, bool passed
     bool checking = step == Step::checking;
     change.rejected = fmt::format("{}: {}", checking ? "config check failed" : "reload failed",
                                   detail.empty() ? "failed" : detail);
-    change.file_changed = false;
+    change.file_changed = change.changed_meanwhile;  // a newer change is still to be applied
     emit_event(service, service.state,
                fmt::format("{}; the running process is left as it was", change.rejected));
     std::get<ServiceEvent>(outbox.queued().back().what).output = output;
