@@ -285,6 +285,17 @@ TEST_CASE("status carries what a notify service said of itself: STATUS= and ERRN
   CHECK_FALSE(quiet.contains("error_number"));
 }
 
+TEST_CASE("status carries a change a config check rejected, only while there is one") {
+  arm::ServiceStatus status;
+  status.name = "nginx";
+  status.state = arm::ServiceState::running;
+  status.rejected_change = "config check failed: exit code 1: nginx: [emerg] \"bogus\"";
+  auto service = parsed(encode_status(4, {status}, arm::TimePoint{}))["services"][0];
+  CHECK(service["rejected_change"] == "config check failed: exit code 1: nginx: [emerg] \"bogus\"");
+  auto quiet = parsed(encode_status(5, {arm::ServiceStatus{}}, arm::TimePoint{}))["services"][0];
+  CHECK_FALSE(quiet.contains("rejected_change"));
+}
+
 TEST_CASE("status reports dependencies and what a waiting service waits for") {
   auto now = arm::TimePoint{} + std::chrono::hours(5);
   arm::ServiceStatus status;
