@@ -222,7 +222,7 @@ enum class Outcome {
   restarted,          // a new process is running
   stopped,            // the process has been reaped (or a pending restart was dropped)
   still_referenced,   // refcount decremented and still > 0: the process keeps running
-  not_running,        // stop of a service that had no process
+  not_running,        // stop of a service that had no process; reload_service of one not running
   unknown_service,    // no service of that name is configured
   start_failed,       // could not be spawned (message says why), or was stopped before it ran
   shutting_down,      // refused: the supervisor is shutting down
