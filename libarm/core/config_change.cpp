@@ -117,7 +117,8 @@ void ServiceSupervisor::Impl::run_config_step(Service& service, Step step) {
   auto& change = *service.config_change;
   const ConfigReload& reload = *service.settings().reload;
   const auto& identity = service.spec.identity();
-  if (!prober) {  // nothing can run the command: as if it could not run
+  change.changed_meanwhile = false;  // this step reads the file as it is now
+  if (!prober) {                     // nothing can run the command: as if it could not run
     change.step = step;
     config_step_finished(service, false, "no Prober to run it", {});
     return;
@@ -131,7 +132,6 @@ void ServiceSupervisor::Impl::run_config_step(Service& service, Step step) {
   change.step = step;
   change.in_flight = id;
   change.due = clock.now() + reload.check_timeout;
-  change.changed_meanwhile = false;
   config_steps_in_flight.emplace(id, &service);
   prober->start(ProbeRequest{
       .id = id,
@@ -240,7 +240,8 @@ void ServiceSupervisor::Impl::config_step_finished(Service& service, bool passed
                                   detail.empty() ? "failed" : detail);
     change.file_changed = change.changed_meanwhile;  // a newer change is still to be applied
     emit_event(service, service.state,
-               fmt::format("{}; the running process is left as it was", change.rejected));
+               checking ? fmt::format("{}; the running process is left as it was", change.rejected)
+                        : change.rejected);
     std::get<ServiceEvent>(outbox.queued().back().what).output = output;
     for (auto& to : std::exchange(change.reloads, {}))
       answer(to, service, checking ? Outcome::check_failed : Outcome::reload_failed,

@@ -261,3 +261,17 @@ TEST_CASE("a service still starting is restarted by a config change, as before")
   CHECK(rig.prober.started == 0);
   CHECK(rig.pid_of("nginx") != first);
 }
+
+TEST_CASE("without a Prober nothing can run the check: the change is refused, not applied") {
+  testing::FakeClock clock;
+  testing::FakeSpawner spawner;
+  testing::RecordingNotifier notifier;
+  ServiceSupervisor supervisor(testing::config_with({nginx()}), clock, spawner, notifier);
+  supervisor.start(std::nullopt, "nginx");
+  ProcessId pid = *supervisor.status("nginx")->pid;
+  supervisor.on_file_changed(nginx_conf);
+  supervisor.on_file_changed(nginx_conf);
+  CHECK(supervisor.status("nginx")->rejected_change == "config check failed: no Prober to run it");
+  CHECK(spawner.process(pid)->reload_signals.empty());
+  CHECK(supervisor.status("nginx")->pid == pid);
+}
