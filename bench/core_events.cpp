@@ -23,6 +23,7 @@ class CountingSpawner final : public arm::Spawner {
     return ++last_pid;
   }
   void signal_group(arm::ProcessId, arm::StopSignal) override {}
+  void signal_process(arm::ProcessId, arm::ReloadSignal) override {}
   arm::ProcessId last_pid = 1000;
 };
 

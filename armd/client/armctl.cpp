@@ -133,7 +133,7 @@ class Client {
   // One request per service, written ahead of the replies: armd answers each when it is
   // resolved, so the replies may come in any order and are matched by id (the name's index).
   // At most max_requests_in_flight wait at once; each answer lets the next request go.
-  // `force` (stop only): drop every reference, not just one.
+  // `force`: stop: drop every reference, not just one; restart: skip the config_check.
   // `listed` (--all): the names are armd's own, from a status a moment ago.
   int per_service(std::string_view method, const std::vector<std::string>& names,
                   bool force = false, bool listed = false) {
@@ -194,11 +194,13 @@ class Client {
   // dependencies before their dependents and stops dependents first, whatever the order of the
   // requests. start: every configured service. stop: every service that has a process or is
   // wanted (not stopped, not failed unless a re-arm is pending), each with all its references
-  // (--all implies --force; a listening service has no process and nothing to stop). A name armd no
-  // longer knows by the time its request arrives was removed by a reload: said, not counted as an
-  // unknown name. restart: the services that run or are on their way to (running, waiting,
-  // backoff); a stopped one stays stopped, as an operator left it.
-  int all(std::string_view method) {
+  // (--all implies --force; a listening service has no process and nothing to stop). A name
+  // armd no longer knows by the time its request arrives was removed by a reload: said, not
+  // counted as an unknown name.
+  // restart: the services that run or are on their way to (running, waiting, backoff); a
+  // stopped one stays stopped, as an operator left it.
+  // `force`: restart --all --force skips the config checks.
+  int all(std::string_view method, bool force = false) {
     auto services = all_services();
     if (!services) return services.error();
     std::vector<std::string> names;
@@ -223,7 +225,7 @@ class Client {
         fmt::print("armctl: no service to {}\n", method);
       return exit_ok;
     }
-    return per_service(method, names, method == "stop", true);
+    return per_service(method, names, method == "stop" || force, true);
   }
 
   int status(const std::vector<std::string>& names) {
@@ -572,7 +574,12 @@ int main(int argc, char** argv) {
   auto* stop = app.add_subcommand("stop", "stop services; returns once each is reaped");
   auto* restart = app.add_subcommand("restart", "restart services, keeping their references");
   auto* reset = app.add_subcommand("reset", "clear services' failure and restart history");
-  for (auto* command : {start, stop, restart, reset}) command->add_option("NAME", names);
+  auto* reload_service = app.add_subcommand(
+      "reload-service",
+      "make running services take their configuration again without a restart (config_check "
+      "first, then reload_signal or reload)");
+  for (auto* command : {start, stop, restart, reset, reload_service})
+    command->add_option("NAME", names);
   start->add_flag("--all", every_service, "every configured service (dependencies first)");
   stop->add_flag("--all", every_service,
                  "every service that runs or is wanted, whatever holds it (implies --force; "
@@ -582,6 +589,7 @@ int main(int argc, char** argv) {
   stop->add_flag("--force", force,
                  "drop every reference (other starts, default_services) and stop; hard "
                  "dependents are stopped first");
+  restart->add_flag("--force", force, "skip the services' config_check");
   auto* status = app.add_subcommand("status", "show services (all, or those named)");
   status->add_option("NAME", names);
   auto* graph = app.add_subcommand("graph", "print the dependency graph");
@@ -604,7 +612,8 @@ int main(int argc, char** argv) {
   auto* shutdown = app.add_subcommand("shutdown", "stop every service and armd; returns when done");
   auto* metrics =
       app.add_subcommand("metrics", "print armd's metrics (Prometheus text format 0.0.4)");
-  for (auto* command : {start, stop, restart, reset, status, logs, monitor, reload, shutdown}) {
+  for (auto* command :
+       {start, stop, restart, reset, reload_service, status, logs, monitor, reload, shutdown}) {
     command->add_flag("--json", json_output, "print armd's replies as JSON");
   }
 
@@ -629,7 +638,7 @@ int main(int argc, char** argv) {
     return code == 0 ? exit_ok : exit_usage;
   }
 
-  for (auto* command : {start, stop, restart, reset}) {
+  for (auto* command : {start, stop, restart, reset, reload_service}) {
     if (!command->parsed()) continue;
     if (every_service && !names.empty()) {
       fmt::print(stderr, "armctl: {} takes either --all or names, not both\n", command->get_name());
@@ -637,7 +646,7 @@ int main(int argc, char** argv) {
     }
     if (!every_service && names.empty()) {
       fmt::print(stderr, "armctl: {}: name the services{}\n", command->get_name(),
-                 command == reset ? "" : ", or --all");
+                 command == reset || command == reload_service ? "" : ", or --all");
       return exit_usage;
     }
   }
@@ -654,11 +663,12 @@ int main(int argc, char** argv) {
   if (every_service) {
     if (start->parsed()) return client.all("start");
     if (stop->parsed()) return client.all("stop");
-    if (restart->parsed()) return client.all("restart");
+    if (restart->parsed()) return client.all("restart", force);
   }
   if (start->parsed()) return client.per_service("start", names);
   if (stop->parsed()) return client.per_service("stop", names, force);
-  if (restart->parsed()) return client.per_service("restart", names);
+  if (restart->parsed()) return client.per_service("restart", names, force);
+  if (reload_service->parsed()) return client.per_service("reload_service", names);
   if (reset->parsed()) return client.per_service("reset", names);
   if (status->parsed()) return client.status(names);
   if (graph->parsed()) return client.graph(dot);

@@ -96,6 +96,8 @@ std::string explain_state(const json& service) {
   if (why.empty() && state == "starting") why = "not ready yet";
   if (why.empty() && text(service, "health") == "unhealthy")
     why = "unhealthy: " + text(service, "health_detail");
+  // A change a config check refused while the old process runs on (issue 14).
+  if (why.empty()) why = text(service, "rejected_change");
   return why;
 }
 
@@ -135,6 +137,13 @@ Report report_service_reply(const json& reply, std::string_view requested) {
     return {line(message.starts_with("not running") ? message : "not running"), exit_ok};
   }
   if (outcome == "reset") return {line("reset (failure and restart history cleared)"), exit_ok};
+  // reload_service and a checked restart (issue 14).
+  if (outcome == "reloaded")
+    return {line(message.empty() ? "reloaded" : fmt::format("reloaded ({})", message)), exit_ok};
+  if (outcome == "check_failed" || outcome == "reload_failed")
+    return {line(fmt::format("refused, the running process is untouched: {}", message)),
+            exit_failed};
+  if (outcome == "no_reload") return {line(fmt::format("cannot reload: {}", message)), exit_failed};
   // armd's message names the service and guesses what was meant: "unknown service 'ngnix' (did
   // you mean 'nginx'?)". An older armd said less.
   if (outcome == "unknown_service")

@@ -15,6 +15,7 @@
 
 #include <fmt/ranges.h>
 
+#include "config_change_log.hpp"
 #include "log.hpp"
 #include "protocol/log_lines.hpp"
 #include "protocol/protocol.hpp"
@@ -391,6 +392,7 @@ void Daemon::service_event(const arm::ServiceEvent& event) {
   if (!subscribers_.empty())
     subscribers_.on_service_event(event, *supervisor_, clock_.now(), exit_tails_, *server_);
   if (event.health) return log_health_change(event);
+  if (is_rejected_change(event)) return log_rejected_change(event);
   if (event.state == arm::ServiceState::starting) return;  // the running/failed line follows
   Level level = event.state == arm::ServiceState::failed    ? Level::error
                 : event.state == arm::ServiceState::backoff ? Level::warning
@@ -491,7 +493,15 @@ void Daemon::on_line(ConnectionId connection, std::string_view line) {
       return;
     case Method::restart:
       if (!defer(connection, ref, request->id)) return;
-      supervisor_->restart(ref, request->service);
+      if (request->force) {
+        supervisor_->force_restart(ref, request->service);  // no config_check (issue 14)
+      } else {
+        supervisor_->restart(ref, request->service);
+      }
+      return;
+    case Method::reload_service:
+      if (!defer(connection, ref, request->id)) return;
+      supervisor_->reload_service(ref, request->service);
       return;
     case Method::reset:
       if (!defer(connection, ref, request->id)) return;

@@ -181,6 +181,7 @@ std::optional<Request> decode_common_request(std::string_view line) {
     case Method::subscribe:  // rare and long-lived: the full parser judges them
     case Method::unsubscribe:
     case Method::metrics:
+    case Method::reload_service:
       return std::nullopt;
   }
   return request;

@@ -107,9 +107,10 @@ std::expected<Method, std::string> method_named(std::string_view name) {
   if (name == "subscribe") return Method::subscribe;
   if (name == "unsubscribe") return Method::unsubscribe;
   if (name == "metrics") return Method::metrics;
+  if (name == "reload_service") return Method::reload_service;
   return std::unexpected(
       fmt::format("unknown method '{}' (expected hello, start, stop, restart, reset, status, "
-                  "reload, shutdown, logs, subscribe, unsubscribe or metrics)",
+                  "reload, reload_service, shutdown, logs, subscribe, unsubscribe or metrics)",
                   quoted(name, 64)));
 }
 
@@ -189,6 +190,8 @@ void append_status(std::string& out, const arm::ServiceStatus& status, arm::Time
   if (!status.status_text.empty()) object.string("status_text", status.status_text);
   if (status.error_number) object.integer("error_number", status.error_number);
   append_health(object, status, now);
+  // Only while a config check has refused a change (issue 14), as status_text above.
+  if (!status.rejected_change.empty()) object.string("rejected_change", status.rejected_change);
   if (dropped) {
     if (auto found = dropped->find(status.name); found != dropped->end() && found->second)
       object.integer("output_dropped", static_cast<long long>(found->second));
@@ -235,15 +238,18 @@ std::expected<Request, RequestError> decode_request_in_full(std::string_view tex
 
   // Before the method's own fields: a "force" on hello, status, reload or shutdown would
   // otherwise be ignored (a client that meant it would shut armd down, not stop a service).
-  if (request.method != Method::stop && object.contains("force"))
-    return bad(request.id, fmt::format("\"force\" applies to \"stop\" only, not to \"{}\"",
-                                       method->get_ref<const std::string&>()));
+  if (request.method != Method::stop && request.method != Method::restart &&
+      object.contains("force"))
+    return bad(request.id,
+               fmt::format("\"force\" applies to \"stop\" and \"restart\" only, not to \"{}\"",
+                           method->get_ref<const std::string&>()));
 
   switch (request.method) {
     case Method::start:
     case Method::stop:
     case Method::restart:
-    case Method::reset: {
+    case Method::reset:
+    case Method::reload_service: {
       auto service = object.find("service");
       if (service == object.end())
         return bad(request.id, fmt::format("\"{}\" needs \"service\": the name of a service",

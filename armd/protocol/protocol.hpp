@@ -43,16 +43,18 @@ enum class Method {
   reload,
   shutdown,
   logs,
-  subscribe,    // the event stream (protocol/events.hpp)
-  unsubscribe,  // ends this connection's subscription
-  metrics,      // the Prometheus text (protocol/metrics.hpp)
+  subscribe,       // the event stream (protocol/events.hpp)
+  unsubscribe,     // ends this connection's subscription
+  metrics,         // the Prometheus text (protocol/metrics.hpp)
+  reload_service,  // issue 14: the service takes its configuration again without a restart
 };
 
 struct Request {
   nlohmann::json id;  // as the client sent it (a number or a string); null when absent
   Method method = Method::hello;
-  std::string service;  // start, stop, restart, reset
-  bool force = false;   // stop: drop every reference, not just one
+  std::string service;  // start, stop, restart, reset, reload_service
+  // stop: drop every reference, not just one; restart: skip the service's config_check
+  bool force = false;
   // status, subscribe: empty means all; logs: at least one
   std::vector<std::string> services;
   std::size_t lines = 10;  // logs: how many of the latest lines

@@ -133,6 +133,43 @@ std::expected<HealthCheck, std::string> parse_tcp_probe_address(std::string_view
 // "http http://127.0.0.1:8080/healthz".
 std::string describe(const HealthCheck& check);
 
+// A signal that tells a service to read its configuration again (`reload_signal`, issue 14).
+// The core names signals in plain terms (types.hpp); the POSIX spawner maps them.
+enum class ReloadSignal : std::uint8_t {
+  hangup,        // SIGHUP: what nginx, sshd, rsyslog, haproxy (master-worker) and most daemons use
+  user1,         // SIGUSR1
+  user2,         // SIGUSR2
+  interrupt,     // SIGINT
+  quit,          // SIGQUIT
+  terminate,     // SIGTERM (for a service that re-executes itself on it)
+  window_change  // SIGWINCH
+};
+// "HUP" or "SIGHUP" (upper case, as kill -l prints them) read as a ReloadSignal; nullopt for
+// any other text, numbers included.
+std::optional<ReloadSignal> parse_reload_signal(std::string_view name);
+// "SIGHUP".
+std::string_view to_string(ReloadSignal signal);
+
+// How a service takes a new configuration without a restart, and the check that guards it
+// (issue 14). In every command, each word has `{config}` (config_file), `{name}` and `{pid}` (the
+// main process) replaced.
+struct ConfigReload {
+  // `reload_signal`: sent to the main process (not its group: the main process owns its
+  // configuration; nginx's master re-reads it and replaces its own workers).
+  std::optional<ReloadSignal> signal;
+  // `reload`: a command run instead (with the service's environment and working directory);
+  // exit 0 is success. Exclusive with `signal`. Empty: none.
+  std::vector<std::string> command;
+  // `config_check`: run first, before a reload or a restart of the running service; exit 0
+  // lets the change through, anything else leaves the running process untouched. Empty: none.
+  std::vector<std::string> check;
+  // `check_timeout`: how long the check, and the reload command, may each take.
+  Milliseconds check_timeout{30'000};
+
+  bool reloads() const { return signal.has_value() || !command.empty(); }
+  bool operator==(const ConfigReload&) const = default;
+};
+
 // The settings nearly every service leaves unset (config_file, config_section, prefix,
 // working_directory, log_file) are BoxedOptionals: used as std::optionals, 8 bytes while unset
 // (armd holds one ServiceSpec per service; issue 9).
@@ -230,6 +267,9 @@ struct ServiceSpec {
   // An on-demand service that has had no new connection (or datagram) on its sockets for this
   // long is stopped and listens again (`idle_stop`); nullopt: it runs until stopped.
   std::optional<Milliseconds> idle_stop;
+  // `reload_signal`, `reload`, `config_check`, `check_timeout` (issue 14). Unset: a change of
+  // the config file restarts the running service, and so does a restart request, unchecked.
+  BoxedOptional<ConfigReload> reload;
 
   bool operator==(const ServiceSpec&) const = default;
 };

@@ -58,6 +58,9 @@ class Spawner {
   // Sends a signal to the process group led by `leader`. Only called for processes that have
   // been spawned and not yet reported as exited.
   virtual void signal_group(ProcessId leader, StopSignal signal) = 0;
+  // Sends `signal` to the process `pid` alone, not its group (ServiceSpec::reload's signal, issue
+  // 14: a service's main process owns its configuration). Only called for a live main process.
+  virtual void signal_process(ProcessId pid, ReloadSignal signal) = 0;
 };
 
 // The listening sockets services are given (ServiceSpec::listen, issue 14), held open by the
@@ -120,6 +123,10 @@ class FileWatcher {
 // a Prober runs it. Each probe has an id of its own, never reused by one supervisor.
 using ProbeId = std::uint64_t;
 
+// What a command the Prober runs is for: a health probe, or (issue 14) a service's config_check
+// or reload command. The Prober runs them alike; hosts and fakes may tell them apart.
+enum class ProbePurpose : std::uint8_t { health, config_check, reload };
+
 struct ProbeRequest {
   ProbeId id = 0;
   std::string_view service;
@@ -128,6 +135,7 @@ struct ProbeRequest {
   // An exec probe runs with the service's environment additions and working directory.
   const std::map<std::string, std::string>& environment;
   std::string_view working_directory;  // empty: the host's own
+  ProbePurpose purpose{ProbePurpose::health};
 };
 
 struct ProbeResult {
@@ -139,6 +147,10 @@ struct ProbeResult {
   // processes, memory): not the service's failure, so it counts neither way; `detail` says why
   // (status shows it) and the next probe is due as usual.
   bool ran{true};
+  // An exec probe's output (stdout and stderr together), as much of it as the Prober keeps
+  // (PosixProber: the first 4 KiB). The supervisor passes a failed config check's on in its
+  // ServiceEvent, for the host's log.
+  std::string output{};
 };
 
 class Prober {

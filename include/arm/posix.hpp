@@ -112,6 +112,8 @@ class PosixSpawner final : public Spawner {
 
   std::expected<ProcessId, SpawnError> spawn(const SpawnRequest& request) override;
   void signal_group(ProcessId leader, StopSignal signal) override;
+  // kill(pid, signal) to the main process alone (a reload signal), unless it was reaped.
+  void signal_process(ProcessId pid, ReloadSignal signal) override;
 
   Containment containment() const;
   // cgroup mode: SIGKILLs whatever a previous host left in the cgroups below

@@ -106,6 +106,20 @@
 //   reference answered to nobody (a default service's kind); a stop gives it back, and it
 //   listens again. running with idle_stop: each idle_stop period is watched; a period without a
 //   client stops it (as a last stop) unless a request or a dependent holds it as well.
+//
+// Reload (issue 14), for a service with ServiceSpec::reload; file changed‡‡ replaces § then:
+//                reload_service             file changed‡‡              restart (not forced)
+//   running      check?, then signal or     check?, then signal,        check, then group
+//                command: reloaded |        command or restart§;        restart | check_failed
+//                check_failed |             failed: untouched,          (untouched)
+//                reload_failed | no_reload  rejected_change set
+//   starting     not_running                restart§ (unchecked)        group restart
+//   other rows   not_running | no_reload    as in the table above       as in the table above
+//   ‡‡ one check or reload command at a time: a change or request meanwhile waits for it (a file
+//     change is checked once more after it); its timeout (check_timeout) is a running-state
+//     deadline; leaving running cancels it (reload waiters: not_running, restart waiters:
+//     start_failed). force_restart skips the check. A passing check or a spawn clears
+//     rejected_change.
 //   Notifications (on_notify): starting: READY=1 -> running (starts answered, dependents
 //   started, watchdog armed); EXTEND_TIMEOUT_USEC= moves the start deadline to now + value if
 //   later; WATCHDOG=trigger fails it as a start timeout does (with SIGABRT). running: WATCHDOG=1
@@ -227,16 +241,23 @@ enum class Outcome {
   restarted,          // a new process is running
   stopped,            // the process has been reaped (or a pending restart was dropped)
   still_referenced,   // refcount decremented and still > 0: the process keeps running
-  not_running,        // stop of a service that had no process
+  not_running,        // stop of a service that had no process; reload_service of one not running
   unknown_service,    // no service of that name is configured
   start_failed,       // could not be spawned (message says why), or was stopped before it ran
   shutting_down,      // refused: the supervisor is shutting down
   shutdown_complete,  // every process has been reaped
-  reset               // failure and restart history cleared
+  reset,              // failure and restart history cleared
+  // reload_service (issue 14):
+  reloaded,       // the reload signal was sent, or the reload command exited 0
+  check_failed,   // config_check failed or timed out (message says why): nothing was touched;
+                  // also a restart a failing check refused
+  reload_failed,  // the reload command failed or timed out (message says why)
+  no_reload       // refused: the service has neither reload_signal nor reload (as systemd
+                  // refuses `reload` without ExecReload=); restart it instead
 };
 std::string_view to_string(Outcome outcome);
 // The outcomes that mean the request did not do what it asked: unknown_service, start_failed,
-// shutting_down.
+// shutting_down, check_failed, reload_failed, no_reload.
 bool is_failure(Outcome outcome);
 
 struct Reply {
@@ -261,6 +282,9 @@ struct ServiceEvent {
   // Set when the event is a change of health (state == previous): the new health, with the
   // probe's result in `detail`.
   std::optional<HealthState> health{};
+  // A failed config_check or reload command (issue 14): what it printed (as much as the Prober
+  // kept), for the host's log. Empty otherwise.
+  std::string output{};
 };
 
 class Notifier {
@@ -293,6 +317,10 @@ struct ServiceStatus {
   unsigned health_failures = 0;  // failed probes in a row that counted
   std::string health_detail;     // the latest probe's result (ProbeResult::detail, or why not)
   std::optional<TimePoint> health_checked_at;  // when the latest probe ended
+  // The latest configuration change a config_check refused (or a reload command that failed),
+  // while the old process runs on: "config check failed: exit code 1: nginx: [emerg] ...".
+  // Cleared by a check that passes and by the next spawn.
+  std::string rejected_change;
 };
 
 // What a service said about itself over the sd_notify protocol (or, `ready` alone, on its
@@ -367,8 +395,19 @@ class ServiceSupervisor {
   //   stopped | not_running.
   void stop_all_references(std::optional<RequestRef> from, std::string_view name);
   // restart: restarted (a new process runs; `killed` when the old one needed SIGKILL) | started
-  //   (it was not running) | start_failed | shutting_down.
+  //   (it was not running) | start_failed | shutting_down | check_failed: a running service
+  //   with a config_check (ServiceSpec::reload) is restarted only once the check passes; a
+  //   failing one leaves it running.
   void restart(std::optional<RequestRef> from, std::string_view name);
+  // force_restart: restart without the config_check (armctl restart --force).
+  void force_restart(std::optional<RequestRef> from, std::string_view name);
+  // reload_service (issue 14): the running service takes its configuration again without a
+  //   restart: config_check first when it has one, then its reload signal or command.
+  //   reloaded | check_failed | reload_failed | no_reload | not_running (no ready process: a
+  //   service still starting is not signalled, it may not have its handler yet) |
+  //   start_failed (its process went away while the check ran) | shutting_down. A request
+  //   made while a check runs waits for that one (requests and file changes are coalesced).
+  void reload_service(std::optional<RequestRef> from, std::string_view name);
   // shutdown: shutdown_complete, once every process has been reaped; `killed`, and the services
   //   named in the message, when some needed SIGKILL.
   void shutdown(std::optional<RequestRef> from);

@@ -64,6 +64,7 @@ struct FakeProcess {
   bool ignores_terminate = false;
   bool main_exited = false;         // its main process is gone; other processes of it still run
   std::vector<StopSignal> signals;  // as received, in order
+  std::vector<ReloadSignal> reload_signals;  // signal_process: as received, in order
 };
 
 // Hands out increasing pids and remembers every process. Processes do not die by themselves:
@@ -72,6 +73,7 @@ class FakeSpawner final : public Spawner {
  public:
   std::expected<ProcessId, SpawnError> spawn(const SpawnRequest& request) override;
   void signal_group(ProcessId leader, StopSignal signal) override;
+  void signal_process(ProcessId pid, ReloadSignal signal) override;
 
   // The next spawn fails with `error` (once).
   void fail_next_spawn(SpawnError error);
@@ -148,11 +150,14 @@ class FakeProber final : public Prober {
     std::string service;
     HealthCheck::Kind kind = HealthCheck::Kind::exec;
     ProcessId main_pid = 0;
+    ProbePurpose purpose = ProbePurpose::health;
+    std::vector<std::string> command;  // exec: the argv, placeholders replaced
   };
   void start(const ProbeRequest& request) override;
   void cancel(ProbeId id) override;
-  // The probe of `service` started and neither answered nor cancelled yet.
-  std::optional<Probe> in_flight(std::string_view service) const;
+  // The probe of `service` for `purpose` started and neither answered nor cancelled yet.
+  std::optional<Probe> in_flight(std::string_view service,
+                                 ProbePurpose purpose = ProbePurpose::health) const;
   void answered(ProbeId id);
 
   std::vector<Probe> running;  // started, neither answered nor cancelled
@@ -224,6 +229,11 @@ class SupervisorRig {
   // is reported (on_socket_activity) and its result returned; otherwise nobody is told (the
   // client waits in the backlog) and it returns false.
   bool connect(std::string_view service);
+  // The config_check (or, with ProbePurpose::reload, the reload command) of `service` in flight
+  // ends: passed or not, with `detail` and `output`. As probe(): what on_probe_result returned;
+  // throws std::logic_error when none is in flight.
+  bool command_ends(std::string_view service, ProbePurpose purpose, bool passed,
+                    std::string detail = {}, std::string output = {});
   // Processes that signals have ended (those that do not ignore them) exit now.
   void settle();
   // Moves time forward by `by`, stopping at every deadline on the way and handling it then,

@@ -52,6 +52,11 @@ void check_service(const std::string& key, const ServiceSpec& spec, std::vector<
     if (check.kind != HealthCheck::Kind::exec && check.address.port == 0)
       add("health", "a tcp or http probe needs an address with a port");
   }
+  if (spec.reload) {
+    if (spec.reload->signal && !spec.reload->command.empty())
+      add("reload", "reload_signal and reload are exclusive");
+    if (spec.reload->check_timeout.count() <= 0) add("check_timeout", "must be more than 0");
+  }
   if (!(spec.backoff_jitter >= 0.0 && spec.backoff_jitter <= 1.0))
     add("backoff_jitter", "must be between 0 and 1");
   auto output = [&](const char* field, const OutputTarget& target) {

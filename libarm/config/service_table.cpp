@@ -10,6 +10,7 @@
 #include "health_table.hpp"
 #include "key_table.hpp"
 #include "listen_table.hpp"
+#include "reload_keys.hpp"
 
 namespace arm::config_reading {
 
@@ -389,6 +390,10 @@ const std::array service_keys{
     Key<ServiceSpec>{"listen_owner", read_listen_owner},
     Key<ServiceSpec>{"start", read_start},
     Key<ServiceSpec>{"idle_stop", read_idle_stop},
+    Key<ServiceSpec>{"reload_signal", read_reload_signal},
+    Key<ServiceSpec>{"reload", read_reload_command},
+    Key<ServiceSpec>{"config_check", read_config_check},
+    Key<ServiceSpec>{"check_timeout", read_check_timeout},
 };
 
 }  // namespace
@@ -439,6 +444,8 @@ Read<ServiceSpec> read_service(const ValueReader& reader, const std::string& nam
   if (Done done = apply_on_unhealthy(reader, table, table_path, spec); !done)
     return Failure(done.error());
   if (Done done = check_socket_activation(reader, table, table_path, spec); !done)
+    return Failure(done.error());
+  if (Done done = check_reload_keys(reader, table, table_path, spec); !done)
     return Failure(done.error());
   for (int code : spec.permanent_failure_exit_codes) {
     if (std::ranges::find(spec.success_exit_codes, code) != spec.success_exit_codes.end()) {

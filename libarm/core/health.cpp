@@ -122,7 +122,7 @@ void ServiceSupervisor::Impl::run_probe(Service& service) {
 
 bool ServiceSupervisor::Impl::probe_ended(ProbeId id, const ProbeResult& result) {
   auto found = probes_in_flight.find(id);
-  if (found == probes_in_flight.end()) return false;
+  if (found == probes_in_flight.end()) return config_step_ended(id, result);
   Service& service = *found->second;
   probes_in_flight.erase(found);
   auto& health = *service.health;

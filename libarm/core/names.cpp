@@ -63,6 +63,14 @@ std::string_view to_string(Outcome outcome) {
       return "shutdown_complete";
     case Outcome::reset:
       return "reset";
+    case Outcome::reloaded:
+      return "reloaded";
+    case Outcome::check_failed:
+      return "check_failed";
+    case Outcome::reload_failed:
+      return "reload_failed";
+    case Outcome::no_reload:
+      return "no_reload";
   }
   return "unknown";
 }
@@ -72,6 +80,9 @@ bool is_failure(Outcome outcome) {
     case Outcome::unknown_service:
     case Outcome::start_failed:
     case Outcome::shutting_down:
+    case Outcome::check_failed:
+    case Outcome::reload_failed:
+    case Outcome::no_reload:
       return true;
     case Outcome::started:
     case Outcome::already_running:
@@ -81,6 +92,7 @@ bool is_failure(Outcome outcome) {
     case Outcome::not_running:
     case Outcome::shutdown_complete:
     case Outcome::reset:
+    case Outcome::reloaded:
       return false;
   }
   return true;

@@ -67,6 +67,7 @@ void ServiceSupervisor::Impl::emit_event(const Service& service, ServiceState pr
   event->state = service.state;
   event->detail = std::move(detail);
   event->health = health;  // slots are reused: an event of another kind may have set it
+  event->output.clear();
 }
 
 bool ServiceSupervisor::Impl::deliver() {

@@ -84,6 +84,9 @@ void ServiceSupervisor::Impl::schedule_while_running(Service& service) {
   if (service.on_demand && service.on_demand->idle_check_at &&
       (!due || *service.on_demand->idle_check_at < *due))
     due = service.on_demand->idle_check_at;
+  if (service.config_change && service.config_change->in_flight &&
+      (!due || service.config_change->due < *due))
+    due = service.config_change->due;
   if (due) {
     schedule(service, *due);
   } else {

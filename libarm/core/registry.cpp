@@ -126,6 +126,7 @@ void ServiceSupervisor::Impl::unwatch_file(Service& service, const WatchedFile& 
 void ServiceSupervisor::Impl::forget(Service& service) {
   cancel_deadline(service);
   if (service.on_demand && service.on_demand->watched) listeners->unwatch(service.name());
+  abandon_config_change(service);
   unwatch_config_file(service);
   with_waiters.erase(&service);
   deactivate(service);
@@ -138,8 +139,10 @@ void ServiceSupervisor::Impl::forget(Service& service) {
 void ServiceSupervisor::Impl::set_state(Service& service, ServiceState next, std::string detail) {
   ServiceState previous = service.state;
   // Probes are about a running process: one in flight is no longer wanted once it leaves.
-  if (previous == ServiceState::running && next != ServiceState::running)
+  if (previous == ServiceState::running && next != ServiceState::running) {
     stop_health_checks(service);
+    abandon_config_change(service);  // a check or reload of that process, and who waits for it
+  }
   // An on-demand service at rest listens for its next client (issue 14).
   if (next == ServiceState::stopped && listens_on_demand(service) && !in_shutdown)
     next = ServiceState::listening;

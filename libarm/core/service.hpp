@@ -122,6 +122,22 @@ struct Service {
     std::optional<TimePoint> idle_check_at;  // running with idle_stop: the period's end
   };
   std::unique_ptr<OnDemand> on_demand;
+  // A configuration change on its way in without a restart (issue 14): the config_check or the
+  // reload command in flight, the requests and the file change waiting for it, and the latest
+  // change a check rejected. Allocated when one begins; freed once idle with nothing rejected.
+  struct ConfigChange {
+    enum class Step : std::uint8_t { idle, checking, reloading };
+    Step step = Step::idle;
+    std::optional<ProbeId> in_flight;
+    TimePoint due{};                 // the step in flight times out then
+    bool file_changed = false;       // a change of its config file waits to be applied
+    bool changed_meanwhile = false;  // it changed again while a step ran: check it once more
+    std::string why;                 // "configuration file F changed", "restart requested"
+    std::vector<std::optional<RequestRef>> reloads;   // reload_service requests waiting
+    std::vector<std::optional<RequestRef>> restarts;  // restart requests waiting for the check
+    std::string rejected;  // status: the latest change a check (or reload command) refused
+  };
+  std::unique_ptr<ConfigChange> config_change;
 
   // Why it is wanted. `requests` are references from start requests and default_services;
   // `holders` the hard dependents holding it. `active` is set from the moment the service is

@@ -70,6 +70,8 @@ void ServiceSupervisor::Impl::fill_status(const Service& service, ServiceStatus&
     status.status_text = service.readiness->status_text;
     status.error_number = service.readiness->error_number;
   }
+  status.rejected_change.clear();
+  if (service.config_change) status.rejected_change = service.config_change->rejected;
   status.health = HealthState::none;
   status.health_failures = 0;
   status.health_detail.clear();

@@ -81,7 +81,17 @@ void ServiceSupervisor::stop_all_references(std::optional<RequestRef> from, std:
 
 void ServiceSupervisor::restart(std::optional<RequestRef> from, std::string_view name) {
   Impl::Call call(*impl_);
-  impl_->restart_request(from, name);
+  impl_->restart_request(from, name, false);
+}
+
+void ServiceSupervisor::force_restart(std::optional<RequestRef> from, std::string_view name) {
+  Impl::Call call(*impl_);
+  impl_->restart_request(from, name, true);
+}
+
+void ServiceSupervisor::reload_service(std::optional<RequestRef> from, std::string_view name) {
+  Impl::Call call(*impl_);
+  impl_->reload_service_request(from, name);
 }
 
 void ServiceSupervisor::reset(std::optional<RequestRef> from, std::string_view name) {
@@ -254,8 +264,8 @@ void ServiceSupervisor::Impl::stop_request(std::optional<RequestRef> from, std::
 
 // ---- restart ---------------------------------------------------------------------------------
 
-void ServiceSupervisor::Impl::restart_request(std::optional<RequestRef> from,
-                                              std::string_view name) {
+void ServiceSupervisor::Impl::restart_request(std::optional<RequestRef> from, std::string_view name,
+                                              bool force) {
   Service* service = find_or_answer(from, name);
   if (!service || refused_in_shutdown(from, *service)) return;
   switch (service->state) {
@@ -269,9 +279,19 @@ void ServiceSupervisor::Impl::restart_request(std::optional<RequestRef> from,
       add_start_waiter(*service, from, Outcome::restarted, false);
       break;
     case ServiceState::starting:
-    case ServiceState::running:
       add_start_waiter(*service, from, Outcome::restarted, false);
       group_restart(*service, "restart requested");
+      break;
+    case ServiceState::running:
+      // With a config_check, the running process is replaced only once the check passes.
+      if (!force && checks_before_acting(*service)) {
+        restart_once_checked(*service, from);
+        break;
+      }
+      join_restart(*service);
+      add_start_waiter(*service, from, Outcome::restarted, false);
+      group_restart(*service, force ? "restart requested (--force: config check skipped)"
+                                    : "restart requested");
       break;
     case ServiceState::stopping:
       service->after_exit = AfterExit::start_again;
@@ -450,8 +470,11 @@ void ServiceSupervisor::Impl::file_changed(const WatchedFile& file) {
             ? fmt::format("configuration file {} changed", file.path)
             : fmt::format("section [{}] of configuration file {} changed", file.section, file.path);
     switch (service->state) {
-      case ServiceState::starting:
       case ServiceState::running:
+        // A reload or a check may apply it without a restart (config_change.cpp).
+        config_file_changed(*service, std::move(why));
+        break;
+      case ServiceState::starting:  // not ready: may not handle a reload signal yet
         restart_for_config_change(*service, std::move(why));
         break;
       case ServiceState::backoff:   // the restart due picks up the new file; not sooner, or a
@@ -494,9 +517,10 @@ void ServiceSupervisor::Impl::timer_due(Service& service) {
     case ServiceState::starting:  // not ready within start_timeout, or its `after` delay passed
       readiness_deadline_due(service);
       break;
-    case ServiceState::running:  // its watchdog expired, a health probe is due or late, or an
-                                 // idle period is over
-      if (!idle_due(service) && !health_due(service)) readiness_deadline_due(service);
+    case ServiceState::running:  // its watchdog expired, a health probe is due or late, an idle
+                                 // period is over, or its config check or reload command is late
+      if (!idle_due(service) && !config_step_due(service) && !health_due(service))
+        readiness_deadline_due(service);
       break;
     case ServiceState::stopped:
     case ServiceState::listening:

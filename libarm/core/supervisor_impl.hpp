@@ -83,7 +83,8 @@ struct ServiceSupervisor::Impl {
   // ---- the inputs, one switch over the state each (supervisor.cpp) -------------------------
   void start_request(std::optional<RequestRef> from, std::string_view name);
   void stop_request(std::optional<RequestRef> from, std::string_view name, bool all_references);
-  void restart_request(std::optional<RequestRef> from, std::string_view name);
+  void restart_request(std::optional<RequestRef> from, std::string_view name, bool force);
+  void reload_service_request(std::optional<RequestRef> from, std::string_view name);
   void reset_request(std::optional<RequestRef> from, std::string_view name);
   void shutdown_request(std::optional<RequestRef> from);
   bool child_exited(ProcessId pid, ExitStatus exit);
@@ -255,6 +256,24 @@ struct ServiceSupervisor::Impl {
   bool probe_ended(ProbeId id, const ProbeResult& result);
   void count_probe(Service& service, bool healthy, std::string detail);
   void set_health(Service& service, HealthState next);
+
+  // ---- reload without restart, and the check before acting (config_change.cpp) -------------
+  std::unordered_map<ProbeId, Service*> config_steps_in_flight;  // checks and reload commands
+  bool checks_before_acting(const Service& service) const;
+  Service::ConfigChange& config_change_of(Service& service);
+  void config_file_changed(Service& service, std::string why);
+  void restart_once_checked(Service& service, std::optional<RequestRef> from);
+  void join_restart(Service& service);
+  void run_config_step(Service& service, Service::ConfigChange::Step step);
+  void apply_config_change(Service& service);
+  void send_reload_signal(Service& service, ReloadSignal signal);
+  bool config_step_ended(ProbeId id, const ProbeResult& result);
+  bool config_step_due(Service& service);
+  void config_step_finished(Service& service, bool passed, const std::string& detail,
+                            const std::string& output);
+  void abandon_config_change(Service& service);
+  void config_change_spawned(Service& service);
+  void release_config_change_if_idle(Service& service);
 
   // ---- waiters and replies (waiters.cpp) ---------------------------------------------------
   void answer(std::optional<RequestRef> to, const Service& service, Outcome outcome,

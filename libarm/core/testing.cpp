@@ -35,10 +35,20 @@ std::expected<ProcessId, SpawnError> FakeSpawner::spawn(const SpawnRequest& requ
   if (auto failing = failing_services_.find(request.service); failing != failing_services_.end())
     return std::unexpected(failing->second);
   ProcessId pid = next_pid_++;
-  FakeProcess process{pid, request, true, ignoring_terminate_.contains(request.service), false, {}};
+  FakeProcess process{pid,   request, true, ignoring_terminate_.contains(request.service),
+                      false, {},      {}};
   processes_.emplace(pid, std::move(process));
   latest_[request.service] = pid;
   return pid;
+}
+
+void FakeSpawner::signal_process(ProcessId pid, ReloadSignal signal) {
+  auto it = processes_.find(pid);
+  if (it == processes_.end() || !it->second.alive) {
+    ++signals_after_exit_;
+    return;
+  }
+  it->second.reload_signals.push_back(signal);  // a reload signal ends nothing
 }
 
 void FakeSpawner::signal_group(ProcessId leader, StopSignal signal) {
@@ -152,8 +162,8 @@ Config config_with(std::initializer_list<ServiceSpec> services) {
 
 void FakeProber::start(const ProbeRequest& request) {
   ++started;
-  running.push_back(
-      {request.id, std::string(request.service), request.check.kind, request.main_pid});
+  running.push_back({request.id, std::string(request.service), request.check.kind, request.main_pid,
+                     request.purpose, request.check.command});
 }
 
 void FakeProber::cancel(ProbeId id) {
@@ -161,8 +171,11 @@ void FakeProber::cancel(ProbeId id) {
   answered(id);
 }
 
-std::optional<FakeProber::Probe> FakeProber::in_flight(std::string_view service) const {
-  auto found = std::ranges::find(running, service, &Probe::service);
+std::optional<FakeProber::Probe> FakeProber::in_flight(std::string_view service,
+                                                       ProbePurpose purpose) const {
+  auto found = std::ranges::find_if(running, [&](const Probe& probe) {
+    return probe.service == service && probe.purpose == purpose;
+  });
   if (found == running.end()) return std::nullopt;
   return *found;
 }
@@ -273,6 +286,18 @@ bool SupervisorRig::probe(std::string_view service, bool healthy, std::string de
                            " in flight");
   prober.answered(probe->id);
   return supervisor.on_probe_result(probe->id, {healthy, std::move(detail)});
+}
+
+bool SupervisorRig::command_ends(std::string_view service, ProbePurpose purpose, bool passed,
+                                 std::string detail, std::string output) {
+  auto command = prober.in_flight(service, purpose);
+  if (!command)
+    throw std::logic_error("SupervisorRig::command_ends: no command of " + std::string(service) +
+                           " in flight");
+  prober.answered(command->id);
+  ProbeResult result{passed, std::move(detail)};
+  result.output = std::move(output);
+  return supervisor.on_probe_result(command->id, result);
 }
 
 void SupervisorRig::settle() {

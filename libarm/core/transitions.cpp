@@ -29,7 +29,8 @@ bool ServiceSupervisor::Impl::spawn(Service& service) {
   by_pid.emplace(*spawned, &service);
   service.process.running_since = clock.now();
   service.last_error.clear();
-  if (service.readiness) {  // what the previous process said is not about this one
+  config_change_spawned(service);  // the new process reads the file as it is now
+  if (service.readiness) {         // what the previous process said is not about this one
     service.readiness->status_text.clear();
     service.readiness->error_number.reset();
     service.readiness->watchdog = service.settings().watchdog;  // WATCHDOG_USEC= was the old one's

@@ -111,6 +111,14 @@ void ServiceSupervisor::Impl::forget_client(ClientId client) {
     }
     std::erase_if(service->waiters->stops, [&](const RequestRef& r) { return r.client == client; });
   }
+  for (auto& [id, service] : config_steps_in_flight) {  // only a step in flight has waiters
+    auto& change = *service->config_change;
+    for (auto* waiting : {&change.reloads, &change.restarts}) {
+      for (auto& to : *waiting) {
+        if (to && to->client == client) to.reset();
+      }
+    }
+  }
   // Answers to this client may be queued, or in the batch being delivered: they are not
   // delivered. (Marked, not erased: the batch may be under iteration.)
   for (auto* queue : {&outbox, &batch}) {

@@ -550,6 +550,38 @@ void PosixSpawner::signal_group(ProcessId leader, StopSignal signal) {
   }
 }
 
+namespace {
+
+int signal_number(ReloadSignal signal) {
+  switch (signal) {
+    case ReloadSignal::hangup:
+      return SIGHUP;
+    case ReloadSignal::user1:
+      return SIGUSR1;
+    case ReloadSignal::user2:
+      return SIGUSR2;
+    case ReloadSignal::interrupt:
+      return SIGINT;
+    case ReloadSignal::quit:
+      return SIGQUIT;
+    case ReloadSignal::terminate:
+      return SIGTERM;
+    case ReloadSignal::window_change:
+      return SIGWINCH;
+  }
+  return SIGHUP;
+}
+
+}  // namespace
+
+// Through the pidfd: a main process that has exited, even one not reaped yet, is never confused
+// with a process that reused its number.
+void PosixSpawner::signal_process(ProcessId pid, ReloadSignal signal) {
+  auto found = impl_->children.find(pid);
+  if (found == impl_->children.end() || !found->second.pidfd) return;
+  ::syscall(SYS_pidfd_send_signal, found->second.pidfd.get(), signal_number(signal), nullptr, 0);
+}
+
 int PosixSpawner::exit_fd() const {
   return impl_->epoll.get();
 }

@@ -169,9 +169,13 @@ void PosixProber::Impl::on_exec_exit(ProbeId id) {
   }
   bool healthy = info.si_pid != 0 && info.si_code == CLD_EXITED && info.si_status == 0;
   if (probe.output) unwatch(probe.output.get());
+  std::string output = std::move(probe.kept);
   exec_pids.erase(probe.pid);
   execs.erase(found);
-  if (!cancelled) report(id, healthy, std::move(detail));
+  if (!cancelled) {
+    report(id, healthy, std::move(detail));
+    pending.back().second.output = std::move(output);  // a failed config check's, for the log
+  }
 }
 
 void PosixProber::Impl::cancel_exec(ExecProbe& probe) {

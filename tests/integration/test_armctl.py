@@ -303,7 +303,7 @@ class UnknownCommand(unittest.TestCase):
         self.assertEqual(result.returncode, 2)
         lines = result.stderr.splitlines()
         self.assertEqual(lines[0], "armctl: unknown command 'frobnicate'")
-        self.assertRegex(lines[1], r"^commands: start, stop, restart, reset, status, ")
+        self.assertRegex(lines[1], r"^commands: start, stop, restart, reset, reload-service, status, ")
 
     def test_a_bad_option_without_a_command_is_named_not_taken_for_a_missing_command(self):
         result = subprocess.run([ARMCTL, "--socket"], capture_output=True, text=True, timeout=30)

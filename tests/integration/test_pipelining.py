@@ -56,7 +56,7 @@ class Pipelining(ArmdTestCase):
                     self.assertEqual(reply["unknown"], ["nope"])
                 elif kind == 4:
                     self.assertEqual(reply["outcome"], "bad_request")
-                    self.assertIn('"force" applies to "stop" only', reply["message"])
+                    self.assertIn('"force" applies to "stop" and "restart" only', reply["message"])
                 else:
                     self.assertEqual(reply["hello"], "armd")
         self.assertEqual(self.armd.poll(), None)

@@ -74,6 +74,21 @@ TEST_CASE("an unknown name exits 3 and a failed start exits 1 with armd's reason
   CHECK(refused.exit_code == exit_failed);
 }
 
+TEST_CASE("reload_service and a checked restart: reloaded exits 0, a refusal exits 1") {
+  auto reloaded =
+      report(R"({"ok":true,"outcome":"reloaded","message":"sent SIGHUP to pid 42"})", "nginx");
+  CHECK(reloaded.line == "nginx: reloaded (sent SIGHUP to pid 42)");
+  CHECK(reloaded.exit_code == exit_ok);
+  auto refused = report(
+      R"({"ok":false,"outcome":"check_failed","message":"config check failed: exit code 1: x"})");
+  CHECK(refused.line ==
+        "web: refused, the running process is untouched: config check failed: exit code 1: x");
+  CHECK(refused.exit_code == exit_failed);
+  auto no_reload = report(R"({"ok":false,"outcome":"no_reload","message":"no reload"})");
+  CHECK(no_reload.line == "web: cannot reload: no reload");
+  CHECK(no_reload.exit_code == exit_failed);
+}
+
 TEST_CASE("an answer armctl has no words for is shown as armd sent it and counts as a failure") {
   auto bad = report(
       R"({"id":0,"ok":false,"outcome":"bad_request","message":"\"service\" must not be empty"})");

@@ -285,6 +285,17 @@ TEST_CASE("status carries what a notify service said of itself: STATUS= and ERRN
   CHECK_FALSE(quiet.contains("error_number"));
 }
 
+TEST_CASE("status carries a change a config check rejected, only while there is one") {
+  arm::ServiceStatus status;
+  status.name = "nginx";
+  status.state = arm::ServiceState::running;
+  status.rejected_change = "config check failed: exit code 1: nginx: [emerg] \"bogus\"";
+  auto service = parsed(encode_status(4, {status}, arm::TimePoint{}))["services"][0];
+  CHECK(service["rejected_change"] == "config check failed: exit code 1: nginx: [emerg] \"bogus\"");
+  auto quiet = parsed(encode_status(5, {arm::ServiceStatus{}}, arm::TimePoint{}))["services"][0];
+  CHECK_FALSE(quiet.contains("rejected_change"));
+}
+
 TEST_CASE("status reports dependencies and what a waiting service waits for") {
   auto now = arm::TimePoint{} + std::chrono::hours(5);
   arm::ServiceStatus status;
@@ -353,14 +364,30 @@ TEST_CASE("a reply whose process needed SIGKILL carries killed: true; others do 
   CHECK(parsed(encode_reply(1, reply))["killed"] == true);
 }
 
-TEST_CASE("stop takes force, a boolean; other requests refuse it") {
+TEST_CASE("stop and restart take force, a boolean; other requests refuse it") {
   CHECK(decode_request(R"({"method":"stop","service":"web","force":true})")->force);
   CHECK_FALSE(decode_request(R"({"method":"stop","service":"web","force":false})")->force);
   CHECK_FALSE(decode_request(R"({"method":"stop","service":"web"})")->force);
   CHECK(decode_request(R"({"id":3,"method":"stop","service":"web","force":1})").error().message ==
         "\"force\" must be true or false, not number");
   CHECK(decode_request(R"({"method":"start","service":"web","force":true})").error().message ==
-        "\"force\" applies to \"stop\" only, not to \"start\"");
+        "\"force\" applies to \"stop\" and \"restart\" only, not to \"start\"");
+  // restart --force skips the service's config_check (issue 14).
+  CHECK(decode_request(R"({"method":"restart","service":"web","force":true})")->force);
+  CHECK_FALSE(decode_request(R"({"method":"restart","service":"web"})")->force);
+}
+
+TEST_CASE("reload_service names one service") {
+  auto request = decode_request(R"({"id":4,"method":"reload_service","service":"nginx"})");
+  REQUIRE(request);
+  CHECK(request->method == Method::reload_service);
+  CHECK(request->service == "nginx");
+  CHECK(decode_request(R"({"method":"reload_service"})").error().message ==
+        "\"reload_service\" needs \"service\": the name of a service");
+  CHECK(
+      decode_request(R"({"method":"reload_service","service":"a","force":true})").error().message ==
+      "\"force\" applies to \"stop\" and \"restart\" only, not to "
+      "\"reload_service\"");
 }
 
 TEST_CASE("force on a method without a service is refused too, not ignored") {
@@ -369,7 +396,7 @@ TEST_CASE("force on a method without a service is refused too, not ignored") {
     auto request = decode_request(fmt::format(R"({{"method":"{}","force":true}})", method));
     REQUIRE_FALSE(request);
     CHECK(request.error().message ==
-          fmt::format("\"force\" applies to \"stop\" only, not to \"{}\"", method));
+          fmt::format("\"force\" applies to \"stop\" and \"restart\" only, not to \"{}\"", method));
   }
 }
 

@@ -23,7 +23,8 @@ bool possible(RequestKind kind, Outcome outcome) {
       return one_of(outcome,
                     {started, already_running, start_failed, shutting_down, unknown_service});
     case RequestKind::restart:  // a restart of a service that is not running starts it
-      return one_of(outcome, {restarted, started, start_failed, shutting_down, unknown_service});
+      return one_of(outcome, {restarted, started, start_failed, shutting_down, unknown_service,
+                              check_failed});
     case RequestKind::stop:
       return one_of(outcome,
                     {stopped, still_referenced, not_running, shutting_down, unknown_service});
@@ -31,6 +32,9 @@ bool possible(RequestKind kind, Outcome outcome) {
       return one_of(outcome, {reset, shutting_down, unknown_service});
     case RequestKind::shutdown:
       return outcome == shutdown_complete;
+    case RequestKind::reload_service:
+      return one_of(outcome, {reloaded, check_failed, reload_failed, no_reload, not_running,
+                              start_failed, shutting_down, unknown_service});
   }
   return false;
 }
@@ -49,6 +53,8 @@ std::string_view to_string(RequestKind kind) {
       return "reset";
     case RequestKind::shutdown:
       return "shutdown";
+    case RequestKind::reload_service:
+      return "reload_service";
   }
   return "?";
 }

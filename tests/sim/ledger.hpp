@@ -17,7 +17,7 @@
 
 namespace arm::sim {
 
-enum class RequestKind { start, stop, restart, reset, shutdown };
+enum class RequestKind { start, stop, restart, reset, shutdown, reload_service };
 std::string_view to_string(RequestKind kind);
 
 // What the name of a request was to the simulation when the request was made.

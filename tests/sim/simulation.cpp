@@ -26,6 +26,22 @@ std::uint32_t below(Random& random, std::uint32_t bound) {
 }
 
 std::uint64_t rank(std::string_view name);
+ConfigReload random_reload(Random& random) {
+  ConfigReload reload;
+  switch (below(random, 3)) {
+    case 0:
+      reload.signal = ReloadSignal::hangup;
+      break;
+    case 1:
+      reload.command = {"reload", "{pid}"};
+      break;
+    default:
+      break;  // a check alone: it guards the restart
+  }
+  if (!reload.reloads() || below(random, 2) == 0) reload.check = {"check", "{name}"};
+  reload.check_timeout = Milliseconds(1 + below(random, 5'000));
+  return reload;
+}
 
 ServiceSpec random_service(Random& random, std::string name,
                            const std::vector<std::string>& config_files) {
@@ -96,6 +112,9 @@ ServiceSpec random_service(Random& random, std::string name,
       if (below(random, 2) == 0) spec.idle_stop = Milliseconds(1 + below(random, 20'000));
     }
   }
+  // Issue 14: a third reload without a restart (signal or command), half of those, and some
+  // others, check first; config_step steps answer the commands, time passing times them out.
+  if (below(random, 3) == 0) spec.reload = random_reload(random);
   return spec;
 }
 
@@ -134,7 +153,7 @@ Action random_action(Random& random) {
       {Action::reload, 15},         {Action::fail_spawns, 15},  {Action::allow_spawns, 20},
       {Action::client_gone, 15},    {Action::reset, 15},        {Action::shutdown, 1},
       {Action::main_exit, 40},      {Action::notify, 150},      {Action::probe, 100},
-      {Action::connect, 60}};
+      {Action::connect, 60},        {Action::reload_service, 40}, {Action::config_step, 100}};
   unsigned total = 0;
   for (const auto& [action, weight] : weights) total += weight;
   unsigned pick = below(random, total);
@@ -167,6 +186,8 @@ RequestKind request_kind(Action action) {
       return RequestKind::reset;
     case Action::shutdown:
       return RequestKind::shutdown;
+    case Action::reload_service:
+      return RequestKind::reload_service;
     default:
       throw std::logic_error("not a request: " + std::string(action_name(action)));
   }
@@ -318,9 +339,21 @@ class Runner final : public Notifier {
       }
       case Action::restart: {
         auto named = pick_name(step.b);
-        supervisor_.restart(new_request(step.a, step.action, named), named.name);
+        if (step.c % 4 == 0) {  // armctl restart --force: no config check
+          supervisor_.force_restart(new_request(step.a, step.action, named), named.name);
+        } else {
+          supervisor_.restart(new_request(step.a, step.action, named), named.name);
+        }
         break;
       }
+      case Action::reload_service: {
+        auto named = pick_name(step.b);
+        supervisor_.reload_service(new_request(step.a, step.action, named), named.name);
+        break;
+      }
+      case Action::config_step:
+        config_step(step);
+        break;
       case Action::status:
         check_status_of(pick_name(step.b));
         break;
@@ -490,6 +523,21 @@ class Runner final : public Notifier {
                        probe.service));
   }
 
+  // A config_check or reload command in flight ends, passed or not.
+  void config_step(const Step& step) {
+    std::vector<testing::FakeProber::Probe> steps;
+    for (const auto& probe : prober_.running)
+      if (probe.purpose != ProbePurpose::health) steps.push_back(probe);
+    if (steps.empty()) return;
+    auto command = steps[step.a % steps.size()];
+    prober_.answered(command.id);
+    ProbeResult result{step.c % 3 != 0, "simulated"};
+    result.output = "simulated output\n";
+    if (!supervisor_.on_probe_result(command.id, result))
+      fail(fmt::format("on_probe_result refused command {} of {}, which is in flight", command.id,
+                       command.service));
+  }
+
   void reload(const Step& step) {
     Random random(scenario_.seed * 1'000'003 + step.a * 7919 + step.b);
     Config next = config_;
@@ -527,6 +575,13 @@ class Runner final : public Notifier {
           check.timeout = check.interval;
           check.failures = 1 + below(random, 3);
           it->second.health = check;
+        }
+      }
+      if (dice == 8) {  // its reload settings added, changed or removed
+        if (it->second.reload && below(random, 2) == 0) {
+          it->second.reload.reset();
+        } else {
+          it->second.reload = random_reload(random);
         }
       }
       ++it;
@@ -620,15 +675,18 @@ class Runner final : public Notifier {
 
     std::set<ProcessId> owned;
     StatusByName by_name{supervisor_.status()};
-    std::set<std::string> probed;
+    std::set<std::string> probed, checked;
     for (const auto& probe : prober_.running) {
       const ServiceStatus* status = by_name.find(probe.service);
       if (!status || status->state != ServiceState::running || status->pid != probe.main_pid)
         return fail(fmt::format("probe {} of {} (pid {}) is in flight, but the service is {}",
                                 probe.id, probe.service, probe.main_pid,
                                 status ? to_string(status->state) : "gone"));
-      if (!probed.insert(probe.service).second)
-        return fail(fmt::format("two probes of {} are in flight at once", probe.service));
+      auto& in_flight = probe.purpose == ProbePurpose::health ? probed : checked;
+      if (!in_flight.insert(probe.service).second)
+        return fail(fmt::format(
+            "two {} of {} are in flight at once",
+            probe.purpose == ProbePurpose::health ? "probes" : "config commands", probe.service));
     }
     const auto& statuses = by_name.all;
     auto state_of = [&](const std::string& name) { return by_name.at(name).state; };
@@ -919,11 +977,12 @@ std::vector<Step> shrink(const Scenario& scenario, std::vector<Step> steps) {
 }
 
 std::string_view action_name(Action action) {
-  static const char* const names[] = {"start",        "stop",   "restart",       "status",
-                                      "crash",        "settle", "advance_small", "advance_large",
-                                      "file_changed", "reload", "fail_spawns",   "allow_spawns",
-                                      "client_gone",  "reset",  "shutdown",      "main_exit",
-                                      "notify",       "probe",  "connect"};
+  static const char* const names[] = {"start",        "stop",   "restart",        "status",
+                                      "crash",        "settle", "advance_small",  "advance_large",
+                                      "file_changed", "reload", "fail_spawns",    "allow_spawns",
+                                      "client_gone",  "reset",  "shutdown",       "main_exit",
+                                      "notify",       "probe",  "reload_service", "config_step",
+                                      "connect"};
   return names[static_cast<int>(action)];
 }
 

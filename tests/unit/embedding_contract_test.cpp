@@ -60,6 +60,7 @@ TEST_CASE("a spawner that calls back into the supervisor is refused") {
       return 1;
     }
     void signal_group(ProcessId, StopSignal) override {}
+    void signal_process(ProcessId, ReloadSignal) override {}
     ServiceSupervisor* supervisor = nullptr;
   } spawner;
   testing::FakeClock clock;

@@ -5,6 +5,8 @@
 // at exec, starting lasts only for the spawn (the last test).
 #include <doctest/doctest.h>
 
+#include <array>
+
 #include "arm/testing.hpp"
 #include "arm/testing_doctest.hpp"
 
@@ -18,7 +20,8 @@ namespace {
 enum class Row { stopped, waiting, starting, running, stopping, backoff, failed, failed_rearm };
 
 // `probed`: web has a health check (a probe every 10 s, unhealthy at the first failure).
-Config table_config(Row row, bool probed = false) {
+// `reloads`: web has a config_check and reload_signal = "HUP" (issue 14).
+Config table_config(Row row, bool probed = false, bool reloads = false) {
   ServiceSpec db = testing::service("db");
   db.backoff_initial = 1s;
   ServiceSpec web = testing::service("web");
@@ -41,12 +44,15 @@ Config table_config(Row row, bool probed = false) {
     check.failures = 1;
     web.health = check;
   }
+  if (reloads)
+    web.reload = ConfigReload{.signal = ReloadSignal::hangup, .command = {}, .check = {"check"}};
   return testing::config_with({db, web});
 }
 
 // A rig with `web` in `row`. In `stopping`, web ignores SIGTERM so that it stays there.
 struct Table {
-  explicit Table(Row row, bool probed = false) : rig(table_config(row, probed)) {
+  explicit Table(Row row, bool probed = false, bool reloads = false)
+      : rig(table_config(row, probed, reloads)) {
     auto& s = rig.supervisor;
     switch (row) {
       case Row::stopped:
@@ -675,5 +681,61 @@ TEST_CASE("the listening row, input by input") {
     rig.supervisor.shutdown(std::nullopt);
     CHECK(rig.state_of("web") == ServiceState::stopped);
     CHECK_FALSE(rig.listeners.watching("web"));
+  }
+}
+
+constexpr std::array every_row{Row::stopped,  Row::waiting, Row::starting, Row::running,
+                               Row::stopping, Row::backoff, Row::failed,   Row::failed_rearm};
+
+TEST_CASE("reload_service, in every state (web has a config_check and reload_signal)") {
+  SUBCASE("running: the check, then SIGHUP to the main process; answered reloaded") {
+    Table t(Row::running, false, true);
+    auto reply = t.ask([&](RequestRef r) { t.rig.supervisor.reload_service(r, "web"); });
+    CHECK_FALSE(reply);
+    t.rig.command_ends("web", ProbePurpose::config_check, true);
+    CHECK(t.rig.notifier.replies.back().outcome == Outcome::reloaded);
+    CHECK(t.rig.spawner.process(*t.first_pid)->reload_signals.size() == 1);
+    CHECK(t.rig.pid_of("web") == t.first_pid);
+  }
+  SUBCASE("every other row: not_running, nothing run") {
+    for (Row row : every_row) {
+      if (row == Row::running) continue;
+      Table t(row, false, true);
+      CAPTURE(t.rig.state_of("web"));
+      auto reply = t.ask([&](RequestRef r) { t.rig.supervisor.reload_service(r, "web"); });
+      REQUIRE(reply);
+      CHECK(reply->outcome == Outcome::not_running);
+      CHECK(t.rig.prober.started == 0);
+      CHECK(t.rig.state_of("web") == Table::expected_state(row));
+    }
+  }
+}
+
+TEST_CASE("a change of the configuration file with a config_check and reload_signal") {
+  SUBCASE("running: checked; passed, SIGHUP and the same process; failed, untouched") {
+    for (bool passes : {true, false}) {
+      Table t(Row::running, false, true);
+      t.rig.supervisor.on_file_changed("/etc/web.conf");
+      t.rig.command_ends("web", ProbePurpose::config_check, passes, "exit code 1");
+      CHECK(t.rig.spawner.process(*t.first_pid)->reload_signals.size() == (passes ? 1u : 0u));
+      CHECK(t.rig.pid_of("web") == t.first_pid);
+      CHECK(t.rig.supervisor.status("web")->rejected_change.empty() == passes);
+    }
+  }
+  SUBCASE("starting: restarted as before, unchecked (it may not handle the signal yet)") {
+    Table t(Row::starting, false, true);
+    t.rig.supervisor.on_file_changed("/etc/web.conf");
+    t.rig.settle();
+    CHECK(t.rig.prober.started == 0);
+    CHECK_FALSE(t.rig.spawner.process(*t.first_pid)->alive);  // restarted (after the backoff)
+  }
+  SUBCASE("the other states: nothing") {
+    for (Row row : every_row) {
+      if (row == Row::running || row == Row::starting) continue;
+      Table t(row, false, true);
+      t.rig.supervisor.on_file_changed("/etc/web.conf");
+      CHECK(t.rig.prober.started == 0);
+      CHECK(t.rig.state_of("web") == Table::expected_state(row));
+    }
   }
 }
