@@ -30,9 +30,9 @@ std::expected<ListenSocket, std::string> parse_listen_socket(std::string_view te
           "(\"unix:@name\")");
     if (rest == "@") return std::unexpected("an abstract name needs at least one character");
     if (rest.size() > unix_path_room)
-      return std::unexpected(fmt::format(
-          "'{}' is {} bytes long; a unix socket's address holds at most {}", rest, rest.size(),
-          unix_path_room));
+      return std::unexpected(
+          fmt::format("'{}' is {} bytes long; a unix socket's address holds at most {}", rest,
+                      rest.size(), unix_path_room));
     if (rest.find('\0') != std::string_view::npos)
       return std::unexpected("a unix socket's path must not contain NUL");
     socket.path = std::string(rest);

@@ -48,8 +48,8 @@ Done read_listen(const ValueReader& reader, const toml::node& value, const std::
     const auto& [node, text] = texts[i];
     std::string key = value.is_array() ? fmt::format("{}[{}]", path, i) : path;
     auto socket = parse_listen_socket(text);
-    if (!socket) return Failure(reader.error_at(*node, key, fmt::format("'{}': {}", text,
-                                                                         socket.error())));
+    if (!socket)
+      return Failure(reader.error_at(*node, key, fmt::format("'{}': {}", text, socket.error())));
     if (std::ranges::find(spec.listen, *socket) != spec.listen.end())
       return Failure(reader.error_at(*node, key, fmt::format("'{}' is listed twice", text)));
     spec.listen.push_back(std::move(*socket));
@@ -92,8 +92,8 @@ Done read_listen_mode(const ValueReader& reader, const toml::node& value, const 
   return {};
 }
 
-Done read_listen_owner(const ValueReader& reader, const toml::node& value,
-                       const std::string& path, ServiceSpec& spec) {
+Done read_listen_owner(const ValueReader& reader, const toml::node& value, const std::string& path,
+                       ServiceSpec& spec) {
   auto text = reader.string(value, path);
   if (!text) return Failure(text.error());
   auto colon = text->find(':');
@@ -102,8 +102,8 @@ Done read_listen_owner(const ValueReader& reader, const toml::node& value,
       colon == std::string::npos ? std::string_view{} : std::string_view(*text).substr(colon + 1);
   if (user.empty() || (colon != std::string::npos && group.empty()) ||
       group.find(':') != std::string_view::npos)
-    return Failure(reader.error_at(value, path,
-                                   fmt::format("'{}': expected \"USER\" or \"USER:GROUP\"", *text)));
+    return Failure(reader.error_at(
+        value, path, fmt::format("'{}': expected \"USER\" or \"USER:GROUP\"", *text)));
   spec.listen_owner = std::move(*text);
   return {};
 }
@@ -164,9 +164,10 @@ Done check_socket_activation(const ValueReader& reader, const toml::table& table
     return fail("idle_stop", "needs start = \"on-demand\": only such a service listens again");
   if (spec.readiness.kind == Readiness::Kind::fd && !spec.listen.empty() &&
       spec.readiness.fd < 3 + static_cast<int>(spec.listen.size()))
-    return fail("readiness",
-                fmt::format("descriptor {} is one of the `listen` sockets' (3 to {}): use {} or more",
-                            spec.readiness.fd, 2 + spec.listen.size(), 3 + spec.listen.size()));
+    return fail(
+        "readiness",
+        fmt::format("descriptor {} is one of the `listen` sockets' (3 to {}): use {} or more",
+                    spec.readiness.fd, 2 + spec.listen.size(), 3 + spec.listen.size()));
   if (!spec.config_file) {
     if (table.contains("config_arg"))
       return fail("config_arg", "needs `config`: the file it puts on the command line");
@@ -187,13 +188,13 @@ Done check_sockets_unique(const ValueReader& reader, const toml::table& root,
       std::string key = fmt::format("services.{}.listen", name);
       // Looked up step by step: a service name may contain '.', which at_path would split.
       const toml::node* where = root["services"][name]["listen"].node();
-      if (const toml::array* array = where ? where->as_array() : nullptr; array && i < array->size()) {
+      if (const toml::array* array = where ? where->as_array() : nullptr;
+          array && i < array->size()) {
         where = array->get(i);
         key = fmt::format("{}[{}]", key, i);
       }
-      std::string message =
-          fmt::format("'{}' is also listed by service '{}': a socket belongs to one service", text,
-                      it->second);
+      std::string message = fmt::format(
+          "'{}' is also listed by service '{}': a socket belongs to one service", text, it->second);
       if (!where) return Failure(Error::at(reader.file(), 0, 0, key, message));
       return Failure(reader.error_at(*where, key, message));
     }

@@ -21,8 +21,8 @@ Done read_listen_backlog(const ValueReader& reader, const toml::node& value,
 Done read_listen_mode(const ValueReader& reader, const toml::node& value, const std::string& path,
                       ServiceSpec& spec);
 // `listen_owner = "user"` or `"user:group"` (looked up when the socket is created).
-Done read_listen_owner(const ValueReader& reader, const toml::node& value,
-                       const std::string& path, ServiceSpec& spec);
+Done read_listen_owner(const ValueReader& reader, const toml::node& value, const std::string& path,
+                       ServiceSpec& spec);
 // `start = "manual" | "boot" | "on-demand"`.
 Done read_start(const ValueReader& reader, const toml::node& value, const std::string& path,
                 ServiceSpec& spec);
@@ -40,7 +40,6 @@ Done check_socket_activation(const ValueReader& reader, const toml::table& table
                              const std::string& table_path, const ServiceSpec& spec);
 
 // Across services: one socket belongs to one service. Points at the second one listing it.
-Done check_sockets_unique(const ValueReader& reader, const toml::table& root,
-                          const Config& config);
+Done check_sockets_unique(const ValueReader& reader, const toml::table& root, const Config& config);
 
 }  // namespace arm::config_reading

@@ -49,10 +49,9 @@ ServiceSupervisor::Impl::SocketsRefused::SocketsRefused(std::vector<Error> refus
       errors(std::move(refused)) {}
 
 void ServiceSupervisor::Impl::rest(Service& service, bool tell) {
-  ServiceState resting = listens_on_demand(service) && !in_shutdown ? ServiceState::listening
-                                                                     : ServiceState::stopped;
-  bool at_rest =
-      service.state == ServiceState::stopped || service.state == ServiceState::listening;
+  ServiceState resting =
+      listens_on_demand(service) && !in_shutdown ? ServiceState::listening : ServiceState::stopped;
+  bool at_rest = service.state == ServiceState::stopped || service.state == ServiceState::listening;
   if (!at_rest || service.state == resting) return;
   if (tell) {
     set_state(service, resting, resting == ServiceState::listening ? "listening for a client" : "");

@@ -66,18 +66,18 @@ Address unix_address(const std::string& path) {
 std::expected<void, std::string> clear_stale_socket(const std::string& path) {
   struct stat info {};
   if (::lstat(path.c_str(), &info) != 0) return {};  // nothing there
-  if (!S_ISSOCK(info.st_mode)) return std::unexpected(fmt::format("{} exists and is not a socket", path));
+  if (!S_ISSOCK(info.st_mode))
+    return std::unexpected(fmt::format("{} exists and is not a socket", path));
   UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!probe) return std::unexpected(fmt::format("socket: {}", error_text(errno)));
   Address address = unix_address(path);
   if (::connect(probe.get(), reinterpret_cast<sockaddr*>(&address.storage), address.length) == 0 ||
       errno == EAGAIN || errno == EINPROGRESS)
     return std::unexpected(fmt::format("{} is in use: another process listens on it", path));
-  if (errno != ECONNREFUSED)
-    return std::unexpected(fmt::format("{}: {}", path, error_text(errno)));
+  if (errno != ECONNREFUSED) return std::unexpected(fmt::format("{}: {}", path, error_text(errno)));
   if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-    return std::unexpected(fmt::format("cannot remove the stale socket {}: {}", path,
-                                       error_text(errno)));
+    return std::unexpected(
+        fmt::format("cannot remove the stale socket {}: {}", path, error_text(errno)));
   return {};
 }
 
@@ -138,9 +138,11 @@ std::expected<BoundSocket, std::string> bind_socket(const ListenSocket& socket,
         std::error_code made;
         std::filesystem::create_directories(parent, made);
         if (made)
-          return std::unexpected(fmt::format("cannot make {}: {}", parent.string(), made.message()));
+          return std::unexpected(
+              fmt::format("cannot make {}: {}", parent.string(), made.message()));
       }
-      if (auto cleared = clear_stale_socket(socket.path); !cleared) return std::unexpected(cleared.error());
+      if (auto cleared = clear_stale_socket(socket.path); !cleared)
+        return std::unexpected(cleared.error());
     }
     address = unix_address(socket.path);
   } else {

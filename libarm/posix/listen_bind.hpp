@@ -23,8 +23,8 @@ struct BoundSocket {
 
 struct SocketOptions {
   unsigned backlog = 4096;
-  unsigned mode = 0666;     // a unix socket's file
-  std::string owner;        // "user" or "user:group"; empty: armd's own
+  unsigned mode = 0666;  // a unix socket's file
+  std::string owner;     // "user" or "user:group"; empty: armd's own
 };
 
 // Opens `socket`, or says why not ("Address already in use", "/run/x.sock exists and is not a

@@ -39,7 +39,8 @@ struct PosixListeners::Impl {
     // (A failure leaves the socket unwatched: its service is not started on demand, but the
     // clients still wait in its backlog, and a start by request serves them.)
     if (::epoll_ctl(epoll.get(), on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, socket.bound.fd.get(),
-                    &event) == 0 || !on)
+                    &event) == 0 ||
+        !on)
       socket.armed = on;
   }
 
@@ -90,7 +91,8 @@ std::expected<void, Error> PosixListeners::hold(std::string_view service, const 
       impl.by_id.erase(impl.sockets.at(text).id);
       impl.sockets.erase(text);
     }
-    return std::unexpected(Error::at("", 0, 0, fmt::format("services.{}.listen[{}]", service, index),
+    return std::unexpected(Error::at("", 0, 0,
+                                     fmt::format("services.{}.listen[{}]", service, index),
                                      fmt::format("cannot listen on {}: {}", texts[index], why)));
   };
   for (std::size_t i = 0; i < spec.listen.size(); ++i) {
@@ -123,7 +125,8 @@ std::expected<void, Error> PosixListeners::hold(std::string_view service, const 
 void PosixListeners::drop(std::string_view service) {
   auto& impl = *impl_;
   impl.arm_service(service, false);
-  if (auto found = impl.watched.find(service); found != impl.watched.end()) impl.watched.erase(found);
+  if (auto found = impl.watched.find(service); found != impl.watched.end())
+    impl.watched.erase(found);
   if (auto found = impl.held.find(service); found != impl.held.end()) impl.held.erase(found);
 }
 
@@ -155,7 +158,8 @@ void PosixListeners::watch(std::string_view service) {
 
 void PosixListeners::unwatch(std::string_view service) {
   auto& impl = *impl_;
-  if (auto found = impl.watched.find(service); found != impl.watched.end()) impl.watched.erase(found);
+  if (auto found = impl.watched.find(service); found != impl.watched.end())
+    impl.watched.erase(found);
   impl.arm_service(service, false);
 }
 

@@ -38,8 +38,8 @@ TEST_CASE("listen reads tcp, IPv6, udp, unix paths and abstract names, in order"
 }
 
 TEST_CASE("a socket that cannot be is refused at its element") {
-  check_refused("listen = [\"tcp:127.0.0.1:80\", \"http:1.2.3.4:80\"]\n", "services.a.listen[1]",
-                3, "unknown socket kind 'http'");
+  check_refused("listen = [\"tcp:127.0.0.1:80\", \"http:1.2.3.4:80\"]\n", "services.a.listen[1]", 3,
+                "unknown socket kind 'http'");
   check_refused("listen = [\"tcp:localhost:80\"]\n", "services.a.listen[0]", 3,
                 "names are not looked up");
   check_refused("listen = [\"tcp:127.0.0.1:0\"]\n", "services.a.listen[0]", 3, "1 to 65535");
@@ -58,8 +58,7 @@ TEST_CASE("the listen options need listen; mode and owner a unix socket") {
   CHECK(a.listen_backlog == 16);
   CHECK(a.listen_mode == 0660);
   CHECK(a.listen_owner == std::string("www-data:adm"));
-  CHECK(read_service("listen = [\"unix:/run/a.sock\"]\nlisten_mode = 0o600\n").listen_mode ==
-        0600);
+  CHECK(read_service("listen = [\"unix:/run/a.sock\"]\nlisten_mode = 0o600\n").listen_mode == 0600);
   check_refused("listen_backlog = 16\n", "services.a.listen_backlog", 3, "needs `listen`");
   check_refused("listen = [\"tcp:127.0.0.1:80\"]\nlisten_mode = \"0600\"\n",
                 "services.a.listen_mode", 4, "unix sockets only");
@@ -67,14 +66,14 @@ TEST_CASE("the listen options need listen; mode and owner a unix socket") {
                 "octal");
   check_refused("listen = [\"unix:/a\"]\nlisten_backlog = 0\n", "services.a.listen_backlog", 4,
                 "between 1 and 65535");
-  check_refused("listen = [\"unix:/a\"]\nlisten_owner = \"a:b:c\"\n", "services.a.listen_owner",
-                4, "USER:GROUP");
+  check_refused("listen = [\"unix:/a\"]\nlisten_owner = \"a:b:c\"\n", "services.a.listen_owner", 4,
+                "USER:GROUP");
 }
 
 TEST_CASE("start: manual, boot or on-demand; on-demand needs listen; idle_stop needs on-demand") {
   CHECK(read_service("start = \"boot\"\n").start == StartMode::boot);
-  ServiceSpec a = read_service(
-      "listen = [\"tcp:127.0.0.1:80\"]\nstart = \"on-demand\"\nidle_stop = \"5m\"\n");
+  ServiceSpec a =
+      read_service("listen = [\"tcp:127.0.0.1:80\"]\nstart = \"on-demand\"\nidle_stop = \"5m\"\n");
   CHECK(a.start == StartMode::on_demand);
   CHECK(a.idle_stop == 5min);
   check_refused("start = \"lazy\"\n", "services.a.start", 3, "manual, boot, on-demand");
@@ -114,22 +113,24 @@ TEST_CASE("an on-demand service is not a default service") {
 
 TEST_CASE("config_arg puts the config file where the program wants it") {
   auto argv_of = [](std::string_view keys) {
-    std::string text = "[services.a]\nbinary = \"/usr/bin/prog\"\nconfig = \"/etc/a.conf\"\n" +
-                       std::string(keys);
+    std::string text =
+        "[services.a]\nbinary = \"/usr/bin/prog\"\nconfig = \"/etc/a.conf\"\n" + std::string(keys);
     auto config = parse_config(text, "test.toml");
     if (!config) FAIL(config.error().to_string());
     return compose_argv(config->services.at("a"), config->arm);
   };
   using Argv = std::vector<std::string>;
   CHECK(argv_of("") == Argv{"/usr/bin/prog", "-c", "/etc/a.conf"});
-  CHECK(argv_of("config_arg = [\"-f\", \"{config}\"]\n") == Argv{"/usr/bin/prog", "-f", "/etc/a.conf"});
+  CHECK(argv_of("config_arg = [\"-f\", \"{config}\"]\n") ==
+        Argv{"/usr/bin/prog", "-f", "/etc/a.conf"});
   CHECK(argv_of("config_arg = [\"{config}\"]\noptions = [\"--port\", \"1\"]\n") ==
         Argv{"/usr/bin/prog", "/etc/a.conf", "--port", "1"});
   CHECK(argv_of("config_arg = []\n") == Argv{"/usr/bin/prog"});
   CHECK(argv_of("config_arg = \"--config={config}\"\n") ==
         Argv{"/usr/bin/prog", "--config=/etc/a.conf"});
-  CHECK(argv_of("config_arg = []\noptions = [\"-C\", \"{config}\", \"--name={name}\", \"{x}\"]\n") ==
-        Argv{"/usr/bin/prog", "-C", "/etc/a.conf", "--name=a", "{x}"});
+  CHECK(
+      argv_of("config_arg = []\noptions = [\"-C\", \"{config}\", \"--name={name}\", \"{x}\"]\n") ==
+      Argv{"/usr/bin/prog", "-C", "/etc/a.conf", "--name=a", "{x}"});
   check_refused("config_arg = [\"-f\", \"{config}\"]\n", "services.a.config_arg", 3,
                 "needs `config`");
   check_refused("options = [\"-f\", \"{config}\"]\n", "services.a.options", 3, "has no `config`");

@@ -172,7 +172,7 @@ TEST_CASE("a watch reports a client once; unwatched, nothing is reported") {
   CHECK(reports(*listeners, 100).empty());  // not watched
   listeners->watch("web");
   CHECK(reports(*listeners) == std::vector<std::string>{"web"});  // the waiting client, at once
-  CHECK(reports(*listeners, 100).empty());  // once per watch
+  CHECK(reports(*listeners, 100).empty());                        // once per watch
   listeners->watch("web");
   listeners->unwatch("web");
   CHECK(reports(*listeners, 100).empty());

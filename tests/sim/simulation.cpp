@@ -147,12 +147,12 @@ void add_random_edges(Random& random, ServiceSpec& spec, const Config& config) {
 Action random_action(Random& random) {
   // Weights: requests and crashes dominate; reloads, disconnects and jumps are rarer.
   static const std::vector<std::pair<Action, unsigned>> weights = {
-      {Action::start, 200},         {Action::stop, 150},        {Action::restart, 50},
-      {Action::status, 30},         {Action::crash, 150},       {Action::settle, 150},
-      {Action::advance_small, 150}, {Action::advance_large, 8}, {Action::file_changed, 30},
-      {Action::reload, 15},         {Action::fail_spawns, 15},  {Action::allow_spawns, 20},
-      {Action::client_gone, 15},    {Action::reset, 15},        {Action::shutdown, 1},
-      {Action::main_exit, 40},      {Action::notify, 150},      {Action::probe, 100},
+      {Action::start, 200},         {Action::stop, 150},          {Action::restart, 50},
+      {Action::status, 30},         {Action::crash, 150},         {Action::settle, 150},
+      {Action::advance_small, 150}, {Action::advance_large, 8},   {Action::file_changed, 30},
+      {Action::reload, 15},         {Action::fail_spawns, 15},    {Action::allow_spawns, 20},
+      {Action::client_gone, 15},    {Action::reset, 15},          {Action::shutdown, 1},
+      {Action::main_exit, 40},      {Action::notify, 150},        {Action::probe, 100},
       {Action::connect, 60},        {Action::reload_service, 40}, {Action::config_step, 100}};
   unsigned total = 0;
   for (const auto& [action, weight] : weights) total += weight;
@@ -977,12 +977,11 @@ std::vector<Step> shrink(const Scenario& scenario, std::vector<Step> steps) {
 }
 
 std::string_view action_name(Action action) {
-  static const char* const names[] = {"start",        "stop",   "restart",        "status",
-                                      "crash",        "settle", "advance_small",  "advance_large",
-                                      "file_changed", "reload", "fail_spawns",    "allow_spawns",
-                                      "client_gone",  "reset",  "shutdown",       "main_exit",
-                                      "notify",       "probe",  "reload_service", "config_step",
-                                      "connect"};
+  static const char* const names[] = {
+      "start",          "stop",          "restart",      "status",    "crash",       "settle",
+      "advance_small",  "advance_large", "file_changed", "reload",    "fail_spawns", "allow_spawns",
+      "client_gone",    "reset",         "shutdown",     "main_exit", "notify",      "probe",
+      "reload_service", "config_step",   "connect"};
   return names[static_cast<int>(action)];
 }
 

@@ -136,7 +136,7 @@ TEST_CASE("idle_stop: a period without a client stops it, and it listens again")
   REQUIRE(rig.state_of("echo") == ServiceState::running);
   CHECK(rig.listeners.watching("echo"));  // the first idle period is watched
   rig.advance(20s);
-  CHECK(rig.connect("echo"));  // a client in this period
+  CHECK(rig.connect("echo"));                   // a client in this period
   CHECK_FALSE(rig.listeners.watching("echo"));  // not watched again until the period ends
   rig.advance(10s);
   CHECK(rig.state_of("echo") == ServiceState::running);  // the period saw a client
@@ -240,7 +240,8 @@ TEST_CASE("a hard dependent starts an on-demand dependency without waiting for a
   CHECK(rig.state_of("db") == ServiceState::listening);  // released: back to listening
 }
 
-TEST_CASE("reload: idle_stop given to a running service starts its idle period; taken, it runs on") {
+TEST_CASE(
+    "reload: idle_stop given to a running service starts its idle period; taken, it runs on") {
   SupervisorRig rig(testing::config_with({on_demand("echo", 7000)}));
   REQUIRE(rig.connect("echo"));
   ServiceSpec idle = on_demand("echo", 7000);
