@@ -19,28 +19,29 @@ std::string_view text(const SharedText& text) {
 
 const std::vector<std::string> default_config_arg{"-c", "{config}"};
 
-// `word` with every {config} and {name} replaced, into `out`.
-void substitute(std::string& out, std::string_view word, std::string_view config,
-                std::string_view name) {
+}  // namespace
+
+void substitute_placeholders(std::string& out, std::string_view word, std::string_view config,
+                             std::string_view name, std::string_view pid) {
   out.clear();
   while (!word.empty()) {
     auto brace = word.find('{');
     out.append(word.substr(0, brace));
     if (brace == std::string_view::npos) break;
     word.remove_prefix(brace);
-    if (word.starts_with("{config}")) {
-      out.append(config);
-      word.remove_prefix(8);
-    } else if (word.starts_with("{name}")) {
-      out.append(name);
-      word.remove_prefix(6);
-    } else {
-      out.push_back('{');
-      word.remove_prefix(1);
-    }
+    auto replace = [&](std::string_view placeholder, std::string_view value) {
+      if (!word.starts_with(placeholder)) return false;
+      out.append(value);
+      word.remove_prefix(placeholder.size());
+      return true;
+    };
+    if (replace("{config}", config) || replace("{name}", name) ||
+        (!pid.empty() && replace("{pid}", pid)))
+      continue;
+    out.push_back('{');
+    word.remove_prefix(1);
   }
 }
-}  // namespace
 
 template <class Who>
 void compose_argv_into(std::vector<std::string>& argv, const Who& who, const ServiceSpec& settings,
@@ -54,7 +55,7 @@ void compose_argv_into(std::vector<std::string>& argv, const Who& who, const Ser
   std::string_view config = who.config_file ? std::string_view(*who.config_file) : "";
   auto put_substituted = [&](std::string_view word) {
     if (word.find('{') == std::string_view::npos) return put(word);
-    substitute(slot(), word, config, who.name);
+    substitute_placeholders(slot(), word, config, who.name);
   };
   for (const auto& word : settings.prefix ? *settings.prefix : arm.global_prefix) put(word);
   put(text(who.binary));

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 
+#include "launch.hpp"
 #include "supervisor_impl.hpp"
 
 namespace arm {
@@ -25,26 +26,11 @@ using Step = Service::ConfigChange::Step;
 // `{config}`, `{name}` and `{pid}` replaced in each word.
 std::vector<std::string> substituted(const std::vector<std::string>& command,
                                      const detail::Identity& identity, ProcessId pid) {
-  std::vector<std::string> words;
-  words.reserve(command.size());
-  std::string config = identity.config_file ? *identity.config_file : std::string();
+  std::vector<std::string> words(command.size());
+  std::string_view config = identity.config_file ? std::string_view(*identity.config_file) : "";
   std::string pid_text = std::to_string(pid);
-  for (const std::string& word : command) {
-    std::string out;
-    for (std::size_t at = 0; at < word.size();) {
-      auto replace = [&](std::string_view placeholder, const std::string& value) {
-        if (word.compare(at, placeholder.size(), placeholder) != 0) return false;
-        out += value;
-        at += placeholder.size();
-        return true;
-      };
-      if (replace("{config}", config) || replace("{name}", identity.name) ||
-          replace("{pid}", pid_text))
-        continue;
-      out += word[at++];
-    }
-    words.push_back(std::move(out));
-  }
+  for (std::size_t i = 0; i < command.size(); ++i)
+    detail::substitute_placeholders(words[i], command[i], config, identity.name, pid_text);
   return words;
 }
 

@@ -11,6 +11,11 @@
 
 namespace arm::detail {
 
+// `word` with `{config}` and `{name}` (and, when `pid` is not empty, `{pid}`) replaced, into
+// `out`; any other `{...}` is kept as written. For config_arg, options and the reload commands.
+void substitute_placeholders(std::string& out, std::string_view word, std::string_view config,
+                             std::string_view name, std::string_view pid = {});
+
 // `who` holds the identity fields (the service's Identity, or a whole ServiceSpec), `settings`
 // the rest (its SharedSettings, or that same ServiceSpec).
 template <class Who>
