@@ -93,8 +93,8 @@ std::string loggable(std::string_view text, std::size_t most) {
 }
 }  // namespace
 
-std::expected<std::unique_ptr<Daemon>, std::string> Daemon::create(DaemonOptions options,
-                                                                   arm::Config config) {
+std::expected<std::unique_ptr<Daemon>, StartFailure> Daemon::create(DaemonOptions options,
+                                                                    arm::Config config) {
   reset_inherited_signals();
   std::unique_ptr<Daemon> daemon(new Daemon(std::move(options), arm::posix::UniqueFd()));
   // Before anything is opened: ten thousand services need tens of thousands of descriptors.
@@ -150,10 +150,11 @@ std::expected<std::unique_ptr<Daemon>, std::string> Daemon::create(DaemonOptions
       std::move(config), daemon->clock_, *daemon->spawner_, *daemon, daemon->watcher_.get(),
       &daemon->random_, daemon->health_->prober(), daemon->listeners_.get());
   if (!supervisor) {
+    arm::locate_in_file(daemon->options_.config_path, supervisor.error());
     std::string text;
     for (const auto& error : supervisor.error())
       text += (text.empty() ? "" : "\n") + error.to_string();
-    return std::unexpected(text);
+    return std::unexpected(StartFailure{std::move(text), true});
   }
   daemon->supervisor_ = std::move(*supervisor);
   return daemon;
@@ -681,7 +682,9 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
     new_metrics.reset();
     restore_metrics_listener(released_metrics);
     malloc_trim(0);  // as at start: the TOML tree is gone
-    std::string why = applied.error().front().to_string();
+    auto errors = std::move(applied.error());
+    arm::locate_in_file(options_.config_path, errors);  // a socket's error: its file and line
+    std::string why = errors.front().to_string();
     log(Level::error, "reload refused, the running configuration stays: {}", why);
     send(protocol::encode_error(id, "invalid_config", why));
     return;

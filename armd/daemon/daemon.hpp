@@ -39,11 +39,20 @@ struct DaemonOptions {
   bool init = false;
 };
 
+// Why armd could not start. `invalid_config`: the configuration is at fault (a socket it lists
+// cannot be opened), so armd exits as for any invalid configuration.
+struct StartFailure {
+  StartFailure(std::string why, bool invalid = false)  // NOLINT: from the many plain reasons
+      : message(std::move(why)), invalid_config(invalid) {}
+  std::string message;
+  bool invalid_config = false;
+};
+
 class Daemon final : public arm::Notifier, public LineHandler {
  public:
   // Sets everything up (nothing is started yet). Errors name what failed.
-  static std::expected<std::unique_ptr<Daemon>, std::string> create(DaemonOptions options,
-                                                                    arm::Config config);
+  static std::expected<std::unique_ptr<Daemon>, StartFailure> create(DaemonOptions options,
+                                                                     arm::Config config);
   ~Daemon() override;
 
   // Starts the default services and serves until shutdown has completed. Returns the exit code.

@@ -111,6 +111,8 @@ int main(int argc, char** argv) {
   options.socket_path =
       armd::resolve_socket_path(armd::socket_path_sources(socket_path, config->arm.socket));
   auto daemon = armd::Daemon::create(std::move(options), std::move(*config));
-  if (!daemon) return cannot_start(exit_cannot_run, daemon.error());
+  if (!daemon)
+    return cannot_start(daemon.error().invalid_config ? exit_invalid : exit_cannot_run,
+                        daemon.error().message);
   return (*daemon)->run();
 }

@@ -263,6 +263,10 @@ struct ServiceSpec {
   unsigned listen_backlog = 4096;
   unsigned listen_mode = 0666;
   BoxedOptional<std::string> listen_owner;
+  // The sockets are passed with O_NONBLOCK set (`listen_nonblocking`, systemd's NonBlocking=):
+  // for programs that accept until EAGAIN, as GNUnet's services do, and would hang on a
+  // blocking socket. false: blocking, as systemd passes them by default.
+  bool listen_nonblocking = false;
   StartMode start = StartMode::manual;
   // An on-demand service that has had no new connection (or datagram) on its sockets for this
   // long is stopped and listens again (`idle_stop`); nullopt: it runs until stopped.
@@ -343,6 +347,12 @@ std::vector<Error> find_unbounded_restarts(const std::filesystem::path& path, co
 // reach (not loopback): armd's metrics have no authentication. Empty otherwise; `path` is read
 // again for the line, as above.
 std::vector<Error> find_exposed_metrics(const std::filesystem::path& path, const Config& config);
+
+// Errors about a configuration read from `path` that were found without it (a socket of
+// `services.NAME.listen[I]` that could not be opened, say) given `path` as their file and,
+// for a key of the form services.NAME.KEY or services.NAME.KEY[I], the line and column of that
+// key (or element) in the file (read again; 0 when it is not found).
+void locate_in_file(const std::filesystem::path& path, std::vector<Error>& errors);
 
 // Parses a duration: an integer (milliseconds) or a string with unit ms|s|m|h ("250ms", "5s").
 std::expected<Milliseconds, std::string> parse_duration(std::string_view text);

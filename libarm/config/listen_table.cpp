@@ -108,6 +108,11 @@ Done read_listen_owner(const ValueReader& reader, const toml::node& value, const
   return {};
 }
 
+Done read_listen_nonblocking(const ValueReader& reader, const toml::node& value,
+                             const std::string& path, ServiceSpec& spec) {
+  return assign(reader.boolean(value, path), spec.listen_nonblocking);
+}
+
 Done read_start(const ValueReader& reader, const toml::node& value, const std::string& path,
                 ServiceSpec& spec) {
   auto text = reader.string(value, path);
@@ -152,10 +157,11 @@ Done check_socket_activation(const ValueReader& reader, const toml::table& table
   bool any_unix = std::ranges::any_of(spec.listen, [](const ListenSocket& socket) {
     return socket.kind == ListenSocket::Kind::unix_stream;
   });
-  for (std::string_view key : {"listen_backlog", "listen_mode", "listen_owner"}) {
+  for (std::string_view key :
+       {"listen_backlog", "listen_mode", "listen_owner", "listen_nonblocking"}) {
     if (!table.contains(key)) continue;
     if (spec.listen.empty()) return fail(key, "needs `listen`: the sockets it applies to");
-    if (key != "listen_backlog" && !any_unix)
+    if ((key == "listen_mode" || key == "listen_owner") && !any_unix)
       return fail(key, "applies to unix sockets only, and `listen` has none");
   }
   if (spec.start == StartMode::on_demand && spec.listen.empty())

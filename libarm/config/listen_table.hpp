@@ -23,6 +23,9 @@ Done read_listen_mode(const ValueReader& reader, const toml::node& value, const 
 // `listen_owner = "user"` or `"user:group"` (looked up when the socket is created).
 Done read_listen_owner(const ValueReader& reader, const toml::node& value, const std::string& path,
                        ServiceSpec& spec);
+// `listen_nonblocking = true`.
+Done read_listen_nonblocking(const ValueReader& reader, const toml::node& value,
+                             const std::string& path, ServiceSpec& spec);
 // `start = "manual" | "boot" | "on-demand"`.
 Done read_start(const ValueReader& reader, const toml::node& value, const std::string& path,
                 ServiceSpec& spec);

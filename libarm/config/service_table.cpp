@@ -388,6 +388,7 @@ const std::array service_keys{
     Key<ServiceSpec>{"listen_backlog", read_listen_backlog},
     Key<ServiceSpec>{"listen_mode", read_listen_mode},
     Key<ServiceSpec>{"listen_owner", read_listen_owner},
+    Key<ServiceSpec>{"listen_nonblocking", read_listen_nonblocking},
     Key<ServiceSpec>{"start", read_start},
     Key<ServiceSpec>{"idle_stop", read_idle_stop},
     Key<ServiceSpec>{"reload_signal", read_reload_signal},

@@ -177,11 +177,22 @@ std::expected<BoundSocket, std::string> bind_socket(const ListenSocket& socket,
     close_socket(bound);
     return std::unexpected(why);
   }
+  if (options.nonblocking && ::fcntl(bound.fd.get(), F_SETFL, O_NONBLOCK) != 0) {
+    std::string why = fmt::format("O_NONBLOCK: {}", error_text(errno));
+    close_socket(bound);
+    return std::unexpected(why);
+  }
   return bound;
 }
 
 std::expected<void, std::string> retune_socket(const ListenSocket& socket, const BoundSocket& bound,
                                                const SocketOptions& options) {
+  // A flag of the open socket, which armd and every process given it share: set or cleared
+  // here, before a process is given it (armd itself never reads or accepts on it).
+  int flags = ::fcntl(bound.fd.get(), F_GETFL);
+  int wanted = options.nonblocking ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
+  if (flags < 0 || (wanted != flags && ::fcntl(bound.fd.get(), F_SETFL, wanted) != 0))
+    return std::unexpected(fmt::format("O_NONBLOCK: {}", error_text(errno)));
   // listen() again on a listening socket sets its backlog.
   if (socket.kind != ListenSocket::Kind::udp &&
       ::listen(bound.fd.get(), static_cast<int>(options.backlog)) != 0)

@@ -23,8 +23,9 @@ struct BoundSocket {
 
 struct SocketOptions {
   unsigned backlog = 4096;
-  unsigned mode = 0666;  // a unix socket's file
-  std::string owner;     // "user" or "user:group"; empty: armd's own
+  unsigned mode = 0666;      // a unix socket's file
+  std::string owner;         // "user" or "user:group"; empty: armd's own
+  bool nonblocking = false;  // O_NONBLOCK on the socket (shared with every process given it)
 };
 
 // Opens `socket`, or says why not ("Address already in use", "/run/x.sock exists and is not a

@@ -82,7 +82,8 @@ std::size_t PosixListeners::open_count() const {
 
 std::expected<void, Error> PosixListeners::hold(std::string_view service, const ServiceSpec& spec) {
   auto& impl = *impl_;
-  SocketOptions options{spec.listen_backlog, spec.listen_mode, spec.listen_owner.value_or("")};
+  SocketOptions options{spec.listen_backlog, spec.listen_mode, spec.listen_owner.value_or(""),
+                        spec.listen_nonblocking};
   std::vector<std::string> texts;
   std::vector<std::string> opened;  // by this call: closed again on an error
   auto refuse = [&](std::size_t index, const std::string& why) {

@@ -1,6 +1,7 @@
 // PosixListeners with real sockets (issue 14), and what PosixSpawner gives a process of them:
 // descriptors 3.., LISTEN_FDS, LISTEN_PID (its own pid), LISTEN_FDNAMES.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -212,4 +213,19 @@ TEST_CASE("a spawned process gets the sockets as 3.. with LISTEN_FDS, its own LI
   CHECK(fd3.starts_with("socket:"));
   CHECK(fd4.starts_with("socket:"));
   CHECK(rest == "no-5");
+}
+
+TEST_CASE("listen_nonblocking sets O_NONBLOCK on the socket, and a reload clears it again") {
+  auto listeners = make_listeners();
+  ServiceSpec spec = holding({any_tcp_port()});
+  REQUIRE(listeners->hold("web", spec));
+  std::vector<int> fds;
+  listeners->descriptors("web", fds);
+  CHECK((::fcntl(fds[0], F_GETFL) & O_NONBLOCK) == 0);  // blocking, as systemd passes them
+  spec.listen_nonblocking = true;
+  REQUIRE(listeners->hold("web", spec));
+  CHECK((::fcntl(fds[0], F_GETFL) & O_NONBLOCK) != 0);
+  spec.listen_nonblocking = false;
+  REQUIRE(listeners->hold("web", spec));
+  CHECK((::fcntl(fds[0], F_GETFL) & O_NONBLOCK) == 0);
 }
