@@ -16,8 +16,8 @@
  *     fd FD inet4 R inet6 R unix R stream R dgram R listening R address A
  *   (R: the result of sd_is_socket_inet / sd_is_socket_unix / sd_is_socket for that question, 1
  *   when it is; A: the bound address, 127.0.0.1:8080, [::1]:8080 or the unix path.)
- * --stamp FILE: appends "pid P ready NS" (CLOCK_MONOTONIC) with one write when it starts serving,
- *   for measuring its start-up time (bench/socket_activation.py).
+ * --stamp FILE: appends "ready P NS" (its pid, CLOCK_MONOTONIC in ns) with one write when it starts
+ *   serving, for measuring its start-up time (bench/socket_activation.py).
  * --bind ADDRESS: not socket-activated: binds ADDRESS (IP:PORT or [IPv6]:PORT) itself, with
  *   SO_REUSEADDR, as a service does without a supervisor's sockets (the benchmark's contrast). */
 #define _GNU_SOURCE
@@ -125,7 +125,7 @@ static int write_report(const char* path, const struct Given* given, int count) 
 
 static int append_stamp(const char* path) {
   char line[128];
-  int length = snprintf(line, sizeof line, "pid %ld ready %lld\n", (long)getpid(), monotonic_ns());
+  int length = snprintf(line, sizeof line, "ready %ld %lld\n", (long)getpid(), monotonic_ns());
   int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return -1;
   int written = write_all(fd, line, (size_t)length);
