@@ -24,13 +24,15 @@ Each repeat measures, in this order:
   service binds itself with SO_REUSEADDR: the contrast), and Debian's lighttpd with armd's socket
   (`server.systemd-socket-activation = "enable"`) and binding itself.
 - on-demand: start = "on-demand": a client connects to the `listening` service; from the connect
-  until the answer (the start-up of the service included), 10 rounds, `armctl stop` between them.
+  until the answer (the start-up of the service included), 10 rounds, `armctl stop` between them;
+  and, for reference, the same first connection under systemd-socket-activate when installed.
 Figures are printed per repeat and as ranges (min-max over the repeats).
 """
 
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -313,6 +315,26 @@ def on_demand(build, workdir, label, service_toml, rounds):
     return {"median_ms": statistics.median(samples), "max_ms": max(samples)}
 
 
+def systemd_socket_activate(command, rounds):
+    """The same with systemd's own tool for it (systemd-socket-activate, no --accept): it binds,
+    and on the first connection spawns the command with the socket. A reference, not a floor."""
+    samples = []
+    for _ in range(rounds):
+        port = free_port()
+        tool = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{port}", *command],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            tool.stderr.readline()  # "Listening on 127.0.0.1:PORT as 3."
+            _, latency, outcome = http_get(port)
+            if outcome != "ok":
+                raise RuntimeError(f"systemd-socket-activate: the first request got {outcome}")
+            samples.append(latency / 1e6)
+        finally:
+            tool.terminate()
+            tool.wait(timeout=30)
+    return {"median_ms": statistics.median(samples), "max_ms": max(samples)}
+
+
 def install_lighttpd():
     """Debian's lighttpd, installed when missing (as root); False when it cannot be."""
     if os.path.exists(LIGHTTPD):
@@ -349,6 +371,8 @@ def one_repeat(args, workdir, lighttpd):
     result["on_demand"] = {"listen_fds_http": on_demand(
         args.build, workdir, "on-demand", lambda port: (
             f'binary = "{service}"\nlisten = ["tcp:127.0.0.1:{port}"]\n'), rounds)}
+    if shutil.which("systemd-socket-activate"):
+        result["on_demand_systemd_socket_activate"] = systemd_socket_activate([service], rounds)
     if lighttpd:
         result["on_demand"]["lighttpd"] = on_demand(
             args.build, workdir, "on-demand-lighttpd", lambda port: (
@@ -386,6 +410,10 @@ def summary(repeats):
                      f"max {span([r['on_demand'][name]['max_ms'] for r in repeats], ' ms', 2)}; "
                      f"bound (start-up + 2 x floor): "
                      f"{span([r['startup_ms'][name] + 2 * r['floor_restart_ms'] for r in repeats], ' ms', 2)}")
+    if "on_demand_systemd_socket_activate" in repeats[0]:
+        lines.append("on-demand listen_fds_http under systemd-socket-activate (reference): "
+                     f"""{span([r['on_demand_systemd_socket_activate']['median_ms']
+                               for r in repeats], ' ms', 2)}""")
     return "\n".join(lines)
 
 
