@@ -9,9 +9,8 @@ itself), and how long the first connection to an on-demand service waits.
 Each repeat measures, in this order:
 - floor: the restart floor of bench/floor.cpp (posix_spawn + pidfd, respawn at once) for one
   marker: SIGKILL to the replacement's stamp, median over 20 kills.
-- start-up: the service's own start-up time, no supervisor: the benchmark binds the socket, a
-  client connects and sends its request (it waits in the backlog), then the service is spawned
-  with the socket as fd 3 (LISTEN_FDS=1); from the spawn until the answer arrives (median of 20).
+- start-up: the service's own start-up time, no supervisor: posix_spawn of the service binding
+  the port itself, until it answers a GET tried every 0.2 ms (median of 20).
 - kills, for each variant: armd (backoff_initial = "0ms") runs the service under a client that
   opens a NEW connection every --interval-ms (each in a thread of its own: a connection waiting in
   the backlog never delays the next) and makes one HTTP/1.0 GET; --kills times, once the service
@@ -121,36 +120,23 @@ class Load:
         self.pool.shutdown()
 
 
-def spawn_with_socket(command, listener, **popen):
-    """Spawns `command` with `listener` as fd 3, as a socket-activating supervisor does."""
-    def child():
-        if listener.fileno() != 3:
-            os.dup2(listener.fileno(), 3)
-        os.set_inheritable(3, True)  # dup2 onto itself would not clear close-on-exec
-        os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()), LISTEN_FDNAMES="web")
-    # close_fds=False: subprocess would close fd 3 after `child` ran; Python's own descriptors
-    # are close-on-exec anyway.
-    return subprocess.Popen(command, preexec_fn=child, close_fds=False,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **popen)
-
-
 def startup_ms(command_for_port, rounds):
-    """The service's own start-up: spawn until its answer to a request already waiting."""
+    """The service's own start-up, with no supervisor: posix_spawn (as bench/floor spawns) of the
+    service binding the port itself, until it answers a GET (tried every 0.2 ms; a refused try
+    costs microseconds). Median of `rounds`."""
     samples = []
     for _ in range(rounds):
         port = free_port()
-        with socket.socket() as listener:
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind(("127.0.0.1", port))
-            listener.listen(64)
-            with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
-                client.sendall(REQUEST)
-                began = time.monotonic_ns()
-                service = spawn_with_socket(command_for_port(port), listener)
-                client.recv(4096)
-                samples.append((time.monotonic_ns() - began) / 1e6)
-            service.terminate()
-            service.wait(timeout=30)
+        command = command_for_port(port)
+        began = time.monotonic_ns()
+        pid = os.posix_spawn(command[0], command, os.environ)
+        try:
+            while http_get(port, timeout=30)[2] != "ok":
+                time.sleep(0.0002)
+            samples.append((time.monotonic_ns() - began) / 1e6)
+        finally:
+            os.kill(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)
     return statistics.median(samples)
 
 
@@ -228,9 +214,12 @@ def kill_under_load(run, port, kills, interval, window_ns, stamps):
         line = next((line for line in stamps.poll() if line[1] == pid), None)
         return line[2] if line else None
 
+    pid = wait_until(run.service_pid, timeout=60)
+    wait_until(lambda: serving(pid), timeout=60)
+    if stamps is None:
+        wait_until(lambda: run.state() == "running", timeout=60)
+        time.sleep(0.5)  # lighttpd: no stamp; give it time to listen (bind) or take the socket
     with Load(port, interval) as load:
-        pid = wait_until(run.service_pid, timeout=60)
-        wait_until(lambda: serving(pid), timeout=60)
         time.sleep(0.2)
         for _ in range(kills):
             killed = time.monotonic_ns()
@@ -351,10 +340,11 @@ def install_lighttpd():
 def one_repeat(args, workdir, lighttpd):
     service = os.path.join(args.build, "examples", "listen_fds_http")
     result = {"floor_restart_ms": floor_restart_ms(args.build, workdir),
-              "startup_ms": {"listen_fds_http": startup_ms(lambda port: [service], 20)}}
+              "startup_ms": {"listen_fds_http": startup_ms(
+                  lambda port: [service, "--bind", f"127.0.0.1:{port}"], 20)}}
     if lighttpd:
         result["startup_ms"]["lighttpd"] = startup_ms(
-            lambda port: [LIGHTTPD, "-D", "-f", lighttpd_config(workdir, port, True)], 20)
+            lambda port: [LIGHTTPD, "-D", "-f", lighttpd_config(workdir, port, False)], 20)
     result["kills"] = {}
     for label, toml, stamped in variants(args.build, workdir, lighttpd):
         port = free_port()
