@@ -194,10 +194,10 @@ class Client {
   // dependencies before their dependents and stops dependents first, whatever the order of the
   // requests. start: every configured service. stop: every service that has a process or is
   // wanted (not stopped, not failed unless a re-arm is pending), each with all its references
-  // (--all implies --force). A name armd no longer knows by the time its request arrives was
-  // removed by a reload: said, not counted as an unknown name.
-  // restart: the services that run or are on their way to (running, waiting, backoff); a
-  // stopped one stays stopped, as an operator left it.
+  // (--all implies --force; a listening service has no process and nothing to stop). A name armd no
+  // longer knows by the time its request arrives was removed by a reload: said, not counted as an
+  // unknown name. restart: the services that run or are on their way to (running, waiting,
+  // backoff); a stopped one stays stopped, as an operator left it.
   int all(std::string_view method) {
     auto services = all_services();
     if (!services) return services.error();
@@ -208,7 +208,8 @@ class Client {
       const json& state = member(service, "state");
       // A failed service with a re-arm pending would come back on its own: stop cancels it.
       bool rearm_pending = state == "failed" && member(service, "next_restart_in_ms").is_number();
-      bool settled = state == "stopped" || (state == "failed" && !rearm_pending);
+      bool settled =
+          state == "stopped" || state == "listening" || (state == "failed" && !rearm_pending);
       bool selected = method == "start"  ? true
                       : method == "stop" ? !settled
                                          : state == "running" || state == "starting" ||

@@ -85,7 +85,7 @@ std::string explain_state(const json& service) {
   // A stopped service has a last_error only when its exit is worth a look (it left processes
   // running: a program that forks into the background).
   std::string why;
-  if (state == "failed" || state == "backoff" || state == "stopped")
+  if (state == "failed" || state == "backoff" || state == "stopped" || state == "listening")
     why = text(service, "last_error");
   // What a notify service said of itself (STATUS=, ERRNO=), while it runs or is on its way.
   if (why.empty()) why = text(service, "status_text");

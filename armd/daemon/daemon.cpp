@@ -141,9 +141,20 @@ std::expected<std::unique_ptr<Daemon>, std::string> Daemon::create(DaemonOptions
   auto health = HealthProbes::create(daemon->descriptor_limits_.for_children());
   if (!health) return std::unexpected(health.error());
   daemon->health_.emplace(std::move(*health));
-  daemon->supervisor_ = std::make_unique<arm::ServiceSupervisor>(
+  auto listeners = arm::posix::PosixListeners::create();
+  if (!listeners) return std::unexpected(listeners.error().message);
+  daemon->listeners_ = std::move(*listeners);
+  // The services' sockets are bound here: one that cannot be is a configuration error.
+  auto supervisor = arm::ServiceSupervisor::create(
       std::move(config), daemon->clock_, *daemon->spawner_, *daemon, daemon->watcher_.get(),
-      &daemon->random_, daemon->health_->prober());
+      &daemon->random_, daemon->health_->prober(), daemon->listeners_.get());
+  if (!supervisor) {
+    std::string text;
+    for (const auto& error : supervisor.error())
+      text += (text.empty() ? "" : "\n") + error.to_string();
+    return std::unexpected(text);
+  }
+  daemon->supervisor_ = std::move(*supervisor);
   return daemon;
 }
 
@@ -245,6 +256,7 @@ int Daemon::run() {
     fds.push_back({output_pipes_->fd(), POLLIN, 0});
     fds.push_back({readiness_->fd(), POLLIN, 0});
     fds.push_back({health_->fd(), POLLIN, 0});
+    fds.push_back({listeners_->fd(), POLLIN, 0});
     server_->add_poll_fds(fds);
     if (metrics_http_) metrics_http_->add_poll_fds(fds, clock_.now());
     slowed_.add_poll_fds(log_files_, fds);  // last: nothing reads their revents, they only wake
@@ -283,6 +295,9 @@ int Daemon::run() {
       spawner_->reap_adopted([&](arm::ProcessId pid) { return health_->owns_process(pid); });
     }
     if (fds[6].revents & POLLIN) health_->collect(*supervisor_);
+    if (fds[7].revents & POLLIN)
+      listeners_->collect(
+          [&](std::string_view service) { supervisor_->on_socket_activity(service); });
     if (fds[2].revents & POLLIN) {
       watcher_->collect_changes(
           [&](const arm::WatchedFile& file) { supervisor_->on_file_changed(file); });

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "arm/posix.hpp"
+#include "arm/posix/listeners.hpp"
 #include "arm/posix/output_pipes.hpp"
 #include "arm/posix/unique_fd.hpp"
 #include "arm/supervisor.hpp"
@@ -116,6 +117,8 @@ class Daemon final : public arm::Notifier, public LineHandler {
   std::string containment_note_;  // for the log: the mode, and where or why
   bool reap_adopted_ = false;     // a SIGCHLD came: reap the children the spawner did not spawn
   std::optional<HealthProbes> health_;  // before the supervisor, which starts probes with it
+  // The services' listening sockets (issue 14); before the supervisor, which holds them with it.
+  std::unique_ptr<arm::posix::PosixListeners> listeners_;
   std::unique_ptr<arm::ServiceSupervisor> supervisor_;
 
   // Requests waiting for the supervisor's answer: the JSON id the client chose, by

@@ -15,7 +15,7 @@ namespace {
 constexpr std::array all_states{arm::ServiceState::stopped,  arm::ServiceState::waiting,
                                 arm::ServiceState::starting, arm::ServiceState::running,
                                 arm::ServiceState::stopping, arm::ServiceState::backoff,
-                                arm::ServiceState::failed};
+                                arm::ServiceState::failed,   arm::ServiceState::listening};
 
 // One family's HELP and TYPE lines; its samples follow, and no other family's come between.
 void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {

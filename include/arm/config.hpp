@@ -61,6 +61,37 @@ bool is_loopback(const ListenAddress& address);
 // "127.0.0.1:9321", "[::1]:9321": as parse_listen_address reads it.
 std::string to_string(const ListenAddress& address);
 
+// A listening socket armd holds for a service (`listen`, issue 14): opened when the
+// configuration is loaded, kept open across the service's crashes, restarts and configuration
+// changes (so clients wait in its backlog instead of being refused), and passed to each of its
+// processes as descriptors 3, 4, ... with LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES, as systemd
+// passes a socket unit's.
+struct ListenSocket {
+  enum class Kind : std::uint8_t {
+    tcp,          // "tcp:127.0.0.1:8080", "tcp:[::1]:8080": a stream socket, listen()ing
+    udp,          // "udp:127.0.0.1:5353": a bound datagram socket
+    unix_stream,  // "unix:/run/x.sock" (a path) or "unix:@name" (Linux's abstract namespace)
+  };
+  Kind kind = Kind::tcp;
+  ListenAddress address;  // tcp, udp
+  std::string path;       // unix_stream: the path, or "@name" for an abstract name
+
+  bool operator==(const ListenSocket&) const = default;
+};
+
+// "tcp:ADDRESS:PORT", "udp:ADDRESS:PORT", "unix:/PATH" or "unix:@NAME", or what is wrong.
+std::expected<ListenSocket, std::string> parse_listen_socket(std::string_view text);
+// As parse_listen_socket reads it: "tcp:127.0.0.1:8080", "unix:/run/x.sock".
+std::string to_string(const ListenSocket& socket);
+
+// When a service starts by itself (`start`, issue 14).
+enum class StartMode : std::uint8_t {
+  manual,     // when a client (or a dependent) asks: the default
+  boot,       // when armd starts, as if listed in [arm] default_services
+  on_demand,  // when a client connects to one of its `listen` sockets (state `listening`
+              // meanwhile); stopped, it listens again
+};
+
 // A health probe (`health`, issue 13), run while the service runs, the first `interval` after it
 // became ready: one at a time, every `interval` (start to start), each given `timeout` to answer.
 // After `failures` failed probes in a row the service is unhealthy; a probe that succeeds makes
@@ -183,6 +214,22 @@ struct ServiceSpec {
   // `health` (and `on_unhealthy`): a probe of whether the ready service still works. Unset:
   // none. Changing it takes effect without a restart.
   BoxedOptional<HealthCheck> health;
+  // Where the config file goes on its command line (`config_arg`, issue 14): the words, with
+  // `{config}` replaced by the file's path and `{name}` by the service's name (the two are
+  // replaced in `options` too). Unset: `-c {config}`, the original ARM's; empty: not passed.
+  BoxedOptional<std::vector<std::string>> config_arg;
+  // `listen` and its options: the sockets armd holds for it (see ListenSocket), each passed in
+  // this order. listen_backlog is listen(2)'s backlog (systemd's default, SOMAXCONN);
+  // listen_mode the permissions of a unix socket's file; listen_owner ("user" or
+  // "user:group") its owner, set when it is created.
+  std::vector<ListenSocket> listen;
+  unsigned listen_backlog = 4096;
+  unsigned listen_mode = 0666;
+  BoxedOptional<std::string> listen_owner;
+  StartMode start = StartMode::manual;
+  // An on-demand service that has had no new connection (or datagram) on its sockets for this
+  // long is stopped and listens again (`idle_stop`); nullopt: it runs until stopped.
+  std::optional<Milliseconds> idle_stop;
 
   bool operator==(const ServiceSpec&) const = default;
 };
@@ -261,8 +308,10 @@ std::vector<Error> find_exposed_metrics(const std::filesystem::path& path, const
 std::expected<Milliseconds, std::string> parse_duration(std::string_view text);
 
 // The argv a service is started with, in the original ARM's order:
-//   prefix... binary [-c config] [-L DEBUG] options...
-// where prefix is the service's own prefix if set, else the global prefix.
+//   prefix... binary [config_arg...] [-L DEBUG] options...
+// where prefix is the service's own prefix if set, else the global prefix, and config_arg is
+// `-c CONFIG` unless the spec says otherwise (only with a config file). `{config}` and `{name}`
+// in config_arg and options are replaced by the config file's path and the service's name.
 std::vector<std::string> compose_argv(const ServiceSpec& spec, const ArmSettings& arm);
 
 }  // namespace arm

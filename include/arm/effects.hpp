@@ -43,6 +43,10 @@ struct SpawnRequest {
   Readiness readiness;
   // Passed to the process as $WATCHDOG_USEC when set (what sd_watchdog_enabled() reads).
   std::optional<Milliseconds> watchdog;
+  // Its listening sockets (issue 14; Listeners::descriptors): the spawner gives them to the
+  // process as descriptors 3, 4, ... in this order and sets LISTEN_FDS, LISTEN_PID and
+  // LISTEN_FDNAMES (each named after the service) as systemd does. Empty: none of these.
+  std::vector<int> listen_fds{};  // (`{}`: aggregate initializers may leave it out)
 };
 
 class Spawner {
@@ -54,6 +58,33 @@ class Spawner {
   // Sends a signal to the process group led by `leader`. Only called for processes that have
   // been spawned and not yet reported as exited.
   virtual void signal_group(ProcessId leader, StopSignal signal) = 0;
+};
+
+// The listening sockets services are given (ServiceSpec::listen, issue 14), held open by the
+// host for as long as they are configured, whatever happens to the services' processes, so
+// clients wait in the backlog while a service restarts. The supervisor decides when a service
+// holds which sockets and when a client's arrival matters; a Listeners binds and watches.
+// A socket is known by its address: a service that lists one another service held a moment ago
+// (a reload moving it) gets the same open socket.
+class Listeners {
+ public:
+  virtual ~Listeners() = default;
+  // `service` holds the sockets `spec.listen` lists from now on, with `spec`'s options
+  // (backlog, mode, owner): those already open are kept, the others are opened. All or nothing:
+  // on an error, what `service` held is unchanged and the error names the socket. Nothing is
+  // closed here: a socket no service holds any more stays open until release_unheld().
+  virtual std::expected<void, Error> hold(std::string_view service, const ServiceSpec& spec) = 0;
+  // `service` holds no socket any more (closed by the next release_unheld()).
+  virtual void drop(std::string_view service) = 0;
+  // Closes every open socket that no service holds.
+  virtual void release_unheld() = 0;
+  // The descriptors `service` holds, in spec.listen's order, written over `out`.
+  virtual void descriptors(std::string_view service, std::vector<int>& out) const = 0;
+  // Reports through ServiceSupervisor::on_socket_activity(service), once, the next time a client
+  // connects to (or a datagram arrives at) one of `service`'s sockets, or at once if one already
+  // waits in a backlog. Each report needs a new watch; unwatch() cancels one not yet reported.
+  virtual void watch(std::string_view service) = 0;
+  virtual void unwatch(std::string_view service) = 0;
 };
 
 // Randomness for backoff jitter, injected so that tests and simulations stay deterministic.

@@ -81,6 +81,7 @@
 //   backoff      spawn now        -> stopped                 spawn now         history cleared
 //   failed       activate         -> stopped, not_running    activate          -> stopped
 //   failed+rearm activate         -> stopped, not_running    activate          -> stopped
+//   listening    activate         not_running                activate          reset
 //
 // Events         exit             timer        file changed   dependency down†    shutdown
 //   stopped      -                -            -              -                   -
@@ -96,8 +97,15 @@
 //   backoff      -                spawn        -              -> stopped/failed   -> stopped
 //   failed       -                -            -              -                   -
 //   failed+rearm -                activate     -              -                   re-arm dropped
+//   listening    -                -            -              -                   -> stopped
 //
 //   - no change: no process in that state, no deadline, or nothing to do.
+//   Socket activation (issue 14; on_socket_activity, reported only while a watch is out): a
+//   service with start = on-demand rests in `listening` wherever the table says `stopped`
+//   (outside shutdown), its sockets watched. listening: a client activates it, with one
+//   reference answered to nobody (a default service's kind); a stop gives it back, and it
+//   listens again. running with idle_stop: each idle_stop period is watched; a period without a
+//   client stops it (as a last stop) unless a request or a dependent holds it as well.
 //   Notifications (on_notify): starting: READY=1 -> running (starts answered, dependents
 //   started, watchdog armed); EXTEND_TIMEOUT_USEC= moves the start deadline to now + value if
 //   later; WATCHDOG=trigger fails it as a start timeout does (with SIGABRT). running: WATCHDOG=1
@@ -190,7 +198,18 @@
 
 namespace arm {
 
-enum class ServiceState { stopped, waiting, starting, running, stopping, backoff, failed };
+// `listening` (issue 14) is `stopped` for a service with start = on-demand: no process, not
+// wanted, its sockets watched; a client's connection starts it.
+enum class ServiceState {
+  stopped,
+  waiting,
+  starting,
+  running,
+  stopping,
+  backoff,
+  failed,
+  listening
+};
 std::string_view to_string(ServiceState state);
 
 // What the health probes (ServiceSpec::health) say about a service.
@@ -308,13 +327,19 @@ class ServiceSupervisor {
   // Throws std::invalid_argument, listing every problem, if check_config(config) fails.
   // `prober` may be null: then health checks are not run and every service's health stays
   // unknown.
+  // `listeners` may be null: then `listen` sockets are neither opened nor passed, and an
+  // on-demand service rests stopped (a client cannot start it). With it, every service's
+  // sockets are opened here; one that cannot be (an address in use) throws std::runtime_error
+  // naming it.
   ServiceSupervisor(Config config, Clock& clock, Spawner& spawner, Notifier& notifier,
                     FileWatcher* watcher = nullptr, Random* random = nullptr,
-                    Prober* prober = nullptr);
-  // The same without exceptions: every problem check_config() finds, or the supervisor.
+                    Prober* prober = nullptr, Listeners* listeners = nullptr);
+  // The same without exceptions: every problem check_config() finds (or, after those, every
+  // socket that cannot be opened), or the supervisor.
   static std::expected<std::unique_ptr<ServiceSupervisor>, std::vector<Error>> create(
       Config config, Clock& clock, Spawner& spawner, Notifier& notifier,
-      FileWatcher* watcher = nullptr, Random* random = nullptr, Prober* prober = nullptr);
+      FileWatcher* watcher = nullptr, Random* random = nullptr, Prober* prober = nullptr,
+      Listeners* listeners = nullptr);
   ~ServiceSupervisor();
   ServiceSupervisor(const ServiceSupervisor&) = delete;
   ServiceSupervisor& operator=(const ServiceSupervisor&) = delete;
@@ -351,8 +376,9 @@ class ServiceSupervisor {
   // backoff); a failed service becomes stopped, and a pending re-arm is cancelled.
   void reset(std::optional<RequestRef> from, std::string_view name);
   // Applies a new configuration: added services appear, removed ones are stopped and dropped,
-  // running services whose launch settings changed are restarted. A configuration that
-  // check_config() refuses, or a reload during shutdown, changes nothing and returns why.
+  // running services whose launch settings (or `listen` sockets) changed are restarted. A
+  // configuration that check_config() refuses, one with a socket that cannot be opened, or a
+  // reload during shutdown changes nothing and returns why.
   std::expected<ReloadSummary, std::vector<Error>> reload(Config config);
   // Forgets the client's pending requests (they will not be answered, not even by replies
   // already queued). Its references stay, as in the original ARM: a service started by a
@@ -396,6 +422,11 @@ class ServiceSupervisor {
   // The health probe `id` (Prober::start) ended with `result`. Returns false (and changes
   // nothing) for a probe the supervisor is not waiting for: cancelled, timed out, or unknown.
   bool on_probe_result(ProbeId id, const ProbeResult& result);
+  // A client connected to (or a datagram arrived at) one of `service`'s listening sockets, as
+  // Listeners::watch asked to be told. A listening service starts, with a reference of its own
+  // answered to nobody; a running one with idle_stop is not idle this period. Returns false
+  // (and changes nothing) when no watch of that service was outstanding.
+  bool on_socket_activity(std::string_view service);
   // The content of a watched file (or of its section) changed: the services that read it restart.
   void on_file_changed(const WatchedFile& file);
   // The same for the whole file at `path` (no section).

@@ -17,6 +17,7 @@
 #include <iosfwd>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -159,6 +160,34 @@ class FakeProber final : public Prober {
   std::size_t started = 0;
 };
 
+// Listening sockets without sockets (issue 14): each socket a service holds gets a made-up
+// descriptor number, kept while any service holds it; watches are recorded. A test lets a
+// client arrive with SupervisorRig::connect, and makes a socket impossible to open with refuse.
+class FakeListeners final : public Listeners {
+ public:
+  std::expected<void, Error> hold(std::string_view service, const ServiceSpec& spec) override;
+  void drop(std::string_view service) override;
+  void release_unheld() override;
+  void descriptors(std::string_view service, std::vector<int>& out) const override;
+  void watch(std::string_view service) override;
+  void unwatch(std::string_view service) override;
+
+  // Holding `socket` ("tcp:127.0.0.1:80", as to_string writes it) fails from now on, as a bind
+  // to an address in use does.
+  void refuse(std::string socket) { refused.insert(std::move(socket)); }
+  bool watching(std::string_view service) const { return watched.contains(service); }
+  bool is_open(const std::string& socket) const { return open.contains(socket); }
+
+  std::map<std::string, int> open;                                    // socket -> descriptor
+  std::map<std::string, std::vector<std::string>, std::less<>> held;  // service -> sockets
+  std::set<std::string, std::less<>> watched;  // services with a watch outstanding
+  std::set<std::string> refused;
+  std::size_t watch_calls = 0;
+
+ private:
+  int next_descriptor_ = 100;
+};
+
 // A service that runs /usr/bin/NAME with the defaults; adjust the fields a test cares about.
 ServiceSpec service(std::string name);
 Config config_with(std::initializer_list<ServiceSpec> services);
@@ -191,6 +220,10 @@ class SupervisorRig {
   // The health probe in flight for `service` ends: healthy or not, with `detail`. Returns what
   // on_probe_result returned; throws std::logic_error when no probe of it is in flight.
   bool probe(std::string_view service, bool healthy, std::string detail = {});
+  // A client connects to one of `service`'s sockets. When a watch of them is outstanding, it
+  // is reported (on_socket_activity) and its result returned; otherwise nobody is told (the
+  // client waits in the backlog) and it returns false.
+  bool connect(std::string_view service);
   // Processes that signals have ended (those that do not ignore them) exit now.
   void settle();
   // Moves time forward by `by`, stopping at every deadline on the way and handling it then,
@@ -206,6 +239,7 @@ class SupervisorRig {
   FakeFileWatcher watcher;
   FakeRandom random;
   FakeProber prober;
+  FakeListeners listeners;
   ServiceSupervisor supervisor;
 
  private:

@@ -3,6 +3,8 @@
 // by hand can break.
 #include <fmt/format.h>
 
+#include <map>
+
 #include "arm/config.hpp"
 
 namespace arm {
@@ -60,6 +62,14 @@ void check_service(const std::string& key, const ServiceSpec& spec, std::vector<
   output("stderr", spec.standard_error);
   if (spec.standard_output.kind == OutputTarget::Kind::same_as_stdout)
     add("stdout", "cannot be merged into itself (\"stdout\" is for stderr)");
+  if (spec.start == StartMode::on_demand && spec.listen.empty())
+    add("start", "on_demand needs listen sockets");
+  if (spec.idle_stop && (spec.start != StartMode::on_demand || spec.idle_stop->count() <= 0))
+    add("idle_stop", "needs start on_demand, and must be more than 0");
+  if (spec.readiness.kind == Readiness::Kind::fd && !spec.listen.empty() &&
+      spec.readiness.fd < 3 + static_cast<int>(spec.listen.size()))
+    add("readiness", "the descriptor is one of the listen sockets'");
+  if (spec.listen_backlog == 0) add("listen_backlog", "must be 1 or more");
   if (spec.config_section) {
     if (!spec.config_file) add("config_section", "needs config_file");
     if (auto problem = config_section_problem(*spec.config_section))
@@ -86,9 +96,23 @@ std::expected<void, std::vector<Error>> check_config(const Config& config) {
   for (const auto& [key, spec] : config.services) check_service(key, spec, errors);
   for (std::size_t i = 0; i < config.arm.default_services.size(); ++i) {
     const auto& name = config.arm.default_services[i];
-    if (!config.services.contains(name))
+    auto it = config.services.find(name);
+    if (it == config.services.end())
       errors.push_back(Error::at("", 0, 0, fmt::format("arm.default_services[{}]", i),
                                  fmt::format("'{}' is not a configured service", name)));
+    else if (it->second.start == StartMode::on_demand)
+      errors.push_back(Error::at("", 0, 0, fmt::format("arm.default_services[{}]", i),
+                                 fmt::format("'{}' starts on demand", name)));
+  }
+  std::map<std::string, std::string> owners;  // a socket's text -> the first service listing it
+  for (const auto& [key, spec] : config.services) {
+    for (const auto& socket : spec.listen) {
+      auto [it, fresh] = owners.emplace(to_string(socket), key);
+      if (!fresh)
+        errors.push_back(Error::at(
+            "", 0, 0, fmt::format("services.{}.listen", key),
+            fmt::format("'{}' is also listed by service '{}'", to_string(socket), it->second)));
+    }
   }
   if (auto graph = check_dependencies(config); !graph) errors.push_back(std::move(graph.error()));
   if (errors.empty()) return {};

@@ -17,6 +17,7 @@
 #include "arm/config.hpp"
 #include "dependency_check.hpp"
 #include "key_table.hpp"
+#include "listen_table.hpp"
 #include "nesting_limits.hpp"
 #include "read_file_posix.hpp"
 #include "service_table.hpp"
@@ -111,6 +112,9 @@ Done check_default_services(const ValueReader& reader, const toml::table& root,
     std::string message;
     if (!config.services.contains(name))
       message = fmt::format("'{}' is not a configured service", name);
+    else if (config.services.at(name).start == StartMode::on_demand)
+      message =
+          fmt::format("'{}' has start = \"on-demand\": it starts on its first connection", name);
     else if (!seen.insert(name).second)
       message = fmt::format("'{}' is listed twice", name);
     else
@@ -158,6 +162,7 @@ Read<Config> read_document(const ValueReader& reader, const toml::table& root) {
   apply_log_dir(root, config);
   if (Done done = check_default_services(reader, root, config); !done) return Failure(done.error());
   if (Done done = check_dependency_graph(reader, root, config); !done) return Failure(done.error());
+  if (Done done = check_sockets_unique(reader, root, config); !done) return Failure(done.error());
   return config;
 }
 

@@ -64,11 +64,6 @@ bool is_loopback(const ListenAddress& address) {
   return ::inet_pton(AF_INET, address.host.c_str(), bytes) == 1 && bytes[0] == 127;
 }
 
-std::string to_string(const ListenAddress& address) {
-  return address.ipv6 ? fmt::format("[{}]:{}", address.host, address.port)
-                      : fmt::format("{}:{}", address.host, address.port);
-}
-
 std::vector<Error> find_exposed_metrics(const std::filesystem::path& path, const Config& config) {
   if (!config.arm.metrics_listen || is_loopback(*config.arm.metrics_listen)) return {};
   int line = 0;

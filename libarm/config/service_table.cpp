@@ -9,6 +9,7 @@
 
 #include "health_table.hpp"
 #include "key_table.hpp"
+#include "listen_table.hpp"
 
 namespace arm::config_reading {
 
@@ -291,6 +292,7 @@ const std::array service_keys{
                        return assign(reader.path(value, path), spec.config_file);
                      }},
     Key<ServiceSpec>{"config_section", read_config_section},
+    Key<ServiceSpec>{"config_arg", read_config_arg},
     Key<ServiceSpec>{"prefix",
                      [](auto& reader, auto& value, auto& path, ServiceSpec& spec) {
                        return assign(reader.command_prefix(value, path), spec.prefix);
@@ -381,6 +383,12 @@ const std::array service_keys{
     Key<ServiceSpec>{"watchdog", read_watchdog},
     Key<ServiceSpec>{"health", read_health},
     Key<ServiceSpec>{"on_unhealthy", read_on_unhealthy},
+    Key<ServiceSpec>{"listen", read_listen},
+    Key<ServiceSpec>{"listen_backlog", read_listen_backlog},
+    Key<ServiceSpec>{"listen_mode", read_listen_mode},
+    Key<ServiceSpec>{"listen_owner", read_listen_owner},
+    Key<ServiceSpec>{"start", read_start},
+    Key<ServiceSpec>{"idle_stop", read_idle_stop},
 };
 
 }  // namespace
@@ -429,6 +437,8 @@ Read<ServiceSpec> read_service(const ValueReader& reader, const std::string& nam
   if (Done done = check_readiness(reader, table, table_path, spec); !done)
     return Failure(done.error());
   if (Done done = apply_on_unhealthy(reader, table, table_path, spec); !done)
+    return Failure(done.error());
+  if (Done done = check_socket_activation(reader, table, table_path, spec); !done)
     return Failure(done.error());
   for (int code : spec.permanent_failure_exit_codes) {
     if (std::ranges::find(spec.success_exit_codes, code) != spec.success_exit_codes.end()) {

@@ -6,8 +6,9 @@ namespace arm {
 namespace detail {
 
 // The original ARM's order: prefix... binary [-c config] [-L DEBUG] options...
-// Services written for ARM parse exactly this, so it is part of the contract. Words are
-// assigned over what `argv` held, so a buffer reused from spawn to spawn allocates nothing.
+// Services written for ARM parse exactly this, so it is part of the contract; config_arg moves
+// the config file for programs that take it otherwise (issue 14). Words are assigned over what
+// `argv` held, so a buffer reused from spawn to spawn allocates nothing.
 namespace {
 std::string_view text(const std::string& text) {
   return text;
@@ -15,31 +16,57 @@ std::string_view text(const std::string& text) {
 std::string_view text(const SharedText& text) {
   return *text;
 }
+
+const std::vector<std::string> default_config_arg{"-c", "{config}"};
+
+// `word` with every {config} and {name} replaced, into `out`.
+void substitute(std::string& out, std::string_view word, std::string_view config,
+                std::string_view name) {
+  out.clear();
+  while (!word.empty()) {
+    auto brace = word.find('{');
+    out.append(word.substr(0, brace));
+    if (brace == std::string_view::npos) break;
+    word.remove_prefix(brace);
+    if (word.starts_with("{config}")) {
+      out.append(config);
+      word.remove_prefix(8);
+    } else if (word.starts_with("{name}")) {
+      out.append(name);
+      word.remove_prefix(6);
+    } else {
+      out.push_back('{');
+      word.remove_prefix(1);
+    }
+  }
+}
 }  // namespace
 
 template <class Who>
 void compose_argv_into(std::vector<std::string>& argv, const Who& who, const ServiceSpec& settings,
                        const ArmSettings& arm) {
   std::size_t count = 0;
-  auto put = [&](std::string_view word) {
-    if (count < argv.size()) {
-      argv[count].assign(word);
-    } else {
-      argv.emplace_back(word);
-    }
-    ++count;
+  auto slot = [&]() -> std::string& {
+    if (count == argv.size()) argv.emplace_back();
+    return argv[count++];
+  };
+  auto put = [&](std::string_view word) { slot().assign(word); };
+  std::string_view config = who.config_file ? std::string_view(*who.config_file) : "";
+  auto put_substituted = [&](std::string_view word) {
+    if (word.find('{') == std::string_view::npos) return put(word);
+    substitute(slot(), word, config, who.name);
   };
   for (const auto& word : settings.prefix ? *settings.prefix : arm.global_prefix) put(word);
   put(text(who.binary));
   if (who.config_file) {
-    put("-c");
-    put(*who.config_file);
+    for (const auto& word : settings.config_arg ? *settings.config_arg : default_config_arg)
+      put_substituted(word);
   }
   if (settings.debug) {
     put("-L");
     put("DEBUG");
   }
-  for (std::string_view option : who.options) put(option);
+  for (std::string_view option : who.options) put_substituted(option);
   argv.resize(count);
 }
 

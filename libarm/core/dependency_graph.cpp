@@ -95,6 +95,7 @@ void ServiceSupervisor::Impl::activate(Service& root) {
 bool ServiceSupervisor::Impl::take_interest(Service& dependency, bool soft) {
   switch (dependency.state) {
     case ServiceState::stopped:
+    case ServiceState::listening:
     case ServiceState::failed:
       if (!dependency.dormant()) return false;  // already activated, waiting in the queue
       if (soft) ++dependency.references.requests;
@@ -146,7 +147,8 @@ void ServiceSupervisor::Impl::ensure_interest(Service& dependency) {
 
 void ServiceSupervisor::Impl::mark_active(Service& service) {
   service.references.active = true;
-  if (service.state == ServiceState::stopped || service.state == ServiceState::failed) {
+  if (service.state == ServiceState::stopped || service.state == ServiceState::listening ||
+      service.state == ServiceState::failed) {
     cancel_deadline(service);  // a pending re-arm: it is starting now anyway
     service.history.intensity.reset();
     service.history.restarts = 0;
@@ -183,6 +185,7 @@ void ServiceSupervisor::Impl::check_start(Service& service) {
   if (!service.references.active || service.process.pid || in_shutdown) return;
   switch (service.state) {
     case ServiceState::stopped:
+    case ServiceState::listening:
     case ServiceState::failed:
     case ServiceState::waiting:
       try_start_now(service);
@@ -244,6 +247,7 @@ void ServiceSupervisor::Impl::release_if_unwanted(Service& service) {
       become_inactive(service, ServiceState::stopped, "no longer needed by its dependents");
       return;
     case ServiceState::stopped:
+    case ServiceState::listening:
     case ServiceState::failed:
       deactivate(service);  // activated but never started
       return;

@@ -19,6 +19,8 @@ std::string_view to_string(ServiceState state) {
       return "backoff";
     case ServiceState::failed:
       return "failed";
+    case ServiceState::listening:
+      return "listening";
   }
   return "unknown";
 }

@@ -81,6 +81,9 @@ void ServiceSupervisor::Impl::schedule_while_running(Service& service) {
   std::optional<TimePoint> due;
   if (service.readiness) due = service.readiness->watchdog_due;
   if (service.health && (!due || service.health->next_at < *due)) due = service.health->next_at;
+  if (service.on_demand && service.on_demand->idle_check_at &&
+      (!due || *service.on_demand->idle_check_at < *due))
+    due = service.on_demand->idle_check_at;
   if (due) {
     schedule(service, *due);
   } else {
@@ -192,6 +195,7 @@ bool ServiceSupervisor::Impl::notified(ProcessId pid, const ServiceNotification&
       break;
     case ServiceState::stopping:  // on its way out: nothing it says changes that
     case ServiceState::stopped:   // no process in these states: cannot happen
+    case ServiceState::listening:
     case ServiceState::waiting:
     case ServiceState::backoff:
     case ServiceState::failed:

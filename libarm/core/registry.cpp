@@ -10,16 +10,20 @@
 namespace arm {
 
 ServiceSupervisor::Impl::Impl(Config initial, Clock& c, Spawner& s, Notifier& n, FileWatcher* w,
-                              Random* r, Prober* p)
+                              Random* r, Prober* p, Listeners* l)
     : arm(std::move(initial.arm)),
       clock(c),
       spawner(s),
       notifier(n),
       watcher(w),
       random(r ? *r : own_random),
-      prober(p) {
+      prober(p),
+      listeners(l) {
+  if (auto held = hold_sockets(initial); !held) throw SocketsRefused(std::move(held.error()));
   for (auto& [name, spec] : initial.services) add_service(std::move(spec));
   rebuild_graph();
+  // On-demand services listen from the start (no event: it is where they begin).
+  for (auto& [name, service] : services) rest(*service, false);
 }
 
 Service* ServiceSupervisor::Impl::find(std::string_view name) {
@@ -121,6 +125,7 @@ void ServiceSupervisor::Impl::unwatch_file(Service& service, const WatchedFile& 
 
 void ServiceSupervisor::Impl::forget(Service& service) {
   cancel_deadline(service);
+  if (service.on_demand && service.on_demand->watched) listeners->unwatch(service.name());
   unwatch_config_file(service);
   with_waiters.erase(&service);
   deactivate(service);
@@ -135,7 +140,11 @@ void ServiceSupervisor::Impl::set_state(Service& service, ServiceState next, std
   // Probes are about a running process: one in flight is no longer wanted once it leaves.
   if (previous == ServiceState::running && next != ServiceState::running)
     stop_health_checks(service);
+  // An on-demand service at rest listens for its next client (issue 14).
+  if (next == ServiceState::stopped && listens_on_demand(service) && !in_shutdown)
+    next = ServiceState::listening;
   service.state = next;
+  update_socket_watch(service);
   emit_event(service, previous, std::move(detail));
 }
 

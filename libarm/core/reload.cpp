@@ -15,6 +15,7 @@ struct ServiceSupervisor::Impl::ReloadPlan {
   // Soft edges give a reference once, when they appear: the old ones, to tell new from old.
   std::map<std::string, std::vector<std::string>, std::less<>> old_wants;
   std::vector<Service*> launch_changed_running;
+  std::vector<std::string> new_boot_services;  // start = boot, and not before this reload
   ReloadSummary summary;
 };
 
@@ -35,6 +36,7 @@ void ServiceSupervisor::Impl::drop_removed(ReloadPlan& plan) {
   }
   for (Service* service : gone) {
     plan.summary.removed.push_back(service->name());
+    if (listeners && !service->settings().listen.empty()) listeners->drop(service->name());
     service->references.requests = 0;
     fail_start_waiters(*service, Outcome::start_failed, "removed from the configuration");
     switch (service->state) {
@@ -49,6 +51,7 @@ void ServiceSupervisor::Impl::drop_removed(ReloadPlan& plan) {
       case ServiceState::waiting:
       case ServiceState::backoff:
       case ServiceState::stopped:
+      case ServiceState::listening:
       case ServiceState::failed:
         forget(*service);
         break;
@@ -65,7 +68,7 @@ void ServiceSupervisor::Impl::apply_specs(ReloadPlan& plan) {
   for (auto& [name, next_spec] : plan.next.services) {
     Service* service = find(name);
     if (!service) {
-      add_service(std::move(next_spec));
+      rest(add_service(std::move(next_spec)), true);
       plan.summary.added.push_back(name);
       continue;
     }
@@ -79,12 +82,16 @@ void ServiceSupervisor::Impl::apply_specs(ReloadPlan& plan) {
       plan.summary.updated.push_back(name);
       continue;
     }
+    // The sockets are part of what a process was given: other sockets, another process.
     bool launch_changed = !detail::same_launch(detail::make_launch(service->spec, plan.old_arm),
-                                               detail::make_launch(spec, arm));
+                                               detail::make_launch(spec, arm)) ||
+                          spec.settings().listen != service->settings().listen;
     if (!launch_changed && spec == service->spec) continue;
     bool health_changed = !(spec.settings().health == service->settings().health);
     replace_spec(*service, std::move(spec));
     if (health_changed) health_check_changed(*service);
+    rest(*service, true);           // start = on-demand added or removed
+    update_socket_watch(*service);  // idle_stop added or removed
     // A re-arm pending under the old settings goes when the new ones have none.
     if (service->state == ServiceState::failed && !service->settings().retry_failed_after)
       cancel_deadline(*service);
@@ -149,6 +156,9 @@ void ServiceSupervisor::Impl::start_new_defaults(const ReloadPlan& plan) {
   for (const auto& name : arm.default_services) {
     if (!plan.old_defaults.contains(name)) start_request(std::nullopt, name);
   }
+  for (const auto& name : plan.new_boot_services) {
+    if (!plan.old_defaults.contains(name)) start_request(std::nullopt, name);
+  }
 }
 
 ReloadSummary ServiceSupervisor::Impl::apply(Config next) {
@@ -156,11 +166,18 @@ ReloadSummary ServiceSupervisor::Impl::apply(Config next) {
   plan.old_arm = arm;
   plan.old_defaults.insert(arm.default_services.begin(), arm.default_services.end());
   plan.next = std::move(next);
+  for (const auto& [name, spec] : plan.next.services) {
+    const Service* before = find(name);
+    if (spec.start == StartMode::boot &&
+        (!before || before->removed() || before->settings().start != StartMode::boot))
+      plan.new_boot_services.push_back(name);
+  }
   drop_removed(plan);
   apply_specs(plan);
   follow_new_edges(plan);
   restart_changed(plan);
   start_new_defaults(plan);
+  if (listeners) listeners->release_unheld();  // the sockets no service lists any more
   return std::move(plan.summary);
 }
 

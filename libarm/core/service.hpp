@@ -113,6 +113,16 @@ struct Service {
   };
   std::unique_ptr<Health> health;
 
+  // Socket activation (issue 14): allocated for a service with start = on-demand. While it is
+  // listening its sockets are watched and a client starts it; while it runs with idle_stop,
+  // each idle_stop period is watched for a client, and one that saw none stops it.
+  struct OnDemand {
+    bool watched = false;                    // a Listeners::watch is outstanding
+    bool client_came = false;                // reported since the current idle period began
+    std::optional<TimePoint> idle_check_at;  // running with idle_stop: the period's end
+  };
+  std::unique_ptr<OnDemand> on_demand;
+
   // Why it is wanted. `requests` are references from start requests and default_services;
   // `holders` the hard dependents holding it. `active` is set from the moment the service is
   // wanted until it is stopped or failed again: it then holds one reference on each hard
@@ -200,7 +210,9 @@ struct Service {
   }
   // Not wanted and without a process: what activation has to wake up.
   bool dormant() const {
-    return !references.active && (state == ServiceState::stopped || state == ServiceState::failed);
+    return !references.active &&
+           (state == ServiceState::stopped || state == ServiceState::listening ||
+            state == ServiceState::failed);
   }
   bool rearm_pending() const { return state == ServiceState::failed && deadline.has_value(); }
   // Stopping, and decided to start again once reaped (at once or after the backoff).

@@ -40,16 +40,20 @@ std::string also_stopped(const std::vector<std::string>& names) {
 
 ServiceSupervisor::ServiceSupervisor(Config config, Clock& clock, Spawner& spawner,
                                      Notifier& notifier, FileWatcher* watcher, Random* random,
-                                     Prober* prober)
+                                     Prober* prober, Listeners* listeners)
     : impl_(std::make_unique<Impl>(checked(std::move(config)), clock, spawner, notifier, watcher,
-                                   random, prober)) {}
+                                   random, prober, listeners)) {}
 
 std::expected<std::unique_ptr<ServiceSupervisor>, std::vector<Error>> ServiceSupervisor::create(
     Config config, Clock& clock, Spawner& spawner, Notifier& notifier, FileWatcher* watcher,
-    Random* random, Prober* prober) {
+    Random* random, Prober* prober, Listeners* listeners) {
   if (auto valid = check_config(config); !valid) return std::unexpected(std::move(valid.error()));
-  return std::make_unique<ServiceSupervisor>(std::move(config), clock, spawner, notifier, watcher,
-                                             random, prober);
+  try {
+    return std::make_unique<ServiceSupervisor>(std::move(config), clock, spawner, notifier, watcher,
+                                               random, prober, listeners);
+  } catch (const Impl::SocketsRefused& refused) {
+    return std::unexpected(refused.errors);
+  }
 }
 
 ServiceSupervisor::~ServiceSupervisor() = default;
@@ -57,6 +61,7 @@ ServiceSupervisor::~ServiceSupervisor() = default;
 void ServiceSupervisor::start_default_services() {
   Impl::Call call(*impl_);
   for (const auto& name : impl_->arm.default_services) impl_->start_request(std::nullopt, name);
+  impl_->start_boot_services(impl_->arm.default_services);
 }
 
 void ServiceSupervisor::start(std::optional<RequestRef> from, std::string_view name) {
@@ -94,6 +99,9 @@ std::expected<ReloadSummary, std::vector<Error>> ServiceSupervisor::reload(Confi
   if (auto valid = check_config(config); !valid) return std::unexpected(std::move(valid.error()));
   if (impl_->in_shutdown)
     return std::unexpected(std::vector<Error>{Error::system(0, "refused: shutting down")});
+  // Sockets first: one that cannot be opened refuses the whole configuration, and nothing changed.
+  if (auto held = impl_->hold_sockets(config); !held)
+    return std::unexpected(std::move(held.error()));
   return impl_->apply(std::move(config));
 }
 
@@ -120,6 +128,11 @@ bool ServiceSupervisor::on_notify(ProcessId pid, const ServiceNotification& noti
 bool ServiceSupervisor::on_probe_result(ProbeId id, const ProbeResult& result) {
   Impl::Call call(*impl_);
   return impl_->probe_ended(id, result);
+}
+
+bool ServiceSupervisor::on_socket_activity(std::string_view service) {
+  Impl::Call call(*impl_);
+  return impl_->socket_activity(service);
 }
 
 void ServiceSupervisor::on_file_changed(const WatchedFile& file) {
@@ -158,6 +171,7 @@ void ServiceSupervisor::Impl::start_request(std::optional<RequestRef> from, std:
   if (!service || refused_in_shutdown(from, *service)) return;
   switch (service->state) {
     case ServiceState::stopped:
+    case ServiceState::listening:
     case ServiceState::failed:
       start_fresh(*service, from, Outcome::started);
       break;
@@ -204,6 +218,9 @@ void ServiceSupervisor::Impl::stop_request(std::optional<RequestRef> from, std::
     case ServiceState::stopped:
       answer(from, *service, Outcome::not_running, "not running");
       break;
+    case ServiceState::listening:
+      answer(from, *service, Outcome::not_running, "not running (listening: a client starts it)");
+      break;
     case ServiceState::failed:
       cancel_deadline(*service);  // a pending re-arm
       set_state(*service, ServiceState::stopped, "failure acknowledged by stop");
@@ -243,6 +260,7 @@ void ServiceSupervisor::Impl::restart_request(std::optional<RequestRef> from,
   if (!service || refused_in_shutdown(from, *service)) return;
   switch (service->state) {
     case ServiceState::stopped:
+    case ServiceState::listening:
     case ServiceState::failed:
       // Like systemd: restarting a service that is not running starts it.
       start_fresh(*service, from, Outcome::started);
@@ -283,6 +301,7 @@ void ServiceSupervisor::Impl::reset_request(std::optional<RequestRef> from, std:
       take_down_dependents(*service, ServiceState::stopped);
       break;
     case ServiceState::stopped:
+    case ServiceState::listening:
     case ServiceState::waiting:
     case ServiceState::starting:
     case ServiceState::running:
@@ -319,6 +338,9 @@ void ServiceSupervisor::Impl::shutdown_request(std::optional<RequestRef> from) {
         case ServiceState::backoff:
           cancel_deadline(service);
           service.waiting_for.clear();
+          set_state(service, ServiceState::stopped, "shutdown");
+          break;
+        case ServiceState::listening:  // no more clients are let in
           set_state(service, ServiceState::stopped, "shutdown");
           break;
         case ServiceState::failed:
@@ -367,6 +389,7 @@ bool ServiceSupervisor::Impl::child_exited(ProcessId pid, ExitStatus exit) {
       after_stopping_exit(service, exit);
       break;
     case ServiceState::stopped:
+    case ServiceState::listening:
     case ServiceState::waiting:
     case ServiceState::backoff:
     case ServiceState::failed:
@@ -404,6 +427,7 @@ bool ServiceSupervisor::Impl::main_exited(ProcessId pid, ExitStatus exit) {
     case ServiceState::stopping:
       break;  // already on its way out: the stop goes on for what is left
     case ServiceState::stopped:
+    case ServiceState::listening:
     case ServiceState::waiting:
     case ServiceState::backoff:
     case ServiceState::failed:
@@ -435,6 +459,7 @@ void ServiceSupervisor::Impl::file_changed(const WatchedFile& file) {
       case ServiceState::stopping:  // it restarts (or not) as already decided, with the change
       case ServiceState::waiting:   // it starts with the change once its dependencies run
       case ServiceState::stopped:
+      case ServiceState::listening:
       case ServiceState::failed:
         break;
     }
@@ -469,10 +494,12 @@ void ServiceSupervisor::Impl::timer_due(Service& service) {
     case ServiceState::starting:  // not ready within start_timeout, or its `after` delay passed
       readiness_deadline_due(service);
       break;
-    case ServiceState::running:  // its watchdog expired, or a health probe is due or late
-      if (!health_due(service)) readiness_deadline_due(service);
+    case ServiceState::running:  // its watchdog expired, a health probe is due or late, or an
+                                 // idle period is over
+      if (!idle_due(service) && !health_due(service)) readiness_deadline_due(service);
       break;
     case ServiceState::stopped:
+    case ServiceState::listening:
     case ServiceState::waiting:
       break;  // deadlines are cancelled on leaving the states that have one
   }

@@ -21,6 +21,7 @@
 #include <memory>
 #include <set>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -39,8 +40,9 @@ using detail::AfterExit;
 using detail::Service;
 
 struct ServiceSupervisor::Impl {
+  // Throws SocketsRefused when a listening socket of `initial` cannot be opened.
   Impl(Config initial, Clock& clock, Spawner& spawner, Notifier& notifier, FileWatcher* watcher,
-       Random* random, Prober* prober);
+       Random* random, Prober* prober, Listeners* listeners);
   ~Impl();
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
@@ -223,6 +225,26 @@ struct ServiceSupervisor::Impl {
   void exited_before_ready(Service& service, const ExitStatus& exit);
   // The deadline of a running service: the earlier of its watchdog's and its health probe's.
   void schedule_while_running(Service& service);
+
+  // ---- socket activation (socket_activation.cpp) -------------------------------------------
+  Listeners* listeners;
+  struct SocketsRefused : std::runtime_error {
+    explicit SocketsRefused(std::vector<Error> errors);
+    std::vector<Error> errors;
+  };
+  // Opens what each service of `config` lists (for the constructor and reload): all or nothing.
+  std::expected<void, std::vector<Error>> hold_sockets(const Config& config);
+  // Whether `service` listens for its first client instead of resting stopped.
+  bool listens_on_demand(const Service& service) const;
+  // Watches its sockets exactly when its state wants it (after every state change).
+  void update_socket_watch(Service& service);
+  bool socket_activity(std::string_view name);
+  // A service with no process takes the resting state its spec says: listening or stopped.
+  void rest(Service& service, bool tell);
+  // Starts the services with start = boot that `already` (the default services) does not name.
+  void start_boot_services(const std::vector<std::string>& already);
+  void start_idle_period(Service& service);
+  bool idle_due(Service& service);
 
   // ---- health probes (health.cpp) ------------------------------------------------------------
   void start_health_checks(Service& service);

@@ -2,6 +2,8 @@
 // they are part of the public API: embedders test their own policies with them.
 #include "arm/testing.hpp"
 
+#include <fmt/format.h>
+
 #include <ostream>
 
 #include <algorithm>
@@ -169,13 +171,71 @@ void FakeProber::answered(ProbeId id) {
   std::erase_if(running, [id](const Probe& probe) { return probe.id == id; });
 }
 
+std::expected<void, Error> FakeListeners::hold(std::string_view service, const ServiceSpec& spec) {
+  std::vector<std::string> sockets;
+  for (const auto& socket : spec.listen) {
+    std::string text = to_string(socket);
+    if (!open.contains(text) && refused.contains(text))
+      return std::unexpected(
+          Error::at("", 0, 0, fmt::format("services.{}.listen", service),
+                    fmt::format("cannot listen on {}: Address already in use", text)));
+    sockets.push_back(std::move(text));
+  }
+  for (const auto& text : sockets) {
+    if (!open.contains(text)) open.emplace(text, next_descriptor_++);
+  }
+  if (sockets.empty()) {
+    drop(service);
+  } else {
+    held[std::string(service)] = std::move(sockets);
+  }
+  return {};
+}
+
+void FakeListeners::drop(std::string_view service) {
+  if (auto found = held.find(service); found != held.end()) held.erase(found);
+}
+
+void FakeListeners::release_unheld() {
+  std::erase_if(open, [&](const auto& entry) {
+    return std::ranges::none_of(held, [&](const auto& holder) {
+      return std::ranges::find(holder.second, entry.first) != holder.second.end();
+    });
+  });
+}
+
+void FakeListeners::descriptors(std::string_view service, std::vector<int>& out) const {
+  out.clear();
+  auto found = held.find(service);
+  if (found == held.end()) return;
+  for (const auto& text : found->second) out.push_back(open.at(text));
+}
+
+void FakeListeners::watch(std::string_view service) {
+  ++watch_calls;
+  watched.emplace(service);
+}
+
+void FakeListeners::unwatch(std::string_view service) {
+  if (auto found = watched.find(service); found != watched.end()) watched.erase(found);
+}
+
 SupervisorRig::SupervisorRig(Config config)
-    : supervisor(std::move(config), clock, spawner, notifier, &watcher, &random, &prober) {}
+    : supervisor(std::move(config), clock, spawner, notifier, &watcher, &random, &prober,
+                 &listeners) {}
 
 SupervisorRig::SupervisorRig(Config config, Notifier& also_notify)
     : notifier(),
-      supervisor(std::move(config), clock, spawner, notifier, &watcher, &random, &prober) {
+      supervisor(std::move(config), clock, spawner, notifier, &watcher, &random, &prober,
+                 &listeners) {
   notifier.forward_to = &also_notify;
+}
+
+bool SupervisorRig::connect(std::string_view service) {
+  auto found = listeners.watched.find(service);
+  if (found == listeners.watched.end()) return false;
+  listeners.watched.erase(found);
+  return supervisor.on_socket_activity(service);
 }
 
 RequestRef SupervisorRig::request(ClientId client) {

@@ -17,6 +17,9 @@ using detail::StopPhase;
 bool ServiceSupervisor::Impl::spawn(Service& service) {
   set_state(service, ServiceState::starting);
   detail::fill_launch(launch_buffer, service.spec, arm);
+  launch_buffer.listen_fds.clear();
+  if (listeners && !service.settings().listen.empty())
+    listeners->descriptors(service.name(), launch_buffer.listen_fds);
   auto spawned = spawner.spawn(launch_buffer);
   if (!spawned) {
     service.last_error = spawned.error().message;
@@ -265,6 +268,7 @@ void ServiceSupervisor::Impl::restart_with_fresh_backoff(Service& service, std::
     case ServiceState::stopping:  // it restarts (or not) as already decided, with the change
     case ServiceState::waiting:   // it starts with the change once its dependencies run
     case ServiceState::stopped:
+    case ServiceState::listening:
     case ServiceState::failed:
       return;
   }

@@ -9,7 +9,8 @@ namespace arm::posix {
 namespace {
 
 bool is_hosts_notify_variable(std::string_view key) {
-  return key == "NOTIFY_SOCKET" || key == "WATCHDOG_USEC" || key == "WATCHDOG_PID";
+  return key == "NOTIFY_SOCKET" || key == "WATCHDOG_USEC" || key == "WATCHDOG_PID" ||
+         key == "LISTEN_FDS" || key == "LISTEN_PID" || key == "LISTEN_FDNAMES";
 }
 
 }  // namespace

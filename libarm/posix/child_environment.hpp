@@ -8,10 +8,11 @@
 
 namespace arm::posix {
 
-// The host's own environment, without the sd_notify variables its own supervisor may have
-// given it (NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID: armd run by systemd with Type=notify).
-// Those are the host's, never a child's, which would otherwise speak to systemd in the host's
-// name (or, with WATCHDOG_PID, be told it has no watchdog).
+// The host's own environment, without the sd_notify and socket activation variables its own
+// supervisor may have given it (NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID: armd run by systemd
+// with Type=notify; LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES: armd given sockets). Those are the
+// host's, never a child's, which would otherwise speak to systemd in the host's name (or, with
+// WATCHDOG_PID, be told it has no watchdog, or take descriptors it does not have).
 std::map<std::string, std::string> inherited_environment();
 
 // "KEY=VALUE" strings, in key order.

@@ -64,6 +64,11 @@ struct PosixSpawner::Impl {
 
 namespace {
 
+// Room for a pid in decimal and its NUL (write_decimal in vfork_launch.cpp writes up to 21).
+constexpr std::size_t listen_pid_room = 21;
+// The most sockets one service is given (the child keeps them in a fixed array).
+constexpr std::size_t most_listen_fds = 64;
+
 std::string errno_text(int error) {
   return std::strerror(error);
 }
@@ -82,7 +87,25 @@ std::vector<std::string> child_environment(const SpawnRequest& request,
   if (request.watchdog)
     merged["WATCHDOG_USEC"] =
         std::to_string(static_cast<long long>(request.watchdog->count()) * 1000);
+  // Socket activation, as systemd passes a socket unit's descriptors; LISTEN_PID is the child's
+  // pid, written by the child itself over these digits (launch()'s listen_pid_digits).
+  if (!request.listen_fds.empty()) {
+    merged["LISTEN_FDS"] = std::to_string(request.listen_fds.size());
+    merged["LISTEN_PID"] = std::string(listen_pid_room, '0');
+    std::string names = request.service;
+    for (std::size_t i = 1; i < request.listen_fds.size(); ++i) names += ":" + request.service;
+    merged["LISTEN_FDNAMES"] = std::move(names);
+  }
   return flattened(merged);
+}
+
+// The LISTEN_PID= entry's digits in `envp`, for the child to write its pid over.
+char* listen_pid_digits(const std::vector<char*>& envp) {
+  constexpr std::string_view key = "LISTEN_PID=";
+  for (char* entry : envp) {
+    if (entry && std::string_view(entry).starts_with(key)) return entry + key.size();
+  }
+  return nullptr;
 }
 
 // The file a service's output goes to (null: inherited, or a pipe, or stdout's).
@@ -344,6 +367,15 @@ std::expected<ProcessId, SpawnError> PosixSpawner::Impl::spawn(const SpawnReques
     return std::unexpected(Error::system(
         EBADF, fmt::format("cannot start {}: readiness fd:{}: the descriptor must be 3 or more",
                            request.service, request.readiness.fd)));
+  if (request.listen_fds.size() > most_listen_fds)
+    return std::unexpected(Error::system(
+        EMFILE, fmt::format("cannot start {}: {} listening sockets; at most {} are passed",
+                            request.service, request.listen_fds.size(), most_listen_fds)));
+  if (wants_pipe && request.readiness.fd < 3 + static_cast<int>(request.listen_fds.size()))
+    return std::unexpected(Error::system(
+        EBADF, fmt::format("cannot start {}: readiness fd:{} is one of its listening sockets' "
+                           "descriptors (3 to {})",
+                           request.service, request.readiness.fd, 2 + request.listen_fds.size())));
   std::vector<std::string> env_strings = child_environment(request, options.notify);
   auto argv = pointers_to(argv_strings);
   auto envp = pointers_to(env_strings);
@@ -354,6 +386,9 @@ std::expected<ProcessId, SpawnError> PosixSpawner::Impl::spawn(const SpawnReques
   plan.working_directory =
       request.working_directory.empty() ? nullptr : request.working_directory.c_str();
   plan.die_with_parent = options.kill_children_if_host_dies;
+  plan.listen_fds = request.listen_fds.data();
+  plan.listen_count = static_cast<int>(request.listen_fds.size());
+  if (plan.listen_count > 0) plan.listen_pid_digits = listen_pid_digits(envp);
   rlimit child_nofile{};
   if (options.child_nofile) {
     child_nofile = {static_cast<rlim_t>(options.child_nofile->soft),

@@ -64,6 +64,69 @@ bool redirect_output(const char* path, int target) {
   return duplicated >= 0;
 }
 
+// One descriptor the child keeps: where it is in the parent's table, where it goes.
+struct Kept {
+  int from;
+  int to;
+};
+
+// Up to 3 + listen sockets: stdout, stderr, readiness, sockets.
+constexpr int most_kept = 3 + 64;
+
+// The child's descriptor table, made its own: each kept descriptor at its number (1 and 2 for
+// the output pipes, 3... for the sockets, N for the readiness pipe), without close-on-exec, and
+// nothing else above 2. Async-signal-safe, no allocation.
+__attribute__((no_sanitize("address", "undefined"))) bool arrange_descriptors(
+    const LaunchPlan& plan) {
+  Kept kept[most_kept];
+  int count = 0;
+  if (plan.stdout_fd >= 3) kept[count++] = {plan.stdout_fd, STDOUT_FILENO};
+  if (plan.stderr_fd >= 3) kept[count++] = {plan.stderr_fd, STDERR_FILENO};
+  if (plan.readiness_fd >= 3) kept[count++] = {plan.readiness_fd, plan.readiness_target};
+  for (int i = 0; i < plan.listen_count && count < most_kept; ++i)
+    kept[count++] = {plan.listen_fds[i], 3 + i};
+  if (count == 0) return ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_UNSHARE) == 0;
+  int highest = 2;
+  for (int i = 0; i < count; ++i) {
+    if (kept[i].from > highest) highest = kept[i].from;
+    if (kept[i].to > highest) highest = kept[i].to;
+  }
+  if (::syscall(SYS_close_range, static_cast<unsigned>(highest) + 1, ~0U, CLOSE_RANGE_UNSHARE) != 0)
+    return false;
+  // Each moved above every number in play first, so that putting one in place never
+  // overwrites another that is still to be moved (a socket at 4 that must become 3 while
+  // another at 3 must become 4).
+  for (int i = 0; i < count; ++i) {
+    kept[i].from = ::fcntl(kept[i].from, F_DUPFD_CLOEXEC, highest + 1);
+    if (kept[i].from < 0) return false;
+  }
+  for (int i = 0; i < count; ++i) {
+    if (::dup2(kept[i].from, kept[i].to) < 0) return false;  // dup2 clears close-on-exec
+  }
+  // Everything above 2 that is not a target goes: the sockets are 3 .. 3+n-1, the readiness
+  // descriptor N lies above them.
+  unsigned first_free = 3 + static_cast<unsigned>(plan.listen_count);
+  if (plan.readiness_fd >= 3) {
+    auto target = static_cast<unsigned>(plan.readiness_target);
+    if (target > first_free && ::syscall(SYS_close_range, first_free, target - 1, 0U) != 0)
+      return false;
+    first_free = target + 1;
+  }
+  return ::syscall(SYS_close_range, first_free, ~0U, 0U) == 0;
+}
+
+// `value` in decimal into `out` (room for 21 bytes), NUL-terminated. Async-signal-safe.
+__attribute__((no_sanitize("address", "undefined"))) void write_decimal(char* out, long value) {
+  char reversed[21];
+  int length = 0;
+  do {
+    reversed[length++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value > 0 && length < 20);
+  for (int i = 0; i < length; ++i) out[i] = reversed[length - 1 - i];
+  out[length] = '\0';
+}
+
 // Runs on its own stack in the parent's memory: system calls only, no allocation, no locks.
 __attribute__((no_sanitize("address", "undefined"))) int child_main(void* argument) {
   auto* context = static_cast<ChildContext*>(argument);
@@ -76,48 +139,12 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* argume
     fail(context, LaunchFailure::Stage::cgroup);
 
   // The child starts on the parent's descriptor table (CLONE_FILES): first give it a table of
-  // its own holding only 0, 1 and 2, whatever the host left without O_CLOEXEC. The kernel
-  // copies just those three instead of every descriptor the host has open (a supervisor holds
-  // one pidfd per child), and nothing is closed one by one: without this, each spawn cost time
-  // in proportion to the number of services. No descriptor may be opened or closed before this
-  // line.
-  // Output pipes are kept through the unsharing (the table is copied up to the highest of them),
-  // put in place as 1 and 2 on the private table, then closed under their own numbers.
-  int highest_kept = plan.stdout_fd > plan.stderr_fd ? plan.stdout_fd : plan.stderr_fd;
-  if (plan.readiness_fd > highest_kept) highest_kept = plan.readiness_fd;
-  if (highest_kept < 3) {
-    if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_UNSHARE) != 0)
-      fail(context, LaunchFailure::Stage::setup);
-  } else {
-    if (::syscall(SYS_close_range, static_cast<unsigned>(highest_kept) + 1, ~0U,
-                  CLOSE_RANGE_UNSHARE) != 0)
-      fail(context, LaunchFailure::Stage::setup);
-    if (plan.stdout_fd >= 3 && ::dup2(plan.stdout_fd, STDOUT_FILENO) < 0)
-      fail(context, LaunchFailure::Stage::standard_output);
-    if (plan.stderr_fd >= 3 && ::dup2(plan.stderr_fd, STDERR_FILENO) < 0)
-      fail(context, LaunchFailure::Stage::standard_error);
-    // The readiness pipe as descriptor N, without close-on-exec (dup2 clears it; the same
-    // number keeps it, so it is cleared by hand). N may be one of the numbers the pipes had:
-    // they are in place as 1 and 2 by now.
-    int target = plan.readiness_target;
-    if (plan.readiness_fd >= 3) {
-      if (plan.readiness_fd != target && ::dup2(plan.readiness_fd, target) < 0)
-        fail(context, LaunchFailure::Stage::setup);
-      if (plan.readiness_fd == target && ::fcntl(target, F_SETFD, 0) != 0)
-        fail(context, LaunchFailure::Stage::setup);
-    }
-    // The rest of what was kept goes, under its own numbers (N stays).
-    if (target < 3 || target > highest_kept) {
-      if (::syscall(SYS_close_range, 3U, static_cast<unsigned>(highest_kept), 0U) != 0)
-        fail(context, LaunchFailure::Stage::setup);
-    } else {
-      if (target > 3 && ::syscall(SYS_close_range, 3U, static_cast<unsigned>(target - 1), 0U) != 0)
-        fail(context, LaunchFailure::Stage::setup);
-      if (target < highest_kept && ::syscall(SYS_close_range, static_cast<unsigned>(target + 1),
-                                             static_cast<unsigned>(highest_kept), 0U) != 0)
-        fail(context, LaunchFailure::Stage::setup);
-    }
-  }
+  // its own, copied only up to the highest descriptor it keeps, whatever the host left without
+  // O_CLOEXEC. The kernel copies just that much instead of every descriptor the host has open
+  // (a supervisor holds one pidfd per child), and nothing is closed one by one: without this,
+  // each spawn cost time in proportion to the number of services. No descriptor may be opened
+  // or closed before this line.
+  if (!arrange_descriptors(plan)) fail(context, LaunchFailure::Stage::setup);
 
   // Once the table holds only what the child keeps (0-2), so nothing open lies above a lowered
   // limit. Limits are the child's own (no CLONE_THREAD); lowering them needs no privilege.
@@ -156,6 +183,8 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* argume
   }
   if (plan.working_directory && ::chdir(plan.working_directory) != 0)
     fail(context, LaunchFailure::Stage::working_directory);
+  // LISTEN_PID: what sd_listen_fds() compares with getpid(), known only now.
+  if (plan.listen_pid_digits) write_decimal(plan.listen_pid_digits, ::getpid());
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -35,6 +35,13 @@ struct LaunchPlan {
   // descriptor `readiness_target` (N) and kept through exec. -1: none.
   int readiness_fd = -1;
   int readiness_target = -1;
+  // Listening sockets (issue 14): `listen_count` descriptors that become 3, 4, ... in the
+  // child, in this order, kept through exec. The readiness target must lie above them.
+  const int* listen_fds = nullptr;
+  int listen_count = 0;
+  // Where the child writes its own pid, in decimal and NUL-terminated, before exec: the value
+  // of the LISTEN_PID= entry of envp (room for 21 bytes). Null: nothing is written.
+  char* listen_pid_digits = nullptr;
   // stderr goes where stdout goes, once stdout is set up (stderr_fd and stderr_path unused).
   bool stderr_to_stdout = false;
   // The child's RLIMIT_NOFILE, set before exec (a host that raised its own keeps its children
@@ -62,7 +69,8 @@ struct LaunchFailure {
 };
 
 // The child leads a new process group, has stdin on /dev/null, stdout and stderr as the plan
-// says, only descriptors 0-2, the plan's descriptor limit, default signal dispositions and an
+// says, only descriptors 0-2 (and the listening sockets and readiness descriptor the plan
+// gives), the plan's descriptor limit, default signal dispositions and an
 // empty signal mask. Returns once the program runs or failed to.
 std::expected<Launched, LaunchFailure> launch(const LaunchPlan& plan, char* stack,
                                               std::size_t stack_size);

@@ -64,7 +64,8 @@ TEST_CASE("a running service: up, its state among all states, restarts, start ti
   CHECK(has_line(text, R"(arm_service_up{service="web"} 1)"));
   CHECK(has_line(text, "# TYPE arm_service_state gauge"));
   CHECK(has_line(text, R"(arm_service_state{service="web",state="running"} 1)"));
-  for (const char* other : {"stopped", "waiting", "starting", "stopping", "backoff", "failed"})
+  for (const char* other :
+       {"stopped", "waiting", "starting", "stopping", "backoff", "failed", "listening"})
     CHECK(has_line(text, fmt::format(R"(arm_service_state{{service="web",state="{}"}} 0)", other)));
   CHECK(has_line(text, "# TYPE arm_service_restarts_total counter"));
   CHECK(has_line(text, R"(arm_service_restarts_total{service="web"} 3)"));

@@ -25,6 +25,8 @@ std::uint32_t below(Random& random, std::uint32_t bound) {
   return static_cast<std::uint32_t>(random() % bound);
 }
 
+std::uint64_t rank(std::string_view name);
+
 ServiceSpec random_service(Random& random, std::string name,
                            const std::vector<std::string>& config_files) {
   ServiceSpec spec;
@@ -82,6 +84,18 @@ ServiceSpec random_service(Random& random, std::string name,
     if (below(random, 4) == 0) check.on_unhealthy = HealthCheck::OnUnhealthy::ignore;
     spec.health = check;
   }
+  // Issue 14: an eighth hold a socket (a port of their own, from their name's rank), most of
+  // those start on demand, and some of those stop when idle.
+  if (below(random, 8) == 0) {
+    std::uint64_t order = rank(spec.name);  // s<N>: N; new<N>: 1,000,000 + N
+    std::uint64_t port = order < 1'000'000 ? 1024 + order : 30'000 + order % 30'000;
+    spec.listen = {*parse_listen_socket(fmt::format("tcp:127.0.0.1:{}", port))};
+    if (spec.readiness.kind == Readiness::Kind::fd) spec.readiness.fd = 4;
+    if (below(random, 4) != 0) {
+      spec.start = StartMode::on_demand;
+      if (below(random, 2) == 0) spec.idle_stop = Milliseconds(1 + below(random, 20'000));
+    }
+  }
   return spec;
 }
 
@@ -119,7 +133,8 @@ Action random_action(Random& random) {
       {Action::advance_small, 150}, {Action::advance_large, 8}, {Action::file_changed, 30},
       {Action::reload, 15},         {Action::fail_spawns, 15},  {Action::allow_spawns, 20},
       {Action::client_gone, 15},    {Action::reset, 15},        {Action::shutdown, 1},
-      {Action::main_exit, 40},      {Action::notify, 150},      {Action::probe, 100}};
+      {Action::main_exit, 40},      {Action::notify, 150},      {Action::probe, 100},
+      {Action::connect, 60}};
   unsigned total = 0;
   for (const auto& [action, weight] : weights) total += weight;
   unsigned pick = below(random, total);
@@ -177,7 +192,8 @@ class Runner final : public Notifier {
   explicit Runner(const Scenario& scenario)
       : scenario_(scenario),
         config_(scenario.config),
-        supervisor_(scenario.config, clock_, spawner_, *this, &watcher_, nullptr, &prober_) {
+        supervisor_(scenario.config, clock_, spawner_, *this, &watcher_, nullptr, &prober_,
+                    &listeners_) {
     for (const auto& [name, spec] : scenario.config.services) {
       if (std::hash<std::string>{}(name + std::to_string(scenario.seed)) % 10 == 0)
         spawner_.ignore_terminate(name);
@@ -388,10 +404,25 @@ class Runner final : public Notifier {
       case Action::probe:
         probe(step);
         break;
+      case Action::connect:
+        connect(pick_name(step.b).name);
+        break;
       case Action::shutdown:
         note_shutdown_began();
         supervisor_.shutdown(new_request(step.a, step.action, Named{}));
         break;
+    }
+  }
+
+  // A client arrives at a service's socket: reported only when a watch is out (then it must be
+  // taken), otherwise it waits in the backlog; a report nobody asked for must be refused.
+  void connect(const std::string& name) {
+    if (listeners_.watching(name)) {
+      listeners_.watched.erase(listeners_.watched.find(name));
+      if (!supervisor_.on_socket_activity(name))
+        fail(fmt::format("on_socket_activity refused {}, which was watched", name));
+    } else if (supervisor_.on_socket_activity(name)) {
+      fail(fmt::format("on_socket_activity accepted {}, which was not watched", name));
     }
   }
 
@@ -478,6 +509,13 @@ class Runner final : public Notifier {
         add_random_edges(random, it->second, next);
       }
       if (dice == 6) it->second.restart_with_dependencies = !it->second.restart_with_dependencies;
+      if (dice == 8 && !it->second.listen.empty()) {  // on demand, or not any more
+        bool was = it->second.start == StartMode::on_demand;
+        it->second.start = was ? StartMode::manual : StartMode::on_demand;
+        it->second.idle_stop.reset();
+        if (!was && below(random, 2) == 0)
+          it->second.idle_stop = Milliseconds(1 + below(random, 9'000));
+      }
       if (dice == 7) {  // its health check added, changed or removed (probes afresh, no restart)
         if (it->second.health && below(random, 2) == 0) {
           it->second.health.reset();
@@ -516,8 +554,11 @@ class Runner final : public Notifier {
       std::erase_if(spec.depends_on, gone);
       std::erase_if(spec.wants, gone);
     }
-    std::erase_if(next.arm.default_services,
-                  [&](const std::string& name) { return !next.services.contains(name); });
+    // (An on-demand service is never a default service: it starts on its first client.)
+    std::erase_if(next.arm.default_services, [&](const std::string& name) {
+      auto it = next.services.find(name);
+      return it == next.services.end() || it->second.start == StartMode::on_demand;
+    });
     if (below(random, 10) == 0) next.arm.global_prefix = {"nice"};
     if (supervisor_.shutting_down()) return;  // a reload is ignored then
     std::vector<std::string> removed;
@@ -597,6 +638,21 @@ class Runner final : public Notifier {
       const ServiceSpec* spec = nullptr;
       if (auto it = config_.services.find(status.name); it != config_.services.end())
         spec = &it->second;
+      // Issue 14: an on-demand service at rest listens (outside shutdown), and only it; a watch
+      // is out exactly while it listens, or runs with idle_stop.
+      bool on_demand = spec && spec->start == StartMode::on_demand;
+      if (status.state == ServiceState::listening &&
+          (!on_demand || !listeners_.watching(status.name) || supervisor_.shutting_down()))
+        return fail(where() + " listens, but is not an on-demand service watched outside shutdown");
+      if (status.state == ServiceState::stopped && on_demand && !supervisor_.shutting_down())
+        return fail(where() + " rests stopped, though it starts on demand");
+      if (listeners_.watching(status.name) && status.state != ServiceState::listening &&
+          !(on_demand && spec->idle_stop &&
+            (status.state == ServiceState::running || status.state == ServiceState::starting)))
+        return fail(where() + " has its sockets watched");
+      if (spec && listeners_.held.contains(status.name) != !spec->listen.empty())
+        return fail(where() + (spec->listen.empty() ? " holds sockets it does not list"
+                                                    : " does not hold its sockets"));
       // "removed ones are stopped and dropped": one is listed only while it is being stopped.
       if (!spec && status.state != ServiceState::stopping)
         return fail(where() + " is listed, though a reload removed it");
@@ -641,7 +697,8 @@ class Runner final : public Notifier {
               return fail(where() + " will re-arm without retry_failed_after");
           }
           [[fallthrough]];
-        case ServiceState::stopped: {
+        case ServiceState::stopped:
+        case ServiceState::listening: {
           if (has_process) return fail(where() + " has a process");
           // Only dependents still on their way out, or (with a re-arm pending) waiting for it
           // to come back, may hold it.
@@ -771,6 +828,7 @@ class Runner final : public Notifier {
   testing::FakeSpawner spawner_;
   testing::FakeFileWatcher watcher_;
   testing::FakeProber prober_;
+  testing::FakeListeners listeners_;
   ServiceSupervisor supervisor_;
   std::deque<std::pair<ProcessId, ExitStatus>> pending_exits_;
   Ledger ledger_;
@@ -803,7 +861,8 @@ Scenario generate(std::uint64_t seed, std::size_t step_count, std::size_t max_se
   for (std::size_t i = 0; i < count; ++i) {
     auto spec = random_service(random, fmt::format("s{}", i), scenario.config_files);
     if (below(random, 2) == 0) add_random_edges(random, spec, scenario.config);
-    if (below(random, 5) == 0) scenario.config.arm.default_services.push_back(spec.name);
+    if (below(random, 5) == 0 && spec.start != StartMode::on_demand)
+      scenario.config.arm.default_services.push_back(spec.name);
     scenario.config.services.emplace(spec.name, spec);
   }
   scenario.steps.reserve(step_count);
@@ -860,10 +919,11 @@ std::vector<Step> shrink(const Scenario& scenario, std::vector<Step> steps) {
 }
 
 std::string_view action_name(Action action) {
-  static const char* const names[] = {
-      "start",         "stop",          "restart",      "status",    "crash",       "settle",
-      "advance_small", "advance_large", "file_changed", "reload",    "fail_spawns", "allow_spawns",
-      "client_gone",   "reset",         "shutdown",     "main_exit", "notify",      "probe"};
+  static const char* const names[] = {"start",        "stop",   "restart",       "status",
+                                      "crash",        "settle", "advance_small", "advance_large",
+                                      "file_changed", "reload", "fail_spawns",   "allow_spawns",
+                                      "client_gone",  "reset",  "shutdown",      "main_exit",
+                                      "notify",       "probe",  "connect"};
   return names[static_cast<int>(action)];
 }
 

@@ -35,7 +35,8 @@ enum class Action {
   shutdown,
   main_exit,  // a live main process dies, leaving other processes of its service running
   notify,     // sd_notify from a process (READY=1, WATCHDOG=1, ...), or from a stale or unknown pid
-  probe  // a health probe in flight ends (healthy or not), or a result for a stale or unknown one
+  probe,   // a health probe in flight ends (healthy or not), or a result for a stale or unknown one
+  connect  // a client connects to a service's listening socket (issue 14)
 };
 
 struct Step {

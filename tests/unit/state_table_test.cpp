@@ -625,3 +625,55 @@ TEST_CASE("the starting row (not ready yet), for every input") {
     CHECK(t.rig.state_of("web") == ServiceState::running);
   }
 }
+
+// The `listening` row (issue 14): web with start = on-demand and a socket, at rest. It is the
+// stopped row, but for the client that starts it and for shutdown.
+TEST_CASE("the listening row, input by input") {
+  auto rig_listening = [] {
+    ServiceSpec web = testing::service("web");
+    web.listen = {*parse_listen_socket("tcp:127.0.0.1:8080")};
+    web.start = StartMode::on_demand;
+    web.config_file = "/etc/web.conf";
+    return testing::config_with({web});
+  };
+  SupervisorRig rig(rig_listening());
+  REQUIRE(rig.state_of("web") == ServiceState::listening);
+  SUBCASE("start: activate, answered started once it runs") {
+    auto start = rig.request();
+    rig.supervisor.start(start, "web");
+    CHECK(rig.notifier.reply_to(start)->outcome == Outcome::started);
+    CHECK(rig.state_of("web") == ServiceState::running);
+  }
+  SUBCASE("stop: not_running, still listening") {
+    auto stop = rig.request();
+    rig.supervisor.stop(stop, "web");
+    CHECK(rig.notifier.reply_to(stop)->outcome == Outcome::not_running);
+    CHECK(rig.state_of("web") == ServiceState::listening);
+  }
+  SUBCASE("restart: started") {
+    auto restart = rig.request();
+    rig.supervisor.restart(restart, "web");
+    CHECK(rig.notifier.reply_to(restart)->outcome == Outcome::started);
+  }
+  SUBCASE("reset: only the history") {
+    auto reset = rig.request();
+    rig.supervisor.reset(reset, "web");
+    CHECK(rig.notifier.reply_to(reset)->outcome == Outcome::reset);
+    CHECK(rig.state_of("web") == ServiceState::listening);
+  }
+  SUBCASE("a change of the configuration file: nothing") {
+    rig.supervisor.on_file_changed("/etc/web.conf");
+    CHECK(rig.state_of("web") == ServiceState::listening);
+    CHECK(rig.spawner.spawn_count() == 0);
+  }
+  SUBCASE("a client: activate with a reference answered to nobody") {
+    CHECK(rig.connect("web"));
+    CHECK(rig.state_of("web") == ServiceState::running);
+    CHECK(rig.supervisor.status("web")->refcount == 1);
+  }
+  SUBCASE("shutdown: stopped, no longer listening") {
+    rig.supervisor.shutdown(std::nullopt);
+    CHECK(rig.state_of("web") == ServiceState::stopped);
+    CHECK_FALSE(rig.listeners.watching("web"));
+  }
+}
