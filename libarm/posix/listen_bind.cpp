@@ -152,7 +152,11 @@ std::expected<BoundSocket, std::string> bind_socket(const ListenSocket& socket,
   if (!bound.fd) return std::unexpected(fmt::format("socket: {}", error_text(errno)));
   int on = 1;
   if (!is_unix) {
-    if (::setsockopt(bound.fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0)
+    // TCP only: a port whose last connections linger in TIME_WAIT binds again at once. UDP has
+    // no such state; there the option would only let armd share a port with another program
+    // that set it too, and take its datagrams, instead of reporting the port as in use.
+    if (type == SOCK_STREAM &&
+        ::setsockopt(bound.fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0)
       return std::unexpected(fmt::format("SO_REUSEADDR: {}", error_text(errno)));
     if (socket.address.ipv6 &&
         ::setsockopt(bound.fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0)

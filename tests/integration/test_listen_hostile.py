@@ -132,6 +132,19 @@ class ListenHostile(ArmdTestCase):
         self.assertIn(f"services.s.listen[0]: cannot listen on {address}: Address already in use",
                       log)
 
+    def test_a_udp_port_another_program_shares_with_so_reuseaddr_refuses_the_start(self):
+        # Bound with SO_REUSEADDR, as mDNS responders and many others bind theirs: armd binding
+        # the port too would take this program's datagrams away.
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(udp.close)
+        udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        udp.bind(("127.0.0.1", 0))
+        address = f"udp:127.0.0.1:{udp.getsockname()[1]}"
+        self.write_config(f'[services.s]\nbinary = "{self.env_dumper}"\nlisten = ["{address}"]\n')
+        log = self.start_refused()
+        self.assertIn(f"services.s.listen[0]: cannot listen on {address}: Address already in use",
+                      log)
+
     def test_a_path_armd_cannot_create_refuses_the_start(self):
         blocker = self.sock("not-a-directory")
         open(blocker, "w").close()
