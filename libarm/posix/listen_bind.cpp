@@ -105,16 +105,30 @@ std::expected<std::pair<uid_t, gid_t>, std::string> owner_ids(const std::string&
   return ids;
 }
 
-// Mode and owner of a unix socket's file (none for an abstract name).
-std::expected<void, std::string> set_file_access(const std::string& path,
+// Mode and owner of a unix socket's file (none for an abstract name), applied through a
+// descriptor of the file itself (O_PATH, O_NOFOLLOW) and only while it is the one `bound`
+// made: a symlink or another file put at the path since (its directory may be writable by
+// others) is left as it is, whatever armd's privileges. Such a file is not armd's socket; its
+// clients cannot reach the service anyway.
+std::expected<void, std::string> set_file_access(const BoundSocket& bound,
                                                  const SocketOptions& options) {
-  if (path.front() == '@') return {};
-  if (::chmod(path.c_str(), options.mode) != 0)
+  if (!bound.path) return {};
+  const std::string& path = *bound.path;
+  UniqueFd file(::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  struct stat info {};
+  if (!file || ::fstat(file.get(), &info) != 0 || info.st_dev != bound.device ||
+      info.st_ino != bound.inode)
+    return {};
+  // chmod() of the descriptor's /proc link reaches this very inode (fchmod() does not take an
+  // O_PATH descriptor); without /proc, the path, just checked.
+  std::string link = fmt::format("/proc/self/fd/{}", file.get());
+  if (::chmod(link.c_str(), options.mode) != 0 &&
+      (errno != ENOENT || ::fchmodat(AT_FDCWD, path.c_str(), options.mode, 0) != 0))
     return std::unexpected(fmt::format("chmod {}: {}", path, error_text(errno)));
   if (!options.owner.empty()) {
     auto ids = owner_ids(options.owner);
     if (!ids) return std::unexpected(fmt::format("listen_owner: {}", ids.error()));
-    if (::lchown(path.c_str(), ids->first, ids->second) != 0)
+    if (::fchownat(file.get(), "", ids->first, ids->second, AT_EMPTY_PATH) != 0)
       return std::unexpected(
           fmt::format("chown {} to {}: {}", path, options.owner, error_text(errno)));
   }
@@ -165,13 +179,14 @@ std::expected<BoundSocket, std::string> bind_socket(const ListenSocket& socket,
   if (::bind(bound.fd.get(), reinterpret_cast<sockaddr*>(&address.storage), address.length) != 0)
     return std::unexpected(error_text(errno));
   if (has_file) {
+    // The file bind() made: a socket (lstat: a symlink put there meanwhile is not it).
     struct stat info {};
-    if (::stat(socket.path.c_str(), &info) == 0) {
-      bound.device = info.st_dev;
-      bound.inode = info.st_ino;
-    }
+    if (::lstat(socket.path.c_str(), &info) != 0 || !S_ISSOCK(info.st_mode))
+      return std::unexpected(fmt::format("{} was replaced as it was bound", socket.path));
+    bound.device = info.st_dev;
+    bound.inode = info.st_ino;
     bound.path = socket.path;
-    if (auto access = set_file_access(socket.path, options); !access) {
+    if (auto access = set_file_access(bound, options); !access) {
       close_socket(bound);
       return std::unexpected(access.error());
     }
@@ -190,8 +205,7 @@ std::expected<void, std::string> retune_socket(const ListenSocket& socket, const
   if (socket.kind != ListenSocket::Kind::udp &&
       ::listen(bound.fd.get(), static_cast<int>(options.backlog)) != 0)
     return std::unexpected(fmt::format("listen: {}", error_text(errno)));
-  if (bound.path) return set_file_access(*bound.path, options);
-  return {};
+  return set_file_access(bound, options);
 }
 
 void close_socket(BoundSocket& bound) {

@@ -156,6 +156,25 @@ class ListenHostile(ArmdTestCase):
 
     # --- reload -------------------------------------------------------------------------------
 
+    def test_a_reload_never_changes_the_mode_of_a_file_that_replaced_the_socket(self):
+        path = self.sock("s.sock")
+        service = self.answering_service("s", f'["unix:{path}"]', 'listen_mode = "0600"')
+        self.write_config(service)
+        self.start_armd()
+        pid = self.pid("s")
+        self.assertEqual(mode_of(path), 0o600)
+        # Someone replaces armd's socket file by a symlink to a file of theirs.
+        victim = self.sock("victim")
+        open(victim, "w").close()
+        os.chmod(victim, 0o640)
+        os.unlink(path)
+        os.symlink(victim, path)
+        self.write_config(service.replace('"0600"', '"0666"'))
+        self.armctl("reload", check=0)
+        self.assertEqual(mode_of(victim), 0o640, "armd changed the mode of a file not its own")
+        self.assertTrue(os.path.islink(path))
+        self.assertEqual(self.status("s")["pid"], pid)
+
     def test_a_reload_moves_a_socket_from_one_service_to_another(self):
         path = self.sock("moving.sock")
         self.write_config(self.answering_service("a", f'["unix:{path}"]')
