@@ -175,6 +175,22 @@ class ListenHostile(ArmdTestCase):
         self.assertTrue(os.path.islink(path))
         self.assertEqual(self.status("s")["pid"], pid)
 
+    def test_a_port_taken_at_reload_refuses_it_and_changes_nothing(self):
+        path = self.sock("s.sock")
+        service = self.answering_service("s", f'["unix:{path}"]', 'listen_mode = "0600"')
+        self.write_config(service)
+        self.start_armd()
+        pid = self.pid("s")
+        port = self.taken_port()
+        # The same socket with a new mode, and a port another program holds.
+        self.write_config(self.answering_service(
+            "s", f'["unix:{path}", "tcp:127.0.0.1:{port}"]', 'listen_mode = "0666"'))
+        result = self.armctl("reload", check=2)
+        self.assertIn(f"cannot listen on tcp:127.0.0.1:{port}", result.stdout + result.stderr)
+        self.assertEqual(mode_of(path), 0o600, "a refused reload changed the socket's mode")
+        self.assertEqual(self.status("s")["pid"], pid)
+        self.assertEqual(ask(path), "s")
+
     def test_a_reload_moves_a_socket_from_one_service_to_another(self):
         path = self.sock("moving.sock")
         self.write_config(self.answering_service("a", f'["unix:{path}"]')
