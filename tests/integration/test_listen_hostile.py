@@ -191,6 +191,22 @@ class ListenHostile(ArmdTestCase):
         self.assertEqual(self.status("s")["pid"], pid)
         self.assertEqual(ask(path), "s")
 
+    def test_a_refused_reload_leaves_an_on_demand_service_listening_for_its_clients(self):
+        path = self.sock("a.sock")
+        self.write_config(f'[services.a]\nbinary = "python3"\n'
+                          f'options = ["{self.answering}", "a"]\n'
+                          f'listen = ["unix:{path}"]\nstart = "on-demand"\n')
+        self.start_armd()
+        self.wait_state("a", "listening")
+        port = self.taken_port()
+        # a loses its socket, b wants a port another program holds: refused as a whole.
+        self.write_config(f'[services.a]\nbinary = "python3"\n'
+                          f'options = ["{self.answering}", "a"]\n'
+                          + self.answering_service("b", f'["tcp:127.0.0.1:{port}"]'))
+        self.armctl("reload", check=2)
+        self.assertEqual(self.status("a")["state"], "listening")
+        self.assertEqual(ask(path), "a")  # the client starts it, as before the refused reload
+
     def test_a_reload_moves_a_socket_from_one_service_to_another(self):
         path = self.sock("moving.sock")
         self.write_config(self.answering_service("a", f'["unix:{path}"]')
