@@ -81,6 +81,24 @@ std::expected<void, std::string> clear_stale_socket(const std::string& path) {
   return {};
 }
 
+// The missing directories above a socket's file, each made mode 0755 whatever armd's umask:
+// under umask 0 they would be world-writable, and anyone could replace the socket. A directory
+// that exists (or that another process makes meanwhile) is left as it is.
+std::expected<void, std::string> make_directories(const std::filesystem::path& directory) {
+  std::error_code ignored;
+  if (directory == directory.parent_path() || std::filesystem::exists(directory, ignored))
+    return {};
+  if (auto above = make_directories(directory.parent_path()); !above) return above;
+  if (::mkdir(directory.c_str(), 0755) != 0) {
+    if (errno == EEXIST) return {};
+    return std::unexpected(
+        fmt::format("cannot make {}: {}", directory.string(), error_text(errno)));
+  }
+  if (::chmod(directory.c_str(), 0755) != 0)
+    return std::unexpected(fmt::format("chmod {}: {}", directory.string(), error_text(errno)));
+  return {};
+}
+
 std::expected<std::pair<uid_t, gid_t>, std::string> owner_ids(const std::string& owner) {
   auto colon = owner.find(':');
   std::string user = owner.substr(0, colon);
@@ -146,15 +164,8 @@ std::expected<BoundSocket, std::string> bind_socket(const ListenSocket& socket,
   bool has_file = is_unix && socket.path.front() != '@';
   if (is_unix) {
     if (has_file) {
-      std::error_code ignored;
-      auto parent = std::filesystem::path(socket.path).parent_path();
-      if (!std::filesystem::exists(parent, ignored)) {
-        std::error_code made;
-        std::filesystem::create_directories(parent, made);
-        if (made)
-          return std::unexpected(
-              fmt::format("cannot make {}: {}", parent.string(), made.message()));
-      }
+      if (auto made = make_directories(std::filesystem::path(socket.path).parent_path()); !made)
+        return std::unexpected(made.error());
       if (auto cleared = clear_stale_socket(socket.path); !cleared)
         return std::unexpected(cleared.error());
     }

@@ -154,6 +154,18 @@ class ListenHostile(ArmdTestCase):
                                   f'listen = ["unix:{path}"]\n')
                 self.assertIn(f"cannot listen on unix:{path}", self.start_refused())
 
+    def test_missing_directories_are_made_0755_whatever_armd_s_umask(self):
+        path = self.sock("made/below/s.sock")
+        self.write_config(self.answering_service("s", f'["unix:{path}"]'))
+        old_mask = os.umask(0)  # inherited by armd: a world-writable directory would let anyone
+        try:                    # replace the socket
+            self.start_armd()
+        finally:
+            os.umask(old_mask)
+        self.assertEqual(ask(path), "s")
+        self.assertEqual([mode_of(self.sock("made")), mode_of(self.sock("made/below"))],
+                         [0o755, 0o755])
+
     # --- reload -------------------------------------------------------------------------------
 
     def test_a_reload_never_changes_the_mode_of_a_file_that_replaced_the_socket(self):
