@@ -4,6 +4,7 @@ service's process really has (read from /proc/PID/fd).
 """
 
 import os
+import shutil
 import socket
 import stat
 import subprocess
@@ -167,6 +168,29 @@ class ListenHostile(ArmdTestCase):
                          [0o755, 0o755])
 
     # --- reload -------------------------------------------------------------------------------
+
+    @unittest.skipUnless(shutil.which("ss"), "needs ss (iproute2) to read a backlog")
+    def test_a_reload_applies_a_new_mode_and_backlog_to_the_open_socket_without_a_restart(self):
+        path = self.sock("s.sock")
+        port = self.free_port()
+        listen = f'["unix:{path}", "tcp:127.0.0.1:{port}"]'
+        self.write_config(self.answering_service(
+            "s", listen, 'listen_mode = "0600"\nlisten_backlog = 7'))
+        self.start_armd()
+        pid = self.pid("s")
+        self.assertEqual((mode_of(path), self.backlog(port)), (0o600, 7))
+        self.write_config(self.answering_service(
+            "s", listen, 'listen_mode = "0660"\nlisten_backlog = 9'))
+        self.armctl("reload", check=0)
+        self.assertEqual((mode_of(path), self.backlog(port)), (0o660, 9))
+        self.assertEqual(self.status("s")["pid"], pid)
+        self.assertEqual(ask(path), "s")
+
+    def backlog(self, port):
+        """The backlog of the TCP socket listening on `port` (ss's Send-Q for a listener)."""
+        out = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True,
+                             text=True, check=True).stdout.split()
+        return int(out[2])
 
     def test_a_reload_never_changes_the_mode_of_a_file_that_replaced_the_socket(self):
         path = self.sock("s.sock")
