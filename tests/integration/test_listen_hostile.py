@@ -192,6 +192,17 @@ class ListenHostile(ArmdTestCase):
                              text=True, check=True).stdout.split()
         return int(out[2])
 
+    def test_an_ipv6_address_written_another_way_at_reload_is_the_same_open_socket(self):
+        port = self.free_port()
+        self.write_config(self.answering_service("s", f'["tcp:[0:0::1]:{port}"]'))
+        self.start_armd()
+        pid = self.pid("s")
+        self.write_config(self.answering_service("s", f'["tcp:[::1]:{port}"]'))
+        self.armctl("reload", check=0)  # not "Address already in use": armd's own socket
+        self.assertEqual(self.status("s")["pid"], pid)
+        with socket.create_connection(("::1", port), timeout=30) as client:
+            self.assertEqual(client.recv(10), b"s")
+
     def test_a_reload_never_changes_the_mode_of_a_file_that_replaced_the_socket(self):
         path = self.sock("s.sock")
         service = self.answering_service("s", f'["unix:{path}"]', 'listen_mode = "0600"')
