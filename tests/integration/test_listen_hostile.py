@@ -146,6 +146,17 @@ class ListenHostile(ArmdTestCase):
         self.assertIn(f"services.s.listen[0]: cannot listen on {address}: Address already in use",
                       log)
 
+    def test_an_abstract_name_another_program_holds_refuses_the_start(self):
+        name = f"@armd-test-taken-{os.getpid()}"
+        taken = socket.socket(socket.AF_UNIX)
+        self.addCleanup(taken.close)
+        taken.bind("\0" + name[1:])
+        taken.listen()
+        self.write_config(f'[services.s]\nbinary = "{self.env_dumper}"\n'
+                          f'listen = ["unix:{name}"]\n')
+        log = self.start_refused()
+        self.assertIn(f"cannot listen on unix:{name}: Address already in use", log)
+
     def test_a_path_armd_cannot_create_refuses_the_start(self):
         blocker = self.sock("not-a-directory")
         open(blocker, "w").close()
