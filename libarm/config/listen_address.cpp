@@ -50,6 +50,12 @@ std::expected<ListenAddress, std::string> parse_listen_address(std::string_view 
     return std::unexpected(
         fmt::format("the port must be a number from 1 to 65535, not '{}'", port));
   address.port = static_cast<std::uint16_t>(number);
+  // Kept in the one form inet_ntop gives ("[0:0::1]" is "[::1]"): a socket is known by its
+  // text, so the same address written another way at reload is the same open socket, not a
+  // second bind that finds the port in use (by armd itself), nor a second service's socket.
+  char canonical[INET6_ADDRSTRLEN];
+  if (::inet_ntop(address.ipv6 ? AF_INET6 : AF_INET, bytes, canonical, sizeof canonical))
+    address.host = canonical;
   return address;
 }
 

@@ -32,6 +32,9 @@ std::expected<void, std::vector<Error>> ServiceSupervisor::Impl::hold_sockets(
     const Service* current = find(*name);
     if (current) {
       (void)listeners->hold(*name, current->spec.joined());
+      // A hold of no socket dropped the watch with the sockets: a service still listening
+      // for its first client is watched again.
+      if (current->on_demand && current->on_demand->watched) listeners->watch(*name);
     } else {
       listeners->drop(*name);
     }

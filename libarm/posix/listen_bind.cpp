@@ -81,6 +81,24 @@ std::expected<void, std::string> clear_stale_socket(const std::string& path) {
   return {};
 }
 
+// The missing directories above a socket's file, each made mode 0755 whatever armd's umask:
+// under umask 0 they would be world-writable, and anyone could replace the socket. A directory
+// that exists (or that another process makes meanwhile) is left as it is.
+std::expected<void, std::string> make_directories(const std::filesystem::path& directory) {
+  std::error_code ignored;
+  if (directory == directory.parent_path() || std::filesystem::exists(directory, ignored))
+    return {};
+  if (auto above = make_directories(directory.parent_path()); !above) return above;
+  if (::mkdir(directory.c_str(), 0755) != 0) {
+    if (errno == EEXIST) return {};
+    return std::unexpected(
+        fmt::format("cannot make {}: {}", directory.string(), error_text(errno)));
+  }
+  if (::chmod(directory.c_str(), 0755) != 0)
+    return std::unexpected(fmt::format("chmod {}: {}", directory.string(), error_text(errno)));
+  return {};
+}
+
 std::expected<std::pair<uid_t, gid_t>, std::string> owner_ids(const std::string& owner) {
   auto colon = owner.find(':');
   std::string user = owner.substr(0, colon);
@@ -105,16 +123,30 @@ std::expected<std::pair<uid_t, gid_t>, std::string> owner_ids(const std::string&
   return ids;
 }
 
-// Mode and owner of a unix socket's file (none for an abstract name).
-std::expected<void, std::string> set_file_access(const std::string& path,
+// Mode and owner of a unix socket's file (none for an abstract name), applied through a
+// descriptor of the file itself (O_PATH, O_NOFOLLOW) and only while it is the one `bound`
+// made: a symlink or another file put at the path since (its directory may be writable by
+// others) is left as it is, whatever armd's privileges. Such a file is not armd's socket; its
+// clients cannot reach the service anyway.
+std::expected<void, std::string> set_file_access(const BoundSocket& bound,
                                                  const SocketOptions& options) {
-  if (path.front() == '@') return {};
-  if (::chmod(path.c_str(), options.mode) != 0)
+  if (!bound.path) return {};
+  const std::string& path = *bound.path;
+  UniqueFd file(::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  struct stat info {};
+  if (!file || ::fstat(file.get(), &info) != 0 || info.st_dev != bound.device ||
+      info.st_ino != bound.inode)
+    return {};
+  // chmod() of the descriptor's /proc link reaches this very inode (fchmod() does not take an
+  // O_PATH descriptor); without /proc, the path, just checked.
+  std::string link = fmt::format("/proc/self/fd/{}", file.get());
+  if (::chmod(link.c_str(), options.mode) != 0 &&
+      (errno != ENOENT || ::fchmodat(AT_FDCWD, path.c_str(), options.mode, 0) != 0))
     return std::unexpected(fmt::format("chmod {}: {}", path, error_text(errno)));
   if (!options.owner.empty()) {
     auto ids = owner_ids(options.owner);
     if (!ids) return std::unexpected(fmt::format("listen_owner: {}", ids.error()));
-    if (::lchown(path.c_str(), ids->first, ids->second) != 0)
+    if (::fchownat(file.get(), "", ids->first, ids->second, AT_EMPTY_PATH) != 0)
       return std::unexpected(
           fmt::format("chown {} to {}: {}", path, options.owner, error_text(errno)));
   }
@@ -132,15 +164,8 @@ std::expected<BoundSocket, std::string> bind_socket(const ListenSocket& socket,
   bool has_file = is_unix && socket.path.front() != '@';
   if (is_unix) {
     if (has_file) {
-      std::error_code ignored;
-      auto parent = std::filesystem::path(socket.path).parent_path();
-      if (!std::filesystem::exists(parent, ignored)) {
-        std::error_code made;
-        std::filesystem::create_directories(parent, made);
-        if (made)
-          return std::unexpected(
-              fmt::format("cannot make {}: {}", parent.string(), made.message()));
-      }
+      if (auto made = make_directories(std::filesystem::path(socket.path).parent_path()); !made)
+        return std::unexpected(made.error());
       if (auto cleared = clear_stale_socket(socket.path); !cleared)
         return std::unexpected(cleared.error());
     }
@@ -152,7 +177,11 @@ std::expected<BoundSocket, std::string> bind_socket(const ListenSocket& socket,
   if (!bound.fd) return std::unexpected(fmt::format("socket: {}", error_text(errno)));
   int on = 1;
   if (!is_unix) {
-    if (::setsockopt(bound.fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0)
+    // TCP only: a port whose last connections linger in TIME_WAIT binds again at once. UDP has
+    // no such state; there the option would only let armd share a port with another program
+    // that set it too, and take its datagrams, instead of reporting the port as in use.
+    if (type == SOCK_STREAM &&
+        ::setsockopt(bound.fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0)
       return std::unexpected(fmt::format("SO_REUSEADDR: {}", error_text(errno)));
     if (socket.address.ipv6 &&
         ::setsockopt(bound.fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0)
@@ -161,13 +190,14 @@ std::expected<BoundSocket, std::string> bind_socket(const ListenSocket& socket,
   if (::bind(bound.fd.get(), reinterpret_cast<sockaddr*>(&address.storage), address.length) != 0)
     return std::unexpected(error_text(errno));
   if (has_file) {
+    // The file bind() made: a socket (lstat: a symlink put there meanwhile is not it).
     struct stat info {};
-    if (::stat(socket.path.c_str(), &info) == 0) {
-      bound.device = info.st_dev;
-      bound.inode = info.st_ino;
-    }
+    if (::lstat(socket.path.c_str(), &info) != 0 || !S_ISSOCK(info.st_mode))
+      return std::unexpected(fmt::format("{} was replaced as it was bound", socket.path));
+    bound.device = info.st_dev;
+    bound.inode = info.st_ino;
     bound.path = socket.path;
-    if (auto access = set_file_access(socket.path, options); !access) {
+    if (auto access = set_file_access(bound, options); !access) {
       close_socket(bound);
       return std::unexpected(access.error());
     }
@@ -197,8 +227,7 @@ std::expected<void, std::string> retune_socket(const ListenSocket& socket, const
   if (socket.kind != ListenSocket::Kind::udp &&
       ::listen(bound.fd.get(), static_cast<int>(options.backlog)) != 0)
     return std::unexpected(fmt::format("listen: {}", error_text(errno)));
-  if (bound.path) return set_file_access(*bound.path, options);
-  return {};
+  return set_file_access(bound, options);
 }
 
 void close_socket(BoundSocket& bound) {

@@ -21,8 +21,9 @@ struct PosixListeners::Impl {
   struct Socket {
     ListenSocket address;
     BoundSocket bound;
-    std::uint64_t id = 0;  // the epoll key
-    bool armed = false;    // in the epoll set, for a watch of its holder
+    SocketOptions options;  // applied to it now: what a refused hold() puts back
+    std::uint64_t id = 0;   // the epoll key
+    bool armed = false;     // in the epoll set, for a watch of its holder
   };
   UniqueFd epoll;
   std::map<std::string, Socket> sockets;  // by address text
@@ -85,8 +86,13 @@ std::expected<void, Error> PosixListeners::hold(std::string_view service, const 
   SocketOptions options{spec.listen_backlog, spec.listen_mode, spec.listen_owner.value_or(""),
                         spec.listen_nonblocking};
   std::vector<std::string> texts;
-  std::vector<std::string> opened;  // by this call: closed again on an error
+  std::vector<std::string> opened;   // by this call: closed again on an error
+  std::vector<std::string> retuned;  // by this call: their options put back on an error
   auto refuse = [&](std::size_t index, const std::string& why) {
+    for (const auto& text : retuned) {
+      auto& socket = impl.sockets.at(text);
+      (void)retune_socket(socket.address, socket.bound, socket.options);
+    }
     for (const auto& text : opened) {
       close_socket(impl.sockets.at(text).bound);
       impl.by_id.erase(impl.sockets.at(text).id);
@@ -101,17 +107,19 @@ std::expected<void, Error> PosixListeners::hold(std::string_view service, const 
     texts.push_back(to_string(address));
     auto existing = impl.sockets.find(texts.back());
     if (existing != impl.sockets.end()) {
-      if (auto retuned = retune_socket(address, existing->second.bound, options); !retuned)
-        return refuse(i, retuned.error());
+      retuned.push_back(texts.back());  // before: a retune that fails halfway is put back too
+      if (auto done = retune_socket(address, existing->second.bound, options); !done)
+        return refuse(i, done.error());
       continue;
     }
     auto bound = bind_socket(address, options);
     if (!bound) return refuse(i, bound.error());
-    Impl::Socket socket{address, std::move(*bound), impl.next_id++, false};
+    Impl::Socket socket{address, std::move(*bound), options, impl.next_id++, false};
     impl.by_id.emplace(socket.id, texts.back());
     impl.sockets.emplace(texts.back(), std::move(socket));
     opened.push_back(texts.back());
   }
+  for (const auto& text : retuned) impl.sockets.at(text).options = options;
   bool watching = impl.watched.contains(service);
   if (watching) impl.arm_service(service, false);
   if (texts.empty()) {

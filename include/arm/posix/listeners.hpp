@@ -4,7 +4,8 @@
 // - tcp: a stream socket with SO_REUSEADDR (an address a crashed service's connections still
 //   linger on binds again at once), IPV6_V6ONLY for an IPv6 address (its IPv4 twin stays free
 //   for a socket of its own), listen()ing with the spec's backlog.
-// - udp: a datagram socket with SO_REUSEADDR, bound.
+// - udp: a datagram socket, bound (without SO_REUSEADDR: a port another program holds, even
+//   with SO_REUSEADDR of its own, is in use).
 // - unix: a stream socket bound to the path (missing parent directories are made, mode 0755) or
 //   to an abstract name ("@name"). A file already at the path is replaced only when it is a
 //   socket nobody listens on (a connect() to it is refused): a live socket, or any other kind of
