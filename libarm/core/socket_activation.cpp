@@ -28,9 +28,10 @@ std::expected<void, std::vector<Error>> ServiceSupervisor::Impl::hold_sockets(
   }
   if (errors.empty()) return {};
   // Every service holds again what it held before this call (still open: nothing was closed).
+  // A removed one still stopping held nothing: its sockets were dropped when it was removed.
   for (const std::string* name : held) {
     const Service* current = find(*name);
-    if (current) {
+    if (current && !current->removed()) {
       (void)listeners->hold(*name, current->spec.joined());
     } else {
       listeners->drop(*name);

@@ -256,3 +256,17 @@ TEST_CASE(
   rig.advance(60s, Exits::delivered);
   CHECK(rig.state_of("echo") == ServiceState::running);
 }
+
+TEST_CASE("reload refused: a removed service still stopping does not take its closed socket back") {
+  SupervisorRig rig(testing::config_with({listening("web", {tcp(8080)}), testing::service("x")}));
+  rig.supervisor.start(rig.request(), "web");
+  REQUIRE(rig.supervisor.reload(testing::config_with({testing::service("x")})));
+  REQUIRE(rig.state_of("web") == ServiceState::stopping);
+  REQUIRE_FALSE(rig.listeners.is_open("tcp:127.0.0.1:8080"));
+  rig.listeners.refuse("tcp:127.0.0.1:80");
+  auto summary = rig.supervisor.reload(testing::config_with(
+      {testing::service("x"), listening("web", {tcp(8080)}), listening("new", {tcp(80)})}));
+  REQUIRE_FALSE(summary);
+  CHECK_FALSE(rig.listeners.held.contains("web"));
+  CHECK_FALSE(rig.listeners.is_open("tcp:127.0.0.1:8080"));
+}
