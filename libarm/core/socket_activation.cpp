@@ -80,6 +80,7 @@ void ServiceSupervisor::Impl::update_socket_watch(Service& service) {
   if (!on_demand && !service.on_demand) return;
   auto& state = service.on_demand;
   if (!state) state = std::make_unique<Service::OnDemand>();
+  if (service.references.requests == 0) state->activated = false;
   bool idles = on_demand && service.state == ServiceState::running &&
                service.settings().idle_stop.has_value();
   if (!idles) {
@@ -119,6 +120,7 @@ bool ServiceSupervisor::Impl::socket_activity(std::string_view name) {
       if (in_shutdown) break;
       // A reference of its own, answered to nobody (a default service's kind): a stop gives it
       // back as it gives back a client's.
+      state.activated = true;
       start_fresh(*service, std::nullopt, Outcome::started);
       break;
     case ServiceState::starting:
@@ -142,7 +144,8 @@ bool ServiceSupervisor::Impl::socket_activity(std::string_view name) {
 bool ServiceSupervisor::Impl::idle_due(Service& service) {
   auto& state = service.on_demand;
   if (!state || !state->idle_check_at || clock.now() < *state->idle_check_at) return false;
-  bool held_otherwise = service.references.requests > 1 || service.references.holders > 0;
+  unsigned own = state->activated ? 1 : 0;  // started by a request: that request holds it
+  bool held_otherwise = service.references.requests > own || service.references.holders > 0;
   if (state->client_came || held_otherwise) {
     start_idle_period(service);
     update_socket_watch(service);

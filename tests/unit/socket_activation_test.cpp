@@ -257,6 +257,24 @@ TEST_CASE(
   CHECK(rig.state_of("echo") == ServiceState::running);
 }
 
+TEST_CASE("idle_stop leaves running a listening service an operator started (no client yet)") {
+  ServiceSpec spec = on_demand("echo", 7000);
+  spec.idle_stop = 30s;
+  SupervisorRig rig(testing::config_with({spec}));
+  auto start = rig.request();
+  rig.supervisor.start(start, "echo");  // its only reference is the operator's, not a client's
+  REQUIRE(rig.notifier.reply_to(start)->outcome == Outcome::started);
+  rig.advance(90s, Exits::delivered);
+  CHECK(rig.state_of("echo") == ServiceState::running);
+  // Stopped by that operator, it listens again, and a client's start is idle-stopped as before.
+  rig.supervisor.stop(rig.request(), "echo");
+  rig.settle();
+  REQUIRE(rig.state_of("echo") == ServiceState::listening);
+  REQUIRE(rig.connect("echo"));
+  rig.advance(30s, Exits::delivered);
+  CHECK(rig.state_of("echo") == ServiceState::listening);
+}
+
 TEST_CASE("reload refused: a removed service still stopping does not take its closed socket back") {
   SupervisorRig rig(testing::config_with({listening("web", {tcp(8080)}), testing::service("x")}));
   rig.supervisor.start(rig.request(), "web");
