@@ -120,7 +120,7 @@ struct Service {
     bool watched = false;      // a Listeners::watch is outstanding
     bool client_came = false;  // reported since the current idle period began
     // One of its references is the one a client's arrival gave it (not a request's: idle_stop
-    // does not stop a service an operator started). Cleared when it has no reference left.
+    // does not stop a service an operator started). Cleared at rest.
     bool activated = false;
     std::optional<TimePoint> idle_check_at;  // running with idle_stop: the period's end
   };

@@ -80,7 +80,12 @@ void ServiceSupervisor::Impl::update_socket_watch(Service& service) {
   if (!on_demand && !service.on_demand) return;
   auto& state = service.on_demand;
   if (!state) state = std::make_unique<Service::OnDemand>();
-  if (service.references.requests == 0) state->activated = false;
+  // At rest with no reference (not about to start), the activation's is gone. (Failed with a
+  // re-arm pending, it keeps the mark: the re-arm gives its references back.)
+  bool at_rest = service.state == ServiceState::listening ||
+                 service.state == ServiceState::stopped ||
+                 (service.state == ServiceState::failed && !service.rearm_pending());
+  if (at_rest && service.references.requests == 0) state->activated = false;
   bool idles = on_demand && service.state == ServiceState::running &&
                service.settings().idle_stop.has_value();
   if (!idles) {

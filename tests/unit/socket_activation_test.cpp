@@ -288,3 +288,28 @@ TEST_CASE("reload refused: a removed service still stopping does not take its cl
   CHECK_FALSE(rig.listeners.held.contains("web"));
   CHECK_FALSE(rig.listeners.is_open("tcp:127.0.0.1:8080"));
 }
+
+TEST_CASE("idle_stop still stops a client's service that failed and was re-armed") {
+  ServiceSpec spec = on_demand("echo", 7000);
+  spec.idle_stop = 1h;
+  spec.backoff_initial = 100ms;
+  spec.backoff_max = 100ms;
+  spec.max_restarts = 3;
+  spec.restart_window = 10s;
+  spec.retry_failed_after = 10min;
+  SupervisorRig rig(testing::config_with({spec}));
+  REQUIRE(rig.connect("echo"));
+  for (int i = 0; i < 4; ++i) {
+    rig.exit("echo");
+    rig.advance(100ms);
+  }
+  REQUIRE(rig.state_of("echo") == ServiceState::failed);
+  rig.advance(10min);
+  REQUIRE(rig.state_of("echo") == ServiceState::running);
+  CHECK(rig.supervisor.status("echo")->refcount == 1);  // the client's, given back
+  rig.advance(1h, Exits::delivered);
+  REQUIRE(rig.state_of("echo") == ServiceState::listening);
+  rig.supervisor.start(rig.request(), "echo");  // an operator's now: not the client's any more
+  rig.advance(2h, Exits::delivered);
+  CHECK(rig.state_of("echo") == ServiceState::running);
+}
