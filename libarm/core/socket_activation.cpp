@@ -33,6 +33,8 @@ std::expected<void, std::vector<Error>> ServiceSupervisor::Impl::hold_sockets(
     const Service* current = find(*name);
     if (current && !current->removed()) {
       (void)listeners->hold(*name, current->spec.joined());
+      // A hold of no socket dropped it, and with it its watch: the watch it had is renewed.
+      if (current->on_demand && current->on_demand->watched) listeners->watch(*name);
     } else {
       listeners->drop(*name);
     }

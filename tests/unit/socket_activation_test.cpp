@@ -313,3 +313,18 @@ TEST_CASE("idle_stop still stops a client's service that failed and was re-armed
   rig.advance(2h, Exits::delivered);
   CHECK(rig.state_of("echo") == ServiceState::running);
 }
+
+TEST_CASE(
+    "reload refused: a listening service whose sockets it would have dropped is still watched") {
+  SupervisorRig rig(testing::config_with({on_demand("echo", 7000)}));
+  REQUIRE(rig.listeners.watching("echo"));
+  rig.listeners.refuse("tcp:127.0.0.1:80");
+  // echo would list no socket (dropped, which cancels its watch), but "new" cannot open its own.
+  auto summary = rig.supervisor.reload(
+      testing::config_with({testing::service("echo"), listening("new", {tcp(80)})}));
+  REQUIRE_FALSE(summary);
+  CHECK(rig.listeners.held.contains("echo"));
+  CHECK(rig.listeners.watching("echo"));
+  CHECK(rig.connect("echo"));
+  CHECK(rig.state_of("echo") == ServiceState::running);
+}
