@@ -77,7 +77,8 @@ class Listeners {
   // on an error, what `service` held is unchanged and the error names the socket. Nothing is
   // closed here: a socket no service holds any more stays open until release_unheld().
   virtual std::expected<void, Error> hold(std::string_view service, const ServiceSpec& spec) = 0;
-  // `service` holds no socket any more (closed by the next release_unheld()).
+  // `service` holds no socket any more (closed by the next release_unheld()); a watch of it is
+  // cancelled, as by unwatch(). (hold() with an empty `listen` drops.)
   virtual void drop(std::string_view service) = 0;
   // Closes every open socket that no service holds.
   virtual void release_unheld() = 0;

@@ -117,8 +117,11 @@ struct Service {
   // listening its sockets are watched and a client starts it; while it runs with idle_stop,
   // each idle_stop period is watched for a client, and one that saw none stops it.
   struct OnDemand {
-    bool watched = false;                    // a Listeners::watch is outstanding
-    bool client_came = false;                // reported since the current idle period began
+    bool watched = false;      // a Listeners::watch is outstanding
+    bool client_came = false;  // reported since the current idle period began
+    // One of its references is the one a client's arrival gave it (not a request's: idle_stop
+    // does not stop a service an operator started). Cleared at rest.
+    bool activated = false;
     std::optional<TimePoint> idle_check_at;  // running with idle_stop: the period's end
   };
   std::unique_ptr<OnDemand> on_demand;

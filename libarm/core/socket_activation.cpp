@@ -28,12 +28,12 @@ std::expected<void, std::vector<Error>> ServiceSupervisor::Impl::hold_sockets(
   }
   if (errors.empty()) return {};
   // Every service holds again what it held before this call (still open: nothing was closed).
+  // A removed one still stopping held nothing: its sockets were dropped when it was removed.
   for (const std::string* name : held) {
     const Service* current = find(*name);
-    if (current) {
+    if (current && !current->removed()) {
       (void)listeners->hold(*name, current->spec.joined());
-      // A hold of no socket dropped the watch with the sockets: a service still listening
-      // for its first client is watched again.
+      // A hold of no socket dropped it, and with it its watch: the watch it had is renewed.
       if (current->on_demand && current->on_demand->watched) listeners->watch(*name);
     } else {
       listeners->drop(*name);
@@ -82,6 +82,12 @@ void ServiceSupervisor::Impl::update_socket_watch(Service& service) {
   if (!on_demand && !service.on_demand) return;
   auto& state = service.on_demand;
   if (!state) state = std::make_unique<Service::OnDemand>();
+  // At rest with no reference (not about to start), the activation's is gone. (Failed with a
+  // re-arm pending, it keeps the mark: the re-arm gives its references back.)
+  bool at_rest = service.state == ServiceState::listening ||
+                 service.state == ServiceState::stopped ||
+                 (service.state == ServiceState::failed && !service.rearm_pending());
+  if (at_rest && service.references.requests == 0) state->activated = false;
   bool idles = on_demand && service.state == ServiceState::running &&
                service.settings().idle_stop.has_value();
   if (!idles) {
@@ -121,6 +127,7 @@ bool ServiceSupervisor::Impl::socket_activity(std::string_view name) {
       if (in_shutdown) break;
       // A reference of its own, answered to nobody (a default service's kind): a stop gives it
       // back as it gives back a client's.
+      state.activated = true;
       start_fresh(*service, std::nullopt, Outcome::started);
       break;
     case ServiceState::starting:
@@ -144,7 +151,8 @@ bool ServiceSupervisor::Impl::socket_activity(std::string_view name) {
 bool ServiceSupervisor::Impl::idle_due(Service& service) {
   auto& state = service.on_demand;
   if (!state || !state->idle_check_at || clock.now() < *state->idle_check_at) return false;
-  bool held_otherwise = service.references.requests > 1 || service.references.holders > 0;
+  unsigned own = state->activated ? 1 : 0;  // started by a request: that request holds it
+  bool held_otherwise = service.references.requests > own || service.references.holders > 0;
   if (state->client_came || held_otherwise) {
     start_idle_period(service);
     update_socket_watch(service);

@@ -207,6 +207,7 @@ std::expected<void, Error> FakeListeners::hold(std::string_view service, const S
 
 void FakeListeners::drop(std::string_view service) {
   if (auto found = held.find(service); found != held.end()) held.erase(found);
+  unwatch(service);  // as PosixListeners: a service without sockets has nothing to watch
 }
 
 void FakeListeners::release_unheld() {

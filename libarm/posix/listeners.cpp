@@ -51,6 +51,27 @@ struct PosixListeners::Impl {
     for (const auto& text : found->second) arm(sockets.at(text), on);
   }
 
+  // Whether a watched service other than `except` holds the socket `text` (for a moment, during
+  // a reload that moves it, two services hold one socket).
+  bool watched_elsewhere(const std::string& text, std::string_view except) const {
+    for (const auto& service : watched) {
+      if (service == except) continue;
+      auto found = held.find(service);
+      if (found != held.end() && std::ranges::find(found->second, text) != found->second.end())
+        return true;
+    }
+    return false;
+  }
+
+  // `service`'s sockets leave the epoll set, but for those another watched service holds.
+  void disarm_service(std::string_view service) {
+    auto found = held.find(service);
+    if (found == held.end()) return;
+    for (const auto& text : found->second) {
+      if (!watched_elsewhere(text, service)) arm(sockets.at(text), false);
+    }
+  }
+
   bool held_by_anyone(const std::string& text) const {
     return std::ranges::any_of(held, [&](const auto& holder) {
       return std::ranges::find(holder.second, text) != holder.second.end();
@@ -121,7 +142,7 @@ std::expected<void, Error> PosixListeners::hold(std::string_view service, const 
   }
   for (const auto& text : retuned) impl.sockets.at(text).options = options;
   bool watching = impl.watched.contains(service);
-  if (watching) impl.arm_service(service, false);
+  if (watching) impl.disarm_service(service);
   if (texts.empty()) {
     drop(service);
   } else {
@@ -133,7 +154,7 @@ std::expected<void, Error> PosixListeners::hold(std::string_view service, const 
 
 void PosixListeners::drop(std::string_view service) {
   auto& impl = *impl_;
-  impl.arm_service(service, false);
+  impl.disarm_service(service);
   if (auto found = impl.watched.find(service); found != impl.watched.end())
     impl.watched.erase(found);
   if (auto found = impl.held.find(service); found != impl.held.end()) impl.held.erase(found);
@@ -167,9 +188,9 @@ void PosixListeners::watch(std::string_view service) {
 
 void PosixListeners::unwatch(std::string_view service) {
   auto& impl = *impl_;
+  impl.disarm_service(service);
   if (auto found = impl.watched.find(service); found != impl.watched.end())
     impl.watched.erase(found);
-  impl.arm_service(service, false);
 }
 
 std::size_t PosixListeners::collect(const std::function<void(std::string_view)>& on_activity) {

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -228,4 +229,29 @@ TEST_CASE("listen_nonblocking sets O_NONBLOCK on the socket, and a reload clears
   spec.listen_nonblocking = false;
   REQUIRE(listeners->hold("web", spec));
   CHECK((::fcntl(fds[0], F_GETFL) & O_NONBLOCK) == 0);
+}
+
+TEST_CASE("a socket a reload moves to another watched service stays watched for it") {
+  // Three free ports, found by binding and closing (nothing else here takes them meanwhile).
+  auto port_socket = [] {
+    auto probe = make_listeners();
+    REQUIRE(probe->hold("probe", holding({any_tcp_port()})));
+    std::vector<int> fds;
+    probe->descriptors("probe", fds);
+    ListenSocket socket;
+    socket.address = {"127.0.0.1", static_cast<std::uint16_t>(port_of(fds[0])), false};
+    return socket;
+  };
+  ListenSocket moved = port_socket(), kept = port_socket(), other = port_socket();
+  auto listeners = make_listeners();
+  REQUIRE(listeners->hold("web", holding({moved, kept})));
+  REQUIRE(listeners->hold("api", holding({other})));
+  listeners->watch("web");
+  listeners->watch("api");
+  // The reload's order: api takes the socket, then web lets it go.
+  REQUIRE(listeners->hold("api", holding({other, moved})));
+  REQUIRE(listeners->hold("web", holding({kept})));
+  REQUIRE(connect_tcp(moved.address.port));
+  auto reported = reports(*listeners);
+  CHECK(std::ranges::find(reported, "api") != reported.end());
 }

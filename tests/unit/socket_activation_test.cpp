@@ -256,3 +256,75 @@ TEST_CASE(
   rig.advance(60s, Exits::delivered);
   CHECK(rig.state_of("echo") == ServiceState::running);
 }
+
+TEST_CASE("idle_stop leaves running a listening service an operator started (no client yet)") {
+  ServiceSpec spec = on_demand("echo", 7000);
+  spec.idle_stop = 30s;
+  SupervisorRig rig(testing::config_with({spec}));
+  auto start = rig.request();
+  rig.supervisor.start(start, "echo");  // its only reference is the operator's, not a client's
+  REQUIRE(rig.notifier.reply_to(start)->outcome == Outcome::started);
+  rig.advance(90s, Exits::delivered);
+  CHECK(rig.state_of("echo") == ServiceState::running);
+  // Stopped by that operator, it listens again, and a client's start is idle-stopped as before.
+  rig.supervisor.stop(rig.request(), "echo");
+  rig.settle();
+  REQUIRE(rig.state_of("echo") == ServiceState::listening);
+  REQUIRE(rig.connect("echo"));
+  rig.advance(30s, Exits::delivered);
+  CHECK(rig.state_of("echo") == ServiceState::listening);
+}
+
+TEST_CASE("reload refused: a removed service still stopping does not take its closed socket back") {
+  SupervisorRig rig(testing::config_with({listening("web", {tcp(8080)}), testing::service("x")}));
+  rig.supervisor.start(rig.request(), "web");
+  REQUIRE(rig.supervisor.reload(testing::config_with({testing::service("x")})));
+  REQUIRE(rig.state_of("web") == ServiceState::stopping);
+  REQUIRE_FALSE(rig.listeners.is_open("tcp:127.0.0.1:8080"));
+  rig.listeners.refuse("tcp:127.0.0.1:80");
+  auto summary = rig.supervisor.reload(testing::config_with(
+      {testing::service("x"), listening("web", {tcp(8080)}), listening("new", {tcp(80)})}));
+  REQUIRE_FALSE(summary);
+  CHECK_FALSE(rig.listeners.held.contains("web"));
+  CHECK_FALSE(rig.listeners.is_open("tcp:127.0.0.1:8080"));
+}
+
+TEST_CASE("idle_stop still stops a client's service that failed and was re-armed") {
+  ServiceSpec spec = on_demand("echo", 7000);
+  spec.idle_stop = 1h;
+  spec.backoff_initial = 100ms;
+  spec.backoff_max = 100ms;
+  spec.max_restarts = 3;
+  spec.restart_window = 10s;
+  spec.retry_failed_after = 10min;
+  SupervisorRig rig(testing::config_with({spec}));
+  REQUIRE(rig.connect("echo"));
+  for (int i = 0; i < 4; ++i) {
+    rig.exit("echo");
+    rig.advance(100ms);
+  }
+  REQUIRE(rig.state_of("echo") == ServiceState::failed);
+  rig.advance(10min);
+  REQUIRE(rig.state_of("echo") == ServiceState::running);
+  CHECK(rig.supervisor.status("echo")->refcount == 1);  // the client's, given back
+  rig.advance(1h, Exits::delivered);
+  REQUIRE(rig.state_of("echo") == ServiceState::listening);
+  rig.supervisor.start(rig.request(), "echo");  // an operator's now: not the client's any more
+  rig.advance(2h, Exits::delivered);
+  CHECK(rig.state_of("echo") == ServiceState::running);
+}
+
+TEST_CASE(
+    "reload refused: a listening service whose sockets it would have dropped is still watched") {
+  SupervisorRig rig(testing::config_with({on_demand("echo", 7000)}));
+  REQUIRE(rig.listeners.watching("echo"));
+  rig.listeners.refuse("tcp:127.0.0.1:80");
+  // echo would list no socket (dropped, which cancels its watch), but "new" cannot open its own.
+  auto summary = rig.supervisor.reload(
+      testing::config_with({testing::service("echo"), listening("new", {tcp(80)})}));
+  REQUIRE_FALSE(summary);
+  CHECK(rig.listeners.held.contains("echo"));
+  CHECK(rig.listeners.watching("echo"));
+  CHECK(rig.connect("echo"));
+  CHECK(rig.state_of("echo") == ServiceState::running);
+}
