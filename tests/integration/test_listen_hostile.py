@@ -85,10 +85,10 @@ class ListenHostile(ArmdTestCase):
         return self.wait_state(name, "running")["pid"]
 
     def start_refused(self):
-        """armd started on self.config exits 1 (cannot run, as with its control socket in use)
-        without serving; its log."""
+        """armd started on self.config exits 2 (an invalid configuration: a socket it lists
+        cannot be opened) without serving; its log."""
         armd = self.start_armd(wait=False)
-        self.assertEqual(armd.wait(timeout=30), 1, self.log())
+        self.assertEqual(armd.wait(timeout=30), 2, self.log())
         self._log.close()
         return self.log()
 

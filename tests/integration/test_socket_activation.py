@@ -245,8 +245,8 @@ class SocketActivation(ArmdTestCase):
             listen = ["tcp:127.0.0.1:{self.port}"]
             """)
         armd = self.start_armd(wait=False)
-        self.assertEqual(armd.wait(timeout=DEADLINE), 1, self.log())
-        self.assertIn(f"services.web.listen[0]: cannot listen on tcp:127.0.0.1:{self.port}: "
+        self.assertEqual(armd.wait(timeout=DEADLINE), 2, self.log())  # an invalid configuration
+        self.assertIn(f"armd.toml:4:11: services.web.listen[0]: cannot listen on tcp:127.0.0.1:{self.port}: "
                       "Address already in use", self.log())
         self.assertFalse(os.path.exists(self.socket))
 
