@@ -80,11 +80,8 @@ void ServiceSupervisor::Impl::restart_once_checked(Service& service,
   release_config_change_if_idle(service);
 }
 
-// The service restarts now: whatever waited for a check or reload goes with the restart (the
-// new process reads the file as it is); the step in flight is no longer wanted.
-void ServiceSupervisor::Impl::join_restart(Service& service) {
-  if (!service.config_change) return;
-  auto& change = *service.config_change;
+// The step in flight, if any, is no longer wanted, nor is the change it was for.
+void ServiceSupervisor::Impl::cancel_config_step(Service::ConfigChange& change) {
   if (change.in_flight) {
     config_steps_in_flight.erase(*change.in_flight);
     if (prober) prober->cancel(*change.in_flight);
@@ -93,6 +90,14 @@ void ServiceSupervisor::Impl::join_restart(Service& service) {
   change.step = Step::idle;
   change.file_changed = false;
   change.changed_meanwhile = false;
+}
+
+// The service restarts now: whatever waited for a check or reload goes with the restart (the
+// new process reads the file as it is); the step in flight is no longer wanted.
+void ServiceSupervisor::Impl::join_restart(Service& service) {
+  if (!service.config_change) return;
+  auto& change = *service.config_change;
+  cancel_config_step(change);
   for (auto& to : std::exchange(change.restarts, {}))
     add_start_waiter(service, to, Outcome::restarted, false);
   for (auto& to : std::exchange(change.reloads, {}))
@@ -252,14 +257,7 @@ void ServiceSupervisor::Impl::config_step_finished(Service& service, bool passed
 void ServiceSupervisor::Impl::abandon_config_change(Service& service) {
   if (!service.config_change) return;
   auto& change = *service.config_change;
-  if (change.in_flight) {
-    config_steps_in_flight.erase(*change.in_flight);
-    if (prober) prober->cancel(*change.in_flight);
-    change.in_flight.reset();
-  }
-  change.step = Step::idle;
-  change.file_changed = false;
-  change.changed_meanwhile = false;
+  cancel_config_step(change);
   std::string why = fmt::format(
       "its process left running ({}) before the change was applied",
       to_string(service.state == ServiceState::running ? ServiceState::stopping : service.state));

@@ -271,6 +271,7 @@ struct ServiceSupervisor::Impl {
   bool config_step_due(Service& service);
   void config_step_finished(Service& service, bool passed, const std::string& detail,
                             const std::string& output);
+  void cancel_config_step(Service::ConfigChange& change);
   void abandon_config_change(Service& service);
   void config_change_spawned(Service& service);
   void release_config_change_if_idle(Service& service);
