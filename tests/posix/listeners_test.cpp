@@ -17,6 +17,7 @@
 #include <sstream>
 #include <string>
 
+#include "../config/temporary_directory.hpp"
 #include "arm/posix.hpp"
 #include "arm/posix/listeners.hpp"
 
@@ -75,16 +76,6 @@ bool connect_tcp(int port) {
   return connected;
 }
 
-struct TemporaryDirectory {
-  TemporaryDirectory() {
-    char name[] = "/tmp/arm-listeners-XXXXXX";
-    REQUIRE(::mkdtemp(name));
-    path = name;
-  }
-  ~TemporaryDirectory() { std::filesystem::remove_all(path); }
-  std::string path;
-};
-
 // Reports of `listeners` within `milliseconds`.
 std::vector<std::string> reports(PosixListeners& listeners, int milliseconds = 5000) {
   std::vector<std::string> services;
@@ -130,7 +121,7 @@ TEST_CASE("an address in use is an error naming the service's key and the socket
 
 TEST_CASE("a unix socket gets its mode; a stale file is replaced, a live one or a file refused") {
   TemporaryDirectory directory;
-  std::string path = directory.path + "/sub/web.sock";
+  std::string path = (directory.path() / "sub/web.sock").string();
   auto listeners = make_listeners();
   ServiceSpec spec = holding({unix_at(path)});
   spec.listen_mode = 0660;
@@ -183,12 +174,13 @@ TEST_CASE("a watch reports a client once; unwatched, nothing is reported") {
 TEST_CASE("a spawned process gets the sockets as 3.. with LISTEN_FDS, its own LISTEN_PID, names") {
   TemporaryDirectory directory;
   auto listeners = make_listeners();
-  REQUIRE(listeners->hold("web", holding({any_tcp_port(), unix_at(directory.path + "/s")})));
+  REQUIRE(listeners->hold("web",
+                          holding({any_tcp_port(), unix_at((directory.path() / "s").string())})));
   auto spawner = arm::posix::PosixSpawner::create();
   REQUIRE(spawner);
   SpawnRequest request;
   request.service = "web";
-  std::string out = directory.path + "/out";
+  std::string out = (directory.path() / "out").string();
   request.argv = {"/bin/sh", "-c",
                   "echo \"$LISTEN_FDS $LISTEN_PID $$ $LISTEN_FDNAMES\"; "
                   "readlink /proc/$$/fd/3 /proc/$$/fd/4; test -e /proc/$$/fd/5 || echo no-5"};
