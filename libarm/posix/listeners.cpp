@@ -203,8 +203,11 @@ std::size_t PosixListeners::collect(const std::function<void(std::string_view)>&
   for (int i = 0; i < ready; ++i) {
     auto id = impl.by_id.find(events[i].data.u64);
     if (id == impl.by_id.end()) continue;
-    for (const auto& [service, texts] : impl.held) {
-      if (!impl.watched.contains(service)) continue;
+    // Only the watched services (those listening, or in an idle period), not every holder.
+    for (const auto& service : impl.watched) {
+      auto held = impl.held.find(service);
+      if (held == impl.held.end()) continue;
+      const auto& texts = held->second;
       if (std::ranges::find(texts, id->second) == texts.end()) continue;
       if (std::ranges::find(services, service) == services.end()) services.push_back(service);
     }
