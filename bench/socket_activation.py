@@ -4,7 +4,8 @@ restarted, with the listening socket held by armd (`listen`) and without it (the
 itself), and how long the first connection to an on-demand service waits.
 
     bench/socket_activation.py [--build build] [--kills 100] [--repeats 3] [--interval-ms 5]
-                               [--window-ms 100] [--no-lighttpd] [--smoke] [--json FILE]
+                               [--window-ms 100] [--edits 10] [--no-lighttpd] [--smoke]
+                               [--json FILE]
 
 Each repeat measures, in this order:
 - floor: the restart floor of bench/floor.cpp (posix_spawn + pidfd, respawn at once) for one
@@ -25,6 +26,17 @@ Each repeat measures, in this order:
 - on-demand: start = "on-demand": a client connects to the `listening` service; from the connect
   until the answer (the start-up of the service included), 10 rounds, `armctl stop` between them;
   and, for reference, the same first connection under systemd-socket-activate when installed.
+- broken edits: the service runs with `listen`, a `config` file and a `config_check` (lighttpd:
+  its own `lighttpd -tt -f {config}`; listen_fds_http: its `--check --config {config}`) under
+  the same client. --edits times: the file is replaced
+  (written beside it and renamed, as editors and deploy tools do) by a broken one; once armd's
+  status shows the rejected change, the client runs on for 0.5 s; then the file is replaced by a
+  good, different one, and armd restarts the service. Counted: requests started while the broken
+  file was in place (each must be answered: the running service is untouched, same pid), and
+  those started while the fix was being applied (a restart on armd's socket). For contrast, the
+  same broken edit once without `config_check` and without `listen` (the service binds itself, as
+  before issue 14): armd restarts into the broken file, and what the client sees until the file
+  is fixed 1 s later.
 Figures are printed per repeat and as ranges (min-max over the repeats).
 """
 
@@ -185,9 +197,12 @@ class ArmdRun:
         return subprocess.run([os.path.join(self.build, "armd", "armctl"), "--socket",
                                self.socket, *args], capture_output=True, text=True, timeout=60)
 
-    def state(self):
+    def status(self):
         result = self.armctl("--json", "status", "web")
-        return json.loads(result.stdout)[0]["state"] if result.returncode == 0 else None
+        return json.loads(result.stdout)[0] if result.returncode == 0 else {}
+
+    def state(self):
+        return self.status().get("state")
 
     def service_pid(self, other_than=None):
         """armd's one child that is not `other_than` (a killed one not reaped yet)."""
@@ -324,6 +339,101 @@ def systemd_socket_activate(command, rounds):
     return {"median_ms": statistics.median(samples), "max_ms": max(samples)}
 
 
+def replace_file(path, content):
+    """Writes `content` beside `path` and renames it over: one change, never a half-written file."""
+    with open(path + ".new", "w") as f:
+        f.write(content)
+    os.rename(path + ".new", path)
+
+
+def edit_service(build, workdir, lighttpd, port, stamp, checked):
+    """The service of the broken-edit runs: (its TOML, its config file, a good config, a broken
+    one, a second good one), lighttpd when installed, else listen_fds_http. Checked: with
+    config_check and armd's socket; unchecked (the contrast): neither, as before issue 14."""
+    config = os.path.join(workdir, f"edit-{port}.conf")
+    if lighttpd:
+        good = open(lighttpd_config(workdir, port, checked)).read()
+        broken = good + "this is not a lighttpd directive\n"
+        fixed = good + "# fixed\n"
+        toml = (f'binary = "{LIGHTTPD}"\noptions = ["-D"]\nconfig = "{config}"\n'
+                'config_arg = ["-f", "{config}"]\n' +
+                (f'config_check = ["{LIGHTTPD}", "-tt", "-f", "{{config}}"]\n' if checked else ""))
+    else:
+        service = os.path.join(build, "examples", "listen_fds_http")
+        good, broken, fixed = "greeting hi\n", "greting hi\n", "greeting hello again\n"
+        bind = [] if checked else ["--bind", f"127.0.0.1:{port}"]
+        toml = (f'binary = "{service}"\noptions = {json.dumps(["--stamp", stamp, *bind])}\n'
+                f'config = "{config}"\nconfig_arg = ["--config", "{{config}}"]\n' +
+                (f'config_check = ["{service}", "--check", "--config", "{{config}}"]\n'
+                 if checked else ""))
+    with open(config, "w") as f:
+        f.write(good)
+    if checked:
+        toml += f'listen = ["tcp:127.0.0.1:{port}"]\n'
+    return toml, config, good, broken, fixed
+
+
+def broken_edits(build, workdir, lighttpd, edits, interval):
+    """Broken config edits under load, with config_check (every request of the broken phase must
+    be answered) and, once, without it (the contrast)."""
+    result = {}
+    for checked in (True, False):
+        port = free_port()
+        stamp = os.path.join(workdir, f"edit-{port}.stamps")
+        toml, config, good, broken, fixed = edit_service(build, workdir, lighttpd, port, stamp,
+                                                         checked)
+        run = ArmdRun(build, workdir, f"edit-{port}-{int(checked)}", toml)
+        phases = []  # (start ns, end ns, "broken" | "fix")
+        untouched = True
+        try:
+            wait_until(lambda: run.state() == "running", timeout=60)
+            wait_until(lambda: http_get(port, timeout=30)[2] == "ok", timeout=60, step=0.01)
+            with Load(port, interval) as load:
+                time.sleep(0.2)
+                for edit in range(edits if checked else 1):
+                    pid = wait_until(run.service_pid, timeout=60)
+                    began = time.monotonic_ns()
+                    replace_file(config, broken)
+                    if checked:
+                        wait_until(lambda: "rejected_change" in run.status(), timeout=60,
+                                   step=0.005)
+                        time.sleep(0.5)
+                        status = run.status()
+                        untouched &= status["state"] == "running" and status["pid"] == pid
+                    else:
+                        time.sleep(1.0)
+                    fixing = time.monotonic_ns()
+                    phases.append((began, fixing, "broken"))
+                    replace_file(config, fixed if edit % 2 == 0 else good)
+                    wait_until(lambda: (lambda s: s["state"] == "running" and s["pid"] != pid
+                                        and "rejected_change" not in s)(run.status()),
+                               timeout=60, step=0.005)
+                    wait_until(lambda: http_get(port, timeout=30)[2] == "ok", timeout=60,
+                               step=0.005)
+                    phases.append((fixing, time.monotonic_ns(), "fix"))
+                    time.sleep(0.2)
+                time.sleep(0.5)
+        finally:
+            run.close()
+        counts = {phase: {"requests": 0, "failed": 0, "latencies": []} for phase in ("broken", "fix")}
+        for began, latency, outcome in load.results:
+            phase = next((name for start, end, name in phases if start <= began < end), None)
+            if phase:
+                counts[phase]["requests"] += 1
+                counts[phase]["failed"] += outcome != "ok"
+                if outcome == "ok":
+                    counts[phase]["latencies"].append(latency)
+        for figures in counts.values():
+            latencies = figures.pop("latencies")
+            figures["p99_ms"] = percentile(latencies, 0.99) / 1e6 if latencies else None
+            figures["max_ms"] = max(latencies) / 1e6 if latencies else None
+        label = "checked" if checked else "unchecked"
+        result[label] = {"edits": edits if checked else 1, **counts}
+        if checked:
+            result[label]["service_untouched"] = untouched
+    return result
+
+
 def install_lighttpd():
     """Debian's lighttpd, installed when missing (as root); False when it cannot be."""
     if os.path.exists(LIGHTTPD):
@@ -369,6 +479,8 @@ def one_repeat(args, workdir, lighttpd):
                 f'binary = "{LIGHTTPD}"\n'
                 f'options = ["-D", "-f", "{lighttpd_config(workdir, port, True)}"]\n'
                 f'listen = ["tcp:127.0.0.1:{port}"]\n'), rounds)
+    result["broken_edits"] = broken_edits(args.build, workdir, lighttpd, args.edits,
+                                          args.interval_ms / 1000)
     return result
 
 
@@ -404,6 +516,22 @@ def summary(repeats):
         lines.append("on-demand listen_fds_http under systemd-socket-activate (reference): "
                      f"""{span([r['on_demand_systemd_socket_activate']['median_ms']
                                for r in repeats], ' ms', 2)}""")
+    service = "lighttpd" if "lighttpd" in repeats[0]["startup_ms"] else "listen_fds_http"
+    checked = [r["broken_edits"]["checked"] for r in repeats]
+    unchecked = [r["broken_edits"]["unchecked"] for r in repeats]
+    lines.append(
+        f"broken edits of {service}'s config with config_check ({checked[0]['edits']} per "
+        f"repeat): failed {span([x['broken']['failed'] for x in checked], '', 0)} of "
+        f"{span([x['broken']['requests'] for x in checked], '', 0)} requests while the broken "
+        f"file was in place (p99 {span([x['broken']['p99_ms'] for x in checked], ' ms')}); "
+        f"service untouched (same pid, running): "
+        f"{all(x['service_untouched'] for x in checked)}; while the fix was applied (a restart "
+        f"on armd's socket): failed {span([x['fix']['failed'] for x in checked], '', 0)} of "
+        f"{span([x['fix']['requests'] for x in checked], '', 0)}")
+    lines.append(
+        f"the same broken edit without config_check and listen (1 s until fixed): failed "
+        f"{span([x['broken']['failed'] for x in unchecked], '', 0)} of "
+        f"{span([x['broken']['requests'] for x in unchecked], '', 0)}")
     return "\n".join(lines)
 
 
@@ -414,6 +542,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--interval-ms", type=float, default=5)
     parser.add_argument("--window-ms", type=float, default=100)
+    parser.add_argument("--edits", type=int, default=10)
     parser.add_argument("--no-lighttpd", action="store_true")
     parser.add_argument("--json", help="write every repeat's figures to this file")
     parser.add_argument("--smoke", action="store_true",
@@ -421,7 +550,7 @@ def main():
     args = parser.parse_args()
     args.build = os.path.abspath(args.build)
     if args.smoke:
-        args.kills, args.repeats, args.no_lighttpd = 5, 1, True
+        args.kills, args.repeats, args.edits, args.no_lighttpd = 5, 1, 3, True
     lighttpd = not args.no_lighttpd and install_lighttpd()
     if not args.no_lighttpd and not lighttpd:
         print("lighttpd: not installed and could not be (not root, or apt-get failed): skipped",
@@ -440,6 +569,10 @@ def main():
         refused = repeats[0]["kills"]["listen"]["refused"]
         if refused:
             sys.exit(f"smoke: {refused} connections refused while armd held the socket")
+        edits = repeats[0]["broken_edits"]["checked"]
+        if edits["broken"]["failed"] or not edits["service_untouched"]:
+            sys.exit(f"smoke: a broken config edit that config_check rejected disturbed the "
+                     f"service: {edits}")
 
 
 if __name__ == "__main__":

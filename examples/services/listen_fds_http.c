@@ -3,8 +3,9 @@
  * and LISTEN_PID (fds 3, 4, ...). Under armd: the service's `listen = [...]` (issue 14).
  *
  *   listen_fds_http [--startup-delay-ms N] [--report FILE] [--stamp FILE] [--bind ADDRESS]
+ *                   [--config FILE [--check]]
  *
- * GET / is answered "hello from pid P"; anything else 404. A datagram socket (udp:) is answered
+ * GET / is answered "hello from pid P" (or the configured greeting); anything else 404. A datagram socket (udp:) is answered
  * "pid P" per datagram. SIGTERM ends it (exit 0).
  * --startup-delay-ms N: sleep N ms before serving (a service slow to start; clients wait in the
  *   backlog of the socket its supervisor holds).
@@ -19,7 +20,11 @@
  * --stamp FILE: appends "ready P NS" (its pid, CLOCK_MONOTONIC in ns) with one write when it starts
  *   serving, for measuring its start-up time (bench/socket_activation.py).
  * --bind ADDRESS: not socket-activated: binds ADDRESS (IP:PORT or [IPv6]:PORT) itself, with
- *   SO_REUSEADDR, as a service does without a supervisor's sockets (the benchmark's contrast). */
+ *   SO_REUSEADDR, as a service does without a supervisor's sockets (the benchmark's contrast).
+ * --config FILE: a configuration file, so that edits of it can be tried (config_check, issue 14):
+ *   blank lines, `#` comments and at most one `greeting WORDS` line (said instead of "hello");
+ *   anything else is an error that names the file and line, and the server does not start.
+ *   With --check it only checks the file (exit 0 or 1), as `nginx -t` does. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -167,6 +172,33 @@ static int bind_itself(const char* text) {
 }
 
 /* One HTTP/1.0 exchange on an accepted connection: read the request head, answer, close. */
+static char greeting[256] = "hello";
+
+/* Reads --config FILE into `greeting`; 0, or -1 after saying on stderr what is wrong where. */
+static int read_config(const char* path) {
+  FILE* file = fopen(path, "r");
+  if (!file) {
+    fprintf(stderr, "listen_fds_http: %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  char line[512];
+  int number = 0, result = 0;
+  while (result == 0 && fgets(line, sizeof line, file)) {
+    ++number;
+    line[strcspn(line, "\n")] = '\0';
+    const char* text = line + strspn(line, " \t");
+    if (*text == '\0' || *text == '#') continue;
+    if (strncmp(text, "greeting ", 9) == 0) {
+      snprintf(greeting, sizeof greeting, "%s", text + 9);
+    } else {
+      fprintf(stderr, "listen_fds_http: %s:%d: unknown directive: %s\n", path, number, text);
+      result = -1;
+    }
+  }
+  fclose(file);
+  return result;
+}
+
 static void serve_connection(int connection) {
   struct timeval patience = {5, 0}; /* a client that never sends does not hold the server */
   setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
@@ -185,7 +217,7 @@ static void serve_connection(int connection) {
   const char* status = "404 Not Found";
   if (strncmp(request, "GET / ", 6) == 0) {
     status = "200 OK";
-    snprintf(body, sizeof body, "hello from pid %ld\n", (long)getpid());
+    snprintf(body, sizeof body, "%s from pid %ld\n", greeting, (long)getpid());
   } else {
     snprintf(body, sizeof body, "not found\n");
   }
@@ -209,7 +241,8 @@ static void serve_datagram(int fd) {
 
 int main(int argc, char** argv) {
   long startup_delay_ms = 0;
-  const char *report = NULL, *stamp = NULL, *bind_address = NULL;
+  const char *report = NULL, *stamp = NULL, *bind_address = NULL, *config = NULL;
+  int check_only = 0;
   for (int i = 1; i < argc; ++i) {
     if (strcmp(argv[i], "--startup-delay-ms") == 0 && i + 1 < argc) {
       startup_delay_ms = atol(argv[++i]);
@@ -219,10 +252,19 @@ int main(int argc, char** argv) {
       stamp = argv[++i];
     } else if (strcmp(argv[i], "--bind") == 0 && i + 1 < argc) {
       bind_address = argv[++i];
+    } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+      config = argv[++i];
+    } else if (strcmp(argv[i], "--check") == 0) {
+      check_only = 1;
     } else {
       fprintf(stderr, "listen_fds_http: unknown argument %s\n", argv[i]);
       return 2;
     }
+  }
+  if (config && read_config(config) != 0) return 1;
+  if (check_only) {
+    if (!config) fprintf(stderr, "listen_fds_http: --check needs --config FILE\n");
+    return config ? 0 : 2;
   }
 
   /* SIGTERM is blocked except while waiting in ppoll: it cannot slip in between a check of

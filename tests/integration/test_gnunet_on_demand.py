@@ -11,24 +11,10 @@ configuration (`-c`) whose paths are the test's scratch directory, start them by
 import glob
 import os
 import subprocess
-import sys
 import textwrap
 import unittest
 
 from harness import DEADLINE, ArmdTestCase, wait_for
-
-
-# GNUnet's services accept until EAGAIN, so an inherited listening socket must be non-blocking
-# (GNUnet's ARM makes its sockets so; systemd has NonBlocking=yes for it); armd passes them as
-# they are, blocking, and the service would hang in its second accept(). This wrapper, put before
-# each service (global_prefix), sets O_NONBLOCK on descriptors 3 .. 3+LISTEN_FDS-1 and execs the
-# service: the same process, so LISTEN_PID still names it.
-NONBLOCKING = """\
-import fcntl, os, sys
-for fd in range(3, 3 + int(os.environ.get("LISTEN_FDS", "0"))):
-    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
-os.execv(sys.argv[1], sys.argv[1:])
-"""
 
 
 def libexec():
@@ -84,24 +70,22 @@ class GnunetOnDemand(ArmdTestCase):
 
     def start_on_demand(self, identity_extra=""):
         """armd with GNUnet's statistics and identity services, each listening at its UNIXPATH."""
-        wrapper = os.path.join(self.dir, "nonblocking.py")
-        with open(wrapper, "w") as f:
-            f.write(NONBLOCKING)
+        # GNUnet's services accept until EAGAIN, so their inherited sockets must be non-blocking
+        # (GNUnet's ARM makes them so; systemd has NonBlocking=yes): listen_nonblocking.
         self.write_config(f"""
-            [arm]
-            global_prefix = ["{sys.executable}", "{wrapper}"]
-
             [services.statistics]
             binary = "{libexec()}/gnunet-service-statistics"
             config = "{self.gnunet_config}"
             listen = ["unix:{self.run_dir}/statistics.sock"]
             start = "on-demand"
+            listen_nonblocking = true
 
             [services.identity]
             binary = "{libexec()}/gnunet-service-identity"
             config = "{self.gnunet_config}"
             listen = ["unix:{self.run_dir}/identity.sock"]
             start = "on-demand"
+            listen_nonblocking = true
             {identity_extra}
             """)
         self.start_armd()
