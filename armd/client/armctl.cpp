@@ -8,6 +8,7 @@
 // answer came. What is printed for each answer, and the codes
 // themselves: armctl_output.hpp.
 #include <fmt/format.h>
+#include <fnmatch.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -439,6 +440,43 @@ class Client {
     return exit_ok;
   }
 
+  // `names` with each shell pattern (a name holding '*', '?' or '[': 'worker@*') replaced by
+  // the names of armd's services that match it (fnmatch), in armd's order, leaving out names
+  // already there. A pattern that matches nothing is an error, as an unknown name is; or, once
+  // printed, the exit code. Names without a pattern cost no request.
+  std::expected<std::vector<std::string>, int> expand_patterns(
+      const std::vector<std::string>& names) {
+    auto is_pattern = [](const std::string& name) {
+      return name.find_first_of("*?[") != std::string::npos;
+    };
+    if (std::ranges::none_of(names, is_pattern)) return names;
+    auto services = all_services();
+    if (!services) return std::unexpected(services.error());
+    std::vector<std::string> expanded;
+    auto add = [&](const std::string& name) {
+      if (std::ranges::find(expanded, name) == expanded.end()) expanded.push_back(name);
+    };
+    for (const std::string& name : names) {
+      if (!is_pattern(name)) {
+        add(name);
+        continue;
+      }
+      bool matched = false;
+      for (const json& service : *services) {
+        const json& found = member(service, "name");
+        if (!found.is_string() || ::fnmatch(name.c_str(), found.get<std::string>().c_str(), 0))
+          continue;
+        add(found.get<std::string>());
+        matched = true;
+      }
+      if (!matched) {
+        fmt::print(stderr, "armctl: no service matches '{}'\n", name);
+        return std::unexpected(exit_unknown);
+      }
+    }
+    return expanded;
+  }
+
  private:
   // Every service's status (an array), or, once the failure has been printed, the exit code.
   std::expected<json, int> all_services() {
@@ -579,7 +617,7 @@ int main(int argc, char** argv) {
       "make running services take their configuration again without a restart (config_check "
       "first, then reload_signal or reload)");
   for (auto* command : {start, stop, restart, reset, reload_service})
-    command->add_option("NAME", names);
+    command->add_option("NAME", names, "service names, or shell patterns such as 'worker@*'");
   start->add_flag("--all", every_service, "every configured service (dependencies first)");
   stop->add_flag("--all", every_service,
                  "every service that runs or is wanted, whatever holds it (implies --force; "
@@ -665,6 +703,10 @@ int main(int argc, char** argv) {
     if (stop->parsed()) return client.all("stop");
     if (restart->parsed()) return client.all("restart", force);
   }
+  if (auto expanded = client.expand_patterns(names))
+    names = std::move(*expanded);
+  else
+    return expanded.error();
   if (start->parsed()) return client.per_service("start", names);
   if (stop->parsed()) return client.per_service("stop", names, force);
   if (restart->parsed()) return client.per_service("restart", names, force);

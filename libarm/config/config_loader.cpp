@@ -20,6 +20,8 @@
 #include "listen_table.hpp"
 #include "nesting_limits.hpp"
 #include "read_file_posix.hpp"
+#include "service_instances.hpp"
+#include "service_key.hpp"
 #include "service_table.hpp"
 #include "value_reader.hpp"
 
@@ -71,7 +73,66 @@ const std::array arm_keys{
 
 constexpr std::array<std::string_view, 2> top_level_keys{"arm", "services"};
 
-Done read_services(const ValueReader& reader, const toml::node& node, Config& config) {
+// Adds a service read by read_service; a name taken already (an instance of a template and a
+// service of the same name) is an error at `where`.
+Done add_service(const ValueReader& reader, ServiceSpec spec, const toml::node& where,
+                 Config& config) {
+  std::string name = spec.name;
+  if (!config.services.emplace(name, std::move(spec)).second)
+    return Failure(reader.error_at(
+        where, fmt::format("services.{}", name),
+        fmt::format("'{}' is defined twice: as a service and as an instance of a template", name)));
+  return {};
+}
+
+Done read_plain_service(const ValueReader& reader, const std::string& name,
+                        const toml::table& table, Config& config) {
+  if (const toml::node* instances = table.get("instances"))
+    return Failure(reader.error_at(*instances, fmt::format("services.{}.instances", name),
+                                   "only a template service (a name ending in '@', such as "
+                                   "\"worker@\") has instances"));
+  auto spec = read_service(reader, name, table);
+  if (!spec) return Failure(spec.error());
+  return add_service(reader, std::move(*spec), table, config);
+}
+
+// An error in one instance's copy of a template (which has no source positions) pointed back at
+// the template: its key, its line when found there (the table's own line otherwise), and the
+// instance named.
+ConfigError at_template(const ValueReader& reader, const toml::table& root,
+                        const std::string& template_name, const std::string& instance,
+                        ConfigError error) {
+  std::string instance_key = fmt::format("services.{}{}", template_name, instance);
+  std::string template_key = fmt::format("services.{}", template_name);
+  if (error.key.starts_with(instance_key))
+    error.key = template_key + error.key.substr(instance_key.size());
+  error.message += fmt::format(" (in instance '{}')", instance);
+  if (error.line != 0) return error;
+  const toml::node* node = find_service_key(root, error.key);
+  if (!node) node = root["services"][template_name].node();
+  return node ? reader.error_at(*node, error.key, error.message) : error;
+}
+
+// A template ("worker@"): one service per instance, read from the template's table with
+// `{instance}` replaced.
+Done read_instances(const ValueReader& reader, const toml::table& root,
+                    const std::string& template_name, const toml::table& table, Config& config) {
+  std::string path = fmt::format("services.{}", template_name);
+  if (template_name.size() == 1)
+    return Failure(reader.error_at(table, path, "a template needs a name before the '@'"));
+  auto instances = read_instance_names(reader, table, path);
+  if (!instances) return Failure(instances.error());
+  for (const std::string& instance : *instances) {
+    auto spec = read_service(reader, template_name + instance, instantiate(table, instance));
+    if (!spec)
+      return Failure(at_template(reader, root, template_name, instance, std::move(spec.error())));
+    if (Done done = add_service(reader, std::move(*spec), table, config); !done) return done;
+  }
+  return {};
+}
+
+Done read_services(const ValueReader& reader, const toml::table& root, const toml::node& node,
+                   Config& config) {
   auto services = reader.table(node, "services");
   if (!services) return Failure(services.error());
   for (auto&& [name, value] : **services) {
@@ -83,9 +144,10 @@ Done read_services(const ValueReader& reader, const toml::node& node, Config& co
                                      "service names may only contain letters, digits and _ . @ -"));
     auto table = reader.table(value, path);
     if (!table) return Failure(table.error());
-    auto spec = read_service(reader, std::string(name.str()), **table);
-    if (!spec) return Failure(spec.error());
-    config.services.emplace(spec->name, std::move(*spec));
+    Done done = is_template_name(name.str())
+                    ? read_instances(reader, root, std::string(name.str()), **table, config)
+                    : read_plain_service(reader, std::string(name.str()), **table, config);
+    if (!done) return done;
   }
   return {};
 }
@@ -150,7 +212,7 @@ Read<Config> read_document(const ValueReader& reader, const toml::table& root) {
       if (!table) return Failure(table.error());
       done = read_keys<ArmSettings>(reader, **table, "arm", arm_keys, config.arm);
     } else if (key == "services") {
-      done = read_services(reader, value, config);
+      done = read_services(reader, root, value, config);
     } else {
       std::string message = unknown_key_message(key.str(), top_level_keys);
       if (message.find("did you mean") == std::string::npos)

@@ -4,13 +4,12 @@
 
 #include "arm/config.hpp"
 #include "read_file_posix.hpp"
+#include "service_key.hpp"
 
 namespace arm {
 
-namespace {
+namespace config_reading {
 
-// "services.web.listen[1]" -> the node of that element, or null. The name may hold '.': the
-// last dot separates it from the key, which has none.
 const toml::node* find_service_key(const toml::table& root, std::string_view key) {
   constexpr std::string_view services = "services.";
   if (!key.starts_with(services)) return nullptr;
@@ -32,7 +31,7 @@ const toml::node* find_service_key(const toml::table& root, std::string_view key
   return index ? node[*index].node() : node.node();
 }
 
-}  // namespace
+}  // namespace config_reading
 
 void locate_in_file(const std::filesystem::path& path, std::vector<Error>& errors) {
   std::optional<toml::table> root;
@@ -40,7 +39,7 @@ void locate_in_file(const std::filesystem::path& path, std::vector<Error>& error
     if (!error.file.empty()) continue;
     error.file = path.string();
     if (!root) root = config_detail::reread_for_positions(path);
-    const toml::node* node = root ? find_service_key(*root, error.key) : nullptr;
+    const toml::node* node = root ? config_reading::find_service_key(*root, error.key) : nullptr;
     if (!node) continue;
     error.line = static_cast<int>(node->source().begin.line);
     error.column = static_cast<int>(node->source().begin.column);
