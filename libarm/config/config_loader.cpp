@@ -157,8 +157,8 @@ Done read_services(const ValueReader& reader, const toml::table& root, const tom
 void apply_log_dir(const toml::table& root, Config& config) {
   if (!config.arm.log_dir) return;
   for (auto& [name, spec] : config.services) {
-    // Looked up step by step: a service name may contain '.', which at_path would split.
-    if (root["services"][name]["log_file"].node()) continue;
+    // The instances of a template have what the template has: its log_file, or its `false`.
+    if (service_table(root, name)["log_file"].node()) continue;
     spec.log_file = *config.arm.log_dir + "/" + name + ".log";
   }
 }
@@ -197,8 +197,7 @@ Done check_dependency_graph(const ValueReader& reader, const toml::table& root,
   auto bad = find_bad_edge(config);
   if (!bad) return {};
   std::string key = fmt::format("services.{}.{}[{}]", bad->service, bad->list, bad->index);
-  // Looked up step by step: a service name may contain '.', which at_path would split.
-  const toml::node* element = root["services"][bad->service][bad->list][bad->index].node();
+  const toml::node* element = service_table(root, bad->service)[bad->list][bad->index].node();
   if (!element) return Failure(Error::at(reader.file(), 0, 0, key, bad->message));
   return Failure(reader.error_at(*element, key, bad->message));
 }

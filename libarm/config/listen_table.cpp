@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <map>
 
+#include "service_key.hpp"
+
 namespace arm::config_reading {
 
 namespace {
@@ -192,8 +194,7 @@ Done check_sockets_unique(const ValueReader& reader, const toml::table& root,
       auto [it, fresh] = owner.emplace(text, name);
       if (fresh) continue;
       std::string key = fmt::format("services.{}.listen", name);
-      // Looked up step by step: a service name may contain '.', which at_path would split.
-      const toml::node* where = root["services"][name]["listen"].node();
+      const toml::node* where = service_table(root, name)["listen"].node();
       if (const toml::array* array = where ? where->as_array() : nullptr;
           array && i < array->size()) {
         where = array->get(i);

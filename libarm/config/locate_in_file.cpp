@@ -10,6 +10,19 @@ namespace arm {
 
 namespace config_reading {
 
+toml::node_view<const toml::node> service_table(const toml::table& root, std::string_view name) {
+  // Step by step: a service name may contain '.', which at_path would split.
+  auto services = root["services"];
+  if (auto written = services[name]) return written;
+  // An instance's name is its template's ("worker@") and the instance's, which holds no '@'.
+  auto at = name.rfind('@');
+  if (at == std::string_view::npos || at + 1 == name.size()) return {};
+  auto written = services[name.substr(0, at + 1)];
+  if (const toml::table* table = written.as_table(); table && table->contains("instances"))
+    return written;
+  return {};
+}
+
 const toml::node* find_service_key(const toml::table& root, std::string_view key) {
   constexpr std::string_view services = "services.";
   if (!key.starts_with(services)) return nullptr;
@@ -27,7 +40,7 @@ const toml::node* find_service_key(const toml::table& root, std::string_view key
     index = number;
     field = field.substr(0, open);
   }
-  auto node = root["services"][name][field];
+  auto node = service_table(root, name)[field];
   return index ? node[*index].node() : node.node();
 }
 

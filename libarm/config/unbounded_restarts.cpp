@@ -7,6 +7,7 @@
 
 #include "arm/config.hpp"
 #include "read_file_posix.hpp"
+#include "service_key.hpp"
 
 namespace arm {
 
@@ -19,8 +20,8 @@ std::vector<Error> find_unbounded_restarts(const std::filesystem::path& path,
     if (!root) root = config_detail::reread_for_positions(path);
     int line = 0;
     int column = 0;
-    // Step by step: a service name may contain '.', which at_path would split.
-    if (const toml::node* key = root ? (*root)["services"][name]["max_restarts"].node() : nullptr) {
+    if (const toml::node* key =
+            root ? config_reading::service_table(*root, name)["max_restarts"].node() : nullptr) {
       line = static_cast<int>(key->source().begin.line);
       column = static_cast<int>(key->source().begin.column);
     }

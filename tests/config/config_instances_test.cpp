@@ -128,3 +128,67 @@ binary = "/y"
 )");
   CHECK(error.message.find("'w@2' is defined twice") != std::string::npos);
 }
+
+TEST_CASE("with [arm] log_dir, an instance keeps the template's own log_file, or its opt-out") {
+  Config config = load(R"([arm]
+log_dir = "/var/log/arm"
+
+[services."w@"]
+binary = "/x"
+instances = 2
+log_file = "/var/log/w-{instance}.log"
+
+[services."quiet@"]
+binary = "/x"
+instances = ["a"]
+log_file = false
+
+[services."plain@"]
+binary = "/x"
+instances = ["a"]
+)");
+  CHECK(config.services.at("w@1").log_file == "/var/log/w-1.log");
+  CHECK(config.services.at("w@2").log_file == "/var/log/w-2.log");
+  CHECK_FALSE(config.services.at("quiet@a").log_file);
+  CHECK(config.services.at("plain@a").log_file == "/var/log/arm/plain@a.log");
+}
+
+TEST_CASE("a socket every instance lists (no {instance} in it) is refused at the template's line") {
+  Error error = refused(R"([services."w@"]
+binary = "/x"
+instances = 2
+listen = ["unix:/run/w.sock"]
+)");
+  CHECK(error.message.find("also listed by service 'w@1'") != std::string::npos);
+  CHECK(error.line == 4);
+  CHECK(error.key.starts_with("services.w@"));
+}
+
+TEST_CASE("a dependency an instance cannot have is refused at the template's line") {
+  // db@{instance}: db has no instance 2.
+  Error error = refused(R"([services."db@"]
+binary = "/x"
+instances = ["1"]
+
+[services."w@"]
+binary = "/x"
+instances = 2
+depends_on = ["db@{instance}"]
+)");
+  CHECK(error.message.find("db@2") != std::string::npos);
+  CHECK(error.line == 8);
+
+  // A cycle through instances: w@1 -> v@1 -> w@1.
+  error = refused(R"([services."w@"]
+binary = "/x"
+instances = 1
+depends_on = ["v@{instance}"]
+
+[services."v@"]
+binary = "/x"
+instances = 1
+depends_on = ["w@{instance}"]
+)");
+  CHECK(error.message.find("cycle") != std::string::npos);
+  CHECK(error.line != 0);
+}
