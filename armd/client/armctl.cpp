@@ -443,19 +443,24 @@ class Client {
   // `names` with each shell pattern (a name holding '*', '?' or '[': 'worker@*') replaced by
   // the names of armd's services that match it (fnmatch), in armd's order, leaving out names
   // already there. A pattern that matches nothing is an error, as an unknown name is; or, once
-  // printed, the exit code. Names without a pattern cost no request.
+  // printed, the exit code. Names without a pattern cost no request. A name given twice, with
+  // or without a pattern, is acted on once: `start web web` takes one reference, as
+  // `start web 'w*'` does.
   std::expected<std::vector<std::string>, int> expand_patterns(
       const std::vector<std::string>& names) {
     auto is_pattern = [](const std::string& name) {
       return name.find_first_of("*?[") != std::string::npos;
     };
-    if (std::ranges::none_of(names, is_pattern)) return names;
-    auto services = all_services();
-    if (!services) return std::unexpected(services.error());
     std::vector<std::string> expanded;
     auto add = [&](const std::string& name) {
       if (std::ranges::find(expanded, name) == expanded.end()) expanded.push_back(name);
     };
+    if (std::ranges::none_of(names, is_pattern)) {
+      for (const std::string& name : names) add(name);
+      return expanded;
+    }
+    auto services = all_services();
+    if (!services) return std::unexpected(services.error());
     for (const std::string& name : names) {
       if (!is_pattern(name)) {
         add(name);

@@ -175,7 +175,8 @@ binary = "/x"
 instances = 2
 depends_on = ["db@{instance}"]
 )");
-  CHECK(error.message.find("db@2") != std::string::npos);
+  CHECK(error.message.find("'db@2' is not a configured service") != std::string::npos);
+  CHECK(error.key == "services.w@2.depends_on[0]");
   CHECK(error.line == 8);
 
   // A cycle through instances: w@1 -> v@1 -> w@1.

@@ -101,6 +101,17 @@ class Instances(ArmdTestCase):
         self.assertEqual(self.status("worker@a")["pid"], kept)
         self.assertEqual(self.status("worker@a")["state"], "running")
 
+    def test_a_name_given_twice_takes_one_reference_with_or_without_a_pattern(self):
+        self.configure(2)
+        self.start_armd()
+        self.armctl("start", "web", "web", check=0)
+        self.assertEqual(self.status("web")["refcount"], 1)
+        self.armctl("start", "worker@*", "worker@1", check=0)
+        self.assertEqual(self.status("worker@1")["refcount"], 1)
+        # One stop gives the one reference back: the service stops.
+        self.armctl("stop", "web", check=0)
+        self.wait_state("web", "stopped")
+
 
 if __name__ == "__main__":
     unittest.main()
