@@ -174,8 +174,22 @@ struct ConfigReload {
 // named as the key spells it (lower case, without RLIMIT_). The core names them in plain terms;
 // the POSIX spawner maps them.
 enum class ResourceLimit : std::uint8_t {
-  as, core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio,
-  rttime, sigpending, stack
+  as,
+  core,
+  cpu,
+  data,
+  fsize,
+  locks,
+  memlock,
+  msgqueue,
+  nice,
+  nofile,
+  nproc,
+  rss,
+  rtprio,
+  rttime,
+  sigpending,
+  stack
 };
 // "nofile".
 std::string_view to_string(ResourceLimit limit);
@@ -210,9 +224,9 @@ struct ExecutionSettings {
   // `supplementary_groups`: by default the user's groups in the group database (getgrouplist);
   // with `group` but no `user`, none. nullopt: armd's own are kept (no `user`, no `group`).
   std::optional<std::vector<std::uint32_t>> supplementary_groups;
-  std::optional<unsigned> umask;  // 0 to 0777
-  std::vector<Limit> limits;      // each resource at most once, in the order written
-  std::optional<int> nice;        // -20 to 19
+  std::optional<unsigned> umask;     // 0 to 0777
+  std::vector<Limit> limits;         // each resource at most once, in the order written
+  std::optional<int> nice;           // -20 to 19
   std::optional<int> oom_score_adj;  // -1000 to 1000
   bool no_new_privileges = false;
   // Bit N: capability N, raised into the ambient set (and kept across the switch to `user`).

@@ -106,7 +106,8 @@ Read<std::uint32_t> resolve_group(const ValueReader& reader, const toml::node& v
   auto found = find_group(*text);
   if (!found)
     return Failure(reader.error_at(
-        value, path, fmt::format("'{}': looking up the group: {}", *text, std::strerror(found.error()))));
+        value, path,
+        fmt::format("'{}': looking up the group: {}", *text, std::strerror(found.error()))));
   if (!*found)
     return Failure(reader.error_at(value, path, fmt::format("'{}': no such group", *text)));
   return **found;
@@ -156,7 +157,8 @@ Done read_user(const ValueReader& reader, const toml::node& value, const std::st
   ExecutionSettings& execution = execution_of(spec);
   if (!*found) {
     // A uid without a passwd entry is allowed (as systemd allows it), with `group` given.
-    if (!number) return Failure(reader.error_at(value, path, fmt::format("'{}': no such user", *text)));
+    if (!number)
+      return Failure(reader.error_at(value, path, fmt::format("'{}': no such user", *text)));
     execution.user = *number;
     execution.user_name.clear();
     execution.user_home.clear();
@@ -238,7 +240,8 @@ Done read_limits(const ValueReader& reader, const toml::node& value, const std::
     if (const toml::table* pair = limit_node.as_table()) {
       for (auto&& [part, ignored] : *pair) {
         if (part.str() != "soft" && part.str() != "hard")
-          return Failure(reader.error_at(part.source(), fmt::format("{}.{}", limit_path, part.str()),
+          return Failure(reader.error_at(part.source(),
+                                         fmt::format("{}.{}", limit_path, part.str()),
                                          "expected only `soft` and `hard`"));
       }
       const toml::node* soft = pair->get("soft");
@@ -250,10 +253,10 @@ Done read_limits(const ValueReader& reader, const toml::node& value, const std::
       auto hard_value = limit_value(reader, *hard, limit_path + ".hard");
       if (!hard_value) return Failure(hard_value.error());
       if (*soft_value > *hard_value)
-        return Failure(reader.error_at(
-            *soft, limit_path + ".soft",
-            fmt::format("the soft limit ({}) is above the hard limit ({})", limit_text(*soft_value),
-                        limit_text(*hard_value))));
+        return Failure(
+            reader.error_at(*soft, limit_path + ".soft",
+                            fmt::format("the soft limit ({}) is above the hard limit ({})",
+                                        limit_text(*soft_value), limit_text(*hard_value))));
       limit.soft = *soft_value;
       limit.hard = *hard_value;
     } else {
@@ -275,8 +278,8 @@ Done read_nice(const ValueReader& reader, const toml::node& value, const std::st
   return {};
 }
 
-Done read_oom_score_adj(const ValueReader& reader, const toml::node& value,
-                        const std::string& path, ServiceSpec& spec) {
+Done read_oom_score_adj(const ValueReader& reader, const toml::node& value, const std::string& path,
+                        ServiceSpec& spec) {
   auto adjustment = bounded_integer(reader, value, path, -1000, 1000);
   if (!adjustment) return Failure(adjustment.error());
   execution_of(spec).oom_score_adj = *adjustment;
@@ -291,11 +294,10 @@ Done read_no_new_privileges(const ValueReader& reader, const toml::node& value,
   return {};
 }
 
-Done read_capabilities(const ValueReader& reader, const toml::node& value,
-                       const std::string& path, ServiceSpec& spec) {
+Done read_capabilities(const ValueReader& reader, const toml::node& value, const std::string& path,
+                       ServiceSpec& spec) {
   const toml::array* array = value.as_array();
-  if (!array)
-    return Failure(reader.wrong_type(value, path, "an array of capability names"));
+  if (!array) return Failure(reader.wrong_type(value, path, "an array of capability names"));
   std::uint64_t set = 0;
   for (std::size_t i = 0; i < array->size(); ++i) {
     std::string element_path = fmt::format("{}[{}]", path, i);
@@ -303,11 +305,11 @@ Done read_capabilities(const ValueReader& reader, const toml::node& value,
     if (!name) return Failure(name.error());
     auto number = parse_capability(*name);
     if (!number)
-      return Failure(reader.error_at(
-          *array->get(i), element_path,
-          fmt::format("'{}': unknown capability (names as in capabilities(7): "
-                      "\"CAP_NET_BIND_SERVICE\" or \"net_bind_service\")",
-                      *name)));
+      return Failure(
+          reader.error_at(*array->get(i), element_path,
+                          fmt::format("'{}': unknown capability (names as in capabilities(7): "
+                                      "\"CAP_NET_BIND_SERVICE\" or \"net_bind_service\")",
+                                      *name)));
     set |= std::uint64_t{1} << *number;
   }
   execution_of(spec).capabilities = set;
@@ -354,8 +356,8 @@ Done complete_execution(const ValueReader& reader, const toml::table& table,
         // give them), with `group` among them as getgrouplist puts it.
         int count = 64;
         std::vector<gid_t> found(static_cast<std::size_t>(count));
-        while (::getgrouplist(execution.user_name.c_str(), *execution.group, found.data(),
-                              &count) < 0) {
+        while (::getgrouplist(execution.user_name.c_str(), *execution.group, found.data(), &count) <
+               0) {
           if (count <= static_cast<int>(found.size())) count = static_cast<int>(found.size()) * 2;
           found.resize(static_cast<std::size_t>(count));
         }

@@ -31,13 +31,13 @@ Done read_limits(const ValueReader& reader, const toml::node& value, const std::
                  ServiceSpec& spec);
 Done read_nice(const ValueReader& reader, const toml::node& value, const std::string& path,
                ServiceSpec& spec);
-Done read_oom_score_adj(const ValueReader& reader, const toml::node& value,
-                        const std::string& path, ServiceSpec& spec);
+Done read_oom_score_adj(const ValueReader& reader, const toml::node& value, const std::string& path,
+                        ServiceSpec& spec);
 Done read_no_new_privileges(const ValueReader& reader, const toml::node& value,
                             const std::string& path, ServiceSpec& spec);
 // `capabilities = ["CAP_NET_BIND_SERVICE", "sys_time"]`
-Done read_capabilities(const ValueReader& reader, const toml::node& value,
-                       const std::string& path, ServiceSpec& spec);
+Done read_capabilities(const ValueReader& reader, const toml::node& value, const std::string& path,
+                       ServiceSpec& spec);
 Done read_environment_file(const ValueReader& reader, const toml::node& value,
                            const std::string& path, ServiceSpec& spec);
 Done read_clear_environment(const ValueReader& reader, const toml::node& value,

@@ -21,22 +21,38 @@ namespace {
 
 __rlimit_resource_t rlimit_resource(ResourceLimit limit) {
   switch (limit) {
-    case ResourceLimit::as: return RLIMIT_AS;
-    case ResourceLimit::core: return RLIMIT_CORE;
-    case ResourceLimit::cpu: return RLIMIT_CPU;
-    case ResourceLimit::data: return RLIMIT_DATA;
-    case ResourceLimit::fsize: return RLIMIT_FSIZE;
-    case ResourceLimit::locks: return RLIMIT_LOCKS;
-    case ResourceLimit::memlock: return RLIMIT_MEMLOCK;
-    case ResourceLimit::msgqueue: return RLIMIT_MSGQUEUE;
-    case ResourceLimit::nice: return RLIMIT_NICE;
-    case ResourceLimit::nofile: return RLIMIT_NOFILE;
-    case ResourceLimit::nproc: return RLIMIT_NPROC;
-    case ResourceLimit::rss: return RLIMIT_RSS;
-    case ResourceLimit::rtprio: return RLIMIT_RTPRIO;
-    case ResourceLimit::rttime: return RLIMIT_RTTIME;
-    case ResourceLimit::sigpending: return RLIMIT_SIGPENDING;
-    case ResourceLimit::stack: return RLIMIT_STACK;
+    case ResourceLimit::as:
+      return RLIMIT_AS;
+    case ResourceLimit::core:
+      return RLIMIT_CORE;
+    case ResourceLimit::cpu:
+      return RLIMIT_CPU;
+    case ResourceLimit::data:
+      return RLIMIT_DATA;
+    case ResourceLimit::fsize:
+      return RLIMIT_FSIZE;
+    case ResourceLimit::locks:
+      return RLIMIT_LOCKS;
+    case ResourceLimit::memlock:
+      return RLIMIT_MEMLOCK;
+    case ResourceLimit::msgqueue:
+      return RLIMIT_MSGQUEUE;
+    case ResourceLimit::nice:
+      return RLIMIT_NICE;
+    case ResourceLimit::nofile:
+      return RLIMIT_NOFILE;
+    case ResourceLimit::nproc:
+      return RLIMIT_NPROC;
+    case ResourceLimit::rss:
+      return RLIMIT_RSS;
+    case ResourceLimit::rtprio:
+      return RLIMIT_RTPRIO;
+    case ResourceLimit::rttime:
+      return RLIMIT_RTTIME;
+    case ResourceLimit::sigpending:
+      return RLIMIT_SIGPENDING;
+    case ResourceLimit::stack:
+      return RLIMIT_STACK;
   }
   return RLIMIT_NOFILE;
 }
@@ -203,10 +219,9 @@ std::string describe_privilege_failure(const ExecutionSettings& execution, Privi
       return fmt::format("oom_score_adj: writing {} to /proc/self/oom_score_adj: {}",
                          execution.oom_score_adj.value_or(0), why);
     case PrivilegeStep::groups:
-      return fmt::format("supplementary_groups: setgroups([{}]): {}",
-                         ids_text(execution.supplementary_groups.value_or(
-                             std::vector<std::uint32_t>{})),
-                         why);
+      return fmt::format(
+          "supplementary_groups: setgroups([{}]): {}",
+          ids_text(execution.supplementary_groups.value_or(std::vector<std::uint32_t>{})), why);
     case PrivilegeStep::group:
       return fmt::format("group: setresgid({}): {}", execution.group.value_or(0), why);
     case PrivilegeStep::keep_capabilities:
@@ -215,8 +230,8 @@ std::string describe_privilege_failure(const ExecutionSettings& execution, Privi
       return fmt::format("user: setresuid({}): {}", execution.user.value_or(0), why);
     case PrivilegeStep::capabilities:
       if (item >= 0)
-        return fmt::format("capabilities: {}: {}{}",
-                           capability_name(static_cast<unsigned>(item)), why,
+        return fmt::format("capabilities: {}: {}{}", capability_name(static_cast<unsigned>(item)),
+                           why,
                            error_number == EPERM ? " (armd does not hold it, or it is outside "
                                                    "the bounding set)"
                                                  : "");

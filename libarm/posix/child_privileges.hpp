@@ -20,14 +20,14 @@ namespace arm::posix {
 // negative oom_score_adj need them), then the identity, then what the new identity keeps.
 enum class PrivilegeStep : std::uint8_t {
   none,
-  limit,          // setrlimit (the item: the index in ExecutionSettings::limits)
-  nice,           // setpriority
-  oom_score_adj,  // /proc/self/oom_score_adj
-  groups,         // setgroups
-  group,          // setresgid
+  limit,              // setrlimit (the item: the index in ExecutionSettings::limits)
+  nice,               // setpriority
+  oom_score_adj,      // /proc/self/oom_score_adj
+  groups,             // setgroups
+  group,              // setresgid
   keep_capabilities,  // prctl(PR_SET_KEEPCAPS)
-  user,           // setresuid
-  capabilities,   // capget/capset (item: a capability armd lacks, or -1) and the ambient raise
+  user,               // setresuid
+  capabilities,       // capget/capset (item: a capability armd lacks, or -1) and the ambient raise
   no_new_privileges,
 };
 

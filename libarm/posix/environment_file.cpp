@@ -47,8 +47,8 @@ std::expected<std::string, Error> read_whole(const std::string& path) {
   struct stat info {};
   if (::fstat(fd.get(), &info) != 0) return std::unexpected(file_error(path, errno));
   if (!S_ISREG(info.st_mode))
-    return std::unexpected(Error::system(
-        EINVAL, fmt::format("environment_file: {}: not a regular file", path)));
+    return std::unexpected(
+        Error::system(EINVAL, fmt::format("environment_file: {}: not a regular file", path)));
   if (static_cast<std::size_t>(info.st_size) > largest_file)
     return std::unexpected(Error::system(
         EFBIG, fmt::format("environment_file: {}: larger than {} bytes", path, largest_file)));
@@ -82,7 +82,8 @@ std::expected<std::vector<std::pair<std::string, std::string>>, Error> read_envi
     std::string_view text = trimmed(line);
     if (text.empty() || text.front() == '#') continue;
     auto equals = text.find('=');
-    std::string_view name = equals == std::string_view::npos ? text : trimmed(text.substr(0, equals));
+    std::string_view name =
+        equals == std::string_view::npos ? text : trimmed(text.substr(0, equals));
     if (equals == std::string_view::npos || !is_name(name))
       return std::unexpected(Error::system(
           EINVAL, fmt::format("environment_file: {}:{}: expected KEY=VALUE (KEY of letters, "
@@ -94,7 +95,8 @@ std::expected<std::vector<std::pair<std::string, std::string>>, Error> read_envi
       value = value.substr(1, value.size() - 2);
     if (value.find('\0') != std::string_view::npos)
       return std::unexpected(Error::system(
-          EINVAL, fmt::format("environment_file: {}:{}: a NUL character in the value", path, number)));
+          EINVAL,
+          fmt::format("environment_file: {}:{}: a NUL character in the value", path, number)));
     variables.emplace_back(std::string(name), std::string(value));
   }
   return variables;

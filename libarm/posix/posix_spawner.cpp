@@ -27,9 +27,9 @@
 #include "cgroup_tree.hpp"
 #include "child_environment.hpp"
 #include "child_privileges.hpp"
-#include "environment_file.hpp"
 #include "child_stack.hpp"
 #include "descriptor_shortage.hpp"
+#include "environment_file.hpp"
 #include "vfork_launch.hpp"
 
 namespace arm::posix {

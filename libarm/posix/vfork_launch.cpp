@@ -215,8 +215,8 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* argume
 
 std::expected<Launched, LaunchFailure> launch(const LaunchPlan& plan, char* stack,
                                               std::size_t stack_size) {
-  ChildContext context{&plan, -1,           ::getpid(), {}, LaunchFailure::Stage::clone, 0,
-                       PrivilegeStep::none, -1};
+  ChildContext context{
+      &plan, -1, ::getpid(), {}, LaunchFailure::Stage::clone, 0, PrivilegeStep::none, -1};
   // Block everything while the child runs on our memory: no handler of ours may run in it
   // (the child resets dispositions before it unblocks).
   sigset_t all;

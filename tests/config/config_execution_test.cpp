@@ -107,10 +107,9 @@ TEST_CASE("limits: an integer, \"unlimited\" or soft and hard, for every RLIMIT 
       "\"unlimited\" } }\n");
   using Limit = ExecutionSettings::Limit;
   constexpr auto unlimited = ExecutionSettings::unlimited;
-  CHECK(spec.execution->limits ==
-        std::vector<Limit>{{ResourceLimit::nofile, 65536, 65536},
-                           {ResourceLimit::core, unlimited, unlimited},
-                           {ResourceLimit::stack, 8388608, unlimited}});
+  CHECK(spec.execution->limits == std::vector<Limit>{{ResourceLimit::nofile, 65536, 65536},
+                                                     {ResourceLimit::core, unlimited, unlimited},
+                                                     {ResourceLimit::stack, 8388608, unlimited}});
   for (auto name : {"as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice",
                     "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack"}) {
     CAPTURE(name);
@@ -123,9 +122,8 @@ TEST_CASE("limits: an integer, \"unlimited\" or soft and hard, for every RLIMIT 
 TEST_CASE("a bad limit is refused at its key: unknown name, soft above hard, wrong value") {
   check_refused("limits = { nofiles = 10 }\n", "services.a.limits.nofiles", 3,
                 "unknown limit 'nofiles' (did you mean 'nofile'?)");
-  check_refused("limits = { nofile = { soft = 20, hard = 10 } }\n",
-                "services.a.limits.nofile.soft", 3,
-                "the soft limit (20) is above the hard limit (10)");
+  check_refused("limits = { nofile = { soft = 20, hard = 10 } }\n", "services.a.limits.nofile.soft",
+                3, "the soft limit (20) is above the hard limit (10)");
   check_refused("limits = { core = { soft = \"unlimited\", hard = 0 } }\n",
                 "services.a.limits.core.soft", 3, "the soft limit (unlimited) is above");
   check_refused("limits = { nofile = { soft = 20 } }\n", "services.a.limits.nofile", 3,
@@ -175,8 +173,7 @@ TEST_CASE("no_new_privileges, clear_environment and environment_file are read") 
   CHECK(spec.execution->environment_file == "/etc/a.env");
   check_refused("no_new_privileges = 1\n", "services.a.no_new_privileges", 3,
                 "expected true or false");
-  check_refused("environment_file = \"\"\n", "services.a.environment_file", 3,
-                "must not be empty");
+  check_refused("environment_file = \"\"\n", "services.a.environment_file", 3, "must not be empty");
 }
 
 TEST_CASE("a relative environment_file is resolved against the configuration's directory") {

@@ -24,8 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "arm/posix.hpp"
 #include "../config/temporary_directory.hpp"
+#include "arm/posix.hpp"
 
 using namespace arm;
 using arm::posix::PosixSpawner;
@@ -296,15 +296,14 @@ TEST_CASE("a missing or bad environment_file fails the spawn, naming the file an
   auto missing = spawner->spawn(sleeper(execution));
   REQUIRE_FALSE(missing);
   CHECK(missing.error().message == "cannot start privileged: environment_file: " +
-                                       execution.environment_file +
-                                       ": No such file or directory");
+                                       execution.environment_file + ": No such file or directory");
   execution.environment_file = directory.write("bad.env", "A=1\n# fine\nexport B=2\n").string();
   auto bad = spawner->spawn(sleeper(execution));
   REQUIRE_FALSE(bad);
-  CHECK(bad.error().message == "cannot start privileged: environment_file: " +
-                                   execution.environment_file +
-                                   ":3: expected KEY=VALUE (KEY of letters, digits and _), got "
-                                   "'export B=2'");
+  CHECK(bad.error().message ==
+        "cannot start privileged: environment_file: " + execution.environment_file +
+            ":3: expected KEY=VALUE (KEY of letters, digits and _), got "
+            "'export B=2'");
   execution.environment_file = directory.path().string();
   auto directory_given = spawner->spawn(sleeper(execution));
   REQUIRE_FALSE(directory_given);
@@ -317,7 +316,8 @@ TEST_CASE("a limit the kernel refuses fails the spawn, naming the limit") {
   unsigned long nr_open = std::stoul(read_file("/proc/sys/fs/nr_open"));
   auto spawner = make_spawner();
   ExecutionSettings execution;
-  execution.limits = {{ResourceLimit::core, 0, 0}, {ResourceLimit::nofile, nr_open + 1, nr_open + 1}};
+  execution.limits = {{ResourceLimit::core, 0, 0},
+                      {ResourceLimit::nofile, nr_open + 1, nr_open + 1}};
   auto failed = spawner->spawn(sleeper(execution));
   REQUIRE_FALSE(failed);
   CHECK(failed.error().message ==
