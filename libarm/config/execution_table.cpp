@@ -38,10 +38,11 @@ struct UserEntry {
   std::string home;
 };
 
-// The passwd entry of `name` (or of the uid `number`); nullopt when there is none, or the
-// lookup's error.
-std::expected<std::optional<UserEntry>, int> find_user(const std::string& name,
-                                                       std::optional<std::uint32_t> number) {
+// Looks up the passwd entry of `name` (or of the uid `number`) into `found` (left empty when
+// there is none); returns 0, or the lookup's errno.
+int find_user(const std::string& name, std::optional<std::uint32_t> number,
+              std::optional<UserEntry>& found_entry) {
+  found_entry.reset();
   std::vector<char> buffer(4096);
   for (;;) {
     passwd entry{};
@@ -54,13 +55,15 @@ std::expected<std::optional<UserEntry>, int> find_user(const std::string& name,
     }
     // ENOENT, ESRCH, EBADF, EPERM: "not found" as various C libraries say it.
     if (error != 0 && error != ENOENT && error != ESRCH && error != EBADF && error != EPERM)
-      return std::unexpected(error);
-    if (!found) return std::optional<UserEntry>();
-    return UserEntry{found->pw_uid, found->pw_gid, found->pw_name, found->pw_dir};
+      return error;
+    if (found) found_entry = UserEntry{found->pw_uid, found->pw_gid, found->pw_name, found->pw_dir};
+    return 0;
   }
 }
 
-std::expected<std::optional<std::uint32_t>, int> find_group(const std::string& name) {
+// The same for the group `name`.
+int find_group(const std::string& name, std::optional<std::uint32_t>& gid) {
+  gid.reset();
   std::vector<char> buffer(4096);
   for (;;) {
     group entry{};
@@ -71,9 +74,9 @@ std::expected<std::optional<std::uint32_t>, int> find_group(const std::string& n
       continue;
     }
     if (error != 0 && error != ENOENT && error != ESRCH && error != EBADF && error != EPERM)
-      return std::unexpected(error);
-    if (!found) return std::optional<std::uint32_t>();
-    return std::optional<std::uint32_t>(found->gr_gid);
+      return error;
+    if (found) gid = found->gr_gid;
+    return 0;
   }
 }
 
@@ -103,14 +106,12 @@ Read<std::uint32_t> resolve_group(const ValueReader& reader, const toml::node& v
       return Failure(reader.error_at(value, path, "group ids are 0 to 4294967294"));
     return *number;
   }
-  auto found = find_group(*text);
-  if (!found)
+  std::optional<std::uint32_t> gid;
+  if (int error = find_group(*text, gid); error != 0)
     return Failure(reader.error_at(
-        value, path,
-        fmt::format("'{}': looking up the group: {}", *text, std::strerror(found.error()))));
-  if (!*found)
-    return Failure(reader.error_at(value, path, fmt::format("'{}': no such group", *text)));
-  return **found;
+        value, path, fmt::format("'{}': looking up the group: {}", *text, std::strerror(error))));
+  if (!gid) return Failure(reader.error_at(value, path, fmt::format("'{}': no such group", *text)));
+  return *gid;
 }
 
 // An integer within [least, most].
@@ -149,13 +150,12 @@ Done read_user(const ValueReader& reader, const toml::node& value, const std::st
   auto number = as_number(*text);
   if (number && *number == 0xffffffffU)
     return Failure(reader.error_at(value, path, "user ids are 0 to 4294967294"));
-  auto found = find_user(*text, number);
-  if (!found)
+  std::optional<UserEntry> found;
+  if (int error = find_user(*text, number, found); error != 0)
     return Failure(reader.error_at(
-        value, path,
-        fmt::format("'{}': looking up the user: {}", *text, std::strerror(found.error()))));
+        value, path, fmt::format("'{}': looking up the user: {}", *text, std::strerror(error))));
   ExecutionSettings& execution = execution_of(spec);
-  if (!*found) {
+  if (!found) {
     // A uid without a passwd entry is allowed (as systemd allows it), with `group` given.
     if (!number)
       return Failure(reader.error_at(value, path, fmt::format("'{}': no such user", *text)));
@@ -164,9 +164,9 @@ Done read_user(const ValueReader& reader, const toml::node& value, const std::st
     execution.user_home.clear();
     return {};
   }
-  execution.user = (*found)->uid;
-  execution.user_name = (*found)->name;
-  execution.user_home = (*found)->home;
+  execution.user = found->uid;
+  execution.user_name = found->name;
+  execution.user_home = found->home;
   return {};
 }
 
@@ -343,11 +343,11 @@ Done complete_execution(const ValueReader& reader, const toml::table& table,
             *table.get("user"), table_path + ".user",
             fmt::format("uid {} has no passwd entry, so no primary group: set `group`",
                         *execution.user)));
-      auto entry = find_user(execution.user_name, std::nullopt);
-      if (!entry || !*entry)
+      std::optional<UserEntry> entry;
+      if (find_user(execution.user_name, std::nullopt, entry) != 0 || !entry)
         return Failure(reader.error_at(*table.get("user"), table_path + ".user",
                                        fmt::format("'{}': no such user", execution.user_name)));
-      execution.group = (*entry)->gid;
+      execution.group = entry->gid;
     }
     if (!table.contains("supplementary_groups")) {
       std::vector<std::uint32_t> groups;

@@ -187,3 +187,32 @@ environment_file = "env/a.env"
   CHECK(config->services.at("a").execution->environment_file ==
         (directory.path() / "env/a.env").string());
 }
+
+TEST_CASE("check_config refuses execution settings built in code that the loader would refuse") {
+  Config config;
+  ServiceSpec spec;
+  spec.name = "a";
+  spec.binary = "/x";
+  ExecutionSettings execution;
+  execution.user = 1000;  // without a group: the child would keep armd's
+  execution.nice = 20;
+  execution.oom_score_adj = -1001;
+  execution.umask = 01000;
+  execution.limits = {{ResourceLimit::nofile, 20, 10}};
+  execution.capabilities = 1ULL << 41;
+  spec.execution = execution;
+  config.services.emplace("a", spec);
+  auto checked = check_config(config);
+  REQUIRE_FALSE(checked);
+  std::string all;
+  for (const auto& error : checked.error()) all += error.to_string() + "\n";
+  CAPTURE(all);
+  for (auto key : {"services.a.group", "services.a.nice", "services.a.oom_score_adj",
+                   "services.a.umask", "services.a.limits.nofile", "services.a.capabilities"})
+    CHECK(all.find(key) != std::string::npos);
+  execution = ExecutionSettings{};
+  execution.user = 1000;
+  execution.group = 1000;
+  config.services.at("a").execution = execution;
+  CHECK(check_config(config));
+}
