@@ -79,7 +79,8 @@ void check_service(const std::string& key, const ServiceSpec& spec, std::vector<
     const ExecutionSettings& execution = *spec.execution;
     if (execution.nice && (*execution.nice < -20 || *execution.nice > 19))
       add("nice", "must be between -20 and 19");
-    if (execution.oom_score_adj && (*execution.oom_score_adj < -1000 || *execution.oom_score_adj > 1000))
+    if (execution.oom_score_adj &&
+        (*execution.oom_score_adj < -1000 || *execution.oom_score_adj > 1000))
       add("oom_score_adj", "must be between -1000 and 1000");
     if (execution.umask && *execution.umask > 0777) add("umask", "must be 0 to 0777");
     for (const auto& limit : execution.limits) {

@@ -87,6 +87,7 @@ PrivilegePlan PrivilegePlan::make(const ExecutionSettings& execution) {
     auto end = fmt::format_to_n(plan.oom_score_adj, sizeof plan.oom_score_adj - 1, "{}\n",
                                 *execution.oom_score_adj);
     *end.out = '\0';
+    plan.oom_score_adj_length = static_cast<std::size_t>(end.out - plan.oom_score_adj);
   }
   bool privileged = ::geteuid() == 0;
   if (execution.supplementary_groups) {
@@ -144,7 +145,7 @@ __attribute__((no_sanitize("address", "undefined"))) PrivilegeStep apply_privile
   if (plan.set_oom_score_adj) {
     int fd = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
     if (fd < 0) return PrivilegeStep::oom_score_adj;
-    std::size_t length = std::strlen(plan.oom_score_adj);
+    std::size_t length = plan.oom_score_adj_length;
     ssize_t written = ::write(fd, plan.oom_score_adj, length);
     int error = errno;
     ::close(fd);

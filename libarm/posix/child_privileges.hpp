@@ -40,7 +40,8 @@ struct PrivilegePlan {
   bool set_nice = false;
   int nice = 0;
   bool set_oom_score_adj = false;
-  char oom_score_adj[16] = {};
+  char oom_score_adj[16] = {};  // the value and a newline, as written to the file
+  std::size_t oom_score_adj_length = 0;
   bool set_groups = false;
   std::vector<gid_t> groups;
   bool set_group = false;

@@ -107,8 +107,9 @@ TEST_CASE("limits: an integer, \"unlimited\" or soft and hard, for every RLIMIT 
       "\"unlimited\" } }\n");
   using Limit = ExecutionSettings::Limit;
   constexpr auto unlimited = ExecutionSettings::unlimited;
-  CHECK(spec.execution->limits == std::vector<Limit>{{ResourceLimit::nofile, 65536, 65536},
-                                                     {ResourceLimit::core, unlimited, unlimited},
+  // In the order of their names (toml++ keeps a table's keys sorted).
+  CHECK(spec.execution->limits == std::vector<Limit>{{ResourceLimit::core, unlimited, unlimited},
+                                                     {ResourceLimit::nofile, 65536, 65536},
                                                      {ResourceLimit::stack, 8388608, unlimited}});
   for (auto name : {"as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice",
                     "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack"}) {

@@ -5,6 +5,7 @@
 // provoked in a forked copy of the test that has become `nobody`.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
@@ -110,6 +111,21 @@ std::vector<std::string> environ_of(ProcessId pid) {
   return entries;
 }
 
+// spawn() returns once the kernel has replaced the child's memory, but before exec has finished
+// (the ambient capabilities are computed, the environment laid out, a moment later): waits
+// until `sleep` runs, asleep in nanosleep, so what /proc shows is the program's.
+void wait_until_asleep(ProcessId pid) {
+  for (int waited = 0; waited < 30'000; waited += 5) {
+    std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    auto close = stat.rfind(')');
+    if (close != std::string::npos && stat.find("(sleep)") != std::string::npos &&
+        stat.compare(close + 2, 1, "S") == 0)
+      return;
+    ::usleep(5'000);
+  }
+  FAIL("the spawned sleep never went to sleep");
+}
+
 void stop(PosixSpawner& spawner, ProcessId pid) {
   spawner.signal_group(pid, StopSignal::kill);
   for (int waited = 0; waited < 30'000 && spawner.live_children() > 0; waited += 10) {
@@ -180,6 +196,7 @@ TEST_CASE("user, group, supplementary_groups and umask are those of the running 
   execution.umask = 027;
   auto pid = spawner->spawn(sleeper(execution));
   REQUIRE(pid);
+  wait_until_asleep(*pid);
   CHECK(status_field(*pid, "Uid") == "65534\t65534\t65534\t65534");
   CHECK(status_field(*pid, "Gid") == "65534\t65534\t65534\t65534");
   CHECK(status_field(*pid, "Groups") == "1 65534");
@@ -205,6 +222,7 @@ TEST_CASE("a capability is ambient, permitted and effective for a non-root user"
   execution.no_new_privileges = true;
   auto pid = spawner->spawn(sleeper(execution));
   REQUIRE(pid);
+  wait_until_asleep(*pid);
   CHECK(status_field(*pid, "Uid") == "65534\t65534\t65534\t65534");
   CHECK(status_field(*pid, "CapAmb") == "0000000000000400");
   CHECK(status_field(*pid, "CapPrm") == "0000000000000400");
@@ -226,6 +244,7 @@ TEST_CASE("limits, nice and oom_score_adj are the running program's; the host's 
   execution.oom_score_adj = 500;
   auto pid = spawner->spawn(sleeper(execution));
   REQUIRE(pid);
+  wait_until_asleep(*pid);
   CHECK(limits_line(*pid, "Max open files") == "100 200 files");
   CHECK(limits_line(*pid, "Max core file size") == "0 unlimited bytes");
   CHECK(limits_line(*pid, "Max processes") == "5000 6000 processes");
@@ -253,6 +272,8 @@ TEST_CASE("clear_environment leaves only the service's own variables and its env
   request.readiness.kind = Readiness::Kind::exec;
   auto pid = spawner->spawn(request);
   REQUIRE(pid);
+  wait_until_asleep(*pid);
+  CAPTURE(fmt::format("{}", fmt::join(environ_of(*pid), " ")));
   CHECK(environ_of(*pid) == std::vector<std::string>{"FROM_FILE=spaced", "OVERRIDDEN=by-file",
                                                      "OWN=1", "QUOTED=a # b"});
   stop(*spawner, *pid);
@@ -262,6 +283,7 @@ TEST_CASE("clear_environment leaves only the service's own variables and its env
   execution.clear_environment = false;
   pid = spawner->spawn(sleeper(execution));
   REQUIRE(pid);
+  wait_until_asleep(*pid);
   auto environment = environ_of(*pid);
   CHECK(std::ranges::count(environment, "FROM_FILE=changed") == 1);
   CHECK(std::ranges::count(environment, "ARMD_TEST_TAG=posix-tests") == 1);
@@ -283,6 +305,8 @@ TEST_CASE("a user with a passwd entry gets USER, LOGNAME and HOME") {
   execution.clear_environment = true;
   auto pid = spawner->spawn(sleeper(execution));
   REQUIRE(pid);
+  wait_until_asleep(*pid);
+  CAPTURE(fmt::format("{}", fmt::join(environ_of(*pid), " ")));
   CHECK(environ_of(*pid) ==
         std::vector<std::string>{"HOME=/nonexistent", "LOGNAME=nobody", "USER=nobody"});
   stop(*spawner, *pid);
@@ -334,6 +358,7 @@ TEST_CASE("a negative oom_score_adj needs CAP_SYS_RESOURCE: without it the spawn
   auto result = spawner->spawn(sleeper(execution));
   if (holds(24)) {  // CAP_SYS_RESOURCE
     REQUIRE(result);
+    wait_until_asleep(*result);
     CHECK(read_file("/proc/" + std::to_string(*result) + "/oom_score_adj") == "-1000\n");
     stop(*spawner, *result);
     // Without it, as nobody:
