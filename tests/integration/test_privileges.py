@@ -99,7 +99,10 @@ class Privileges(ArmdTestCase):
 
     def test_a_service_runs_with_every_setting_as_proc_shows_it(self):
         port = free_low_port()
-        binder = self.script("binder.py", BINDER)
+        binder = os.path.join(self.dir, "binder.py")
+        with open(binder, "w") as f:
+            f.write(BINDER)
+        os.chmod(binder, 0o755)
         env_file = os.path.join(self.dir, "binder.env")
         with open(env_file, "w") as f:
             f.write("# read at each start\nFROM_FILE=one\n")
@@ -111,7 +114,7 @@ class Privileges(ArmdTestCase):
             user = "{self.user}"
             supplementary_groups = ["{self.extra_group}", "{self.user}"]
             umask = "027"
-            limits = {{ nofile = {{ soft = 1000, hard = 2000 }}, core = 0, nproc = "unlimited" }}
+            limits = {{ nofile = {{ soft = 1000, hard = 2000 }}, core = 0, nproc = 5000 }}
             capabilities = ["net_bind_service"]
             no_new_privileges = true
             nice = 5
@@ -121,7 +124,9 @@ class Privileges(ArmdTestCase):
             environment = {{ ARMD_TEST_TAG = "{self.dir}", OWN = "yes" }}
             """)
         self.start_armd()
-        self.armctl("start", "binder", check=0)  # answered once READY=1 arrived
+        result = self.armctl("start", "binder")  # answered once READY=1 arrived
+        if result.returncode != 0:
+            self.fail(f"{result.stderr}\nits output:\n{self.armctl('logs', 'binder').stdout}")
         pid = self.wait_state("binder", "running")["pid"]
         status = proc_status(pid)
         self.assertEqual(status["Uid"].split(), [str(self.uid)] * 4)
@@ -134,7 +139,7 @@ class Privileges(ArmdTestCase):
         self.assertEqual(status["NoNewPrivs"], "1")
         self.assertEqual(proc_limit(pid, "Max open files"), ["1000", "2000", "files"])
         self.assertEqual(proc_limit(pid, "Max core file size"), ["0", "0", "bytes"])
-        self.assertEqual(proc_limit(pid, "Max processes"), ["unlimited", "unlimited", "processes"])
+        self.assertEqual(proc_limit(pid, "Max processes"), ["5000", "5000", "processes"])
         with open(f"/proc/{pid}/stat") as f:
             self.assertEqual(int(f.read().rsplit(")", 1)[1].split()[16]), 5)  # field 19: nice
         with open(f"/proc/{pid}/oom_score_adj") as f:
