@@ -30,8 +30,13 @@ while True:
 
 
 def free_low_port():
-    """A port below 1024 nothing listens on (checked by binding it, as root)."""
-    for port in range(1000, 600, -1):
+    """A privileged port (below net.ipv4.ip_unprivileged_port_start) nothing listens on (checked
+    by binding it, as root)."""
+    with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+        first_unprivileged = int(f.read())
+    if first_unprivileged <= 600:
+        raise unittest.SkipTest(f"ports from {first_unprivileged} need no capability here")
+    for port in range(min(first_unprivileged, 1024) - 1, 600, -1):
         probe = socket.socket()
         try:
             probe.bind(("127.0.0.1", port))
@@ -122,8 +127,18 @@ class Privileges(ArmdTestCase):
             environment_file = "binder.env"
             clear_environment = true
             environment = {{ ARMD_TEST_TAG = "{self.dir}", OWN = "yes" }}
+            [services.without_capability]
+            binary = "{binder}"
+            options = ["{port}"]
+            readiness = "notify"
+            user = "{self.user}"
+            restart = "never"
             """)
         self.start_armd()
+        # The same program as the same user, without the capability, may not bind the port.
+        result = self.armctl("start", "without_capability", check=1)
+        self.assertIn("before it was ready", result.stderr)
+        self.assertIn("PermissionError", self.armctl("logs", "without_capability").stdout)
         result = self.armctl("start", "binder")  # answered once READY=1 arrived
         if result.returncode != 0:
             self.fail(f"{result.stderr}\nits output:\n{self.armctl('logs', 'binder').stdout}")
