@@ -170,6 +170,75 @@ struct ConfigReload {
   bool operator==(const ConfigReload&) const = default;
 };
 
+// A resource limit a service is started with (`limits`, issue 15): every RLIMIT_* of Linux,
+// named as the key spells it (lower case, without RLIMIT_). The core names them in plain terms;
+// the POSIX spawner maps them.
+enum class ResourceLimit : std::uint8_t {
+  as,
+  core,
+  cpu,
+  data,
+  fsize,
+  locks,
+  memlock,
+  msgqueue,
+  nice,
+  nofile,
+  nproc,
+  rss,
+  rtprio,
+  rttime,
+  sigpending,
+  stack
+};
+// "nofile".
+std::string_view to_string(ResourceLimit limit);
+// The limit named `name` ("nofile"), or nullopt.
+std::optional<ResourceLimit> parse_resource_limit(std::string_view name);
+// A capability's name as the kernel's headers spell it ("CAP_NET_BIND_SERVICE") from its
+// number (0 to 40), or "" for a number Linux has no name for.
+std::string_view capability_name(unsigned number);
+// The number of "CAP_NET_BIND_SERVICE" or "net_bind_service" (any case), or nullopt.
+std::optional<unsigned> parse_capability(std::string_view name);
+
+// How a service's process is set up before its program is executed (issue 15): the identity it
+// runs as, its limits, priority and capabilities, and where its environment comes from. Every
+// field left at its default changes nothing: the process gets what armd has. The loader
+// resolves names (users, groups) to numbers, so the spawner's child needs no lookup.
+struct ExecutionSettings {
+  static constexpr std::uint64_t unlimited = ~std::uint64_t{0};
+  struct Limit {
+    ResourceLimit resource = ResourceLimit::nofile;
+    std::uint64_t soft = 0;  // `unlimited`: RLIM_INFINITY
+    std::uint64_t hard = 0;
+    bool operator==(const Limit&) const = default;
+  };
+  // `user`: the uid, and the name as written (or the passwd entry's, for a number that has
+  // one; empty for a number that has none). user_home is the passwd entry's home directory
+  // ($HOME, with $USER and $LOGNAME, as systemd's User= sets them).
+  std::optional<std::uint32_t> user;
+  std::string user_name;
+  std::string user_home;
+  // `group`: the gid; by default the user's primary group.
+  std::optional<std::uint32_t> group;
+  // `supplementary_groups`: by default the user's groups in the group database (getgrouplist);
+  // with `group` but no `user`, none. nullopt: armd's own are kept (no `user`, no `group`).
+  std::optional<std::vector<std::uint32_t>> supplementary_groups;
+  std::optional<unsigned> umask;     // 0 to 0777
+  std::vector<Limit> limits;         // each resource at most once, in the order written
+  std::optional<int> nice;           // -20 to 19
+  std::optional<int> oom_score_adj;  // -1000 to 1000
+  bool no_new_privileges = false;
+  // Bit N: capability N, raised into the ambient set (and kept across the switch to `user`).
+  std::uint64_t capabilities = 0;
+  // `environment_file`: KEY=VALUE lines read at each start (not at load), below `environment`.
+  std::string environment_file;  // empty: none
+  // `clear_environment`: armd's own environment is not passed on.
+  bool clear_environment = false;
+
+  bool operator==(const ExecutionSettings&) const = default;
+};
+
 // The settings nearly every service leaves unset (config_file, config_section, prefix,
 // working_directory, log_file) are BoxedOptionals: used as std::optionals, 8 bytes while unset
 // (armd holds one ServiceSpec per service; issue 9).
@@ -274,6 +343,9 @@ struct ServiceSpec {
   // `reload_signal`, `reload`, `config_check`, `check_timeout` (issue 14). Unset: a change of
   // the config file restarts the running service, and so does a restart request, unchecked.
   BoxedOptional<ConfigReload> reload;
+  // `user`, `group`, `limits`, `capabilities`, `environment_file`... (issue 15). Unset: the
+  // process runs as armd does, with armd's limits and environment.
+  BoxedOptional<ExecutionSettings> execution;
 
   bool operator==(const ServiceSpec&) const = default;
 };

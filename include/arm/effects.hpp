@@ -47,6 +47,10 @@ struct SpawnRequest {
   // process as descriptors 3, 4, ... in this order and sets LISTEN_FDS, LISTEN_PID and
   // LISTEN_FDNAMES (each named after the service) as systemd does. Empty: none of these.
   std::vector<int> listen_fds{};  // (`{}`: aggregate initializers may leave it out)
+  // Who the process runs as, its limits, capabilities and environment file (issue 15), applied
+  // in the child before exec; each step that fails fails the spawn, naming the setting.
+  // Unset: as the host runs.
+  BoxedOptional<ExecutionSettings> execution{};
 };
 
 class Spawner {

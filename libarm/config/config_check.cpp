@@ -75,6 +75,25 @@ void check_service(const std::string& key, const ServiceSpec& spec, std::vector<
       spec.readiness.fd < 3 + static_cast<int>(spec.listen.size()))
     add("readiness", "the descriptor is one of the listen sockets'");
   if (spec.listen_backlog == 0) add("listen_backlog", "must be 1 or more");
+  if (spec.execution) {
+    const ExecutionSettings& execution = *spec.execution;
+    if (execution.nice && (*execution.nice < -20 || *execution.nice > 19))
+      add("nice", "must be between -20 and 19");
+    if (execution.oom_score_adj &&
+        (*execution.oom_score_adj < -1000 || *execution.oom_score_adj > 1000))
+      add("oom_score_adj", "must be between -1000 and 1000");
+    if (execution.umask && *execution.umask > 0777) add("umask", "must be 0 to 0777");
+    for (const auto& limit : execution.limits) {
+      if (limit.soft > limit.hard)
+        add(fmt::format("limits.{}", to_string(limit.resource)),
+            "the soft limit is above the hard limit");
+    }
+    if (execution.capabilities >> 41)
+      add("capabilities", "only capabilities 0 to 40 (CAP_CHOWN to CAP_CHECKPOINT_RESTORE)");
+    // The child could only guess a group for a uid: the loader gives one, so must an embedder.
+    if (execution.user && !execution.group)
+      add("group", "`user` needs `group` (the loader sets the user's primary group)");
+  }
   if (spec.config_section) {
     if (!spec.config_file) add("config_section", "needs config_file");
     if (auto problem = config_section_problem(*spec.config_section))

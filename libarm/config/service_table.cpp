@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdint>
 
+#include "execution_table.hpp"
 #include "health_table.hpp"
 #include "key_table.hpp"
 #include "listen_table.hpp"
@@ -395,6 +396,17 @@ const std::array service_keys{
     Key<ServiceSpec>{"reload", read_reload_command},
     Key<ServiceSpec>{"config_check", read_config_check},
     Key<ServiceSpec>{"check_timeout", read_check_timeout},
+    Key<ServiceSpec>{"user", read_user},
+    Key<ServiceSpec>{"group", read_group},
+    Key<ServiceSpec>{"supplementary_groups", read_supplementary_groups},
+    Key<ServiceSpec>{"umask", read_umask},
+    Key<ServiceSpec>{"limits", read_limits},
+    Key<ServiceSpec>{"nice", read_nice},
+    Key<ServiceSpec>{"oom_score_adj", read_oom_score_adj},
+    Key<ServiceSpec>{"no_new_privileges", read_no_new_privileges},
+    Key<ServiceSpec>{"capabilities", read_capabilities},
+    Key<ServiceSpec>{"environment_file", read_environment_file},
+    Key<ServiceSpec>{"clear_environment", read_clear_environment},
 };
 
 }  // namespace
@@ -447,6 +459,8 @@ Read<ServiceSpec> read_service(const ValueReader& reader, const std::string& nam
   if (Done done = check_socket_activation(reader, table, table_path, spec); !done)
     return Failure(done.error());
   if (Done done = check_reload_keys(reader, table, table_path, spec); !done)
+    return Failure(done.error());
+  if (Done done = complete_execution(reader, table, table_path, spec); !done)
     return Failure(done.error());
   for (int code : spec.permanent_failure_exit_codes) {
     if (std::ranges::find(spec.success_exit_codes, code) != spec.success_exit_codes.end()) {

@@ -41,6 +41,7 @@ inline void fill_launch(SpawnRequest& launch, const StoredSpec& spec, const ArmS
   launch.standard_error = settings.standard_error;
   launch.readiness = settings.readiness;
   launch.watchdog = settings.watchdog;
+  launch.execution = settings.execution;
 }
 
 inline SpawnRequest make_launch(const StoredSpec& spec, const ArmSettings& arm) {
@@ -53,7 +54,7 @@ inline bool same_launch(const SpawnRequest& a, const SpawnRequest& b) {
   return a.argv == b.argv && a.environment == b.environment &&
          a.working_directory == b.working_directory && a.required_files == b.required_files &&
          a.standard_output == b.standard_output && a.standard_error == b.standard_error &&
-         a.readiness == b.readiness && a.watchdog == b.watchdog;
+         a.readiness == b.readiness && a.watchdog == b.watchdog && a.execution == b.execution;
 }
 
 }  // namespace arm::detail

@@ -26,8 +26,10 @@
 #include "arm/posix/unique_fd.hpp"
 #include "cgroup_tree.hpp"
 #include "child_environment.hpp"
+#include "child_privileges.hpp"
 #include "child_stack.hpp"
 #include "descriptor_shortage.hpp"
+#include "environment_file.hpp"
 #include "vfork_launch.hpp"
 
 namespace arm::posix {
@@ -73,15 +75,29 @@ std::string errno_text(int error) {
   return std::strerror(error);
 }
 
-// The child's environment: the host's own (inherited_environment), with the request's
-// variables added or replaced, and the readiness variables its request asks for:
-// $NOTIFY_SOCKET (notify) and $WATCHDOG_USEC (microseconds, as sd_watchdog_enabled() reads it;
-// no $WATCHDOG_PID, which that function would compare with the pid the host cannot know
-// before the clone).
-std::vector<std::string> child_environment(const SpawnRequest& request,
-                                           const NotifySocket* notify) {
-  std::map<std::string, std::string> merged = inherited_environment();
+// The child's environment: the host's own (inherited_environment; nothing with
+// clear_environment), $USER, $LOGNAME and $HOME for a `user` with a passwd entry (as systemd's
+// User= sets them), the request's variables added or replaced, then its environment_file's
+// (read now, at each start; they override `environment`, as systemd's EnvironmentFile= does
+// Environment=), and the readiness variables its request asks for: $NOTIFY_SOCKET (notify) and
+// $WATCHDOG_USEC (microseconds, as sd_watchdog_enabled() reads it; no $WATCHDOG_PID, which that
+// function would compare with the pid the host cannot know before the clone).
+std::expected<std::vector<std::string>, Error> child_environment(const SpawnRequest& request,
+                                                                 const NotifySocket* notify) {
+  const ExecutionSettings* execution = request.execution ? &*request.execution : nullptr;
+  std::map<std::string, std::string> merged;
+  if (!execution || !execution->clear_environment) merged = inherited_environment();
+  if (execution && execution->user && !execution->user_name.empty()) {
+    merged["USER"] = execution->user_name;
+    merged["LOGNAME"] = execution->user_name;
+    merged["HOME"] = execution->user_home;
+  }
   for (const auto& [key, value] : request.environment) merged[key] = value;
+  if (execution && !execution->environment_file.empty()) {
+    auto variables = read_environment_file(execution->environment_file);
+    if (!variables) return std::unexpected(variables.error());
+    for (auto& [key, value] : *variables) merged[key] = std::move(value);
+  }
   if (request.readiness.kind == Readiness::Kind::notify && notify)
     merged["NOTIFY_SOCKET"] = notify->path();
   if (request.watchdog)
@@ -139,6 +155,11 @@ std::string launch_failure(const SpawnRequest& request, const LaunchFailure& fai
       return fmt::format("cannot start {}: clone: {}", request.argv.front(), why);
     case LaunchFailure::Stage::cgroup:
       return fmt::format("cannot start {}: joining its cgroup: {}", request.argv.front(), why);
+    case LaunchFailure::Stage::privileges:
+      return fmt::format("cannot start {}: {}", request.argv.front(),
+                         describe_privilege_failure(
+                             request.execution ? *request.execution : ExecutionSettings{},
+                             failure.privilege_step, failure.privilege_item, failure.error_number));
     case LaunchFailure::Stage::setup:
       break;
   }
@@ -376,7 +397,12 @@ std::expected<ProcessId, SpawnError> PosixSpawner::Impl::spawn(const SpawnReques
         EBADF, fmt::format("cannot start {}: readiness fd:{} is one of its listening sockets' "
                            "descriptors (3 to {})",
                            request.service, request.readiness.fd, 2 + request.listen_fds.size())));
-  std::vector<std::string> env_strings = child_environment(request, options.notify);
+  auto environment = child_environment(request, options.notify);
+  if (!environment)
+    return std::unexpected(Error::system(
+        environment.error().error_number,
+        fmt::format("cannot start {}: {}", request.service, environment.error().message)));
+  std::vector<std::string> env_strings = std::move(*environment);
   auto argv = pointers_to(argv_strings);
   auto envp = pointers_to(env_strings);
   LaunchPlan plan;
@@ -394,6 +420,11 @@ std::expected<ProcessId, SpawnError> PosixSpawner::Impl::spawn(const SpawnReques
     child_nofile = {static_cast<rlim_t>(options.child_nofile->soft),
                     static_cast<rlim_t>(options.child_nofile->hard)};
     plan.descriptor_limit = &child_nofile;
+  }
+  std::optional<PrivilegePlan> privileges;
+  if (request.execution) {
+    privileges.emplace(PrivilegePlan::make(*request.execution));
+    plan.privileges = &*privileges;
   }
 
   Child child;

@@ -44,6 +44,8 @@ std::string_view stage_name(LaunchFailure::Stage stage) {
       return "stderr";
     case LaunchFailure::Stage::working_directory:
       return "working directory";
+    case LaunchFailure::Stage::privileges:  // (a probe is given none)
+      return "privileges";
     case LaunchFailure::Stage::exec:
       return "exec";
   }

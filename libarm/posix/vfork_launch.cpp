@@ -33,6 +33,8 @@ struct ChildContext {
   // Written by the child, read by the parent after the vfork-style suspension ends.
   LaunchFailure::Stage failed_stage;
   int error_number;
+  PrivilegeStep privilege_step;
+  int privilege_item;
 };
 
 [[noreturn]] void fail(ChildContext* context, LaunchFailure::Stage stage) {
@@ -181,8 +183,25 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* argume
   } else if (plan.stderr_path && !redirect_output(plan.stderr_path, STDERR_FILENO)) {
     fail(context, LaunchFailure::Stage::standard_error);
   }
+  if (plan.privileges) {
+    int item = -1;
+    PrivilegeStep failed = apply_privileges(*plan.privileges, item);
+    if (failed != PrivilegeStep::none) {
+      context->privilege_step = failed;
+      context->privilege_item = item;
+      fail(context, LaunchFailure::Stage::privileges);
+    }
+  }
+  // As the service's user: a directory it may not enter fails here, not in the program.
   if (plan.working_directory && ::chdir(plan.working_directory) != 0)
     fail(context, LaunchFailure::Stage::working_directory);
+  if (plan.privileges) {
+    PrivilegeStep failed = apply_final_privileges(*plan.privileges);
+    if (failed != PrivilegeStep::none) {
+      context->privilege_step = failed;
+      fail(context, LaunchFailure::Stage::privileges);
+    }
+  }
   // LISTEN_PID: what sd_listen_fds() compares with getpid(), known only now.
   if (plan.listen_pid_digits) write_decimal(plan.listen_pid_digits, ::getpid());
   sigset_t none;
@@ -196,7 +215,8 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* argume
 
 std::expected<Launched, LaunchFailure> launch(const LaunchPlan& plan, char* stack,
                                               std::size_t stack_size) {
-  ChildContext context{&plan, -1, ::getpid(), {}, LaunchFailure::Stage::clone, 0};
+  ChildContext context{
+      &plan, -1, ::getpid(), {}, LaunchFailure::Stage::clone, 0, PrivilegeStep::none, -1};
   // Block everything while the child runs on our memory: no handler of ours may run in it
   // (the child resets dispositions before it unblocks).
   sigset_t all;
@@ -239,7 +259,8 @@ std::expected<Launched, LaunchFailure> launch(const LaunchPlan& plan, char* stac
     siginfo_t info{};
     ::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED);
     ::close(pidfd);
-    return std::unexpected(LaunchFailure{context.failed_stage, context.error_number});
+    return std::unexpected(LaunchFailure{context.failed_stage, context.error_number,
+                                         context.privilege_step, context.privilege_item});
   }
   // CLONE_PIDFD descriptors are created with O_CLOEXEC.
   return Launched{pid, pidfd};

@@ -12,6 +12,8 @@
 #include <cstddef>
 #include <expected>
 
+#include "child_privileges.hpp"
+
 namespace arm::posix {
 
 struct LaunchPlan {
@@ -47,6 +49,10 @@ struct LaunchPlan {
   // The child's RLIMIT_NOFILE, set before exec (a host that raised its own keeps its children
   // on what they expect: select() breaks above 1024). Null: the parent's, inherited.
   const rlimit* descriptor_limit = nullptr;
+  // The service's identity, limits and capabilities (issue 15), set after its output files are
+  // opened (with the host's rights) and before the working directory is changed (with the
+  // service's). Null: the host's, inherited.
+  const PrivilegePlan* privileges = nullptr;
 };
 
 struct Launched {
@@ -62,10 +68,13 @@ struct LaunchFailure {
     standard_output,
     standard_error,
     working_directory,
+    privileges,  // privilege_step says which, privilege_item which limit or capability
     exec
   };
   Stage stage = Stage::clone;
   int error_number = 0;
+  PrivilegeStep privilege_step = PrivilegeStep::none;
+  int privilege_item = -1;
 };
 
 // The child leads a new process group, has stdin on /dev/null, stdout and stderr as the plan
