@@ -33,14 +33,14 @@ _armctl() {
   fi
   if [[ -z $command ]]; then
     if [[ $cur == -* ]]; then
-      COMPREPLY=($(compgen -W "--socket --json --version --help" -- "$cur"))
+      COMPREPLY=($(compgen -W "--socket --json --version -h --help" -- "$cur"))
     else
       COMPREPLY=($(compgen -W "$commands" -- "$cur"))
     fi
     return
   fi
 
-  local options="--json --help" names=yes
+  local options="--json -h --help" names=yes
   case $command in
     start) options+=" --all" ;;
     stop | restart) options+=" --all --force" ;;
@@ -49,9 +49,9 @@ _armctl() {
       options+=" -n --lines -f --follow --since"
       [[ $prev == -n || $prev == --lines || $prev == --since ]] && return
       ;;
-    graph) options="--dot --help" names="" ;;
+    graph) options="--dot -h --help" names="" ;;
     reload | shutdown) names="" ;;
-    metrics) options="--help" names="" ;;
+    metrics) options="-h --help" names="" ;;
     *) return ;;
   esac
   if [[ $cur == -* ]]; then

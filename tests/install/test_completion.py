@@ -56,7 +56,7 @@ class BashCompletion(unittest.TestCase):
         for command in commands_of_armctl():
             offered = complete(command, "-")
             wanted = set(re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", help_text(command)))
-            wanted.add("--help")
+            wanted |= {"-h", "--help"}
             self.assertEqual(sorted(wanted), offered, f"armctl {command} -<TAB>")
 
     def test_options_before_the_command_are_armctls_own(self):
