@@ -14,11 +14,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 fresh_root=0
-case "${1:-}" in
-  --fresh-root) fresh_root=1 ;;
-  "") ;;
-  *) echo "usage: $0 [--fresh-root]" >&2; exit 2 ;;
-esac
+keep_debs=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --fresh-root) fresh_root=1 ;;
+    --keep-debs) keep_debs=${2:?--keep-debs needs a directory}; shift ;;
+    *) echo "usage: $0 [--fresh-root] [--keep-debs DIR]" >&2; exit 2 ;;
+  esac
+  shift
+done
 if [ "$(id -u)" -ne 0 ]; then
   echo "check-package: needs root (apt-get, debootstrap, chroot); skipped" >&2
   exit 77
@@ -71,6 +75,7 @@ step "dpkg-buildpackage -us -uc -b"
   exit 1
 }
 ls "$work"/*.deb
+if [ -n "$keep_debs" ]; then mkdir -p "$keep_debs" && cp "$work"/*.deb "$keep_debs/"; fi
 
 step "lintian${explained_tags:+ (suppressed, explained in docs/install.md: $explained_tags)}"
 lintian --info --display-info --pedantic --fail-on error,warning \
@@ -116,8 +121,11 @@ cp "$work"/*.deb "$root/debs/"
 step "apt-get install ./armd_*.deb ./libarm-dev_*.deb in the fresh root"
 in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
 in_root apt-get update -qq
-(cd "$root/debs" && in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-  --no-install-recommends /debs/armd_*.deb /debs/libarm-dev_*.deb)
+# The packages' names as the root sees them (the glob is expanded here, outside it).
+debs=()
+for deb in "$root"/debs/armd_*.deb "$root"/debs/libarm-dev_*.deb; do debs+=("/debs/${deb##*/}"); done
+in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+  "${debs[@]}"
 for installed in /usr/sbin/armd /usr/bin/armctl /lib/systemd/system/armd.service \
     /etc/armd/armd.toml /usr/lib/x86_64-linux-gnu/libarm.a /usr/include/arm/supervisor.hpp; do
   [ -e "$root$installed" ] || { echo "check-package: $installed is not installed" >&2; exit 1; }
