@@ -4,7 +4,8 @@
 # them, and with --fresh-root installs them in a fresh `debootstrap --variant=minbase bookworm`
 # root, where armd is started with the exact ExecStart line of its installed systemd unit,
 # answers `armctl status`, and is stopped. Everything it made is removed at exit, however it
-# ends. As root (install-deps, debootstrap, chroot). Exit 0 when every check passed; 77 (meson's
+# ends. As root (install-deps, debootstrap, chroot). --keep-debs DIR copies the built packages
+# to DIR; --debs DIR takes packages built before from DIR (no build, no lintian). Exit 0 when every check passed; 77 (meson's
 # "skipped") when not root.
 #
 # lintian must report no error and no warning (--pedantic: its informational and pedantic tags
@@ -15,11 +16,13 @@ cd "$(dirname "$0")/.."
 
 fresh_root=0
 keep_debs=""
+given_debs=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --fresh-root) fresh_root=1 ;;
     --keep-debs) keep_debs=${2:?--keep-debs needs a directory}; shift ;;
-    *) echo "usage: $0 [--fresh-root] [--keep-debs DIR]" >&2; exit 2 ;;
+    --debs) given_debs=${2:?--debs needs a directory}; shift ;;
+    *) echo "usage: $0 [--fresh-root] [--keep-debs DIR] [--debs DIR]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -62,24 +65,30 @@ trap 'exit 1' INT TERM
 
 step() { echo "check-package: $*"; }
 
-step "copying the tree (tracked and new files, no build directories) to $work/src"
-mkdir "$work/src"
-git ls-files -z --cached --others --exclude-standard |
-  while IFS= read -r -d '' file; do [ -e "$file" ] && printf '%s\0' "$file"; done |
-  tar --null -T - -cf - | tar -xf - -C "$work/src"
+if [ -n "$given_debs" ]; then
+  # Packages built before (--keep-debs): only the checks of their contents and the fresh root.
+  cp "$given_debs"/*.deb "$work/"
+else
+  step "copying the tree (tracked and new files, no build directories) to $work/src"
+  mkdir "$work/src"
+  git ls-files -z --cached --others --exclude-standard |
+    while IFS= read -r -d '' file; do [ -e "$file" ] && printf '%s\0' "$file"; done |
+    tar --null -T - -cf - | tar -xf - -C "$work/src"
 
-step "dpkg-buildpackage -us -uc -b"
-(cd "$work/src" && dpkg-buildpackage -us -uc -b) > "$work/build.log" 2>&1 || {
-  tail -50 "$work/build.log"
-  echo "check-package: dpkg-buildpackage failed (last lines above)" >&2
-  exit 1
-}
-ls "$work"/*.deb
-if [ -n "$keep_debs" ]; then mkdir -p "$keep_debs" && cp "$work"/*.deb "$keep_debs/"; fi
+  step "dpkg-buildpackage -us -uc -b"
+  (cd "$work/src" && dpkg-buildpackage -us -uc -b) > "$work/build.log" 2>&1 || {
+    tail -50 "$work/build.log"
+    echo "check-package: dpkg-buildpackage failed (last lines above)" >&2
+    exit 1
+  }
+  ls "$work"/*.deb
+  if [ -n "$keep_debs" ]; then mkdir -p "$keep_debs" && cp "$work"/*.deb "$keep_debs/"; fi
 
-step "lintian${explained_tags:+ (suppressed, explained in docs/install.md: $explained_tags)}"
-lintian --info --display-info --pedantic --fail-on error,warning \
-  ${explained_tags:+--suppress-tags "$explained_tags"} "$work"/*.changes
+  step "lintian${explained_tags:+ (suppressed, explained in docs/install.md: $explained_tags)}"
+  lintian --info --display-info --pedantic --fail-on error,warning \
+    ${explained_tags:+--suppress-tags "$explained_tags"} "$work"/*.changes
+
+fi
 
 step "contents of the armd package"
 dpkg-deb --contents "$work"/armd_*.deb | awk '{print $6}' | grep -v '/$'
