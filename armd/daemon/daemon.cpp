@@ -161,7 +161,9 @@ std::expected<std::unique_ptr<Daemon>, StartFailure> Daemon::create(DaemonOption
 }
 
 Daemon::Daemon(DaemonOptions options, arm::posix::UniqueFd signal_fd)
-    : options_(std::move(options)), signal_fd_(std::move(signal_fd)) {}
+    : options_(std::move(options)),
+      signal_fd_(std::move(signal_fd)),
+      service_manager_(ServiceManager::from_environment()) {}
 
 // Cgroup mode where armd may make cgroups (`[arm] cgroup`: "auto" tries its own cgroup, a path
 // must work); process groups otherwise, with armd as the subreaper of what they orphan.
@@ -238,6 +240,9 @@ int Daemon::run() {
     log(Level::warning, "killed what a previous armd left running in {} cgroup(s): {}", left.size(),
         fmt::join(left, ", "));
   supervisor_->start_default_services();
+  // Ready once the boot services' starts are issued, not once they run (service_manager.hpp).
+  service_manager_.ready(fmt::format("listening on {}; {} services configured",
+                                     options_.socket_path, supervisor_->service_count()));
   // Reading the configuration built a TOML tree several times the size of what is kept; hand
   // the freed pages back instead of holding them for armd's whole life.
   malloc_trim(0);
@@ -363,7 +368,7 @@ void Daemon::handle_signals() {
       case SIGINT:
         log(Level::info, "received {}; stopping every service",
             info.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
-        supervisor_->shutdown(std::nullopt);
+        shut_down(std::nullopt);
         break;
       case SIGHUP:
         log(Level::info, "received SIGHUP; reloading {}", options_.config_path);
@@ -524,7 +529,7 @@ void Daemon::on_line(ConnectionId connection, std::string_view line) {
     case Method::shutdown:
       if (!defer(connection, ref, request->id)) return;
       log(Level::info, "client {} asked for shutdown; stopping every service", connection);
-      supervisor_->shutdown(ref);
+      shut_down(ref);
       return;
   }
 }
@@ -640,7 +645,23 @@ void Daemon::answer_logs(ConnectionId connection, const nlohmann::json& id,
   if (follow) followers_.add(connection, id, std::move(next));
 }
 
+void Daemon::shut_down(std::optional<arm::RequestRef> from) {
+  service_manager_.stopping();
+  supervisor_->shutdown(from);
+}
+
 void Daemon::reload(std::optional<arm::RequestRef> from) {
+  // While shutting down apply_reload refuses, and the manager, told STOPPING=1, hears nothing.
+  bool tell_manager = !supervisor_->shutting_down();
+  if (tell_manager) service_manager_.reloading();
+  apply_reload(from);
+  // Applied or refused, armd runs a configuration it has checked: ready again.
+  if (tell_manager)
+    service_manager_.ready(fmt::format("listening on {}; {} services configured",
+                                       options_.socket_path, supervisor_->service_count()));
+}
+
+void Daemon::apply_reload(std::optional<arm::RequestRef> from) {
   nlohmann::json id = from ? take_pending_id(*from) : nlohmann::json();
   auto send = [&](const std::string& line) {
     if (from) server_->send(static_cast<ConnectionId>(from->client), line);

@@ -27,6 +27,7 @@
 #include "metrics_http.hpp"
 #include "protocol/log_lines.hpp"
 #include "readiness.hpp"
+#include "service_manager.hpp"
 #include "service_outputs.hpp"
 
 namespace armd {
@@ -78,6 +79,10 @@ class Daemon final : public arm::Notifier, public LineHandler {
   nlohmann::json take_pending_id(arm::RequestRef request);
   void log_bad_request(ConnectionId connection, const std::string& message);
   void reload(std::optional<arm::RequestRef> from);
+  // The reload itself; reload() tells the service manager around it.
+  void apply_reload(std::optional<arm::RequestRef> from);
+  // Shutdown begins: the service manager hears STOPPING=1, then the supervisor stops everything.
+  void shut_down(std::optional<arm::RequestRef> from);
   void answer_status(ConnectionId connection, const nlohmann::json& id,
                      const std::vector<std::string>& names);
   // The statuses of `names`, for status and subscribe. When a name is unknown, answers
@@ -113,6 +118,9 @@ class Daemon final : public arm::Notifier, public LineHandler {
 
   DaemonOptions options_;
   arm::posix::UniqueFd signal_fd_;
+  // The service manager that started armd, if any ($NOTIFY_SOCKET): told READY=1, RELOADING=1
+  // and STOPPING=1 (service_manager.hpp says when).
+  ServiceManager service_manager_;
   arm::posix::SteadyClock clock_;
   arm::posix::SystemRandom random_;
   // Before the spawner, which holds a pointer to it: destroyed after it.
