@@ -330,8 +330,7 @@ TEST_CASE("a missing or bad environment_file fails the spawn, naming the file an
             "digit)");
   // An environment file holds secrets: a bad line's value never goes into the error, which
   // armd logs and armctl shows; nor does a line without '=' (the rest of a multi-line value).
-  execution.environment_file =
-      directory.write("secret.env", "export PASSWORD=hunter2\n").string();
+  execution.environment_file = directory.write("secret.env", "export PASSWORD=hunter2\n").string();
   auto secret = spawner->spawn(sleeper(execution));
   REQUIRE_FALSE(secret);
   CHECK(secret.error().message.find("hunter2") == std::string::npos);
