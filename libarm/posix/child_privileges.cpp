@@ -19,6 +19,18 @@ namespace arm::posix {
 
 namespace {
 
+// Where Linux kept the 16-bit calls under the plain names (32-bit x86 and ARM), the 32-bit ids
+// take the "32" ones, as glibc's wrappers do; elsewhere only the plain ones exist.
+#ifdef SYS_setresuid32
+constexpr long setgroups_call = SYS_setgroups32;
+constexpr long setresgid_call = SYS_setresgid32;
+constexpr long setresuid_call = SYS_setresuid32;
+#else
+constexpr long setgroups_call = SYS_setgroups;
+constexpr long setresgid_call = SYS_setresgid;
+constexpr long setresuid_call = SYS_setresuid;
+#endif
+
 __rlimit_resource_t rlimit_resource(ResourceLimit limit) {
   switch (limit) {
     case ResourceLimit::as:
@@ -157,16 +169,16 @@ __attribute__((no_sanitize("address", "undefined"))) PrivilegeStep apply_privile
   // Raw system calls, never the C library's setgroups/setresgid/setresuid: in a threaded host,
   // glibc makes every thread of the process take the new ids (SIGSETXID), and this child shares
   // the host's memory, so it would change the host's threads' ids, not only its own.
-  if (plan.set_groups && ::syscall(SYS_setgroups, plan.groups.size(), plan.groups.data()) != 0)
+  if (plan.set_groups && ::syscall(setgroups_call, plan.groups.size(), plan.groups.data()) != 0)
     return PrivilegeStep::groups;
-  if (plan.set_group && ::syscall(SYS_setresgid, plan.group, plan.group, plan.group) != 0)
+  if (plan.set_group && ::syscall(setresgid_call, plan.group, plan.group, plan.group) != 0)
     return PrivilegeStep::group;
   bool capabilities = plan.capabilities != 0;
   // Without it, the switch from root to another uid clears the permitted set, and with it
   // every capability that could be made ambient. (Cleared again by exec.)
   if (capabilities && plan.set_user && ::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
     return PrivilegeStep::keep_capabilities;
-  if (plan.set_user && ::syscall(SYS_setresuid, plan.user, plan.user, plan.user) != 0)
+  if (plan.set_user && ::syscall(setresuid_call, plan.user, plan.user, plan.user) != 0)
     return PrivilegeStep::user;
   if (capabilities) {
     __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};

@@ -81,14 +81,23 @@ std::expected<std::vector<std::pair<std::string, std::string>>, Error> read_envi
     rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
     std::string_view text = trimmed(line);
     if (text.empty() || text.front() == '#') continue;
+    // The errors never quote a value, nor a line without '=' (a value's continuation): an
+    // environment file holds secrets, and the error goes to armd's log and to armctl.
     auto equals = text.find('=');
-    std::string_view name =
-        equals == std::string_view::npos ? text : trimmed(text.substr(0, equals));
-    if (equals == std::string_view::npos || !is_name(name))
+    if (equals == std::string_view::npos)
       return std::unexpected(Error::system(
-          EINVAL, fmt::format("environment_file: {}:{}: expected KEY=VALUE (KEY of letters, "
-                              "digits and _), got '{}'",
-                              path, number, text)));
+          EINVAL, fmt::format("environment_file: {}:{}: expected KEY=VALUE, found a line "
+                              "without '=' (a value cannot span lines)",
+                              path, number)));
+    std::string_view name = trimmed(text.substr(0, equals));
+    if (!is_name(name)) {
+      constexpr std::size_t shown = 64;
+      return std::unexpected(Error::system(
+          EINVAL,
+          fmt::format("environment_file: {}:{}: '{}{}' is not a variable name (letters, "
+                      "digits and _, not starting with a digit)",
+                      path, number, name.substr(0, shown), name.size() > shown ? "..." : "")));
+    }
     std::string_view value = trimmed(text.substr(equals + 1));
     if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
         value.back() == value.front())

@@ -165,10 +165,6 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* argume
   // the host's session) can join this group and speak for it on the notify socket, or be
   // signalled with it, in process-group mode.
   if (::setsid() < 0) fail(context, LaunchFailure::Stage::setup);
-  if (plan.die_with_parent) {
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(context, LaunchFailure::Stage::setup);
-    if (::getppid() != context->parent) _exit(127);  // the parent is already gone
-  }
   int null = ::open("/dev/null", O_RDONLY);
   if (null < 0) fail(context, LaunchFailure::Stage::setup);
   if (null != STDIN_FILENO) {
@@ -191,6 +187,13 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* argume
       context->privilege_item = item;
       fail(context, LaunchFailure::Stage::privileges);
     }
+  }
+  // After the switch of identity: the kernel clears the parent-death signal whenever the
+  // effective uid or gid changes (commit_creds), so set before it, it would be lost and the
+  // service would outlive the host.
+  if (plan.die_with_parent) {
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(context, LaunchFailure::Stage::setup);
+    if (::getppid() != context->parent) _exit(127);  // the parent is already gone
   }
   // As the service's user: a directory it may not enter fails here, not in the program.
   if (plan.working_directory && ::chdir(plan.working_directory) != 0)
@@ -221,6 +224,10 @@ std::expected<Launched, LaunchFailure> launch(const LaunchPlan& plan, char* stac
   // (the child resets dispositions before it unblocks).
   sigset_t all;
   sigfillset(&all);
+  // A child whose ids change marks the memory it shares with us not dumpable (the kernel sets
+  // the memory's dumpability to fs.suid_dumpable at each change of ids): ours, until it execs.
+  // What it was is put back once the child has left our memory.
+  int dumpable = plan.privileges ? ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) : -1;
   ::pthread_sigmask(SIG_SETMASK, &all, &context.parent_mask);
   int pidfd = -1;
   pid_t pid = -1;
@@ -253,6 +260,8 @@ std::expected<Launched, LaunchFailure> launch(const LaunchPlan& plan, char* stac
                   CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_PIDFD | SIGCHLD, &context, &pidfd);
     clone_errno = errno;
   }
+  if ((dumpable == 0 || dumpable == 1) && ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != dumpable)
+    ::prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
   ::pthread_sigmask(SIG_SETMASK, &context.parent_mask, nullptr);
   if (pid < 0) return std::unexpected(LaunchFailure{LaunchFailure::Stage::clone, clone_errno});
   if (context.error_number != 0) {

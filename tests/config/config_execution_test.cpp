@@ -217,3 +217,36 @@ TEST_CASE("check_config refuses execution settings built in code that the loader
   config.services.at("a").execution = execution;
   CHECK(check_config(config));
 }
+
+TEST_CASE("{instance} in user and groups is replaced before the name is looked up") {
+  auto config = parse_config(R"([services."job@"]
+binary = "/bin/true"
+user = "{instance}"
+supplementary_groups = ["{instance}"]
+environment_file = "/etc/{instance}.env"
+instances = ["daemon", "root"]
+)",
+                             "test.toml");
+  if (!config) FAIL(config.error().to_string());
+  const passwd* daemon_user = ::getpwnam("daemon");
+  REQUIRE(daemon_user);
+  const auto& daemon_execution = config->services.at("job@daemon").execution;
+  REQUIRE(daemon_execution);
+  CHECK(daemon_execution->user == daemon_user->pw_uid);
+  CHECK(daemon_execution->user_name == "daemon");
+  CHECK(daemon_execution->group == daemon_user->pw_gid);
+  CHECK(daemon_execution->supplementary_groups ==
+        std::vector<std::uint32_t>{static_cast<std::uint32_t>(::getgrnam("daemon")->gr_gid)});
+  CHECK(daemon_execution->environment_file == "/etc/daemon.env");
+  CHECK(config->services.at("job@root").execution->user == 0u);
+  // An instance whose user does not exist is refused at the template's line, naming it.
+  auto refused = parse_config(R"([services."job@"]
+binary = "/bin/true"
+user = "arm15-{instance}"
+instances = ["gone"]
+)",
+                              "test.toml");
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().to_string().find("'arm15-gone': no such user") != std::string::npos);
+  CHECK(refused.error().to_string().find("test.toml:3:") != std::string::npos);
+}

@@ -326,8 +326,22 @@ TEST_CASE("a missing or bad environment_file fails the spawn, naming the file an
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message ==
         "cannot start privileged: environment_file: " + execution.environment_file +
-            ":3: expected KEY=VALUE (KEY of letters, digits and _), got "
-            "'export B=2'");
+            ":3: 'export B' is not a variable name (letters, digits and _, not starting with a "
+            "digit)");
+  // An environment file holds secrets: a bad line's value never goes into the error, which
+  // armd logs and armctl shows; nor does a line without '=' (the rest of a multi-line value).
+  execution.environment_file = directory.write("secret.env", "export PASSWORD=hunter2\n").string();
+  auto secret = spawner->spawn(sleeper(execution));
+  REQUIRE_FALSE(secret);
+  CHECK(secret.error().message.find("hunter2") == std::string::npos);
+  CHECK(secret.error().message.find("'export PASSWORD'") != std::string::npos);
+  execution.environment_file =
+      directory.write("multiline.env", "KEY=\"first\nsecond-secret\"\n").string();
+  auto multiline = spawner->spawn(sleeper(execution));
+  REQUIRE_FALSE(multiline);
+  CHECK(multiline.error().message ==
+        "cannot start privileged: environment_file: " + execution.environment_file +
+            ":2: expected KEY=VALUE, found a line without '=' (a value cannot span lines)");
   execution.environment_file = directory.path().string();
   auto directory_given = spawner->spawn(sleeper(execution));
   REQUIRE_FALSE(directory_given);
@@ -461,4 +475,70 @@ TEST_CASE("output files are opened before the switch: a service may write where 
   REQUIRE_FALSE(refused);
   CHECK(refused.error().message ==
         "cannot change directory to " + directory.path().string() + ": Permission denied");
+}
+
+TEST_CASE("kill_children_if_host_dies holds for a service switched to another user") {
+  // The kernel clears a process's parent-death signal when its effective uid or gid changes
+  // (commit_creds): set before the switch, it would be lost, and the service outlive armd.
+  if (!is_root()) {
+    MESSAGE("skipped: changing a process's user needs root");
+    return;
+  }
+  int ends[2];
+  REQUIRE(::pipe(ends) == 0);
+  pid_t host = ::fork();
+  REQUIRE(host >= 0);
+  if (host == 0) {  // the host: spawns the service as nobody, reports its pid, waits to be killed
+    ::close(ends[0]);
+    auto spawner = PosixSpawner::create({.kill_children_if_host_dies = true});
+    if (!spawner) ::_exit(1);
+    ExecutionSettings execution;
+    execution.user = nobody;
+    execution.group = nobody;
+    execution.supplementary_groups = std::vector<std::uint32_t>{};
+    auto child = (*spawner)->spawn(sleeper(execution));
+    pid_t pid = child ? *child : -1;
+    if (::write(ends[1], &pid, sizeof pid) != sizeof pid) ::_exit(1);
+    for (;;) ::pause();
+  }
+  ::close(ends[1]);
+  pid_t service = -1;
+  REQUIRE(::read(ends[0], &service, sizeof service) == sizeof service);
+  ::close(ends[0]);
+  REQUIRE(service > 0);
+  ::kill(host, SIGKILL);
+  ::waitpid(host, nullptr, 0);
+  auto gone = [service] {
+    std::string stat = read_file("/proc/" + std::to_string(service) + "/stat");
+    return stat.empty() || stat.find(") Z") != std::string::npos;
+  };
+  bool died = false;
+  for (int waited = 0; waited < 30'000 && !(died = gone()); waited += 10) ::usleep(10'000);
+  if (!died) ::kill(service, SIGKILL);  // not left behind by a failing test
+  CHECK(died);
+}
+
+TEST_CASE("a service switched to another user leaves the host dumpable") {
+  // The child shares the host's memory until exec (CLONE_VM), and the kernel marks a process's
+  // memory not dumpable (fs.suid_dumpable, 0 by default) when its ids change: the host's
+  // memory, here. The host would lose its core dumps and its /proc files would become root's.
+  if (!is_root()) {
+    MESSAGE("skipped: changing a process's user needs root");
+    return;
+  }
+  int before = ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+  REQUIRE(before == 1);
+  if (read_file("/proc/sys/fs/suid_dumpable") == "1\n")
+    MESSAGE("fs.suid_dumpable is 1: the kernel leaves dumpability alone, this checks nothing");
+  auto spawner = make_spawner();
+  ExecutionSettings execution;
+  execution.user = nobody;
+  execution.group = nobody;
+  execution.supplementary_groups = std::vector<std::uint32_t>{};
+  execution.capabilities = 1ULL << 10;  // CAP_NET_BIND_SERVICE
+  auto pid = spawner->spawn(sleeper(execution));
+  REQUIRE(pid);
+  CHECK(::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == before);
+  wait_until_asleep(*pid);
+  stop(*spawner, *pid);
 }
