@@ -141,6 +141,10 @@ struct ProbeRequest {
   const std::map<std::string, std::string>& environment;
   std::string_view working_directory;  // empty: the host's own
   ProbePurpose purpose{ProbePurpose::health};
+  // The service's user, group, limits... (issue 15): an exec probe, a config check and a reload
+  // command run as the service runs, never with more rights (as systemd runs ExecReload= as
+  // User=). Its environment_file and clear_environment are not applied. Null: as the host.
+  const ExecutionSettings* execution{nullptr};
 };
 
 struct ProbeResult {

@@ -134,6 +134,7 @@ void ServiceSupervisor::Impl::run_config_step(Service& service, Step step) {
                                ? std::string_view(*identity.working_directory)
                                : std::string_view(),
       .purpose = step == Step::checking ? ProbePurpose::config_check : ProbePurpose::reload,
+      .execution = service.settings().execution ? &*service.settings().execution : nullptr,
   });
   schedule_while_running(service);
 }

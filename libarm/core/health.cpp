@@ -117,6 +117,7 @@ void ServiceSupervisor::Impl::run_probe(Service& service) {
       .working_directory = identity.working_directory
                                ? std::string_view(*identity.working_directory)
                                : std::string_view(),
+      .execution = spec.execution ? &*spec.execution : nullptr,
   });
 }
 

@@ -11,6 +11,7 @@
 #include <map>
 
 #include "child_environment.hpp"
+#include "child_privileges.hpp"
 #include "prober_impl.hpp"
 #include "vfork_launch.hpp"
 
@@ -103,6 +104,11 @@ void PosixProber::Impl::start_exec(const ProbeRequest& request) {
   plan.stdout_fd = write_end.get();
   plan.stderr_to_stdout = true;
   if (child_nofile) plan.descriptor_limit = &*child_nofile;
+  std::optional<PrivilegePlan> privileges;
+  if (request.execution) {
+    privileges.emplace(PrivilegePlan::make(*request.execution));
+    plan.privileges = &*privileges;
+  }
   auto stack = child_stack.reserve(ChildStack::needed_for(arguments.size()));
   if (!stack)
     return not_run(request.id, fmt::format("cannot run {}: child stack: {}", command.front(),
@@ -114,6 +120,12 @@ void PosixProber::Impl::start_exec(const ProbeRequest& request) {
       return report(
           request.id, false,
           fmt::format("cannot run {}: {}", command.front(), error_text(failure.error_number)));
+    if (failure.stage == LaunchFailure::Stage::privileges)
+      return report(
+          request.id, false,
+          fmt::format("cannot run {}: {}", command.front(),
+                      describe_privilege_failure(*request.execution, failure.privilege_step,
+                                                 failure.privilege_item, failure.error_number)));
     if (failure.stage == LaunchFailure::Stage::working_directory)
       return report(request.id, false,
                     fmt::format("cannot run {}: working directory {}: {}", command.front(),

@@ -214,6 +214,36 @@ class Privileges(ArmdTestCase):
         self.assertIn(f"cannot change directory to {private}: Permission denied",
                       result.stdout + result.stderr)
 
+    def test_health_probes_and_config_checks_run_as_the_services_user(self):
+        # A probe or check runs with the service's rights, never armd's (root): a script the
+        # service's user can write must not become a way to root.
+        ids = os.path.join(self.dir, "ids")
+        os.mkdir(ids)
+        os.chmod(ids, 0o777)  # (mkdir applies the umask)
+        probe = self.script("probe.sh", f"id -u > {ids}/probe.tmp && mv {ids}/probe.tmp {ids}/probe\n")
+        check = self.script("check.sh", f"id -u > {ids}/check\n")
+        conf = os.path.join(self.dir, "svc.conf")
+        with open(conf, "w") as f:
+            f.write("one\n")
+        self.write_config(f"""
+            [services.svc]
+            binary = "{self.sleeper()}"
+            user = "{self.user}"
+            config = "{conf}"
+            config_arg = []
+            config_check = ["{check}"]
+            reload = ["/bin/true"]
+            health = {{ exec = ["{probe}"], interval = "1s", timeout = "1s" }}
+            """)
+        self.start_armd()
+        self.armctl("start", "svc", check=0)
+        wait_for(lambda: os.path.exists(os.path.join(ids, "probe")), "the health probe to run")
+        self.armctl("reload-service", "svc")
+        wait_for(lambda: os.path.exists(os.path.join(ids, "check")), "the config check to run")
+        for name in ("probe", "check"):
+            with open(os.path.join(ids, name)) as f:
+                self.assertEqual(f.read().strip(), str(self.uid), name)
+
     def test_unknown_users_groups_and_capabilities_are_config_errors_at_their_line(self):
         self.write_config(f"""
             [services.a]
