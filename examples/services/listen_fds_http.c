@@ -172,7 +172,7 @@ static int bind_itself(const char* text) {
 }
 
 /* One HTTP/1.0 exchange on an accepted connection: read the request head, answer, close. */
-static char greeting[256] = "hello";
+static char greeting[128] = "hello";
 
 /* Reads --config FILE into `greeting`; 0, or -1 after saying on stderr what is wrong where. */
 static int read_config(const char* path) {
@@ -213,7 +213,7 @@ static void serve_connection(int connection) {
     if (strstr(request, "\r\n\r\n") || strstr(request, "\n\n")) break;
   }
   request[used] = '\0';
-  char body[64], reply[256];
+  char body[160], reply[512];
   const char* status = "404 Not Found";
   if (strncmp(request, "GET / ", 6) == 0) {
     status = "200 OK";
