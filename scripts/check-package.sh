@@ -39,7 +39,7 @@ tools="debhelper dpkg-dev fakeroot lintian scdoc"
 # shellcheck disable=SC2086 # package names are words
 scripts/install-deps.sh $tools
 
-work=$(mktemp -d /tmp/armd-package.XXXX)
+work=$(mktemp -d --suffix=-armd-package)  # /tmp/tmp.RANDOM-armd-package
 root=$work/root
 armd_pid=""
 cleanup() {

@@ -1,9 +1,5 @@
 #include "execution_table.hpp"
 
-#include <grp.h>
-#include <pwd.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -14,9 +10,15 @@
 #include <optional>
 #include <vector>
 
+#include "user_database_posix.hpp"
+
 namespace arm::config_reading {
 
 namespace {
+
+using config_detail::find_group;
+using config_detail::find_user;
+using config_detail::UserEntry;
 
 ExecutionSettings& execution_of(ServiceSpec& spec) {
   if (!spec.execution) spec.execution = ExecutionSettings{};
@@ -29,55 +31,6 @@ std::optional<std::uint32_t> as_number(std::string_view text) {
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
   if (text.empty() || error != std::errc() || end != text.data() + text.size()) return std::nullopt;
   return number;
-}
-
-struct UserEntry {
-  std::uint32_t uid = 0;
-  std::uint32_t gid = 0;
-  std::string name;
-  std::string home;
-};
-
-// Looks up the passwd entry of `name` (or of the uid `number`) into `found` (left empty when
-// there is none); returns 0, or the lookup's errno.
-int find_user(const std::string& name, std::optional<std::uint32_t> number,
-              std::optional<UserEntry>& found_entry) {
-  found_entry.reset();
-  std::vector<char> buffer(4096);
-  for (;;) {
-    passwd entry{};
-    passwd* found = nullptr;
-    int error = number ? ::getpwuid_r(*number, &entry, buffer.data(), buffer.size(), &found)
-                       : ::getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
-    if (error == ERANGE && buffer.size() < (1U << 20)) {
-      buffer.resize(buffer.size() * 2);
-      continue;
-    }
-    // ENOENT, ESRCH, EBADF, EPERM: "not found" as various C libraries say it.
-    if (error != 0 && error != ENOENT && error != ESRCH && error != EBADF && error != EPERM)
-      return error;
-    if (found) found_entry = UserEntry{found->pw_uid, found->pw_gid, found->pw_name, found->pw_dir};
-    return 0;
-  }
-}
-
-// The same for the group `name`.
-int find_group(const std::string& name, std::optional<std::uint32_t>& gid) {
-  gid.reset();
-  std::vector<char> buffer(4096);
-  for (;;) {
-    group entry{};
-    group* found = nullptr;
-    int error = ::getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
-    if (error == ERANGE && buffer.size() < (1U << 22)) {
-      buffer.resize(buffer.size() * 2);
-      continue;
-    }
-    if (error != 0 && error != ENOENT && error != ESRCH && error != EBADF && error != EPERM)
-      return error;
-    if (found) gid = found->gr_gid;
-    return 0;
-  }
 }
 
 // A user or group as written: a name, a string of digits or an integer.
@@ -352,16 +305,7 @@ Done complete_execution(const ValueReader& reader, const toml::table& table,
     if (!table.contains("supplementary_groups")) {
       std::vector<std::uint32_t> groups;
       if (!execution.user_name.empty()) {
-        // The groups the group database lists the user in (as login(1) and systemd's User=
-        // give them), with `group` among them as getgrouplist puts it.
-        int count = 64;
-        std::vector<gid_t> found(static_cast<std::size_t>(count));
-        while (::getgrouplist(execution.user_name.c_str(), *execution.group, found.data(), &count) <
-               0) {
-          if (count <= static_cast<int>(found.size())) count = static_cast<int>(found.size()) * 2;
-          found.resize(static_cast<std::size_t>(count));
-        }
-        for (int i = 0; i < count; ++i) groups.push_back(found[static_cast<std::size_t>(i)]);
+        groups = config_detail::groups_of(execution.user_name, *execution.group);
       }
       execution.supplementary_groups = std::move(groups);
     }
