@@ -51,7 +51,7 @@ clang++-16 $flags -o build-fuzz/fuzz_protocol tests/fuzz/fuzz_protocol.cpp armd/
 #   is off for this target. Debian's compiled library reports a clean parse error for these
 #   inputs (see corpus/config/toml-*, replayed by `meson test`).
 # shellcheck disable=SC2086
-clang++-16 $flags -DNDEBUG -fno-sanitize=unreachable -o build-fuzz/fuzz_config tests/fuzz/fuzz_config.cpp $(ls libarm/config/*.cpp | grep -v -e config_check -e dependency_check -e key_suggestion) $core $runtime
+clang++-16 $flags -DNDEBUG -fno-sanitize=unreachable -o build-fuzz/fuzz_config tests/fuzz/fuzz_config.cpp $(ls libarm/config/*.cpp | grep -v -e config_check -e dependency_check -e key_suggestion) libarm/posix/regular_file.cpp $core $runtime
 
 status=0
 for target in protocol config; do

@@ -1,16 +1,12 @@
 #include "environment_file.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
 
 #include <cerrno>
 #include <cstring>
 #include <expected>
 
-#include "arm/posix/unique_fd.hpp"
+#include "regular_file.hpp"
 
 namespace arm::posix {
 
@@ -36,35 +32,24 @@ bool is_name(std::string_view name) {
 // An environment file is a few lines; more than this is the wrong file.
 constexpr std::size_t largest_file = 1024 * 1024;
 
-Error file_error(const std::string& path, int error) {
-  return Error::system(error, fmt::format("environment_file: {}: {}", path, std::strerror(error)));
-}
-
 // The whole file. Never blocks: a FIFO or a device is refused, not waited on.
 std::expected<std::string, Error> read_whole(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
-  if (!fd) return std::unexpected(file_error(path, errno));
-  struct stat info {};
-  if (::fstat(fd.get(), &info) != 0) return std::unexpected(file_error(path, errno));
-  if (!S_ISREG(info.st_mode))
-    return std::unexpected(
-        Error::system(EINVAL, fmt::format("environment_file: {}: not a regular file", path)));
-  if (static_cast<std::size_t>(info.st_size) > largest_file)
-    return std::unexpected(Error::system(
-        EFBIG, fmt::format("environment_file: {}: larger than {} bytes", path, largest_file)));
-  std::string text;
-  char buffer[8192];
-  for (;;) {
-    ssize_t got = ::read(fd.get(), buffer, sizeof buffer);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) return std::unexpected(file_error(path, errno));
-    if (got == 0) break;
-    text.append(buffer, static_cast<std::size_t>(got));
-    if (text.size() > largest_file)
+  auto text = detail::read_regular_file(path, largest_file);
+  if (text) return std::move(*text);
+  switch (text.error().why) {
+    case detail::FileRefusal::Why::system: {
+      int error = text.error().error_number;
       return std::unexpected(Error::system(
-          EFBIG, fmt::format("environment_file: {}: larger than {} bytes", path, largest_file)));
+          error, fmt::format("environment_file: {}: {}", path, std::strerror(error))));
+    }
+    case detail::FileRefusal::Why::not_regular:
+      return std::unexpected(
+          Error::system(EINVAL, fmt::format("environment_file: {}: not a regular file", path)));
+    case detail::FileRefusal::Why::too_large:
+      break;
   }
-  return text;
+  return std::unexpected(Error::system(
+      EFBIG, fmt::format("environment_file: {}: larger than {} bytes", path, largest_file)));
 }
 
 }  // namespace
