@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstring>
 #include <optional>
+#include <unordered_set>
 #include <utility>
 
 #include "arm/posix/unique_fd.hpp"
@@ -452,8 +453,10 @@ class Client {
       return name.find_first_of("*?[") != std::string::npos;
     };
     std::vector<std::string> expanded;
+    // A set, not a search of `expanded`: 'armctl stop "*"' of 10,000 services stays linear.
+    std::unordered_set<std::string> seen;
     auto add = [&](const std::string& name) {
-      if (std::ranges::find(expanded, name) == expanded.end()) expanded.push_back(name);
+      if (seen.insert(name).second) expanded.push_back(name);
     };
     if (std::ranges::none_of(names, is_pattern)) {
       for (const std::string& name : names) add(name);
