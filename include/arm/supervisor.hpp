@@ -481,8 +481,47 @@ class ServiceSupervisor {
   // stale. It may call back into the supervisor. An empty function removes it.
   void set_deadline_listener(std::function<void(std::optional<TimePoint>)> listener);
 
+  // Live re-exec (issue 15): everything a new supervisor needs to carry on from this one's state
+  // without stopping or restarting anything, as versioned text (the core's own format, TOML).
+  std::string handover() const;
+  // A supervisor for `config` that carries on from `handover` (another supervisor's handover(),
+  // possibly of an older libarm): same states, processes (pids), references, restart history,
+  // readiness, health, deadlines. `config` must configure every service the handover names
+  // (armd re-reads the same file): an error otherwise, as for text it cannot read (naming the
+  // line/key) or a newer format version. Nothing is spawned, signalled or answered by resume
+  // itself except as described below.
+  //
+  // What is carried, and what is not (libarm/core/handover.cpp has the format):
+  // - Clients do not survive a re-exec: every waiting start, restart or reload request is
+  //   carried with nobody to answer (as after client_gone), and its effect goes on (the
+  //   reference a start holds, a restart or reload waiting for a config check). Stop and
+  //   shutdown requests are only answers (their effect is in the service's state already): not
+  //   carried.
+  // - Health probes, config checks and reload commands in flight are not carried (the host ends
+  //   them before exec). A probe that was in flight is due again at once (next_deadline() is in
+  //   the past: the host's first on_timer() starts it); a config check or reload command that
+  //   was in flight is started again by resume itself, through the Prober (with a new ProbeId),
+  //   for the same change and the same waiting requests. Nothing else reaches the Prober.
+  // - resume re-issues the adapter calls that describe standing state, as the constructor and
+  //   the transitions do: Listeners::hold for every service with `listen` (all or nothing: a
+  //   socket that cannot be held is an error), Listeners::watch for each service whose sockets
+  //   are watched in its state, FileWatcher::watch for each configuration file. It never calls
+  //   Spawner::spawn, signal_group or signal_process: a stopping service whose SIGTERM was sent
+  //   stays so, with its SIGKILL deadline. Deadlines are restored as they were (pass them to
+  //   the host's timer through next_deadline() or the deadline listener, as always).
+  // - A configured service the handover does not name starts as freshly configured (stopped,
+  //   or listening). A service's settings are the ones `config` gives: a process launched with
+  //   other settings (a file edited before the re-exec) is not restarted for it.
+  // - The host reports what happened in between through the usual inputs afterwards: a process
+  //   that exited meanwhile through on_child_exit, as any exit.
+  static std::expected<std::unique_ptr<ServiceSupervisor>, std::vector<Error>> resume(
+      std::string_view handover, Config config, Clock& clock, Spawner& spawner,
+      Notifier& notifier, FileWatcher* watcher = nullptr, Random* random = nullptr,
+      Prober* prober = nullptr, Listeners* listeners = nullptr);
+
  private:
   struct Impl;
+  explicit ServiceSupervisor(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

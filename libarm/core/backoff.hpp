@@ -40,6 +40,9 @@ class Backoff {
   void reset(const ServiceSpec& settings) { current_ = settings.backoff_initial; }
   // New settings (a reload): the current delay keeps its progress but not beyond the new cap.
   void retune(const ServiceSpec& settings);
+  // The progress as it is, for a live re-exec's handover (handover.cpp): the delay the next
+  // crash waits is all there is.
+  void restore(Milliseconds current) { current_ = current; }
 
  private:
   Milliseconds current_{0};

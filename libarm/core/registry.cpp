@@ -10,7 +10,7 @@
 namespace arm {
 
 ServiceSupervisor::Impl::Impl(Config initial, Clock& c, Spawner& s, Notifier& n, FileWatcher* w,
-                              Random* r, Prober* p, Listeners* l)
+                              Random* r, Prober* p, Listeners* l, bool at_rest)
     : arm(std::move(initial.arm)),
       clock(c),
       spawner(s),
@@ -22,6 +22,7 @@ ServiceSupervisor::Impl::Impl(Config initial, Clock& c, Spawner& s, Notifier& n,
   if (auto held = hold_sockets(initial); !held) throw SocketsRefused(std::move(held.error()));
   for (auto& [name, spec] : initial.services) add_service(std::move(spec));
   rebuild_graph();
+  if (!at_rest) return;
   // On-demand services listen from the start (no event: it is where they begin).
   for (auto& [name, service] : services) rest(*service, false);
 }

@@ -7,6 +7,7 @@
 // than copied, so a reload's new limit applies at once and the history is kept across it.
 #pragma once
 
+#include <utility>
 #include <vector>
 
 #include "arm/config.hpp"
@@ -23,6 +24,9 @@ class RestartIntensity {
   // Restarts counted within the window ending at `now`.
   std::size_t count(const ServiceSpec& settings, TimePoint now) const;
   void reset() { recent_.clear(); }
+  // The restarts counted, oldest first, as they are: for a live re-exec's handover (handover.cpp).
+  const std::vector<TimePoint>& recent() const { return recent_; }
+  void restore(std::vector<TimePoint> recent) { recent_ = std::move(recent); }
 
  private:
   // Oldest first. A vector, not a deque: libstdc++'s deque allocates over half a KiB even

@@ -36,13 +36,19 @@
 
 namespace arm {
 
+namespace detail {
+struct Handover;  // handover.hpp
+}  // namespace detail
+
 using detail::AfterExit;
 using detail::Service;
 
 struct ServiceSupervisor::Impl {
   // Throws SocketsRefused when a listening socket of `initial` cannot be opened.
+  // `at_rest` false (resume): the services are left `stopped` without listening, for
+  // take_over() to give each its state.
   Impl(Config initial, Clock& clock, Spawner& spawner, Notifier& notifier, FileWatcher* watcher,
-       Random* random, Prober* prober, Listeners* listeners);
+       Random* random, Prober* prober, Listeners* listeners, bool at_rest = true);
   ~Impl();
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
@@ -305,6 +311,12 @@ struct ServiceSupervisor::Impl {
   void follow_new_edges(ReloadPlan& plan);
   void restart_changed(ReloadPlan& plan);
   void start_new_defaults(const ReloadPlan& plan);
+
+  // ---- live re-exec (handover.cpp) ----------------------------------------------------------
+  std::string write_handover() const;
+  // Gives the services the states `handover` carries (read and checked against this
+  // configuration already), then re-issues the adapter calls of standing state.
+  void take_over(detail::Handover& handover);
 
   // ---- queries (status.cpp) ------------------------------------------------------------------
   ServiceStatus status_of(const Service& service) const;

@@ -1,0 +1,719 @@
+// A live re-exec's handover (issue 15): the supervisor's state as text, and a new supervisor
+// that carries on from it. The old armd writes handover() to a memfd and execs the new binary,
+// which calls resume() with it; the processes are still its children (exec keeps the pid).
+//
+// The format is TOML, versioned:
+//
+//   version = 1                  # a reader refuses a newer one
+//   shutting_down = false
+//   last_probe_id = 12           # probe and check ids are never reused
+//   next_serial = 3              # orders deadlines that fall on the same instant
+//   killed_in_shutdown = []      # for the shutdown reply
+//   [[services]]
+//   name = "web"
+//   state = "running"            # to_string(ServiceState)
+//   pid = 1001                   # optional, as every field below
+//   running_since = 3600000000000  # a TimePoint: nanoseconds of the steady clock
+//   ...                          # see write_service() for every key
+//   [services.readiness] / [services.health] / [services.on_demand] / [services.config_change]
+//                                # present when the service has that record
+//   [[services.start_waiters]]   # on_success, holds_reference, killed; nobody to answer
+//
+// Times are CLOCK_MONOTONIC's, the same across exec. Keys are read leniently: a missing one
+// takes its default (a service's record as freshly configured), an unknown one is an error
+// (written by something else than handover()). Nothing is reused from a client: replies are
+// gone with the connections.
+#include "handover.hpp"
+
+#include <fmt/format.h>
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <array>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include "../config/nesting_limits.hpp"
+#include "supervisor_impl.hpp"
+
+namespace arm {
+
+namespace {
+
+using detail::Attempt;
+using detail::CarriedService;
+using detail::Handover;
+using detail::StartWaiter;
+using detail::StopPhase;
+using Step = Service::ConfigChange::Step;
+
+constexpr std::int64_t format_version = 1;
+constexpr std::string_view source_name = "handover";
+
+// ---- names of the values ---------------------------------------------------------------------
+
+template <class Enum>
+struct Named {
+  Enum value;
+  std::string_view name;
+};
+
+constexpr std::array<Named<AfterExit>, 8> after_exit_names{{
+    {AfterExit::settle_stopped, "settle_stopped"},
+    {AfterExit::settle_failed, "settle_failed"},
+    {AfterExit::start_again, "start_again"},
+    {AfterExit::back_off, "back_off"},
+    {AfterExit::give_up, "give_up"},
+    {AfterExit::forget, "forget"},
+    {AfterExit::decide_failed, "decide_failed"},
+    {AfterExit::decide, "decide"},
+}};
+constexpr std::array<Named<StopPhase>, 4> stop_phase_names{{
+    {StopPhase::none, "none"},
+    {StopPhase::awaiting_dependents, "awaiting_dependents"},
+    {StopPhase::terminate_sent, "terminate_sent"},
+    {StopPhase::kill_sent, "kill_sent"},
+}};
+constexpr std::array<Named<Attempt>, 2> attempt_names{{
+    {Attempt::first, "first"},
+    {Attempt::retry, "retry"},
+}};
+constexpr std::array<Named<Step>, 3> step_names{{
+    {Step::idle, "idle"},
+    {Step::checking, "checking"},
+    {Step::reloading, "reloading"},
+}};
+constexpr std::array<Named<ExitStatus::Kind>, 2> exit_kind_names{{
+    {ExitStatus::Kind::exited, "exited"},
+    {ExitStatus::Kind::signaled, "signaled"},
+}};
+constexpr std::array<ServiceState, 8> all_states{
+    ServiceState::stopped,  ServiceState::waiting, ServiceState::starting, ServiceState::running,
+    ServiceState::stopping, ServiceState::backoff, ServiceState::failed,   ServiceState::listening};
+constexpr std::array<HealthState, 4> all_health{HealthState::none, HealthState::unknown,
+                                                HealthState::healthy, HealthState::unhealthy};
+constexpr std::array<Outcome, 15> all_outcomes{
+    Outcome::started,          Outcome::already_running, Outcome::restarted,
+    Outcome::stopped,          Outcome::still_referenced, Outcome::not_running,
+    Outcome::unknown_service,  Outcome::start_failed,     Outcome::shutting_down,
+    Outcome::shutdown_complete, Outcome::reset,           Outcome::reloaded,
+    Outcome::check_failed,     Outcome::reload_failed,    Outcome::no_reload};
+
+template <class Enum, std::size_t N>
+std::string_view name_of(const std::array<Named<Enum>, N>& names, Enum value) {
+  for (const auto& named : names) {
+    if (named.value == value) return named.name;
+  }
+  return "?";
+}
+
+// ---- writing ---------------------------------------------------------------------------------
+
+std::int64_t nanoseconds(TimePoint at) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
+}
+
+void put_time(toml::table& table, std::string_view key, const std::optional<TimePoint>& at) {
+  if (at) table.insert(key, nanoseconds(*at));
+}
+
+void put_text(toml::table& table, std::string_view key, const std::string& text) {
+  if (!text.empty()) table.insert(key, text);
+}
+
+void put_exit(toml::table& table, std::string_view key, const std::optional<ExitStatus>& exit) {
+  if (!exit) return;
+  table.insert(key, toml::table{{"kind", std::string(name_of(exit_kind_names, exit->kind))},
+                                {"value", std::int64_t{exit->value}}});
+}
+
+toml::table write_service(const Service& service) {
+  toml::table out;
+  out.insert("name", service.name());
+  out.insert("serial", static_cast<std::int64_t>(service.serial));
+  out.insert("state", std::string(to_string(service.state)));
+  out.insert("after_exit", std::string(name_of(after_exit_names, service.after_exit)));
+  const auto& process = service.process;
+  if (process.pid) out.insert("pid", std::int64_t{*process.pid});
+  put_time(out, "running_since", process.running_since);
+  put_exit(out, "last_exit", process.last_exit);
+  put_time(out, "last_exit_at", process.last_exit_at);
+  put_exit(out, "main_exit", process.main_exit);
+  put_time(out, "deadline", service.deadline);
+  if (const auto* readiness = service.readiness.get()) {
+    toml::table table;
+    put_time(table, "start_deadline", readiness->start_deadline);
+    if (readiness->watchdog) table.insert("watchdog_ms", readiness->watchdog->count());
+    put_time(table, "watchdog_due", readiness->watchdog_due);
+    put_text(table, "status_text", readiness->status_text);
+    if (readiness->error_number) table.insert("error_number", std::int64_t{*readiness->error_number});
+    out.insert("readiness", std::move(table));
+  }
+  if (const auto* health = service.health.get()) {
+    toml::table table;
+    table.insert("state", std::string(to_string(health->state)));
+    table.insert("start_period_over", health->start_period_over);
+    table.insert("failures", std::int64_t{health->failures});
+    table.insert("ready_at", nanoseconds(health->ready_at));
+    table.insert("probe_started", nanoseconds(health->probe_started));
+    // A probe in flight is not carried (the host ends it): the next one is due at once.
+    table.insert("next_at", nanoseconds(health->in_flight ? health->probe_started : health->next_at));
+    put_text(table, "detail", health->detail);
+    put_time(table, "checked_at", health->checked_at);
+    out.insert("health", std::move(table));
+  }
+  if (const auto* on_demand = service.on_demand.get()) {
+    toml::table table;
+    table.insert("watched", on_demand->watched);
+    table.insert("client_came", on_demand->client_came);
+    table.insert("activated", on_demand->activated);
+    put_time(table, "idle_check_at", on_demand->idle_check_at);
+    out.insert("on_demand", std::move(table));
+  }
+  if (const auto* change = service.config_change.get()) {
+    toml::table table;
+    // The step in flight is named, not carried: the new supervisor runs it again.
+    table.insert("step", std::string(name_of(step_names, change->step)));
+    table.insert("file_changed", change->file_changed);
+    table.insert("changed_meanwhile", change->changed_meanwhile);
+    put_text(table, "why", change->why);
+    table.insert("reloads", static_cast<std::int64_t>(change->reloads.size()));
+    table.insert("restarts", static_cast<std::int64_t>(change->restarts.size()));
+    put_text(table, "rejected", change->rejected);
+    out.insert("config_change", std::move(table));
+  }
+  out.insert("requests", std::int64_t{service.references.requests});
+  out.insert("active", service.references.active);
+  out.insert("before_failure", std::int64_t{service.references.before_failure});
+  out.insert("backoff_ms", service.history.backoff.next().count());
+  toml::array recent;
+  for (TimePoint at : service.history.intensity.recent()) recent.push_back(nanoseconds(at));
+  out.insert("recent_restarts", std::move(recent));
+  out.insert("restarts", std::int64_t{service.history.restarts});
+  out.insert("attempt", std::string(name_of(attempt_names, service.history.attempt)));
+  if (service.waiters && !service.waiters->starts.empty()) {
+    toml::array starts;
+    for (const StartWaiter& waiter : service.waiters->starts)
+      starts.push_back(toml::table{{"on_success", std::string(to_string(waiter.on_success))},
+                                   {"holds_reference", waiter.holds_reference},
+                                   {"killed", waiter.killed}});
+    out.insert("start_waiters", std::move(starts));
+  }
+  out.insert("stop_phase", std::string(name_of(stop_phase_names, service.stop.phase)));
+  out.insert("stop_killed", service.stop.killed);
+  out.insert("abort_first", service.stop.abort_first);
+  put_text(out, "last_error", service.last_error);
+  put_text(out, "stop_reason", service.stop_reason);
+  put_text(out, "waiting_for", service.waiting_for);
+  return out;
+}
+
+// ---- reading ---------------------------------------------------------------------------------
+
+// The keys of one table of the handover, read with errors that name the key and its line.
+class Fields {
+ public:
+  Fields(const toml::table& table, std::string path, std::vector<Error>& errors)
+      : table_(table), path_(std::move(path)), errors_(errors) {}
+
+  std::string key(std::string_view name) const {
+    return path_.empty() ? std::string(name) : fmt::format("{}.{}", path_, name);
+  }
+  void fail(const toml::node* where, std::string_view name, std::string message) const {
+    const toml::source_region& at = where ? where->source() : table_.source();
+    errors_.push_back(Error::at(std::string(source_name), static_cast<int>(at.begin.line),
+                                static_cast<int>(at.begin.column), key(name), std::move(message)));
+  }
+  // Every key present must be one of `known`.
+  void only(std::initializer_list<std::string_view> known) const {
+    for (const auto& [name, node] : table_) {
+      if (std::find(known.begin(), known.end(), name.str()) == known.end())
+        fail(&node, name.str(), "unknown key in a handover");
+    }
+  }
+
+  std::optional<std::int64_t> integer(std::string_view name, std::int64_t low,
+                                      std::int64_t high) const {
+    const toml::node* node = table_.get(name);
+    if (!node) return std::nullopt;
+    const auto* value = node->as_integer();
+    if (!value) {
+      fail(node, name, "expected an integer");
+      return std::nullopt;
+    }
+    if (value->get() < low || value->get() > high) {
+      fail(node, name, fmt::format("{} is out of range ({} to {})", value->get(), low, high));
+      return std::nullopt;
+    }
+    return value->get();
+  }
+  template <class Unsigned>
+  void count(std::string_view name, Unsigned& out) const {
+    constexpr auto high = static_cast<std::int64_t>(
+        std::min<std::uint64_t>(std::numeric_limits<Unsigned>::max(),
+                                std::numeric_limits<std::int64_t>::max()));
+    if (auto value = integer(name, 0, high))
+      out = static_cast<Unsigned>(*value);
+  }
+  void flag(std::string_view name, bool& out) const {
+    const toml::node* node = table_.get(name);
+    if (!node) return;
+    if (const auto* value = node->as_boolean()) {
+      out = value->get();
+    } else {
+      fail(node, name, "expected true or false");
+    }
+  }
+  void text(std::string_view name, std::string& out) const {
+    const toml::node* node = table_.get(name);
+    if (!node) return;
+    if (const auto* value = node->as_string()) {
+      out = value->get();
+    } else {
+      fail(node, name, "expected a string");
+    }
+  }
+  void time(std::string_view name, std::optional<TimePoint>& out) const {
+    if (auto value = integer(name, std::numeric_limits<std::int64_t>::min(),
+                             std::numeric_limits<std::int64_t>::max()))
+      out = TimePoint(std::chrono::duration_cast<Duration>(std::chrono::nanoseconds(*value)));
+  }
+  void time(std::string_view name, TimePoint& out) const {
+    std::optional<TimePoint> read;
+    time(name, read);
+    if (read) out = *read;
+  }
+  void milliseconds(std::string_view name, Milliseconds& out) const {
+    if (auto value = integer(name, 0, std::numeric_limits<std::int64_t>::max()))
+      out = Milliseconds(*value);
+  }
+  // One of the names `name_of(value)` gives for `values`.
+  template <class Enum, class Values, class NameOf>
+  void choice(std::string_view name, const Values& values, NameOf name_of_value, Enum& out) const {
+    const toml::node* node = table_.get(name);
+    if (!node) return;
+    const auto* value = node->as_string();
+    std::string expected;
+    for (const auto& candidate : values) {
+      std::string_view candidate_name = name_of_value(candidate);
+      if (value && value->get() == candidate_name) {
+        out = value_of(candidate);
+        return;
+      }
+      expected += expected.empty() ? "" : ", ";
+      expected += candidate_name;
+    }
+    fail(node, name, fmt::format("expected one of {}", expected));
+  }
+  template <class Enum, std::size_t N>
+  void named(std::string_view name, const std::array<Named<Enum>, N>& names, Enum& out) const {
+    choice(name, names, [](const Named<Enum>& n) { return n.name; }, out);
+  }
+  template <class Enum, std::size_t N>
+  void listed(std::string_view name, const std::array<Enum, N>& values, Enum& out) const {
+    choice(name, values, [](Enum value) { return to_string(value); }, out);
+  }
+  void exit(std::string_view name, std::optional<ExitStatus>& out) const {
+    const toml::table* table = sub_table(name);
+    if (!table) return;
+    Fields fields(*table, key(name), errors_);
+    fields.only({"kind", "value"});
+    ExitStatus status;
+    fields.named("kind", exit_kind_names, status.kind);
+    if (auto value = fields.integer("value", std::numeric_limits<int>::min(),
+                                    std::numeric_limits<int>::max()))
+      status.value = static_cast<int>(*value);
+    out = status;
+  }
+  const toml::table* sub_table(std::string_view name) const {
+    const toml::node* node = table_.get(name);
+    if (!node) return nullptr;
+    if (const auto* table = node->as_table()) return table;
+    fail(node, name, "expected a table");
+    return nullptr;
+  }
+  const toml::array* array(std::string_view name) const {
+    const toml::node* node = table_.get(name);
+    if (!node) return nullptr;
+    if (const auto* array = node->as_array()) return array;
+    fail(node, name, "expected an array");
+    return nullptr;
+  }
+  bool has(std::string_view name) const { return table_.contains(name); }
+  std::vector<Error>& errors() const { return errors_; }
+  const toml::table& table() const { return table_; }
+
+ private:
+  template <class Enum>
+  static Enum value_of(const Named<Enum>& named) {
+    return named.value;
+  }
+  template <class Enum>
+  static Enum value_of(Enum value) {
+    return value;
+  }
+
+  const toml::table& table_;
+  std::string path_;
+  std::vector<Error>& errors_;
+};
+
+void read_readiness(const Fields& fields, Service::Readiness& readiness) {
+  fields.only({"start_deadline", "watchdog_ms", "watchdog_due", "status_text", "error_number"});
+  fields.time("start_deadline", readiness.start_deadline);
+  if (fields.has("watchdog_ms")) {
+    Milliseconds interval{0};
+    fields.milliseconds("watchdog_ms", interval);
+    readiness.watchdog = interval;
+  }
+  fields.time("watchdog_due", readiness.watchdog_due);
+  fields.text("status_text", readiness.status_text);
+  if (auto number = fields.integer("error_number", std::numeric_limits<int>::min(),
+                                   std::numeric_limits<int>::max()))
+    readiness.error_number = static_cast<int>(*number);
+}
+
+void read_health(const Fields& fields, Service::Health& health) {
+  fields.only({"state", "start_period_over", "failures", "ready_at", "probe_started", "next_at",
+               "detail", "checked_at"});
+  fields.listed("state", all_health, health.state);
+  fields.flag("start_period_over", health.start_period_over);
+  fields.count("failures", health.failures);
+  fields.time("ready_at", health.ready_at);
+  fields.time("probe_started", health.probe_started);
+  fields.time("next_at", health.next_at);
+  fields.text("detail", health.detail);
+  fields.time("checked_at", health.checked_at);
+}
+
+void read_on_demand(const Fields& fields, Service::OnDemand& on_demand) {
+  fields.only({"watched", "client_came", "activated", "idle_check_at"});
+  fields.flag("watched", on_demand.watched);
+  fields.flag("client_came", on_demand.client_came);
+  fields.flag("activated", on_demand.activated);
+  fields.time("idle_check_at", on_demand.idle_check_at);
+}
+
+void read_config_change(const Fields& fields, Service::ConfigChange& change) {
+  fields.only({"step", "file_changed", "changed_meanwhile", "why", "reloads", "restarts",
+               "rejected"});
+  fields.named("step", step_names, change.step);
+  fields.flag("file_changed", change.file_changed);
+  fields.flag("changed_meanwhile", change.changed_meanwhile);
+  fields.text("why", change.why);
+  // Requests that wait for the check: carried with nobody to answer (at most one per client
+  // request, so a count in the billions is not a handover's).
+  std::uint16_t reloads = 0;
+  std::uint16_t restarts = 0;
+  fields.count("reloads", reloads);
+  fields.count("restarts", restarts);
+  change.reloads.assign(reloads, std::nullopt);
+  change.restarts.assign(restarts, std::nullopt);
+  fields.text("rejected", change.rejected);
+}
+
+void read_service(const Fields& fields, CarriedService& service) {
+  fields.only({"name", "serial", "state", "after_exit", "pid", "running_since", "last_exit",
+               "last_exit_at", "main_exit", "deadline", "readiness", "health", "on_demand",
+               "config_change", "requests", "active", "before_failure", "backoff_ms",
+               "recent_restarts", "restarts", "attempt", "start_waiters", "stop_phase",
+               "stop_killed", "abort_first", "last_error", "stop_reason", "waiting_for"});
+  fields.count("serial", service.serial);
+  fields.listed("state", all_states, service.state);
+  fields.named("after_exit", after_exit_names, service.after_exit);
+  if (auto pid = fields.integer("pid", 1, std::numeric_limits<ProcessId>::max()))
+    service.process.pid = static_cast<ProcessId>(*pid);
+  fields.time("running_since", service.process.running_since);
+  fields.exit("last_exit", service.process.last_exit);
+  fields.time("last_exit_at", service.process.last_exit_at);
+  fields.exit("main_exit", service.process.main_exit);
+  fields.time("deadline", service.deadline);
+  if (const auto* table = fields.sub_table("readiness")) {
+    service.readiness = std::make_unique<Service::Readiness>();
+    read_readiness(Fields(*table, fields.key("readiness"), fields.errors()), *service.readiness);
+  }
+  if (const auto* table = fields.sub_table("health")) {
+    service.health = std::make_unique<Service::Health>();
+    read_health(Fields(*table, fields.key("health"), fields.errors()), *service.health);
+  }
+  if (const auto* table = fields.sub_table("on_demand")) {
+    service.on_demand = std::make_unique<Service::OnDemand>();
+    read_on_demand(Fields(*table, fields.key("on_demand"), fields.errors()), *service.on_demand);
+  }
+  if (const auto* table = fields.sub_table("config_change")) {
+    service.config_change = std::make_unique<Service::ConfigChange>();
+    read_config_change(Fields(*table, fields.key("config_change"), fields.errors()),
+                       *service.config_change);
+  }
+  fields.count("requests", service.references.requests);
+  fields.flag("active", service.references.active);
+  fields.count("before_failure", service.references.before_failure);
+  fields.milliseconds("backoff_ms", service.backoff);
+  if (const auto* recent = fields.array("recent_restarts")) {
+    for (const toml::node& element : *recent) {
+      const auto* value = element.as_integer();
+      if (!value) {
+        fields.fail(&element, "recent_restarts", "expected integers (nanoseconds)");
+        break;
+      }
+      service.recent_restarts.push_back(
+          TimePoint(std::chrono::duration_cast<Duration>(std::chrono::nanoseconds(value->get()))));
+    }
+  }
+  fields.count("restarts", service.restarts);
+  fields.named("attempt", attempt_names, service.attempt);
+  if (const auto* starts = fields.array("start_waiters")) {
+    std::size_t index = 0;
+    for (const toml::node& element : *starts) {
+      std::string key = fmt::format("start_waiters[{}]", index++);
+      const auto* table = element.as_table();
+      if (!table) {
+        fields.fail(&element, key, "expected a table");
+        continue;
+      }
+      Fields waiter_fields(*table, fields.key(key), fields.errors());
+      waiter_fields.only({"on_success", "holds_reference", "killed"});
+      StartWaiter waiter;  // `to` stays nullopt: its client is gone
+      waiter_fields.listed("on_success", all_outcomes, waiter.on_success);
+      waiter_fields.flag("holds_reference", waiter.holds_reference);
+      waiter_fields.flag("killed", waiter.killed);
+      service.start_waiters.push_back(waiter);
+    }
+  }
+  fields.named("stop_phase", stop_phase_names, service.stop.phase);
+  fields.flag("stop_killed", service.stop.killed);
+  fields.flag("abort_first", service.stop.abort_first);
+  fields.text("last_error", service.last_error);
+  fields.text("stop_reason", service.stop_reason);
+  fields.text("waiting_for", service.waiting_for);
+}
+
+// What makes sense together: a state with a process has its pid, one without has none.
+void check_service(const Fields& fields, const CarriedService& service) {
+  bool has_process = service.state == ServiceState::starting ||
+                     service.state == ServiceState::running ||
+                     service.state == ServiceState::stopping;
+  if (has_process && !service.process.pid)
+    fields.fail(nullptr, "pid",
+                fmt::format("a {} service must have a pid", to_string(service.state)));
+  if (!has_process && service.process.pid)
+    fields.fail(fields.table().get("pid"), "pid",
+                fmt::format("a {} service has no process", to_string(service.state)));
+}
+
+std::expected<Handover, std::vector<Error>> read_handover(std::string_view text,
+                                                          const Config& config) {
+  std::vector<Error> errors;
+  if (auto too_deep = config_reading::find_excessive_nesting(text, source_name))
+    return std::unexpected(std::vector<Error>{*too_deep});
+  toml::table root;
+  try {
+    root = toml::parse(text, source_name);
+  } catch (const toml::parse_error& error) {
+    const auto& at = error.source().begin;
+    return std::unexpected(std::vector<Error>{
+        Error::at(std::string(source_name), static_cast<int>(at.line),
+                  static_cast<int>(at.column), "",
+                  fmt::format("not a handover: {}", error.description()))});
+  }
+  Fields fields(root, "", errors);
+  // The version first: a newer format's other keys mean nothing here.
+  const toml::node* version = root.get("version");
+  if (!version) {
+    fields.fail(nullptr, "version", "missing: not a handover (no `version`)");
+    return std::unexpected(std::move(errors));
+  }
+  auto number = fields.integer("version", 1, std::numeric_limits<std::int64_t>::max());
+  if (!number) return std::unexpected(std::move(errors));
+  if (*number > format_version) {
+    fields.fail(version, "version",
+                fmt::format("handover format version {} is newer than this libarm reads ({}): "
+                            "re-exec into a binary at least as new as the one that wrote it",
+                            *number, format_version));
+    return std::unexpected(std::move(errors));
+  }
+  fields.only({"version", "shutting_down", "last_probe_id", "next_serial", "killed_in_shutdown",
+               "services"});
+  Handover handover;
+  fields.flag("shutting_down", handover.shutting_down);
+  fields.count("last_probe_id", handover.last_probe_id);
+  fields.count("next_serial", handover.next_serial);
+  if (const auto* killed = fields.array("killed_in_shutdown")) {
+    for (const toml::node& element : *killed) {
+      if (const auto* name = element.as_string()) {
+        handover.killed_in_shutdown.push_back(name->get());
+      } else {
+        fields.fail(&element, "killed_in_shutdown", "expected service names");
+      }
+    }
+  }
+  std::set<std::string, std::less<>> seen;
+  if (const auto* services = fields.array("services")) {
+    std::size_t index = 0;
+    for (const toml::node& element : *services) {
+      std::string key = fmt::format("services[{}]", index++);
+      const auto* table = element.as_table();
+      if (!table) {
+        fields.fail(&element, key, "expected a table");
+        continue;
+      }
+      CarriedService service;
+      Fields service_fields(*table, key, errors);
+      service_fields.text("name", service.name);
+      if (service.name.empty()) {
+        service_fields.fail(nullptr, "name", "missing: every service has a name");
+        continue;
+      }
+      // From here on the key names the service, as a configuration's does.
+      Fields named_fields(*table, fmt::format("services.{}", service.name), errors);
+      if (!config.services.contains(service.name)) {
+        named_fields.fail(table->get("name"), "name",
+                          fmt::format("service '{}' is in the handover but not configured: "
+                                      "the configuration must name every service it carries",
+                                      service.name));
+        continue;
+      }
+      if (!seen.insert(service.name).second) {
+        named_fields.fail(table->get("name"), "name",
+                          fmt::format("service '{}' is in the handover twice", service.name));
+        continue;
+      }
+      read_service(named_fields, service);
+      check_service(named_fields, service);
+      handover.services.push_back(std::move(service));
+    }
+  }
+  if (!errors.empty()) return std::unexpected(std::move(errors));
+  return handover;
+}
+
+}  // namespace
+
+// ---- the supervisor's side -------------------------------------------------------------------
+
+std::string ServiceSupervisor::Impl::write_handover() const {
+  toml::table root;
+  root.insert("version", format_version);
+  root.insert("shutting_down", in_shutdown);
+  root.insert("last_probe_id", static_cast<std::int64_t>(last_probe_id));
+  root.insert("next_serial", static_cast<std::int64_t>(next_serial));
+  toml::array killed;
+  for (const auto& name : killed_in_shutdown) killed.push_back(name);
+  root.insert("killed_in_shutdown", std::move(killed));
+  toml::array written;
+  for (const auto& [name, service] : services) written.push_back(write_service(*service));
+  root.insert("services", std::move(written));
+  std::ostringstream out;
+  out << root << '\n';
+  return std::move(out).str();
+}
+
+void ServiceSupervisor::Impl::take_over(Handover& handover) {
+  in_shutdown = handover.shutting_down;
+  last_probe_id = handover.last_probe_id;
+  killed_in_shutdown = std::move(handover.killed_in_shutdown);
+  std::uint64_t serial = handover.next_serial;
+  std::set<Service*> carried;
+  std::vector<std::pair<Service*, Step>> steps_to_run;
+  for (CarriedService& from : handover.services) {
+    Service& service = *find(from.name);
+    carried.insert(&service);
+    service.serial = from.serial;
+    service.state = from.state;
+    service.after_exit = from.after_exit;
+    service.process = from.process;
+    if (service.process.pid) by_pid[*service.process.pid] = &service;
+    service.deadline.reset();  // scheduled below, into `deadlines` too
+    service.readiness = std::move(from.readiness);
+    service.health = std::move(from.health);
+    service.on_demand = std::move(from.on_demand);
+    if (service.on_demand) service.on_demand->watched = false;  // watched again below
+    service.config_change = std::move(from.config_change);
+    if (service.config_change && service.config_change->step != Step::idle) {
+      steps_to_run.emplace_back(&service, service.config_change->step);
+      service.config_change->step = Step::idle;
+    }
+    service.references.requests = from.references.requests;
+    service.references.active = from.references.active;
+    service.references.before_failure = from.references.before_failure;
+    service.history.backoff.restore(from.backoff);
+    service.history.intensity.restore(std::move(from.recent_restarts));
+    service.history.restarts = from.restarts;
+    service.history.attempt = from.attempt;
+    if (!from.start_waiters.empty()) waiters_of(service).starts = std::move(from.start_waiters);
+    service.stop.phase = from.stop.phase;
+    service.stop.killed = from.stop.killed;
+    service.stop.abort_first = from.stop.abort_first;
+    service.last_error = std::move(from.last_error);
+    service.stop_reason = std::move(from.stop_reason);
+    service.waiting_for = std::move(from.waiting_for);
+    if (from.deadline) service.deadline = from.deadline;
+  }
+  // A configured service the handover does not name is new: ordered after every carried one.
+  for (auto& [name, service] : services) {
+    if (!carried.contains(service.get())) service->serial = serial++;
+  }
+  next_serial = serial;
+  recount();  // holders and leaving_dependents, from the states just restored
+  for (auto& [name, owned] : services) {
+    Service& service = *owned;
+    std::optional<TimePoint> due = std::exchange(service.deadline, std::nullopt);
+    if (service.state == ServiceState::running) {
+      schedule_while_running(service);  // a probe that was in flight is due at once
+    } else if (due) {
+      schedule(service, *due);
+    }
+    rest(service, false);  // at rest: listening or stopped, as the configuration says now
+    update_socket_watch(service);
+  }
+  // The checks and reload commands the old supervisor had in flight run again, for the same
+  // change and the same waiting requests.
+  for (auto [service, step] : steps_to_run) {
+    if (service->state != ServiceState::running) {
+      abandon_config_change(*service);
+    } else if (checks_before_acting(*service)) {
+      run_config_step(*service, Step::checking);
+    } else if (step == Step::reloading && service->settings().reload &&
+               !service->settings().reload->command.empty()) {
+      run_config_step(*service, Step::reloading);
+    } else {  // its configuration no longer has that step: the change is not applied
+      abandon_config_change(*service);
+    }
+    release_config_change_if_idle(*service);
+  }
+}
+
+// ---- the public API --------------------------------------------------------------------------
+
+ServiceSupervisor::ServiceSupervisor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+std::string ServiceSupervisor::handover() const {
+  return impl_->write_handover();
+}
+
+std::expected<std::unique_ptr<ServiceSupervisor>, std::vector<Error>> ServiceSupervisor::resume(
+    std::string_view handover, Config config, Clock& clock, Spawner& spawner, Notifier& notifier,
+    FileWatcher* watcher, Random* random, Prober* prober, Listeners* listeners) {
+  if (auto valid = check_config(config); !valid) return std::unexpected(std::move(valid.error()));
+  // Read and checked whole before any adapter is called: a handover that cannot be read leaves
+  // the host's sockets, watches and processes as they were.
+  auto carried = read_handover(handover, config);
+  if (!carried) return std::unexpected(std::move(carried.error()));
+  std::unique_ptr<Impl> impl;
+  try {
+    impl = std::make_unique<Impl>(std::move(config), clock, spawner, notifier, watcher, random,
+                                  prober, listeners, false);
+  } catch (const Impl::SocketsRefused& refused) {
+    return std::unexpected(refused.errors);
+  }
+  {
+    Impl::Call call(*impl);  // what take_over emits is delivered when it ends
+    impl->take_over(*carried);
+  }
+  return std::unique_ptr<ServiceSupervisor>(new ServiceSupervisor(std::move(impl)));
+}
+
+}  // namespace arm
