@@ -515,9 +515,9 @@ class ServiceSupervisor {
   // - The host reports what happened in between through the usual inputs afterwards: a process
   //   that exited meanwhile through on_child_exit, as any exit.
   static std::expected<std::unique_ptr<ServiceSupervisor>, std::vector<Error>> resume(
-      std::string_view handover, Config config, Clock& clock, Spawner& spawner,
-      Notifier& notifier, FileWatcher* watcher = nullptr, Random* random = nullptr,
-      Prober* prober = nullptr, Listeners* listeners = nullptr);
+      std::string_view handover, Config config, Clock& clock, Spawner& spawner, Notifier& notifier,
+      FileWatcher* watcher = nullptr, Random* random = nullptr, Prober* prober = nullptr,
+      Listeners* listeners = nullptr);
 
  private:
   struct Impl;

@@ -95,12 +95,21 @@ constexpr std::array<ServiceState, 8> all_states{
     ServiceState::stopping, ServiceState::backoff, ServiceState::failed,   ServiceState::listening};
 constexpr std::array<HealthState, 4> all_health{HealthState::none, HealthState::unknown,
                                                 HealthState::healthy, HealthState::unhealthy};
-constexpr std::array<Outcome, 15> all_outcomes{
-    Outcome::started,          Outcome::already_running, Outcome::restarted,
-    Outcome::stopped,          Outcome::still_referenced, Outcome::not_running,
-    Outcome::unknown_service,  Outcome::start_failed,     Outcome::shutting_down,
-    Outcome::shutdown_complete, Outcome::reset,           Outcome::reloaded,
-    Outcome::check_failed,     Outcome::reload_failed,    Outcome::no_reload};
+constexpr std::array<Outcome, 15> all_outcomes{Outcome::started,
+                                               Outcome::already_running,
+                                               Outcome::restarted,
+                                               Outcome::stopped,
+                                               Outcome::still_referenced,
+                                               Outcome::not_running,
+                                               Outcome::unknown_service,
+                                               Outcome::start_failed,
+                                               Outcome::shutting_down,
+                                               Outcome::shutdown_complete,
+                                               Outcome::reset,
+                                               Outcome::reloaded,
+                                               Outcome::check_failed,
+                                               Outcome::reload_failed,
+                                               Outcome::no_reload};
 
 template <class Enum, std::size_t N>
 std::string_view name_of(const std::array<Named<Enum>, N>& names, Enum value) {
@@ -142,14 +151,17 @@ toml::table write_service(const Service& service) {
   put_exit(out, "last_exit", process.last_exit);
   put_time(out, "last_exit_at", process.last_exit_at);
   put_exit(out, "main_exit", process.main_exit);
-  put_time(out, "deadline", service.deadline);
+  // A running service's deadline is the earliest of its records' (watchdog, probe, idle period,
+  // a config step in flight, which is not carried): the new supervisor works it out again.
+  if (service.state != ServiceState::running) put_time(out, "deadline", service.deadline);
   if (const auto* readiness = service.readiness.get()) {
     toml::table table;
     put_time(table, "start_deadline", readiness->start_deadline);
     if (readiness->watchdog) table.insert("watchdog_ms", readiness->watchdog->count());
     put_time(table, "watchdog_due", readiness->watchdog_due);
     put_text(table, "status_text", readiness->status_text);
-    if (readiness->error_number) table.insert("error_number", std::int64_t{*readiness->error_number});
+    if (readiness->error_number)
+      table.insert("error_number", std::int64_t{*readiness->error_number});
     out.insert("readiness", std::move(table));
   }
   if (const auto* health = service.health.get()) {
@@ -160,7 +172,8 @@ toml::table write_service(const Service& service) {
     table.insert("ready_at", nanoseconds(health->ready_at));
     table.insert("probe_started", nanoseconds(health->probe_started));
     // A probe in flight is not carried (the host ends it): the next one is due at once.
-    table.insert("next_at", nanoseconds(health->in_flight ? health->probe_started : health->next_at));
+    table.insert("next_at",
+                 nanoseconds(health->in_flight ? health->probe_started : health->next_at));
     put_text(table, "detail", health->detail);
     put_time(table, "checked_at", health->checked_at);
     out.insert("health", std::move(table));
@@ -252,11 +265,9 @@ class Fields {
   }
   template <class Unsigned>
   void count(std::string_view name, Unsigned& out) const {
-    constexpr auto high = static_cast<std::int64_t>(
-        std::min<std::uint64_t>(std::numeric_limits<Unsigned>::max(),
-                                std::numeric_limits<std::int64_t>::max()));
-    if (auto value = integer(name, 0, high))
-      out = static_cast<Unsigned>(*value);
+    constexpr auto high = static_cast<std::int64_t>(std::min<std::uint64_t>(
+        std::numeric_limits<Unsigned>::max(), std::numeric_limits<std::int64_t>::max()));
+    if (auto value = integer(name, 0, high)) out = static_cast<Unsigned>(*value);
   }
   void flag(std::string_view name, bool& out) const {
     const toml::node* node = table_.get(name);
@@ -310,11 +321,13 @@ class Fields {
   }
   template <class Enum, std::size_t N>
   void named(std::string_view name, const std::array<Named<Enum>, N>& names, Enum& out) const {
-    choice(name, names, [](const Named<Enum>& n) { return n.name; }, out);
+    choice(
+        name, names, [](const Named<Enum>& n) { return n.name; }, out);
   }
   template <class Enum, std::size_t N>
   void listed(std::string_view name, const std::array<Enum, N>& values, Enum& out) const {
-    choice(name, values, [](Enum value) { return to_string(value); }, out);
+    choice(
+        name, values, [](Enum value) { return to_string(value); }, out);
   }
   void exit(std::string_view name, std::optional<ExitStatus>& out) const {
     const toml::table* table = sub_table(name);
@@ -398,8 +411,8 @@ void read_on_demand(const Fields& fields, Service::OnDemand& on_demand) {
 }
 
 void read_config_change(const Fields& fields, Service::ConfigChange& change) {
-  fields.only({"step", "file_changed", "changed_meanwhile", "why", "reloads", "restarts",
-               "rejected"});
+  fields.only(
+      {"step", "file_changed", "changed_meanwhile", "why", "reloads", "restarts", "rejected"});
   fields.named("step", step_names, change.step);
   fields.flag("file_changed", change.file_changed);
   fields.flag("changed_meanwhile", change.changed_meanwhile);
@@ -416,11 +429,12 @@ void read_config_change(const Fields& fields, Service::ConfigChange& change) {
 }
 
 void read_service(const Fields& fields, CarriedService& service) {
-  fields.only({"name", "serial", "state", "after_exit", "pid", "running_since", "last_exit",
-               "last_exit_at", "main_exit", "deadline", "readiness", "health", "on_demand",
-               "config_change", "requests", "active", "before_failure", "backoff_ms",
-               "recent_restarts", "restarts", "attempt", "start_waiters", "stop_phase",
-               "stop_killed", "abort_first", "last_error", "stop_reason", "waiting_for"});
+  fields.only({"name",          "serial",         "state",        "after_exit",      "pid",
+               "running_since", "last_exit",      "last_exit_at", "main_exit",       "deadline",
+               "readiness",     "health",         "on_demand",    "config_change",   "requests",
+               "active",        "before_failure", "backoff_ms",   "recent_restarts", "restarts",
+               "attempt",       "start_waiters",  "stop_phase",   "stop_killed",     "abort_first",
+               "last_error",    "stop_reason",    "waiting_for"});
   fields.count("serial", service.serial);
   fields.listed("state", all_states, service.state);
   fields.named("after_exit", after_exit_names, service.after_exit);
@@ -515,9 +529,8 @@ std::expected<Handover, std::vector<Error>> read_handover(std::string_view text,
   } catch (const toml::parse_error& error) {
     const auto& at = error.source().begin;
     return std::unexpected(std::vector<Error>{
-        Error::at(std::string(source_name), static_cast<int>(at.line),
-                  static_cast<int>(at.column), "",
-                  fmt::format("not a handover: {}", error.description()))});
+        Error::at(std::string(source_name), static_cast<int>(at.line), static_cast<int>(at.column),
+                  "", fmt::format("not a handover: {}", error.description()))});
   }
   Fields fields(root, "", errors);
   // The version first: a newer format's other keys mean nothing here.
@@ -570,10 +583,20 @@ std::expected<Handover, std::vector<Error>> read_handover(std::string_view text,
       // From here on the key names the service, as a configuration's does.
       Fields named_fields(*table, fmt::format("services.{}", service.name), errors);
       if (!config.services.contains(service.name)) {
-        named_fields.fail(table->get("name"), "name",
-                          fmt::format("service '{}' is in the handover but not configured: "
-                                      "the configuration must name every service it carries",
-                                      service.name));
+        // A reload removed it and its process is still on its way out: its settings are gone
+        // with the configuration that had them (a limit: the host waits for it to exit).
+        AfterExit after_exit = AfterExit::settle_stopped;
+        named_fields.named("after_exit", after_exit_names, after_exit);
+        named_fields.fail(
+            table->get("name"), "name",
+            after_exit == AfterExit::forget
+                ? fmt::format("service '{}' is in the handover but not configured: a reload "
+                              "removed it and its process is still stopping; re-exec once it "
+                              "has exited",
+                              service.name)
+                : fmt::format("service '{}' is in the handover but not configured: the "
+                              "configuration must name every service it carries",
+                              service.name));
         continue;
       }
       if (!seen.insert(service.name).second) {
