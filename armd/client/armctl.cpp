@@ -402,6 +402,34 @@ class Client {
     return exit_ok;
   }
 
+  // Live re-exec (issue 15): answered by the new armd, once it has taken over.
+  int reexec() {
+    auto connection = connect();
+    if (!connection) return exit_unreachable;
+    if (!connection->send(protocol::encode_request(1, "reexec"))) return lost();
+    auto reply = read_reply(*connection);
+    if (!reply) {
+      fmt::print(stderr,
+                 "armctl: the connection closed before the new armd answered: it may not have "
+                 "started (see armd's log)\n");
+      return exit_unreachable;
+    }
+    if (json_output_) print_json(json::array({*reply}));
+    if (member(*reply, "ok") != true) return json_output_ ? exit_failed : refused(*reply, "reexec");
+    if (!json_output_) {
+      const json& took = member(*reply, "took_us");
+      fmt::print(
+          "armd re-executed {}: {} services, {} processes taken over; {:.1f} ms without "
+          "answering\n",
+          member(*reply, "binary").is_string() ? member(*reply, "binary").get<std::string>()
+                                               : std::string("armd"),
+          member(*reply, "services").is_number() ? member(*reply, "services").get<long>() : 0,
+          member(*reply, "processes").is_number() ? member(*reply, "processes").get<long>() : 0,
+          took.is_number() ? took.get<double>() / 1000.0 : 0.0);
+    }
+    return exit_ok;
+  }
+
   // The Prometheus text, as armd wrote it (what GET /metrics would return).
   int metrics() {
     auto connection = connect();
@@ -656,10 +684,12 @@ int main(int argc, char** argv) {
   monitor->add_option("NAME", names, "only these services (default: all, also ones added later)");
   auto* reload = app.add_subcommand("reload", "re-read armd's configuration file");
   auto* shutdown = app.add_subcommand("shutdown", "stop every service and armd; returns when done");
+  auto* reexec = app.add_subcommand(
+      "reexec", "exec armd's program anew (after an upgrade), every service running on untouched");
   auto* metrics =
       app.add_subcommand("metrics", "print armd's metrics (Prometheus text format 0.0.4)");
-  for (auto* command :
-       {start, stop, restart, reset, reload_service, status, logs, monitor, reload, shutdown}) {
+  for (auto* command : {start, stop, restart, reset, reload_service, status, logs, monitor, reload,
+                        shutdown, reexec}) {
     command->add_flag("--json", json_output, "print armd's replies as JSON");
   }
 
@@ -725,6 +755,7 @@ int main(int argc, char** argv) {
   if (logs->parsed()) return client.logs(names, log_lines, follow, since);
   if (monitor->parsed()) return client.monitor(names);
   if (reload->parsed()) return client.reload();
+  if (reexec->parsed()) return client.reexec();
   if (shutdown->parsed()) return client.shutdown();
   if (metrics->parsed()) return client.metrics();
   return exit_usage;

@@ -105,6 +105,25 @@ ControlServer::ControlServer(arm::posix::UniqueFd lock_fd, arm::posix::UniqueFd 
       max_line_(max_line),
       handler_(&handler) {}
 
+ControlServer ControlServer::adopt(arm::posix::UniqueFd lock_fd, arm::posix::UniqueFd listen_fd,
+                                   std::string path, std::size_t max_line, LineHandler& handler) {
+  return ControlServer(std::move(lock_fd), std::move(listen_fd), std::move(path), max_line,
+                       handler);
+}
+
+int ControlServer::connection_fd(ConnectionId connection) const {
+  auto found = connections_.find(connection);
+  return found == connections_.end() || found->second.gone ? -1 : found->second.fd.get();
+}
+
+ConnectionId ControlServer::adopt_connection(arm::posix::UniqueFd fd) {
+  ConnectionId id = next_id_++;
+  Connection connection;
+  connection.fd = std::move(fd);
+  connections_.emplace(id, std::move(connection));
+  return id;
+}
+
 ControlServer::~ControlServer() {
   connections_.clear();
   if (listen_fd_) {

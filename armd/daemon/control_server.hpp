@@ -56,6 +56,19 @@ class ControlServer {
   static std::expected<ControlServer, std::string> listen(const std::string& path,
                                                           std::size_t max_line,
                                                           LineHandler& handler);
+  // Live re-exec (issue 15): a server over the lock and listening socket a previous armd of this
+  // process held (kept across exec): clients that connected meanwhile wait in its backlog.
+  static ControlServer adopt(arm::posix::UniqueFd lock_fd, arm::posix::UniqueFd listen_fd,
+                             std::string path, std::size_t max_line, LineHandler& handler);
+  // The descriptors adopt() takes, for the armd that execs.
+  int lock_fd() const { return lock_fd_.get(); }
+  int listen_fd() const { return listen_fd_.get(); }
+  // The connection's socket, for an armd that execs to answer it after (flush_all() first); -1
+  // when it is gone.
+  int connection_fd(ConnectionId connection) const;
+  // Takes over a connection the previous armd kept across exec, without greeting it (it was
+  // greeted), as a new connection: its id is returned.
+  ConnectionId adopt_connection(arm::posix::UniqueFd fd);
   ControlServer(ControlServer&& other) noexcept = default;
   ControlServer& operator=(ControlServer&&) = delete;
   // Closes every connection and the listening socket, and removes the socket file; then lets go

@@ -1,5 +1,6 @@
 #include "daemon.hpp"
 
+#include <fcntl.h>
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
@@ -94,17 +95,27 @@ std::string loggable(std::string_view text, std::size_t most) {
 }  // namespace
 
 std::expected<std::unique_ptr<Daemon>, StartFailure> Daemon::create(DaemonOptions options,
-                                                                    arm::Config config) {
+                                                                    arm::Config config,
+                                                                    HandoverState* resumed) {
   reset_inherited_signals();
   std::unique_ptr<Daemon> daemon(new Daemon(std::move(options), arm::posix::UniqueFd()));
   // Before anything is opened: ten thousand services need tens of thousands of descriptors.
   daemon->descriptor_limits_ = raise_descriptor_limit();
   // The socket first: another armd there is the error to report, before anything else is
   // touched (its services' cgroups least of all).
-  auto server =
-      ControlServer::listen(daemon->options_.socket_path, protocol::max_request_line, *daemon);
-  if (!server) return std::unexpected(server.error());
-  daemon->server_.emplace(std::move(*server));
+  if (resumed) {
+    // Everything kept across exec is closed on the next one again (and never reaches a child).
+    for (int fd : resumed->descriptors()) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    daemon->server_.emplace(ControlServer::adopt(arm::posix::UniqueFd(resumed->control_lock_fd),
+                                                 arm::posix::UniqueFd(resumed->control_listen_fd),
+                                                 daemon->options_.socket_path,
+                                                 protocol::max_request_line, *daemon));
+  } else {
+    auto server =
+        ControlServer::listen(daemon->options_.socket_path, protocol::max_request_line, *daemon);
+    if (!server) return std::unexpected(server.error());
+    daemon->server_.emplace(std::move(*server));
+  }
   if (const auto& address = config.arm.metrics_listen) {
     auto metrics = MetricsHttpServer::listen(*address);
     if (!metrics) return std::unexpected(metrics.error());
@@ -113,12 +124,19 @@ std::expected<std::unique_ptr<Daemon>, StartFailure> Daemon::create(DaemonOption
   auto pipes = arm::posix::OutputPipes::create();
   if (!pipes) return std::unexpected(pipes.error().message);
   daemon->output_pipes_ = std::move(*pipes);
-  auto readiness = Readiness::create(daemon->options_.socket_path);
+  auto readiness = resumed ? Readiness::adopt(daemon->options_.socket_path, resumed->notify_fd)
+                           : Readiness::create(daemon->options_.socket_path);
   if (!readiness) return std::unexpected(readiness.error());
   daemon->readiness_.emplace(std::move(*readiness));
   daemon->outputs_.configure(ServiceOutputs::sizes_of(config));
   daemon->log_files_.configure(LogFiles::settings_of(config));
-  if (auto contained = daemon->set_up_containment(config.arm.cgroup); !contained)
+  // Resumed, the containment is the previous armd's, whatever [arm].cgroup would choose now.
+  // (The handover names the spawner's directory; set_up_containment takes its parent.)
+  std::string containment = !resumed ? config.arm.cgroup
+                            : resumed->cgroup.empty()
+                                ? std::string("off")
+                                : resumed->cgroup.substr(0, resumed->cgroup.find_last_of('/'));
+  if (auto contained = daemon->set_up_containment(containment); !contained)
     return std::unexpected(contained.error());
 
   // SIGTERM, SIGINT, SIGHUP and SIGCHLD arrive through a signalfd and are handled in the loop,
@@ -145,10 +163,24 @@ std::expected<std::unique_ptr<Daemon>, StartFailure> Daemon::create(DaemonOption
   auto listeners = arm::posix::PosixListeners::create();
   if (!listeners) return std::unexpected(listeners.error().message);
   daemon->listeners_ = std::move(*listeners);
+  if (resumed) {
+    // Open before the supervisor holds them: it finds them open, and binds nothing.
+    for (const auto& listener : resumed->listeners) {
+      if (auto adopted =
+              daemon->listeners_->adopt(listener.address, arm::posix::UniqueFd(listener.fd));
+          !adopted)
+        return std::unexpected(adopted.error().message);
+    }
+  }
   // The services' sockets are bound here: one that cannot be is a configuration error.
-  auto supervisor = arm::ServiceSupervisor::create(
-      std::move(config), daemon->clock_, *daemon->spawner_, *daemon, daemon->watcher_.get(),
-      &daemon->random_, daemon->health_->prober(), daemon->listeners_.get());
+  auto supervisor =
+      resumed ? arm::ServiceSupervisor::resume(resumed->supervisor, std::move(config),
+                                               daemon->clock_, *daemon->spawner_, *daemon,
+                                               daemon->watcher_.get(), &daemon->random_,
+                                               daemon->health_->prober(), daemon->listeners_.get())
+              : arm::ServiceSupervisor::create(std::move(config), daemon->clock_, *daemon->spawner_,
+                                               *daemon, daemon->watcher_.get(), &daemon->random_,
+                                               daemon->health_->prober(), daemon->listeners_.get());
   if (!supervisor) {
     arm::locate_in_file(daemon->options_.config_path, supervisor.error());
     std::string text;
@@ -157,6 +189,10 @@ std::expected<std::unique_ptr<Daemon>, StartFailure> Daemon::create(DaemonOption
     return std::unexpected(StartFailure{std::move(text), true});
   }
   daemon->supervisor_ = std::move(*supervisor);
+  if (resumed) {
+    if (auto adopted = daemon->adopt_processes(*resumed); !adopted)
+      return std::unexpected(adopted.error());
+  }
   return daemon;
 }
 
@@ -188,6 +224,7 @@ std::expected<void, std::string> Daemon::set_up_containment(const std::string& s
       if (spawner) {
         spawner_ = std::move(*spawner);
         containment_note_ = fmt::format("cgroup {}", directory);
+        cgroup_directory_ = directory;
       } else if (setting != "auto" || spawner.error().error_number == EWOULDBLOCK) {
         return std::unexpected(
             fmt::format("[arm] cgroup = {}: {}", setting, spawner.error().message));
@@ -236,10 +273,15 @@ int Daemon::run() {
     log(Level::info, "serving metrics on http://{}/metrics", metrics_http_->address());
   // Only now, holding the socket: what a SIGKILLed armd of this socket left running goes
   // before anything starts, so no service runs twice.
-  if (auto left = spawner_->kill_leftovers(); !left.empty())
-    log(Level::warning, "killed what a previous armd left running in {} cgroup(s): {}", left.size(),
-        fmt::join(left, ", "));
-  supervisor_->start_default_services();
+  // (Not after a re-exec: what the cgroups hold is this armd's own, taken over.)
+  if (resumed_) {
+    answer_reexec();
+  } else {
+    if (auto left = spawner_->kill_leftovers(); !left.empty())
+      log(Level::warning, "killed what a previous armd left running in {} cgroup(s): {}",
+          left.size(), fmt::join(left, ", "));
+    supervisor_->start_default_services();
+  }
   // Ready once the boot services' starts are issued, not once they run (service_manager.hpp).
   service_manager_.ready(fmt::format("listening on {}; {} services configured",
                                      options_.socket_path, supervisor_->service_count()));
@@ -504,6 +546,9 @@ void Daemon::on_line(ConnectionId connection, std::string_view line) {
       } else {
         supervisor_->restart(ref, request->service);
       }
+      return;
+    case Method::reexec:
+      reexec(connection, request->id);
       return;
     case Method::reload_service:
       if (!defer(connection, ref, request->id)) return;

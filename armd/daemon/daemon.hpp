@@ -19,6 +19,7 @@
 #include "control_server.hpp"
 #include "descriptor_limit.hpp"
 #include "event_subscribers.hpp"
+#include "handover_state.hpp"
 #include "health.hpp"
 #include "log_blocking.hpp"
 #include "log_file_reader.hpp"
@@ -38,6 +39,10 @@ struct DaemonOptions {
   // Act as init (also when armd is PID 1): become a child subreaper and reap every process
   // that is orphaned below armd.
   bool init = false;
+  // For a live re-exec (issue 15): the program to exec (this one's path, resolved at start, so an
+  // upgrade that replaced the file execs the new one), and the command line to give it.
+  std::string binary;
+  std::vector<std::string> command_line;
 };
 
 // Why armd could not start. `invalid_config`: the configuration is at fault (a socket it lists
@@ -49,11 +54,18 @@ struct StartFailure {
   bool invalid_config = false;
 };
 
+// armd --handover-check FD: what the armd about to exec this program runs first. Reads the
+// configuration at `config_path` and the state on `fd` as a resumed armd would, touching
+// nothing; 0 when both are readable, otherwise 2 and why on stderr.
+int check_handover(const std::string& config_path, int fd);
+
 class Daemon final : public arm::Notifier, public LineHandler {
  public:
   // Sets everything up (nothing is started yet). Errors name what failed.
-  static std::expected<std::unique_ptr<Daemon>, StartFailure> create(DaemonOptions options,
-                                                                     arm::Config config);
+  // With `resumed` (live re-exec, issue 15): takes over the processes and descriptors the
+  // previous armd of this process handed over, instead of starting afresh.
+  static std::expected<std::unique_ptr<Daemon>, StartFailure> create(
+      DaemonOptions options, arm::Config config, HandoverState* resumed = nullptr);
   ~Daemon() override;
 
   // Starts the default services and serves until shutdown has completed. Returns the exit code.
@@ -79,6 +91,20 @@ class Daemon final : public arm::Notifier, public LineHandler {
   nlohmann::json take_pending_id(arm::RequestRef request);
   void log_bad_request(ConnectionId connection, const std::string& message);
   void reload(std::optional<arm::RequestRef> from);
+  // Live re-exec (issue 15; daemon_reexec.cpp): hands everything over to a new armd of this
+  // process, answered by that one; or, when it cannot, answers why and carries on untouched.
+  void reexec(ConnectionId connection, const nlohmann::json& id);
+  std::expected<void, std::string> refuse_reexec_unless_safe();
+  HandoverState handover_state(ConnectionId connection, const nlohmann::json& id) const;
+  // After a re-exec: the new armd takes the previous one's processes and pipes.
+  std::expected<void, std::string> adopt_processes(const HandoverState& state);
+  // The re-exec's client, answered once the new armd runs (nullopt: none).
+  std::optional<std::pair<ConnectionId, nlohmann::json>> reexec_reply_;
+  void answer_reexec();
+  std::int64_t reexec_requested_at_ns_ = 0;
+  std::size_t reexec_processes_ = 0;
+  bool resumed_ = false;          // created from a previous armd's handover
+  std::string cgroup_directory_;  // the spawner's, in cgroup mode
   // The reload itself; reload() tells the service manager around it.
   void apply_reload(std::optional<arm::RequestRef> from);
   // Shutdown begins: the service manager hears STOPPING=1, then the supervisor stops everything.

@@ -22,6 +22,8 @@ class HealthProbes {
   int fd() const { return prober_->fd(); }
   // Reads what the probes found and reports it to `supervisor`.
   void collect(arm::ServiceSupervisor& supervisor);
+  // Before a re-exec: every probe in flight ends, unreported (PosixProber::end_all).
+  void end_all() { prober_->end_all(); }
   // An exec probe's process: armd's reaping of adopted children must leave it to the prober.
   bool owns_process(arm::ProcessId pid) const { return prober_->owns_process(pid); }
 

@@ -8,6 +8,8 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>
+#include <filesystem>
+#include <optional>
 
 #include "arm/config.hpp"
 #include "daemon.hpp"
@@ -60,6 +62,16 @@ int check_config(const std::string& path) {
   return 0;
 }
 
+// This program's path, for a re-exec to run the file now there (an upgrade replaced it: the
+// kernel's link then ends in " (deleted)", and the path is the new file's).
+std::string own_program() {
+  std::error_code error;
+  std::string path = std::filesystem::read_symlink("/proc/self/exe", error).string();
+  constexpr std::string_view deleted = " (deleted)";
+  if (path.ends_with(deleted)) path.resize(path.size() - deleted.size());
+  return path;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -82,6 +94,11 @@ int main(int argc, char** argv) {
   app.add_option("--log-format", log_format,
                  "armd's own log on stderr: text (default) or json, one object per line")
       ->check(CLI::IsMember({"text", "json"}));
+  // Live re-exec (issue 15), between an armd and the program it execs; not for people.
+  int handover_fd = -1;
+  int handover_check_fd = -1;
+  app.add_option("--handover-fd", handover_fd)->group("");
+  app.add_option("--handover-check", handover_check_fd)->group("");
   config_option->excludes(check_option);
   app.set_version_flag("--version", fmt::format("armd {}", armd::version));
   try {
@@ -92,6 +109,7 @@ int main(int argc, char** argv) {
   }
 
   if (!check_path.empty()) return check_config(check_path);
+  if (handover_check_fd >= 0) return armd::check_handover(config_path, handover_check_fd);
   armd::set_log_format(*armd::parse_log_format(log_format));
   // From here on every line armd writes is a line of its log, in the format asked for (a log
   // shipper parses the reason armd could not start like any other line).
@@ -103,14 +121,32 @@ int main(int argc, char** argv) {
   if (config_path.empty())
     return cannot_start(exit_invalid, "--config FILE is required (or --check-config FILE)");
 
+  // After a re-exec: what the previous armd handed over. It cannot fail after the check the
+  // previous armd ran, short of the machine changing in between; then there is no armd to go
+  // back to, and the services end with this process (PR_SET_PDEATHSIG), as on a crash.
+  std::optional<armd::HandoverState> handover;
+  if (handover_fd >= 0) {
+    auto text = armd::read_whole(handover_fd);
+    ::close(handover_fd);
+    if (!text) return cannot_start(exit_cannot_run, "re-exec: " + text.error());
+    auto state = armd::decode_handover(*text);
+    if (!state) return cannot_start(exit_cannot_run, "re-exec: " + state.error());
+    handover.emplace(std::move(*state));
+  }
+
   auto config = arm::load_config_file(config_path);
   if (!config) return cannot_start(exit_invalid, config.error().to_string());
   armd::DaemonOptions options;
   options.config_path = config_path;
   options.init = init;
   options.socket_path =
-      armd::resolve_socket_path(armd::socket_path_sources(socket_path, config->arm.socket));
-  auto daemon = armd::Daemon::create(std::move(options), std::move(*config));
+      handover
+          ? handover->socket_path
+          : armd::resolve_socket_path(armd::socket_path_sources(socket_path, config->arm.socket));
+  options.binary = own_program();
+  options.command_line.assign(argv, argv + argc);
+  auto daemon =
+      armd::Daemon::create(std::move(options), std::move(*config), handover ? &*handover : nullptr);
   if (!daemon)
     return cannot_start(daemon.error().invalid_config ? exit_invalid : exit_cannot_run,
                         daemon.error().message);

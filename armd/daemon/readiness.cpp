@@ -24,6 +24,14 @@ std::expected<Readiness, std::string> Readiness::create(const std::string& contr
   return Readiness(std::move(*socket));
 }
 
+std::expected<Readiness, std::string> Readiness::adopt(const std::string& control_socket, int fd) {
+  if (fd < 0) return Readiness(nullptr);
+  auto socket =
+      arm::posix::NotifySocket::adopt(notify_socket_path(control_socket), arm::posix::UniqueFd(fd));
+  if (!socket) return std::unexpected(socket.error().message);
+  return Readiness(std::move(*socket));
+}
+
 void Readiness::collect(const arm::posix::PosixSpawner& spawner,
                         arm::ServiceSupervisor& supervisor) {
   if (!socket_) return;

@@ -25,6 +25,9 @@ class Readiness {
   // readiness existed, and a notify or fd:N service fails its start, saying it needs one.
   static std::expected<Readiness, std::string> create(const std::string& control_socket);
 
+  // Live re-exec (issue 15): the socket the previous armd bound (-1: it had none), kept across
+  // exec, so a notification sent meanwhile is read after it.
+  static std::expected<Readiness, std::string> adopt(const std::string& control_socket, int fd);
   // For SpawnerOptions::notify: it must outlive the spawner. Null: none (see create).
   arm::posix::NotifySocket* socket() const { return socket_.get(); }
   // -1 without a socket (poll ignores it).

@@ -182,6 +182,7 @@ std::optional<Request> decode_common_request(std::string_view line) {
     case Method::unsubscribe:
     case Method::metrics:
     case Method::reload_service:
+    case Method::reexec:
       return std::nullopt;
   }
   return request;

@@ -108,9 +108,11 @@ std::expected<Method, std::string> method_named(std::string_view name) {
   if (name == "unsubscribe") return Method::unsubscribe;
   if (name == "metrics") return Method::metrics;
   if (name == "reload_service") return Method::reload_service;
+  if (name == "reexec") return Method::reexec;
   return std::unexpected(
       fmt::format("unknown method '{}' (expected hello, start, stop, restart, reset, status, "
-                  "reload, reload_service, shutdown, logs, subscribe, unsubscribe or metrics)",
+                  "reload, reload_service, reexec, shutdown, logs, subscribe, unsubscribe or "
+                  "metrics)",
                   quoted(name, 64)));
 }
 
@@ -324,6 +326,7 @@ std::expected<Request, RequestError> decode_request_in_full(std::string_view tex
       break;
     case Method::hello:
     case Method::reload:
+    case Method::reexec:
     case Method::shutdown:
     case Method::unsubscribe:
     case Method::metrics:
@@ -417,6 +420,21 @@ std::string encode_reload(const json& id, const arm::ReloadSummary& summary) {
       .strings("removed", summary.removed)
       .strings("restarted", summary.restarted)
       .strings("updated", summary.updated)
+      .end_line();
+  return out;
+}
+
+std::string encode_reexec(const json& id, std::string_view binary, std::size_t services,
+                          std::size_t processes, double took_ms) {
+  std::string out;
+  ObjectWriter(out)
+      .json_value("id", id)
+      .boolean("ok", true)
+      .string("outcome", "reexecuted")
+      .string("binary", binary)
+      .integer("services", services)
+      .integer("processes", processes)
+      .integer("took_us", static_cast<std::int64_t>(took_ms * 1000))
       .end_line();
   return out;
 }

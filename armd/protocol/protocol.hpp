@@ -47,6 +47,7 @@ enum class Method {
   unsubscribe,     // ends this connection's subscription
   metrics,         // the Prometheus text (protocol/metrics.hpp)
   reload_service,  // issue 14: the service takes its configuration again without a restart
+  reexec,          // issue 15: armd execs itself anew, every service running on untouched
 };
 
 struct Request {
@@ -108,6 +109,10 @@ std::string encode_unknown_services(const nlohmann::json& id,
                                     const std::vector<std::string>& unknown,
                                     const std::vector<std::string>& messages);
 std::string encode_reload(const nlohmann::json& id, const arm::ReloadSummary& summary);
+// The reply of the new armd after a re-exec: the program it is, the services it took over, and
+// how long armd did not answer (from the request until this reply).
+std::string encode_reexec(const nlohmann::json& id, std::string_view binary, std::size_t services,
+                          std::size_t processes, double took_ms);
 std::string encode_error(const nlohmann::json& id, std::string_view outcome,
                          std::string_view message);
 // The reply to "metrics": the Prometheus text (protocol/metrics.hpp) as the string "text", and

@@ -148,6 +148,21 @@ class PosixSpawner final : public Spawner {
   // PosixProber's exec probes, reaped through their own pidfds). Returns how many it reaped.
   std::size_t reap_adopted(const std::function<bool(ProcessId)>& also_ours = {});
 
+  // Live re-exec (issue 15). A host that execs a new binary of itself keeps its children (exec
+  // keeps the pid, so they are still its own); the new host's spawner takes them over with
+  // adopt(). `cgroup` is the name of the child's cgroup below SpawnerOptions::cgroup (empty in
+  // process_group mode).
+  struct AdoptableChild {
+    ProcessId pid = 0;
+    std::string cgroup;
+  };
+  std::vector<AdoptableChild> adoptable_children() const;
+  // Tracks `pid`, a child of this process that another spawner of it (before an exec) spawned,
+  // as if spawned here: its exit is reported by collect_exits, signals reach its group (its
+  // cgroup). One that exited meanwhile is reported at the next collect_exits. Fails, naming the
+  // pid, when it is not a child of this process (or no longer exists).
+  std::expected<void, Error> adopt(const AdoptableChild& child);
+
   struct Impl;
 
  private:

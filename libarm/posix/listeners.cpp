@@ -2,6 +2,7 @@
 #include "arm/posix/listeners.hpp"
 
 #include <sys/epoll.h>
+#include <sys/stat.h>
 
 #include <fmt/format.h>
 
@@ -96,6 +97,38 @@ PosixListeners::~PosixListeners() {
 
 int PosixListeners::fd() const {
   return impl_->epoll.get();
+}
+
+void PosixListeners::for_each_socket(
+    const std::function<void(const std::string&, int)>& visit) const {
+  for (const auto& [text, socket] : impl_->sockets) visit(text, socket.bound.fd.get());
+}
+
+std::expected<void, Error> PosixListeners::adopt(std::string_view address, UniqueFd fd) {
+  auto& impl = *impl_;
+  auto parsed = parse_listen_socket(address);
+  if (!parsed)
+    return std::unexpected(
+        Error::system(EINVAL, fmt::format("socket {}: {}", address, parsed.error())));
+  std::string text = to_string(*parsed);
+  if (impl.sockets.contains(text))
+    return std::unexpected(Error::system(EEXIST, fmt::format("socket {} is open already", text)));
+  BoundSocket bound;
+  bound.fd = std::move(fd);
+  if (parsed->kind == ListenSocket::Kind::unix_stream && !parsed->path.starts_with('@')) {
+    // Its file is removed with it only while it is still the one bound: the one there now.
+    struct stat info {};
+    if (::lstat(parsed->path.c_str(), &info) == 0 && S_ISSOCK(info.st_mode)) {
+      bound.device = info.st_dev;
+      bound.inode = info.st_ino;
+      bound.path = parsed->path;
+    }
+  }
+  // Its options are whatever the previous host set; the hold() that follows retunes them.
+  Impl::Socket socket{*parsed, std::move(bound), SocketOptions{}, impl.next_id++, false};
+  impl.by_id.emplace(socket.id, text);
+  impl.sockets.emplace(std::move(text), std::move(socket));
+  return {};
 }
 
 std::size_t PosixListeners::open_count() const {

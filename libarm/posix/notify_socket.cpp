@@ -53,6 +53,8 @@ struct NotifySocket::Impl {
   // Reads `pid`'s readiness pipe; closes it at its newline or its end.
   void read_pipe(ProcessId pid, const OnMessage& on_message, std::size_t& reported);
   void close_pipe(ProcessId pid);
+  // Makes the epoll set and puts the socket in it.
+  std::expected<void, Error> watch_socket();
 };
 
 bool NotifySocket::Impl::read_datagram(const OnMessage& on_message, std::size_t& reported) {
@@ -159,16 +161,41 @@ std::expected<std::unique_ptr<NotifySocket>, Error> NotifySocket::create(std::st
     ::unlink(where.c_str());
     return std::unexpected(system_error(error, fmt::format("notify socket {}: chmod", where)));
   }
-  impl->epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
+  if (auto watched = impl->watch_socket(); !watched) {
+    ::unlink(where.c_str());
+    return std::unexpected(watched.error());
+  }
+  return std::unique_ptr<NotifySocket>(new NotifySocket(std::move(impl)));
+}
+
+std::expected<std::unique_ptr<NotifySocket>, Error> NotifySocket::adopt(std::string path,
+                                                                        UniqueFd socket) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = std::move(path);
+  impl->socket = std::move(socket);
+  int on = 1;
+  if (::setsockopt(impl->socket.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0)
+    return std::unexpected(system_error(errno, "notify socket: SO_PASSCRED"));
+  if (auto watched = impl->watch_socket(); !watched) return std::unexpected(watched.error());
+  return std::unique_ptr<NotifySocket>(new NotifySocket(std::move(impl)));
+}
+
+std::expected<void, Error> NotifySocket::Impl::watch_socket() {
+  epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
   epoll_event event{};
   event.events = EPOLLIN;
   event.data.u64 = socket_key;
-  if (!impl->epoll || ::epoll_ctl(impl->epoll.get(), EPOLL_CTL_ADD, impl->socket.get(), &event)) {
-    int error = errno;
-    ::unlink(where.c_str());
-    return std::unexpected(system_error(error, "notify socket: epoll"));
-  }
-  return std::unique_ptr<NotifySocket>(new NotifySocket(std::move(impl)));
+  if (!epoll || ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, socket.get(), &event) != 0)
+    return std::unexpected(system_error(errno, "notify socket: epoll"));
+  return {};
+}
+
+int NotifySocket::socket_fd() const {
+  return impl_->socket.get();
+}
+
+void NotifySocket::for_each_readiness_pipe(const std::function<void(ProcessId, int)>& visit) const {
+  for (const auto& [pid, pipe] : impl_->pipes) visit(pid, pipe.get());
 }
 
 NotifySocket::NotifySocket(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -145,6 +145,14 @@ std::expected<void, Error> OutputPipes::add(ProcessId pid, std::string service, 
   return {};
 }
 
+void OutputPipes::for_each_open_pipe(
+    const std::function<void(ProcessId, const std::string&, OutputStream, int)>& visit) const {
+  for (const auto& [pid, process] : impl_->processes)
+    for (std::size_t index = 0; index < 2; ++index)
+      if (process.fds[index])
+        visit(pid, process.service, stream_at(index), process.fds[index].get());
+}
+
 // Out of the epoll set rather than watched for nothing: a pipe at its end would still report
 // EPOLLHUP, and the host's poll would spin on it.
 void OutputPipes::pause(const std::string& service) {

@@ -744,6 +744,53 @@ std::optional<ProcessId> PosixSpawner::main_pid_of(ProcessId pid) const {
   return std::nullopt;
 }
 
+std::vector<PosixSpawner::AdoptableChild> PosixSpawner::adoptable_children() const {
+  std::vector<AdoptableChild> children;
+  children.reserve(impl_->children.size());
+  for (const auto& [pid, child] : impl_->children)
+    children.push_back({pid, child.cgroup_name ? *child.cgroup_name : std::string()});
+  return children;
+}
+
+std::expected<void, Error> PosixSpawner::adopt(const AdoptableChild& adopted) {
+  auto& impl = *impl_;
+  if (impl.children.contains(adopted.pid))
+    return std::unexpected(
+        Error::system(EEXIST, fmt::format("process {} is tracked already", adopted.pid)));
+  if (adopted.cgroup.empty() == impl.contained())
+    return std::unexpected(Error::system(
+        EINVAL, fmt::format("process {}: {} here, but it was spawned {}", adopted.pid,
+                            impl.contained() ? "cgroups" : "process groups",
+                            adopted.cgroup.empty() ? "in a process group" : "in a cgroup")));
+  // Our own child cannot be replaced by another process under the same number before we reap
+  // it, so opening it by number is as safe as the pidfd clone() gave the previous host.
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, adopted.pid, 0)));
+  if (!pidfd) {
+    int error = errno;
+    return std::unexpected(Error::system(
+        error, fmt::format("process {}: pidfd_open: {}", adopted.pid, errno_text(error))));
+  }
+  // Our child, not just any process: waitid(P_PIDFD) works only on children.
+  siginfo_t probe{};
+  if (::waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &probe, WEXITED | WNOHANG | WNOWAIT) != 0)
+    return std::unexpected(Error::system(
+        ECHILD, fmt::format("process {} is not a child of this process", adopted.pid)));
+  Child child;
+  child.pidfd = std::move(pidfd);
+  if (!adopted.cgroup.empty())
+    child.cgroup_name = &*impl.cgroups_in_use.insert(adopted.cgroup).first;
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u64 = event_key(adopted.pid, Source::pidfd);
+  if (::epoll_ctl(impl.epoll.get(), EPOLL_CTL_ADD, child.pidfd.get(), &event) != 0) {
+    int error = errno;
+    if (child.cgroup_name) impl.cgroups_in_use.erase(adopted.cgroup);
+    return std::unexpected(Error::system(error, "epoll_ctl: " + errno_text(error)));
+  }
+  impl.children.emplace(adopted.pid, std::move(child));
+  return {};
+}
+
 std::size_t PosixSpawner::reap_adopted(const std::function<bool(ProcessId)>& also_ours) {
   auto ours = [&](pid_t pid) {
     return impl_->children.contains(pid) || (also_ours && also_ours(pid));

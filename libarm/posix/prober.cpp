@@ -152,6 +152,19 @@ void PosixProber::cancel(ProbeId id) {
     impl_->cancel_exec(found->second);
 }
 
+void PosixProber::end_all() {
+  for (auto& [id, probe] : impl_->execs) {
+    if (!probe.cancelled) ::kill(-probe.pid, SIGKILL);
+    siginfo_t info{};
+    ::waitid(P_PIDFD, static_cast<id_t>(probe.pidfd.get()), &info, WEXITED);
+  }
+  impl_->execs.clear();
+  impl_->exec_pids.clear();
+  for (auto& [id, probe] : impl_->sockets) impl_->unwatch(probe.socket.get());
+  impl_->sockets.clear();
+  impl_->pending.clear();
+}
+
 bool PosixProber::owns_process(ProcessId pid) const {
   return impl_->exec_pids.contains(pid);
 }

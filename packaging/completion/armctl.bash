@@ -15,7 +15,7 @@ _armctl() {
   cur=${COMP_WORDS[COMP_CWORD]}
   prev=${COMP_WORDS[COMP_CWORD-1]}
   local commands="start stop restart reset reload-service status graph logs monitor reload
-    shutdown metrics"
+    reexec shutdown metrics"
 
   # The command, and the --socket given before it (service names come from that armd).
   local command="" socket="" i
@@ -50,7 +50,7 @@ _armctl() {
       [[ $prev == -n || $prev == --lines || $prev == --since ]] && return
       ;;
     graph) options="--dot -h --help" names="" ;;
-    reload | shutdown) names="" ;;
+    reload | reexec | shutdown) names="" ;;
     metrics) options="-h --help" names="" ;;
     *) return ;;
   esac

@@ -223,12 +223,13 @@ class ArmdTestCase(unittest.TestCase):
         with open(self.config, "w") as f:
             f.write(textwrap.dedent(text))
 
-    def start_armd(self, *extra, wait=True, socket_flag=True, env=None, nofile=None):
+    def start_armd(self, *extra, wait=True, socket_flag=True, env=None, nofile=None, program=None):
         """Starts armd on this test's config, told its socket (self.socket) with --socket unless
         `socket_flag` is false; `env` changes its environment (see environment_with); `nofile`,
-        a (soft, hard) pair, is the RLIMIT_NOFILE armd is started with."""
+        a (soft, hard) pair, is the RLIMIT_NOFILE armd is started with; `program`, another copy
+        of armd to run."""
         self._log = open(self.log_path, "w")
-        command = [ARMD, "--config", self.config]
+        command = [program or ARMD, "--config", self.config]
         if socket_flag:
             command += ["--socket", self.socket]
         limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, nofile)) if nofile else None

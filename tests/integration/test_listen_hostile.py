@@ -8,6 +8,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import time
 
 import unittest
 
@@ -286,7 +287,7 @@ class ListenHostile(ArmdTestCase):
                           f'start = "boot"\n[services.other]\nbinary = "{self.env_dumper}"\n')
         self.start_armd()
         self.pid("s")
-        armd_sockets = sum(1 for t in descriptors_of(self.armd.pid).values() if "socket:" in t)
+        armd_sockets = self.settled_socket_count()
         with socket.socket(socket.AF_UNIX) as client:
             client.settimeout(30)
             client.connect(path)  # waits in the backlog
@@ -298,10 +299,20 @@ class ListenHostile(ArmdTestCase):
                 self.assertEqual(client.recv(10), b"")
             except ConnectionResetError:
                 pass
-        self.assertEqual(
-            sum(1 for t in descriptors_of(self.armd.pid).values() if "socket:" in t),
-            armd_sockets - 1)
+        self.assertEqual(self.settled_socket_count(), armd_sockets - 1)
         self.assertEqual(self.status("other")["state"], "stopped")
+
+    def settled_socket_count(self):
+        """armd's sockets once the count holds for 0.2 s: the connection of an armctl that has
+        just exited may not be closed on armd's side yet."""
+        def count():
+            return sum(1 for t in descriptors_of(self.armd.pid).values() if "socket:" in t)
+
+        def settled():
+            first = count()
+            time.sleep(0.2)
+            return first if count() == first else None
+        return wait_for(settled, "armd's sockets to settle")
 
     # --- what the service's process has -------------------------------------------------------
 

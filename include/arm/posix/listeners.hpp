@@ -29,6 +29,7 @@
 
 #include "arm/effects.hpp"
 #include "arm/error.hpp"
+#include "arm/posix/unique_fd.hpp"
 
 namespace arm::posix {
 
@@ -53,6 +54,12 @@ class PosixListeners final : public Listeners {
 
   // Sockets open now (held or not yet released).
   std::size_t open_count() const;
+
+  // Live re-exec (issue 15): every open socket by its address (to_string of its ListenSocket),
+  // for the host to keep across exec; adopt() gives one to the new host's PosixListeners before
+  // its supervisor holds it (hold() then finds it open: no client is refused in between).
+  void for_each_socket(const std::function<void(const std::string& address, int fd)>& visit) const;
+  std::expected<void, Error> adopt(std::string_view address, UniqueFd fd);
 
   struct Impl;
 

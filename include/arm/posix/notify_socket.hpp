@@ -76,6 +76,15 @@ class NotifySocket {
   void forget(ProcessId main_pid);
   std::size_t open_pipes() const;
 
+  // Live re-exec (issue 15): the socket and the readiness pipes, for the host to keep across
+  // exec; adopt() makes a NotifySocket of the socket the previous host bound at `path` (it is
+  // not bound again: a datagram sent meanwhile waits in it), and add_readiness_pipe() takes the
+  // pipes.
+  int socket_fd() const;
+  void for_each_readiness_pipe(const std::function<void(ProcessId main_pid, int fd)>& visit) const;
+  static std::expected<std::unique_ptr<NotifySocket>, Error> adopt(std::string path,
+                                                                   UniqueFd socket);
+
   // Counts since creation, for logs and tests.
   struct Dropped {
     std::size_t oversized = 0;    // longer than max_datagram

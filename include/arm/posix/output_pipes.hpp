@@ -69,6 +69,11 @@ class OutputPipes {
   std::expected<void, Error> add(ProcessId pid, std::string service, OutputStream stream,
                                  UniqueFd read_end);
   std::size_t open_pipes() const;
+  // Live re-exec (issue 15): every pipe still open, for the host to keep across exec and give
+  // to the new host's OutputPipes with add(). Bytes already read are the host's; the pipe holds
+  // the rest.
+  void for_each_open_pipe(const std::function<void(ProcessId pid, const std::string& service,
+                                                   OutputStream stream, int fd)>& visit) const;
 
   // Stops reading `service`'s pipes (its processes, and those added for it later), until
   // resume(): its programs are slowed by their full pipes, the others go on. armd's answer to a

@@ -64,6 +64,10 @@ class PosixProber final : public Prober {
   void start(const ProbeRequest& request) override;
   void cancel(ProbeId id) override;
 
+  // Ends every probe in flight at once, reporting none (their exec processes are SIGKILLed and
+  // reaped): for a host about to exec itself (live re-exec, issue 15), which must leave no child
+  // of its own that the new host does not know.
+  void end_all();
   // Whether `pid` is a running (or not yet reaped) exec probe: a host that reaps the children
   // it adopted must leave these alone (PosixSpawner::reap_adopted's `also_ours`).
   bool owns_process(ProcessId pid) const;

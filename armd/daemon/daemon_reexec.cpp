@@ -1,0 +1,315 @@
+// Live re-exec (issue 15): armd execs a new binary of itself without stopping or restarting any
+// service. The services stay children of this process (exec keeps the pid), and
+// PR_SET_PDEATHSIG follows the thread that spawned them, which an exec does not end; what armd
+// knows is written to a memfd, and the descriptors that must stay open (control socket, notify
+// socket, listening sockets, output and readiness pipes, the asking client's connection) lose
+// their close-on-exec flag. Before the exec, the new binary is tried on the very state
+// (--handover-check): one that cannot read it, or the configuration, is never exec'd, and armd
+// answers why and carries on untouched.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "daemon.hpp"
+#include "log.hpp"
+#include "protocol/protocol.hpp"
+
+extern char** environ;
+
+namespace armd {
+
+namespace {
+
+// How long the new binary may take to read the state in the check before the exec. It reads
+// the configuration and the state as the exec'd one will; armd does not answer meanwhile.
+constexpr int check_timeout_ms = 10'000;
+constexpr std::string_view handover_option = "--handover-fd";
+
+std::int64_t monotonic_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string errno_text() {
+  return std::strerror(errno);
+}
+
+// Runs `binary --handover-check 3 --config CONFIG` with the state on descriptor 3 and waits for
+// it; its output is the reason when it fails.
+std::expected<void, std::string> check_new_binary(const std::string& binary,
+                                                  const std::string& config_path, int state_fd) {
+  int output[2];
+  if (::pipe2(output, O_CLOEXEC) != 0) return std::unexpected("pipe: " + errno_text());
+  arm::posix::UniqueFd read_end(output[0]);
+  arm::posix::UniqueFd write_end(output[1]);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 1);
+  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 2);
+  posix_spawn_file_actions_adddup2(&actions, state_fd, 3);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none;
+  sigemptyset(&none);
+  sigset_t all;
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setsigdefault(&attributes, &all);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::vector<std::string> words{binary, "--handover-check", "3", "--config", config_path};
+  std::vector<char*> argv;
+  for (auto& word : words) argv.push_back(word.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  int spawned = ::posix_spawn(&pid, binary.c_str(), &actions, &attributes, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  write_end.reset();
+  if (spawned != 0)
+    return std::unexpected(fmt::format("cannot run {}: {}", binary, std::strerror(spawned)));
+  arm::posix::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  std::string said;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(check_timeout_ms);
+  bool exited = false;
+  while (!exited) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) break;
+    pollfd fds[2] = {{pidfd.get(), POLLIN, 0}, {read_end.get(), POLLIN, 0}};
+    if (::poll(fds, read_end ? 2 : 1, static_cast<int>(left)) < 0 && errno != EINTR) break;
+    if (fds[1].revents) {
+      char buffer[4096];
+      ssize_t got = ::read(read_end.get(), buffer, sizeof buffer);
+      if (got > 0 && said.size() < 64 * 1024)
+        said.append(buffer, static_cast<std::size_t>(got));
+      else if (got == 0)
+        read_end.reset();
+    }
+    if (fds[0].revents & POLLIN) exited = true;
+  }
+  if (!exited) ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  while (!said.empty() && (said.back() == '\n' || said.back() == '\r')) said.pop_back();
+  if (!exited)
+    return std::unexpected(
+        fmt::format("{} did not read the state within {} s", binary, check_timeout_ms / 1000));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return std::unexpected(fmt::format(
+        "{} cannot take over: {}", binary,
+        said.empty() ? (WIFEXITED(status) ? fmt::format("exit code {}", WEXITSTATUS(status))
+                                          : fmt::format("signal {}", WTERMSIG(status)))
+                     : said));
+  return {};
+}
+
+// The check's supervisor must not act: resume promises no spawn or signal, and these would
+// refuse one anyway.
+class InertSpawner final : public arm::Spawner {
+ public:
+  std::expected<arm::ProcessId, arm::SpawnError> spawn(const arm::SpawnRequest&) override {
+    return std::unexpected(arm::Error::system(EPERM, "a handover check spawns nothing"));
+  }
+  void signal_group(arm::ProcessId, arm::StopSignal) override {}
+  void signal_process(arm::ProcessId, arm::ReloadSignal) override {}
+};
+
+class SilentNotifier final : public arm::Notifier {
+ public:
+  void reply(const arm::Reply&) override {}
+  void service_event(const arm::ServiceEvent&) override {}
+};
+
+}  // namespace
+
+int check_handover(const std::string& config_path, int fd) {
+  constexpr int cannot = 2;
+  auto text = read_whole(fd);
+  if (!text) {
+    fmt::print(stderr, "{}\n", text.error());
+    return cannot;
+  }
+  auto state = decode_handover(*text);
+  if (!state) {
+    fmt::print(stderr, "{}\n", state.error());
+    return cannot;
+  }
+  auto config = arm::load_config_file(config_path);
+  if (!config) {
+    fmt::print(stderr, "{}\n", config.error().to_string());
+    return cannot;
+  }
+  arm::posix::SteadyClock clock;
+  InertSpawner spawner;
+  SilentNotifier notifier;
+  auto supervisor = arm::ServiceSupervisor::resume(state->supervisor, std::move(*config), clock,
+                                                   spawner, notifier);
+  if (!supervisor) {
+    for (const auto& error : supervisor.error()) fmt::print(stderr, "{}\n", error.to_string());
+    return cannot;
+  }
+  return 0;
+}
+
+std::expected<void, std::string> Daemon::refuse_reexec_unless_safe() {
+  if (supervisor_->shutting_down()) return std::unexpected(std::string("armd is shutting down"));
+  if (options_.binary.empty())
+    return std::unexpected(std::string("armd does not know the path of its own program"));
+  // The new armd reads the file again: it must say what this one runs, or the services would
+  // run under settings nobody applied.
+  auto on_disk = arm::load_config_file(options_.config_path);
+  if (!on_disk)
+    return std::unexpected(fmt::format("{} no longer loads ({}); fix it, reload, then re-exec",
+                                       options_.config_path, on_disk.error().to_string()));
+  if (*on_disk != supervisor_->config())
+    return std::unexpected(
+        fmt::format("{} changed since armd loaded it; reload first (armctl reload), then re-exec",
+                    options_.config_path));
+  return {};
+}
+
+HandoverState Daemon::handover_state(ConnectionId connection, const nlohmann::json& id) const {
+  HandoverState state;
+  state.supervisor = supervisor_->handover();
+  state.config_path = options_.config_path;
+  state.socket_path = options_.socket_path;
+  if (spawner_->containment() == arm::posix::Containment::cgroup) state.cgroup = cgroup_directory_;
+  state.control_lock_fd = server_->lock_fd();
+  state.control_listen_fd = server_->listen_fd();
+  state.notify_fd = readiness_->socket() ? readiness_->socket()->socket_fd() : -1;
+  for (auto& child : spawner_->adoptable_children())
+    state.children.push_back({child.pid, std::move(child.cgroup)});
+  output_pipes_->for_each_open_pipe([&](arm::ProcessId pid, const std::string& service,
+                                        arm::OutputStream stream, int fd) {
+    state.output_pipes.push_back({pid, service, stream == arm::OutputStream::standard_error, fd});
+  });
+  if (readiness_->socket())
+    readiness_->socket()->for_each_readiness_pipe([&](arm::ProcessId pid, int fd) {
+      state.readiness_pipes.push_back({pid, fd});
+    });
+  listeners_->for_each_socket([&](const std::string& address, int fd) {
+    state.listeners.push_back({address, fd});
+  });
+  state.reply_fd = server_->connection_fd(connection);
+  state.reply_id = id;
+  state.requested_at_ns = reexec_requested_at_ns_;
+  return state;
+}
+
+void Daemon::reexec(ConnectionId connection, const nlohmann::json& id) {
+  reexec_requested_at_ns_ = monotonic_ns();
+  auto refuse = [&](const std::string& why) {
+    log(Level::error, "re-exec refused, armd runs on: {}", why);
+    server_->send(connection, protocol::encode_error(id, "reexec_failed", why));
+  };
+  if (auto safe = refuse_reexec_unless_safe(); !safe) return refuse(safe.error());
+  // Replies queued for other clients go out first; the rest of their requests go on without
+  // them (as when a client disconnects).
+  server_->flush_all(200);
+  HandoverState state = handover_state(connection, id);
+  auto memfd = write_memfd(encode_handover(state));
+  if (!memfd) return refuse(memfd.error());
+  if (auto checked = check_new_binary(options_.binary, options_.config_path, memfd->get());
+      !checked)
+    return refuse(checked.error());
+
+  log(Level::info, "re-executing {}; {} services, {} processes carry on", options_.binary,
+      supervisor_->service_count(), state.children.size());
+  service_manager_.reloading();
+  log_files_.flush();
+  flush_log_at_exit(std::chrono::seconds(1));
+  // Probes are the one kind of child the new armd would not know: they end here, unreported
+  // (the new supervisor runs those it was waiting for again).
+  health_->end_all();
+  std::vector<int> kept = state.descriptors();
+  kept.push_back(memfd->get());
+  for (int fd : kept) ::fcntl(fd, F_SETFD, 0);
+
+  std::vector<std::string> words{options_.binary};
+  for (std::size_t i = 1; i < options_.command_line.size(); ++i) {
+    if (options_.command_line[i] == handover_option) {
+      ++i;  // and its value
+      continue;
+    }
+    if (options_.command_line[i].starts_with(std::string(handover_option) + "=")) continue;
+    words.push_back(options_.command_line[i]);
+  }
+  words.emplace_back(handover_option);
+  words.push_back(std::to_string(memfd->get()));
+  std::vector<char*> argv;
+  for (auto& word : words) argv.push_back(word.data());
+  argv.push_back(nullptr);
+  // armd's signals are blocked (they come through its signalfd): the new armd's start-up
+  // unblocks them (reset_inherited_signals), and one that came meanwhile is delivered then.
+  ::execve(options_.binary.c_str(), argv.data(), environ);
+
+  // Still here: nothing was handed over. Everything is as it was but the probes in flight
+  // (their results never come: the supervisor times them out, as a hung probe).
+  std::string why = fmt::format("exec {}: {}", options_.binary, errno_text());
+  for (int fd : kept) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  service_manager_.ready(fmt::format("listening on {}; {} services configured",
+                                     options_.socket_path, supervisor_->service_count()));
+  refuse(why);
+}
+
+std::expected<void, std::string> Daemon::adopt_processes(const HandoverState& state) {
+  for (const auto& child : state.children) {
+    if (auto adopted = spawner_->adopt({child.pid, child.cgroup}); !adopted)
+      return std::unexpected(adopted.error().message);
+  }
+  for (const auto& pipe : state.output_pipes) {
+    auto stream = pipe.standard_error ? arm::OutputStream::standard_error
+                                      : arm::OutputStream::standard_output;
+    if (auto added =
+            output_pipes_->add(pipe.pid, pipe.service, stream, arm::posix::UniqueFd(pipe.fd));
+        !added)
+      return std::unexpected(added.error().message);
+  }
+  for (const auto& pipe : state.readiness_pipes) {
+    if (!readiness_->socket()) {
+      ::close(pipe.fd);
+      continue;
+    }
+    if (auto added =
+            readiness_->socket()->add_readiness_pipe(pipe.pid, arm::posix::UniqueFd(pipe.fd));
+        !added)
+      return std::unexpected(added.error().message);
+  }
+  resumed_ = true;
+  if (state.reply_fd >= 0) {
+    ConnectionId connection = server_->adopt_connection(arm::posix::UniqueFd(state.reply_fd));
+    clients_.emplace(connection, Client{});
+    reexec_reply_.emplace(connection, state.reply_id);
+  }
+  reexec_requested_at_ns_ = state.requested_at_ns;
+  reexec_processes_ = state.children.size();
+  return {};
+}
+
+void Daemon::answer_reexec() {
+  double took_ms = static_cast<double>(monotonic_ns() - reexec_requested_at_ns_) / 1e6;
+  log(Level::info, "re-executed {}: took over {} services and {} processes in {:.1f} ms",
+      options_.binary, supervisor_->service_count(), reexec_processes_, took_ms);
+  if (reexec_reply_) {
+    server_->send(
+        reexec_reply_->first,
+        protocol::encode_reexec(reexec_reply_->second, options_.binary,
+                                supervisor_->service_count(), reexec_processes_, took_ms));
+    reexec_reply_.reset();
+  }
+}
+
+}  // namespace armd
