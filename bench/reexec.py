@@ -97,6 +97,7 @@ def main():
                                 stdout=log, stderr=subprocess.STDOUT)
         failures = []
         results = []
+        seen = set()
         try:
             wait_until(lambda: os.path.exists(socket_path), timeout=60)
             names = [f"s@{i}" for i in range(1, args.services + 1)]
@@ -131,6 +132,12 @@ def main():
                       f"(its own figure), longest gap a client saw {gap * 1000:.1f} ms, "
                       f"{reply['processes']} processes taken over, {len(changed)} pids changed",
                       flush=True)
+                # armd's own account of the steps (the old armd's line, then the new one's).
+                with open(os.path.join(scratch, "armd.log")) as f:
+                    for line in f.read().splitlines()[-200:]:
+                        if "re-execut" in line and line not in seen:
+                            seen.add(line)
+                            print("  armd:", line.split(" ", 3)[-1], flush=True)
         finally:
             armd.send_signal(signal.SIGTERM)
             try:

@@ -306,10 +306,22 @@ int Daemon::run() {
     fds.push_back({readiness_->fd(), POLLIN, 0});
     fds.push_back({health_->fd(), POLLIN, 0});
     fds.push_back({listeners_->fd(), POLLIN, 0});
+    // A re-exec's check of the new program (two entries, ignored while there is none).
+    std::size_t reexec_entries = fds.size();
+    if (reexec_check_) {
+      reexec_check_->add_poll_fds(fds);
+    } else {
+      fds.push_back({-1, 0, 0});
+      fds.push_back({-1, 0, 0});
+    }
     server_->add_poll_fds(fds);
     if (metrics_http_) metrics_http_->add_poll_fds(fds, clock_.now());
     slowed_.add_poll_fds(log_files_, fds);  // last: nothing reads their revents, they only wake
     int timeout = poll_timeout(supervisor_->next_deadline(), clock_.now());
+    if (reexec_check_) {
+      int check_timeout = poll_timeout(reexec_check_->deadline(), clock_.now());
+      timeout = timeout < 0 ? check_timeout : std::min(timeout, check_timeout);
+    }
     if (auto wakeup = server_->next_wakeup()) {
       int server_timeout = poll_timeout(*wakeup, clock_.now());
       timeout = timeout < 0 ? server_timeout : std::min(timeout, server_timeout);
@@ -341,7 +353,9 @@ int Daemon::run() {
     // PID 1) or one a service made with CLONE_PARENT: it reaps them, so no zombie piles up.
     if (reap_adopted_) {
       reap_adopted_ = false;
-      spawner_->reap_adopted([&](arm::ProcessId pid) { return health_->owns_process(pid); });
+      spawner_->reap_adopted([&](arm::ProcessId pid) {
+        return health_->owns_process(pid) || (reexec_check_ && reexec_check_->pid() == pid);
+      });
     }
     if (fds[6].revents & POLLIN) health_->collect(*supervisor_);
     if (fds[7].revents & POLLIN)
@@ -351,6 +365,9 @@ int Daemon::run() {
       watcher_->collect_changes(
           [&](const arm::WatchedFile& file) { supervisor_->on_file_changed(file); });
     }
+    // Before the connections are read: on success it execs, and a request not read yet is read
+    // by the new armd.
+    if (reexec_check_) advance_reexec(&fds[reexec_entries]);
     server_->handle_poll(fds);
     if (metrics_http_) metrics_http_->handle_poll(fds, [&] { return metrics_text(); });
     // Every turn, not only when output came: a follower's queue may have drained.

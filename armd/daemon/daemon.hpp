@@ -28,6 +28,7 @@
 #include "metrics_http.hpp"
 #include "protocol/log_lines.hpp"
 #include "readiness.hpp"
+#include "reexec_check.hpp"
 #include "service_manager.hpp"
 #include "service_outputs.hpp"
 
@@ -43,6 +44,14 @@ struct DaemonOptions {
   // upgrade that replaced the file execs the new one), and the command line to give it.
   std::string binary;
   std::vector<std::string> command_line;
+  // After a re-exec, for the log line: milliseconds from the old armd's last answer until this
+  // program started, until it had read the handover and the configuration, and until it had
+  // taken over.
+  struct ResumeTimings {
+    double started_ms = 0;
+    double configured_ms = 0;
+    double taken_over_ms = 0;
+  } resume_timings;
 };
 
 // Why armd could not start. `invalid_config`: the configuration is at fault (a socket it lists
@@ -67,6 +76,9 @@ class Daemon final : public arm::Notifier, public LineHandler {
   static std::expected<std::unique_ptr<Daemon>, StartFailure> create(
       DaemonOptions options, arm::Config config, HandoverState* resumed = nullptr);
   ~Daemon() override;
+
+  // After a re-exec, for its log line (DaemonOptions::ResumeTimings).
+  void set_taken_over_ms(double ms) { options_.resume_timings.taken_over_ms = ms; }
 
   // Starts the default services and serves until shutdown has completed. Returns the exit code.
   int run();
@@ -95,6 +107,14 @@ class Daemon final : public arm::Notifier, public LineHandler {
   // process, answered by that one; or, when it cannot, answers why and carries on untouched.
   void reexec(ConnectionId connection, const nlohmann::json& id);
   std::expected<void, std::string> refuse_reexec_unless_safe();
+  void refuse_reexec(ConnectionId connection, const nlohmann::json& id, const std::string& why);
+  // The check of the new program ran (its two poll entries): on success, the exec.
+  void advance_reexec(const pollfd* entries);
+  void exec_new_program(ConnectionId connection, const nlohmann::json& id);
+  std::unique_ptr<ReexecCheck> reexec_check_;
+  std::optional<std::pair<ConnectionId, nlohmann::json>> reexec_asked_;
+  std::optional<std::uint64_t> reexec_config_digest_;
+  std::int64_t reexec_unavailable_since_ns_ = 0;
   HandoverState handover_state(ConnectionId connection, const nlohmann::json& id) const;
   // After a re-exec: the new armd takes the previous one's processes and pipes.
   std::expected<void, std::string> adopt_processes(const HandoverState& state);

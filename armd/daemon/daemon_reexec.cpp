@@ -7,22 +7,20 @@
 // (--handover-check): one that cannot read it, or the configuration, is never exec'd, and armd
 // answers why and carries on untouched.
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 
 #include <fmt/format.h>
 
 #include "daemon.hpp"
 #include "log.hpp"
 #include "protocol/protocol.hpp"
+#include "reexec_check.hpp"
 
 extern char** environ;
 
@@ -30,9 +28,6 @@ namespace armd {
 
 namespace {
 
-// How long the new binary may take to read the state in the check before the exec. It reads
-// the configuration and the state as the exec'd one will; armd does not answer meanwhile.
-constexpr int check_timeout_ms = 10'000;
 constexpr std::string_view handover_option = "--handover-fd";
 
 std::int64_t monotonic_ns() {
@@ -45,75 +40,20 @@ std::string errno_text() {
   return std::strerror(errno);
 }
 
-// Runs `binary --handover-check 3 --config CONFIG` with the state on descriptor 3 and waits for
-// it; its output is the reason when it fails.
-std::expected<void, std::string> check_new_binary(const std::string& binary,
-                                                  const std::string& config_path, int state_fd) {
-  int output[2];
-  if (::pipe2(output, O_CLOEXEC) != 0) return std::unexpected("pipe: " + errno_text());
-  arm::posix::UniqueFd read_end(output[0]);
-  arm::posix::UniqueFd write_end(output[1]);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 2);
-  posix_spawn_file_actions_adddup2(&actions, state_fd, 3);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  sigset_t none;
-  sigemptyset(&none);
-  sigset_t all;
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attributes, &none);
-  posix_spawnattr_setsigdefault(&attributes, &all);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::vector<std::string> words{binary, "--handover-check", "3", "--config", config_path};
-  std::vector<char*> argv;
-  for (auto& word : words) argv.push_back(word.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  int spawned = ::posix_spawn(&pid, binary.c_str(), &actions, &attributes, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  write_end.reset();
-  if (spawned != 0)
-    return std::unexpected(fmt::format("cannot run {}: {}", binary, std::strerror(spawned)));
-  arm::posix::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  std::string said;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(check_timeout_ms);
-  bool exited = false;
-  while (!exited) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    deadline - std::chrono::steady_clock::now())
-                    .count();
-    if (left <= 0) break;
-    pollfd fds[2] = {{pidfd.get(), POLLIN, 0}, {read_end.get(), POLLIN, 0}};
-    if (::poll(fds, read_end ? 2 : 1, static_cast<int>(left)) < 0 && errno != EINTR) break;
-    if (fds[1].revents) {
-      char buffer[4096];
-      ssize_t got = ::read(read_end.get(), buffer, sizeof buffer);
-      if (got > 0 && said.size() < 64 * 1024)
-        said.append(buffer, static_cast<std::size_t>(got));
-      else if (got == 0)
-        read_end.reset();
+// The configuration file's bytes, hashed (FNV-1a): whether it changed while the new program was
+// checked. nullopt when it cannot be read.
+std::optional<std::uint64_t> file_digest(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return std::nullopt;
+  std::uint64_t hash = 14695981039346656037ULL;
+  char buffer[65536];
+  while (file.read(buffer, sizeof buffer) || file.gcount() > 0) {
+    for (std::streamsize i = 0; i < file.gcount(); ++i) {
+      hash ^= static_cast<unsigned char>(buffer[i]);
+      hash *= 1099511628211ULL;
     }
-    if (fds[0].revents & POLLIN) exited = true;
   }
-  if (!exited) ::kill(pid, SIGKILL);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  while (!said.empty() && (said.back() == '\n' || said.back() == '\r')) said.pop_back();
-  if (!exited)
-    return std::unexpected(
-        fmt::format("{} did not read the state within {} s", binary, check_timeout_ms / 1000));
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return std::unexpected(fmt::format(
-        "{} cannot take over: {}", binary,
-        said.empty() ? (WIFEXITED(status) ? fmt::format("exit code {}", WEXITSTATUS(status))
-                                          : fmt::format("signal {}", WTERMSIG(status)))
-                     : said));
-  return {};
+  return hash;
 }
 
 // The check's supervisor must not act: resume promises no spawn or signal, and these would
@@ -206,28 +146,68 @@ HandoverState Daemon::handover_state(ConnectionId connection, const nlohmann::js
   state.reply_fd = server_->connection_fd(connection);
   state.reply_id = id;
   state.requested_at_ns = reexec_requested_at_ns_;
+  state.unavailable_since_ns = reexec_unavailable_since_ns_;
   return state;
 }
 
+void Daemon::refuse_reexec(ConnectionId connection, const nlohmann::json& id,
+                           const std::string& why) {
+  log(Level::error, "re-exec refused, armd runs on: {}", why);
+  server_->send(connection, protocol::encode_error(id, "reexec_failed", why));
+}
+
 void Daemon::reexec(ConnectionId connection, const nlohmann::json& id) {
+  if (reexec_check_)
+    return refuse_reexec(connection, id,
+                         "a re-exec is being checked already; wait for its answer");
   reexec_requested_at_ns_ = monotonic_ns();
-  auto refuse = [&](const std::string& why) {
-    log(Level::error, "re-exec refused, armd runs on: {}", why);
-    server_->send(connection, protocol::encode_error(id, "reexec_failed", why));
-  };
-  if (auto safe = refuse_reexec_unless_safe(); !safe) return refuse(safe.error());
+  if (auto safe = refuse_reexec_unless_safe(); !safe)
+    return refuse_reexec(connection, id, safe.error());
+  reexec_config_digest_ = file_digest(options_.config_path);
+  // The check reads this state; the exec, once it passed, a fresh one (the services went on
+  // meanwhile), in the same format.
+  auto memfd = write_memfd(encode_handover(handover_state(connection, id)));
+  if (!memfd) return refuse_reexec(connection, id, memfd.error());
+  auto check = ReexecCheck::start(options_.binary, options_.config_path, memfd->get());
+  if (!check) return refuse_reexec(connection, id, check.error());
+  reexec_check_ = std::move(*check);
+  reexec_asked_.emplace(connection, id);
+  log(Level::info, "re-exec: {} reads the state (pid {}); armd answers meanwhile",
+      options_.binary, reexec_check_->pid());
+}
+
+void Daemon::advance_reexec(const pollfd* entries) {
+  auto verdict = reexec_check_->advance(entries);
+  if (!verdict) return;
+  reexec_check_.reset();
+  auto [connection, id] = std::move(*reexec_asked_);
+  reexec_asked_.reset();
+  if (!*verdict) return refuse_reexec(connection, id, verdict->error());
+  exec_new_program(connection, id);
+}
+
+void Daemon::exec_new_program(ConnectionId connection, const nlohmann::json& id) {
+  std::int64_t checked_at = monotonic_ns();
+  if (supervisor_->shutting_down())
+    return refuse_reexec(connection, id, "armd began shutting down during the check");
+  if (file_digest(options_.config_path) != reexec_config_digest_)
+    return refuse_reexec(connection, id,
+                         fmt::format("{} changed while the new program was checked; try again",
+                                     options_.config_path));
+  // From here on armd answers no one until the new armd does.
+  reexec_unavailable_since_ns_ = checked_at;
   // Replies queued for other clients go out first; the rest of their requests go on without
   // them (as when a client disconnects).
-  server_->flush_all(200);
+  server_->flush_all(100);
   HandoverState state = handover_state(connection, id);
   auto memfd = write_memfd(encode_handover(state));
-  if (!memfd) return refuse(memfd.error());
-  if (auto checked = check_new_binary(options_.binary, options_.config_path, memfd->get());
-      !checked)
-    return refuse(checked.error());
-
-  log(Level::info, "re-executing {}; {} services, {} processes carry on", options_.binary,
-      supervisor_->service_count(), state.children.size());
+  if (!memfd) return refuse_reexec(connection, id, memfd.error());
+  log(Level::info,
+      "re-executing {}; {} services, {} processes carry on (checked in {:.1f} ms; state of {} "
+      "bytes written in {:.1f} ms)",
+      options_.binary, supervisor_->service_count(), state.children.size(),
+      static_cast<double>(checked_at - reexec_requested_at_ns_) / 1e6,
+      state.supervisor.size(), static_cast<double>(monotonic_ns() - checked_at) / 1e6);
   service_manager_.reloading();
   log_files_.flush();
   flush_log_at_exit(std::chrono::seconds(1));
@@ -262,7 +242,7 @@ void Daemon::reexec(ConnectionId connection, const nlohmann::json& id) {
   for (int fd : kept) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   service_manager_.ready(fmt::format("listening on {}; {} services configured",
                                      options_.socket_path, supervisor_->service_count()));
-  refuse(why);
+  refuse_reexec(connection, id, why);
 }
 
 std::expected<void, std::string> Daemon::adopt_processes(const HandoverState& state) {
@@ -295,19 +275,27 @@ std::expected<void, std::string> Daemon::adopt_processes(const HandoverState& st
     reexec_reply_.emplace(connection, state.reply_id);
   }
   reexec_requested_at_ns_ = state.requested_at_ns;
+  reexec_unavailable_since_ns_ = state.unavailable_since_ns;
   reexec_processes_ = state.children.size();
   return {};
 }
 
 void Daemon::answer_reexec() {
-  double took_ms = static_cast<double>(monotonic_ns() - reexec_requested_at_ns_) / 1e6;
-  log(Level::info, "re-executed {}: took over {} services and {} processes in {:.1f} ms",
-      options_.binary, supervisor_->service_count(), reexec_processes_, took_ms);
+  std::int64_t now = monotonic_ns();
+  double took_ms = static_cast<double>(now - reexec_requested_at_ns_) / 1e6;
+  double unavailable_ms = static_cast<double>(now - reexec_unavailable_since_ns_) / 1e6;
+  log(Level::info,
+      "re-executed {}: took over {} services and {} processes; armd did not answer for {:.1f} ms "
+      "(the new program ran {:.1f} ms after that began, read the configuration in {:.1f} ms, "
+      "took over in {:.1f} ms)",
+      options_.binary, supervisor_->service_count(), reexec_processes_, unavailable_ms,
+      options_.resume_timings.started_ms, options_.resume_timings.configured_ms,
+      options_.resume_timings.taken_over_ms);
   if (reexec_reply_) {
-    server_->send(
-        reexec_reply_->first,
-        protocol::encode_reexec(reexec_reply_->second, options_.binary,
-                                supervisor_->service_count(), reexec_processes_, took_ms));
+    server_->send(reexec_reply_->first,
+                  protocol::encode_reexec(reexec_reply_->second, options_.binary,
+                                          supervisor_->service_count(), reexec_processes_,
+                                          unavailable_ms, took_ms));
     reexec_reply_.reset();
   }
 }

@@ -1,6 +1,6 @@
-// What an armd hands the armd it execs (issue 15, live re-exec): the supervisor's own handover
-// text, and where each descriptor it keeps across exec is, written as one JSON document into a
-// memfd whose number the new armd finds on its command line (--handover-fd).
+// What an armd hands the armd it execs (issue 15, live re-exec): where each descriptor it keeps
+// across exec is, as one JSON line, followed by the supervisor's own handover text, in a memfd
+// whose number the new armd finds on its command line (--handover-fd).
 #pragma once
 
 #include <cstdint>
@@ -57,7 +57,8 @@ struct HandoverState {
   // The client that asked for the re-exec: the new armd answers it.
   int reply_fd = -1;
   nlohmann::json reply_id;
-  std::int64_t requested_at_ns = 0;  // CLOCK_MONOTONIC, for the reply's took_ms
+  std::int64_t requested_at_ns = 0;  // CLOCK_MONOTONIC: when the request came
+  std::int64_t unavailable_since_ns = 0;  // when the old armd stopped answering
 
   // Every descriptor above, for the old armd to keep open across exec (and the new one to
   // close on exec again).

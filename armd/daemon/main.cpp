@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
@@ -75,6 +76,7 @@ std::string own_program() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  auto started = std::chrono::steady_clock::now();
   occupy_standard_descriptors();
   CLI::App app{"armd: the automated restart manager daemon"};
   std::string config_path;
@@ -136,6 +138,7 @@ int main(int argc, char** argv) {
 
   auto config = arm::load_config_file(config_path);
   if (!config) return cannot_start(exit_invalid, config.error().to_string());
+  auto configured = std::chrono::steady_clock::now();
   armd::DaemonOptions options;
   options.config_path = config_path;
   options.init = init;
@@ -145,8 +148,16 @@ int main(int argc, char** argv) {
           : armd::resolve_socket_path(armd::socket_path_sources(socket_path, config->arm.socket));
   options.binary = own_program();
   options.command_line.assign(argv, argv + argc);
+  auto ms = [](auto duration) { return std::chrono::duration<double, std::milli>(duration).count(); };
+  if (handover) {
+    options.resume_timings.started_ms =
+        ms(started.time_since_epoch() - std::chrono::nanoseconds(handover->unavailable_since_ns));
+    options.resume_timings.configured_ms = ms(configured - started);
+  }
   auto daemon =
       armd::Daemon::create(std::move(options), std::move(*config), handover ? &*handover : nullptr);
+  if (daemon && handover)
+    (*daemon)->set_taken_over_ms(ms(std::chrono::steady_clock::now() - configured));
   if (!daemon)
     return cannot_start(daemon.error().invalid_config ? exit_invalid : exit_cannot_run,
                         daemon.error().message);

@@ -425,7 +425,7 @@ std::string encode_reload(const json& id, const arm::ReloadSummary& summary) {
 }
 
 std::string encode_reexec(const json& id, std::string_view binary, std::size_t services,
-                          std::size_t processes, double took_ms) {
+                          std::size_t processes, double unavailable_ms, double took_ms) {
   std::string out;
   ObjectWriter(out)
       .json_value("id", id)
@@ -434,6 +434,7 @@ std::string encode_reexec(const json& id, std::string_view binary, std::size_t s
       .string("binary", binary)
       .integer("services", services)
       .integer("processes", processes)
+      .integer("unavailable_us", static_cast<std::int64_t>(unavailable_ms * 1000))
       .integer("took_us", static_cast<std::int64_t>(took_ms * 1000))
       .end_line();
   return out;

@@ -109,10 +109,11 @@ std::string encode_unknown_services(const nlohmann::json& id,
                                     const std::vector<std::string>& unknown,
                                     const std::vector<std::string>& messages);
 std::string encode_reload(const nlohmann::json& id, const arm::ReloadSummary& summary);
-// The reply of the new armd after a re-exec: the program it is, the services it took over, and
-// how long armd did not answer (from the request until this reply).
+// The reply of the new armd after a re-exec: the program it is, the services and processes it
+// took over, how long armd did not answer (from the end of the check until this reply), and how
+// long the whole request took (the check included, during which armd answered).
 std::string encode_reexec(const nlohmann::json& id, std::string_view binary, std::size_t services,
-                          std::size_t processes, double took_ms);
+                          std::size_t processes, double unavailable_ms, double took_ms);
 std::string encode_error(const nlohmann::json& id, std::string_view outcome,
                          std::string_view message);
 // The reply to "metrics": the Prometheus text (protocol/metrics.hpp) as the string "text", and
