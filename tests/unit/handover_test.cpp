@@ -242,11 +242,18 @@ TEST_CASE("starting (notify readiness): READY=1 or the start timeout, alike") {
   old.supervisor->start(std::nullopt, "web");
   old.advance(3s);
   old.supervisor->on_notify(old.pid("web"), {.status = std::string("warming up")});
+  old.supervisor->start(RequestRef{5, 1}, "web");  // waits for READY=1, holding a reference
   REQUIRE(old.state("web") == ServiceState::starting);
   auto resumed = resume_and_compare(old, config);
-  SUBCASE("READY=1") {
+  CHECK(resumed->supervisor->status("web")->refcount == 2);
+  SUBCASE("READY=1: the waiting start is answered by the old one only; its reference stays") {
     same_reaction(old, *resumed,
                   [](Side& s) { s.supervisor->on_notify(s.pid("web"), {.ready = true}); });
+    CHECK(resumed->state("web") == ServiceState::running);
+    CHECK(old.notifier.reply_to(RequestRef{5, 1})->outcome == Outcome::already_running);
+    CHECK(resumed->notifier.replies.empty());
+    same_reaction(old, *resumed, [](Side& s) { s.supervisor->stop(std::nullopt, "web"); });
+    CHECK(resumed->supervisor->status("web")->refcount == 1);  // still_referenced, in both
     CHECK(resumed->state("web") == ServiceState::running);
   }
   SUBCASE("not ready within start_timeout: stopped at the same instant") {
@@ -507,4 +514,34 @@ TEST_CASE("handovers that cannot be resumed say what is wrong and where") {
   }
   // Nothing was asked of the adapters by a handover refused.
   CHECK(fresh.spawner.log.empty());
+}
+
+TEST_CASE("during shutdown: the new supervisor goes on shutting down and finishes alike") {
+  Config config = two(web_spec());
+  Side old(config);
+  old.supervisor->start(std::nullopt, "web");
+  old.supervisor->shutdown(RequestRef{7, 1});
+  REQUIRE(old.state("web") == ServiceState::stopping);
+  auto resumed = resume_and_compare(old, config);
+  CHECK(resumed->supervisor->shutting_down());
+  same_reaction(old, *resumed, [](Side& s) { s.supervisor->start(RequestRef{8, 1}, "web"); });
+  CHECK(resumed->notifier.reply_to(RequestRef{8, 1})->outcome == Outcome::shutting_down);
+  same_reaction(old, *resumed, [](Side& s) { s.exit("web", ExitStatus::signaled(15)); });
+  CHECK(resumed->spawner.log.back() == "SIGTERM to group 1000");  // db, once web is reaped
+  same_reaction(old, *resumed, [](Side& s) { s.exit("db", ExitStatus::signaled(15)); });
+  CHECK(old.supervisor->finished());
+  CHECK(resumed->supervisor->finished());
+}
+
+TEST_CASE("a main process gone with others of it left: the decision after the last, alike") {
+  Config config = two(web_spec());
+  Side old(config);
+  old.supervisor->start(std::nullopt, "web");
+  old.supervisor->on_main_exit(old.pid("web"), ExitStatus::exited(3));
+  REQUIRE(old.state("web") == ServiceState::stopping);
+  auto resumed = resume_and_compare(old, config);
+  // What counts is the main process's exit, carried: exit code 3, a crash, backs off.
+  same_reaction(old, *resumed, [](Side& s) { s.exit("web", ExitStatus::signaled(15)); });
+  CHECK(resumed->state("web") == ServiceState::backoff);
+  CHECK(resumed->supervisor->status("web")->last_exit == ExitStatus::exited(3));
 }
