@@ -512,6 +512,18 @@ TEST_CASE("handovers that cannot be resumed say what is wrong and where") {
     CHECK(result.error().front().line > 1);
     CHECK(result.error().front().message.starts_with("expected one of stopped, waiting"));
   }
+  SUBCASE("an unknown key, and a running service without its pid") {
+    std::string bad = text;
+    std::size_t web = bad.find("name = 'web'");
+    bad.replace(bad.find("pid = 1001", web), 10, "pids = 1001");
+    auto result = resume(bad, config);
+    REQUIRE(!result.has_value());
+    REQUIRE(result.error().size() == 2);
+    CHECK(result.error()[0].key == "services.web.pids");
+    CHECK(result.error()[0].message == "unknown key in a handover");
+    CHECK(result.error()[1].key == "services.web.pid");
+    CHECK(result.error()[1].message == "a running service must have a pid");
+  }
   // Nothing was asked of the adapters by a handover refused.
   CHECK(fresh.spawner.log.empty());
 }
