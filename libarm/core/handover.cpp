@@ -564,6 +564,7 @@ std::expected<Handover, std::vector<Error>> read_handover(std::string_view text,
     }
   }
   std::set<std::string, std::less<>> seen;
+  std::set<ProcessId> pids;
   if (const auto* services = fields.array("services")) {
     std::size_t index = 0;
     for (const toml::node& element : *services) {
@@ -606,6 +607,9 @@ std::expected<Handover, std::vector<Error>> read_handover(std::string_view text,
       }
       read_service(named_fields, service);
       check_service(named_fields, service);
+      if (service.process.pid && !pids.insert(*service.process.pid).second)
+        named_fields.fail(table->get("pid"), "pid",
+                          fmt::format("pid {} is another service's too", *service.process.pid));
       handover.services.push_back(std::move(service));
     }
   }
@@ -651,8 +655,13 @@ void ServiceSupervisor::Impl::take_over(Handover& handover) {
     if (service.process.pid) by_pid[*service.process.pid] = &service;
     service.deadline.reset();  // scheduled below, into `deadlines` too
     service.readiness = std::move(from.readiness);
+    // Records the configuration (or the adapters) now given have no use for are not kept, as
+    // a supervisor built for them would never have made them: a health record without a check
+    // or a Prober, a socket-activation record without Listeners.
     service.health = std::move(from.health);
+    if (!service.settings().health || !prober) service.health.reset();
     service.on_demand = std::move(from.on_demand);
+    if (!listeners) service.on_demand.reset();
     if (service.on_demand) service.on_demand->watched = false;  // watched again below
     service.config_change = std::move(from.config_change);
     if (service.config_change && service.config_change->step != Step::idle) {
@@ -683,14 +692,15 @@ void ServiceSupervisor::Impl::take_over(Handover& handover) {
   recount();  // holders and leaving_dependents, from the states just restored
   for (auto& [name, owned] : services) {
     Service& service = *owned;
+    // Carried in the record only so far: put in `deadlines` (with the record) by schedule().
     std::optional<TimePoint> due = std::exchange(service.deadline, std::nullopt);
+    rest(service, false);  // at rest: listening or stopped, as the configuration says now
+    update_socket_watch(service);
     if (service.state == ServiceState::running) {
       schedule_while_running(service);  // a probe that was in flight is due at once
     } else if (due) {
       schedule(service, *due);
     }
-    rest(service, false);  // at rest: listening or stopped, as the configuration says now
-    update_socket_watch(service);
   }
   // The checks and reload commands the old supervisor had in flight run again, for the same
   // change and the same waiting requests.

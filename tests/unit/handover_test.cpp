@@ -557,3 +557,33 @@ TEST_CASE("a main process gone with others of it left: the decision after the la
   CHECK(resumed->state("web") == ServiceState::backoff);
   CHECK(resumed->supervisor->status("web")->last_exit == ExitStatus::exited(3));
 }
+
+TEST_CASE("running with idle_stop: the idle period goes on, watched again, and ends alike") {
+  ServiceSpec web = web_spec();
+  web.depends_on.clear();
+  web.listen = {*parse_listen_socket("tcp:127.0.0.1:8080")};
+  web.start = StartMode::on_demand;
+  web.idle_stop = 60s;
+  Config config = two(web);
+  Side old(config);
+  old.connect("web");
+  old.advance(20s);
+  REQUIRE(old.state("web") == ServiceState::running);
+  REQUIRE(old.listeners.watching("web"));
+  auto resumed = resume_and_compare(old, config);
+  CHECK(resumed->listeners.watching("web"));
+  SUBCASE("no client: stopped at the period's end, listening again") {
+    same_reaction(old, *resumed, [](Side& s) { s.advance(40s); });
+    CHECK(resumed->spawner.log == std::vector<std::string>{"SIGTERM to group 1000"});
+    same_reaction(old, *resumed, [](Side& s) { s.exit("web", ExitStatus::signaled(15)); });
+    CHECK(resumed->state("web") == ServiceState::listening);
+  }
+  SUBCASE("a client in the period: it runs on") {
+    same_reaction(old, *resumed, [](Side& s) {
+      s.connect("web");
+      s.advance(40s);
+    });
+    CHECK(resumed->state("web") == ServiceState::running);
+    CHECK(resumed->spawner.log.empty());
+  }
+}
