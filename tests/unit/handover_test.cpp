@@ -505,7 +505,8 @@ TEST_CASE("handovers that cannot be resumed say what is wrong and where") {
   }
   SUBCASE("a value it cannot read, by key and line") {
     std::string bad = text;
-    bad.replace(bad.find("state = 'running'", bad.find("name = 'web'")), 17, "state = 'sleeping'");
+    bad.replace(bad.find("state = \"running\"", bad.find("name = \"web\"")), 17,
+                "state = \"sleeping\"");
     auto result = resume(bad, config);
     REQUIRE(!result.has_value());
     CHECK(result.error().front().key == "services.web.state");
@@ -514,7 +515,7 @@ TEST_CASE("handovers that cannot be resumed say what is wrong and where") {
   }
   SUBCASE("an unknown key, and a running service without its pid") {
     std::string bad = text;
-    std::size_t web = bad.find("name = 'web'");
+    std::size_t web = bad.find("name = \"web\"");
     bad.replace(bad.find("pid = 1001", web), 10, "pids = 1001");
     auto result = resume(bad, config);
     REQUIRE(!result.has_value());
@@ -585,5 +586,24 @@ TEST_CASE("running with idle_stop: the idle period goes on, watched again, and e
     });
     CHECK(resumed->state("web") == ServiceState::running);
     CHECK(resumed->spawner.log.empty());
+  }
+}
+
+TEST_CASE("what a service said about itself comes through the text whole, any bytes") {
+  ServiceSpec web = web_spec();
+  web.readiness.kind = Readiness::Kind::notify;
+  Config config = two(web);
+  Side old(config);
+  old.supervisor->start(std::nullopt, "web");
+  SUBCASE("quotes, backslashes, control characters and UTF-8: unchanged") {
+    std::string said = "say \"hi\" \\ now\n\ttab \x01 caf\xc3\xa9 \xf0\x9f\x98\x80 'single'";
+    old.supervisor->on_notify(old.pid("web"), {.status = said});
+    auto resumed = resume_and_compare(old, config);
+    CHECK(resumed->supervisor->status("web")->status_text == said);
+  }
+  SUBCASE("a byte that is not UTF-8 becomes U+FFFD (TOML has no byte escapes)") {
+    old.supervisor->on_notify(old.pid("web"), {.status = std::string("bad \xff byte")});
+    Side resumed(old, config);
+    CHECK(resumed.supervisor->status("web")->status_text == "bad \xef\xbf\xbd byte");
   }
 }
