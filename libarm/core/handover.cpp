@@ -14,10 +14,11 @@
 //   state = "running"            # to_string(ServiceState)
 //   pid = 1001                   # optional, as every field below
 //   running_since = 3600000000000  # a TimePoint: nanoseconds of the steady clock
+//   start_waiters = [{ on_success = "started", holds_reference = true, killed = false }]
+//                                # nobody to answer
 //   ...                          # see write_service() for every key
 //   [services.readiness] / [services.health] / [services.on_demand] / [services.config_change]
 //                                # present when the service has that record
-//   [[services.start_waiters]]   # on_success, holds_reference, killed; nobody to answer
 //
 // Times are CLOCK_MONOTONIC's, the same across exec. Keys are read leniently: a missing one
 // takes its default (a service's record as freshly configured), an unknown one is an error
