@@ -34,10 +34,11 @@ flags="-std=c++2b -stdlib=libc++ -g -O1 -fsanitize=fuzzer,address,undefined
 # with libc++'s (std::__1), so both can be linked.
 runtime="/usr/lib/gcc/x86_64-linux-gnu/12/libstdc++.so"
 # The pure core (without the fakes of testing.cpp); it checks configurations with the loader's
-# dependency check, so those files come too, and the names of resource limits it reports.
+# dependency check, so those files come too, and the names of resource limits it reports; its
+# handover (live re-exec) checks nesting as the loader does before toml++ parses.
 core="$(ls libarm/core/*.cpp | grep -v /testing.cpp) libarm/config/config_check.cpp
       libarm/config/dependency_check.cpp libarm/config/key_suggestion.cpp
-      libarm/config/execution_names.cpp"
+      libarm/config/execution_names.cpp libarm/config/nesting_limits.cpp"
 
 # The codec's output lines (issue 12) use libarm's pure output pieces.
 output="armd/protocol/log_lines.cpp $(ls libarm/output/*.cpp)"
@@ -52,7 +53,7 @@ clang++-16 $flags -o build-fuzz/fuzz_protocol tests/fuzz/fuzz_protocol.cpp armd/
 #   is off for this target. Debian's compiled library reports a clean parse error for these
 #   inputs (see corpus/config/toml-*, replayed by `meson test`).
 # shellcheck disable=SC2086
-clang++-16 $flags -DNDEBUG -fno-sanitize=unreachable -o build-fuzz/fuzz_config tests/fuzz/fuzz_config.cpp $(ls libarm/config/*.cpp | grep -v -e config_check -e dependency_check -e key_suggestion -e execution_names) libarm/posix/regular_file.cpp $core $runtime
+clang++-16 $flags -DNDEBUG -fno-sanitize=unreachable -o build-fuzz/fuzz_config tests/fuzz/fuzz_config.cpp $(ls libarm/config/*.cpp | grep -v -e config_check -e dependency_check -e key_suggestion -e execution_names -e nesting_limits) libarm/posix/regular_file.cpp $core $runtime
 
 status=0
 for target in protocol config; do

@@ -14,10 +14,11 @@
 //   state = "running"            # to_string(ServiceState)
 //   pid = 1001                   # optional, as every field below
 //   running_since = 3600000000000  # a TimePoint: nanoseconds of the steady clock
+//   start_waiters = [{ on_success = "started", holds_reference = true, killed = false }]
+//                                # nobody to answer
 //   ...                          # see write_service() for every key
 //   [services.readiness] / [services.health] / [services.on_demand] / [services.config_change]
 //                                # present when the service has that record
-//   [[services.start_waiters]]   # on_success, holds_reference, killed; nobody to answer
 //
 // Times are CLOCK_MONOTONIC's, the same across exec. Keys are read leniently: a missing one
 // takes its default (a service's record as freshly configured), an unknown one is an error
@@ -33,7 +34,6 @@
 #include <array>
 #include <limits>
 #include <set>
-#include <sstream>
 #include <utility>
 
 #include "../config/nesting_limits.hpp"
@@ -125,103 +125,165 @@ std::int64_t nanoseconds(TimePoint at) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
 }
 
-void put_time(toml::table& table, std::string_view key, const std::optional<TimePoint>& at) {
-  if (at) table.insert(key, nanoseconds(*at));
+// The length of the valid UTF-8 sequence at the start of `text`, or 0 when it is not one.
+std::size_t utf8_sequence(std::string_view text) {
+  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  unsigned char lead = byte(0);
+  std::size_t length = lead < 0x80           ? 1
+                       : (lead >> 5) == 0x6  ? 2
+                       : (lead >> 4) == 0xe  ? 3
+                       : (lead >> 3) == 0x1e ? 4
+                                             : 0;
+  if (length == 0 || length > text.size()) return 0;
+  std::uint32_t point = length == 1 ? lead : lead & (0x7f >> length);
+  for (std::size_t i = 1; i < length; ++i) {
+    if ((byte(i) & 0xc0) != 0x80) return 0;
+    point = (point << 6) | (byte(i) & 0x3f);
+  }
+  static constexpr std::array<std::uint32_t, 5> smallest{0, 0, 0x80, 0x800, 0x10000};
+  if (point < smallest[length] || point > 0x10ffff || (point >= 0xd800 && point <= 0xdfff))
+    return 0;
+  return length;
 }
 
-void put_text(toml::table& table, std::string_view key, const std::string& text) {
-  if (!text.empty()) table.insert(key, text);
-}
+// Writes the handover's TOML directly (toml++ reads it): a table tree of the whole state cost
+// more than the text itself. Strings are TOML basic strings; what a service said about itself
+// (STATUS=, a probe's output) may be any bytes, and TOML has no byte escapes: a byte that is not
+// UTF-8 is written as U+FFFD, the only change the round trip makes.
+class Writer {
+ public:
+  void table_header(std::string_view header) { fmt::format_to(out(), "\n{}\n", header); }
+  void integer(std::string_view key, std::int64_t value) {
+    fmt::format_to(out(), "{} = {}\n", key, value);
+  }
+  void flag(std::string_view key, bool value) { fmt::format_to(out(), "{} = {}\n", key, value); }
+  void text(std::string_view key, std::string_view value) {
+    fmt::format_to(out(), "{} = ", key);
+    quoted(value);
+    buffer_.push_back('\n');
+  }
+  void text_if_any(std::string_view key, std::string_view value) {
+    if (!value.empty()) text(key, value);
+  }
+  void time(std::string_view key, const std::optional<TimePoint>& at) {
+    if (at) integer(key, nanoseconds(*at));
+  }
+  void exit(std::string_view key, const std::optional<ExitStatus>& exit) {
+    if (!exit) return;
+    fmt::format_to(out(), "{} = {{ kind = \"{}\", value = {} }}\n", key,
+                   name_of(exit_kind_names, exit->kind), exit->value);
+  }
+  void quoted(std::string_view value) {
+    buffer_.push_back('"');
+    while (!value.empty()) {
+      char c = value.front();
+      std::size_t length = utf8_sequence(value);
+      if (length == 0) {
+        fmt::format_to(out(), "\\uFFFD");
+        length = 1;
+      } else if (c == '"' || c == '\\') {
+        buffer_.push_back('\\');
+        buffer_.push_back(c);
+      } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+        fmt::format_to(out(), "\\u{:04X}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+      } else {
+        buffer_.append(value.substr(0, length));
+      }
+      value.remove_prefix(length);
+    }
+    buffer_.push_back('"');
+  }
+  fmt::appender out() { return fmt::appender(buffer_); }
+  std::string take() { return fmt::to_string(buffer_); }
 
-void put_exit(toml::table& table, std::string_view key, const std::optional<ExitStatus>& exit) {
-  if (!exit) return;
-  table.insert(key, toml::table{{"kind", std::string(name_of(exit_kind_names, exit->kind))},
-                                {"value", std::int64_t{exit->value}}});
-}
+ private:
+  fmt::memory_buffer buffer_;
+};
 
-toml::table write_service(const Service& service) {
-  toml::table out;
-  out.insert("name", service.name());
-  out.insert("serial", static_cast<std::int64_t>(service.serial));
-  out.insert("state", std::string(to_string(service.state)));
-  out.insert("after_exit", std::string(name_of(after_exit_names, service.after_exit)));
+void write_service(Writer& w, const Service& service) {
+  w.table_header("[[services]]");
+  w.text("name", service.name());
+  w.integer("serial", static_cast<std::int64_t>(service.serial));
+  w.text("state", to_string(service.state));
+  w.text("after_exit", name_of(after_exit_names, service.after_exit));
   const auto& process = service.process;
-  if (process.pid) out.insert("pid", std::int64_t{*process.pid});
-  put_time(out, "running_since", process.running_since);
-  put_exit(out, "last_exit", process.last_exit);
-  put_time(out, "last_exit_at", process.last_exit_at);
-  put_exit(out, "main_exit", process.main_exit);
+  if (process.pid) w.integer("pid", *process.pid);
+  w.time("running_since", process.running_since);
+  w.exit("last_exit", process.last_exit);
+  w.time("last_exit_at", process.last_exit_at);
+  w.exit("main_exit", process.main_exit);
   // A running service's deadline is the earliest of its records' (watchdog, probe, idle period,
   // a config step in flight, which is not carried): the new supervisor works it out again.
-  if (service.state != ServiceState::running) put_time(out, "deadline", service.deadline);
+  if (service.state != ServiceState::running) w.time("deadline", service.deadline);
+  w.integer("requests", service.references.requests);
+  w.flag("active", service.references.active);
+  w.integer("before_failure", service.references.before_failure);
+  w.integer("backoff_ms", service.history.backoff.next().count());
+  fmt::format_to(w.out(), "recent_restarts = [");
+  const char* separator = "";
+  for (TimePoint at : service.history.intensity.recent()) {
+    fmt::format_to(w.out(), "{}{}", separator, nanoseconds(at));
+    separator = ", ";
+  }
+  fmt::format_to(w.out(), "]\n");
+  w.integer("restarts", service.history.restarts);
+  w.text("attempt", name_of(attempt_names, service.history.attempt));
+  if (service.waiters && !service.waiters->starts.empty()) {
+    fmt::format_to(w.out(), "start_waiters = [");
+    separator = "";
+    for (const StartWaiter& waiter : service.waiters->starts) {
+      fmt::format_to(w.out(), "{}{{ on_success = \"{}\", holds_reference = {}, killed = {} }}",
+                     separator, to_string(waiter.on_success), waiter.holds_reference,
+                     waiter.killed);
+      separator = ", ";
+    }
+    fmt::format_to(w.out(), "]\n");
+  }
+  w.text("stop_phase", name_of(stop_phase_names, service.stop.phase));
+  w.flag("stop_killed", service.stop.killed);
+  w.flag("abort_first", service.stop.abort_first);
+  w.text_if_any("last_error", service.last_error.str());
+  w.text_if_any("stop_reason", service.stop_reason.str());
+  w.text_if_any("waiting_for", service.waiting_for.str());
+  // The records, each present only when the service has it (as in the old supervisor).
   if (const auto* readiness = service.readiness.get()) {
-    toml::table table;
-    put_time(table, "start_deadline", readiness->start_deadline);
-    if (readiness->watchdog) table.insert("watchdog_ms", readiness->watchdog->count());
-    put_time(table, "watchdog_due", readiness->watchdog_due);
-    put_text(table, "status_text", readiness->status_text);
-    if (readiness->error_number)
-      table.insert("error_number", std::int64_t{*readiness->error_number});
-    out.insert("readiness", std::move(table));
+    w.table_header("[services.readiness]");
+    w.time("start_deadline", readiness->start_deadline);
+    if (readiness->watchdog) w.integer("watchdog_ms", readiness->watchdog->count());
+    w.time("watchdog_due", readiness->watchdog_due);
+    w.text_if_any("status_text", readiness->status_text);
+    if (readiness->error_number) w.integer("error_number", *readiness->error_number);
   }
   if (const auto* health = service.health.get()) {
-    toml::table table;
-    table.insert("state", std::string(to_string(health->state)));
-    table.insert("start_period_over", health->start_period_over);
-    table.insert("failures", std::int64_t{health->failures});
-    table.insert("ready_at", nanoseconds(health->ready_at));
-    table.insert("probe_started", nanoseconds(health->probe_started));
+    w.table_header("[services.health]");
+    w.text("state", to_string(health->state));
+    w.flag("start_period_over", health->start_period_over);
+    w.integer("failures", health->failures);
+    w.integer("ready_at", nanoseconds(health->ready_at));
+    w.integer("probe_started", nanoseconds(health->probe_started));
     // A probe in flight is not carried (the host ends it): the next one is due at once.
-    table.insert("next_at",
-                 nanoseconds(health->in_flight ? health->probe_started : health->next_at));
-    put_text(table, "detail", health->detail);
-    put_time(table, "checked_at", health->checked_at);
-    out.insert("health", std::move(table));
+    w.integer("next_at", nanoseconds(health->in_flight ? health->probe_started : health->next_at));
+    w.text_if_any("detail", health->detail);
+    w.time("checked_at", health->checked_at);
   }
   if (const auto* on_demand = service.on_demand.get()) {
-    toml::table table;
-    table.insert("watched", on_demand->watched);
-    table.insert("client_came", on_demand->client_came);
-    table.insert("activated", on_demand->activated);
-    put_time(table, "idle_check_at", on_demand->idle_check_at);
-    out.insert("on_demand", std::move(table));
+    w.table_header("[services.on_demand]");
+    w.flag("watched", on_demand->watched);
+    w.flag("client_came", on_demand->client_came);
+    w.flag("activated", on_demand->activated);
+    w.time("idle_check_at", on_demand->idle_check_at);
   }
   if (const auto* change = service.config_change.get()) {
-    toml::table table;
+    w.table_header("[services.config_change]");
     // The step in flight is named, not carried: the new supervisor runs it again.
-    table.insert("step", std::string(name_of(step_names, change->step)));
-    table.insert("file_changed", change->file_changed);
-    table.insert("changed_meanwhile", change->changed_meanwhile);
-    put_text(table, "why", change->why);
-    table.insert("reloads", static_cast<std::int64_t>(change->reloads.size()));
-    table.insert("restarts", static_cast<std::int64_t>(change->restarts.size()));
-    put_text(table, "rejected", change->rejected);
-    out.insert("config_change", std::move(table));
+    w.text("step", name_of(step_names, change->step));
+    w.flag("file_changed", change->file_changed);
+    w.flag("changed_meanwhile", change->changed_meanwhile);
+    w.text_if_any("why", change->why);
+    w.integer("reloads", static_cast<std::int64_t>(change->reloads.size()));
+    w.integer("restarts", static_cast<std::int64_t>(change->restarts.size()));
+    w.text_if_any("rejected", change->rejected);
   }
-  out.insert("requests", std::int64_t{service.references.requests});
-  out.insert("active", service.references.active);
-  out.insert("before_failure", std::int64_t{service.references.before_failure});
-  out.insert("backoff_ms", service.history.backoff.next().count());
-  toml::array recent;
-  for (TimePoint at : service.history.intensity.recent()) recent.push_back(nanoseconds(at));
-  out.insert("recent_restarts", std::move(recent));
-  out.insert("restarts", std::int64_t{service.history.restarts});
-  out.insert("attempt", std::string(name_of(attempt_names, service.history.attempt)));
-  if (service.waiters && !service.waiters->starts.empty()) {
-    toml::array starts;
-    for (const StartWaiter& waiter : service.waiters->starts)
-      starts.push_back(toml::table{{"on_success", std::string(to_string(waiter.on_success))},
-                                   {"holds_reference", waiter.holds_reference},
-                                   {"killed", waiter.killed}});
-    out.insert("start_waiters", std::move(starts));
-  }
-  out.insert("stop_phase", std::string(name_of(stop_phase_names, service.stop.phase)));
-  out.insert("stop_killed", service.stop.killed);
-  out.insert("abort_first", service.stop.abort_first);
-  put_text(out, "last_error", service.last_error);
-  put_text(out, "stop_reason", service.stop_reason);
-  put_text(out, "waiting_for", service.waiting_for);
-  return out;
 }
 
 // ---- reading ---------------------------------------------------------------------------------
@@ -564,6 +626,7 @@ std::expected<Handover, std::vector<Error>> read_handover(std::string_view text,
     }
   }
   std::set<std::string, std::less<>> seen;
+  std::set<ProcessId> pids;
   if (const auto* services = fields.array("services")) {
     std::size_t index = 0;
     for (const toml::node& element : *services) {
@@ -606,6 +669,9 @@ std::expected<Handover, std::vector<Error>> read_handover(std::string_view text,
       }
       read_service(named_fields, service);
       check_service(named_fields, service);
+      if (service.process.pid && !pids.insert(*service.process.pid).second)
+        named_fields.fail(table->get("pid"), "pid",
+                          fmt::format("pid {} is another service's too", *service.process.pid));
       handover.services.push_back(std::move(service));
     }
   }
@@ -618,20 +684,21 @@ std::expected<Handover, std::vector<Error>> read_handover(std::string_view text,
 // ---- the supervisor's side -------------------------------------------------------------------
 
 std::string ServiceSupervisor::Impl::write_handover() const {
-  toml::table root;
-  root.insert("version", format_version);
-  root.insert("shutting_down", in_shutdown);
-  root.insert("last_probe_id", static_cast<std::int64_t>(last_probe_id));
-  root.insert("next_serial", static_cast<std::int64_t>(next_serial));
-  toml::array killed;
-  for (const auto& name : killed_in_shutdown) killed.push_back(name);
-  root.insert("killed_in_shutdown", std::move(killed));
-  toml::array written;
-  for (const auto& [name, service] : services) written.push_back(write_service(*service));
-  root.insert("services", std::move(written));
-  std::ostringstream out;
-  out << root << '\n';
-  return std::move(out).str();
+  Writer w;
+  w.integer("version", format_version);
+  w.flag("shutting_down", in_shutdown);
+  w.integer("last_probe_id", static_cast<std::int64_t>(last_probe_id));
+  w.integer("next_serial", static_cast<std::int64_t>(next_serial));
+  fmt::format_to(w.out(), "killed_in_shutdown = [");
+  const char* separator = "";
+  for (const auto& name : killed_in_shutdown) {
+    fmt::format_to(w.out(), "{}", separator);
+    w.quoted(name);
+    separator = ", ";
+  }
+  fmt::format_to(w.out(), "]\n");
+  for (const auto& [name, service] : services) write_service(w, *service);
+  return w.take();
 }
 
 void ServiceSupervisor::Impl::take_over(Handover& handover) {
@@ -651,8 +718,13 @@ void ServiceSupervisor::Impl::take_over(Handover& handover) {
     if (service.process.pid) by_pid[*service.process.pid] = &service;
     service.deadline.reset();  // scheduled below, into `deadlines` too
     service.readiness = std::move(from.readiness);
+    // Records the configuration (or the adapters) now given have no use for are not kept, as
+    // a supervisor built for them would never have made them: a health record without a check
+    // or a Prober, a socket-activation record without Listeners.
     service.health = std::move(from.health);
+    if (!service.settings().health || !prober) service.health.reset();
     service.on_demand = std::move(from.on_demand);
+    if (!listeners) service.on_demand.reset();
     if (service.on_demand) service.on_demand->watched = false;  // watched again below
     service.config_change = std::move(from.config_change);
     if (service.config_change && service.config_change->step != Step::idle) {
@@ -683,14 +755,15 @@ void ServiceSupervisor::Impl::take_over(Handover& handover) {
   recount();  // holders and leaving_dependents, from the states just restored
   for (auto& [name, owned] : services) {
     Service& service = *owned;
+    // Carried in the record only so far: put in `deadlines` (with the record) by schedule().
     std::optional<TimePoint> due = std::exchange(service.deadline, std::nullopt);
+    rest(service, false);  // at rest: listening or stopped, as the configuration says now
+    update_socket_watch(service);
     if (service.state == ServiceState::running) {
       schedule_while_running(service);  // a probe that was in flight is due at once
     } else if (due) {
       schedule(service, *due);
     }
-    rest(service, false);  // at rest: listening or stopped, as the configuration says now
-    update_socket_watch(service);
   }
   // The checks and reload commands the old supervisor had in flight run again, for the same
   // change and the same waiting requests.

@@ -242,11 +242,18 @@ TEST_CASE("starting (notify readiness): READY=1 or the start timeout, alike") {
   old.supervisor->start(std::nullopt, "web");
   old.advance(3s);
   old.supervisor->on_notify(old.pid("web"), {.status = std::string("warming up")});
+  old.supervisor->start(RequestRef{5, 1}, "web");  // waits for READY=1, holding a reference
   REQUIRE(old.state("web") == ServiceState::starting);
   auto resumed = resume_and_compare(old, config);
-  SUBCASE("READY=1") {
+  CHECK(resumed->supervisor->status("web")->refcount == 2);
+  SUBCASE("READY=1: the waiting start is answered by the old one only; its reference stays") {
     same_reaction(old, *resumed,
                   [](Side& s) { s.supervisor->on_notify(s.pid("web"), {.ready = true}); });
+    CHECK(resumed->state("web") == ServiceState::running);
+    CHECK(old.notifier.reply_to(RequestRef{5, 1})->outcome == Outcome::already_running);
+    CHECK(resumed->notifier.replies.empty());
+    same_reaction(old, *resumed, [](Side& s) { s.supervisor->stop(std::nullopt, "web"); });
+    CHECK(resumed->supervisor->status("web")->refcount == 1);  // still_referenced, in both
     CHECK(resumed->state("web") == ServiceState::running);
   }
   SUBCASE("not ready within start_timeout: stopped at the same instant") {
@@ -498,13 +505,105 @@ TEST_CASE("handovers that cannot be resumed say what is wrong and where") {
   }
   SUBCASE("a value it cannot read, by key and line") {
     std::string bad = text;
-    bad.replace(bad.find("state = 'running'", bad.find("name = 'web'")), 17, "state = 'sleeping'");
+    bad.replace(bad.find("state = \"running\"", bad.find("name = \"web\"")), 17,
+                "state = \"sleeping\"");
     auto result = resume(bad, config);
     REQUIRE(!result.has_value());
     CHECK(result.error().front().key == "services.web.state");
     CHECK(result.error().front().line > 1);
     CHECK(result.error().front().message.starts_with("expected one of stopped, waiting"));
   }
+  SUBCASE("an unknown key, and a running service without its pid") {
+    std::string bad = text;
+    std::size_t web = bad.find("name = \"web\"");
+    bad.replace(bad.find("pid = 1001", web), 10, "pids = 1001");
+    auto result = resume(bad, config);
+    REQUIRE(!result.has_value());
+    REQUIRE(result.error().size() == 2);
+    CHECK(result.error()[0].key == "services.web.pids");
+    CHECK(result.error()[0].message == "unknown key in a handover");
+    CHECK(result.error()[1].key == "services.web.pid");
+    CHECK(result.error()[1].message == "a running service must have a pid");
+  }
   // Nothing was asked of the adapters by a handover refused.
   CHECK(fresh.spawner.log.empty());
+}
+
+TEST_CASE("during shutdown: the new supervisor goes on shutting down and finishes alike") {
+  Config config = two(web_spec());
+  Side old(config);
+  old.supervisor->start(std::nullopt, "web");
+  old.supervisor->shutdown(RequestRef{7, 1});
+  REQUIRE(old.state("web") == ServiceState::stopping);
+  auto resumed = resume_and_compare(old, config);
+  CHECK(resumed->supervisor->shutting_down());
+  same_reaction(old, *resumed, [](Side& s) { s.supervisor->start(RequestRef{8, 1}, "web"); });
+  CHECK(resumed->notifier.reply_to(RequestRef{8, 1})->outcome == Outcome::shutting_down);
+  same_reaction(old, *resumed, [](Side& s) { s.exit("web", ExitStatus::signaled(15)); });
+  CHECK(resumed->spawner.log.back() == "SIGTERM to group 1000");  // db, once web is reaped
+  same_reaction(old, *resumed, [](Side& s) { s.exit("db", ExitStatus::signaled(15)); });
+  CHECK(old.supervisor->finished());
+  CHECK(resumed->supervisor->finished());
+}
+
+TEST_CASE("a main process gone with others of it left: the decision after the last, alike") {
+  Config config = two(web_spec());
+  Side old(config);
+  old.supervisor->start(std::nullopt, "web");
+  old.supervisor->on_main_exit(old.pid("web"), ExitStatus::exited(3));
+  REQUIRE(old.state("web") == ServiceState::stopping);
+  auto resumed = resume_and_compare(old, config);
+  // What counts is the main process's exit, carried: exit code 3, a crash, backs off.
+  same_reaction(old, *resumed, [](Side& s) { s.exit("web", ExitStatus::signaled(15)); });
+  CHECK(resumed->state("web") == ServiceState::backoff);
+  CHECK(resumed->supervisor->status("web")->last_exit == ExitStatus::exited(3));
+}
+
+TEST_CASE("running with idle_stop: the idle period goes on, watched again, and ends alike") {
+  ServiceSpec web = web_spec();
+  web.depends_on.clear();
+  web.listen = {*parse_listen_socket("tcp:127.0.0.1:8080")};
+  web.start = StartMode::on_demand;
+  web.idle_stop = 60s;
+  Config config = two(web);
+  Side old(config);
+  old.connect("web");
+  old.advance(20s);
+  REQUIRE(old.state("web") == ServiceState::running);
+  REQUIRE(old.listeners.watching("web"));
+  auto resumed = resume_and_compare(old, config);
+  CHECK(resumed->listeners.watching("web"));
+  SUBCASE("no client: stopped at the period's end, listening again") {
+    same_reaction(old, *resumed, [](Side& s) { s.advance(40s); });
+    CHECK(resumed->spawner.log == std::vector<std::string>{"SIGTERM to group 1000"});
+    same_reaction(old, *resumed, [](Side& s) { s.exit("web", ExitStatus::signaled(15)); });
+    CHECK(resumed->state("web") == ServiceState::listening);
+  }
+  SUBCASE("a client in the period: it runs on") {
+    same_reaction(old, *resumed, [](Side& s) {
+      s.connect("web");
+      s.advance(40s);
+    });
+    CHECK(resumed->state("web") == ServiceState::running);
+    CHECK(resumed->spawner.log.empty());
+  }
+}
+
+TEST_CASE("what a service said about itself comes through the text whole, any bytes") {
+  ServiceSpec web = web_spec();
+  web.readiness.kind = Readiness::Kind::notify;
+  Config config = two(web);
+  Side old(config);
+  old.supervisor->start(std::nullopt, "web");
+  SUBCASE("quotes, backslashes, control characters and UTF-8: unchanged") {
+    std::string said = "say \"hi\" \\ now\n\ttab \x01 caf\xc3\xa9 \xf0\x9f\x98\x80 'single'";
+    old.supervisor->on_notify(old.pid("web"), {.status = said});
+    auto resumed = resume_and_compare(old, config);
+    CHECK(resumed->supervisor->status("web")->status_text == said);
+  }
+  SUBCASE("a byte that is not UTF-8 becomes U+FFFD (TOML has no byte escapes)") {
+    old.supervisor->on_notify(old.pid("web"), {.status = std::string("bad \xff byte")});
+    Side resumed(old, config);
+    CHECK(resumed.supervisor->status("web")->status_text == "bad \xef\xbf\xbd byte");
+  }
 }
