@@ -40,10 +40,24 @@ int poll_timeout(std::optional<arm::TimePoint> deadline, arm::TimePoint now) {
   return static_cast<int>(std::min<long long>(wait, 24LL * 3600 * 1000));
 }
 
+// The signals armd handles in its loop, through a signalfd: blocked from the start.
+const sigset_t& handled_signals() {
+  static const sigset_t handled = [] {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int signal : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&set, signal);
+    return set;
+  }();
+  return handled;
+}
+
 // What armd inherited is not what it needs: a SIGCHLD set to SIG_IGN makes the kernel reap
 // every child at once (each exit would read as "status lost"), a blocked signal would never
 // arrive. Dispositions set to SIG_IGN go back to the default (handlers do not survive exec; the
-// only ones here are those of a sanitizer's runtime, which stay), and nothing stays blocked.
+// only ones here are those of a sanitizer's runtime, which stay), and nothing stays blocked but
+// the signals armd reads from its signalfd: after a re-exec one of them may be pending (a SIGHUP
+// or SIGTERM sent during it, a SIGCHLD of an orphan), and unblocked it would act by default,
+// killing armd and its services, or be lost.
 void reset_inherited_signals() {
   for (int signal = 1; signal < NSIG; ++signal) {
     struct sigaction current {};
@@ -55,9 +69,7 @@ void reset_inherited_signals() {
       ::sigaction(signal, &default_action, nullptr);
     }
   }
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::sigprocmask(SIG_SETMASK, &handled_signals(), nullptr);
 }
 
 // The cgroup of this armd's services: one per socket path, so a restarted armd finds what its
@@ -141,16 +153,9 @@ std::expected<std::unique_ptr<Daemon>, StartFailure> Daemon::create(DaemonOption
 
   // SIGTERM, SIGINT, SIGHUP and SIGCHLD arrive through a signalfd and are handled in the loop,
   // like any other event. Children get a clean mask back from the spawner.
-  sigset_t handled;
-  sigemptyset(&handled);
-  sigaddset(&handled, SIGTERM);
-  sigaddset(&handled, SIGINT);
-  sigaddset(&handled, SIGHUP);
-  sigaddset(&handled, SIGCHLD);
-  if (sigprocmask(SIG_BLOCK, &handled, nullptr) != 0)
-    return std::unexpected(fmt::format("sigprocmask: {}", std::strerror(errno)));
+  // (Blocked since reset_inherited_signals.)
   ::signal(SIGPIPE, SIG_IGN);
-  daemon->signal_fd_.reset(::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK));
+  daemon->signal_fd_.reset(::signalfd(-1, &handled_signals(), SFD_CLOEXEC | SFD_NONBLOCK));
   if (!daemon->signal_fd_)
     return std::unexpected(fmt::format("signalfd: {}", std::strerror(errno)));
 
@@ -761,6 +766,7 @@ void Daemon::apply_reload(std::optional<arm::RequestRef> from) {
     new_metrics.emplace(std::move(*listener));
   }
   auto applied = supervisor_->reload(std::move(*config));
+  if (applied) ++reloads_applied_;
   if (!applied) {
     new_metrics.reset();
     restore_metrics_listener(released_metrics);

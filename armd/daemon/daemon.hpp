@@ -113,7 +113,9 @@ class Daemon final : public arm::Notifier, public LineHandler {
   void exec_new_program(ConnectionId connection, const nlohmann::json& id);
   std::unique_ptr<ReexecCheck> reexec_check_;
   std::optional<std::pair<ConnectionId, nlohmann::json>> reexec_asked_;
-  std::optional<std::uint64_t> reexec_config_digest_;
+  std::string reexec_config_text_;  // what refuse_reexec_unless_safe compared
+  std::uint64_t reloads_applied_ = 0;
+  std::uint64_t reexec_reloads_seen_ = 0;  // reloads_applied_ when that text was compared
   std::int64_t reexec_unavailable_since_ns_ = 0;
   HandoverState handover_state(ConnectionId connection, const nlohmann::json& id) const;
   // After a re-exec: the new armd takes the previous one's processes and pipes.

@@ -40,22 +40,6 @@ std::string errno_text() {
   return std::strerror(errno);
 }
 
-// The configuration file's bytes, hashed (FNV-1a): whether it changed while the new program was
-// checked. nullopt when it cannot be read.
-std::optional<std::uint64_t> file_digest(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return std::nullopt;
-  std::uint64_t hash = 14695981039346656037ULL;
-  char buffer[65536];
-  while (file.read(buffer, sizeof buffer) || file.gcount() > 0) {
-    for (std::streamsize i = 0; i < file.gcount(); ++i) {
-      hash ^= static_cast<unsigned char>(buffer[i]);
-      hash *= 1099511628211ULL;
-    }
-  }
-  return hash;
-}
-
 // The check's supervisor must not act: resume promises no spawn or signal, and these would
 // refuse one anyway.
 class InertSpawner final : public arm::Spawner {
@@ -87,7 +71,7 @@ int check_handover(const std::string& config_path, int fd) {
     fmt::print(stderr, "{}\n", state.error());
     return cannot;
   }
-  auto config = arm::load_config_file(config_path);
+  auto config = arm::parse_config_file_text(state->config_text, config_path);
   if (!config) {
     fmt::print(stderr, "{}\n", config.error().to_string());
     return cannot;
@@ -108,9 +92,13 @@ std::expected<void, std::string> Daemon::refuse_reexec_unless_safe() {
   if (supervisor_->shutting_down()) return std::unexpected(std::string("armd is shutting down"));
   if (options_.binary.empty())
     return std::unexpected(std::string("armd does not know the path of its own program"));
-  // The new armd reads the file again: it must say what this one runs, or the services would
-  // run under settings nobody applied.
-  auto on_disk = arm::load_config_file(options_.config_path);
+  // The new armd parses the file's text as read here: it must say what this one runs, or the
+  // services would run under settings nobody applied.
+  std::ifstream file(options_.config_path, std::ios::binary);
+  std::string text{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+  if (!file && !file.eof())
+    return std::unexpected(fmt::format("cannot read {}", options_.config_path));
+  auto on_disk = arm::parse_config_file_text(text, options_.config_path);
   if (!on_disk)
     return std::unexpected(fmt::format("{} no longer loads ({}); fix it, reload, then re-exec",
                                        options_.config_path, on_disk.error().to_string()));
@@ -118,6 +106,8 @@ std::expected<void, std::string> Daemon::refuse_reexec_unless_safe() {
     return std::unexpected(
         fmt::format("{} changed since armd loaded it; reload first (armctl reload), then re-exec",
                     options_.config_path));
+  reexec_config_text_ = std::move(text);
+  reexec_reloads_seen_ = reloads_applied_;
   return {};
 }
 
@@ -125,6 +115,7 @@ HandoverState Daemon::handover_state(ConnectionId connection, const nlohmann::js
   HandoverState state;
   state.supervisor = supervisor_->handover();
   state.config_path = options_.config_path;
+  state.config_text = reexec_config_text_;
   state.socket_path = options_.socket_path;
   if (spawner_->containment() == arm::posix::Containment::cgroup) state.cgroup = cgroup_directory_;
   state.control_lock_fd = server_->lock_fd();
@@ -158,12 +149,10 @@ void Daemon::refuse_reexec(ConnectionId connection, const nlohmann::json& id,
 
 void Daemon::reexec(ConnectionId connection, const nlohmann::json& id) {
   if (reexec_check_)
-    return refuse_reexec(connection, id,
-                         "a re-exec is being checked already; wait for its answer");
+    return refuse_reexec(connection, id, "a re-exec is being checked already; wait for its answer");
   reexec_requested_at_ns_ = monotonic_ns();
   if (auto safe = refuse_reexec_unless_safe(); !safe)
     return refuse_reexec(connection, id, safe.error());
-  reexec_config_digest_ = file_digest(options_.config_path);
   // The check reads this state; the exec, once it passed, a fresh one (the services went on
   // meanwhile), in the same format.
   auto memfd = write_memfd(encode_handover(handover_state(connection, id)));
@@ -172,8 +161,8 @@ void Daemon::reexec(ConnectionId connection, const nlohmann::json& id) {
   if (!check) return refuse_reexec(connection, id, check.error());
   reexec_check_ = std::move(*check);
   reexec_asked_.emplace(connection, id);
-  log(Level::info, "re-exec: {} reads the state (pid {}); armd answers meanwhile",
-      options_.binary, reexec_check_->pid());
+  log(Level::info, "re-exec: {} reads the state (pid {}); armd answers meanwhile", options_.binary,
+      reexec_check_->pid());
 }
 
 void Daemon::advance_reexec(const pollfd* entries) {
@@ -190,10 +179,16 @@ void Daemon::exec_new_program(ConnectionId connection, const nlohmann::json& id)
   std::int64_t checked_at = monotonic_ns();
   if (supervisor_->shutting_down())
     return refuse_reexec(connection, id, "armd began shutting down during the check");
-  if (file_digest(options_.config_path) != reexec_config_digest_)
+  if (reloads_applied_ != reexec_reloads_seen_)
     return refuse_reexec(connection, id,
-                         fmt::format("{} changed while the new program was checked; try again",
-                                     options_.config_path));
+                         "a reload was applied during the check; send reexec again");
+  // The new armd answers this connection the re-exec alone: it knows nothing else of it.
+  auto client = clients_.find(connection);
+  if ((client != clients_.end() && client->second.pending > 0) ||
+      subscribers_.subscribed(connection) || followers_.following(connection))
+    return refuse_reexec(connection, id,
+                         "this connection waits for other answers (or follows events or logs); "
+                         "send reexec on a connection of its own");
   // From here on armd answers no one until the new armd does.
   reexec_unavailable_since_ns_ = checked_at;
   // Replies queued for other clients go out first; the rest of their requests go on without
@@ -206,8 +201,8 @@ void Daemon::exec_new_program(ConnectionId connection, const nlohmann::json& id)
       "re-executing {}; {} services, {} processes carry on (checked in {:.1f} ms; state of {} "
       "bytes written in {:.1f} ms)",
       options_.binary, supervisor_->service_count(), state.children.size(),
-      static_cast<double>(checked_at - reexec_requested_at_ns_) / 1e6,
-      state.supervisor.size(), static_cast<double>(monotonic_ns() - checked_at) / 1e6);
+      static_cast<double>(checked_at - reexec_requested_at_ns_) / 1e6, state.supervisor.size(),
+      static_cast<double>(monotonic_ns() - checked_at) / 1e6);
   service_manager_.reloading();
   log_files_.flush();
   flush_log_at_exit(std::chrono::seconds(1));
@@ -232,14 +227,15 @@ void Daemon::exec_new_program(ConnectionId connection, const nlohmann::json& id)
   std::vector<char*> argv;
   for (auto& word : words) argv.push_back(word.data());
   argv.push_back(nullptr);
-  // armd's signals are blocked (they come through its signalfd): the new armd's start-up
-  // unblocks them (reset_inherited_signals), and one that came meanwhile is delivered then.
+  // armd's signals stay blocked across exec (they come through its signalfd): one that comes
+  // meanwhile waits, and the new armd's signalfd reads it (reset_inherited_signals).
   ::execve(options_.binary.c_str(), argv.data(), environ);
 
-  // Still here: nothing was handed over. Everything is as it was but the probes in flight
-  // (their results never come: the supervisor times them out, as a hung probe).
+  // Still here: nothing was handed over. Everything is as it was but the probes that were in
+  // flight: they run again.
   std::string why = fmt::format("exec {}: {}", options_.binary, errno_text());
   for (int fd : kept) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  supervisor_->rerun_probes_in_flight();
   service_manager_.ready(fmt::format("listening on {}; {} services configured",
                                      options_.socket_path, supervisor_->service_count()));
   refuse_reexec(connection, id, why);
@@ -269,6 +265,9 @@ std::expected<void, std::string> Daemon::adopt_processes(const HandoverState& st
       return std::unexpected(added.error().message);
   }
   resumed_ = true;
+  // A SIGCHLD of an orphan that exited during the exec may have come before the signalfd: look
+  // for adopted children to reap at the first turn anyway.
+  reap_adopted_ = true;
   if (state.reply_fd >= 0) {
     ConnectionId connection = server_->adopt_connection(arm::posix::UniqueFd(state.reply_fd));
     clients_.emplace(connection, Client{});

@@ -53,13 +53,16 @@ std::string encode_handover(const HandoverState& state) {
       {"reply_id", state.reply_id},
       {"requested_at_ns", state.requested_at_ns},
       {"unavailable_since_ns", state.unavailable_since_ns},
+      {"supervisor_bytes", state.supervisor.size()},
+      {"config_bytes", state.config_text.size()},
   };
-  // The supervisor's text follows the header line as it is: escaped into a JSON string it
-  // would cost a copy each way (a third of a MB for a thousand services).
+  // The texts follow the header line as they are: escaped into JSON strings they would cost a
+  // copy each way (a third of a MB for a thousand services).
   std::string text = document.dump();
-  text.reserve(text.size() + 1 + state.supervisor.size());
+  text.reserve(text.size() + 1 + state.supervisor.size() + state.config_text.size());
   text += '\n';
   text += state.supervisor;
+  text += state.config_text;
   return text;
 }
 
@@ -104,7 +107,19 @@ std::expected<HandoverState, std::string> decode_handover(std::string_view text)
     else
       error = value.error();
   };
-  state.supervisor = std::string(text.substr(header_end + 1));
+  std::size_t supervisor_bytes = 0;
+  std::size_t config_bytes = 0;
+  take(supervisor_bytes, document, "handover: ", "supervisor_bytes");
+  take(config_bytes, document, "handover: ", "config_bytes");
+  if (error.empty()) {
+    std::string_view rest = text.substr(header_end + 1);
+    if (rest.size() != supervisor_bytes + config_bytes)
+      return std::unexpected(fmt::format(
+          "handover: {} bytes follow the header, not {} (supervisor) + {} (configuration)",
+          rest.size(), supervisor_bytes, config_bytes));
+    state.supervisor = std::string(rest.substr(0, supervisor_bytes));
+    state.config_text = std::string(rest.substr(supervisor_bytes));
+  }
   take(state.config_path, document, "handover: ", "config_path");
   take(state.socket_path, document, "handover: ", "socket_path");
   take(state.cgroup, document, "handover: ", "cgroup");

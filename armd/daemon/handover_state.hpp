@@ -1,6 +1,7 @@
 // What an armd hands the armd it execs (issue 15, live re-exec): where each descriptor it keeps
-// across exec is, as one JSON line, followed by the supervisor's own handover text, in a memfd
-// whose number the new armd finds on its command line (--handover-fd).
+// across exec is, as one JSON line, followed by the supervisor's own handover text and the
+// configuration's, in a memfd whose number the new armd finds on its command line
+// (--handover-fd).
 #pragma once
 
 #include <cstdint>
@@ -22,6 +23,9 @@ struct HandoverState {
   static constexpr int format_version = 1;
 
   std::string supervisor;  // arm::ServiceSupervisor::handover()
+  // The configuration file's text as the old armd compared it with what it ran: the new armd
+  // parses these bytes (arm::parse_config_file_text), not the file, which may have changed since.
+  std::string config_text;
   std::string config_path;
   std::string socket_path;
   // The spawner's containment: its cgroup directory, or empty for process groups. The new armd
@@ -57,7 +61,7 @@ struct HandoverState {
   // The client that asked for the re-exec: the new armd answers it.
   int reply_fd = -1;
   nlohmann::json reply_id;
-  std::int64_t requested_at_ns = 0;  // CLOCK_MONOTONIC: when the request came
+  std::int64_t requested_at_ns = 0;       // CLOCK_MONOTONIC: when the request came
   std::int64_t unavailable_since_ns = 0;  // when the old armd stopped answering
 
   // Every descriptor above, for the old armd to keep open across exec (and the new one to

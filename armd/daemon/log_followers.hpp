@@ -34,6 +34,7 @@ class LogFollowers {
   // A service that left the configuration is no longer followed.
   void forget_service(const std::string& service);
   bool empty() const { return followers_.empty(); }
+  bool following(ConnectionId connection) const { return followers_.contains(connection); }
 
   // Sends each follower what it is owed, as far as its queue allows.
   void send_news(ControlServer& server, const ServiceOutputs& outputs);

@@ -136,7 +136,10 @@ int main(int argc, char** argv) {
     handover.emplace(std::move(*state));
   }
 
-  auto config = arm::load_config_file(config_path);
+  // After a re-exec, the text the previous armd checked against what it ran: the file may have
+  // changed since (a reload applies that).
+  auto config = handover ? arm::parse_config_file_text(handover->config_text, config_path)
+                         : arm::load_config_file(config_path);
   if (!config) return cannot_start(exit_invalid, config.error().to_string());
   auto configured = std::chrono::steady_clock::now();
   armd::DaemonOptions options;
@@ -148,7 +151,9 @@ int main(int argc, char** argv) {
           : armd::resolve_socket_path(armd::socket_path_sources(socket_path, config->arm.socket));
   options.binary = own_program();
   options.command_line.assign(argv, argv + argc);
-  auto ms = [](auto duration) { return std::chrono::duration<double, std::milli>(duration).count(); };
+  auto ms = [](auto duration) {
+    return std::chrono::duration<double, std::milli>(duration).count();
+  };
   if (handover) {
     options.resume_timings.started_ms =
         ms(started.time_since_epoch() - std::chrono::nanoseconds(handover->unavailable_since_ns));

@@ -102,8 +102,8 @@ std::optional<std::expected<void, std::string>> ReexecCheck::advance(const pollf
   int status = 0;
   ::waitpid(std::exchange(pid_, 0), &status, 0);
   if (!(entries[0].revents & POLLIN))
-    return std::unexpected(fmt::format("{} did not read the state within {} s", program_,
-                                       timeout.count()));
+    return std::unexpected(
+        fmt::format("{} did not read the state within {} s", program_, timeout.count()));
   return verdict(status);
 }
 

@@ -398,6 +398,11 @@ std::optional<std::string> config_section_problem(std::string_view name);
 
 // Reads and parses a file.
 std::expected<Config, ConfigError> load_config_file(const std::filesystem::path& path);
+// Parses `text` as load_config_file parses the file at `path` (relative paths inside are taken
+// relative to its directory): for a host that read it earlier and must parse those very bytes
+// (armd's re-exec, issue 15, hands the new armd the text the old one compared).
+std::expected<Config, ConfigError> parse_config_file_text(std::string_view text,
+                                                          const std::filesystem::path& path);
 
 // What `armd --check-config` adds to loading `path` into `config`: the files it names that are
 // not there. Each service's program — argv[0] by compose_argv's rules, so the first word of its

@@ -484,6 +484,10 @@ class ServiceSupervisor {
   // Live re-exec (issue 15): everything a new supervisor needs to carry on from this one's state
   // without stopping or restarting anything, as versioned text (the core's own format, TOML).
   std::string handover() const;
+  // The host ended every probe, config_check and reload command in flight without reporting
+  // their results (it was about to exec itself, and the exec failed): each runs again now, with
+  // a new ProbeId, as if it had just become due. A result reported for an old id is ignored.
+  void rerun_probes_in_flight();
   // A supervisor for `config` that carries on from `handover` (another supervisor's handover(),
   // possibly of an older libarm): same states, processes (pids), references, restart history,
   // readiness, health, deadlines. `config` must configure every service the handover names

@@ -277,10 +277,19 @@ std::expected<Config, ConfigError> load_config_file(const std::filesystem::path&
   try {
     auto text = config_detail::read_whole_file(path);
     if (!text) return Failure(Error::at(path.string(), 0, 0, "", text.error()));
+    return parse_config_file_text(*text, path);
+  } catch (const std::exception& error) {
+    return Failure(Error::at(path.string(), 0, 0, "", error.what()));
+  }
+}
+
+std::expected<Config, ConfigError> parse_config_file_text(std::string_view text,
+                                                          const std::filesystem::path& path) {
+  try {
     // Relative paths inside are taken relative to the file, wherever armd was started from.
     std::error_code unknown;
     std::filesystem::path directory = std::filesystem::absolute(path, unknown).parent_path();
-    return parse_with_base(*text, path.string(), directory);
+    return parse_with_base(text, path.string(), directory);
   } catch (const std::exception& error) {
     return Failure(Error::at(path.string(), 0, 0, "", error.what()));
   }

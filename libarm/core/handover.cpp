@@ -33,6 +33,7 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -788,6 +789,27 @@ ServiceSupervisor::ServiceSupervisor(std::unique_ptr<Impl> impl) : impl_(std::mo
 
 std::string ServiceSupervisor::handover() const {
   return impl_->write_handover();
+}
+
+void ServiceSupervisor::rerun_probes_in_flight() {
+  Impl::Call call(*impl_);
+  auto& impl = *impl_;
+  // Sorted by id, so they start again in the order they first started.
+  std::map<ProbeId, Service*> health(impl.probes_in_flight.begin(), impl.probes_in_flight.end());
+  std::map<ProbeId, Service*> steps(impl.config_steps_in_flight.begin(),
+                                    impl.config_steps_in_flight.end());
+  impl.probes_in_flight.clear();
+  impl.config_steps_in_flight.clear();
+  for (auto [id, service] : health) {
+    service->health->in_flight.reset();
+    impl.run_probe(*service);
+    impl.schedule_while_running(*service);
+  }
+  for (auto [id, service] : steps) {
+    auto& change = *service->config_change;
+    change.in_flight.reset();
+    impl.run_config_step(*service, change.step);
+  }
 }
 
 std::expected<std::unique_ptr<ServiceSupervisor>, std::vector<Error>> ServiceSupervisor::resume(
