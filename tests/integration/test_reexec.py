@@ -41,6 +41,7 @@ while True:
 
 class Reexec(ArmdTestCase):
     WORKERS = 40
+    ARM_SECTION = ""  # armd's containment: what the machine allows (cgroups here, as root)
 
     def setUp(self):
         super().setUp()
@@ -57,7 +58,7 @@ class Reexec(ArmdTestCase):
             while true; do n=$((n+1)); echo "line $n"; sleep 0.1; done
             """)
         crasher = self.script("crasher.sh", "sleep 0.2; exit 1\n")
-        self.write_config(f"""
+        self.write_config(self.ARM_SECTION + f"""
             [services."worker@"]
             binary = "{self.sleeper()}"
             instances = {self.WORKERS}
@@ -214,6 +215,19 @@ class Reexec(ArmdTestCase):
         result = self.armctl("reexec", check=0)
         self.assertIn(program, result.stdout)
         self.assertEqual(self.running_pids(), before)
+
+
+class ReexecProcessGroups(Reexec):
+    """The same with process groups: the new armd takes the pidfds and process groups over, not
+    cgroups."""
+
+    ARM_SECTION = '[arm]\ncgroup = "off"\n'
+
+    def test_the_log_says_process_groups(self):
+        self.start_armd()
+        self.armctl("reexec", check=0)
+        wait_for(lambda: "re-executed" in self.log(), "the new armd's log line")
+        self.assertEqual(self.log().count("containment: process groups"), 2)
 
 
 if __name__ == "__main__":
