@@ -417,15 +417,17 @@ class Client {
     if (json_output_) print_json(json::array({*reply}));
     if (member(*reply, "ok") != true) return json_output_ ? exit_failed : refused(*reply, "reexec");
     if (!json_output_) {
-      const json& took = member(*reply, "took_us");
+      auto number = [&](const char* key) {
+        const json& value = member(*reply, key);
+        return value.is_number() ? value.get<double>() : 0.0;
+      };
+      const json& binary = member(*reply, "binary");
       fmt::print(
           "armd re-executed {}: {} services, {} processes taken over; {:.1f} ms without "
-          "answering\n",
-          member(*reply, "binary").is_string() ? member(*reply, "binary").get<std::string>()
-                                               : std::string("armd"),
-          member(*reply, "services").is_number() ? member(*reply, "services").get<long>() : 0,
-          member(*reply, "processes").is_number() ? member(*reply, "processes").get<long>() : 0,
-          took.is_number() ? took.get<double>() / 1000.0 : 0.0);
+          "answering ({:.1f} ms in all, the check included)\n",
+          binary.is_string() ? binary.get<std::string>() : std::string("armd"),
+          number("services"), number("processes"), number("unavailable_us") / 1000.0,
+          number("took_us") / 1000.0);
     }
     return exit_ok;
   }
