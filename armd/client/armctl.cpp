@@ -425,9 +425,8 @@ class Client {
       fmt::print(
           "armd re-executed {}: {} services, {} processes taken over; {:.1f} ms without "
           "answering ({:.1f} ms in all, the check included)\n",
-          binary.is_string() ? binary.get<std::string>() : std::string("armd"),
-          number("services"), number("processes"), number("unavailable_us") / 1000.0,
-          number("took_us") / 1000.0);
+          binary.is_string() ? binary.get<std::string>() : std::string("armd"), number("services"),
+          number("processes"), number("unavailable_us") / 1000.0, number("took_us") / 1000.0);
     }
     return exit_ok;
   }

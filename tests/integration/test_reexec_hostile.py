@@ -82,12 +82,17 @@ class ReexecHostile(ArmdTestCase):
         wait_for(lambda: os.path.exists(self.check_marker), "the check to begin")
         # `systemctl reload armd` (ExecReload=kill -HUP $MAINPID) at this moment:
         self.armd.send_signal(signal.SIGHUP)
+        self.assert_armd_and_service_live(reexec, worker)
+
+    def assert_armd_and_service_live(self, reexec, pid):
+        """Once the re-exec's armctl has finished, and a moment after: armd still runs (the old
+        one or the new one), and so does the service process `pid`."""
         out, err = reexec.communicate(timeout=DEADLINE)
         time.sleep(1)
         self.assertIsNone(self.armd.poll(),
-                          f"armd died (status {self.armd.returncode}) after a SIGHUP during the "
-                          f"re-exec; armctl said {out!r} {err!r}\n{self.log()}")
-        self.assertTrue(pid_alive(worker), "the worker died with armd")
+                          f"armd exited ({self.armd.returncode}); armctl said {out!r} {err!r}\n"
+                          f"{self.log()}")
+        self.assertTrue(pid_alive(pid), "the service died with armd")
 
     # --- a request sent after `reexec` on the same connection is answered -------------------
 
@@ -152,12 +157,7 @@ class ReexecHostile(ArmdTestCase):
         # The file armd compared and the check read is edited (a deployment writing the next
         # version) before the exec: the old armd had the compared text in memory.
         self.write_config(config.split("[services.other]")[0])
-        out, err = reexec.communicate(timeout=DEADLINE)
-        time.sleep(1)
-        self.assertIsNone(self.armd.poll(),
-                          f"the new armd exited ({self.armd.returncode}); armctl said {out!r} "
-                          f"{err!r}\n{self.log()}")
-        self.assertTrue(pid_alive(worker), "the worker died with armd")
+        self.assert_armd_and_service_live(reexec, worker)
 
     # --- an exec that fails after the check restarts no service: the probes run again ---------
 
