@@ -279,7 +279,7 @@ int Daemon::run() {
   // Only now, holding the socket: what a SIGKILLed armd of this socket left running goes
   // before anything starts, so no service runs twice.
   // (Not after a re-exec: what the cgroups hold is this armd's own, taken over.)
-  if (resumed_) {
+  if (reexec_.resumed) {
     answer_reexec();
   } else {
     if (auto left = spawner_->kill_leftovers(); !left.empty())
@@ -313,8 +313,8 @@ int Daemon::run() {
     fds.push_back({listeners_->fd(), POLLIN, 0});
     // A re-exec's check of the new program (two entries, ignored while there is none).
     std::size_t reexec_entries = fds.size();
-    if (reexec_check_) {
-      reexec_check_->add_poll_fds(fds);
+    if (reexec_.check) {
+      reexec_.check->add_poll_fds(fds);
     } else {
       fds.push_back({-1, 0, 0});
       fds.push_back({-1, 0, 0});
@@ -323,8 +323,8 @@ int Daemon::run() {
     if (metrics_http_) metrics_http_->add_poll_fds(fds, clock_.now());
     slowed_.add_poll_fds(log_files_, fds);  // last: nothing reads their revents, they only wake
     int timeout = poll_timeout(supervisor_->next_deadline(), clock_.now());
-    if (reexec_check_) {
-      int check_timeout = poll_timeout(reexec_check_->deadline(), clock_.now());
+    if (reexec_.check) {
+      int check_timeout = poll_timeout(reexec_.check->deadline(), clock_.now());
       timeout = timeout < 0 ? check_timeout : std::min(timeout, check_timeout);
     }
     if (auto wakeup = server_->next_wakeup()) {
@@ -359,7 +359,7 @@ int Daemon::run() {
     if (reap_adopted_) {
       reap_adopted_ = false;
       spawner_->reap_adopted([&](arm::ProcessId pid) {
-        return health_->owns_process(pid) || (reexec_check_ && reexec_check_->pid() == pid);
+        return health_->owns_process(pid) || (reexec_.check && reexec_.check->pid() == pid);
       });
     }
     if (fds[6].revents & POLLIN) health_->collect(*supervisor_);
@@ -372,7 +372,7 @@ int Daemon::run() {
     }
     // Before the connections are read: on success it execs, and a request not read yet is read
     // by the new armd.
-    if (reexec_check_) advance_reexec(&fds[reexec_entries]);
+    if (reexec_.check) advance_reexec(&fds[reexec_entries]);
     server_->handle_poll(fds);
     if (metrics_http_) metrics_http_->handle_poll(fds, [&] { return metrics_text(); });
     // Every turn, not only when output came: a follower's queue may have drained.

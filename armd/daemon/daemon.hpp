@@ -111,21 +111,23 @@ class Daemon final : public arm::Notifier, public LineHandler {
   // The check of the new program ran (its two poll entries): on success, the exec.
   void advance_reexec(const pollfd* entries);
   void exec_new_program(ConnectionId connection, const nlohmann::json& id);
-  std::unique_ptr<ReexecCheck> reexec_check_;
-  std::optional<std::pair<ConnectionId, nlohmann::json>> reexec_asked_;
-  std::string reexec_config_text_;  // what refuse_reexec_unless_safe compared
-  std::uint64_t reloads_applied_ = 0;
-  std::uint64_t reexec_reloads_seen_ = 0;  // reloads_applied_ when that text was compared
-  std::int64_t reexec_unavailable_since_ns_ = 0;
   HandoverState handover_state(ConnectionId connection, const nlohmann::json& id) const;
   // After a re-exec: the new armd takes the previous one's processes and pipes.
   std::expected<void, std::string> adopt_processes(const HandoverState& state);
-  // The re-exec's client, answered once the new armd runs (nullopt: none).
-  std::optional<std::pair<ConnectionId, nlohmann::json>> reexec_reply_;
   void answer_reexec();
-  std::int64_t reexec_requested_at_ns_ = 0;
-  std::size_t reexec_processes_ = 0;
-  bool resumed_ = false;          // created from a previous armd's handover
+  struct Reexec {
+    std::unique_ptr<ReexecCheck> check;  // the new program's check, while it runs
+    // The client that asked: answered by this armd when the re-exec is refused, by the new armd
+    // once it has taken over.
+    std::optional<std::pair<ConnectionId, nlohmann::json>> client;
+    std::string config_text;         // what refuse_reexec_unless_safe compared
+    std::uint64_t reloads_seen = 0;  // reloads_applied_ when it was compared
+    std::int64_t requested_at_ns = 0;
+    std::int64_t unavailable_since_ns = 0;  // when the old armd stopped answering
+    std::size_t processes = 0;              // taken over (the new armd)
+    bool resumed = false;                   // this armd was created from a handover
+  } reexec_;
+  std::uint64_t reloads_applied_ = 0;
   std::string cgroup_directory_;  // the spawner's, in cgroup mode
   // The reload itself; reload() tells the service manager around it.
   void apply_reload(std::optional<arm::RequestRef> from);

@@ -13,7 +13,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 
 #include <fmt/format.h>
 
@@ -94,11 +93,11 @@ std::expected<void, std::string> Daemon::refuse_reexec_unless_safe() {
     return std::unexpected(std::string("armd does not know the path of its own program"));
   // The new armd parses the file's text as read here: it must say what this one runs, or the
   // services would run under settings nobody applied.
-  std::ifstream file(options_.config_path, std::ios::binary);
-  std::string text{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-  if (!file && !file.eof())
-    return std::unexpected(fmt::format("cannot read {}", options_.config_path));
-  auto on_disk = arm::parse_config_file_text(text, options_.config_path);
+  auto text = arm::read_config_file_text(options_.config_path);
+  if (!text)
+    return std::unexpected(fmt::format("{} no longer loads ({}); fix it, reload, then re-exec",
+                                       options_.config_path, text.error().to_string()));
+  auto on_disk = arm::parse_config_file_text(*text, options_.config_path);
   if (!on_disk)
     return std::unexpected(fmt::format("{} no longer loads ({}); fix it, reload, then re-exec",
                                        options_.config_path, on_disk.error().to_string()));
@@ -106,8 +105,8 @@ std::expected<void, std::string> Daemon::refuse_reexec_unless_safe() {
     return std::unexpected(
         fmt::format("{} changed since armd loaded it; reload first (armctl reload), then re-exec",
                     options_.config_path));
-  reexec_config_text_ = std::move(text);
-  reexec_reloads_seen_ = reloads_applied_;
+  reexec_.config_text = std::move(*text);
+  reexec_.reloads_seen = reloads_applied_;
   return {};
 }
 
@@ -115,7 +114,7 @@ HandoverState Daemon::handover_state(ConnectionId connection, const nlohmann::js
   HandoverState state;
   state.supervisor = supervisor_->handover();
   state.config_path = options_.config_path;
-  state.config_text = reexec_config_text_;
+  state.config_text = reexec_.config_text;
   state.socket_path = options_.socket_path;
   if (spawner_->containment() == arm::posix::Containment::cgroup) state.cgroup = cgroup_directory_;
   state.control_lock_fd = server_->lock_fd();
@@ -136,8 +135,8 @@ HandoverState Daemon::handover_state(ConnectionId connection, const nlohmann::js
   });
   state.reply_fd = server_->connection_fd(connection);
   state.reply_id = id;
-  state.requested_at_ns = reexec_requested_at_ns_;
-  state.unavailable_since_ns = reexec_unavailable_since_ns_;
+  state.requested_at_ns = reexec_.requested_at_ns;
+  state.unavailable_since_ns = reexec_.unavailable_since_ns;
   return state;
 }
 
@@ -148,9 +147,9 @@ void Daemon::refuse_reexec(ConnectionId connection, const nlohmann::json& id,
 }
 
 void Daemon::reexec(ConnectionId connection, const nlohmann::json& id) {
-  if (reexec_check_)
+  if (reexec_.check)
     return refuse_reexec(connection, id, "a re-exec is being checked already; wait for its answer");
-  reexec_requested_at_ns_ = monotonic_ns();
+  reexec_.requested_at_ns = monotonic_ns();
   if (auto safe = refuse_reexec_unless_safe(); !safe)
     return refuse_reexec(connection, id, safe.error());
   // The check reads this state; the exec, once it passed, a fresh one (the services went on
@@ -159,18 +158,18 @@ void Daemon::reexec(ConnectionId connection, const nlohmann::json& id) {
   if (!memfd) return refuse_reexec(connection, id, memfd.error());
   auto check = ReexecCheck::start(options_.binary, options_.config_path, memfd->get());
   if (!check) return refuse_reexec(connection, id, check.error());
-  reexec_check_ = std::move(*check);
-  reexec_asked_.emplace(connection, id);
+  reexec_.check = std::move(*check);
+  reexec_.client.emplace(connection, id);
   log(Level::info, "re-exec: {} reads the state (pid {}); armd answers meanwhile", options_.binary,
-      reexec_check_->pid());
+      reexec_.check->pid());
 }
 
 void Daemon::advance_reexec(const pollfd* entries) {
-  auto verdict = reexec_check_->advance(entries);
+  auto verdict = reexec_.check->advance(entries);
   if (!verdict) return;
-  reexec_check_.reset();
-  auto [connection, id] = std::move(*reexec_asked_);
-  reexec_asked_.reset();
+  reexec_.check.reset();
+  auto [connection, id] = std::move(*reexec_.client);
+  reexec_.client.reset();
   if (!*verdict) return refuse_reexec(connection, id, verdict->error());
   exec_new_program(connection, id);
 }
@@ -179,7 +178,7 @@ void Daemon::exec_new_program(ConnectionId connection, const nlohmann::json& id)
   std::int64_t checked_at = monotonic_ns();
   if (supervisor_->shutting_down())
     return refuse_reexec(connection, id, "armd began shutting down during the check");
-  if (reloads_applied_ != reexec_reloads_seen_)
+  if (reloads_applied_ != reexec_.reloads_seen)
     return refuse_reexec(connection, id,
                          "a reload was applied during the check; send reexec again");
   // The new armd answers this connection the re-exec alone: it knows nothing else of it.
@@ -190,7 +189,7 @@ void Daemon::exec_new_program(ConnectionId connection, const nlohmann::json& id)
                          "this connection waits for other answers (or follows events or logs); "
                          "send reexec on a connection of its own");
   // From here on armd answers no one until the new armd does.
-  reexec_unavailable_since_ns_ = checked_at;
+  reexec_.unavailable_since_ns = checked_at;
   // Replies queued for other clients go out first; the rest of their requests go on without
   // them (as when a client disconnects).
   server_->flush_all(100);
@@ -201,7 +200,7 @@ void Daemon::exec_new_program(ConnectionId connection, const nlohmann::json& id)
       "re-executing {}; {} services, {} processes carry on (checked in {:.1f} ms; state of {} "
       "bytes written in {:.1f} ms)",
       options_.binary, supervisor_->service_count(), state.children.size(),
-      static_cast<double>(checked_at - reexec_requested_at_ns_) / 1e6, state.supervisor.size(),
+      static_cast<double>(checked_at - reexec_.requested_at_ns) / 1e6, state.supervisor.size(),
       static_cast<double>(monotonic_ns() - checked_at) / 1e6);
   service_manager_.reloading();
   log_files_.flush();
@@ -264,38 +263,38 @@ std::expected<void, std::string> Daemon::adopt_processes(const HandoverState& st
         !added)
       return std::unexpected(added.error().message);
   }
-  resumed_ = true;
+  reexec_.resumed = true;
   // A SIGCHLD of an orphan that exited during the exec may have come before the signalfd: look
   // for adopted children to reap at the first turn anyway.
   reap_adopted_ = true;
   if (state.reply_fd >= 0) {
     ConnectionId connection = server_->adopt_connection(arm::posix::UniqueFd(state.reply_fd));
     clients_.emplace(connection, Client{});
-    reexec_reply_.emplace(connection, state.reply_id);
+    reexec_.client.emplace(connection, state.reply_id);
   }
-  reexec_requested_at_ns_ = state.requested_at_ns;
-  reexec_unavailable_since_ns_ = state.unavailable_since_ns;
-  reexec_processes_ = state.children.size();
+  reexec_.requested_at_ns = state.requested_at_ns;
+  reexec_.unavailable_since_ns = state.unavailable_since_ns;
+  reexec_.processes = state.children.size();
   return {};
 }
 
 void Daemon::answer_reexec() {
   std::int64_t now = monotonic_ns();
-  double took_ms = static_cast<double>(now - reexec_requested_at_ns_) / 1e6;
-  double unavailable_ms = static_cast<double>(now - reexec_unavailable_since_ns_) / 1e6;
+  double took_ms = static_cast<double>(now - reexec_.requested_at_ns) / 1e6;
+  double unavailable_ms = static_cast<double>(now - reexec_.unavailable_since_ns) / 1e6;
   log(Level::info,
       "re-executed {}: took over {} services and {} processes; armd did not answer for {:.1f} ms "
       "(the new program ran {:.1f} ms after that began, read the configuration in {:.1f} ms, "
       "took over in {:.1f} ms)",
-      options_.binary, supervisor_->service_count(), reexec_processes_, unavailable_ms,
+      options_.binary, supervisor_->service_count(), reexec_.processes, unavailable_ms,
       options_.resume_timings.started_ms, options_.resume_timings.configured_ms,
       options_.resume_timings.taken_over_ms);
-  if (reexec_reply_) {
-    server_->send(reexec_reply_->first,
-                  protocol::encode_reexec(reexec_reply_->second, options_.binary,
-                                          supervisor_->service_count(), reexec_processes_,
+  if (reexec_.client) {
+    server_->send(reexec_.client->first,
+                  protocol::encode_reexec(reexec_.client->second, options_.binary,
+                                          supervisor_->service_count(), reexec_.processes,
                                           unavailable_ms, took_ms));
-    reexec_reply_.reset();
+    reexec_.client.reset();
   }
 }
 

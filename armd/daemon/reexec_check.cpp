@@ -28,12 +28,11 @@ std::expected<std::unique_ptr<ReexecCheck>, std::string> ReexecCheck::start(
   std::unique_ptr<ReexecCheck> check(new ReexecCheck());
   check->program_ = program;
   int output[2];
-  if (::pipe2(output, O_CLOEXEC | O_NONBLOCK) != 0)
+  if (::pipe2(output, O_CLOEXEC) != 0)
     return std::unexpected(fmt::format("pipe: {}", std::strerror(errno)));
   check->output_.reset(output[0]);
   arm::posix::UniqueFd write_end(output[1]);
-  // The write end blocks in the child as any stderr does (O_NONBLOCK is the pipe's, so clear it).
-  ::fcntl(write_end.get(), F_SETFL, 0);
+  // armd's end only: the program's stderr blocks as any does.
   ::fcntl(check->output_.get(), F_SETFL, O_NONBLOCK);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -96,12 +95,14 @@ std::optional<std::expected<void, std::string>> ReexecCheck::advance(const pollf
       break;
     }
   }
-  bool timed_out = std::chrono::steady_clock::now() >= deadline_;
-  if (!(entries[0].revents & POLLIN) && !timed_out) return std::nullopt;
-  if (!(entries[0].revents & POLLIN)) ::kill(pid_, SIGKILL);
+  bool exited = entries[0].revents & POLLIN;
+  if (!exited) {
+    if (std::chrono::steady_clock::now() < deadline_) return std::nullopt;
+    ::kill(pid_, SIGKILL);
+  }
   int status = 0;
   ::waitpid(std::exchange(pid_, 0), &status, 0);
-  if (!(entries[0].revents & POLLIN))
+  if (!exited)
     return std::unexpected(
         fmt::format("{} did not read the state within {} s", program_, timeout.count()));
   return verdict(status);

@@ -396,8 +396,11 @@ std::expected<void, std::vector<Error>> check_config(const Config& config);
 // Why `name` cannot be a config_section (empty, a bracket, a line break...), or nullopt.
 std::optional<std::string> config_section_problem(std::string_view name);
 
-// Reads and parses a file.
+// Reads and parses a file: read_config_file_text, then parse_config_file_text.
 std::expected<Config, ConfigError> load_config_file(const std::filesystem::path& path);
+// The file's text, read as load_config_file reads it: a regular file only, of bounded size,
+// never blocking (a FIFO put in its place is refused, not waited on).
+std::expected<std::string, ConfigError> read_config_file_text(const std::filesystem::path& path);
 // Parses `text` as load_config_file parses the file at `path` (relative paths inside are taken
 // relative to its directory): for a host that read it earlier and must parse those very bytes
 // (armd's re-exec, issue 15, hands the new armd the text the old one compared).

@@ -274,10 +274,16 @@ std::expected<Config, ConfigError> parse_config(std::string_view toml_text,
 }
 
 std::expected<Config, ConfigError> load_config_file(const std::filesystem::path& path) {
+  auto text = read_config_file_text(path);
+  if (!text) return std::unexpected(std::move(text.error()));
+  return parse_config_file_text(*text, path);
+}
+
+std::expected<std::string, ConfigError> read_config_file_text(const std::filesystem::path& path) {
   try {
     auto text = config_detail::read_whole_file(path);
     if (!text) return Failure(Error::at(path.string(), 0, 0, "", text.error()));
-    return parse_config_file_text(*text, path);
+    return std::move(*text);
   } catch (const std::exception& error) {
     return Failure(Error::at(path.string(), 0, 0, "", error.what()));
   }

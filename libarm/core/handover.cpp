@@ -418,6 +418,21 @@ class Fields {
     fail(node, name, "expected an array");
     return nullptr;
   }
+  // Calls `visit(table, key)` for each element of the array `name` that is a table, its key
+  // naming it ("services[3]"); an element of another kind fails.
+  template <typename Visit>
+  void each_table(std::string_view name, Visit visit) const {
+    const toml::array* list = array(name);
+    if (!list) return;
+    std::size_t index = 0;
+    for (const toml::node& element : *list) {
+      std::string item = fmt::format("{}[{}]", name, index++);
+      if (const auto* table = element.as_table())
+        visit(*table, item);
+      else
+        fail(&element, item, "expected a table");
+    }
+  }
   bool has(std::string_view name) const { return table_.contains(name); }
   std::vector<Error>& errors() const { return errors_; }
   const toml::table& table() const { return table_; }
@@ -542,24 +557,15 @@ void read_service(const Fields& fields, CarriedService& service) {
   }
   fields.count("restarts", service.restarts);
   fields.named("attempt", attempt_names, service.attempt);
-  if (const auto* starts = fields.array("start_waiters")) {
-    std::size_t index = 0;
-    for (const toml::node& element : *starts) {
-      std::string key = fmt::format("start_waiters[{}]", index++);
-      const auto* table = element.as_table();
-      if (!table) {
-        fields.fail(&element, key, "expected a table");
-        continue;
-      }
-      Fields waiter_fields(*table, fields.key(key), fields.errors());
-      waiter_fields.only({"on_success", "holds_reference", "killed"});
-      StartWaiter waiter;  // `to` stays nullopt: its client is gone
-      waiter_fields.listed("on_success", all_outcomes, waiter.on_success);
-      waiter_fields.flag("holds_reference", waiter.holds_reference);
-      waiter_fields.flag("killed", waiter.killed);
-      service.start_waiters.push_back(waiter);
-    }
-  }
+  fields.each_table("start_waiters", [&](const toml::table& table, const std::string& key) {
+    Fields waiter_fields(table, fields.key(key), fields.errors());
+    waiter_fields.only({"on_success", "holds_reference", "killed"});
+    StartWaiter waiter;  // `to` stays nullopt: its client is gone
+    waiter_fields.listed("on_success", all_outcomes, waiter.on_success);
+    waiter_fields.flag("holds_reference", waiter.holds_reference);
+    waiter_fields.flag("killed", waiter.killed);
+    service.start_waiters.push_back(waiter);
+  });
   fields.named("stop_phase", stop_phase_names, service.stop.phase);
   fields.flag("stop_killed", service.stop.killed);
   fields.flag("abort_first", service.stop.abort_first);
@@ -628,54 +634,45 @@ std::expected<Handover, std::vector<Error>> read_handover(std::string_view text,
   }
   std::set<std::string, std::less<>> seen;
   std::set<ProcessId> pids;
-  if (const auto* services = fields.array("services")) {
-    std::size_t index = 0;
-    for (const toml::node& element : *services) {
-      std::string key = fmt::format("services[{}]", index++);
-      const auto* table = element.as_table();
-      if (!table) {
-        fields.fail(&element, key, "expected a table");
-        continue;
-      }
-      CarriedService service;
-      Fields service_fields(*table, key, errors);
-      service_fields.text("name", service.name);
-      if (service.name.empty()) {
-        service_fields.fail(nullptr, "name", "missing: every service has a name");
-        continue;
-      }
-      // From here on the key names the service, as a configuration's does.
-      Fields named_fields(*table, fmt::format("services.{}", service.name), errors);
-      if (!config.services.contains(service.name)) {
-        // A reload removed it and its process is still on its way out: its settings are gone
-        // with the configuration that had them (a limit: the host waits for it to exit).
-        AfterExit after_exit = AfterExit::settle_stopped;
-        named_fields.named("after_exit", after_exit_names, after_exit);
-        named_fields.fail(
-            table->get("name"), "name",
-            after_exit == AfterExit::forget
-                ? fmt::format("service '{}' is in the handover but not configured: a reload "
-                              "removed it and its process is still stopping; re-exec once it "
-                              "has exited",
-                              service.name)
-                : fmt::format("service '{}' is in the handover but not configured: the "
-                              "configuration must name every service it carries",
-                              service.name));
-        continue;
-      }
-      if (!seen.insert(service.name).second) {
-        named_fields.fail(table->get("name"), "name",
-                          fmt::format("service '{}' is in the handover twice", service.name));
-        continue;
-      }
-      read_service(named_fields, service);
-      check_service(named_fields, service);
-      if (service.process.pid && !pids.insert(*service.process.pid).second)
-        named_fields.fail(table->get("pid"), "pid",
-                          fmt::format("pid {} is another service's too", *service.process.pid));
-      handover.services.push_back(std::move(service));
+  fields.each_table("services", [&](const toml::table& table, const std::string& key) {
+    CarriedService service;
+    Fields service_fields(table, key, errors);
+    service_fields.text("name", service.name);
+    if (service.name.empty()) {
+      service_fields.fail(nullptr, "name", "missing: every service has a name");
+      return;
     }
-  }
+    // From here on the key names the service, as a configuration's does.
+    Fields named_fields(table, fmt::format("services.{}", service.name), errors);
+    if (!config.services.contains(service.name)) {
+      // A reload removed it and its process is still on its way out: its settings are gone
+      // with the configuration that had them (a limit: the host waits for it to exit).
+      AfterExit after_exit = AfterExit::settle_stopped;
+      named_fields.named("after_exit", after_exit_names, after_exit);
+      named_fields.fail(
+          table.get("name"), "name",
+          after_exit == AfterExit::forget
+              ? fmt::format("service '{}' is in the handover but not configured: a reload "
+                            "removed it and its process is still stopping; re-exec once it "
+                            "has exited",
+                            service.name)
+              : fmt::format("service '{}' is in the handover but not configured: the "
+                            "configuration must name every service it carries",
+                            service.name));
+      return;
+    }
+    if (!seen.insert(service.name).second) {
+      named_fields.fail(table.get("name"), "name",
+                        fmt::format("service '{}' is in the handover twice", service.name));
+      return;
+    }
+    read_service(named_fields, service);
+    check_service(named_fields, service);
+    if (service.process.pid && !pids.insert(*service.process.pid).second)
+      named_fields.fail(table.get("pid"), "pid",
+                        fmt::format("pid {} is another service's too", *service.process.pid));
+    handover.services.push_back(std::move(service));
+  });
   if (!errors.empty()) return std::unexpected(std::move(errors));
   return handover;
 }

@@ -87,12 +87,7 @@ std::expected<std::unique_ptr<PosixProber>, Error> PosixProber::create(
 PosixProber::PosixProber(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 PosixProber::~PosixProber() {
-  for (auto& [id, probe] : impl_->execs) {
-    if (!probe.cancelled) ::kill(-probe.pid, SIGKILL);
-    siginfo_t info{};
-    // A SIGKILLed process dies at once (unless stuck in the kernel): no zombie is left.
-    ::waitid(P_PIDFD, static_cast<id_t>(probe.pidfd.get()), &info, WEXITED);
-  }
+  end_all();
 }
 
 int PosixProber::fd() const {
@@ -156,6 +151,7 @@ void PosixProber::end_all() {
   for (auto& [id, probe] : impl_->execs) {
     if (!probe.cancelled) ::kill(-probe.pid, SIGKILL);
     siginfo_t info{};
+    // A SIGKILLed process dies at once (unless stuck in the kernel): no zombie is left.
     ::waitid(P_PIDFD, static_cast<id_t>(probe.pidfd.get()), &info, WEXITED);
   }
   impl_->execs.clear();
