@@ -132,6 +132,50 @@ void graph_start_and_shutdown(benchmark::State& state) {
 }
 BENCHMARK(graph_start_and_shutdown)->Arg(1'000)->Arg(10'000)->Unit(benchmark::kMillisecond);
 
+// A live re-exec's two halves in the core (issue 15): writing every running service's state,
+// and a new supervisor resuming from that text. The re-exec's unavailable time includes both.
+void handover_write(benchmark::State& state) {
+  int count = static_cast<int>(state.range(0));
+  Rig rig(services(count));
+  for (int i = 0; i < count; ++i) rig.supervisor.start(std::nullopt, fmt::format("s{}", i));
+  for (auto _ : state) benchmark::DoNotOptimize(rig.supervisor.handover());
+  state.SetItemsProcessed(state.iterations() * count);
+}
+BENCHMARK(handover_write)->Arg(1'000)->Unit(benchmark::kMillisecond);
+
+void handover_resume(benchmark::State& state) {
+  int count = static_cast<int>(state.range(0));
+  arm::Config config = services(count);
+  Rig rig(config);
+  for (int i = 0; i < count; ++i) rig.supervisor.start(std::nullopt, fmt::format("s{}", i));
+  std::string text = rig.supervisor.handover();
+  StillClock clock;
+  CountingSpawner spawner;
+  QuietNotifier notifier;
+  for (auto _ : state) {
+    auto resumed = arm::ServiceSupervisor::resume(text, config, clock, spawner, notifier);
+    if (!resumed) state.SkipWithError("resume failed");
+    benchmark::DoNotOptimize(resumed);
+  }
+  state.SetItemsProcessed(state.iterations() * count);
+}
+BENCHMARK(handover_resume)->Arg(1'000)->Unit(benchmark::kMillisecond);
+
+// What a re-exec's new armd parses besides: the configuration of as many services.
+void config_parse(benchmark::State& state) {
+  int count = static_cast<int>(state.range(0));
+  std::string text;
+  for (int i = 0; i < count; ++i)
+    text += fmt::format("[services.s{}]\nbinary = \"/bin/x\"\nstart = \"boot\"\n\n", i);
+  for (auto _ : state) {
+    auto config = arm::parse_config(text, "bench.toml");
+    if (!config) state.SkipWithError("parse failed");
+    benchmark::DoNotOptimize(config);
+  }
+  state.SetItemsProcessed(state.iterations() * count);
+}
+BENCHMARK(config_parse)->Arg(1'000)->Unit(benchmark::kMillisecond);
+
 }  // namespace
 
 BENCHMARK_MAIN();

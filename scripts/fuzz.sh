@@ -34,8 +34,8 @@ flags="-std=c++2b -stdlib=libc++ -g -O1 -fsanitize=fuzzer,address,undefined
 # with libc++'s (std::__1), so both can be linked.
 runtime="/usr/lib/gcc/x86_64-linux-gnu/12/libstdc++.so"
 # The pure core (without the fakes of testing.cpp); it checks configurations with the loader's
-# dependency check, so those files come too, and the names of resource limits it reports; its
-# handover (live re-exec) checks nesting as the loader does before toml++ parses.
+# dependency check, so those files come too, and the names of resource limits it reports; the
+# loader's nesting check comes with them (fuzz_config takes it from here).
 core="$(ls libarm/core/*.cpp | grep -v /testing.cpp) libarm/config/config_check.cpp
       libarm/config/dependency_check.cpp libarm/config/key_suggestion.cpp
       libarm/config/execution_names.cpp libarm/config/nesting_limits.cpp"
@@ -55,8 +55,12 @@ clang++-16 $flags -o build-fuzz/fuzz_protocol tests/fuzz/fuzz_protocol.cpp armd/
 # shellcheck disable=SC2086
 clang++-16 $flags -DNDEBUG -fno-sanitize=unreachable -o build-fuzz/fuzz_config tests/fuzz/fuzz_config.cpp $(ls libarm/config/*.cpp | grep -v -e config_check -e dependency_check -e key_suggestion -e execution_names -e nesting_limits) libarm/posix/regular_file.cpp $core $runtime
 
+# A live re-exec's handover read by resume() (issue 15): the core's own reader of it.
+# shellcheck disable=SC2086
+clang++-16 $flags -o build-fuzz/fuzz_handover tests/fuzz/fuzz_handover.cpp $core $runtime
+
 status=0
-for target in protocol config; do
+for target in protocol config handover; do
   work="build-fuzz/corpus-$target"
   mkdir -p "$work"
   echo "fuzzing $target for ${seconds}s"

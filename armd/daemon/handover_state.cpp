@@ -2,10 +2,14 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -20,24 +24,94 @@ std::vector<int> HandoverState::descriptors() const {
   return fds;
 }
 
+// The descriptor lists, one line per descriptor, after the JSON header; read back with plain
+// string scanning (a JSON tree of three thousand objects cost the new armd more than the rest of
+// its start, while it answered no one). The last word of a line is the rest of it, with '\' and
+// line breaks escaped: a service name, cgroup or address may hold spaces.
+//
+//   child PID CGROUP
+//   output PID FD stdout|stderr SERVICE
+//   readiness PID FD
+//   listener FD ADDRESS
+namespace {
+
+void append_escaped(std::string& out, std::string_view text) {
+  for (char c : text) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+}
+
+std::expected<std::string, std::string> unescaped(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\\') {
+      out += text[i];
+      continue;
+    }
+    char next = i + 1 < text.size() ? text[i + 1] : '\0';
+    if (next != '\\' && next != 'n')
+      return std::unexpected(std::string("a '\\' not followed by '\\' or 'n'"));
+    out += next == 'n' ? '\n' : '\\';
+    ++i;
+  }
+  return out;
+}
+
+// The words of one descriptor line, taken one at a time.
+class LineWords {
+ public:
+  explicit LineWords(std::string_view line) : rest_(line) {}
+  std::string_view word() {
+    std::size_t space = rest_.find(' ');
+    std::string_view word = rest_.substr(0, space);
+    rest_ = space == std::string_view::npos ? std::string_view() : rest_.substr(space + 1);
+    return word;
+  }
+  template <typename Number>
+  std::expected<Number, std::string> number(std::string_view what) {
+    std::string_view text = word();
+    Number value{};
+    auto [end, problem] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || problem != std::errc{} || end != text.data() + text.size())
+      return std::unexpected(fmt::format("{}: \"{}\" is not a number", what, text));
+    return value;
+  }
+  std::string_view rest() const { return rest_; }
+
+ private:
+  std::string_view rest_;
+};
+
+}  // namespace
+
 std::string encode_handover(const HandoverState& state) {
-  using nlohmann::json;
-  json children = json::array();
-  for (const auto& child : state.children)
-    children.push_back({{"pid", child.pid}, {"cgroup", child.cgroup}});
-  json pipes = json::array();
-  for (const auto& pipe : state.output_pipes)
-    pipes.push_back({{"pid", pipe.pid},
-                     {"service", pipe.service},
-                     {"stream", pipe.standard_error ? "stderr" : "stdout"},
-                     {"fd", pipe.fd}});
-  json readiness = json::array();
+  std::string lines;
+  lines.reserve(64 * (state.children.size() + state.output_pipes.size()));
+  for (const auto& child : state.children) {
+    fmt::format_to(std::back_inserter(lines), "child {} ", child.pid);
+    append_escaped(lines, child.cgroup);
+    lines += '\n';
+  }
+  for (const auto& pipe : state.output_pipes) {
+    fmt::format_to(std::back_inserter(lines), "output {} {} {} ", pipe.pid, pipe.fd,
+                   pipe.standard_error ? "stderr" : "stdout");
+    append_escaped(lines, pipe.service);
+    lines += '\n';
+  }
   for (const auto& pipe : state.readiness_pipes)
-    readiness.push_back({{"pid", pipe.pid}, {"fd", pipe.fd}});
-  json listeners = json::array();
-  for (const auto& listener : state.listeners)
-    listeners.push_back({{"address", listener.address}, {"fd", listener.fd}});
-  json document = {
+    fmt::format_to(std::back_inserter(lines), "readiness {} {}\n", pipe.pid, pipe.fd);
+  for (const auto& listener : state.listeners) {
+    fmt::format_to(std::back_inserter(lines), "listener {} ", listener.fd);
+    append_escaped(lines, listener.address);
+    lines += '\n';
+  }
+  nlohmann::json document = {
       {"armd_handover", HandoverState::format_version},
       {"config_path", state.config_path},
       {"socket_path", state.socket_path},
@@ -45,22 +119,20 @@ std::string encode_handover(const HandoverState& state) {
       {"control_lock_fd", state.control_lock_fd},
       {"control_listen_fd", state.control_listen_fd},
       {"notify_fd", state.notify_fd},
-      {"children", std::move(children)},
-      {"output_pipes", std::move(pipes)},
-      {"readiness_pipes", std::move(readiness)},
-      {"listeners", std::move(listeners)},
       {"reply_fd", state.reply_fd},
       {"reply_id", state.reply_id},
       {"requested_at_ns", state.requested_at_ns},
       {"unavailable_since_ns", state.unavailable_since_ns},
+      {"descriptor_bytes", lines.size()},
       {"supervisor_bytes", state.supervisor.size()},
       {"config_bytes", state.config_text.size()},
   };
-  // The texts follow the header line as they are: escaped into JSON strings they would cost a
-  // copy each way (a third of a MB for a thousand services).
+  // The texts follow the descriptor lines as they are: escaped into JSON strings they would
+  // cost a copy each way (a third of a MB for a thousand services).
   std::string text = document.dump();
-  text.reserve(text.size() + 1 + state.supervisor.size() + state.config_text.size());
+  text.reserve(text.size() + 1 + lines.size() + state.supervisor.size() + state.config_text.size());
   text += '\n';
+  text += lines;
   text += state.supervisor;
   text += state.config_text;
   return text;
@@ -70,16 +142,57 @@ namespace {
 
 // Reads `key` of `object` as T, or says which field is missing or of the wrong type.
 template <typename T>
-std::expected<T, std::string> field(const nlohmann::json& object, std::string_view where,
-                                    const char* key) {
+std::expected<T, std::string> field(const nlohmann::json& object, const char* key) {
   auto found = object.find(key);
-  if (found == object.end()) return std::unexpected(fmt::format("{}{}: missing", where, key));
+  if (found == object.end()) return std::unexpected(fmt::format("handover: {}: missing", key));
   try {
     return found->get<T>();
   } catch (const nlohmann::json::exception&) {
-    return std::unexpected(fmt::format("{}{}: not a {}", where, key,
+    return std::unexpected(fmt::format("handover: {}: not a {}", key,
                                        std::is_same_v<T, std::string> ? "string" : "number"));
   }
+}
+
+// One descriptor line into `state`.
+std::expected<void, std::string> read_descriptor_line(std::string_view line, HandoverState& state) {
+  LineWords words(line);
+  std::string_view kind = words.word();
+  if (kind == "child") {
+    HandoverState::Child child;
+    auto pid = words.number<arm::ProcessId>("pid");
+    if (!pid) return std::unexpected(pid.error());
+    auto cgroup = unescaped(words.rest());
+    if (!cgroup) return std::unexpected(cgroup.error());
+    state.children.push_back({*pid, std::move(*cgroup)});
+  } else if (kind == "output") {
+    auto pid = words.number<arm::ProcessId>("pid");
+    if (!pid) return std::unexpected(pid.error());
+    auto fd = words.number<int>("fd");
+    if (!fd) return std::unexpected(fd.error());
+    std::string_view stream = words.word();
+    if (stream != "stdout" && stream != "stderr")
+      return std::unexpected(fmt::format("stream: \"{}\" is neither stdout nor stderr", stream));
+    auto service = unescaped(words.rest());
+    if (!service) return std::unexpected(service.error());
+    state.output_pipes.push_back({*pid, std::move(*service), stream == "stderr", *fd});
+  } else if (kind == "readiness") {
+    auto pid = words.number<arm::ProcessId>("pid");
+    if (!pid) return std::unexpected(pid.error());
+    auto fd = words.number<int>("fd");
+    if (!fd) return std::unexpected(fd.error());
+    if (!words.rest().empty())
+      return std::unexpected(fmt::format("\"{}\" after the fd", words.rest()));
+    state.readiness_pipes.push_back({*pid, *fd});
+  } else if (kind == "listener") {
+    auto fd = words.number<int>("fd");
+    if (!fd) return std::unexpected(fd.error());
+    auto address = unescaped(words.rest());
+    if (!address) return std::unexpected(address.error());
+    state.listeners.push_back({std::move(*address), *fd});
+  } else {
+    return std::unexpected(fmt::format("\"{}\" is not a kind of descriptor", kind));
+  }
+  return {};
 }
 
 }  // namespace
@@ -91,93 +204,58 @@ std::expected<HandoverState, std::string> decode_handover(std::string_view text)
   nlohmann::json document = nlohmann::json::parse(text.substr(0, header_end), nullptr, false);
   if (document.is_discarded() || !document.is_object())
     return std::unexpected(std::string("handover: not a JSON object"));
-  auto version = field<int>(document, "handover: ", "armd_handover");
+  auto version = field<int>(document, "armd_handover");
   if (!version) return std::unexpected(version.error());
   if (*version != HandoverState::format_version)
     return std::unexpected(fmt::format("handover: format version {}, this armd reads version {}",
                                        *version, HandoverState::format_version));
   HandoverState state;
   std::string error;
-  auto take = [&](auto& into, const nlohmann::json& object, std::string_view where,
-                  const char* key) {
+  auto take = [&](auto& into, const char* key) {
     if (!error.empty()) return;
-    auto value = field<std::remove_reference_t<decltype(into)>>(object, where, key);
+    auto value = field<std::remove_reference_t<decltype(into)>>(document, key);
     if (value)
       into = std::move(*value);
     else
       error = value.error();
   };
+  std::size_t descriptor_bytes = 0;
   std::size_t supervisor_bytes = 0;
   std::size_t config_bytes = 0;
-  take(supervisor_bytes, document, "handover: ", "supervisor_bytes");
-  take(config_bytes, document, "handover: ", "config_bytes");
-  if (error.empty()) {
-    std::string_view rest = text.substr(header_end + 1);
-    if (rest.size() != supervisor_bytes + config_bytes)
-      return std::unexpected(fmt::format(
-          "handover: {} bytes follow the header, not {} (supervisor) + {} (configuration)",
-          rest.size(), supervisor_bytes, config_bytes));
-    state.supervisor = std::string(rest.substr(0, supervisor_bytes));
-    state.config_text = std::string(rest.substr(supervisor_bytes));
-  }
-  take(state.config_path, document, "handover: ", "config_path");
-  take(state.socket_path, document, "handover: ", "socket_path");
-  take(state.cgroup, document, "handover: ", "cgroup");
-  take(state.control_lock_fd, document, "handover: ", "control_lock_fd");
-  take(state.control_listen_fd, document, "handover: ", "control_listen_fd");
-  take(state.notify_fd, document, "handover: ", "notify_fd");
-  take(state.reply_fd, document, "handover: ", "reply_fd");
-  take(state.requested_at_ns, document, "handover: ", "requested_at_ns");
-  take(state.unavailable_since_ns, document, "handover: ", "unavailable_since_ns");
-  if (document.contains("reply_id")) state.reply_id = document["reply_id"];
-  auto each = [&](const char* key, auto&& read_one) {
-    if (!error.empty()) return;
-    auto list = document.find(key);
-    if (list == document.end() || !list->is_array()) {
-      error = fmt::format("handover: {}: missing or not an array", key);
-      return;
-    }
-    for (std::size_t i = 0; i < list->size() && error.empty(); ++i) {
-      const auto& item = (*list)[i];
-      std::string where = fmt::format("handover: {}[{}].", key, i);
-      if (!item.is_object()) {
-        error = fmt::format("handover: {}[{}]: not an object", key, i);
-        return;
-      }
-      read_one(item, where);
-    }
-  };
-  each("children", [&](const nlohmann::json& item, const std::string& where) {
-    HandoverState::Child child;
-    take(child.pid, item, where, "pid");
-    take(child.cgroup, item, where, "cgroup");
-    state.children.push_back(std::move(child));
-  });
-  each("output_pipes", [&](const nlohmann::json& item, const std::string& where) {
-    HandoverState::OutputPipe pipe;
-    std::string stream;
-    take(pipe.pid, item, where, "pid");
-    take(pipe.service, item, where, "service");
-    take(stream, item, where, "stream");
-    take(pipe.fd, item, where, "fd");
-    if (error.empty() && stream != "stdout" && stream != "stderr")
-      error = fmt::format("{}stream: \"{}\" is neither stdout nor stderr", where, stream);
-    pipe.standard_error = stream == "stderr";
-    state.output_pipes.push_back(std::move(pipe));
-  });
-  each("readiness_pipes", [&](const nlohmann::json& item, const std::string& where) {
-    HandoverState::ReadinessPipe pipe;
-    take(pipe.pid, item, where, "pid");
-    take(pipe.fd, item, where, "fd");
-    state.readiness_pipes.push_back(pipe);
-  });
-  each("listeners", [&](const nlohmann::json& item, const std::string& where) {
-    HandoverState::Listener listener;
-    take(listener.address, item, where, "address");
-    take(listener.fd, item, where, "fd");
-    state.listeners.push_back(std::move(listener));
-  });
+  take(descriptor_bytes, "descriptor_bytes");
+  take(supervisor_bytes, "supervisor_bytes");
+  take(config_bytes, "config_bytes");
+  take(state.config_path, "config_path");
+  take(state.socket_path, "socket_path");
+  take(state.cgroup, "cgroup");
+  take(state.control_lock_fd, "control_lock_fd");
+  take(state.control_listen_fd, "control_listen_fd");
+  take(state.notify_fd, "notify_fd");
+  take(state.reply_fd, "reply_fd");
+  take(state.requested_at_ns, "requested_at_ns");
+  take(state.unavailable_since_ns, "unavailable_since_ns");
   if (!error.empty()) return std::unexpected(error);
+  if (document.contains("reply_id")) state.reply_id = document["reply_id"];
+
+  std::string_view rest = text.substr(header_end + 1);
+  // Compared one by one: their sum could wrap around.
+  if (descriptor_bytes > rest.size() || supervisor_bytes > rest.size() - descriptor_bytes ||
+      config_bytes != rest.size() - descriptor_bytes - supervisor_bytes)
+    return std::unexpected(fmt::format(
+        "handover: {} bytes follow the header, not {} (descriptors) + {} (supervisor) + {} "
+        "(configuration)",
+        rest.size(), descriptor_bytes, supervisor_bytes, config_bytes));
+  std::string_view lines = rest.substr(0, descriptor_bytes);
+  if (!lines.empty() && lines.back() != '\n')
+    return std::unexpected(std::string("handover: the descriptor lines do not end a line"));
+  for (std::size_t number = 1; !lines.empty(); ++number) {
+    std::size_t end = lines.find('\n');
+    if (auto read = read_descriptor_line(lines.substr(0, end), state); !read)
+      return std::unexpected(fmt::format("handover: descriptor line {}: {}", number, read.error()));
+    lines.remove_prefix(end + 1);
+  }
+  state.supervisor = std::string(rest.substr(descriptor_bytes, supervisor_bytes));
+  state.config_text = std::string(rest.substr(descriptor_bytes + supervisor_bytes));
   return state;
 }
 
@@ -200,16 +278,22 @@ std::expected<arm::posix::UniqueFd, std::string> write_memfd(std::string_view te
 
 std::expected<std::string, std::string> read_whole(int fd) {
   std::string text;
-  char buffer[65536];
-  off_t offset = 0;
+  // A memfd's size is known: one allocation, and one read in the common case.
+  struct stat status {};
+  std::size_t expected = ::fstat(fd, &status) == 0 && status.st_size > 0
+                             ? static_cast<std::size_t>(status.st_size)
+                             : 0;
+  text.reserve(expected + 1);  // + 1: the read that finds the end needs room too
   for (;;) {
-    ssize_t n = ::pread(fd, buffer, sizeof buffer, offset);
+    std::size_t before = text.size();
+    if (before == text.capacity()) text.reserve(before + 65536);
+    text.resize(text.capacity());
+    ssize_t n = ::pread(fd, text.data() + before, text.size() - before, static_cast<off_t>(before));
+    text.resize(before + static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0)
       return std::unexpected(fmt::format("reading descriptor {}: {}", fd, std::strerror(errno)));
     if (n == 0) return text;
-    text.append(buffer, static_cast<std::size_t>(n));
-    offset += n;
   }
 }
 

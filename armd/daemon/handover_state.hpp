@@ -1,6 +1,6 @@
-// What an armd hands the armd it execs (issue 15, live re-exec): where each descriptor it keeps
-// across exec is, as one JSON line, followed by the supervisor's own handover text and the
-// configuration's, in a memfd whose number the new armd finds on its command line
+// What an armd hands the armd it execs (issue 15, live re-exec): a JSON header line, then where
+// each descriptor it keeps across exec is (a line each), then the supervisor's own handover text
+// and the configuration's, in a memfd whose number the new armd finds on its command line
 // (--handover-fd).
 #pragma once
 

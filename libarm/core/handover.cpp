@@ -28,8 +28,6 @@
 
 #include <fmt/format.h>
 
-#include <toml++/toml.h>
-
 #include <algorithm>
 #include <array>
 #include <limits>
@@ -37,7 +35,7 @@
 #include <set>
 #include <utility>
 
-#include "../config/nesting_limits.hpp"
+#include "handover_text.hpp"
 #include "supervisor_impl.hpp"
 
 namespace arm {
@@ -50,6 +48,9 @@ using detail::Handover;
 using detail::StartWaiter;
 using detail::StopPhase;
 using Step = Service::ConfigChange::Step;
+using detail::handover_text::Document;
+using detail::handover_text::Node;
+using NodeKind = detail::handover_text::Kind;
 
 constexpr std::int64_t format_version = 1;
 constexpr std::string_view source_name = "handover";
@@ -147,10 +148,10 @@ std::size_t utf8_sequence(std::string_view text) {
   return length;
 }
 
-// Writes the handover's TOML directly (toml++ reads it): a table tree of the whole state cost
-// more than the text itself. Strings are TOML basic strings; what a service said about itself
-// (STATUS=, a probe's output) may be any bytes, and TOML has no byte escapes: a byte that is not
-// UTF-8 is written as U+FFFD, the only change the round trip makes.
+// Writes the handover's TOML directly (handover_text.cpp reads it): a table tree of the whole
+// state cost more than the text itself. Strings are TOML basic strings; what a service said about
+// itself (STATUS=, a probe's output) may be any bytes, and TOML has no byte escapes: a byte that is
+// not UTF-8 is written as U+FFFD, the only change the round trip makes.
 class Writer {
  public:
   void table_header(std::string_view header) { fmt::format_to(out(), "\n{}\n", header); }
@@ -292,39 +293,44 @@ void write_service(Writer& w, const Service& service) {
 // The keys of one table of the handover, read with errors that name the key and its line.
 class Fields {
  public:
-  Fields(const toml::table& table, std::string path, std::vector<Error>& errors)
-      : table_(table), path_(std::move(path)), errors_(errors) {}
+  Fields(const Document& document, const Node& table, std::string path, std::vector<Error>& errors)
+      : document_(document), table_(table), path_(std::move(path)), errors_(errors) {}
+  // The fields of `table`, a table in this one, their keys below `path`.
+  Fields of(const Node& table, std::string path) const {
+    return Fields(document_, table, std::move(path), errors_);
+  }
 
   std::string key(std::string_view name) const {
     return path_.empty() ? std::string(name) : fmt::format("{}.{}", path_, name);
   }
-  void fail(const toml::node* where, std::string_view name, std::string message) const {
-    const toml::source_region& at = where ? where->source() : table_.source();
-    errors_.push_back(Error::at(std::string(source_name), static_cast<int>(at.begin.line),
-                                static_cast<int>(at.begin.column), key(name), std::move(message)));
+  void fail(const Node* where, std::string_view name, std::string message) const {
+    const Node& at = where ? *where : table_;
+    errors_.push_back(Error::at(std::string(source_name), document_.line(at), document_.column(at),
+                                key(name), std::move(message)));
   }
   // Every key present must be one of `known`.
   void only(std::initializer_list<std::string_view> known) const {
-    for (const auto& [name, node] : table_) {
-      if (std::find(known.begin(), known.end(), name.str()) == known.end())
-        fail(&node, name.str(), "unknown key in a handover");
+    for (const Node* node = document_.first(table_); node; node = document_.next(*node)) {
+      std::string_view name = document_.key(*node);
+      if (std::find(known.begin(), known.end(), name) == known.end())
+        fail(node, name, "unknown key in a handover");
     }
   }
 
   std::optional<std::int64_t> integer(std::string_view name, std::int64_t low,
                                       std::int64_t high) const {
-    const toml::node* node = table_.get(name);
+    const Node* node = get(name);
     if (!node) return std::nullopt;
-    const auto* value = node->as_integer();
-    if (!value) {
+    if (node->kind != NodeKind::integer) {
       fail(node, name, "expected an integer");
       return std::nullopt;
     }
-    if (value->get() < low || value->get() > high) {
-      fail(node, name, fmt::format("{} is out of range ({} to {})", value->get(), low, high));
+    std::int64_t value = document_.integer(*node);
+    if (value < low || value > high) {
+      fail(node, name, fmt::format("{} is out of range ({} to {})", value, low, high));
       return std::nullopt;
     }
-    return value->get();
+    return value;
   }
   template <class Unsigned>
   void count(std::string_view name, Unsigned& out) const {
@@ -333,19 +339,19 @@ class Fields {
     if (auto value = integer(name, 0, high)) out = static_cast<Unsigned>(*value);
   }
   void flag(std::string_view name, bool& out) const {
-    const toml::node* node = table_.get(name);
+    const Node* node = get(name);
     if (!node) return;
-    if (const auto* value = node->as_boolean()) {
-      out = value->get();
+    if (node->kind == NodeKind::boolean) {
+      out = document_.boolean(*node);
     } else {
       fail(node, name, "expected true or false");
     }
   }
   void text(std::string_view name, std::string& out) const {
-    const toml::node* node = table_.get(name);
+    const Node* node = get(name);
     if (!node) return;
-    if (const auto* value = node->as_string()) {
-      out = value->get();
+    if (node->kind == NodeKind::string) {
+      out = document_.string(*node);
     } else {
       fail(node, name, "expected a string");
     }
@@ -367,13 +373,14 @@ class Fields {
   // One of the names `name_of(value)` gives for `values`.
   template <class Enum, class Values, class NameOf>
   void choice(std::string_view name, const Values& values, NameOf name_of_value, Enum& out) const {
-    const toml::node* node = table_.get(name);
+    const Node* node = get(name);
     if (!node) return;
-    const auto* value = node->as_string();
+    std::optional<std::string> text;
+    if (node->kind == NodeKind::string) text = document_.string(*node);
     std::string expected;
     for (const auto& candidate : values) {
       std::string_view candidate_name = name_of_value(candidate);
-      if (value && value->get() == candidate_name) {
+      if (text == candidate_name) {
         out = value_of(candidate);
         return;
       }
@@ -393,9 +400,9 @@ class Fields {
         name, values, [](Enum value) { return to_string(value); }, out);
   }
   void exit(std::string_view name, std::optional<ExitStatus>& out) const {
-    const toml::table* table = sub_table(name);
+    const Node* table = sub_table(name);
     if (!table) return;
-    Fields fields(*table, key(name), errors_);
+    Fields fields = of(*table, key(name));
     fields.only({"kind", "value"});
     ExitStatus status;
     fields.named("kind", exit_kind_names, status.kind);
@@ -404,38 +411,40 @@ class Fields {
       status.value = static_cast<int>(*value);
     out = status;
   }
-  const toml::table* sub_table(std::string_view name) const {
-    const toml::node* node = table_.get(name);
+  const Node* get(std::string_view name) const { return document_.get(table_, name); }
+  const Node* sub_table(std::string_view name) const {
+    const Node* node = get(name);
     if (!node) return nullptr;
-    if (const auto* table = node->as_table()) return table;
+    if (node->kind == NodeKind::table) return node;
     fail(node, name, "expected a table");
     return nullptr;
   }
-  const toml::array* array(std::string_view name) const {
-    const toml::node* node = table_.get(name);
-    if (!node) return nullptr;
-    if (const auto* array = node->as_array()) return array;
-    fail(node, name, "expected an array");
-    return nullptr;
+  // Calls `visit(element)` for each element of the array `name`; none when it is missing or
+  // not an array (which fails).
+  template <typename Visit>
+  void elements(std::string_view name, Visit visit) const {
+    const Node* node = get(name);
+    if (!node) return;
+    if (node->kind != NodeKind::array) return fail(node, name, "expected an array");
+    for (const Node* element = document_.first(*node); element; element = document_.next(*element))
+      visit(*element);
   }
   // Calls `visit(table, key)` for each element of the array `name` that is a table, its key
   // naming it ("services[3]"); an element of another kind fails.
   template <typename Visit>
   void each_table(std::string_view name, Visit visit) const {
-    const toml::array* list = array(name);
-    if (!list) return;
     std::size_t index = 0;
-    for (const toml::node& element : *list) {
+    elements(name, [&](const Node& element) {
       std::string item = fmt::format("{}[{}]", name, index++);
-      if (const auto* table = element.as_table())
-        visit(*table, item);
+      if (element.kind == NodeKind::table)
+        visit(element, item);
       else
         fail(&element, item, "expected a table");
-    }
+    });
   }
-  bool has(std::string_view name) const { return table_.contains(name); }
+  bool has(std::string_view name) const { return get(name) != nullptr; }
   std::vector<Error>& errors() const { return errors_; }
-  const toml::table& table() const { return table_; }
+  const Document& document() const { return document_; }
 
  private:
   template <class Enum>
@@ -447,7 +456,8 @@ class Fields {
     return value;
   }
 
-  const toml::table& table_;
+  const Document& document_;
+  const Node& table_;
   std::string path_;
   std::vector<Error>& errors_;
 };
@@ -525,40 +535,39 @@ void read_service(const Fields& fields, CarriedService& service) {
   fields.time("deadline", service.deadline);
   if (const auto* table = fields.sub_table("readiness")) {
     service.readiness = std::make_unique<Service::Readiness>();
-    read_readiness(Fields(*table, fields.key("readiness"), fields.errors()), *service.readiness);
+    read_readiness(fields.of(*table, fields.key("readiness")), *service.readiness);
   }
   if (const auto* table = fields.sub_table("health")) {
     service.health = std::make_unique<Service::Health>();
-    read_health(Fields(*table, fields.key("health"), fields.errors()), *service.health);
+    read_health(fields.of(*table, fields.key("health")), *service.health);
   }
   if (const auto* table = fields.sub_table("on_demand")) {
     service.on_demand = std::make_unique<Service::OnDemand>();
-    read_on_demand(Fields(*table, fields.key("on_demand"), fields.errors()), *service.on_demand);
+    read_on_demand(fields.of(*table, fields.key("on_demand")), *service.on_demand);
   }
   if (const auto* table = fields.sub_table("config_change")) {
     service.config_change = std::make_unique<Service::ConfigChange>();
-    read_config_change(Fields(*table, fields.key("config_change"), fields.errors()),
-                       *service.config_change);
+    read_config_change(fields.of(*table, fields.key("config_change")), *service.config_change);
   }
   fields.count("requests", service.references.requests);
   fields.flag("active", service.references.active);
   fields.count("before_failure", service.references.before_failure);
   fields.milliseconds("backoff_ms", service.backoff);
-  if (const auto* recent = fields.array("recent_restarts")) {
-    for (const toml::node& element : *recent) {
-      const auto* value = element.as_integer();
-      if (!value) {
-        fields.fail(&element, "recent_restarts", "expected integers (nanoseconds)");
-        break;
-      }
-      service.recent_restarts.push_back(
-          TimePoint(std::chrono::duration_cast<Duration>(std::chrono::nanoseconds(value->get()))));
+  bool all_integers = true;
+  fields.elements("recent_restarts", [&](const Node& element) {
+    if (!all_integers) return;
+    if (element.kind != NodeKind::integer) {
+      fields.fail(&element, "recent_restarts", "expected integers (nanoseconds)");
+      all_integers = false;
+      return;
     }
-  }
+    service.recent_restarts.push_back(TimePoint(std::chrono::duration_cast<Duration>(
+        std::chrono::nanoseconds(fields.document().integer(element)))));
+  });
   fields.count("restarts", service.restarts);
   fields.named("attempt", attempt_names, service.attempt);
-  fields.each_table("start_waiters", [&](const toml::table& table, const std::string& key) {
-    Fields waiter_fields(table, fields.key(key), fields.errors());
+  fields.each_table("start_waiters", [&](const Node& table, const std::string& key) {
+    Fields waiter_fields = fields.of(table, fields.key(key));
     waiter_fields.only({"on_success", "holds_reference", "killed"});
     StartWaiter waiter;  // `to` stays nullopt: its client is gone
     waiter_fields.listed("on_success", all_outcomes, waiter.on_success);
@@ -583,27 +592,24 @@ void check_service(const Fields& fields, const CarriedService& service) {
     fields.fail(nullptr, "pid",
                 fmt::format("a {} service must have a pid", to_string(service.state)));
   if (!has_process && service.process.pid)
-    fields.fail(fields.table().get("pid"), "pid",
+    fields.fail(fields.get("pid"), "pid",
                 fmt::format("a {} service has no process", to_string(service.state)));
 }
 
 std::expected<Handover, std::vector<Error>> read_handover(std::string_view text,
                                                           const Config& config) {
   std::vector<Error> errors;
-  if (auto too_deep = config_reading::find_excessive_nesting(text, source_name))
-    return std::unexpected(std::vector<Error>{*too_deep});
-  toml::table root;
-  try {
-    root = toml::parse(text, source_name);
-  } catch (const toml::parse_error& error) {
-    const auto& at = error.source().begin;
-    return std::unexpected(std::vector<Error>{
-        Error::at(std::string(source_name), static_cast<int>(at.line), static_cast<int>(at.column),
-                  "", fmt::format("not a handover: {}", error.description()))});
+  auto parsed = Document::parse(text);
+  if (!parsed) {
+    const auto& error = parsed.error();
+    return std::unexpected(
+        std::vector<Error>{Error::at(std::string(source_name), error.line, error.column, "",
+                                     fmt::format("not a handover: {}", error.message))});
   }
-  Fields fields(root, "", errors);
+  const Document& document = *parsed;
+  Fields fields(document, document.root(), "", errors);
   // The version first: a newer format's other keys mean nothing here.
-  const toml::node* version = root.get("version");
+  const Node* version = fields.get("version");
   if (!version) {
     fields.fail(nullptr, "version", "missing: not a handover (no `version`)");
     return std::unexpected(std::move(errors));
@@ -623,34 +629,34 @@ std::expected<Handover, std::vector<Error>> read_handover(std::string_view text,
   fields.flag("shutting_down", handover.shutting_down);
   fields.count("last_probe_id", handover.last_probe_id);
   fields.count("next_serial", handover.next_serial);
-  if (const auto* killed = fields.array("killed_in_shutdown")) {
-    for (const toml::node& element : *killed) {
-      if (const auto* name = element.as_string()) {
-        handover.killed_in_shutdown.push_back(name->get());
-      } else {
-        fields.fail(&element, "killed_in_shutdown", "expected service names");
-      }
+  fields.elements("killed_in_shutdown", [&](const Node& element) {
+    if (element.kind == NodeKind::string) {
+      handover.killed_in_shutdown.push_back(document.string(element));
+    } else {
+      fields.fail(&element, "killed_in_shutdown", "expected service names");
     }
-  }
+  });
+  if (const Node* services = fields.get("services"); services && services->kind == NodeKind::array)
+    handover.services.reserve(document.children(*services));
   std::set<std::string, std::less<>> seen;
   std::set<ProcessId> pids;
-  fields.each_table("services", [&](const toml::table& table, const std::string& key) {
+  fields.each_table("services", [&](const Node& table, const std::string& key) {
     CarriedService service;
-    Fields service_fields(table, key, errors);
+    Fields service_fields = fields.of(table, key);
     service_fields.text("name", service.name);
     if (service.name.empty()) {
       service_fields.fail(nullptr, "name", "missing: every service has a name");
       return;
     }
     // From here on the key names the service, as a configuration's does.
-    Fields named_fields(table, fmt::format("services.{}", service.name), errors);
+    Fields named_fields = fields.of(table, fmt::format("services.{}", service.name));
     if (!config.services.contains(service.name)) {
       // A reload removed it and its process is still on its way out: its settings are gone
       // with the configuration that had them (a limit: the host waits for it to exit).
       AfterExit after_exit = AfterExit::settle_stopped;
       named_fields.named("after_exit", after_exit_names, after_exit);
       named_fields.fail(
-          table.get("name"), "name",
+          named_fields.get("name"), "name",
           after_exit == AfterExit::forget
               ? fmt::format("service '{}' is in the handover but not configured: a reload "
                             "removed it and its process is still stopping; re-exec once it "
@@ -662,14 +668,14 @@ std::expected<Handover, std::vector<Error>> read_handover(std::string_view text,
       return;
     }
     if (!seen.insert(service.name).second) {
-      named_fields.fail(table.get("name"), "name",
+      named_fields.fail(named_fields.get("name"), "name",
                         fmt::format("service '{}' is in the handover twice", service.name));
       return;
     }
     read_service(named_fields, service);
     check_service(named_fields, service);
     if (service.process.pid && !pids.insert(*service.process.pid).second)
-      named_fields.fail(table.get("pid"), "pid",
+      named_fields.fail(named_fields.get("pid"), "pid",
                         fmt::format("pid {} is another service's too", *service.process.pid));
     handover.services.push_back(std::move(service));
   });

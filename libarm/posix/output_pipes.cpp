@@ -123,8 +123,10 @@ std::size_t OutputPipes::open_pipes() const {
 
 std::expected<void, Error> OutputPipes::add(ProcessId pid, std::string service, OutputStream stream,
                                             UniqueFd read_end) {
+  // Already so when handed over by a previous host (a live re-exec): one syscall less each.
   int flags = ::fcntl(read_end.get(), F_GETFL);
-  if (flags < 0 || ::fcntl(read_end.get(), F_SETFL, flags | O_NONBLOCK) != 0)
+  if (flags < 0 ||
+      ((flags & O_NONBLOCK) == 0 && ::fcntl(read_end.get(), F_SETFL, flags | O_NONBLOCK) != 0))
     return std::unexpected(Error::system(errno, fmt::format("fcntl: {}", std::strerror(errno))));
   std::size_t index = index_of(stream);
   bool paused = impl_->paused.contains(service);
