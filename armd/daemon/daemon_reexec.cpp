@@ -154,7 +154,7 @@ void Daemon::reexec(ConnectionId connection, const nlohmann::json& id) {
     return refuse_reexec(connection, id, safe.error());
   // The check reads this state; the exec, once it passed, a fresh one (the services went on
   // meanwhile), in the same format.
-  auto memfd = write_memfd(encode_handover(handover_state(connection, id)));
+  auto memfd = write_handover(handover_state(connection, id));
   if (!memfd) return refuse_reexec(connection, id, memfd.error());
   auto check = ReexecCheck::start(options_.binary, options_.config_path, memfd->get());
   if (!check) return refuse_reexec(connection, id, check.error());
@@ -194,7 +194,7 @@ void Daemon::exec_new_program(ConnectionId connection, const nlohmann::json& id)
   // them (as when a client disconnects).
   server_->flush_all(100);
   HandoverState state = handover_state(connection, id);
-  auto memfd = write_memfd(encode_handover(state));
+  auto memfd = write_handover(state);
   if (!memfd) return refuse_reexec(connection, id, memfd.error());
   log(Level::info,
       "re-executing {}; {} services, {} processes carry on (checked in {:.1f} ms; state of {} "

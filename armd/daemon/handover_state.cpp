@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -88,9 +90,8 @@ class LineWords {
   std::string_view rest_;
 };
 
-}  // namespace
-
-std::string encode_handover(const HandoverState& state) {
+// The header and the descriptor lines; the texts follow as they are (write_handover).
+std::string encode_handover_head(const HandoverState& state) {
   std::string lines;
   lines.reserve(64 * (state.children.size() + state.output_pipes.size()));
   for (const auto& child : state.children) {
@@ -127,18 +128,11 @@ std::string encode_handover(const HandoverState& state) {
       {"supervisor_bytes", state.supervisor.size()},
       {"config_bytes", state.config_text.size()},
   };
-  // The texts follow the descriptor lines as they are: escaped into JSON strings they would
-  // cost a copy each way (a third of a MB for a thousand services).
-  std::string text = document.dump();
-  text.reserve(text.size() + 1 + lines.size() + state.supervisor.size() + state.config_text.size());
-  text += '\n';
-  text += lines;
-  text += state.supervisor;
-  text += state.config_text;
-  return text;
+  std::string head = document.dump();
+  head += '\n';
+  head += lines;
+  return head;
 }
-
-namespace {
 
 // Reads `key` of `object` as T, or says which field is missing or of the wrong type.
 template <typename T>
@@ -259,15 +253,34 @@ std::expected<HandoverState, std::string> decode_handover(std::string_view text)
   return state;
 }
 
-std::expected<arm::posix::UniqueFd, std::string> write_memfd(std::string_view text) {
+std::expected<arm::posix::UniqueFd, std::string> write_handover(const HandoverState& state) {
+  std::string head = encode_handover_head(state);
+  // The texts follow as they are, written from where they are: escaped into JSON strings, or
+  // appended to the head, they would cost a copy (a third of a MB for a thousand services) while
+  // armd answers no one.
+  std::array<std::string_view, 3> parts{head, state.supervisor, state.config_text};
   arm::posix::UniqueFd fd(::memfd_create("armd-handover", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!fd) return std::unexpected(fmt::format("memfd_create: {}", std::strerror(errno)));
-  for (std::size_t written = 0; written < text.size();) {
-    ssize_t n = ::write(fd.get(), text.data() + written, text.size() - written);
+  std::size_t part = 0;
+  std::size_t done = 0;  // bytes of parts[part] written
+  while (part < parts.size()) {
+    std::array<iovec, 3> vectors{};
+    int count = 0;
+    for (std::size_t i = part; i < parts.size(); ++i, ++count) {
+      std::string_view rest = parts[i].substr(i == part ? done : 0);
+      vectors[static_cast<std::size_t>(count)] = {const_cast<char*>(rest.data()), rest.size()};
+    }
+    ssize_t n = ::writev(fd.get(), vectors.data(), count);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
+    if (n < 0)
       return std::unexpected(fmt::format("writing the handover: {}", std::strerror(errno)));
-    written += static_cast<std::size_t>(n);
+    auto written = static_cast<std::size_t>(n);
+    while (part < parts.size() && written >= parts[part].size() - done) {
+      written -= parts[part].size() - done;
+      done = 0;
+      ++part;
+    }
+    done += written;
   }
   // What the new armd reads is what was written: nobody can change it in between.
   ::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);

@@ -69,13 +69,14 @@ struct HandoverState {
   std::vector<int> descriptors() const;
 };
 
-std::string encode_handover(const HandoverState& state);
-// What is wrong names the field ("handover: children[3].pid: ...").
+// A sealed memfd holding `state` (the JSON header, the descriptor lines, then the supervisor's
+// and the configuration's texts), its offset at 0, close-on-exec (cleared for the exec).
+std::expected<arm::posix::UniqueFd, std::string> write_handover(const HandoverState& state);
+// What is wrong names the field ("handover: notify_fd: missing", "handover: descriptor line 3:
+// ...").
 std::expected<HandoverState, std::string> decode_handover(std::string_view text);
 
-// A sealed-size memfd holding `text`, its offset at 0, close-on-exec (cleared for the exec).
-std::expected<arm::posix::UniqueFd, std::string> write_memfd(std::string_view text);
-// Everything `fd` holds from its start (a memfd, as write_memfd made it).
+// Everything `fd` holds from its start (a memfd, as write_handover made it).
 std::expected<std::string, std::string> read_whole(int fd);
 
 }  // namespace armd
