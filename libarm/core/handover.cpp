@@ -40,7 +40,7 @@
 #include "../config/nesting_limits.hpp"
 #include "supervisor_impl.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 namespace {
 
@@ -831,4 +831,4 @@ std::expected<std::unique_ptr<ServiceSupervisor>, std::vector<Error>> ServiceSup
   return std::unique_ptr<ServiceSupervisor>(new ServiceSupervisor(std::move(impl)));
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE
