@@ -7,7 +7,8 @@ its program, which supervises one real child (issue 16):
                                the subproject installs nothing, and the toy's program is linked
                                with libarm.so.0 without adding any -std flag of its own.
   run_consumer.py pkg-config   the build under test installed (meson install --destdir) and the
-                               toy built against the installed libarm.pc: Requires.private for
+                               toy built against the installed libarm.pc (linked with the
+                               installed libarm.so.0): Requires.private for
                                fmt, the C++ flag in Cflags, none of toml++'s definitions.
 
 Environment: SOURCE_ROOT, BUILD_ROOT (the build under test, for pkg-config). Everything is made
@@ -92,8 +93,9 @@ class Consumer(unittest.TestCase):
         if MODE != "pkg-config":
             self.skipTest("subproject mode")
         destdir = os.path.join(self.work, "dest")
+        # The library, its headers and libarm.pc (armd and armctl come with `runtime`).
         run(["meson", "install", "-C", BUILD_ROOT, "--no-rebuild", "--quiet",
-             "--destdir", destdir])
+             "--tags", "devel,runtime", "--destdir", destdir])
         prefix = build_option(BUILD_ROOT, "prefix")
         libdir = os.path.join(destdir + prefix, build_option(BUILD_ROOT, "libdir"))
         env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(libdir, "pkgconfig"),
@@ -107,8 +109,11 @@ class Consumer(unittest.TestCase):
         static_libs = run(["pkg-config", "--static", "--libs", "libarm"], env=env).stdout.split()
         self.assertIn("-ltomlplusplus", static_libs)
         self.assertIn("-lfmt", static_libs)
-        run(["meson", "setup", "--buildtype=debug", "-Dfrom=pkg-config", self.build, self.toy],
-            env=env)
+        # A sanitized build's libarm.so needs the sanitizers' runtimes: the toy is built with the
+        # same sanitizers (scripts/sanitize.sh).
+        sanitize = build_option(BUILD_ROOT, "b_sanitize")
+        run(["meson", "setup", "--buildtype=debug", "-Dfrom=pkg-config", f"-Db_sanitize={sanitize}",
+             "-Db_lundef=false", self.build, self.toy], env=env)
         run(["meson", "compile", "-C", self.build], env=env)
         self.run_toy(env=dict(os.environ, LD_LIBRARY_PATH=libdir))
 
