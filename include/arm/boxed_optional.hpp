@@ -7,13 +7,15 @@
 // written for the std::optional it replaces compiles unchanged. Copies copy the value.
 #pragma once
 
+#include "arm/abi.hpp"
+
 #include <compare>
 #include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 template <class T>
 class BoxedOptional {
@@ -112,4 +114,4 @@ class BoxedOptional {
   std::unique_ptr<T> value_;
 };
 
-}  // namespace arm
+ARM_END_NAMESPACE

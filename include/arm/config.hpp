@@ -4,6 +4,8 @@
 // finished, validated Config and never parses anything.
 #pragma once
 
+#include "arm/abi.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <expected>
@@ -18,7 +20,7 @@
 #include "arm/error.hpp"
 #include "arm/types.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 enum class RestartPolicy { always, on_failure, never };
 
@@ -31,7 +33,7 @@ inline constexpr Milliseconds minimum_unlimited_restart_delay{100};
 
 // How a service tells that it is ready (`readiness`, issue 13). Its start is answered, and its
 // hard dependents are started, only once it is ready; until then it is `starting`.
-struct Readiness {
+struct ARM_EXPORT Readiness {
   enum class Kind : std::uint8_t {
     exec,    // ready as soon as the program executes (the default; what every service did before)
     notify,  // ready at READY=1 over the sd_notify protocol (a datagram to $NOTIFY_SOCKET)
@@ -45,7 +47,7 @@ struct Readiness {
 };
 
 // Where a TCP listener binds: an IP address as written (no name lookup) and a port.
-struct ListenAddress {
+struct ARM_EXPORT ListenAddress {
   std::string host;  // an IPv4 or IPv6 literal, without the brackets of "[::1]:9321"
   std::uint16_t port = 0;
   bool ipv6 = false;
@@ -55,18 +57,18 @@ struct ListenAddress {
 
 // "127.0.0.1:9321" or "[::1]:9321" (an IPv4 or a bracketed IPv6 literal, a port 1-65535), or
 // what is wrong with the text.
-std::expected<ListenAddress, std::string> parse_listen_address(std::string_view text);
+ARM_EXPORT std::expected<ListenAddress, std::string> parse_listen_address(std::string_view text);
 // 127.0.0.0/8 or ::1: reachable from this host only.
-bool is_loopback(const ListenAddress& address);
+ARM_EXPORT bool is_loopback(const ListenAddress& address);
 // "127.0.0.1:9321", "[::1]:9321": as parse_listen_address reads it.
-std::string to_string(const ListenAddress& address);
+ARM_EXPORT std::string to_string(const ListenAddress& address);
 
 // A listening socket armd holds for a service (`listen`, issue 14): opened when the
 // configuration is loaded, kept open across the service's crashes, restarts and configuration
 // changes (so clients wait in its backlog instead of being refused), and passed to each of its
 // processes as descriptors 3, 4, ... with LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES, as systemd
 // passes a socket unit's.
-struct ListenSocket {
+struct ARM_EXPORT ListenSocket {
   enum class Kind : std::uint8_t {
     tcp,          // "tcp:127.0.0.1:8080", "tcp:[::1]:8080": a stream socket, listen()ing
     udp,          // "udp:127.0.0.1:5353": a bound datagram socket
@@ -80,9 +82,9 @@ struct ListenSocket {
 };
 
 // "tcp:ADDRESS:PORT", "udp:ADDRESS:PORT", "unix:/PATH" or "unix:@NAME", or what is wrong.
-std::expected<ListenSocket, std::string> parse_listen_socket(std::string_view text);
+ARM_EXPORT std::expected<ListenSocket, std::string> parse_listen_socket(std::string_view text);
 // As parse_listen_socket reads it: "tcp:127.0.0.1:8080", "unix:/run/x.sock".
-std::string to_string(const ListenSocket& socket);
+ARM_EXPORT std::string to_string(const ListenSocket& socket);
 
 // When a service starts by itself (`start`, issue 14).
 enum class StartMode : std::uint8_t {
@@ -97,7 +99,7 @@ enum class StartMode : std::uint8_t {
 // After `failures` failed probes in a row the service is unhealthy; a probe that succeeds makes
 // it healthy again. Failures within `start_period` of ready do not count, until the first probe
 // that succeeds (Docker's start period).
-struct HealthCheck {
+struct ARM_EXPORT HealthCheck {
   enum class Kind : std::uint8_t {
     exec,  // `command` exits 0 (run with the service's environment and working directory)
     tcp,   // a TCP connection to `address` is accepted
@@ -126,12 +128,12 @@ struct HealthCheck {
 // "http://127.0.0.1:8080/healthz" (an IPv4 literal, a bracketed IPv6 one or `localhost`; port 80
 // when left out; path "/" when left out) read into an http HealthCheck's address, http_host and
 // http_path, or what is wrong with it.
-std::expected<HealthCheck, std::string> parse_http_probe_url(std::string_view url);
+ARM_EXPORT std::expected<HealthCheck, std::string> parse_http_probe_url(std::string_view url);
 // "127.0.0.1:5432", "[::1]:5432" or "localhost:5432" read into a tcp HealthCheck's address.
-std::expected<HealthCheck, std::string> parse_tcp_probe_address(std::string_view text);
+ARM_EXPORT std::expected<HealthCheck, std::string> parse_tcp_probe_address(std::string_view text);
 // What a probe checks, for messages: "exec pg_isready -q", "tcp 127.0.0.1:5432",
 // "http http://127.0.0.1:8080/healthz".
-std::string describe(const HealthCheck& check);
+ARM_EXPORT std::string describe(const HealthCheck& check);
 
 // A signal that tells a service to read its configuration again (`reload_signal`, issue 14).
 // The core names signals in plain terms (types.hpp); the POSIX spawner maps them.
@@ -146,14 +148,14 @@ enum class ReloadSignal : std::uint8_t {
 };
 // "HUP" or "SIGHUP" (upper case, as kill -l prints them) read as a ReloadSignal; nullopt for
 // any other text, numbers included.
-std::optional<ReloadSignal> parse_reload_signal(std::string_view name);
+ARM_EXPORT std::optional<ReloadSignal> parse_reload_signal(std::string_view name);
 // "SIGHUP".
-std::string_view to_string(ReloadSignal signal);
+ARM_EXPORT std::string_view to_string(ReloadSignal signal);
 
 // How a service takes a new configuration without a restart, and the check that guards it
 // (issue 14). In every command, each word has `{config}` (config_file), `{name}` and `{pid}` (the
 // main process) replaced.
-struct ConfigReload {
+struct ARM_EXPORT ConfigReload {
   // `reload_signal`: sent to the main process (not its group: the main process owns its
   // configuration; nginx's master re-reads it and replaces its own workers).
   std::optional<ReloadSignal> signal;
@@ -192,20 +194,20 @@ enum class ResourceLimit : std::uint8_t {
   stack
 };
 // "nofile".
-std::string_view to_string(ResourceLimit limit);
+ARM_EXPORT std::string_view to_string(ResourceLimit limit);
 // The limit named `name` ("nofile"), or nullopt.
-std::optional<ResourceLimit> parse_resource_limit(std::string_view name);
+ARM_EXPORT std::optional<ResourceLimit> parse_resource_limit(std::string_view name);
 // A capability's name as the kernel's headers spell it ("CAP_NET_BIND_SERVICE") from its
 // number (0 to 40), or "" for a number Linux has no name for.
-std::string_view capability_name(unsigned number);
+ARM_EXPORT std::string_view capability_name(unsigned number);
 // The number of "CAP_NET_BIND_SERVICE" or "net_bind_service" (any case), or nullopt.
-std::optional<unsigned> parse_capability(std::string_view name);
+ARM_EXPORT std::optional<unsigned> parse_capability(std::string_view name);
 
 // How a service's process is set up before its program is executed (issue 15): the identity it
 // runs as, its limits, priority and capabilities, and where its environment comes from. Every
 // field left at its default changes nothing: the process gets what armd has. The loader
 // resolves names (users, groups) to numbers, so the spawner's child needs no lookup.
-struct ExecutionSettings {
+struct ARM_EXPORT ExecutionSettings {
   static constexpr std::uint64_t unlimited = ~std::uint64_t{0};
   struct Limit {
     ResourceLimit resource = ResourceLimit::nofile;
@@ -242,7 +244,7 @@ struct ExecutionSettings {
 // The settings nearly every service leaves unset (config_file, config_section, prefix,
 // working_directory, log_file) are BoxedOptionals: used as std::optionals, 8 bytes while unset
 // (armd holds one ServiceSpec per service; issue 9).
-struct ServiceSpec {
+struct ARM_EXPORT ServiceSpec {
   std::string name;
   std::string binary;
   BoxedOptional<std::string> config_file;  // passed as `-c FILE`; watched for changes
@@ -350,7 +352,7 @@ struct ServiceSpec {
   bool operator==(const ServiceSpec&) const = default;
 };
 
-struct ArmSettings {
+struct ARM_EXPORT ArmSettings {
   std::optional<std::string> socket;
   // Where armd serves its Prometheus metrics over HTTP (`metrics_listen`, issue 13); nullopt:
   // no HTTP listener (`armctl metrics` still works).
@@ -368,7 +370,7 @@ struct ArmSettings {
   bool operator==(const ArmSettings&) const = default;
 };
 
-struct Config {
+struct ARM_EXPORT Config {
   ArmSettings arm;
   std::map<std::string, ServiceSpec> services;  // by name
 
@@ -376,36 +378,37 @@ struct Config {
 };
 
 // Parses TOML text. `source_name` is used in error messages (normally the file's path).
-std::expected<Config, ConfigError> parse_config(std::string_view toml_text,
-                                                std::string_view source_name);
+ARM_EXPORT std::expected<Config, ConfigError> parse_config(std::string_view toml_text,
+                                                           std::string_view source_name);
 
 // Checks the dependency graph (depends_on and wants together): every name must be a configured
 // service and there must be no cycle. The error prints the cycle ("a -> b -> c -> a"). Configs
 // read with parse_config/load_config_file are already checked, with file and line; embedders
 // who build a Config in code call this before handing it to a ServiceSupervisor, whose
 // precondition it is. O(services + edges).
-std::expected<void, ConfigError> check_dependencies(const Config& config);
+ARM_EXPORT std::expected<void, ConfigError> check_dependencies(const Config& config);
 
 // Everything wrong with a configuration, at once: a map key and the ServiceSpec::name under it
 // that differ (or are empty), an empty binary, negative durations, a jitter outside [0, 1],
 // unknown default_services, and what check_dependencies() finds. Configurations from
 // parse_config/load_config_file always pass; the ServiceSupervisor checks with it on
 // construction and reload.
-std::expected<void, std::vector<Error>> check_config(const Config& config);
+ARM_EXPORT std::expected<void, std::vector<Error>> check_config(const Config& config);
 
 // Why `name` cannot be a config_section (empty, a bracket, a line break...), or nullopt.
-std::optional<std::string> config_section_problem(std::string_view name);
+ARM_EXPORT std::optional<std::string> config_section_problem(std::string_view name);
 
 // Reads and parses a file: read_config_file_text, then parse_config_file_text.
-std::expected<Config, ConfigError> load_config_file(const std::filesystem::path& path);
+ARM_EXPORT std::expected<Config, ConfigError> load_config_file(const std::filesystem::path& path);
 // The file's text, read as load_config_file reads it: a regular file only, of bounded size,
 // never blocking (a FIFO put in its place is refused, not waited on).
-std::expected<std::string, ConfigError> read_config_file_text(const std::filesystem::path& path);
+ARM_EXPORT std::expected<std::string, ConfigError> read_config_file_text(
+    const std::filesystem::path& path);
 // Parses `text` as load_config_file parses the file at `path` (relative paths inside are taken
 // relative to its directory): for a host that read it earlier and must parse those very bytes
 // (armd's re-exec, issue 15, hands the new armd the text the old one compared).
-std::expected<Config, ConfigError> parse_config_file_text(std::string_view text,
-                                                          const std::filesystem::path& path);
+ARM_EXPORT std::expected<Config, ConfigError> parse_config_file_text(
+    std::string_view text, const std::filesystem::path& path);
 
 // What `armd --check-config` adds to loading `path` into `config`: the files it names that are
 // not there. Each service's program — argv[0] by compose_argv's rules, so the first word of its
@@ -414,34 +417,37 @@ std::expected<Config, ConfigError> parse_config_file_text(std::string_view text,
 // must exist. Every finding is an Error at the key that names the file (a missing program of the
 // global prefix once, naming the services it starts). Loading never checks these, since a
 // program may be installed after armd starts; this reads the filesystem, and `path` again.
-std::vector<Error> find_missing_files(const std::filesystem::path& path, const Config& config,
-                                      std::string_view search_path);
+ARM_EXPORT std::vector<Error> find_missing_files(const std::filesystem::path& path,
+                                                 const Config& config,
+                                                 std::string_view search_path);
 
 // What `armd --check-config` warns about in a valid configuration: each service that can
 // crash-loop without bound, i.e. has unlimited restarts (`max_restarts = "unlimited"`) and a
 // restart policy other than never. One warning per service, as an Error at its max_restarts key
 // (`path` is read again for the line; without it the warning names the file and key only).
-std::vector<Error> find_unbounded_restarts(const std::filesystem::path& path, const Config& config);
+ARM_EXPORT std::vector<Error> find_unbounded_restarts(const std::filesystem::path& path,
+                                                      const Config& config);
 
 // What `armd --check-config` warns about `[arm] metrics_listen` on an address other hosts can
 // reach (not loopback): armd's metrics have no authentication. Empty otherwise; `path` is read
 // again for the line, as above.
-std::vector<Error> find_exposed_metrics(const std::filesystem::path& path, const Config& config);
+ARM_EXPORT std::vector<Error> find_exposed_metrics(const std::filesystem::path& path,
+                                                   const Config& config);
 
 // Errors about a configuration read from `path` that were found without it (a socket of
 // `services.NAME.listen[I]` that could not be opened, say) given `path` as their file and,
 // for a key of the form services.NAME.KEY or services.NAME.KEY[I], the line and column of that
 // key (or element) in the file (read again; 0 when it is not found).
-void locate_in_file(const std::filesystem::path& path, std::vector<Error>& errors);
+ARM_EXPORT void locate_in_file(const std::filesystem::path& path, std::vector<Error>& errors);
 
 // Parses a duration: an integer (milliseconds) or a string with unit ms|s|m|h ("250ms", "5s").
-std::expected<Milliseconds, std::string> parse_duration(std::string_view text);
+ARM_EXPORT std::expected<Milliseconds, std::string> parse_duration(std::string_view text);
 
 // The argv a service is started with, in the original ARM's order:
 //   prefix... binary [config_arg...] [-L DEBUG] options...
 // where prefix is the service's own prefix if set, else the global prefix, and config_arg is
 // `-c CONFIG` unless the spec says otherwise (only with a config file). `{config}` and `{name}`
 // in config_arg and options are replaced by the config file's path and the service's name.
-std::vector<std::string> compose_argv(const ServiceSpec& spec, const ArmSettings& arm);
+ARM_EXPORT std::vector<std::string> compose_argv(const ServiceSpec& spec, const ArmSettings& arm);
 
-}  // namespace arm
+ARM_END_NAMESPACE

@@ -7,6 +7,8 @@
 // the host later, through the supervisor's on_* entry points.
 #pragma once
 
+#include "arm/abi.hpp"
+
 #include <cstdint>
 #include <expected>
 #include <map>
@@ -19,15 +21,15 @@
 #include "arm/error.hpp"
 #include "arm/types.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
-class Clock {
+class ARM_EXPORT Clock {
  public:
   virtual ~Clock() = default;
   virtual TimePoint now() const = 0;
 };
 
-struct SpawnRequest {
+struct ARM_EXPORT SpawnRequest {
   std::string service;
   std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
   std::vector<std::pair<std::string, std::string>> environment;  // added to the host's own
@@ -53,7 +55,7 @@ struct SpawnRequest {
   BoxedOptional<ExecutionSettings> execution{};
 };
 
-class Spawner {
+class ARM_EXPORT Spawner {
  public:
   virtual ~Spawner() = default;
   // Starts a process leading a new process group. Returns once the program is executing (or
@@ -73,7 +75,7 @@ class Spawner {
 // holds which sockets and when a client's arrival matters; a Listeners binds and watches.
 // A socket is known by its address: a service that lists one another service held a moment ago
 // (a reload moving it) gets the same open socket.
-class Listeners {
+class ARM_EXPORT Listeners {
  public:
   virtual ~Listeners() = default;
   // `service` holds the sockets `spec.listen` lists from now on, with `spec`'s options
@@ -96,7 +98,7 @@ class Listeners {
 };
 
 // Randomness for backoff jitter, injected so that tests and simulations stay deterministic.
-class Random {
+class ARM_EXPORT Random {
  public:
   virtual ~Random() = default;
   // Uniform in [0, 1).
@@ -104,7 +106,7 @@ class Random {
 };
 
 // What a service watches: a configuration file, or one section of it.
-struct WatchedFile {
+struct ARM_EXPORT WatchedFile {
   std::string path;
   // Empty: the whole file. Otherwise the text of the `[section]` header line up to the next
   // line that starts with `[` (INI, GNUnet and TOML tables alike); only a change of that text
@@ -114,7 +116,7 @@ struct WatchedFile {
   auto operator<=>(const WatchedFile&) const = default;
 };
 
-class FileWatcher {
+class ARM_EXPORT FileWatcher {
  public:
   virtual ~FileWatcher() = default;
   // Reports changes of the content of `file` (or of its section) through
@@ -132,7 +134,7 @@ using ProbeId = std::uint64_t;
 // or reload command. The Prober runs them alike; hosts and fakes may tell them apart.
 enum class ProbePurpose : std::uint8_t { health, config_check, reload };
 
-struct ProbeRequest {
+struct ARM_EXPORT ProbeRequest {
   ProbeId id = 0;
   std::string_view service;
   const HealthCheck& check;
@@ -147,7 +149,7 @@ struct ProbeRequest {
   const ExecutionSettings* execution{nullptr};
 };
 
-struct ProbeResult {
+struct ARM_EXPORT ProbeResult {
   bool healthy = false;
   // What the probe found, for status: "exit code 1: <its first line of output>", "connection
   // refused", "HTTP 503 Service Unavailable". May be empty.
@@ -162,7 +164,7 @@ struct ProbeResult {
   std::string output{};
 };
 
-class Prober {
+class ARM_EXPORT Prober {
  public:
   virtual ~Prober() = default;
   // Starts the probe without waiting for it; its result is reported later through
@@ -175,4 +177,4 @@ class Prober {
   virtual void cancel(ProbeId id) = 0;
 };
 
-}  // namespace arm
+ARM_END_NAMESPACE

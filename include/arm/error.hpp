@@ -4,11 +4,13 @@
 // when the OS reported one, and the place in a file when it is about a file.
 #pragma once
 
+#include "arm/abi.hpp"
+
 #include <string>
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
-struct Error {
+struct ARM_EXPORT Error {
   std::string message;
   int error_number = 0;  // errno value; 0 when the error is not the OS's
   // Where, for configuration errors: 1-based line and column (0 when unknown) and the dotted
@@ -35,4 +37,4 @@ struct Error {
 using ConfigError = Error;
 using SpawnError = Error;
 
-}  // namespace arm
+ARM_END_NAMESPACE

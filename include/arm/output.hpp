@@ -7,6 +7,8 @@
 // UTF-8 or not, without its '\n'.
 #pragma once
 
+#include "arm/abi.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -19,20 +21,20 @@
 #include <utility>
 #include <vector>
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 // Wall-clock time, for stamping lines (a reader compares it with other logs, so not the
 // steady clock the supervisor runs on).
 using WallTime = std::chrono::system_clock::time_point;
 
 // "2026-12-01T20:40:00.123Z": RFC 3339 in UTC with milliseconds.
-std::string format_rfc3339_ms(WallTime time);
+ARM_EXPORT std::string format_rfc3339_ms(WallTime time);
 
 // format_rfc3339_ms for a stream of times that mostly repeat: the lines of one read share their
 // time, and a service writing fast has thousands of lines per millisecond. The stamp is made
 // again only when the millisecond changes, and only its three millisecond digits when the second
 // is the same; the calendar arithmetic runs once per second.
-class StampCache {
+class ARM_EXPORT StampCache {
  public:
   static constexpr std::size_t size = 24;  // "2026-12-01T20:40:00.123Z"
   // The stamp of `time`, valid until the next call.
@@ -46,17 +48,17 @@ class StampCache {
 // T): the time it names, fractions of a millisecond cut; nullopt when the text is not one (the
 // date, the clock or the offset out of range included). Leap seconds (":60") are not accepted.
 // A time the system clock cannot hold (before 1678, after 2261) is its earliest or latest.
-std::optional<WallTime> parse_rfc3339(std::string_view text);
+ARM_EXPORT std::optional<WallTime> parse_rfc3339(std::string_view text);
 
 enum class OutputStream { standard_output, standard_error };
 // "stdout", "stderr".
-std::string_view to_string(OutputStream stream);
+ARM_EXPORT std::string_view to_string(OutputStream stream);
 
 // Cuts a byte stream into lines. A line longer than `max_line` bytes is emitted in pieces of
 // `max_line` bytes, each but the last marked `continues` (the next piece goes on with the same
 // line), so nothing is cut silently. A last line without its '\n' is held until more bytes
 // arrive or finish() says the stream ended.
-class LineSplitter {
+class ARM_EXPORT LineSplitter {
  public:
   static constexpr std::size_t default_max_line = 16 * 1024;
 
@@ -94,7 +96,7 @@ class LineSplitter {
   std::string partial_;
 };
 
-struct OutputLine {
+struct ARM_EXPORT OutputLine {
   std::uint64_t sequence = 0;  // 1 for a ring's first line, then one more per line, never reused
   WallTime time;
   OutputStream stream = OutputStream::standard_output;
@@ -103,7 +105,7 @@ struct OutputLine {
 };
 
 // A line as the ring holds it, its text not copied out: valid until the ring changes.
-struct OutputLineView {
+struct ARM_EXPORT OutputLineView {
   std::uint64_t sequence = 0;
   WallTime time;
   OutputStream stream = OutputStream::standard_output;
@@ -115,7 +117,7 @@ struct OutputLineView {
 // `line_overhead`, and the oldest go first when a new one does not fit. The newest line is
 // always kept, however long. Sequence numbers let a reader that comes back tell how many lines
 // it missed (see lines_from).
-class OutputRing {
+class ARM_EXPORT OutputRing {
  public:
   static constexpr std::size_t default_capacity = 64 * 1024;
   // What a line is counted for besides its text. It is what a line took when each had a string
@@ -195,7 +197,7 @@ class OutputRing {
 
 // When and how a log file is rotated by renaming, as logrotate does: the file in use is
 // `path`, the older ones `path.1` (the most recent) to `path.<kept_files>` (the oldest).
-struct FileRotation {
+struct ARM_EXPORT FileRotation {
   std::uint64_t max_size = 10 * 1024 * 1024;  // bytes of the file in use
   std::size_t kept_files = 5;                 // rotated files kept besides it (at least 1)
 
@@ -211,11 +213,12 @@ struct FileRotation {
 
 // A captured line as a log file holds it: "TIME STREAM TEXT\n", the text's bytes as they came,
 // with a '\' before the newline for a piece the next line continues.
-std::string format_log_file_line(const OutputLine& line);
+ARM_EXPORT std::string format_log_file_line(const OutputLine& line);
 // The same line appended to `out`, with a stamp made already (StampCache): no string of its own.
-void append_log_file_line(std::string& out, std::string_view stamp, OutputStream stream,
-                          std::string_view text, bool continues);
+ARM_EXPORT void append_log_file_line(std::string& out, std::string_view stamp, OutputStream stream,
+                                     std::string_view text, bool continues);
 // How many bytes that line takes.
-std::size_t log_file_line_size(OutputStream stream, std::string_view text, bool continues);
+ARM_EXPORT std::size_t log_file_line_size(OutputStream stream, std::string_view text,
+                                          bool continues);
 
-}  // namespace arm
+ARM_END_NAMESPACE

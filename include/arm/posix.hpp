@@ -7,6 +7,8 @@
 // embedding host's other children.
 #pragma once
 
+#include "arm/abi.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -21,7 +23,8 @@
 
 #include "arm/effects.hpp"
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 class OutputPipes;   // <arm/posix/output_pipes.hpp>
 class NotifySocket;  // <arm/posix/notify_socket.hpp>
@@ -30,7 +33,7 @@ class NotifySocket;  // <arm/posix/notify_socket.hpp>
 using SystemError = Error;
 
 // Jitter from a Mersenne Twister seeded by std::random_device (getrandom(2)).
-class SystemRandom final : public Random {
+class ARM_EXPORT SystemRandom final : public Random {
  public:
   SystemRandom();
   double unit() override;
@@ -40,7 +43,7 @@ class SystemRandom final : public Random {
 };
 
 // std::chrono::steady_clock (CLOCK_MONOTONIC).
-class SteadyClock final : public Clock {
+class ARM_EXPORT SteadyClock final : public Clock {
  public:
   TimePoint now() const override;
 };
@@ -57,9 +60,9 @@ enum class Containment {
   // its cgroup is empty.
   cgroup
 };
-std::string_view to_string(Containment containment);
+ARM_EXPORT std::string_view to_string(Containment containment);
 
-struct SpawnerOptions {
+struct ARM_EXPORT SpawnerOptions {
   // Children get PR_SET_PDEATHSIG(SIGKILL): if the host dies, even by SIGKILL, its services die
   // with it instead of running on unsupervised. The kernel sends it when the *thread* that
   // spawned the child exits, so enable it only when that thread lives as long as the host
@@ -91,7 +94,7 @@ struct SpawnerOptions {
 
 // This process's own cgroup v2 directory (found through /proc/self/mountinfo, so hybrid hosts
 // work), or why there is none.
-std::expected<std::string, SystemError> own_cgroup_directory();
+ARM_EXPORT std::expected<std::string, SystemError> own_cgroup_directory();
 
 // Spawns with clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD), as posix_spawn does, so the cost
 // does not grow with the host's memory, and the pidfd comes with the child atomically. Each
@@ -102,7 +105,7 @@ std::expected<std::string, SystemError> own_cgroup_directory();
 // signal dispositions and an empty signal mask. Each child is tracked by its pidfd (and its
 // cgroup's cgroup.events), registered in one epoll set. signal_group() sends SIGTERM followed by
 // SIGCONT (a stopped process must be able to act on it), or SIGKILL.
-class PosixSpawner final : public Spawner {
+class ARM_EXPORT PosixSpawner final : public Spawner {
  public:
   static std::expected<std::unique_ptr<PosixSpawner>, SystemError> create(
       SpawnerOptions options = {});
@@ -185,7 +188,7 @@ class PosixSpawner final : public Spawner {
 // A file being written is reported once complete: at IN_CLOSE_WRITE, at a rename into place,
 // or after `quiet_period` without further writes (a truncate(2), a writer that keeps the file
 // open). A writer that pauses longer than that between writes may be seen half-way.
-class InotifyWatcher final : public FileWatcher {
+class ARM_EXPORT InotifyWatcher final : public FileWatcher {
  public:
   static constexpr std::chrono::milliseconds quiet_period{1000};
 
@@ -209,4 +212,5 @@ class InotifyWatcher final : public FileWatcher {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

@@ -197,6 +197,8 @@
 // stop_timeout), and is answered once every process has been reaped.
 #pragma once
 
+#include "arm/abi.hpp"
+
 #include <cstdint>
 #include <expected>
 #include <functional>
@@ -210,7 +212,7 @@
 #include "arm/effects.hpp"
 #include "arm/types.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 // `listening` (issue 14) is `stopped` for a service with start = on-demand: no process, not
 // wanted, its sockets watched; a client's connection starts it.
@@ -224,7 +226,7 @@ enum class ServiceState {
   failed,
   listening
 };
-std::string_view to_string(ServiceState state);
+ARM_EXPORT std::string_view to_string(ServiceState state);
 
 // What the health probes (ServiceSpec::health) say about a service.
 enum class HealthState : std::uint8_t {
@@ -233,7 +235,7 @@ enum class HealthState : std::uint8_t {
   healthy,    // the latest probe that counted succeeded
   unhealthy,  // `failures` probes in a row failed
 };
-std::string_view to_string(HealthState state);
+ARM_EXPORT std::string_view to_string(HealthState state);
 
 enum class Outcome {
   started,            // the process is running now (spawned for this request)
@@ -255,12 +257,12 @@ enum class Outcome {
   no_reload       // refused: the service has neither reload_signal nor reload (as systemd
                   // refuses `reload` without ExecReload=); restart it instead
 };
-std::string_view to_string(Outcome outcome);
+ARM_EXPORT std::string_view to_string(Outcome outcome);
 // The outcomes that mean the request did not do what it asked: unknown_service, start_failed,
 // shutting_down, check_failed, reload_failed, no_reload.
-bool is_failure(Outcome outcome);
+ARM_EXPORT bool is_failure(Outcome outcome);
 
-struct Reply {
+struct ARM_EXPORT Reply {
   RequestRef to;
   Outcome outcome = Outcome::started;
   std::string service;
@@ -274,7 +276,7 @@ struct Reply {
 
 // A state change (or a notable action within a state, such as escalating to SIGKILL, when
 // `previous == state`), for logs and for clients that listen.
-struct ServiceEvent {
+struct ARM_EXPORT ServiceEvent {
   std::string service;
   ServiceState previous = ServiceState::stopped;
   ServiceState state = ServiceState::stopped;
@@ -287,14 +289,14 @@ struct ServiceEvent {
   std::string output{};
 };
 
-class Notifier {
+class ARM_EXPORT Notifier {
  public:
   virtual ~Notifier() = default;
   virtual void reply(const Reply& reply) = 0;
   virtual void service_event(const ServiceEvent& event) = 0;
 };
 
-struct ServiceStatus {
+struct ARM_EXPORT ServiceStatus {
   std::string name;
   ServiceState state = ServiceState::stopped;
   std::optional<ProcessId> pid;
@@ -326,7 +328,7 @@ struct ServiceStatus {
 // What a service said about itself over the sd_notify protocol (or, `ready` alone, on its
 // readiness fd), one datagram's worth. Fields it did not send stay empty; unknown ones are
 // ignored by the parser, as systemd does.
-struct ServiceNotification {
+struct ARM_EXPORT ServiceNotification {
   bool ready = false;             // READY=1
   bool reloading = false;         // RELOADING=1
   bool stopping = false;          // STOPPING=1
@@ -341,14 +343,14 @@ struct ServiceNotification {
   bool operator==(const ServiceNotification&) const = default;
 };
 
-struct ReloadSummary {
+struct ARM_EXPORT ReloadSummary {
   std::vector<std::string> added;
   std::vector<std::string> removed;
   std::vector<std::string> restarted;  // launch settings changed while it ran
   std::vector<std::string> updated;    // only settings that take effect without a restart
 };
 
-class ServiceSupervisor {
+class ARM_EXPORT ServiceSupervisor {
  public:
   // `watcher` may be null: then configuration files are not watched. `random` may be null: then
   // jitter comes from a fixed-seed generator of the supervisor's own (still deterministic).
@@ -529,4 +531,4 @@ class ServiceSupervisor {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace arm
+ARM_END_NAMESPACE

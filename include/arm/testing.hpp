@@ -13,6 +13,8 @@
 // probe in flight; rig.advance past its timeout lets it time out.
 #pragma once
 
+#include "arm/abi.hpp"
+
 #include <initializer_list>
 #include <iosfwd>
 #include <map>
@@ -24,17 +26,18 @@
 
 #include "arm/supervisor.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 // Enums print as their names (in doctest's and other frameworks' failure messages).
-std::ostream& operator<<(std::ostream& out, ServiceState state);
-std::ostream& operator<<(std::ostream& out, Outcome outcome);
-std::ostream& operator<<(std::ostream& out, HealthState state);
-}  // namespace arm
+ARM_EXPORT std::ostream& operator<<(std::ostream& out, ServiceState state);
+ARM_EXPORT std::ostream& operator<<(std::ostream& out, Outcome outcome);
+ARM_EXPORT std::ostream& operator<<(std::ostream& out, HealthState state);
+ARM_END_NAMESPACE
 
-namespace arm::testing {
+ARM_BEGIN_NAMESPACE
+namespace testing {
 
 // Time stands still until a test moves it.
-class FakeClock final : public Clock {
+class ARM_EXPORT FakeClock final : public Clock {
  public:
   TimePoint now() const override { return now_; }
   void advance(Duration by) { now_ += by; }
@@ -45,7 +48,7 @@ class FakeClock final : public Clock {
 };
 
 // Hands out the values a test queued, then `fallback`, so jitter is exactly predictable.
-class FakeRandom final : public Random {
+class ARM_EXPORT FakeRandom final : public Random {
  public:
   double unit() override {
     if (queued.empty()) return fallback;
@@ -57,7 +60,7 @@ class FakeRandom final : public Random {
   double fallback = 0.5;  // no jitter: the middle of the range
 };
 
-struct FakeProcess {
+struct ARM_EXPORT FakeProcess {
   ProcessId pid = 0;
   SpawnRequest request;
   bool alive = true;
@@ -69,7 +72,7 @@ struct FakeProcess {
 
 // Hands out increasing pids and remembers every process. Processes do not die by themselves:
 // a test ends them with SupervisorRig::exit, or lets signals end them with settle().
-class FakeSpawner final : public Spawner {
+class ARM_EXPORT FakeSpawner final : public Spawner {
  public:
   std::expected<ProcessId, SpawnError> spawn(const SpawnRequest& request) override;
   void signal_group(ProcessId leader, StopSignal signal) override;
@@ -110,7 +113,7 @@ class FakeSpawner final : public Spawner {
 
 // Records every notification, and passes it on to `forward_to` when set (the test's own
 // Notifier, which may call back into the supervisor).
-class RecordingNotifier final : public Notifier {
+class ARM_EXPORT RecordingNotifier final : public Notifier {
  public:
   void reply(const Reply& reply) override {
     replies.push_back(reply);
@@ -131,7 +134,7 @@ class RecordingNotifier final : public Notifier {
   Notifier* forward_to = nullptr;
 };
 
-class FakeFileWatcher final : public FileWatcher {
+class ARM_EXPORT FakeFileWatcher final : public FileWatcher {
  public:
   void watch(const WatchedFile& file) override { ++watch_counts[file]; }
   void unwatch(const WatchedFile& file) override;
@@ -143,7 +146,7 @@ class FakeFileWatcher final : public FileWatcher {
 
 // Records the health probes the supervisor starts and cancels; nothing runs. A test answers the
 // one in flight with SupervisorRig::probe.
-class FakeProber final : public Prober {
+class ARM_EXPORT FakeProber final : public Prober {
  public:
   struct Probe {
     ProbeId id = 0;
@@ -168,7 +171,7 @@ class FakeProber final : public Prober {
 // Listening sockets without sockets (issue 14): each socket a service holds gets a made-up
 // descriptor number, kept while any service holds it; watches are recorded. A test lets a
 // client arrive with SupervisorRig::connect, and makes a socket impossible to open with refuse.
-class FakeListeners final : public Listeners {
+class ARM_EXPORT FakeListeners final : public Listeners {
  public:
   std::expected<void, Error> hold(std::string_view service, const ServiceSpec& spec) override;
   void drop(std::string_view service) override;
@@ -194,8 +197,8 @@ class FakeListeners final : public Listeners {
 };
 
 // A service that runs /usr/bin/NAME with the defaults; adjust the fields a test cares about.
-ServiceSpec service(std::string name);
-Config config_with(std::initializer_list<ServiceSpec> services);
+ARM_EXPORT ServiceSpec service(std::string name);
+ARM_EXPORT Config config_with(std::initializer_list<ServiceSpec> services);
 
 // What advance() does with the processes its SIGKILLs (and SIGTERMs) end.
 enum class Exits {
@@ -204,7 +207,7 @@ enum class Exits {
 };
 
 // The supervisor wired to the fakes, with helpers that read like what happens.
-class SupervisorRig {
+class ARM_EXPORT SupervisorRig {
  public:
   explicit SupervisorRig(Config config);
   // Every notification also goes to `also_notify` (after it is recorded).
@@ -256,4 +259,5 @@ class SupervisorRig {
   std::uint64_t next_request_ = 1;
 };
 
-}  // namespace arm::testing
+}  // namespace testing
+ARM_END_NAMESPACE

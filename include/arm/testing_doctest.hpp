@@ -10,7 +10,7 @@
 
 #include "arm/supervisor.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 inline doctest::String toString(ServiceState state) {
   return std::string(to_string(state)).c_str();
@@ -24,4 +24,4 @@ inline doctest::String toString(HealthState state) {
   return std::string(to_string(state)).c_str();
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

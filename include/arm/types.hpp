@@ -4,11 +4,13 @@
 // plain terms; the POSIX adapters translate them.
 #pragma once
 
+#include "arm/abi.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <string>
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 // Monotonic time. The real clock is std::chrono::steady_clock; the fake clock in
 // <arm/testing.hpp> hands out points on the same scale so both are interchangeable.
@@ -26,14 +28,14 @@ using ClientId = std::uint64_t;
 
 // One request of one client. The reply to it carries the same pair, so a host can match
 // replies to pipelined requests.
-struct RequestRef {
+struct ARM_EXPORT RequestRef {
   ClientId client = 0;
   std::uint64_t request = 0;
   bool operator==(const RequestRef&) const = default;
 };
 
 // Where a service's stdout or stderr goes.
-struct OutputTarget {
+struct ARM_EXPORT OutputTarget {
   enum class Kind {
     inherit,  // armd's own (and so shared with armd's log and every other service)
     null,     // /dev/null
@@ -54,7 +56,7 @@ struct OutputTarget {
 enum class StopSignal { terminate, kill, abort };
 
 // How a process ended. `signaled` carries the signal number as the kernel reported it.
-struct ExitStatus {
+struct ARM_EXPORT ExitStatus {
   enum class Kind { exited, signaled };
   Kind kind = Kind::exited;
   int value = 0;  // exit code, or signal number
@@ -69,9 +71,9 @@ struct ExitStatus {
 // "1h02m", "2h" (truncated, never rounded up: at most a tenth of a second below ten seconds, the
 // seconds below an hour, the minutes above). A whole number of one unit prints as a
 // configuration writes it, so parse_duration reads it back as the same value.
-std::string human_duration(Milliseconds duration);
+ARM_EXPORT std::string human_duration(Milliseconds duration);
 
 // "exit code 3", "signal 9": for logs and status lines.
-std::string describe(const ExitStatus& status);
+ARM_EXPORT std::string describe(const ExitStatus& status);
 
-}  // namespace arm
+ARM_END_NAMESPACE

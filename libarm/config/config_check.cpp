@@ -7,7 +7,7 @@
 
 #include "arm/config.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 namespace {
 
@@ -143,4 +143,4 @@ std::expected<void, std::vector<Error>> check_config(const Config& config) {
   return std::unexpected(std::move(errors));
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

@@ -25,7 +25,7 @@
 #include "service_table.hpp"
 #include "value_reader.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 namespace {
 
@@ -301,4 +301,4 @@ std::expected<Config, ConfigError> parse_config_file_text(std::string_view text,
   }
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

@@ -8,7 +8,8 @@
 
 #include "key_suggestion.hpp"
 
-namespace arm::config_reading {
+ARM_BEGIN_NAMESPACE
+namespace config_reading {
 
 namespace {
 
@@ -105,9 +106,10 @@ std::optional<BadEdge> find_bad_edge(const Config& config) {
   return std::nullopt;
 }
 
-}  // namespace arm::config_reading
+}  // namespace config_reading
+ARM_END_NAMESPACE
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 std::expected<void, ConfigError> check_dependencies(const Config& config) {
   auto bad = config_reading::find_bad_edge(config);
@@ -117,4 +119,4 @@ std::expected<void, ConfigError> check_dependencies(const Config& config) {
                 bad->message));
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

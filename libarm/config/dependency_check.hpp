@@ -11,7 +11,8 @@
 
 #include "arm/config.hpp"
 
-namespace arm::config_reading {
+ARM_BEGIN_NAMESPACE
+namespace config_reading {
 
 struct BadEdge {
   std::string service;  // whose list holds it
@@ -25,4 +26,5 @@ struct BadEdge {
 // (depends_on before wants), so the same configuration always gets the same message.
 std::optional<BadEdge> find_bad_edge(const Config& config);
 
-}  // namespace arm::config_reading
+}  // namespace config_reading
+ARM_END_NAMESPACE

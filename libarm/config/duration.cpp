@@ -4,7 +4,7 @@
 
 #include "arm/config.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 // "250ms", "5s", "30m", "2h", or a bare integer meaning milliseconds. Anything else ("5 sec",
 // "-1s", "1.5s", "5S") is refused rather than guessed at: a guessed unit is a service killed a
@@ -40,4 +40,4 @@ std::expected<Milliseconds, std::string> parse_duration(std::string_view text) {
   return Milliseconds(static_cast<Milliseconds::rep>(amount * scale));
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

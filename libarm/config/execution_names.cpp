@@ -8,7 +8,7 @@
 
 #include "arm/config.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 namespace {
 
@@ -85,4 +85,4 @@ std::optional<unsigned> parse_capability(std::string_view name) {
   return static_cast<unsigned>(found - capability_names.begin());
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

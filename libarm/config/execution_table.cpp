@@ -12,7 +12,8 @@
 
 #include "user_database_posix.hpp"
 
-namespace arm::config_reading {
+ARM_BEGIN_NAMESPACE
+namespace config_reading {
 
 namespace {
 
@@ -315,4 +316,5 @@ Done complete_execution(const ValueReader& reader, const toml::table& table,
   return {};
 }
 
-}  // namespace arm::config_reading
+}  // namespace config_reading
+ARM_END_NAMESPACE

@@ -15,7 +15,8 @@
 #include "arm/config.hpp"
 #include "key_table.hpp"
 
-namespace arm::config_reading {
+ARM_BEGIN_NAMESPACE
+namespace config_reading {
 
 Done read_user(const ValueReader& reader, const toml::node& value, const std::string& path,
                ServiceSpec& spec);
@@ -48,4 +49,5 @@ Done read_clear_environment(const ValueReader& reader, const toml::node& value,
 Done complete_execution(const ValueReader& reader, const toml::table& table,
                         const std::string& table_path, ServiceSpec& spec);
 
-}  // namespace arm::config_reading
+}  // namespace config_reading
+ARM_END_NAMESPACE

@@ -6,7 +6,7 @@
 
 #include "arm/config.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 namespace {
 
@@ -85,4 +85,4 @@ std::string describe(const HealthCheck& check) {
   return "unknown probe";
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

@@ -6,7 +6,8 @@
 #include <cstdint>
 #include <optional>
 
-namespace arm::config_reading {
+ARM_BEGIN_NAMESPACE
+namespace config_reading {
 
 namespace {
 
@@ -147,4 +148,5 @@ Done apply_on_unhealthy(const ValueReader& reader, const toml::table& table,
   return {};
 }
 
-}  // namespace arm::config_reading
+}  // namespace config_reading
+ARM_END_NAMESPACE

@@ -8,7 +8,8 @@
 #include "arm/config.hpp"
 #include "key_table.hpp"
 
-namespace arm::config_reading {
+ARM_BEGIN_NAMESPACE
+namespace config_reading {
 
 // `health = { exec = [...] | tcp = "HOST:PORT" | http = "URL", interval, timeout, failures,
 // start_period }`: exactly one kind of probe, durations more than 0 (start_period may be 0).
@@ -22,4 +23,5 @@ Done read_on_unhealthy(const ValueReader& reader, const toml::node& value, const
 Done apply_on_unhealthy(const ValueReader& reader, const toml::table& table,
                         const std::string& table_path, ServiceSpec& spec);
 
-}  // namespace arm::config_reading
+}  // namespace config_reading
+ARM_END_NAMESPACE

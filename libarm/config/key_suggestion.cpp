@@ -2,7 +2,8 @@
 
 #include <fmt/format.h>
 
-namespace arm::config_reading {
+ARM_BEGIN_NAMESPACE
+namespace config_reading {
 
 std::string unknown_key_message(std::string_view key, std::span<const std::string_view> known) {
   std::string_view best = closest_name(key, known);
@@ -10,4 +11,5 @@ std::string unknown_key_message(std::string_view key, std::span<const std::strin
   return fmt::format("unknown key '{}' (did you mean '{}'?)", key, best);
 }
 
-}  // namespace arm::config_reading
+}  // namespace config_reading
+ARM_END_NAMESPACE

@@ -10,8 +10,10 @@
 #include <string_view>
 
 #include "../core/closest_name.hpp"
+#include "arm/abi.hpp"
 
-namespace arm::config_reading {
+ARM_BEGIN_NAMESPACE
+namespace config_reading {
 
 using detail::closest_name;  // shared with the core, which guesses at unknown service names
 
@@ -19,4 +21,5 @@ using detail::closest_name;  // shared with the core, which guesses at unknown s
 // is within two edits.
 std::string unknown_key_message(std::string_view key, std::span<const std::string_view> known);
 
-}  // namespace arm::config_reading
+}  // namespace config_reading
+ARM_END_NAMESPACE

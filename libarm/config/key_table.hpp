@@ -19,7 +19,8 @@
 #include "key_suggestion.hpp"
 #include "value_reader.hpp"
 
-namespace arm::config_reading {
+ARM_BEGIN_NAMESPACE
+namespace config_reading {
 
 using Done = std::expected<void, ConfigError>;
 
@@ -58,4 +59,5 @@ Done read_keys(const ValueReader& reader, const toml::table& table, std::string_
   return {};
 }
 
-}  // namespace arm::config_reading
+}  // namespace config_reading
+ARM_END_NAMESPACE

@@ -10,7 +10,7 @@
 #include "arm/config.hpp"
 #include "read_file_posix.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 std::expected<ListenAddress, std::string> parse_listen_address(std::string_view text) {
   ListenAddress address;
@@ -86,4 +86,4 @@ std::vector<Error> find_exposed_metrics(const std::filesystem::path& path, const
                                 to_string(*config.arm.metrics_listen)))};
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

@@ -4,7 +4,7 @@
 
 #include "arm/config.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 namespace {
 
@@ -51,4 +51,4 @@ std::expected<ListenSocket, std::string> parse_listen_socket(std::string_view te
   return socket;
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

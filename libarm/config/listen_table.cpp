@@ -8,7 +8,8 @@
 
 #include "service_key.hpp"
 
-namespace arm::config_reading {
+ARM_BEGIN_NAMESPACE
+namespace config_reading {
 
 namespace {
 
@@ -209,4 +210,5 @@ Done check_sockets_unique(const ValueReader& reader, const toml::table& root,
   return {};
 }
 
-}  // namespace arm::config_reading
+}  // namespace config_reading
+ARM_END_NAMESPACE

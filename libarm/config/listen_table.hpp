@@ -9,7 +9,8 @@
 #include "arm/config.hpp"
 #include "key_table.hpp"
 
-namespace arm::config_reading {
+ARM_BEGIN_NAMESPACE
+namespace config_reading {
 
 // `listen = ["tcp:127.0.0.1:8080", ...]` (or one string): each socket once.
 Done read_listen(const ValueReader& reader, const toml::node& value, const std::string& path,
@@ -45,4 +46,5 @@ Done check_socket_activation(const ValueReader& reader, const toml::table& table
 // Across services: one socket belongs to one service. Points at the second one listing it.
 Done check_sockets_unique(const ValueReader& reader, const toml::table& root, const Config& config);
 
-}  // namespace arm::config_reading
+}  // namespace config_reading
+ARM_END_NAMESPACE

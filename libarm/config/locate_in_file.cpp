@@ -6,7 +6,7 @@
 #include "read_file_posix.hpp"
 #include "service_key.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 namespace config_reading {
 
@@ -59,4 +59,4 @@ void locate_in_file(const std::filesystem::path& path, std::vector<Error>& error
   }
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

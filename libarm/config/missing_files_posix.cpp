@@ -19,7 +19,7 @@
 #include "arm/config.hpp"
 #include "read_file_posix.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 namespace {
 
@@ -144,4 +144,4 @@ std::vector<Error> find_missing_files(const std::filesystem::path& path, const C
   return findings.take();
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

@@ -4,7 +4,8 @@
 
 #include <string>
 
-namespace arm::config_reading {
+ARM_BEGIN_NAMESPACE
+namespace config_reading {
 
 namespace {
 
@@ -251,4 +252,5 @@ std::optional<Error> find_excessive_nesting(std::string_view text, std::string_v
   return NestingScan(text, source).run();
 }
 
-}  // namespace arm::config_reading
+}  // namespace config_reading
+ARM_END_NAMESPACE

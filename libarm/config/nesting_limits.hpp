@@ -11,7 +11,8 @@
 
 #include "arm/error.hpp"
 
-namespace arm::config_reading {
+ARM_BEGIN_NAMESPACE
+namespace config_reading {
 
 // Parts of one key: `a.b.c = 1` has 3, so does `[a.b.c]` and `[[a.b.c]]`.
 constexpr int max_key_parts = 64;
@@ -25,4 +26,5 @@ constexpr int max_nesting_depth = 64;
 // valid TOML it stays quiet wherever it cannot tell, and the parser reports the syntax error.
 std::optional<Error> find_excessive_nesting(std::string_view text, std::string_view source);
 
-}  // namespace arm::config_reading
+}  // namespace config_reading
+ARM_END_NAMESPACE

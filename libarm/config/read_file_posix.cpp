@@ -9,7 +9,8 @@
 #include "../posix/regular_file.hpp"
 #include "nesting_limits.hpp"
 
-namespace arm::config_detail {
+ARM_BEGIN_NAMESPACE
+namespace config_detail {
 
 // Opening is non-blocking (read_regular_file): on SIGHUP, a FIFO put where the configuration
 // was froze armd. Only a regular file is read at all.
@@ -44,4 +45,5 @@ std::optional<toml::table> reread_for_positions(const std::filesystem::path& pat
   }
 }
 
-}  // namespace arm::config_detail
+}  // namespace config_detail
+ARM_END_NAMESPACE

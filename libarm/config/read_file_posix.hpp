@@ -9,7 +9,10 @@
 
 #include <toml++/toml.h>
 
-namespace arm::config_detail {
+#include "arm/abi.hpp"
+
+ARM_BEGIN_NAMESPACE
+namespace config_detail {
 
 // A configuration is small: bench/'s 10,000-service file is about 1.5 MiB. Anything much
 // bigger is the wrong file, and reading it whole would only spend memory.
@@ -24,4 +27,5 @@ std::expected<std::string, std::string> read_whole_file(const std::filesystem::p
 // meanwhile): findings then name the file and key without a line.
 std::optional<toml::table> reread_for_positions(const std::filesystem::path& path);
 
-}  // namespace arm::config_detail
+}  // namespace config_detail
+ARM_END_NAMESPACE

@@ -4,7 +4,8 @@
 
 #include <algorithm>
 
-namespace arm::config_reading {
+ARM_BEGIN_NAMESPACE
+namespace config_reading {
 
 namespace {
 
@@ -87,4 +88,5 @@ Done check_reload_keys(const ValueReader& reader, const toml::table& table,
   return {};
 }
 
-}  // namespace arm::config_reading
+}  // namespace config_reading
+ARM_END_NAMESPACE

@@ -9,7 +9,8 @@
 #include "arm/config.hpp"
 #include "key_table.hpp"
 
-namespace arm::config_reading {
+ARM_BEGIN_NAMESPACE
+namespace config_reading {
 
 // `reload_signal = "HUP"` (or "SIGHUP"; HUP, USR1, USR2, INT, QUIT, TERM, WINCH): a number is
 // refused, since signal numbers differ between systems and a name says what is meant.
@@ -29,4 +30,5 @@ Done read_check_timeout(const ValueReader& reader, const toml::node& value, cons
 Done check_reload_keys(const ValueReader& reader, const toml::table& table,
                        const std::string& table_path, const ServiceSpec& spec);
 
-}  // namespace arm::config_reading
+}  // namespace config_reading
+ARM_END_NAMESPACE

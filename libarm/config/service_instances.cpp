@@ -6,7 +6,8 @@
 
 #include "service_table.hpp"
 
-namespace arm::config_reading {
+ARM_BEGIN_NAMESPACE
+namespace config_reading {
 
 namespace {
 
@@ -85,4 +86,5 @@ toml::table instantiate(const toml::table& service, std::string_view instance) {
   return copy;
 }
 
-}  // namespace arm::config_reading
+}  // namespace config_reading
+ARM_END_NAMESPACE

@@ -12,7 +12,8 @@
 
 #include "value_reader.hpp"
 
-namespace arm::config_reading {
+ARM_BEGIN_NAMESPACE
+namespace config_reading {
 
 // At most this many instances per template: each is a full service.
 inline constexpr std::size_t max_instances = 10000;
@@ -32,4 +33,5 @@ Read<std::vector<std::string>> read_instance_names(const ValueReader& reader,
 // at the template by the loader.)
 toml::table instantiate(const toml::table& service, std::string_view instance);
 
-}  // namespace arm::config_reading
+}  // namespace config_reading
+ARM_END_NAMESPACE

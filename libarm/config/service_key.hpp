@@ -6,7 +6,10 @@
 
 #include <string_view>
 
-namespace arm::config_reading {
+#include "arm/abi.hpp"
+
+ARM_BEGIN_NAMESPACE
+namespace config_reading {
 
 // The table written for service `name`: `[services.NAME]`, or, for an instance of a template
 // ("worker@2"), the template's table (`[services."worker@"]` with `instances`), which is where
@@ -18,4 +21,5 @@ toml::node_view<const toml::node> service_table(const toml::table& root, std::st
 // template's table. Keys deeper than one table are not found.
 const toml::node* find_service_key(const toml::table& root, std::string_view key);
 
-}  // namespace arm::config_reading
+}  // namespace config_reading
+ARM_END_NAMESPACE

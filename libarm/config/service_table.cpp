@@ -13,7 +13,8 @@
 #include "listen_table.hpp"
 #include "reload_keys.hpp"
 
-namespace arm::config_reading {
+ARM_BEGIN_NAMESPACE
+namespace config_reading {
 
 namespace {
 
@@ -472,4 +473,5 @@ Read<ServiceSpec> read_service(const ValueReader& reader, const std::string& nam
   return spec;
 }
 
-}  // namespace arm::config_reading
+}  // namespace config_reading
+ARM_END_NAMESPACE

@@ -9,7 +9,8 @@
 #include "arm/config.hpp"
 #include "value_reader.hpp"
 
-namespace arm::config_reading {
+ARM_BEGIN_NAMESPACE
+namespace config_reading {
 
 // Service names appear on command lines (`armctl start NAME`) and in logs, so they are kept to
 // characters that need no quoting: letters, digits and _ . @ -
@@ -20,4 +21,5 @@ bool is_valid_service_name(std::string_view name);
 Read<ServiceSpec> read_service(const ValueReader& reader, const std::string& name,
                                const toml::table& table);
 
-}  // namespace arm::config_reading
+}  // namespace config_reading
+ARM_END_NAMESPACE

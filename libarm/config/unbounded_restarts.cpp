@@ -9,7 +9,7 @@
 #include "read_file_posix.hpp"
 #include "service_key.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 std::vector<Error> find_unbounded_restarts(const std::filesystem::path& path,
                                            const Config& config) {
@@ -39,4 +39,4 @@ std::vector<Error> find_unbounded_restarts(const std::filesystem::path& path,
   return warnings;
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

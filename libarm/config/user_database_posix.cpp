@@ -7,7 +7,8 @@
 
 #include <cerrno>
 
-namespace arm::config_detail {
+ARM_BEGIN_NAMESPACE
+namespace config_detail {
 
 int find_user(const std::string& name, std::optional<std::uint32_t> number,
               std::optional<UserEntry>& found_entry) {
@@ -58,4 +59,5 @@ std::vector<std::uint32_t> groups_of(const std::string& user, std::uint32_t prim
   return {found.begin(), found.begin() + count};
 }
 
-}  // namespace arm::config_detail
+}  // namespace config_detail
+ARM_END_NAMESPACE

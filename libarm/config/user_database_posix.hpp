@@ -8,7 +8,10 @@
 #include <string>
 #include <vector>
 
-namespace arm::config_detail {
+#include "arm/abi.hpp"
+
+ARM_BEGIN_NAMESPACE
+namespace config_detail {
 
 struct UserEntry {
   std::uint32_t uid = 0;
@@ -29,4 +32,5 @@ int find_group(const std::string& name, std::optional<std::uint32_t>& gid);
 // getgrouplist puts it, and as login(1) and systemd's User= give them).
 std::vector<std::uint32_t> groups_of(const std::string& user, std::uint32_t primary_group);
 
-}  // namespace arm::config_detail
+}  // namespace config_detail
+ARM_END_NAMESPACE

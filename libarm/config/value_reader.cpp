@@ -5,7 +5,8 @@
 #include <cstdint>
 #include <utility>
 
-namespace arm::config_reading {
+ARM_BEGIN_NAMESPACE
+namespace config_reading {
 
 namespace {
 
@@ -211,4 +212,5 @@ std::string ValueReader::resolve(const std::string& path) const {
   return resolved.string();
 }
 
-}  // namespace arm::config_reading
+}  // namespace config_reading
+ARM_END_NAMESPACE

@@ -16,7 +16,8 @@
 
 #include "arm/config.hpp"
 
-namespace arm::config_reading {
+ARM_BEGIN_NAMESPACE
+namespace config_reading {
 
 template <class T>
 using Read = std::expected<T, ConfigError>;
@@ -66,4 +67,5 @@ class ValueReader {
   std::filesystem::path base_directory_;
 };
 
-}  // namespace arm::config_reading
+}  // namespace config_reading
+ARM_END_NAMESPACE

@@ -1,7 +1,7 @@
 #include "arm/config.hpp"
 #include "launch.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 namespace detail {
 
@@ -84,4 +84,4 @@ std::vector<std::string> compose_argv(const ServiceSpec& spec, const ArmSettings
   return argv;
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
-namespace arm::detail {
+ARM_BEGIN_NAMESPACE
+namespace detail {
 
 Milliseconds Backoff::take(const ServiceSpec& settings, Random& random) {
   Milliseconds delay = current_;
@@ -24,4 +25,5 @@ void Backoff::retune(const ServiceSpec& settings) {
   current_ = std::min(current_, settings.backoff_max);
 }
 
-}  // namespace arm::detail
+}  // namespace detail
+ARM_END_NAMESPACE

@@ -15,7 +15,8 @@
 #include "arm/effects.hpp"
 #include "arm/types.hpp"
 
-namespace arm::detail {
+ARM_BEGIN_NAMESPACE
+namespace detail {
 
 // The shortest delay `settings` allow: minimum_unlimited_restart_delay when backoff_initial is
 // 0 and the restarts are unlimited (nothing else would pace them), else 0.
@@ -48,4 +49,5 @@ class Backoff {
   Milliseconds current_{0};
 };
 
-}  // namespace arm::detail
+}  // namespace detail
+ARM_END_NAMESPACE

@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <vector>
 
-namespace arm::detail {
+ARM_BEGIN_NAMESPACE
+namespace detail {
 
 namespace {
 
@@ -47,4 +48,5 @@ std::string_view closest_name(std::string_view name, std::span<const std::string
   return best;
 }
 
-}  // namespace arm::detail
+}  // namespace detail
+ARM_END_NAMESPACE

@@ -6,10 +6,14 @@
 #include <span>
 #include <string_view>
 
-namespace arm::detail {
+#include "arm/abi.hpp"
+
+ARM_BEGIN_NAMESPACE
+namespace detail {
 
 // The known name within two edits of `name` (the nearest; the first of equals), or empty when
 // there is none.
 std::string_view closest_name(std::string_view name, std::span<const std::string_view> known);
 
-}  // namespace arm::detail
+}  // namespace detail
+ARM_END_NAMESPACE

@@ -17,7 +17,7 @@
 #include "launch.hpp"
 #include "supervisor_impl.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 namespace {
 
@@ -325,4 +325,4 @@ void ServiceSupervisor::Impl::reload_service_request(std::optional<RequestRef> f
   drain();
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

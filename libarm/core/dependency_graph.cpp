@@ -6,7 +6,7 @@
 
 #include "supervisor_impl.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 // Resolves every service's edges from its spec and recounts what depends on the edges.
 // O(services + edges); run on construction and reload.
@@ -318,4 +318,4 @@ void ServiceSupervisor::Impl::restart_dependents(Service& root, bool everyone) {
     stop_group(group, fmt::format("restarting after its dependency {}", root.name()));
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

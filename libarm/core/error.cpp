@@ -4,7 +4,7 @@
 
 #include <utility>
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 Error Error::system(int error_number, std::string message) {
   Error error;
@@ -30,4 +30,4 @@ std::string Error::to_string() const {
   return text.empty() ? message : fmt::format("{}: {}", text, message);
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

@@ -2,7 +2,8 @@
 
 #include <algorithm>
 
-namespace arm::detail {
+ARM_BEGIN_NAMESPACE
+namespace detail {
 
 ExitClass classify_exit(const ServiceSpec& spec, const ExitStatus& status) {
   if (status.kind == ExitStatus::Kind::exited) {
@@ -44,4 +45,5 @@ ConfigChangeVerdict decide_config_change(bool intensity_exhausted, bool healthy_
   return healthy_run ? ConfigChangeVerdict::restart_now : ConfigChangeVerdict::back_off;
 }
 
-}  // namespace arm::detail
+}  // namespace detail
+ARM_END_NAMESPACE

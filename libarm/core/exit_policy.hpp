@@ -5,7 +5,8 @@
 #include "arm/config.hpp"
 #include "arm/types.hpp"
 
-namespace arm::detail {
+ARM_BEGIN_NAMESPACE
+namespace detail {
 
 enum class ExitClass {
   clean,             // exit code 0, or one of success_exit_codes
@@ -38,4 +39,5 @@ enum class ConfigChangeVerdict {
 };
 ConfigChangeVerdict decide_config_change(bool intensity_exhausted, bool healthy_run);
 
-}  // namespace arm::detail
+}  // namespace detail
+ARM_END_NAMESPACE

@@ -5,7 +5,8 @@
 
 #include "arm/effects.hpp"
 
-namespace arm::detail {
+ARM_BEGIN_NAMESPACE
+namespace detail {
 
 class FixedSeedRandom final : public Random {
  public:
@@ -21,4 +22,5 @@ class FixedSeedRandom final : public Random {
   std::uint64_t state_ = 0;
 };
 
-}  // namespace arm::detail
+}  // namespace detail
+ARM_END_NAMESPACE

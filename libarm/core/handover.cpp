@@ -38,7 +38,7 @@
 #include "handover_text.hpp"
 #include "supervisor_impl.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 namespace {
 
@@ -837,4 +837,4 @@ std::expected<std::unique_ptr<ServiceSupervisor>, std::vector<Error>> ServiceSup
   return std::unique_ptr<ServiceSupervisor>(new ServiceSupervisor(std::move(impl)));
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

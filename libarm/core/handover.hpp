@@ -10,7 +10,8 @@
 
 #include "service.hpp"
 
-namespace arm::detail {
+ARM_BEGIN_NAMESPACE
+namespace detail {
 
 // One service's state as the handover carries it: the parts of a Service that are not its
 // settings, its graph (resolved from the configuration) or what is derived from them
@@ -48,4 +49,5 @@ struct Handover {
   std::vector<CarriedService> services;
 };
 
-}  // namespace arm::detail
+}  // namespace detail
+ARM_END_NAMESPACE

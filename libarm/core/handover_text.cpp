@@ -5,7 +5,8 @@
 #include <algorithm>
 #include <charconv>
 
-namespace arm::detail::handover_text {
+ARM_BEGIN_NAMESPACE
+namespace detail::handover_text {
 
 namespace {
 
@@ -412,4 +413,5 @@ std::size_t Document::children(const Node& parent) const {
   return count;
 }
 
-}  // namespace arm::detail::handover_text
+}  // namespace detail::handover_text
+ARM_END_NAMESPACE

@@ -24,7 +24,10 @@
 #include <string_view>
 #include <vector>
 
-namespace arm::detail::handover_text {
+#include "arm/abi.hpp"
+
+ARM_BEGIN_NAMESPACE
+namespace detail::handover_text {
 
 enum class Kind : std::uint8_t { integer, boolean, string, array, table };
 
@@ -81,4 +84,5 @@ class Document {
   mutable std::vector<std::uint32_t> line_starts_;
 };
 
-}  // namespace arm::detail::handover_text
+}  // namespace detail::handover_text
+ARM_END_NAMESPACE

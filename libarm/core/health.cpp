@@ -12,7 +12,7 @@
 
 #include "supervisor_impl.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 namespace {
 
@@ -179,4 +179,4 @@ void ServiceSupervisor::Impl::set_health(Service& service, HealthState next) {
   emit_event(service, service.state, std::move(detail), next);
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

@@ -6,7 +6,7 @@
 
 #include "arm/types.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 namespace {
 
@@ -38,4 +38,4 @@ std::string human_duration(Milliseconds duration) {
   return "-" + unsigned_duration(0ULL - static_cast<unsigned long long>(ms));
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

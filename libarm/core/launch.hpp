@@ -9,7 +9,8 @@
 #include "arm/effects.hpp"
 #include "stored_spec.hpp"
 
-namespace arm::detail {
+ARM_BEGIN_NAMESPACE
+namespace detail {
 
 // `word` with `{config}` and `{name}` (and, when `pid` is not empty, `{pid}`) replaced, into
 // `out`; any other `{...}` is kept as written. For config_arg, options and the reload commands.
@@ -57,4 +58,5 @@ inline bool same_launch(const SpawnRequest& a, const SpawnRequest& b) {
          a.readiness == b.readiness && a.watchdog == b.watchdog && a.execution == b.execution;
 }
 
-}  // namespace arm::detail
+}  // namespace detail
+ARM_END_NAMESPACE

@@ -5,7 +5,7 @@
 
 #include "arm/config.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 std::string to_string(const ListenAddress& address) {
   return address.ipv6 ? fmt::format("[{}]:{}", address.host, address.port)
@@ -24,4 +24,4 @@ std::string to_string(const ListenSocket& socket) {
   return {};
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

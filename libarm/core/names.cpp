@@ -1,7 +1,7 @@
 // Names of the core's enums, as they appear in logs, status and the protocol.
 #include "arm/supervisor.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 std::string_view to_string(ServiceState state) {
   switch (state) {
@@ -98,4 +98,4 @@ bool is_failure(Outcome outcome) {
   return true;
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

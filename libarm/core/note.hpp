@@ -6,7 +6,10 @@
 #include <string>
 #include <utility>
 
-namespace arm::detail {
+#include "arm/abi.hpp"
+
+ARM_BEGIN_NAMESPACE
+namespace detail {
 
 // Holds its text on the heap only while it has one: 8 bytes when empty, where a std::string
 // takes 32 inline whether or not it holds anything. A running service has none of its notes
@@ -51,4 +54,5 @@ class Note {
   std::unique_ptr<std::string> text_;  // never holds an empty string
 };
 
-}  // namespace arm::detail
+}  // namespace detail
+ARM_END_NAMESPACE

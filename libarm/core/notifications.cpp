@@ -7,7 +7,7 @@
 
 #include "supervisor_impl.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 ServiceSupervisor::Impl::Call::Call(Impl& impl)
     : impl_(impl), exceptions_at_start_(std::uncaught_exceptions()) {
@@ -114,4 +114,4 @@ bool ServiceSupervisor::Impl::notify_deadline_change() {
   return true;
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

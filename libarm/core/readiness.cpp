@@ -11,7 +11,7 @@
 
 #include "supervisor_impl.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 namespace {
 
@@ -208,4 +208,4 @@ bool ServiceSupervisor::Impl::notified(ProcessId pid, const ServiceNotification&
   return true;
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

@@ -7,7 +7,7 @@
 #include "closest_name.hpp"
 #include "supervisor_impl.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 ServiceSupervisor::Impl::Impl(Config initial, Clock& c, Spawner& s, Notifier& n, FileWatcher* w,
                               Random* r, Prober* p, Listeners* l, bool at_rest)
@@ -164,4 +164,4 @@ void ServiceSupervisor::Impl::cancel_deadline(Service& service) {
   service.deadline.reset();
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

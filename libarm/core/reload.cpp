@@ -6,7 +6,7 @@
 #include "launch.hpp"
 #include "supervisor_impl.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 struct ServiceSupervisor::Impl::ReloadPlan {
   Config next;
@@ -181,4 +181,4 @@ ReloadSummary ServiceSupervisor::Impl::apply(Config next) {
   return std::move(plan.summary);
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

@@ -5,7 +5,7 @@
 
 #include "arm/config.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 namespace {
 
@@ -36,4 +36,4 @@ std::string_view to_string(ReloadSignal signal) {
   return "SIG?";
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

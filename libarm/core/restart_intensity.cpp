@@ -2,7 +2,8 @@
 
 #include <algorithm>
 
-namespace arm::detail {
+ARM_BEGIN_NAMESPACE
+namespace detail {
 
 std::size_t RestartIntensity::count(const ServiceSpec& settings, TimePoint now) const {
   return static_cast<std::size_t>(std::ranges::count_if(
@@ -19,4 +20,5 @@ void RestartIntensity::record(const ServiceSpec& settings, TimePoint now) {
   recent_.push_back(now);
 }
 
-}  // namespace arm::detail
+}  // namespace detail
+ARM_END_NAMESPACE

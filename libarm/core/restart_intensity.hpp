@@ -13,7 +13,8 @@
 #include "arm/config.hpp"
 #include "arm/types.hpp"
 
-namespace arm::detail {
+ARM_BEGIN_NAMESPACE
+namespace detail {
 
 class RestartIntensity {
  public:
@@ -34,4 +35,5 @@ class RestartIntensity {
   std::vector<TimePoint> recent_;
 };
 
-}  // namespace arm::detail
+}  // namespace detail
+ARM_END_NAMESPACE

@@ -13,7 +13,8 @@
 #include "restart_intensity.hpp"
 #include "stored_spec.hpp"
 
-namespace arm::detail {
+ARM_BEGIN_NAMESPACE
+namespace detail {
 
 // What happens when the process of a `stopping` service is reaped: one value instead of flags
 // that had to agree. Set when the service starts stopping; changed by the inputs that arrive
@@ -246,4 +247,5 @@ struct Service {
   }
 };
 
-}  // namespace arm::detail
+}  // namespace detail
+ARM_END_NAMESPACE

@@ -9,7 +9,7 @@
 
 #include "supervisor_impl.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 std::expected<void, std::vector<Error>> ServiceSupervisor::Impl::hold_sockets(
     const Config& config) {
@@ -166,4 +166,4 @@ bool ServiceSupervisor::Impl::idle_due(Service& service) {
   return true;
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

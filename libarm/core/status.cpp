@@ -5,7 +5,7 @@
 
 #include "supervisor_impl.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 namespace {
 
@@ -143,4 +143,4 @@ std::optional<TimePoint> ServiceSupervisor::next_deadline() const {
   return std::get<0>(*impl_->deadlines.begin());
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

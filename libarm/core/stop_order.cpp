@@ -5,7 +5,7 @@
 
 #include "supervisor_impl.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 using detail::StopPhase;
 
@@ -58,4 +58,4 @@ std::string ServiceSupervisor::Impl::leaving_dependents_of(const Service& servic
   return names.empty() ? names : "dependents " + names;
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

@@ -4,7 +4,8 @@
 #include <string_view>
 #include <utility>
 
-namespace arm::detail {
+ARM_BEGIN_NAMESPACE
+namespace detail {
 
 SharedSettings::SharedSettings(ServiceSpec spec) : ServiceSpec(std::move(spec)) {
   // Assigned rather than cleared: a cleared string or vector would keep its buffer.
@@ -111,4 +112,5 @@ void StoredSpec::replace(StoredSpec next) {
   identity_.name = std::move(name);
 }
 
-}  // namespace arm::detail
+}  // namespace detail
+ARM_END_NAMESPACE

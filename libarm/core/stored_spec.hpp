@@ -21,7 +21,8 @@
 #include "arm/config.hpp"
 #include "word_list.hpp"
 
-namespace arm::detail {
+ARM_BEGIN_NAMESPACE
+namespace detail {
 
 // A text several services may name alike, held once by all of them (the pool interns it).
 using SharedText = std::shared_ptr<const std::string>;
@@ -115,4 +116,5 @@ class StoredSpec {
   std::shared_ptr<const SharedSettings> settings_;
 };
 
-}  // namespace arm::detail
+}  // namespace detail
+ARM_END_NAMESPACE

@@ -9,7 +9,7 @@
 
 #include "supervisor_impl.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 using detail::StopPhase;
 
@@ -529,4 +529,4 @@ void ServiceSupervisor::Impl::timer_due(Service& service) {
   }
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

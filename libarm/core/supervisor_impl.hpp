@@ -34,7 +34,7 @@
 #include "fixed_seed_random.hpp"
 #include "service.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 namespace detail {
 struct Handover;  // handover.hpp
@@ -43,7 +43,7 @@ struct Handover;  // handover.hpp
 using detail::AfterExit;
 using detail::Service;
 
-struct ServiceSupervisor::Impl {
+struct ARM_HIDDEN ServiceSupervisor::Impl {
   // Throws SocketsRefused when a listening socket of `initial` cannot be opened.
   // `at_rest` false (resume): the services are left `stopped` without listening, for
   // take_over() to give each its state.
@@ -340,4 +340,4 @@ class ServiceSupervisor::Impl::Call {
   int exceptions_at_start_;
 };
 
-}  // namespace arm
+ARM_END_NAMESPACE

@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 std::ostream& operator<<(std::ostream& out, ServiceState state) {
   return out << to_string(state);
@@ -23,9 +23,10 @@ std::ostream& operator<<(std::ostream& out, HealthState state) {
   return out << to_string(state);
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE
 
-namespace arm::testing {
+ARM_BEGIN_NAMESPACE
+namespace testing {
 
 std::expected<ProcessId, SpawnError> FakeSpawner::spawn(const SpawnRequest& request) {
   if (next_failure_) {
@@ -335,4 +336,5 @@ ServiceState SupervisorRig::state_of(std::string_view service) const {
   return status->state;
 }
 
-}  // namespace arm::testing
+}  // namespace testing
+ARM_END_NAMESPACE

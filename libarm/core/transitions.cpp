@@ -6,7 +6,7 @@
 #include "launch.hpp"
 #include "supervisor_impl.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 using detail::ExitVerdict;
 using detail::StopPhase;
@@ -335,4 +335,4 @@ std::vector<std::string> ServiceSupervisor::Impl::become_inactive(Service& servi
   return take_down_dependents(service, final_state);
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

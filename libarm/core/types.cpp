@@ -2,11 +2,11 @@
 
 #include <fmt/format.h>
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 std::string describe(const ExitStatus& status) {
   if (status.kind == ExitStatus::Kind::signaled) return fmt::format("signal {}", status.value);
   return fmt::format("exit code {}", status.value);
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

@@ -4,7 +4,7 @@
 
 #include "supervisor_impl.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 void ServiceSupervisor::Impl::answer(std::optional<RequestRef> to, const Service& service,
                                      Outcome outcome, std::string message) {
@@ -145,4 +145,4 @@ void ServiceSupervisor::Impl::finish_shutdown_if_done() {
   }
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

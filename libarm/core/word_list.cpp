@@ -1,6 +1,7 @@
 #include "word_list.hpp"
 
-namespace arm::detail {
+ARM_BEGIN_NAMESPACE
+namespace detail {
 
 WordList::WordList(const std::vector<std::string>& words) {
   std::size_t bytes = 0;
@@ -40,4 +41,5 @@ std::vector<std::string> WordList::to_vector() const {
   return words;
 }
 
-}  // namespace arm::detail
+}  // namespace detail
+ARM_END_NAMESPACE

@@ -15,7 +15,10 @@
 #include <string_view>
 #include <vector>
 
-namespace arm::detail {
+#include "arm/abi.hpp"
+
+ARM_BEGIN_NAMESPACE
+namespace detail {
 
 class WordList {
  public:
@@ -62,4 +65,5 @@ class WordList {
   std::string packed_;
 };
 
-}  // namespace arm::detail
+}  // namespace detail
+ARM_END_NAMESPACE

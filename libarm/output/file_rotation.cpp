@@ -3,7 +3,7 @@
 
 #include "arm/output.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 std::vector<std::pair<std::string, std::string>> FileRotation::renames(
     const std::string& path) const {
@@ -38,4 +38,4 @@ void append_log_file_line(std::string& out, std::string_view stamp, OutputStream
   out += '\n';
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

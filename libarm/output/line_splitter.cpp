@@ -1,7 +1,7 @@
 // LineSplitter: bytes in, lines out; long lines in marked pieces, a partial last line held.
 #include "arm/output.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 LineSplitter::LineSplitter(std::size_t max_line) : max_line_(max_line == 0 ? 1 : max_line) {}
 
@@ -41,4 +41,4 @@ void LineSplitter::finish(const Emit& emit) {
   partial_.clear();
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

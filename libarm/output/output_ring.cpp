@@ -6,7 +6,7 @@
 
 #include "arm/output.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 OutputRing::OutputRing(std::size_t capacity_bytes) : capacity_(capacity_bytes) {}
 
@@ -116,4 +116,4 @@ OutputRing::Since OutputRing::lines_from(std::uint64_t from, std::size_t most) c
   return since;
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

@@ -3,7 +3,7 @@
 
 #include "arm/output.hpp"
 
-namespace arm {
+ARM_BEGIN_NAMESPACE
 
 std::string format_rfc3339_ms(WallTime time) {
   auto milliseconds = std::chrono::floor<std::chrono::milliseconds>(time);
@@ -120,4 +120,4 @@ std::string_view to_string(OutputStream stream) {
   return "?";
 }
 
-}  // namespace arm
+ARM_END_NAMESPACE

@@ -19,7 +19,8 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
-namespace arm::posix::cgroup {
+ARM_BEGIN_NAMESPACE
+namespace posix::cgroup {
 
 namespace {
 
@@ -186,4 +187,5 @@ std::vector<std::string> children(const std::string& directory) {
   return names;
 }
 
-}  // namespace arm::posix::cgroup
+}  // namespace posix::cgroup
+ARM_END_NAMESPACE

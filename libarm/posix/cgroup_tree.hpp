@@ -11,7 +11,8 @@
 
 #include "arm/error.hpp"
 
-namespace arm::posix::cgroup {
+ARM_BEGIN_NAMESPACE
+namespace posix::cgroup {
 
 // This process's cgroup in the v2 hierarchy, as a directory path: the cgroup2 mount found in
 // /proc/self/mountinfo (on hybrid hosts it is not /sys/fs/cgroup itself) joined with the
@@ -55,4 +56,5 @@ void kill_all(const std::string& directory);
 // The subdirectories of `directory` (cgroups made below it), by name.
 std::vector<std::string> children(const std::string& directory);
 
-}  // namespace arm::posix::cgroup
+}  // namespace posix::cgroup
+ARM_END_NAMESPACE

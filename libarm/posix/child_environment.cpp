@@ -4,7 +4,8 @@
 
 extern char** environ;
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 namespace {
 
@@ -42,4 +43,5 @@ std::vector<char*> pointers_to(std::vector<std::string>& strings) {
   return pointers;
 }
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

@@ -6,7 +6,10 @@
 #include <string>
 #include <vector>
 
-namespace arm::posix {
+#include "arm/abi.hpp"
+
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 // The host's own environment, without the sd_notify and socket activation variables its own
 // supervisor may have given it (NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID: armd run by systemd
@@ -22,4 +25,5 @@ std::vector<std::string> flattened(const std::map<std::string, std::string>& var
 // unchanged.
 std::vector<char*> pointers_to(std::vector<std::string>& strings);
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

@@ -15,7 +15,8 @@
 #include <cerrno>
 #include <cstring>
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 namespace {
 
@@ -257,4 +258,5 @@ std::string describe_privilege_failure(const ExecutionSettings& execution, Privi
   return fmt::format("setting up the process's privileges failed: {}", why);
 }
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

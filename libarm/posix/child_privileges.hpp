@@ -13,7 +13,8 @@
 
 #include "arm/config.hpp"
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 // The steps, in the order the child takes them. Limits, priority and the OOM adjustment come
 // while the child still has armd's privileges (raising a hard limit, a negative nice and a
@@ -70,4 +71,5 @@ PrivilegeStep apply_final_privileges(const PrivilegePlan& plan);
 std::string describe_privilege_failure(const ExecutionSettings& execution, PrivilegeStep step,
                                        int item, int error_number);
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

@@ -5,7 +5,8 @@
 
 #include <cerrno>
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 namespace {
 
@@ -57,4 +58,5 @@ void ChildStack::release() {
   mapping_bytes_ = 0;
 }
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

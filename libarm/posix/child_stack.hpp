@@ -7,7 +7,10 @@
 #include <expected>
 #include <span>
 
-namespace arm::posix {
+#include "arm/abi.hpp"
+
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 class ChildStack {
  public:
@@ -32,4 +35,5 @@ class ChildStack {
   std::size_t mapping_bytes_ = 0;
 };
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

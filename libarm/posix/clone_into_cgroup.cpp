@@ -14,7 +14,8 @@
 #define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 namespace {
 
@@ -91,4 +92,5 @@ long clone3_into_cgroup(int (*)(void*), void*, char*, std::size_t, int, int*, un
 
 #endif
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

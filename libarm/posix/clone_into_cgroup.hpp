@@ -14,10 +14,14 @@
 
 #include <cstddef>
 
-namespace arm::posix {
+#include "arm/abi.hpp"
+
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 // Returns the child's pid in the parent, or -errno. `pidfd` receives the child's pidfd.
 long clone3_into_cgroup(int (*child)(void*), void* argument, char* stack, std::size_t stack_size,
                         int cgroup_fd, int* pidfd, unsigned long extra_flags);
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

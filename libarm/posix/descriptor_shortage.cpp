@@ -11,7 +11,8 @@
 #include <cstddef>
 #include <string>
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 namespace {
 
@@ -74,4 +75,5 @@ std::string describe_descriptor_shortage(int error_number) {
                      limit_text(limit.rlim_cur), cost);
 }
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

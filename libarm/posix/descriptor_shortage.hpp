@@ -4,7 +4,10 @@
 
 #include <string>
 
-namespace arm::posix {
+#include "arm/abi.hpp"
+
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 // EMFILE (this process's RLIMIT_NOFILE) or ENFILE (the system's table, fs.file-max).
 bool is_descriptor_shortage(int error_number);
@@ -16,4 +19,5 @@ bool is_descriptor_shortage(int error_number);
 // limit, paid at every start that does not fit.
 std::string describe_descriptor_shortage(int error_number);
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

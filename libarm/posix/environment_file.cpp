@@ -8,7 +8,8 @@
 
 #include "regular_file.hpp"
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 namespace {
 
@@ -96,4 +97,5 @@ std::expected<std::vector<std::pair<std::string, std::string>>, Error> read_envi
   return variables;
 }
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

@@ -10,7 +10,8 @@
 
 #include "arm/error.hpp"
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 // The variables of `path`, in the file's order. Blank lines and lines whose first non-blank
 // character is `#` are skipped; blanks around a line are dropped; a value wholly in double or
@@ -20,4 +21,5 @@ namespace arm::posix {
 std::expected<std::vector<std::pair<std::string, std::string>>, Error> read_environment_file(
     const std::string& path);
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

@@ -10,7 +10,8 @@
 
 #include "arm/posix/unique_fd.hpp"
 
-namespace arm::posix::detail {
+ARM_BEGIN_NAMESPACE
+namespace posix::detail {
 
 std::uint64_t fnv1a(std::string_view bytes, std::uint64_t hash) {
   for (unsigned char byte : bytes) {
@@ -121,4 +122,5 @@ std::optional<Snapshot> read_snapshot(const std::string& path) {
   return snapshot;
 }
 
-}  // namespace arm::posix::detail
+}  // namespace posix::detail
+ARM_END_NAMESPACE

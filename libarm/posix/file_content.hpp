@@ -9,7 +9,10 @@
 #include <string>
 #include <string_view>
 
-namespace arm::posix::detail {
+#include "arm/abi.hpp"
+
+ARM_BEGIN_NAMESPACE
+namespace posix::detail {
 
 // Files are configuration files: at most this much is read. A bigger file is hashed as its
 // first read_limit bytes together with its size and modification time (so, for such a file
@@ -36,4 +39,5 @@ struct Snapshot {
 // no regular file there to read: missing, a directory, a FIFO, unreadable.
 std::optional<Snapshot> read_snapshot(const std::string& path);
 
-}  // namespace arm::posix::detail
+}  // namespace posix::detail
+ARM_END_NAMESPACE

@@ -33,7 +33,8 @@
 #include "file_content.hpp"
 #include "watch_chain.hpp"
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 using detail::ChainStep;
 using Clock = std::chrono::steady_clock;
@@ -88,7 +89,7 @@ std::string absolute(const std::string& path) {
 
 }  // namespace
 
-struct InotifyWatcher::Impl {
+struct ARM_HIDDEN InotifyWatcher::Impl {
   struct Watched;
   // One step of one path's chain, as registered on a kernel watch.
   struct Registration {
@@ -371,4 +372,5 @@ std::size_t InotifyWatcher::collect_changes(
   return changed.size();
 }
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

@@ -18,7 +18,8 @@
 #include <filesystem>
 #include <vector>
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 namespace {
 
@@ -242,4 +243,5 @@ void close_socket(BoundSocket& bound) {
   bound.fd.reset();
 }
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

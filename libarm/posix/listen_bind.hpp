@@ -11,7 +11,8 @@
 #include "arm/config.hpp"
 #include "arm/posix/unique_fd.hpp"
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 struct BoundSocket {
   UniqueFd fd;
@@ -39,4 +40,5 @@ std::expected<void, std::string> retune_socket(const ListenSocket& socket, const
 // Closes it and removes its file, if it is still the one it bound.
 void close_socket(BoundSocket& bound);
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

@@ -16,9 +16,10 @@
 
 #include "listen_bind.hpp"
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
-struct PosixListeners::Impl {
+struct ARM_HIDDEN PosixListeners::Impl {
   struct Socket {
     ListenSocket address;
     BoundSocket bound;
@@ -253,4 +254,5 @@ std::size_t PosixListeners::collect(const std::function<void(std::string_view)>&
   return services.size();
 }
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

@@ -4,7 +4,8 @@
 
 #include "arm/posix/notify_socket.hpp"
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 namespace {
 
@@ -104,4 +105,5 @@ std::optional<ServiceNotification> parse_notification(std::string_view datagram)
   return notification;
 }
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

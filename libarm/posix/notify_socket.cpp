@@ -13,7 +13,8 @@
 #include <cstring>
 #include <unordered_map>
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 namespace {
 
@@ -37,7 +38,7 @@ Error system_error(int error, std::string what) {
 
 }  // namespace
 
-struct NotifySocket::Impl {
+struct ARM_HIDDEN NotifySocket::Impl {
   std::string path;
   UniqueFd socket;
   UniqueFd epoll;
@@ -255,4 +256,5 @@ const NotifySocket::Dropped& NotifySocket::dropped() const {
   return impl_->dropped;
 }
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

@@ -12,7 +12,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 namespace {
 // A process's captured streams, kept together: one map node and one copy of the service's name
@@ -44,7 +45,7 @@ std::uint64_t key_of(ProcessId pid, std::size_t index) {
 }
 }  // namespace
 
-struct OutputPipes::Impl {
+struct ARM_HIDDEN OutputPipes::Impl {
   UniqueFd epoll;
   std::unordered_map<ProcessId, Process> processes;  // until drain(), even once both ended
   std::size_t open = 0;                              // pipes not yet at their end
@@ -220,4 +221,5 @@ std::string OutputPipes::drain(ProcessId pid, const OnOutput& on_output, std::si
   return service;
 }
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

@@ -32,7 +32,8 @@
 #include "environment_file.hpp"
 #include "vfork_launch.hpp"
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 // One spawned service process, from spawn until it is reported gone.
 struct Child {
@@ -45,7 +46,7 @@ struct Child {
   std::optional<ExitStatus> main_exit;  // reaped; waiting for the cgroup to empty
 };
 
-struct PosixSpawner::Impl {
+struct ARM_HIDDEN PosixSpawner::Impl {
   SpawnerOptions options;
   ChildStack child_stack;  // used only during a launch
   UniqueFd epoll;
@@ -830,4 +831,5 @@ std::size_t PosixSpawner::reap_adopted(const std::function<bool(ProcessId)>& als
   return reaped;
 }
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

@@ -10,7 +10,8 @@
 
 #include "prober_impl.hpp"
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 namespace {
 
@@ -169,4 +170,5 @@ std::size_t PosixProber::in_flight() const {
   return impl_->execs.size() + impl_->sockets.size() + impl_->pending.size();
 }
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

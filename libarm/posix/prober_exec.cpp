@@ -15,7 +15,8 @@
 #include "prober_impl.hpp"
 #include "vfork_launch.hpp"
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 namespace {
 
@@ -202,4 +203,5 @@ void PosixProber::Impl::cancel_exec(ExecProbe& probe) {
   }
 }
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

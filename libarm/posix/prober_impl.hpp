@@ -18,7 +18,8 @@
 #include "arm/posix/unique_fd.hpp"
 #include "child_stack.hpp"
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 // What an epoll event is about: the low two bits of its key, above them the probe's id.
 enum class ProbeRole : std::uint64_t { exit = 0, output = 1, connection = 2, wake = 3 };
@@ -40,7 +41,7 @@ struct SocketProbe {
   std::string received;  // http: the start of the reply, at most status_line_limit bytes
 };
 
-struct PosixProber::Impl {
+struct ARM_HIDDEN PosixProber::Impl {
   UniqueFd epoll;
   UniqueFd wake;  // an eventfd, readable while `pending` holds results
   std::unordered_map<ProbeId, ExecProbe> execs;
@@ -75,4 +76,5 @@ std::string detail_line(std::string_view text);
 // strerror(error), as a std::string.
 std::string error_text(int error);
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

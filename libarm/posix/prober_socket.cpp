@@ -9,7 +9,8 @@
 
 #include "prober_impl.hpp"
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 namespace {
 
@@ -121,4 +122,5 @@ void PosixProber::Impl::on_socket_event(ProbeId id) {
   }
 }
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

@@ -9,7 +9,8 @@
 
 #include "arm/posix/unique_fd.hpp"
 
-namespace arm::posix::detail {
+ARM_BEGIN_NAMESPACE
+namespace posix::detail {
 
 std::expected<std::string, FileRefusal> read_regular_file(const std::string& path,
                                                           std::size_t limit) {
@@ -48,4 +49,5 @@ std::string_view kind_of(mode_t mode) {
   return "not a regular file";
 }
 
-}  // namespace arm::posix::detail
+}  // namespace posix::detail
+ARM_END_NAMESPACE

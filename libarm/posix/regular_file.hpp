@@ -10,7 +10,10 @@
 #include <string>
 #include <string_view>
 
-namespace arm::posix::detail {
+#include "arm/abi.hpp"
+
+ARM_BEGIN_NAMESPACE
+namespace posix::detail {
 
 // Why a file was not read: an errno from open/fstat/read, or what the file is.
 struct FileRefusal {
@@ -30,4 +33,5 @@ std::expected<std::string, FileRefusal> read_regular_file(const std::string& pat
 // regular file": what a file of type `mode` is, in the words of ls and stat(1).
 std::string_view kind_of(mode_t mode);
 
-}  // namespace arm::posix::detail
+}  // namespace posix::detail
+ARM_END_NAMESPACE

@@ -1,9 +1,11 @@
 #include "arm/posix.hpp"
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 TimePoint SteadyClock::now() const {
   return std::chrono::steady_clock::now();
 }
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

@@ -1,6 +1,7 @@
 #include "arm/posix.hpp"
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 SystemRandom::SystemRandom() : generator_(std::random_device{}()) {}  // getrandom(2)
 
@@ -8,4 +9,5 @@ double SystemRandom::unit() {
   return std::uniform_real_distribution<double>(0.0, 1.0)(generator_);
 }
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

@@ -21,7 +21,8 @@
 #define CLOSE_RANGE_UNSHARE (1U << 1)
 #endif
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 namespace {
 
@@ -275,4 +276,5 @@ std::expected<Launched, LaunchFailure> launch(const LaunchPlan& plan, char* stac
   return Launched{pid, pidfd};
 }
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

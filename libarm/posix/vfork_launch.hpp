@@ -14,7 +14,8 @@
 
 #include "child_privileges.hpp"
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 struct LaunchPlan {
   const char* program = nullptr;  // looked up in PATH when it has no '/'
@@ -84,4 +85,5 @@ struct LaunchFailure {
 std::expected<Launched, LaunchFailure> launch(const LaunchPlan& plan, char* stack,
                                               std::size_t stack_size);
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

@@ -6,7 +6,8 @@
 #include <deque>
 #include <string_view>
 
-namespace arm::posix::detail {
+ARM_BEGIN_NAMESPACE
+namespace posix::detail {
 
 namespace {
 
@@ -88,4 +89,5 @@ std::vector<ChainStep> watch_chain(const std::string& absolute_path) {
   return chain;
 }
 
-}  // namespace arm::posix::detail
+}  // namespace posix::detail
+ARM_END_NAMESPACE

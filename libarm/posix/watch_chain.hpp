@@ -12,7 +12,10 @@
 #include <string>
 #include <vector>
 
-namespace arm::posix::detail {
+#include "arm/abi.hpp"
+
+ARM_BEGIN_NAMESPACE
+namespace posix::detail {
 
 struct ChainStep {
   enum class Kind {
@@ -29,4 +32,5 @@ struct ChainStep {
 // unreadable, a loop of links) ends the chain with an `entry` or `content` step for it.
 std::vector<ChainStep> watch_chain(const std::string& absolute_path);
 
-}  // namespace arm::posix::detail
+}  // namespace posix::detail
+ARM_END_NAMESPACE

@@ -68,7 +68,8 @@ class InstallLayout(unittest.TestCase):
     def test_no_program_is_installed_but_armd_and_armctl(self):
         executables = sorted(f for f in self.files
                              if os.access(os.path.join(self.destdir, f), os.X_OK)
-                             and not f.endswith((".a", ".hpp", ".pc")))
+                             and not f.endswith((".a", ".hpp", ".pc"))
+                             and "/libarm.so" not in f)
         self.assertEqual(executables, sorted([self.under("sbindir", "armd"),
                                               self.under("bindir", "armctl")]))
 
@@ -76,6 +77,13 @@ class InstallLayout(unittest.TestCase):
         libdir = self.under("libdir")
         known = {self.under("sbindir", "armd"), self.under("bindir", "armctl"),
                  os.path.join(libdir, "libarm.a"), os.path.join(libdir, "pkgconfig", "libarm.pc")}
+        # The shared library (issue 16), when the build makes one: its file and two links.
+        if build_option("default_library") != "static":
+            version = json.loads(subprocess.run(
+                ["meson", "introspect", "--projectinfo", BUILD_ROOT], capture_output=True,
+                text=True, check=True, timeout=120).stdout)["version"]
+            known |= {os.path.join(libdir, name)
+                      for name in ["libarm.so", "libarm.so.0", "libarm.so." + version]}
         include = self.under("includedir", "arm") + "/"
         unexplained = sorted(f for f in self.files
                              if f not in known and not f.startswith(include)
@@ -84,6 +92,13 @@ class InstallLayout(unittest.TestCase):
                                                  "/armd.service")))
         self.assertEqual(unexplained, [])
         self.assertIn(include + "supervisor.hpp", self.files)
+
+    def test_the_headers_are_the_public_ones_and_the_generated_version(self):
+        include = self.under("includedir", "arm") + "/"
+        for wanted in ["supervisor.hpp", "abi.hpp", "version.hpp", "posix/unique_fd.hpp"]:
+            self.assertIn(include + wanted, self.files)
+        for unwanted in ["meson.build", "version.hpp.in"]:
+            self.assertNotIn(include + unwanted, self.files)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@
 // socket (and removes the files of unix sockets).
 #pragma once
 
+#include "arm/abi.hpp"
+
 #include <expected>
 #include <functional>
 #include <memory>
@@ -31,9 +33,10 @@
 #include "arm/error.hpp"
 #include "arm/posix/unique_fd.hpp"
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
-class PosixListeners final : public Listeners {
+class ARM_EXPORT PosixListeners final : public Listeners {
  public:
   static std::expected<std::unique_ptr<PosixListeners>, Error> create();
   ~PosixListeners() override;
@@ -68,4 +71,5 @@ class PosixListeners final : public Listeners {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

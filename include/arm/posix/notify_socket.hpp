@@ -17,6 +17,8 @@
 // malformed numbers are ignored (parse_notification). Memory is fixed: one receive buffer.
 #pragma once
 
+#include "arm/abi.hpp"
+
 #include <cstddef>
 #include <expected>
 #include <functional>
@@ -30,7 +32,8 @@
 #include "arm/supervisor.hpp"
 #include "arm/types.hpp"
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 // One datagram's KEY=VALUE lines as a ServiceNotification. Unknown keys, lines without '=',
 // and values that are not what the key takes (READY=2, WATCHDOG_USEC=12x, ERRNO=-1) are
@@ -39,17 +42,17 @@ namespace arm::posix {
 // too). STATUS= text is kept at most max_status_bytes long; bytes that are control characters or
 // not UTF-8 become '?' (it is shown on terminals and sent as JSON).
 inline constexpr std::size_t max_status_bytes = 1024;
-std::optional<ServiceNotification> parse_notification(std::string_view datagram);
+ARM_EXPORT std::optional<ServiceNotification> parse_notification(std::string_view datagram);
 
 // Where the notification came from. `sender` is the process the kernel vouched for (the sender
 // of the datagram), or, for a readiness pipe, the main process it was made for.
-struct NotifyMessage {
+struct ARM_EXPORT NotifyMessage {
   ProcessId sender = 0;
   bool from_pipe = false;
   ServiceNotification notification;
 };
 
-class NotifySocket {
+class ARM_EXPORT NotifySocket {
  public:
   using OnMessage = std::function<void(const NotifyMessage& message)>;
   // systemd's limit: larger datagrams are not notifications and are dropped.
@@ -100,4 +103,5 @@ class NotifySocket {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

@@ -9,6 +9,8 @@
 // them).
 #pragma once
 
+#include "arm/abi.hpp"
+
 #include <cstddef>
 #include <expected>
 #include <functional>
@@ -21,12 +23,13 @@
 #include "arm/posix/unique_fd.hpp"
 #include "arm/types.hpp"
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
 // Bytes read from one of a process's pipes. `ended`: the pipe is closed (every writer closed
 // it, or the process was reaped and what it held was read); no more bytes come from it, so a
 // partial last line is complete. The strings are valid during the callback only.
-struct OutputChunk {
+struct ARM_EXPORT OutputChunk {
   ProcessId pid = 0;
   const std::string& service;
   OutputStream stream;
@@ -34,7 +37,7 @@ struct OutputChunk {
   bool ended = false;
 };
 
-class OutputPipes {
+class ARM_EXPORT OutputPipes {
  public:
   using OnOutput = std::function<void(const OutputChunk& chunk)>;
   // Bytes read from one pipe at one read; a pipe that has more after reads_per_collect of them
@@ -88,4 +91,5 @@ class OutputPipes {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

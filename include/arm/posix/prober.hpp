@@ -24,6 +24,8 @@
 // collect(): the descriptor is made readable for them, since start() may not call back.
 #pragma once
 
+#include "arm/abi.hpp"
+
 #include <cstddef>
 #include <expected>
 #include <functional>
@@ -35,9 +37,10 @@
 #include "arm/posix.hpp"
 #include "arm/types.hpp"
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
-class PosixProber final : public Prober {
+class ARM_EXPORT PosixProber final : public Prober {
  public:
   using OnResult = std::function<void(ProbeId id, const ProbeResult& result)>;
   // Of an exec probe's output, what is kept (the rest is read and dropped, so the probe never
@@ -81,4 +84,5 @@ class PosixProber final : public Prober {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE

@@ -8,13 +8,16 @@
 // close reports an error, and there is nothing useful a destructor could do about one.
 #pragma once
 
+#include "arm/abi.hpp"
+
 #include <unistd.h>
 
 #include <utility>
 
-namespace arm::posix {
+ARM_BEGIN_NAMESPACE
+namespace posix {
 
-class UniqueFd {
+class ARM_EXPORT UniqueFd {
  public:
   UniqueFd() = default;
   explicit UniqueFd(int fd) : fd_(fd) {}
@@ -40,4 +43,5 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-}  // namespace arm::posix
+}  // namespace posix
+ARM_END_NAMESPACE
