@@ -115,12 +115,15 @@ std::expected<std::unique_ptr<Daemon>, StartFailure> Daemon::create(DaemonOption
   daemon->descriptor_limits_ = raise_descriptor_limit();
   // The socket first: another armd there is the error to report, before anything else is
   // touched (its services' cgroups least of all).
+  // No descriptor armd was given survives an exec of it: what a re-exec keeps is closed on the
+  // next one again, and what armd inherited at its start (a shell's or a service manager's
+  // leftovers) does not ride along into the new program either. (Children never see them: the
+  // spawner closes all but 0-2 in each child.) Every descriptor from 3 up, in one call
+  // (thousands of fcntl calls cost milliseconds while armd answers no one); one by one for the
+  // handed-over ones where the kernel is older than 5.11.
+  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0 && resumed)
+    for (int fd : resumed->descriptors()) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   if (resumed) {
-    // Everything kept across exec is closed on the next one again (and never reaches a child):
-    // every descriptor from 3 up, in one call (thousands of fcntl calls cost milliseconds while
-    // armd answers no one); one by one where the kernel is older than 5.11.
-    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
-      for (int fd : resumed->descriptors()) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     daemon->server_.emplace(ControlServer::adopt(arm::posix::UniqueFd(resumed->control_lock_fd),
                                                  arm::posix::UniqueFd(resumed->control_listen_fd),
                                                  daemon->options_.socket_path,

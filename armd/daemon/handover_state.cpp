@@ -29,8 +29,14 @@ std::vector<int> HandoverState::descriptors() const {
 // The descriptor lists, one line per descriptor, after the JSON header; read back with plain
 // string scanning (a JSON tree of three thousand objects cost the new armd more than the rest of
 // its start, while it answered no one). The last word of a line is the rest of it, with '\' and
-// line breaks escaped: a service name, cgroup or address may hold spaces.
+// line breaks escaped: a service name, cgroup or address may hold spaces. The three paths are
+// lines too, not JSON strings: a path is bytes, and JSON would refuse one that is not UTF-8 (an
+// armd writing them into the header, as the first of this format did, and reading them from it,
+// as it still does, is read as well).
 //
+//   config_path PATH
+//   socket_path PATH
+//   cgroup PATH
 //   child PID CGROUP
 //   output PID FD stdout|stderr SERVICE
 //   readiness PID FD
@@ -94,6 +100,14 @@ class LineWords {
 std::string encode_handover_head(const HandoverState& state) {
   std::string lines;
   lines.reserve(64 * (state.children.size() + state.output_pipes.size()));
+  for (auto [kind, path] :
+       {std::pair<std::string_view, std::string_view>{"config_path", state.config_path},
+        {"socket_path", state.socket_path},
+        {"cgroup", state.cgroup}}) {
+    fmt::format_to(std::back_inserter(lines), "{} ", kind);
+    append_escaped(lines, path);
+    lines += '\n';
+  }
   for (const auto& child : state.children) {
     fmt::format_to(std::back_inserter(lines), "child {} ", child.pid);
     append_escaped(lines, child.cgroup);
@@ -114,9 +128,6 @@ std::string encode_handover_head(const HandoverState& state) {
   }
   nlohmann::json document = {
       {"armd_handover", HandoverState::format_version},
-      {"config_path", state.config_path},
-      {"socket_path", state.socket_path},
-      {"cgroup", state.cgroup},
       {"control_lock_fd", state.control_lock_fd},
       {"control_listen_fd", state.control_listen_fd},
       {"notify_fd", state.notify_fd},
@@ -158,6 +169,12 @@ std::expected<void, std::string> read_descriptor_line(std::string_view line, Han
     auto cgroup = unescaped(words.rest());
     if (!cgroup) return std::unexpected(cgroup.error());
     state.children.push_back({*pid, std::move(*cgroup)});
+  } else if (kind == "config_path" || kind == "socket_path" || kind == "cgroup") {
+    auto path = unescaped(words.rest());
+    if (!path) return std::unexpected(path.error());
+    (kind == "config_path"   ? state.config_path
+     : kind == "socket_path" ? state.socket_path
+                             : state.cgroup) = std::move(*path);
   } else if (kind == "output") {
     auto pid = words.number<arm::ProcessId>("pid");
     if (!pid) return std::unexpected(pid.error());
@@ -219,9 +236,11 @@ std::expected<HandoverState, std::string> decode_handover(std::string_view text)
   take(descriptor_bytes, "descriptor_bytes");
   take(supervisor_bytes, "supervisor_bytes");
   take(config_bytes, "config_bytes");
-  take(state.config_path, "config_path");
-  take(state.socket_path, "socket_path");
-  take(state.cgroup, "cgroup");
+  // An armd of the first version of this format wrote the paths here; this one writes lines.
+  for (auto [key, into] : {std::pair<const char*, std::string*>{"config_path", &state.config_path},
+                           {"socket_path", &state.socket_path},
+                           {"cgroup", &state.cgroup}})
+    if (document.contains(key)) take(*into, key);
   take(state.control_lock_fd, "control_lock_fd");
   take(state.control_listen_fd, "control_listen_fd");
   take(state.notify_fd, "notify_fd");
@@ -254,7 +273,14 @@ std::expected<HandoverState, std::string> decode_handover(std::string_view text)
 }
 
 std::expected<arm::posix::UniqueFd, std::string> write_handover(const HandoverState& state) {
-  std::string head = encode_handover_head(state);
+  std::string head;
+  try {
+    head = encode_handover_head(state);
+  } catch (const nlohmann::json::exception& e) {
+    // Nothing in the header should be able to fail, but an exception here would end armd and
+    // every service with it; a refused re-exec ends nothing.
+    return std::unexpected(fmt::format("writing the handover header: {}", e.what()));
+  }
   // The texts follow as they are, written from where they are: escaped into JSON strings, or
   // appended to the head, they would cost a copy (a third of a MB for a thousand services) while
   // armd answers no one.

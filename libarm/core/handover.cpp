@@ -303,8 +303,19 @@ class Fields {
   std::string key(std::string_view name) const {
     return path_.empty() ? std::string(name) : fmt::format("{}.{}", path_, name);
   }
+  // A handover that is not one could hold a million faults; the first hundred say enough, and
+  // a list without end would cost the memory and time the refusal is there to save.
+  static constexpr std::size_t max_errors = 100;
+  bool full() const { return errors_.size() > max_errors; }
   void fail(const Node* where, std::string_view name, std::string message) const {
+    if (full()) return;
     const Node& at = where ? *where : table_;
+    if (errors_.size() == max_errors) {
+      errors_.push_back(Error::at(std::string(source_name), document_.line(at),
+                                  document_.column(at), key(name),
+                                  "... and more errors, not listed"));
+      return;
+    }
     errors_.push_back(Error::at(std::string(source_name), document_.line(at), document_.column(at),
                                 key(name), std::move(message)));
   }
@@ -426,7 +437,8 @@ class Fields {
     const Node* node = get(name);
     if (!node) return;
     if (node->kind != NodeKind::array) return fail(node, name, "expected an array");
-    for (const Node* element = document_.first(*node); element; element = document_.next(*element))
+    for (const Node* element = document_.first(*node); element && !full();
+         element = document_.next(*element))
       visit(*element);
   }
   // Calls `visit(table, key)` for each element of the array `name` that is a table, its key
@@ -435,11 +447,14 @@ class Fields {
   void each_table(std::string_view name, Visit visit) const {
     std::size_t index = 0;
     elements(name, [&](const Node& element) {
-      std::string item = fmt::format("{}[{}]", name, index++);
+      std::size_t this_index = index++;
+      // The key is built only when asked for: a thousand services read without a thousand
+      // formatted strings nobody looks at.
+      auto item = [&] { return fmt::format("{}[{}]", name, this_index); };
       if (element.kind == NodeKind::table)
         visit(element, item);
       else
-        fail(&element, item, "expected a table");
+        fail(&element, item(), "expected a table");
     });
   }
   bool has(std::string_view name) const { return get(name) != nullptr; }
@@ -566,8 +581,8 @@ void read_service(const Fields& fields, CarriedService& service) {
   });
   fields.count("restarts", service.restarts);
   fields.named("attempt", attempt_names, service.attempt);
-  fields.each_table("start_waiters", [&](const Node& table, const std::string& key) {
-    Fields waiter_fields = fields.of(table, fields.key(key));
+  fields.each_table("start_waiters", [&](const Node& table, auto key) {
+    Fields waiter_fields = fields.of(table, fields.key(key()));
     waiter_fields.only({"on_success", "holds_reference", "killed"});
     StartWaiter waiter;  // `to` stays nullopt: its client is gone
     waiter_fields.listed("on_success", all_outcomes, waiter.on_success);
@@ -640,12 +655,16 @@ std::expected<Handover, std::vector<Error>> read_handover(std::string_view text,
     handover.services.reserve(document.children(*services));
   std::set<std::string, std::less<>> seen;
   std::set<ProcessId> pids;
-  fields.each_table("services", [&](const Node& table, const std::string& key) {
+  fields.each_table("services", [&](const Node& table, auto key) {
     CarriedService service;
-    Fields service_fields = fields.of(table, key);
-    service_fields.text("name", service.name);
+    if (const Node* name = document.get(table, "name"); name && name->kind == NodeKind::string)
+      service.name = document.string(*name);
     if (service.name.empty()) {
-      service_fields.fail(nullptr, "name", "missing: every service has a name");
+      // Only now is the element's key ("services[3]") worth formatting.
+      Fields service_fields = fields.of(table, key());
+      service_fields.text("name", service.name);
+      if (service.name.empty())
+        service_fields.fail(nullptr, "name", "missing: every service has a name");
       return;
     }
     // From here on the key names the service, as a configuration's does.

@@ -91,9 +91,13 @@ class Reader {
   std::expected<void, SyntaxError> read() {
     if (text_.size() >= Node::none)
       return std::unexpected(SyntaxError{1, 1, "larger than 4 GiB: not a handover"});
-    // About one node per line: one allocation in the common case.
-    doc_.nodes_.reserve(static_cast<std::size_t>(std::count(text_.begin(), text_.end(), '\n')) +
-                        16);
+    // About one node per line: one allocation in the common case. Bounded: a text of nothing
+    // but line breaks would otherwise ask for gigabytes before its first line is read.
+    constexpr std::size_t most_reserved = std::size_t{1} << 20;
+    doc_.nodes_.reserve(
+        std::min(static_cast<std::size_t>(std::count(text_.begin(), text_.end(), '\n')),
+                 most_reserved) +
+        16);
     doc_.nodes_.emplace_back();  // the root table
     std::uint32_t table = 0;     // where `key = value` lines go
     while (next_line()) {

@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include <fmt/format.h>
+
 #include "daemon/handover_state.hpp"
 
 using armd::HandoverState;
@@ -75,6 +77,39 @@ TEST_CASE("a handover comes through whole, whatever the names hold") {
   CHECK(received->descriptors() == sent.descriptors());
 }
 
+TEST_CASE("paths that are bytes, not UTF-8, come through (JSON would refuse them)") {
+  HandoverState sent = sample();
+  sent.config_path = "/etc/armd/caf\xe9.toml";
+  sent.socket_path = "/run/\xff\xfe.sock";
+  sent.cgroup =
+      "/sys/fs/cgroup/unified/\x80"
+      "armd";
+  auto received = armd::decode_handover(handed_over(sent));
+  REQUIRE(received.has_value());
+  CHECK(received->config_path == sent.config_path);
+  CHECK(received->socket_path == sent.socket_path);
+  CHECK(received->cgroup == sent.cgroup);
+}
+
+TEST_CASE("a handover of the first armd of this format, its paths in the header, is read") {
+  // What that armd wrote: the paths as JSON strings, no path lines.
+  std::string supervisor = "version = 1\n";
+  std::string lines = "child 7 web\n";
+  std::string text = fmt::format(
+      "{{\"armd_handover\":1,\"config_path\":\"/etc/a.toml\",\"socket_path\":\"/run/a.sock\","
+      "\"cgroup\":\"\",\"control_lock_fd\":3,\"control_listen_fd\":4,\"notify_fd\":-1,"
+      "\"reply_fd\":-1,\"reply_id\":null,\"requested_at_ns\":1,\"unavailable_since_ns\":2,"
+      "\"descriptor_bytes\":{},\"supervisor_bytes\":{},\"config_bytes\":0}}\n{}{}",
+      lines.size(), supervisor.size(), lines, supervisor);
+  auto received = armd::decode_handover(text);
+  REQUIRE(received.has_value());
+  CHECK(received->config_path == "/etc/a.toml");
+  CHECK(received->socket_path == "/run/a.sock");
+  CHECK(received->cgroup.empty());
+  REQUIRE(received->children.size() == 1);
+  CHECK(received->supervisor == supervisor);
+}
+
 TEST_CASE("an empty handover: no descriptors, no texts") {
   HandoverState sent;
   auto received = armd::decode_handover(handed_over(sent));
@@ -106,18 +141,18 @@ TEST_CASE("what is not a handover is refused, the place named") {
     std::string other = text;
     other.replace(other.find("readiness 1002"), 9, "readyness");
     CHECK(error_of(other) ==
-          "handover: descriptor line 6: \"readyness\" is not a kind of descriptor");
+          "handover: descriptor line 9: \"readyness\" is not a kind of descriptor");
   }
   SUBCASE("a number that is not one") {
     std::string other = text;
     other.replace(other.find("child 1001"), 10, "child 10x1");
-    CHECK(error_of(other) == "handover: descriptor line 1: pid: \"10x1\" is not a number");
+    CHECK(error_of(other) == "handover: descriptor line 4: pid: \"10x1\" is not a number");
   }
   SUBCASE("a stream that is neither") {
     std::string other = text;
     other.replace(other.find(" stdout "), 8, " stdin  ");
     CHECK(error_of(other) ==
-          "handover: descriptor line 3: stream: \"stdin\" is neither stdout nor stderr");
+          "handover: descriptor line 6: stream: \"stdin\" is neither stdout nor stderr");
   }
   SUBCASE("a missing field of the header") {
     std::string other = text;

@@ -118,6 +118,26 @@ class ReexecHostile(ArmdTestCase):
             self.assertEqual(replies[1].get("outcome"), "reexecuted", replies)
             self.assertTrue(replies[2].get("ok"), replies)
 
+    # --- paths are bytes: one that is not UTF-8 is handed over, not a reason to abort --------
+
+    def test_a_configuration_path_that_is_not_utf8_is_handed_over(self):
+        # b"caf\xe9.toml" (Latin-1): JSON cannot hold it; the first handover format put the
+        # paths in its JSON header, and armd aborted with every service.
+        self.config = os.path.join(self.dir, os.fsdecode(b"caf\xe9.toml"))
+        self.write_config(f"""
+            [services.worker]
+            binary = "{self.sleeper()}"
+            """)
+        self.start_armd()
+        self.armctl("start", "worker", check=0)
+        pid = self.wait_state("worker", "running")["pid"]
+        result = self.armctl("reexec", check=0)
+        self.assertIn("re-executed", result.stdout + result.stderr)
+        self.assertIsNone(self.armd.poll(), self.log())
+        self.assertEqual(self.status("worker")["pid"], pid)
+        # The new armd still knows its configuration file by that name: a reload reads it.
+        self.armctl("reload", check=0)
+
     # --- an orphan that exits during the re-exec is reaped ------------------------------------
 
     def test_an_orphan_exiting_during_the_reexec_is_reaped(self):

@@ -525,6 +525,22 @@ TEST_CASE("handovers that cannot be resumed say what is wrong and where") {
     CHECK(result.error()[1].key == "services.web.pid");
     CHECK(result.error()[1].message == "a running service must have a pid");
   }
+  SUBCASE("a hundred thousand faults: the first hundred listed, then that there are more") {
+    std::string many = "version = 1\nkilled_in_shutdown = [";
+    for (int i = 0; i < 100000; ++i) many += i == 0 ? "1" : ", 1";
+    many += "]\n";
+    for (int i = 0; i < 1000; ++i) many += "[[services]]\nname = 7\n";
+    auto result = resume(many, config);
+    REQUIRE(!result.has_value());
+    REQUIRE(result.error().size() == 101);
+    CHECK(result.error().front().key == "killed_in_shutdown");
+    CHECK(result.error().back().message == "... and more errors, not listed");
+  }
+  SUBCASE("a text of nothing but line breaks is refused without a huge allocation") {
+    auto result = resume(std::string(std::size_t{64} << 20, '\n'), config);
+    REQUIRE(!result.has_value());
+    CHECK(result.error().front().key == "version");
+  }
   // Nothing was asked of the adapters by a handover refused.
   CHECK(fresh.spawner.log.empty());
 }
