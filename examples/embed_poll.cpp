@@ -1,8 +1,9 @@
-// Embedding libarm in your own program's poll(2) loop: the whole glue is below. The same
-// shape fits epoll, libuv (uv_poll_t on the two fds, uv_timer_t for next_deadline) or asio
-// (posix::stream_descriptor + steady_timer).
+// Embedding libarm in your own program's poll(2) loop: the whole glue is below. It supervises
+// CONFIG's default services (examples/embed.toml: one that keeps crashing, one that runs),
+// prints one line per event, and on SIGINT or SIGTERM stops every service and exits 0 once all
+// are reaped. embed_epoll.cpp, embed_libuv.cpp and embed_asio.cpp do the same in other loops.
 //
-//   embed_poll CONFIG.toml     supervises CONFIG's default services until Ctrl-C
+//   embed_poll CONFIG.toml
 #include <poll.h>
 #include <signal.h>
 
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "arm/config.hpp"
 #include "arm/posix.hpp"
@@ -17,7 +19,7 @@
 
 namespace {
 
-volatile sig_atomic_t interrupted = 0;
+volatile sig_atomic_t stop_requested = 0;
 
 // Where replies and state changes go. A real host would route replies to whoever asked.
 class PrintingNotifier final : public arm::Notifier {
@@ -26,7 +28,8 @@ class PrintingNotifier final : public arm::Notifier {
     fmt::print("reply: {} {} {}\n", reply.service, arm::to_string(reply.outcome), reply.message);
   }
   void service_event(const arm::ServiceEvent& event) override {
-    fmt::print("{}: {} {}\n", event.service, arm::to_string(event.state), event.detail);
+    fmt::print("{}: {} -> {}{}{}\n", event.service, arm::to_string(event.previous),
+               arm::to_string(event.state), event.detail.empty() ? "" : " ", event.detail);
   }
 };
 
@@ -37,6 +40,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "usage: {} CONFIG.toml\n", argv[0]);
     return 2;
   }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // one line per event, even into a pipe
   auto config = arm::load_config_file(argv[1]);
   if (!config) {
     fmt::print(stderr, "{}\n", config.error().to_string());
@@ -52,23 +56,36 @@ int main(int argc, char** argv) {
   arm::posix::SteadyClock clock;
   PrintingNotifier notifier;
   arm::ServiceSupervisor supervisor(std::move(*config), clock, **spawner, notifier, watcher->get());
-  ::signal(SIGINT, [](int) { interrupted = 1; });
+
+  // SIGINT and SIGTERM stay blocked but inside ppoll(), which unblocks them atomically: one that
+  // arrives while we work interrupts the next wait instead of slipping in before it.
+  sigset_t stop_signals, while_waiting;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  sigprocmask(SIG_BLOCK, &stop_signals, &while_waiting);
+  struct sigaction on_stop = {};
+  on_stop.sa_handler = [](int) { stop_requested = 1; };
+  sigaction(SIGINT, &on_stop, nullptr);
+  sigaction(SIGTERM, &on_stop, nullptr);
 
   supervisor.start_default_services();
   while (!supervisor.finished()) {
-    if (interrupted && !supervisor.shutting_down()) supervisor.shutdown(std::nullopt);
     pollfd fds[] = {{(*spawner)->exit_fd(), POLLIN, 0}, {(*watcher)->fd(), POLLIN, 0}};
-    int timeout = -1;
+    std::optional<timespec> timeout;  // none: until an fd or a signal wakes us
     if (auto deadline = supervisor.next_deadline()) {
-      auto wait = std::chrono::ceil<std::chrono::milliseconds>(*deadline - clock.now()).count();
-      timeout = static_cast<int>(std::max<long long>(wait, 0));
+      auto wait = std::max(*deadline - clock.now(), arm::Duration::zero());
+      auto seconds = std::chrono::floor<std::chrono::seconds>(wait);
+      timeout = timespec{seconds.count(), std::chrono::nanoseconds(wait - seconds).count()};
     }
-    ::poll(fds, 2, interrupted ? 100 : timeout);
+    ::ppoll(fds, 2, timeout ? &*timeout : nullptr, &while_waiting);
+    if (stop_requested && !supervisor.shutting_down()) supervisor.shutdown(std::nullopt);
     (*spawner)->collect_exits(
         [&](arm::ProcessId pid, arm::ExitStatus status) { supervisor.on_child_exit(pid, status); });
     (*watcher)->collect_changes(
         [&](const arm::WatchedFile& file) { supervisor.on_file_changed(file); });
     supervisor.on_timer();
   }
+  fmt::print("every service stopped\n");
   return 0;
 }
