@@ -251,7 +251,8 @@ class ArmdTestCase(unittest.TestCase):
 
     def log(self):
         try:
-            with open(self.log_path) as f:
+            # armd's log holds the bytes of a path that is not UTF-8 as they are.
+            with open(self.log_path, errors="backslashreplace") as f:
                 return f.read()
         except FileNotFoundError:
             return "(armd was not started)"
