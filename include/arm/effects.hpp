@@ -119,10 +119,16 @@ struct ARM_EXPORT WatchedFile {
 class ARM_EXPORT FileWatcher {
  public:
   virtual ~FileWatcher() = default;
-  // Reports changes of the content of `file` (or of its section) through
-  // Supervisor::on_file_changed, with `file` as it was passed here. Calls are counted: watching
-  // a file twice needs two unwatches.
-  virtual void watch(const WatchedFile& file) = 0;
+  /// Reports changes of the content of `file` (or of its section) through
+  /// ServiceSupervisor::on_file_changed, with `file` as it was passed here. Calls are counted:
+  /// watching a file twice needs two unwatches.
+  ///
+  /// Returns an error, naming the file and why, when it cannot be watched (a directory on its
+  /// path that may not be read, a limit of watches reached): the call counts all the same
+  /// (unwatch() is called for it as for any other), but changes of the file may go unseen. The
+  /// supervisor shows the error in ServiceStatus::watch_error. A file that does not exist yet is
+  /// no error: it is watched for.
+  virtual std::expected<void, Error> watch(const WatchedFile& file) = 0;
   virtual void unwatch(const WatchedFile& file) = 0;
 };
 

@@ -195,8 +195,12 @@ class ARM_EXPORT InotifyWatcher final : public FileWatcher {
   static std::expected<std::unique_ptr<InotifyWatcher>, SystemError> create();
   ~InotifyWatcher() override;
 
-  // A relative path is taken from the current directory at the time of the call.
-  void watch(const WatchedFile& file) override;
+  /// A relative path is taken from the current directory at the time of the call. Fails when
+  /// a directory the path needs watched cannot be (inotify_add_watch: EACCES, ENOSPC when
+  /// fs.inotify.max_user_watches is reached, ENOMEM), naming the file, the directory and why; the
+  /// call still counts (unwatch it as usual), and changes of the file may go unseen. A file or
+  /// directory that does not exist is no failure: it is watched for.
+  std::expected<void, Error> watch(const WatchedFile& file) override;
   void unwatch(const WatchedFile& file) override;
 
   // Readable (POLLIN) when a watched file may have changed or a quiet period has ended.

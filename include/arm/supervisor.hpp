@@ -323,6 +323,11 @@ struct ARM_EXPORT ServiceStatus {
   // while the old process runs on: "config check failed: exit code 1: nginx: [emerg] ...".
   // Cleared by a check that passes and by the next spawn.
   std::string rejected_change;
+  /// Why the service's config_file (or its section) could not be watched, as FileWatcher::watch
+  /// said ("cannot watch /etc/app.conf for changes: inotify_add_watch(/etc/app): Permission
+  /// denied"): changes of it may go unseen, so restart_on_config_change may not happen. Empty
+  /// when it is watched (or the service watches no file).
+  std::string watch_error{};
 };
 
 // What a service said about itself over the sd_notify protocol (or, `ready` alone, on its

@@ -136,12 +136,17 @@ class ARM_EXPORT RecordingNotifier final : public Notifier {
 
 class ARM_EXPORT FakeFileWatcher final : public FileWatcher {
  public:
-  void watch(const WatchedFile& file) override { ++watch_counts[file]; }
+  /// Counts the watch; fails (still counting it) while `file`'s path is in `refused`.
+  std::expected<void, Error> watch(const WatchedFile& file) override;
   void unwatch(const WatchedFile& file) override;
+  /// Watching `path` fails from now on, as inotify_add_watch fails on a directory that may not
+  /// be read, with "cannot watch PATH for changes: Permission denied".
+  void refuse(std::string path) { refused.insert(std::move(path)); }
   // Watched whole, or (with `section`) that section of it.
   bool watching(const std::string& path, const std::string& section = {}) const;
 
   std::map<WatchedFile, int> watch_counts;
+  std::set<std::string> refused;  ///< paths whose watch() fails
 };
 
 // Records the health probes the supervisor starts and cancels; nothing runs. A test answers the

@@ -55,15 +55,31 @@ struct ARM_EXPORT OutputTarget {
 // (SIGABRT) is what a watchdog timeout sends first, as systemd does, so the service can dump core.
 enum class StopSignal { terminate, kill, abort };
 
-// How a process ended. `signaled` carries the signal number as the kernel reported it.
+/// How a process ended.
+///
+/// `lost` is the status of a process that someone else reaped before the spawner could: a
+/// host with its own waitpid(-1) (or SIGCHLD set to SIG_IGN, which PosixSpawner::create()
+/// refuses). The process is gone, but how it ended is not known; the supervisor counts it as a
+/// failure (it restarts under `on-failure`), never as a clean exit.
 struct ARM_EXPORT ExitStatus {
-  enum class Kind { exited, signaled };
-  Kind kind = Kind::exited;
-  int value = 0;  // exit code, or signal number
+  /// What `value` means.
+  enum class Kind {
+    exited,    ///< it called exit(): `value` is the exit code
+    signaled,  ///< a signal ended it: `value` is the signal number
+    lost,      ///< reaped by someone else: the status is unknown (`value` is 0)
+  };
+  Kind kind = Kind::exited;  ///< what `value` means
+  int value = 0;             ///< exit code, or signal number (0 when lost)
 
+  /// The process called exit(`code`).
   static ExitStatus exited(int code) { return {Kind::exited, code}; }
+  /// Signal number `signal` ended the process.
   static ExitStatus signaled(int signal) { return {Kind::signaled, signal}; }
+  /// The process is gone, but someone else reaped it: its status is unknown.
+  static ExitStatus lost() { return {Kind::lost, 0}; }
+  /// Exit code 0 (a lost status is never clean).
   bool clean() const { return kind == Kind::exited && value == 0; }
+  /// Same kind and value.
   bool operator==(const ExitStatus&) const = default;
 };
 
@@ -73,7 +89,8 @@ struct ARM_EXPORT ExitStatus {
 // configuration writes it, so parse_duration reads it back as the same value.
 ARM_EXPORT std::string human_duration(Milliseconds duration);
 
-// "exit code 3", "signal 9": for logs and status lines.
+/// "exit code 3", "signal 9", "exit status lost (reaped by someone else: is SIGCHLD ignored,
+/// or does the host wait for any child?)": for logs and status lines.
 ARM_EXPORT std::string describe(const ExitStatus& status);
 
 ARM_END_NAMESPACE
