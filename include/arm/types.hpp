@@ -12,47 +12,48 @@
 
 ARM_BEGIN_NAMESPACE
 
-// Monotonic time. The real clock is std::chrono::steady_clock; the fake clock in
-// <arm/testing.hpp> hands out points on the same scale so both are interchangeable.
+/// Monotonic time. The real clock is std::chrono::steady_clock; the fake clock in
+/// <arm/testing.hpp> hands out points on the same scale so both are interchangeable.
 using TimePoint = std::chrono::steady_clock::time_point;
 using Duration = std::chrono::steady_clock::duration;
 using Milliseconds = std::chrono::milliseconds;
 
-// A process id as the kernel numbers it. Each service's process leads its own process group, so
-// this is also the group id that signals are sent to.
+/// A process id as the kernel numbers it. Each service's process leads its own process group, so
+/// this is also the group id that signals are sent to.
 using ProcessId = int;
 
-// Identifies one connected client (a socket, an in-process caller...). The host numbers them;
-// the supervisor only echoes them back in replies.
+/// Identifies one connected client (a socket, an in-process caller...). The host numbers them;
+/// the supervisor only echoes them back in replies.
 using ClientId = std::uint64_t;
 
-// One request of one client. The reply to it carries the same pair, so a host can match
-// replies to pipelined requests.
+/// One request of one client. The reply to it carries the same pair, so a host can match
+/// replies to pipelined requests.
 struct ARM_EXPORT RequestRef {
-  ClientId client = 0;
-  std::uint64_t request = 0;
-  bool operator==(const RequestRef&) const = default;
+  ClientId client = 0;  ///< the client that sent it
+  std::uint64_t request = 0;  ///< the client's own number for it
+  bool operator==(const RequestRef&) const = default;  ///< same client, same request
 };
 
-// Where a service's stdout or stderr goes.
+/// Where a service's stdout or stderr goes.
 struct ARM_EXPORT OutputTarget {
+  /// Where the stream goes.
   enum class Kind {
-    inherit,  // armd's own (and so shared with armd's log and every other service)
-    null,     // /dev/null
-    file,     // `path`, appended to; created with mode 0640 when missing
-    // A pipe the host reads (arm::posix::OutputPipes): armd keeps the lines in a ring per
-    // service. A spawner that has no reader treats it as `inherit`.
+    inherit,  ///< armd's own (and so shared with armd's log and every other service)
+    null,     ///< /dev/null
+    file,     ///< `path`, appended to; created with mode 0640 when missing
+    /// A pipe the host reads (arm::posix::OutputPipes): armd keeps the lines in a ring per
+    /// service. A spawner that has no reader treats it as `inherit`.
     log,
-    // stderr only: wherever stdout goes, through the same descriptor (one pipe, in order).
+    /// stderr only: wherever stdout goes, through the same descriptor (one pipe, in order).
     same_as_stdout,
   };
-  Kind kind = Kind::inherit;
-  std::string path;  // Kind::file only
-  bool operator==(const OutputTarget&) const = default;
+  Kind kind = Kind::inherit;  ///< where it goes
+  std::string path;  ///< Kind::file only
+  bool operator==(const OutputTarget&) const = default;  ///< same kind and path
 };
 
-// What the supervisor may ask a Spawner to deliver to a service's process group. `abort`
-// (SIGABRT) is what a watchdog timeout sends first, as systemd does, so the service can dump core.
+/// What the supervisor may ask a Spawner to deliver to a service's process group. `abort`
+/// (SIGABRT) is what a watchdog timeout sends first, as systemd does, so the service can dump core.
 enum class StopSignal { terminate, kill, abort };
 
 /// How a process ended.
@@ -83,10 +84,10 @@ struct ARM_EXPORT ExitStatus {
   bool operator==(const ExitStatus&) const = default;
 };
 
-// A duration as people write it, for messages and tables: "250ms", "1.5s", "60s", "2m30s", "5m",
-// "1h02m", "2h" (truncated, never rounded up: at most a tenth of a second below ten seconds, the
-// seconds below an hour, the minutes above). A whole number of one unit prints as a
-// configuration writes it, so parse_duration reads it back as the same value.
+/// A duration as people write it, for messages and tables: "250ms", "1.5s", "60s", "2m30s", "5m",
+/// "1h02m", "2h" (truncated, never rounded up: at most a tenth of a second below ten seconds, the
+/// seconds below an hour, the minutes above). A whole number of one unit prints as a
+/// configuration writes it, so parse_duration reads it back as the same value.
 ARM_EXPORT std::string human_duration(Milliseconds duration);
 
 /// "exit code 3", "signal 9", "exit status lost (reaped by someone else: is SIGCHLD ignored,
