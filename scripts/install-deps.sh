@@ -7,7 +7,7 @@ set -eu
 
 packages="build-essential g++ meson ninja-build pkg-config cmake libfmt-dev libtomlplusplus-dev
           doctest-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev libsystemd-dev python3 procps socat
-          ca-certificates git python3-prometheus-client scdoc $*"
+          ca-certificates git python3-prometheus-client scdoc doxygen $*"
 
 missing=""
 for package in $packages; do

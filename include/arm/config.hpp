@@ -22,7 +22,12 @@
 
 ARM_BEGIN_NAMESPACE
 
-enum class RestartPolicy { always, on_failure, never };
+/// When an exited process is started again (`restart`).
+enum class RestartPolicy {
+  always,      ///< whatever its exit
+  on_failure,  ///< unless it exited cleanly (success_exit_codes)
+  never        ///< never: it stays stopped or failed
+};
 
 /// The default restart intensity: ServiceSpec::max_restarts within ServiceSpec::restart_window.
 inline constexpr unsigned default_max_restarts = 5;
@@ -42,16 +47,16 @@ struct ARM_EXPORT Readiness {
     after,   ///< ready once it has stayed up for `after`
   };
   Kind kind = Kind::exec;  ///< how it tells
-  int fd = -1;            ///< Kind::fd: the descriptor number the service writes to (3 or more)
-  Milliseconds after{0};  ///< Kind::after
+  int fd = -1;             ///< Kind::fd: the descriptor number the service writes to (3 or more)
+  Milliseconds after{0};   ///< Kind::after
   bool operator==(const Readiness&) const = default;  ///< field by field
 };
 
 /// Where a TCP listener binds: an IP address as written (no name lookup) and a port.
 struct ARM_EXPORT ListenAddress {
-  std::string host;  ///< an IPv4 or IPv6 literal, without the brackets of "[::1]:9321"
+  std::string host;        ///< an IPv4 or IPv6 literal, without the brackets of "[::1]:9321"
   std::uint16_t port = 0;  ///< the port
-  bool ipv6 = false;  ///< `host` is an IPv6 literal
+  bool ipv6 = false;       ///< `host` is an IPv6 literal
 
   bool operator==(const ListenAddress&) const = default;  ///< field by field
 };
@@ -115,11 +120,14 @@ struct ARM_EXPORT HealthCheck {
     ignore,   ///< only reported (status, events, metrics); the probes go on
   };
   Kind kind = Kind::exec;  ///< `kind`: how the probe checks
-  OnUnhealthy on_unhealthy = OnUnhealthy::restart;  ///< `on_unhealthy`: what an unhealthy service leads to
+  /// `on_unhealthy`: what an unhealthy service leads to
+  OnUnhealthy on_unhealthy = OnUnhealthy::restart;
   unsigned failures = 3;  ///< `failures`: probes failed in a row that make it unhealthy
-  Milliseconds interval{10'000};  ///< `interval`: from the end of one probe to the start of the next
+  /// `interval`: from the end of one probe to the start of the next
+  Milliseconds interval{10'000};
   Milliseconds timeout{5'000};  ///< `timeout`: how long one probe may take; longer counts as failed
-  Milliseconds start_period{0};  ///< `start_period`: failures this soon after ready do not count, until one succeeds
+  /// `start_period`: failures this soon after ready do not count, until one succeeds
+  Milliseconds start_period{0};
   std::vector<std::string> command;  ///< exec: argv; argv[0] looked up in PATH without a '/'
   ListenAddress address;             ///< tcp, http: an IP address (names are not looked up)
   std::string http_host;             ///< http: the Host header, the URL's host[:port] as written
@@ -141,7 +149,8 @@ ARM_EXPORT std::string describe(const HealthCheck& check);
 /// A signal that tells a service to read its configuration again (`reload_signal`, issue 14).
 /// The core names signals in plain terms (types.hpp); the POSIX spawner maps them.
 enum class ReloadSignal : std::uint8_t {
-  hangup,        ///< SIGHUP: what nginx, sshd, rsyslog, haproxy (master-worker) and most daemons use
+  /// SIGHUP: what nginx, sshd, rsyslog, haproxy (master-worker) and most daemons use
+  hangup,
   user1,         ///< SIGUSR1
   user2,         ///< SIGUSR2
   interrupt,     ///< SIGINT
@@ -212,13 +221,14 @@ ARM_EXPORT std::optional<unsigned> parse_capability(std::string_view name);
 /// field left at its default changes nothing: the process gets what armd has. The loader
 /// resolves names (users, groups) to numbers, so the spawner's child needs no lookup.
 struct ARM_EXPORT ExecutionSettings {
-  static constexpr std::uint64_t unlimited = ~std::uint64_t{0};  ///< a limit's value for RLIM_INFINITY
+  /// a limit's value for RLIM_INFINITY
+  static constexpr std::uint64_t unlimited = ~std::uint64_t{0};
   /// One resource limit (`limits`), set with setrlimit(2) before exec.
   struct Limit {
     ResourceLimit resource = ResourceLimit::nofile;  ///< which resource
-    std::uint64_t soft = 0;  ///< `unlimited`: RLIM_INFINITY
-    std::uint64_t hard = 0;  ///< `unlimited`: RLIM_INFINITY
-    bool operator==(const Limit&) const = default;  ///< field by field
+    std::uint64_t soft = 0;                          ///< `unlimited`: RLIM_INFINITY
+    std::uint64_t hard = 0;                          ///< `unlimited`: RLIM_INFINITY
+    bool operator==(const Limit&) const = default;   ///< field by field
   };
   /// `user`: the uid, and the name as written (or the passwd entry's, for a number that has
   /// one; empty for a number that has none). user_home is the passwd entry's home directory
@@ -235,7 +245,8 @@ struct ARM_EXPORT ExecutionSettings {
   std::vector<Limit> limits;         ///< each resource at most once, in the order written
   std::optional<int> nice;           ///< -20 to 19
   std::optional<int> oom_score_adj;  ///< -1000 to 1000
-  bool no_new_privileges = false;  ///< `no_new_privileges`: PR_SET_NO_NEW_PRIVS (no setuid gains through exec)
+  /// `no_new_privileges`: PR_SET_NO_NEW_PRIVS (no setuid gains through exec)
+  bool no_new_privileges = false;
   /// Bit N: capability N, raised into the ambient set (and kept across the switch to `user`).
   std::uint64_t capabilities = 0;
   /// `environment_file`: KEY=VALUE lines read at each start (not at load), below `environment`.
@@ -250,7 +261,7 @@ struct ARM_EXPORT ExecutionSettings {
 /// working_directory, log_file) are BoxedOptionals: used as std::optionals, 8 bytes while unset
 /// (armd holds one ServiceSpec per service; issue 9).
 struct ARM_EXPORT ServiceSpec {
-  std::string name;  ///< the service's name: its key in `[services]`
+  std::string name;    ///< the service's name: its key in `[services]`
   std::string binary;  ///< `binary`: the program (looked up in PATH without a '/')
   BoxedOptional<std::string> config_file;  ///< passed as `-c FILE`; watched for changes
   /// Only a change of this section of config_file (`[NAME]` up to the next `[...]` header)
@@ -258,9 +269,11 @@ struct ARM_EXPORT ServiceSpec {
   BoxedOptional<std::string> config_section;
   BoxedOptional<std::vector<std::string>> prefix;  ///< overrides the global prefix when set
   std::vector<std::string> options;  ///< `options`: arguments after the program and its config file
-  bool debug = false;  ///< appends `-L DEBUG`
-  RestartPolicy restart = RestartPolicy::always;  ///< `restart`: always, on-failure or never restart an exited process
-  Milliseconds backoff_initial{100};  ///< `backoff_initial`: the first restart delay, doubling from there
+  bool debug = false;                ///< appends `-L DEBUG`
+  /// `restart`: always, on-failure or never restart an exited process
+  RestartPolicy restart = RestartPolicy::always;
+  /// `backoff_initial`: the first restart delay, doubling from there
+  Milliseconds backoff_initial{100};
   Milliseconds backoff_max{30 * 60 * 1000};  ///< `backoff_max`: the most a restart delay grows to
   /// A process that stayed up this long before it died counts as healthy: the next restart
   /// starts again from backoff_initial instead of the doubled delay.
@@ -285,7 +298,7 @@ struct ARM_EXPORT ServiceSpec {
   /// ... and those that mean "do not bother restarting": straight to failed.
   std::vector<int> permanent_failure_exit_codes;
   std::map<std::string, std::string> environment;  ///< added to (or overriding) armd's own
-  BoxedOptional<std::string> working_directory;  ///< `working_directory`: empty: armd's own
+  BoxedOptional<std::string> working_directory;    ///< `working_directory`: empty: armd's own
   /// Where its stdout and stderr go (`stdout` / `stderr` in the file): captured by default.
   OutputTarget standard_output{OutputTarget::Kind::log, {}};
   OutputTarget standard_error{OutputTarget::Kind::log, {}};  ///< (as standard_output)
@@ -296,7 +309,8 @@ struct ARM_EXPORT ServiceSpec {
   /// kept. Read from a file, a service without `log_file` gets `<[arm] log_dir>/<name>.log` when
   /// log_dir is set; `log_file = false` leaves it without (nullopt) either way.
   BoxedOptional<std::string> log_file;
-  std::size_t log_max_size = 10 * 1024 * 1024;  ///< `log_max_size`: bytes of log_file before it is rotated
+  /// `log_max_size`: bytes of log_file before it is rotated
+  std::size_t log_max_size = 10 * 1024 * 1024;
   std::size_t log_max_files = 5;  ///< `log_max_files`: rotated files kept
   /// Lines of that output attached to each exit record (`last_exit.output_tail` in a status).
   std::size_t crash_context_lines = 20;
@@ -337,8 +351,8 @@ struct ARM_EXPORT ServiceSpec {
   /// listen_mode the permissions of a unix socket's file; listen_owner ("user" or
   /// "user:group") its owner, set when it is created.
   std::vector<ListenSocket> listen;
-  unsigned listen_backlog = 4096;  ///< (see listen)
-  unsigned listen_mode = 0666;  ///< (see listen)
+  unsigned listen_backlog = 4096;           ///< (see listen)
+  unsigned listen_mode = 0666;              ///< (see listen)
   BoxedOptional<std::string> listen_owner;  ///< (see listen)
   /// The sockets are passed with O_NONBLOCK set (`listen_nonblocking`, systemd's NonBlocking=):
   /// for programs that accept until EAGAIN, as GNUnet's services do, and would hang on a
@@ -360,7 +374,8 @@ struct ARM_EXPORT ServiceSpec {
 
 /// The `[arm]` table: armd's own settings.
 struct ARM_EXPORT ArmSettings {
-  std::optional<std::string> socket;  ///< `socket`: the control socket's path; nullopt: the default one
+  /// `socket`: the control socket's path; nullopt: the default one
+  std::optional<std::string> socket;
   /// Where armd serves its Prometheus metrics over HTTP (`metrics_listen`, issue 13); nullopt:
   /// no HTTP listener (`armctl metrics` still works).
   std::optional<ListenAddress> metrics_listen;
@@ -368,7 +383,8 @@ struct ARM_EXPORT ArmSettings {
   /// write there, else process groups), "off" (process groups), or a cgroup v2 directory.
   std::string cgroup = "auto";
   std::vector<std::string> default_services;  ///< `default_services`: started when armd starts
-  std::vector<std::string> global_prefix;  ///< `global_prefix`: put in front of every service's command (`prefix` overrides it)
+  /// `global_prefix`: put in front of every service's command (`prefix` overrides it)
+  std::vector<std::string> global_prefix;
   /// Where services' log files go by default (`log_dir`, issue 12). The loader applies it: each
   /// service without a `log_file` of its own gets `<log_dir>/<name>.log` in its ServiceSpec, so
   /// an embedder building a Config in code sets log_file itself and this is only informative.
@@ -379,7 +395,7 @@ struct ARM_EXPORT ArmSettings {
 
 /// A whole configuration: what parse_config() returns and ServiceSupervisor runs.
 struct ARM_EXPORT Config {
-  ArmSettings arm;  ///< the `[arm]` table
+  ArmSettings arm;                              ///< the `[arm]` table
   std::map<std::string, ServiceSpec> services;  ///< by name
 
   bool operator==(const Config&) const = default;  ///< field by field

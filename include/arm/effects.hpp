@@ -134,7 +134,8 @@ class ARM_EXPORT FileWatcher {
   /// supervisor shows the error in ServiceStatus::watch_error. A file that does not exist yet is
   /// no error: it is watched for.
   virtual std::expected<void, Error> watch(const WatchedFile& file) = 0;
-  /// Gives back one watch() of `file` (a failed one too); the last one ends the watch. Unknown files are ignored.
+  /// Gives back one watch() of `file` (a failed one too); the last one ends the watch. Unknown
+  /// files are ignored.
   virtual void unwatch(const WatchedFile& file) = 0;
 };
 
@@ -148,13 +149,13 @@ enum class ProbePurpose : std::uint8_t { health, config_check, reload };
 
 /// One probe (or config check, or reload command) to run, as the supervisor asks for it.
 struct ARM_EXPORT ProbeRequest {
-  ProbeId id = 0;  ///< its id: the result is reported with it
+  ProbeId id = 0;            ///< its id: the result is reported with it
   std::string_view service;  ///< the service it is about
   const HealthCheck& check;  ///< what to run, and how long it may take
-  ProcessId main_pid = 0;  ///< the service's main process
+  ProcessId main_pid = 0;    ///< the service's main process
   /// An exec probe runs with the service's environment additions and working directory.
   const std::map<std::string, std::string>& environment;
-  std::string_view working_directory;  ///< empty: the host's own
+  std::string_view working_directory;          ///< empty: the host's own
   ProbePurpose purpose{ProbePurpose::health};  ///< what the command is for
   /// The service's user, group, limits... (issue 15): an exec probe, a config check and a reload
   /// command run as the service runs, never with more rights (as systemd runs ExecReload= as

@@ -50,7 +50,11 @@ class ARM_EXPORT StampCache {
 /// A time the system clock cannot hold (before 1678, after 2261) is its earliest or latest.
 ARM_EXPORT std::optional<WallTime> parse_rfc3339(std::string_view text);
 
-enum class OutputStream { standard_output, standard_error };
+/// Which of a process's output streams.
+enum class OutputStream {
+  standard_output,  ///< stdout
+  standard_error    ///< stderr
+};
 /// "stdout", "stderr".
 ARM_EXPORT std::string_view to_string(OutputStream stream);
 
@@ -100,18 +104,18 @@ class ARM_EXPORT LineSplitter {
 /// A line of a service's output, copied out of the ring.
 struct ARM_EXPORT OutputLine {
   std::uint64_t sequence = 0;  ///< 1 for a ring's first line, then one more per line, never reused
-  WallTime time;  ///< when the host read it
+  WallTime time;               ///< when the host read it
   OutputStream stream = OutputStream::standard_output;  ///< stdout or stderr
-  std::string text;        ///< without '\n'; bytes as written
+  std::string text;                                     ///< without '\n'; bytes as written
   bool continues = false;  ///< a piece of a longer line, which the next line continues
 };
 
 /// A line as the ring holds it, its text not copied out: valid until the ring changes.
 struct ARM_EXPORT OutputLineView {
-  std::uint64_t sequence = 0;  ///< as OutputLine::sequence
-  WallTime time;  ///< as OutputLine::time
+  std::uint64_t sequence = 0;                           ///< as OutputLine::sequence
+  WallTime time;                                        ///< as OutputLine::time
   OutputStream stream = OutputStream::standard_output;  ///< as OutputLine::stream
-  std::string_view text;  ///< as OutputLine::text, a view into the ring
+  std::string_view text;   ///< as OutputLine::text, a view into the ring
   bool continues = false;  ///< as OutputLine::continues
 };
 
@@ -138,7 +142,7 @@ class ARM_EXPORT OutputRing {
   /// that the later ones would push out at once are only numbered and counted as dropped, never
   /// copied in. A service writing fast hands over ten times what a 64 KiB ring keeps per read.
   struct Text {
-    std::string_view text;  ///< without '\n'
+    std::string_view text;   ///< without '\n'
     bool continues = false;  ///< a piece that the next one continues
   };
   /// Stores `lines`, read together at `time` from `stream`.
@@ -146,12 +150,14 @@ class ARM_EXPORT OutputRing {
   /// Smaller: the oldest lines are dropped until the rest fits.
   void set_capacity(std::size_t capacity_bytes);
 
-  std::size_t capacity() const { return capacity_; }  ///< the bytes it may hold (lines counted with line_overhead)
-  std::size_t bytes() const { return bytes_; }  ///< the bytes it holds now, counted so
+  /// the bytes it may hold (lines counted with line_overhead)
+  std::size_t capacity() const { return capacity_; }
+  std::size_t bytes() const { return bytes_; }          ///< the bytes it holds now, counted so
   std::size_t size() const { return entries_.size(); }  ///< how many lines it holds
   /// The sequence the next line will get; lines below first_sequence() are gone.
   std::uint64_t next_sequence() const { return next_sequence_; }
-  std::uint64_t first_sequence() const { return next_sequence_ - entries_.size(); }  ///< the sequence of the oldest line still held
+  /// the sequence of the oldest line still held
+  std::uint64_t first_sequence() const { return next_sequence_ - entries_.size(); }
   /// Lines dropped to make room, since the ring was made.
   std::uint64_t dropped() const { return first_sequence() - 1; }
 
@@ -169,9 +175,9 @@ class ARM_EXPORT OutputRing {
   /// What a reader that has seen every line before `from` gets next: the lines from `from` on
   /// (at most `most`), and how many it can no longer get because they were dropped meanwhile.
   struct Since {
-    std::uint64_t missed = 0;  ///< lines dropped before the reader could get them
+    std::uint64_t missed = 0;       ///< lines dropped before the reader could get them
     std::vector<OutputLine> lines;  ///< oldest first
-    std::uint64_t next = 0;  ///< where to ask from next time
+    std::uint64_t next = 0;         ///< where to ask from next time
   };
   /// The lines from sequence `from` on, at most `most`; see Since.
   Since lines_from(std::uint64_t from, std::size_t most = SIZE_MAX) const;
@@ -196,7 +202,8 @@ class ARM_EXPORT OutputRing {
   std::size_t bytes_ = 0;
   std::uint64_t next_sequence_ = 1;
   std::deque<Entry> entries_;
-  std::string text_;               ///< the texts of the lines kept, oldest first, after a dead prefix
+  /// the texts of the lines kept, oldest first, after a dead prefix
+  std::string text_;
   std::uint64_t text_offset_ = 0;  ///< the offset of text_[0]
 };
 

@@ -60,7 +60,7 @@ enum class Containment {
   /// its cgroup is empty.
   cgroup
 };
-ARM_EXPORT std::string_view to_string(Containment containment);
+ARM_EXPORT std::string_view to_string(Containment containment);  ///< "process-group", "cgroup"
 
 /// How a PosixSpawner is set up; every field's default is what a simple host wants.
 struct ARM_EXPORT SpawnerOptions {
@@ -126,7 +126,8 @@ class ARM_EXPORT PosixSpawner final : public Spawner {
   /// kill(pid, signal) to the main process alone (a reload signal), unless it was reaped.
   void signal_process(ProcessId pid, ReloadSignal signal) override;
 
-  Containment containment() const;  ///< cgroup when SpawnerOptions::cgroup is set, else process_group
+  /// cgroup when SpawnerOptions::cgroup is set, else process_group
+  Containment containment() const;
   /// cgroup mode: SIGKILLs whatever a previous host left in the cgroups below
   /// SpawnerOptions::cgroup (it was SIGKILLed, its services' children lived on) and removes them.
   /// Call before spawning anything. Returns the names of the cgroups that still held processes.
@@ -136,15 +137,16 @@ class ARM_EXPORT PosixSpawner final : public Spawner {
   /// cgroup has emptied).
   int exit_fd() const;
   /// Reaps every child that has exited, calling `on_exit` for each. Never blocks. A child that
-  /// the host reaped behind our back (SIGCHLD set to SIG_IGN, or a wait on any child) is
-  /// reported as exit code 255: its real status is lost, but it is gone. In cgroup mode a
-  /// service whose main process exited is reported once its cgroup is empty: when
+  /// the host reaped behind our back (a wait on any child, or SIGCHLD set to SIG_IGN after
+  /// create()) is reported as ExitStatus::lost(): its real status is gone, but so is it. In cgroup
+  /// mode a service whose main process exited is reported once its cgroup is empty: when
   /// `on_main_exit` is given, it is called at once (forward it to
   /// ServiceSupervisor::on_main_exit) and the rest get the supervisor's graceful stop; without
   /// it, they are SIGKILLed at once, as in process_group mode.
   std::size_t collect_exits(const std::function<void(ProcessId, ExitStatus)>& on_exit,
                             const std::function<void(ProcessId, ExitStatus)>& on_main_exit = {});
-  std::size_t live_children() const;  ///< children spawned (or adopted) and not yet reported as exited
+  /// children spawned (or adopted) and not yet reported as exited
+  std::size_t live_children() const;
 
   /// The main process of the service `pid` belongs to, or nullopt: `pid` itself when it is a
   /// main process; in cgroup mode, the main process of the service whose cgroup (or one below
@@ -165,7 +167,8 @@ class ARM_EXPORT PosixSpawner final : public Spawner {
   /// process_group mode).
   struct AdoptableChild {
     ProcessId pid = 0;  ///< its pid
-    std::string cgroup;  ///< its cgroup's name below SpawnerOptions::cgroup; empty in process_group mode
+    /// its cgroup's name below SpawnerOptions::cgroup; empty in process_group mode
+    std::string cgroup;
   };
   /// Every child not yet reported as exited, for the handover to a new host.
   std::vector<AdoptableChild> adoptable_children() const;
@@ -199,7 +202,8 @@ class ARM_EXPORT PosixSpawner final : public Spawner {
 /// open). A writer that pauses longer than that between writes may be seen half-way.
 class ARM_EXPORT InotifyWatcher final : public FileWatcher {
  public:
-  static constexpr std::chrono::milliseconds quiet_period{1000};  ///< how long a write must pause before the file is read
+  /// how long a write must pause before the file is read
+  static constexpr std::chrono::milliseconds quiet_period{1000};
 
   /// A watcher with its inotify instance, timer and epoll set; fails (errno in Error::error_number)
   /// when one of them cannot be made (EMFILE: inotify's fs.inotify.max_user_instances).

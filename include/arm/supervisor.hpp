@@ -226,7 +226,7 @@ enum class ServiceState {
   failed,
   listening
 };
-ARM_EXPORT std::string_view to_string(ServiceState state);
+ARM_EXPORT std::string_view to_string(ServiceState state);  ///< "running", "backoff"...
 
 /// What the health probes (ServiceSpec::health) say about a service.
 enum class HealthState : std::uint8_t {
@@ -235,8 +235,9 @@ enum class HealthState : std::uint8_t {
   healthy,    ///< the latest probe that counted succeeded
   unhealthy,  ///< `failures` probes in a row failed
 };
-ARM_EXPORT std::string_view to_string(HealthState state);
+ARM_EXPORT std::string_view to_string(HealthState state);  ///< "healthy", "unknown"...
 
+/// What came of a request, in its Reply.
 enum class Outcome {
   started,            ///< the process is running now (spawned for this request)
   already_running,    ///< it was running; refcount incremented
@@ -257,7 +258,7 @@ enum class Outcome {
   no_reload       ///< refused: the service has neither reload_signal nor reload (as systemd
                   ///< refuses `reload` without ExecReload=); restart it instead
 };
-ARM_EXPORT std::string_view to_string(Outcome outcome);
+ARM_EXPORT std::string_view to_string(Outcome outcome);  ///< "started", "already_running"...
 /// The outcomes that mean the request did not do what it asked: unknown_service, start_failed,
 /// shutting_down, check_failed, reload_failed, no_reload.
 ARM_EXPORT bool is_failure(Outcome outcome);
@@ -265,11 +266,12 @@ ARM_EXPORT bool is_failure(Outcome outcome);
 /// The answer to one request (start, stop, restart, reload...), sent through Notifier::reply.
 struct ARM_EXPORT Reply {
   RequestRef to;  ///< the request it answers
-  Outcome outcome = Outcome::started;  ///< what came of it (is_failure() tells whether it did what was asked)
-  std::string service;  ///< the service it is about
-  std::string message;  ///< human-readable detail: the spawn error, who still holds it...
+  /// what came of it (is_failure() tells whether it did what was asked)
+  Outcome outcome = Outcome::started;
+  std::string service;           ///< the service it is about
+  std::string message;           ///< human-readable detail: the spawn error, who still holds it...
   std::optional<ProcessId> pid;  ///< the service's process after the request, if it has one
-  unsigned refcount = 0;  ///< the service's references after the request
+  unsigned refcount = 0;         ///< the service's references after the request
   /// The process this request stopped (stop, restart) or one of those it waited for (shutdown)
   /// did not exit within stop_timeout of SIGTERM and was sent SIGKILL; `message` says so too.
   bool killed = false;
@@ -278,9 +280,10 @@ struct ARM_EXPORT Reply {
 /// A state change (or a notable action within a state, such as escalating to SIGKILL, when
 /// `previous == state`), for logs and for clients that listen.
 struct ARM_EXPORT ServiceEvent {
-  std::string service;  ///< the service whose state changed
+  std::string service;                            ///< the service whose state changed
   ServiceState previous = ServiceState::stopped;  ///< its state before
-  ServiceState state = ServiceState::stopped;  ///< its state now (the same as `previous` for a change of health)
+  /// its state now (the same as `previous` for a change of health)
+  ServiceState state = ServiceState::stopped;
   std::string detail;
   /// Set when the event is a change of health (state == previous): the new health, with the
   /// probe's result in `detail`.
@@ -302,16 +305,17 @@ class ARM_EXPORT Notifier {
 
 /// One service as status() shows it.
 struct ARM_EXPORT ServiceStatus {
-  std::string name;  ///< the service's name
+  std::string name;                            ///< the service's name
   ServiceState state = ServiceState::stopped;  ///< its state now
-  std::optional<ProcessId> pid;  ///< its main process, while it has one
+  std::optional<ProcessId> pid;                ///< its main process, while it has one
   unsigned restarts = 0;  ///< automatic restarts since it was last started by a request
   unsigned refcount = 0;  ///< requests and default_services, plus hard dependents holding it
-  std::optional<ExitStatus> last_exit;  ///< how its latest process ended (ExitStatus::Kind::lost: reaped by someone else)
-  std::optional<TimePoint> last_exit_at;  ///< when its latest process ended
+  /// how its latest process ended (ExitStatus::Kind::lost: reaped by someone else)
+  std::optional<ExitStatus> last_exit;
+  std::optional<TimePoint> last_exit_at;   ///< when its latest process ended
   std::optional<TimePoint> running_since;  ///< when its current process started
-  std::vector<std::string> depends_on;  ///< as configured
-  std::vector<std::string> wants;  ///< as configured
+  std::vector<std::string> depends_on;     ///< as configured
+  std::vector<std::string> wants;          ///< as configured
   /// Why it is not moving on: "dependency db (backoff)" while waiting to start, "dependents
   /// web, api" while its stop waits for them to exit first. Empty otherwise.
   std::string waiting_for;
@@ -320,7 +324,8 @@ struct ARM_EXPORT ServiceStatus {
   std::string last_error;                    ///< why it is failed / in backoff, if known
   std::string status_text;                   ///< the latest STATUS= of a notify service
   std::optional<int> error_number;           ///< the latest ERRNO= of a notify service
-  HealthState health = HealthState::none;  ///< its health (HealthState::none without a health check)
+  /// its health (HealthState::none without a health check)
+  HealthState health = HealthState::none;
   unsigned health_failures = 0;  ///< failed probes in a row that counted
   std::string health_detail;     ///< the latest probe's result (ProbeResult::detail, or why not)
   std::optional<TimePoint> health_checked_at;  ///< when the latest probe ended
@@ -356,7 +361,8 @@ struct ARM_EXPORT ServiceNotification {
 /// What a reload(Config) changed, by service name.
 struct ARM_EXPORT ReloadSummary {
   std::vector<std::string> added;  ///< new services
-  std::vector<std::string> removed;  ///< services no longer configured (stopped first when they ran)
+  /// services no longer configured (stopped first when they ran)
+  std::vector<std::string> removed;
   std::vector<std::string> restarted;  ///< launch settings changed while it ran
   std::vector<std::string> updated;    ///< only settings that take effect without a restart
 };
@@ -441,7 +447,8 @@ class ARM_EXPORT ServiceSupervisor {
 
   /// Queries, answered synchronously.
   std::vector<ServiceStatus> status() const;  ///< every service, by name
-  std::optional<ServiceStatus> status(std::string_view name) const;  ///< one service; nullopt when none is named so
+  /// one service; nullopt when none is named so
+  std::optional<ServiceStatus> status(std::string_view name) const;
   /// The same status written into `out`, every field assigned, so that its strings and vectors
   /// keep their storage: a host that asks again and again (armd's `status NAME`) with the same
   /// `out` allocates nothing once they are large enough. true: `out` is the service's status;
@@ -453,9 +460,9 @@ class ARM_EXPORT ServiceSupervisor {
   std::string unknown_service_message(std::string_view name) const;
   Config config() const;  ///< put together on demand: the supervisor keeps no second copy
   const ArmSettings& settings() const;  ///< the [arm] part alone, without that copy
-  std::size_t service_count() const;  ///< how many services are configured
-  bool shutting_down() const;  ///< shutdown() was called
-  bool finished() const;  ///< shutting down and no process left
+  std::size_t service_count() const;    ///< how many services are configured
+  bool shutting_down() const;           ///< shutdown() was called
+  bool finished() const;                ///< shutting down and no process left
 
   /// Events from the host.
   /// The service whose main process is `pid` has no process left: its main process exited with

@@ -29,7 +29,9 @@
 ARM_BEGIN_NAMESPACE
 /// Enums print as their names (in doctest's and other frameworks' failure messages).
 ARM_EXPORT std::ostream& operator<<(std::ostream& out, ServiceState state);
+/// Prints the outcome's name, as to_string(Outcome).
 ARM_EXPORT std::ostream& operator<<(std::ostream& out, Outcome outcome);
+/// Prints the health's name, as to_string(HealthState).
 ARM_EXPORT std::ostream& operator<<(std::ostream& out, HealthState state);
 ARM_END_NAMESPACE
 
@@ -40,8 +42,8 @@ namespace testing {
 class ARM_EXPORT FakeClock final : public Clock {
  public:
   TimePoint now() const override { return now_; }  ///< the time the test has set
-  void advance(Duration by) { now_ += by; }  ///< moves time forward by `by`
-  void set(TimePoint to) { now_ = to; }  ///< jumps to `to`
+  void advance(Duration by) { now_ += by; }        ///< moves time forward by `by`
+  void set(TimePoint to) { now_ = to; }            ///< jumps to `to`
 
  private:
   TimePoint now_ = TimePoint{} + std::chrono::hours(1);
@@ -57,15 +59,15 @@ class ARM_EXPORT FakeRandom final : public Random {
     return value;
   }
   std::vector<double> queued;  ///< handed out first, in order
-  double fallback = 0.5;  ///< no jitter: the middle of the range
+  double fallback = 0.5;       ///< no jitter: the middle of the range
 };
 
 /// One process the FakeSpawner spawned, as it stands.
 struct ARM_EXPORT FakeProcess {
-  ProcessId pid = 0;  ///< its pid (from 1000 up)
-  SpawnRequest request;  ///< what it was spawned with
-  bool alive = true;  ///< not yet ended
-  bool ignores_terminate = false;  ///< only SIGKILL ends it (ignore_terminate)
+  ProcessId pid = 0;                ///< its pid (from 1000 up)
+  SpawnRequest request;             ///< what it was spawned with
+  bool alive = true;                ///< not yet ended
+  bool ignores_terminate = false;   ///< only SIGKILL ends it (ignore_terminate)
   bool main_exited = false;         ///< its main process is gone; other processes of it still run
   std::vector<StopSignal> signals;  ///< as received, in order
   std::vector<ReloadSignal> reload_signals;  ///< signal_process: as received, in order
@@ -91,7 +93,8 @@ class ARM_EXPORT FakeSpawner final : public Spawner {
   /// The most recent process of `service`, if it ever had one.
   const FakeProcess* latest(std::string_view service) const;
   std::vector<ProcessId> live() const;  ///< pids of the processes still alive
-  std::size_t spawn_count() const { return processes_.size(); }  ///< spawns so far (failed ones not counted)
+  /// spawns so far (failed ones not counted)
+  std::size_t spawn_count() const { return processes_.size(); }
   /// Marks the process dead; returns false if it was not alive.
   bool mark_exited(ProcessId pid);
   /// Its main process is gone, the rest of it still runs (and still takes signals).
@@ -128,11 +131,12 @@ class ARM_EXPORT RecordingNotifier final : public Notifier {
   std::vector<Reply> replies_to(ClientId client) const;  ///< every reply to `client`, in order
   /// The reply to exactly this request, if it has been sent.
   std::optional<Reply> reply_to(RequestRef request) const;
-  std::size_t replies_count_for(RequestRef request) const;  ///< how many replies `request` got (more than one is a supervisor bug)
+  /// how many replies `request` got (more than one is a supervisor bug)
+  std::size_t replies_count_for(RequestRef request) const;
 
-  std::vector<Reply> replies;  ///< every reply, in order
+  std::vector<Reply> replies;        ///< every reply, in order
   std::vector<ServiceEvent> events;  ///< every event, in order
-  Notifier* forward_to = nullptr;  ///< the test's own Notifier, or null
+  Notifier* forward_to = nullptr;    ///< the test's own Notifier, or null
 };
 
 /// Records watches, nothing watched: a test reports changes with on_file_changed itself.
@@ -148,7 +152,7 @@ class ARM_EXPORT FakeFileWatcher final : public FileWatcher {
   bool watching(const std::string& path, const std::string& section = {}) const;
 
   std::map<WatchedFile, int> watch_counts;  ///< watch() calls not yet given back, by file
-  std::set<std::string> refused;  ///< paths whose watch() fails
+  std::set<std::string> refused;            ///< paths whose watch() fails
 };
 
 /// Records the health probes the supervisor starts and cancels; nothing runs. A test answers the
@@ -157,12 +161,12 @@ class ARM_EXPORT FakeProber final : public Prober {
  public:
   /// A probe started and not yet answered or cancelled.
   struct Probe {
-    ProbeId id = 0;  ///< as ProbeRequest::id
-    std::string service;  ///< as ProbeRequest::service
+    ProbeId id = 0;                                    ///< as ProbeRequest::id
+    std::string service;                               ///< as ProbeRequest::service
     HealthCheck::Kind kind = HealthCheck::Kind::exec;  ///< the health check's kind
-    ProcessId main_pid = 0;  ///< as ProbeRequest::main_pid
-    ProbePurpose purpose = ProbePurpose::health;  ///< as ProbeRequest::purpose
-    std::vector<std::string> command;  ///< exec: the argv, placeholders replaced
+    ProcessId main_pid = 0;                            ///< as ProbeRequest::main_pid
+    ProbePurpose purpose = ProbePurpose::health;       ///< as ProbeRequest::purpose
+    std::vector<std::string> command;                  ///< exec: the argv, placeholders replaced
   };
   void start(const ProbeRequest& request) override;
   void cancel(ProbeId id) override;
@@ -171,9 +175,9 @@ class ARM_EXPORT FakeProber final : public Prober {
                                  ProbePurpose purpose = ProbePurpose::health) const;
   void answered(ProbeId id);  ///< the probe `id` was answered: no longer running
 
-  std::vector<Probe> running;  ///< started, neither answered nor cancelled
+  std::vector<Probe> running;      ///< started, neither answered nor cancelled
   std::vector<ProbeId> cancelled;  ///< ids of the probes cancelled, in order
-  std::size_t started = 0;  ///< probes started so far
+  std::size_t started = 0;         ///< probes started so far
 };
 
 /// Listening sockets without sockets (issue 14): each socket a service holds gets a made-up
@@ -191,14 +195,16 @@ class ARM_EXPORT FakeListeners final : public Listeners {
   /// Holding `socket` ("tcp:127.0.0.1:80", as to_string writes it) fails from now on, as a bind
   /// to an address in use does.
   void refuse(std::string socket) { refused.insert(std::move(socket)); }
-  bool watching(std::string_view service) const { return watched.contains(service); }  ///< a watch of `service`'s sockets is outstanding
-  bool is_open(const std::string& socket) const { return open.contains(socket); }  ///< `socket` is held open by some service
+  /// a watch of `service`'s sockets is outstanding
+  bool watching(std::string_view service) const { return watched.contains(service); }
+  /// `socket` is held open by some service
+  bool is_open(const std::string& socket) const { return open.contains(socket); }
 
   std::map<std::string, int> open;                                    ///< socket -> descriptor
   std::map<std::string, std::vector<std::string>, std::less<>> held;  ///< service -> sockets
   std::set<std::string, std::less<>> watched;  ///< services with a watch outstanding
-  std::set<std::string> refused;  ///< sockets that refuse to open (refuse())
-  std::size_t watch_calls = 0;  ///< watch() calls so far
+  std::set<std::string> refused;               ///< sockets that refuse to open (refuse())
+  std::size_t watch_calls = 0;                 ///< watch() calls so far
 
  private:
   int next_descriptor_ = 100;
@@ -206,6 +212,7 @@ class ARM_EXPORT FakeListeners final : public Listeners {
 
 /// A service that runs /usr/bin/NAME with the defaults; adjust the fields a test cares about.
 ARM_EXPORT ServiceSpec service(std::string name);
+/// A Config of `services` (by their names) with the default [arm] settings.
 ARM_EXPORT Config config_with(std::initializer_list<ServiceSpec> services);
 
 /// What advance() does with the processes its SIGKILLs (and SIGTERMs) end.
@@ -232,7 +239,8 @@ class ARM_EXPORT SupervisorRig {
   /// on_notify; returns what on_notify returned. ready() is {.ready = true}: READY=1, or a line
   /// on its readiness descriptor.
   bool notify(std::string_view service, const ServiceNotification& notification);
-  bool ready(std::string_view service) { return notify(service, {.ready = true}); }  ///< `service` says READY=1 (see notify())
+  /// `service` says READY=1 (see notify())
+  bool ready(std::string_view service) { return notify(service, {.ready = true}); }
   /// The health probe in flight for `service` ends: healthy or not, with `detail`. Returns what
   /// on_probe_result returned; throws std::logic_error when no probe of it is in flight.
   bool probe(std::string_view service, bool healthy, std::string detail = {});
@@ -251,16 +259,17 @@ class ARM_EXPORT SupervisorRig {
   /// exactly as a host driven by next_deadline() would.
   void advance(Duration by, Exits exits = Exits::held);
 
-  std::optional<ProcessId> pid_of(std::string_view service) const;  ///< the live process of `service`, if it has one
+  /// the live process of `service`, if it has one
+  std::optional<ProcessId> pid_of(std::string_view service) const;
   ServiceState state_of(std::string_view service) const;  ///< its state now
 
-  FakeClock clock;  ///< starts at one hour past the clock's epoch
-  FakeSpawner spawner;  ///< the supervisor's Spawner
-  RecordingNotifier notifier;  ///< records every notification
-  FakeFileWatcher watcher;  ///< the supervisor's FileWatcher
-  FakeRandom random;  ///< the supervisor's Random
-  FakeProber prober;  ///< the supervisor's Prober
-  FakeListeners listeners;  ///< the supervisor's Listeners
+  FakeClock clock;               ///< starts at one hour past the clock's epoch
+  FakeSpawner spawner;           ///< the supervisor's Spawner
+  RecordingNotifier notifier;    ///< records every notification
+  FakeFileWatcher watcher;       ///< the supervisor's FileWatcher
+  FakeRandom random;             ///< the supervisor's Random
+  FakeProber prober;             ///< the supervisor's Prober
+  FakeListeners listeners;       ///< the supervisor's Listeners
   ServiceSupervisor supervisor;  ///< wired to the fakes above
 
  private:

@@ -15,8 +15,8 @@ ARM_BEGIN_NAMESPACE
 /// Monotonic time. The real clock is std::chrono::steady_clock; the fake clock in
 /// <arm/testing.hpp> hands out points on the same scale so both are interchangeable.
 using TimePoint = std::chrono::steady_clock::time_point;
-using Duration = std::chrono::steady_clock::duration;
-using Milliseconds = std::chrono::milliseconds;
+using Duration = std::chrono::steady_clock::duration;  ///< a span of monotonic time
+using Milliseconds = std::chrono::milliseconds;        ///< what configurations count in
 
 /// A process id as the kernel numbers it. Each service's process leads its own process group, so
 /// this is also the group id that signals are sent to.
@@ -29,8 +29,8 @@ using ClientId = std::uint64_t;
 /// One request of one client. The reply to it carries the same pair, so a host can match
 /// replies to pipelined requests.
 struct ARM_EXPORT RequestRef {
-  ClientId client = 0;  ///< the client that sent it
-  std::uint64_t request = 0;  ///< the client's own number for it
+  ClientId client = 0;                                 ///< the client that sent it
+  std::uint64_t request = 0;                           ///< the client's own number for it
   bool operator==(const RequestRef&) const = default;  ///< same client, same request
 };
 
@@ -47,8 +47,8 @@ struct ARM_EXPORT OutputTarget {
     /// stderr only: wherever stdout goes, through the same descriptor (one pipe, in order).
     same_as_stdout,
   };
-  Kind kind = Kind::inherit;  ///< where it goes
-  std::string path;  ///< Kind::file only
+  Kind kind = Kind::inherit;                             ///< where it goes
+  std::string path;                                      ///< Kind::file only
   bool operator==(const OutputTarget&) const = default;  ///< same kind and path
 };
 

@@ -150,10 +150,11 @@ void InotifyWatcher::Impl::arm(Watched& file) {
     int error = register_step(file, step);
     if (error == 0 || file.unwatchable) continue;
     std::string why = std::strerror(error);
-    if (error == ENOSPC) why += " (the inotify watch limit, fs.inotify.max_user_watches, is reached)";
-    file.unwatchable = Error::system(
-        error, fmt::format("cannot watch {} for changes: inotify_add_watch({}): {}", file.path,
-                           step.directory, why));
+    if (error == ENOSPC)
+      why += " (the inotify watch limit, fs.inotify.max_user_watches, is reached)";
+    file.unwatchable =
+        Error::system(error, fmt::format("cannot watch {} for changes: inotify_add_watch({}): {}",
+                                         file.path, step.directory, why));
   }
   for (const Registration& registration : old) unregister(file, registration);
 }

@@ -41,4 +41,3 @@ inline std::string in_forked_process(const std::function<std::string()>& body) {
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return "(the forked test process failed)";
   return said;
 }
-

@@ -282,8 +282,7 @@ TEST_CASE("a file in a directory that may not be read cannot be watched, and wat
   write(scratch.path("locked/a.conf"), "1");
   // root reads every directory: the watch is tried as nobody, in a process of its own.
   bool as_root = ::geteuid() == 0;
-  fs::permissions(scratch.path("locked"),
-                  as_root ? fs::perms::owner_all : fs::perms::none);
+  fs::permissions(scratch.path("locked"), as_root ? fs::perms::owner_all : fs::perms::none);
   std::string path = scratch.path("locked/a.conf");
   std::string said = in_forked_process([&] {
     if (as_root && (::setgid(65534) != 0 || ::setuid(65534) != 0)) return std::string("setuid");

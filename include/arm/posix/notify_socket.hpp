@@ -35,19 +35,22 @@
 ARM_BEGIN_NAMESPACE
 namespace posix {
 
+/// The most bytes of STATUS= text a notification keeps (see parse_notification).
+inline constexpr std::size_t max_status_bytes = 1024;
+
 /// One datagram's KEY=VALUE lines as a ServiceNotification. Unknown keys, lines without '=',
 /// and values that are not what the key takes (READY=2, WATCHDOG_USEC=12x, ERRNO=-1) are
 /// ignored, as systemd does; of a key's values given twice (STATUS=, ERRNO=...) the later wins.
 /// Returns nullopt, meaning "drop it", for a datagram holding a NUL byte (systemd refuses those
 /// too). STATUS= text is kept at most max_status_bytes long; bytes that are control characters or
 /// not UTF-8 become '?' (it is shown on terminals and sent as JSON).
-inline constexpr std::size_t max_status_bytes = 1024;
 ARM_EXPORT std::optional<ServiceNotification> parse_notification(std::string_view datagram);
 
 /// Where the notification came from. `sender` is the process the kernel vouched for (the sender
 /// of the datagram), or, for a readiness pipe, the main process it was made for.
 struct ARM_EXPORT NotifyMessage {
-  ProcessId sender = 0;  ///< the process that sent it (as the kernel vouches), or the pipe's main process
+  /// the process that sent it (as the kernel vouches), or the pipe's main process
+  ProcessId sender = 0;
   bool from_pipe = false;  ///< it came through a readiness pipe (readiness fd), not the socket
   ServiceNotification notification;  ///< what it said
 };
@@ -56,7 +59,8 @@ struct ARM_EXPORT NotifyMessage {
 /// readiness fd, read from a host's event loop.
 class ARM_EXPORT NotifySocket {
  public:
-  using OnMessage = std::function<void(const NotifyMessage& message)>;  ///< called for each notification collect() reads
+  /// called for each notification collect() reads
+  using OnMessage = std::function<void(const NotifyMessage& message)>;
   /// systemd's limit: larger datagrams are not notifications and are dropped.
   static constexpr std::size_t max_datagram = 4096;
   /// Datagrams read per collect(): a flood cannot starve the host's other work (the socket
@@ -69,7 +73,8 @@ class ARM_EXPORT NotifySocket {
   /// Closes everything and removes the socket file.
   ~NotifySocket();
 
-  const std::string& path() const;  ///< the socket's path, as given to create() (what $NOTIFY_SOCKET says)
+  /// the socket's path, as given to create() (what $NOTIFY_SOCKET says)
+  const std::string& path() const;
   /// Readable (POLLIN) when a datagram waits or a readiness pipe has something (or ended).
   int fd() const;
   /// Reads what is there and calls `on_message` for each notification. Never blocks.
@@ -86,7 +91,8 @@ class ARM_EXPORT NotifySocket {
   /// not bound again: a datagram sent meanwhile waits in it), and add_readiness_pipe() takes the
   /// pipes.
   int socket_fd() const;
-  void for_each_readiness_pipe(const std::function<void(ProcessId main_pid, int fd)>& visit) const;  ///< every readiness pipe still open, with its main process (for a re-exec)
+  /// every readiness pipe still open, with its main process (for a re-exec)
+  void for_each_readiness_pipe(const std::function<void(ProcessId main_pid, int fd)>& visit) const;
   /// Takes over `socket`, bound at `path` by the host before an exec. Fails (errno in
   /// Error::error_number) when credentials cannot be turned on for it or it cannot be watched.
   static std::expected<std::unique_ptr<NotifySocket>, Error> adopt(std::string path,

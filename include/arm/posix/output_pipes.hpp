@@ -30,18 +30,19 @@ namespace posix {
 /// it, or the process was reaped and what it held was read); no more bytes come from it, so a
 /// partial last line is complete. The strings are valid during the callback only.
 struct ARM_EXPORT OutputChunk {
-  ProcessId pid = 0;  ///< the process that wrote it
+  ProcessId pid = 0;           ///< the process that wrote it
   const std::string& service;  ///< its service
-  OutputStream stream;  ///< stdout or stderr
-  std::string_view bytes;  ///< what was read: any number of lines, maybe a partial last one
-  bool ended = false;  ///< the pipe is closed: no more bytes come from it
+  OutputStream stream;         ///< stdout or stderr
+  std::string_view bytes;      ///< what was read: any number of lines, maybe a partial last one
+  bool ended = false;          ///< the pipe is closed: no more bytes come from it
 };
 
 /// Reads services' stdout and stderr pipes from a host's event loop, all through one epoll
 /// descriptor.
 class ARM_EXPORT OutputPipes {
  public:
-  using OnOutput = std::function<void(const OutputChunk& chunk)>;  ///< called for each chunk collect() reads
+  /// called for each chunk collect() reads
+  using OnOutput = std::function<void(const OutputChunk& chunk)>;
   /// Bytes read from one pipe at one read; a pipe that has more after reads_per_collect of them
   /// is read again at the next call (its descriptor stays readable), so one chatty service
   /// cannot starve the others.

@@ -44,7 +44,8 @@ namespace posix {
 /// of probe runs), watched through one descriptor.
 class ARM_EXPORT PosixProber final : public Prober {
  public:
-  using OnResult = std::function<void(ProbeId id, const ProbeResult& result)>;  ///< called for each result collect() finds
+  /// called for each result collect() finds
+  using OnResult = std::function<void(ProbeId id, const ProbeResult& result)>;
   /// Of an exec probe's output, what is kept (the rest is read and dropped, so the probe never
   /// blocks on a full pipe).
   static constexpr std::size_t output_kept = 4096;

@@ -23,7 +23,8 @@ class ARM_EXPORT UniqueFd {
  public:
   UniqueFd() = default;
   explicit UniqueFd(int fd) : fd_(fd) {}  ///< owns `fd` (-1: nothing)
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}  ///< takes `other`'s descriptor; `other` owns nothing after
+  /// takes `other`'s descriptor; `other` owns nothing after
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
   /// Closes its own descriptor and takes `other`'s.
   UniqueFd& operator=(UniqueFd&& other) noexcept {
     reset(std::exchange(other.fd_, -1));
