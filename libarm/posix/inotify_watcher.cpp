@@ -18,13 +18,12 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-
-#include <fmt/format.h>
 #include <map>
 #include <set>
 #include <unordered_map>
