@@ -7,7 +7,7 @@ set -eu
 
 packages="build-essential g++ meson ninja-build pkg-config cmake libfmt-dev libtomlplusplus-dev
           doctest-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev libsystemd-dev python3 procps socat
-          ca-certificates git python3-prometheus-client scdoc libuv1-dev libasio-dev $*"
+          ca-certificates git python3-prometheus-client scdoc libuv1-dev libasio-dev doxygen $*"
 
 missing=""
 for package in $packages; do

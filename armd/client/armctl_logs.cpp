@@ -53,6 +53,9 @@ std::string format_output_tails(const json& services) {
       how = fmt::format("signal {}", signal->get<long long>());
     else if (auto code = last_exit->find("code"); code != last_exit->end() && code->is_number())
       how = fmt::format("code {}", code->get<long long>());
+    else if (auto lost = last_exit->find("lost");
+             lost != last_exit->end() && lost->is_boolean() && lost->get<bool>())
+      how = "status lost";
     out += fmt::format("\n{}: last output before its exit ({}):\n", text_of(service, "name"), how);
     for (const json& line : *tail) out += "  " + format_log_line(line, false);
   }

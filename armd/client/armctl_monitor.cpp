@@ -38,6 +38,9 @@ std::string how_it_exited(const json& event) {
       how = fmt::format("signal {}", *signal);
     else if (auto code = number_of(*last_exit, "code"))
       how = fmt::format("code {}", *code);
+    else if (auto lost = last_exit->find("lost");
+             lost != last_exit->end() && lost->is_boolean() && lost->get<bool>())
+      how = "status lost";
   }
   if (auto pid = number_of(event, "pid")) how += fmt::format(", pid {}", *pid);
   return how;

@@ -56,6 +56,8 @@ std::string describe_last_exit(const json& service) {
     how = fmt::format("signal {}", *signal);
   } else if (auto code = integer(*last_exit, "code")) {
     how = fmt::format("code {}", *code);
+  } else if (const json* lost = field(*last_exit, "lost"); lost && lost->is_boolean() && *lost) {
+    how = "status lost";
   } else {
     how = "exited";
   }
@@ -98,6 +100,8 @@ std::string explain_state(const json& service) {
     why = "unhealthy: " + text(service, "health_detail");
   // A change a config check refused while the old process runs on (issue 14).
   if (why.empty()) why = text(service, "rejected_change");
+  // Its config_file is not watched: a change of it will not restart it.
+  if (why.empty()) why = text(service, "watch_error");
   return why;
 }
 

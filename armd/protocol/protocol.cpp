@@ -145,11 +145,15 @@ void append_health(ObjectWriter& object, const arm::ServiceStatus& status, arm::
 
 void append_last_exit(std::string& out, const arm::ServiceStatus& status, arm::TimePoint now,
                       const OutputTails* tails) {
-  bool signaled = status.last_exit->kind == arm::ExitStatus::Kind::signaled;
+  using Kind = arm::ExitStatus::Kind;
+  Kind kind = status.last_exit->kind;
   std::optional<int> none;
   ObjectWriter last_exit(out);
-  last_exit.integer("code", signaled ? none : status.last_exit->value)
-      .integer("signal", signaled ? status.last_exit->value : none);
+  last_exit.integer("code", kind == Kind::exited ? status.last_exit->value : none)
+      .integer("signal", kind == Kind::signaled ? status.last_exit->value : none);
+  // Someone else reaped it: neither a code nor a signal is known. Only then, so the shape of
+  // every other exit stays as it was.
+  if (kind == Kind::lost) last_exit.boolean("lost", true);
   if (status.last_exit_at)
     last_exit.integer("ms_ago", milliseconds_between(*status.last_exit_at, now));
   else
@@ -194,6 +198,8 @@ void append_status(std::string& out, const arm::ServiceStatus& status, arm::Time
   append_health(object, status, now);
   // Only while a config check has refused a change (issue 14), as status_text above.
   if (!status.rejected_change.empty()) object.string("rejected_change", status.rejected_change);
+  // Only while its config_file cannot be watched (a directory on its path not readable...).
+  if (!status.watch_error.empty()) object.string("watch_error", status.watch_error);
   if (dropped) {
     if (auto found = dropped->find(status.name); found != dropped->end() && found->second)
       object.integer("output_dropped", static_cast<long long>(found->second));

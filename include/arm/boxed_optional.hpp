@@ -17,9 +17,15 @@
 
 ARM_BEGIN_NAMESPACE
 
+/// An optional `T` on the heap, used as std::optional<T> is (see this header's opening comment).
 template <class T>
 class BoxedOptional {
  public:
+  /// @name Construction and assignment, as std::optional's
+  ///@{
+
+  /// Empty, or holding a copy of what it is given (a value, an optional, another BoxedOptional);
+  /// moves take the other's value without copying it.
   BoxedOptional() = default;
   BoxedOptional(std::nullopt_t) {}
   template <class U = T>
@@ -59,7 +65,15 @@ class BoxedOptional {
       value_ = std::make_unique<T>(std::forward<U>(value));
     return *this;
   }
+  ///@}
 
+  /// @name Access, as std::optional's
+  ///@{
+
+  /// Whether it holds a value; `*`, `->` and value() reach it (value() throws
+  /// std::bad_optional_access when empty, the others must not be used then), value_or() gives
+  /// a fallback, emplace() makes one in place, reset() empties it, and it converts to
+  /// std::optional<T> (a copy).
   bool has_value() const { return value_ != nullptr; }
   explicit operator bool() const { return has_value(); }
   const T& operator*() const { return *value_; }
@@ -86,7 +100,13 @@ class BoxedOptional {
   void reset() { value_.reset(); }
 
   operator std::optional<T>() const { return value_ ? std::optional<T>(*value_) : std::nullopt; }
+  ///@}
 
+  /// @name Comparison, as std::optional's
+  ///@{
+
+  /// Equal when both are empty, or both hold equal values (std::nullopt is empty; a plain value
+  /// is held).
   friend bool operator==(const BoxedOptional& a, const BoxedOptional& b) {
     if (a.has_value() != b.has_value()) return false;
     return !a.has_value() || *a == *b;
@@ -96,8 +116,8 @@ class BoxedOptional {
     if (a.has_value() != b.has_value()) return false;
     return !a.has_value() || *a == *b;
   }
-  // `Self` is deduced, never converted to: a BoxedOptional on the left, exactly (a value that
-  // merely converts to one would make the constraint check itself, with doctest's expressions).
+  /// `Self` is deduced, never converted to: a BoxedOptional on the left, exactly (a value that
+  /// merely converts to one would make the constraint check itself, with doctest's expressions).
   template <class Self, class U>
   requires std::is_same_v<Self, BoxedOptional> &&
       (!std::is_same_v<std::remove_cvref_t<U>, BoxedOptional>)&&(
@@ -109,6 +129,7 @@ class BoxedOptional {
     { t == u } -> std::convertible_to<bool>;
   }
   friend bool operator==(const Self& a, const U& value) { return a.has_value() && *a == value; }
+  ///@}
 
  private:
   std::unique_ptr<T> value_;

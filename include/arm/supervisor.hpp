@@ -2,7 +2,8 @@
 // crash or when their configuration changes, and stops them cleanly, without doing any I/O of
 // its own: inputs are method calls, outputs go through the injected Clock, Spawner, Notifier
 // and FileWatcher, and next_deadline() tells the host when to call on_timer(). Any event loop
-// can drive it; examples/embed_poll.cpp shows the glue for poll(2).
+// can drive it; examples/embed_poll.cpp, embed_epoll.cpp, embed_libuv.cpp and embed_asio.cpp
+// show the glue for poll(2), epoll with a timerfd and a signalfd, libuv and standalone asio.
 //
 // The embedder's contract
 // -----------------------
@@ -214,8 +215,8 @@
 
 ARM_BEGIN_NAMESPACE
 
-// `listening` (issue 14) is `stopped` for a service with start = on-demand: no process, not
-// wanted, its sockets watched; a client's connection starts it.
+/// `listening` (issue 14) is `stopped` for a service with start = on-demand: no process, not
+/// wanted, its sockets watched; a client's connection starts it.
 enum class ServiceState {
   stopped,
   waiting,
@@ -226,146 +227,165 @@ enum class ServiceState {
   failed,
   listening
 };
-ARM_EXPORT std::string_view to_string(ServiceState state);
+ARM_EXPORT std::string_view to_string(ServiceState state);  ///< "running", "backoff"...
 
-// What the health probes (ServiceSpec::health) say about a service.
+/// What the health probes (ServiceSpec::health) say about a service.
 enum class HealthState : std::uint8_t {
-  none,       // it has no health check
-  unknown,    // no probe has counted yet since it was last ready (or it is not running)
-  healthy,    // the latest probe that counted succeeded
-  unhealthy,  // `failures` probes in a row failed
+  none,       ///< it has no health check
+  unknown,    ///< no probe has counted yet since it was last ready (or it is not running)
+  healthy,    ///< the latest probe that counted succeeded
+  unhealthy,  ///< `failures` probes in a row failed
 };
-ARM_EXPORT std::string_view to_string(HealthState state);
+ARM_EXPORT std::string_view to_string(HealthState state);  ///< "healthy", "unknown"...
 
+/// What came of a request, in its Reply.
 enum class Outcome {
-  started,            // the process is running now (spawned for this request)
-  already_running,    // it was running; refcount incremented
-  restarted,          // a new process is running
-  stopped,            // the process has been reaped (or a pending restart was dropped)
-  still_referenced,   // refcount decremented and still > 0: the process keeps running
-  not_running,        // stop of a service that had no process; reload_service of one not running
-  unknown_service,    // no service of that name is configured
-  start_failed,       // could not be spawned (message says why), or was stopped before it ran
-  shutting_down,      // refused: the supervisor is shutting down
-  shutdown_complete,  // every process has been reaped
-  reset,              // failure and restart history cleared
-  // reload_service (issue 14):
-  reloaded,       // the reload signal was sent, or the reload command exited 0
-  check_failed,   // config_check failed or timed out (message says why): nothing was touched;
-                  // also a restart a failing check refused
-  reload_failed,  // the reload command failed or timed out (message says why)
-  no_reload       // refused: the service has neither reload_signal nor reload (as systemd
-                  // refuses `reload` without ExecReload=); restart it instead
+  started,            ///< the process is running now (spawned for this request)
+  already_running,    ///< it was running; refcount incremented
+  restarted,          ///< a new process is running
+  stopped,            ///< the process has been reaped (or a pending restart was dropped)
+  still_referenced,   ///< refcount decremented and still > 0: the process keeps running
+  not_running,        ///< stop of a service that had no process; reload_service of one not running
+  unknown_service,    ///< no service of that name is configured
+  start_failed,       ///< could not be spawned (message says why), or was stopped before it ran
+  shutting_down,      ///< refused: the supervisor is shutting down
+  shutdown_complete,  ///< every process has been reaped
+  reset,              ///< failure and restart history cleared
+  /// reload_service (issue 14):
+  reloaded,       ///< the reload signal was sent, or the reload command exited 0
+  check_failed,   ///< config_check failed or timed out (message says why): nothing was touched;
+                  ///< also a restart a failing check refused
+  reload_failed,  ///< the reload command failed or timed out (message says why)
+  no_reload       ///< refused: the service has neither reload_signal nor reload (as systemd
+                  ///< refuses `reload` without ExecReload=); restart it instead
 };
-ARM_EXPORT std::string_view to_string(Outcome outcome);
-// The outcomes that mean the request did not do what it asked: unknown_service, start_failed,
-// shutting_down, check_failed, reload_failed, no_reload.
+ARM_EXPORT std::string_view to_string(Outcome outcome);  ///< "started", "already_running"...
+/// The outcomes that mean the request did not do what it asked: unknown_service, start_failed,
+/// shutting_down, check_failed, reload_failed, no_reload.
 ARM_EXPORT bool is_failure(Outcome outcome);
 
+/// The answer to one request (start, stop, restart, reload...), sent through Notifier::reply.
 struct ARM_EXPORT Reply {
-  RequestRef to;
+  RequestRef to;  ///< the request it answers
+  /// what came of it (is_failure() tells whether it did what was asked)
   Outcome outcome = Outcome::started;
-  std::string service;
-  std::string message;  // human-readable detail: the spawn error, who still holds it...
-  std::optional<ProcessId> pid;
-  unsigned refcount = 0;
-  // The process this request stopped (stop, restart) or one of those it waited for (shutdown)
-  // did not exit within stop_timeout of SIGTERM and was sent SIGKILL; `message` says so too.
+  std::string service;           ///< the service it is about
+  std::string message;           ///< human-readable detail: the spawn error, who still holds it...
+  std::optional<ProcessId> pid;  ///< the service's process after the request, if it has one
+  unsigned refcount = 0;         ///< the service's references after the request
+  /// The process this request stopped (stop, restart) or one of those it waited for (shutdown)
+  /// did not exit within stop_timeout of SIGTERM and was sent SIGKILL; `message` says so too.
   bool killed = false;
 };
 
-// A state change (or a notable action within a state, such as escalating to SIGKILL, when
-// `previous == state`), for logs and for clients that listen.
+/// A state change (or a notable action within a state, such as escalating to SIGKILL, when
+/// `previous == state`), for logs and for clients that listen.
 struct ARM_EXPORT ServiceEvent {
-  std::string service;
-  ServiceState previous = ServiceState::stopped;
+  std::string service;                            ///< the service whose state changed
+  ServiceState previous = ServiceState::stopped;  ///< its state before
+  /// its state now (the same as `previous` for a change of health)
   ServiceState state = ServiceState::stopped;
   std::string detail;
-  // Set when the event is a change of health (state == previous): the new health, with the
-  // probe's result in `detail`.
+  /// Set when the event is a change of health (state == previous): the new health, with the
+  /// probe's result in `detail`.
   std::optional<HealthState> health{};
-  // A failed config_check or reload command (issue 14): what it printed (as much as the Prober
-  // kept), for the host's log. Empty otherwise.
+  /// A failed config_check or reload command (issue 14): what it printed (as much as the Prober
+  /// kept), for the host's log. Empty otherwise.
   std::string output{};
 };
 
+/// Where the supervisor's answers and events go: the host's clients, its log.
 class ARM_EXPORT Notifier {
  public:
   virtual ~Notifier() = default;
+  /// A request is answered (once per request; some only once its service is running or stopped).
   virtual void reply(const Reply& reply) = 0;
+  /// A service changed state (or health).
   virtual void service_event(const ServiceEvent& event) = 0;
 };
 
+/// One service as status() shows it.
 struct ARM_EXPORT ServiceStatus {
-  std::string name;
-  ServiceState state = ServiceState::stopped;
-  std::optional<ProcessId> pid;
-  unsigned restarts = 0;  // automatic restarts since it was last started by a request
-  unsigned refcount = 0;  // requests and default_services, plus hard dependents holding it
+  std::string name;                            ///< the service's name
+  ServiceState state = ServiceState::stopped;  ///< its state now
+  std::optional<ProcessId> pid;                ///< its main process, while it has one
+  unsigned restarts = 0;  ///< automatic restarts since it was last started by a request
+  unsigned refcount = 0;  ///< requests and default_services, plus hard dependents holding it
+  /// how its latest process ended (ExitStatus::Kind::lost: reaped by someone else)
   std::optional<ExitStatus> last_exit;
-  std::optional<TimePoint> last_exit_at;
-  std::optional<TimePoint> running_since;
-  std::vector<std::string> depends_on;  // as configured
-  std::vector<std::string> wants;
-  // Why it is not moving on: "dependency db (backoff)" while waiting to start, "dependents
-  // web, api" while its stop waits for them to exit first. Empty otherwise.
+  std::optional<TimePoint> last_exit_at;   ///< when its latest process ended
+  std::optional<TimePoint> running_since;  ///< when its current process started
+  std::vector<std::string> depends_on;     ///< as configured
+  std::vector<std::string> wants;          ///< as configured
+  /// Why it is not moving on: "dependency db (backoff)" while waiting to start, "dependents
+  /// web, api" while its stop waits for them to exit first. Empty otherwise.
   std::string waiting_for;
-  std::optional<TimePoint> next_restart_at;  // in backoff, or failed with a re-arm pending
-  Milliseconds next_backoff{0};              // the delay the next crash will wait
-  std::string last_error;                    // why it is failed / in backoff, if known
-  std::string status_text;                   // the latest STATUS= of a notify service
-  std::optional<int> error_number;           // the latest ERRNO= of a notify service
+  std::optional<TimePoint> next_restart_at;  ///< in backoff, or failed with a re-arm pending
+  Milliseconds next_backoff{0};              ///< the delay the next crash will wait
+  std::string last_error;                    ///< why it is failed / in backoff, if known
+  std::string status_text;                   ///< the latest STATUS= of a notify service
+  std::optional<int> error_number;           ///< the latest ERRNO= of a notify service
+  /// its health (HealthState::none without a health check)
   HealthState health = HealthState::none;
-  unsigned health_failures = 0;  // failed probes in a row that counted
-  std::string health_detail;     // the latest probe's result (ProbeResult::detail, or why not)
-  std::optional<TimePoint> health_checked_at;  // when the latest probe ended
-  // The latest configuration change a config_check refused (or a reload command that failed),
-  // while the old process runs on: "config check failed: exit code 1: nginx: [emerg] ...".
-  // Cleared by a check that passes and by the next spawn.
+  unsigned health_failures = 0;  ///< failed probes in a row that counted
+  std::string health_detail;     ///< the latest probe's result (ProbeResult::detail, or why not)
+  std::optional<TimePoint> health_checked_at;  ///< when the latest probe ended
+  /// The latest configuration change a config_check refused (or a reload command that failed),
+  /// while the old process runs on: "config check failed: exit code 1: nginx: [emerg] ...".
+  /// Cleared by a check that passes and by the next spawn.
   std::string rejected_change;
+  /// Why the service's config_file (or its section) could not be watched, as FileWatcher::watch
+  /// said ("cannot watch /etc/app.conf for changes: inotify_add_watch(/etc/app): Permission
+  /// denied"): changes of it may go unseen, so restart_on_config_change may not happen. Empty
+  /// when it is watched (or the service watches no file).
+  std::string watch_error{};
 };
 
-// What a service said about itself over the sd_notify protocol (or, `ready` alone, on its
-// readiness fd), one datagram's worth. Fields it did not send stay empty; unknown ones are
-// ignored by the parser, as systemd does.
+/// What a service said about itself over the sd_notify protocol (or, `ready` alone, on its
+/// readiness fd), one datagram's worth. Fields it did not send stay empty; unknown ones are
+/// ignored by the parser, as systemd does.
 struct ARM_EXPORT ServiceNotification {
-  bool ready = false;             // READY=1
-  bool reloading = false;         // RELOADING=1
-  bool stopping = false;          // STOPPING=1
-  bool watchdog = false;          // WATCHDOG=1: a keep-alive
-  bool watchdog_trigger = false;  // WATCHDOG=trigger: act as if the watchdog had expired
-  // The `{}` let a notification be written with designated initializers ({.ready = true})
-  // without GCC's -Wmissing-field-initializers, which CI turns into an error.
-  std::optional<std::string> status{};             // STATUS=: free text for status
-  std::optional<Milliseconds> watchdog_timeout{};  // WATCHDOG_USEC=: a new watchdog interval
-  std::optional<Milliseconds> extend_timeout{};    // EXTEND_TIMEOUT_USEC=: more time to be ready
-  std::optional<int> error_number{};               // ERRNO=
-  bool operator==(const ServiceNotification&) const = default;
+  bool ready = false;             ///< READY=1
+  bool reloading = false;         ///< RELOADING=1
+  bool stopping = false;          ///< STOPPING=1
+  bool watchdog = false;          ///< WATCHDOG=1: a keep-alive
+  bool watchdog_trigger = false;  ///< WATCHDOG=trigger: act as if the watchdog had expired
+  /// The `{}` let a notification be written with designated initializers ({.ready = true})
+  /// without GCC's -Wmissing-field-initializers, which CI turns into an error.
+  std::optional<std::string> status{};             ///< STATUS=: free text for status
+  std::optional<Milliseconds> watchdog_timeout{};  ///< WATCHDOG_USEC=: a new watchdog interval
+  std::optional<Milliseconds> extend_timeout{};    ///< EXTEND_TIMEOUT_USEC=: more time to be ready
+  std::optional<int> error_number{};               ///< ERRNO=
+  bool operator==(const ServiceNotification&) const = default;  ///< field by field
 };
 
+/// What a reload(Config) changed, by service name.
 struct ARM_EXPORT ReloadSummary {
-  std::vector<std::string> added;
+  std::vector<std::string> added;  ///< new services
+  /// services no longer configured (stopped first when they ran)
   std::vector<std::string> removed;
-  std::vector<std::string> restarted;  // launch settings changed while it ran
-  std::vector<std::string> updated;    // only settings that take effect without a restart
+  std::vector<std::string> restarted;  ///< launch settings changed while it ran
+  std::vector<std::string> updated;    ///< only settings that take effect without a restart
 };
 
+/// The supervisor: every service's state machine, driven by the host's calls (this header's
+/// opening comment is the embedder's contract: threads, re-entry, the lifecycle of a service).
 class ARM_EXPORT ServiceSupervisor {
  public:
-  // `watcher` may be null: then configuration files are not watched. `random` may be null: then
-  // jitter comes from a fixed-seed generator of the supervisor's own (still deterministic).
-  // Throws std::invalid_argument, listing every problem, if check_config(config) fails.
-  // `prober` may be null: then health checks are not run and every service's health stays
-  // unknown.
-  // `listeners` may be null: then `listen` sockets are neither opened nor passed, and an
-  // on-demand service rests stopped (a client cannot start it). With it, every service's
-  // sockets are opened here; one that cannot be (an address in use) throws std::runtime_error
-  // naming it.
+  /// `watcher` may be null: then configuration files are not watched. `random` may be null: then
+  /// jitter comes from a fixed-seed generator of the supervisor's own (still deterministic).
+  /// Throws std::invalid_argument, listing every problem, if check_config(config) fails.
+  /// `prober` may be null: then health checks are not run and every service's health stays
+  /// unknown.
+  /// `listeners` may be null: then `listen` sockets are neither opened nor passed, and an
+  /// on-demand service rests stopped (a client cannot start it). With it, every service's
+  /// sockets are opened here; one that cannot be (an address in use) throws std::runtime_error
+  /// naming it.
   ServiceSupervisor(Config config, Clock& clock, Spawner& spawner, Notifier& notifier,
                     FileWatcher* watcher = nullptr, Random* random = nullptr,
                     Prober* prober = nullptr, Listeners* listeners = nullptr);
-  // The same without exceptions: every problem check_config() finds (or, after those, every
-  // socket that cannot be opened), or the supervisor.
+  /// The same without exceptions: every problem check_config() finds (or, after those, every
+  /// socket that cannot be opened), or the supervisor.
   static std::expected<std::unique_ptr<ServiceSupervisor>, std::vector<Error>> create(
       Config config, Clock& clock, Spawner& spawner, Notifier& notifier,
       FileWatcher* watcher = nullptr, Random* random = nullptr, Prober* prober = nullptr,
@@ -374,152 +394,153 @@ class ARM_EXPORT ServiceSupervisor {
   ServiceSupervisor(const ServiceSupervisor&) = delete;
   ServiceSupervisor& operator=(const ServiceSupervisor&) = delete;
 
-  // Starts [arm].default_services, each holding one reference of its own.
+  /// Starts [arm].default_services, each holding one reference of its own.
   void start_default_services();
 
-  // Requests. Each is answered exactly once through Notifier::reply, now or later, whatever
-  // happens to its service meanwhile (unless its client goes first: client_gone). A request
-  // made without a RequestRef (std::nullopt) is carried out but answered to nobody. Every
-  // request by name may be answered unknown_service (never configured, or removed by a reload).
-  //
-  // start: started (it runs now) | already_running (rc+1) | start_failed (could not be
-  //   spawned, a hard dependency failed or stopped, it was stopped or removed before it ran) |
-  //   shutting_down.
+  /// Requests. Each is answered exactly once through Notifier::reply, now or later, whatever
+  /// happens to its service meanwhile (unless its client goes first: client_gone). A request
+  /// made without a RequestRef (std::nullopt) is carried out but answered to nobody. Every
+  /// request by name may be answered unknown_service (never configured, or removed by a reload).
+  ///
+  /// start: started (it runs now) | already_running (rc+1) | start_failed (could not be
+  ///   spawned, a hard dependency failed or stopped, it was stopped or removed before it ran) |
+  ///   shutting_down.
   void start(std::optional<RequestRef> from, std::string_view name);
-  // stop: stopped (its process has been reaped; also when it had none but was waiting or in
-  //   backoff; `killed` when it needed SIGKILL) | still_referenced (other references keep it) |
-  //   not_running.
+  /// stop: stopped (its process has been reaped; also when it had none but was waiting or in
+  ///   backoff; `killed` when it needed SIGKILL) | still_referenced (other references keep it) |
+  ///   not_running.
   void stop(std::optional<RequestRef> from, std::string_view name);
-  // stop_all_references: as stop, but every reference of start requests and default_services is
-  //   dropped at once, so it is never still_referenced (a deploy script's three starts undone by
-  //   one request). Hard dependents holding the service do not keep it: as on any last stop,
-  //   they are stopped first and the reply's message names them. Soft dependents keep running.
-  //   stopped | not_running.
+  /// stop_all_references: as stop, but every reference of start requests and default_services is
+  ///   dropped at once, so it is never still_referenced (a deploy script's three starts undone by
+  ///   one request). Hard dependents holding the service do not keep it: as on any last stop,
+  ///   they are stopped first and the reply's message names them. Soft dependents keep running.
+  ///   stopped | not_running.
   void stop_all_references(std::optional<RequestRef> from, std::string_view name);
-  // restart: restarted (a new process runs; `killed` when the old one needed SIGKILL) | started
-  //   (it was not running) | start_failed | shutting_down | check_failed: a running service
-  //   with a config_check (ServiceSpec::reload) is restarted only once the check passes; a
-  //   failing one leaves it running.
+  /// restart: restarted (a new process runs; `killed` when the old one needed SIGKILL) | started
+  ///   (it was not running) | start_failed | shutting_down | check_failed: a running service
+  ///   with a config_check (ServiceSpec::reload) is restarted only once the check passes; a
+  ///   failing one leaves it running.
   void restart(std::optional<RequestRef> from, std::string_view name);
-  // force_restart: restart without the config_check (armctl restart --force).
+  /// force_restart: restart without the config_check (armctl restart --force).
   void force_restart(std::optional<RequestRef> from, std::string_view name);
-  // reload_service (issue 14): the running service takes its configuration again without a
-  //   restart: config_check first when it has one, then its reload signal or command.
-  //   reloaded | check_failed | reload_failed | no_reload | not_running (no ready process: a
-  //   service still starting is not signalled, it may not have its handler yet) |
-  //   start_failed (its process went away while the check ran) | shutting_down. A request
-  //   made while a check runs waits for that one (requests and file changes are coalesced).
+  /// reload_service (issue 14): the running service takes its configuration again without a
+  ///   restart: config_check first when it has one, then its reload signal or command.
+  ///   reloaded | check_failed | reload_failed | no_reload | not_running (no ready process: a
+  ///   service still starting is not signalled, it may not have its handler yet) |
+  ///   start_failed (its process went away while the check ran) | shutting_down. A request
+  ///   made while a check runs waits for that one (requests and file changes are coalesced).
   void reload_service(std::optional<RequestRef> from, std::string_view name);
-  // shutdown: shutdown_complete, once every process has been reaped; `killed`, and the services
-  //   named in the message, when some needed SIGKILL.
+  /// shutdown: shutdown_complete, once every process has been reaped; `killed`, and the services
+  ///   named in the message, when some needed SIGKILL.
   void shutdown(std::optional<RequestRef> from);
-  // reset: reset. Clears a service's failure and its restart history (intensity count,
-  // backoff); a failed service becomes stopped, and a pending re-arm is cancelled.
+  /// reset: reset. Clears a service's failure and its restart history (intensity count,
+  /// backoff); a failed service becomes stopped, and a pending re-arm is cancelled.
   void reset(std::optional<RequestRef> from, std::string_view name);
-  // Applies a new configuration: added services appear, removed ones are stopped and dropped,
-  // running services whose launch settings (or `listen` sockets) changed are restarted. A
-  // configuration that check_config() refuses, one with a socket that cannot be opened, or a
-  // reload during shutdown changes nothing and returns why.
+  /// Applies a new configuration: added services appear, removed ones are stopped and dropped,
+  /// running services whose launch settings (or `listen` sockets) changed are restarted. A
+  /// configuration that check_config() refuses, one with a socket that cannot be opened, or a
+  /// reload during shutdown changes nothing and returns why.
   std::expected<ReloadSummary, std::vector<Error>> reload(Config config);
-  // Forgets the client's pending requests (they will not be answered, not even by replies
-  // already queued). Its references stay, as in the original ARM: a service started by a
-  // client outlives the connection.
+  /// Forgets the client's pending requests (they will not be answered, not even by replies
+  /// already queued). Its references stay, as in the original ARM: a service started by a
+  /// client outlives the connection.
   void client_gone(ClientId client);
 
-  // Queries, answered synchronously.
-  std::vector<ServiceStatus> status() const;  // every service, by name
+  /// Queries, answered synchronously.
+  std::vector<ServiceStatus> status() const;  ///< every service, by name
+  /// one service; nullopt when none is named so
   std::optional<ServiceStatus> status(std::string_view name) const;
-  // The same status written into `out`, every field assigned, so that its strings and vectors
-  // keep their storage: a host that asks again and again (armd's `status NAME`) with the same
-  // `out` allocates nothing once they are large enough. true: `out` is the service's status;
-  // false: no service is named so, and `out` is unchanged.
+  /// The same status written into `out`, every field assigned, so that its strings and vectors
+  /// keep their storage: a host that asks again and again (armd's `status NAME`) with the same
+  /// `out` allocates nothing once they are large enough. true: `out` is the service's status;
+  /// false: no service is named so, and `out` is unchanged.
   bool status_into(std::string_view name, ServiceStatus& out) const;
-  // What an unknown_service answer says about `name`, with a guess at the configured name meant
-  // (within two edits): "unknown service 'ngnix' (did you mean 'nginx'?)". For hosts that
-  // answer queries by name themselves, as armd's status does.
+  /// What an unknown_service answer says about `name`, with a guess at the configured name meant
+  /// (within two edits): "unknown service 'ngnix' (did you mean 'nginx'?)". For hosts that
+  /// answer queries by name themselves, as armd's status does.
   std::string unknown_service_message(std::string_view name) const;
-  Config config() const;  // put together on demand: the supervisor keeps no second copy
-  const ArmSettings& settings() const;  // the [arm] part alone, without that copy
-  std::size_t service_count() const;
-  bool shutting_down() const;
-  bool finished() const;  // shutting down and no process left
+  Config config() const;  ///< put together on demand: the supervisor keeps no second copy
+  const ArmSettings& settings() const;  ///< the [arm] part alone, without that copy
+  std::size_t service_count() const;    ///< how many services are configured
+  bool shutting_down() const;           ///< shutdown() was called
+  bool finished() const;                ///< shutting down and no process left
 
-  // Events from the host.
-  // The service whose main process is `pid` has no process left: its main process exited with
-  // `status` (what on_main_exit reported, if it came first, is what counts). Returns false (and
-  // changes nothing) when `pid` is not a process of this supervisor.
+  /// Events from the host.
+  /// The service whose main process is `pid` has no process left: its main process exited with
+  /// `status` (what on_main_exit reported, if it came first, is what counts). Returns false (and
+  /// changes nothing) when `pid` is not a process of this supervisor.
   bool on_child_exit(ProcessId pid, ExitStatus status);
-  // The main process exited with `status`, but other processes of its service are still running
-  // (workers, a program that forked into the background). A running service is then stopped as
-  // a whole: its remaining processes get SIGTERM, SIGKILL after stop_timeout, and once
-  // on_child_exit(pid, ...) says nothing is left, the restart policy decides on `status` as for
-  // any exit. A host whose spawner cannot tell (or does not track) the other processes never
-  // calls it. Returns false when `pid` is not a process of this supervisor.
+  /// The main process exited with `status`, but other processes of its service are still running
+  /// (workers, a program that forked into the background). A running service is then stopped as
+  /// a whole: its remaining processes get SIGTERM, SIGKILL after stop_timeout, and once
+  /// on_child_exit(pid, ...) says nothing is left, the restart policy decides on `status` as for
+  /// any exit. A host whose spawner cannot tell (or does not track) the other processes never
+  /// calls it. Returns false when `pid` is not a process of this supervisor.
   bool on_main_exit(ProcessId pid, ExitStatus status);
-  // The service whose main process is `pid` sent `notification`; the host has checked that the
-  // sender is one of that service's processes (a child of it may send READY=1). Returns false
-  // (and changes nothing) when `pid` is not a process of this supervisor.
+  /// The service whose main process is `pid` sent `notification`; the host has checked that the
+  /// sender is one of that service's processes (a child of it may send READY=1). Returns false
+  /// (and changes nothing) when `pid` is not a process of this supervisor.
   bool on_notify(ProcessId pid, const ServiceNotification& notification);
-  // The health probe `id` (Prober::start) ended with `result`. Returns false (and changes
-  // nothing) for a probe the supervisor is not waiting for: cancelled, timed out, or unknown.
+  /// The health probe `id` (Prober::start) ended with `result`. Returns false (and changes
+  /// nothing) for a probe the supervisor is not waiting for: cancelled, timed out, or unknown.
   bool on_probe_result(ProbeId id, const ProbeResult& result);
-  // A client connected to (or a datagram arrived at) one of `service`'s listening sockets, as
-  // Listeners::watch asked to be told. A listening service starts, with a reference of its own
-  // answered to nobody; a running one with idle_stop is not idle this period. Returns false
-  // (and changes nothing) when no watch of that service was outstanding.
+  /// A client connected to (or a datagram arrived at) one of `service`'s listening sockets, as
+  /// Listeners::watch asked to be told. A listening service starts, with a reference of its own
+  /// answered to nobody; a running one with idle_stop is not idle this period. Returns false
+  /// (and changes nothing) when no watch of that service was outstanding.
   bool on_socket_activity(std::string_view service);
-  // The content of a watched file (or of its section) changed: the services that read it restart.
+  /// The content of a watched file (or of its section) changed: the services that read it restart.
   void on_file_changed(const WatchedFile& file);
-  // The same for the whole file at `path` (no section).
+  /// The same for the whole file at `path` (no section).
   void on_file_changed(std::string_view path);
-  // Handles everything due at clock.now(). Calling it early or late is harmless.
+  /// Handles everything due at clock.now(). Calling it early or late is harmless.
   void on_timer();
-  // When on_timer() must next be called; nullopt when nothing is scheduled. Loops that sleep
-  // in poll/epoll read it before each wait.
+  /// When on_timer() must next be called; nullopt when nothing is scheduled. Loops that sleep
+  /// in poll/epoll read it before each wait.
   std::optional<TimePoint> next_deadline() const;
-  // For callback-driven loops (asio, libuv), as libcurl's CURLMOPT_TIMERFUNCTION: `listener`
-  // is called with the new next_deadline() whenever it changes, at the end of the call that
-  // changed it (and once when set, with the current one), so a timer re-armed there is never
-  // stale. It may call back into the supervisor. An empty function removes it.
+  /// For callback-driven loops (asio, libuv), as libcurl's CURLMOPT_TIMERFUNCTION: `listener`
+  /// is called with the new next_deadline() whenever it changes, at the end of the call that
+  /// changed it (and once when set, with the current one), so a timer re-armed there is never
+  /// stale. It may call back into the supervisor. An empty function removes it.
   void set_deadline_listener(std::function<void(std::optional<TimePoint>)> listener);
 
-  // Live re-exec (issue 15): everything a new supervisor needs to carry on from this one's state
-  // without stopping or restarting anything, as versioned text (the core's own format, TOML).
+  /// Live re-exec (issue 15): everything a new supervisor needs to carry on from this one's state
+  /// without stopping or restarting anything, as versioned text (the core's own format, TOML).
   std::string handover() const;
-  // The host ended every probe, config_check and reload command in flight without reporting
-  // their results (it was about to exec itself, and the exec failed): each runs again now, with
-  // a new ProbeId, as if it had just become due. A result reported for an old id is ignored.
+  /// The host ended every probe, config_check and reload command in flight without reporting
+  /// their results (it was about to exec itself, and the exec failed): each runs again now, with
+  /// a new ProbeId, as if it had just become due. A result reported for an old id is ignored.
   void rerun_probes_in_flight();
-  // A supervisor for `config` that carries on from `handover` (another supervisor's handover(),
-  // possibly of an older libarm): same states, processes (pids), references, restart history,
-  // readiness, health, deadlines. `config` must configure every service the handover names
-  // (armd re-reads the same file): an error otherwise, as for text it cannot read (naming the
-  // line/key) or a newer format version. Nothing is spawned, signalled or answered by resume
-  // itself except as described below.
-  //
-  // What is carried, and what is not (libarm/core/handover.cpp has the format):
-  // - Clients do not survive a re-exec: every waiting start, restart or reload request is
-  //   carried with nobody to answer (as after client_gone), and its effect goes on (the
-  //   reference a start holds, a restart or reload waiting for a config check). Stop and
-  //   shutdown requests are only answers (their effect is in the service's state already): not
-  //   carried.
-  // - Health probes, config checks and reload commands in flight are not carried (the host ends
-  //   them before exec). A probe that was in flight is due again at once (next_deadline() is in
-  //   the past: the host's first on_timer() starts it); a config check or reload command that
-  //   was in flight is started again by resume itself, through the Prober (with a new ProbeId),
-  //   for the same change and the same waiting requests. Nothing else reaches the Prober.
-  // - resume re-issues the adapter calls that describe standing state, as the constructor and
-  //   the transitions do: Listeners::hold for every service with `listen` (all or nothing: a
-  //   socket that cannot be held is an error), Listeners::watch for each service whose sockets
-  //   are watched in its state, FileWatcher::watch for each configuration file. It never calls
-  //   Spawner::spawn, signal_group or signal_process: a stopping service whose SIGTERM was sent
-  //   stays so, with its SIGKILL deadline. Deadlines are restored as they were (pass them to
-  //   the host's timer through next_deadline() or the deadline listener, as always).
-  // - A configured service the handover does not name starts as freshly configured (stopped,
-  //   or listening). A service's settings are the ones `config` gives: a process launched with
-  //   other settings (a file edited before the re-exec) is not restarted for it.
-  // - The host reports what happened in between through the usual inputs afterwards: a process
-  //   that exited meanwhile through on_child_exit, as any exit.
+  /// A supervisor for `config` that carries on from `handover` (another supervisor's handover(),
+  /// possibly of an older libarm): same states, processes (pids), references, restart history,
+  /// readiness, health, deadlines. `config` must configure every service the handover names
+  /// (armd re-reads the same file): an error otherwise, as for text it cannot read (naming the
+  /// line/key) or a newer format version. Nothing is spawned, signalled or answered by resume
+  /// itself except as described below.
+  ///
+  /// What is carried, and what is not (libarm/core/handover.cpp has the format):
+  /// - Clients do not survive a re-exec: every waiting start, restart or reload request is
+  ///   carried with nobody to answer (as after client_gone), and its effect goes on (the
+  ///   reference a start holds, a restart or reload waiting for a config check). Stop and
+  ///   shutdown requests are only answers (their effect is in the service's state already): not
+  ///   carried.
+  /// - Health probes, config checks and reload commands in flight are not carried (the host ends
+  ///   them before exec). A probe that was in flight is due again at once (next_deadline() is in
+  ///   the past: the host's first on_timer() starts it); a config check or reload command that
+  ///   was in flight is started again by resume itself, through the Prober (with a new ProbeId),
+  ///   for the same change and the same waiting requests. Nothing else reaches the Prober.
+  /// - resume re-issues the adapter calls that describe standing state, as the constructor and
+  ///   the transitions do: Listeners::hold for every service with `listen` (all or nothing: a
+  ///   socket that cannot be held is an error), Listeners::watch for each service whose sockets
+  ///   are watched in its state, FileWatcher::watch for each configuration file. It never calls
+  ///   Spawner::spawn, signal_group or signal_process: a stopping service whose SIGTERM was sent
+  ///   stays so, with its SIGKILL deadline. Deadlines are restored as they were (pass them to
+  ///   the host's timer through next_deadline() or the deadline listener, as always).
+  /// - A configured service the handover does not name starts as freshly configured (stopped,
+  ///   or listening). A service's settings are the ones `config` gives: a process launched with
+  ///   other settings (a file edited before the re-exec) is not restarted for it.
+  /// - The host reports what happened in between through the usual inputs afterwards: a process
+  ///   that exited meanwhile through on_child_exit, as any exit.
   static std::expected<std::unique_ptr<ServiceSupervisor>, std::vector<Error>> resume(
       std::string_view handover, Config config, Clock& clock, Spawner& spawner, Notifier& notifier,
       FileWatcher* watcher = nullptr, Random* random = nullptr, Prober* prober = nullptr,

@@ -12,14 +12,17 @@
 
 ARM_BEGIN_NAMESPACE
 
+/// doctest prints a ServiceState as its name.
 inline doctest::String toString(ServiceState state) {
   return std::string(to_string(state)).c_str();
 }
 
+/// doctest prints an Outcome as its name.
 inline doctest::String toString(Outcome outcome) {
   return std::string(to_string(outcome)).c_str();
 }
 
+/// doctest prints a HealthState as its name.
 inline doctest::String toString(HealthState state) {
   return std::string(to_string(state)).c_str();
 }

@@ -10,7 +10,7 @@ namespace detail {
 
 enum class ExitClass {
   clean,             // exit code 0, or one of success_exit_codes
-  failure,           // any other code, or a signal
+  failure,           // any other code, a signal, or a lost status (reaped by someone else)
   permanent_failure  // one of permanent_failure_exit_codes: restarting will not help
 };
 ExitClass classify_exit(const ServiceSpec& spec, const ExitStatus& status);

@@ -88,9 +88,12 @@ constexpr std::array<Named<Step>, 3> step_names{{
     {Step::checking, "checking"},
     {Step::reloading, "reloading"},
 }};
-constexpr std::array<Named<ExitStatus::Kind>, 2> exit_kind_names{{
+// "lost" is newer than the other two: a handover written before it never holds it, so old
+// handovers read as before.
+constexpr std::array<Named<ExitStatus::Kind>, 3> exit_kind_names{{
     {ExitStatus::Kind::exited, "exited"},
     {ExitStatus::Kind::signaled, "signaled"},
+    {ExitStatus::Kind::lost, "lost"},
 }};
 constexpr std::array<ServiceState, 8> all_states{
     ServiceState::stopped,  ServiceState::waiting, ServiceState::starting, ServiceState::running,

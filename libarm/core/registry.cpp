@@ -105,7 +105,13 @@ void ServiceSupervisor::Impl::watch_config_file(Service& service) {
   auto file = watched_file_of(service);
   if (!file) return;
   by_config_file[*file].push_back(&service);
-  if (watcher) watcher->watch(*file);
+  if (!watcher) return;
+  // The latest watch() of the file says whether it is watched now (a directory on its path may
+  // have become readable meanwhile).
+  if (auto watched = watcher->watch(*file); !watched)
+    watch_errors.insert_or_assign(*file, watched.error().message);
+  else
+    watch_errors.erase(*file);
 }
 
 void ServiceSupervisor::Impl::unwatch_config_file(Service& service) {
@@ -119,7 +125,10 @@ void ServiceSupervisor::Impl::unwatch_file(Service& service, const WatchedFile& 
     auto& watchers = it->second;
     if (auto found = std::find(watchers.begin(), watchers.end(), &service); found != watchers.end())
       watchers.erase(found);
-    if (watchers.empty()) by_config_file.erase(it);
+    if (watchers.empty()) {
+      by_config_file.erase(it);
+      watch_errors.erase(file);
+    }
   }
   if (watcher) watcher->unwatch(file);
 }

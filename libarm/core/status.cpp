@@ -72,6 +72,13 @@ void ServiceSupervisor::Impl::fill_status(const Service& service, ServiceStatus&
   }
   status.rejected_change.clear();
   if (service.config_change) status.rejected_change = service.config_change->rejected;
+  status.watch_error.clear();
+  if (!watch_errors.empty()) {
+    if (auto file = watched_file_of(service)) {
+      if (auto found = watch_errors.find(*file); found != watch_errors.end())
+        status.watch_error = found->second;
+    }
+  }
   status.health = HealthState::none;
   status.health_failures = 0;
   status.health_detail.clear();

@@ -71,6 +71,9 @@ struct ARM_HIDDEN ServiceSupervisor::Impl {
   std::unordered_map<ProcessId, Service*> by_pid;
   // The services reading each watched file (or section): a change touches only those.
   std::map<WatchedFile, std::vector<Service*>> by_config_file;
+  // Why the FileWatcher could not watch a file (or section), while services read it: for their
+  // status. Rare, so kept here rather than in every Service.
+  std::map<WatchedFile, std::string> watch_errors;
   std::set<std::tuple<TimePoint, std::uint64_t, Service*>> deadlines;
   std::unordered_set<Service*> with_waiters;
   std::unordered_map<ProbeId, Service*> probes_in_flight;

@@ -138,6 +138,14 @@ std::size_t RecordingNotifier::replies_count_for(RequestRef request) const {
                                                 [&](const Reply& r) { return r.to == request; }));
 }
 
+std::expected<void, Error> FakeFileWatcher::watch(const WatchedFile& file) {
+  ++watch_counts[file];
+  if (!refused.contains(file.path)) return {};
+  Error refusal;
+  refusal.message = "cannot watch " + file.path + " for changes: Permission denied";
+  return std::unexpected(std::move(refusal));
+}
+
 void FakeFileWatcher::unwatch(const WatchedFile& file) {
   auto it = watch_counts.find(file);
   if (it == watch_counts.end()) return;

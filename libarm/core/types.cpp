@@ -5,8 +5,16 @@
 ARM_BEGIN_NAMESPACE
 
 std::string describe(const ExitStatus& status) {
-  if (status.kind == ExitStatus::Kind::signaled) return fmt::format("signal {}", status.value);
-  return fmt::format("exit code {}", status.value);
+  switch (status.kind) {
+    case ExitStatus::Kind::exited:
+      return fmt::format("exit code {}", status.value);
+    case ExitStatus::Kind::signaled:
+      return fmt::format("signal {}", status.value);
+    case ExitStatus::Kind::lost:
+      return "exit status lost (reaped by someone else: is SIGCHLD ignored, or does the host "
+             "wait for any child?)";
+  }
+  return "exit status unknown";
 }
 
 ARM_END_NAMESPACE

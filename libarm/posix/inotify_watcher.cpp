@@ -18,6 +18,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
@@ -115,6 +116,9 @@ struct ARM_HIDDEN InotifyWatcher::Impl {
     std::map<std::string, Section> sections;
     std::vector<Registration> chain;
     std::optional<Clock::time_point> check_due;
+    // Why a step of the chain could not be watched at the last arm(), if one could not: changes
+    // that step would have shown go unseen. watch() returns it.
+    std::optional<Error> unwatchable;
   };
 
   UniqueFd inotify;
@@ -126,7 +130,8 @@ struct ARM_HIDDEN InotifyWatcher::Impl {
 
   void arm(Watched& file);
   void disarm(Watched& file);
-  void register_step(Watched& file, const ChainStep& step);
+  // 0, or the errno of a step that cannot be watched (not one that is merely gone meanwhile).
+  int register_step(Watched& file, const ChainStep& step);
   void unregister(Watched& file, const Registration& registration);
   void forget_kernel_watch(int descriptor, std::set<Watched*>& to_rearm);
   void check_later(Watched& file, Clock::time_point due);
@@ -139,7 +144,17 @@ struct ARM_HIDDEN InotifyWatcher::Impl {
 void InotifyWatcher::Impl::arm(Watched& file) {
   std::vector<Registration> old = std::move(file.chain);
   file.chain.clear();
-  for (const ChainStep& step : detail::watch_chain(file.absolute)) register_step(file, step);
+  file.unwatchable.reset();
+  for (const ChainStep& step : detail::watch_chain(file.absolute)) {
+    int error = register_step(file, step);
+    if (error == 0 || file.unwatchable) continue;
+    std::string why = std::strerror(error);
+    if (error == ENOSPC)
+      why += " (the inotify watch limit, fs.inotify.max_user_watches, is reached)";
+    file.unwatchable =
+        Error::system(error, fmt::format("cannot watch {} for changes: inotify_add_watch({}): {}",
+                                         file.path, step.directory, why));
+  }
   for (const Registration& registration : old) unregister(file, registration);
 }
 
@@ -149,10 +164,14 @@ void InotifyWatcher::Impl::disarm(Watched& file) {
   cancel_check(file);
 }
 
-void InotifyWatcher::Impl::register_step(Watched& file, const ChainStep& step) {
+int InotifyWatcher::Impl::register_step(Watched& file, const ChainStep& step) {
   int descriptor = ::inotify_add_watch(inotify.get(), step.directory.c_str(),
                                        events_for(step.kind) | IN_ONLYDIR | IN_MASK_ADD);
-  if (descriptor < 0) return;  // gone meanwhile: the event that says so re-arms
+  if (descriptor < 0) {
+    // Gone (or replaced by a file) meanwhile: the event that says so re-arms. Anything else
+    // (EACCES, ENOSPC, ENOMEM) leaves this step unwatched.
+    return errno == ENOENT || errno == ENOTDIR ? 0 : errno;
+  }
   KernelWatch& watch = kernel_watches[descriptor];
   ++watch.uses;
   if (step.kind == ChainStep::Kind::itself) {
@@ -161,6 +180,7 @@ void InotifyWatcher::Impl::register_step(Watched& file, const ChainStep& step) {
     watch.entries[step.name].emplace_back(&file, step.kind);
   }
   file.chain.push_back({descriptor, step.kind, step.name});
+  return 0;
 }
 
 void InotifyWatcher::Impl::unregister(Watched& file, const Registration& registration) {
@@ -256,7 +276,7 @@ std::expected<std::unique_ptr<InotifyWatcher>, SystemError> InotifyWatcher::crea
 InotifyWatcher::InotifyWatcher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 InotifyWatcher::~InotifyWatcher() = default;
 
-void InotifyWatcher::watch(const WatchedFile& file) {
+std::expected<void, Error> InotifyWatcher::watch(const WatchedFile& file) {
   auto [entry, added] = impl_->watched.try_emplace(file.path);
   Impl::Watched& watched = entry->second;
   if (added) {
@@ -265,10 +285,13 @@ void InotifyWatcher::watch(const WatchedFile& file) {
     impl_->arm(watched);
   }
   Impl::Watched::Section& section = watched.sections[file.section];
-  if (section.count++ > 0) return;
-  // The content as it is now is the reference: only a change from it is reported.
-  if (auto snapshot = detail::read_snapshot(watched.absolute))
-    section.last_hash = snapshot->hash(file.section);
+  if (section.count++ == 0) {
+    // The content as it is now is the reference: only a change from it is reported.
+    if (auto snapshot = detail::read_snapshot(watched.absolute))
+      section.last_hash = snapshot->hash(file.section);
+  }
+  if (watched.unwatchable) return std::unexpected(*watched.unwatchable);
+  return {};
 }
 
 void InotifyWatcher::unwatch(const WatchedFile& file) {

@@ -192,12 +192,9 @@ ExitStatus exit_status_of(const siginfo_t& info) {
   return ExitStatus::signaled(info.si_status);
 }
 
-// What we report for a child that someone else reaped (a host that set SIGCHLD to SIG_IGN, or
-// waited for any child): its status is lost, but the supervisor must still learn it is gone, or
-// it would wait for it forever. ExitStatus has no "unknown"; an unclean exit is the truth that
-// matters for restarting.
-constexpr int lost_status_exit_code = 255;
-
+// A child that someone else reaped (a host's waitpid(-1), or a SIGCHLD set to SIG_IGN after
+// create() looked) is reported as ExitStatus::lost(): its status is gone, but the supervisor
+// must still learn that the process is, or it would wait for it forever.
 enum class Reaped { exited, not_yet, lost };
 
 // What an epoll event is about: a child's pidfd, or its cgroup's cgroup.events.
@@ -213,7 +210,7 @@ Reaped peek_exit(int pidfd, ExitStatus& status) {
   siginfo_t info{};
   if (::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
     if (errno == ECHILD) {
-      status = ExitStatus::exited(lost_status_exit_code);
+      status = ExitStatus::lost();
       return Reaped::lost;
     }
     return Reaped::not_yet;
@@ -239,7 +236,7 @@ Reaped reap_group(ProcessId pid, int pidfd, ExitStatus& status) {
   siginfo_t info{};
   if (::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
     if (errno == ECHILD) {
-      status = ExitStatus::exited(lost_status_exit_code);
+      status = ExitStatus::lost();
       return Reaped::lost;  // the number may be free again: no group to signal safely
     }
     return Reaped::not_yet;
@@ -268,8 +265,36 @@ std::expected<std::string, SystemError> own_cgroup_directory() {
   return cgroup::own_directory();
 }
 
+namespace {
+
+// With SIGCHLD ignored (SIG_IGN) or SA_NOCLDWAIT set, the kernel reaps every child as it exits:
+// none would ever report how it ended. Said at creation, so the host learns what to change
+// before its first service's exit is lost. (A host's own waitpid(-1) cannot be seen from here:
+// the exits it steals are reported as ExitStatus::lost().)
+std::expected<void, Error> check_children_are_kept() {
+  struct sigaction current {};
+  if (::sigaction(SIGCHLD, nullptr, &current) != 0)
+    return std::unexpected(Error::system(errno, "sigaction(SIGCHLD): " + errno_text(errno)));
+  if (current.sa_handler == SIG_IGN)
+    return std::unexpected(Error::system(
+        EINVAL,
+        "SIGCHLD is ignored (SIG_IGN), so the kernel reaps every child at once and no exit "
+        "status would reach the supervisor: restore SIGCHLD to SIG_DFL (or a handler that "
+        "waits only for the host's own children) before creating the spawner"));
+  if (current.sa_flags & SA_NOCLDWAIT)
+    return std::unexpected(Error::system(
+        EINVAL,
+        "SIGCHLD has SA_NOCLDWAIT set, so the kernel reaps every child at once and no exit "
+        "status would reach the supervisor: install SIGCHLD's disposition without "
+        "SA_NOCLDWAIT before creating the spawner"));
+  return {};
+}
+
+}  // namespace
+
 std::expected<std::unique_ptr<PosixSpawner>, SystemError> PosixSpawner::create(
     SpawnerOptions options) {
+  if (auto kept = check_children_are_kept(); !kept) return std::unexpected(kept.error());
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   impl->epoll.reset(::epoll_create1(EPOLL_CLOEXEC));

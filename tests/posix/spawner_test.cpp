@@ -9,17 +9,20 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <optional>
 #include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "arm/posix.hpp"
 #include "descriptor_shortage.hpp"
+#include "in_forked_process.hpp"
 
 using namespace arm;
 using arm::posix::PosixSpawner;
@@ -283,21 +286,74 @@ TEST_CASE("signal_group leaves alone a process the spawner did not spawn") {
   CHECK(::waitpid(own, nullptr, 0) == own);
 }
 
-TEST_CASE("a child reaped behind the spawner's back is reported as failed, without hanging") {
-  // A host that ignores SIGCHLD has its children reaped by the kernel: the exit status is lost,
-  // but the pidfd still becomes readable, and collect_exits must neither spin nor stay silent.
-  struct IgnoreSigchld {
-    IgnoreSigchld() { previous = ::signal(SIGCHLD, SIG_IGN); }
-    ~IgnoreSigchld() { ::signal(SIGCHLD, previous); }
-    sighandler_t previous;
-  } ignoring;
-  auto spawner = make_spawner();
-  auto pid = spawner->spawn({"t", {"/bin/true"}, {}, {}, {}, {}, {}, {}, {}});
-  REQUIRE(pid);
-  auto status = wait_exit(*spawner, *pid);
-  REQUIRE(status.has_value());
-  CHECK_FALSE(status->clean());
-  CHECK(spawner->live_children() == 0);
+// How the spawner reports `argv`'s exit, or why it could not say.
+std::string reported_exit(PosixSpawner& spawner, std::vector<std::string> argv) {
+  SpawnRequest request;
+  request.service = "t";
+  request.argv = std::move(argv);
+  auto pid = spawner.spawn(request);
+  if (!pid) return "spawn failed: " + pid.error().message;
+  auto status = wait_exit(spawner, *pid);
+  if (!status) return "no exit reported";
+  if (spawner.live_children() != 0) return "still counted as live";
+  return describe(*status);
+}
+
+const std::string lost_text = describe(ExitStatus::lost());
+
+TEST_CASE("a spawner cannot be created while SIGCHLD is ignored, and says what to fix") {
+  std::string said = in_forked_process([] {
+    ::signal(SIGCHLD, SIG_IGN);
+    auto spawner = PosixSpawner::create();
+    return spawner ? std::string("created") : spawner.error().message;
+  });
+  CHECK(said.starts_with("SIGCHLD is ignored (SIG_IGN), so the kernel reaps every child"));
+  CHECK(said.find("restore SIGCHLD to SIG_DFL") != std::string::npos);
+}
+
+TEST_CASE("a spawner cannot be created while SIGCHLD has SA_NOCLDWAIT, and says what to fix") {
+  std::string said = in_forked_process([] {
+    struct sigaction no_zombies {};
+    no_zombies.sa_handler = SIG_DFL;
+    no_zombies.sa_flags = SA_NOCLDWAIT;
+    ::sigaction(SIGCHLD, &no_zombies, nullptr);
+    auto spawner = PosixSpawner::create();
+    return spawner ? std::string("created") : spawner.error().message;
+  });
+  CHECK(said.starts_with("SIGCHLD has SA_NOCLDWAIT set"));
+  CHECK(said.find("without SA_NOCLDWAIT") != std::string::npos);
+}
+
+TEST_CASE("a child the host reaps with its own waitpid(-1) is reported as lost, not as a code") {
+  // What a host's SIGCHLD handler that waits for any child does, which no spawner can see
+  // coming: the status goes to the host, the spawner only learns the child is gone.
+  std::string said = in_forked_process([] {
+    auto spawner = PosixSpawner::create();
+    if (!spawner) return "create failed: " + spawner.error().message;
+    SpawnRequest request;
+    request.service = "t";
+    request.argv = {"/bin/sh", "-c", "exit 3"};
+    auto pid = (*spawner)->spawn(request);
+    if (!pid) return "spawn failed: " + pid.error().message;
+    int host_status = 0;
+    if (::waitpid(-1, &host_status, 0) != *pid) return std::string("the host reaped another");
+    auto status = wait_exit(**spawner, *pid);
+    if (!status) return std::string("no exit reported");
+    return describe(*status) + ((*spawner)->live_children() == 0 ? "" : " (still live)");
+  });
+  CHECK(said == lost_text);
+}
+
+TEST_CASE("a child reaped after SIGCHLD was set to SIG_IGN behind the spawner is lost, not hung") {
+  // Ignored after the spawner was created: the kernel reaps the child, the pidfd still becomes
+  // readable, and collect_exits must neither spin nor stay silent.
+  std::string said = in_forked_process([] {
+    auto spawner = PosixSpawner::create();
+    if (!spawner) return "create failed: " + spawner.error().message;
+    ::signal(SIGCHLD, SIG_IGN);
+    return reported_exit(**spawner, {"/bin/true"});
+  });
+  CHECK(said == lost_text);
 }
 
 TEST_CASE("a script without #! run with a very long argument list gets all its arguments") {

@@ -12,6 +12,7 @@
 
 #include "arm/posix.hpp"
 #include "file_content.hpp"
+#include "in_forked_process.hpp"
 
 using arm::WatchedFile;
 using arm::posix::InotifyWatcher;
@@ -273,4 +274,34 @@ TEST_CASE("a FIFO at the watched path neither blocks nor counts as content") {
   watcher->watch(whole(path));
   CHECK(!arm::posix::detail::read_snapshot(path));
   CHECK(quiet(*watcher));
+}
+
+TEST_CASE("a file in a directory that may not be read cannot be watched, and watch() says so") {
+  Scratch scratch;
+  fs::create_directory(scratch.path("locked"));
+  write(scratch.path("locked/a.conf"), "1");
+  // root reads every directory: the watch is tried as nobody, in a process of its own.
+  bool as_root = ::geteuid() == 0;
+  fs::permissions(scratch.path("locked"), as_root ? fs::perms::owner_all : fs::perms::none);
+  std::string path = scratch.path("locked/a.conf");
+  std::string said = in_forked_process([&] {
+    if (as_root && (::setgid(65534) != 0 || ::setuid(65534) != 0)) return std::string("setuid");
+    auto watcher = InotifyWatcher::create();
+    if (!watcher) return "create failed: " + watcher.error().message;
+    auto watched = (*watcher)->watch(whole(path));
+    (*watcher)->unwatch(whole(path));  // counted all the same
+    return watched ? std::string("watched") : watched.error().message;
+  });
+  fs::permissions(scratch.path("locked"), fs::perms::owner_all);
+  CHECK(said == "cannot watch " + path + " for changes: inotify_add_watch(" +
+                    scratch.path("locked") + "): Permission denied");
+}
+
+TEST_CASE("a file that does not exist yet is watched for without an error") {
+  Scratch scratch;
+  auto watcher = make_watcher();
+  CHECK(watcher->watch(whole(scratch.path("later/a.conf"))).has_value());
+  fs::create_directory(scratch.path("later"));
+  write(scratch.path("later/a.conf"), "1");
+  CHECK(changes(*watcher) == Seen{scratch.path("later/a.conf")});
 }

@@ -143,6 +143,20 @@ TEST_CASE("the status table has a header and aligned columns") {
         "-           exit code 3");
 }
 
+TEST_CASE("the status table says a lost exit status was lost, and why a file is not watched") {
+  auto services = json::parse(R"([
+    {"name":"web","state":"backoff","pid":null,"restarts":1,"refcount":1,
+     "last_exit":{"code":null,"signal":null,"lost":true,"ms_ago":1200},"next_restart_in_ms":680,
+     "running_for_ms":null,"backoff_ms":1600,"last_error":""},
+    {"name":"db","state":"running","pid":7,"restarts":0,"refcount":1,"last_exit":null,
+     "next_restart_in_ms":null,"running_for_ms":5230,"backoff_ms":100,"last_error":"",
+     "watch_error":"cannot watch /etc/db.conf for changes: Permission denied"}])");
+  std::string table = format_status_table(services);
+  CHECK(table.find("status lost, 1.2s ago") != std::string::npos);
+  CHECK(table.find("cannot watch /etc/db.conf for changes: Permission denied") !=
+        std::string::npos);
+}
+
 TEST_CASE("the status table shows dependencies, and what a waiting service waits for") {
   auto services = json::parse(R"json([
     {"name":"web","state":"waiting","pid":null,"restarts":0,"refcount":1,"last_exit":null,

@@ -296,6 +296,32 @@ TEST_CASE("status carries a change a config check rejected, only while there is 
   CHECK_FALSE(quiet.contains("rejected_change"));
 }
 
+TEST_CASE("a lost exit status is neither a code nor a signal, and says it was lost") {
+  arm::ServiceStatus status;
+  status.name = "web";
+  status.state = arm::ServiceState::backoff;
+  status.last_exit = arm::ExitStatus::lost();
+  auto last_exit = parsed(encode_status(4, {status}, arm::TimePoint{}))["services"][0]["last_exit"];
+  CHECK(last_exit["code"].is_null());
+  CHECK(last_exit["signal"].is_null());
+  CHECK(last_exit["lost"] == true);
+  // Any other exit keeps the shape it had: no `lost` field.
+  status.last_exit = arm::ExitStatus::exited(255);
+  auto coded = parsed(encode_status(5, {status}, arm::TimePoint{}))["services"][0]["last_exit"];
+  CHECK(coded["code"] == 255);
+  CHECK_FALSE(coded.contains("lost"));
+}
+
+TEST_CASE("status carries why a service's config file is not watched, only while it is not") {
+  arm::ServiceStatus status;
+  status.name = "web";
+  status.watch_error = "cannot watch /etc/web.conf for changes: Permission denied";
+  auto service = parsed(encode_status(4, {status}, arm::TimePoint{}))["services"][0];
+  CHECK(service["watch_error"] == "cannot watch /etc/web.conf for changes: Permission denied");
+  auto quiet = parsed(encode_status(5, {arm::ServiceStatus{}}, arm::TimePoint{}))["services"][0];
+  CHECK_FALSE(quiet.contains("watch_error"));
+}
+
 TEST_CASE("status reports dependencies and what a waiting service waits for") {
   auto now = arm::TimePoint{} + std::chrono::hours(5);
   arm::ServiceStatus status;

@@ -36,16 +36,19 @@
 ARM_BEGIN_NAMESPACE
 namespace posix {
 
+/// arm::Listeners over real sockets, watched through one epoll descriptor (this file's
+/// opening comment tells how each kind of socket is opened).
 class ARM_EXPORT PosixListeners final : public Listeners {
  public:
+  /// Fails (errno in Error::error_number) when its epoll set cannot be made.
   static std::expected<std::unique_ptr<PosixListeners>, Error> create();
   ~PosixListeners() override;
 
-  // Readable (POLLIN) when a watched socket has a client waiting (or a datagram).
+  /// Readable (POLLIN) when a watched socket has a client waiting (or a datagram).
   int fd() const;
-  // Calls `on_activity(service)` once for each service one of whose watched sockets has a client,
-  // ending that watch (as Listeners::watch says). Never blocks; the callback may call watch()
-  // and unwatch(), and so on_socket_activity may be called from it.
+  /// Calls `on_activity(service)` once for each service one of whose watched sockets has a client,
+  /// ending that watch (as Listeners::watch says). Never blocks; the callback may call watch()
+  /// and unwatch(), and so on_socket_activity may be called from it.
   std::size_t collect(const std::function<void(std::string_view service)>& on_activity);
 
   std::expected<void, Error> hold(std::string_view service, const ServiceSpec& spec) override;
@@ -53,15 +56,18 @@ class ARM_EXPORT PosixListeners final : public Listeners {
   void release_unheld() override;
   void descriptors(std::string_view service, std::vector<int>& out) const override;
   void watch(std::string_view service) override;
+  /// Cancels the watch of `service`'s sockets not yet reported; none outstanding: nothing.
   void unwatch(std::string_view service) override;
 
-  // Sockets open now (held or not yet released).
+  /// Sockets open now (held or not yet released).
   std::size_t open_count() const;
 
-  // Live re-exec (issue 15): every open socket by its address (to_string of its ListenSocket),
-  // for the host to keep across exec; adopt() gives one to the new host's PosixListeners before
-  // its supervisor holds it (hold() then finds it open: no client is refused in between).
+  /// Live re-exec (issue 15): every open socket by its address (to_string of its ListenSocket),
+  /// for the host to keep across exec; adopt() gives one to the new host's PosixListeners before
+  /// its supervisor holds it (hold() then finds it open: no client is refused in between).
   void for_each_socket(const std::function<void(const std::string& address, int fd)>& visit) const;
+  /// Takes over `fd`, a socket for `address` kept across exec. Fails, naming the address, when
+  /// `address` does not parse (EINVAL) or that socket is open here already (EEXIST).
   std::expected<void, Error> adopt(std::string_view address, UniqueFd fd);
 
   struct Impl;

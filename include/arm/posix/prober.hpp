@@ -40,41 +40,44 @@
 ARM_BEGIN_NAMESPACE
 namespace posix {
 
+/// arm::Prober for real processes and sockets (this file's opening comment tells how each kind
+/// of probe runs), watched through one descriptor.
 class ARM_EXPORT PosixProber final : public Prober {
  public:
+  /// called for each result collect() finds
   using OnResult = std::function<void(ProbeId id, const ProbeResult& result)>;
-  // Of an exec probe's output, what is kept (the rest is read and dropped, so the probe never
-  // blocks on a full pipe).
+  /// Of an exec probe's output, what is kept (the rest is read and dropped, so the probe never
+  /// blocks on a full pipe).
   static constexpr std::size_t output_kept = 4096;
-  // An HTTP status line longer than this is "not an HTTP response".
+  /// An HTTP status line longer than this is "not an HTTP response".
   static constexpr std::size_t status_line_limit = 4096;
 
-  // `child_nofile`: the RLIMIT_NOFILE exec probes start with. A host that raised its own limit
-  // gives its probes what its services get (SpawnerOptions::child_nofile): a probe, like a
-  // service, may use select() or close every descriptor up to its limit. nullopt: the host's.
+  /// `child_nofile`: the RLIMIT_NOFILE exec probes start with. A host that raised its own limit
+  /// gives its probes what its services get (SpawnerOptions::child_nofile): a probe, like a
+  /// service, may use select() or close every descriptor up to its limit. nullopt: the host's.
   static std::expected<std::unique_ptr<PosixProber>, Error> create(
       std::optional<SpawnerOptions::DescriptorLimit> child_nofile = std::nullopt);
-  // SIGKILLs every exec probe's group and reaps it (waiting only for SIGKILLed processes to
-  // die); closes every connection. Reports nothing.
+  /// SIGKILLs every exec probe's group and reaps it (waiting only for SIGKILLed processes to
+  /// die); closes every connection. Reports nothing.
   ~PosixProber() override;
 
-  // Readable (POLLIN) when a probe has something to say (or ended).
+  /// Readable (POLLIN) when a probe has something to say (or ended).
   int fd() const;
-  // Handles what is ready and calls `on_result` for every probe that ended. Never blocks. The
-  // callback may call start() and cancel().
+  /// Handles what is ready and calls `on_result` for every probe that ended. Never blocks. The
+  /// callback may call start() and cancel().
   std::size_t collect(const OnResult& on_result);
 
   void start(const ProbeRequest& request) override;
   void cancel(ProbeId id) override;
 
-  // Ends every probe in flight at once, reporting none (their exec processes are SIGKILLed and
-  // reaped): for a host about to exec itself (live re-exec, issue 15), which must leave no child
-  // of its own that the new host does not know.
+  /// Ends every probe in flight at once, reporting none (their exec processes are SIGKILLed and
+  /// reaped): for a host about to exec itself (live re-exec, issue 15), which must leave no child
+  /// of its own that the new host does not know.
   void end_all();
-  // Whether `pid` is a running (or not yet reaped) exec probe: a host that reaps the children
-  // it adopted must leave these alone (PosixSpawner::reap_adopted's `also_ours`).
+  /// Whether `pid` is a running (or not yet reaped) exec probe: a host that reaps the children
+  /// it adopted must leave these alone (PosixSpawner::reap_adopted's `also_ours`).
   bool owns_process(ProcessId pid) const;
-  // Probes started and not yet reported or cancelled, plus cancelled exec probes not yet reaped.
+  /// Probes started and not yet reported or cancelled, plus cancelled exec probes not yet reaped.
   std::size_t in_flight() const;
 
   struct Impl;

@@ -17,11 +17,15 @@
 ARM_BEGIN_NAMESPACE
 namespace posix {
 
+/// An owned file descriptor, closed when its owner lets go of it (on destruction, reset(), or a
+/// move into it). Move-only; -1 owns nothing.
 class ARM_EXPORT UniqueFd {
  public:
   UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
+  explicit UniqueFd(int fd) : fd_(fd) {}  ///< owns `fd` (-1: nothing)
+  /// takes `other`'s descriptor; `other` owns nothing after
   UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  /// Closes its own descriptor and takes `other`'s.
   UniqueFd& operator=(UniqueFd&& other) noexcept {
     reset(std::exchange(other.fd_, -1));
     return *this;
@@ -30,10 +34,10 @@ class ARM_EXPORT UniqueFd {
   UniqueFd& operator=(const UniqueFd&) = delete;
   ~UniqueFd() { reset(); }
 
-  // The descriptor, still owned here; -1 when none.
+  /// The descriptor, still owned here; -1 when none.
   int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-  // Closes the descriptor owned so far (if any) and owns `fd` instead.
+  explicit operator bool() const { return fd_ >= 0; }  ///< owns a descriptor
+  /// Closes the descriptor owned so far (if any) and owns `fd` instead.
   void reset(int fd = -1) {
     if (fd_ >= 0) ::close(fd_);
     fd_ = fd;
