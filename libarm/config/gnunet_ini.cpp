@@ -42,8 +42,10 @@ struct Parser {
   std::vector<std::string> including;  // the files being read, outermost first (loops)
   int files_included = 0;  // in all: a file may include another many times without a loop
 
+  int column = 1;  // of the line being read: where its first non-blank character is
+
   Error at(const std::string& file, int line, std::string message) const {
-    return Error::at(file, line, 0, "", std::move(message));
+    return Error::at(file, line, column, "", std::move(message));
   }
 
   std::string resolve(const std::string& from_file, std::string_view name) const {
@@ -104,7 +106,9 @@ struct Parser {
     while (!text.empty()) {
       ++line_number;
       auto end = text.find('\n');
-      std::string_view line = trim(text.substr(0, end));
+      std::string_view whole = text.substr(0, end);
+      column = static_cast<int>(std::min(whole.find_first_not_of(blanks), whole.size())) + 1;
+      std::string_view line = trim(whole);
       text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
       if (line.empty() || line.front() == '#' || line.front() == '%') continue;
       if (line.front() == '[') {
@@ -154,7 +158,7 @@ struct Parser {
       IniSection& section = section_named(current);
       section.values.insert_or_assign(
           std::string(key),
-          IniValue{std::string(unquote(trim(line.substr(equals + 1)))), file, line_number});
+          IniValue{std::string(unquote(trim(line.substr(equals + 1)))), file, line_number, column});
     }
     if (skipped > 0)
       document.warnings.push_back(fmt::format(

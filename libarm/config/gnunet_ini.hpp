@@ -39,6 +39,7 @@ struct IniValue {
   std::string text;
   std::string file;
   int line = 0;
+  int column = 1;  // where its key starts
 };
 
 struct IniSection {

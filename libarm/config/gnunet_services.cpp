@@ -193,7 +193,7 @@ class ServiceReader {
     const IniValue* value = document_.find(section, key);
     std::string dotted = fmt::format("{}.{}", section, key);
     if (!value) return Error::at(sources_.config_file.string(), 0, 0, dotted, std::move(message));
-    return Error::at(value->file, value->line, 0, dotted, std::move(message));
+    return Error::at(value->file, value->line, value->column, dotted, std::move(message));
   }
 
   void note_once(const std::string& key, std::string warning) {
@@ -396,7 +396,13 @@ class ServiceReader {
     if (arm_binds) {
       auto sockets = addresses(name);
       if (!sockets) return Failure(sockets.error());
-      for (const std::string& text : *sockets) spec.listen.push_back(*parse_listen_socket(text));
+      for (const std::string& text : *sockets) {
+        auto socket = parse_listen_socket(text);
+        if (!socket)  // a relative UNIXPATH (an unset $VARIABLE), one too long for sun_path
+          return Failure(
+              error_at(name, text.starts_with("unix:") ? "UNIXPATH" : "PORT", socket.error()));
+        spec.listen.push_back(std::move(*socket));
+      }
       if (!spec.listen.empty()) {
         // GNUnet's services accept until EAGAIN: their sockets must come non-blocking.
         spec.listen_nonblocking = true;

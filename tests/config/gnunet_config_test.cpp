@@ -195,8 +195,7 @@ TEST_CASE("START_ON_DEMAND with UNIXPATH: armd holds the socket, non-blocking, G
       "UNIX_MATCH_UID = YES\n"
       "[group]\nBINARY = /bin/g\nSTART_ON_DEMAND = YES\nUNIXPATH = /run/g.sock\n"
       "UNIX_MATCH_GID = YES\n"
-      "[abstract]\nBINARY = /bin/a\nSTART_ON_DEMAND = YES\nUNIXPATH = /run/a.sock\n"
-      "[TESTING]\nUSE_ABSTRACT_SOCKETS = YES\n");
+      "");
   const ServiceSpec& owner = gnunet.config.services.at("owner");
   CHECK(owner.start == StartMode::on_demand);
   REQUIRE(owner.listen.size() == 1);
@@ -204,7 +203,11 @@ TEST_CASE("START_ON_DEMAND with UNIXPATH: armd holds the socket, non-blocking, G
   CHECK(owner.listen_nonblocking);
   CHECK(owner.listen_mode == 0600);
   CHECK(gnunet.config.services.at("group").listen_mode == 0660);
-  CHECK(to_string(gnunet.config.services.at("abstract").listen[0]) == "unix:@/run/a.sock");
+  // GNUnet's test setting, for every service at once: Linux's abstract names.
+  auto abstract = loaded(
+      "[TESTING]\nUSE_ABSTRACT_SOCKETS = YES\n"
+      "[a]\nBINARY = /bin/a\nSTART_ON_DEMAND = YES\nUNIXPATH = /run/a.sock\n");
+  CHECK(to_string(abstract.config.services.at("a").listen[0]) == "unix:@/run/a.sock");
 }
 
 TEST_CASE("PORT: IPv6 then IPv4 on every address, or BINDTO's, or IPv4 only with DISABLEV6") {
@@ -227,7 +230,7 @@ TEST_CASE("PORT: IPv6 then IPv4 on every address, or BINDTO's, or IPv4 only with
   CHECK(listen("none") == words({"unix:/run/n.sock"}));
   auto error = failure("[s]\nBINARY = /bin/s\nSTART_ON_DEMAND = YES\nPORT = 99999\n");
   CHECK(error.to_string() ==
-        "/home/peer/.config/gnunet.conf:4: s.PORT: expected a port 0-65535, not '99999'");
+        "/home/peer/.config/gnunet.conf:4:1: s.PORT: expected a port 0-65535, not '99999'");
   CHECK(failure("[s]\nBINARY = /bin/s\nSTART_ON_DEMAND = YES\nPORT = 1\nBINDTO = example.org\n")
             .message.find("'example.org' is not an IP address") != std::string::npos);
 }
@@ -303,7 +306,7 @@ TEST_CASE("each ARM key armd does not apply is reported once, naming file and li
 TEST_CASE("YES/NO keys with other values, and two services on one socket, are errors") {
   auto error = failure("[s]\nBINARY = /bin/s\nIMMEDIATE_START = maybe\n");
   CHECK(error.to_string() ==
-        "/home/peer/.config/gnunet.conf:3: s.IMMEDIATE_START: expected YES or NO, not 'maybe'");
+        "/home/peer/.config/gnunet.conf:3:1: s.IMMEDIATE_START: expected YES or NO, not 'maybe'");
   auto twice = failure(
       "[a]\nBINARY = /bin/a\nSTART_ON_DEMAND = YES\nUNIXPATH = /run/x.sock\n"
       "[b]\nBINARY = /bin/b\nSTART_ON_DEMAND = YES\nUNIXPATH = /run/x.sock\n");
@@ -320,7 +323,7 @@ TEST_CASE("an error in an included file names that file and its line") {
   auto error = parse_gnunet_config_text(from);
   REQUIRE_FALSE(error.has_value());
   CHECK(error.error().to_string() ==
-        "/home/peer/.config/extra.conf:2: s.IMMEDIATE_START: expected YES or NO, not "
+        "/home/peer/.config/extra.conf:2:1: s.IMMEDIATE_START: expected YES or NO, not "
         "'sometimes'");
 }
 
@@ -328,4 +331,11 @@ TEST_CASE("a .conf file is read as GNUnet's, anything else as TOML") {
   CHECK(looks_like_gnunet_config("/etc/gnunet.conf"));
   CHECK_FALSE(looks_like_gnunet_config("/etc/armd.toml"));
   CHECK_FALSE(looks_like_gnunet_config("/etc/conf"));
+}
+
+TEST_CASE("a UNIXPATH that is not an absolute path (an unset variable) is an error at its line") {
+  auto error = failure("[s]\nBINARY = /bin/s\nSTART_ON_DEMAND = YES\nUNIXPATH = $NOWHERE/s.sock\n");
+  CHECK(error.line == 4);
+  CHECK(error.key == "s.UNIXPATH");
+  CHECK(error.message.find("absolute path") != std::string::npos);
 }

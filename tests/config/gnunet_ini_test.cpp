@@ -95,6 +95,13 @@ TEST_CASE("a later definition replaces an earlier one, within a file and across 
   CHECK(value(document, "s", "D") == "only-default");
   CHECK(document.find("s", "K")->file == "/etc/peer.conf");
   CHECK(document.find("s", "K")->line == 4);
+  CHECK(document.find("s", "K")->column == 1);
+}
+
+TEST_CASE("an error's column is where its line's text starts") {
+  auto error = failure("[s]\n   indented garbage\n");
+  CHECK(error.line == 2);
+  CHECK(error.column == 4);
 }
 
 TEST_CASE("@INLINE@ reads a file in place, relative to the including file's directory") {
@@ -198,7 +205,7 @@ TEST_CASE("lines the dialect does not have are errors naming file and line") {
   auto garbage = failure("[s]\nK = 1\ngarbage line\n");
   CHECK(garbage.line == 3);
   CHECK(garbage.to_string() ==
-        "/etc/peer.conf:3: 'garbage line' is not [SECTION], KEY = VALUE, a comment (# or %) or "
+        "/etc/peer.conf:3:1: 'garbage line' is not [SECTION], KEY = VALUE, a comment (# or %) or "
         "@INLINE@");
   CHECK(failure("[s\n").message == "a section header is [NAME]");
   CHECK(failure("[s]\n = v\n").message == "a value without a key (nothing before '=')");
