@@ -8,6 +8,7 @@
 #include <string>
 
 #include "arm/config.hpp"
+#include "temporary_directory.hpp"
 
 using namespace arm;
 
@@ -338,4 +339,36 @@ TEST_CASE("a UNIXPATH that is not an absolute path (an unset variable) is an err
   CHECK(error.line == 4);
   CHECK(error.key == "s.UNIXPATH");
   CHECK(error.message.find("absolute path") != std::string::npos);
+}
+
+// --- from files (gnunet_files_posix) -----------------------------------------------------------
+
+TEST_CASE("from files: the defaults directory's *.conf in name order, then the user's file") {
+  TemporaryDirectory directory;
+  std::filesystem::create_directory(directory.path() / "defaults");
+  directory.write("defaults/b.conf", "[s]\nBINARY = /bin/from-b\nOPTIONS = b\n");
+  directory.write("defaults/a.conf", "[s]\nBINARY = /bin/from-a\nDEBUG = YES\n");
+  directory.write("defaults/ignored.txt", "not a conf file at all");
+  directory.write("extra.conf", "[s]\nOPTIONS = from-include\n");
+  auto peer = directory.write("peer.conf", "[s]\n@INLINE@ extra.conf\n");
+  GnunetOptions options;
+  options.defaults_directory = directory.path() / "defaults";
+  options.libexec_directory = "/libexec";
+  auto gnunet = load_gnunet_config_file(peer, options);
+  REQUIRE_MESSAGE(gnunet.has_value(), (gnunet ? "" : gnunet.error().to_string()));
+  CHECK(compose_argv(gnunet->config.services.at("s"), gnunet->config.arm) ==
+        words({"/bin/from-b", "-c", peer.c_str(), "-L", "DEBUG", "from-include"}));
+}
+
+TEST_CASE("from files: a defaults directory named but not there is an error; none found is none") {
+  TemporaryDirectory directory;
+  auto peer = directory.write("peer.conf", "[s]\nBINARY = /bin/s\n");
+  GnunetOptions options;
+  options.defaults_directory = directory.path() / "nowhere";
+  auto missing = load_gnunet_config_file(peer, options);
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().message.find("the GNUnet defaults directory cannot be read") !=
+        std::string::npos);
+  CHECK(load_gnunet_config_file(directory.path() / "absent.conf").error().file ==
+        (directory.path() / "absent.conf").string());
 }
