@@ -22,11 +22,13 @@ namespace config_detail {
 namespace {
 
 constexpr int deepest_expansion = 64;
+constexpr std::size_t longest_expansion = 64 * 1024;
 
 struct Expansion {
   const IniDocument& document;
   const LookUpEnvironment& environment;
   std::vector<std::string>* unresolved;
+  std::string problem;  // why expand() gave nothing
 
   // [PATHS] NAME (expanded), else the environment's NAME.
   std::optional<std::optional<std::string>> look_up(const std::string& name, int depth) {
@@ -42,10 +44,18 @@ struct Expansion {
   }
 
   std::optional<std::string> expand(std::string_view text, int depth) {
-    if (depth > deepest_expansion) return std::nullopt;
+    if (depth > deepest_expansion) {
+      problem = fmt::format("variables nested deeper than {} (one that refers to itself?)",
+                            deepest_expansion);
+      return std::nullopt;
+    }
     std::string out;
     std::size_t at = 0;
     while (at < text.size()) {
+      if (out.size() > longest_expansion) {
+        problem = fmt::format("expands to more than {} KiB", longest_expansion / 1024);
+        return std::nullopt;
+      }
       if (text[at] != '$') {
         out += text[at++];
         continue;
@@ -233,11 +243,7 @@ class ServiceReader {
                                                           std::string_view key) {
     std::vector<std::string> unresolved;
     auto out = expand_gnunet_value(text, document_, sources_.environment, &unresolved);
-    if (!out)
-      return Failure(error_at(section, key,
-                              fmt::format("variables nested deeper than {} (one that refers to "
-                                          "itself?)",
-                                          deepest_expansion)));
+    if (!out) return Failure(error_at(section, key, std::move(out.error())));
     for (const std::string& name : unresolved)
       note_once("$" + name, fmt::format("{}: [{}] {}: ${} is set neither in [PATHS] nor in the "
                                         "environment; kept as written",
@@ -444,11 +450,16 @@ class ServiceReader {
 
 }  // namespace
 
-std::optional<std::string> expand_gnunet_value(std::string_view text, const IniDocument& document,
-                                               const LookUpEnvironment& environment,
-                                               std::vector<std::string>* unresolved) {
-  Expansion expansion{document, environment, unresolved};
-  return expansion.expand(text, 0);
+std::expected<std::string, std::string> expand_gnunet_value(std::string_view text,
+                                                            const IniDocument& document,
+                                                            const LookUpEnvironment& environment,
+                                                            std::vector<std::string>* unresolved) {
+  Expansion expansion{document, environment, unresolved, {}};
+  auto out = expansion.expand(text, 0);
+  if (!out) return std::unexpected(std::move(expansion.problem));
+  if (out->size() > longest_expansion)
+    return std::unexpected(fmt::format("expands to more than {} KiB", longest_expansion / 1024));
+  return std::move(*out);
 }
 
 std::vector<std::string> split_gnunet_words(std::string_view text) {

@@ -3,6 +3,7 @@
 // entry points are parse_gnunet_config_text and load_gnunet_config_file (arm/config.hpp).
 #pragma once
 
+#include <expected>
 #include <functional>
 #include <optional>
 #include <string>
@@ -20,10 +21,11 @@ using LookUpEnvironment = std::function<std::optional<std::string>(const std::st
 // GNUnet's expand_dollar: each `$NAME` (NAME ends at '/', '\' or a space) and `${NAME}` /
 // `${NAME:-DEFAULT}` replaced by [PATHS] NAME (itself expanded), else the environment's NAME,
 // else DEFAULT (expanded); a `$NAME` found nowhere stays as written (its name goes to
-// `unresolved`). Nothing: a chain of variables deeper than 64 (one that names itself).
-std::optional<std::string> expand_gnunet_value(std::string_view text, const IniDocument& document,
-                                               const LookUpEnvironment& environment,
-                                               std::vector<std::string>* unresolved = nullptr);
+// `unresolved`). An error: a chain of variables deeper than 64 (one that names itself), or a
+// result longer than 64 KiB (variables that double at each level).
+std::expected<std::string, std::string> expand_gnunet_value(
+    std::string_view text, const IniDocument& document, const LookUpEnvironment& environment,
+    std::vector<std::string>* unresolved = nullptr);
 
 // GNUnet's start_process_s: words split at spaces, a double-quoted stretch kept as one word
 // (the quotes removed).

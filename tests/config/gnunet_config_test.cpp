@@ -124,6 +124,16 @@ TEST_CASE("a variable that refers to itself is an error at the value that uses i
   CHECK(error.message.find("nested deeper than 64") != std::string::npos);
 }
 
+TEST_CASE("variables that double at each level are an error, not a gigabyte string") {
+  std::string paths = "[PATHS]\nV0 = xxxxxxxxxxxxxxxx\n";
+  for (int i = 1; i <= 40; ++i)
+    paths += "V" + std::to_string(i) + " = $V" + std::to_string(i - 1) + " $V" +
+             std::to_string(i - 1) + "\n";
+  auto error = failure(paths + "[s]\nBINARY = /bin/s\nOPTIONS = $V40\n");
+  CHECK(error.key == "s.OPTIONS");
+  CHECK(error.message == "expands to more than 64 KiB");
+}
+
 TEST_CASE("the argv is ARM's: PREFIX, BINARY, -c CONFIG, -L DEBUG, GLOBAL_POSTFIX, OPTIONS") {
   auto gnunet = loaded(
       "[arm]\n"
