@@ -743,22 +743,24 @@ void Daemon::apply_reload(std::optional<arm::RequestRef> from) {
     send(protocol::encode_error(id, "shutting_down", "armd is shutting down"));
     return;
   }
-  auto config = arm::load_config_file(options_.config_path);
-  if (!config) {
-    std::string why = config.error().to_string();
+  auto loaded = options_.config_source.load();
+  if (!loaded) {
+    std::string why = loaded.error().to_string();
     log(Level::error, "reload refused, the running configuration stays: {}", why);
     send(protocol::encode_error(id, "invalid_config", why));
     return;
   }
-  if (config->arm.socket != supervisor_->settings().socket) {
+  for (const std::string& warning : loaded->warnings) log(Level::warning, "reload: {}", warning);
+  arm::Config& config = loaded->config;
+  if (config.arm.socket != supervisor_->settings().socket) {
     log(Level::warning,
         "reload: [arm].socket changed; the new path takes effect when armd restarts");
   }
-  auto sizes = ServiceOutputs::sizes_of(*config);
-  auto files = LogFiles::settings_of(*config);
+  auto sizes = ServiceOutputs::sizes_of(config);
+  auto files = LogFiles::settings_of(config);
   // A new metrics_listen is bound before anything changes: an address that cannot be bound
   // refuses the reload, as an invalid file does, and the old listener stays meanwhile.
-  std::optional<arm::ListenAddress> metrics_wanted = config->arm.metrics_listen;
+  std::optional<arm::ListenAddress> metrics_wanted = config.arm.metrics_listen;
   bool metrics_moved = metrics_wanted != listening_for_metrics();
   std::optional<MetricsHttpServer> new_metrics;
   std::optional<arm::ListenAddress> released_metrics;  // closed for the new one, on its port
@@ -771,7 +773,7 @@ void Daemon::apply_reload(std::optional<arm::RequestRef> from) {
     }
     new_metrics.emplace(std::move(*listener));
   }
-  auto applied = supervisor_->reload(std::move(*config));
+  auto applied = supervisor_->reload(std::move(config));
   if (applied) ++reloads_applied_;
   if (!applied) {
     new_metrics.reset();

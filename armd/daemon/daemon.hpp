@@ -16,6 +16,7 @@
 #include "arm/posix/output_pipes.hpp"
 #include "arm/posix/unique_fd.hpp"
 #include "arm/supervisor.hpp"
+#include "config_source.hpp"
 #include "control_server.hpp"
 #include "descriptor_limit.hpp"
 #include "event_subscribers.hpp"
@@ -36,6 +37,8 @@ namespace armd {
 
 struct DaemonOptions {
   std::string config_path;
+  // How config_path is read, at start and at each reload (TOML or GNUnet's INI, issue 17).
+  ConfigSource config_source;
   std::string socket_path;
   // Act as init (also when armd is PID 1): become a child subreaper and reap every process
   // that is orphaned below armd.

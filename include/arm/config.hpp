@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <expected>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -463,6 +464,59 @@ ARM_EXPORT std::vector<Error> find_exposed_metrics(const std::filesystem::path& 
 /// for a key of the form services.NAME.KEY or services.NAME.KEY[I], the line and column of that
 /// key (or element) in the file (read again; 0 when it is not found).
 ARM_EXPORT void locate_in_file(const std::filesystem::path& path, std::vector<Error>& errors);
+
+// --- GNUnet's own configuration (issue 17; docs/config.md, "GNUnet configuration") -----------
+//
+// A GNUnet peer's INI file read as GNUnet's ARM reads it: the defaults (GNUnet's config.d/*.conf)
+// under the user's file, `$VAR` / `${VAR:-default}` expanded from [PATHS] then the environment,
+// and one service per section with a BINARY (but [arm], which is ARM itself), started with the
+// argv GNUnet's ARM gives it: PREFIX... BINARY -c CONFIG [-L DEBUG] GLOBAL_POSTFIX... OPTIONS...
+
+/// Where the layers come from when loading a file (load_gnunet_config_file).
+struct ARM_EXPORT GnunetOptions {
+  /// The defaults: every *.conf in it, in name order, under the user's file. Unset:
+  /// $GNUNET_BASE_CONFIG, else /usr/share/gnunet/config.d (as GNUnet's util finds them); a
+  /// directory that is not there gives no defaults.
+  std::optional<std::filesystem::path> defaults_directory;
+  /// Where a BINARY without '/' is found. Unset: the first of /usr/lib/<multiarch>/gnunet/libexec,
+  /// /usr/lib/gnunet/libexec, /usr/local/lib/gnunet/libexec that exists.
+  std::optional<std::filesystem::path> libexec_directory;
+};
+
+/// Everything parse_gnunet_config_text needs, so that it reads nothing by itself.
+struct ARM_EXPORT GnunetSources {
+  std::filesystem::path config_file;  ///< the user's file: errors, relative @INLINE@s, `-c`
+  std::string config_text;            ///< the user's file's text
+  /// One file of defaults, as read.
+  struct File {
+    std::string path;  ///< where it was read from (named in errors and warnings)
+    std::string text;  ///< its text
+  };
+  std::vector<File> defaults;  ///< in the order they are layered (later ones win)
+  /// Reads a file an @INLINE@ names; unset: every include fails.
+  std::function<std::expected<std::string, std::string>(const std::string& path)> read_file;
+  /// $NAME from the environment; unset: nothing is set.
+  std::function<std::optional<std::string>(const std::string& name)> environment;
+  std::string libexec_directory;  ///< where a BINARY without '/' is found
+};
+
+/// A GNUnet configuration as armd runs it, and what of it was not applied.
+struct ARM_EXPORT GnunetConfig {
+  Config config;  ///< the services and [arm] settings, as a TOML file would give them
+  /// What was read but is not applied, or was left out: one line per key (not per section),
+  /// each naming file and line. armd logs them; `armd --check-config` prints them.
+  std::vector<std::string> warnings;
+};
+
+/// The layered configuration to a Config, or the first error (file, line, key).
+ARM_EXPORT std::expected<GnunetConfig, ConfigError> parse_gnunet_config_text(
+    const GnunetSources& sources);
+/// Reads `path`, the defaults and the includes from the filesystem, then parses them.
+ARM_EXPORT std::expected<GnunetConfig, ConfigError> load_gnunet_config_file(
+    const std::filesystem::path& path, const GnunetOptions& options = {});
+/// Whether armd reads `path` as GNUnet's INI rather than TOML by default: a name ending in
+/// ".conf", as GNUnet's are.
+ARM_EXPORT bool looks_like_gnunet_config(const std::filesystem::path& path);
 
 /// Parses a duration: an integer (milliseconds) or a string with unit ms|s|m|h ("250ms", "5s").
 ARM_EXPORT std::expected<Milliseconds, std::string> parse_duration(std::string_view text);

@@ -1,0 +1,29 @@
+#include "config_source.hpp"
+
+namespace armd {
+
+std::expected<ConfigSource::Loaded, arm::ConfigError> ConfigSource::load() const {
+  switch (format) {
+    case ConfigFormat::toml: {
+      auto config = arm::load_config_file(path);
+      if (!config) return std::unexpected(std::move(config.error()));
+      return Loaded{std::move(*config), {}};
+    }
+    case ConfigFormat::gnunet: {
+      auto config = arm::load_gnunet_config_file(path, gnunet);
+      if (!config) return std::unexpected(std::move(config.error()));
+      return Loaded{std::move(config->config), std::move(config->warnings)};
+    }
+  }
+  return std::unexpected(arm::Error::at(path, 0, 0, "", "unknown configuration format"));
+}
+
+std::optional<ConfigFormat> choose_config_format(std::string_view flag, const std::string& path) {
+  if (flag == "toml") return ConfigFormat::toml;
+  if (flag == "gnunet") return ConfigFormat::gnunet;
+  if (flag == "auto")
+    return arm::looks_like_gnunet_config(path) ? ConfigFormat::gnunet : ConfigFormat::toml;
+  return std::nullopt;
+}
+
+}  // namespace armd

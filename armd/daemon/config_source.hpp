@@ -1,0 +1,34 @@
+// Which loader reads armd's configuration file: TOML (armd's own format) or GNUnet's INI
+// (issue 17), chosen once from the command line and used again at every reload.
+#pragma once
+
+#include <expected>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "arm/config.hpp"
+
+namespace armd {
+
+enum class ConfigFormat { toml, gnunet };
+
+struct ConfigSource {
+  std::string path;
+  ConfigFormat format = ConfigFormat::toml;
+  arm::GnunetOptions gnunet;  // only for ConfigFormat::gnunet
+
+  // A configuration and what is worth telling about it (GNUnet keys not applied).
+  struct Loaded {
+    arm::Config config;
+    std::vector<std::string> warnings;
+  };
+  std::expected<Loaded, arm::ConfigError> load() const;
+};
+
+// --config-format: "toml", "gnunet", or "auto" (a ".conf" file is GNUnet's, anything else
+// TOML). nullopt for any other word.
+std::optional<ConfigFormat> choose_config_format(std::string_view flag, const std::string& path);
+
+}  // namespace armd

@@ -1,0 +1,146 @@
+"""armd reading GNUnet's own configuration (issue 17, the `long` suite: it installs Debian's
+`gnunet` package when missing, as root).
+
+A loopback-only peer configuration in the test's scratch directory, layered over copies of
+Debian's defaults for ARM, util, statistics, identity and resolver (--gnunet-defaults, so no
+other GNUnet service is configured): armd starts the IMMEDIATE_START service with exactly the
+argv GNUnet's ARM gives it (checked in /proc/PID/cmdline), holds the sockets of the others, and
+the stock clients get their answers (gnunet-identity's service started by its first
+connection). A reload reads the .conf again; a re-exec is refused."""
+
+import os
+import shutil
+import subprocess
+import textwrap
+import unittest
+
+from harness import DEADLINE, ArmdTestCase, wait_for
+from test_gnunet_on_demand import install_gnunet, libexec
+
+DEFAULTS = "/usr/share/gnunet/config.d"
+
+
+def cmdline(pid):
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return [word.decode() for word in f.read().split(b"\0")[:-1]]
+
+
+class GnunetConfig(ArmdTestCase):
+    @classmethod
+    def setUpClass(cls):
+        problem = install_gnunet()
+        if problem:
+            raise unittest.SkipTest(problem)
+
+    def setUp(self):
+        super().setUp()
+        self.run_dir = os.path.join(self.dir, "run")
+        self.cache = os.path.join(self.dir, "cache")
+        self.defaults = os.path.join(self.dir, "defaults")
+        os.mkdir(self.defaults)
+        for name in ("util.conf", "arm.conf", "statistics.conf", "identity.conf",
+                     "resolver.conf"):
+            shutil.copy(os.path.join(DEFAULTS, name), self.defaults)
+        self.config = os.path.join(self.dir, "peer.conf")  # .conf: read as GNUnet's
+
+    def write_peer(self, statistics_extra=""):
+        with open(self.config, "w") as f:
+            f.write(textwrap.dedent(f"""\
+                # A peer that reaches nothing but this host.
+                [PATHS]
+                GNUNET_HOME = {self.dir}/home
+                GNUNET_RUNTIME_DIR = {self.run_dir}
+                GNUNET_USER_RUNTIME_DIR = {self.run_dir}
+                GNUNET_DATA_HOME = {self.dir}/data
+                GNUNET_CONFIG_HOME = {self.dir}/config
+                GNUNET_CACHE_HOME = {self.cache}
+                GNUNET_TMP = {self.dir}/tmp
+
+                [arm]
+                GLOBAL_POSTFIX = -l $GNUNET_CACHE_HOME/{{}}.log
+
+                [statistics]
+                IMMEDIATE_START = YES
+                {statistics_extra}
+                """))
+
+    def start(self):
+        self.write_peer()
+        self.start_armd("--gnunet-defaults", self.defaults)
+
+    def client(self, *args):
+        """A stock GNUnet client on the peer's configuration; fails the test unless it exits 0."""
+        result = subprocess.run([args[0], "-c", self.config, *args[1:]],
+                                capture_output=True, text=True, timeout=DEADLINE,
+                                env=self.armd_environment())
+        self.assertEqual(result.returncode, 0, f"{args}: {result.stdout} {result.stderr}\n"
+                                               f"armd log:\n{self.log()}")
+        return result.stdout
+
+    def running_argv(self, name):
+        """The running process's argv, or None while it is not running."""
+        status = self.status(name)
+        if status["state"] != "running":
+            return None
+        try:
+            return cmdline(status["pid"])
+        except OSError:
+            return None  # it ended meanwhile
+
+    def statistics_argv(self, *options):
+        return [f"{libexec()}/gnunet-service-statistics", "-c", self.config,
+                "-l", f"{self.cache}/statistics.log", *options]
+
+    def test_the_immediate_service_runs_with_arms_argv_and_the_others_wait_for_clients(self):
+        self.start()
+        running = self.wait_state("statistics", "running")
+        self.assertEqual(cmdline(running["pid"]), self.statistics_argv())
+        # On demand, as Debian's defaults say: armd holds their UNIXPATH sockets.
+        self.assertEqual(self.status("identity")["state"], "listening")
+        self.assertEqual(self.status("resolver")["state"], "listening")
+        self.assertEqual(set(self.status()), {"statistics", "identity", "resolver"})
+
+        self.client("gnunet-statistics", "-s", "armd-test", "-n", "requests", "42")
+        self.assertRegex(self.client("gnunet-statistics", "-s", "armd-test"),
+                         r"armd-test\s+requests:\s+42")
+
+        # gnunet-identity's first connection starts its service, with ARM's argv too.
+        self.client("gnunet-identity", "-C", "alice")
+        identity = self.wait_state("identity", "running")
+        self.assertEqual(cmdline(identity["pid"]),
+                         [f"{libexec()}/gnunet-service-identity", "-c", self.config,
+                          "-l", f"{self.cache}/identity.log"])
+        self.assertIn("alice", self.client("gnunet-identity", "-d"))
+
+    def test_a_reload_reads_the_conf_again(self):
+        self.start()
+        first = self.wait_state("statistics", "running")["pid"]
+        self.write_peer(statistics_extra="OPTIONS = -L WARNING")
+        self.armctl("reload", check=0)
+        # (Its config file, peer.conf, changed too: armd may restart it once more for that.)
+        wanted = self.statistics_argv("-L", "WARNING")
+        wait_for(lambda: self.running_argv("statistics") == wanted,
+                 "statistics restarted with its new OPTIONS")
+        self.assertNotEqual(self.status("statistics")["pid"], first)
+
+    def test_a_reexec_is_refused_with_a_gnunet_configuration(self):
+        self.start()
+        result = self.armctl("reexec")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("not supported with a GNUnet configuration",
+                      result.stdout + result.stderr)
+        self.assertEqual(self.armd.poll(), None)
+
+    def test_check_config_reads_the_conf_and_says_what_it_does_not_apply(self):
+        self.write_peer()
+        result = subprocess.run([os.environ["ARMD"], "--check-config", self.config,
+                                 "--gnunet-defaults", self.defaults],
+                                capture_output=True, text=True, timeout=DEADLINE)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("valid (3 services)", result.stdout)
+        # Debian's arm.conf gives ARM a UNIXPATH: gnunet-arm cannot reach armd, and it is said.
+        self.assertIn("[arm] UNIXPATH is not applied", result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
