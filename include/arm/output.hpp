@@ -47,7 +47,8 @@ class ARM_EXPORT StampCache {
 /// An RFC 3339 date-time ("2026-12-01T20:40:00Z", "2026-12-01t21:40:00.5+01:00", a space for the
 /// T): the time it names, fractions of a millisecond cut; nullopt when the text is not one (the
 /// date, the clock or the offset out of range included). Leap seconds (":60") are not accepted.
-/// A time the system clock cannot hold (before 1678, after 2261) is its earliest or latest.
+/// A time the system clock cannot hold (with libstdc++, whose clock counts nanoseconds: before
+/// 1678, after 2261) is its earliest or latest.
 ARM_EXPORT std::optional<WallTime> parse_rfc3339(std::string_view text);
 
 /// Which of a process's output streams.

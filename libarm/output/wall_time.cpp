@@ -100,8 +100,9 @@ std::optional<WallTime> parse_rfc3339(std::string_view text) {
   }
   auto local = std::chrono::sys_days(date) + std::chrono::hours(hour) +
                std::chrono::minutes(minute) + std::chrono::seconds(second) + fraction;
-  // The system clock counts nanoseconds: beyond about 1677 to 2262 it cannot hold the time,
-  // and the nearest it can is as good for comparing stamps.
+  // libstdc++'s system clock counts nanoseconds: beyond about 1677 to 2262 it cannot hold the
+  // time, and the nearest it can is as good for comparing stamps. (libc++'s counts
+  // microseconds and holds every year written with four digits.)
   auto utc = local - offset;
   auto latest = std::chrono::floor<std::chrono::milliseconds>(WallTime::max());
   auto earliest = std::chrono::ceil<std::chrono::milliseconds>(WallTime::min());
