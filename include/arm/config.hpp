@@ -478,14 +478,15 @@ struct ARM_EXPORT GnunetOptions {
   /// $GNUNET_BASE_CONFIG, else /usr/share/gnunet/config.d (as GNUnet's util finds them); a
   /// directory that is not there gives no defaults.
   std::optional<std::filesystem::path> defaults_directory;
-  /// Where a BINARY without '/' is found. Unset: the first of /usr/lib/<multiarch>/gnunet/libexec,
-  /// /usr/lib/gnunet/libexec, /usr/local/lib/gnunet/libexec that exists.
+  /// Where a BINARY without '/' is found. Unset: the first of
+  /// `/usr/lib/MULTIARCH/gnunet/libexec`, /usr/lib/gnunet/libexec, /usr/local/lib/gnunet/libexec
+  /// that exists.
   std::optional<std::filesystem::path> libexec_directory;
 };
 
 /// Everything parse_gnunet_config_text needs, so that it reads nothing by itself.
 struct ARM_EXPORT GnunetSources {
-  std::filesystem::path config_file;  ///< the user's file: errors, relative @INLINE@s, `-c`
+  std::filesystem::path config_file;  ///< the user's file: errors, relative `@INLINE@`s, `-c`
   std::string config_text;            ///< the user's file's text
   /// One file of defaults, as read.
   struct File {
@@ -493,7 +494,7 @@ struct ARM_EXPORT GnunetSources {
     std::string text;  ///< its text
   };
   std::vector<File> defaults;  ///< in the order they are layered (later ones win)
-  /// Reads a file an @INLINE@ names; unset: every include fails.
+  /// Reads a file an `@INLINE@` names; unset: every include fails.
   std::function<std::expected<std::string, std::string>(const std::string& path)> read_file;
   /// $NAME from the environment; unset: nothing is set.
   std::function<std::optional<std::string>(const std::string& name)> environment;

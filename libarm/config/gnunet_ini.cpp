@@ -40,7 +40,8 @@ struct Parser {
   const ReadTextFile& read_file;
   IniDocument& document;
   std::vector<std::string> including;  // the files being read, outermost first (loops)
-  int files_included = 0;  // in all: a file may include another many times without a loop
+  int files_included = 0;          // in all: a file may include another many times without a loop
+  std::size_t bytes_included = 0;  // their texts, in all
 
   int column = 1;  // of the line being read: where its first non-blank character is
 
@@ -93,6 +94,11 @@ struct Parser {
       return std::unexpected(
           at(from_file, line, fmt::format("{} {}: {}", directive, path, text.error())));
     }
+    bytes_included += text->size();
+    if (bytes_included > max_included_bytes)
+      return std::unexpected(at(from_file, line,
+                                fmt::format("{} {}: more than {} MiB included in all", directive,
+                                            path, max_included_bytes >> 20)));
     return parse(*text, path, only_section);
   }
 

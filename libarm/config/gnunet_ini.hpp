@@ -67,6 +67,9 @@ inline constexpr int max_include_depth = 10;
 // And a bound on the includes of one file in all (a file may include another one many times,
 // and each of those the next, without any loop).
 inline constexpr int max_included_files = 1000;
+// And on the bytes they hold in all: a thousand includes of a large file would otherwise keep
+// armd's loop busy for minutes (a reload parses in it).
+inline constexpr std::size_t max_included_bytes = std::size_t{16} << 20;
 
 // Parses `text`, the contents of `file`, into `document`, over what it already holds.
 std::expected<void, Error> parse_gnunet_ini(std::string_view text, const std::string& file,

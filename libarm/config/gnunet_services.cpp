@@ -23,15 +23,27 @@ namespace {
 
 constexpr int deepest_expansion = 64;
 constexpr std::size_t longest_expansion = 64 * 1024;
+// Variables looked up for one value, in all: neither limit above stops "L1 = ${L0}${L0}",
+// "L2 = ${L1}${L1}", ... when L0 is empty (the text stays short and shallow while the work
+// doubles at each level; GNUnet's own gnunet-config hangs on it).
+constexpr std::size_t most_look_ups = 100000;
 
 struct Expansion {
   const IniDocument& document;
   const LookUpEnvironment& environment;
   std::vector<std::string>* unresolved;
   std::string problem;  // why expand() gave nothing
+  std::size_t look_ups = 0;
 
   // [PATHS] NAME (expanded), else the environment's NAME.
   std::optional<std::optional<std::string>> look_up(const std::string& name, int depth) {
+    if (++look_ups > most_look_ups) {
+      problem = fmt::format(
+          "expands through more than {} variables (each refers to others "
+          "several times?)",
+          most_look_ups);
+      return std::nullopt;
+    }
     if (const IniValue* value = document.find("PATHS", name)) {
       auto expanded = expand(value->text, depth + 1);
       if (!expanded) return std::nullopt;  // too deep
@@ -454,7 +466,7 @@ std::expected<std::string, std::string> expand_gnunet_value(std::string_view tex
                                                             const IniDocument& document,
                                                             const LookUpEnvironment& environment,
                                                             std::vector<std::string>* unresolved) {
-  Expansion expansion{document, environment, unresolved, {}};
+  Expansion expansion{document, environment, unresolved, {}, 0};
   auto out = expansion.expand(text, 0);
   if (!out) return std::unexpected(std::move(expansion.problem));
   if (out->size() > longest_expansion)

@@ -134,6 +134,19 @@ TEST_CASE("variables that double at each level are an error, not a gigabyte stri
   CHECK(error.message == "expands to more than 64 KiB");
 }
 
+TEST_CASE("empty variables that double at each level are an error, not a loop for ever") {
+  // The text stays empty and shallow while the look-ups double: 2^40 of them without a bound
+  // (GNUnet's gnunet-config hangs on this).
+  std::string paths = "[PATHS]\nL0 =\n";
+  for (int i = 1; i <= 40; ++i)
+    paths += "L" + std::to_string(i) + " = ${L" + std::to_string(i - 1) + "}${L" +
+             std::to_string(i - 1) + "}\n";
+  auto error = failure(paths + "[s]\nBINARY = /bin/s\nOPTIONS = ${L40}\n");
+  CHECK(error.key == "s.OPTIONS");
+  CHECK(error.line == 45);
+  CHECK(error.message.find("expands through more than 100000 variables") != std::string::npos);
+}
+
 TEST_CASE("the argv is ARM's: PREFIX, BINARY, -c CONFIG, -L DEBUG, GLOBAL_POSTFIX, OPTIONS") {
   auto gnunet = loaded(
       "[arm]\n"

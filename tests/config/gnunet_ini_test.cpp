@@ -199,6 +199,18 @@ TEST_CASE("a file included many times over, without a loop, is bounded in all") 
   CHECK(error.message.find("more than 1000 files included in all") != std::string::npos);
 }
 
+TEST_CASE("the bytes of all includes together are bounded, not only their number") {
+  // Twenty includes of a 1 MiB file: few files, but what a thousand of them would cost armd's
+  // loop (a reload parses in it) is bounded by bytes.
+  Files files;
+  std::string includes;
+  for (int i = 0; i < 20; ++i) includes += "@INLINE@ /etc/big.conf\n";
+  files.texts["/etc/big.conf"] = "[s]\nK = " + std::string(std::size_t{1} << 20, 'x') + "\n";
+  auto error = failure(includes, files);
+  CHECK(error.message.find("more than 16 MiB included in all") != std::string::npos);
+  CHECK(error.line == 16);
+}
+
 TEST_CASE("lines the dialect does not have are errors naming file and line") {
   CHECK(failure("K = v\n").message == "K is outside any section: put a [SECTION] header above it");
   CHECK(failure("K = v\n").line == 1);
