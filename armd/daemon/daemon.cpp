@@ -113,8 +113,6 @@ std::expected<std::unique_ptr<Daemon>, StartFailure> Daemon::create(DaemonOption
   std::unique_ptr<Daemon> daemon(new Daemon(std::move(options), arm::posix::UniqueFd()));
   // Before anything is opened: ten thousand services need tens of thousands of descriptors.
   daemon->descriptor_limits_ = raise_descriptor_limit();
-  // The socket first: another armd there is the error to report, before anything else is
-  // touched (its services' cgroups least of all).
   // No descriptor armd was given survives an exec of it: what a re-exec keeps is closed on the
   // next one again, and what armd inherited at its start (a shell's or a service manager's
   // leftovers) does not ride along into the new program either. (Children never see them: the
@@ -123,6 +121,8 @@ std::expected<std::unique_ptr<Daemon>, StartFailure> Daemon::create(DaemonOption
   // handed-over ones where the kernel is older than 5.11.
   if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0 && resumed)
     for (int fd : resumed->descriptors()) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  // The socket first: another armd there is the error to report, before anything else is
+  // touched (its services' cgroups least of all).
   if (resumed) {
     daemon->server_.emplace(ControlServer::adopt(arm::posix::UniqueFd(resumed->control_lock_fd),
                                                  arm::posix::UniqueFd(resumed->control_listen_fd),

@@ -59,9 +59,9 @@ enum class StopSignal { terminate, kill, abort };
 /// How a process ended.
 ///
 /// `lost` is the status of a process that someone else reaped before the spawner could: a
-/// host with its own waitpid(-1) (or SIGCHLD set to SIG_IGN, which PosixSpawner::create()
-/// refuses). The process is gone, but how it ended is not known; the supervisor counts it as a
-/// failure (it restarts under `on-failure`), never as a clean exit.
+/// host that waits for any child itself, or ignores the child-exit signal (which the POSIX
+/// spawner's create() refuses). The process is gone, but how it ended is not known; the supervisor
+/// counts it as a failure (it restarts under `on-failure`), never as a clean exit.
 struct ARM_EXPORT ExitStatus {
   /// What `value` means.
   enum class Kind {

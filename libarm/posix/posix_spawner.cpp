@@ -192,8 +192,8 @@ ExitStatus exit_status_of(const siginfo_t& info) {
   return ExitStatus::signaled(info.si_status);
 }
 
-// A child that someone else reaped (a host's waitpid(-1), or a SIGCHLD set to SIG_IGN after
-// create() looked) is reported as ExitStatus::lost(): its status is gone, but the supervisor
+// A child that someone else reaped (a host that waits for any child, or a SIGCHLD set to SIG_IGN
+// after create() looked) is reported as ExitStatus::lost(): its status is gone, but the supervisor
 // must still learn that the process is, or it would wait for it forever.
 enum class Reaped { exited, not_yet, lost };
 
@@ -269,7 +269,7 @@ namespace {
 
 // With SIGCHLD ignored (SIG_IGN) or SA_NOCLDWAIT set, the kernel reaps every child as it exits:
 // none would ever report how it ended. Said at creation, so the host learns what to change
-// before its first service's exit is lost. (A host's own waitpid(-1) cannot be seen from here:
+// before its first service's exit is lost. (A host's own wait for any child cannot be seen here:
 // the exits it steals are reported as ExitStatus::lost().)
 std::expected<void, Error> check_children_are_kept() {
   struct sigaction current {};

@@ -125,7 +125,7 @@ TEST_CASE("a variable that refers to itself is an error at the value that uses i
 }
 
 TEST_CASE("variables that double at each level are an error, not a gigabyte string") {
-  std::string paths = "[PATHS]\nV0 = xxxxxxxxxxxxxxxx\n";
+  std::string paths = "[PATHS]\nV0 = sixteen-letters!\n";
   for (int i = 1; i <= 40; ++i)
     paths += "V" + std::to_string(i) + " = $V" + std::to_string(i - 1) + " $V" +
              std::to_string(i - 1) + "\n";

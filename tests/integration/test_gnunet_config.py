@@ -14,8 +14,8 @@ import subprocess
 import textwrap
 import unittest
 
-from harness import DEADLINE, ArmdTestCase, wait_for
-from test_gnunet_on_demand import install_gnunet, libexec
+from harness import DEADLINE, wait_for
+from test_gnunet_on_demand import GnunetTestCase, libexec
 
 DEFAULTS = "/usr/share/gnunet/config.d"
 
@@ -25,13 +25,7 @@ def cmdline(pid):
         return [word.decode() for word in f.read().split(b"\0")[:-1]]
 
 
-class GnunetConfig(ArmdTestCase):
-    @classmethod
-    def setUpClass(cls):
-        problem = install_gnunet()
-        if problem:
-            raise unittest.SkipTest(problem)
-
+class GnunetConfig(GnunetTestCase):
     def setUp(self):
         super().setUp()
         self.run_dir = os.path.join(self.dir, "run")

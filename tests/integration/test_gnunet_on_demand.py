@@ -38,12 +38,17 @@ def install_gnunet():
     return None if libexec() else "apt-get installed gnunet, yet its services are not found"
 
 
-class GnunetOnDemand(ArmdTestCase):
+class GnunetTestCase(ArmdTestCase):
+    """A test of armd with Debian's GNUnet services: skipped when the package cannot be had."""
+
     @classmethod
     def setUpClass(cls):
         problem = install_gnunet()
         if problem:
             raise unittest.SkipTest(problem)
+
+
+class GnunetOnDemand(GnunetTestCase):
 
     def setUp(self):
         super().setUp()
