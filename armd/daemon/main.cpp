@@ -4,6 +4,7 @@
 // config file the configuration names that does not exist).
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
@@ -15,6 +16,7 @@
 #include "arm/config.hpp"
 #include "config_source.hpp"
 #include "daemon.hpp"
+#include "heap_prefault.hpp"
 #include "log.hpp"
 #include "protocol/socket_path.hpp"
 #include "protocol/version.hpp"
@@ -156,7 +158,12 @@ int main(int argc, char** argv) {
   // previous armd ran, short of the machine changing in between; then there is no armd to go
   // back to, and the services end with this process (PR_SET_PDEATHSIG), as on a crash.
   std::optional<armd::HandoverState> handover;
+  std::optional<armd::PrefaultedHeap> prefaulted;
   if (handover_fd >= 0) {
+    struct stat handover_file {};
+    if (::fstat(handover_fd, &handover_file) == 0)
+      prefaulted.emplace(
+          armd::takeover_heap_bytes(static_cast<std::size_t>(handover_file.st_size)));
     auto text = armd::read_whole(handover_fd);
     ::close(handover_fd);
     if (!text) return cannot_start(exit_cannot_run, "re-exec: " + text.error());
@@ -205,6 +212,7 @@ int main(int argc, char** argv) {
       armd::Daemon::create(std::move(options), std::move(*config), handover ? &*handover : nullptr);
   if (daemon && handover)
     (*daemon)->set_taken_over_ms(ms(std::chrono::steady_clock::now() - configured));
+  prefaulted.reset();
   if (!daemon)
     return cannot_start(daemon.error().invalid_config ? exit_invalid : exit_cannot_run,
                         daemon.error().message);
