@@ -7,12 +7,13 @@ std::expected<ConfigSource::Loaded, arm::ConfigError> ConfigSource::load() const
     case ConfigFormat::toml: {
       auto config = arm::load_config_file(path);
       if (!config) return std::unexpected(std::move(config.error()));
-      return Loaded{std::move(*config), {}};
+      return Loaded{std::move(*config), {}, {}};
     }
     case ConfigFormat::gnunet: {
       auto config = arm::load_gnunet_config_file(path, gnunet);
       if (!config) return std::unexpected(std::move(config.error()));
-      return Loaded{std::move(config->config), std::move(config->warnings)};
+      return Loaded{std::move(config->config), std::move(config->warnings),
+                    std::move(config->files)};
     }
   }
   return std::unexpected(arm::Error::at(path, 0, 0, "", "unknown configuration format"));

@@ -23,6 +23,9 @@ struct ConfigSource {
   struct Loaded {
     arm::Config config;
     std::vector<std::string> warnings;
+    // The files it was read from, when armd reloads on their change itself (GNUnet's: its
+    // services' config_digest says which of them a change concerns). Empty for TOML.
+    std::vector<std::string> files;
   };
   std::expected<Loaded, arm::ConfigError> load() const;
 };

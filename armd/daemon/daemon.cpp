@@ -168,6 +168,7 @@ std::expected<std::unique_ptr<Daemon>, StartFailure> Daemon::create(DaemonOption
   auto watcher = arm::posix::InotifyWatcher::create();
   if (!watcher) return std::unexpected(watcher.error().message);
   daemon->watcher_ = std::move(*watcher);
+  daemon->watch_own_files(daemon->options_.config_files);
   auto health = HealthProbes::create(daemon->descriptor_limits_.for_children());
   if (!health) return std::unexpected(health.error());
   daemon->health_.emplace(std::move(*health));
@@ -373,8 +374,15 @@ int Daemon::run() {
       listeners_->collect(
           [&](std::string_view service) { supervisor_->on_socket_activity(service); });
     if (fds[2].revents & POLLIN) {
-      watcher_->collect_changes(
-          [&](const arm::WatchedFile& file) { supervisor_->on_file_changed(file); });
+      watcher_->collect_changes([&](const arm::WatchedFile& file) {
+        if (file.section.empty() && own_files_.contains(file.path)) own_file_changed_ = file.path;
+        supervisor_->on_file_changed(file);
+      });
+    }
+    if (own_file_changed_) {
+      log(Level::info, "{} changed: reloading the configuration", *own_file_changed_);
+      own_file_changed_.reset();
+      reload(std::nullopt);
     }
     // Before the connections are read: on success it execs, and a request not read yet is read
     // by the new armd.
@@ -718,6 +726,22 @@ void Daemon::answer_logs(ConnectionId connection, const nlohmann::json& id,
   if (follow) followers_.add(connection, id, std::move(next));
 }
 
+// GNUnet's configuration (issue 17): a change of any file it was read from reloads it, and the
+// reload restarts the services whose digest changed, only those (a comment, or another
+// service's section, restarts none). TOML's files are reloaded on request only.
+void Daemon::watch_own_files(const std::vector<std::string>& files) {
+  std::set<std::string> wanted(files.begin(), files.end());
+  for (const std::string& path : own_files_)
+    if (!wanted.contains(path)) watcher_->unwatch(arm::WatchedFile{path, {}});
+  for (const std::string& path : wanted) {
+    if (own_files_.contains(path)) continue;
+    if (auto watched = watcher_->watch(arm::WatchedFile{path, {}}); !watched)
+      log(Level::warning, "a change of {} will go unseen (reload by hand): {}", path,
+          watched.error().message);
+  }
+  own_files_ = std::move(wanted);
+}
+
 void Daemon::shut_down(std::optional<arm::RequestRef> from) {
   service_manager_.stopping();
   supervisor_->shutdown(from);
@@ -787,6 +811,7 @@ void Daemon::apply_reload(std::optional<arm::RequestRef> from) {
     return;
   }
   const arm::ReloadSummary& summary = *applied;
+  watch_own_files(loaded->files);  // an @INLINE@ added or dropped
   if (metrics_moved) {
     metrics_http_ = std::move(new_metrics);
     log(Level::info, "reload: {}",
@@ -806,9 +831,18 @@ void Daemon::apply_reload(std::optional<arm::RequestRef> from) {
   // As at start, the TOML tree is gone; and so are the lines of rings made smaller or removed,
   // which the heap would otherwise keep (they sit below the newest lines).
   malloc_trim(0);
-  log(Level::info, "reloaded {}: {} added, {} removed, {} restarted, {} updated",
+  // Which ones restarted, by name (a few): what an operator looks for after an edit.
+  constexpr std::size_t named_at_most = 8;
+  std::string restarted_names;
+  if (!summary.restarted.empty()) {
+    std::size_t shown = std::min(summary.restarted.size(), named_at_most);
+    restarted_names = fmt::format(
+        " ({}{})", fmt::join(summary.restarted.begin(), summary.restarted.begin() + shown, ", "),
+        summary.restarted.size() > shown ? ", ..." : "");
+  }
+  log(Level::info, "reloaded {}: {} added, {} removed, {} restarted{}, {} updated",
       options_.config_path, summary.added.size(), summary.removed.size(), summary.restarted.size(),
-      summary.updated.size());
+      restarted_names, summary.updated.size());
   send(protocol::encode_reload(id, summary));
 }
 

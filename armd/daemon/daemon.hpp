@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -40,6 +41,8 @@ struct DaemonOptions {
   // How config_path is read, at start and at each reload (TOML or GNUnet's INI, issue 17).
   ConfigSource config_source;
   std::string socket_path;
+  // Files armd watches itself and reloads on a change of (ConfigSource::Loaded::files).
+  std::vector<std::string> config_files;
   // Act as init (also when armd is PID 1): become a child subreaper and reap every process
   // that is orphaned below armd.
   bool init = false;
@@ -106,6 +109,7 @@ class Daemon final : public arm::Notifier, public LineHandler {
   nlohmann::json take_pending_id(arm::RequestRef request);
   void log_bad_request(ConnectionId connection, const std::string& message);
   void reload(std::optional<arm::RequestRef> from);
+  void watch_own_files(const std::vector<std::string>& files);
   // Live re-exec (issue 15; daemon_reexec.cpp): hands everything over to a new armd of this
   // process, answered by that one; or, when it cannot, answers why and carries on untouched.
   void reexec(ConnectionId connection, const nlohmann::json& id);
@@ -181,6 +185,10 @@ class Daemon final : public arm::Notifier, public LineHandler {
   std::optional<Readiness> readiness_;  // the same: SpawnerOptions::notify points into it
   std::unique_ptr<arm::posix::PosixSpawner> spawner_;
   std::unique_ptr<arm::posix::InotifyWatcher> watcher_;
+  // The files of armd's own configuration it reloads on a change of (DaemonOptions::
+  // config_files), watched through watcher_; and the one that changed since the last turn.
+  std::set<std::string> own_files_;
+  std::optional<std::string> own_file_changed_;
   std::optional<ControlServer> server_;
   // Raised for armd at start-up; the services get what armd was started with.
   DescriptorLimits descriptor_limits_;

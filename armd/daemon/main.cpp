@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
   if (handover) {
     auto parsed = arm::parse_config_file_text(handover->config_text, config_path);
     if (parsed)
-      loaded = armd::ConfigSource::Loaded{std::move(*parsed), {}};
+      loaded = armd::ConfigSource::Loaded{std::move(*parsed), {}, {}};
     else
       loaded = std::unexpected(std::move(parsed.error()));
   } else {
@@ -193,6 +193,7 @@ int main(int argc, char** argv) {
   armd::DaemonOptions options;
   options.config_path = config_path;
   options.config_source = std::move(source);
+  options.config_files = std::move(loaded->files);
   options.init = init;
   options.socket_path =
       handover

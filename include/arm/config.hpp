@@ -268,6 +268,12 @@ struct ARM_EXPORT ServiceSpec {
   /// Only a change of this section of config_file (`[NAME]` up to the next `[...]` header)
   /// restarts the service: for a file several services share. Needs config_file.
   BoxedOptional<std::string> config_section;
+  /// Set by a loader that knows which parts of config_file the service reads (the GNUnet reader:
+  /// its section, the `[PATHS]` variables it expands, its plugins' sections): a digest of them.
+  /// The supervisor then does not watch config_file itself (the host reloads the configuration
+  /// when one of its files changes), and a reload that changes the digest restarts the running
+  /// service as a changed command line does. Not a key of armd's TOML.
+  BoxedOptional<std::string> config_digest;
   BoxedOptional<std::vector<std::string>> prefix;  ///< overrides the global prefix when set
   std::vector<std::string> options;  ///< `options`: arguments after the program and its config file
   bool debug = false;                ///< appends `-L DEBUG`
@@ -507,6 +513,10 @@ struct ARM_EXPORT GnunetConfig {
   /// What was read but is not applied, or was left out: one line per key (not per section),
   /// each naming file and line. armd logs them; `armd --check-config` prints them.
   std::vector<std::string> warnings;
+  /// Every file the configuration was read from (the user's file, the defaults, each included
+  /// file), as load_gnunet_config_file read them; empty from parse_gnunet_config_text. A host
+  /// reloads when one changes: its services' config_digest says which of them it concerns.
+  std::vector<std::string> files;
 };
 
 /// The layered configuration to a Config, or the first error (file, line, key).

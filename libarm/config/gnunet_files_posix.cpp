@@ -48,7 +48,11 @@ std::expected<GnunetConfig, ConfigError> load_gnunet_config_file(const std::file
     GnunetSources sources;
     // `-c` and relative includes need the file's absolute path, wherever armd runs from.
     sources.config_file = std::filesystem::absolute(path).lexically_normal();
-    auto read = [](const std::string& file) { return config_detail::read_whole_file(file); };
+    std::vector<std::string> files;  // every file read, for the host to watch
+    auto read = [&files](const std::string& file) {
+      files.push_back(file);
+      return config_detail::read_whole_file(file);
+    };
     auto text = read(sources.config_file.string());
     if (!text) return std::unexpected(Error::at(path.string(), 0, 0, "", text.error()));
     sources.config_text = std::move(*text);
@@ -78,7 +82,13 @@ std::expected<GnunetConfig, ConfigError> load_gnunet_config_file(const std::file
     };
     sources.libexec_directory =
         options.libexec_directory ? options.libexec_directory->string() : find_libexec_directory();
-    return parse_gnunet_config_text(sources);
+    auto parsed = parse_gnunet_config_text(sources);
+    if (parsed) {
+      std::sort(files.begin(), files.end());
+      files.erase(std::unique(files.begin(), files.end()), files.end());
+      parsed->files = std::move(files);
+    }
+    return parsed;
   } catch (const std::exception& error) {
     return std::unexpected(Error::at(path.string(), 0, 0, "", error.what()));
   }

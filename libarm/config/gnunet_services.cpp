@@ -367,6 +367,10 @@ class ServiceReader {
       if (!*config) config = expanded("PATHS", "DEFAULTCONFIG");
       if (!config) return Failure(config.error());
       spec.config_file = *config && !(*config)->empty() ? **config : sources_.config_file.string();
+      // The file read here: a change restarts the service only when what it reads of it
+      // changed (armd reloads on a change of any file read here). Another file (CONFIG): whole.
+      if (*spec.config_file == sources_.config_file.string())
+        spec.config_digest = gnunet_service_digest(document_, name, sources_.environment);
       auto debug = yes_no(name, "DEBUG");
       if (!debug) return Failure(debug.error());
       spec.debug = *debug == YesNo::yes;

@@ -27,6 +27,11 @@ std::expected<std::string, std::string> expand_gnunet_value(
     std::string_view text, const IniDocument& document, const LookUpEnvironment& environment,
     std::vector<std::string>* unresolved = nullptr);
 
+// A digest of what service `service` reads of `document` (gnunet_digest.cpp says what that is):
+// equal as long as none of it changed.
+std::string gnunet_service_digest(const IniDocument& document, std::string_view service,
+                                  const LookUpEnvironment& environment);
+
 // GNUnet's start_process_s: words split at spaces, a double-quoted stretch kept as one word
 // (the quotes removed).
 std::vector<std::string> split_gnunet_words(std::string_view text);

@@ -97,7 +97,8 @@ void ServiceSupervisor::Impl::replace_spec(Service& service, detail::StoredSpec 
 
 std::optional<WatchedFile> ServiceSupervisor::Impl::watched_file_of(const Service& service) {
   const detail::Identity& identity = service.spec.identity();
-  if (!identity.config_file) return std::nullopt;
+  // A digest: the host watches the files and reloads; the digest tells what changed.
+  if (!identity.config_file || identity.config_digest) return std::nullopt;
   return WatchedFile{*identity.config_file, identity.config_section.value_or("")};
 }
 

@@ -82,10 +82,12 @@ void ServiceSupervisor::Impl::apply_specs(ReloadPlan& plan) {
       plan.summary.updated.push_back(name);
       continue;
     }
-    // The sockets are part of what a process was given: other sockets, another process.
+    // The sockets are part of what a process was given: other sockets, another process. So is
+    // what it reads of its config file, when a loader told (config_digest).
     bool launch_changed = !detail::same_launch(detail::make_launch(service->spec, plan.old_arm),
                                                detail::make_launch(spec, arm)) ||
-                          spec.settings().listen != service->settings().listen;
+                          spec.settings().listen != service->settings().listen ||
+                          spec.identity().config_digest != service->spec.identity().config_digest;
     if (!launch_changed && spec == service->spec) continue;
     bool health_changed = !(spec.settings().health == service->settings().health);
     replace_spec(*service, std::move(spec));

@@ -14,6 +14,7 @@ SharedSettings::SharedSettings(ServiceSpec spec) : ServiceSpec(std::move(spec)) 
   options = {};
   config_file = std::nullopt;
   config_section = std::nullopt;
+  config_digest = std::nullopt;
   working_directory = std::nullopt;
   log_file = std::nullopt;
 }
@@ -88,9 +89,13 @@ void SettingsPool::release(const SharedSettings* block) {
 }
 
 StoredSpec::StoredSpec(ServiceSpec spec, SettingsPool& pool)
-    : identity_{std::move(spec.name),           pool.intern_text(spec.binary),
-                WordList(spec.options),         std::move(spec.config_file),
-                std::move(spec.config_section), std::move(spec.working_directory),
+    : identity_{std::move(spec.name),
+                pool.intern_text(spec.binary),
+                WordList(spec.options),
+                std::move(spec.config_file),
+                std::move(spec.config_section),
+                std::move(spec.config_digest),
+                std::move(spec.working_directory),
                 std::move(spec.log_file)},
       settings_(pool.intern(SharedSettings(std::move(spec)))) {}
 
@@ -101,6 +106,7 @@ ServiceSpec StoredSpec::joined() const {
   spec.options = identity_.options.to_vector();
   spec.config_file = identity_.config_file;
   spec.config_section = identity_.config_section;
+  spec.config_digest = identity_.config_digest;
   spec.working_directory = identity_.working_directory;
   spec.log_file = identity_.log_file;
   return spec;

@@ -38,6 +38,7 @@ struct Identity {
   WordList options;
   BoxedOptional<std::string> config_file;
   BoxedOptional<std::string> config_section;
+  BoxedOptional<std::string> config_digest;
   BoxedOptional<std::string> working_directory;
   BoxedOptional<std::string> log_file;  // `<log_dir>/<name>.log` when read with a log_dir
 
@@ -54,6 +55,7 @@ class SharedSettings : public ServiceSpec {
 
  private:
   using ServiceSpec::binary;
+  using ServiceSpec::config_digest;
   using ServiceSpec::config_file;
   using ServiceSpec::config_section;
   using ServiceSpec::log_file;

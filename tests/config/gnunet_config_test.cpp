@@ -4,6 +4,7 @@
 // apply. Nothing here touches the filesystem: the sources are given in memory.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 
@@ -364,6 +365,113 @@ TEST_CASE("a UNIXPATH that is not an absolute path (an unset variable) is an err
   CHECK(error.message.find("absolute path") != std::string::npos);
 }
 
+// --- section-aware restarts (issue 17 item 2): what a service reads, as one digest ---------------
+
+namespace {
+
+// A peer of two services and a plugin section, with [PATHS] variables one of them names.
+constexpr const char* two_services =
+    "[PATHS]\n"
+    "GNUNET_HOME = /home/peer\n"
+    "STORE = $GNUNET_HOME/store\n"
+    "UNUSED = /nowhere\n"
+    "[datastore]\n"
+    "BINARY = gnunet-service-datastore\n"
+    "FILENAME = ${STORE}/datastore.db\n"
+    "[datastore-sqlite]\n"
+    "FILENAME = /var/lib/sqlite.db\n"
+    "[nse]\n"
+    "BINARY = gnunet-service-nse\n"
+    "WORKBITS = 22\n";
+
+std::map<std::string, std::string> digests(const GnunetSources& from) {
+  std::map<std::string, std::string> out;
+  for (const auto& [name, spec] : loaded(from).config.services) {
+    REQUIRE(spec.config_digest);
+    out[name] = *spec.config_digest;
+  }
+  return out;
+}
+
+std::map<std::string, std::string> digests(const std::string& text) {
+  return digests(sources(text));
+}
+
+// The services whose digest differs between the two texts.
+std::vector<std::string> changed(const std::string& before, const std::string& after) {
+  auto a = digests(before);
+  auto b = digests(after);
+  std::vector<std::string> out;
+  for (const auto& [name, digest] : b)
+    if (!a.contains(name) || a.at(name) != digest) out.push_back(name);
+  return out;
+}
+
+std::string edited(std::string text, const std::string& from, const std::string& to) {
+  auto at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("a comment, blank lines or another order of sections change no service's digest") {
+  std::string text = two_services;
+  CHECK(changed(text, "# edited by hand\n\n" + text + "\n% the end\n").empty());
+  CHECK(changed(text, edited(text, "WORKBITS = 22", "WORKBITS   =   22")).empty());
+}
+
+TEST_CASE("a change of a service's own section changes its digest, no one else's") {
+  std::string text = two_services;
+  CHECK(changed(text, edited(text, "WORKBITS = 22", "WORKBITS = 23")) ==
+        std::vector<std::string>{"nse"});
+  CHECK(changed(text, text + "[nse]\nNEW_KEY = 1\n") == std::vector<std::string>{"nse"});
+}
+
+TEST_CASE("a plugin's section (NAME-...) belongs to its service") {
+  std::string text = two_services;
+  CHECK(changed(text, edited(text, "/var/lib/sqlite.db", "/srv/sqlite.db")) ==
+        std::vector<std::string>{"datastore"});
+}
+
+TEST_CASE("a [PATHS] variable concerns the services that name it, through other variables too") {
+  std::string text = two_services;
+  CHECK(changed(text, edited(text, "GNUNET_HOME = /home/peer", "GNUNET_HOME = /srv/peer")) ==
+        std::vector<std::string>{"datastore"});
+  CHECK(changed(text, edited(text, "UNUSED = /nowhere", "UNUSED = /elsewhere")).empty());
+}
+
+TEST_CASE("a variable from the environment concerns the services that name it") {
+  std::string text = "[s]\nBINARY = /bin/s\nHOME_DIR = $HOME/s\n[t]\nBINARY = /bin/t\n";
+  auto before = digests(sources(text, {}, {{"HOME", "/home/a"}}));
+  auto after = digests(sources(text, {}, {{"HOME", "/home/b"}}));
+  CHECK(before.at("s") != after.at("s"));
+  CHECK(before.at("t") == after.at("t"));
+}
+
+TEST_CASE("a key set by the defaults or by an included file is digested as it ends up") {
+  GnunetSources from = sources("[s]\nBINARY = /bin/s\n@INLINE@ extra.conf\n[t]\nBINARY = /bin/t\n");
+  std::string included = "[s]\nLIMIT = 1\n";
+  from.read_file = [&included](const std::string&) -> std::expected<std::string, std::string> {
+    return included;
+  };
+  auto before = digests(from);
+  included = "[s]\nLIMIT = 2\n";
+  auto after = digests(from);
+  CHECK(before.at("s") != after.at("s"));
+  CHECK(before.at("t") == after.at("t"));
+  // The user's file setting what the defaults set already, to the same value: no change.
+  GnunetSources plain = sources("[t]\nBINARY = /bin/t\n", {{"/d/t.conf", "[t]\nX = 1\n"}});
+  GnunetSources restated =
+      sources("[t]\nBINARY = /bin/t\nX = 1\n", {{"/d/t.conf", "[t]\nX = 1\n"}});
+  CHECK(digests(plain) == digests(restated));
+}
+
+TEST_CASE("a service whose CONFIG names another file gets no digest: that file is watched whole") {
+  auto gnunet = loaded("[s]\nBINARY = /bin/s\nCONFIG = /etc/s.conf\n");
+  CHECK_FALSE(gnunet.config.services.at("s").config_digest);
+}
+
 // --- from files (gnunet_files_posix) -----------------------------------------------------------
 
 TEST_CASE("from files: the defaults directory's *.conf in name order, then the user's file") {
@@ -394,4 +502,19 @@ TEST_CASE("from files: a defaults directory named but not there is an error; non
         std::string::npos);
   CHECK(load_gnunet_config_file(directory.path() / "absent.conf").error().file ==
         (directory.path() / "absent.conf").string());
+}
+
+TEST_CASE("from files: every file read is listed, for armd to reload on its change") {
+  TemporaryDirectory directory;
+  std::filesystem::create_directory(directory.path() / "defaults");
+  auto defaults = directory.write("defaults/a.conf", "[s]\nBINARY = /bin/s\n");
+  auto extra = directory.write("extra.conf", "[s]\nOPTIONS = x\n");
+  auto peer = directory.write("peer.conf", "[s]\n@INLINE@ extra.conf\n");
+  GnunetOptions options;
+  options.defaults_directory = directory.path() / "defaults";
+  auto gnunet = load_gnunet_config_file(peer, options);
+  REQUIRE_MESSAGE(gnunet.has_value(), (gnunet ? "" : gnunet.error().to_string()));
+  std::vector<std::string> expected{defaults.string(), extra.string(), peer.string()};
+  std::sort(expected.begin(), expected.end());
+  CHECK(gnunet->files == expected);
 }

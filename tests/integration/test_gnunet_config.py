@@ -9,6 +9,7 @@ the stock clients get their answers (gnunet-identity's service started by its fi
 connection). A reload reads the .conf again; a re-exec is refused."""
 
 import os
+import re
 import shutil
 import subprocess
 import textwrap
@@ -37,8 +38,9 @@ class GnunetConfig(GnunetTestCase):
             shutil.copy(os.path.join(DEFAULTS, name), self.defaults)
         self.config = os.path.join(self.dir, "peer.conf")  # .conf: read as GNUnet's
 
-    def write_peer(self, statistics_extra=""):
-        with open(self.config, "w") as f:
+    def write_peer(self, statistics_extra="", extra=""):
+        # Written whole, then renamed into place: armd sees one change, never half a file.
+        with open(self.config + ".new", "w") as f:
             f.write(textwrap.dedent(f"""\
                 # A peer that reaches nothing but this host.
                 [PATHS]
@@ -56,10 +58,11 @@ class GnunetConfig(GnunetTestCase):
                 [statistics]
                 IMMEDIATE_START = YES
                 {statistics_extra}
-                """))
+                """) + extra)
+        os.rename(self.config + ".new", self.config)
 
-    def start(self):
-        self.write_peer()
+    def start(self, extra=""):
+        self.write_peer(extra=extra)
         self.start_armd("--gnunet-defaults", self.defaults)
 
     def client(self, *args):
@@ -111,11 +114,34 @@ class GnunetConfig(GnunetTestCase):
         first = self.wait_state("statistics", "running")["pid"]
         self.write_peer(statistics_extra="OPTIONS = -L WARNING")
         self.armctl("reload", check=0)
-        # (Its config file, peer.conf, changed too: armd may restart it once more for that.)
+        # (armd reloads on its own too when peer.conf changes: either way, one restart.)
         wanted = self.statistics_argv("-L", "WARNING")
         wait_for(lambda: self.running_argv("statistics") == wanted,
                  "statistics restarted with its new OPTIONS")
         self.assertNotEqual(self.status("statistics")["pid"], first)
+
+    def test_an_edit_of_one_section_restarts_only_that_service(self):
+        identity_at_boot = "[identity]\nIMMEDIATE_START = YES\n"
+        self.start(extra=identity_at_boot)
+        statistics = self.wait_state("statistics", "running")["pid"]
+        identity = self.wait_state("identity", "running")["pid"]
+
+        # A comment: armd reloads (it watches the files it read), and restarts no one.
+        self.write_peer(extra="# tuned later\n" + identity_at_boot)
+        wait_for(lambda: "changed: reloading the configuration" in self.log()
+                 and re.search(r"reloaded .*: 0 added, 0 removed, 0 restarted", self.log()),
+                 "armd reloads on the change of peer.conf, restarting no one")
+        self.assertEqual(self.status("statistics")["pid"], statistics)
+        self.assertEqual(self.status("identity")["pid"], identity)
+
+        # A key of [identity] (one ARM does not read): identity restarts, statistics runs on.
+        self.write_peer(extra=identity_at_boot + "EGO_LIMIT = 5\n")
+        wait_for(lambda: self.status("identity")["state"] == "running"
+                 and self.status("identity")["pid"] != identity,
+                 "identity restarted for its section")
+        self.assertRegex(self.log(), r"reloaded .*: 0 added, 0 removed, 1 restarted \(identity\)")
+        self.assertEqual(self.status("statistics")["pid"], statistics)
+        self.assertEqual(self.status("statistics")["restarts"], 0)
 
     def test_a_reexec_is_refused_with_a_gnunet_configuration(self):
         self.start()

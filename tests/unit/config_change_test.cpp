@@ -181,6 +181,53 @@ TEST_CASE("a reload that changes config_section moves the watch without a restar
   CHECK_FALSE(rig.watcher.watching("/etc/shared.conf"));
 }
 
+TEST_CASE("with a config_digest, the host reloads: a changed digest restarts only its service") {
+  // What the GNUnet reader gives services sharing one peer.conf: the supervisor watches no
+  // file for them, the host reloads on a change, and the digests tell whom it concerns.
+  auto web = testing::service("web");
+  web.config_file = "/etc/peer.conf";
+  web.config_digest = "web-1";
+  auto db = testing::service("db");
+  db.config_file = "/etc/peer.conf";
+  db.config_digest = "db-1";
+  SupervisorRig rig(testing::config_with({web, db}));
+  CHECK_FALSE(rig.watcher.watching("/etc/peer.conf"));
+  rig.supervisor.start(rig.request(), "web");
+  rig.supervisor.start(rig.request(), "db");
+  rig.advance(10s);
+  ProcessId web_pid = *rig.pid_of("web");
+  ProcessId db_pid = *rig.pid_of("db");
+
+  db.config_digest = "db-2";  // [db] edited
+  auto summary = rig.supervisor.reload(testing::config_with({web, db}));
+  REQUIRE(summary);
+  CHECK(summary->restarted == std::vector<std::string>{"db"});
+  rig.settle();
+  CHECK(*rig.pid_of("web") == web_pid);
+  CHECK(*rig.pid_of("db") != db_pid);
+  CHECK(rig.state_of("db") == ServiceState::running);
+
+  // The same digests again (a comment edited): nothing restarts.
+  db_pid = *rig.pid_of("db");
+  summary = rig.supervisor.reload(testing::config_with({web, db}));
+  REQUIRE(summary);
+  CHECK(summary->restarted.empty());
+  rig.settle();
+  CHECK(*rig.pid_of("web") == web_pid);
+  CHECK(*rig.pid_of("db") == db_pid);
+}
+
+TEST_CASE("a reload that drops a service's config_digest hands the file back to the watch") {
+  auto web = testing::service("web");
+  web.config_file = "/etc/peer.conf";
+  web.config_digest = "web-1";
+  SupervisorRig rig(testing::config_with({web}));
+  CHECK_FALSE(rig.watcher.watching("/etc/peer.conf"));
+  web.config_digest = std::nullopt;
+  REQUIRE(rig.supervisor.reload(testing::config_with({web})));
+  CHECK(rig.watcher.watching("/etc/peer.conf"));
+}
+
 TEST_CASE("a restart request during the backoff after a SIGKILLed config restart claims no kill") {
   auto web = testing::service("web");
   web.config_file = "/etc/web.conf";
