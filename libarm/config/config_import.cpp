@@ -1,6 +1,8 @@
 // The way into `armctl import` (arm/config_import.hpp): which format, then its importer.
 #include "arm/config_import.hpp"
 
+#include <algorithm>
+
 #include "import_detail.hpp"
 
 ARM_BEGIN_NAMESPACE
@@ -24,14 +26,27 @@ std::optional<ImportFormat> parse_import_format(std::string_view word) {
   return std::nullopt;
 }
 
+namespace {
+
+// The line a note is about: "FILE:LINE: ..." (0 for a note about the whole file).
+int line_of(const std::string& note, std::size_t file_length) {
+  int line = 0;
+  for (std::size_t i = file_length + 1; i < note.size() && note[i] >= '0' && note[i] <= '9'; ++i)
+    line = line * 10 + (note[i] - '0');
+  return line;
+}
+
+}  // namespace
+
 std::expected<ImportResult, Error> import_config(const ImportSource& source, ImportFormat format) {
-  switch (format) {
-    case ImportFormat::supervisord:
-      return config_detail::import_supervisord(source);
-    case ImportFormat::systemd:
-      return config_detail::import_systemd(source);
-  }
-  return std::unexpected(Error::at(source.path, 0, 0, "", "unknown import format"));
+  auto result = format == ImportFormat::supervisord ? config_detail::import_supervisord(source)
+                                                    : config_detail::import_systemd(source);
+  if (!result) return result;
+  // In line order, as a reader goes through the file next to them.
+  std::ranges::stable_sort(result->notes, {}, [&](const std::string& note) {
+    return line_of(note, source.path.size());
+  });
+  return result;
 }
 
 ARM_END_NAMESPACE

@@ -40,10 +40,10 @@ std::expected<std::vector<std::string_view>, Error> split_lines(std::string_view
     std::string_view line = text.substr(0, end);
     int number = static_cast<int>(lines.size()) + 1;
     if (line.find('\0') != std::string_view::npos)
-      return std::unexpected(Error::at(file, number, 0, "", "a NUL byte: this is not a text file"));
+      return std::unexpected(Error::at(file, number, 1, "", "a NUL byte: this is not a text file"));
     if (line.size() > max_import_line)
       return std::unexpected(Error::at(
-          file, number, 0, "",
+          file, number, 1, "",
           fmt::format("a line of {} bytes (at most {} are read)", line.size(), max_import_line)));
     lines.push_back(line);
     if (end == std::string_view::npos) break;
@@ -98,7 +98,7 @@ std::expected<std::vector<ImportSection>, Error> read_supervisord_ini(std::strin
       auto close = stripped.find(']');
       if (close == std::string_view::npos || close == 1)
         return std::unexpected(Error::at(
-            file, number, 0, "",
+            file, number, 1, "",
             close == 1 ? "an empty section name" : "a section header without its closing ']'"));
       current = &section_named(sections, stripped.substr(1, close - 1), number);
       continue;
@@ -106,11 +106,11 @@ std::expected<std::vector<ImportSection>, Error> read_supervisord_ini(std::strin
     auto delimiter = stripped.find_first_of("=:");
     if (delimiter == std::string_view::npos || delimiter == 0)
       return std::unexpected(
-          Error::at(file, number, 0, "",
+          Error::at(file, number, 1, "",
                     fmt::format("'{}' is neither a [section], a key = value nor a comment",
                                 stripped.substr(0, 60))));
     if (current == nullptr)
-      return std::unexpected(Error::at(file, number, 0, "", "a key before any [section] header"));
+      return std::unexpected(Error::at(file, number, 1, "", "a key before any [section] header"));
     std::string key(trim(stripped.substr(0, delimiter)));
     std::ranges::transform(key, key.begin(), [](unsigned char c) {
       return static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
@@ -145,7 +145,7 @@ std::expected<std::vector<ImportSection>, Error> read_systemd_unit(std::string_v
       logical += std::string(stripped.substr(0, stripped.size() - 1)) + " ";
       if (logical.size() > max_import_line)
         return std::unexpected(
-            Error::at(file, logical_start, 0, "", "a continued line longer than 64 KiB"));
+            Error::at(file, logical_start, 1, "", "a continued line longer than 64 KiB"));
       continue;
     }
     logical += stripped;
@@ -157,7 +157,7 @@ std::expected<std::vector<ImportSection>, Error> read_systemd_unit(std::string_v
     if (content.empty()) continue;
     if (content.front() == '[') {
       if (content.back() != ']' || content.size() < 3)
-        return std::unexpected(Error::at(file, line_number, 0, "",
+        return std::unexpected(Error::at(file, line_number, 1, "",
                                          "a section header must be '[Name]' on a line of its own"));
       current = &section_named(sections, content.substr(1, content.size() - 2), line_number);
       continue;
@@ -165,18 +165,18 @@ std::expected<std::vector<ImportSection>, Error> read_systemd_unit(std::string_v
     auto equals = content.find('=');
     if (equals == std::string_view::npos || trim(content.substr(0, equals)).empty())
       return std::unexpected(
-          Error::at(file, line_number, 0, "",
+          Error::at(file, line_number, 1, "",
                     fmt::format("'{}' is neither a [Section], a Key=Value nor a comment",
                                 content.substr(0, 60))));
     if (current == nullptr)
       return std::unexpected(
-          Error::at(file, line_number, 0, "", "an assignment before any [Section] header"));
+          Error::at(file, line_number, 1, "", "an assignment before any [Section] header"));
     current->entries.push_back({std::string(trim(content.substr(0, equals))),
                                 std::string(trim(content.substr(equals + 1))), line_number});
   }
   if (logical_start != 0)
     return std::unexpected(
-        Error::at(file, logical_start, 0, "", "the line is continued with '\\' but the file ends"));
+        Error::at(file, logical_start, 1, "", "the line is continued with '\\' but the file ends"));
   return sections;
 }
 

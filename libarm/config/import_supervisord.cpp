@@ -206,13 +206,13 @@ class ProgramImport {
                              cleaned));
     if (templated_) cleaned += "@";
     if (services.contains(cleaned))
-      return fail(Error::at(source_.path, program.section->line, 0, "",
+      return fail(Error::at(source_.path, program.section->line, 1, "",
                             fmt::format("two programs would both be the service '{}'", cleaned)));
 
     toml::table service;
     const auto* command = find("command");
     if (command == nullptr || command->value.empty())
-      return fail(Error::at(source_.path, program.section->line, 0, "",
+      return fail(Error::at(source_.path, program.section->line, 1, "",
                             fmt::format("[program:{}] has no command", program.name)));
     auto command_text = expand(*command);
     if (!command_text) return fail(command_text.error());
@@ -243,6 +243,10 @@ class ProgramImport {
       service.insert("umask", entry->value);
     }
     for (const auto& [key, entry] : program.keys) {
+      if (is_rotation_key(key)) {
+        note_rotation(*entry);
+        continue;
+      }
       if (auto why = not_carried(key)) notes_.add(entry->line, key, entry->value, *why);
     }
     if (templated_) {
@@ -259,8 +263,8 @@ class ProgramImport {
   std::expected<void, Error> fail(Error error) { return std::unexpected(std::move(error)); }
 
   Error error_at(const ImportEntry& entry, std::string_view why) const {
-    return Error::at(source_.path, entry.line, 0, entry.key,
-                     fmt::format("[program:{}] {}: {}", program_->name, entry.key, why));
+    return Error::at(source_.path, entry.line, 1,
+                     fmt::format("[program:{}] {}", program_->name, entry.key), std::string(why));
   }
 
   const ImportEntry* find(const std::string& key) const {
@@ -452,15 +456,28 @@ class ProgramImport {
     return {};
   }
 
+  static bool is_rotation_key(std::string_view key) {
+    return key.ends_with("_logfile_maxbytes") || key.ends_with("_logfile_backups");
+  }
+
+  // supervisord's rotation of its log files: a file given as the logfile is noted there
+  // already; its rotation off (maxbytes 0) is what armd does with a file anyway.
+  void note_rotation(const ImportEntry& entry) {
+    std::string stream = entry.key.substr(0, entry.key.find('_'));
+    const auto* logfile = find(stream + "_logfile");
+    bool to_a_file = logfile != nullptr && logfile->value != "AUTO" && logfile->value != "NONE" &&
+                     logfile->value != "syslog";
+    if (to_a_file || entry.value == "0") return;
+    notes_.add(entry.line, entry.key, entry.value,
+               "armd keeps captured output in memory (log_buffer); for files with rotation set "
+               "log_file or [arm] log_dir, and log_max_size");
+  }
+
   // Keys read above are carried; these are noted with why not.
   static std::optional<std::string> not_carried(std::string_view key) {
     static const std::map<std::string_view, std::string_view> why = {
         {"priority", "armd orders starts by depends_on, not by priority: add depends_on"},
         {"serverurl", "armd has no supervisor XML-RPC URL to pass"},
-        {"stdout_logfile_maxbytes", "armd does not rotate file: outputs"},
-        {"stderr_logfile_maxbytes", "armd does not rotate file: outputs"},
-        {"stdout_logfile_backups", "armd does not rotate file: outputs"},
-        {"stderr_logfile_backups", "armd does not rotate file: outputs"},
         {"stdout_capture_maxbytes", "armd has no capture mode (events)"},
         {"stderr_capture_maxbytes", "armd has no capture mode (events)"},
         {"stdout_events_enabled", "armd has no event listeners"},
@@ -501,7 +518,7 @@ std::expected<ImportResult, Error> import_supervisord(const ImportSource& source
       Program program{&section, section.name.substr(8), {}};
       if (program.name.empty())
         return std::unexpected(
-            Error::at(source.path, section.line, 0, "", "[program:] needs a name after ':'"));
+            Error::at(source.path, section.line, 1, "", "[program:] needs a name after ':'"));
       for (const auto& entry : section.entries) program.keys[entry.key] = &entry;
       programs.push_back(std::move(program));
       continue;
@@ -509,7 +526,7 @@ std::expected<ImportResult, Error> import_supervisord(const ImportSource& source
     auto why = other_section(section.name);
     if (!why)
       return std::unexpected(Error::at(
-          source.path, section.line, 0, "",
+          source.path, section.line, 1, "",
           fmt::format("[{}] is not a section supervisord knows ([program:NAME], [group:NAME], "
                       "[supervisord], [include], ...)",
                       section.name)));
@@ -521,7 +538,7 @@ std::expected<ImportResult, Error> import_supervisord(const ImportSource& source
         auto pairs = read_environment(entry.value);
         if (!pairs)
           return std::unexpected(
-              Error::at(source.path, entry.line, 0, entry.key,
+              Error::at(source.path, entry.line, 1, entry.key,
                         fmt::format("[supervisord] environment: {}", pairs.error())));
         global_environment = std::move(*pairs);
       }

@@ -211,7 +211,7 @@ class UnitImport {
         for (const auto& e : section.entries) install_.add(e);
       else
         return std::unexpected(
-            Error::at(source_.path, section.line, 0, "",
+            Error::at(source_.path, section.line, 1, "",
                       fmt::format("[{}] is not a section of a service unit ([Unit], [Service], "
                                   "[Install]): armctl import reads .service files",
                                   section.name)));
@@ -240,8 +240,7 @@ class UnitImport {
 
  private:
   Error error_at(const ImportEntry& entry, std::string_view why) const {
-    return Error::at(source_.path, entry.line, 0, entry.key,
-                     fmt::format("{}={}: {}", entry.key, entry.value.substr(0, 80), why));
+    return Error::at(source_.path, entry.line, 1, entry.key, std::string(why));
   }
   void note(const ImportEntry& entry, std::string_view why) {
     notes_.add(entry.line, entry.key, entry.value, why);
@@ -366,6 +365,9 @@ class UnitImport {
         continue;
       }
       std::string expanded;
+      // A word that is only an unknown "${VAR}" is left out, as "$VAR" is: an empty argument
+      // in its place would change what the program parses.
+      bool unknown_alone = false;
       for (std::size_t i = 0; i < word.size(); ++i) {
         if (word[i] == '$' && i + 1 < word.size() && word[i + 1] == '$') {
           expanded += '$';
@@ -376,13 +378,16 @@ class UnitImport {
             expanded += word.substr(i);
             break;
           }
-          if (auto value = variable(entry, word.substr(i + 2, close - i - 2))) expanded += *value;
+          if (auto value = variable(entry, word.substr(i + 2, close - i - 2)))
+            expanded += *value;
+          else if (i == 0 && close + 1 == word.size())
+            unknown_alone = true;
           i = close;
         } else {
           expanded += word[i];
         }
       }
-      out.push_back(std::move(expanded));
+      if (!unknown_alone) out.push_back(std::move(expanded));
     }
     return out;
   }
@@ -528,7 +533,16 @@ class UnitImport {
     if (entry == nullptr) return {};
     auto span = time_span(entry->value);
     if (!span) return std::unexpected(error_at(*entry, span.error()));
-    table_.insert_or_assign(armd_key, *span ? armd_duration(**span) : "0");
+    bool unlimited = !*span || **span == 0;  // systemd reads 0 as infinity here
+    if (!unlimited) {
+      table_.insert_or_assign(armd_key, armd_duration(**span));
+    } else if (std::string_view(armd_key) == "start_timeout") {
+      table_.insert_or_assign(armd_key, "0");  // armd's "no limit" too
+    } else {
+      // armd's stop_timeout 0 would kill at once: the opposite. A day stands for "wait".
+      table_.insert_or_assign(armd_key, "24h");
+      note(*entry, "no timeout: armd has no unlimited stop_timeout, so 24h (SIGKILL after it)");
+    }
     return {};
   }
 
@@ -892,14 +906,6 @@ std::expected<ImportResult, Error> import_systemd(const ImportSource& source) {
   UnitImport import(source, notes);
   auto toml = import.run(*sections);
   if (!toml) return std::unexpected(toml.error());
-  // In line order, as a reader goes through the file.
-  std::ranges::stable_sort(notes.lines, [&](const std::string& a, const std::string& b) {
-    auto line = [&](const std::string& text) {
-      std::size_t start = source.path.size() + 1;
-      return std::atoi(text.c_str() + std::min(start, text.size()));
-    };
-    return line(a) < line(b);
-  });
   return ImportResult{std::move(*toml), std::move(notes.lines)};
 }
 

@@ -88,7 +88,7 @@ TEST_CASE("each fixture converts to the TOML and the notes beside it") {
   for (const auto& name : fixture_names()) {
     CAPTURE(name);
     auto result = import_text(name, read_text(fixtures / name));
-    REQUIRE_MESSAGE(result.has_value(), result.error().to_string());
+    REQUIRE_MESSAGE(result.has_value(), (result ? "" : result.error().to_string()));
     CHECK(result->toml == read_text(fixtures / (name + ".toml")));
     std::string notes;
     for (const auto& note : result->notes) notes += note + "\n";
@@ -101,7 +101,7 @@ TEST_CASE("the TOML of each fixture loads with armd's own loader") {
     CAPTURE(name);
     auto toml = read_text(fixtures / (name + ".toml"));
     auto config = arm::parse_config(without_identities(toml), name + ".toml");
-    CHECK_MESSAGE(config.has_value(), config ? "" : config.error().to_string());
+    CHECK_MESSAGE(config.has_value(), (config ? "" : config.error().to_string()));
   }
 }
 
@@ -116,53 +116,53 @@ TEST_CASE("the format is told from the name or the sections, or not at all") {
 
 TEST_CASE("a supervisord syntax error names the file and the line") {
   CHECK(error_of("a.conf", "[program:a]\ncommand=/bin/true\n[wrong\n") ==
-        "a.conf:3: a section header without its closing ']'");
+        "a.conf:3:1: a section header without its closing ']'");
   CHECK(error_of("a.conf", "[program:a]\ncommand=/bin/true\njust words\n") ==
-        "a.conf:3: 'just words' is neither a [section], a key = value nor a comment");
+        "a.conf:3:1: 'just words' is neither a [section], a key = value nor a comment");
   CHECK(error_of("a.conf", "[program:a]\ncommand=/bin/sh -c 'echo\n") ==
-        "a.conf:2: command: [program:a] command: no closing ' quotation");
+        "a.conf:2:1: [program:a] command: no closing ' quotation");
   CHECK(error_of("a.conf", "[program:a]\ncommand=/bin/x %(nope)s\n") ==
-        "a.conf:2: command: [program:a] command: '%(nope)s' names nothing supervisord defines "
+        "a.conf:2:1: [program:a] command: '%(nope)s' names nothing supervisord defines "
         "here");
   CHECK(error_of("a.conf", "[program:a]\ncommand=/bin/x 100%\n") ==
-        "a.conf:2: command: [program:a] command: a '%' that is neither '%%' nor '%(name)s' "
+        "a.conf:2:1: [program:a] command: a '%' that is neither '%%' nor '%(name)s' "
         "(write '%%' for a percent sign)");
-  CHECK(error_of("a.conf", "[program:a]\n") == "a.conf:1: [program:a] has no command");
+  CHECK(error_of("a.conf", "[program:a]\n") == "a.conf:1:1: [program:a] has no command");
   CHECK(error_of("a.conf", "[program:a]\ncommand=/bin/x\nautostart=maybe\n") ==
-        "a.conf:3: autostart: [program:a] autostart: expected true or false");
+        "a.conf:3:1: [program:a] autostart: expected true or false");
 }
 
 TEST_CASE("a supervisord section kind it does not know is an error, not skipped") {
   CHECK(error_of("a.conf", "[program:a]\ncommand=/bin/true\n[programme:b]\ncommand=x\n") ==
-        "a.conf:3: [programme:b] is not a section supervisord knows ([program:NAME], "
+        "a.conf:3:1: [programme:b] is not a section supervisord knows ([program:NAME], "
         "[group:NAME], [supervisord], [include], ...)");
 }
 
 TEST_CASE("a systemd syntax error names the file and the line") {
   CHECK(error_of("a.service", "[Service]\nExecStart=/bin/sh -c \"echo\n") ==
-        "a.service:2: ExecStart: ExecStart=/bin/sh -c \"echo: no closing \" quotation");
+        "a.service:2:1: ExecStart: no closing \" quotation");
   CHECK(error_of("a.service", "[Service]\nExecStart=/bin/x \\q\n") ==
-        "a.service:2: ExecStart: ExecStart=/bin/x \\q: '\\q' is not an escape systemd knows");
+        "a.service:2:1: ExecStart: '\\q' is not an escape systemd knows");
   CHECK(error_of("a.service", "[Service]\nExecStart=/bin/sleep \\\n") ==
-        "a.service:2: the line is continued with '\\' but the file ends");
+        "a.service:2:1: the line is continued with '\\' but the file ends");
   CHECK(error_of("a.service", "[Socket]\nListenStream=80\n") ==
-        "a.service:1: [Socket] is not a section of a service unit ([Unit], [Service], "
+        "a.service:1:1: [Socket] is not a section of a service unit ([Unit], [Service], "
         "[Install]): armctl import reads .service files");
   CHECK(error_of("a.service", "ExecStart=/bin/x\n") ==
-        "a.service:1: an assignment before any [Section] header");
+        "a.service:1:1: an assignment before any [Section] header");
   CHECK(error_of("a.service", "[Service]\nType=forking\n") ==
         "a.service: ExecStart: the unit has no ExecStart=: nothing to run");
   CHECK(error_of("a.service", "[Service]\nExecStart=/bin/x\nRestartSec=soon\n") ==
-        "a.service:3: RestartSec: RestartSec=soon: expected a time span");
+        "a.service:3:1: RestartSec: expected a time span");
 }
 
 TEST_CASE("a NUL byte or a huge line is an error at its line") {
   std::string nul = std::string("[Service]\nExecStart=/bin/x") + '\0' + "y\n";
-  CHECK(error_of("a.service", nul) == "a.service:2: a NUL byte: this is not a text file");
+  CHECK(error_of("a.service", nul) == "a.service:2:1: a NUL byte: this is not a text file");
   std::string huge = "[program:a]\ncommand=/bin/x " + std::string(100'000, 'a') + "\n";
-  CHECK(error_of("a.conf", huge) == "a.conf:2: a line of 100015 bytes (at most 65536 are read)");
+  CHECK(error_of("a.conf", huge) == "a.conf:2:1: a line of 100015 bytes (at most 65536 are read)");
   std::string continued = "[Service]\n";
   for (int i = 0; i < 5000; ++i) continued += "ExecStart=/bin/x aaaaaaaaaaaaaa \\\n";
   continued += "end\n";
-  CHECK(error_of("a.service", continued) == "a.service:2: a continued line longer than 64 KiB");
+  CHECK(error_of("a.service", continued) == "a.service:2:1: a continued line longer than 64 KiB");
 }

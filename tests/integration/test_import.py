@@ -64,7 +64,7 @@ class Import(ArmdTestCase):
                                 timeout=DEADLINE)
         self.assertEqual(result.returncode, 2)
         self.assertEqual(result.stdout, "")
-        self.assertIn(f"{bad}:2: ExecStart:", result.stderr)
+        self.assertIn(f"{bad}:2:1: ExecStart: no closing", result.stderr)
 
     def test_a_file_of_no_known_format_is_refused_with_a_hint(self):
         other = os.path.join(self.dir, "other.ini")
