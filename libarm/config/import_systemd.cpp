@@ -73,10 +73,21 @@ std::expected<std::optional<long long>, std::string> time_span(std::string_view 
     std::size_t start = i;
     while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
     if (start == i) return std::unexpected(fmt::format("'{}' is not a time span", text));
+    // "1.5" read digit by digit: libc++ 16 (the clang check's) has no from_chars for double.
     double number = 0;
-    auto [end, error] = std::from_chars(text.data() + start, text.data() + i, number);
-    if (error != std::errc() || end != text.data() + i)
-      return std::unexpected(fmt::format("'{}' is not a time span", text));
+    double fraction = 0;  // the place value of the next digit after the point; 0 before it
+    for (char c : text.substr(start, i - start)) {
+      if (c == '.') {
+        if (fraction != 0) return std::unexpected(fmt::format("'{}' is not a time span", text));
+        fraction = 0.1;
+      } else if (fraction == 0) {
+        number = number * 10 + (c - '0');
+      } else {
+        number += (c - '0') * fraction;
+        fraction /= 10;
+      }
+      if (number > 1e13) return std::unexpected(fmt::format("'{}' is too long a time span", text));
+    }
     while (i < text.size() && text[i] == ' ') ++i;
     std::size_t unit_start = i;
     while (i < text.size() && text[i] >= 'a' && text[i] <= 'z') ++i;
@@ -200,6 +211,9 @@ class UnitImport {
 
   std::expected<std::string, Error> run(const std::vector<ImportSection>& sections) {
     name_ = unit_name(source_.path);
+    if (name_.prefix.empty())
+      return std::unexpected(Error::at(source_.path, 0, 0, "",
+                                       "the file's name gives no service name (NAME.service)"));
     const ImportSection* service_section = nullptr;
     for (const auto& section : sections) {
       if (section.name == "Unit")

@@ -34,7 +34,7 @@ class Import(ArmdTestCase):
 
     def test_a_supervisord_file_runs_under_armd_with_its_programs_and_instances(self):
         result = self.import_into_config("sleepers.conf")
-        self.assertIn("ticker-%(process_num)d", result.stderr)  # the instance naming is noted
+        self.assertIn("armd names the instances ticker@0", result.stderr)
         self.start_armd()
         sleeper = self.wait_state("sleeper", "running")
         self.assertEqual(read_cmdline(sleeper["pid"]), ["/bin/sleep", "1000"])
