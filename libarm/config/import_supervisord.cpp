@@ -67,8 +67,8 @@ std::string format_number(long value, std::string_view spec) {
   bool left = spec.starts_with('-');
   int width = 0;
   for (char c : spec)
-    if (c >= '0' && c <= '9' && !(c == '0' && width == 0)) width = width * 10 + (c - '0');
-  width = std::min(width, 64);
+    if (c >= '0' && c <= '9' && !(c == '0' && width == 0))
+      width = std::min(width * 10 + (c - '0'), 64);  // bounded as it is read: no overflow
   if (left) return fmt::format("{:<{}}", value, width);
   if (zero) return fmt::format("{:0{}}", value, width);
   return fmt::format("{:{}}", value, width);

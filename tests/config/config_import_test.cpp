@@ -166,3 +166,12 @@ TEST_CASE("a NUL byte or a huge line is an error at its line") {
   continued += "end\n";
   CHECK(error_of("a.service", continued) == "a.service:2:1: a continued line longer than 64 KiB");
 }
+
+TEST_CASE("a huge width in a %(process_num) format is capped at 64, not overflowed") {
+  // Found by fuzz_import: the width was read into an int without a bound.
+  // Quoted, so the padding stays in the word (supervisord splits after expanding).
+  auto result =
+      import_text("a.conf", "[program:a]\ncommand=/bin/x \"%(process_num)99999999999d\"\n");
+  REQUIRE(result.has_value());
+  CHECK(result->toml.find("'" + std::string(63, ' ') + "0'") != std::string::npos);
+}
