@@ -59,12 +59,16 @@ clang++-16 $flags -DNDEBUG -fno-sanitize=unreachable -o build-fuzz/fuzz_config t
 # shellcheck disable=SC2086
 clang++-16 $flags -DNDEBUG -fno-sanitize=unreachable -o build-fuzz/fuzz_gnunet tests/fuzz/fuzz_gnunet.cpp $(ls libarm/config/*.cpp | grep -v -e config_check -e dependency_check -e key_suggestion -e execution_names -e nesting_limits) libarm/posix/regular_file.cpp $core $runtime
 
+# armctl import (issue 17 item 3): supervisord and systemd definitions, with the loader's parts.
+# shellcheck disable=SC2086
+clang++-16 $flags -DNDEBUG -fno-sanitize=unreachable -o build-fuzz/fuzz_import tests/fuzz/fuzz_import.cpp $(ls libarm/config/*.cpp | grep -v -e config_check -e dependency_check -e key_suggestion -e execution_names -e nesting_limits) libarm/posix/regular_file.cpp $core $runtime
+
 # A live re-exec's handover read by resume() (issue 15): the core's own reader of it.
 # shellcheck disable=SC2086
 clang++-16 $flags -o build-fuzz/fuzz_handover tests/fuzz/fuzz_handover.cpp $core $runtime
 
 status=0
-for target in protocol config gnunet handover; do
+for target in protocol config gnunet import handover; do
   work="build-fuzz/corpus-$target"
   mkdir -p "$work"
   echo "fuzzing $target for ${seconds}s"

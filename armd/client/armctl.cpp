@@ -25,6 +25,7 @@
 #include "arm/posix/unique_fd.hpp"
 #include "armctl_graph.hpp"
 #include "armctl_health.hpp"
+#include "armctl_import.hpp"
 #include "armctl_logs.hpp"
 #include "armctl_monitor.hpp"
 #include "armctl_output.hpp"
@@ -689,6 +690,17 @@ int main(int argc, char** argv) {
       "reexec", "exec armd's program anew (after an upgrade), every service running on untouched");
   auto* metrics =
       app.add_subcommand("metrics", "print armd's metrics (Prometheus text format 0.0.4)");
+  auto* import = app.add_subcommand(
+      "import",
+      "print an armd configuration for a supervisord file or a systemd .service unit "
+      "(no armd needed); what cannot be carried over is listed on stderr");
+  std::string import_path;
+  std::optional<std::string> import_from;
+  import->add_option("FILE", import_path, "the supervisord configuration or .service file")
+      ->required();
+  import->add_option("--from", import_from,
+                     "supervisord or systemd (default: told from the file: a .service name, "
+                     "or [program:NAME] sections)");
   for (auto* command : {start, stop, restart, reset, reload_service, status, logs, monitor, reload,
                         shutdown, reexec}) {
     command->add_flag("--json", json_output, "print armd's replies as JSON");
@@ -733,6 +745,9 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "armctl: a service name cannot be empty\n");
     return exit_usage;
   }
+
+  // import reads a file and talks to no armd.
+  if (import->parsed()) return armctl::import_file(import_path, import_from);
 
   // armctl reads no configuration file, so [arm].socket is not among its sources.
   Client client(armd::resolve_socket_path(armd::socket_path_sources(socket_path, std::nullopt)),

@@ -15,7 +15,7 @@ _armctl() {
   cur=${COMP_WORDS[COMP_CWORD]}
   prev=${COMP_WORDS[COMP_CWORD-1]}
   local commands="start stop restart reset reload-service status graph logs monitor reload
-    reexec shutdown metrics"
+    reexec shutdown metrics import"
 
   # The command, and the --socket given before it (service names come from that armd).
   local command="" socket="" i
@@ -52,6 +52,17 @@ _armctl() {
     graph) options="--dot -h --help" names="" ;;
     reload | reexec | shutdown) names="" ;;
     metrics) options="-h --help" names="" ;;
+    import)
+      # A file to import, not a service; --from takes the format.
+      if [[ $prev == --from ]]; then
+        COMPREPLY=($(compgen -W "supervisord systemd" -- "$cur"))
+      elif [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "--from -h --help" -- "$cur"))
+      else
+        COMPREPLY=($(compgen -f -- "$cur"))
+      fi
+      return
+      ;;
     *) return ;;
   esac
   if [[ $cur == -* ]]; then
