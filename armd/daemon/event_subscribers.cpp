@@ -88,6 +88,7 @@ void EventSubscribers::on_service_event(const arm::ServiceEvent& event,
   change.previous = event.previous;
   change.state = event.state;
   change.detail = event.detail;
+  change.restart_delay = event.restart_delay;
   publish(change, now, &tails, server);
 }
 

@@ -23,6 +23,10 @@ std::string encode(const nlohmann::json& id, std::uint64_t seq, const StreamEven
           .string("state", arm::to_string(event.state))
           .integer("pid", event.pid)
           .string("detail", event.detail);
+      if (event.restart_delay)
+        object.integer("restart_delay_ms", static_cast<long long>(event.restart_delay->count()));
+      else
+        object.null("restart_delay_ms");
       break;
     case EventKind::exit: {
       object.integer("pid", event.pid);

@@ -35,6 +35,8 @@ struct StreamEvent {
   // state: the service's process while it has one (starting, running, stopping), else none;
   // exit: the process that exited, when known.
   std::optional<arm::ProcessId> pid;
+  // state: the delay until the automatic restart the change scheduled (ServiceEvent's), if any.
+  std::optional<arm::Milliseconds> restart_delay;
   const arm::ServiceStatus* status = nullptr;           // exit, added
   arm::HealthState health = arm::HealthState::unknown;  // health
   unsigned health_failures = 0;                         // health: failed probes in a row

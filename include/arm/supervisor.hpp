@@ -285,7 +285,19 @@ struct ARM_EXPORT ServiceEvent {
   ServiceState previous = ServiceState::stopped;  ///< its state before
   /// its state now (the same as `previous` for a change of health)
   ServiceState state = ServiceState::stopped;
-  std::string detail;
+  std::string detail;  ///< for people: "exited unexpectedly with exit code 1; restarting in 100ms"
+  /// The process the event is about: when `exit` is set, the one that exited; otherwise the
+  /// service's main process at the event, if it has one (a `starting` event sent before the
+  /// spawn has none; the next event, `running` or `starting` once spawned, carries the new pid).
+  std::optional<ProcessId> pid{};
+  /// Set when the exit of the service's main process caused the event: how it ended (on
+  /// on_child_exit, or on_main_exit when other processes of the service remain). Only the
+  /// service's first state change caused by that exit carries it (a restart that follows at
+  /// once comes as a later event).
+  std::optional<ExitStatus> exit{};
+  /// Set when the event schedules an automatic restart: the delay until it (the backoff of a
+  /// move to `backoff`, or retry_failed_after for a `failed` service that will be re-armed).
+  std::optional<Milliseconds> restart_delay{};
   /// Set when the event is a change of health (state == previous): the new health, with the
   /// probe's result in `detail`.
   std::optional<HealthState> health{};
@@ -441,6 +453,20 @@ class ARM_EXPORT ServiceSupervisor {
   /// configuration that check_config() refuses, one with a socket that cannot be opened, or a
   /// reload during shutdown changes nothing and returns why.
   std::expected<ReloadSummary, std::vector<Error>> reload(Config config);
+  /// Adds one service, as reload() does with the current configuration plus `spec` (named
+  /// `spec.name`): the same checks (its dependencies must be configured), the same outcome (it
+  /// appears stopped, or listening with start = on-demand; with start = boot it starts). Errors,
+  /// with nothing changed: a service of that name is configured already (replace a service with
+  /// reload()), what reload() refuses. Built on config() and reload(): O(services) per call.
+  std::expected<ReloadSummary, std::vector<Error>> add_service(ServiceSpec spec);
+  /// Removes one service, as reload() does with the current configuration without it: a running
+  /// one is stopped and forgotten once reaped; its waiting starts are answered start_failed at
+  /// once, and requests naming it meanwhile unknown_service. Errors, with nothing
+  /// changed: no service is named so; other services depend on it (depends_on or wants: remove
+  /// them first, or reload() a configuration without the edges), or arm.default_services names it,
+  /// as reload() refuses a configuration naming a service it lacks; a shutdown is in progress.
+  /// O(services) per call, as add_service.
+  std::expected<ReloadSummary, std::vector<Error>> remove_service(std::string_view name);
   /// Forgets the client's pending requests (they will not be answered, not even by replies
   /// already queued). Its references stay, as in the original ARM: a service started by a
   /// client outlives the connection.

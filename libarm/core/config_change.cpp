@@ -169,7 +169,7 @@ void ServiceSupervisor::Impl::send_reload_signal(Service& service, ReloadSignal 
   change.file_changed = false;
   spawner.signal_process(*service.process.pid, signal);
   std::string sent = fmt::format("sent {} to pid {}", to_string(signal), *service.process.pid);
-  emit_event(service, service.state, fmt::format("{}: {}", why, sent));
+  emit_event(service, fmt::format("{}: {}", why, sent));
   for (auto& to : std::exchange(change.reloads, {})) answer(to, service, Outcome::reloaded, sent);
 }
 
@@ -222,7 +222,7 @@ void ServiceSupervisor::Impl::config_step_finished(Service& service, bool passed
       apply_config_change(service);
     } else {
       std::string said = detail.empty() ? "reload command succeeded" : "reload command: " + detail;
-      emit_event(service, service.state, fmt::format("reloaded its configuration ({})", said));
+      emit_event(service, fmt::format("reloaded its configuration ({})", said));
       for (auto& to : std::exchange(change.reloads, {}))
         answer(to, service, Outcome::reloaded, said);
     }
@@ -231,7 +231,7 @@ void ServiceSupervisor::Impl::config_step_finished(Service& service, bool passed
     change.rejected = fmt::format("{}: {}", checking ? "config check failed" : "reload failed",
                                   detail.empty() ? "failed" : detail);
     change.file_changed = change.changed_meanwhile;  // a newer change is still to be applied
-    emit_event(service, service.state,
+    emit_event(service,
                checking ? fmt::format("{}; the running process is left as it was", change.rejected)
                         : change.rejected);
     std::get<ServiceEvent>(outbox.queued().back().what).output = output;

@@ -36,7 +36,7 @@ void ServiceSupervisor::Impl::start_health_checks(Service& service) {
   health.next_at = now + service.settings().health->interval;
   health.start_period_over = service.settings().health->start_period.count() == 0;
   if (previous != HealthState::unknown)
-    emit_event(service, service.state, "ready again; not probed yet", HealthState::unknown);
+    emit_event(service, "ready again; not probed yet", HealthState::unknown);
 }
 
 // It leaves `running` (or a reload changed its check): the probe in flight is not wanted, and
@@ -52,7 +52,7 @@ void ServiceSupervisor::Impl::stop_health_checks(Service& service) {
   }
   if (health.state == HealthState::healthy) {
     health.state = HealthState::unknown;
-    emit_event(service, service.state, "not probed while it is not running", HealthState::unknown);
+    emit_event(service, "not probed while it is not running", HealthState::unknown);
   }
 }
 
@@ -68,8 +68,7 @@ void ServiceSupervisor::Impl::health_check_changed(Service& service) {
   if (!running) return;
   if (before != HealthState::unknown) {
     bool kept = service.settings().health.has_value();
-    emit_event(service, service.state,
-               kept ? "health check changed; not probed yet" : "health check removed",
+    emit_event(service, kept ? "health check changed; not probed yet" : "health check removed",
                kept ? HealthState::unknown : HealthState::none);
   }
   start_health_checks(service);
@@ -176,7 +175,7 @@ void ServiceSupervisor::Impl::set_health(Service& service, HealthState next) {
                            ? fmt::format("{} failed in a row (last: {})",
                                          failed_checks(health.failures), health.detail)
                            : health.detail;
-  emit_event(service, service.state, std::move(detail), next);
+  emit_event(service, std::move(detail), next);
 }
 
 ARM_END_NAMESPACE

@@ -58,7 +58,7 @@ void ServiceSupervisor::Impl::emit(Reply reply) {
 // Written over a slot that held an event before, when there is one: an event is the most
 // frequent notification, and its strings keep their buffers.
 void ServiceSupervisor::Impl::emit_event(const Service& service, ServiceState previous,
-                                         std::string detail, std::optional<HealthState> health) {
+                                         std::string detail, const EventFacts& facts) {
   Notification& slot = outbox.next();
   auto* event = std::get_if<ServiceEvent>(&slot.what);
   if (!event) event = &slot.what.emplace<ServiceEvent>();
@@ -66,8 +66,18 @@ void ServiceSupervisor::Impl::emit_event(const Service& service, ServiceState pr
   event->previous = previous;
   event->state = service.state;
   event->detail = std::move(detail);
-  event->health = health;  // slots are reused: an event of another kind may have set it
+  // Every field assigned: slots are reused, and an event of another kind may have set it.
+  event->pid = facts.pid;
+  event->exit = facts.exit;
+  event->restart_delay = facts.restart_delay;
+  event->health = facts.health;
   event->output.clear();
+}
+
+void ServiceSupervisor::Impl::emit_event(const Service& service, std::string detail,
+                                         std::optional<HealthState> health) {
+  emit_event(service, service.state, std::move(detail),
+             EventFacts{.pid = service.process.pid, .health = health});
 }
 
 bool ServiceSupervisor::Impl::deliver() {

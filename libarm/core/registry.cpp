@@ -147,7 +147,8 @@ void ServiceSupervisor::Impl::forget(Service& service) {
   services.erase(std::string_view(name));
 }
 
-void ServiceSupervisor::Impl::set_state(Service& service, ServiceState next, std::string detail) {
+void ServiceSupervisor::Impl::set_state(Service& service, ServiceState next, std::string detail,
+                                        std::optional<Milliseconds> restart_delay) {
   ServiceState previous = service.state;
   // Probes are about a running process: one in flight is no longer wanted once it leaves.
   if (previous == ServiceState::running && next != ServiceState::running) {
@@ -159,7 +160,13 @@ void ServiceSupervisor::Impl::set_state(Service& service, ServiceState next, std
     next = ServiceState::listening;
   service.state = next;
   update_socket_watch(service);
-  emit_event(service, previous, std::move(detail));
+  EventFacts facts{.pid = service.process.pid, .restart_delay = restart_delay};
+  if (exit_being_handled && exit_being_handled->service == &service) {
+    facts.pid = exit_being_handled->pid;
+    facts.exit = exit_being_handled->status;
+    exit_being_handled.reset();
+  }
+  emit_event(service, previous, std::move(detail), facts);
 }
 
 void ServiceSupervisor::Impl::schedule(Service& service, TimePoint at) {

@@ -397,6 +397,7 @@ bool ServiceSupervisor::Impl::child_exited(ProcessId pid, ExitStatus exit) {
   service.process.last_exit = exit;
   service.process.last_exit_at = now;
   cancel_deadline(service);
+  exit_being_handled = ExitBeingHandled{&service, pid, exit};
   switch (service.state) {
     case ServiceState::starting:
       exited_before_ready(service, exit);
@@ -415,6 +416,7 @@ bool ServiceSupervisor::Impl::child_exited(ProcessId pid, ExitStatus exit) {
     case ServiceState::failed:
       break;  // no process in these states: cannot happen
   }
+  exit_being_handled.reset();  // (a service forgotten meanwhile took it before it went)
   drain();
   finish_shutdown_if_done();
   return true;
@@ -430,6 +432,7 @@ bool ServiceSupervisor::Impl::main_exited(ProcessId pid, ExitStatus exit) {
   service.process.main_exit = exit;
   service.process.last_exit = exit;
   service.process.last_exit_at = clock.now();
+  exit_being_handled = ExitBeingHandled{&service, pid, exit};
   switch (service.state) {
     case ServiceState::starting:
     case ServiceState::running:
@@ -453,6 +456,7 @@ bool ServiceSupervisor::Impl::main_exited(ProcessId pid, ExitStatus exit) {
     case ServiceState::failed:
       break;  // no process in these states: cannot happen
   }
+  exit_being_handled.reset();
   drain();
   return true;
 }

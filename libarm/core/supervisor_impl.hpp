@@ -148,8 +148,26 @@ struct ARM_HIDDEN ServiceSupervisor::Impl {
   bool deliver();
   bool notify_deadline_change();
   void emit(Reply reply);
+  // The structured fields of a ServiceEvent beyond its state and detail.
+  struct EventFacts {
+    std::optional<ProcessId> pid{};
+    std::optional<ExitStatus> exit{};
+    std::optional<Milliseconds> restart_delay{};
+    std::optional<HealthState> health{};
+  };
   void emit_event(const Service& service, ServiceState previous, std::string detail,
+                  const EventFacts& facts);
+  // An event within a state (health, a reload signal...): about the service's current process.
+  void emit_event(const Service& service, std::string detail,
                   std::optional<HealthState> health = std::nullopt);
+  // The exit on_child_exit or on_main_exit is handling: the first state change of its service
+  // that follows carries it (ServiceEvent::exit and pid), and takes it.
+  struct ExitBeingHandled {
+    const Service* service = nullptr;
+    ProcessId pid = 0;
+    ExitStatus status;
+  };
+  std::optional<ExitBeingHandled> exit_being_handled;
 
   // ---- bookkeeping (registry.cpp) ------------------------------------------------------------
   Service* find(std::string_view name);
@@ -165,7 +183,9 @@ struct ARM_HIDDEN ServiceSupervisor::Impl {
   void watch_config_file(Service& service);
   void unwatch_config_file(Service& service);
   void unwatch_file(Service& service, const WatchedFile& file);
-  void set_state(Service& service, ServiceState next, std::string detail = {});
+  // `restart_delay`: the move schedules an automatic restart that far ahead (ServiceEvent).
+  void set_state(Service& service, ServiceState next, std::string detail = {},
+                 std::optional<Milliseconds> restart_delay = std::nullopt);
   void schedule(Service& service, TimePoint at);
   void cancel_deadline(Service& service);
 

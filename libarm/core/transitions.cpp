@@ -201,7 +201,7 @@ void ServiceSupervisor::Impl::schedule_restart(Service& service, const std::stri
   service.history.intensity.record(service.settings(), now);
   schedule(service, now + delay);
   set_state(service, ServiceState::backoff,
-            fmt::format("{}; restarting in {}", why, human_duration(delay)));
+            fmt::format("{}; restarting in {}", why, human_duration(delay)), delay);
 }
 
 // Gives up on a crash-looping service; it may be re-armed later. Its hard dependents stop:
@@ -219,7 +219,7 @@ void ServiceSupervisor::Impl::give_up(Service& service, const std::string& why) 
     schedule(service, now + *retry_after);
     detail += fmt::format("; trying again in {}", human_duration(*retry_after));
   }
-  set_state(service, ServiceState::failed, detail);
+  set_state(service, ServiceState::failed, detail, retry_after);
   deactivate(service);
   if (retry_after) {
     restart_dependents(service, true);

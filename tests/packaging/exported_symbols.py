@@ -56,6 +56,8 @@ class ExportedSymbols(unittest.TestCase):
                   "arm::v0::ServiceSupervisor::create(",
                   "arm::v0::ServiceSupervisor::on_child_exit(",
                   "arm::v0::ServiceSupervisor::next_deadline() const",
+                  "arm::v0::ServiceSupervisor::add_service(",
+                  "arm::v0::ServiceSupervisor::remove_service(",
                   "arm::v0::posix::PosixSpawner::create(",
                   "arm::v0::posix::InotifyWatcher::create()",
                   "arm::v0::load_config_file(",

@@ -63,8 +63,21 @@ TEST_CASE("a state event has the transition, the pid and the detail, numbered") 
   event.detail = "exited with code 3";
   std::string line = encode_event(7, 12, event, arm::TimePoint{}, nullptr);
   CHECK(line == R"({"id":7,"event":"state","seq":12,"service":"web","previous":"running",)"
-                R"("state":"backoff","pid":null,"detail":"exited with code 3"})"
+                R"("state":"backoff","pid":null,"detail":"exited with code 3",)"
+                R"("restart_delay_ms":null})"
                 "\n");
+}
+
+TEST_CASE("a state event that schedules a restart carries its delay") {
+  StreamEvent event;
+  event.kind = EventKind::state;
+  event.service = "web";
+  event.previous = arm::ServiceState::running;
+  event.state = arm::ServiceState::backoff;
+  event.restart_delay = arm::Milliseconds(1500);
+  std::string line = encode_event(7, 12, event, arm::TimePoint{}, nullptr);
+  CHECK(line.ends_with(R"("detail":"","restart_delay_ms":1500})"
+                       "\n"));
 }
 
 TEST_CASE("an exit event carries the pid that exited and the exit record as status has it") {
