@@ -2,7 +2,8 @@
 
 namespace armd {
 
-std::expected<ConfigSource::Loaded, arm::ConfigError> ConfigSource::load() const {
+std::expected<ConfigSource::Loaded, arm::ConfigError> ConfigSource::load(
+    std::vector<std::string>* tried) const {
   switch (format) {
     case ConfigFormat::toml: {
       auto config = arm::load_config_file(path);
@@ -10,7 +11,7 @@ std::expected<ConfigSource::Loaded, arm::ConfigError> ConfigSource::load() const
       return Loaded{std::move(*config), {}, {}};
     }
     case ConfigFormat::gnunet: {
-      auto config = arm::load_gnunet_config_file(path, gnunet);
+      auto config = arm::load_gnunet_config_file(path, gnunet, tried);
       if (!config) return std::unexpected(std::move(config.error()));
       return Loaded{std::move(config->config), std::move(config->warnings),
                     std::move(config->files)};

@@ -27,7 +27,9 @@ struct ConfigSource {
     // services' config_digest says which of them a change concerns). Empty for TOML.
     std::vector<std::string> files;
   };
-  std::expected<Loaded, arm::ConfigError> load() const;
+  // `tried`, when given, gets the files read or tried also when the load fails (GNUnet's; for
+  // TOML nothing): a reload refused for a missing include tries again when it appears.
+  std::expected<Loaded, arm::ConfigError> load(std::vector<std::string>* tried = nullptr) const;
 };
 
 // --config-format: "toml", "gnunet", or "auto" (a ".conf" file is GNUnet's, anything else

@@ -767,14 +767,23 @@ void Daemon::apply_reload(std::optional<arm::RequestRef> from) {
     send(protocol::encode_error(id, "shutting_down", "armd is shutting down"));
     return;
   }
-  auto loaded = options_.config_source.load();
+  std::vector<std::string> tried;
+  auto loaded = options_.config_source.load(&tried);
   if (!loaded) {
+    // The files that were read stay watched, and the one that failed (an @INLINE@ named but
+    // missing, or broken) is watched too: fixing it reloads.
+    tried.insert(tried.end(), own_files_.begin(), own_files_.end());
+    watch_own_files(tried);
     std::string why = loaded.error().to_string();
     log(Level::error, "reload refused, the running configuration stays: {}", why);
     send(protocol::encode_error(id, "invalid_config", why));
     return;
   }
   for (const std::string& warning : loaded->warnings) log(Level::warning, "reload: {}", warning);
+  // Until it is applied, the files of both configurations: a reload refused below (a socket
+  // that cannot be bound) is tried again on a change of either.
+  tried.insert(tried.end(), own_files_.begin(), own_files_.end());
+  watch_own_files(tried);
   arm::Config& config = loaded->config;
   if (config.arm.socket != supervisor_->settings().socket) {
     log(Level::warning,
@@ -811,7 +820,7 @@ void Daemon::apply_reload(std::optional<arm::RequestRef> from) {
     return;
   }
   const arm::ReloadSummary& summary = *applied;
-  watch_own_files(loaded->files);  // an @INLINE@ added or dropped
+  watch_own_files(loaded->files);  // those of this configuration only (an @INLINE@ dropped)
   if (metrics_moved) {
     metrics_http_ = std::move(new_metrics);
     log(Level::info, "reload: {}",

@@ -21,14 +21,14 @@ namespace {
 // glibc's documented defaults (mallopt(3)), restored afterwards.
 constexpr int default_trim_threshold = 128 * 1024;
 constexpr int default_mmap_threshold = 128 * 1024;
-#endif
-
-// glibc refuses an M_MMAP_THRESHOLD above 32 MiB on 64-bit machines; twice this is that.
-constexpr std::size_t most_prefaulted_bytes = std::size_t{16} << 20;
 
 #ifndef MADV_POPULATE_WRITE
 constexpr int MADV_POPULATE_WRITE = 23;  // Linux 5.14
 #endif
+#endif
+
+// glibc refuses an M_MMAP_THRESHOLD above 32 MiB on 64-bit machines; twice this is that.
+constexpr std::size_t most_prefaulted_bytes = std::size_t{16} << 20;
 
 }  // namespace
 
@@ -69,10 +69,6 @@ PrefaultedHeap::~PrefaultedHeap() {
   if (!tuned_) return;
   mallopt(M_MMAP_THRESHOLD, default_mmap_threshold);
   mallopt(M_TRIM_THRESHOLD, default_trim_threshold);
-  // What the take-over left unused goes back to the kernel now: glibc trims only on a free()
-  // next to the heap's top, which may not come for long. (A fraction of a millisecond: the
-  // unused part is one free block at the top, given back with one brk.)
-  malloc_trim(0);
 #endif
 }
 

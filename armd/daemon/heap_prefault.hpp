@@ -12,11 +12,17 @@ namespace armd {
 
 class PrefaultedHeap {
  public:
-  // The next `bytes` that malloc hands out come from the heap (not from mmap), from pages already
-  // mapped. Nothing happens where that cannot be done (not glibc; a kernel before 5.14): the
-  // take-over is then as it was, only slower.
+  // The next `bytes` (at least 1 MiB is meant: takeover_heap_bytes) that malloc hands out come
+  // from the heap (not from mmap), from pages already mapped. Not glibc's malloc (musl, ASan):
+  // nothing happens. A kernel before 5.14 (no MADV_POPULATE_WRITE): the thresholds are set and
+  // set back all the same, but nothing is mapped ahead.
   explicit PrefaultedHeap(std::size_t bytes);
-  // Back to malloc's defaults; what the take-over did not use is given back to the kernel.
+  // Sets glibc's mmap and trim thresholds back to their documented defaults (128 KiB). Not quite
+  // as a fresh process has them: setting either turns off glibc's dynamic mmap threshold for
+  // good, and overrides an operator's MALLOC_MMAP_THRESHOLD_ / GLIBC_TUNABLES for these two.
+  // (Measured: armd's status and re-exec paths take the same page faults either way.) What the
+  // take-over did not use goes back to the kernel with the malloc_trim() armd's loop does when
+  // it starts.
   ~PrefaultedHeap();
 
   PrefaultedHeap(const PrefaultedHeap&) = delete;

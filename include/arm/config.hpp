@@ -523,8 +523,15 @@ struct ARM_EXPORT GnunetConfig {
 ARM_EXPORT std::expected<GnunetConfig, ConfigError> parse_gnunet_config_text(
     const GnunetSources& sources);
 /// Reads `path`, the defaults and the includes from the filesystem, then parses them.
+///
+/// `files_read`, when given, receives every file it tried to read, also when the result is an
+/// error (an `@INLINE@` file that is missing or broken): what a host watches to try again when
+/// one is fixed. With a GNUnet defaults directory given in `options`, each service's environment
+/// gets `GNUNET_BASE_CONFIG` = that directory, so that the service layers
+/// the same defaults as armd did.
 ARM_EXPORT std::expected<GnunetConfig, ConfigError> load_gnunet_config_file(
-    const std::filesystem::path& path, const GnunetOptions& options = {});
+    const std::filesystem::path& path, const GnunetOptions& options = {},
+    std::vector<std::string>* files_read = nullptr);
 /// Whether armd reads `path` as GNUnet's INI rather than TOML by default: a name ending in
 /// ".conf", as GNUnet's are.
 ARM_EXPORT bool looks_like_gnunet_config(const std::filesystem::path& path);

@@ -2,16 +2,23 @@
 // a change restarts only the services whose digest changed; the original ARM's TODO, "check if
 // *relevant* parts of the configuration were changed").
 //
-// Relevant to service NAME: the keys of its section [NAME], and of the sections named NAME-...
-// (GNUnet's plugins: [transport-tcp], [datastore-sqlite]); every variable their values name
+// Relevant to service NAME: the keys of its section [NAME] but those only ARM reads (BINARY,
+// OPTIONS, IMMEDIATE_START...: a change of those changes the command line, the sockets or the
+// start, which a reload compares anyway), and the keys of the sections named NAME-... that are
+// not services themselves (GNUnet's plugins: [transport-tcp], [datastore-sqlite]; not
+// [nat-auto], a service of its own); every variable their values name
 // ($X, ${X}, ${X:-...}), followed through [PATHS] values that name others, with the value it
 // has in [PATHS] or, where [PATHS] does not set it, in the environment. The layering is done:
 // a key is digested as it ends up, whichever file (defaults, the user's file, an @INLINE@d one)
 // set it, so a comment, or another service's section, changes nothing. Not followed: sections
-// a service reads besides its own and its plugins' ([PEER], [nat], [TESTING]...).
+// a service reads besides its own and its plugins' ([PEER], [TESTING], dht's [dhtcache]...).
+// Key names are compared as GNUnet does, in any case.
 #include <fmt/format.h>
 #include <strings.h>
 
+#include <algorithm>
+#include <array>
+#include <cctype>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -62,9 +69,29 @@ void add_variable_names(std::string_view text, std::vector<std::string>& names) 
   }
 }
 
-bool is_plugin_section_of(std::string_view section, std::string_view service) {
+bool is_plugin_section_of(std::string_view section, const IniSection& contents,
+                          std::string_view service) {
   return section.size() > service.size() + 1 && section[service.size()] == '-' &&
-         strncasecmp(section.data(), service.data(), service.size()) == 0;
+         strncasecmp(section.data(), service.data(), service.size()) == 0 &&
+         !contents.values.contains("BINARY");
+}
+
+// The keys of a service's section that ARM reads and the service does not (gnunet_services.cpp
+// maps each to the launch). UNIXPATH, PORT, ACCEPT_FROM... the service reads too: digested.
+constexpr std::array<std::string_view, 11> arm_only_keys{
+    "BINARY",    "PREFIX", "OPTIONS",      "IMMEDIATE_START", "FORCESTART", "START_ON_DEMAND",
+    "NOARMBIND", "DEBUG",  "RUN_PER_USER", "PIPECONTROL",     "TYPE"};
+
+bool is_arm_only(std::string_view key) {
+  return std::ranges::any_of(arm_only_keys, [&](std::string_view arm_key) {
+    return key.size() == arm_key.size() && strncasecmp(key.data(), arm_key.data(), key.size()) == 0;
+  });
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
 }
 
 }  // namespace
@@ -75,11 +102,13 @@ std::string gnunet_service_digest(const IniDocument& document, std::string_view 
   std::vector<std::string> pending;
   for (const auto& [name, section] : document.sections) {
     bool own = strcasecmp(name.c_str(), std::string(service).c_str()) == 0;
-    if (!own && !is_plugin_section_of(name, service)) continue;
-    digest.add("[" + name + "]");
-    if (section.inaccessible) digest.add(section.inaccessible_because);
-    for (const auto& [key, value] : section.values) {
-      digest.add(key);
+    if (!own && !is_plugin_section_of(name, section, service)) continue;
+    digest.add("[" + lower(name) + "]");
+    // Not why (it names the directive's line, which a comment above it moves): that it is.
+    if (section.inaccessible) digest.add("inaccessible");
+    for (const auto& [key, value] : section.values) {  // in GNUnet's key order: any case alike
+      if (own && is_arm_only(key)) continue;
+      digest.add(lower(key));
       digest.add(value.text);
       add_variable_names(value.text, pending);
     }

@@ -42,19 +42,28 @@ bool looks_like_gnunet_config(const std::filesystem::path& path) {
   return path.extension() == ".conf";
 }
 
-std::expected<GnunetConfig, ConfigError> load_gnunet_config_file(const std::filesystem::path& path,
-                                                                 const GnunetOptions& options) {
+std::expected<GnunetConfig, ConfigError> load_gnunet_config_file(
+    const std::filesystem::path& path, const GnunetOptions& options,
+    std::vector<std::string>* files_read) {
+  std::vector<std::string> files;  // every file read (or tried), for the host to watch
+  auto tell_files = [&] {
+    std::sort(files.begin(), files.end());
+    files.erase(std::unique(files.begin(), files.end()), files.end());
+    if (files_read) *files_read = files;
+  };
   try {
     GnunetSources sources;
     // `-c` and relative includes need the file's absolute path, wherever armd runs from.
     sources.config_file = std::filesystem::absolute(path).lexically_normal();
-    std::vector<std::string> files;  // every file read, for the host to watch
     auto read = [&files](const std::string& file) {
       files.push_back(file);
       return config_detail::read_whole_file(file);
     };
     auto text = read(sources.config_file.string());
-    if (!text) return std::unexpected(Error::at(path.string(), 0, 0, "", text.error()));
+    if (!text) {
+      tell_files();
+      return std::unexpected(Error::at(path.string(), 0, 0, "", text.error()));
+    }
     sources.config_text = std::move(*text);
 
     std::filesystem::path directory =
@@ -71,7 +80,10 @@ std::expected<GnunetConfig, ConfigError> load_gnunet_config_file(const std::file
     std::sort(defaults.begin(), defaults.end());  // as GNUnet's load_from: in name order
     for (const auto& file : defaults) {
       auto contents = read(file.string());
-      if (!contents) return std::unexpected(Error::at(file.string(), 0, 0, "", contents.error()));
+      if (!contents) {
+        tell_files();
+        return std::unexpected(Error::at(file.string(), 0, 0, "", contents.error()));
+      }
       sources.defaults.push_back({file.string(), std::move(*contents)});
     }
     sources.read_file = read;
@@ -83,11 +95,14 @@ std::expected<GnunetConfig, ConfigError> load_gnunet_config_file(const std::file
     sources.libexec_directory =
         options.libexec_directory ? options.libexec_directory->string() : find_libexec_directory();
     auto parsed = parse_gnunet_config_text(sources);
-    if (parsed) {
-      std::sort(files.begin(), files.end());
-      files.erase(std::unique(files.begin(), files.end()), files.end());
-      parsed->files = std::move(files);
-    }
+    tell_files();
+    if (!parsed) return parsed;
+    parsed->files = files;
+    // The services read the configuration themselves: with the defaults armd layered.
+    if (options.defaults_directory)
+      for (auto& [name, spec] : parsed->config.services)
+        spec.environment.insert_or_assign("GNUNET_BASE_CONFIG",
+                                          options.defaults_directory->string());
     return parsed;
   } catch (const std::exception& error) {
     return std::unexpected(Error::at(path.string(), 0, 0, "", error.what()));

@@ -25,7 +25,8 @@ Error Error::at(std::string file, int line, int column, std::string key, std::st
 
 std::string Error::to_string() const {
   std::string text = file;
-  if (line > 0) text += fmt::format(":{}:{}", line, column);
+  // A line without its column (a reader that knows only the line) reads FILE:LINE, not :0.
+  if (line > 0) text += column > 0 ? fmt::format(":{}:{}", line, column) : fmt::format(":{}", line);
   if (!key.empty()) text += text.empty() ? key : ": " + key;
   return text.empty() ? message : fmt::format("{}: {}", text, message);
 }

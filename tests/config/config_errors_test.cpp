@@ -284,3 +284,10 @@ TEST_CASE("config_section needs a config file and a plain name") {
   check_refused("[services.web]\nbinary = \"/x\"\nconfig = \"/a\"\nconfig_section = \"a]b\"\n",
                 "services.web.config_section", 4, "brackets");
 }
+
+TEST_CASE("an error names as much of its place as is known: file, line, column") {
+  CHECK(arm::Error::at("a.toml", 3, 5, "services.web", "bad").to_string() ==
+        "a.toml:3:5: services.web: bad");
+  CHECK(arm::Error::at("a.conf", 3, 0, "web.PORT", "bad").to_string() == "a.conf:3: web.PORT: bad");
+  CHECK(arm::Error::at("a.toml", 0, 0, "", "No such file").to_string() == "a.toml: No such file");
+}

@@ -415,10 +415,30 @@ std::string edited(std::string text, const std::string& from, const std::string&
 
 }  // namespace
 
-TEST_CASE("a comment, blank lines or another order of sections change no service's digest") {
+TEST_CASE("comments, blank lines, spacing and the case of key names change no service's digest") {
   std::string text = two_services;
   CHECK(changed(text, "# edited by hand\n\n" + text + "\n% the end\n").empty());
   CHECK(changed(text, edited(text, "WORKBITS = 22", "WORKBITS   =   22")).empty());
+  CHECK(changed(text, edited(text, "WORKBITS = 22", "workbits = 22")).empty());
+}
+
+TEST_CASE("keys only ARM reads are left to the reload's own comparison, not the digest") {
+  std::string text = two_services;
+  // Neither the command line nor the start changes: nothing to restart for.
+  CHECK(
+      changed(text, edited(text, "WORKBITS = 22", "WORKBITS = 22\nSTART_ON_DEMAND = NO")).empty());
+}
+
+TEST_CASE("an unreadable @INLINE-SECRET@ section stays one state, wherever the directive moves") {
+  auto with_secret = [](const std::string& before) {
+    GnunetSources from =
+        sources(before + "[s]\nBINARY = /bin/s\n@INLINE-SECRET@ s-db secret.conf\n");
+    from.read_file = [](const std::string&) -> std::expected<std::string, std::string> {
+      return std::unexpected(std::string("Permission denied"));
+    };
+    return digests(from);
+  };
+  CHECK(with_secret("") == with_secret("# a comment\n# moves the directive down\n"));
 }
 
 TEST_CASE("a change of a service's own section changes its digest, no one else's") {
@@ -428,10 +448,14 @@ TEST_CASE("a change of a service's own section changes its digest, no one else's
   CHECK(changed(text, text + "[nse]\nNEW_KEY = 1\n") == std::vector<std::string>{"nse"});
 }
 
-TEST_CASE("a plugin's section (NAME-...) belongs to its service") {
+TEST_CASE("a plugin's section (NAME-...) belongs to its service, another service's does not") {
   std::string text = two_services;
   CHECK(changed(text, edited(text, "/var/lib/sqlite.db", "/srv/sqlite.db")) ==
         std::vector<std::string>{"datastore"});
+  // [nse-auto] is a service of its own (it has a BINARY), as Debian's [nat-auto] is.
+  std::string with_auto = text + "[nse-auto]\nBINARY = gnunet-service-nse-auto\nX = 1\n";
+  CHECK(changed(with_auto, edited(with_auto, "X = 1", "X = 2")) ==
+        std::vector<std::string>{"nse-auto"});
 }
 
 TEST_CASE("a [PATHS] variable concerns the services that name it, through other variables too") {

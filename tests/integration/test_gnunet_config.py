@@ -143,6 +143,42 @@ class GnunetConfig(GnunetTestCase):
         self.assertEqual(self.status("statistics")["pid"], statistics)
         self.assertEqual(self.status("statistics")["restarts"], 0)
 
+    def reloads(self):
+        """How many services each of armd's reloads so far restarted, in order."""
+        return [int(n) for n in re.findall(r"reloaded \S+: \d+ added, \d+ removed, (\d+) restarted",
+                                           self.log())]
+
+    def test_an_included_file_is_watched_too(self):
+        included = os.path.join(self.dir, "identity-extra.conf")
+
+        def include(text):
+            with open(included + ".new", "w") as f:
+                f.write(text)
+            os.rename(included + ".new", included)
+
+        include("[identity]\nEGO_LIMIT = 5\n")
+        self.start(extra="[identity]\nIMMEDIATE_START = YES\n@INLINE@ identity-extra.conf\n")
+        statistics = self.wait_state("statistics", "running")["pid"]
+        identity = self.wait_state("identity", "running")["pid"]
+
+        include("[identity]\nEGO_LIMIT = 6\n")
+        wait_for(lambda: self.reloads() == [1], "armd reloads on the change of the included file")
+        wait_for(lambda: self.status("identity")["state"] == "running"
+                 and self.status("identity")["pid"] != identity,
+                 "identity restarted for its included setting")
+        self.assertIn("1 restarted (identity)", self.log())
+        self.assertEqual(self.status("statistics")["pid"], statistics)
+
+        # Included again but missing: the reload is refused, and armd tries again once it is back.
+        os.unlink(included)
+        self.write_peer(extra="[identity]\nIMMEDIATE_START = YES\n@INLINE@ identity-extra.conf\n"
+                              "# touched\n")
+        wait_for(lambda: "reload refused" in self.log(), "the reload refused for the missing file")
+        identity = self.status("identity")["pid"]
+        include("[identity]\nEGO_LIMIT = 7\n")
+        wait_for(lambda: self.reloads() == [1, 1], "armd reloads once the included file is back")
+        self.assertEqual(self.status("statistics")["pid"], statistics)
+
     def test_a_reexec_is_refused_with_a_gnunet_configuration(self):
         self.start()
         result = self.armctl("reexec")
