@@ -52,6 +52,15 @@ std::expected<std::vector<std::string_view>, Error> split_lines(std::string_view
   return lines;
 }
 
+// Look-ups are linear: bounded so that a hostile file cannot take minutes (no real one comes
+// near).
+constexpr std::size_t most_sections = 10'000;
+constexpr std::size_t most_keys_per_section = 10'000;
+
+Error too_many_sections(const std::string& file, int line) {
+  return Error::at(file, line, 1, "", fmt::format("more than {} sections", most_sections));
+}
+
 ImportSection& section_named(std::vector<ImportSection>& sections, std::string_view name,
                              int line) {
   // configparser with strict=False (supervisord's) merges a section given twice.
@@ -100,6 +109,7 @@ std::expected<std::vector<ImportSection>, Error> read_supervisord_ini(std::strin
         return std::unexpected(Error::at(
             file, number, 1, "",
             close == 1 ? "an empty section name" : "a section header without its closing ']'"));
+      if (sections.size() >= most_sections) return std::unexpected(too_many_sections(file, number));
       current = &section_named(sections, stripped.substr(1, close - 1), number);
       continue;
     }
@@ -117,6 +127,10 @@ std::expected<std::vector<ImportSection>, Error> read_supervisord_ini(std::strin
     });
     auto value = trim(without_inline_comment(trim(stripped.substr(delimiter + 1))));
     // A later value of the same key replaces the earlier one (configparser, strict=False).
+    if (current->entries.size() >= most_keys_per_section)
+      return std::unexpected(Error::at(
+          file, number, 1, "",
+          fmt::format("more than {} keys in [{}]", most_keys_per_section, current->name)));
     std::erase_if(current->entries, [&](const ImportEntry& entry) { return entry.key == key; });
     current->entries.push_back({key, std::string(value), number});
     open_entry = &current->entries.back();
@@ -159,6 +173,8 @@ std::expected<std::vector<ImportSection>, Error> read_systemd_unit(std::string_v
       if (content.back() != ']' || content.size() < 3)
         return std::unexpected(Error::at(file, line_number, 1, "",
                                          "a section header must be '[Name]' on a line of its own"));
+      if (sections.size() >= most_sections)
+        return std::unexpected(too_many_sections(file, line_number));
       current = &section_named(sections, content.substr(1, content.size() - 2), line_number);
       continue;
     }

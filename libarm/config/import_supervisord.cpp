@@ -1,6 +1,7 @@
 // supervisord's [program:x] sections to armd services (import_detail.hpp; the mapping and why
 // each key maps as it does: docs/import.md).
 #include <fmt/format.h>
+#include <strings.h>
 #include <toml++/toml.h>
 #include <algorithm>
 #include <charconv>
@@ -178,6 +179,12 @@ class ProgramImport {
       numprocs = *n;
     else
       return fail(n.error());
+    // Bounded over the whole file too: 400 programs of 10,000 each are 4 million services.
+    instances_so_far_ += numprocs;
+    if (instances_so_far_ > most_instances)
+      return fail(Error::at(source_.path, find("numprocs") ? find("numprocs")->line : 0, 1,
+                            "numprocs",
+                            fmt::format("more than {} processes in all", most_instances)));
     if (auto n = number_of("numprocs_start", 0, 1'000'000); n)
       numprocs_start = *n;
     else
@@ -388,10 +395,19 @@ class ProgramImport {
     if (const auto* entry = find("startretries")) {
       auto retries = number_of("startretries", 0, 1'000'000);
       if (!retries) return fail(retries.error());
-      service.insert("max_restarts", *retries);
-      notes_.add(entry->line, entry->key, entry->value,
-                 "approximately: armd's max_restarts counts every restart within restart_window "
-                 "(60s), supervisord's startretries only starts that failed before startsecs");
+      if (*retries == 0) {
+        // armd's max_restarts = 0 would never restart it, not even after a week's run.
+        notes_.add(entry->line, entry->key, entry->value,
+                   "not carried: supervisord still restarts a process that ran past startsecs; "
+                   "armd's max_restarts = 0 would never restart it (armd's default, 5 within "
+                   "60s, stays)");
+      } else {
+        service.insert("max_restarts", *retries);
+        notes_.add(entry->line, entry->key, entry->value,
+                   "approximately: armd's max_restarts counts every restart within "
+                   "restart_window (60s), supervisord's startretries only starts that failed "
+                   "before startsecs");
+      }
     }
     return {};
   }
@@ -434,12 +450,14 @@ class ProgramImport {
                      "not used: redirect_stderr sends stderr to stdout's destination");
         continue;
       }
-      if (entry == nullptr || entry->value == "AUTO") continue;  // captured: armd's "log"
-      if (entry->value == "NONE") {
+      // supervisord's logfile_name() reads these words in any case.
+      auto is = [&](const char* word) { return strcasecmp(entry->value.c_str(), word) == 0; };
+      if (entry == nullptr || is("auto")) continue;  // captured: armd's "log"
+      if (is("none")) {
         service.insert(stream, "null");
         continue;
       }
-      if (entry->value == "syslog") {
+      if (is("syslog")) {
         notes_.add(entry->line, entry->key, entry->value,
                    "armd does not write to syslog: the output is captured (armctl logs)");
         continue;
@@ -503,6 +521,8 @@ class ProgramImport {
   long process_num_ = 0;
   std::string process_num_spec_;
   bool noted_process_num_ = false;
+  static constexpr long most_instances = 10'000;  // services of one file, numprocs summed
+  long instances_so_far_ = 0;
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "import_detail.hpp"
@@ -258,11 +259,9 @@ class UnitImport {
   }
   void note(const ImportEntry& entry, std::string_view why) {
     notes_.add(entry.line, entry.key, entry.value, why);
-    noted_.push_back(&entry);
+    noted_.insert(&entry);
   }
-  bool is_noted(const ImportEntry* entry) const {
-    return std::ranges::find(noted_, entry) != noted_.end();
-  }
+  bool is_noted(const ImportEntry* entry) const { return noted_.contains(entry); }
 
   // The specifiers systemd resolves when it loads the unit (systemd.unit, "SPECIFIERS").
   std::string specifiers(const ImportEntry& entry, std::string_view text) {
@@ -408,7 +407,16 @@ class UnitImport {
 
   std::optional<std::string> variable(const ImportEntry& entry, const std::string& name) {
     if (name == "MAINPID") return "{pid}";
-    if (auto found = environment_.find(name); found != environment_.end()) return found->second;
+    if (auto found = environment_.find(name); found != environment_.end()) {
+      // systemd reads the files after Environment=: a value there wins (the "default in the
+      // unit, override in /etc/default" pattern), which an import cannot see.
+      if (!service_.all("EnvironmentFile").empty())
+        note(entry, fmt::format("${} taken from Environment= ('{}'); an EnvironmentFile= may set "
+                                "it otherwise, which armd would not apply here (it expands no "
+                                "variables): check the value in options",
+                                name, found->second));
+      return found->second;
+    }
     note(entry, fmt::format("${} is not set by Environment= (it may come from an "
                             "EnvironmentFile= or systemd): left out, since armd expands no "
                             "variables; put its value in options",
@@ -595,11 +603,23 @@ class UnitImport {
         if (!span) return std::unexpected(error_at(*entry, span.error()));
         if (*span && **span > 0)
           table_.insert("restart_window", armd_duration(**span));
-        else
-          table_.insert("max_restarts", "unlimited");
+        else  // systemd: no limit at all, whatever the burst says
+          table_.insert_or_assign("max_restarts", "unlimited");
       }
-      noted_.push_back(entry);
+      noted_.insert(entry);
     }
+    // systemd's defaults where the unit says nothing, not armd's: a stop waits 90 s
+    // (DefaultTimeoutStopSec), a restart comes 100 ms after the exit every time, and the limit
+    // counts 5 starts within 10 s (DefaultStartLimitBurst, DefaultStartLimitIntervalSec).
+    table_.insert("stop_timeout", "90s");
+    if (table_["restart"].value<std::string>() == "never") return {};  // no restart to pace
+    if (!service_.last("RestartSec")) {
+      table_.insert("backoff_initial", "100ms");
+      table_.insert("backoff_max", "100ms");
+    }
+    if (!table_.contains("max_restarts")) table_.insert("max_restarts", 5);
+    if (table_["max_restarts"].value<std::string>() != "unlimited")
+      table_.insert("restart_window", "10s");
     return {};
   }
 
@@ -660,10 +680,17 @@ class UnitImport {
     if (const auto* entry = service_.last("Group"))
       table_.insert("group", specifiers(*entry, entry->value));
     if (!service_.all("SupplementaryGroups").empty()) {
+      // systemd adds these to the user's own groups; armd's supplementary_groups replaces them,
+      // and the user's groups are those of the machine the file runs on, not known here.
+      std::set<std::string> seen;
       toml::array groups;
       for (const auto* entry : service_.all("SupplementaryGroups")) {
         std::istringstream words(entry->value);
-        for (std::string word; words >> word;) groups.push_back(word);
+        for (std::string word; words >> word;)
+          if (seen.insert(word).second) groups.push_back(word);
+        note(*entry,
+             "systemd adds these to the user's own groups, armd's supplementary_groups "
+             "replaces them: add the user's groups to the list (id -Gn USER)");
       }
       table_.insert("supplementary_groups", std::move(groups));
     }
@@ -908,7 +935,7 @@ class UnitImport {
   Settings unit_, service_, install_;
   std::map<std::string, std::string> environment_;
   toml::table table_;
-  std::vector<const ImportEntry*> noted_;
+  std::set<const ImportEntry*> noted_;  // a set: a unit may hold many thousands of keys
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 // (FILE.toml, FILE.notes), and that TOML is one armd's own loader accepts. Then bad input:
 // each a clear error naming file and line, never a crash.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -174,4 +175,87 @@ TEST_CASE("a huge width in a %(process_num) format is capped at 64, not overflow
       import_text("a.conf", "[program:a]\ncommand=/bin/x \"%(process_num)99999999999d\"\n");
   REQUIRE(result.has_value());
   CHECK(result->toml.find("'" + std::string(63, ' ') + "0'") != std::string::npos);
+}
+
+// --- found by a review (issue 17 item 3) --------------------------------------------------------
+
+namespace {
+
+std::string toml_of(const std::string& name, const std::string& text) {
+  auto result = import_text(name, text);
+  REQUIRE_MESSAGE(result.has_value(), (result ? "" : result.error().to_string()));
+  return result->toml;
+}
+
+std::string notes_of(const std::string& name, const std::string& text) {
+  auto result = import_text(name, text);
+  REQUIRE(result.has_value());
+  std::string notes;
+  for (const auto& note : result->notes) notes += note + "\n";
+  return notes;
+}
+
+}  // namespace
+
+TEST_CASE("a unit without TimeoutStopSec= gets systemd's 90 s, not armd's 5 s") {
+  auto toml = toml_of("a.service", "[Service]\nExecStart=/bin/sleep 100\nRestart=always\n");
+  CHECK(toml.find("stop_timeout = '90s'") != std::string::npos);
+  // And systemd's restart pacing: 100 ms every time, 5 within 10 s.
+  CHECK(toml.find("backoff_max = '100ms'") != std::string::npos);
+  CHECK(toml.find("max_restarts = 5") != std::string::npos);
+  CHECK(toml.find("restart_window = '10s'") != std::string::npos);
+}
+
+TEST_CASE("StartLimitIntervalSec=0 turns the limit off whatever the burst says") {
+  auto toml = toml_of("b.service",
+                      "[Unit]\nStartLimitBurst=3\nStartLimitIntervalSec=0\n"
+                      "[Service]\nExecStart=/bin/x\nRestart=always\n");
+  CHECK(toml.find("max_restarts = 'unlimited'") != std::string::npos);
+  CHECK(toml.find("restart_window") == std::string::npos);
+}
+
+TEST_CASE("SupplementaryGroups= are listed once, with a note that armd replaces the user's") {
+  std::string unit =
+      "[Service]\nExecStart=/bin/x\nUser=mail\nSupplementaryGroups=adm adm\n"
+      "SupplementaryGroups=systemd-journal\n";
+  CHECK(toml_of("g.service", unit).find("supplementary_groups = [ 'adm', 'systemd-journal' ]") !=
+        std::string::npos);
+  CHECK(notes_of("g.service", unit).find("armd's supplementary_groups replaces them") !=
+        std::string::npos);
+}
+
+TEST_CASE("a $VAR set by Environment= in a unit with an EnvironmentFile= is noted") {
+  std::string unit =
+      "[Service]\nEnvironment=OPTS=-v\nEnvironmentFile=/etc/default/t\n"
+      "ExecStart=/usr/bin/sleep $OPTS\n";
+  CHECK(notes_of("t.service", unit).find("an EnvironmentFile= may set it otherwise") !=
+        std::string::npos);
+}
+
+TEST_CASE("supervisord: startretries=0 is not armd's max_restarts = 0; none and auto any case") {
+  std::string program =
+      "[program:a]\ncommand=/bin/sleep 5\nautorestart=true\nstartretries=0\n"
+      "stdout_logfile=none\nstderr_logfile=Auto\n";
+  auto toml = toml_of("r.conf", program);
+  CHECK(toml.find("max_restarts") == std::string::npos);
+  CHECK(toml.find("stdout = 'null'") != std::string::npos);
+  CHECK(toml.find("file:") == std::string::npos);
+  CHECK(notes_of("r.conf", program).find("startretries=0: not carried") != std::string::npos);
+}
+
+TEST_CASE("hostile sizes are refused quickly: keys, sections and processes in all") {
+  std::string keys = "[program:a]\ncommand=/bin/x\n";
+  for (int i = 0; i < 10'001; ++i) keys += fmt::format("k{}=1\n", i);
+  CHECK(error_of("k.conf", keys).find("more than 10000 keys in [program:a]") != std::string::npos);
+  std::string sections;
+  for (int i = 0; i < 10'001; ++i) sections += fmt::format("[program:p{}]\ncommand=/bin/x\n", i);
+  CHECK(error_of("s.conf", sections).find("more than 10000 sections") != std::string::npos);
+  std::string processes;
+  for (int i = 0; i < 3; ++i)
+    processes += fmt::format(
+        "[program:p{}]\ncommand=/bin/x\nnumprocs=5000\n"
+        "process_name=%(program_name)s_%(process_num)d\n",
+        i);
+  CHECK(error_of("n.conf", processes).find("more than 10000 processes in all") !=
+        std::string::npos);
 }
