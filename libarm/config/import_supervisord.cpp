@@ -242,12 +242,19 @@ class ProgramImport {
     if (auto result = carry_start_and_restart(service); !result) return result;
     if (auto result = carry_stop(service); !result) return result;
     if (auto result = carry_output(service); !result) return result;
-    if (const auto* entry = find("user")) service.insert("user", entry->value);
+    // Expanded as every value of a [program] (supervisord 4's saneget): user=%(ENV_LOGNAME)s.
+    if (const auto* entry = find("user")) {
+      auto user = expand(*entry);
+      if (!user) return fail(user.error());
+      service.insert("user", *user);
+    }
     if (const auto* entry = find("umask")) {
-      if (entry->value.empty() || entry->value.size() > 4 ||
-          entry->value.find_first_not_of("01234567") != std::string::npos)
+      auto mask = expand(*entry);
+      if (!mask) return fail(mask.error());
+      if (mask->empty() || mask->size() > 4 ||
+          mask->find_first_not_of("01234567") != std::string::npos)
         return fail(error_at(*entry, "expected an octal umask such as 022"));
-      service.insert("umask", entry->value);
+      service.insert("umask", *mask);
     }
     for (const auto& [key, entry] : program.keys) {
       if (is_rotation_key(key)) {

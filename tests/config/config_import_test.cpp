@@ -259,3 +259,8 @@ TEST_CASE("hostile sizes are refused quickly: keys, sections and processes in al
   CHECK(error_of("n.conf", processes).find("more than 10000 processes in all") !=
         std::string::npos);
 }
+
+TEST_CASE("supervisord: user and umask are %-expanded as every [program] value is") {
+  auto toml = toml_of("u.conf", "[program:www]\ncommand=/bin/x\nuser=%(program_name)s\n");
+  CHECK(toml.find("user = 'www'") != std::string::npos);
+}
