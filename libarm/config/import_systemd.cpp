@@ -373,8 +373,7 @@ class UnitImport {
           word.find('$', 1) == std::string::npos) {
         auto value = variable(entry, word.substr(1));
         if (!value) continue;
-        std::istringstream split(*value);
-        for (std::string piece; split >> piece;) out.push_back(piece);
+        for (auto& piece : split_variable_value(*value)) out.push_back(std::move(piece));
         continue;
       }
       std::string expanded;
@@ -403,6 +402,30 @@ class UnitImport {
       if (!unknown_alone) out.push_back(std::move(expanded));
     }
     return out;
+  }
+
+  // A "$VAR" value into words as systemd splits it (replace_env_argv: EXTRACT_UNQUOTE |
+  // EXTRACT_RELAX): at blanks, '...' and "..." kept together without their quotes, no escapes;
+  // a quote left open runs to the end.
+  static std::vector<std::string> split_variable_value(std::string_view value) {
+    std::vector<std::string> words;
+    std::size_t i = 0;
+    while (i < value.size()) {
+      while (i < value.size() && (value[i] == ' ' || value[i] == '\t' || value[i] == '\n')) ++i;
+      if (i == value.size()) break;
+      std::string word;
+      while (i < value.size() && value[i] != ' ' && value[i] != '\t' && value[i] != '\n') {
+        if (value[i] == '\'' || value[i] == '"') {
+          char quote = value[i++];
+          while (i < value.size() && value[i] != quote) word += value[i++];
+          if (i < value.size()) ++i;  // the closing quote
+        } else {
+          word += value[i++];
+        }
+      }
+      words.push_back(std::move(word));
+    }
+    return words;
   }
 
   std::optional<std::string> variable(const ImportEntry& entry, const std::string& name) {

@@ -264,3 +264,9 @@ TEST_CASE("supervisord: user and umask are %-expanded as every [program] value i
   auto toml = toml_of("u.conf", "[program:www]\ncommand=/bin/x\nuser=%(program_name)s\n");
   CHECK(toml.find("user = 'www'") != std::string::npos);
 }
+
+TEST_CASE("a $VAR word is split as systemd splits it: its own quotes keep words together") {
+  auto toml = toml_of("q.service",
+                      "[Service]\nEnvironment='OPTS=-a \"b c\" d'\nExecStart=/bin/echo $OPTS x\n");
+  CHECK(toml.find("options = [ '-a', 'b c', 'd', 'x' ]") != std::string::npos);
+}
