@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <map>
@@ -263,6 +264,24 @@ class UnitImport {
   }
   bool is_noted(const ImportEntry* entry) const { return noted_.contains(entry); }
 
+  // systemd-escape's escaping undone (%I, %P): '-' is '/', "\xNN" the byte NN.
+  static std::string unescaped_unit_name(std::string_view name) {
+    std::string out;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+      if (name[i] == '-') {
+        out += '/';
+      } else if (name[i] == '\\' && i + 3 < name.size() && name[i + 1] == 'x' &&
+                 std::isxdigit(static_cast<unsigned char>(name[i + 2])) &&
+                 std::isxdigit(static_cast<unsigned char>(name[i + 3]))) {
+        out += static_cast<char>(std::stoi(std::string(name.substr(i + 2, 2)), nullptr, 16));
+        i += 3;
+      } else {
+        out += name[i];
+      }
+    }
+    return out;
+  }
+
   // The specifiers systemd resolves when it loads the unit (systemd.unit, "SPECIFIERS").
   std::string specifiers(const ImportEntry& entry, std::string_view text) {
     std::string out;
@@ -277,8 +296,10 @@ class UnitImport {
           out += '%';
           break;
         case 'i':
-        case 'I':
           out += name_.instance;
+          break;
+        case 'I':
+          out += unescaped_unit_name(name_.instance);
           break;
         case 'n':
           out += name_.full;
@@ -287,8 +308,10 @@ class UnitImport {
           out += name_.full.substr(0, name_.full.size() - 8);
           break;
         case 'p':
-        case 'P':
           out += name_.prefix;
+          break;
+        case 'P':
+          out += unescaped_unit_name(name_.prefix);
           break;
         case 't':
           out += "/run";

@@ -270,3 +270,9 @@ TEST_CASE("a $VAR word is split as systemd splits it: its own quotes keep words 
                       "[Service]\nEnvironment='OPTS=-a \"b c\" d'\nExecStart=/bin/echo $OPTS x\n");
   CHECK(toml.find("options = [ '-a', 'b c', 'd', 'x' ]") != std::string::npos);
 }
+
+TEST_CASE("%I is the instance with systemd-escape's escaping undone, %i as written") {
+  auto toml =
+      toml_of("fsck@dev-disk-by\\x2duuid-1234.service", "[Service]\nExecStart=/sbin/fsck %I\n");
+  CHECK(toml.find("options = [ 'dev/disk/by-uuid/1234' ]") != std::string::npos);
+}
