@@ -1,6 +1,6 @@
 // What a GNUnet service reads of the shared configuration file, as one digest (issue 17 item 2:
-// a change restarts only the services whose digest changed; the original ARM's TODO, "check if
-// *relevant* parts of the configuration were changed").
+// a change restarts only the services whose digest changed; what the original ARM's source left
+// as work to do, "check if *relevant* parts of the configuration were changed").
 //
 // Relevant to service NAME: the keys of its section [NAME] but those only ARM reads (BINARY,
 // OPTIONS, IMMEDIATE_START...: a change of those changes the command line, the sockets or the
