@@ -17,6 +17,7 @@
 
 #include "daemon/heap_prefault.hpp"
 
+#if defined(ARMD_GLIBC_MALLOC)
 namespace {
 
 long minor_faults() {
@@ -25,25 +26,24 @@ long minor_faults() {
   return usage.ru_minflt;
 }
 
-// Faults taken writing `count` fresh blocks of `size` bytes (kept until the end of the call).
-long faults_writing(std::size_t count, std::size_t size) {
-  std::vector<void*> blocks;
-  long before = minor_faults();
-  for (std::size_t i = 0; i < count; ++i) {
-    blocks.push_back(std::malloc(size));
-    std::memset(blocks.back(), 1, size);
-  }
-  long taken = minor_faults() - before;
-  for (void* block : blocks) std::free(block);
-  return taken;
-}
-
 constexpr std::size_t block_size = 200 * 1024;  // above glibc's default mmap threshold
 constexpr std::size_t blocks = 20;              // 4 MB: 1,000 pages
 
+// Faults taken writing `count` fresh blocks of `size` bytes (kept until the end of the call).
+long faults_writing(std::size_t count, std::size_t size) {
+  std::vector<void*> written;
+  long before = minor_faults();
+  for (std::size_t i = 0; i < count; ++i) {
+    written.push_back(std::malloc(size));
+    std::memset(written.back(), 1, size);
+  }
+  long taken = minor_faults() - before;
+  for (void* block : written) std::free(block);
+  return taken;
+}
+
 }  // namespace
 
-#if defined(ARMD_GLIBC_MALLOC)
 TEST_CASE("memory malloc'd after a PrefaultedHeap is written without a fault per page") {
   // Without: every page of each block faults once (the check that this test can fail).
   CHECK(faults_writing(blocks, block_size) >= 900);
