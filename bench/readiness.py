@@ -11,7 +11,11 @@ answered by armd, against a floor measured by the same harness in the same run.
 - floor: the same two hops without armd: a running "service" woken by the benchmark stamps and
   sends a datagram to a relay process, which writes it to the benchmark's stream socket
   (python on both ends, as above).
-Each figure is a median over --rounds, with its range; the ratio is armd / floor.
+- floor_fresh_sender: the same relay, but the sender is armd's service itself (the same script,
+  its own new process each round, started by the benchmark and killed after): everything of the
+  armd round but armd. Starting a process between rounds leaves the caches and the scheduler
+  as armd's rounds leave them, which the long-running sender of `floor` does not.
+Each figure is a median over --rounds, with its range; the ratios are armd / each floor.
 """
 
 import argparse
@@ -162,6 +166,48 @@ def measure_floor(rounds, scratch):
         relay.wait()
 
 
+def measure_floor_fresh_sender(rounds, scratch):
+    service = os.path.join(scratch, "fresh-service.py")
+    with open(service, "w") as f:
+        f.write(textwrap.dedent(SERVICE))
+    fifo = os.path.join(scratch, "fresh-trigger")
+    os.mkfifo(fifo)
+    datagram_path = os.path.join(scratch, "fresh-relay.dgram")
+    stream_path = os.path.join(scratch, "fresh-floor.stream")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(stream_path)
+    listener.listen(1)
+    relay = subprocess.Popen([sys.executable, "-c", textwrap.dedent(RELAY), datagram_path,
+                              stream_path], stdout=subprocess.PIPE, text=True)
+    try:
+        conn, _ = listener.accept()
+        relay.stdout.readline()
+        buffer = [b""]
+        latencies = []
+        for _ in range(rounds):
+            sender = subprocess.Popen([sys.executable, service, fifo],
+                                      env=dict(os.environ, NOTIFY_SOCKET=datagram_path))
+            try:
+                # The relay ends each datagram with a newline: its own lines come through as
+                # lines ("STATUS=..." first; then "READY=1" and "STATUS=<stamp>").
+                if not read_line(conn, buffer).startswith(b"STATUS="):
+                    raise RuntimeError("the fresh sender's first datagram is not its STATUS=")
+                with open(fifo, "w") as trigger:
+                    trigger.write("x")
+                if read_line(conn, buffer) != b"READY=1":
+                    raise RuntimeError("the fresh sender's second datagram is not READY=1")
+                answered = time.monotonic_ns()
+                sent_at = int(read_line(conn, buffer).split(b"STATUS=", 1)[1])
+                latencies.append(answered - sent_at)
+            finally:
+                sender.kill()
+                sender.wait()
+        return latencies
+    finally:
+        relay.kill()
+        relay.wait()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build", default="build")
@@ -169,9 +215,11 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-readiness-") as scratch:
         floor = spread(measure_floor(args.rounds, scratch))
+        fresh = spread(measure_floor_fresh_sender(args.rounds, scratch))
         armd = spread(measure_armd(args.build, args.rounds, scratch))
-    result = {"floor": floor, "armd": armd,
-              "ratio_to_floor": armd["median_us"] / floor["median_us"]}
+    result = {"floor": floor, "floor_fresh_sender": fresh, "armd": armd,
+              "ratio_to_floor": armd["median_us"] / floor["median_us"],
+              "ratio_to_floor_fresh_sender": armd["median_us"] / fresh["median_us"]}
     print(json.dumps(result, indent=2))
 
 
