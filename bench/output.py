@@ -200,23 +200,37 @@ def writer_started(supervisor):
     return time.monotonic()
 
 
+def bytes_in_files(pattern):
+    """The sizes of the files matching pattern, added up; a file rotated away between the
+    listing and its stat counts as empty (the next poll sees it under its new name)."""
+    total = 0
+    for path in glob.glob(pattern):
+        try:
+            total += os.path.getsize(path)
+        except FileNotFoundError:
+            pass
+    return total
+
+
 def run_supervisord(build, workdir, count):
     config = os.path.join(workdir, "supervisord.conf")
     logfile = os.path.join(workdir, "supervisord-s0.log")
+    # Done is told by the bytes on disk, so none may be rotated away: as many backups as the
+    # input fills (the same rotation every LOG_MAX_SIZE; only older files are kept longer).
+    backups = max(LOG_MAX_FILES, count // LOG_MAX_SIZE + 2)
     with open(config, "w") as f:
         f.write(f"[supervisord]\nnodaemon = true\nlogfile = {workdir}/supervisord.log\n"
                 f"pidfile = {workdir}/supervisord.pid\nchildlogdir = {workdir}\n"
                 f"[program:s0]\ncommand = {' '.join(writer_command(build, 's0', count))}\n"
                 "autorestart = false\nstartsecs = 0\n"
                 f"stdout_logfile = {logfile}\nstdout_logfile_maxbytes = {LOG_MAX_SIZE}\n"
-                f"stdout_logfile_backups = {LOG_MAX_FILES}\n")
+                f"stdout_logfile_backups = {backups}\n")
     process = subprocess.Popen(["supervisord", "-c", config], start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         began = writer_started(process.pid)
         # supervisord writes the bytes as they came (no stamps): done when all are on disk.
-        wait_until(lambda: sum(os.path.getsize(p) for p in glob.glob(logfile + "*")) >= count,
-                   timeout=600, step=0.01)
+        wait_until(lambda: bytes_in_files(logfile + "*") >= count, timeout=600, step=0.01)
         seconds = time.monotonic() - began
         cpu, _ = cpu_and_switches([process.pid])
     finally:
