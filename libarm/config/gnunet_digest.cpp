@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../core/fnv1a.hpp"
 #include "gnunet_services.hpp"
 
 ARM_BEGIN_NAMESPACE
@@ -32,22 +33,17 @@ namespace config_detail {
 
 namespace {
 
-// FNV-1a, 64 bits: what the file watcher hashes content with too.
+// FNV-1a over a sequence of texts (libarm/core/fnv1a.hpp, what the file watcher hashes with).
 class Fnv1a {
  public:
   void add(std::string_view text) {
-    for (unsigned char c : text) {
-      hash_ ^= c;
-      hash_ *= 0x100000001b3ULL;
-    }
-    // A separator no text holds: "ab"+"c" and "a"+"bc" differ.
-    hash_ ^= 0xff;
-    hash_ *= 0x100000001b3ULL;
+    // Each text followed by a byte no text holds: "ab"+"c" and "a"+"bc" differ.
+    hash_ = detail::fnv1a(std::string_view("\xff", 1), detail::fnv1a(text, hash_));
   }
   std::string hex() const { return fmt::format("{:016x}", hash_); }
 
  private:
-  std::uint64_t hash_ = 0xcbf29ce484222325ULL;
+  std::uint64_t hash_ = detail::fnv1a_offset_basis;
 };
 
 // The names `text` refers to as $NAME or ${NAME...}, defaults included (read as expansion reads

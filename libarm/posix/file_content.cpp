@@ -13,14 +13,6 @@
 ARM_BEGIN_NAMESPACE
 namespace posix::detail {
 
-std::uint64_t fnv1a(std::string_view bytes, std::uint64_t hash) {
-  for (unsigned char byte : bytes) {
-    hash ^= byte;
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
-}
-
 namespace {
 
 std::string_view without_leading_blanks(std::string_view line) {

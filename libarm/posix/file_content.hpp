@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "../core/fnv1a.hpp"
 #include "arm/abi.hpp"
 
 ARM_BEGIN_NAMESPACE
@@ -19,7 +20,7 @@ namespace posix::detail {
 // only, a `touch` counts as a change).
 inline constexpr std::size_t read_limit = 1024 * 1024;
 
-std::uint64_t fnv1a(std::string_view bytes, std::uint64_t hash = 0xcbf29ce484222325ULL);
+using ::arm::detail::fnv1a;  // libarm/core/fnv1a.hpp
 
 // The text of section `name`: every part from a line `[name]` (leading blanks allowed, and
 // anything after the closing bracket) up to the next line whose first non-blank character is
