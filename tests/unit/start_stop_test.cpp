@@ -143,6 +143,15 @@ TEST_CASE("a misspelt name is answered with the configured name it probably mean
   CHECK(rig.supervisor.unknown_service_message("mysql") == "unknown service 'mysql'");
 }
 
+TEST_CASE("two letters swapped are one slip, nearer than a name two edits away") {
+  // "wbe" is two edits from "db" too: counted as two substitutions, the swap tied with it.
+  SupervisorRig rig(testing::config_with({testing::service("db"), testing::service("web")}));
+  CHECK(rig.supervisor.unknown_service_message("wbe") ==
+        "unknown service 'wbe' (did you mean 'web'?)");
+  CHECK(rig.supervisor.unknown_service_message("dbb") ==
+        "unknown service 'dbb' (did you mean 'db'?)");
+}
+
 TEST_CASE("a failed spawn is reported to the client with the reason, never as a silent pid 0") {
   SupervisorRig rig(web_only());
   rig.spawner.fail_next_spawn(
