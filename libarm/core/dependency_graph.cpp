@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_map>
 
 #include "supervisor_impl.hpp"
 
@@ -11,15 +13,29 @@ ARM_BEGIN_NAMESPACE
 // Resolves every service's edges from its spec and recounts what depends on the edges.
 // O(services + edges); run on construction and reload.
 void ServiceSupervisor::Impl::rebuild_graph() {
+  bool any_edge = false;
   for (auto& [name, service] : services) {
     service->graph.edges.reset();
+    any_edge =
+        any_edge || !service->settings().depends_on.empty() || !service->settings().wants.empty();
   }
+  if (!any_edge) {
+    recount();
+    return;
+  }
+  // The edges name their ends: looked up in a hash index made for this rebuild rather than in
+  // the ordered map (thousands of services with a few edges each spent most of a rebuild
+  // comparing names; issue 9's core benchmark). Not kept: it would cost memory per service.
+  std::unordered_map<std::string_view, Service*> by_name;
+  by_name.reserve(services.size());
+  for (auto& [name, owned] : services) by_name.emplace(name, owned.get());
   for (auto& [name, owned] : services) {
     Service& service = *owned;
     if (service.removed()) continue;
     auto resolve = [&](const std::vector<std::string>& names, auto dependencies, auto dependents) {
       for (const auto& dependency_name : names) {
-        Service* dependency = find(dependency_name);
+        auto found = by_name.find(dependency_name);
+        Service* dependency = found == by_name.end() ? nullptr : found->second;
         // check_config() rules unknown names out; a removed service has no future.
         if (!dependency || dependency->removed() || dependency == &service) continue;
         (service.graph.edges_to_fill().*dependencies).push_back(dependency);
