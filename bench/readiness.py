@@ -137,17 +137,24 @@ def measure_armd(build, rounds, scratch):
         armd.wait()
 
 
-def measure_floor(rounds, scratch):
-    datagram_path = os.path.join(scratch, "relay.dgram")
-    stream_path = os.path.join(scratch, "floor.stream")
+def start_relay(scratch, label):
+    """The floor's middle hop: a relay process reading datagrams at <label>.dgram and writing
+    each, newline-ended, to the stream connection it returns. The caller kills the relay."""
+    datagram_path = os.path.join(scratch, f"{label}.dgram")
+    stream_path = os.path.join(scratch, f"{label}.stream")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(stream_path)
     listener.listen(1)
     relay = subprocess.Popen([sys.executable, "-c", textwrap.dedent(RELAY), datagram_path,
                               stream_path], stdout=subprocess.PIPE, text=True)
+    conn, _ = listener.accept()
+    relay.stdout.readline()
+    return relay, conn, datagram_path
+
+
+def measure_floor(rounds, scratch):
+    relay, conn, datagram_path = start_relay(scratch, "floor")
     try:
-        conn, _ = listener.accept()
-        relay.stdout.readline()
         buffer = [b""]
         # Like the service, a running process woken by the benchmark.
         sender = subprocess.Popen([sys.executable, "-c", textwrap.dedent(SENDER),
@@ -172,16 +179,8 @@ def measure_floor_fresh_sender(rounds, scratch):
         f.write(textwrap.dedent(SERVICE))
     fifo = os.path.join(scratch, "fresh-trigger")
     os.mkfifo(fifo)
-    datagram_path = os.path.join(scratch, "fresh-relay.dgram")
-    stream_path = os.path.join(scratch, "fresh-floor.stream")
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(stream_path)
-    listener.listen(1)
-    relay = subprocess.Popen([sys.executable, "-c", textwrap.dedent(RELAY), datagram_path,
-                              stream_path], stdout=subprocess.PIPE, text=True)
+    relay, conn, datagram_path = start_relay(scratch, "fresh-floor")
     try:
-        conn, _ = listener.accept()
-        relay.stdout.readline()
         buffer = [b""]
         latencies = []
         for _ in range(rounds):
