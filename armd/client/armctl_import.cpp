@@ -2,8 +2,10 @@
 #include "armctl_import.hpp"
 
 #include <fmt/format.h>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include "arm/config.hpp"
@@ -48,7 +50,13 @@ int import_file(const std::string& path, const std::optional<std::string>& from)
     return exit_usage;
   }
   for (const auto& note : result->notes) fmt::print(stderr, "{}\n", note);
-  fmt::print("{}", result->toml);
+  // `armctl import X > armd.toml` on a full disk must not leave a cut file behind a success.
+  const std::string& toml = result->toml;
+  if (std::fwrite(toml.data(), 1, toml.size(), stdout) != toml.size() || std::fflush(stdout) != 0) {
+    fmt::print(stderr, "armctl: import: writing the TOML to standard output: {}\n",
+               std::strerror(errno));
+    return exit_failed;
+  }
   return exit_ok;
 }
 

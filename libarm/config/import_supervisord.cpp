@@ -399,21 +399,24 @@ class ProgramImport {
       // armd's readiness must come before its start_timeout (90s by default).
       if (*startsecs >= 90) service.insert("start_timeout", seconds(*startsecs + 60));
     }
-    if (const auto* entry = find("startretries")) {
-      auto retries = number_of("startretries", 0, 1'000'000);
-      if (!retries) return fail(retries.error());
-      if (*retries == 0) {
-        // armd's max_restarts = 0 would never restart it, not even after a week's run.
-        notes_.add(entry->line, entry->key, entry->value,
-                   "not carried: supervisord still restarts a process that ran past startsecs; "
-                   "armd's max_restarts = 0 would never restart it (armd's default, 5 within "
-                   "60s, stays)");
+    // supervisord restarts a process that ran past startsecs every time, without limit; its
+    // startretries counts only starts that failed sooner (then FATAL). armd's max_restarts
+    // counts every restart within restart_window: a window of startretries x startsecs holds
+    // at most startretries restarts of a process that ran startsecs each time, so only the
+    // faster failures can trip it, as in supervisord.
+    auto retries = number_of("startretries", 0, 1'000'000);
+    if (!retries) return fail(retries.error());
+    if (find("startretries") == nullptr) retries = 3;  // supervisord's default
+    if (autorestart != "false") {
+      if (*startsecs == 0 || *retries == 0) {
+        service.insert("max_restarts", "unlimited");
+        if (const auto* entry = find("startretries"); entry && *retries == 0 && *startsecs > 0)
+          notes_.add(entry->line, entry->key, entry->value,
+                     "supervisord gives up at the first start that fails before startsecs; "
+                     "armd restarts it without limit (max_restarts = \"unlimited\")");
       } else {
         service.insert("max_restarts", *retries);
-        notes_.add(entry->line, entry->key, entry->value,
-                   "approximately: armd's max_restarts counts every restart within "
-                   "restart_window (60s), supervisord's startretries only starts that failed "
-                   "before startsecs");
+        service.insert("restart_window", seconds(*retries * *startsecs));
       }
     }
     return {};

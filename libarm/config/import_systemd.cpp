@@ -389,6 +389,23 @@ class UnitImport {
       words->erase(words->begin() + 1);
     }
     if (!expand_variables) return *words;
+    // What Linux takes for one program's arguments (execve: MAX_ARG_STRLEN per word, and a
+    // usual ARG_MAX for all): systemd's exec would fail past these, and a few $VARs of a long
+    // value repeated must not make the importer itself grow without bound.
+    constexpr std::size_t longest_word = 128 * 1024;
+    constexpr std::size_t longest_command = 2 * 1024 * 1024;
+    std::size_t command_bytes = 0;
+    auto too_long = [&](std::size_t word_bytes) {
+      command_bytes += word_bytes + 1;
+      return word_bytes > longest_word || command_bytes > longest_command;
+    };
+    auto too_long_error = [&] {
+      return std::unexpected(error_at(
+          entry, fmt::format("with its variables expanded the command is longer than a program's "
+                             "arguments can be ({} KiB a word, {} MiB in all): systemd could not "
+                             "run it either",
+                             longest_word / 1024, longest_command / (1024 * 1024))));
+    };
     std::vector<std::string> out;
     for (const auto& word : *words) {
       // "$VAR" alone is split at whitespace into words; "${VAR}" inside a word is replaced.
@@ -396,7 +413,10 @@ class UnitImport {
           word.find('$', 1) == std::string::npos) {
         auto value = variable(entry, word.substr(1));
         if (!value) continue;
-        for (auto& piece : split_variable_value(*value)) out.push_back(std::move(piece));
+        for (auto& piece : split_variable_value(*value)) {
+          if (too_long(piece.size())) return too_long_error();
+          out.push_back(std::move(piece));
+        }
         continue;
       }
       std::string expanded;
@@ -413,16 +433,19 @@ class UnitImport {
             expanded += word.substr(i);
             break;
           }
-          if (auto value = variable(entry, word.substr(i + 2, close - i - 2)))
+          if (auto value = variable(entry, word.substr(i + 2, close - i - 2))) {
+            if (expanded.size() + value->size() > longest_word) return too_long_error();
             expanded += *value;
-          else if (i == 0 && close + 1 == word.size())
+          } else if (i == 0 && close + 1 == word.size())
             unknown_alone = true;
           i = close;
         } else {
           expanded += word[i];
         }
       }
-      if (!unknown_alone) out.push_back(std::move(expanded));
+      if (unknown_alone) continue;
+      if (too_long(expanded.size())) return too_long_error();
+      out.push_back(std::move(expanded));
     }
     return out;
   }
@@ -449,6 +472,14 @@ class UnitImport {
       words.push_back(std::move(word));
     }
     return words;
+  }
+
+  // What systemd takes as an environment variable's name (env_name_is_valid).
+  static bool is_variable_name(std::string_view name) {
+    if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
+    return std::ranges::all_of(name, [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    });
   }
 
   std::optional<std::string> variable(const ImportEntry& entry, const std::string& name) {
@@ -480,11 +511,24 @@ class UnitImport {
         auto equals = word.find('=');
         if (equals == std::string::npos || equals == 0)
           return std::unexpected(error_at(*entry, fmt::format("'{}' is not NAME=VALUE", word)));
-        environment_[word.substr(0, equals)] = word.substr(equals + 1);
-        environment.insert_or_assign(word.substr(0, equals), word.substr(equals + 1));
+        std::string name = word.substr(0, equals);
+        if (!is_variable_name(name)) {
+          // systemd logs "Invalid environment assignment, ignoring" and runs without it.
+          note(*entry, fmt::format("'{}' is not a variable name (letters, digits and _, not "
+                                   "starting with a digit): left out, as systemd does",
+                                   name));
+          continue;
+        }
+        environment_[name] = word.substr(equals + 1);
+        environment.insert_or_assign(name, word.substr(equals + 1));
       }
     }
-    if (!environment.empty()) table_.insert("environment", std::move(environment));
+    // systemd starts a service with a clean environment, not its own: the same under armd
+    // (without it the service would inherit armd's), with the PATH systemd gives.
+    table_.insert("clear_environment", true);
+    if (!environment.contains("PATH"))
+      environment.insert("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    table_.insert("environment", std::move(environment));
 
     std::string type = "simple";
     if (const auto* entry = service_.last("Type")) {
@@ -551,9 +595,12 @@ class UnitImport {
         restart = "never";
       else if (value == "always")
         restart = "always";
-      else if (value == "on-failure")
+      else if (value == "on-failure") {
         restart = "on-failure";
-      else if (value == "on-abnormal" || value == "on-abort" || value == "on-watchdog") {
+        note(*entry,
+             "armd also restarts after SIGHUP, SIGINT, SIGTERM or SIGPIPE, which systemd counts "
+             "as a clean stop");
+      } else if (value == "on-abnormal" || value == "on-abort" || value == "on-watchdog") {
         restart = "on-failure";
         note(*entry, "approximately on-failure: armd also restarts after an unclean exit code");
       } else if (value == "on-success") {
@@ -635,16 +682,28 @@ class UnitImport {
       else if (*span && **span > 0)
         table_.insert("watchdog", armd_duration(**span));
     }
-    for (const char* key : {"StartLimitBurst", "StartLimitIntervalSec"}) {
+    // StartLimitInterval= is the older spelling systemd still reads, in [Unit] or [Service].
+    for (const char* key : {"StartLimitBurst", "StartLimitIntervalSec", "StartLimitInterval"}) {
       const ImportEntry* entry = unit_.last(key);
       if (entry == nullptr) entry = service_.last(key);
       if (entry == nullptr) continue;
+      noted_.insert(entry);
       if (std::string_view(key) == "StartLimitBurst") {
         auto burst = to_integer(entry->value);
-        if (!burst || *burst < 0 || *burst > 1'000'000)
-          return std::unexpected(error_at(*entry, "expected an integer"));
-        table_.insert("max_restarts", *burst);
+        if (!burst || *burst < 0)
+          return std::unexpected(error_at(*entry, "expected a whole number of starts"));
+        if (*burst > 1'000'000)
+          return std::unexpected(error_at(*entry, "more than 1,000,000 starts: out of range"));
+        // systemd counts only a limit with both a burst and an interval; a 0 burst is none.
+        if (*burst == 0)
+          table_.insert_or_assign("max_restarts", "unlimited");
+        else if (!table_.contains("max_restarts"))
+          table_.insert("max_restarts", *burst);
       } else {
+        // Both spellings name one setting: the newer one wins when a unit has both.
+        if (std::string_view(key) == "StartLimitInterval" &&
+            (unit_.last("StartLimitIntervalSec") || service_.last("StartLimitIntervalSec")))
+          continue;
         auto span = time_span(entry->value);
         if (!span) return std::unexpected(error_at(*entry, span.error()));
         if (*span && **span > 0)
@@ -652,7 +711,6 @@ class UnitImport {
         else  // systemd: no limit at all, whatever the burst says
           table_.insert_or_assign("max_restarts", "unlimited");
       }
-      noted_.insert(entry);
     }
     // systemd's defaults where the unit says nothing, not armd's: a stop waits 90 s
     // (DefaultTimeoutStopSec), a restart comes 100 ms after the exit every time, and the limit
@@ -720,6 +778,9 @@ class UnitImport {
         note(*entry, "'-': armd fails the start when the file is missing, where systemd went on");
       }
       table_.insert("environment_file", path);
+      note(*entry,
+           "armd reads KEY=VALUE lines with '#' comments only: no ';' comments, no '\\' "
+           "continuation lines, no escapes in quotes (check the file)");
     }
     if (const auto* entry = service_.last("User"))
       table_.insert("user", specifiers(*entry, entry->value));
@@ -921,6 +982,7 @@ class UnitImport {
                                                           "WatchdogSec",
                                                           "StartLimitBurst",
                                                           "StartLimitIntervalSec",
+                                                          "StartLimitInterval",
                                                           "SuccessExitStatus",
                                                           "RestartPreventExitStatus",
                                                           "WorkingDirectory",

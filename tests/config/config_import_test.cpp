@@ -214,6 +214,61 @@ TEST_CASE("StartLimitIntervalSec=0 turns the limit off whatever the burst says")
   CHECK(toml.find("restart_window") == std::string::npos);
 }
 
+TEST_CASE("StartLimitBurst=0 is no limit, as systemd reads it, not 'never restart'") {
+  auto toml = toml_of("b0.service",
+                      "[Unit]\nStartLimitBurst=0\n[Service]\nExecStart=/bin/x\nRestart=always\n");
+  CHECK(toml.find("max_restarts = 'unlimited'") != std::string::npos);
+  CHECK(toml.find("max_restarts = 0") == std::string::npos);
+}
+
+TEST_CASE("StartLimitInterval=, systemd's older spelling, is read like StartLimitIntervalSec=") {
+  std::string off = "[Unit]\nStartLimitInterval=0\n[Service]\nExecStart=/bin/x\nRestart=always\n";
+  CHECK(toml_of("i0.service", off).find("max_restarts = 'unlimited'") != std::string::npos);
+  CHECK(notes_of("i0.service", off).find("StartLimitInterval") == std::string::npos);
+  std::string window =
+      "[Service]\nExecStart=/bin/x\nRestart=always\nStartLimitInterval=200\nStartLimitBurst=3\n";
+  auto toml = toml_of("i200.service", window);
+  CHECK(toml.find("restart_window = '200s'") != std::string::npos);
+  CHECK(toml.find("max_restarts = 3") != std::string::npos);
+}
+
+TEST_CASE("a command whose variables expand past what execve takes is an error, not gigabytes") {
+  std::string words;
+  for (int i = 0; i < 3000; ++i) words += " w";
+  std::string many = "[Service]\nEnvironment=\"A=" + words + "\"\nExecStart=/bin/true";
+  for (int i = 0; i < 1000; ++i) many += " $A";
+  CHECK(error_of("many.service", many + "\n").find("ExecStart") != std::string::npos);
+  std::string wide =
+      "[Service]\nEnvironment=A=" + std::string(60'000, 'x') + "\nExecStart=/bin/echo ";
+  for (int i = 0; i < 10; ++i) wide += "${A}";
+  CHECK(error_of("wide.service", wide + "\n").find("longer than a program's arguments") !=
+        std::string::npos);
+  // Within the bounds the expansion is carried as before.
+  CHECK(toml_of("ok.service", "[Service]\nEnvironment=A=a\nExecStart=/bin/echo $A ${A}b\n")
+            .find("options = [ 'a', 'ab' ]") != std::string::npos);
+}
+
+TEST_CASE("an Environment= name systemd would ignore is left out with a note, never written") {
+  std::string unit =
+      "[Service]\nExecStart=/bin/sleep 1\nEnvironment=\"D'=1\" \"a b=3\" 9X=4 GOOD_1=ok\n";
+  auto toml = toml_of("envq.service", unit);
+  CHECK(toml.find("GOOD_1 = 'ok'") != std::string::npos);
+  CHECK(toml.find("D'") == std::string::npos);
+  CHECK(toml.find("9X") == std::string::npos);
+  CHECK(arm::parse_config(toml, "envq.toml").has_value());
+  CHECK(notes_of("envq.service", unit).find("'a b' is not a variable name") != std::string::npos);
+}
+
+TEST_CASE("a unit's service gets a clean environment with systemd's PATH, as under systemd") {
+  auto toml = toml_of("c.service", "[Service]\nExecStart=/bin/x\n");
+  CHECK(toml.find("clear_environment = true") != std::string::npos);
+  CHECK(toml.find("PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'") !=
+        std::string::npos);
+  // A PATH the unit sets is the one kept.
+  CHECK(toml_of("p.service", "[Service]\nEnvironment=PATH=/opt/bin\nExecStart=/bin/x\n")
+            .find("PATH = '/opt/bin'") != std::string::npos);
+}
+
 TEST_CASE("SupplementaryGroups= are listed once, with a note that armd replaces the user's") {
   std::string unit =
       "[Service]\nExecStart=/bin/x\nUser=mail\nSupplementaryGroups=adm adm\n"
@@ -237,10 +292,29 @@ TEST_CASE("supervisord: startretries=0 is not armd's max_restarts = 0; none and 
       "[program:a]\ncommand=/bin/sleep 5\nautorestart=true\nstartretries=0\n"
       "stdout_logfile=none\nstderr_logfile=Auto\n";
   auto toml = toml_of("r.conf", program);
-  CHECK(toml.find("max_restarts") == std::string::npos);
+  CHECK(toml.find("max_restarts = 'unlimited'") != std::string::npos);
   CHECK(toml.find("stdout = 'null'") != std::string::npos);
   CHECK(toml.find("file:") == std::string::npos);
-  CHECK(notes_of("r.conf", program).find("startretries=0: not carried") != std::string::npos);
+  CHECK(notes_of("r.conf", program).find("startretries=0: supervisord gives up") !=
+        std::string::npos);
+}
+
+TEST_CASE("supervisord: a program that runs past startsecs is restarted without limit") {
+  // startretries (3) within 3 x startsecs: a process that ran startsecs each time can restart
+  // at most 3 times in the window, so only faster failures trip armd's limit.
+  auto toml = toml_of("f.conf", "[program:flap]\ncommand=/bin/x\nautorestart=true\nstartsecs=1\n");
+  CHECK(toml.find("max_restarts = 3") != std::string::npos);
+  CHECK(toml.find("restart_window = '3s'") != std::string::npos);
+  auto slow = toml_of("s.conf", "[program:s]\ncommand=/bin/x\nstartsecs=10\nstartretries=5\n");
+  CHECK(slow.find("max_restarts = 5") != std::string::npos);
+  CHECK(slow.find("restart_window = '50s'") != std::string::npos);
+  // startsecs=0: supervisord counts every start as a success, so it never gives up.
+  CHECK(toml_of("z.conf", "[program:z]\ncommand=/bin/x\nstartsecs=0\n")
+            .find("max_restarts = 'unlimited'") != std::string::npos);
+  // autorestart=false restarts nothing: no limit to write.
+  CHECK(
+      toml_of("n.conf", "[program:n]\ncommand=/bin/x\nautorestart=false\n").find("max_restarts") ==
+      std::string::npos);
 }
 
 TEST_CASE("hostile sizes are refused quickly: keys, sections and processes in all") {

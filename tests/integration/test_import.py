@@ -66,6 +66,37 @@ class Import(ArmdTestCase):
         self.assertEqual(result.stdout, "")
         self.assertIn(f"{bad}:2:1: ExecStart: no closing", result.stderr)
 
+    def test_a_failed_write_of_the_toml_is_an_error_not_a_success(self):
+        # `armctl import X > armd.toml` on a full disk must not report success.
+        with open("/dev/full", "w") as full:
+            result = subprocess.run([ARMCTL, "import", os.path.join(FIXTURES, "nginx.service")],
+                                    stdout=full, stderr=subprocess.PIPE, text=True,
+                                    timeout=DEADLINE)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("writing the TOML to standard output: No space left on device",
+                      result.stderr)
+
+    def test_a_systemd_service_does_not_inherit_armds_environment(self):
+        unit = os.path.join(self.dir, "envleak.service")
+        with open(unit, "w") as f:
+            f.write("[Service]\nExecStart=/bin/sh -c 'echo \"token=[$SECRET_TOKEN] path=$PATH\"; "
+                    "exec sleep 100'\n")
+        result = subprocess.run([ARMCTL, "import", unit], capture_output=True, text=True,
+                                timeout=DEADLINE)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        with open(self.config, "w") as f:
+            f.write(result.stdout)
+        self.start_armd(env={"SECRET_TOKEN": "hunter2"})
+        self.armctl("start", "envleak")
+
+        def printed():
+            logs = self.armctl("logs", "envleak").stdout
+            return logs if "token=" in logs else None
+
+        logs = wait_for(printed, "the service's output")
+        self.assertIn("token=[]", logs)
+        self.assertIn("path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", logs)
+
     def test_a_file_of_no_known_format_is_refused_with_a_hint(self):
         other = os.path.join(self.dir, "other.ini")
         with open(other, "w") as f:
