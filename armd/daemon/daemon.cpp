@@ -758,6 +758,29 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
                                        options_.socket_path, supervisor_->service_count()));
 }
 
+std::vector<arm::Error> Daemon::programs_a_reload_would_lose(const arm::Config& next) const {
+  arm::Config running = supervisor_->config();
+  arm::Config changed;  // the services with a process whose program the reload changes
+  changed.arm = next.arm;
+  for (const auto& [name, spec] : next.services) {
+    auto now = running.services.find(name);
+    auto status = supervisor_->status(name);
+    if (now == running.services.end() || !status || !status->pid) continue;
+    if (arm::compose_argv(spec, next.arm).front() ==
+        arm::compose_argv(now->second, running.arm).front())
+      continue;
+    changed.services.emplace(name, spec);
+  }
+  if (changed.services.empty()) return {};
+  const char* search_path = std::getenv("PATH");
+  std::vector<arm::Error> lost;
+  // Only the programs: a service's missing `config` file is the service's to report.
+  for (arm::Error& error : arm::find_missing_files(options_.config_path, changed,
+                                                   search_path ? search_path : "/bin:/usr/bin"))
+    if (error.message.starts_with("cannot execute")) lost.push_back(std::move(error));
+  return lost;
+}
+
 void Daemon::apply_reload(std::optional<arm::RequestRef> from) {
   nlohmann::json id = from ? take_pending_id(*from) : nlohmann::json();
   auto send = [&](const std::string& line) {
@@ -805,6 +828,16 @@ void Daemon::apply_reload(std::optional<arm::RequestRef> from) {
       return;
     }
     new_metrics.emplace(std::move(*listener));
+  }
+  // A running service whose program changes is restarted with it: when the new program cannot
+  // be executed (a typo, not installed yet), applying would take a working service down into a
+  // crash loop. Refused instead, as a file that does not parse is (--check-config's verdict).
+  if (auto lost = programs_a_reload_would_lose(config); !lost.empty()) {
+    std::string why = lost.front().to_string();
+    if (lost.size() > 1) why += fmt::format(" (and {} more)", lost.size() - 1);
+    log(Level::error, "reload refused, the running configuration stays: {}", why);
+    send(protocol::encode_error(id, "invalid_config", why));
+    return;
   }
   auto applied = supervisor_->reload(std::move(config));
   if (applied) ++reloads_applied_;

@@ -137,6 +137,8 @@ class Daemon final : public arm::Notifier, public LineHandler {
   std::uint64_t reloads_applied_ = 0;
   std::string cgroup_directory_;  // the spawner's, in cgroup mode
   // The reload itself; reload() tells the service manager around it.
+  // The programs of running services that `next` changes to ones that cannot be executed.
+  std::vector<arm::Error> programs_a_reload_would_lose(const arm::Config& next) const;
   void apply_reload(std::optional<arm::RequestRef> from);
   // Shutdown begins: the service manager hears STOPPING=1, then the supervisor stops everything.
   void shut_down(std::optional<arm::RequestRef> from);

@@ -91,6 +91,44 @@ class Daemon(ArmdTestCase):
         self.assertEqual(set(self.status()), {"a", "b", "c"})
         self.assertEqual(self.running_pids(), after)
 
+    def test_a_reload_that_would_restart_a_running_service_into_a_missing_program_is_refused(self):
+        # The edit --check-config refuses must not take a working service down into a crash
+        # loop: the reload is refused and the service keeps its process.
+        self.start_armd()
+        self.wait_state("b", "running")
+        before = self.running_pids()
+        missing = os.path.join(self.dir, "not-installed")
+        self.write_config(f"""
+            [arm]
+            default_services = ["a", "b"]
+            [services.a]
+            binary = "{self.sleeper_path}"
+            [services.b]
+            binary = "{missing}"
+            [services.c]
+            binary = "{missing}"
+            """)
+        result = self.armctl("reload", check=2)
+        self.assertIn(f"services.b.binary: cannot execute {missing}",
+                      result.stdout + result.stderr)
+        self.assertEqual(self.running_pids(), before)
+        self.assertEqual(set(self.status()), {"a", "b"})
+        self.assertEqual(self.status("b")["state"], "running")
+        # A stopped service may name a program not installed yet, as at start.
+        self.write_config(f"""
+            [arm]
+            default_services = ["a", "b"]
+            [services.a]
+            binary = "{self.sleeper_path}"
+            [services.b]
+            binary = "{self.sleeper_path}"
+            [services.c]
+            binary = "{missing}"
+            """)
+        self.armctl("reload", check=0)
+        self.assertEqual(self.running_pids(), before)
+        self.assertIn("c", self.status())
+
     def test_sighup_reloads(self):
         self.start_armd()
         self.write_config(f"""
