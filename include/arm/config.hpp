@@ -504,7 +504,10 @@ struct ARM_EXPORT GnunetSources {
   std::function<std::expected<std::string, std::string>(const std::string& path)> read_file;
   /// $NAME from the environment; unset: nothing is set.
   std::function<std::optional<std::string>(const std::string& name)> environment;
-  std::string libexec_directory;  ///< where a BINARY without '/' is found
+  std::string libexec_directory;  ///< where a BINARY whose path is not absolute is found
+  /// Whether `path` names config_file by another spelling (a symlink, `..`): a service whose
+  /// CONFIG is armd's own file then restarts only for its section. Unset: the same spelling only.
+  std::function<bool(const std::string& path)> is_config_file;
 };
 
 /// A GNUnet configuration as armd runs it, and what of it was not applied.

@@ -94,6 +94,10 @@ std::expected<GnunetConfig, ConfigError> load_gnunet_config_file(
     };
     sources.libexec_directory =
         options.libexec_directory ? options.libexec_directory->string() : find_libexec_directory();
+    sources.is_config_file = [own = sources.config_file](const std::string& other) {
+      std::error_code error;
+      return std::filesystem::equivalent(own, other, error) && !error;
+    };
     auto parsed = parse_gnunet_config_text(sources);
     tell_files();
     if (!parsed) return parsed;

@@ -116,6 +116,10 @@ struct Parser {
       column = static_cast<int>(std::min(whole.find_first_not_of(blanks), whole.size())) + 1;
       std::string_view line = trim(whole);
       text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+      // A NUL would cut the word it is in when armd passes it to execve, so the service would
+      // run with other arguments than armd shows: not text, refused.
+      if (whole.find('\0') != std::string_view::npos)
+        return std::unexpected(at(file, line_number, "a NUL byte: a configuration is text"));
       if (line.empty() || line.front() == '#' || line.front() == '%') continue;
       if (line.front() == '[') {
         if (line.back() != ']' || line.size() < 3)
@@ -143,12 +147,18 @@ struct Parser {
         continue;
       }
       auto equals = line.find('=');
-      if (equals == std::string_view::npos)
+      if (equals == std::string_view::npos) {
+        // A line of an @INLINE-SECRET@ file may hold a password: named by its place only.
+        if (only_section)
+          return std::unexpected(at(file, line_number,
+                                    "this line (not shown: a secret file) is not KEY = VALUE, a "
+                                    "comment (# or %) or @INLINE@"));
         return std::unexpected(
             at(file, line_number,
                fmt::format("'{}' is not [SECTION], KEY = VALUE, a comment "
                            "(# or %) or @INLINE@",
                            line.substr(0, std::min<std::size_t>(line.size(), 60)))));
+      }
       std::string_view key = trim(line.substr(0, equals));
       if (key.empty())
         return std::unexpected(at(file, line_number, "a value without a key (nothing before '=')"));

@@ -352,11 +352,11 @@ class ServiceReader {
         return Failure(
             error_at(name, "TYPE", fmt::format("expected GNUNET or SIMPLE, not '{}'", type->text)));
     }
-    // A GNUnet service's bare name is found in GNUnet's libexec directory; a SIMPLE one (any
-    // program) as written, through $PATH.
+    // A GNUnet service's program is found in GNUnet's libexec directory unless its path is
+    // absolute (GNUNET_OS_get_libexec_binary_path: "sub/x" is LIBEXEC/sub/x too); a SIMPLE one
+    // (any program) as written, through $PATH.
     spec.binary = **binary;
-    if (!simple && spec.binary.find('/') == std::string::npos &&
-        !sources_.libexec_directory.empty())
+    if (!simple && !spec.binary.starts_with('/') && !sources_.libexec_directory.empty())
       spec.binary = sources_.libexec_directory + "/" + spec.binary;
 
     if (simple) {
@@ -369,7 +369,8 @@ class ServiceReader {
       spec.config_file = *config && !(*config)->empty() ? **config : sources_.config_file.string();
       // The file read here: a change restarts the service only when what it reads of it
       // changed (armd reloads on a change of any file read here). Another file (CONFIG): whole.
-      if (*spec.config_file == sources_.config_file.string())
+      if (*spec.config_file == sources_.config_file.string() ||
+          (sources_.is_config_file && sources_.is_config_file(*spec.config_file)))
         spec.config_digest = gnunet_service_digest(document_, name, sources_.environment);
       auto debug = yes_no(name, "DEBUG");
       if (!debug) return Failure(debug.error());

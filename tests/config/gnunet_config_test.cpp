@@ -189,6 +189,31 @@ TEST_CASE("-c names the section's CONFIG, else [PATHS] DEFAULTCONFIG, else the u
   CHECK(*plain.config.services.at("c").config_file == "/home/peer/.config/gnunet.conf");
 }
 
+TEST_CASE("a BINARY that is not an absolute path is in libexec, '/' or not, as GNUnet finds it") {
+  auto gnunet = loaded("[a]\nBINARY = sub/gnunet-service-a\n[b]\nBINARY = /opt/b\n");
+  CHECK(gnunet.config.services.at("a").binary == std::string(libexec) + "/sub/gnunet-service-a");
+  CHECK(gnunet.config.services.at("b").binary == "/opt/b");
+}
+
+TEST_CASE("a CONFIG naming the user's file by another spelling restarts only for its section") {
+  // A symlink or "..": the host tells (GnunetSources::is_config_file), the digest follows.
+  auto from = sources(
+      "[a]\nBINARY = /bin/a\nCONFIG = /home/peer/link.conf\n[b]\nBINARY = /bin/b\n"
+      "CONFIG = /etc/other.conf\n");
+  CHECK_FALSE(loaded(from).config.services.at("a").config_digest);
+  from.is_config_file = [](const std::string& path) { return path == "/home/peer/link.conf"; };
+  auto gnunet = loaded(from);
+  CHECK(gnunet.config.services.at("a").config_digest);
+  CHECK(*gnunet.config.services.at("a").config_file == "/home/peer/link.conf");  // -c as written
+  CHECK_FALSE(gnunet.config.services.at("b").config_digest);  // another file: watched whole
+}
+
+TEST_CASE("a NUL byte is an error at its line, not a cut argument") {
+  auto error = failure(std::string("[a]\nBINARY = /bin/a\nOPTIONS = -x\0evil 1\n", 38));
+  CHECK(error.line == 3);
+  CHECK(error.message == "a NUL byte: a configuration is text");
+}
+
 TEST_CASE("a TYPE = SIMPLE service gets no GNUnet options, and its BINARY is not in libexec") {
   auto gnunet = loaded(
       "[arm]\nGLOBAL_POSTFIX = -l {}.log\n"

@@ -135,6 +135,17 @@ TEST_CASE("@INLINE-SECRET@ takes only its section from the file") {
   CHECK(document.warnings[0].find("outside section [identity] ignored") != std::string::npos);
 }
 
+TEST_CASE("a broken line of an @INLINE-SECRET@ file is named by its place, never quoted") {
+  Files files;
+  files.texts["/etc/secret.conf"] = "[identity]\nPASSWORD hunter2-topsecret\n";
+  auto error = failure("[identity]\n@INLINE-SECRET@ identity /etc/secret.conf\n", files);
+  CHECK(error.file == "/etc/secret.conf");
+  CHECK(error.line == 2);
+  CHECK(error.to_string().find("hunter2") == std::string::npos);
+  // Outside a secret file the line is quoted, as it helps.
+  CHECK(failure("[a]\nJUST WORDS\n").to_string().find("'JUST WORDS'") != std::string::npos);
+}
+
 TEST_CASE("an unreadable @INLINE-SECRET@ file makes its section inaccessible, with a warning") {
   IniDocument document;
   Files files;
