@@ -812,6 +812,18 @@ void Daemon::apply_reload(std::optional<arm::RequestRef> from) {
     log(Level::warning,
         "reload: [arm].socket changed; the new path takes effect when armd restarts");
   }
+  // Checked before anything changes (the metrics listener below is rebound): a running service
+  // whose program changes is restarted with it, and when the new program cannot be executed (a
+  // typo, not installed yet) applying would take a working service down into a crash loop.
+  // Refused instead, as a file that does not parse is (--check-config's verdict). The program
+  // is the one armd executes, argv[0]: with a prefix, the prefix's.
+  if (auto lost = programs_a_reload_would_lose(config); !lost.empty()) {
+    std::string why = lost.front().to_string();
+    if (lost.size() > 1) why += fmt::format(" (and {} more)", lost.size() - 1);
+    log(Level::error, "reload refused, the running configuration stays: {}", why);
+    send(protocol::encode_error(id, "invalid_config", why));
+    return;
+  }
   auto sizes = ServiceOutputs::sizes_of(config);
   auto files = LogFiles::settings_of(config);
   // A new metrics_listen is bound before anything changes: an address that cannot be bound
@@ -828,16 +840,6 @@ void Daemon::apply_reload(std::optional<arm::RequestRef> from) {
       return;
     }
     new_metrics.emplace(std::move(*listener));
-  }
-  // A running service whose program changes is restarted with it: when the new program cannot
-  // be executed (a typo, not installed yet), applying would take a working service down into a
-  // crash loop. Refused instead, as a file that does not parse is (--check-config's verdict).
-  if (auto lost = programs_a_reload_would_lose(config); !lost.empty()) {
-    std::string why = lost.front().to_string();
-    if (lost.size() > 1) why += fmt::format(" (and {} more)", lost.size() - 1);
-    log(Level::error, "reload refused, the running configuration stays: {}", why);
-    send(protocol::encode_error(id, "invalid_config", why));
-    return;
   }
   auto applied = supervisor_->reload(std::move(config));
   if (applied) ++reloads_applied_;

@@ -102,9 +102,10 @@ int main(int argc, char** argv) {
                  "GNUnet's defaults directory, layered under a GNUnet configuration (default: "
                  "$GNUNET_BASE_CONFIG, else /usr/share/gnunet/config.d)");
   std::optional<std::string> gnunet_libexec;
-  app.add_option("--gnunet-libexec", gnunet_libexec,
-                 "where a GNUnet BINARY without '/' is found (default: GNUnet's libexec "
-                 "directory, /usr/lib/<multiarch>/gnunet/libexec)");
+  app.add_option(
+      "--gnunet-libexec", gnunet_libexec,
+      "where a GNUnet BINARY that is not an absolute path is found (default: GNUnet's libexec "
+      "directory, /usr/lib/<multiarch>/gnunet/libexec)");
   auto* check_option =
       app.add_option("--check-config", check_path,
                      "validate FILE and the files it names, and exit (0 valid, 2 not)");

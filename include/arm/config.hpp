@@ -484,7 +484,7 @@ struct ARM_EXPORT GnunetOptions {
   /// $GNUNET_BASE_CONFIG, else /usr/share/gnunet/config.d (as GNUnet's util finds them); a
   /// directory that is not there gives no defaults.
   std::optional<std::filesystem::path> defaults_directory;
-  /// Where a BINARY without '/' is found. Unset: the first of
+  /// Where a BINARY that is not an absolute path is found. Unset: the first of
   /// `/usr/lib/MULTIARCH/gnunet/libexec`, /usr/lib/gnunet/libexec, /usr/local/lib/gnunet/libexec
   /// that exists.
   std::optional<std::filesystem::path> libexec_directory;

@@ -162,11 +162,16 @@ struct Parser {
       std::string_view key = trim(line.substr(0, equals));
       if (key.empty())
         return std::unexpected(at(file, line_number, "a value without a key (nothing before '=')"));
-      if (!in_section)
+      if (!in_section) {
+        if (only_section)  // the key of a secret file may be the secret (base64 ends in '=')
+          return std::unexpected(at(file, line_number,
+                                    "a value (not shown: a secret file) is outside any section: "
+                                    "put a [SECTION] header above it"));
         return std::unexpected(at(file, line_number,
                                   fmt::format("{} is outside any section: put a [SECTION] "
                                               "header above it",
                                               key)));
+      }
       if (only_section && strcasecmp(only_section->c_str(), current.c_str()) != 0) {
         ++skipped;
         continue;

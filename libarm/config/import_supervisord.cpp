@@ -415,8 +415,10 @@ class ProgramImport {
                      "supervisord gives up at the first start that fails before startsecs; "
                      "armd restarts it without limit (max_restarts = \"unlimited\")");
       } else {
+        // armd's windows end at 100 years; a longer one counts the same restarts.
+        constexpr long longest_window = 100L * 365 * 24 * 3600;
         service.insert("max_restarts", *retries);
-        service.insert("restart_window", seconds(*retries * *startsecs));
+        service.insert("restart_window", seconds(std::min(*retries * *startsecs, longest_window)));
       }
     }
     return {};

@@ -397,7 +397,7 @@ class UnitImport {
     std::size_t command_bytes = 0;
     auto too_long = [&](std::size_t word_bytes) {
       command_bytes += word_bytes + 1;
-      return word_bytes > longest_word || command_bytes > longest_command;
+      return word_bytes >= longest_word || command_bytes > longest_command;  // with its NUL
     };
     auto too_long_error = [&] {
       return std::unexpected(error_at(
@@ -434,7 +434,7 @@ class UnitImport {
             break;
           }
           if (auto value = variable(entry, word.substr(i + 2, close - i - 2))) {
-            if (expanded.size() + value->size() > longest_word) return too_long_error();
+            if (expanded.size() + value->size() >= longest_word) return too_long_error();
             expanded += *value;
           } else if (i == 0 && close + 1 == word.size())
             unknown_alone = true;
@@ -528,6 +528,10 @@ class UnitImport {
     table_.insert("clear_environment", true);
     if (!environment.contains("PATH"))
       environment.insert("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    // systemd also sets the system's locale ($LANG, from /etc/locale.conf); the importing
+    // environment's stands for it.
+    if (!environment.contains("LANG") && source_.environment)
+      if (auto lang = source_.environment("LANG")) environment.insert("LANG", *lang);
     table_.insert("environment", std::move(environment));
 
     std::string type = "simple";
@@ -706,7 +710,9 @@ class UnitImport {
           continue;
         auto span = time_span(entry->value);
         if (!span) return std::unexpected(error_at(*entry, span.error()));
-        if (*span && **span > 0)
+        if (!*span)  // infinity: a window that never ends, so the burst counts for ever
+          table_.insert("restart_window", "876000h");
+        else if (**span > 0)
           table_.insert("restart_window", armd_duration(**span));
         else  // systemd: no limit at all, whatever the burst says
           table_.insert_or_assign("max_restarts", "unlimited");
@@ -1018,6 +1024,9 @@ class UnitImport {
         {"CacheDirectory", "armd creates no directories (use tmpfiles.d or the package)"},
         {"ConfigurationDirectory", "armd creates no directories (use tmpfiles.d or the package)"},
         {"SyslogIdentifier", "armd names the lines by the service"},
+        {"PassEnvironment",
+         "armd starts the service with a clean environment (as systemd does) and passes none "
+         "of its own variables: set them in environment"},
     };
     for (const auto& [key, entries] : settings.map()) {
       if (std::ranges::find(carried, key) != carried.end() || limit_names().contains(key)) continue;

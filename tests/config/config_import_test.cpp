@@ -221,6 +221,15 @@ TEST_CASE("StartLimitBurst=0 is no limit, as systemd reads it, not 'never restar
   CHECK(toml.find("max_restarts = 0") == std::string::npos);
 }
 
+TEST_CASE("StartLimitIntervalSec=infinity is a window that never ends, not 'unlimited'") {
+  auto toml = toml_of("inf.service",
+                      "[Unit]\nStartLimitIntervalSec=infinity\nStartLimitBurst=3\n"
+                      "[Service]\nExecStart=/bin/x\nRestart=always\n");
+  CHECK(toml.find("max_restarts = 3") != std::string::npos);
+  CHECK(toml.find("restart_window = '876000h'") != std::string::npos);
+  CHECK(arm::parse_config(toml, "inf.toml").has_value());
+}
+
 TEST_CASE("StartLimitInterval=, systemd's older spelling, is read like StartLimitIntervalSec=") {
   std::string off = "[Unit]\nStartLimitInterval=0\n[Service]\nExecStart=/bin/x\nRestart=always\n";
   CHECK(toml_of("i0.service", off).find("max_restarts = 'unlimited'") != std::string::npos);
@@ -308,6 +317,11 @@ TEST_CASE("supervisord: a program that runs past startsecs is restarted without 
   auto slow = toml_of("s.conf", "[program:s]\ncommand=/bin/x\nstartsecs=10\nstartretries=5\n");
   CHECK(slow.find("max_restarts = 5") != std::string::npos);
   CHECK(slow.find("restart_window = '50s'") != std::string::npos);
+  // A window past armd's 100 years is written as 100 years, and loads.
+  auto huge =
+      toml_of("h.conf", "[program:h]\ncommand=/bin/x\nstartretries=1000000\nstartsecs=86400\n");
+  CHECK(huge.find("restart_window = '3153600000s'") != std::string::npos);
+  CHECK(arm::parse_config(huge, "h.toml").has_value());
   // startsecs=0: supervisord counts every start as a success, so it never gives up.
   CHECK(toml_of("z.conf", "[program:z]\ncommand=/bin/x\nstartsecs=0\n")
             .find("max_restarts = 'unlimited'") != std::string::npos);

@@ -209,7 +209,8 @@ TEST_CASE("a CONFIG naming the user's file by another spelling restarts only for
 }
 
 TEST_CASE("a NUL byte is an error at its line, not a cut argument") {
-  auto error = failure(std::string("[a]\nBINARY = /bin/a\nOPTIONS = -x\0evil 1\n", 38));
+  const char text[] = "[a]\nBINARY = /bin/a\nOPTIONS = -x\0evil 1\n";
+  auto error = failure(std::string(text, sizeof text - 1));
   CHECK(error.line == 3);
   CHECK(error.message == "a NUL byte: a configuration is text");
 }

@@ -142,6 +142,11 @@ TEST_CASE("a broken line of an @INLINE-SECRET@ file is named by its place, never
   CHECK(error.file == "/etc/secret.conf");
   CHECK(error.line == 2);
   CHECK(error.to_string().find("hunter2") == std::string::npos);
+  // Nor the key of a value above the first header (a base64 secret ends in '=').
+  files.texts["/etc/secret.conf"] = "c2VjcmV0cGFzc3dvcmQ9aHVudGVyMg==\n[identity]\nX = 1\n";
+  CHECK(failure("[identity]\n@INLINE-SECRET@ identity /etc/secret.conf\n", files)
+            .to_string()
+            .find("c2Vj") == std::string::npos);
   // Outside a secret file the line is quoted, as it helps.
   CHECK(failure("[a]\nJUST WORDS\n").to_string().find("'JUST WORDS'") != std::string::npos);
 }

@@ -382,6 +382,22 @@ class Metrics(ArmdTestCase):
         self.assertEqual(self.scrape(port)[0], 200)
         self.armctl("status", check=0)
 
+    def test_a_reload_refused_for_a_missing_program_keeps_the_metrics_listener(self):
+        # The refusal comes before the listener is moved: a new address on the same port must
+        # not leave armd serving no metrics at all.
+        port = free_port()
+        service = f'[services.s]\nbinary = "{self.sleeper()}"\n'
+        self.config_with(service, listen=f"127.0.0.1:{port}")
+        self.start_armd()
+        self.armctl("start", "s", check=0)
+        self.config_with(f'[services.s]\nbinary = "{self.dir}/not-installed"\n',
+                         listen=f"0.0.0.0:{port}")
+        result = self.armctl("reload")
+        self.assertEqual(result.returncode, 2, result.stdout + result.stderr)
+        self.assertIn("cannot execute", result.stdout + result.stderr)
+        self.assertEqual(self.scrape(port)[0], 200)
+        self.assertEqual(self.status("s")["state"], "running")
+
     def test_an_idle_armd_with_a_listener_does_not_wake_up(self):
         port = free_port()
         self.config_with(f"""
