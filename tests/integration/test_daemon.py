@@ -98,33 +98,28 @@ class Daemon(ArmdTestCase):
         self.wait_state("b", "running")
         before = self.running_pids()
         missing = os.path.join(self.dir, "not-installed")
-        self.write_config(f"""
-            [arm]
-            default_services = ["a", "b"]
-            [services.a]
-            binary = "{self.sleeper_path}"
-            [services.b]
-            binary = "{missing}"
-            [services.c]
-            binary = "{missing}"
-            """)
+
+        def config_with_b_running(program):
+            self.write_config(f"""
+                [arm]
+                default_services = ["a", "b"]
+                [services.a]
+                binary = "{self.sleeper_path}"
+                [services.b]
+                binary = "{program}"
+                [services.c]
+                binary = "{missing}"
+                """)
+
+        config_with_b_running(missing)
         result = self.armctl("reload", check=2)
         self.assertIn(f"services.b.binary: cannot execute {missing}",
                       result.stdout + result.stderr)
         self.assertEqual(self.running_pids(), before)
         self.assertEqual(set(self.status()), {"a", "b"})
         self.assertEqual(self.status("b")["state"], "running")
-        # A stopped service may name a program not installed yet, as at start.
-        self.write_config(f"""
-            [arm]
-            default_services = ["a", "b"]
-            [services.a]
-            binary = "{self.sleeper_path}"
-            [services.b]
-            binary = "{self.sleeper_path}"
-            [services.c]
-            binary = "{missing}"
-            """)
+        # A stopped service (c, added) may name a program not installed yet, as at start.
+        config_with_b_running(self.sleeper_path)
         self.armctl("reload", check=0)
         self.assertEqual(self.running_pids(), before)
         self.assertIn("c", self.status())
