@@ -19,8 +19,10 @@ Each figure is a median over --rounds, with its range; the ratios are armd / eac
 """
 
 import argparse
+import ctypes
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -67,6 +69,14 @@ for _ in sys.stdin:
 """
 
 
+def die_with_the_benchmark():
+    """preexec_fn of every process the benchmark starts: it gets SIGTERM when the benchmark dies
+    (killed, or timed out by meson test), so nothing it started outlives it; armd then stops its
+    services as on any SIGTERM."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def spread(values):
     return {"median_us": statistics.median(values) / 1000, "min_us": min(values) / 1000,
             "max_us": max(values) / 1000, "runs": len(values)}
@@ -103,7 +113,8 @@ def measure_armd(build, rounds, scratch):
                 f'options = ["{service}", "{fifo}"]\n'
                 'readiness = "notify"\nstart_timeout = "0"\nstop_timeout = "0"\n')
     armd = subprocess.Popen([os.path.join(build, "armd/armd"), "--config", config, "--socket",
-                             sock_path], stderr=subprocess.DEVNULL)
+                             sock_path], stderr=subprocess.DEVNULL,
+                            preexec_fn=die_with_the_benchmark)
     try:
         wait_until(lambda: os.path.exists(sock_path))
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -146,9 +157,16 @@ def start_relay(scratch, label):
     listener.bind(stream_path)
     listener.listen(1)
     relay = subprocess.Popen([sys.executable, "-c", textwrap.dedent(RELAY), datagram_path,
-                              stream_path], stdout=subprocess.PIPE, text=True)
-    conn, _ = listener.accept()
-    relay.stdout.readline()
+                              stream_path], stdout=subprocess.PIPE, text=True,
+                             preexec_fn=die_with_the_benchmark)
+    try:
+        listener.settimeout(30)
+        conn, _ = listener.accept()
+        relay.stdout.readline()
+    except BaseException:
+        relay.kill()
+        relay.wait()
+        raise
     return relay, conn, datagram_path
 
 
@@ -158,7 +176,8 @@ def measure_floor(rounds, scratch):
         buffer = [b""]
         # Like the service, a running process woken by the benchmark.
         sender = subprocess.Popen([sys.executable, "-c", textwrap.dedent(SENDER),
-                                   datagram_path], stdin=subprocess.PIPE, text=True)
+                                   datagram_path], stdin=subprocess.PIPE, text=True,
+                                  preexec_fn=die_with_the_benchmark)
         latencies = []
         for _ in range(rounds):
             sender.stdin.write("x\n")
@@ -185,7 +204,8 @@ def measure_floor_fresh_sender(rounds, scratch):
         latencies = []
         for _ in range(rounds):
             sender = subprocess.Popen([sys.executable, service, fifo],
-                                      env=dict(os.environ, NOTIFY_SOCKET=datagram_path))
+                                      env=dict(os.environ, NOTIFY_SOCKET=datagram_path),
+                                      preexec_fn=die_with_the_benchmark)
             try:
                 # The relay ends each datagram with a newline: its own lines come through as
                 # lines ("STATUS=..." first; then "READY=1" and "STATUS=<stamp>").
