@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -758,6 +759,11 @@ void Daemon::reload(std::optional<arm::RequestRef> from) {
                                        options_.socket_path, supervisor_->service_count()));
 }
 
+const char* program_search_path() {
+  const char* search_path = std::getenv("PATH");
+  return search_path ? search_path : "/bin:/usr/bin";
+}
+
 std::vector<arm::Error> Daemon::programs_a_reload_would_lose(const arm::Config& next) const {
   arm::Config running = supervisor_->config();
   arm::Config changed;  // the services with a process whose program the reload changes
@@ -769,16 +775,12 @@ std::vector<arm::Error> Daemon::programs_a_reload_would_lose(const arm::Config& 
     if (arm::compose_argv(spec, next.arm).front() ==
         arm::compose_argv(now->second, running.arm).front())
       continue;
-    changed.services.emplace(name, spec);
+    arm::ServiceSpec program_only = spec;
+    program_only.config_file.reset();  // a missing `config` file is the service's to report
+    changed.services.emplace(name, std::move(program_only));
   }
   if (changed.services.empty()) return {};
-  const char* search_path = std::getenv("PATH");
-  std::vector<arm::Error> lost;
-  // Only the programs: a service's missing `config` file is the service's to report.
-  for (arm::Error& error : arm::find_missing_files(options_.config_path, changed,
-                                                   search_path ? search_path : "/bin:/usr/bin"))
-    if (error.message.starts_with("cannot execute")) lost.push_back(std::move(error));
-  return lost;
+  return arm::find_missing_files(options_.config_path, changed, program_search_path());
 }
 
 void Daemon::apply_reload(std::optional<arm::RequestRef> from) {

@@ -74,6 +74,10 @@ struct StartFailure {
 // nothing; 0 when both are readable, otherwise 2 and why on stderr.
 int check_handover(const std::string& config_path, int fd);
 
+// Where a program named without '/' is looked for, as execvp looks in armd: $PATH, or glibc's
+// default when it is unset. --check-config and a reload's check of the programs use it.
+const char* program_search_path();
+
 class Daemon final : public arm::Notifier, public LineHandler {
  public:
   // Sets everything up (nothing is started yet). Errors name what failed.
@@ -136,9 +140,9 @@ class Daemon final : public arm::Notifier, public LineHandler {
   } reexec_;
   std::uint64_t reloads_applied_ = 0;
   std::string cgroup_directory_;  // the spawner's, in cgroup mode
-  // The reload itself; reload() tells the service manager around it.
   // The programs of running services that `next` changes to ones that cannot be executed.
   std::vector<arm::Error> programs_a_reload_would_lose(const arm::Config& next) const;
+  // The reload itself; reload() tells the service manager around it.
   void apply_reload(std::optional<arm::RequestRef> from);
   // Shutdown begins: the service manager hears STOPPING=1, then the supervisor stops everything.
   void shut_down(std::optional<arm::RequestRef> from);

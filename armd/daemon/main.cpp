@@ -9,7 +9,6 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <optional>
 
@@ -34,9 +33,6 @@ void occupy_standard_descriptors() {
   }
 }
 
-// The search path execvp uses in armd when PATH is unset (glibc's default).
-constexpr const char* default_search_path = "/bin:/usr/bin";
-
 // --check-config: the file loads, and the programs and config files it names exist (a service
 // that can crash-loop without bound gets a warning line, and the exit code stays). armd itself
 // starts without the latter (a program may be installed later; its spawn then fails with the
@@ -58,9 +54,7 @@ int check_config(const armd::ConfigSource& source) {
     fmt::print(stderr, "armd: warning: {}\n", warning.to_string());
   for (const arm::Error& warning : arm::find_exposed_metrics(path, *config))
     fmt::print(stderr, "armd: warning: {}\n", warning.to_string());
-  const char* search_path = std::getenv("PATH");
-  auto missing =
-      arm::find_missing_files(path, *config, search_path ? search_path : default_search_path);
+  auto missing = arm::find_missing_files(path, *config, armd::program_search_path());
   for (const arm::Error& error : missing) fmt::print(stderr, "armd: {}\n", error.to_string());
   if (!missing.empty()) {
     fmt::print(stderr, "armd: {}: valid, but {} of the files it names {} missing\n", path,

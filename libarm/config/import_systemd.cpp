@@ -686,37 +686,38 @@ class UnitImport {
       else if (*span && **span > 0)
         table_.insert("watchdog", armd_duration(**span));
     }
-    // StartLimitInterval= is the older spelling systemd still reads, in [Unit] or [Service].
-    for (const char* key : {"StartLimitBurst", "StartLimitIntervalSec", "StartLimitInterval"}) {
+    // The start limit, in [Unit] (or [Service], where older units have it).
+    auto start_limit = [&](const char* key) {
       const ImportEntry* entry = unit_.last(key);
-      if (entry == nullptr) entry = service_.last(key);
-      if (entry == nullptr) continue;
+      return entry ? entry : service_.last(key);
+    };
+    if (const ImportEntry* entry = start_limit("StartLimitBurst")) {
       noted_.insert(entry);
-      if (std::string_view(key) == "StartLimitBurst") {
-        auto burst = to_integer(entry->value);
-        if (!burst || *burst < 0)
-          return std::unexpected(error_at(*entry, "expected a whole number of starts"));
-        if (*burst > 1'000'000)
-          return std::unexpected(error_at(*entry, "more than 1,000,000 starts: out of range"));
-        // systemd counts only a limit with both a burst and an interval; a 0 burst is none.
-        if (*burst == 0)
-          table_.insert_or_assign("max_restarts", "unlimited");
-        else if (!table_.contains("max_restarts"))
-          table_.insert("max_restarts", *burst);
-      } else {
-        // Both spellings name one setting: the newer one wins when a unit has both.
-        if (std::string_view(key) == "StartLimitInterval" &&
-            (unit_.last("StartLimitIntervalSec") || service_.last("StartLimitIntervalSec")))
-          continue;
-        auto span = time_span(entry->value);
-        if (!span) return std::unexpected(error_at(*entry, span.error()));
-        if (!*span)  // infinity: a window that never ends, so the burst counts for ever
-          table_.insert("restart_window", "876000h");
-        else if (**span > 0)
-          table_.insert("restart_window", armd_duration(**span));
-        else  // systemd: no limit at all, whatever the burst says
-          table_.insert_or_assign("max_restarts", "unlimited");
-      }
+      auto burst = to_integer(entry->value);
+      if (!burst || *burst < 0)
+        return std::unexpected(error_at(*entry, "expected a whole number of starts"));
+      if (*burst > 1'000'000)
+        return std::unexpected(error_at(*entry, "more than 1,000,000 starts: out of range"));
+      // systemd counts only a limit with both a burst and an interval; a 0 burst is none.
+      if (*burst == 0)
+        table_.insert("max_restarts", "unlimited");
+      else
+        table_.insert("max_restarts", *burst);
+    }
+    // StartLimitInterval= is the older spelling systemd still reads: the newer one wins.
+    const ImportEntry* older = start_limit("StartLimitInterval");
+    if (older) noted_.insert(older);
+    const ImportEntry* interval = start_limit("StartLimitIntervalSec");
+    if (const ImportEntry* entry = interval ? interval : older) {
+      noted_.insert(entry);
+      auto span = time_span(entry->value);
+      if (!span) return std::unexpected(error_at(*entry, span.error()));
+      if (!*span)  // infinity: a window that never ends, so the burst counts for ever
+        table_.insert("restart_window", "876000h");
+      else if (**span > 0)
+        table_.insert("restart_window", armd_duration(**span));
+      else  // systemd: no limit at all, whatever the burst says
+        table_.insert_or_assign("max_restarts", "unlimited");
     }
     // systemd's defaults where the unit says nothing, not armd's: a stop waits 90 s
     // (DefaultTimeoutStopSec), a restart comes 100 ms after the exit every time, and the limit
