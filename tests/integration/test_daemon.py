@@ -40,14 +40,19 @@ class Daemon(ArmdTestCase):
     def setUp(self):
         super().setUp()
         self.sleeper_path = self.sleeper()
+        self.write_a_and_b()
+
+    def write_a_and_b(self, b_program=None, more=""):
+        """a and b, both default services running the sleeper (b another program if given),
+        and `more` after them."""
         self.write_config(f"""
             [arm]
             default_services = ["a", "b"]
             [services.a]
             binary = "{self.sleeper_path}"
             [services.b]
-            binary = "{self.sleeper_path}"
-            """)
+            binary = "{b_program or self.sleeper_path}"
+            """ + more)
 
     def running_pids(self):
         return {name: s["pid"] for name, s in self.status().items() if s["state"] == "running"}
@@ -98,20 +103,8 @@ class Daemon(ArmdTestCase):
         self.wait_state("b", "running")
         before = self.running_pids()
         missing = os.path.join(self.dir, "not-installed")
-
-        def config_with_b_running(program):
-            self.write_config(f"""
-                [arm]
-                default_services = ["a", "b"]
-                [services.a]
-                binary = "{self.sleeper_path}"
-                [services.b]
-                binary = "{program}"
-                [services.c]
-                binary = "{missing}"
-                """)
-
-        config_with_b_running(missing)
+        c_not_installed = f'[services.c]\nbinary = "{missing}"\n'
+        self.write_a_and_b(missing, c_not_installed)
         result = self.armctl("reload", check=2)
         self.assertIn(f"services.b.binary: cannot execute {missing}",
                       result.stdout + result.stderr)
@@ -119,7 +112,7 @@ class Daemon(ArmdTestCase):
         self.assertEqual(set(self.status()), {"a", "b"})
         self.assertEqual(self.status("b")["state"], "running")
         # A stopped service (c, added) may name a program not installed yet, as at start.
-        config_with_b_running(self.sleeper_path)
+        self.write_a_and_b(more=c_not_installed)
         self.armctl("reload", check=0)
         self.assertEqual(self.running_pids(), before)
         self.assertIn("c", self.status())
