@@ -5,14 +5,20 @@
 #
 # Why clang-16 with libc++: libFuzzer needs clang, clang 16 cannot use libstdc++ 12's
 # <expected>, and libc++ 16 has it. fmt, toml++ and nlohmann-json are used header-only here so
-# nothing built against libstdc++ is linked in. A crash leaves its input in build-fuzz/; copy
-# it into tests/fuzz/corpus/<target>/ and it becomes a regression test (tests/fuzz/meson.build
-# replays the corpora in every `meson test`).
+# nothing built against libstdc++ is linked in; their implementations are compiled once, from
+# libarm/compiled_deps/ (compiled into every file, they made each compile up to ten times
+# slower). A crash leaves its input in build-fuzz/; copy it into tests/fuzz/corpus/<target>/ and
+# it becomes a regression test (tests/fuzz/meson.build replays the corpora in every `meson test`).
+#
+# Why a generated ninja file and not one clang call per target: every target shares the core,
+# three share the loader, and one call per target compiled those five and three times, on one
+# core, for about 40 minutes. Here each source is compiled once per flag set, on every core,
+# and ninja's depfiles make a second run rebuild only what changed.
 set -eu
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 
-packages="clang-16 libc++-16-dev libc++abi-16-dev libclang-rt-16-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev"
+packages="clang-16 libc++-16-dev libc++abi-16-dev libclang-rt-16-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev ninja-build"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -26,46 +32,93 @@ mkdir -p build-fuzz/protocol
 # meson writes armd's version header from the project version; do the same here.
 version=$(meson introspect --projectinfo meson.build |
           python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])')
-sed "s/@VERSION@/$version/" armd/protocol/version.hpp.in > build-fuzz/protocol/version.hpp
-flags="-std=c++2b -stdlib=libc++ -g -O1 -fsanitize=fuzzer,address,undefined
-       -fno-sanitize-recover=undefined -DFMT_HEADER_ONLY -DTOML_HEADER_ONLY=1 -Iinclude -Iarmd
-       -Ibuild-fuzz"
-# libFuzzer's own runtime is built against libstdc++; its symbols (std::__cxx11) do not clash
-# with libc++'s (std::__1), so both can be linked.
-runtime="/usr/lib/gcc/x86_64-linux-gnu/12/libstdc++.so"
+sed "s/@VERSION@/$version/" armd/protocol/version.hpp.in > build-fuzz/protocol/version.new
+cmp -s build-fuzz/protocol/version.new build-fuzz/protocol/version.hpp ||
+  mv build-fuzz/protocol/version.new build-fuzz/protocol/version.hpp
+rm -f build-fuzz/protocol/version.new
+
 # The pure core (without the fakes of testing.cpp); it checks configurations with the loader's
 # dependency check, so those files come too, and the names of resource limits it reports; the
 # loader's nesting check comes with them (fuzz_config takes it from here).
-core="$(ls libarm/core/*.cpp | grep -v /testing.cpp) libarm/config/config_check.cpp
-      libarm/config/dependency_check.cpp libarm/config/key_suggestion.cpp
-      libarm/config/execution_names.cpp libarm/config/nesting_limits.cpp"
-
+core_from_config="config_check dependency_check key_suggestion execution_names nesting_limits"
+core="$(ls libarm/core/*.cpp | grep -v /testing.cpp) libarm/compiled_deps/fmt_implementation.cpp"
+for name in $core_from_config; do core="$core libarm/config/$name.cpp"; done
 # The codec's output lines (issue 12) use libarm's pure output pieces.
-output="armd/protocol/log_lines.cpp $(ls libarm/output/*.cpp)"
-# shellcheck disable=SC2086
-clang++-16 $flags -o build-fuzz/fuzz_protocol tests/fuzz/fuzz_protocol.cpp armd/protocol/protocol.cpp armd/protocol/fast_request.cpp armd/protocol/json_writer.cpp $output $core $runtime
-# Two upstream toml++ 3.3 defects this fuzzer found, worked around so it can look further:
+protocol="armd/protocol/protocol.cpp armd/protocol/fast_request.cpp armd/protocol/json_writer.cpp
+          armd/protocol/log_lines.cpp $(ls libarm/output/*.cpp)"
+# The rest of the loader, for the configuration, GNUnet and import targets.
+loader="$(ls libarm/config/*.cpp | grep -v -e config_check -e dependency_check \
+          -e key_suggestion -e execution_names -e nesting_limits) libarm/posix/regular_file.cpp
+        libarm/compiled_deps/toml_implementation.cpp"
+
+# Two upstream toml++ 3.3 defects the config fuzzer found, worked around so it can look
+# further; they shape the "loader" flag set, which compiles everything that parses TOML:
 # - in debug mode its parser asserts on a table header whose '[' is followed by a newline: so
 #   toml++ is compiled with NDEBUG, as Debian ships it (the release build reports "expected
 #   bare key starting character" instead);
 # - its is_non_ascii_horizontal_whitespace() reaches __builtin_unreachable() for some
 #   non-ASCII characters (e.g. U+00E9 where whitespace may appear): UBSan's `unreachable` check
-#   is off for this target. Debian's compiled library reports a clean parse error for these
-#   inputs (see corpus/config/toml-*, replayed by `meson test`).
-# shellcheck disable=SC2086
-clang++-16 $flags -DNDEBUG -fno-sanitize=unreachable -o build-fuzz/fuzz_config tests/fuzz/fuzz_config.cpp $(ls libarm/config/*.cpp | grep -v -e config_check -e dependency_check -e key_suggestion -e execution_names -e nesting_limits) libarm/posix/regular_file.cpp $core $runtime
-
-# GNUnet's configuration (issue 17): the INI dialect and its mapping, with the loader's parts.
-# shellcheck disable=SC2086
-clang++-16 $flags -DNDEBUG -fno-sanitize=unreachable -o build-fuzz/fuzz_gnunet tests/fuzz/fuzz_gnunet.cpp $(ls libarm/config/*.cpp | grep -v -e config_check -e dependency_check -e key_suggestion -e execution_names -e nesting_limits) libarm/posix/regular_file.cpp $core $runtime
-
-# armctl import (issue 17 item 3): supervisord and systemd definitions, with the loader's parts.
-# shellcheck disable=SC2086
-clang++-16 $flags -DNDEBUG -fno-sanitize=unreachable -o build-fuzz/fuzz_import tests/fuzz/fuzz_import.cpp $(ls libarm/config/*.cpp | grep -v -e config_check -e dependency_check -e key_suggestion -e execution_names -e nesting_limits) libarm/posix/regular_file.cpp $core $runtime
-
-# A live re-exec's handover read by resume() (issue 15): the core's own reader of it.
-# shellcheck disable=SC2086
-clang++-16 $flags -o build-fuzz/fuzz_handover tests/fuzz/fuzz_handover.cpp $core $runtime
+#   is off there. Debian's compiled library reports a clean parse error for these inputs (see
+#   corpus/config/toml-*, replayed by `meson test`).
+# The core and the protocol keep their assertions and every UBSan check.
+# Line tables are enough for a crash's stack trace and compile a quarter faster than -g.
+common="-std=c++2b -stdlib=libc++ -gline-tables-only -O1
+        -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+        -DTOML_HEADER_ONLY=0 -I../include -I../armd -I."
+# shellcheck disable=SC2086 # one line for ninja
+common=$(echo $common)
+object() { # SOURCE FLAGSET -> the object's path inside build-fuzz/
+  echo "obj/$2/$(echo "$1" | tr / _).o"
+}
+objects() { # FLAGSET SOURCE...
+  set_name=$1; shift
+  for source in "$@"; do printf ' %s' "$(object "$source" "$set_name")"; done
+}
+{
+  cat <<NINJA
+cxx = clang++-16
+common = $common
+# libFuzzer's own runtime is built against libstdc++; its symbols (std::__cxx11) do not clash
+# with libc++'s (std::__1), so both can be linked.
+runtime = /usr/lib/gcc/x86_64-linux-gnu/12/libstdc++.so
+rule compile_checked
+  command = \$cxx \$common -MD -MF \$out.d -c \$in -o \$out
+  depfile = \$out.d
+  deps = gcc
+  description = compile \$in
+rule compile_loader
+  command = \$cxx \$common -DNDEBUG -fno-sanitize=unreachable -MD -MF \$out.d -c \$in -o \$out
+  depfile = \$out.d
+  deps = gcc
+  description = compile \$in (loader flags)
+rule link
+  command = \$cxx -stdlib=libc++ -fsanitize=fuzzer,address,undefined -o \$out \$in \$runtime
+  description = link \$out
+NINJA
+  # shellcheck disable=SC2086 # the lists are words
+  for source in $core $protocol tests/fuzz/fuzz_protocol.cpp tests/fuzz/fuzz_handover.cpp; do
+    echo "build $(object "$source" checked): compile_checked ../$source"
+  done
+  # shellcheck disable=SC2086
+  for source in $loader tests/fuzz/fuzz_config.cpp tests/fuzz/fuzz_gnunet.cpp \
+      tests/fuzz/fuzz_import.cpp; do
+    echo "build $(object "$source" loader): compile_loader ../$source"
+  done
+  # shellcheck disable=SC2086
+  core_objects=$(objects checked $core)
+  # shellcheck disable=SC2086
+  loader_objects=$(objects loader $loader)
+  # shellcheck disable=SC2086
+  echo "build fuzz_protocol: link $(objects checked tests/fuzz/fuzz_protocol.cpp $protocol)$core_objects"
+  # A live re-exec's handover read by resume() (issue 15): the core's own reader of it.
+  echo "build fuzz_handover: link $(objects checked tests/fuzz/fuzz_handover.cpp)$core_objects"
+  # The configuration; GNUnet's (issue 17); armctl import's supervisord and systemd files.
+  for target in config gnunet import; do
+    echo "build fuzz_$target: link $(objects loader "tests/fuzz/fuzz_$target.cpp")$loader_objects$core_objects"
+  done
+} > build-fuzz/build.ninja.new
+mv build-fuzz/build.ninja.new build-fuzz/build.ninja
+ninja -C build-fuzz
 
 status=0
 for target in protocol config gnunet import handover; do
