@@ -4,10 +4,10 @@
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]      (default 60; CI uses a short run)
 #
 # Why clang-16 with libc++: libFuzzer needs clang, clang 16 cannot use libstdc++ 12's
-# <expected>, and libc++ 16 has it. fmt, toml++ and nlohmann-json are used header-only here so
-# nothing built against libstdc++ is linked in; their implementations are compiled once, from
-# libarm/compiled_deps/ (compiled into every file, they made each compile up to ten times
-# slower). A crash leaves its input in build-fuzz/; copy it into tests/fuzz/corpus/<target>/ and
+# <expected>, and libc++ 16 has it. fmt, toml++ and nlohmann-json are compiled from their headers
+# so nothing built against libstdc++ is linked in: nlohmann-json header-only, fmt's and toml++'s
+# implementations once each, from libarm/compiled_deps/ (header-only in every file, they made
+# each compile up to ten times slower). A crash leaves its input in build-fuzz/; copy it into tests/fuzz/corpus/<target>/ and
 # it becomes a regression test (tests/fuzz/meson.build replays the corpora in every `meson test`).
 #
 # Why a generated ninja file and not one clang call per target: every target shares the core,
@@ -113,8 +113,10 @@ NINJA
   # A live re-exec's handover read by resume() (issue 15): the core's own reader of it.
   echo "build fuzz_handover: link $(objects checked tests/fuzz/fuzz_handover.cpp)$core_objects"
   # The configuration; GNUnet's (issue 17); armctl import's supervisord and systemd files.
+  # The core's objects come first: inline code compiled in both flag sets (fmt's, libc++'s,
+  # libarm's headers) is taken from the first object that has it, and the core keeps its checks.
   for target in config gnunet import; do
-    echo "build fuzz_$target: link $(objects loader "tests/fuzz/fuzz_$target.cpp")$loader_objects$core_objects"
+    echo "build fuzz_$target: link$core_objects $(objects loader "tests/fuzz/fuzz_$target.cpp")$loader_objects"
   done
 } > build-fuzz/build.ninja.new
 mv build-fuzz/build.ninja.new build-fuzz/build.ninja

@@ -5,5 +5,8 @@
 // the whole parser again; with clang and the sanitizers a 50-line file took 20 s instead of 3.
 // toml++ documents this split: TOML_HEADER_ONLY=0 in every file, and TOML_IMPLEMENTATION in
 // exactly one.
+#if !defined(TOML_HEADER_ONLY) || TOML_HEADER_ONLY
+#error "compile with -DTOML_HEADER_ONLY=0, as every file that includes toml++ must be then"
+#endif
 #define TOML_IMPLEMENTATION
 #include <toml++/toml.h>
