@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <set>
@@ -686,13 +687,22 @@ class UnitImport {
       else if (*span && **span > 0)
         table_.insert("watchdog", armd_duration(**span));
     }
-    // The start limit, in [Unit] (or [Service], where older units have it).
-    auto start_limit = [&](const char* key) {
-      const ImportEntry* entry = unit_.last(key);
-      return entry ? entry : service_.last(key);
+    // The start limit, in [Unit] (or [Service], where older units have it), and the interval
+    // also as StartLimitInterval=, the older spelling systemd still reads. Each is one setting
+    // however it is written: systemd reads the file in order, so the last assignment wins.
+    auto start_limit = [&](std::initializer_list<const char*> keys) {
+      const ImportEntry* latest = nullptr;
+      for (const char* key : keys) {
+        for (const Settings* section : {&unit_, &service_}) {
+          const ImportEntry* entry = section->last(key);
+          if (!entry) continue;
+          noted_.insert(entry);  // read, even where a later one overrides it
+          if (!latest || entry->line > latest->line) latest = entry;
+        }
+      }
+      return latest;
     };
-    if (const ImportEntry* entry = start_limit("StartLimitBurst")) {
-      noted_.insert(entry);
+    if (const ImportEntry* entry = start_limit({"StartLimitBurst"})) {
       auto burst = to_integer(entry->value);
       if (!burst || *burst < 0)
         return std::unexpected(error_at(*entry, "expected a whole number of starts"));
@@ -704,12 +714,7 @@ class UnitImport {
       else
         table_.insert("max_restarts", *burst);
     }
-    // StartLimitInterval= is the older spelling systemd still reads: the newer one wins.
-    const ImportEntry* older = start_limit("StartLimitInterval");
-    if (older) noted_.insert(older);
-    const ImportEntry* interval = start_limit("StartLimitIntervalSec");
-    if (const ImportEntry* entry = interval ? interval : older) {
-      noted_.insert(entry);
+    if (const ImportEntry* entry = start_limit({"StartLimitIntervalSec", "StartLimitInterval"})) {
       auto span = time_span(entry->value);
       if (!span) return std::unexpected(error_at(*entry, span.error()));
       if (!*span)  // infinity: a window that never ends, so the burst counts for ever

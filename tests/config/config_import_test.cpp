@@ -241,6 +241,26 @@ TEST_CASE("StartLimitInterval=, systemd's older spelling, is read like StartLimi
   CHECK(toml.find("max_restarts = 3") != std::string::npos);
 }
 
+TEST_CASE("a start limit given twice is the later assignment's, in whichever section or spelling") {
+  // systemd reads the file in order: [Service]'s older placement after [Unit] overrides it.
+  auto toml = toml_of("twice.service",
+                      "[Unit]\nStartLimitBurst=3\nStartLimitIntervalSec=30\n"
+                      "[Service]\nExecStart=/bin/x\nRestart=always\nStartLimitBurst=7\n"
+                      "StartLimitInterval=60\n");
+  CHECK(toml.find("max_restarts = 7") != std::string::npos);
+  CHECK(toml.find("restart_window = '60s'") != std::string::npos);
+  // The newer spelling first, the older after it: the older one's value, as systemd reads it.
+  auto later_older = toml_of("spelling.service",
+                             "[Unit]\nStartLimitIntervalSec=30\nStartLimitInterval=45\n"
+                             "[Service]\nExecStart=/bin/x\nRestart=always\n");
+  CHECK(later_older.find("restart_window = '45s'") != std::string::npos);
+  // Neither overridden assignment is reported as a key armd does not know.
+  CHECK(notes_of("twice.service",
+                 "[Unit]\nStartLimitBurst=3\n[Service]\nExecStart=/bin/x\nRestart=always\n"
+                 "StartLimitBurst=7\n")
+            .find("StartLimitBurst") == std::string::npos);
+}
+
 TEST_CASE("a command whose variables expand past what execve takes is an error, not gigabytes") {
   std::string words;
   for (int i = 0; i < 3000; ++i) words += " w";
