@@ -25,6 +25,15 @@ std::optional<LogFormat> parse_log_format(std::string_view name) {
   return std::nullopt;
 }
 
+void append_without_control_bytes(std::string& out, std::string_view text) {
+  for (unsigned char c : text) {
+    if ((c < 0x20 && c != '\t') || c == 0x7f)
+      out += fmt::format("\\x{:02x}", c);
+    else
+      out += static_cast<char>(c);
+  }
+}
+
 namespace {
 
 std::string text_line(LogTime time, Level level, std::string_view service,
@@ -36,14 +45,7 @@ std::string text_line(LogTime time, Level level, std::string_view service,
                                  (time - seconds).count(), to_string(level));
   // One event, one line: a control byte in the message (a newline in a configuration key quoted
   // by an error, say) is written \xNN, so that nothing can pass for a line of armd's own.
-  auto append = [&line](std::string_view text) {
-    for (unsigned char c : text) {
-      if ((c < 0x20 && c != '\t') || c == 0x7f)
-        line += fmt::format("\\x{:02x}", c);
-      else
-        line += static_cast<char>(c);
-    }
-  };
+  auto append = [&line](std::string_view text) { append_without_control_bytes(line, text); };
   if (!service.empty()) {
     append(service);
     line += ": ";

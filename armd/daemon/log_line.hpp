@@ -36,4 +36,9 @@ using LogTime = std::chrono::time_point<std::chrono::system_clock, std::chrono::
 std::string format_log_line(LogFormat format, LogTime time, Level level, std::string_view service,
                             std::string_view message);
 
+// Appends `text` with each control byte but tab (a newline, an ESC...) written \xNN: one line
+// that nothing can pass for another line of armd's, and nothing a terminal acts on. What a text
+// log line and `armd --check-config` print of names and values taken from a file.
+void append_without_control_bytes(std::string& out, std::string_view text);
+
 }  // namespace armd

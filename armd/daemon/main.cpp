@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <optional>
 
@@ -40,28 +41,36 @@ void occupy_standard_descriptors() {
 // is 2 as for an invalid file.
 int check_config(const armd::ConfigSource& source) {
   const std::string& path = source.path;
+  // Each line quotes names and values from the file: a control byte in one (an ESC, a newline)
+  // is printed \xNN, not sent to the terminal or made into a line of its own.
+  auto say = [](std::FILE* stream, std::string_view prefix, std::string_view text) {
+    std::string line(prefix);
+    armd::append_without_control_bytes(line, text);
+    line += '\n';
+    std::fputs(line.c_str(), stream);
+  };
   auto loaded = source.load();
   if (!loaded) {
-    fmt::print(stderr, "armd: {}\n", loaded.error().to_string());
+    say(stderr, "armd: ", loaded.error().to_string());
     return exit_invalid;
   }
   // GNUnet keys read but not applied (issue 17): said, and the verdict stays.
-  for (const std::string& warning : loaded->warnings)
-    fmt::print(stderr, "armd: warning: {}\n", warning);
+  for (const std::string& warning : loaded->warnings) say(stderr, "armd: warning: ", warning);
   const arm::Config* config = &loaded->config;
   // Warnings do not change the verdict: unlimited restarts are a choice, said out loud.
   for (const arm::Error& warning : arm::find_unbounded_restarts(path, *config))
-    fmt::print(stderr, "armd: warning: {}\n", warning.to_string());
+    say(stderr, "armd: warning: ", warning.to_string());
   for (const arm::Error& warning : arm::find_exposed_metrics(path, *config))
-    fmt::print(stderr, "armd: warning: {}\n", warning.to_string());
+    say(stderr, "armd: warning: ", warning.to_string());
   auto missing = arm::find_missing_files(path, *config, armd::program_search_path());
-  for (const arm::Error& error : missing) fmt::print(stderr, "armd: {}\n", error.to_string());
+  for (const arm::Error& error : missing) say(stderr, "armd: ", error.to_string());
   if (!missing.empty()) {
-    fmt::print(stderr, "armd: {}: valid, but {} of the files it names {} missing\n", path,
-               missing.size(), missing.size() == 1 ? "is" : "are");
+    say(stderr, "armd: ",
+        fmt::format("{}: valid, but {} of the files it names {} missing", path, missing.size(),
+                    missing.size() == 1 ? "is" : "are"));
     return exit_invalid;
   }
-  fmt::print("{}: valid ({} services)\n", path, config->services.size());
+  say(stdout, "", fmt::format("{}: valid ({} services)", path, config->services.size()));
   return 0;
 }
 

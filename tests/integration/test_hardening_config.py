@@ -53,6 +53,16 @@ class CheckConfig(ArmdTestCase):
                 self.assertIn(f"armd: {self.config}:4:", result.stderr)
                 self.assertIn("armd accepts at most 64", result.stderr)
 
+    def test_control_bytes_from_the_file_are_printed_escaped_not_sent_to_the_terminal(self):
+        # TOML's \u escapes put an ESC (clear the screen) and a newline into a program's name;
+        # the missing-file error quotes it.
+        self.write_raw('[services.web]\nbinary = "/nonexistent/x\\u001b[2J\\ny"\n')
+        result = self.check()
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertNotIn("\x1b", result.stderr)
+        self.assertIn("/nonexistent/x\\x1b[2J\\x0ay", result.stderr)
+        self.assertEqual(len(result.stderr.strip().splitlines()), 2, result.stderr)
+
     def test_a_fifo_is_refused_at_once(self):
         os.mkfifo(self.config)
         result = self.check()  # before: blocked in open(2) until the timeout
