@@ -7,8 +7,9 @@
 # <expected>, and libc++ 16 has it. fmt, toml++ and nlohmann-json are compiled from their headers
 # so nothing built against libstdc++ is linked in: nlohmann-json header-only, fmt's and toml++'s
 # implementations once each, from libarm/compiled_deps/ (header-only in every file, they made
-# each compile up to ten times slower). A crash leaves its input in build-fuzz/; copy it into tests/fuzz/corpus/<target>/ and
-# it becomes a regression test (tests/fuzz/meson.build replays the corpora in every `meson test`).
+# each compile up to ten times slower). A crash leaves its input in build-fuzz/; copy it into
+# tests/fuzz/corpus/<target>/ and it becomes a regression test (tests/fuzz/meson.build replays
+# the corpora in every `meson test`).
 #
 # Why a generated ninja file and not one clang call per target: every target shares the core,
 # three share the loader, and one call per target compiled those five and three times, on one
