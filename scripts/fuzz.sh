@@ -49,31 +49,26 @@ protocol="armd/protocol/protocol.cpp armd/protocol/fast_request.cpp armd/protoco
           armd/protocol/log_lines.cpp $(ls libarm/output/*.cpp)"
 # The rest of the loader, for the configuration, GNUnet and import targets.
 loader="$(ls libarm/config/*.cpp | grep -v -e config_check -e dependency_check \
-          -e key_suggestion -e execution_names -e nesting_limits) libarm/posix/regular_file.cpp
-        libarm/compiled_deps/toml_implementation.cpp"
-
-# Two upstream toml++ 3.3 defects the config fuzzer found, worked around so it can look
-# further; they shape the "loader" flag set, which compiles everything that parses TOML:
-# - in debug mode its parser asserts on a table header whose '[' is followed by a newline: so
-#   toml++ is compiled with NDEBUG, as Debian ships it (the release build reports "expected
-#   bare key starting character" instead);
+          -e key_suggestion -e execution_names -e nesting_limits) libarm/posix/regular_file.cpp"
+# toml++'s parser, compiled alone (rule compile_toml). Two upstream toml++ 3.3 defects the config
+# fuzzer found are worked around there so it can look further:
+# - in debug mode its parser asserts on a table header whose '[' is followed by a newline:
+#   toml_implementation.cpp compiles it with NDEBUG, as Debian ships it (the release build
+#   reports "expected bare key starting character" instead);
 # - its is_non_ascii_horizontal_whitespace() reaches __builtin_unreachable() for some
 #   non-ASCII characters (e.g. U+00E9 where whitespace may appear): UBSan's `unreachable` check
-#   is off there. Debian's compiled library reports a clean parse error for these inputs (see
-#   corpus/config/toml-*, replayed by `meson test`).
-# The core and the protocol keep their assertions and every UBSan check.
+#   is off for that file. Debian's compiled library reports a clean parse error for these inputs
+#   (see corpus/config/toml-*, replayed by `meson test`).
+# Everything else keeps its assertions and every UBSan check.
+toml=libarm/compiled_deps/toml_implementation.cpp
 # Line tables are enough for a crash's stack trace and compile a quarter faster than -g.
 common="-std=c++2b -stdlib=libc++ -gline-tables-only -O1
         -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
         -DTOML_HEADER_ONLY=0 -I../include -I../armd -I."
 # shellcheck disable=SC2086 # one line for ninja
 common=$(echo $common)
-object() { # SOURCE FLAGSET -> the object's path inside build-fuzz/
-  echo "obj/$2/$(echo "$1" | tr / _).o"
-}
-objects() { # FLAGSET SOURCE...
-  set_name=$1; shift
-  for source in "$@"; do printf ' %s' "$(object "$source" "$set_name")"; done
+objects() { # SOURCE... -> their objects' paths inside build-fuzz/
+  for source in "$@"; do printf ' obj/%s.o' "$(echo "$source" | tr / _)"; done
 }
 {
   cat <<NINJA
@@ -82,42 +77,35 @@ common = $common
 # libFuzzer's own runtime is built against libstdc++; its symbols (std::__cxx11) do not clash
 # with libc++'s (std::__1), so both can be linked.
 runtime = /usr/lib/gcc/x86_64-linux-gnu/12/libstdc++.so
-rule compile_checked
+rule compile
   command = \$cxx \$common -MD -MF \$out.d -c \$in -o \$out
   depfile = \$out.d
   deps = gcc
   description = compile \$in
-rule compile_loader
-  command = \$cxx \$common -DNDEBUG -fno-sanitize=unreachable -MD -MF \$out.d -c \$in -o \$out
+rule compile_toml
+  command = \$cxx \$common -fno-sanitize=unreachable -MD -MF \$out.d -c \$in -o \$out
   depfile = \$out.d
   deps = gcc
-  description = compile \$in (loader flags)
+  description = compile \$in
 rule link
   command = \$cxx -stdlib=libc++ -fsanitize=fuzzer,address,undefined -o \$out \$in \$runtime
   description = link \$out
 NINJA
   # shellcheck disable=SC2086 # the lists are words
-  for source in $core $protocol tests/fuzz/fuzz_protocol.cpp tests/fuzz/fuzz_handover.cpp; do
-    echo "build $(object "$source" checked): compile_checked ../$source"
+  for source in $core $protocol $loader tests/fuzz/fuzz_*.cpp; do
+    echo "build$(objects "$source"): compile ../$source"
   done
+  echo "build$(objects $toml): compile_toml ../$toml"
   # shellcheck disable=SC2086
-  for source in $loader tests/fuzz/fuzz_config.cpp tests/fuzz/fuzz_gnunet.cpp \
-      tests/fuzz/fuzz_import.cpp; do
-    echo "build $(object "$source" loader): compile_loader ../$source"
-  done
+  core_objects=$(objects $core)
   # shellcheck disable=SC2086
-  core_objects=$(objects checked $core)
-  # shellcheck disable=SC2086
-  loader_objects=$(objects loader $loader)
-  # shellcheck disable=SC2086
-  echo "build fuzz_protocol: link $(objects checked tests/fuzz/fuzz_protocol.cpp $protocol)$core_objects"
+  echo "build fuzz_protocol: link$(objects tests/fuzz/fuzz_protocol.cpp $protocol)$core_objects"
   # A live re-exec's handover read by resume() (issue 15): the core's own reader of it.
-  echo "build fuzz_handover: link $(objects checked tests/fuzz/fuzz_handover.cpp)$core_objects"
+  echo "build fuzz_handover: link$(objects tests/fuzz/fuzz_handover.cpp)$core_objects"
   # The configuration; GNUnet's (issue 17); armctl import's supervisord and systemd files.
-  # The core's objects come first: inline code compiled in both flag sets (fmt's, libc++'s,
-  # libarm's headers) is taken from the first object that has it, and the core keeps its checks.
   for target in config gnunet import; do
-    echo "build fuzz_$target: link$core_objects $(objects loader "tests/fuzz/fuzz_$target.cpp")$loader_objects"
+    # shellcheck disable=SC2086
+    echo "build fuzz_$target: link$(objects "tests/fuzz/fuzz_$target.cpp" $loader $toml)$core_objects"
   done
 } > build-fuzz/build.ninja.new
 mv build-fuzz/build.ninja.new build-fuzz/build.ninja
