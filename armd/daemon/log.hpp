@@ -4,10 +4,11 @@
 //
 // Writing it never blocks armd: a log reader that stalls, or a pipe filled by a service sharing
 // it, would otherwise freeze every restart and every reply. Lines go to a bounded buffer
-// (log_buffer_bytes) that the poll loop writes out when stderr can take it; a line that does not
-// fit is dropped and counted, and once output flows again a line says how many were lost. The
-// loop writes what waits before each time it waits (daemon.cpp), so a line is out before the next
-// event it could be confused with.
+// (log_buffer_bytes) that the poll loop writes out when stderr can take it. A line that does not
+// fit has the buffer written first (without waiting: a file takes it all); only if it still does
+// not fit is it dropped and counted, and once output flows again a line says how many were lost.
+// The loop writes what waits before each time it waits (daemon.cpp), so a line is out before the
+// next event it could be confused with.
 #pragma once
 
 #include <fmt/format.h>

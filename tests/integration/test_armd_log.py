@@ -54,6 +54,23 @@ class ArmdLog(ArmdTestCase):
                 said += chunk
         self.assertIn(f"info listening on {self.socket}".encode(), said)
 
+    def test_a_turn_that_logs_more_than_the_buffer_loses_no_line_to_a_file(self):
+        # Starting and then stopping 2,500 services with long names logs ~350 KiB in one loop
+        # turn each time, more than armd's 256 KiB log buffer. Its stderr is a regular file here
+        # (the harness's armd.log), which takes every write: no line may be dropped.
+        count = 2500
+        name = "a-service-whose-name-is-long-enough-to-make-each-log-line-long-{:05}-" + "x" * 20
+        self.write_config("".join(
+            f'[services."{name.format(i)}"]\nbinary = "/bin/sleep"\noptions = ["100000"]\n'
+            'stdout = "null"\nstderr = "null"\n' for i in range(count)))
+        self.start_armd()
+        self.armctl("start", "--all", check=0, timeout=3 * DEADLINE)
+        self.stop_armd()
+        log = self.log()
+        self.assertNotIn("were dropped", log)
+        self.assertEqual(log.count(": running (pid "), count)
+        self.assertEqual(log.count(": stopping (shutdown)"), count)
+
     def test_a_text_line_has_its_level_and_the_service_it_is_about(self):
         self.crasher_config()
         self.start_armd()
