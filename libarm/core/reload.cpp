@@ -64,15 +64,15 @@ void ServiceSupervisor::Impl::drop_removed(ReloadPlan& plan) {
 void ServiceSupervisor::Impl::apply_specs(ReloadPlan& plan) {
   for (auto& [name, service] : services) plan.old_wants.emplace(name, service->settings().wants);
   arm = plan.next.arm;
-  // The specs are moved out of plan.next: no later step reads them.
-  for (auto& [name, next_spec] : plan.next.services) {
+  // The specs are copied out of plan.next, not moved: see the constructor (registry.cpp).
+  for (const auto& [name, next_spec] : plan.next.services) {
     Service* service = find(name);
     if (!service) {
-      rest(add_service(std::move(next_spec)), true);
+      rest(add_service(next_spec), true);
       plan.summary.added.push_back(name);
       continue;
     }
-    detail::StoredSpec spec(std::move(next_spec), settings_pool);
+    detail::StoredSpec spec(next_spec, settings_pool);
     if (service->removed()) {  // dropped by an earlier reload, still stopping: it stays now
       service->after_exit = AfterExit::settle_stopped;
       bool health_changed = !(spec.settings().health == service->settings().health);
