@@ -32,15 +32,21 @@ int main(int argc, char** argv) {
   if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return 4;
   std::string request =
       std::string("{\"id\":1,\"method\":\"status\",\"services\":[\"") + argv[2] + "\"]}\n";
+  // Replies are consumed by moving an offset, and the buffer is compacted only when it is
+  // drained: erasing each line from the front moved every later reply once per line, which cost
+  // this client more than armd's larger replies than the floor's echoes (docs/performance.md).
   std::string buffer;
+  std::size_t consumed = 0;
   char chunk[65536];
   auto read_line = [&] {
     for (;;) {
-      auto newline = buffer.find('\n');
+      auto newline = buffer.find('\n', consumed);
       if (newline != std::string::npos) {
-        buffer.erase(0, newline + 1);
+        consumed = newline + 1;
         return true;
       }
+      buffer.erase(0, consumed);
+      consumed = 0;
       ssize_t got = recv(fd, chunk, sizeof chunk, 0);
       if (got <= 0) return false;
       buffer.append(chunk, static_cast<size_t>(got));

@@ -124,16 +124,11 @@ ObjectWriter& ObjectWriter::strings(FieldName name, const std::vector<std::strin
 }
 
 ObjectWriter& ObjectWriter::json_value(FieldName name, const nlohmann::json& value) {
-  key(name);
   // Ids are mostly numbers: written as nlohmann's dump writes them, without its serializer.
-  if (value.is_string())
-    append_string(out_, value.get_ref<const std::string&>());
-  else if (value.is_number_unsigned())
-    append_integer(out_, value.get<std::uint64_t>());
-  else if (value.is_number_integer())
-    append_integer(out_, value.get<std::int64_t>());
-  else
-    out_ += value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (value.is_number_unsigned()) return integer(name, value.get<std::uint64_t>());
+  if (value.is_number_integer()) return integer(name, value.get<std::int64_t>());
+  if (value.is_string()) return string(name, value.get_ref<const std::string&>());
+  raw(name) += value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return *this;
 }
 

@@ -10,6 +10,7 @@
 
 #include <charconv>
 #include <cstddef>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,21 +60,41 @@ class FieldName {
 
 // One JSON object, written field by field in the order of the calls. Each method names the type
 // it writes: overloads on bool and string_view would send a string literal to the bool one.
+//
+// Fields are gathered in a buffer of the writer's own and appended to the string a few hundred
+// bytes at a time: the status of one service is about twenty fields, and an append to a
+// std::string per key and per value (each a call into libstdc++ and one into memcpy) was most of
+// what writing it cost (docs/performance.md, the pipelined control plane). So the string holds
+// the object only once raw(), end() or end_line() was called: write nested values through raw(),
+// never to the string directly.
 class ObjectWriter {
  public:
-  explicit ObjectWriter(std::string& out) : out_(out) { out_ += '{'; }
+  // The field methods are inlined where they are called, so that a name's length is known there
+  // and copying `,"name":` is a few moves rather than a call.
+  explicit ObjectWriter(std::string& out) : out_(out) { buffer_[used_++] = '{'; }
   ObjectWriter(const ObjectWriter&) = delete;
   ObjectWriter& operator=(const ObjectWriter&) = delete;
+  // Whatever was written reaches the string, even without end() (an exception on the way).
+  ~ObjectWriter() { flush(); }
 
-  ObjectWriter& string(FieldName name, std::string_view value) {
+  [[gnu::always_inline]] ObjectWriter& string(FieldName name, std::string_view value) {
     key(name);
-    append_string(out_, value);
+    if (value.size() <= max_gathered_value && needs_no_escaping(value)) {
+      room(value.size() + 2);
+      put('"');
+      put(value);
+      put('"');
+    } else {
+      append_string(flushed(), value);
+    }
     return *this;
   }
   template <typename Integer>
-  ObjectWriter& integer(FieldName name, Integer value) {
+  [[gnu::always_inline]] ObjectWriter& integer(FieldName name, Integer value) {
     key(name);
-    append_integer(out_, value);
+    room(max_integer_digits);
+    used_ = static_cast<std::size_t>(
+        std::to_chars(buffer_ + used_, buffer_ + sizeof buffer_, value).ptr - buffer_);
     return *this;
   }
   // An absent value is written as null.
@@ -82,14 +103,16 @@ class ObjectWriter {
     if (!value) return null(name);
     return integer(name, *value);
   }
-  ObjectWriter& boolean(FieldName name, bool value) {
+  [[gnu::always_inline]] ObjectWriter& boolean(FieldName name, bool value) {
     key(name);
-    out_ += value ? "true" : "false";
+    room(5);
+    put(value ? std::string_view("true") : std::string_view("false"));
     return *this;
   }
-  ObjectWriter& null(FieldName name) {
+  [[gnu::always_inline]] ObjectWriter& null(FieldName name) {
     key(name);
-    out_ += "null";
+    room(4);
+    put("null");
     return *this;
   }
   ObjectWriter& strings(FieldName name, const std::vector<std::string>& values);
@@ -99,37 +122,64 @@ class ObjectWriter {
   // Starts a field whose value the caller writes next (a nested object or array).
   std::string& raw(FieldName name) {
     key(name);
-    return out_;
+    return flushed();
   }
-  void end() { out_ += '}'; }
+  void end() {
+    room(1);
+    put('}');
+    flush();
+  }
   // Closes the object and ends the line: a protocol line is one object.
-  void end_line() { out_ += "}\n"; }
+  void end_line() {
+    room(2);
+    put("}\n");
+    flush();
+  }
 
  private:
-  void key(FieldName name) {
+  [[gnu::always_inline]] void key(FieldName name) {
     std::string_view text = name.text();
     if (name.plain() && text.size() <= max_short_name) {
-      // `,"name":` in one append: five appends of a piece each cost more than the name.
-      char piece[max_short_name + 4];
-      std::size_t length = 0;
-      if (!first_) piece[length++] = ',';
-      piece[length++] = '"';
-      text.copy(piece + length, text.size());
-      length += text.size();
-      piece[length++] = '"';
-      piece[length++] = ':';
-      out_.append(piece, length);
+      room(text.size() + 4);
+      if (!first_) put(',');
+      put('"');
+      put(text);
+      put('"');
+      put(':');
     } else {
-      if (!first_) out_ += ',';
-      append_string(out_, text);
-      out_ += ':';
+      std::string& out = flushed();
+      if (!first_) out += ',';
+      append_string(out, text);
+      out += ':';
     }
     first_ = false;
   }
+  // Makes room for `size` more bytes in the buffer (at most capacity - max_short_name - 4).
+  [[gnu::always_inline]] void room(std::size_t size) {
+    if (sizeof buffer_ - used_ < size) flush();
+  }
+  [[gnu::always_inline]] void put(char c) { buffer_[used_++] = c; }
+  [[gnu::always_inline]] void put(std::string_view text) {
+    std::memcpy(buffer_ + used_, text.data(), text.size());  // no bounds check: room() did it
+    used_ += text.size();
+  }
+  void flush() {
+    if (used_ == 0) return;
+    out_.append(buffer_, used_);
+    used_ = 0;
+  }
+  std::string& flushed() {
+    flush();
+    return out_;
+  }
   static constexpr std::size_t max_short_name = 60;
+  static constexpr std::size_t max_gathered_value = 120;
+  static constexpr std::size_t max_integer_digits = 24;
 
   std::string& out_;
   bool first_ = true;
+  std::size_t used_ = 0;
+  char buffer_[512];
 };
 
 // One JSON array, whose elements the caller writes one at a time.

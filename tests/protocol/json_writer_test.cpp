@@ -143,3 +143,48 @@ TEST_CASE("names of any length, escaped or not, are written the same way after t
   CHECK(out == R"({"a":1,"a_name_longer_than_the_short_names_written_in_one_piece_0123456789":2,)"
                R"("b\"c":3})");
 }
+
+TEST_CASE("an object many times the writer's own buffer comes out whole and in order") {
+  // The writer gathers fields before appending them: fields of every kind and length, values
+  // that straddle the end of its buffer, nested ones, and text already in the string must all
+  // come out as written.
+  std::string out = "prefix ";
+  std::string expected = "prefix {";
+  ObjectWriter object(out);
+  std::mt19937 random(9);
+  for (int i = 0; i < 400; ++i) {
+    expected += i == 0 ? "\"f\":" : ",\"f\":";
+    switch (random() % 6) {
+      case 0: {
+        std::string value(random() % 300, static_cast<char>('a' + i % 26));
+        if (random() % 3 == 0) value += "\"\n";  // needs escaping
+        object.string("f", value);
+        expected += dumped(value);
+        break;
+      }
+      case 1: {
+        auto value = -static_cast<std::int64_t>(random()) * 4099;
+        object.integer("f", value);
+        expected += std::to_string(value);
+        break;
+      }
+      case 2:
+        object.boolean("f", i % 2 == 0);
+        expected += i % 2 == 0 ? "true" : "false";
+        break;
+      case 3:
+        object.null("f");
+        expected += "null";
+        break;
+      case 4:
+        object.strings("f", {"x", "y"});
+        expected += R"(["x","y"])";
+        break;
+      default:
+        ObjectWriter(object.raw("f")).integer("pid", i).end();
+        expected += R"({"pid":)" + std::to_string(i) + "}";
+    }
+  }
+  object.end_line();
+  CHECK(out == expected + "}\n");
+}
