@@ -7,6 +7,7 @@
 // The service's one deadline is, while starting, the earlier of the start timeout and the end of
 // the `after` delay; while running, the watchdog's expiry. Services ready at exec without a
 // watchdog never have one.
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include "supervisor_impl.hpp"
@@ -19,17 +20,17 @@ std::string readiness_detail(const Service& service) {
   const Readiness& readiness = service.settings().readiness;
   switch (readiness.kind) {
     case Readiness::Kind::notify:
-      return fmt::format("pid {}; waiting for READY=1", *service.process.pid);
+      return fmt::format(FMT_COMPILE("pid {}; waiting for READY=1"), *service.process.pid);
     case Readiness::Kind::fd:
-      return fmt::format("pid {}; waiting for a line on its descriptor {}", *service.process.pid,
-                         readiness.fd);
+      return fmt::format(FMT_COMPILE("pid {}; waiting for a line on its descriptor {}"),
+                         *service.process.pid, readiness.fd);
     case Readiness::Kind::after:
-      return fmt::format("pid {}; ready once up {}", *service.process.pid,
+      return fmt::format(FMT_COMPILE("pid {}; ready once up {}"), *service.process.pid,
                          human_duration(readiness.after));
     case Readiness::Kind::exec:
       break;
   }
-  return fmt::format("pid {}", *service.process.pid);
+  return fmt::format(FMT_COMPILE("pid {}"), *service.process.pid);
 }
 
 }  // namespace
@@ -58,7 +59,8 @@ void ServiceSupervisor::Impl::await_readiness(Service& service) {
 
 void ServiceSupervisor::Impl::become_ready(Service& service) {
   cancel_deadline(service);  // the start timeout's; the watchdog's, if any, is armed below
-  set_state(service, ServiceState::running, fmt::format("pid {}; ready", *service.process.pid));
+  set_state(service, ServiceState::running,
+            fmt::format(FMT_COMPILE("pid {}; ready"), *service.process.pid));
   answer_start_waiters(service);
   enqueue_waiting_dependents(service);
   start_health_checks(service);
@@ -105,9 +107,10 @@ void ServiceSupervisor::Impl::readiness_deadline_due(Service& service) {
     Milliseconds interval = service.readiness && service.readiness->watchdog
                                 ? *service.readiness->watchdog
                                 : service.settings().watchdog.value_or(Milliseconds{0});
-    stop_as_failed(
-        service,
-        fmt::format("watchdog timeout (no WATCHDOG=1 within {})", human_duration(interval)), true);
+    stop_as_failed(service,
+                   fmt::format(FMT_COMPILE("watchdog timeout (no WATCHDOG=1 within {})"),
+                               human_duration(interval)),
+                   true);
     return;
   }
   const Readiness& wanted = service.settings().readiness;
@@ -119,11 +122,11 @@ void ServiceSupervisor::Impl::readiness_deadline_due(Service& service) {
   auto& readiness = readiness_of(service);
   if (readiness.start_deadline && now >= *readiness.start_deadline) {
     TimePoint spawned = *service.process.running_since;
-    stop_as_failed(
-        service,
-        fmt::format("not ready within {}", human_duration(std::chrono::duration_cast<Milliseconds>(
-                                               *readiness.start_deadline - spawned))),
-        false);
+    stop_as_failed(service,
+                   fmt::format(FMT_COMPILE("not ready within {}"),
+                               human_duration(std::chrono::duration_cast<Milliseconds>(
+                                   *readiness.start_deadline - spawned))),
+                   false);
     return;
   }
   // Not due yet (a deadline moved meanwhile): wait for the earlier of the two again.
@@ -153,7 +156,8 @@ void ServiceSupervisor::Impl::stop_as_failed(Service& service, const std::string
 // caller). Their references stay, so a restart the policy makes is still wanted.
 void ServiceSupervisor::Impl::exited_before_ready(Service& service, const ExitStatus& exit) {
   fail_start_waiters(service, Outcome::start_failed,
-                     fmt::format("exited with {} before it was ready", describe(exit)), false);
+                     fmt::format(FMT_COMPILE("exited with {} before it was ready"), describe(exit)),
+                     false);
 }
 
 bool ServiceSupervisor::Impl::notified(ProcessId pid, const ServiceNotification& notification) {

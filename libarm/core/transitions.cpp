@@ -1,5 +1,6 @@
 // Transitions of one service: spawning, what an exit leads to, backing off, giving up,
 // starting again, and leaving for good.
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include "exit_policy.hpp"
@@ -40,7 +41,7 @@ bool ServiceSupervisor::Impl::spawn(Service& service) {
     await_readiness(service);
     return true;
   }
-  set_state(service, ServiceState::running, fmt::format("pid {}", *spawned));
+  set_state(service, ServiceState::running, fmt::format(FMT_COMPILE("pid {}"), *spawned));
   answer_start_waiters(service);
   start_health_checks(service);
   arm_watchdog(service);
@@ -172,9 +173,9 @@ void ServiceSupervisor::Impl::after_stopping_exit(Service& service, const ExitSt
       if (final_state == ServiceState::failed) service.last_error = service.stop_reason;
       fail_start_waiters(service, Outcome::start_failed, "stopped before it could start");
       set_state(service, final_state,
-                service.stop_reason.empty()
-                    ? "exited with " + what
-                    : fmt::format("exited with {}; {}", what, service.stop_reason.str()));
+                service.stop_reason.empty() ? "exited with " + what
+                                            : fmt::format(FMT_COMPILE("exited with {}; {}"), what,
+                                                          service.stop_reason.str()));
       service.stop_reason.clear();
       deactivate(service);
       if (!in_shutdown) take_down_dependents(service, final_state);
@@ -201,7 +202,7 @@ void ServiceSupervisor::Impl::schedule_restart(Service& service, const std::stri
   service.history.intensity.record(service.settings(), now);
   schedule(service, now + delay);
   set_state(service, ServiceState::backoff,
-            fmt::format("{}; restarting in {}", why, human_duration(delay)), delay);
+            fmt::format(FMT_COMPILE("{}; restarting in {}"), why, human_duration(delay)), delay);
 }
 
 // Gives up on a crash-looping service; it may be re-armed later. Its hard dependents stop:
@@ -210,14 +211,14 @@ void ServiceSupervisor::Impl::give_up(Service& service, const std::string& why) 
   TimePoint now = clock.now();
   service.references.before_failure = service.references.requests;
   service.references.requests = 0;
-  service.last_error = fmt::format("{}; restarted {} times within {}, not restarting", why,
-                                   service.history.intensity.count(service.settings(), now),
+  service.last_error = fmt::format(FMT_COMPILE("{}; restarted {} times within {}, not restarting"),
+                                   why, service.history.intensity.count(service.settings(), now),
                                    human_duration(service.settings().restart_window));
   std::string detail = service.last_error;
   auto retry_after = service.settings().retry_failed_after;
   if (retry_after) {
     schedule(service, now + *retry_after);
-    detail += fmt::format("; trying again in {}", human_duration(*retry_after));
+    detail += fmt::format(FMT_COMPILE("; trying again in {}"), human_duration(*retry_after));
   }
   set_state(service, ServiceState::failed, detail, retry_after);
   deactivate(service);
@@ -304,10 +305,10 @@ void ServiceSupervisor::Impl::restart_for_config_change(Service& service, std::s
 }
 
 void ServiceSupervisor::Impl::fail_for_dependency(Service& service, const Service& dependency) {
-  std::string why =
-      dependency.state == ServiceState::failed
-          ? fmt::format("dependency {} failed: {}", dependency.name(), dependency.last_error.str())
-          : fmt::format("dependency {} is stopped", dependency.name());
+  std::string why = dependency.state == ServiceState::failed
+                        ? fmt::format(FMT_COMPILE("dependency {} failed: {}"), dependency.name(),
+                                      dependency.last_error.str())
+                        : fmt::format(FMT_COMPILE("dependency {} is stopped"), dependency.name());
   become_inactive(service, ServiceState::failed, why);
 }
 
