@@ -101,7 +101,7 @@ def wait_until(predicate, deadline=30.0):
     raise TimeoutError("waited too long")
 
 
-def measure_armd(build, rounds, scratch):
+def measure_armd(binary, rounds, scratch):
     service = os.path.join(scratch, "service.py")
     with open(service, "w") as f:
         f.write(textwrap.dedent(SERVICE))
@@ -112,7 +112,7 @@ def measure_armd(build, rounds, scratch):
         f.write(f'[services.svc]\nbinary = "{sys.executable}"\n'
                 f'options = ["{service}", "{fifo}"]\n'
                 'readiness = "notify"\nstart_timeout = "0"\nstop_timeout = "0"\n')
-    armd = subprocess.Popen([os.path.join(build, "armd/armd"), "--config", config, "--socket",
+    armd = subprocess.Popen([binary, "--config", config, "--socket",
                              sock_path], stderr=subprocess.DEVNULL,
                             preexec_fn=die_with_the_benchmark)
     try:
@@ -231,14 +231,27 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build", default="build")
     parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--armd", action="append",
+                        help="armd binaries to compare in the same run (default: the build's); "
+                             "with more than one, each is reported under \"others\" too")
     args = parser.parse_args()
+    binaries = args.armd or [os.path.join(args.build, "armd", "armd")]
     with tempfile.TemporaryDirectory(prefix="bench-readiness-") as scratch:
         floor = spread(measure_floor(args.rounds, scratch))
         fresh = spread(measure_floor_fresh_sender(args.rounds, scratch))
-        armd = spread(measure_armd(args.build, args.rounds, scratch))
+        measured = []
+        for i, binary in enumerate(binaries):
+            run = os.path.join(scratch, str(i))
+            os.mkdir(run)
+            measured.append(spread(measure_armd(binary, args.rounds, run)))
+    armd = measured[0]
     result = {"floor": floor, "floor_fresh_sender": fresh, "armd": armd,
               "ratio_to_floor": armd["median_us"] / floor["median_us"],
               "ratio_to_floor_fresh_sender": armd["median_us"] / fresh["median_us"]}
+    if len(binaries) > 1:
+        result["others"] = {binary: {"armd": each,
+                                     "ratio_to_floor": each["median_us"] / floor["median_us"]}
+                            for binary, each in zip(binaries, measured)}
     print(json.dumps(result, indent=2))
 
 
