@@ -24,6 +24,7 @@ ServiceSupervisor::Impl::Impl(Config initial, Clock& c, Spawner& s, Notifier& n,
   // and a small allocation of that service kept for good (its packed options) lands in the hole,
   // one per service, which pins the whole freed Config in memory (~650 bytes a service at 10,000,
   // docs/performance.md). Freed at once when `initial` goes, the Config's pages are given back.
+  by_name.reserve(initial.services.size());
   for (const auto& [name, spec] : initial.services) add_service(spec);
   rebuild_graph();
   if (!at_rest) return;
@@ -32,13 +33,11 @@ ServiceSupervisor::Impl::Impl(Config initial, Clock& c, Spawner& s, Notifier& n,
 }
 
 Service* ServiceSupervisor::Impl::find(std::string_view name) {
-  auto it = services.find(name);
-  return it == services.end() ? nullptr : it->second.get();
+  return by_name.find(name);
 }
 
 const Service* ServiceSupervisor::Impl::find(std::string_view name) const {
-  auto it = services.find(name);
-  return it == services.end() ? nullptr : it->second.get();
+  return by_name.find(name);
 }
 
 Service* ServiceSupervisor::Impl::find_or_answer(std::optional<RequestRef> from,
@@ -82,6 +81,7 @@ Service& ServiceSupervisor::Impl::add_service(ServiceSpec spec) {
   service->history.backoff = detail::Backoff(service->settings());
   Service& added = *service;
   services.emplace(added.name(), std::move(service));
+  by_name.insert(&added);
   watch_config_file(added);
   return added;
 }
@@ -148,6 +148,7 @@ void ServiceSupervisor::Impl::forget(Service& service) {
   std::erase(start_queue, &service);
   std::erase(release_queue, &service);
   std::string name = service.name();  // the key must outlive the node it erases
+  by_name.erase(std::string_view(name));
   services.erase(std::string_view(name));
 }
 

@@ -32,6 +32,7 @@
 
 #include "arm/supervisor.hpp"
 #include "fixed_seed_random.hpp"
+#include "name_index.hpp"
 #include "service.hpp"
 
 ARM_BEGIN_NAMESPACE
@@ -68,6 +69,8 @@ struct ARM_HIDDEN ServiceSupervisor::Impl {
   // replace_spec keeps that string's buffer): a copy of every name in its node cost 16 bytes and,
   // for names past 15 characters, an allocation per service.
   std::map<std::string_view, std::unique_ptr<Service>, std::less<>> services;
+  // The same services, for finding one by name (name_index.hpp says why).
+  detail::NameIndex<Service> by_name;
   std::unordered_map<ProcessId, Service*> by_pid;
   // The services reading each watched file (or section): a change touches only those.
   std::map<WatchedFile, std::vector<Service*>> by_config_file;
