@@ -2,7 +2,7 @@
 """Readiness latency (issue 13): from a notify service's READY=1 to its `start` request being
 answered by armd, against a floor measured by the same harness in the same run.
 
-    bench/readiness.py [--build build] [--rounds 50]
+    bench/readiness.py [--build build] [--rounds 50] [--armd PATH ...]
 
 - armd: one service with readiness = "notify" waits on a FIFO; the benchmark sends `start` on a
   raw protocol connection, opens the FIFO, and the service stamps CLOCK_MONOTONIC just before
@@ -249,9 +249,10 @@ def main():
               "ratio_to_floor": armd["median_us"] / floor["median_us"],
               "ratio_to_floor_fresh_sender": armd["median_us"] / fresh["median_us"]}
     if len(binaries) > 1:
-        result["others"] = {binary: {"armd": each,
-                                     "ratio_to_floor": each["median_us"] / floor["median_us"]}
-                            for binary, each in zip(binaries, measured)}
+        # Measured one after the other (not alternating), after the floors.
+        result["others"] = [{"binary": binary, "armd": each,
+                             "ratio_to_floor": each["median_us"] / floor["median_us"]}
+                            for binary, each in zip(binaries, measured)]
     print(json.dumps(result, indent=2))
 
 

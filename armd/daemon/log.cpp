@@ -53,8 +53,10 @@ class LogWriter {
     std::string line = stamped(level, service, message);
     // A turn that logs more than the buffer holds (10,000 services started at once) writes
     // what waits first: a file, or a pipe with room, takes it now, and only lines stderr
-    // really does not take are dropped. The write never blocks (see Route).
-    if (pending_.size() + line.size() > log_buffer_bytes) flush();
+    // really does not take are dropped. The write never blocks (see Route); once a line has
+    // been dropped, stderr was found full, and the next lines are not tried until the loop's
+    // own flush gets something out.
+    if (pending_.size() + line.size() > log_buffer_bytes && dropped_ == 0) flush();
     // The note comes first, so that the log reads in order.
     if (dropped_ > 0 && !note_dropped(line.size())) {
       ++dropped_;

@@ -74,8 +74,6 @@ class ObjectWriter {
   explicit ObjectWriter(std::string& out) : out_(out) { buffer_[used_++] = '{'; }
   ObjectWriter(const ObjectWriter&) = delete;
   ObjectWriter& operator=(const ObjectWriter&) = delete;
-  // Whatever was written reaches the string, even without end() (an exception on the way).
-  ~ObjectWriter() { flush(); }
 
   [[gnu::always_inline]] ObjectWriter& string(FieldName name, std::string_view value) {
     key(name);
