@@ -31,13 +31,6 @@ inline void append_plain_string(std::string& out, std::string_view text) {
   out += '"';
 }
 
-template <typename Integer>
-void append_integer(std::string& out, Integer value) {
-  char digits[24];
-  auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
-  out.append(digits, end);
-}
-
 // A field's name: a literal, whose need of escaping is decided when it is compiled (the
 // protocol's names never need it, so writing one is a copy), e.g. .integer("pid", pid).
 class FieldName {
@@ -152,7 +145,8 @@ class ObjectWriter {
     }
     first_ = false;
   }
-  // Makes room for `size` more bytes in the buffer (at most capacity - max_short_name - 4).
+  // Makes room for `size` more bytes in the buffer (what each caller asks for fits an empty
+  // buffer: see the static_assert below).
   [[gnu::always_inline]] void room(std::size_t size) {
     if (sizeof buffer_ - used_ < size) flush();
   }
@@ -173,11 +167,14 @@ class ObjectWriter {
   static constexpr std::size_t max_short_name = 60;
   static constexpr std::size_t max_gathered_value = 120;
   static constexpr std::size_t max_integer_digits = 24;
+  static constexpr std::size_t buffer_size = 512;
+  static_assert(max_short_name + 4 <= buffer_size && max_gathered_value + 2 <= buffer_size &&
+                max_integer_digits <= buffer_size);
 
   std::string& out_;
   bool first_ = true;
   std::size_t used_ = 0;
-  char buffer_[512];
+  char buffer_[buffer_size];
 };
 
 // One JSON array, whose elements the caller writes one at a time.

@@ -20,11 +20,11 @@ ServiceSupervisor::Impl::Impl(Config initial, Clock& c, Spawner& s, Notifier& n,
       prober(p),
       listeners(l) {
   if (auto held = hold_sockets(initial); !held) throw SocketsRefused(std::move(held.error()));
+  by_name.reserve(initial.services.size());
   // Copied, not moved: moving frees each spec's strings while the next service is being built,
   // and a small allocation of that service kept for good (its packed options) lands in the hole,
   // one per service, which pins the whole freed Config in memory (~650 bytes a service at 10,000,
   // docs/performance.md). Freed at once when `initial` goes, the Config's pages are given back.
-  by_name.reserve(initial.services.size());
   for (const auto& [name, spec] : initial.services) add_service(spec);
   rebuild_graph();
   if (!at_rest) return;
