@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <string_view>
-#include <unordered_map>
 
 #include "supervisor_impl.hpp"
 
@@ -16,35 +15,30 @@ void ServiceSupervisor::Impl::rebuild_graph() {
   bool any_edge = false;
   for (auto& [name, service] : services) {
     service->graph.edges.reset();
-    any_edge =
-        any_edge || !service->settings().depends_on.empty() || !service->settings().wants.empty();
+    any_edge = any_edge || !service->spec.depends_on().empty() || !service->spec.wants().empty();
   }
   if (!any_edge) {
     recount();
     return;
   }
-  // The edges name their ends: looked up in a hash index made for this rebuild rather than in
-  // the ordered map (thousands of services with a few edges each spent most of a rebuild
-  // comparing names; issue 9's core benchmark). Not kept: it would cost memory per service.
-  std::unordered_map<std::string_view, Service*> by_name;
-  by_name.reserve(services.size());
-  for (auto& [name, owned] : services) by_name.emplace(name, owned.get());
+  // The edges name their ends: found through the name index, not the ordered map (thousands
+  // of services with a few edges each spent most of a rebuild comparing names; issue 9's core
+  // benchmark).
   for (auto& [name, owned] : services) {
     Service& service = *owned;
     if (service.removed()) continue;
-    auto resolve = [&](const std::vector<std::string>& names, auto dependencies, auto dependents) {
-      for (const auto& dependency_name : names) {
-        auto found = by_name.find(dependency_name);
-        Service* dependency = found == by_name.end() ? nullptr : found->second;
+    auto resolve = [&](const detail::WordList& names, auto dependencies, auto dependents) {
+      for (std::string_view dependency_name : names) {
+        Service* dependency = by_name.find(dependency_name);
         // check_config() rules unknown names out; a removed service has no future.
         if (!dependency || dependency->removed() || dependency == &service) continue;
         (service.graph.edges_to_fill().*dependencies).push_back(dependency);
         (dependency->graph.edges_to_fill().*dependents).push_back(&service);
       }
     };
-    resolve(service.settings().depends_on, &Service::Edges::hard_dependencies,
+    resolve(service.spec.depends_on(), &Service::Edges::hard_dependencies,
             &Service::Edges::hard_dependents);
-    resolve(service.settings().wants, &Service::Edges::soft_dependencies,
+    resolve(service.spec.wants(), &Service::Edges::soft_dependencies,
             &Service::Edges::soft_dependents);
   }
   recount();

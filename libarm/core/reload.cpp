@@ -13,7 +13,7 @@ struct ServiceSupervisor::Impl::ReloadPlan {
   ArmSettings old_arm;
   std::set<std::string> old_defaults;
   // Soft edges give a reference once, when they appear: the old ones, to tell new from old.
-  std::map<std::string, std::vector<std::string>, std::less<>> old_wants;
+  std::map<std::string, detail::WordList, std::less<>> old_wants;
   std::vector<Service*> launch_changed_running;
   std::vector<std::string> new_boot_services;  // start = boot, and not before this reload
   ReloadSummary summary;
@@ -62,10 +62,10 @@ void ServiceSupervisor::Impl::drop_removed(ReloadPlan& plan) {
 // Step 2: added services appear; changed ones take their new settings. A running service whose
 // launch changed is restarted in step 4.
 void ServiceSupervisor::Impl::apply_specs(ReloadPlan& plan) {
-  for (auto& [name, service] : services) plan.old_wants.emplace(name, service->settings().wants);
+  for (auto& [name, service] : services) plan.old_wants.emplace(name, service->spec.wants());
   arm = plan.next.arm;
   // The specs are copied out of plan.next, not moved: see the constructor (registry.cpp).
-  for (const auto& [name, next_spec] : plan.next.services) {
+  for (auto& [name, next_spec] : plan.next.services) {
     Service* service = find(name);
     if (!service) {
       rest(add_service(next_spec), true);

@@ -50,8 +50,8 @@ void ServiceSupervisor::Impl::fill_status(const Service& service, ServiceStatus&
   status.next_backoff =
       std::max(service.history.backoff.next(), detail::restart_delay_floor(service.settings()));
   status.last_error = service.last_error.str();
-  status.depends_on = service.settings().depends_on;
-  status.wants = service.settings().wants;
+  status.depends_on = service.spec.depends_on().to_vector();
+  status.wants = service.spec.wants().to_vector();
   status.waiting_for.clear();
   if (service.state == ServiceState::waiting && !service.waiting_for.empty()) {
     // Its dependency's state now, not when it started waiting (it may have gone from stopping

@@ -17,6 +17,8 @@ SharedSettings::SharedSettings(ServiceSpec spec) : ServiceSpec(std::move(spec)) 
   config_digest = std::nullopt;
   working_directory = std::nullopt;
   log_file = std::nullopt;
+  depends_on = {};
+  wants = {};
 }
 
 namespace {
@@ -25,19 +27,12 @@ void mix(std::size_t& hash, std::size_t value) {
   hash ^= value + 0x9e3779b97f4a7c15ULL + (hash << 6) + (hash >> 2);
 }
 
-void mix_words(std::size_t& hash, const std::vector<std::string>& words) {
-  mix(hash, words.size());
-  for (const auto& word : words) mix(hash, std::hash<std::string_view>{}(word));
-}
-
 }  // namespace
 
 std::size_t settings_hash(const ServiceSpec& settings) {
-  // What services of one configuration most often differ in: their dependencies and
-  // environment, then the policy numbers.
+  // What services of one configuration most often differ in (their dependencies being kept
+  // with each service, not here): their environment, then the policy numbers.
   std::size_t hash = 0;
-  mix_words(hash, settings.depends_on);
-  mix_words(hash, settings.wants);
   mix(hash, settings.environment.size());
   for (const auto& [variable, value] : settings.environment) {
     mix(hash, std::hash<std::string_view>{}(variable));
@@ -53,16 +48,17 @@ std::size_t settings_hash(const ServiceSpec& settings) {
   return hash;
 }
 
-std::shared_ptr<const SharedSettings> SettingsPool::intern(SharedSettings settings) {
+std::shared_ptr<const SharedSettings> SettingsPool::intern(const ServiceSpec& settings) {
   std::size_t hash = settings_hash(settings);
   auto [first, last] = blocks_.equal_range(hash);
   for (auto it = first; it != last; ++it) {
-    if (*it->second.block == settings) return it->second.handle.lock();
+    if (static_cast<const ServiceSpec&>(*it->second.block) == settings)
+      return it->second.handle.lock();
   }
   // The deleter hands the block back to the pool, so it is forgotten with its last user.
   std::shared_ptr<const SharedSettings> block(
-      new SharedSettings(std::move(settings)),
-      [this](const SharedSettings* gone) { release(gone); });
+      new SharedSettings(settings),
+      [this, hash](const SharedSettings* gone) { release(gone, hash); });
   blocks_.emplace(hash, Entry{block.get(), block});
   return block;
 }
@@ -77,8 +73,8 @@ SharedText SettingsPool::intern_text(const std::string& text) {
   return shared;
 }
 
-void SettingsPool::release(const SharedSettings* block) {
-  auto [first, last] = blocks_.equal_range(settings_hash(*block));
+void SettingsPool::release(const SharedSettings* block, std::size_t hash) {
+  auto [first, last] = blocks_.equal_range(hash);
   for (auto it = first; it != last; ++it) {
     if (it->second.block == block) {
       blocks_.erase(it);
@@ -88,16 +84,71 @@ void SettingsPool::release(const SharedSettings* block) {
   delete block;
 }
 
-StoredSpec::StoredSpec(ServiceSpec spec, SettingsPool& pool)
-    : identity_{std::move(spec.name),
-                pool.intern_text(spec.binary),
-                WordList(spec.options),
-                std::move(spec.config_file),
-                std::move(spec.config_section),
-                std::move(spec.config_digest),
-                std::move(spec.working_directory),
-                std::move(spec.log_file)},
-      settings_(pool.intern(SharedSettings(std::move(spec)))) {}
+namespace {
+
+// A spec's identity fields, swapped out of it for as long as this lives and back in after: the
+// spec reads as its bare settings meanwhile. Swaps move buffers; nothing is copied or freed.
+class IdentityAside {
+ public:
+  explicit IdentityAside(ServiceSpec& spec) : spec_(spec) { swap_with_spec(); }
+  ~IdentityAside() { swap_with_spec(); }
+  IdentityAside(const IdentityAside&) = delete;
+  IdentityAside& operator=(const IdentityAside&) = delete;
+
+  // The fields are the ones SharedSettings empties (stored_spec.hpp).
+  std::string name;
+  std::string binary;
+  std::vector<std::string> options;
+  BoxedOptional<std::string> config_file;
+  BoxedOptional<std::string> config_section;
+  BoxedOptional<std::string> config_digest;
+  BoxedOptional<std::string> working_directory;
+  BoxedOptional<std::string> log_file;
+  std::vector<std::string> depends_on;
+  std::vector<std::string> wants;
+
+ private:
+  void swap_with_spec() {
+    using std::swap;
+    swap(name, spec_.name);
+    swap(binary, spec_.binary);
+    swap(options, spec_.options);
+    swap(config_file, spec_.config_file);
+    swap(config_section, spec_.config_section);
+    swap(config_digest, spec_.config_digest);
+    swap(working_directory, spec_.working_directory);
+    swap(log_file, spec_.log_file);
+    swap(depends_on, spec_.depends_on);
+    swap(wants, spec_.wants);
+  }
+  ServiceSpec& spec_;
+};
+
+Identity copy_identity(const IdentityAside& aside, SettingsPool& pool) {
+  Identity identity{aside.name,
+                    pool.intern_text(aside.binary),
+                    WordList(aside.options),
+                    aside.config_file,
+                    aside.config_section,
+                    aside.config_digest,
+                    aside.working_directory,
+                    aside.log_file,
+                    std::nullopt};
+  if (!aside.depends_on.empty() || !aside.wants.empty())
+    identity.dependencies = DependencyNames{WordList(aside.depends_on), WordList(aside.wants)};
+  return identity;
+}
+
+}  // namespace
+
+StoredSpec::StoredSpec(ServiceSpec& spec, SettingsPool& pool) {
+  IdentityAside aside(spec);
+  identity_ = copy_identity(aside, pool);
+  settings_ = pool.intern(spec);
+}
+
+StoredSpec::StoredSpec(const ServiceSpec& spec, SettingsPool& pool)
+    : StoredSpec(Copied{spec}, pool) {}
 
 ServiceSpec StoredSpec::joined() const {
   ServiceSpec spec = static_cast<const ServiceSpec&>(*settings_);
@@ -109,6 +160,8 @@ ServiceSpec StoredSpec::joined() const {
   spec.config_digest = identity_.config_digest;
   spec.working_directory = identity_.working_directory;
   spec.log_file = identity_.log_file;
+  spec.depends_on = depends_on().to_vector();
+  spec.wants = wants().to_vector();
   return spec;
 }
 

@@ -32,6 +32,16 @@ using SharedText = std::shared_ptr<const std::string>;
 // one program are common, and a path past 15 characters is an allocation, which, made while the
 // file was read, kept a page of the freed TOML tree resident per service (issue 9). Compared by
 // pointer: one pool interns every binary, so equal paths are one string.
+// The names a service's edges refer to (depends_on, then wants). Usually unique to the service,
+// so kept with it: in the shared settings, services that differed only in these held a block
+// each (issue 9's core benchmark, a graph of thousands of services).
+struct DependencyNames {
+  WordList depends_on;
+  WordList wants;
+
+  bool operator==(const DependencyNames&) const = default;
+};
+
 struct Identity {
   std::string name;
   SharedText binary;
@@ -40,7 +50,8 @@ struct Identity {
   BoxedOptional<std::string> config_section;
   BoxedOptional<std::string> config_digest;
   BoxedOptional<std::string> working_directory;
-  BoxedOptional<std::string> log_file;  // `<log_dir>/<name>.log` when read with a log_dir
+  BoxedOptional<std::string> log_file;          // `<log_dir>/<name>.log` when read with a log_dir
+  BoxedOptional<DependencyNames> dependencies;  // absent: none (most services)
 
   bool operator==(const Identity&) const = default;
 };
@@ -58,9 +69,11 @@ class SharedSettings : public ServiceSpec {
   using ServiceSpec::config_digest;
   using ServiceSpec::config_file;
   using ServiceSpec::config_section;
+  using ServiceSpec::depends_on;
   using ServiceSpec::log_file;
   using ServiceSpec::name;
   using ServiceSpec::options;
+  using ServiceSpec::wants;
   using ServiceSpec::working_directory;
 };
 
@@ -72,8 +85,9 @@ class SettingsPool {
   SettingsPool(const SettingsPool&) = delete;
   SettingsPool& operator=(const SettingsPool&) = delete;
 
-  // The block equal to `settings`, made if none is: services with equal settings share one.
-  std::shared_ptr<const SharedSettings> intern(SharedSettings settings);
+  // The block equal to `settings`, a copy made if none is: services with equal settings share
+  // one. `settings` has no identity (those fields are empty), as a block has none.
+  std::shared_ptr<const SharedSettings> intern(const ServiceSpec& settings);
   // The same for a text.
   SharedText intern_text(const std::string& text);
   // Distinct blocks in use; distinct texts in use.
@@ -85,8 +99,8 @@ class SettingsPool {
     const SharedSettings* block;
     std::weak_ptr<const SharedSettings> handle;
   };
-  void release(const SharedSettings* block);            // its last user is gone
-  std::unordered_multimap<std::size_t, Entry> blocks_;  // by settings_hash
+  void release(const SharedSettings* block, std::size_t hash);  // its last user is gone
+  std::unordered_multimap<std::size_t, Entry> blocks_;          // by settings_hash
   std::unordered_map<std::string_view, std::weak_ptr<const std::string>> texts_;  // views them
 };
 
@@ -97,9 +111,24 @@ std::size_t settings_hash(const ServiceSpec& settings);
 // A service's spec: its identity inline, its settings shared.
 class StoredSpec {
  public:
-  StoredSpec(ServiceSpec spec, SettingsPool& pool);
+  // Copies what it keeps of `spec`: the identity, and the settings unless the pool has them.
+  // `spec` is as it was when this returns; meanwhile its identity is swapped out and back (hence
+  // the reference), so that the rest can be compared with the pool's blocks where it lies: no
+  // copy of the whole spec made and freed per service (issue 9's core benchmark). What is kept
+  // is a fresh allocation, not a buffer of the caller's (which may lie among a parsed file's
+  // freed pages: docs/performance.md, memory per service).
+  StoredSpec(ServiceSpec& spec, SettingsPool& pool);
+  // The same for a spec it may not touch: a copy is set aside instead.
+  StoredSpec(const ServiceSpec& spec, SettingsPool& pool);
 
   const Identity& identity() const { return identity_; }
+  // The service's edges by name, in the order the configuration gave them.
+  const WordList& depends_on() const {
+    return identity_.dependencies ? identity_.dependencies->depends_on : no_words();
+  }
+  const WordList& wants() const {
+    return identity_.dependencies ? identity_.dependencies->wants : no_words();
+  }
   const SharedSettings& settings() const { return *settings_; }
   // The whole ServiceSpec again, as the configuration gave it (ServiceSupervisor::config()).
   ServiceSpec joined() const;
@@ -114,6 +143,15 @@ class StoredSpec {
   }
 
  private:
+  struct Copied {
+    ServiceSpec spec;
+  };
+  StoredSpec(Copied&& copy, SettingsPool& pool) : StoredSpec(copy.spec, pool) {}
+  static const WordList& no_words() {
+    static const WordList none;
+    return none;
+  }
+
   Identity identity_;
   std::shared_ptr<const SharedSettings> settings_;
 };

@@ -179,7 +179,7 @@ struct ARM_HIDDEN ServiceSupervisor::Impl {
   Service* find_or_answer(std::optional<RequestRef> from, std::string_view name);
   std::string unknown_service_message(std::string_view name) const;
   bool refused_in_shutdown(std::optional<RequestRef> from, const Service& service);
-  Service& add_service(ServiceSpec spec);
+  Service& add_service(ServiceSpec& spec);  // copies what it keeps (StoredSpec)
   void replace_spec(Service& service, detail::StoredSpec spec);
   void forget(Service& service);
   static std::optional<WatchedFile> watched_file_of(const Service& service);

@@ -2,6 +2,10 @@
 // settings in a block shared by every service whose settings are equal.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <string_view>
+#include <vector>
+
 #include "arm/testing.hpp"
 #include "arm/testing_doctest.hpp"
 #include "stored_spec.hpp"
@@ -35,6 +39,11 @@ static_assert(has_name<ServiceSpec> && !has_name<SharedSettings>);
 static_assert(has_binary<ServiceSpec> && !has_binary<SharedSettings>);
 static_assert(has_options<ServiceSpec> && !has_options<SharedSettings>);
 static_assert(has_config_file<ServiceSpec> && !has_config_file<SharedSettings>);
+template <class T>
+concept has_depends_on = requires(const T& t) {
+  t.depends_on;
+};
+static_assert(has_depends_on<ServiceSpec> && !has_depends_on<SharedSettings>);
 static_assert(has_stop_timeout<SharedSettings>);
 
 namespace {
@@ -104,6 +113,39 @@ TEST_CASE("services whose settings are equal share one block; their identities s
   CHECK(pool.size() == 2);
   CHECK(batch.settings().stop_timeout == 60s);
   CHECK(web.settings().stop_timeout == 3s);
+}
+
+TEST_CASE("services that differ only in their dependencies share one block") {
+  SettingsPool pool;
+  ServiceSpec web = everything_set("web");
+  ServiceSpec api = everything_set("api");
+  api.depends_on = {"db", "queue"};
+  api.wants = {};
+  ServiceSpec batch = everything_set("batch");
+  batch.depends_on = {};
+  batch.wants = {};
+  StoredSpec stored_web(web, pool);
+  StoredSpec stored_api(api, pool);
+  StoredSpec stored_batch(batch, pool);
+  CHECK(pool.size() == 1);
+  CHECK(std::ranges::equal(stored_api.depends_on(), std::vector<std::string_view>{"db", "queue"}));
+  CHECK(stored_api.wants().empty());
+  CHECK(stored_batch.depends_on().empty());
+  CHECK_FALSE(stored_batch.identity().dependencies.has_value());
+  CHECK(stored_web.joined() == web);
+  CHECK(stored_api.joined() == api);
+  CHECK(stored_batch.joined() == batch);
+}
+
+TEST_CASE("storing a spec leaves it as it was, whether the pool had its settings or not") {
+  SettingsPool pool;
+  ServiceSpec web = everything_set("web");
+  const ServiceSpec before = web;
+  StoredSpec first(web, pool);  // a new block: the settings are copied
+  CHECK(web == before);
+  StoredSpec second(web, pool);  // the block found: nothing copied
+  CHECK(web == before);
+  CHECK(&first.settings() == &second.settings());
 }
 
 TEST_CASE("a block is freed with its last user, and made again when needed") {
