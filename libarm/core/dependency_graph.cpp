@@ -28,6 +28,7 @@ void ServiceSupervisor::Impl::rebuild_graph() {
     Service& service = *owned;
     if (service.removed()) continue;
     auto resolve = [&](const detail::WordList& names, auto dependencies, auto dependents) {
+      if (!names.empty()) (service.graph.edges_to_fill().*dependencies).reserve(names.size());
       for (std::string_view dependency_name : names) {
         Service* dependency = by_name.find(dependency_name);
         // check_config() rules unknown names out; a removed service has no future.

@@ -35,8 +35,15 @@ void WordList::iterator::read() {
   word_ = {at, length};
 }
 
+std::size_t WordList::size() const {
+  std::size_t count = 0;
+  for (auto it = begin(); it != end(); ++it) ++count;
+  return count;
+}
+
 std::vector<std::string> WordList::to_vector() const {
   std::vector<std::string> words;
+  words.reserve(size());
   for (std::string_view word : *this) words.emplace_back(word);
   return words;
 }

@@ -57,6 +57,7 @@ class WordList {
     return {packed_.data() + packed_.size(), packed_.data() + packed_.size()};
   }
   bool empty() const { return packed_.empty(); }
+  std::size_t size() const;  // counts them: O(words)
   std::vector<std::string> to_vector() const;
 
   bool operator==(const WordList&) const = default;
