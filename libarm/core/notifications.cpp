@@ -58,14 +58,14 @@ void ServiceSupervisor::Impl::emit(Reply reply) {
 // Written over a slot that held an event before, when there is one: an event is the most
 // frequent notification, and its strings keep their buffers.
 void ServiceSupervisor::Impl::emit_event(const Service& service, ServiceState previous,
-                                         std::string detail, const EventFacts& facts) {
+                                         std::string_view detail, const EventFacts& facts) {
   Notification& slot = outbox.next();
   auto* event = std::get_if<ServiceEvent>(&slot.what);
   if (!event) event = &slot.what.emplace<ServiceEvent>();
   event->service.assign(service.name());
   event->previous = previous;
   event->state = service.state;
-  event->detail = std::move(detail);
+  event->detail.assign(detail);
   // Every field assigned: slots are reused, and an event of another kind may have set it.
   event->pid = facts.pid;
   event->exit = facts.exit;
@@ -74,9 +74,9 @@ void ServiceSupervisor::Impl::emit_event(const Service& service, ServiceState pr
   event->output.clear();
 }
 
-void ServiceSupervisor::Impl::emit_event(const Service& service, std::string detail,
+void ServiceSupervisor::Impl::emit_event(const Service& service, std::string_view detail,
                                          std::optional<HealthState> health) {
-  emit_event(service, service.state, std::move(detail),
+  emit_event(service, service.state, detail,
              EventFacts{.pid = service.process.pid, .health = health});
 }
 

@@ -154,7 +154,8 @@ void ServiceSupervisor::Impl::forget(Service& service) {
   services.erase(std::string_view(name));
 }
 
-void ServiceSupervisor::Impl::set_state(Service& service, ServiceState next, std::string detail,
+void ServiceSupervisor::Impl::set_state(Service& service, ServiceState next,
+                                        std::string_view detail,
                                         std::optional<Milliseconds> restart_delay) {
   ServiceState previous = service.state;
   // Probes are about a running process: one in flight is no longer wanted once it leaves.
@@ -173,18 +174,24 @@ void ServiceSupervisor::Impl::set_state(Service& service, ServiceState next, std
     facts.exit = exit_being_handled->status;
     exit_being_handled.reset();
   }
-  emit_event(service, previous, std::move(detail), facts);
+  emit_event(service, previous, detail, facts);
 }
 
 void ServiceSupervisor::Impl::schedule(Service& service, TimePoint at) {
   cancel_deadline(service);
   service.deadline = at;
-  deadlines.emplace(at, service.serial, &service);
+  if (auto node = spare_deadline_nodes.take()) {
+    node.value() = {at, service.serial, &service};
+    deadlines.insert(std::move(node));
+  } else {
+    deadlines.emplace(at, service.serial, &service);
+  }
 }
 
 void ServiceSupervisor::Impl::cancel_deadline(Service& service) {
   if (!service.deadline) return;
-  deadlines.erase({*service.deadline, service.serial, &service});
+  spare_deadline_nodes.erase(deadlines,
+                             Deadlines::value_type{*service.deadline, service.serial, &service});
   service.deadline.reset();
 }
 

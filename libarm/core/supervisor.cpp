@@ -160,7 +160,7 @@ void ServiceSupervisor::on_timer() {
   auto& deadlines = impl_->deadlines;
   while (!deadlines.empty() && std::get<0>(*deadlines.begin()) <= now) {
     Service& service = *std::get<2>(*deadlines.begin());
-    deadlines.erase(deadlines.begin());
+    impl_->spare_deadline_nodes.erase(deadlines, deadlines.begin());
     service.deadline.reset();
     impl_->timer_due(service);
     impl_->drain();
@@ -385,7 +385,7 @@ bool ServiceSupervisor::Impl::child_exited(ProcessId pid, ExitStatus exit) {
   auto found = by_pid.find(pid);
   if (found == by_pid.end()) return false;
   Service& service = *found->second;
-  by_pid.erase(found);
+  spare_pid_nodes.erase(by_pid, found);
   TimePoint now = clock.now();
   service.process.pid.reset();
   // When the main process exited before the rest of the service, its status and its time are

@@ -15,6 +15,8 @@
 //              waiters answered, its references dropped.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <deque>
 #include <functional>
 #include <map>
@@ -34,6 +36,7 @@
 #include "fixed_seed_random.hpp"
 #include "name_index.hpp"
 #include "service.hpp"
+#include "spare_nodes.hpp"
 
 ARM_BEGIN_NAMESPACE
 
@@ -72,18 +75,24 @@ struct ARM_HIDDEN ServiceSupervisor::Impl {
   // The same services, for finding one by name (name_index.hpp says why).
   detail::NameIndex<Service> by_name;
   std::unordered_map<ProcessId, Service*> by_pid;
+  detail::SpareNodes<std::unordered_map<ProcessId, Service*>> spare_pid_nodes;
   // The services reading each watched file (or section): a change touches only those.
   std::map<WatchedFile, std::vector<Service*>> by_config_file;
   // Why the FileWatcher could not watch a file (or section), while services read it: for their
   // status. Rare, so kept here rather than in every Service.
   std::map<WatchedFile, std::string> watch_errors;
-  std::set<std::tuple<TimePoint, std::uint64_t, Service*>> deadlines;
+  using Deadlines = std::set<std::tuple<TimePoint, std::uint64_t, Service*>>;
+  Deadlines deadlines;
+  detail::SpareNodes<Deadlines> spare_deadline_nodes;
   std::unordered_set<Service*> with_waiters;
   std::unordered_map<ProbeId, Service*> probes_in_flight;
   ProbeId last_probe_id = 0;  // so client_gone need not scan every service
   std::vector<RequestRef> shutdown_waiters;
   std::vector<std::string> killed_in_shutdown;  // for shutdown's reply: who needed SIGKILL
   SpawnRequest launch_buffer;  // reused by every spawn: its buffers keep their capacity
+  // A state change's detail, formatted here rather than into a new string each time (a
+  // restart's "...; restarting in 0ms"). Used only to build an argument of set_state().
+  fmt::memory_buffer detail_buffer;
   std::uint64_t next_serial = 0;
   std::uint64_t epoch = 0;
   bool in_shutdown = false;
@@ -158,10 +167,12 @@ struct ARM_HIDDEN ServiceSupervisor::Impl {
     std::optional<Milliseconds> restart_delay{};
     std::optional<HealthState> health{};
   };
-  void emit_event(const Service& service, ServiceState previous, std::string detail,
+  // `detail` is copied into the event's slot, whose string keeps its capacity from one use to
+  // the next (it must not view a queued notification: the queue may grow first).
+  void emit_event(const Service& service, ServiceState previous, std::string_view detail,
                   const EventFacts& facts);
   // An event within a state (health, a reload signal...): about the service's current process.
-  void emit_event(const Service& service, std::string detail,
+  void emit_event(const Service& service, std::string_view detail,
                   std::optional<HealthState> health = std::nullopt);
   // The exit on_child_exit or on_main_exit is handling: the first state change of its service
   // that follows carries it (ServiceEvent::exit and pid), and takes it.
@@ -187,7 +198,7 @@ struct ARM_HIDDEN ServiceSupervisor::Impl {
   void unwatch_config_file(Service& service);
   void unwatch_file(Service& service, const WatchedFile& file);
   // `restart_delay`: the move schedules an automatic restart that far ahead (ServiceEvent).
-  void set_state(Service& service, ServiceState next, std::string detail = {},
+  void set_state(Service& service, ServiceState next, std::string_view detail = {},
                  std::optional<Milliseconds> restart_delay = std::nullopt);
   void schedule(Service& service, TimePoint at);
   void cancel_deadline(Service& service);

@@ -27,7 +27,13 @@ bool ServiceSupervisor::Impl::spawn(Service& service) {
     return false;
   }
   service.process.pid = *spawned;
-  by_pid.emplace(*spawned, &service);
+  if (auto node = spare_pid_nodes.take()) {
+    node.key() = *spawned;
+    node.mapped() = &service;
+    by_pid.insert(std::move(node));
+  } else {
+    by_pid.emplace(*spawned, &service);
+  }
   service.process.running_since = clock.now();
   service.last_error.clear();
   config_change_spawned(service);  // the new process reads the file as it is now
@@ -201,8 +207,11 @@ void ServiceSupervisor::Impl::schedule_restart(Service& service, const std::stri
   TimePoint now = clock.now();
   service.history.intensity.record(service.settings(), now);
   schedule(service, now + delay);
+  detail_buffer.clear();
+  fmt::format_to(std::back_inserter(detail_buffer), FMT_COMPILE("{}; restarting in {}"), why,
+                 human_duration(delay));
   set_state(service, ServiceState::backoff,
-            fmt::format(FMT_COMPILE("{}; restarting in {}"), why, human_duration(delay)), delay);
+            std::string_view(detail_buffer.data(), detail_buffer.size()), delay);
 }
 
 // Gives up on a crash-looping service; it may be re-armed later. Its hard dependents stop:
