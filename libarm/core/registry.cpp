@@ -180,12 +180,7 @@ void ServiceSupervisor::Impl::set_state(Service& service, ServiceState next,
 void ServiceSupervisor::Impl::schedule(Service& service, TimePoint at) {
   cancel_deadline(service);
   service.deadline = at;
-  if (auto node = spare_deadline_nodes.take()) {
-    node.value() = {at, service.serial, &service};
-    deadlines.insert(std::move(node));
-  } else {
-    deadlines.emplace(at, service.serial, &service);
-  }
+  spare_deadline_nodes.emplace(deadlines, at, service.serial, &service);
 }
 
 void ServiceSupervisor::Impl::cancel_deadline(Service& service) {

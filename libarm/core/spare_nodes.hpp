@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -27,12 +28,22 @@ class SpareNodes {
   void erase(Container& container, const Key& key) {
     keep(container.extract(key));
   }
-  // A kept node for the caller to fill and insert, or an empty one: then emplace as usual.
-  Node take() {
-    if (spare_.empty()) return Node();
+  // Inserts the entry made of `parts` (a set's value; a map's key and mapped value) into a kept
+  // node when there is one, else as emplace() does.
+  template <class... Parts>
+  void emplace(Container& container, Parts&&... parts) {
+    if (spare_.empty()) {
+      container.emplace(std::forward<Parts>(parts)...);
+      return;
+    }
     Node node = std::move(spare_.back());
     spare_.pop_back();
-    return node;
+    if constexpr (requires { node.mapped(); }) {
+      std::tie(node.key(), node.mapped()) = std::forward_as_tuple(std::forward<Parts>(parts)...);
+    } else {
+      node.value() = typename Container::value_type(std::forward<Parts>(parts)...);
+    }
+    container.insert(std::move(node));
   }
 
  private:

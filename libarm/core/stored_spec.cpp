@@ -7,18 +7,57 @@
 ARM_BEGIN_NAMESPACE
 namespace detail {
 
+namespace {
+
+// A spec's identity fields, swapped out of it for as long as this lives and back in after: the
+// spec reads as its bare settings meanwhile. Swaps move buffers; nothing is copied or freed.
+class IdentityAside {
+ public:
+  explicit IdentityAside(ServiceSpec& spec) : spec_(spec) { swap_with_spec(); }
+  ~IdentityAside() {
+    if (!kept_out_) swap_with_spec();
+  }
+  // The fields stay out of the spec, freed with this.
+  void keep_out() { kept_out_ = true; }
+  IdentityAside(const IdentityAside&) = delete;
+  IdentityAside& operator=(const IdentityAside&) = delete;
+
+  // The identity: the fields SharedSettings hides (stored_spec.hpp), kept in Identity.
+  std::string name;
+  std::string binary;
+  std::vector<std::string> options;
+  BoxedOptional<std::string> config_file;
+  BoxedOptional<std::string> config_section;
+  BoxedOptional<std::string> config_digest;
+  BoxedOptional<std::string> working_directory;
+  BoxedOptional<std::string> log_file;
+  std::vector<std::string> depends_on;
+  std::vector<std::string> wants;
+
+ private:
+  void swap_with_spec() {
+    using std::swap;
+    swap(name, spec_.name);
+    swap(binary, spec_.binary);
+    swap(options, spec_.options);
+    swap(config_file, spec_.config_file);
+    swap(config_section, spec_.config_section);
+    swap(config_digest, spec_.config_digest);
+    swap(working_directory, spec_.working_directory);
+    swap(log_file, spec_.log_file);
+    swap(depends_on, spec_.depends_on);
+    swap(wants, spec_.wants);
+  }
+  ServiceSpec& spec_;
+  bool kept_out_ = false;
+};
+
+}  // namespace
+
 SharedSettings::SharedSettings(ServiceSpec spec) : ServiceSpec(std::move(spec)) {
-  // Assigned rather than cleared: a cleared string or vector would keep its buffer.
-  name = {};
-  binary = {};
-  options = {};
-  config_file = std::nullopt;
-  config_section = std::nullopt;
-  config_digest = std::nullopt;
-  working_directory = std::nullopt;
-  log_file = std::nullopt;
-  depends_on = {};
-  wants = {};
+  // The identity goes with `dropped` (buffers and all; a cleared string would keep its buffer).
+  IdentityAside dropped(*this);
+  dropped.keep_out();
 }
 
 namespace {
@@ -85,44 +124,6 @@ void SettingsPool::release(const SharedSettings* block, std::size_t hash) {
 }
 
 namespace {
-
-// A spec's identity fields, swapped out of it for as long as this lives and back in after: the
-// spec reads as its bare settings meanwhile. Swaps move buffers; nothing is copied or freed.
-class IdentityAside {
- public:
-  explicit IdentityAside(ServiceSpec& spec) : spec_(spec) { swap_with_spec(); }
-  ~IdentityAside() { swap_with_spec(); }
-  IdentityAside(const IdentityAside&) = delete;
-  IdentityAside& operator=(const IdentityAside&) = delete;
-
-  // The fields are the ones SharedSettings empties (stored_spec.hpp).
-  std::string name;
-  std::string binary;
-  std::vector<std::string> options;
-  BoxedOptional<std::string> config_file;
-  BoxedOptional<std::string> config_section;
-  BoxedOptional<std::string> config_digest;
-  BoxedOptional<std::string> working_directory;
-  BoxedOptional<std::string> log_file;
-  std::vector<std::string> depends_on;
-  std::vector<std::string> wants;
-
- private:
-  void swap_with_spec() {
-    using std::swap;
-    swap(name, spec_.name);
-    swap(binary, spec_.binary);
-    swap(options, spec_.options);
-    swap(config_file, spec_.config_file);
-    swap(config_section, spec_.config_section);
-    swap(config_digest, spec_.config_digest);
-    swap(working_directory, spec_.working_directory);
-    swap(log_file, spec_.log_file);
-    swap(depends_on, spec_.depends_on);
-    swap(wants, spec_.wants);
-  }
-  ServiceSpec& spec_;
-};
 
 Identity copy_identity(const IdentityAside& aside, SettingsPool& pool) {
   Identity identity{aside.name,

@@ -27,13 +27,7 @@ bool ServiceSupervisor::Impl::spawn(Service& service) {
     return false;
   }
   service.process.pid = *spawned;
-  if (auto node = spare_pid_nodes.take()) {
-    node.key() = *spawned;
-    node.mapped() = &service;
-    by_pid.insert(std::move(node));
-  } else {
-    by_pid.emplace(*spawned, &service);
-  }
+  spare_pid_nodes.emplace(by_pid, *spawned, &service);
   service.process.running_since = clock.now();
   service.last_error.clear();
   config_change_spawned(service);  // the new process reads the file as it is now
