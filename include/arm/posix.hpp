@@ -105,7 +105,10 @@ ARM_EXPORT std::expected<std::string, SystemError> own_cgroup_directory();
 /// descriptor (but its readiness pipe's write end on the descriptor readiness fd:N names), default
 /// signal dispositions and an empty signal mask. Each child is tracked by its pidfd (and its
 /// cgroup's cgroup.events), registered in one epoll set. signal_group() sends SIGTERM followed by
-/// SIGCONT (a stopped process must be able to act on it), or SIGKILL.
+/// SIGCONT (a stopped process must be able to act on it), or SIGKILL. In cgroup mode SIGTERM (and
+/// SIGABRT) reaches the main process at once and the rest of the cgroup at the next
+/// collect_exits(), which exit_fd() asks for: reading the cgroup's member list in the signalling
+/// loop held back every later service of a stop-all (as systemd, the main process first).
 class ARM_EXPORT PosixSpawner final : public Spawner {
  public:
   /// A spawner whose children are kept in `options`' way.
@@ -134,7 +137,7 @@ class ARM_EXPORT PosixSpawner final : public Spawner {
   std::vector<std::string> kill_leftovers();
 
   /// Readable (POLLIN) when at least one child has exited (or, in cgroup mode, a service's
-  /// cgroup has emptied).
+  /// cgroup has emptied, or a stop signal is due to the rest of a service's cgroup).
   int exit_fd() const;
   /// Reaps every child that has exited, calling `on_exit` for each. Never blocks. A child that
   /// the host reaped behind our back (a wait on any child, or SIGCHLD set to SIG_IGN after

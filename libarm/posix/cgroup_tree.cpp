@@ -146,10 +146,11 @@ std::vector<pid_t> members(const std::string& directory) {
   return pids;
 }
 
-void signal_members(const std::string& directory, int signal) {
+void signal_members(const std::string& directory, int signal, pid_t except) {
   // A member may exit (and, in theory, its number be reused) between the read and the kill:
   // the window is that of one system call, as in every tool that walks cgroup.procs.
   for (pid_t pid : members(directory)) {
+    if (pid == except) continue;
     ::kill(pid, signal);
     if (signal != SIGKILL) ::kill(pid, SIGCONT);
   }
@@ -160,7 +161,8 @@ void signal_members(const std::string& directory, int signal) {
   // system that does not keep it: then look.
   struct stat info {};
   if (::stat(directory.c_str(), &info) == 0 && info.st_nlink == 2) return;
-  for (const auto& name : children(directory)) signal_members(directory + "/" + name, signal);
+  for (const auto& name : children(directory))
+    signal_members(directory + "/" + name, signal, except);
 }
 
 bool remove_tree(const std::string& directory) {

@@ -45,9 +45,9 @@ bool populated(const std::string& directory);
 // The processes in it now (cgroup.procs).
 std::vector<pid_t> members(const std::string& directory);
 
-// Sends `signal` to every process in it and in the cgroups below it, then SIGCONT, so that a
-// stopped process acts on it.
-void signal_members(const std::string& directory, int signal);
+// Sends `signal` to every process in it and in the cgroups below it but `except` (0: none),
+// then SIGCONT, so that a stopped process acts on it.
+void signal_members(const std::string& directory, int signal, pid_t except = 0);
 
 // SIGKILLs everything in it at once (cgroup.kill, Linux 5.14); falls back to signalling each
 // member where cgroup.kill does not exist.

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -19,6 +20,8 @@
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "arm/posix.hpp"
 #include "arm/posix/notify_socket.hpp"
@@ -44,6 +47,9 @@ struct Child {
   const std::string* cgroup_name = nullptr;
   UniqueFd cgroup_events;
   std::optional<ExitStatus> main_exit;  // reaped; waiting for the cgroup to empty
+  // cgroup mode: the main process has been sent this signal, the rest of the cgroup is sent it
+  // at the next collect_exits() (Impl::walks_due); 0 when no walk is due.
+  int walk_signal = 0;
 };
 
 struct ARM_HIDDEN PosixSpawner::Impl {
@@ -53,6 +59,12 @@ struct ARM_HIDDEN PosixSpawner::Impl {
   std::unordered_map<ProcessId, Child> children;   // not yet reported as exited
   std::unordered_set<std::string> cgroups_in_use;  // names below options.cgroup
   UniqueFd cgroup_lock;  // flock on SpawnerOptions::cgroup, held for the spawner's life
+  // cgroup mode: services whose main process was sent a stop signal and whose cgroup's other
+  // members are sent it at the next collect_exits(). The eventfd is in the epoll set and
+  // readable while the list is not empty, so the host's loop calls collect_exits() soon even
+  // when no process exits.
+  std::vector<ProcessId> walks_due;
+  UniqueFd walk_wake;
 
   bool contained() const { return !options.cgroup.empty(); }
   // Reserves a free name for a cgroup of `service`; the pointer stays valid until it is given
@@ -62,6 +74,9 @@ struct ARM_HIDDEN PosixSpawner::Impl {
   // Removes a service's cgroup (and what it made below it) and frees its name.
   void give_back_cgroup(const std::string* name);
   void report_gone(ProcessId pid, Child& child);
+  // Signals the main process now and the rest of its cgroup at the next collect_exits().
+  void signal_main_then_cgroup(ProcessId pid, Child& child, int signal);
+  void walk_due_cgroups();
   std::expected<ProcessId, SpawnError> spawn(const SpawnRequest& request);
 };
 
@@ -198,7 +213,7 @@ ExitStatus exit_status_of(const siginfo_t& info) {
 enum class Reaped { exited, not_yet, lost };
 
 // What an epoll event is about: a child's pidfd, or its cgroup's cgroup.events.
-enum class Source : std::uint64_t { pidfd = 0, cgroup_events = 1 };
+enum class Source : std::uint64_t { pidfd = 0, cgroup_events = 1, walk_wake = 2 };
 std::uint64_t event_key(ProcessId pid, Source source) {
   return static_cast<std::uint64_t>(static_cast<std::uint32_t>(pid)) |
          (static_cast<std::uint64_t>(source) << 32);
@@ -322,6 +337,13 @@ std::expected<std::unique_ptr<PosixSpawner>, SystemError> PosixSpawner::create(
     if (::access((directory + "/cgroup.procs").c_str(), W_OK) != 0)
       return std::unexpected(Error::system(
           errno, fmt::format("cannot write {}/cgroup.procs: {}", directory, errno_text(errno))));
+    impl->walk_wake.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u64 = event_key(0, Source::walk_wake);
+    if (!impl->walk_wake ||
+        ::epoll_ctl(impl->epoll.get(), EPOLL_CTL_ADD, impl->walk_wake.get(), &event) != 0)
+      return std::unexpected(Error::system(errno, "eventfd: " + errno_text(errno)));
   }
   return std::unique_ptr<PosixSpawner>(new PosixSpawner(std::move(impl)));
 }
@@ -589,10 +611,11 @@ void PosixSpawner::signal_group(ProcessId leader, StopSignal signal) {
   Child& child = found->second;
   if (child.cgroup_name) {
     if (signal == StopSignal::kill) {
+      child.walk_signal = 0;  // cgroup.kill reaches them all
       cgroup::kill_all(impl_->cgroup_path(*child.cgroup_name));
     } else {
-      cgroup::signal_members(impl_->cgroup_path(*child.cgroup_name),
-                             signal == StopSignal::abort ? SIGABRT : SIGTERM);
+      impl_->signal_main_then_cgroup(leader, child,
+                                     signal == StopSignal::abort ? SIGABRT : SIGTERM);
     }
     return;
   }
@@ -643,6 +666,47 @@ int PosixSpawner::exit_fd() const {
   return impl_->epoll.get();
 }
 
+// A stop of many services at once (a shutdown of ten thousand) signals each main process as
+// the kernel lets it, as systemd signals the main process before walking the cgroup: reading a
+// cgroup's member list costs an open of cgroup.procs (~10 us a service, more than the signal), and
+// done in the signalling loop it held back every later service's stop. The walk still signals
+// every other member (skipping the main process, which must not get the signal twice); they get
+// it one loop turn after the main process, not microseconds after.
+void PosixSpawner::Impl::signal_main_then_cgroup(ProcessId pid, Child& child, int signal) {
+  if (child.main_exit) {  // only the rest is left: nothing to do first
+    cgroup::signal_members(cgroup_path(*child.cgroup_name), signal);
+    return;
+  }
+  ::syscall(SYS_pidfd_send_signal, child.pidfd.get(), signal, nullptr, 0);
+  ::syscall(SYS_pidfd_send_signal, child.pidfd.get(), SIGCONT, nullptr, 0);
+  if (child.walk_signal == 0) {
+    if (walks_due.empty()) {
+      std::uint64_t one = 1;
+      [[maybe_unused]] auto written = ::write(walk_wake.get(), &one, sizeof one);
+    }
+    walks_due.push_back(pid);
+  }
+  child.walk_signal = signal;
+}
+
+void PosixSpawner::Impl::walk_due_cgroups() {
+  std::uint64_t count = 0;
+  [[maybe_unused]] auto got = ::read(walk_wake.get(), &count, sizeof count);
+  // Taken out first: a signal sent below cannot add to the list, but a host's callback could.
+  std::vector<ProcessId> due;
+  due.swap(walks_due);
+  for (ProcessId pid : due) {
+    auto found = children.find(pid);
+    // Gone already (reported, its cgroup empty and removed), or killed meanwhile.
+    if (found == children.end() || found->second.walk_signal == 0) continue;
+    Child& child = found->second;
+    int signal = std::exchange(child.walk_signal, 0);
+    cgroup::signal_members(cgroup_path(*child.cgroup_name), signal, pid);
+  }
+  due.clear();
+  if (walks_due.empty()) walks_due.swap(due);  // keeps the capacity for the next stop-all
+}
+
 // The service is gone: its descriptors leave the epoll set (closing does that) and its cgroup,
 // empty now, is removed.
 void PosixSpawner::Impl::report_gone(ProcessId pid, Child& child) {
@@ -663,6 +727,7 @@ std::size_t PosixSpawner::collect_exits(
   epoll_event events[batch];
   int ready = 0;
   std::size_t progress = 0;
+  if (!impl_->walks_due.empty()) impl_->walk_due_cgroups();
   // Another round only when the last one was full and made progress. A pidfd that is readable
   // but not waitable stays readable (level-triggered), so looping until epoll is quiet could spin
   // forever. (With a zero timeout epoll_wait does not sleep, so there is no EINTR to retry.)
@@ -672,6 +737,7 @@ std::size_t PosixSpawner::collect_exits(
     for (int i = 0; i < ready; ++i) {
       auto pid = static_cast<ProcessId>(events[i].data.u64 & 0xffffffffU);
       auto source = static_cast<Source>(events[i].data.u64 >> 32);
+      if (source == Source::walk_wake) continue;  // drained by walk_due_cgroups() above
       auto found = impl_->children.find(pid);
       if (found == impl_->children.end()) continue;
       Child& child = found->second;

@@ -495,6 +495,53 @@ TEST_CASE("in cgroup mode, a service's processes are all in its cgroup, whatever
   CHECK_FALSE(std::filesystem::exists(*directory));  // the spawner removes its directory
 }
 
+TEST_CASE(
+    "in cgroup mode, SIGTERM reaches the main process at once and the rest of the cgroup "
+    "at the next collect_exits, each process once") {
+  auto directory = test_cgroup("main-first");
+  if (!directory) {
+    MESSAGE("skipped: no writable cgroup v2 here");
+    return;
+  }
+  std::string out = scratch("main-first");
+  std::string ready = out + ".ready";
+  auto spawner = make_contained_spawner(*directory);
+  // Both survive SIGTERM and note it: the main process, and a helper in a session of its own
+  // (out of the main's process group, so only the cgroup finds it).
+  auto request = shell("setsid sh -c 'trap \"echo helper >> " + out + "\" TERM; touch " + ready +
+                       "; while :; do sleep 0.05; done' & trap 'echo main >> " + out +
+                       "' TERM; while :; do sleep 0.05; done");
+  auto pid = spawner->spawn(request);
+  REQUIRE(pid);
+  REQUIRE(wait_until([&] { return std::filesystem::exists(ready); }));
+  auto count = [&](const std::string& word) {
+    std::istringstream lines(read_file(out));
+    int n = 0;
+    for (std::string line; std::getline(lines, line);) n += line == word;
+    return n;
+  };
+
+  spawner->signal_group(*pid, StopSignal::terminate);
+  // No process exits, yet the exit descriptor says there is work for collect_exits.
+  pollfd fd{spawner->exit_fd(), POLLIN, 0};
+  REQUIRE(::poll(&fd, 1, 30'000) == 1);
+  REQUIRE(wait_until([&] { return count("main") == 1; }));
+  Exits exits;
+  REQUIRE(collect_until(*spawner, exits, [&] { return count("helper") == 1; }));
+  // Nothing more is due: the descriptor is quiet again, and no one got the signal twice.
+  collect_until(*spawner, exits, [] { return true; });
+  CHECK(::poll(&fd, 1, 0) == 0);
+  ::usleep(200'000);
+  CHECK(count("main") == 1);
+  CHECK(count("helper") == 1);
+
+  spawner->signal_group(*pid, StopSignal::kill);
+  REQUIRE(collect_until(*spawner, exits, [&] { return exits.all.contains(*pid); }));
+  CHECK(spawner->live_children() == 0);
+  std::filesystem::remove(out);
+  std::filesystem::remove(ready);
+}
+
 TEST_CASE("in cgroup mode, without on_main_exit what a main process left is killed at once") {
   auto directory = test_cgroup("at-once");
   if (!directory) {
