@@ -239,14 +239,14 @@ void ControlServer::read_from(ConnectionId id, Connection& connection) {
 
   // The replies to every line of this read go out together, after the loop (see send()).
   replying_to_ = id;
+  replying_connection_ = &connection;
   std::size_t begin = 0;
   for (std::size_t newline; (newline = connection.input.find('\n', begin)) != std::string::npos;
        begin = newline + 1) {
     if (newline - begin + 1 > max_line_) break;
     handler_->on_line(id, std::string_view(connection.input).substr(begin, newline - begin));
     // The handler may have closed or dropped this connection.
-    auto it = connections_.find(id);
-    if (it == connections_.end() || it->second.closing) {
+    if (!replying_connection_ || replying_connection_->closing) {
       end_replies(id);
       return;
     }
@@ -318,15 +318,15 @@ bool ControlServer::send(ConnectionId id, std::string_view line) {
 }
 
 std::string* ControlServer::line_buffer(ConnectionId id) {
-  auto it = connections_.find(id);
-  if (it == connections_.end() || it->second.gone) return nullptr;
-  return &it->second.output;
+  Connection* connection = find_connection(id);
+  if (!connection || connection->gone) return nullptr;
+  return &connection->output;
 }
 
 bool ControlServer::commit_line(ConnectionId id, std::size_t line_start) {
-  auto it = connections_.find(id);
-  if (it == connections_.end()) return false;
-  Connection& connection = it->second;
+  Connection* found = find_connection(id);
+  if (!found) return false;
+  Connection& connection = *found;
   std::size_t line_size = connection.output.size() - line_start;
   // Only what waits beside the reply being sent counts (every queued line ends in '\n', and a
   // reply holds no raw newline); see max_queued_output. Nor does the largest line queued: a
@@ -358,9 +358,10 @@ bool ControlServer::commit_line(ConnectionId id, std::size_t line_start) {
 }
 
 void ControlServer::end_replies(ConnectionId id) {
+  Connection* connection = find_connection(id);
   replying_to_ = 0;
-  auto it = connections_.find(id);
-  if (it != connections_.end() && !it->second.output.empty()) write_to(id, it->second);
+  replying_connection_ = nullptr;
+  if (connection && !connection->output.empty()) write_to(id, *connection);
 }
 
 std::optional<std::size_t> ControlServer::queued_output(ConnectionId id) const {
@@ -424,6 +425,7 @@ void ControlServer::drop(ConnectionId id) {
     if (it == connections_.end()) return;
   }
   freed_since_trim_ += it->second.input.capacity() + it->second.output.capacity();
+  if (id == replying_to_) replying_connection_ = nullptr;
   connections_.erase(it);  // closes the socket
   handler_->on_disconnect(id);
 }

@@ -145,6 +145,14 @@ class ControlServer {
   // The connection whose lines are being handled (0: none): its replies wait for end_replies().
   ConnectionId replying_to_ = 0;
   std::unordered_map<ConnectionId, Connection> connections_;
+  // replying_to_'s entry (null once dropped): each reply to a pipelined request finds its
+  // connection here instead of in the map, three times a request (the map's nodes stay put).
+  Connection* replying_connection_ = nullptr;
+  Connection* find_connection(ConnectionId id) {
+    if (id == replying_to_ && id != 0) return replying_connection_;
+    auto it = connections_.find(id);
+    return it == connections_.end() ? nullptr : &it->second;
+  }
   // send() and close_after_flush() run inside the supervisor's Notifier calls; dropping there
   // would call back into the supervisor (client_gone). Drops wait for the next loop turn.
   std::vector<ConnectionId> pending_drops_;

@@ -544,13 +544,21 @@ void Daemon::on_connect(ConnectionId connection) {
 void Daemon::on_line(ConnectionId connection, std::string_view line) {
   if (line.empty() || line == "\r") return;  // blank lines are harmless keep-alives
   ++requests_received_;                      // for arm_requests_total
-  auto request = protocol::decode_request(line);
-  if (!request) {
-    log_bad_request(connection, request.error().message);
-    server_->send(connection, protocol::encode_error(request.error().id, request.error().outcome,
-                                                     request.error().message));
+  // One Request's storage serves every line (its vector of names keeps its capacity). It is
+  // taken out for the call and put back at the end, so a nested call could not overwrite it.
+  protocol::Request taken = std::move(reused_request_);
+  struct GiveBack {
+    protocol::Request& to;
+    protocol::Request& from;
+    ~GiveBack() { to = std::move(from); }
+  } give_back{reused_request_, taken};
+  if (auto decoded = protocol::decode_request_into(line, taken); !decoded) {
+    log_bad_request(connection, decoded.error().message);
+    server_->send(connection, protocol::encode_error(decoded.error().id, decoded.error().outcome,
+                                                     decoded.error().message));
     return;
   }
+  const protocol::Request* request = &taken;
   arm::RequestRef ref{connection, next_request_++};
   using protocol::Method;
   switch (request->method) {

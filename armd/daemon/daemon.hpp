@@ -29,6 +29,7 @@
 #include "log_followers.hpp"
 #include "metrics_http.hpp"
 #include "protocol/log_lines.hpp"
+#include "protocol/protocol.hpp"
 #include "readiness.hpp"
 #include "reexec_check.hpp"
 #include "service_manager.hpp"
@@ -209,6 +210,7 @@ class Daemon final : public arm::Notifier, public LineHandler {
   // (connection, our request number), so a connection's entries go with it.
   std::map<std::pair<ConnectionId, std::uint64_t>, nlohmann::json> pending_ids_;
   std::uint64_t next_request_ = 1;
+  protocol::Request reused_request_;  // decoded into by on_line, see there
   struct Client {
     std::size_t pending = 0;       // its entries in pending_ids_
     std::size_t bad_requests = 0;  // only the first few are logged

@@ -119,73 +119,85 @@ std::optional<Method> common_method(std::string_view name) {
 }  // namespace
 
 std::optional<Request> decode_common_request(std::string_view line) {
-  Reader reader(line);
-  if (!reader.take('{')) return std::nullopt;
   Request request;
+  if (!decode_common_request_into(line, request)) return std::nullopt;
+  return request;
+}
+
+bool decode_common_request_into(std::string_view line, Request& request) {
+  Reader reader(line);
+  if (!reader.take('{')) return false;
+  request.id = nullptr;
+  request.service.clear();
+  request.force = false;
+  request.services.clear();
+  request.lines = Request{}.lines;
+  request.follow = false;
+  request.since.reset();
   bool has_id = false, has_services = false, has_service = false, has_force = false;
   std::optional<Method> method;
   if (!reader.take('}')) {
     do {
       std::string_view key;
-      if (!reader.plain_string(key) || !reader.take(':')) return std::nullopt;
+      if (!reader.plain_string(key) || !reader.take(':')) return false;
       // A key given twice is left to the full parser (which keeps the last).
       if (key == "id" && !has_id) {
         has_id = true;
-        if (!read_id(reader, request.id)) return std::nullopt;
+        if (!read_id(reader, request.id)) return false;
       } else if (key == "method" && !method) {
         std::string_view name;
-        if (!reader.plain_string(name)) return std::nullopt;
+        if (!reader.plain_string(name)) return false;
         method = common_method(name);
-        if (!method) return std::nullopt;
+        if (!method) return false;
       } else if (key == "services" && !has_services) {
         has_services = true;
-        if (!read_names(reader, request.services)) return std::nullopt;
+        if (!read_names(reader, request.services)) return false;
       } else if (key == "service" && !has_service) {
         has_service = true;
         std::string_view name;
-        if (!reader.plain_string(name) || name.empty()) return std::nullopt;
+        if (!reader.plain_string(name) || name.empty()) return false;
         request.service = name;
       } else if (key == "force" && !has_force) {
         has_force = true;
         if (reader.take_word("true"))
           request.force = true;
         else if (!reader.take_word("false"))
-          return std::nullopt;
+          return false;
       } else {
-        return std::nullopt;
+        return false;
       }
     } while (reader.take(','));
-    if (!reader.take('}')) return std::nullopt;
+    if (!reader.take('}')) return false;
   }
-  if (!reader.at_end() || !method) return std::nullopt;
+  if (!reader.at_end() || !method) return false;
   request.method = *method;
   // Each method with exactly the fields it takes; anything else is the full parser's to judge.
   switch (request.method) {
     case Method::status:
-      if (has_service || has_force) return std::nullopt;
+      if (has_service || has_force) return false;
       break;
     case Method::start:
     case Method::restart:
     case Method::reset:
-      if (!has_service || has_services || has_force) return std::nullopt;
+      if (!has_service || has_services || has_force) return false;
       break;
     case Method::stop:
-      if (!has_service || has_services) return std::nullopt;
+      if (!has_service || has_services) return false;
       break;
     case Method::hello:
     case Method::reload:
     case Method::shutdown:
     case Method::logs:
-      if (has_service || has_services || has_force) return std::nullopt;
+      if (has_service || has_services || has_force) return false;
       break;
     case Method::subscribe:  // rare and long-lived: the full parser judges them
     case Method::unsubscribe:
     case Method::metrics:
     case Method::reload_service:
     case Method::reexec:
-      return std::nullopt;
+      return false;
   }
-  return request;
+  return true;
 }
 
 }  // namespace armd::protocol

@@ -26,5 +26,8 @@ namespace armd::protocol {
 
 // `line` is one request without its '\n'. nullopt: not one of the shapes above.
 std::optional<Request> decode_common_request(std::string_view line);
+// The same into `into`, whose storage (the services' vector) is reused; every field is set.
+// False: not one of the shapes above (`into` then holds a partial decoding).
+bool decode_common_request_into(std::string_view line, Request& into);
 
 }  // namespace armd::protocol

@@ -117,6 +117,30 @@ void append_string(std::string& out, std::string_view text) {
 }
 
 ObjectWriter& ObjectWriter::strings(FieldName name, const std::vector<std::string>& values) {
+  // Most such arrays in a status are empty or hold a few plain names: gathered like any field,
+  // without flushing what the object has gathered so far.
+  std::size_t size = 2 + (values.empty() ? 0 : values.size() - 1);
+  bool plain = true;
+  for (const auto& value : values) {
+    size += value.size() + 2;
+    if (size > max_gathered_value || !needs_no_escaping(value)) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    key(name);
+    room(size);
+    put('[');
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i > 0) put(',');
+      put('"');
+      put(values[i]);
+      put('"');
+    }
+    put(']');
+    return *this;
+  }
   ArrayWriter array(raw(name));
   for (const auto& value : values) append_string(array.element(), value);
   array.end();

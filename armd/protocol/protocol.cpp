@@ -212,6 +212,14 @@ std::expected<Request, RequestError> decode_request(std::string_view text) {
   return decode_request_in_full(text);
 }
 
+std::expected<void, RequestError> decode_request_into(std::string_view text, Request& into) {
+  if (decode_common_request_into(text, into)) return {};
+  auto request = decode_request_in_full(text);
+  if (!request) return std::unexpected(std::move(request.error()));
+  into = std::move(*request);
+  return {};
+}
+
 std::expected<Request, RequestError> decode_request_in_full(std::string_view text) {
   auto bad = [](json id, std::string message) {
     return std::unexpected(RequestError{std::move(id), "bad_request", std::move(message)});

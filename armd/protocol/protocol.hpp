@@ -74,6 +74,9 @@ struct RequestError {
 // `line` is one request without its '\n'. The common shapes take a fast path
 // (fast_request.hpp); everything else, and every error, is decode_request_in_full's.
 std::expected<Request, RequestError> decode_request(std::string_view line);
+// The same into `into`, whose storage is reused from line to line (armd's pipelined requests
+// allocate nothing to be decoded): on success every field of `into` is the request's.
+std::expected<void, RequestError> decode_request_into(std::string_view line, Request& into);
 // The full parser alone (nlohmann's): what decode_request answers for any line the fast path
 // does not take. The tests compare the two.
 std::expected<Request, RequestError> decode_request_in_full(std::string_view line);

@@ -30,8 +30,23 @@ bool same_answer(const std::expected<Request, RequestError>& a,
          a.error().message == b.error().message;
 }
 
+// A Request with every field away from its default: what armd's reused Request may hold from
+// the line before.
+Request left_over_request() {
+  Request request;
+  request.id = "earlier";
+  request.method = Method::logs;
+  request.service = "earlier";
+  request.force = true;
+  request.services = {"earlier", "lines"};
+  request.lines = 3;
+  request.follow = true;
+  request.since = arm::WallTime{} + std::chrono::seconds(5);
+  return request;
+}
+
 // The fast path steps aside or agrees with the full parser; and decode_request as a whole
-// answers as the full parser does.
+// answers as the full parser does, also when it decodes into a Request that held another line.
 void check_agrees(const std::string& line) {
   CAPTURE(line);
   auto full = decode_request_in_full(line);
@@ -40,6 +55,10 @@ void check_agrees(const std::string& line) {
     CHECK(same_request(*fast, *full));
   }
   CHECK(same_answer(decode_request(line), full));
+  Request reused = left_over_request();
+  auto into = decode_request_into(line, reused);
+  REQUIRE(into.has_value() == full.has_value());
+  if (into) CHECK(same_request(reused, *full));
 }
 
 std::vector<std::string> corpus_lines() {

@@ -44,6 +44,23 @@ TEST_CASE("an object's fields come out in the order they were written, each as i
                R"("last_exit":null,"depends_on":["db","cache"],"wants":[]})");
 }
 
+TEST_CASE("a list of names is written the same whether it is short and plain or not") {
+  std::vector<std::string> many(40, "service-name");
+  std::string expected_many = "[";
+  for (std::size_t i = 0; i < many.size(); ++i)
+    expected_many += (i ? ",\"" : "\"") + many[i] + "\"";
+  expected_many += "]";
+  std::string out;
+  ObjectWriter(out)
+      .integer("before", 1)
+      .strings("escaped", {"a\"b", "tab\there"})
+      .strings("many", many)
+      .strings("plain", {"db"})
+      .end();
+  CHECK(out == R"({"before":1,"escaped":["a\"b","tab\there"],"many":)" + expected_many +
+                   R"(,"plain":["db"]})");
+}
+
 TEST_CASE("an empty object and an empty array are written as {} and []") {
   std::string out;
   ObjectWriter(out).end();
