@@ -200,6 +200,9 @@ void Daemon::exec_new_program(ConnectionId connection, const nlohmann::json& id)
   // Replies queued for other clients go out first; the rest of their requests go on without
   // them (as when a client disconnects).
   server_->flush_all(100);
+  // A stop begun this turn has signalled its main process only; the rest of its cgroup gets its
+  // signal now, not from the new armd (the handover does not carry it).
+  spawner_->send_due_signals();
   HandoverState state = handover_state(connection, id);
   auto memfd = write_handover(state);
   if (!memfd) return refuse_reexec(connection, id, memfd.error());

@@ -139,7 +139,8 @@ class ARM_EXPORT PosixSpawner final : public Spawner {
   /// Readable (POLLIN) when at least one child has exited (or, in cgroup mode, a service's
   /// cgroup has emptied, or a stop signal is due to the rest of a service's cgroup).
   int exit_fd() const;
-  /// Reaps every child that has exited, calling `on_exit` for each. Never blocks. A child that
+  /// Sends the stop signals due to the rest of services' cgroups (see signal_group()), then
+  /// reaps every child that has exited, calling `on_exit` for each. Never blocks. A child that
   /// the host reaped behind our back (a wait on any child, or SIGCHLD set to SIG_IGN after
   /// create()) is reported as ExitStatus::lost(): its real status is gone, but so is it. In cgroup
   /// mode a service whose main process exited is reported once its cgroup is empty: when
@@ -173,8 +174,13 @@ class ARM_EXPORT PosixSpawner final : public Spawner {
     /// its cgroup's name below SpawnerOptions::cgroup; empty in process_group mode
     std::string cgroup;
   };
-  /// Every child not yet reported as exited, for the handover to a new host.
+  /// Every child not yet reported as exited, for the handover to a new host. Call
+  /// send_due_signals() first: signals due to the rest of a cgroup are not handed over.
   std::vector<AdoptableChild> adoptable_children() const;
+  /// Sends now what collect_exits() would send first: a graceful stop signal due to the processes
+  /// of a service's cgroup other than its main process (see signal_group()). For a host about to
+  /// hand its children over (exec); collect_exits() calls it itself.
+  void send_due_signals();
   /// Tracks `pid`, a child of this process that another spawner of it (before an exec) spawned,
   /// as if spawned here: its exit is reported by collect_exits, signals reach its group (its
   /// cgroup). One that exited meanwhile is reported at the next collect_exits. Fails, naming the

@@ -662,6 +662,10 @@ void PosixSpawner::signal_process(ProcessId pid, ReloadSignal signal) {
   ::syscall(SYS_pidfd_send_signal, found->second.pidfd.get(), signal_number(signal), nullptr, 0);
 }
 
+void PosixSpawner::send_due_signals() {
+  if (!impl_->walks_due.empty()) impl_->walk_due_cgroups();
+}
+
 int PosixSpawner::exit_fd() const {
   return impl_->epoll.get();
 }
@@ -673,7 +677,8 @@ int PosixSpawner::exit_fd() const {
 // every other member (skipping the main process, which must not get the signal twice); they get
 // it one loop turn after the main process, not microseconds after.
 void PosixSpawner::Impl::signal_main_then_cgroup(ProcessId pid, Child& child, int signal) {
-  if (child.main_exit) {  // only the rest is left: nothing to do first
+  if (child.main_exit) {    // only the rest is left: nothing to do first
+    child.walk_signal = 0;  // nor after: a walk already due would signal them twice
     cgroup::signal_members(cgroup_path(*child.cgroup_name), signal);
     return;
   }
@@ -701,6 +706,8 @@ void PosixSpawner::Impl::walk_due_cgroups() {
     if (found == children.end() || found->second.walk_signal == 0) continue;
     Child& child = found->second;
     int signal = std::exchange(child.walk_signal, 0);
+    // Skipping the main process by its number is safe: its zombie holds the number until
+    // report_gone() reaps it (unless the host reaps behind our back, which create() refuses).
     cgroup::signal_members(cgroup_path(*child.cgroup_name), signal, pid);
   }
   due.clear();
@@ -727,7 +734,7 @@ std::size_t PosixSpawner::collect_exits(
   epoll_event events[batch];
   int ready = 0;
   std::size_t progress = 0;
-  if (!impl_->walks_due.empty()) impl_->walk_due_cgroups();
+  send_due_signals();
   // Another round only when the last one was full and made progress. A pidfd that is readable
   // but not waitable stays readable (level-triggered), so looping until epoll is quiet could spin
   // forever. (With a zero timeout epoll_wait does not sleep, so there is no EINTR to retry.)

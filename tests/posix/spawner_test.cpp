@@ -508,9 +508,10 @@ TEST_CASE(
   auto spawner = make_contained_spawner(*directory);
   // Both survive SIGTERM and note it: the main process, and a helper in a session of its own
   // (out of the main's process group, so only the cgroup finds it).
-  auto request = shell("setsid sh -c 'trap \"echo helper >> " + out + "\" TERM; touch " + ready +
-                       "; while :; do sleep 0.05; done' & trap 'echo main >> " + out +
-                       "' TERM; while :; do sleep 0.05; done");
+  // The main process sets its trap before it starts the helper, so `ready` means both are set.
+  auto request = shell("trap 'echo main >> " + out +
+                       "' TERM; setsid sh -c 'trap \"echo helper >> " + out + "\" TERM; touch " +
+                       ready + "; while :; do sleep 0.05; done' & while :; do sleep 0.05; done");
   auto pid = spawner->spawn(request);
   REQUIRE(pid);
   REQUIRE(wait_until([&] { return std::filesystem::exists(ready); }));
@@ -527,7 +528,13 @@ TEST_CASE(
   REQUIRE(::poll(&fd, 1, 30'000) == 1);
   REQUIRE(wait_until([&] { return count("main") == 1; }));
   Exits exits;
-  REQUIRE(collect_until(*spawner, exits, [&] { return count("helper") == 1; }));
+  SUBCASE("collect_exits sends what is due") {
+    REQUIRE(collect_until(*spawner, exits, [&] { return count("helper") == 1; }));
+  }
+  SUBCASE("send_due_signals sends it (a host about to exec)") {
+    spawner->send_due_signals();
+    REQUIRE(wait_until([&] { return count("helper") == 1; }));
+  }
   // Nothing more is due: the descriptor is quiet again, and no one got the signal twice.
   collect_until(*spawner, exits, [] { return true; });
   CHECK(::poll(&fd, 1, 0) == 0);
