@@ -108,7 +108,7 @@ ARM_EXPORT std::expected<std::string, SystemError> own_cgroup_directory();
 /// SIGCONT (a stopped process must be able to act on it), or SIGKILL. In cgroup mode SIGTERM (and
 /// SIGABRT) reaches the main process at once and the rest of the cgroup at the next
 /// collect_exits(), which exit_fd() asks for: reading the cgroup's member list in the signalling
-/// loop held back every later service of a stop-all (as systemd, the main process first).
+/// loop held back every later service of a stop-all (main process first, as systemd does).
 class ARM_EXPORT PosixSpawner final : public Spawner {
  public:
   /// A spawner whose children are kept in `options`' way.

@@ -129,6 +129,7 @@ struct ARM_HIDDEN InotifyWatcher::Impl {
   std::set<std::pair<Clock::time_point, Watched*>> quiet_checks;
 
   void arm(Watched& file);
+  void arm_steps(Watched& file, const std::vector<detail::ChainStep>& steps);
   void disarm(Watched& file);
   // 0, or the errno of a step that cannot be watched (not one that is merely gone meanwhile).
   int register_step(Watched& file, const ChainStep& step);
@@ -140,12 +141,27 @@ struct ARM_HIDDEN InotifyWatcher::Impl {
   void set_timer();
 };
 
-// (Re)registers the path's chain: the new steps first, so shared kernel watches stay put.
+// (Re)registers the path's chain: the new steps first, so shared kernel watches stay put. A
+// directory made between the walk's look at the path and the watch on its parent sends no
+// event (`mkdir -p etc/app` while etc is being watched for "app"): the chain would stay short
+// and miss every later change below it. So the path is walked again once the watches are in
+// place, and armed again while the walk finds more (anything made after that walk sends an
+// event).
 void InotifyWatcher::Impl::arm(Watched& file) {
+  std::vector<ChainStep> steps = detail::watch_chain(file.absolute);
+  for (int round = 0; round < 8; ++round) {
+    arm_steps(file, steps);
+    std::vector<ChainStep> now = detail::watch_chain(file.absolute);
+    if (now == steps) return;
+    steps = std::move(now);
+  }
+}
+
+void InotifyWatcher::Impl::arm_steps(Watched& file, const std::vector<ChainStep>& steps) {
   std::vector<Registration> old = std::move(file.chain);
   file.chain.clear();
   file.unwatchable.reset();
-  for (const ChainStep& step : detail::watch_chain(file.absolute)) {
+  for (const ChainStep& step : steps) {
     int error = register_step(file, step);
     if (error == 0 || file.unwatchable) continue;
     std::string why = std::strerror(error);

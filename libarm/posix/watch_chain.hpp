@@ -26,6 +26,7 @@ struct ChainStep {
   Kind kind = Kind::itself;
   std::string directory;
   std::string name;  // empty for `itself`
+  bool operator==(const ChainStep&) const = default;
 };
 
 // `absolute_path` must start with '/'. Never fails: what cannot be looked up (missing,
