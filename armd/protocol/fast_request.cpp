@@ -131,7 +131,7 @@ bool decode_common_request_into(std::string_view line, Request& request) {
   request.service.clear();
   request.force = false;
   request.services.clear();
-  request.lines = Request{}.lines;
+  request.lines = default_log_lines;
   request.follow = false;
   request.since.reset();
   bool has_id = false, has_services = false, has_service = false, has_force = false;

@@ -50,6 +50,9 @@ enum class Method {
   reexec,          // issue 15: armd execs itself anew, every service running on untouched
 };
 
+// `logs` without "lines": the latest ten, as tail(1).
+inline constexpr std::size_t default_log_lines = 10;
+
 struct Request {
   nlohmann::json id;  // as the client sent it (a number or a string); null when absent
   Method method = Method::hello;
@@ -58,8 +61,8 @@ struct Request {
   bool force = false;
   // status, subscribe: empty means all; logs: at least one
   std::vector<std::string> services;
-  std::size_t lines = 10;  // logs: how many of the latest lines
-  bool follow = false;     // logs: then send new lines as they come
+  std::size_t lines = default_log_lines;  // logs: how many of the latest lines
+  bool follow = false;                    // logs: then send new lines as they come
   // logs: lines stamped before this time are left out of the reply (not of what is followed,
   // which is all new). nullopt: no limit.
   std::optional<arm::WallTime> since;

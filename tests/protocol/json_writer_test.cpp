@@ -61,6 +61,18 @@ TEST_CASE("a list of names is written the same whether it is short and plain or 
                    R"(,"plain":["db"]})");
 }
 
+TEST_CASE("a list of names around the size gathered with the other fields is written whole") {
+  // Two names with their quotes, a comma and the brackets: 2n + 7 bytes; gathered up to 120
+  // (n = 56: 119), written straight to the string above it (n = 57: 121).
+  for (std::size_t n : {56, 57, 58}) {
+    CAPTURE(n);
+    std::string a(n, 'a'), b(n, 'b');
+    std::string out;
+    ObjectWriter(out).integer("x", 1).strings("names", {a, b}).integer("y", 2).end();
+    CHECK(out == R"({"x":1,"names":[")" + a + R"(",")" + b + R"("],"y":2})");
+  }
+}
+
 TEST_CASE("an empty object and an empty array are written as {} and []") {
   std::string out;
   ObjectWriter(out).end();
