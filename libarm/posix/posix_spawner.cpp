@@ -697,10 +697,7 @@ void PosixSpawner::Impl::signal_main_then_cgroup(ProcessId pid, Child& child, in
 void PosixSpawner::Impl::walk_due_cgroups() {
   std::uint64_t count = 0;
   [[maybe_unused]] auto got = ::read(walk_wake.get(), &count, sizeof count);
-  // Taken out first: a signal sent below cannot add to the list, but a host's callback could.
-  std::vector<ProcessId> due;
-  due.swap(walks_due);
-  for (ProcessId pid : due) {
+  for (ProcessId pid : walks_due) {
     auto found = children.find(pid);
     // Gone already (reported, its cgroup empty and removed), or killed meanwhile.
     if (found == children.end() || found->second.walk_signal == 0) continue;
@@ -710,8 +707,7 @@ void PosixSpawner::Impl::walk_due_cgroups() {
     // report_gone() reaps it (unless the host reaps behind our back, which create() refuses).
     cgroup::signal_members(cgroup_path(*child.cgroup_name), signal, pid);
   }
-  due.clear();
-  if (walks_due.empty()) walks_due.swap(due);  // keeps the capacity for the next stop-all
+  walks_due.clear();  // keeps its capacity for the next stop-all
 }
 
 // The service is gone: its descriptors leave the epoll set (closing does that) and its cgroup,
